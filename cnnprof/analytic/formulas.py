@@ -1,0 +1,472 @@
+"""One closed-form formula per op: a layer and its input shape in, cost rows and output shape out.
+
+Units: ``macs`` are multiply-accumulates of convolution and fully-connected layers only
+(k_h·k_w·C_in/groups·C_out·H_out·W_out for a convolution; bias adds are FLOPs, not MACs).
+``flops`` are 2·MACs plus every element-wise operation, by category (see ``ELEMENTWISE`` and the
+README's table). The primitives (`conv2d`, `linear`, `pool2d` …) also serve the walk over an
+outside model's leaf modules, so both paths share one set of formulas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from types import MappingProxyType
+
+from cnnprof.errors import ShapeError
+from cnnprof.profile import LayerCost
+from cnnprof.spec.model import Layer, Shape, frozen
+
+# FLOPs per element of each activation: the operations in its definition.
+ACT_FLOPS: Mapping[str, int] = MappingProxyType(
+    {
+        "none": 0,
+        "relu": 1,  # max(x, 0)
+        "relu6": 2,  # min(max(x, 0), 6)
+        "sigmoid": 4,  # 1 / (1 + exp(-x)): negate, exp, add, divide
+        "silu": 5,  # x · sigmoid(x)
+        "tanh": 5,  # (e^x − e^−x) / (e^x + e^−x) with one exp shared: exp, divide, sub, add, divide
+        "hswish": 5,  # x · min(max(x + 3, 0), 6) / 6
+    }
+)
+NORM_FLOPS: Mapping[str, int] = MappingProxyType({"none": 0, "bn": 2})  # folded scale and shift
+LRN_EXTRA = 3  # per element beyond 2·size: scale by alpha/n, add k, power beta, divide
+
+Pair = tuple[int, int]
+Result = tuple[list[LayerCost], Shape]
+Formula = Callable[[Layer, Shape], Result]
+
+
+def pair(value: int | tuple[int, ...]) -> Pair:
+    if isinstance(value, tuple):
+        return (value[0], value[-1])
+    return (value, value)
+
+
+def out_size(size: int, k: int, s: int, p: int, dilation: int = 1, ceil: bool = False) -> int:
+    """Output length of a sliding window (torch's rule, including ceil mode)."""
+    span = size + 2 * p - dilation * (k - 1) - 1
+    if span < 0:
+        return 0
+    if not ceil:
+        return span // s + 1
+    n = -(-span // s) + 1
+    if (n - 1) * s >= size + p:  # the last window must start inside the input or left padding
+        n -= 1
+    return n
+
+
+def _spatial(
+    path: str, what: str, x: Shape, k: Pair, s: Pair, p: Pair, d: Pair = (1, 1), ceil: bool = False
+) -> tuple[int, int]:
+    h = out_size(x.h, k[0], s[0], p[0], d[0], ceil)
+    w = out_size(x.w, k[1], s[1], p[1], d[1], ceil)
+    if h < 1 or w < 1:
+        raise ShapeError(
+            f"the feature map vanishes at row '{path}' ({what}): its {x.h}×{x.w} input is smaller "
+            f"than the {k[0]}×{k[1]} window with padding {p[0]}; use a larger --resolution"
+        )
+    return h, w
+
+
+def same_padding(k: int, p: int | str) -> int:
+    return k // 2 if p == "same" else int(p)
+
+
+def kernel_label(k: Pair) -> str:
+    return f"{k[0]}×{k[1]}"
+
+
+def conv_kind(c_in: int, groups: int) -> str:
+    if groups == 1:
+        return "conv"
+    return "dwconv" if groups == c_in else "gconv"
+
+
+def conv2d(
+    path: str,
+    x: Shape,
+    out: int,
+    k: int | Pair,
+    s: int | Pair = 1,
+    p: int | Pair = 0,
+    groups: int = 1,
+    bias: bool = False,
+    norm: str = "none",
+    act: str = "none",
+    dilation: int | Pair = 1,
+) -> LayerCost:
+    """A convolution unit: conv → [norm] → [act]."""
+    k, s, p, d = pair(k), pair(s), pair(p), pair(dilation)
+    if x.c % groups or out % groups:
+        raise ShapeError(
+            f"row '{path}' (conv): groups={groups} must divide both input channels {x.c} "
+            f"and output channels {out}"
+        )
+    h, w = _spatial(path, "conv", x, k, s, p, d)
+    y = Shape(out, h, w)
+    macs = k[0] * k[1] * (x.c // groups) * out * h * w
+    return LayerCost(
+        path=path,
+        op=conv_kind(x.c, groups),
+        in_shape=x,
+        out_shape=y,
+        kernel=kernel_label(k),
+        weight_params=k[0] * k[1] * (x.c // groups) * out,
+        bias_params=out if bias else 0,
+        norm_params=2 * out if norm == "bn" else 0,
+        buffers=2 * out if norm == "bn" else 0,
+        macs=macs,
+        flops=frozen(
+            {
+                "mac": 2 * macs,
+                "bias": y.elements if bias else 0,
+                "norm": NORM_FLOPS[norm] * y.elements,
+                "act": ACT_FLOPS[act] * y.elements,
+            }
+        ),
+        live=x.elements + y.elements,
+    )
+
+
+def conv_transpose2d(
+    path: str,
+    x: Shape,
+    out: int,
+    k: int | Pair,
+    s: int | Pair = 1,
+    p: int | Pair = 0,
+    output_padding: int | Pair = 0,
+    groups: int = 1,
+    bias: bool = False,
+    dilation: int | Pair = 1,
+) -> LayerCost:
+    """A transposed convolution: each *input* element meets k_h·k_w·C_out/groups weights.
+
+    Counting over the input (not the stride²-larger output) is what avoids the stride² overcount.
+    """
+    k, s, p, op, d = pair(k), pair(s), pair(p), pair(output_padding), pair(dilation)
+    h = (x.h - 1) * s[0] - 2 * p[0] + d[0] * (k[0] - 1) + op[0] + 1
+    w = (x.w - 1) * s[1] - 2 * p[1] + d[1] * (k[1] - 1) + op[1] + 1
+    if h < 1 or w < 1:
+        raise ShapeError(f"the feature map vanishes at row '{path}' (conv_transpose)")
+    y = Shape(out, h, w)
+    macs = k[0] * k[1] * (out // groups) * x.c * x.h * x.w
+    return LayerCost(
+        path=path,
+        op="convT",
+        in_shape=x,
+        out_shape=y,
+        kernel=kernel_label(k),
+        weight_params=k[0] * k[1] * (out // groups) * x.c,
+        bias_params=out if bias else 0,
+        macs=macs,
+        flops=frozen({"mac": 2 * macs, "bias": y.elements if bias else 0}),
+        live=x.elements + y.elements,
+    )
+
+
+def linear(
+    path: str, x: Shape, out: int, bias: bool = True, act: str = "none", rows: int = 1
+) -> LayerCost:
+    """A fully-connected layer on ``rows`` vectors of ``x.c`` features (N-D input: rows > 1)."""
+    macs = x.c * out * rows
+    y = Shape(out, x.h, x.w) if rows > 1 else Shape(out, 1, 1)
+    return LayerCost(
+        path=path,
+        op="fc",
+        in_shape=x,
+        out_shape=y,
+        weight_params=x.c * out,
+        bias_params=out if bias else 0,
+        macs=macs,
+        flops=frozen(
+            {"mac": 2 * macs, "bias": out * rows if bias else 0, "act": ACT_FLOPS[act] * out * rows}
+        ),
+        live=x.elements + y.elements,
+    )
+
+
+def pool2d(
+    path: str,
+    kind: str,
+    x: Shape,
+    k: int | Pair,
+    s: int | Pair,
+    p: int | Pair = 0,
+    ceil: bool = False,
+) -> LayerCost:
+    """Max pool: k²−1 comparisons per output; average pool: k²−1 adds and a divide."""
+    k, s, p = pair(k), pair(s), pair(p)
+    h, w = _spatial(path, kind, x, k, s, p, ceil=ceil)
+    y = Shape(x.c, h, w)
+    per_output = k[0] * k[1] - (1 if kind == "maxpool" else 0)
+    return LayerCost(
+        path=path,
+        op=kind,
+        in_shape=x,
+        out_shape=y,
+        kernel=kernel_label(k),
+        flops=frozen({"pool": per_output * y.elements}),
+        live=x.elements + y.elements,
+    )
+
+
+def global_pool(path: str, x: Shape) -> LayerCost:
+    """Global average pool: H·W−1 adds and a divide per channel."""
+    y = Shape(x.c, 1, 1)
+    return LayerCost(
+        path=path, op="gap", in_shape=x, out_shape=y,
+        flops=frozen({"pool": x.elements}), live=x.elements + y.elements,
+    )  # fmt: skip
+
+
+def identity(path: str, op: str, x: Shape, y: Shape | None = None) -> LayerCost:
+    """A row that moves no numbers (dropout at inference, flatten)."""
+    y = y or x
+    return LayerCost(path=path, op=op, in_shape=x, out_shape=y, live=x.elements)
+
+
+def squeeze_excite(path: str, x: Shape, squeeze: int, act: str) -> LayerCost:
+    """SE: global pool → 1×1 conv (squeeze, bias) → act → 1×1 conv (bias) → sigmoid → scale."""
+    c = x.c
+    macs = 2 * c * squeeze
+    return LayerCost(
+        path=path,
+        op="se",
+        in_shape=x,
+        out_shape=x,
+        weight_params=2 * c * squeeze,
+        bias_params=squeeze + c,
+        macs=macs,
+        flops=frozen(
+            {
+                "mac": 2 * macs,
+                "bias": squeeze + c,
+                "pool": x.elements,
+                "act": ACT_FLOPS[act] * squeeze + ACT_FLOPS["sigmoid"] * c,
+                "scale": x.elements,
+            }
+        ),
+        live=2 * x.elements,
+    )
+
+
+def local_response_norm(path: str, x: Shape, size: int) -> LayerCost:
+    return LayerCost(
+        path=path, op="lrn", in_shape=x, out_shape=x,
+        flops=frozen({"lrn": (2 * size + LRN_EXTRA) * x.elements}), live=2 * x.elements,
+    )  # fmt: skip
+
+
+def holding(row: LayerCost, held: int) -> LayerCost:
+    """The row with ``held`` more elements alive (a residual input kept for the add)."""
+    return replace(row, live=row.live + held)
+
+
+# --- the table: one formula per spec op -------------------------------------------------------
+
+
+def _conv(layer: Layer, x: Shape) -> Result:
+    a = layer.args
+    row = conv2d(
+        layer.path, x, a["out"], a["k"], a["s"], same_padding(a["k"], a["p"]),
+        a["groups"], a["bias"], a["norm"], a["act"],
+    )  # fmt: skip
+    return [row], row.out_shape
+
+
+def _dwconv(layer: Layer, x: Shape) -> Result:
+    a = layer.args
+    row = conv2d(
+        layer.path, x, x.c, a["k"], a["s"], same_padding(a["k"], a["p"]),
+        x.c, a["bias"], a["norm"], a["act"],
+    )  # fmt: skip
+    return [row], row.out_shape
+
+
+def _pwconv(layer: Layer, x: Shape) -> Result:
+    a = layer.args
+    row = conv2d(layer.path, x, a["out"], 1, 1, 0, 1, a["bias"], a["norm"], a["act"])
+    return [row], row.out_shape
+
+
+def _dws(layer: Layer, x: Shape) -> Result:
+    a, bias = layer.args, layer["norm"] == "none"
+    dw = conv2d(
+        f"{layer.path}.dw", x, x.c, a["k"], a["s"], a["k"] // 2, x.c, bias, a["norm"], a["act"]
+    )
+    pw = conv2d(f"{layer.path}.pw", dw.out_shape, a["out"], 1, 1, 0, 1, bias, a["norm"], a["act"])
+    return [dw, pw], pw.out_shape
+
+
+def mbconv_mid(c_in: int, t: float) -> int:
+    """Channels after the expansion 1×1 conv."""
+    return int(round(c_in * t))
+
+
+def se_squeeze(c_in: int, ratio: float) -> int:
+    """SE bottleneck width, relative to the block's input channels (EfficientNet, MnasNet)."""
+    return max(1, int(c_in * ratio))
+
+
+def mbconv_residual(layer: Layer, x: Shape) -> bool:
+    return bool(layer["skip"]) and layer["s"] == 1 and x.c == layer["out"]
+
+
+def _mbconv(layer: Layer, x: Shape) -> Result:
+    a, p = layer.args, layer.path
+    bias = a["norm"] == "none"
+    held = x.elements if mbconv_residual(layer, x) else 0
+    rows: list[LayerCost] = []
+    y = x
+    mid = mbconv_mid(x.c, a["t"])
+    if mid != x.c:
+        rows.append(conv2d(f"{p}.expand", y, mid, 1, 1, 0, 1, bias, a["norm"], a["act"]))
+        y = rows[-1].out_shape
+    rows.append(
+        conv2d(f"{p}.dw", y, mid, a["k"], a["s"], a["k"] // 2, mid, bias, a["norm"], a["act"])
+    )
+    y = rows[-1].out_shape
+    if a["se"] > 0:
+        rows.append(squeeze_excite(f"{p}.se", y, se_squeeze(x.c, a["se"]), a["act"]))
+    project = conv2d(f"{p}.project", y, a["out"], 1, 1, 0, 1, bias, a["norm"], "none")
+    if held:
+        project = project.plus_flops(add=project.out_shape.elements)
+    rows.append(project)
+    rows = [rows[0], *(holding(r, held) for r in rows[1:])]
+    return rows, project.out_shape
+
+
+def _shortcut(layer: Layer, x: Shape, out: int, stride: int) -> list[LayerCost]:
+    if stride == 1 and x.c == out:
+        return []
+    bias = layer["norm"] == "none"
+    return [
+        conv2d(f"{layer.path}.downsample", x, out, 1, stride, 0, 1, bias, layer["norm"], "none")
+    ]
+
+
+def _finish_residual(last: LayerCost, act: str) -> LayerCost:
+    n = last.out_shape.elements
+    return last.plus_flops(add=n, act=ACT_FLOPS[act] * n)
+
+
+def _basic(layer: Layer, x: Shape) -> Result:
+    a, p = layer.args, layer.path
+    bias = a["norm"] == "none"
+    c1 = conv2d(f"{p}.conv1", x, a["out"], 3, a["s"], 1, 1, bias, a["norm"], a["act"])
+    c2 = conv2d(f"{p}.conv2", c1.out_shape, a["out"], 3, 1, 1, 1, bias, a["norm"], "none")
+    c2 = _finish_residual(c2, a["act"])
+    rows = [c1, c2, *_shortcut(layer, x, a["out"], a["s"])]
+    return [holding(r, x.elements) for r in rows], c2.out_shape
+
+
+def _bottleneck(layer: Layer, x: Shape) -> Result:
+    a, p = layer.args, layer.path
+    bias = a["norm"] == "none"
+    s1, s3 = (a["s"], 1) if a["stride_at"] == "1x1" else (1, a["s"])
+    c1 = conv2d(f"{p}.conv1", x, a["mid"], 1, s1, 0, 1, bias, a["norm"], a["act"])
+    c2 = conv2d(f"{p}.conv2", c1.out_shape, a["mid"], 3, s3, 1, 1, bias, a["norm"], a["act"])
+    c3 = conv2d(f"{p}.conv3", c2.out_shape, a["out"], 1, 1, 0, 1, bias, a["norm"], "none")
+    c3 = _finish_residual(c3, a["act"])
+    rows = [c1, c2, c3, *_shortcut(layer, x, a["out"], a["s"])]
+    return [holding(r, x.elements) for r in rows], c3.out_shape
+
+
+def _inception(layer: Layer, x: Shape) -> Result:
+    a, p = layer.args, layer.path
+    unit = {"bias": a["norm"] == "none", "norm": a["norm"], "act": a["act"]}
+    b1 = conv2d(f"{p}.b1", x, a["b1"], 1, **unit)
+    b3r = conv2d(f"{p}.b3_reduce", x, a["b3r"], 1, **unit)
+    b3 = conv2d(f"{p}.b3", b3r.out_shape, a["b3"], 3, 1, 1, **unit)
+    b5r = conv2d(f"{p}.b5_reduce", x, a["b5r"], 1, **unit)
+    b5 = conv2d(f"{p}.b5", b5r.out_shape, a["b5"], 5, 1, 2, **unit)
+    pool = pool2d(f"{p}.pool", "maxpool", x, 3, 1, 1, ceil=True)
+    proj = conv2d(f"{p}.pool_proj", pool.out_shape, a["pool"], 1, **unit)
+    rows, done = [], 0
+    for row, finishes_branch in (
+        (b1, 1),
+        (b3r, 0),
+        (b3, 1),
+        (b5r, 0),
+        (b5, 1),
+        (pool, 0),
+        (proj, 1),
+    ):
+        extra = x.elements if row.in_shape is not x else 0
+        rows.append(replace(row, live=row.live + extra + done))
+        done += row.out_shape.elements if finishes_branch else 0
+    y = Shape(a["b1"] + a["b3"] + a["b5"] + a["pool"], x.h, x.w)
+    return rows, y
+
+
+def _pool(kind: str) -> Formula:
+    def formula(layer: Layer, x: Shape) -> Result:
+        a = layer.args
+        stride = a["s"] or a["k"]
+        row = pool2d(layer.path, kind, x, a["k"], stride, a["p"], a["ceil"])
+        return [row], row.out_shape
+
+    return formula
+
+
+def _gap(layer: Layer, x: Shape) -> Result:
+    row = global_pool(layer.path, x)
+    return [row], row.out_shape
+
+
+def _lrn(layer: Layer, x: Shape) -> Result:
+    return [local_response_norm(layer.path, x, layer["size"])], x
+
+
+def _flatten(layer: Layer, x: Shape) -> Result:
+    y = Shape(x.elements, 1, 1)
+    return [identity(layer.path, "flatten", x, y)], y
+
+
+def _dropout(layer: Layer, x: Shape) -> Result:
+    return [identity(layer.path, "dropout", x)], x
+
+
+def _fc(layer: Layer, x: Shape) -> Result:
+    if x.h != 1 or x.w != 1:
+        raise ShapeError(
+            f"row '{layer.path}' (fc) receives a {x} feature map; put a 'gap' or 'flatten' row "
+            "before it"
+        )
+    row = linear(layer.path, x, layer["out"], layer["bias"], layer["act"])
+    return [row], row.out_shape
+
+
+def _register(table: dict[str, Formula], op: str, formula: Formula) -> None:
+    if op in table:
+        raise ValueError(f"formula for op '{op}' registered twice")
+    table[op] = formula
+
+
+def _table() -> Mapping[str, Formula]:
+    table: dict[str, Formula] = {}
+    entries = [
+        ("conv", _conv),
+        ("dwconv", _dwconv),
+        ("pwconv", _pwconv),
+        ("dws", _dws),
+        ("mbconv", _mbconv),
+        ("basic", _basic),
+        ("bottleneck", _bottleneck),
+        ("inception", _inception),
+        ("maxpool", _pool("maxpool")),
+        ("avgpool", _pool("avgpool")),
+        ("gap", _gap),
+        ("lrn", _lrn),
+        ("flatten", _flatten),
+        ("dropout", _dropout),
+        ("fc", _fc),
+    ]
+    for op, formula in entries:
+        _register(table, op, formula)
+    return MappingProxyType(table)
+
+
+FORMULAS: Mapping[str, Formula] = _table()

@@ -1,0 +1,205 @@
+"""The `cnnprof` command: parse options, call the API, hand results to render/report.
+
+Only this module (and render's renderables, printed here) writes to the terminal. Every
+`CnnprofError` and every usage error becomes one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from cnnprof import api, render, report
+from cnnprof.analytic.engine import profile as analytic_profile
+from cnnprof.errors import CnnprofError, OptionError
+from cnnprof.registry import default_registry
+
+CONVENTIONS = (
+    "Counting: params are learnable parameters, biases and BatchNorm affine included (buffers "
+    "apart); MACs are conv and fc multiply-accumulates.\n\n"
+    "FLOPs are 2·MACs plus element-wise work (bias, norm, activations, pooling, residual adds, "
+    "SE scaling), kept by category."
+)
+
+app = typer.Typer(
+    help="Profile convolutional networks: params, MACs, FLOPs, memory.\n\n" + CONVENTIONS,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    md = "md"
+
+
+class GroupBy(str, Enum):
+    op = "op"
+
+
+Model = Annotated[
+    str,
+    typer.Argument(help="Registry name or alias (see `cnnprof list`), or a spec.yaml path."),
+]
+Alpha = Annotated[float, typer.Option("--alpha", "-a", help="Width multiplier α.")]
+Rho = Annotated[float | None, typer.Option("--rho", help="Resolution multiplier ρ.")]
+Resolution = Annotated[int | None, typer.Option("--resolution", "-r", help="Input side in pixels.")]
+Depth = Annotated[float, typer.Option("--depth", help="Depth multiplier (repeats, rounded up).")]
+Phi = Annotated[
+    float | None, typer.Option("--phi", help="Compound coefficient φ (EfficientNet scaling).")
+]
+NumClasses = Annotated[int | None, typer.Option("--num-classes", help="Classifier outputs.")]
+Batch = Annotated[int, typer.Option("--batch", "-b", help="Batch size for totals and memory.")]
+Dtype = Annotated[str, typer.Option("--dtype", help="float32, float16, bfloat16, int8 (bytes).")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+Output = Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE instead.")]
+Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing --output file.")]
+
+
+def _console(file: Any = None) -> Console:
+    """The terminal's width on a terminal; 120 columns into a pipe or a file."""
+    console = Console(file=file, highlight=False)
+    return console if console.is_terminal else Console(file=file, width=120, highlight=False)
+
+
+def emit(content: Any, output: Path | None, force: bool) -> None:
+    """Print ``content`` (text or a rich renderable), or write it to ``output``."""
+    if output is None:
+        if isinstance(content, str):
+            sys.stdout.write(content)
+        else:
+            _console().print(content)
+        return
+    if output.exists() and not force:
+        raise OptionError(f"--output {output}: the file exists; add --force to overwrite it")
+    try:
+        with output.open("w", encoding="utf-8") as fh:
+            if isinstance(content, str):
+                fh.write(content)
+            else:
+                _console(fh).print(content)
+    except OSError as exc:
+        raise OptionError(f"--output {output}: cannot write: {exc.strerror or exc}") from None
+
+
+@app.command("list")
+def list_models(
+    pattern: Annotated[
+        str | None, typer.Argument(help="Wildcard filter, e.g. 'resnet*' or 'mobile'.")
+    ] = None,
+    fmt: FormatOpt = Format.table,
+    output: Output = None,
+    force: Force = False,
+) -> None:
+    """List the registry: name, aliases, family, params and MACs at the default input, paper."""
+    registry = default_registry()
+    records = []
+    for name in registry.names(pattern):
+        entry = registry.get(name)
+        p = analytic_profile(entry.arch())
+        records.append(
+            {
+                "name": name,
+                "aliases": list(entry.variant.aliases),
+                "family": entry.family.name,
+                "input": p.input.as_list(),
+                "params": p.params,
+                "macs": p.macs,
+                "paper": entry.paper,
+            }
+        )
+    if pattern and not records:
+        raise OptionError(f"no model matches '{pattern}'; `cnnprof list` shows them all")
+    content: Any
+    if fmt is Format.table:
+        content = render.model_list(records)
+    elif fmt is Format.json:
+        content = report.to_json({"schema": "cnnprof.list/1", "models": records})
+    elif fmt is Format.csv:
+        flat = [{**r, "aliases": " ".join(r["aliases"]), "input": "x".join(map(str, r["input"]))}
+                for r in records]  # fmt: skip
+        content = report.to_csv(flat, list(records[0]) if records else ["name"])
+    else:
+        rows = [(r["name"], ", ".join(r["aliases"]), r["family"], report.human(r["params"]),
+                 report.human(r["macs"]), r["paper"]) for r in records]  # fmt: skip
+        content = report.to_markdown(("name", "aliases", "family", "params", "MACs", "paper"),
+                                     rows, right=3)  # fmt: skip
+    emit(content, output, force)
+
+
+@app.command(help="Count params, MACs, FLOPs and memory of MODEL.\n\n" + CONVENTIONS)
+def count(
+    model: Model,
+    alpha: Alpha = 1.0,
+    rho: Rho = None,
+    resolution: Resolution = None,
+    depth: Depth = 1.0,
+    phi: Phi = None,
+    num_classes: NumClasses = None,
+    batch: Batch = 1,
+    dtype: Dtype = "float32",
+    layers: Annotated[bool, typer.Option("--layers", "-l", help="Per-layer table.")] = False,
+    by: Annotated[GroupBy | None, typer.Option("--by", help="Group layers by op kind.")] = None,
+    fmt: FormatOpt = Format.table,
+    output: Output = None,
+    force: Force = False,
+) -> None:
+    arch = api.load(
+        model, alpha=alpha, depth=depth, resolution=resolution, rho=rho, phi=phi,
+        num_classes=num_classes,
+    )  # fmt: skip
+    profile = analytic_profile(arch, batch=batch, dtype=dtype)
+    published = arch.published_figure()
+    grouped = by is GroupBy.op
+    content: Any
+    if fmt is Format.json:
+        data = report.profile_dict(profile, layers, grouped, published)
+        content = report.to_json(data)
+    elif fmt is Format.csv:
+        content = report.profile_csv(profile, layers, grouped)
+    elif fmt is Format.md:
+        content = report.profile_markdown(profile, layers, grouped, published)
+    else:
+        options = arch.options.describe()
+        title = f"{arch.name} · input {profile.input} · batch {batch}" + (
+            f" · {options}" if options else ""
+        )
+        parts: list[Any] = [render.summary(profile, title, published)]
+        if grouped:
+            parts.append(render.layer_table(profile, list(profile.by_kind().values()), True))
+        if layers:
+            parts.append(render.layer_table(profile, profile.rows))
+        content = render.group(*parts)
+    emit(content, output, force)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: runs the app and turns every error into one line and an exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        result = app(args=args, prog_name="cnnprof", standalone_mode=False)
+    except CnnprofError as exc:
+        _fail(str(exc))
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        _fail("aborted")
+        return 1
+    except typer.TyperException as exc:  # usage errors: bad option, missing argument …
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        _fail(message.splitlines()[0] if message else "bad usage; see --help")
+        return getattr(exc, "exit_code", 2)
+    return result if isinstance(result, int) else 0
+
+
+def _fail(message: str) -> None:
+    sys.stderr.write(f"cnnprof: error: {message}\n")

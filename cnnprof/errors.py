@@ -1,0 +1,29 @@
+"""cnnprof's own errors. The CLI turns each into one line on stderr and its exit code."""
+
+from __future__ import annotations
+
+
+class CnnprofError(Exception):
+    """Something the user gave was wrong; the message says what and what would be right."""
+
+    exit_code = 2
+
+
+class SpecError(CnnprofError):
+    """A model spec (YAML) is malformed: the message names file, row and field."""
+
+
+class UnknownModel(CnnprofError):
+    """A model name or reference that no source knows."""
+
+
+class ShapeError(CnnprofError):
+    """The input does not fit the network (a feature map vanishes, channels do not divide)."""
+
+
+class OptionError(CnnprofError):
+    """A command-line or API option out of range."""
+
+
+class LoadError(CnnprofError):
+    """An outside model could not be imported, constructed or run."""

@@ -1,0 +1,98 @@
+"""The registry: model names and aliases → (family, variant), with did-you-mean suggestions.
+
+One object, built once from the YAML files shipped in ``configs/models`` (package data).
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import functools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from cnnprof.errors import SpecError, UnknownModel
+from cnnprof.spec.load import read_family
+from cnnprof.spec.model import Arch, Family, Variant, frozen
+from cnnprof.spec.scale import resolve
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registry model: its family and variant."""
+
+    family: Family
+    variant: Variant
+
+    @property
+    def name(self) -> str:
+        return self.variant.name
+
+    @property
+    def paper(self) -> str:
+        return self.variant.paper or self.family.paper
+
+    def arch(self, **options: object) -> Arch:
+        return resolve(self.family, self.variant.name, **options)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Registry:
+    entries: Mapping[str, Entry]
+    aliases: Mapping[str, str]
+
+    @classmethod
+    def from_files(cls, paths: Iterable[Path]) -> Registry:
+        entries: dict[str, Entry] = {}
+        aliases: dict[str, str] = {}
+        for path in sorted(paths):
+            family = read_family(path)
+            for variant in family.variants.values():
+                for key in (variant.name, *variant.aliases):
+                    if key in entries or key in aliases:
+                        raise SpecError(f"{path}: model name '{key}' is already registered")
+                entries[variant.name] = Entry(family, variant)
+                aliases.update(dict.fromkeys(variant.aliases, variant.name))
+        return cls(frozen(entries), frozen(aliases))
+
+    def names(self, pattern: str | None = None) -> list[str]:
+        """Registry names in file order, optionally filtered by a shell-style wildcard."""
+        names = list(self.entries)
+        if pattern is None:
+            return names
+        if not any(ch in pattern for ch in "*?["):
+            pattern = f"*{pattern}*"
+        return [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+
+    def canonical(self, name: str) -> str | None:
+        key = name.strip().lower()
+        if key in self.entries:
+            return key
+        return self.aliases.get(key)
+
+    def get(self, name: str) -> Entry:
+        key = self.canonical(name)
+        if key is None:
+            raise UnknownModel(self.unknown_message(name))
+        return self.entries[key]
+
+    def unknown_message(self, name: str) -> str:
+        choices = [*self.entries, *self.aliases]
+        close = difflib.get_close_matches(name.lower(), choices, n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(close)}?" if close else "see `cnnprof list`"
+        return (
+            f"unknown model '{name}': {hint} (outside models: torchvision:NAME, timm:NAME, "
+            "package.module:factory, file.py:factory, spec.yaml)"
+        )
+
+
+def models_dir() -> Path:
+    """The shipped family files (inside the installed package, or the source tree)."""
+    return Path(str(resources.files("cnnprof.configs") / "models"))
+
+
+@functools.lru_cache(maxsize=1)
+def default_registry() -> Registry:
+    return Registry.from_files(models_dir().glob("*.yaml"))

@@ -1,0 +1,122 @@
+"""Rich renderables for the terminal: presentation only, nothing here computes a count."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from cnnprof.profile import LayerCost, Profile
+from cnnprof.report import human, human_bytes, published_text, share
+from cnnprof.spec.model import Published
+
+BAR_WIDTH = 20
+
+
+def bar(fraction: float, width: int = BAR_WIDTH) -> str:
+    """A horizontal bar with eighth-block resolution."""
+    fraction = min(max(fraction, 0.0), 1.0)
+    eighths = round(fraction * width * 8)
+    full, rest = divmod(eighths, 8)
+    return "█" * full + ("" if rest == 0 else " ▏▎▍▌▋▊▉"[rest])
+
+
+def summary(profile: Profile, title: str = "", published: Published | None = None) -> Panel:
+    """The headline panel of `cnnprof count`."""
+    kinds = profile.params_by_kind
+    cats = {k: v for k, v in profile.flops_by_category.items() if v}
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(justify="right")
+    grid.add_column(style="dim")
+    grid.add_row(
+        "params", human(profile.params),
+        f"weights {human(kinds['weights'])} · biases {human(kinds['biases'])} · "
+        f"norm {human(kinds['norm'])}; buffers {human(profile.buffers)} (not counted)",
+    )  # fmt: skip
+    grid.add_row("MACs", human(profile.macs), "conv + fc multiply-accumulates")
+    grid.add_row(
+        "FLOPs", human(profile.flops), " · ".join(f"{k} {human(v)}" for k, v in cats.items())
+    )
+    grid.add_row("parameter memory", human_bytes(profile.param_bytes), profile.dtype)
+    grid.add_row(
+        "peak activations",
+        human_bytes(profile.peak_activation_bytes),
+        f"inference, batch {profile.batch}; output {profile.output}",
+    )
+    if published is not None:
+        grid.add_row("paper", published.source, published_text(published))
+    heading = title or f"{profile.model} · input {profile.input} · batch {profile.batch}"
+    return Panel(grid, title=heading, title_align="left", subtitle=profile.source)
+
+
+def layer_table(profile: Profile, rows: Sequence[LayerCost], grouped: bool = False) -> Table:
+    """Per-row costs with a bar for each row's share of MACs."""
+    b = profile.batch
+    total_macs = profile.macs / b
+    total_params = profile.params
+    table = Table(
+        title=("by op" if grouped else "layers") + f" · MACs at batch {b}",
+        title_justify="left",
+        show_edge=False,
+    )
+    table.add_column("op kind" if grouped else "path", no_wrap=True)
+    if not grouped:
+        table.add_column("op")
+    table.add_column("kernel" if not grouped else "rows", justify="right")
+    if not grouped:
+        table.add_column("output", justify="right", no_wrap=True)
+    table.add_column("params", justify="right", no_wrap=True)
+    table.add_column("% params", justify="right", no_wrap=True)
+    table.add_column("MACs", justify="right", no_wrap=True)
+    table.add_column("% MACs", justify="right")
+    table.add_column("", no_wrap=True, style="cyan")
+    counts = _counts(profile.rows) if grouped else {}
+    for row in rows:
+        cells = [row.path]
+        if not grouped:
+            cells += [row.op, row.kernel, str(row.out_shape)]
+        else:
+            cells += [str(counts[row.path])]
+        cells += [
+            human(row.params),
+            share(row.params, total_params),
+            human(row.macs * b),
+            share(row.macs, total_macs),
+            bar(row.macs / total_macs if total_macs else 0.0),
+        ]
+        table.add_row(*cells)
+    return table
+
+
+def _counts(rows: Sequence[LayerCost]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.kind] = counts.get(row.kind, 0) + 1
+    return counts
+
+
+def model_list(records: Sequence[dict[str, object]]) -> Table:
+    table = Table(title="cnnprof registry (analytic, default input)", title_justify="left")
+    for name, justify in (("name", "left"), ("aliases", "left"), ("family", "left"),
+                          ("input", "right"), ("params", "right"), ("MACs", "right"),
+                          ("paper", "left")):  # fmt: skip
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for r in records:
+        table.add_row(
+            str(r["name"]), ", ".join(r["aliases"]), str(r["family"]),  # type: ignore[arg-type]
+            "×".join(map(str, r["input"])), human(r["params"]), human(r["macs"]),  # type: ignore
+            str(r["paper"]),
+        )  # fmt: skip
+    return table
+
+
+def group(*items: RenderableType) -> Group:
+    return Group(*items)
+
+
+def note(text: str) -> Text:
+    return Text(text, style="dim")

@@ -1,0 +1,213 @@
+"""Profiles as data for other programs: JSON (versioned), CSV and Markdown. Returns text only."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from cnnprof.profile import FLOP_CATEGORIES, LayerCost, Profile
+from cnnprof.spec.model import Published
+
+SCHEMA = "cnnprof.profile/1"
+
+UNITS = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K"))
+
+
+def human(value: float, digits: int = 2) -> str:
+    """568740352 → '568.74 M'."""
+    for scale, suffix in UNITS:
+        if abs(value) >= scale:
+            return f"{value / scale:.{digits}f} {suffix}"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def human_bytes(value: float) -> str:
+    for scale, suffix in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if value >= scale:
+            return f"{value / scale:.2f} {suffix}"
+    return f"{int(value)} B"
+
+
+def totals(profile: Profile) -> dict[str, Any]:
+    """The headline figures of a profile, at its batch, as plain numbers."""
+    return {
+        "params": profile.params,
+        "params_by_kind": profile.params_by_kind,
+        "buffers": profile.buffers,
+        "macs": profile.macs,
+        "flops": profile.flops,
+        "flops_by_category": profile.flops_by_category,
+        "activations": profile.activations,
+        "param_bytes": profile.param_bytes,
+        "peak_activation_bytes": profile.peak_activation_bytes,
+        "bytes_moved": profile.bytes_moved,
+    }
+
+
+def row_dict(row: LayerCost, batch: int = 1) -> dict[str, Any]:
+    return {
+        "path": row.path,
+        "op": row.op,
+        "kernel": row.kernel,
+        "input": row.in_shape.as_list(),
+        "output": row.out_shape.as_list(),
+        "params": row.params,
+        "weight_params": row.weight_params,
+        "bias_params": row.bias_params,
+        "norm_params": row.norm_params,
+        "macs": row.macs * batch,
+        "flops": row.total_flops * batch,
+        "flops_by_category": {k: v * batch for k, v in row.flops.items() if v},
+        "activations": row.out_shape.elements * batch,
+    }
+
+
+def profile_dict(
+    profile: Profile,
+    layers: bool = False,
+    by_kind: bool = False,
+    published: Published | None = None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "schema": SCHEMA,
+        "model": profile.model,
+        "source": profile.source,
+        "input": profile.input.as_list(),
+        "output": profile.output.as_list(),
+        "batch": profile.batch,
+        "dtype": profile.dtype,
+        "options": dict(profile.options),
+        "totals": totals(profile),
+    }
+    if published is not None:
+        out["published"] = {k: v for k, v in vars(published).items() if v is not None}
+    if profile.ignored or profile.unsupported:
+        out["ignored"] = list(profile.ignored)
+        out["unsupported"] = list(profile.unsupported)
+    if layers:
+        out["layers"] = [row_dict(r, profile.batch) for r in profile.rows]
+    if by_kind:
+        out["by_op"] = [row_dict(r, profile.batch) for r in profile.by_kind().values()]
+    return out
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+LAYER_COLUMNS = (
+    "path",
+    "op",
+    "kernel",
+    "input",
+    "output",
+    "params",
+    "macs",
+    "flops",
+    "activations",
+)
+TOTAL_COLUMNS = (
+    "model", "input", "batch", "dtype", "params", "weights", "biases", "norm", "buffers",
+    "macs", "flops", *(f"flops_{c}" for c in FLOP_CATEGORIES),
+    "param_bytes", "peak_activation_bytes",
+)  # fmt: skip
+
+
+def total_record(profile: Profile) -> dict[str, Any]:
+    t = totals(profile)
+    record = {
+        "model": profile.model,
+        "input": "x".join(map(str, profile.input.as_list())),
+        "batch": profile.batch,
+        "dtype": profile.dtype,
+        "params": t["params"],
+        **{k: v for k, v in t["params_by_kind"].items()},
+        "buffers": t["buffers"],
+        "macs": t["macs"],
+        "flops": t["flops"],
+        **{f"flops_{k}": v for k, v in t["flops_by_category"].items()},
+        "param_bytes": t["param_bytes"],
+        "peak_activation_bytes": t["peak_activation_bytes"],
+    }
+    return record
+
+
+def layer_record(row: LayerCost, batch: int) -> dict[str, Any]:
+    d = row_dict(row, batch)
+    d["input"] = "x".join(map(str, d["input"]))
+    d["output"] = "x".join(map(str, d["output"]))
+    return {k: d[k] for k in LAYER_COLUMNS}
+
+
+def to_csv(records: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    return buffer.getvalue()
+
+
+def to_markdown(headers: Sequence[str], rows: Iterable[Sequence[Any]], right: int = 1) -> str:
+    """A GitHub table; columns from index ``right`` on are right-aligned."""
+    lines = ["| " + " | ".join(headers) + " |"]
+    lines.append("|" + "|".join("---" if i < right else "---:" for i in range(len(headers))) + "|")
+    for row in rows:
+        lines.append("| " + " | ".join(str(cell) for cell in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def profile_csv(profile: Profile, layers: bool = False, by_kind: bool = False) -> str:
+    if by_kind:
+        rows = profile.by_kind().values()
+        return to_csv([layer_record(r, profile.batch) for r in rows], LAYER_COLUMNS)
+    if layers:
+        return to_csv([layer_record(r, profile.batch) for r in profile.rows], LAYER_COLUMNS)
+    return to_csv([total_record(profile)], TOTAL_COLUMNS)
+
+
+def profile_markdown(
+    profile: Profile,
+    layers: bool = False,
+    by_kind: bool = False,
+    published: Published | None = None,
+) -> str:
+    t = totals(profile)
+    summary = [
+        ("params", f"{t['params']:,}", human(t["params"])),
+        ("MACs", f"{t['macs']:,}", human(t["macs"])),
+        ("FLOPs", f"{t['flops']:,}", human(t["flops"])),
+        ("parameter memory", f"{t['param_bytes']:,} B", human_bytes(t["param_bytes"])),
+        ("peak activations", f"{t['peak_activation_bytes']:,} B", human_bytes(t["peak_activation_bytes"])),
+    ]  # fmt: skip
+    title = f"**{profile.model}** — input {profile.input}, batch {profile.batch}, {profile.dtype}"
+    parts = [title + "\n", to_markdown(("metric", "exact", "≈"), summary)]
+    if published is not None:
+        parts.append(f"\nPublished ({published.source}): {published_text(published)}\n")
+    if by_kind or layers:
+        rows = profile.by_kind().values() if by_kind else profile.rows
+        body = [
+            (r.path, r.op, r.kernel, r.out_shape, human(r.params), human(r.macs * profile.batch),
+             share(r.macs, profile.macs / profile.batch))
+            for r in rows
+        ]  # fmt: skip
+        headers = ("path", "op", "kernel", "output", "params", "MACs", "MACs %")
+        parts.append("\n" + to_markdown(headers, body, right=4))
+    return "".join(parts)
+
+
+def share(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.2f} %" if whole else "–"
+
+
+def published_text(p: Published) -> str:
+    bits = []
+    if p.macs is not None:
+        bits.append(f"{p.macs / 1e6:g} M MACs")
+    if p.params is not None:
+        bits.append(f"{p.params / 1e6:g} M params")
+    if p.top1 is not None:
+        bits.append(f"top-1 {p.top1:g} %")
+    return ", ".join(bits)

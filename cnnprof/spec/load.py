@@ -1,0 +1,309 @@
+"""YAML family file → `Family`, validated; every error names the file, the row and the field."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cnnprof.errors import SpecError
+from cnnprof.spec.model import (
+    Channels,
+    Compound,
+    Family,
+    Layer,
+    Published,
+    Row,
+    Shape,
+    Variant,
+    frozen,
+)
+from cnnprof.spec.ops import ACTIVATION_ALIASES, COMMON, DEFAULTS, OPS, REQUIRED, Field
+
+FAMILY_KEYS = ("family", "paper", "input", "defaults", "channels", "compound", "layers", "variants")
+VARIANT_KEYS = (
+    "aliases",
+    "width",
+    "depth",
+    "resolution",
+    "num_classes",
+    "layers",
+    "defaults",
+    "paper",
+    "note",
+    "published",
+)
+PUBLISHED_KEYS = ("source", "width", "resolution", "top1", "macs", "params")
+
+
+def read_family(path: str | Path) -> Family:
+    """Read and validate one family file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return parse_family(text, str(path))
+
+
+def parse_family(text: str, where: str) -> Family:
+    """Parse the YAML text of a family file; ``where`` names it in errors."""
+    try:
+        doc = yaml.load(text, Loader=_SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecError(f"{where}{line}: not valid YAML: {problem}") from None
+    return _family(doc, where)
+
+
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _family(doc: Any, where: str) -> Family:
+    _mapping(doc, where, "the file")
+    _known_keys(doc, FAMILY_KEYS, where)
+    name = _text(doc, "family", where, required=True)
+    defaults = _defaults(doc.get("defaults"), where, {})
+    base_rows = doc.get("layers")
+    variants_doc = doc.get("variants") or {name: {}}
+    _mapping(variants_doc, where, "field 'variants'")
+    variants: dict[str, Variant] = {}
+    for vname, vdoc in variants_doc.items():
+        vwhere = f"{where}: variant '{vname}'"
+        variants[str(vname)] = _variant(str(vname), vdoc or {}, vwhere, defaults, base_rows)
+    return Family(
+        name=name,
+        paper=_text(doc, "paper", where, required=True),
+        input=_input(doc.get("input"), where),
+        variants=frozen(variants),
+        channels=_channels(doc.get("channels"), where),
+        compound=_compound(doc.get("compound"), where),
+        source=where,
+    )
+
+
+def _variant(
+    name: str, doc: Any, where: str, family_defaults: dict[str, Any], base_rows: Any
+) -> Variant:
+    _mapping(doc, where, "its settings")
+    _known_keys(doc, VARIANT_KEYS, where)
+    defaults = _defaults(doc.get("defaults"), where, family_defaults)
+    rows_doc = doc.get("layers", base_rows)
+    if rows_doc is None:
+        raise SpecError(f"{where}: no 'layers': give them at the top of the file or per variant")
+    aliases = doc.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        raise SpecError(f"{where}: field 'aliases': expected a list of names")
+    resolution = doc.get("resolution")
+    num_classes = doc.get("num_classes")
+    return Variant(
+        name=name,
+        rows=_rows(rows_doc, where, defaults),
+        aliases=tuple(aliases),
+        width=_number(doc, "width", where, 1.0, positive=True),
+        depth=_number(doc, "depth", where, 1.0, positive=True),
+        resolution=None if resolution is None else _whole(resolution, where, "resolution"),
+        num_classes=None if num_classes is None else _whole(num_classes, where, "num_classes"),
+        paper=_text(doc, "paper", where),
+        note=_text(doc, "note", where),
+        published=_published(doc.get("published", []), where),
+    )
+
+
+def _rows(doc: Any, where: str, defaults: Mapping[str, Any]) -> tuple[Row, ...]:
+    if not isinstance(doc, list) or not doc:
+        raise SpecError(f"{where}: field 'layers': expected a non-empty list of rows")
+    rows = []
+    seen: set[str] = set()
+    for index, item in enumerate(doc):
+        row = parse_row(item, f"{where}, row {index + 1}", defaults, path=str(index))
+        if row.layer.path in seen:
+            raise SpecError(f"{where}, row {index + 1}: name '{row.layer.path}' is used twice")
+        seen.add(row.layer.path)
+        rows.append(row)
+    return tuple(rows)
+
+
+def parse_row(item: Any, where: str, defaults: Mapping[str, Any], path: str) -> Row:
+    """Validate one row against its op's schema and fill every field (defaults included)."""
+    if not isinstance(item, dict):
+        raise SpecError(f"{where}: expected a mapping like {{op: conv, out: 32}}, got {item!r}")
+    op = item.get("op")
+    if op not in OPS:
+        allowed = ", ".join(sorted(OPS))
+        raise SpecError(f"{where}: field 'op': unknown op {op!r}; allowed: {allowed}")
+    where = f"{where} (op {op})"
+    schema = {**OPS[op], **COMMON}
+    unknown = sorted(set(item) - set(schema) - {"op"})
+    if unknown:
+        allowed = ", ".join(sorted(schema))
+        raise SpecError(f"{where}: unknown field '{unknown[0]}'; {op} takes: {allowed}")
+    args: dict[str, Any] = {}
+    for key, field in schema.items():
+        if key in item:
+            args[key] = _value(item[key], field, f"{where}: field '{key}'")
+        elif field.inherit and field.inherit in defaults:
+            args[key] = defaults[field.inherit]
+        elif field.default is REQUIRED:
+            raise SpecError(f"{where}: field '{key}' is required ({field.describe()})")
+        else:
+            args[key] = field.default
+    if "bias" in args and args["bias"] is None:
+        args["bias"] = args.get("norm", "none") == "none"
+    repeat = args.pop("repeat")
+    name = args.pop("name")
+    layer = Layer(op=op, path=name or path, args=frozen(args), where=where)
+    return Row(layer=layer, repeat=repeat)
+
+
+def _value(value: Any, field: Field, where: str) -> Any:
+    kind = field.kind
+    ok = True
+    if kind == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind == "float":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif kind == "bool":
+        ok = isinstance(value, bool)
+    elif kind == "str":
+        ok = isinstance(value, (str, int)) and not isinstance(value, bool)
+        value = str(value) if ok else value
+    elif kind == "choice":
+        value = ACTIVATION_ALIASES.get(value, value) if isinstance(value, str) else value
+        ok = value in field.choices
+    elif kind == "padding":
+        ok = value == "same" or (isinstance(value, int) and not isinstance(value, bool))
+    if ok and kind in ("int", "float", "padding") and value != "same":
+        low = field.low if field.low is not None else (0 if kind == "padding" else None)
+        ok = low is None or value >= low
+    if not ok:
+        raise SpecError(f"{where}: expected {field.describe()}, got {value!r}")
+    return value
+
+
+def _defaults(doc: Any, where: str, inherited: Mapping[str, Any]) -> dict[str, Any]:
+    if doc is None:
+        doc = {}
+    _mapping(doc, where, "field 'defaults'")
+    out = dict(inherited)
+    for key, value in doc.items():
+        field = DEFAULTS.get(key)
+        if field is None:
+            allowed = ", ".join(DEFAULTS)
+            raise SpecError(f"{where}: defaults: unknown field '{key}'; allowed: {allowed}")
+        out[key] = _value(value, field, f"{where}: defaults: field '{key}'")
+    for key, field in DEFAULTS.items():
+        out.setdefault(key, field.default)
+    return out
+
+
+def _input(doc: Any, where: str) -> Shape:
+    ok = (
+        isinstance(doc, list)
+        and len(doc) == 3
+        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in doc)
+    )
+    if not ok:
+        raise SpecError(f"{where}: field 'input': expected [channels, height, width], got {doc!r}")
+    return Shape(*doc)
+
+
+def _channels(doc: Any, where: str) -> Channels:
+    if doc is None:
+        return Channels()
+    _mapping(doc, where, "field 'channels'")
+    _known_keys(doc, ("round", "divisor", "min"), f"{where}: channels")
+    rule = doc.get("round", "floor")
+    if rule not in ("floor", "divisible"):
+        raise SpecError(
+            f"{where}: channels: field 'round': expected floor or divisible, got {rule!r}"
+        )
+    return Channels(
+        round=rule,
+        divisor=_whole(doc.get("divisor", 8), where, "channels.divisor"),
+        min=_whole(doc.get("min", 1), where, "channels.min"),
+    )
+
+
+def _compound(doc: Any, where: str) -> Compound | None:
+    if doc is None:
+        return None
+    _mapping(doc, where, "field 'compound'")
+    _known_keys(doc, ("alpha", "beta", "gamma"), f"{where}: compound")
+    values = {
+        k: _number(doc, k, f"{where}: compound", None, positive=True)
+        for k in ["alpha", "beta", "gamma"]
+    }
+    if any(v is None for v in values.values()):
+        raise SpecError(f"{where}: compound: needs alpha, beta and gamma")
+    return Compound(**values)
+
+
+def _published(doc: Any, where: str) -> tuple[Published, ...]:
+    if not isinstance(doc, list):
+        raise SpecError(f"{where}: field 'published': expected a list")
+    out = []
+    for i, item in enumerate(doc):
+        pwhere = f"{where}: published {i + 1}"
+        _mapping(item, pwhere, "an entry")
+        _known_keys(item, PUBLISHED_KEYS, pwhere)
+        res = item.get("resolution")
+        out.append(
+            Published(
+                source=_text(item, "source", pwhere, required=True),
+                width=_number(item, "width", pwhere, 1.0, positive=True),
+                resolution=None if res is None else _whole(res, pwhere, "resolution"),
+                top1=_number(item, "top1", pwhere, None),
+                macs=_number(item, "macs", pwhere, None),
+                params=_number(item, "params", pwhere, None),
+            )
+        )
+    return tuple(out)
+
+
+def _mapping(doc: Any, where: str, what: str) -> None:
+    if not isinstance(doc, dict):
+        raise SpecError(f"{where}: {what}: expected a mapping, got {type(doc).__name__}")
+
+
+def _known_keys(doc: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    unknown = sorted(str(k) for k in set(doc) - set(allowed))
+    if unknown:
+        raise SpecError(f"{where}: unknown field '{unknown[0]}'; allowed: {', '.join(allowed)}")
+
+
+def _text(doc: Mapping[str, Any], key: str, where: str, required: bool = False) -> str:
+    value = doc.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or not value:
+        raise SpecError(f"{where}: field '{key}': expected text, got {value!r}")
+    return value
+
+
+def _number(
+    doc: Mapping[str, Any], key: str, where: str, default: Any, positive: bool = False
+) -> Any:
+    value = doc.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, str):  # YAML 1.1 reads 569e6 as text; accept plain numbers written so
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or (positive and value <= 0):
+        need = "a number > 0" if positive else "a number"
+        raise SpecError(f"{where}: field '{key}': expected {need}, got {value!r}")
+    return float(value)
+
+
+def _whole(value: Any, where: str, key: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise SpecError(f"{where}: field '{key}': expected a whole number > 0, got {value!r}")
+    return value

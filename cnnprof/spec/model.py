@@ -1,0 +1,194 @@
+"""Architecture as data: frozen values for shapes, rows and whole networks. No torch here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A feature map per image: channels × height × width (a vector is C×1×1)."""
+
+    c: int
+    h: int
+    w: int
+
+    @property
+    def elements(self) -> int:
+        return self.c * self.h * self.w
+
+    def __str__(self) -> str:
+        return f"{self.c}×{self.h}×{self.w}"
+
+    def as_list(self) -> list[int]:
+        return [self.c, self.h, self.w]
+
+
+def frozen(mapping: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    """A read-only view of a copy of ``mapping``."""
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One row of an architecture table, after defaults and multipliers are applied.
+
+    ``path`` is the row's address (``"3"``, ``"8.2"`` for the third repeat, or a name such as
+    ``"inception4a"``); the empirical builder gives its module the same path.
+    ``args`` holds the op's fields (``out``, ``k``, ``s`` …) exactly as the op's schema names them.
+    """
+
+    op: str
+    path: str
+    args: Mapping[str, Any] = field(default_factory=frozen)
+    where: str = ""  # "file.yaml, row 7" for error messages
+
+    def __getitem__(self, key: str) -> Any:
+        return self.args[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.args.get(key, default)
+
+    def with_args(self, **changes: Any) -> Layer:
+        return replace(self, args=frozen({**self.args, **changes}))
+
+
+@dataclass(frozen=True)
+class Row:
+    """A row as written in a spec, before repeats are expanded: ``repeat`` copies of ``layer``."""
+
+    layer: Layer
+    repeat: int | None = None  # None: the row declares no repeat, so --depth leaves it alone
+
+
+@dataclass(frozen=True)
+class Channels:
+    """How a width multiplier rounds channel counts (a family's rule)."""
+
+    round: str = "floor"  # floor: int(c·α); divisible: multiple of `divisor`, never below 90 %
+    divisor: int = 8
+    min: int = 1
+
+
+@dataclass(frozen=True)
+class Compound:
+    """EfficientNet-style compound scaling coefficients: depth α^φ, width β^φ, resolution γ^φ."""
+
+    alpha: float
+    beta: float
+    gamma: float
+
+
+@dataclass(frozen=True)
+class Published:
+    """A figure the paper prints for one configuration, with its source."""
+
+    source: str
+    width: float = 1.0
+    resolution: int | None = None
+    top1: float | None = None
+    macs: float | None = None
+    params: float | None = None
+
+
+@dataclass(frozen=True)
+class Options:
+    """The multipliers and settings that turned a written spec into this Arch."""
+
+    alpha: float = 1.0
+    depth: float = 1.0
+    resolution: int | None = None
+    phi: float | None = None
+    num_classes: int | None = None
+
+    def describe(self) -> str:
+        parts = []
+        if self.phi is not None:
+            parts.append(f"phi={self.phi:g}")
+        if self.alpha != 1.0:
+            parts.append(f"alpha={self.alpha:g}")
+        if self.depth != 1.0:
+            parts.append(f"depth={self.depth:g}")
+        if self.resolution is not None:
+            parts.append(f"resolution={self.resolution}")
+        if self.num_classes is not None:
+            parts.append(f"num_classes={self.num_classes}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Arch:
+    """A whole network as data: the rows of its table plus what the family declares."""
+
+    name: str
+    family: str
+    paper: str
+    input: Shape
+    rows: tuple[Row, ...]
+    channels: Channels = Channels()
+    compound: Compound | None = None
+    published: tuple[Published, ...] = ()
+    aliases: tuple[str, ...] = ()
+    source: str = ""
+    options: Options = Options()
+    note: str = ""
+    width: float = 1.0  # effective width multiplier (variant's × user's)
+    depth: float = 1.0  # effective depth multiplier
+
+    def published_figure(self) -> Published | None:
+        """The paper's figure for exactly this width and resolution, if it prints one."""
+        if self.options.num_classes is not None or self.options.depth != 1.0:
+            return None
+        for p in self.published:
+            same_res = (p.resolution or self.input.h) == self.input.h
+            if same_res and abs(p.width - self.width) < 1e-9:
+                return p
+        return None
+
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        """Rows with repeats expanded; stride applies to the first repeat only."""
+        out: list[Layer] = []
+        for row in self.rows:
+            n = row.repeat
+            if n is None:
+                out.append(row.layer)
+                continue
+            for i in range(n):
+                layer = replace(row.layer, path=f"{row.layer.path}.{i}")
+                if i > 0 and "s" in layer.args:
+                    layer = layer.with_args(s=1)
+                out.append(layer)
+        return tuple(out)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named model of a family: its own rows (or the family's) and its official multipliers."""
+
+    name: str
+    rows: tuple[Row, ...]
+    aliases: tuple[str, ...] = ()
+    width: float = 1.0
+    depth: float = 1.0
+    resolution: int | None = None
+    num_classes: int | None = None
+    paper: str = ""
+    note: str = ""
+    published: tuple[Published, ...] = ()
+
+
+@dataclass(frozen=True)
+class Family:
+    """One YAML file: a paper's table, its rounding rule, and the variants it names."""
+
+    name: str
+    paper: str
+    input: Shape
+    variants: Mapping[str, Variant]
+    channels: Channels = Channels()
+    compound: Compound | None = None
+    source: str = ""

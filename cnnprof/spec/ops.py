@@ -1,0 +1,137 @@
+"""The op vocabulary of a spec row: each op's fields, their kinds and defaults. Pure data.
+
+The loader validates rows against these schemas; `analytic.formulas` and `empirical.build` each
+register exactly one function per op named here (a test checks the three tables agree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+REQUIRED = object()
+
+ACTIVATIONS = ("none", "relu", "relu6", "sigmoid", "silu", "tanh", "hswish")
+ACTIVATION_ALIASES = {"swish": "silu", "linear": "none", "identity": "none"}
+NORMS = ("none", "bn")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a row: its kind (``int``, ``float``, ``bool``, ``choice``, ``padding``)."""
+
+    kind: str
+    default: Any = REQUIRED
+    low: float | None = None  # smallest allowed value (inclusive)
+    choices: tuple[str, ...] = ()
+    channels: bool = False  # a channel count that a width multiplier scales
+    inherit: str = ""  # take the default from the file's `defaults:` under this name
+
+    def describe(self) -> str:
+        if self.kind == "choice":
+            return "one of " + ", ".join(self.choices)
+        if self.kind == "padding":
+            return "a whole number ≥ 0 or 'same'"
+        if self.kind == "bool":
+            return "true or false"
+        bound = f" ≥ {self.low:g}" if self.low is not None else ""
+        noun = "a whole number" if self.kind == "int" else "a number"
+        return noun + bound
+
+
+def _channels(default: Any = REQUIRED) -> Field:
+    return Field("int", default, low=1, channels=True)
+
+
+def _int(default: Any = REQUIRED, low: float = 1) -> Field:
+    return Field("int", default, low=low)
+
+
+NORM = Field("choice", choices=NORMS, inherit="norm")
+ACT = Field("choice", choices=ACTIVATIONS, inherit="act")
+BIAS = Field("bool", inherit="bias")
+PADDING = Field("padding", "same")
+
+# Fields any row may carry, whatever its op.
+COMMON: Mapping[str, Field] = {
+    "name": Field("str", ""),
+    "repeat": _int(None),
+    "fixed": Field("bool", False),  # width multipliers leave this row's channels alone
+    "no_shrink": Field("bool", False),  # width multipliers below 1 leave it alone
+}
+
+OPS: Mapping[str, Mapping[str, Field]] = {
+    # full convolution (groups > 1 gives a grouped one): conv → norm → act
+    "conv": {
+        "out": _channels(),
+        "k": _int(3),
+        "s": _int(1),
+        "p": PADDING,
+        "groups": _int(1),
+        "bias": BIAS,
+        "norm": NORM,
+        "act": ACT,
+    },
+    "dwconv": {"k": _int(3), "s": _int(1), "p": PADDING, "bias": BIAS, "norm": NORM, "act": ACT},
+    "pwconv": {"out": _channels(), "bias": BIAS, "norm": NORM, "act": ACT},
+    # depthwise k×k (stride s) → pointwise 1×1, each with norm and act (MobileNet v1)
+    "dws": {"out": _channels(), "k": _int(3), "s": _int(1), "norm": NORM, "act": ACT},
+    # inverted residual: 1×1 expand (t) → k×k depthwise → [SE] → 1×1 linear projection
+    "mbconv": {
+        "out": _channels(),
+        "t": Field("float", 1.0, low=1),
+        "k": _int(3),
+        "s": _int(1),
+        "se": Field("float", 0.0, low=0),  # SE ratio, relative to the block's input channels
+        "skip": Field("bool", True),  # residual when stride 1 and channels match
+        "norm": NORM,
+        "act": ACT,
+    },
+    "basic": {"out": _channels(), "s": _int(1), "norm": NORM, "act": ACT},
+    "bottleneck": {
+        "mid": _channels(),
+        "out": _channels(),
+        "s": _int(1),
+        "stride_at": Field("choice", choices=("1x1", "3x3"), inherit="stride_at"),
+        "norm": NORM,
+        "act": ACT,
+    },
+    # GoogLeNet: 1×1 | 1×1 → 3×3 | 1×1 → 5×5 | 3×3 max-pool → 1×1, concatenated
+    "inception": {
+        "b1": _channels(),
+        "b3r": _channels(),
+        "b3": _channels(),
+        "b5r": _channels(),
+        "b5": _channels(),
+        "pool": _channels(),
+        "norm": NORM,
+        "act": ACT,
+    },
+    "maxpool": {"k": _int(2), "s": _int(None), "p": _int(0, low=0), "ceil": Field("bool", False)},
+    "avgpool": {"k": _int(2), "s": _int(None), "p": _int(0, low=0), "ceil": Field("bool", False)},
+    "gap": {},
+    "lrn": {
+        "size": _int(5),
+        "alpha": Field("float", 1e-4, low=0),
+        "beta": Field("float", 0.75, low=0),
+        "k": Field("float", 2.0, low=0),
+    },
+    "flatten": {},
+    "dropout": {"p": Field("float", 0.5, low=0)},
+    # fully connected on a vector; `classifier: true` marks the class layer (--num-classes sets it)
+    "fc": {
+        "out": _channels(),
+        "bias": Field("bool", True),
+        "act": Field("choice", "none", choices=ACTIVATIONS),
+        "classifier": Field("bool", False),
+    },
+}
+
+# What the file's `defaults:` may set, and the built-in value when it does not.
+DEFAULTS: Mapping[str, Field] = {
+    "norm": Field("choice", "bn", choices=NORMS),
+    "act": Field("choice", "relu", choices=ACTIVATIONS),
+    "bias": Field("bool", None),  # None: a conv has a bias exactly when it has no norm
+    "stride_at": Field("choice", "1x1", choices=("1x1", "3x3")),
+}

@@ -1,0 +1,140 @@
+"""Width (alpha), resolution (rho), depth and compound (phi) multipliers, applied once.
+
+`resolve` turns a family's variant plus the user's multipliers into an `Arch` whose rows carry the
+final channel counts and repeats. Multipliers compose with a variant's official ones (EfficientNet-B3
+at alpha 0.5 has width 1.2 × 0.5).
+"""
+
+from __future__ import annotations
+
+import math
+
+from cnnprof.errors import OptionError
+from cnnprof.spec.model import Arch, Channels, Family, Layer, Options, Row, Shape
+from cnnprof.spec.ops import OPS
+
+
+def round_channels(channels: int, width: float, rule: Channels) -> int:
+    """Scale a channel count by ``width`` with the family's rounding rule.
+
+    floor: ``max(min, int(c·w))`` (MobileNet v1). divisible: nearest multiple of ``divisor``, never
+    below the divisor and never below 90 % of ``c·w`` (MobileNet v2, MnasNet, EfficientNet).
+    """
+    scaled = channels * width
+    if rule.round == "floor":
+        return max(rule.min, int(round(scaled, 9)))
+    divisor = rule.divisor
+    rounded = max(max(rule.min, divisor), int(scaled + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * scaled:
+        rounded += divisor
+    return rounded
+
+
+def round_repeats(repeats: int, depth: float) -> int:
+    """Repeats times the depth multiplier, rounded up (rounded to 1e-9 first: 1.1 × 10 is 11)."""
+    return max(1, math.ceil(round(repeats * depth, 9)))
+
+
+def check_options(
+    alpha: float = 1.0,
+    depth: float = 1.0,
+    resolution: int | None = None,
+    rho: float | None = None,
+    phi: float | None = None,
+    num_classes: int | None = None,
+) -> None:
+    """Reject multipliers out of range with a message naming the value and the allowed range."""
+    checks = [
+        ("alpha", alpha, alpha > 0, "a width multiplier > 0, e.g. 0.5"),
+        ("depth", depth, depth > 0, "a depth multiplier > 0, e.g. 1.2"),
+        ("resolution", resolution, resolution is None or resolution > 0, "pixels > 0, e.g. 160"),
+        ("rho", rho, rho is None or rho > 0, "a resolution multiplier > 0, e.g. 0.714"),
+        ("phi", phi, phi is None or phi >= 0, "a compound coefficient ≥ 0, e.g. 2"),
+        ("num-classes", num_classes, num_classes is None or num_classes >= 1, "a count ≥ 1"),
+    ]
+    for name, value, ok, need in checks:
+        if not ok:
+            raise OptionError(f"--{name} {value}: expected {need}")
+    if resolution is not None and rho is not None:
+        raise OptionError("--resolution and --rho both given: give one of them")
+
+
+def resolve(
+    family: Family,
+    variant_name: str,
+    *,
+    alpha: float = 1.0,
+    depth: float = 1.0,
+    resolution: int | None = None,
+    rho: float | None = None,
+    phi: float | None = None,
+    num_classes: int | None = None,
+) -> Arch:
+    """The variant with every multiplier applied: the one place where scaling happens."""
+    check_options(alpha, depth, resolution, rho, phi, num_classes)
+    variant = family.variants[variant_name]
+    width = variant.width * alpha
+    depth_mult = variant.depth * depth
+    base = family.input
+    side = variant.resolution or base.h
+    scale = rho or 1.0
+    if phi is not None:
+        if family.compound is None:
+            raise OptionError(
+                f"--phi: family '{family.name}' declares no compound coefficients "
+                "(EfficientNet does); use --alpha, --depth and --resolution instead"
+            )
+        width *= family.compound.beta**phi
+        depth_mult *= family.compound.alpha**phi
+        scale *= family.compound.gamma**phi
+    if resolution is not None:
+        shape = Shape(base.c, resolution, resolution)
+    else:
+        ratio = base.w / base.h
+        h = int(round(side * scale))
+        shape = Shape(base.c, h, max(1, int(round(h * ratio))))
+    rows = tuple(
+        _scale_row(row, width, depth_mult, num_classes, family.channels) for row in variant.rows
+    )
+    return Arch(
+        name=variant.name,
+        family=family.name,
+        paper=variant.paper or family.paper,
+        input=shape,
+        rows=rows,
+        channels=family.channels,
+        compound=family.compound,
+        published=variant.published,
+        aliases=variant.aliases,
+        source=family.source,
+        options=Options(
+            alpha=alpha, depth=depth, resolution=resolution, phi=phi, num_classes=num_classes
+        ),
+        note=variant.note,
+        width=width,
+        depth=depth_mult,
+    )
+
+
+def _scale_row(
+    row: Row, width: float, depth: float, num_classes: int | None, rule: Channels
+) -> Row:
+    layer = row.layer
+    repeat = None if row.repeat is None else round_repeats(row.repeat, depth)
+    return Row(layer=_scale_layer(layer, width, num_classes, rule), repeat=repeat)
+
+
+def _scale_layer(layer: Layer, width: float, num_classes: int | None, rule: Channels) -> Layer:
+    if layer.get("classifier"):
+        return layer if num_classes is None else layer.with_args(out=num_classes)
+    if layer.get("fixed"):
+        return layer
+    if layer.get("no_shrink"):
+        width = max(1.0, width)
+    schema = OPS[layer.op]
+    changes = {
+        key: round_channels(layer[key], width, rule)
+        for key, field in schema.items()
+        if field.channels
+    }
+    return layer.with_args(**changes) if changes else layer
