@@ -175,13 +175,14 @@ def profile_markdown(
     published: Published | None = None,
 ) -> str:
     t = totals(profile)
+    peak = t["peak_activation_bytes"]
     summary = [
         ("params", f"{t['params']:,}", human(t["params"])),
         ("MACs", f"{t['macs']:,}", human(t["macs"])),
         ("FLOPs", f"{t['flops']:,}", human(t["flops"])),
         ("parameter memory", f"{t['param_bytes']:,} B", human_bytes(t["param_bytes"])),
-        ("peak activations", f"{t['peak_activation_bytes']:,} B", human_bytes(t["peak_activation_bytes"])),
-    ]  # fmt: skip
+        ("peak activations", f"{peak:,} B", human_bytes(peak)),
+    ]
     title = f"**{profile.model}** — input {profile.input}, batch {profile.batch}, {profile.dtype}"
     parts = [title + "\n", to_markdown(("metric", "exact", "≈"), summary)]
     if published is not None:

@@ -302,7 +302,7 @@ def _dws(layer: Layer, x: Shape) -> Result:
 
 def mbconv_mid(c_in: int, t: float) -> int:
     """Channels after the expansion 1×1 conv."""
-    return int(round(c_in * t))
+    return round(c_in * t)
 
 
 def se_squeeze(c_in: int, ratio: float) -> int:

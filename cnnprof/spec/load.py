@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -293,10 +294,8 @@ def _number(
     if value is None:
         return None
     if isinstance(value, str):  # YAML 1.1 reads 569e6 as text; accept plain numbers written so
-        try:
+        with contextlib.suppress(ValueError):
             value = float(value)
-        except ValueError:
-            pass
     if not isinstance(value, (int, float)) or isinstance(value, bool) or (positive and value <= 0):
         need = "a number > 0" if positive else "a number"
         raise SpecError(f"{where}: field '{key}': expected {need}, got {value!r}")

@@ -1,8 +1,8 @@
 """Width (alpha), resolution (rho), depth and compound (phi) multipliers, applied once.
 
 `resolve` turns a family's variant plus the user's multipliers into an `Arch` whose rows carry the
-final channel counts and repeats. Multipliers compose with a variant's official ones (EfficientNet-B3
-at alpha 0.5 has width 1.2 × 0.5).
+final channel counts and repeats. Multipliers compose with a variant's official ones
+(EfficientNet-B3 at alpha 0.5 has width 1.2 × 0.5).
 """
 
 from __future__ import annotations
@@ -91,8 +91,8 @@ def resolve(
         shape = Shape(base.c, resolution, resolution)
     else:
         ratio = base.w / base.h
-        h = int(round(side * scale))
-        shape = Shape(base.c, h, max(1, int(round(h * ratio))))
+        h = round(side * scale)
+        shape = Shape(base.c, h, max(1, round(h * ratio)))
     rows = tuple(
         _scale_row(row, width, depth_mult, num_classes, family.channels) for row in variant.rows
     )
