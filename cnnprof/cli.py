@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from cnnprof import api, render, report
 from cnnprof.analytic.engine import profile as analytic_profile
@@ -24,13 +25,6 @@ CONVENTIONS = (
     "apart); MACs are conv and fc multiply-accumulates.\n\n"
     "FLOPs are 2·MACs plus element-wise work (bias, norm, activations, pooling, residual adds, "
     "SE scaling), kept by category."
-)
-
-app = typer.Typer(
-    help="Profile convolutional networks: params, MACs, FLOPs, memory.\n\n" + CONVENTIONS,
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
 )
 
 
@@ -88,6 +82,41 @@ def emit(content: Any, output: Path | None, force: bool) -> None:
                 _console(fh).print(content)
     except OSError as exc:
         raise OptionError(f"--output {output}: cannot write: {exc.strerror or exc}") from None
+
+
+class _Group(TyperGroup):
+    """The app's command group: every error, ours or a usage error, is one line and a code."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except CnnprofError as exc:
+            code = _fail(str(exc), exc.exit_code)
+        except typer.Exit as exc:
+            code = exc.exit_code
+        except typer.Abort:
+            code = _fail("aborted", 1)
+        except typer.TyperException as exc:  # usage errors: bad option, missing argument …
+            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            code = _fail(message.splitlines()[0] if message else "see --help", 2)
+        code = code if isinstance(code, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _fail(message: str, code: int) -> int:
+    typer.echo(f"cnnprof: error: {message}", err=True)
+    return code
+
+
+app = typer.Typer(
+    help="Profile convolutional networks: params, MACs, FLOPs, memory.\n\n" + CONVENTIONS,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    cls=_Group,
+)
 
 
 @app.command("list")
@@ -182,24 +211,6 @@ def count(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: runs the app and turns every error into one line and an exit code."""
+    """Console entry point; returns the exit code."""
     args = sys.argv[1:] if argv is None else argv
-    try:
-        result = app(args=args, prog_name="cnnprof", standalone_mode=False)
-    except CnnprofError as exc:
-        _fail(str(exc))
-        return exc.exit_code
-    except typer.Exit as exc:
-        return exc.exit_code
-    except typer.Abort:
-        _fail("aborted")
-        return 1
-    except typer.TyperException as exc:  # usage errors: bad option, missing argument …
-        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-        _fail(message.splitlines()[0] if message else "bad usage; see --help")
-        return getattr(exc, "exit_code", 2)
-    return result if isinstance(result, int) else 0
-
-
-def _fail(message: str) -> None:
-    sys.stderr.write(f"cnnprof: error: {message}\n")
+    return app(args=args, prog_name="cnnprof", standalone_mode=False)
