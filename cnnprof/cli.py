@@ -19,6 +19,7 @@ from cnnprof import api, render, report
 from cnnprof.analytic.engine import profile as analytic_profile
 from cnnprof.errors import CnnprofError, OptionError
 from cnnprof.registry import default_registry
+from cnnprof.spec.scale import check_options
 
 CONVENTIONS = (
     "Counting: params are learnable parameters, biases and BatchNorm affine included (buffers "
@@ -164,6 +165,18 @@ def list_models(
     emit(content, output, force)
 
 
+def _input(text: str | None) -> tuple[int, int, int] | None:
+    if text is None:
+        return None
+    try:
+        c, h, w = (int(v) for v in text.split(","))
+    except ValueError:
+        raise OptionError(f"--input {text}: expected C,H,W, e.g. 3,224,224") from None
+    if min(c, h, w) < 1:
+        raise OptionError(f"--input {text}: every size must be ≥ 1")
+    return c, h, w
+
+
 @app.command(help="Count params, MACs, FLOPs and memory of MODEL.\n\n" + CONVENTIONS)
 def count(
     model: Model,
@@ -175,18 +188,35 @@ def count(
     num_classes: NumClasses = None,
     batch: Batch = 1,
     dtype: Dtype = "float32",
+    input: Annotated[
+        str | None, typer.Option("--input", help="Input C,H,W for outside models.")
+    ] = None,
+    arg: Annotated[
+        list[str] | None, typer.Option("--arg", help="Factory argument NAME=VALUE (repeatable).")
+    ] = None,
     layers: Annotated[bool, typer.Option("--layers", "-l", help="Per-layer table.")] = False,
     by: Annotated[GroupBy | None, typer.Option("--by", help="Group layers by op kind.")] = None,
+    empirical: Annotated[
+        bool, typer.Option("--empirical", "-e", help="Also count the real nn.Module; diff rows.")
+    ] = False,
+    counter: Annotated[
+        str, typer.Option("--counter", help="Empirical counter: torch (meta device) or fvcore.")
+    ] = "torch",
     fmt: FormatOpt = Format.table,
     output: Output = None,
     force: Force = False,
 ) -> None:
-    arch = api.load(
-        model, alpha=alpha, depth=depth, resolution=resolution, rho=rho, phi=phi,
-        num_classes=num_classes,
+    check_options(alpha, depth, resolution, rho, phi, num_classes)
+    request = api.Request(
+        model, alpha, depth, resolution, rho, phi, num_classes, batch, dtype, _input(input),
+        api.parse_args(arg),
     )  # fmt: skip
-    profile = analytic_profile(arch, batch=batch, dtype=dtype)
-    published = arch.published_figure()
+    if empirical:
+        emit(_cross_check(api.cross_check(request, counter), fmt), output, force)
+        return
+    arch = None if api.is_outside(model) else request.arch()
+    profile = api.profile_analytic(request)
+    published = arch.published_figure() if arch else None
     grouped = by is GroupBy.op
     content: Any
     if fmt is Format.json:
@@ -197,8 +227,8 @@ def count(
     elif fmt is Format.md:
         content = report.profile_markdown(profile, layers, grouped, published)
     else:
-        options = arch.options.describe()
-        title = f"{arch.name} · input {profile.input} · batch {batch}" + (
+        options = arch.options.describe() if arch else ""
+        title = f"{profile.model} · input {profile.input} · batch {batch}" + (
             f" · {options}" if options else ""
         )
         parts: list[Any] = [render.summary(profile, title, published)]
@@ -206,8 +236,22 @@ def count(
             parts.append(render.layer_table(profile, list(profile.by_kind().values()), True))
         if layers:
             parts.append(render.layer_table(profile, profile.rows))
+        if profile.unsupported:
+            parts.append(render.note("no formula for: " + ", ".join(profile.unsupported)))
         content = render.group(*parts)
     emit(content, output, force)
+
+
+def _cross_check(check: api.CrossCheck, fmt: Format) -> Any:
+    if fmt is Format.table:
+        return render.cross_check(check)
+    if fmt is Format.json:
+        return report.to_json(report.cross_check_dict(check))
+    records = report.cross_check_records(check)
+    if fmt is Format.csv:
+        return report.to_csv(records, list(records[0]))
+    rows = [tuple(r.values()) for r in records]
+    return report.to_markdown(tuple(records[0]), rows)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -109,7 +109,7 @@ def model_list(records: Sequence[dict[str, object]]) -> Table:
         table.add_row(
             str(r["name"]), ", ".join(r["aliases"]), str(r["family"]),  # type: ignore[arg-type]
             "×".join(map(str, r["input"])), human(r["params"]), human(r["macs"]),  # type: ignore
-            str(r["paper"]),
+            str(r["paper"]).split(",")[0],
         )  # fmt: skip
     return table
 
@@ -120,3 +120,44 @@ def group(*items: RenderableType) -> Group:
 
 def note(text: str) -> Text:
     return Text(text, style="dim")
+
+
+def cross_check(check: object, limit: int = 10) -> Group:
+    """Analytic and empirical side by side, then the first rows that differ."""
+    a, e = check.analytic, check.empirical  # type: ignore[attr-defined]
+    table = Table(title=f"{a.model}: analytic vs empirical ({e.source})", title_justify="left")
+    for name in ("metric", "analytic", "empirical", "difference"):
+        table.add_column(name, justify="left" if name == "metric" else "right")
+    metrics = [("params", a.params, e.params), ("MACs", a.macs, e.macs),
+               ("FLOPs", a.flops, e.flops), ("buffers", a.buffers, e.buffers)]  # fmt: skip
+    for category in a.flops_by_category:
+        left, right = a.flops_by_category[category], e.flops_by_category.get(category, 0)
+        if left or right:
+            metrics.append((f"  FLOPs {category}", left, right))
+    for name, left, right in metrics:
+        delta = "=" if left == right else f"{right - left:+,}"
+        table.add_row(name, f"{left:,}", f"{right:,}", delta)
+    parts: list[RenderableType] = [table]
+    diffs = check.differences  # type: ignore[attr-defined]
+    if diffs:
+        rows = Table(title=f"first rows that differ ({len(diffs)} in all)", title_justify="left")
+        for name in ("row", "metric", "analytic", "empirical"):
+            rows.add_column(name, justify="left" if name in ("row", "metric") else "right")
+        for d in diffs[:limit]:
+            rows.add_row(d.path, d.metric, _number(d.left), _number(d.right))
+        parts.append(rows)
+    verdict = "params and MACs agree exactly" if check.agree else "params or MACs DISAGREE"  # type: ignore[attr-defined]
+    parts.append(Text(verdict, style="green" if check.agree else "bold red"))  # type: ignore[attr-defined]
+    if e.unsupported:
+        parts.append(
+            Text("unsupported ops (not counted): " + ", ".join(e.unsupported), style="yellow")
+        )
+    if e.ignored:
+        parts.append(note("ignored (no arithmetic): " + ", ".join(e.ignored)))
+    if a.unsupported:
+        parts.append(Text("no formula for: " + ", ".join(a.unsupported), style="yellow"))
+    return Group(*parts)
+
+
+def _number(value: int | None) -> str:
+    return "–" if value is None else f"{value:,}"

@@ -6,12 +6,46 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from cnnprof.profile import FLOP_CATEGORIES, LayerCost, Profile
 from cnnprof.spec.model import Published
 
 SCHEMA = "cnnprof.profile/1"
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One row where two profiles of the same model disagree."""
+
+    path: str
+    metric: str  # "params", "macs" or "row" (present on one side only)
+    left: int | None
+    right: int | None
+
+
+def differences(left: Profile, right: Profile) -> list[Difference]:
+    """Row-by-row disagreements in params and MACs, in the left profile's order, then rows only
+    the right one has."""
+    right_rows = {r.path: r for r in right.rows}
+    out: list[Difference] = []
+    for row in left.rows:
+        other = right_rows.pop(row.path, None)
+        if other is None:
+            out.append(Difference(row.path, "row", row.macs, None))
+            continue
+        for metric in ("params", "macs"):
+            a, b = getattr(row, metric), getattr(other, metric)
+            if a != b:
+                out.append(Difference(row.path, metric, a, b))
+    for path, row in right_rows.items():
+        if row.params or row.macs:
+            out.append(Difference(path, "row", None, row.macs))
+    if left.extra_params != right.extra_params:
+        out.append(Difference("(outside any row)", "params", left.extra_params, right.extra_params))
+    return out
+
 
 UNITS = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K"))
 
@@ -212,3 +246,21 @@ def published_text(p: Published) -> str:
     if p.top1 is not None:
         bits.append(f"top-1 {p.top1:g} %")
     return ", ".join(bits)
+
+
+def cross_check_dict(check: Any) -> dict[str, Any]:
+    return {
+        "schema": "cnnprof.crosscheck/1",
+        "agree": check.agree,
+        "analytic": profile_dict(check.analytic),
+        "empirical": profile_dict(check.empirical),
+        "differences": [vars(d) for d in check.differences],
+    }
+
+
+def cross_check_records(check: Any) -> list[dict[str, Any]]:
+    a, e = totals(check.analytic), totals(check.empirical)
+    return [
+        {"metric": key, "analytic": a[key], "empirical": e[key], "difference": e[key] - a[key]}
+        for key in ("params", "macs", "flops", "buffers")
+    ]

@@ -37,6 +37,11 @@ Result = tuple[list[LayerCost], Shape]
 Formula = Callable[[Layer, Shape], Result]
 
 
+def nonzero(flops: Mapping[str, int]) -> Mapping[str, int]:
+    """FLOPs by category, zero categories left out."""
+    return frozen({k: v for k, v in flops.items() if v})
+
+
 def pair(value: int | tuple[int, ...]) -> Pair:
     if isinstance(value, tuple):
         return (value[0], value[-1])
@@ -117,7 +122,7 @@ def conv2d(
         norm_params=2 * out if norm == "bn" else 0,
         buffers=2 * out if norm == "bn" else 0,
         macs=macs,
-        flops=frozen(
+        flops=nonzero(
             {
                 "mac": 2 * macs,
                 "bias": y.elements if bias else 0,
@@ -161,7 +166,7 @@ def conv_transpose2d(
         weight_params=k[0] * k[1] * (out // groups) * x.c,
         bias_params=out if bias else 0,
         macs=macs,
-        flops=frozen({"mac": 2 * macs, "bias": y.elements if bias else 0}),
+        flops=nonzero({"mac": 2 * macs, "bias": y.elements if bias else 0}),
         live=x.elements + y.elements,
     )
 
@@ -180,7 +185,7 @@ def linear(
         weight_params=x.c * out,
         bias_params=out if bias else 0,
         macs=macs,
-        flops=frozen(
+        flops=nonzero(
             {"mac": 2 * macs, "bias": out * rows if bias else 0, "act": ACT_FLOPS[act] * out * rows}
         ),
         live=x.elements + y.elements,
@@ -207,7 +212,7 @@ def pool2d(
         in_shape=x,
         out_shape=y,
         kernel=kernel_label(k),
-        flops=frozen({"pool": per_output * y.elements}),
+        flops=nonzero({"pool": per_output * y.elements}),
         live=x.elements + y.elements,
     )
 
@@ -217,7 +222,7 @@ def global_pool(path: str, x: Shape) -> LayerCost:
     y = Shape(x.c, 1, 1)
     return LayerCost(
         path=path, op="gap", in_shape=x, out_shape=y,
-        flops=frozen({"pool": x.elements}), live=x.elements + y.elements,
+        flops=nonzero({"pool": x.elements}), live=x.elements + y.elements,
     )  # fmt: skip
 
 
@@ -239,7 +244,7 @@ def squeeze_excite(path: str, x: Shape, squeeze: int, act: str) -> LayerCost:
         weight_params=2 * c * squeeze,
         bias_params=squeeze + c,
         macs=macs,
-        flops=frozen(
+        flops=nonzero(
             {
                 "mac": 2 * macs,
                 "bias": squeeze + c,
@@ -255,7 +260,7 @@ def squeeze_excite(path: str, x: Shape, squeeze: int, act: str) -> LayerCost:
 def local_response_norm(path: str, x: Shape, size: int) -> LayerCost:
     return LayerCost(
         path=path, op="lrn", in_shape=x, out_shape=x,
-        flops=frozen({"lrn": (2 * size + LRN_EXTRA) * x.elements}), live=2 * x.elements,
+        flops=nonzero({"lrn": (2 * size + LRN_EXTRA) * x.elements}), live=2 * x.elements,
     )  # fmt: skip
 
 

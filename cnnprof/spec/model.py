@@ -148,21 +148,27 @@ class Arch:
                 return p
         return None
 
-    @property
-    def layers(self) -> tuple[Layer, ...]:
-        """Rows with repeats expanded; stride applies to the first repeat only."""
-        out: list[Layer] = []
+    def expanded(self) -> tuple[tuple[Row, tuple[Layer, ...]], ...]:
+        """Each row with its layers: one for a plain row, ``repeat`` for a repeated one
+        (paths ``row.0``, ``row.1`` …; stride applies to the first repeat only)."""
+        out = []
         for row in self.rows:
-            n = row.repeat
-            if n is None:
-                out.append(row.layer)
+            if row.repeat is None:
+                out.append((row, (row.layer,)))
                 continue
-            for i in range(n):
+            copies = []
+            for i in range(row.repeat):
                 layer = replace(row.layer, path=f"{row.layer.path}.{i}")
                 if i > 0 and "s" in layer.args:
                     layer = layer.with_args(s=1)
-                out.append(layer)
+                copies.append(layer)
+            out.append((row, tuple(copies)))
         return tuple(out)
+
+    @property
+    def layers(self) -> tuple[Layer, ...]:
+        """Rows with repeats expanded, in order."""
+        return tuple(layer for _, layers in self.expanded() for layer in layers)
 
 
 @dataclass(frozen=True)
