@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -111,7 +112,7 @@ def _variant(
         num_classes=None if num_classes is None else _whole(num_classes, where, "num_classes"),
         paper=_text(doc, "paper", where),
         note=_text(doc, "note", where),
-        published=_published(doc.get("published", []), where),
+        published=_published(doc.get("published", []), where, doc.get("width", 1.0)),
     )
 
 
@@ -157,6 +158,8 @@ def parse_row(item: Any, where: str, defaults: Mapping[str, Any], path: str) -> 
         args["bias"] = args.get("norm", "none") == "none"
     repeat = args.pop("repeat")
     name = args.pop("name")
+    if name and not re.fullmatch(r"[A-Za-z0-9_]+", name):
+        raise SpecError(f"{where}: field 'name': {name!r} may hold letters, digits and _ only")
     layer = Layer(op=op, path=name or path, args=frozen(args), where=where)
     return Row(layer=layer, repeat=repeat)
 
@@ -245,7 +248,8 @@ def _compound(doc: Any, where: str) -> Compound | None:
     return Compound(**values)
 
 
-def _published(doc: Any, where: str) -> tuple[Published, ...]:
+def _published(doc: Any, where: str, width: Any) -> tuple[Published, ...]:
+    """Published figures; an entry's width defaults to its variant's."""
     if not isinstance(doc, list):
         raise SpecError(f"{where}: field 'published': expected a list")
     out = []
@@ -257,7 +261,7 @@ def _published(doc: Any, where: str) -> tuple[Published, ...]:
         out.append(
             Published(
                 source=_text(item, "source", pwhere, required=True),
-                width=_number(item, "width", pwhere, 1.0, positive=True),
+                width=_number(item, "width", pwhere, width, positive=True),
                 resolution=None if res is None else _whole(res, pwhere, "resolution"),
                 top1=_number(item, "top1", pwhere, None),
                 macs=_number(item, "macs", pwhere, None),
