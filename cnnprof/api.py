@@ -134,6 +134,53 @@ def _module(request: Request, device: str) -> nn.Module:
     return request.model
 
 
+# Keys of a variant reference, NAME@key=value,key=value → Request field and type.
+VARIANT_KEYS: Mapping[str, tuple[str, type]] = {
+    "alpha": ("alpha", float),
+    "width": ("alpha", float),
+    "rho": ("rho", float),
+    "res": ("resolution", int),
+    "resolution": ("resolution", int),
+    "depth": ("depth", float),
+    "phi": ("phi", float),
+    "classes": ("num_classes", int),
+    "num_classes": ("num_classes", int),
+    "batch": ("batch", int),
+}
+
+
+def split_reference(reference: str) -> tuple[str, dict[str, Any]]:
+    """``"mobilenet@alpha=0.5,res=160"`` → ``("mobilenet", {"alpha": 0.5, "resolution": 160})``."""
+    model, sep, tail = reference.partition("@")
+    options: dict[str, Any] = {}
+    if not sep:
+        return model, options
+    for part in filter(None, tail.split(",")):
+        key, eq, value = part.partition("=")
+        if key not in VARIANT_KEYS or not eq:
+            known = ", ".join(VARIANT_KEYS)
+            raise OptionError(f"'{reference}': unknown variant key '{key}'; known: {known}")
+        name, kind = VARIANT_KEYS[key]
+        try:
+            options[name] = kind(value)
+        except ValueError:
+            raise OptionError(f"'{reference}': {key}={value} is not a {kind.__name__}") from None
+    return model, options
+
+
+def request(reference: Any, **options: Any) -> Request:
+    """A Request from a reference string (variant keys included) plus explicit options; the
+    reference's own keys win."""
+    if isinstance(reference, str):
+        reference, own = split_reference(reference)
+        options.update(own)
+    check_options(
+        options.get("alpha", 1.0), options.get("depth", 1.0), options.get("resolution"),
+        options.get("rho"), options.get("phi"), options.get("num_classes"),
+    )  # fmt: skip
+    return Request(reference, **options)
+
+
 def profile_analytic(request: Request) -> Profile:
     """Closed-form counts: from the spec, or (outside models) from leaf modules and formulas."""
     check_run_options(request.batch, request.dtype)

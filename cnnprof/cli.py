@@ -6,6 +6,7 @@ Only this module (and render's renderables, printed here) writes to the terminal
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -15,11 +16,10 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from cnnprof import api, render, report
+from cnnprof import api, guard, render, report
 from cnnprof.analytic.engine import profile as analytic_profile
 from cnnprof.errors import CnnprofError, OptionError
 from cnnprof.registry import default_registry
-from cnnprof.spec.scale import check_options
 
 CONVENTIONS = (
     "Counting: params are learnable parameters, biases and BatchNorm affine included (buffers "
@@ -100,6 +100,11 @@ class _Group(TyperGroup):
         except typer.TyperException as exc:  # usage errors: bad option, missing argument …
             message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
             code = _fail(message.splitlines()[0] if message else "see --help", 2)
+        except Exception as exc:  # a bug: one line for the user, the traceback on request
+            if os.environ.get("CNNPROF_DEBUG"):
+                raise
+            code = _fail(f"internal error: {type(exc).__name__}: {exc} (CNNPROF_DEBUG=1 shows "
+                         "the traceback; please report it)", 3)  # fmt: skip
         code = code if isinstance(code, int) else 0
         if standalone_mode:
             sys.exit(code)
@@ -206,11 +211,12 @@ def count(
     output: Output = None,
     force: Force = False,
 ) -> None:
-    check_options(alpha, depth, resolution, rho, phi, num_classes)
-    request = api.Request(
-        model, alpha, depth, resolution, rho, phi, num_classes, batch, dtype, _input(input),
-        api.parse_args(arg),
+    request = api.request(
+        model, alpha=alpha, depth=depth, resolution=resolution, rho=rho, phi=phi,
+        num_classes=num_classes, batch=batch, dtype=dtype, input=_input(input),
+        args=api.parse_args(arg),
     )  # fmt: skip
+    model = request.model
     if empirical:
         emit(_cross_check(api.cross_check(request, counter), fmt), output, force)
         return
@@ -252,6 +258,55 @@ def _cross_check(check: api.CrossCheck, fmt: Format) -> Any:
         return report.to_csv(records, list(records[0]))
     rows = [tuple(r.values()) for r in records]
     return report.to_markdown(tuple(records[0]), rows)
+
+
+@app.command()
+def snapshot(
+    models: Annotated[list[str], typer.Argument(help="Models or variant references.")],
+    batch: Batch = 1,
+    dtype: Dtype = "float32",
+    output: Output = None,
+    force: Force = False,
+) -> None:
+    """Write a versioned JSON baseline of each model's counts (for `cnnprof check`)."""
+    emit(report.to_json(guard.snapshot(models, batch, dtype)), output, force)
+
+
+@app.command()
+def check(
+    path: Annotated[Path, typer.Argument(help="A baseline .json (from snapshot) or budget .yaml.")],
+    tolerance: Annotated[
+        str, typer.Option("--tolerance", help="Growth allowed before failing, e.g. 0.5%.")
+    ] = "0%",
+    update: Annotated[
+        bool, typer.Option("--update", help="Rewrite the baseline with today's counts.")
+    ] = False,
+    fmt: FormatOpt = Format.table,
+    output: Output = None,
+    force: Force = False,
+) -> None:
+    """Recount every model in a baseline or budget file; exit 1 when any metric grew past it."""
+    results = guard.run_check(path, guard.parse_tolerance(tolerance))
+    if update:
+        if path.suffix != ".json":
+            raise OptionError("--update rewrites a baseline .json; edit a budget .yaml by hand")
+        data = guard.read_baseline(path)
+        models = [entry["model"] for entry in data["models"]]
+        path.write_text(report.to_json(guard.snapshot(models)), encoding="utf-8")
+        typer.echo(f"updated {path}: {len(models)} models", err=True)
+        return
+    failed = [r for r in results if not r.ok]
+    if fmt is Format.json:
+        content: Any = report.to_json(report.check_dict(results))
+    elif fmt is Format.csv:
+        content = report.to_csv(report.check_records(results), report.CHECK_COLUMNS)
+    elif fmt is Format.md:
+        content = report.check_markdown(results)
+    else:
+        content = render.check_table(results, str(path))
+    emit(content, output, force)
+    if failed:
+        raise typer.Exit(1)
 
 
 def main(argv: list[str] | None = None) -> int:

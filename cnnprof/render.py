@@ -161,3 +161,26 @@ def cross_check(check: object, limit: int = 10) -> Group:
 
 def _number(value: int | None) -> str:
     return "–" if value is None else f"{value:,}"
+
+
+def check_table(results: Sequence[object], source: str) -> Group:
+    """Before / after / delta per model and metric; failing cells marked."""
+    table = Table(title=f"cnnprof check {source}", title_justify="left")
+    for name in ("model", "metric", "before / limit", "after", "delta", "allowed", "status"):
+        table.add_column(name, justify="left" if name in ("model", "metric") else "right")
+    failed = 0
+    for r in results:
+        ok = r.ok  # type: ignore[attr-defined]
+        failed += not ok
+        style = "" if ok else "bold red"
+        table.add_row(
+            r.model, r.metric, human(r.before), Text(human(r.after), style=style),  # type: ignore[attr-defined]
+            Text(f"{100 * r.delta:+.2f} %", style=style), human(r.limit),  # type: ignore[attr-defined]
+            Text("ok", style="green") if ok else Text("FAIL", style="bold red"),
+        )  # fmt: skip
+    verdict = (
+        Text(f"{failed} of {len(results)} metrics over their limit", style="bold red")
+        if failed
+        else Text(f"all {len(results)} metrics hold", style="green")
+    )
+    return Group(table, verdict)

@@ -1,0 +1,194 @@
+"""Regression guards: snapshots of counts, budgets, and the check that compares a recount with them.
+
+Pure data in and out: the CLI prints the results and turns a failure into exit code 1.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cnnprof import api
+from cnnprof.errors import OptionError, SpecError
+from cnnprof.profile import Profile
+
+SNAPSHOT_SCHEMA = "cnnprof.snapshot/1"
+METRICS = ("params", "macs", "flops", "param_bytes", "peak_activation_bytes")
+BUDGET_KEYS: Mapping[str, str] = {
+    "max_params": "params",
+    "max_macs": "macs",
+    "max_flops": "flops",
+    "max_memory": "peak_activation_bytes",
+    "max_param_memory": "param_bytes",
+}
+ENTRY_KEYS = ("model", "batch", "dtype", "tolerance", "source", *BUDGET_KEYS)
+
+
+def parse_tolerance(text: str) -> float:
+    """``"0.5%"`` → 0.005; ``"0.01"`` → 0.01. Negative or malformed → OptionError."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(%?)\s*", text)
+    if not match:
+        raise OptionError(f"--tolerance {text}: expected a percentage ≥ 0, e.g. 0.5%")
+    value = float(match.group(1))
+    return value / 100 if match.group(2) else value
+
+
+def measure(model: str, batch: int = 1, dtype: str = "float32") -> Profile:
+    """The analytic profile of a model reference (registry name, variant reference, outside)."""
+    request = api.request(model, batch=batch, dtype=dtype)
+    return api.profile_analytic(request)
+
+
+def snapshot_entry(model: str, profile: Profile) -> dict[str, Any]:
+    return {
+        "model": model,
+        "input": profile.input.as_list(),
+        "batch": profile.batch,
+        "dtype": profile.dtype,
+        "counts": {m: getattr(profile, m) for m in METRICS},
+    }
+
+
+def snapshot(models: Sequence[str], batch: int = 1, dtype: str = "float32") -> dict[str, Any]:
+    from cnnprof import __version__
+
+    return {
+        "schema": SNAPSHOT_SCHEMA,
+        "cnnprof": __version__,
+        "models": [snapshot_entry(m, measure(m, batch, dtype)) for m in models],
+    }
+
+
+@dataclass(frozen=True)
+class Result:
+    """One metric of one model: the reference value, the recount, and whether it holds."""
+
+    model: str
+    metric: str
+    before: float  # baseline value or budget limit
+    after: float
+    limit: float  # largest value that passes
+    kind: str  # "baseline" or "budget"
+
+    @property
+    def ok(self) -> bool:
+        return self.after <= self.limit
+
+    @property
+    def delta(self) -> float:
+        return (self.after - self.before) / self.before if self.before else 0.0
+
+
+def read_baseline(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise OptionError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"{path}: not valid JSON (line {exc.lineno}): {exc.msg}") from None
+    if not isinstance(data, dict) or data.get("schema") != SNAPSHOT_SCHEMA:
+        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise SpecError(f"{path}: schema {found!r} is not {SNAPSHOT_SCHEMA!r}; recreate it with "
+                        "`cnnprof snapshot`")  # fmt: skip
+    models = data.get("models")
+    ok = isinstance(models, list) and all(
+        isinstance(m, dict)
+        and isinstance(m.get("model"), str)
+        and isinstance(m.get("counts"), dict)
+        for m in models
+    )
+    if not ok:
+        raise SpecError(f"{path}: 'models' must be a list of {{model, counts}} entries")
+    return data
+
+
+def check_baseline(data: Mapping[str, Any], tolerance: float) -> list[Result]:
+    results = []
+    for entry in data["models"]:
+        profile = measure(entry["model"], entry.get("batch", 1), entry.get("dtype", "float32"))
+        for metric, before in entry["counts"].items():
+            if metric not in METRICS or not isinstance(before, (int, float)):
+                continue
+            after = getattr(profile, metric)
+            results.append(
+                Result(entry["model"], metric, before, after, before * (1 + tolerance), "baseline")
+            )
+    return results
+
+
+def read_budgets(path: Path) -> list[dict[str, Any]]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise OptionError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    entries = data.get("models") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise SpecError(f"{path}: expected 'models:' with a list of budget entries")
+    for i, entry in enumerate(entries, 1):
+        where = f"{path}: entry {i}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("model"), str):
+            raise SpecError(f"{where}: expected a mapping with 'model: NAME'")
+        unknown = sorted(set(entry) - set(ENTRY_KEYS))
+        if unknown:
+            raise SpecError(
+                f"{where}: unknown field '{unknown[0]}'; allowed: {', '.join(ENTRY_KEYS)}"
+            )
+        if "tolerance" in entry:
+            entry["tolerance"] = parse_tolerance(str(entry["tolerance"]))
+        limits = [k for k in BUDGET_KEYS if k in entry]
+        if not limits:
+            raise SpecError(f"{where}: no limit; give any of {', '.join(BUDGET_KEYS)}")
+        for key in limits:
+            value = entry[key]
+            if isinstance(value, str):
+                value = _number(value, f"{where}: field '{key}'")
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise SpecError(f"{where}: field '{key}': expected a number > 0, got {value!r}")
+            entry[key] = value
+    return entries
+
+
+def _number(text: str, where: str) -> float:
+    """``"4.3M"``, ``"600e6"``, ``"1.5G"`` → a number."""
+    match = re.fullmatch(r"\s*([0-9.eE+-]+)\s*([KMGT]?)\s*", text)
+    if not match:
+        raise SpecError(f"{where}: expected a number like 4.3M or 600e6, got {text!r}")
+    try:
+        value = float(match.group(1))
+    except ValueError:
+        raise SpecError(f"{where}: expected a number like 4.3M or 600e6, got {text!r}") from None
+    return value * {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}[match.group(2)]
+
+
+def check_budgets(entries: Sequence[Mapping[str, Any]], tolerance: float) -> list[Result]:
+    results = []
+    for entry in entries:
+        profile = measure(entry["model"], entry.get("batch", 1), entry.get("dtype", "float32"))
+        slack = 1 + entry.get("tolerance", tolerance)
+        for key, metric in BUDGET_KEYS.items():
+            if key in entry:
+                limit, after = entry[key], getattr(profile, metric)
+                result = Result(entry["model"], metric, limit, after, limit * slack, "budget")
+                results.append(result)
+    return results
+
+
+def run_check(path: Path, tolerance: float) -> list[Result]:
+    """Recount every model named in a baseline (.json) or budget (.yaml) file."""
+    if tolerance < 0:
+        raise OptionError(f"--tolerance {tolerance:g}: must be ≥ 0")
+    if not path.exists():
+        raise OptionError(f"{path}: no such file")
+    if path.suffix == ".json":
+        return check_baseline(read_baseline(path), tolerance)
+    if path.suffix in (".yaml", ".yml"):
+        return check_budgets(read_budgets(path), tolerance)
+    raise OptionError(f"{path}: expected a baseline .json or a budget .yaml")
