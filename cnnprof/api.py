@@ -254,12 +254,12 @@ def count(
     """Params, MACs, FLOPs and memory of ``model``: a registry name, a spec.yaml, an outside
     reference (``torchvision:resnet18``, ``pkg.mod:factory``, ``file.py:factory``) or an
     ``nn.Module``. Analytic by default; ``empirical=True`` counts the running module."""
-    check_options(alpha, depth, resolution, rho, phi, num_classes)
-    request = Request(
-        model, alpha, depth, resolution, rho, phi, num_classes, batch, dtype,
-        None if input is None else tuple(input), args,  # type: ignore[arg-type]
+    req = request(
+        model, alpha=alpha, depth=depth, resolution=resolution, rho=rho, phi=phi,
+        num_classes=num_classes, batch=batch, dtype=dtype,
+        input=None if input is None else tuple(input), args=args,
     )  # fmt: skip
-    return profile_empirical(request, counter) if empirical else profile_analytic(request)
+    return profile_empirical(req, counter) if empirical else profile_analytic(req)
 
 
 def _name(model: Any) -> str:
