@@ -18,6 +18,7 @@ from cnnprof.report import Difference, differences
 from cnnprof.spec.load import read_family
 from cnnprof.spec.model import Arch, Shape
 from cnnprof.spec.scale import check_options
+from cnnprof.spec.transform import TRANSFORMS, transform
 
 if TYPE_CHECKING:
     from torch import nn
@@ -96,12 +97,29 @@ class Request:
     dtype: str = "float32"
     input: tuple[int, int, int] | None = None
     args: Mapping[str, Any] | None = None
+    transforms: tuple[str, ...] = ()  # "standard", "separable" (spec models only)
 
     def arch(self) -> Arch:
-        return load(
+        arch = load(
             self.model, alpha=self.alpha, depth=self.depth, resolution=self.resolution,
             rho=self.rho, phi=self.phi, num_classes=self.num_classes,
         )  # fmt: skip
+        for name in self.transforms:
+            arch = transform(arch, name)
+        return arch
+
+    @property
+    def label(self) -> str:
+        """The reference as a user would write it, e.g. ``mobilenet@alpha=0.5,res=160``."""
+        name = self.model if isinstance(self.model, str) else type(self.model).__name__
+        keys = [f"alpha={self.alpha:g}"] if self.alpha != 1.0 else []
+        keys += [f"depth={self.depth:g}"] if self.depth != 1.0 else []
+        keys += [f"res={self.resolution}"] if self.resolution is not None else []
+        keys += [f"rho={self.rho:g}"] if self.rho is not None else []
+        keys += [f"phi={self.phi:g}"] if self.phi is not None else []
+        keys += [f"classes={self.num_classes}"] if self.num_classes is not None else []
+        keys += list(self.transforms)
+        return name + ("@" + ",".join(keys) if keys else "")
 
     def input_shape(self) -> Shape:
         if self.input is not None:
@@ -118,6 +136,11 @@ class Request:
             raise OptionError(
                 f"{given[0]} needs a spec (registry name or YAML); outside models take "
                 "--input C,H,W, --resolution and --arg NAME=VALUE"
+            )
+        if self.transforms:
+            raise OptionError(
+                f"@{self.transforms[0]} rewrites a spec; outside models have none "
+                "(`cnnprof separable` shows the per-layer what-if for them)"
             )
         if self.input is not None and (len(self.input) != 3 or min(self.input) < 1):
             raise OptionError(f"--input {self.input}: expected C,H,W with each ≥ 1")
@@ -157,8 +180,11 @@ def split_reference(reference: str) -> tuple[str, dict[str, Any]]:
         return model, options
     for part in filter(None, tail.split(",")):
         key, eq, value = part.partition("=")
+        if key in TRANSFORMS and not eq:
+            options["transforms"] = (*options.get("transforms", ()), key)
+            continue
         if key not in VARIANT_KEYS or not eq:
-            known = ", ".join(VARIANT_KEYS)
+            known = ", ".join([*VARIANT_KEYS, *TRANSFORMS])
             raise OptionError(f"'{reference}': unknown variant key '{key}'; known: {known}")
         name, kind = VARIANT_KEYS[key]
         try:

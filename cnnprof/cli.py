@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,7 +17,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from cnnprof import api, guard, render, report
+from cnnprof import api, guard, render, report, tables
 from cnnprof.analytic.engine import profile as analytic_profile
 from cnnprof.errors import CnnprofError, OptionError
 from cnnprof.registry import default_registry
@@ -307,6 +308,205 @@ def check(
     emit(content, output, force)
     if failed:
         raise typer.Exit(1)
+
+
+def _grid_output(fmt: Format, title: str, headers: Any, rows: Any, data: Any) -> Any:
+    """The same grid as a rich table, Markdown or CSV; ``data`` is the JSON form."""
+    if fmt is Format.json:
+        return report.to_json(data)
+    if fmt is Format.md:
+        return f"**{title}**\n\n" + report.to_markdown(headers, rows)
+    if fmt is Format.csv:
+        return report.to_csv([dict(zip(headers, r, strict=True)) for r in rows], list(headers))
+    return render.grid(title, headers, rows)
+
+
+PlotOpt = Annotated[
+    Path | None, typer.Option("--plot", help="Chart to FILE.png or FILE.svg (needs matplotlib).")
+]
+Latency = Annotated[bool, typer.Option("--latency", help="Also measure latency on this CPU.")]
+
+
+@app.command()
+def compare(
+    models: Annotated[
+        list[str],
+        typer.Argument(
+            help="Two or more models; variant references like "
+            "mobilenet@alpha=0.5,res=160 or resnet50@separable."
+        ),
+    ],
+    baseline: Annotated[
+        str | None, typer.Option("--baseline", help="Ratios against this model (default: first).")
+    ] = None,
+    latency: Latency = False,
+    batch: Batch = 1,
+    fmt: FormatOpt = Format.table,
+    output: Output = None,
+    force: Force = False,
+    plot: PlotOpt = None,
+) -> None:
+    """Models side by side: params, MACs, FLOPs, memory, published top-1, ratios to a baseline."""
+    if plot is not None:
+        plot_module().check_path(plot, force)
+    requests = [api.request(m, batch=batch) for m in models]
+    columns = [tables.column(r, _measure(r) if latency else None) for r in requests]
+    result = tables.compare(columns, baseline)
+    headers, rows, ratios = report.compare_grid(result)
+    base = result.columns[result.baseline].label
+    if fmt is Format.table:
+        content: Any = render.comparison(headers, rows, ratios, base)
+    else:
+        title = f"compare · ratios to {base}"
+        content = _grid_output(fmt, title, headers, rows, report.compare_dict(result))
+    emit(content, output, force)
+    if plot is not None:
+        _plot(plot, list(result.columns), [False] * len(result.columns), "macs")
+
+
+@app.command()
+def separable(
+    model: Model,
+    layers: Annotated[bool, typer.Option("--layers", "-l", help="Every convolution.")] = False,
+    input: Annotated[str | None, typer.Option("--input", help="C,H,W for outside models.")] = None,
+    arg: Annotated[list[str] | None, typer.Option("--arg", help="Factory NAME=VALUE.")] = None,
+    fmt: FormatOpt = Format.table,
+    output: Output = None,
+    force: Force = False,
+) -> None:
+    """Standard k×k against depthwise-separable convolution, per layer and for the whole model
+    (MobileNet paper, Tables 3 and 4)."""
+    request = api.request(model, input=_input(input), args=api.parse_args(arg))
+    result = tables.separable(request)
+    totals = report.separable_totals(result)
+    if fmt is Format.json:
+        content: Any = report.to_json(report.separable_dict(result))
+    elif fmt in (Format.md, Format.csv):
+        grids = [("models", report.SEPARABLE_TOTAL_HEADERS, totals)]
+        if layers:
+            grids.append(("convolutions", report.SEPARABLE_HEADERS,
+                          report.separable_grid(result.rows)))  # fmt: skip
+        content = "\n".join(_grid_output(fmt, t, h, r, None) for t, h, r in grids)
+    else:
+        title = "standard vs depthwise-separable"
+        parts: list[Any] = [render.grid(title, report.SEPARABLE_TOTAL_HEADERS, totals, left=2)]
+        if layers:
+            parts.append(render.grid("every convolution: its cost both ways",
+                                     report.SEPARABLE_HEADERS,
+                                     report.separable_grid(result.rows), left=2))  # fmt: skip
+        content = render.group(*parts)
+    emit(content, output, force)
+
+
+Values = Annotated[str | None, typer.Option(help="Comma list or range, e.g. 1,0.75,0.5 or 0..7.")]
+
+
+@app.command()
+def sweep(
+    model: Model,
+    alpha: Values = None,
+    resolution: Values = None,
+    depth: Values = None,
+    phi: Values = None,
+    metric: Annotated[
+        str, typer.Option("--metric", help="Grid cell: macs, params, flops, top1, latency_ms …")
+    ] = "macs",
+    pareto: Annotated[bool, typer.Option("--pareto", help="Mark non-dominated points.")] = False,
+    latency: Latency = False,
+    target_ms: Annotated[
+        float | None, typer.Option("--target-ms", help="Rank by MnasNet's ACC×(LAT/T)^-0.07.")
+    ] = None,
+    batch: Batch = 1,
+    fmt: FormatOpt = Format.table,
+    output: Output = None,
+    force: Force = False,
+    plot: PlotOpt = None,
+) -> None:
+    """A grid over width, resolution, depth or compound multipliers (MobileNet Tables 6 and 7,
+    EfficientNet's compound scaling next to the official B0…B7)."""
+    known = [k for k, _, _ in report.COMPARE_METRICS]
+    if metric not in known:
+        raise OptionError(f"--metric {metric}: expected one of {', '.join(known)}")
+    if target_ms is not None and (target_ms <= 0 or not latency):
+        raise OptionError("--target-ms needs --latency and a target > 0 ms")
+    if plot is not None:
+        plot_module().check_path(plot, force)
+    base = api.request(model, batch=batch)
+    settings = tables.sweep_settings(
+        tables.parse_list(alpha, float, "alpha"), tables.parse_list(resolution, int, "resolution"),
+        tables.parse_list(depth, float, "depth"), tables.parse_list(phi, float, "phi"),
+    )  # fmt: skip
+    points = []
+    for values in settings:
+        request = replace(base, **values)
+        timing = _measure(request) if latency else None
+        official = tables.official_for_phi(base, values["phi"]) if "phi" in values else None
+        points.append(tables.SweepPoint(tables.column(request, timing), values, official))
+    cost = "latency_ms" if latency else "macs"
+    points = tables.mark(points, cost, target_ms)
+    if target_ms is not None:
+        points.sort(key=lambda p: -(p.objective or float("-inf")))
+    records = report.sweep_records(points)
+    if not pareto:
+        for record in records:
+            record.pop("pareto")
+    content = _sweep_output(fmt, points, records, metric)
+    emit(content, output, force)
+    if plot is not None:
+        _plot(plot, [p.column for p in points], [p.pareto for p in points], cost)
+
+
+def _sweep_output(
+    fmt: Format, points: list[Any], records: list[dict[str, Any]], metric: str
+) -> Any:
+    if fmt is Format.json:
+        return report.to_json({"schema": "cnnprof.sweep/1", "points": records})
+    columns = [k for k in records[0] if any(r.get(k) is not None for r in records)]
+    if fmt is Format.table:  # the terminal gets the core columns; md, csv and json get all
+        columns = [k for k in columns if k not in report.WIDE_ONLY]
+    rows = [[_cell(k, r.get(k)) for k in columns] for r in records]
+    titles = [report.FIELD_TITLES.get(k, k) for k in columns]
+    if fmt is Format.csv:
+        return report.to_csv(records, list(records[0]))
+    grid = report.sweep_grid(points, metric)
+    if fmt is Format.md:
+        text = f"**{metric}**\n\n" + report.to_markdown(*grid) + "\n" if grid else ""
+        return text + report.to_markdown(titles, rows)
+    parts: list[Any] = []
+    if grid:
+        parts.append(render.grid(f"{metric} per configuration", *grid))
+    parts.append(render.grid("every configuration", titles, rows))
+    return render.group(*parts)
+
+
+def _cell(key: str, value: Any) -> str:
+    if value is None:
+        return "–"
+    fmt = report.FIELD_FORMATS.get(key)
+    return fmt(value) if fmt else (f"{value:g}" if isinstance(value, float) else str(value))
+
+
+def _plot(path: Path, columns: list[Any], frontier: list[bool], cost: str) -> None:
+    with_acc = all(c.top1 is not None for c in columns)
+    y_key = "top1" if with_acc else "params"
+    xs = [c.value(cost) or 0.0 for c in columns]
+    ys = [c.value(y_key) or 0.0 for c in columns]
+    x_label = "latency (ms)" if cost == "latency_ms" else "MACs"
+    y_label = "published top-1 (%)" if with_acc else "params"
+    plot_module().scatter(path, [c.label for c in columns], xs, ys, frontier, x_label, y_label,
+                          f"{y_label} against {x_label}")  # fmt: skip
+
+
+def plot_module() -> Any:
+    from cnnprof import plot
+
+    return plot
+
+
+def _measure(request: api.Request) -> Any:
+    from cnnprof.empirical import latency
+
+    return latency.measure_request(request)
 
 
 def main(argv: list[str] | None = None) -> int:

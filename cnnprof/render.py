@@ -184,3 +184,30 @@ def check_table(results: Sequence[object], source: str) -> Group:
         else Text(f"all {len(results)} metrics hold", style="green")
     )
     return Group(table, verdict)
+
+
+def grid(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> Table:
+    """A plain table: the first ``left`` columns left-aligned, numbers right-aligned."""
+    table = Table(title=title, title_justify="left")
+    for i, header in enumerate(headers):
+        table.add_column(header, justify="left" if i < left else "right", no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def comparison(headers: Sequence[str], rows: Sequence[Sequence[str]],
+               ratios: Sequence[Sequence[float | None]], baseline: str) -> Table:  # fmt: skip
+    """Metrics down, models across; under each value a bar scaled to the largest in its row."""
+    table = Table(title=f"compare · ratios to {baseline}", title_justify="left")
+    for i, header in enumerate(headers):
+        table.add_column(header, justify="left" if i == 0 else "right")
+    for cells, line in zip(rows, ratios, strict=True):
+        known = [r for r in line if r is not None]
+        top = max(known) if known else 0.0
+        out = [cells[0]]
+        for text, ratio in zip(cells[1:], line, strict=True):
+            fill = bar(ratio / top, 12) if ratio is not None and top > 0 else ""
+            out.append(f"{text}\n[cyan]{fill}[/cyan]")
+        table.add_row(*out)
+    return table

@@ -307,3 +307,163 @@ def check_markdown(results: Sequence[Any]) -> str:
     ]  # fmt: skip
     headers = ("model", "metric", "before / limit", "after", "delta", "allowed", "status")
     return head + to_markdown(headers, rows, right=2)
+
+
+# --- comparison tables: one (headers, rows) grid serves the terminal, Markdown and CSV ---------
+
+COMPARE_METRICS = (
+    ("params", "params", human),
+    ("macs", "MACs", human),
+    ("flops", "FLOPs", human),
+    ("param_memory", "parameter memory", human_bytes),
+    ("activation_memory", "peak activations", human_bytes),
+    ("latency_ms", "latency median (ms)", lambda v: f"{v:.2f}"),
+    ("throughput", "throughput (img/s)", lambda v: f"{v:.1f}"),
+    ("top1", "published top-1 (%)", lambda v: f"{v:g}"),
+)
+
+
+def compare_grid(comparison: Any) -> tuple[list[str], list[list[str]], list[list[float | None]]]:
+    """Rows are metrics, columns models; each cell ``value (×ratio)``. Also the raw ratios."""
+    cols = comparison.columns
+    headers = ["metric", *(c.label for c in cols)]
+    rows, ratios = [], []
+    for key, title, fmt in COMPARE_METRICS:
+        values = [c.value(key) for c in cols]
+        if all(v is None for v in values):
+            continue
+        cells, line = [title], []
+        for i, value in enumerate(values):
+            ratio = comparison.ratio(key, i)
+            line.append(ratio)
+            if value is None:
+                cells.append("–")
+            elif i == comparison.baseline or ratio is None:
+                cells.append(fmt(value))
+            else:
+                cells.append(f"{fmt(value)} (×{ratio:.2f})")
+        rows.append(cells)
+        ratios.append(line)
+    return headers, rows, ratios
+
+
+def compare_dict(comparison: Any) -> dict[str, Any]:
+    cols = comparison.columns
+    return {
+        "schema": "cnnprof.compare/1",
+        "baseline": cols[comparison.baseline].label,
+        "models": [
+            {
+                "model": c.label,
+                **{key: c.value(key) for key, _, _ in COMPARE_METRICS},
+                "ratios": {key: comparison.ratio(key, i) for key, _, _ in COMPARE_METRICS},
+            }
+            for i, c in enumerate(cols)
+        ],
+    }
+
+
+SEPARABLE_HEADERS = (
+    "layer", "as written", "C_in→C_out", "k", "output", "standard MACs", "separable MACs",
+    "standard params", "separable params", "ratio", "1/N + 1/k²",
+)  # fmt: skip
+
+
+def separable_grid(rows: Sequence[Any]) -> list[list[str]]:
+    return [
+        [r.path, r.written, f"{r.c_in}→{r.c_out}", f"{r.k}×{r.k}", f"{r.h}×{r.w}",
+         human(r.standard_macs), human(r.separable_macs), human(r.standard_params),
+         human(r.separable_params), f"{r.ratio:.4f}", f"{r.paper_ratio:.4f}"]
+        for r in rows
+    ]  # fmt: skip
+
+
+def separable_totals(report: Any) -> list[list[str]]:
+    out = []
+    for name, col in (("as written", report.written), ("standard twin", report.standard),
+                      ("separable twin", report.separable)):  # fmt: skip
+        if col is not None:
+            out.append([name, col.label, human(col.profile.macs), human(col.profile.params),
+                        human(col.profile.params_by_kind["weights"])])  # fmt: skip
+    return out
+
+
+SEPARABLE_TOTAL_HEADERS = ("model", "reference", "MACs", "params", "weights only")
+
+
+def separable_dict(report: Any) -> dict[str, Any]:
+    def col(c: Any) -> Any:
+        if c is None:
+            return None
+        return {"model": c.label, "macs": c.profile.macs, "params": c.profile.params,
+                "weight_params": c.profile.params_by_kind["weights"]}  # fmt: skip
+
+    return {
+        "schema": "cnnprof.separable/1",
+        "written": col(report.written),
+        "standard": col(report.standard),
+        "separable": col(report.separable),
+        "layers": [
+            {"path": r.path, "written": r.written, "c_in": r.c_in, "c_out": r.c_out, "k": r.k,
+             "output": [r.h, r.w], "standard_macs": r.standard_macs,
+             "separable_macs": r.separable_macs, "standard_params": r.standard_params,
+             "separable_params": r.separable_params, "ratio": r.ratio,
+             "paper_ratio": r.paper_ratio}
+            for r in report.rows
+        ],
+    }  # fmt: skip
+
+
+SWEEP_FIELDS = ("params", "weight_params", "macs", "flops", "param_memory", "activation_memory",
+                "latency_ms", "throughput", "paper_macs", "paper_params", "top1")  # fmt: skip
+# Sweep fields left out of the terminal table (the settings columns name the model).
+WIDE_ONLY = ("model", "flops", "param_memory", "activation_memory", "official")
+# Terminal headers for sweep fields (JSON and CSV keep the keys).
+FIELD_TITLES: dict[str, str] = {
+    "resolution": "res", "weight_params": "weights", "macs": "MACs", "flops": "FLOPs",
+    "param_memory": "param mem", "activation_memory": "peak act", "latency_ms": "ms",
+    "throughput": "img/s", "paper_macs": "paper MACs", "paper_params": "paper params",
+    "top1": "top-1", "official": "official", "official_macs": "official MACs",
+    "official_params": "official params", "mnas_objective": "ACC×(LAT/T)^w", "pareto": "Pareto",
+}  # fmt: skip
+# How a sweep or compare cell shows each field.
+FIELD_FORMATS: dict[str, Any] = {
+    "params": human, "weight_params": human, "macs": human, "flops": human,
+    "param_memory": human_bytes, "activation_memory": human_bytes,
+    "latency_ms": lambda v: f"{v:.2f}", "throughput": lambda v: f"{v:.1f}",
+    "paper_macs": lambda v: f"{v / 1e6:g} M", "paper_params": lambda v: f"{v / 1e6:g} M",
+    "top1": lambda v: f"{v:g}", "official_macs": human, "official_params": human,
+    "mnas_objective": lambda v: f"{v:.2f}", "pareto": lambda v: "★" if v else "",
+}  # fmt: skip
+
+
+def sweep_records(points: Sequence[Any]) -> list[dict[str, Any]]:
+    out = []
+    for p in points:
+        record = {"model": p.column.label, **p.settings}
+        record.update({k: p.column.value(k) for k in SWEEP_FIELDS})
+        if p.official is not None:
+            record["official"] = p.official.label
+            record["official_macs"] = p.official.profile.macs
+            record["official_params"] = p.official.profile.params
+        record["pareto"] = p.pareto
+        if p.objective is not None:
+            record["mnas_objective"] = p.objective
+        out.append(record)
+    return out
+
+
+def sweep_grid(points: Sequence[Any], metric: str) -> tuple[list[str], list[list[str]]] | None:
+    """A two-axis grid (first axis down, second across) of one metric; None if not 2-D."""
+    axes = list(points[0].settings) if points else []
+    if len(axes) != 2:
+        return None
+    rows_key, cols_key = axes
+    row_values = list(dict.fromkeys(p.settings[rows_key] for p in points))
+    col_values = list(dict.fromkeys(p.settings[cols_key] for p in points))
+    cell = {(p.settings[rows_key], p.settings[cols_key]): p.column.value(metric) for p in points}
+    fmt = dict((k, f) for k, _, f in COMPARE_METRICS)[metric]
+    headers = [f"{rows_key} \\ {cols_key}", *(f"{v:g}" for v in col_values)]
+    rows = [[f"{r:g}", *("–" if cell[(r, c)] is None else fmt(cell[(r, c)]) for c in col_values)]
+            for r in row_values]  # fmt: skip
+    return headers, rows

@@ -134,6 +134,26 @@ def conv2d(
     )
 
 
+def unit(
+    path: str,
+    x: Shape,
+    out: int,
+    k: int,
+    s: int = 1,
+    p: int = 0,
+    bias: bool = False,
+    norm: str = "none",
+    act: str = "none",
+    separable: bool = False,
+) -> list[LayerCost]:
+    """A k×k convolution unit, or with ``separable`` (and k > 1) its depthwise-separable twin:
+    ``path.dw`` (k×k, one filter per channel) → ``path.pw`` (1×1), each with norm and act."""
+    if not separable or k == 1:
+        return [conv2d(path, x, out, k, s, p, 1, bias, norm, act)]
+    dw = conv2d(f"{path}.dw", x, x.c, k, s, p, x.c, bias, norm, act)
+    return [dw, conv2d(f"{path}.pw", dw.out_shape, out, 1, 1, 0, 1, bias, norm, act)]
+
+
 def conv_transpose2d(
     path: str,
     x: Shape,
@@ -274,11 +294,14 @@ def holding(row: LayerCost, held: int) -> LayerCost:
 
 def _conv(layer: Layer, x: Shape) -> Result:
     a = layer.args
-    row = conv2d(
-        layer.path, x, a["out"], a["k"], a["s"], same_padding(a["k"], a["p"]),
-        a["groups"], a["bias"], a["norm"], a["act"],
-    )  # fmt: skip
-    return [row], row.out_shape
+    p = same_padding(a["k"], a["p"])
+    if a["groups"] == 1:
+        rows = unit(layer.path, x, a["out"], a["k"], a["s"], p, a["bias"], a["norm"], a["act"],
+                    a["separable"])  # fmt: skip
+    else:
+        rows = [conv2d(layer.path, x, a["out"], a["k"], a["s"], p, a["groups"], a["bias"],
+                       a["norm"], a["act"])]  # fmt: skip
+    return rows, rows[-1].out_shape
 
 
 def _dwconv(layer: Layer, x: Shape) -> Result:
@@ -359,49 +382,48 @@ def _finish_residual(last: LayerCost, act: str) -> LayerCost:
 
 def _basic(layer: Layer, x: Shape) -> Result:
     a, p = layer.args, layer.path
-    bias = a["norm"] == "none"
-    c1 = conv2d(f"{p}.conv1", x, a["out"], 3, a["s"], 1, 1, bias, a["norm"], a["act"])
-    c2 = conv2d(f"{p}.conv2", c1.out_shape, a["out"], 3, 1, 1, 1, bias, a["norm"], "none")
-    c2 = _finish_residual(c2, a["act"])
-    rows = [c1, c2, *_shortcut(layer, x, a["out"], a["s"])]
-    return [holding(r, x.elements) for r in rows], c2.out_shape
+    u = {"bias": a["norm"] == "none", "norm": a["norm"], "separable": a["separable"]}
+    rows = unit(f"{p}.conv1", x, a["out"], 3, a["s"], 1, act=a["act"], **u)
+    rows += unit(f"{p}.conv2", rows[-1].out_shape, a["out"], 3, 1, 1, act="none", **u)
+    rows[-1] = _finish_residual(rows[-1], a["act"])
+    y = rows[-1].out_shape
+    rows += _shortcut(layer, x, a["out"], a["s"])
+    return [holding(r, x.elements) for r in rows], y
 
 
 def _bottleneck(layer: Layer, x: Shape) -> Result:
     a, p = layer.args, layer.path
-    bias = a["norm"] == "none"
+    u = {"bias": a["norm"] == "none", "norm": a["norm"], "separable": a["separable"]}
     s1, s3 = (a["s"], 1) if a["stride_at"] == "1x1" else (1, a["s"])
-    c1 = conv2d(f"{p}.conv1", x, a["mid"], 1, s1, 0, 1, bias, a["norm"], a["act"])
-    c2 = conv2d(f"{p}.conv2", c1.out_shape, a["mid"], 3, s3, 1, 1, bias, a["norm"], a["act"])
-    c3 = conv2d(f"{p}.conv3", c2.out_shape, a["out"], 1, 1, 0, 1, bias, a["norm"], "none")
-    c3 = _finish_residual(c3, a["act"])
-    rows = [c1, c2, c3, *_shortcut(layer, x, a["out"], a["s"])]
-    return [holding(r, x.elements) for r in rows], c3.out_shape
+    rows = unit(f"{p}.conv1", x, a["mid"], 1, s1, 0, act=a["act"], **u)
+    rows += unit(f"{p}.conv2", rows[-1].out_shape, a["mid"], 3, s3, 1, act=a["act"], **u)
+    rows += unit(f"{p}.conv3", rows[-1].out_shape, a["out"], 1, 1, 0, act="none", **u)
+    rows[-1] = _finish_residual(rows[-1], a["act"])
+    y = rows[-1].out_shape
+    rows += _shortcut(layer, x, a["out"], a["s"])
+    return [holding(r, x.elements) for r in rows], y
 
 
 def _inception(layer: Layer, x: Shape) -> Result:
     a, p = layer.args, layer.path
-    unit = {"bias": a["norm"] == "none", "norm": a["norm"], "act": a["act"]}
-    b1 = conv2d(f"{p}.b1", x, a["b1"], 1, **unit)
-    b3r = conv2d(f"{p}.b3_reduce", x, a["b3r"], 1, **unit)
-    b3 = conv2d(f"{p}.b3", b3r.out_shape, a["b3"], 3, 1, 1, **unit)
-    b5r = conv2d(f"{p}.b5_reduce", x, a["b5r"], 1, **unit)
-    b5 = conv2d(f"{p}.b5", b5r.out_shape, a["b5"], 5, 1, 2, **unit)
+    u = {"bias": a["norm"] == "none", "norm": a["norm"], "act": a["act"],
+         "separable": a["separable"]}  # fmt: skip
+    b3r = unit(f"{p}.b3_reduce", x, a["b3r"], 1, **u)
+    b5r = unit(f"{p}.b5_reduce", x, a["b5r"], 1, **u)
     pool = pool2d(f"{p}.pool", "maxpool", x, 3, 1, 1, ceil=True)
-    proj = conv2d(f"{p}.pool_proj", pool.out_shape, a["pool"], 1, **unit)
-    rows, done = [], 0
-    for row, finishes_branch in (
-        (b1, 1),
-        (b3r, 0),
-        (b3, 1),
-        (b5r, 0),
-        (b5, 1),
-        (pool, 0),
-        (proj, 1),
-    ):
-        extra = x.elements if row.in_shape is not x else 0
-        rows.append(replace(row, live=row.live + extra + done))
-        done += row.out_shape.elements if finishes_branch else 0
+    branches = [
+        unit(f"{p}.b1", x, a["b1"], 1, **u),
+        b3r + unit(f"{p}.b3", b3r[-1].out_shape, a["b3"], 3, 1, 1, **u),
+        b5r + unit(f"{p}.b5", b5r[-1].out_shape, a["b5"], 5, 1, 2, **u),
+        [pool, *unit(f"{p}.pool_proj", pool.out_shape, a["pool"], 1, **u)],
+    ]
+    rows: list[LayerCost] = []
+    done = 0  # elements of finished branches, held for the concatenation
+    for branch in branches:
+        for row in branch:
+            extra = x.elements if row.in_shape is not x else 0
+            rows.append(replace(row, live=row.live + extra + done))
+        done += branch[-1].out_shape.elements
     y = Shape(a["b1"] + a["b3"] + a["b5"] + a["pool"], x.h, x.w)
     return rows, y
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
+from typing import Any
 
 import torch
 from torch import nn
@@ -66,6 +67,27 @@ class ConvUnit(nn.Sequential):
         super().__init__(parts)
 
 
+def unit(
+    c_in: int,
+    c_out: int,
+    k: int,
+    s: int = 1,
+    p: int = 0,
+    bias: bool = False,
+    norm: str = "none",
+    act: str = "none",
+    separable: bool = False,
+) -> nn.Module:
+    """A ConvUnit, or with ``separable`` (and k > 1) children ``dw`` (k×k depthwise) and ``pw``."""
+    if not separable or k == 1:
+        return ConvUnit(c_in, c_out, k, s, p, 1, bias, norm, act)
+    parts = OrderedDict(
+        dw=ConvUnit(c_in, c_in, k, s, p, c_in, bias, norm, act),
+        pw=ConvUnit(c_in, c_out, 1, 1, 0, 1, bias, norm, act),
+    )
+    return nn.Sequential(parts)
+
+
 class SqueezeExcite(nn.Module):
     """Global pool → 1×1 conv (squeeze) → act → 1×1 conv → sigmoid → scale the input."""
 
@@ -108,16 +130,17 @@ class Residual(nn.Module):
 class Inception(nn.Module):
     """Four branches on the same input, concatenated along channels."""
 
-    def __init__(self, c_in: int, a: Mapping[str, object]) -> None:
+    def __init__(self, c_in: int, a: Mapping[str, Any]) -> None:
         super().__init__()
-        unit = {"bias": a["norm"] == "none", "norm": a["norm"], "act": a["act"]}
-        self.b1 = ConvUnit(c_in, a["b1"], 1, **unit)  # type: ignore[arg-type]
-        self.b3_reduce = ConvUnit(c_in, a["b3r"], 1, **unit)  # type: ignore[arg-type]
-        self.b3 = ConvUnit(a["b3r"], a["b3"], 3, 1, 1, **unit)  # type: ignore[arg-type]
-        self.b5_reduce = ConvUnit(c_in, a["b5r"], 1, **unit)  # type: ignore[arg-type]
-        self.b5 = ConvUnit(a["b5r"], a["b5"], 5, 1, 2, **unit)  # type: ignore[arg-type]
+        u = {"bias": a["norm"] == "none", "norm": a["norm"], "act": a["act"],
+             "separable": a["separable"]}  # fmt: skip
+        self.b1 = unit(c_in, a["b1"], 1, **u)
+        self.b3_reduce = unit(c_in, a["b3r"], 1, **u)
+        self.b3 = unit(a["b3r"], a["b3"], 3, 1, 1, **u)
+        self.b5_reduce = unit(c_in, a["b5r"], 1, **u)
+        self.b5 = unit(a["b5r"], a["b5"], 5, 1, 2, **u)
         self.pool = nn.MaxPool2d(3, 1, 1, ceil_mode=True)
-        self.pool_proj = ConvUnit(c_in, a["pool"], 1, **unit)  # type: ignore[arg-type]
+        self.pool_proj = unit(c_in, a["pool"], 1, **u)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         branches = (
@@ -149,8 +172,9 @@ class Network(nn.Module):
 def _conv(layer: Layer, c: int) -> nn.Module:
     a = layer.args
     p = same_padding(a["k"], a["p"])
-    unit = ConvUnit(c, a["out"], a["k"], a["s"], p, a["groups"], a["bias"], a["norm"], a["act"])
-    return unit
+    if a["groups"] == 1:
+        return unit(c, a["out"], a["k"], a["s"], p, a["bias"], a["norm"], a["act"], a["separable"])
+    return ConvUnit(c, a["out"], a["k"], a["s"], p, a["groups"], a["bias"], a["norm"], a["act"])
 
 
 def _dwconv(layer: Layer, c: int) -> nn.Module:
@@ -197,10 +221,10 @@ def _shortcut(body: OrderedDict[str, nn.Module], layer: Layer, c: int, out: int)
 
 def _basic(layer: Layer, c: int) -> nn.Module:
     a = layer.args
-    bias = a["norm"] == "none"
+    u = {"bias": a["norm"] == "none", "norm": a["norm"], "separable": a["separable"]}
     body: OrderedDict[str, nn.Module] = OrderedDict(
-        conv1=ConvUnit(c, a["out"], 3, a["s"], 1, 1, bias, a["norm"], a["act"]),
-        conv2=ConvUnit(a["out"], a["out"], 3, 1, 1, 1, bias, a["norm"], "none"),
+        conv1=unit(c, a["out"], 3, a["s"], 1, act=a["act"], **u),
+        conv2=unit(a["out"], a["out"], 3, 1, 1, act="none", **u),
     )
     _shortcut(body, layer, c, a["out"])
     return Residual(body, True, a["act"])
@@ -208,12 +232,12 @@ def _basic(layer: Layer, c: int) -> nn.Module:
 
 def _bottleneck(layer: Layer, c: int) -> nn.Module:
     a = layer.args
-    bias = a["norm"] == "none"
+    u = {"bias": a["norm"] == "none", "norm": a["norm"], "separable": a["separable"]}
     s1, s3 = (a["s"], 1) if a["stride_at"] == "1x1" else (1, a["s"])
     body: OrderedDict[str, nn.Module] = OrderedDict(
-        conv1=ConvUnit(c, a["mid"], 1, s1, 0, 1, bias, a["norm"], a["act"]),
-        conv2=ConvUnit(a["mid"], a["mid"], 3, s3, 1, 1, bias, a["norm"], a["act"]),
-        conv3=ConvUnit(a["mid"], a["out"], 1, 1, 0, 1, bias, a["norm"], "none"),
+        conv1=unit(c, a["mid"], 1, s1, 0, act=a["act"], **u),
+        conv2=unit(a["mid"], a["mid"], 3, s3, 1, act=a["act"], **u),
+        conv3=unit(a["mid"], a["out"], 1, 1, 0, act="none", **u),
     )
     _shortcut(body, layer, c, a["out"])
     return Residual(body, True, a["act"])

@@ -52,6 +52,9 @@ NORM = Field("choice", choices=NORMS, inherit="norm")
 ACT = Field("choice", choices=ACTIVATIONS, inherit="act")
 BIAS = Field("bool", inherit="bias")
 PADDING = Field("padding", "same")
+# `separable: true` turns a unit's k×k (k > 1) convolutions into depthwise k×k → pointwise 1×1
+# (the `separable` transform sets it; it can be written in a spec too).
+SEPARABLE = Field("bool", False)
 
 # Fields any row may carry, whatever its op.
 COMMON: Mapping[str, Field] = {
@@ -72,6 +75,7 @@ OPS: Mapping[str, Mapping[str, Field]] = {
         "bias": BIAS,
         "norm": NORM,
         "act": ACT,
+        "separable": SEPARABLE,
     },
     "dwconv": {"k": _int(3), "s": _int(1), "p": PADDING, "bias": BIAS, "norm": NORM, "act": ACT},
     "pwconv": {"out": _channels(), "bias": BIAS, "norm": NORM, "act": ACT},
@@ -88,7 +92,7 @@ OPS: Mapping[str, Mapping[str, Field]] = {
         "norm": NORM,
         "act": ACT,
     },
-    "basic": {"out": _channels(), "s": _int(1), "norm": NORM, "act": ACT},
+    "basic": {"out": _channels(), "s": _int(1), "norm": NORM, "act": ACT, "separable": SEPARABLE},
     "bottleneck": {
         "mid": _channels(),
         "out": _channels(),
@@ -96,6 +100,7 @@ OPS: Mapping[str, Mapping[str, Field]] = {
         "stride_at": Field("choice", choices=("1x1", "3x3"), inherit="stride_at"),
         "norm": NORM,
         "act": ACT,
+        "separable": SEPARABLE,
     },
     # GoogLeNet: 1×1 | 1×1 → 3×3 | 1×1 → 5×5 | 3×3 max-pool → 1×1, concatenated
     "inception": {
@@ -107,6 +112,7 @@ OPS: Mapping[str, Mapping[str, Field]] = {
         "pool": _channels(),
         "norm": NORM,
         "act": ACT,
+        "separable": SEPARABLE,
     },
     "maxpool": {"k": _int(2), "s": _int(None), "p": _int(0, low=0), "ceil": Field("bool", False)},
     "avgpool": {"k": _int(2), "s": _int(None), "p": _int(0, low=0), "ceil": Field("bool", False)},

@@ -1,0 +1,165 @@
+"""Measured latency as plain data: `LatencySettings` in, `Timing` (with `LayerTime` rows) out.
+
+Pure Python, no torch: the CLI, the renderers and the reports read these without running anything.
+All times are in seconds; statistics are computed from the raw samples, never stored twice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cnnprof.errors import OptionError
+
+DEVICES = ("cpu", "cuda", "mps")
+LATENCY_DTYPES = ("float32", "float16", "bfloat16")
+DEFAULT_MIN_TIME = 1.0  # seconds of timed runs when neither runs nor min_time is given
+MIN_RUNS = 5  # timed runs at least, when timing by min_time
+DEFAULT_BUDGET = 60.0  # seconds for the whole measurement: warm-up, runs and layers
+
+
+@dataclass(frozen=True)
+class LatencySettings:
+    """How to measure. ``warmup=None`` warms up until stable; ``runs`` and ``min_time`` are
+    alternatives (neither: at least ``MIN_RUNS`` runs and ``DEFAULT_MIN_TIME`` seconds)."""
+
+    device: str = "cpu"
+    threads: int | None = None  # None: torch's current setting (always reported)
+    channels_last: bool = False
+    warmup: int | None = None
+    runs: int | None = None
+    min_time: float | None = None
+    budget: float = DEFAULT_BUDGET
+    layers: bool = False
+
+    def check(self) -> None:
+        """Raise `OptionError` naming the first option out of range."""
+        if self.device not in DEVICES:
+            raise OptionError(f"--device {self.device}: expected one of {', '.join(DEVICES)}")
+        if self.threads is not None and self.threads < 1:
+            raise OptionError(f"--threads {self.threads}: expected a thread count ≥ 1")
+        if self.warmup is not None and self.warmup < 0:
+            raise OptionError(f"--warmup {self.warmup}: expected a run count ≥ 0 or 'auto'")
+        if self.runs is not None and self.min_time is not None:
+            raise OptionError("--runs and --min-time are alternatives: give one of them")
+        if self.runs is not None and self.runs < 1:
+            raise OptionError(f"--runs {self.runs}: expected at least 1 timed run")
+        if self.min_time is not None and not self.min_time > 0:
+            raise OptionError(f"--min-time {self.min_time:g}: expected seconds > 0")
+        if not self.budget > 0:
+            raise OptionError(f"--budget {self.budget:g}: expected seconds > 0")
+
+
+def check_dtype(dtype: str) -> None:
+    if dtype not in LATENCY_DTYPES:
+        raise OptionError(f"--dtype {dtype}: latency runs in one of {', '.join(LATENCY_DTYPES)}")
+
+
+def quantile(samples: Sequence[float], q: float) -> float:
+    """Linear interpolation between order statistics (numpy's default method)."""
+    ordered = sorted(samples)
+    if not ordered:
+        raise ValueError("quantile of no samples")
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@dataclass(frozen=True)
+class LayerTime:
+    """One row of the profile, timed: median seconds per forward pass, at the batch."""
+
+    path: str
+    op: str
+    seconds: float  # median over the hooked runs, hook overhead subtracted
+    macs: int  # at the batch
+    flops: int  # at the batch
+    bytes: int  # weights + input + output, at the batch and dtype
+
+    @property
+    def intensity(self) -> float:
+        """Arithmetic intensity, FLOPs per byte moved."""
+        return self.flops / self.bytes if self.bytes else 0.0
+
+    @property
+    def gmacs_per_s(self) -> float:
+        return self.macs / self.seconds / 1e9 if self.seconds > 0 else 0.0
+
+    @property
+    def gflops_per_s(self) -> float:
+        return self.flops / self.seconds / 1e9 if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Timing:
+    """A measured latency: raw samples plus everything that shaped them."""
+
+    model: str
+    device: str  # cpu, cuda, mps
+    device_name: str
+    threads: int
+    dtype: str
+    batch: int
+    channels_last: bool
+    torch_version: str
+    samples: tuple[float, ...]  # seconds per forward pass, in the order measured
+    warmup_runs: int
+    warmup_stable: bool  # auto warm-up reached a stable median (or a fixed count was asked for)
+    budget_hit: bool  # the time budget stopped a phase early
+    macs: int = 0  # of the whole model, at the batch
+    layers: tuple[LayerTime, ...] = ()
+    layer_runs: int = 0
+    hook_overhead: float = 0.0  # seconds per row boundary, measured and subtracted
+
+    @property
+    def runs(self) -> int:
+        return len(self.samples)
+
+    @property
+    def median(self) -> float:
+        return quantile(self.samples, 0.5)
+
+    @property
+    def p10(self) -> float:
+        return quantile(self.samples, 0.1)
+
+    @property
+    def p90(self) -> float:
+        return quantile(self.samples, 0.9)
+
+    @property
+    def iqr(self) -> float:
+        return quantile(self.samples, 0.75) - quantile(self.samples, 0.25)
+
+    @property
+    def mean(self) -> float:
+        return sum(self.samples) / len(self.samples)
+
+    @property
+    def cv(self) -> float:
+        """Coefficient of variation: standard deviation over mean (0 for a single run)."""
+        if len(self.samples) < 2:
+            return 0.0
+        m = self.mean
+        var = sum((s - m) ** 2 for s in self.samples) / (len(self.samples) - 1)
+        return math.sqrt(var) / m if m > 0 else 0.0
+
+    @property
+    def throughput(self) -> float:
+        """Images per second at the batch, from the median."""
+        return self.batch / self.median if self.median > 0 else 0.0
+
+    @property
+    def layer_sum(self) -> float:
+        return sum(layer.seconds for layer in self.layers)
+
+    @property
+    def layer_ratio(self) -> float | None:
+        """Per-layer sum over the whole-model median; None without per-layer times."""
+        return self.layer_sum / self.median if self.layers and self.median > 0 else None
+
+    def by_path(self) -> dict[str, float]:
+        """Row path → measured seconds (empty without per-layer times)."""
+        return {layer.path: layer.seconds for layer in self.layers}
