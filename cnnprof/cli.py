@@ -487,14 +487,20 @@ def _cell(key: str, value: Any) -> str:
 
 
 def _plot(path: Path, columns: list[Any], frontier: list[bool], cost: str) -> None:
-    with_acc = all(c.top1 is not None for c in columns)
-    y_key = "top1" if with_acc else "params"
-    xs = [c.value(cost) or 0.0 for c in columns]
-    ys = [c.value(y_key) or 0.0 for c in columns]
-    x_label = "latency (ms)" if cost == "latency_ms" else "MACs"
-    y_label = "published top-1 (%)" if with_acc else "params"
-    plot_module().scatter(path, [c.label for c in columns], xs, ys, frontier, x_label, y_label,
-                          f"{y_label} against {x_label}")  # fmt: skip
+    """Cost against published top-1 for the configurations whose accuracy is known (against
+    params when none is), the Pareto frontier marked."""
+    known = [i for i, c in enumerate(columns) if c.top1 is not None]
+    y_key = "top1" if known else "params"
+    chosen = known or list(range(len(columns)))
+    scale = 1.0 if cost == "latency_ms" else 1e6
+    xs = [(columns[i].value(cost) or 0.0) / scale for i in chosen]
+    ys = [(columns[i].value(y_key) or 0.0) / (1.0 if known else 1e6) for i in chosen]
+    labels = [columns[i].label.partition("@")[2] or columns[i].label for i in chosen]
+    x_label = "latency (ms)" if cost == "latency_ms" else "MACs (millions)"
+    y_label = "published top-1 (%)" if known else "params (millions)"
+    title = f"{columns[0].label.partition('@')[0]}: {y_label} against {x_label}"
+    flags = [frontier[i] for i in chosen]
+    plot_module().scatter(path, labels, xs, ys, flags, x_label, y_label, title)
 
 
 def plot_module() -> Any:

@@ -50,7 +50,11 @@ def scatter(
     for label, xi, yi in zip(labels, x, y, strict=True):
         ax.annotate(label, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
     if log_x:
+        from matplotlib.ticker import FormatStrFormatter
+
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(FormatStrFormatter("%g"))
     ax.set_xlabel(x_label)
     ax.set_ylabel(y_label)
     ax.set_title(title)
