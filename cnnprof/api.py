@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from cnnprof.analytic.engine import check_run_options
 from cnnprof.analytic.engine import profile as analytic_profile
+from cnnprof.analytic.training import TrainingCost, training_cost
 from cnnprof.errors import OptionError, UnknownModel
 from cnnprof.profile import Profile
 from cnnprof.registry import Entry, default_registry
@@ -98,6 +99,7 @@ class Request:
     input: tuple[int, int, int] | None = None
     args: Mapping[str, Any] | None = None
     transforms: tuple[str, ...] = ()  # "standard", "separable" (spec models only)
+    train: str | None = None  # "head", "all" or "from:PATH": the cost of a training step
 
     def arch(self) -> Arch:
         arch = load(
@@ -119,6 +121,7 @@ class Request:
         keys += [f"phi={self.phi:g}"] if self.phi is not None else []
         keys += [f"classes={self.num_classes}"] if self.num_classes is not None else []
         keys += list(self.transforms)
+        keys += [f"train={self.train}"] if self.train else []
         return name + ("@" + ",".join(keys) if keys else "")
 
     def input_shape(self) -> Shape:
@@ -169,6 +172,7 @@ VARIANT_KEYS: Mapping[str, tuple[str, type]] = {
     "classes": ("num_classes", int),
     "num_classes": ("num_classes", int),
     "batch": ("batch", int),
+    "train": ("train", str),
 }
 
 
@@ -254,6 +258,26 @@ class CrossCheck:
             self.analytic.params == self.empirical.params
             and self.analytic.macs == self.empirical.macs
         )
+
+
+def training(request: Request, profile: Profile | None = None) -> TrainingCost:
+    """The analytic cost of one training step under ``request.train``."""
+    return training_cost(profile or profile_analytic(request), request.train or "all")
+
+
+def measured_training(request: Request, cost: TrainingCost) -> Any:
+    """A real forward and backward on meta with the same rows trainable (empirical check)."""
+    from cnnprof.empirical.training import training_step
+
+    if is_outside(request.model):
+        request.check_outside()
+        module, shape = _module(request, "meta"), request.input_shape()
+    else:
+        from cnnprof.empirical.build import build
+
+        arch = request.arch()
+        module, shape = build(arch), arch.input
+    return training_step(module, shape, cost.trainable, request.batch)
 
 
 def cross_check(request: Request, counter: str = "torch") -> CrossCheck:

@@ -205,6 +205,10 @@ def count(
     empirical: Annotated[
         bool, typer.Option("--empirical", "-e", help="Also count the real nn.Module; diff rows.")
     ] = False,
+    train: Annotated[
+        str | None,
+        typer.Option("--train", help="Cost of a training step: head, all or from:PATH."),
+    ] = None,
     counter: Annotated[
         str, typer.Option("--counter", help="Empirical counter: torch (meta device) or fvcore.")
     ] = "torch",
@@ -215,9 +219,12 @@ def count(
     request = api.request(
         model, alpha=alpha, depth=depth, resolution=resolution, rho=rho, phi=phi,
         num_classes=num_classes, batch=batch, dtype=dtype, input=_input(input),
-        args=api.parse_args(arg),
+        args=api.parse_args(arg), train=train,
     )  # fmt: skip
     model = request.model
+    if request.train:
+        emit(_training(request, empirical, fmt), output, force)
+        return
     if empirical:
         emit(_cross_check(api.cross_check(request, counter), fmt), output, force)
         return
@@ -247,6 +254,25 @@ def count(
             parts.append(render.note("no formula for: " + ", ".join(profile.unsupported)))
         content = render.group(*parts)
     emit(content, output, force)
+
+
+def _training(request: api.Request, empirical: bool, fmt: Format) -> Any:
+    profile = api.profile_analytic(request)
+    cost = api.training(request, profile)
+    measured = api.measured_training(request, cost) if empirical else None
+    if fmt is Format.json:
+        data = report.profile_dict(profile)
+        data["training"] = report.training_dict(cost, measured)
+        return report.to_json(data)
+    lines = report.training_lines(cost, measured)
+    if fmt is Format.table:
+        title = f"{profile.model} · input {profile.input} · batch {profile.batch}"
+        return render.group(render.summary(profile, title), render.training(lines, cost.mode))
+    rows = [list(line) for line in lines]
+    if fmt is Format.csv:
+        return report.to_csv([dict(zip(("metric", "value", "note"), r, strict=True)) for r in rows],
+                             ["metric", "value", "note"])  # fmt: skip
+    return report.to_markdown(("metric", "value", "note"), rows)
 
 
 def _cross_check(check: api.CrossCheck, fmt: Format) -> Any:

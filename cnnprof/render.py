@@ -211,3 +211,13 @@ def comparison(headers: Sequence[str], rows: Sequence[Sequence[str]],
             out.append(f"{text}\n[cyan]{fill}[/cyan]")
         table.add_row(*out)
     return table
+
+
+def training(lines: Sequence[tuple[str, str, str]], mode: str) -> Panel:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(justify="right")
+    grid.add_column(style="dim")
+    for label, value, comment in lines:
+        grid.add_row(label, value, comment)
+    return Panel(grid, title=f"training step · --train {mode}", title_align="left")

@@ -319,6 +319,9 @@ COMPARE_METRICS = (
     ("activation_memory", "peak activations", human_bytes),
     ("latency_ms", "latency median (ms)", lambda v: f"{v:.2f}"),
     ("throughput", "throughput (img/s)", lambda v: f"{v:.1f}"),
+    ("trainable_params", "trainable params", human),
+    ("backward_macs", "backward MACs", human),
+    ("step_macs", "training step MACs", human),
     ("top1", "published top-1 (%)", lambda v: f"{v:g}"),
 )
 
@@ -467,3 +470,58 @@ def sweep_grid(points: Sequence[Any], metric: str) -> tuple[list[str], list[list
     rows = [[f"{r:g}", *("–" if cell[(r, c)] is None else fmt(cell[(r, c)]) for c in col_values)]
             for r in row_values]  # fmt: skip
     return headers, rows
+
+
+def training_dict(cost: Any, measured: Any = None) -> dict[str, Any]:
+    out = {
+        "mode": cost.mode,
+        "trainable_params": cost.trainable_params,
+        "frozen_params": cost.frozen_params,
+        "forward_macs": cost.forward_macs,
+        "backward_macs": cost.backward_macs,
+        "weight_grad_macs": cost.weight_grad_macs,
+        "input_grad_macs": cost.input_grad_macs,
+        "step_macs": cost.step_macs,
+        "saved_activation_bytes": cost.saved_activation_bytes,
+        "gradient_bytes": cost.gradient_bytes,
+        "optimizer_bytes": cost.optimizer_bytes,
+        "trainable_rows": list(cost.trainable),
+    }
+    if measured is not None:
+        from dataclasses import asdict
+
+        out["measured"] = {k: v for k, v in asdict(measured).items() if k != "grouped"}
+        out["measured"]["grouped_convolutions"] = len(measured.grouped)
+        out["measured"]["grouped_torch_macs"] = sum(g.torch_macs for g in measured.grouped)
+        out["measured"]["grouped_correct_macs"] = sum(g.correct_macs for g in measured.grouped)
+    return out
+
+
+def training_lines(cost: Any, measured: Any = None) -> list[tuple[str, str, str]]:
+    """(label, value, note) rows for the training panel."""
+    opt = cost.optimizer_bytes
+    rows = [
+        ("trainable params", f"{cost.trainable_params:,}", f"frozen {cost.frozen_params:,}"),
+        ("forward MACs", human(cost.forward_macs), "whole network"),
+        ("backward MACs", human(cost.backward_macs),
+         f"weight-grad {human(cost.weight_grad_macs)} · input-grad {human(cost.input_grad_macs)}"),
+        ("training step MACs", human(cost.step_macs), "forward + backward, at the batch"),
+        ("kept for backward", human_bytes(cost.saved_activation_bytes), "activations"),
+        ("gradients", human_bytes(cost.gradient_bytes), "one per trainable parameter"),
+        ("optimizer state", f"SGD-momentum {human_bytes(opt['sgd_momentum'])}",
+         f"Adam {human_bytes(opt['adam'])}"),
+    ]  # fmt: skip
+    if measured is not None:
+        same = measured.backward_macs == cost.backward_macs
+        verdict = "equals the analytic count" if same else "DIFFERS from the analytic count"
+        rows.append(("measured backward", human(measured.backward_macs), verdict))
+        if measured.grouped:
+            wrong = sum(g.torch_macs for g in measured.grouped)
+            right = sum(g.correct_macs for g in measured.grouped)
+            rows.append((
+                "torch's counter", human(measured.torch_backward_macs),
+                f"its convolution_backward formula ignores groups: {len(measured.grouped)} "
+                f"grouped convs cost {human(wrong)} there, {human(right)} groups-aware "
+                f"(×{wrong / right:.0f})",
+            ))  # fmt: skip
+    return rows

@@ -32,6 +32,7 @@ class Column:
     profile: Profile
     published: Published | None = None  # the paper's figures for exactly this configuration
     timing: Any = None  # a latency Timing when measured
+    training: Any = None  # a TrainingCost when the reference says train=…
 
     @property
     def top1(self) -> float | None:
@@ -42,6 +43,8 @@ class Column:
             return self.top1
         if metric == "weight_params":
             return self.profile.params_by_kind["weights"]
+        if metric in ("trainable_params", "backward_macs", "step_macs"):
+            return None if self.training is None else getattr(self.training, metric)
         if metric.startswith("paper_"):
             return getattr(self.published, metric[len("paper_") :], None)
         if metric in ("latency_ms", "throughput"):
@@ -56,7 +59,8 @@ def column(request: api.Request, timing: Any = None) -> Column:
     published = None
     if not api.is_outside(request.model) and not request.transforms:
         published = request.arch().published_figure()
-    return Column(request.label, profile, published, timing)
+    training = api.training(request, profile) if request.train else None
+    return Column(request.label, profile, published, timing, training)
 
 
 # --- compare ----------------------------------------------------------------------------------
