@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from cnnprof import api, guard, render, report, tables
+from cnnprof import api, render, report
 from cnnprof.analytic.engine import profile as analytic_profile
 from cnnprof.errors import CnnprofError, OptionError
 from cnnprof.registry import default_registry
@@ -296,6 +296,8 @@ def snapshot(
     force: Force = False,
 ) -> None:
     """Write a versioned JSON baseline of each model's counts (for `cnnprof check`)."""
+    from cnnprof import guard
+
     emit(report.to_json(guard.snapshot(models, batch, dtype)), output, force)
 
 
@@ -313,6 +315,8 @@ def check(
     force: Force = False,
 ) -> None:
     """Recount every model in a baseline or budget file; exit 1 when any metric grew past it."""
+    from cnnprof import guard
+
     results = guard.run_check(path, guard.parse_tolerance(tolerance))
     if update:
         if path.suffix != ".json":
@@ -373,6 +377,8 @@ def compare(
     plot: PlotOpt = None,
 ) -> None:
     """Models side by side: params, MACs, FLOPs, memory, published top-1, ratios to a baseline."""
+    from cnnprof import tables
+
     if plot is not None:
         plot_module().check_path(plot, force)
     requests = [api.request(m, batch=batch) for m in models]
@@ -402,6 +408,8 @@ def separable(
 ) -> None:
     """Standard k×k against depthwise-separable convolution, per layer and for the whole model
     (MobileNet paper, Tables 3 and 4)."""
+    from cnnprof import tables
+
     request = api.request(model, input=_input(input), args=api.parse_args(arg))
     result = tables.separable(request)
     totals = report.separable_totals(result)
@@ -450,6 +458,8 @@ def sweep(
 ) -> None:
     """A grid over width, resolution, depth or compound multipliers (MobileNet Tables 6 and 7,
     EfficientNet's compound scaling next to the official B0…B7)."""
+    from cnnprof import tables
+
     known = [k for k, _, _ in report.COMPARE_METRICS]
     if metric not in known:
         raise OptionError(f"--metric {metric}: expected one of {', '.join(known)}")

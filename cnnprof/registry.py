@@ -5,14 +5,20 @@ One object, built once from the YAML files shipped in ``configs/models`` (packag
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import fnmatch
 import functools
+import hashlib
+import os
+import pickle
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from cnnprof import __version__
+from cnnprof.cache import cache_dir
 from cnnprof.errors import SpecError, UnknownModel
 from cnnprof.spec.load import read_family
 from cnnprof.spec.model import Arch, Family, Variant, frozen
@@ -95,4 +101,23 @@ def models_dir() -> Path:
 
 @functools.lru_cache(maxsize=1)
 def default_registry() -> Registry:
-    return Registry.from_files(models_dir().glob("*.yaml"))
+    """The shipped registry; parsed once and kept in the user's cache, keyed on every family
+    file's path, size and modification time and on cnnprof's version."""
+    files = sorted(models_dir().glob("*.yaml"))
+    code = sorted(Path(__file__).parent.joinpath("spec").glob("*.py"))  # the loader and values
+    stamp = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in [*files, *code]]
+    key = hashlib.sha1(repr((stamp, __version__)).encode()).hexdigest()[:16]
+    cached = cache_dir() / f"registry-{key}.pickle"
+    try:
+        registry = pickle.loads(cached.read_bytes())
+        if isinstance(registry, Registry):
+            return registry
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
+        pass
+    registry = Registry.from_files(files)
+    with contextlib.suppress(OSError):
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cached.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_bytes(pickle.dumps(registry))
+        temporary.replace(cached)
+    return registry
