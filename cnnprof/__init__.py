@@ -3,10 +3,9 @@
 Importing cnnprof never imports torch.
 """
 
-__version__ = "0.1.0"
-
 from cnnprof.api import count, entry, load
 from cnnprof.errors import CnnprofError
 from cnnprof.profile import LayerCost, Profile
 
 __all__ = ["CnnprofError", "LayerCost", "Profile", "count", "entry", "load"]
+__version__ = "0.1.0"

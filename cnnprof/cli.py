@@ -54,7 +54,9 @@ Phi = Annotated[
 ]
 NumClasses = Annotated[int | None, typer.Option("--num-classes", help="Classifier outputs.")]
 Batch = Annotated[int, typer.Option("--batch", "-b", help="Batch size for totals and memory.")]
-Dtype = Annotated[str, typer.Option("--dtype", help="float32, float16, bfloat16, int8 (bytes).")]
+Dtype = Annotated[
+    str, typer.Option("--dtype", help="float32, float16, bfloat16, float64, int8 (bytes).")
+]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 Output = Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE instead.")]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing --output file.")]

@@ -5,20 +5,14 @@ One object, built once from the YAML files shipped in ``configs/models`` (packag
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import fnmatch
 import functools
-import hashlib
-import os
-import pickle
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from cnnprof import __version__
-from cnnprof.cache import cache_dir
 from cnnprof.errors import SpecError, UnknownModel
 from cnnprof.spec.load import read_family
 from cnnprof.spec.model import Arch, Family, Variant, frozen
@@ -51,14 +45,19 @@ class Registry:
 
     @classmethod
     def from_files(cls, paths: Iterable[Path]) -> Registry:
+        return cls.from_families(read_family(path) for path in sorted(paths))
+
+    @classmethod
+    def from_families(cls, families: Iterable[Family]) -> Registry:
         entries: dict[str, Entry] = {}
         aliases: dict[str, str] = {}
-        for path in sorted(paths):
-            family = read_family(path)
+        for family in families:
             for variant in family.variants.values():
                 for key in (variant.name, *variant.aliases):
                     if key in entries or key in aliases:
-                        raise SpecError(f"{path}: model name '{key}' is already registered")
+                        raise SpecError(
+                            f"{family.source}: model name '{key}' is already registered"
+                        )
                 entries[variant.name] = Entry(family, variant)
                 aliases.update(dict.fromkeys(variant.aliases, variant.name))
         return cls(frozen(entries), frozen(aliases))
@@ -68,6 +67,7 @@ class Registry:
         names = list(self.entries)
         if pattern is None:
             return names
+        pattern = pattern.lower()
         if not any(ch in pattern for ch in "*?["):
             pattern = f"*{pattern}*"
         return [n for n in names if fnmatch.fnmatchcase(n, pattern)]
@@ -101,23 +101,4 @@ def models_dir() -> Path:
 
 @functools.lru_cache(maxsize=1)
 def default_registry() -> Registry:
-    """The shipped registry; parsed once and kept in the user's cache, keyed on every family
-    file's path, size and modification time and on cnnprof's version."""
-    files = sorted(models_dir().glob("*.yaml"))
-    code = sorted(Path(__file__).parent.joinpath("spec").glob("*.py"))  # the loader and values
-    stamp = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in [*files, *code]]
-    key = hashlib.sha1(repr((stamp, __version__)).encode()).hexdigest()[:16]
-    cached = cache_dir() / f"registry-{key}.pickle"
-    try:
-        registry = pickle.loads(cached.read_bytes())
-        if isinstance(registry, Registry):
-            return registry
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
-        pass
-    registry = Registry.from_files(files)
-    with contextlib.suppress(OSError):
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        temporary = cached.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_bytes(pickle.dumps(registry))
-        temporary.replace(cached)
-    return registry
+    return Registry.from_files(models_dir().glob("*.yaml"))

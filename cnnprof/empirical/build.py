@@ -332,7 +332,7 @@ def build(arch: Arch, device: str | torch.device = "meta") -> nn.Module:
         for row, layers in arch.expanded():
             modules = []
             for layer in layers:
-                module = BUILDERS[layer.op](layer, probe.shape[1])
+                module = BUILDERS[layer.op](layer, probe.shape[1]).eval()
                 probe = module(probe)
                 modules.append(module)
             rows[row.layer.path] = modules[0] if row.repeat is None else nn.Sequential(*modules)

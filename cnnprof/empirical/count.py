@@ -22,7 +22,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
-from cnnprof.analytic.formulas import ACT_FLOPS, NORM_FLOPS
+from cnnprof.analytic.formulas import ACT_FLOPS, LRN_EXTRA, NORM_FLOPS
 from cnnprof.errors import LoadError
 from cnnprof.profile import LayerCost, Profile
 from cnnprof.spec.model import Shape, frozen
@@ -30,6 +30,7 @@ from cnnprof.spec.model import Shape, frozen
 aten = torch.ops.aten
 
 NORM_TYPES = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm)
+LRN = nn.LocalResponseNorm
 
 
 def _numel(value: Any) -> int:
@@ -81,10 +82,6 @@ ELEMENTWISE: Mapping[Any, tuple[str, Callable[[tuple, dict, Any], int]]] = Mappi
         aten._adaptive_avg_pool2d: ("pool", _per_input),
         aten.adaptive_avg_pool2d: ("pool", _per_input),
         aten.mean: ("pool", _per_input),
-        aten.avg_pool3d: ("lrn", _per_output(1)),
-        aten.pow: ("lrn", _per_output(1)),
-        aten.div: ("lrn", _per_output(1)),
-        aten.constant_pad_nd: ("lrn", _per_output(0)),
     }
 )
 
@@ -150,10 +147,10 @@ class _Recorder(TorchDispatchMode):
             bias = _bias_elements(packet, args, out)
             if bias:
                 row.flops["bias"] += bias
+        elif self.tracker.inside_lrn():
+            self.ignored["(inside LocalResponseNorm: costed by its formula)"] += 1
         elif packet in ELEMENTWISE:
             category, cost = ELEMENTWISE[packet]
-            if isinstance(row.module, nn.LocalResponseNorm):
-                category = "lrn"
             row.flops[category] += cost(args, kwargs, out)
         elif packet in IGNORED:
             self.ignored[str(packet)] += 1
@@ -203,7 +200,9 @@ class _Tracker:
         return self.rows[path]
 
     def current_row(self) -> _Row:
-        path = self.stack[-1] if self.stack else ""
+        return self.current_row_for(self.stack[-1] if self.stack else "")
+
+    def current_row_for(self, path: str) -> _Row:
         row = self.owner(path)
         if row is None:  # an op in a block's own forward (residual add): the last row run
             row = self.last or self.owner_or_root()
@@ -222,8 +221,15 @@ class _Tracker:
             row.in_shape = _shape(args)
             self.order.append(path)
 
+    def inside_lrn(self) -> bool:
+        """LRN runs as several element-wise ops; it is costed whole, by its formula, on exit."""
+        return bool(self.stack) and isinstance(self.modules.get(self.stack[-1]), LRN)
+
     def _leave(self, module: nn.Module, args: tuple, output: Any) -> None:
         path = self.stack.pop() if self.stack else ""
+        if isinstance(module, LRN):
+            per_element = 2 * module.size + LRN_EXTRA
+            self.current_row_for(path).flops["lrn"] += per_element * _numel(_first(output))
         row = self.rows.get(path)
         if row is not None:
             if row.out_shape is None:

@@ -5,7 +5,8 @@ class hierarchy, so a subclass of ``nn.Conv2d`` is costed as a convolution.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from math import prod
 from types import MappingProxyType
 from typing import Any
@@ -17,7 +18,7 @@ from cnnprof.analytic import formulas as fm
 from cnnprof.empirical.count import to_meta
 from cnnprof.errors import LoadError
 from cnnprof.profile import LayerCost, Profile
-from cnnprof.spec.model import Shape
+from cnnprof.spec.model import Shape, frozen
 
 Recorded = tuple[torch.Size, torch.Size]  # input and output shape, batch first
 ModuleFormula = Callable[[str, nn.Module, Recorded], LayerCost]
@@ -144,18 +145,16 @@ def walk(
 ) -> Profile:
     """Leaf modules in execution order, each costed by its type's formula."""
     root = to_meta(module)
-    recorded: dict[str, Recorded] = {}
-    order: list[str] = []
+    calls: dict[str, list[Recorded]] = {}  # every call of every leaf, in first-call order
     handles = []
     for path, m in root.named_modules():
         if list(m.children()):
             continue
 
         def hook(m: nn.Module, args: tuple, out: Any, path: str = path) -> None:
-            if path not in recorded and args and isinstance(args[0], torch.Tensor):
+            if args and isinstance(args[0], torch.Tensor):
                 result = out[0] if isinstance(out, (tuple, list)) else out
-                recorded[path] = (args[0].shape, result.shape)
-                order.append(path)
+                calls.setdefault(path, []).append((args[0].shape, result.shape))
 
         handles.append(m.register_forward_hook(hook))
     try:
@@ -168,12 +167,12 @@ def walk(
             h.remove()
     modules = dict(root.named_modules())
     rows, unsupported = [], []
-    for path in order:
+    for path, recorded in calls.items():
         formula = formula_for(modules[path])
         if formula is None:
             unsupported.append(f"{path} ({type(modules[path]).__name__})")
             continue
-        rows.append(formula(path, modules[path], recorded[path]))
+        rows.append(_calls(formula(path, modules[path], io) for io in recorded))
     return Profile(
         model=model or type(module).__name__,
         source="analytic",
@@ -183,3 +182,16 @@ def walk(
         dtype=dtype,
         unsupported=tuple(unsupported),
     )
+
+
+def _calls(costs: Iterable[LayerCost]) -> LayerCost:
+    """One row for a module run several times: its work summed, its parameters once."""
+    first, *rest = costs
+    if not rest:
+        return first
+    flops = dict(first.flops)
+    for cost in rest:
+        for key, value in cost.flops.items():
+            flops[key] = flops.get(key, 0) + value
+    return replace(first, macs=first.macs + sum(c.macs for c in rest), flops=frozen(flops),
+                   live=max(c.live for c in (first, *rest)))  # fmt: skip

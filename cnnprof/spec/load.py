@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,7 +23,15 @@ from cnnprof.spec.model import (
     Variant,
     frozen,
 )
-from cnnprof.spec.ops import ACTIVATION_ALIASES, COMMON, DEFAULTS, OPS, REQUIRED, Field
+from cnnprof.spec.ops import (
+    ACTIVATION_ALIASES,
+    COMMON,
+    DEFAULTS,
+    MAX_MULTIPLIER,
+    OPS,
+    REQUIRED,
+    Field,
+)
 
 FAMILY_KEYS = ("family", "paper", "input", "defaults", "channels", "compound", "layers", "variants")
 VARIANT_KEYS = (
@@ -47,6 +56,8 @@ def read_family(path: str | Path) -> Family:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"{path}: not UTF-8 text; save the spec as UTF-8") from None
     return parse_family(text, str(path))
 
 
@@ -135,12 +146,12 @@ def parse_row(item: Any, where: str, defaults: Mapping[str, Any], path: str) -> 
     if not isinstance(item, dict):
         raise SpecError(f"{where}: expected a mapping like {{op: conv, out: 32}}, got {item!r}")
     op = item.get("op")
-    if op not in OPS:
+    if not isinstance(op, str) or op not in OPS:
         allowed = ", ".join(sorted(OPS))
         raise SpecError(f"{where}: field 'op': unknown op {op!r}; allowed: {allowed}")
     where = f"{where} (op {op})"
     schema = {**OPS[op], **COMMON}
-    unknown = sorted(set(item) - set(schema) - {"op"})
+    unknown = sorted((str(k) for k in set(item) - set(schema) - {"op"}), key=str)
     if unknown:
         allowed = ", ".join(sorted(schema))
         raise SpecError(f"{where}: unknown field '{unknown[0]}'; {op} takes: {allowed}")
@@ -171,7 +182,8 @@ def _value(value: Any, field: Field, where: str) -> Any:
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif kind == "float":
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
+        value = _finite(value) if ok else value
+        ok = value is not None
     elif kind == "bool":
         ok = isinstance(value, bool)
     elif kind == "str":
@@ -184,7 +196,7 @@ def _value(value: Any, field: Field, where: str) -> Any:
         ok = value == "same" or (isinstance(value, int) and not isinstance(value, bool))
     if ok and kind in ("int", "float", "padding") and value != "same":
         low = field.low if field.low is not None else (0 if kind == "padding" else None)
-        ok = low is None or value >= low
+        ok = (low is None or value >= low) and (field.high is None or value <= field.high)
     if not ok:
         raise SpecError(f"{where}: expected {field.describe()}, got {value!r}")
     return value
@@ -297,13 +309,25 @@ def _number(
     value = doc.get(key, default)
     if value is None:
         return None
+    number = None
     if isinstance(value, str):  # YAML 1.1 reads 569e6 as text; accept plain numbers written so
         with contextlib.suppress(ValueError):
-            value = float(value)
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or (positive and value <= 0):
-        need = "a number > 0" if positive else "a number"
+            number = _finite(float(value))
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = _finite(value)
+    if number is None or (positive and not 0 < number <= MAX_MULTIPLIER):
+        need = f"a finite number in (0, {MAX_MULTIPLIER:g}]" if positive else "a finite number"
         raise SpecError(f"{where}: field '{key}': expected {need}, got {value!r}")
-    return float(value)
+    return number
+
+
+def _finite(value: float) -> float | None:
+    """``value`` as a float, or None when it is not finite or too large for a float."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _whole(value: Any, where: str, key: str) -> int:

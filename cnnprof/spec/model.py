@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
 
@@ -26,30 +27,9 @@ class Shape:
         return [self.c, self.h, self.w]
 
 
-class FrozenMap(Mapping[str, Any]):
-    """A read-only mapping that, unlike ``MappingProxyType``, can be pickled (registry cache)."""
-
-    __slots__ = ("_data",)
-
-    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
-        self._data = dict(data or {})
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __repr__(self) -> str:
-        return repr(self._data)
-
-
 def frozen(mapping: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
-    """A read-only copy of ``mapping``."""
-    return FrozenMap(mapping)
+    """A read-only view of a copy of ``mapping``."""
+    return MappingProxyType(dict(mapping or {}))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 REQUIRED = object()
+MAX_MULTIPLIER = 64.0  # largest width / depth / resolution multiplier a spec or option may give
+MAX_REPEAT = 1000
+MAX_CHANNELS = 1_000_000
 
 ACTIVATIONS = ("none", "relu", "relu6", "sigmoid", "silu", "tanh", "hswish")
 ACTIVATION_ALIASES = {"swish": "silu", "linear": "none", "identity": "none"}
@@ -24,6 +27,7 @@ class Field:
     kind: str
     default: Any = REQUIRED
     low: float | None = None  # smallest allowed value (inclusive)
+    high: float | None = None  # largest allowed value (inclusive)
     choices: tuple[str, ...] = ()
     channels: bool = False  # a channel count that a width multiplier scales
     inherit: str = ""  # take the default from the file's `defaults:` under this name
@@ -36,12 +40,13 @@ class Field:
         if self.kind == "bool":
             return "true or false"
         bound = f" ≥ {self.low:g}" if self.low is not None else ""
+        bound += f" and ≤ {self.high:g}" if self.high is not None else ""
         noun = "a whole number" if self.kind == "int" else "a number"
         return noun + bound
 
 
 def _channels(default: Any = REQUIRED) -> Field:
-    return Field("int", default, low=1, channels=True)
+    return Field("int", default, low=1, high=MAX_CHANNELS, channels=True)
 
 
 def _int(default: Any = REQUIRED, low: float = 1) -> Field:
@@ -59,7 +64,7 @@ SEPARABLE = Field("bool", False)
 # Fields any row may carry, whatever its op.
 COMMON: Mapping[str, Field] = {
     "name": Field("str", ""),
-    "repeat": _int(None),
+    "repeat": Field("int", None, low=1, high=MAX_REPEAT),
     "fixed": Field("bool", False),  # width multipliers leave this row's channels alone
     "no_shrink": Field("bool", False),  # width multipliers below 1 leave it alone
 }
@@ -84,10 +89,10 @@ OPS: Mapping[str, Mapping[str, Field]] = {
     # inverted residual: 1×1 expand (t) → k×k depthwise → [SE] → 1×1 linear projection
     "mbconv": {
         "out": _channels(),
-        "t": Field("float", 1.0, low=1),
+        "t": Field("float", 1.0, low=1, high=MAX_MULTIPLIER),
         "k": _int(3),
         "s": _int(1),
-        "se": Field("float", 0.0, low=0),  # SE ratio, relative to the block's input channels
+        "se": Field("float", 0.0, low=0, high=1),  # SE ratio, of the block's input channels
         "skip": Field("bool", True),  # residual when stride 1 and channels match
         "norm": NORM,
         "act": ACT,

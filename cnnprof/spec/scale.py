@@ -11,7 +11,10 @@ import math
 
 from cnnprof.errors import OptionError
 from cnnprof.spec.model import Arch, Channels, Family, Layer, Options, Row, Shape
-from cnnprof.spec.ops import OPS
+from cnnprof.spec.ops import MAX_MULTIPLIER, OPS
+
+MAX_RESOLUTION = 16384
+MAX_LAYERS = 20000
 
 
 def round_channels(channels: int, width: float, rule: Channels) -> int:
@@ -44,13 +47,30 @@ def check_options(
     num_classes: int | None = None,
 ) -> None:
     """Reject multipliers out of range with a message naming the value and the allowed range."""
+
+    def within(value: float | None, low: float, high: float, low_ok: bool = False) -> bool:
+        if value is None:
+            return True
+        above = value >= low if low_ok else value > low
+        return math.isfinite(value) and above and value <= high
+
     checks = [
-        ("alpha", alpha, alpha > 0, "a width multiplier > 0, e.g. 0.5"),
-        ("depth", depth, depth > 0, "a depth multiplier > 0, e.g. 1.2"),
-        ("resolution", resolution, resolution is None or resolution > 0, "pixels > 0, e.g. 160"),
-        ("rho", rho, rho is None or rho > 0, "a resolution multiplier > 0, e.g. 0.714"),
-        ("phi", phi, phi is None or phi >= 0, "a compound coefficient ≥ 0, e.g. 2"),
-        ("num-classes", num_classes, num_classes is None or num_classes >= 1, "a count ≥ 1"),
+        (
+            "alpha",
+            alpha,
+            within(alpha, 0, MAX_MULTIPLIER),
+            "a width multiplier in (0, 64], e.g. 0.5",
+        ),
+        (
+            "depth",
+            depth,
+            within(depth, 0, MAX_MULTIPLIER),
+            "a depth multiplier in (0, 64], e.g. 1.2",
+        ),
+        ("resolution", resolution, within(resolution, 0, MAX_RESOLUTION), "pixels in 1…16384"),
+        ("rho", rho, within(rho, 0, MAX_MULTIPLIER), "a resolution multiplier in (0, 64]"),
+        ("phi", phi, within(phi, 0, 20, low_ok=True), "a compound coefficient in 0…20, e.g. 2"),
+        ("num-classes", num_classes, within(num_classes, 0, 10**7), "a count ≥ 1"),
     ]
     for name, value, ok, need in checks:
         if not ok:
@@ -93,9 +113,18 @@ def resolve(
         ratio = base.w / base.h
         h = round(side * scale)
         shape = Shape(base.c, h, max(1, round(h * ratio)))
+    if min(shape.h, shape.w) < 1 or max(shape.h, shape.w) > MAX_RESOLUTION:
+        raise OptionError(
+            f"the scaled input is {shape.h}×{shape.w} pixels: choose a resolution in 1…"
+            f"{MAX_RESOLUTION}"
+        )
+    classes = num_classes if num_classes is not None else variant.num_classes
     rows = tuple(
-        _scale_row(row, width, depth_mult, num_classes, family.channels) for row in variant.rows
+        _scale_row(row, width, depth_mult, classes, family.channels) for row in variant.rows
     )
+    layers = sum(row.repeat or 1 for row in rows)
+    if layers > MAX_LAYERS:
+        raise OptionError(f"depth {depth_mult:g} gives {layers} rows; at most {MAX_LAYERS}")
     return Arch(
         name=variant.name,
         family=family.name,
@@ -108,7 +137,7 @@ def resolve(
         aliases=variant.aliases,
         source=family.source,
         options=Options(
-            alpha=alpha, depth=depth, resolution=resolution, phi=phi, num_classes=num_classes
+            alpha=alpha, depth=depth, resolution=resolution, phi=phi, num_classes=classes
         ),
         note=variant.note,
         width=width,
