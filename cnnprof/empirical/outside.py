@@ -61,22 +61,24 @@ def _from_file(path: str, attr: str) -> Factory:
         spec.loader.exec_module(module)
     except Exception as exc:
         raise LoadError(f"{path}:{attr}: import failed: {type(exc).__name__}: {exc}") from None
-    return _attribute(module, attr, f"{path}:{attr}")
+    return _attribute(module, attr, f"{path}:{attr}", path)
 
 
 def _from_module(module_name: str, attr: str) -> Factory:
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))  # as `python -m` would: packages in the cwd import
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:
         reference = f"{module_name}:{attr}"
         raise LoadError(f"{reference}: import failed: {type(exc).__name__}: {exc}") from None
-    return _attribute(module, attr, f"{module_name}:{attr}")
+    return _attribute(module, attr, f"{module_name}:{attr}", module_name)
 
 
-def _attribute(module: Any, attr: str, reference: str) -> Factory:
+def _attribute(module: Any, attr: str, reference: str, where: str) -> Factory:
     factory = getattr(module, attr, None)
     if not callable(factory):
-        raise LoadError(f"{reference}: no callable '{attr}' in {module.__name__}")
+        raise LoadError(f"{reference}: no callable '{attr}' in {where}")
     return factory
 
 

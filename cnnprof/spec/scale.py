@@ -59,18 +59,33 @@ def check_options(
             "alpha",
             alpha,
             within(alpha, 0, MAX_MULTIPLIER),
-            "a width multiplier in (0, 64], e.g. 0.5",
+            "a width multiplier > 0 and ≤ 64, e.g. 0.5",
         ),
         (
             "depth",
             depth,
             within(depth, 0, MAX_MULTIPLIER),
-            "a depth multiplier in (0, 64], e.g. 1.2",
+            "a depth multiplier > 0 and ≤ 64, e.g. 1.2",
         ),
-        ("resolution", resolution, within(resolution, 0, MAX_RESOLUTION), "pixels in 1…16384"),
-        ("rho", rho, within(rho, 0, MAX_MULTIPLIER), "a resolution multiplier in (0, 64]"),
-        ("phi", phi, within(phi, 0, 20, low_ok=True), "a compound coefficient in 0…20, e.g. 2"),
-        ("num-classes", num_classes, within(num_classes, 0, 10**7), "a count ≥ 1"),
+        (
+            "resolution",
+            resolution,
+            within(resolution, 0, MAX_RESOLUTION),
+            "pixels > 0 and ≤ 16384, e.g. 160",
+        ),
+        (
+            "rho",
+            rho,
+            within(rho, 0, MAX_MULTIPLIER),
+            "a resolution multiplier > 0 and ≤ 64, e.g. 0.714",
+        ),
+        (
+            "phi",
+            phi,
+            within(phi, 0, 20, low_ok=True),
+            "a compound coefficient ≥ 0 and ≤ 20, e.g. 2",
+        ),
+        ("num-classes", num_classes, within(num_classes, 0, 10**7), "a count ≥ 1 and ≤ 10⁷"),
     ]
     for name, value, ok, need in checks:
         if not ok:
