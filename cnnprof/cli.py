@@ -13,6 +13,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
@@ -100,9 +101,9 @@ class _Group(TyperGroup):
             code = exc.exit_code
         except typer.Abort:
             code = _fail("aborted", 1)
-        except typer.TyperException as exc:  # usage errors: bad option, missing argument …
-            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-            code = _fail(message.splitlines()[0] if message else "see --help", 2)
+        except click.ClickException as exc:  # usage errors: bad option, missing argument …
+            message = exc.format_message()
+            code = _fail(message.splitlines()[0], exc.exit_code) if message else exc.exit_code
         except Exception as exc:  # a bug: one line for the user, the traceback on request
             if os.environ.get("CNNPROF_DEBUG"):
                 raise
