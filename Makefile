@@ -4,6 +4,9 @@ VENV   ?= .venv
 TORCH  ?= torch==2.13.0
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+BENCH  ?= .venv-bench
+BENCH_BIN   := $(BENCH)/bin
+BENCH_STAMP := $(BENCH)/.installed
 
 .PHONY: install test demo lint bench clean
 
@@ -28,8 +31,17 @@ lint: install
 	$(BIN)/ruff check cnnprof tests benchmarks
 	$(BIN)/ruff format --check cnnprof tests benchmarks
 
-bench: install
+# The peers (fvcore, ptflops, thop) live only in the bench venv; torch pinned as for .venv.
+$(BENCH_STAMP): pyproject.toml Makefile
+	test -x $(BENCH_BIN)/python || $(PYTHON) -m venv $(BENCH)
+	$(BENCH_BIN)/python -m pip install -q "$(TORCH)"
+	$(BENCH_BIN)/python -m pip install -q -e . fvcore ptflops thop
+	touch $(BENCH_STAMP)
+
+bench: install $(BENCH_STAMP)
 	$(BIN)/python benchmarks/startup.py
+	$(BENCH_BIN)/python benchmarks/peers.py --python $(BENCH_BIN)/python
+	$(BIN)/python benchmarks/latency.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(BENCH) build *.egg-info .pytest_cache

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from cnnprof.analytic.formulas import mbconv_mid, same_padding, se_squeeze
+from cnnprof.analytic.formulas import FORMULAS, mbconv_mid, same_padding, se_squeeze
 from cnnprof.spec.model import Arch, Layer
 
 Builder = Callable[[Layer, int], nn.Module]
@@ -322,19 +322,19 @@ BUILDERS: Mapping[str, Builder] = _table()
 def build(arch: Arch, device: str | torch.device = "meta") -> nn.Module:
     """The network of ``arch`` in eval mode, on ``device`` (meta: no memory for weights).
 
-    Modules are made on the meta device and a meta tensor is run through each as it is made, so
-    each builder learns its input channels from torch itself. Other devices get freshly
-    initialised random weights.
+    Each builder is told its input channels by the analytic shape propagation (no forward pass is
+    needed to build). That does not make the empirical count depend on the formulas: a wrong shape
+    there makes a module whose weights do not fit its input, and the forward pass fails. Other
+    devices than meta get freshly initialised random weights.
     """
     rows: OrderedDict[str, nn.Module] = OrderedDict()
+    shape = arch.input
     with torch.device("meta"):
-        probe = torch.empty(1, *arch.input.as_list())
         for row, layers in arch.expanded():
             modules = []
             for layer in layers:
-                module = BUILDERS[layer.op](layer, probe.shape[1]).eval()
-                probe = module(probe)
-                modules.append(module)
+                modules.append(BUILDERS[layer.op](layer, shape.c))
+                _, shape = FORMULAS[layer.op](layer, shape)
             rows[row.layer.path] = modules[0] if row.repeat is None else nn.Sequential(*modules)
         network = Network(rows).eval()
     if torch.device(device).type != "meta":
