@@ -32,6 +32,7 @@ lint: install
 	$(BIN)/ruff format --check cnnprof tests benchmarks
 
 # The peers (fvcore, ptflops, thop) live only in the bench venv; torch pinned as for .venv.
+# Each benchmark prints PASS/FAIL against its target; a miss does not stop the others.
 $(BENCH_STAMP): pyproject.toml Makefile
 	test -x $(BENCH_BIN)/python || $(PYTHON) -m venv $(BENCH)
 	$(BENCH_BIN)/python -m pip install -q "$(TORCH)"
@@ -39,9 +40,9 @@ $(BENCH_STAMP): pyproject.toml Makefile
 	touch $(BENCH_STAMP)
 
 bench: install $(BENCH_STAMP)
-	$(BIN)/python benchmarks/startup.py
-	$(BENCH_BIN)/python benchmarks/peers.py --python $(BENCH_BIN)/python
-	$(BIN)/python benchmarks/latency.py
+	-$(BIN)/python benchmarks/startup.py
+	-$(BENCH_BIN)/python benchmarks/peers.py --python $(BENCH_BIN)/python
+	-$(BIN)/python benchmarks/latency.py
 
 clean:
 	rm -rf $(VENV) $(BENCH) build *.egg-info .pytest_cache
