@@ -149,7 +149,7 @@ class Request:
             raise OptionError(f"--input {self.input}: expected C,H,W with each ≥ 1")
 
 
-def _module(request: Request, device: str) -> nn.Module:
+def outside_module(request: Request, device: str) -> nn.Module:
     if isinstance(request.model, str):
         from cnnprof.empirical.outside import construct
 
@@ -219,7 +219,7 @@ def profile_analytic(request: Request) -> Profile:
     request.check_outside()
     from cnnprof.empirical.walk import walk
 
-    return walk(_module(request, "meta"), request.input_shape(), batch=request.batch,
+    return walk(outside_module(request, "meta"), request.input_shape(), batch=request.batch,
                 dtype=request.dtype, model=_name(request.model))  # fmt: skip
 
 
@@ -233,7 +233,7 @@ def profile_empirical(request: Request, counter: str = "torch") -> Profile:
     device = "cpu" if counter == "fvcore" else "meta"
     if is_outside(request.model):
         request.check_outside()
-        module, shape, rows = _module(request, device), request.input_shape(), None
+        module, shape, rows = outside_module(request, device), request.input_shape(), None
     else:
         from cnnprof.empirical.build import build
 
@@ -271,7 +271,7 @@ def measured_training(request: Request, cost: TrainingCost) -> Any:
 
     if is_outside(request.model):
         request.check_outside()
-        module, shape = _module(request, "meta"), request.input_shape()
+        module, shape = outside_module(request, "meta"), request.input_shape()
     else:
         from cnnprof.empirical.build import build
 

@@ -20,6 +20,7 @@ from typer.core import TyperGroup
 
 from cnnprof import api, render, report
 from cnnprof.analytic.engine import profile as analytic_profile
+from cnnprof.cli_latency import register as register_latency
 from cnnprof.errors import CnnprofError, OptionError
 from cnnprof.registry import default_registry
 
@@ -174,7 +175,7 @@ def list_models(
     emit(content, output, force)
 
 
-def _input(text: str | None) -> tuple[int, int, int] | None:
+def parse_input(text: str | None) -> tuple[int, int, int] | None:
     if text is None:
         return None
     try:
@@ -215,13 +216,16 @@ def count(
     counter: Annotated[
         str, typer.Option("--counter", help="Empirical counter: torch (meta device) or fvcore.")
     ] = "torch",
+    latency: Annotated[
+        bool, typer.Option("--latency", help="Add measured latency on this CPU (random weights).")
+    ] = False,
     fmt: FormatOpt = Format.table,
     output: Output = None,
     force: Force = False,
 ) -> None:
     request = api.request(
         model, alpha=alpha, depth=depth, resolution=resolution, rho=rho, phi=phi,
-        num_classes=num_classes, batch=batch, dtype=dtype, input=_input(input),
+        num_classes=num_classes, batch=batch, dtype=dtype, input=parse_input(input),
         args=api.parse_args(arg), train=train,
     )  # fmt: skip
     model = request.model
@@ -235,14 +239,27 @@ def count(
     profile = api.profile_analytic(request)
     published = arch.published_figure() if arch else None
     grouped = by is GroupBy.op
+    timing = _measure(request, layers) if latency else None
     content: Any
     if fmt is Format.json:
         data = report.profile_dict(profile, layers, grouped, published)
+        if timing is not None:
+            from cnnprof import report_latency
+
+            data["latency"] = report_latency.summary(timing)
+            if layers:
+                data["latency"]["layers"] = report_latency.layer_records(timing)
         content = report.to_json(data)
     elif fmt is Format.csv:
         content = report.profile_csv(profile, layers, grouped)
+        if timing is not None and not (layers or grouped):
+            content = _with_latency_columns(content, timing)
     elif fmt is Format.md:
         content = report.profile_markdown(profile, layers, grouped, published)
+        if timing is not None:
+            from cnnprof import report_latency
+
+            content += "\n" + report_latency.latency_markdown(timing)
     else:
         options = arch.options.describe() if arch else ""
         title = f"{profile.model} · input {profile.input} · batch {batch}" + (
@@ -255,6 +272,10 @@ def count(
             parts.append(render.layer_table(profile, profile.rows))
         if profile.unsupported:
             parts.append(render.note("no formula for: " + ", ".join(profile.unsupported)))
+        if timing is not None:
+            from cnnprof import render_latency
+
+            parts.append(render_latency.latency_view(timing, layers=layers))
         content = render.group(*parts)
     emit(content, output, force)
 
@@ -413,7 +434,7 @@ def separable(
     (MobileNet paper, Tables 3 and 4)."""
     from cnnprof import tables
 
-    request = api.request(model, input=_input(input), args=api.parse_args(arg))
+    request = api.request(model, input=parse_input(input), args=api.parse_args(arg))
     result = tables.separable(request)
     totals = report.separable_totals(result)
     if fmt is Format.json:
@@ -548,10 +569,24 @@ def plot_module() -> Any:
     return plot
 
 
-def _measure(request: api.Request) -> Any:
-    from cnnprof.empirical import latency
+def _measure(request: api.Request, layers: bool = False) -> Any:
+    """Measured latency on the CPU with random weights (imports torch)."""
+    from cnnprof.empirical.latency import measure_request
+    from cnnprof.render_latency import progress_bar
+    from cnnprof.timing import LatencySettings
 
-    return latency.measure_request(request)
+    with progress_bar(request.label) as progress:
+        return measure_request(request, LatencySettings(layers=layers), progress)
+
+
+def _with_latency_columns(text: str, timing: Any) -> str:
+    """The one-row totals CSV with the latency median and throughput appended."""
+    header, row = text.rstrip("\n").split("\n")
+    extra = f",{timing.median * 1e3:.4f},{timing.throughput:.2f}"
+    return f"{header},latency_ms,throughput\n{row}{extra}\n"
+
+
+register_latency(app)
 
 
 def main(argv: list[str] | None = None) -> int:

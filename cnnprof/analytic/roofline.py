@@ -1,0 +1,300 @@
+"""The roofline estimate: what each row should cost on a device, from its FLOPs and bytes alone.
+
+Eager PyTorch runs a row as a sequence of ops (conv → BatchNorm → activation; SE's pool, convs,
+gate and scale; a residual add), one after another. Each op gets the classic roofline,
+
+    op time = max(FLOPs ÷ compute roof, memory time) + the op's launch overhead,
+
+and a row's predicted time is the sum over its ops. A row is compute-bound when its
+compute-limited ops take most of that time, memory-bound otherwise.
+
+- compute roof: for a convolution, what convolutions of its size reach on the device (a measured
+  curve: small ones leave vector lanes and threads idle), never above the large-matmul peak; for
+  a kernel that computes slower, its measured ceiling (a max pool, a local response norm: a few
+  operations per element loaded, no matrix units); else the large-matmul peak;
+- memory time: the bytes the op reads and writes at the device's streaming copy rate (see
+  bytes, below: small tensors stay in cache and move faster), plus what allocating a fresh output
+  of that size costs beyond streaming (clone's rate against copy_'s: page faults for large
+  tensors), and never faster than a measured ceiling for a kernel that streams slower than a copy
+  (a depthwise convolution: one multiply-add per weight per pixel, no matrix product to keep the
+  FMA units busy, so it moves its tensors at its own lower rate);
+- bytes: the main op reads weights + input and writes its output (the profile's bytes moved);
+  each element-wise op after it reads and writes the tensor again. Activations were just written
+  by the op before and move at the rate for their own size (cached when small); weights were
+  last touched a whole forward pass ago and move at the rate for the bytes that pass moves;
+- overhead: the measured cost of a tiny op of the same kind.
+
+Everything comes from a `Roofs` measured on the device (`cnnprof device`); nothing is fitted to
+models. Pure Python, no torch.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from cnnprof.profile import LayerCost, Profile
+
+Curve = tuple[tuple[int, float], ...]  # (bytes moved, bytes/s), ascending
+Table = tuple[tuple[str, float], ...]
+
+# Element-wise FLOP categories → (op kind, tensors read, tensors written, on the row's input?).
+# Tensors are of the row's output size, or of its input size when the last field is True.
+PASSES: Mapping[str, tuple[str, int, int, bool]] = MappingProxyType(
+    {
+        "norm": ("norm", 1, 1, False),
+        "act": ("act", 1, 1, False),
+        "pool": ("pool", 1, 0, True),  # after a matrix product: SE's squeeze reads its input
+        "add": ("add", 2, 1, False),
+        "scale": ("add", 2, 1, False),
+    }
+)
+MAIN_CATEGORIES = ("mac", "pool", "lrn")  # the first a row has names its main op
+LINEAR_OPS = frozenset({"fc"})  # rows whose MACs are a matrix product, not a convolution
+MAIN_KINDS: Mapping[str, str] = MappingProxyType(
+    {"dwconv": "dwconv", "maxpool": "maxpool", "avgpool": "pool", "gap": "pool", "lrn": "lrn"}
+)
+OVERHEAD_KIND: Mapping[str, str] = MappingProxyType(
+    {"dwconv": "conv", "maxpool": "pool", "lrn": "pool"}
+)
+CHANNELS_LAST = "/channels_last"  # suffix of a ceiling measured in channels-last format
+
+
+def interpolate(curve: Curve, nbytes: float) -> float:
+    """A measured curve at ``nbytes``: log-linear between points, flat beyond them."""
+    if nbytes <= curve[0][0]:
+        return curve[0][1]
+    for (x0, y0), (x1, y1) in itertools.pairwise(curve):
+        if nbytes <= x1:
+            t = (math.log(nbytes) - math.log(x0)) / (math.log(x1) - math.log(x0))
+            return y0 + t * (y1 - y0)
+    return curve[-1][1]
+
+
+@dataclass(frozen=True)
+class Roofs:
+    """A device's measured limits at one dtype and thread count."""
+
+    flops_per_s: float  # peak compute (large matrix product)
+    conv_curve: Curve  # (FLOPs of a convolution, FLOP/s it reaches), ascending
+    bandwidth: Curve  # streaming: copy_ into an existing tensor
+    alloc_bandwidth: Curve  # clone: the same copy into a freshly allocated tensor
+    op_overhead: Table  # (op kind, seconds of a tiny op of that kind)
+    byte_ceilings: Table = ()  # (op kind, bytes/s) of kernels streaming slower than a copy
+    flop_ceilings: Table = ()  # (op kind, FLOP/s) of kernels computing slower than a matmul
+
+    def bytes_per_s(self, nbytes: float) -> float:
+        """Streaming bandwidth for an op moving ``nbytes``."""
+        return interpolate(self.bandwidth, nbytes)
+
+    def alloc_surcharge(self, written: float) -> float:
+        """Seconds a fresh output of ``written`` bytes costs beyond streaming it: what clone
+        takes over copy_ at that size, never below zero."""
+        if written <= 0:
+            return 0.0
+        moved = 2 * written
+        extra = moved / interpolate(self.alloc_bandwidth, moved) - moved / self.bytes_per_s(moved)
+        return max(extra, 0.0)
+
+    def memory_s(self, op: OpCost, footprint: int = 0, channels_last: bool = False) -> float:
+        """Seconds to move an op's bytes: activations (just written by the op before, so
+        cached as far as their size allows) at the streaming rate for their size; weights (last
+        touched a whole forward pass ago) at the rate for ``footprint``, the bytes that pass
+        moves; a fresh output's allocation on top; never faster than the kind's ceiling."""
+        moved = op.read + op.written
+        if moved <= 0:
+            return 0.0
+        hot = moved - op.weights
+        seconds = hot / self.bytes_per_s(hot) if hot else 0.0
+        if op.weights:
+            seconds += op.weights / self.bytes_per_s(max(footprint, op.weights))
+        seconds += self.alloc_surcharge(op.written)
+        ceiling = self.op_bytes_ceiling(op.kind, channels_last)
+        return max(seconds, moved / ceiling) if ceiling else seconds
+
+    def op_bytes_ceiling(self, kind: str, channels_last: bool = False) -> float | None:
+        """The measured bytes/s ceiling of an op kind's kernel, if it has one."""
+        return _lookup(self.byte_ceilings, kind, channels_last)
+
+    def compute_s(self, kind: str, flops: int, channels_last: bool = False) -> float:
+        rate = _lookup(self.flop_ceilings, kind, channels_last) or self.flops_per_s
+        if kind == "conv" and self.conv_curve:
+            rate = min(rate, interpolate(self.conv_curve, flops))
+        return flops / rate
+
+    def overhead(self, kind: str) -> float:
+        return dict(self.op_overhead).get(OVERHEAD_KIND.get(kind, kind), 0.0)
+
+    @property
+    def dram_bytes_per_s(self) -> float:
+        """Streaming bandwidth of the largest copy measured: the memory roof."""
+        return self.bandwidth[-1][1]
+
+    @property
+    def cache_bytes_per_s(self) -> float:
+        """Streaming bandwidth of a copy of a 1 MiB tensor (an activation at batch 1, held in
+        cache): the cache roof."""
+        return self.bytes_per_s(2 * 2**20)
+
+    @property
+    def ridge(self) -> float:
+        """FLOPs per byte where the memory roof meets the compute roof."""
+        return self.flops_per_s / self.dram_bytes_per_s
+
+
+def _lookup(table: Table, kind: str, channels_last: bool) -> float | None:
+    ceilings = dict(table)
+    if channels_last and f"{kind}{CHANNELS_LAST}" in ceilings:
+        return ceilings[f"{kind}{CHANNELS_LAST}"]
+    return ceilings.get(kind)
+
+
+@dataclass(frozen=True)
+class OpEstimate:
+    """One op of a row on the roofline."""
+
+    kind: str  # conv, dwconv, linear, pool, maxpool, norm, act, add
+    flops: int
+    bytes: int  # read + written
+    compute_s: float
+    memory_s: float
+    overhead_s: float
+
+    @property
+    def seconds(self) -> float:
+        return max(self.compute_s, self.memory_s) + self.overhead_s
+
+    @property
+    def bound(self) -> str:
+        return "compute" if self.compute_s >= self.memory_s else "memory"
+
+
+@dataclass(frozen=True)
+class LayerEstimate:
+    """A row's predicted time: the sum of its ops'."""
+
+    path: str
+    op: str
+    flops: int  # at the batch
+    bytes: int  # weights + input + output, at the batch and dtype (the profile's bytes moved)
+    ops: tuple[OpEstimate, ...]
+
+    @property
+    def seconds(self) -> float:
+        return sum(o.seconds for o in self.ops)
+
+    @property
+    def overhead_s(self) -> float:
+        return sum(o.overhead_s for o in self.ops)
+
+    @property
+    def bound(self) -> str:
+        compute = sum(o.seconds for o in self.ops if o.bound == "compute")
+        return "compute" if self.ops and compute >= self.seconds - compute else "memory"
+
+    @property
+    def intensity(self) -> float:
+        return self.flops / self.bytes if self.bytes else 0.0
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """The roofline prediction of a whole profile."""
+
+    model: str
+    batch: int
+    dtype: str
+    rows: tuple[LayerEstimate, ...]
+
+    @property
+    def seconds(self) -> float:
+        return sum(r.seconds for r in self.rows)
+
+    def by_path(self) -> dict[str, LayerEstimate]:
+        return {r.path: r for r in self.rows}
+
+    def share_bound(self, bound: str) -> float:
+        """Share of the predicted time spent in rows with this bound."""
+        total = self.seconds
+        part = sum(r.seconds for r in self.rows if r.bound == bound)
+        return part / total if total else 0.0
+
+
+@dataclass(frozen=True)
+class OpCost:
+    """One op of a row before it meets the roofs: its kind, FLOPs and bytes, at the batch."""
+
+    kind: str
+    flops: int
+    read: int  # bytes read, weights included
+    written: int  # bytes written to a freshly allocated output
+    weights: int = 0  # of the bytes read, the row's parameters
+
+
+def row_ops(row: LayerCost, batch: int, dtype_bytes: int) -> list[OpCost]:
+    """The ops a row runs: the main op (convolution, matrix product, pool or LRN) reading the
+    weights and input and writing the output, then one element-wise pass per FLOP category."""
+    flops = row.flops
+    ops: list[OpCost] = []
+    written = row.out_shape.elements * batch * dtype_bytes
+    read = row.bytes_moved(dtype_bytes, batch) - written
+    weights = row.params * dtype_bytes
+    main = next((c for c in MAIN_CATEGORIES if flops.get(c)), None)
+    if main == "mac":
+        kind = "linear" if row.op in LINEAR_OPS else MAIN_KINDS.get(row.op, "conv")
+        count = (flops["mac"] + flops.get("bias", 0)) * batch
+        ops.append(OpCost(kind, count, read, written, weights))
+    elif main is not None:
+        kind = MAIN_KINDS.get(row.op, main)
+        ops.append(OpCost(kind, flops[main] * batch, read, written, weights))
+    for category, (kind, reads, writes, on_input) in PASSES.items():
+        count = flops.get(category, 0) * batch
+        if category == main or not count:
+            continue
+        shape = row.in_shape if on_input else row.out_shape
+        size = min(count, shape.elements * batch) * dtype_bytes  # ≥ 1 FLOP per element touched
+        ops.append(OpCost(kind, count, reads * size, writes * size))
+    return ops
+
+
+def layer_estimate(
+    row: LayerCost,
+    roofs: Roofs,
+    batch: int,
+    dtype_bytes: int,
+    channels_last: bool = False,
+    footprint: int = 0,
+) -> LayerEstimate:
+    """One row on the roofs; ``footprint``: bytes one forward pass moves (how far away the
+    row's weights were last touched)."""
+    ops = tuple(
+        OpEstimate(
+            kind=op.kind,
+            flops=op.flops,
+            bytes=op.read + op.written,
+            compute_s=roofs.compute_s(op.kind, op.flops, channels_last),
+            memory_s=roofs.memory_s(op, footprint, channels_last),
+            overhead_s=roofs.overhead(op.kind),
+        )
+        for op in row_ops(row, batch, dtype_bytes)
+    )
+    return LayerEstimate(
+        path=row.path,
+        op=row.op,
+        flops=row.total_flops * batch,
+        bytes=row.bytes_moved(dtype_bytes, batch),
+        ops=ops,
+    )
+
+
+def estimate(profile: Profile, roofs: Roofs, channels_last: bool = False) -> Estimate:
+    """Predicted time of every row of ``profile`` (at its batch and dtype) on ``roofs``."""
+    footprint = profile.bytes_moved
+    rows = tuple(
+        layer_estimate(r, roofs, profile.batch, profile.dtype_bytes, channels_last, footprint)
+        for r in profile.rows
+    )
+    return Estimate(profile.model, profile.batch, profile.dtype, rows)

@@ -1,0 +1,511 @@
+"""Measured latency: the whole model (warm-up until stable, then timed runs) and per row.
+
+Every forward pass runs in eval mode under ``torch.inference_mode`` with random weights. On CPU a
+run is timed with ``time.perf_counter``; on CUDA with a pair of CUDA events read after the end
+event has synchronised (so queued work is never mistaken for finished work); on MPS between two
+``torch.mps.synchronize`` calls. The thread count is set explicitly, reported, and restored.
+
+Per-row time comes from forward pre-hooks on the row modules (the spec's row paths, or an outside
+model's leaf modules): each hook takes one timestamp on the device's clock, and a row owns the time
+from its own start to the next row's start, so work a block does in its own ``forward`` (residual
+adds, concatenation) belongs to the row that ran last, as `count` attributes its FLOPs. The hooks'
+own cost is measured on a chain of empty modules with the same hooks and subtracted. Hooks rather
+than ``torch.profiler``: the profiler records every aten op (several microseconds each, which
+inflates small depthwise layers at batch 1) and still needs a module stack to name rows; one
+timestamp per row costs less and its cost can be measured and removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import itertools
+import platform
+import statistics
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from cnnprof.errors import LoadError, OptionError
+from cnnprof.profile import DTYPE_BYTES, LayerCost
+from cnnprof.spec.model import Shape
+from cnnprof.timing import (
+    DEFAULT_MIN_TIME,
+    MIN_RUNS,
+    LatencySettings,
+    LayerTime,
+    Timing,
+    check_dtype,
+)
+
+if TYPE_CHECKING:
+    from cnnprof.api import Request
+
+Progress = Callable[[str, float], None]  # (stage, fraction of that stage done)
+
+TORCH_DTYPES = MappingProxyType(
+    {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+)
+WINDOW_SECONDS = 0.1  # auto warm-up: each window lasts about this long …
+MAX_WINDOW = 25  # … in at most this many runs
+STABLE = 0.05  # consecutive window medians within 5 % of each other: warm
+MAX_WARMUP_WINDOWS = 20
+WARMUP_SHARE = 0.3  # of the budget, at most, spent warming up
+TIMED_SHARE = 0.6  # of the budget, at most, spent on whole-model runs when layers follow
+MAX_LAYER_RUNS = 50
+LAYER_WARMUP = 2  # hooked runs discarded before per-row timing
+CALIBRATION_MODULES = 50  # empty modules in the chain that measures the hooks' cost
+CALIBRATION_RUNS = 100
+
+
+def _silent(stage: str, fraction: float) -> None:
+    """The default progress callback: says nothing."""
+
+
+# --- devices and clocks ------------------------------------------------------------------------
+
+
+class Clock:
+    """Timestamps on the host: ``perf_counter``. Subclasses take them on the device."""
+
+    def stamp(self) -> Any:
+        return time.perf_counter()
+
+    def finish(self) -> None:
+        """Wait until every stamp taken so far can be read."""
+
+    def elapsed(self, start: Any, end: Any) -> float:
+        return end - start
+
+    def time(self, fn: Callable[[], object]) -> float:
+        """Seconds one call of ``fn`` takes, its device work included."""
+        start = self.stamp()
+        fn()
+        end = self.stamp()
+        self.finish()
+        return self.elapsed(start, end)
+
+
+class CudaClock(Clock):
+    """CUDA events on the current stream; read only after the last one has completed."""
+
+    def stamp(self) -> Any:
+        event = torch.cuda.Event(enable_timing=True)
+        event.record()
+        return event
+
+    def finish(self) -> None:
+        torch.cuda.synchronize()
+
+    def elapsed(self, start: Any, end: Any) -> float:
+        return start.elapsed_time(end) / 1e3  # elapsed_time is in milliseconds
+
+
+class MpsClock(Clock):
+    """Host time between synchronisations (MPS work is asynchronous too)."""
+
+    def stamp(self) -> Any:
+        torch.mps.synchronize()
+        return time.perf_counter()
+
+
+CLOCKS: MappingProxyType[str, type[Clock]] = MappingProxyType(
+    {"cpu": Clock, "cuda": CudaClock, "mps": MpsClock}
+)
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def check_device(device: str, dtype: str = "float32") -> torch.device:
+    """The torch device for ``device``, after checking it exists and runs ``dtype``."""
+    check_dtype(dtype)
+    if device == "cuda" and not torch.cuda.is_available():
+        why = "torch was built without CUDA" if torch.version.cuda is None else "no GPU is visible"
+        raise OptionError(
+            f"--device cuda: CUDA is not available (torch {torch.__version__}: {why}); "
+            "use --device cpu"
+        )
+    if device == "mps" and not _mps_available():
+        raise OptionError("--device mps: Apple's MPS backend is not available here; use cpu")
+    if device not in CLOCKS:
+        raise OptionError(f"--device {device}: expected one of {', '.join(CLOCKS)}")
+    target = torch.device(device)
+    _probe(target, dtype)
+    return target
+
+
+def _probe(device: torch.device, dtype: str) -> None:
+    """Run a small convolution and matrix product in ``dtype``; a kernel that is missing
+    becomes an OptionError."""
+    kind = TORCH_DTYPES[dtype]
+    try:
+        with torch.inference_mode():
+            x = torch.ones(1, 4, 6, 6, dtype=kind, device=device)
+            F.conv2d(x, torch.ones(4, 4, 3, 3, dtype=kind, device=device), padding=1)
+            a = torch.ones(8, 8, dtype=kind, device=device)
+            torch.matmul(a, a)
+    except (RuntimeError, TypeError, NotImplementedError) as exc:
+        raise OptionError(
+            f"--dtype {dtype}: not supported on {device.type} ({_first_line(exc)}); "
+            "try --dtype float32"
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def device_name(device: str | torch.device) -> str:
+    """What the hardware calls itself: the GPU's name, or the CPU's model name."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return f"Apple MPS ({platform.machine()})"
+    return cpu_name()
+
+
+def cpu_name() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                return value.strip()
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+@contextlib.contextmanager
+def threads(count: int | None) -> Iterator[int]:
+    """Set torch's intra-op thread count for the block (None: keep it); yield the count in
+    effect; restore the previous one afterwards."""
+    previous = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(previous)
+
+
+# --- whole-model runs --------------------------------------------------------------------------
+
+
+class _Deadline:
+    def __init__(self, seconds: float) -> None:
+        self.start = time.perf_counter()
+        self.seconds = seconds
+
+    def passed(self, share: float = 1.0) -> bool:
+        return time.perf_counter() - self.start >= share * self.seconds
+
+
+def _prepare(
+    module: nn.Module, shape: Shape, batch: int, dtype: str, device: torch.device, last: bool
+) -> tuple[nn.Module, torch.Tensor]:
+    kind = TORCH_DTYPES[dtype]
+    module = module.eval().to(device=device, dtype=kind)
+    x = torch.randn(batch, *shape.as_list(), device=device, dtype=kind)
+    if last:
+        module = module.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    return module, x
+
+
+def _first_run(run: Callable[[], object], clock: Clock, model: str, dtype: str) -> float:
+    try:
+        return clock.time(run)
+    except (RuntimeError, NotImplementedError) as exc:
+        message = _first_line(exc)
+        if "not implemented for" in message or "Unsupported" in message:
+            raise OptionError(f"--dtype {dtype}: {model} cannot run in it ({message})") from None
+        raise LoadError(f"{model}: forward failed: {message}") from None
+    except Exception as exc:  # a user's forward can raise anything; say which and stop
+        raise LoadError(f"{model}: forward failed: {type(exc).__name__}: {exc}") from None
+
+
+def _warm_up(
+    timed: Callable[[], float],
+    first: float,
+    warmup: int | None,
+    deadline: _Deadline,
+    progress: Progress,
+) -> tuple[int, bool]:
+    """Warm-up runs done (the first, untimed-for-results run included) and whether the median
+    settled. Auto: windows of about WINDOW_SECONDS until two consecutive medians agree."""
+    if warmup is not None:
+        for done in range(1, warmup):
+            if deadline.passed(WARMUP_SHARE):
+                return done, False
+            timed()
+            progress("warm-up", done / warmup)
+        progress("warm-up", 1.0)
+        return max(warmup, 1), True
+    window = max(1, min(MAX_WINDOW, round(WINDOW_SECONDS / max(first, 1e-9))))
+    runs, previous = 1, None
+    for index in range(MAX_WARMUP_WINDOWS):
+        if deadline.passed(WARMUP_SHARE):
+            break
+        median = statistics.median(timed() for _ in range(window))
+        runs += window
+        progress("warm-up", (index + 1) / MAX_WARMUP_WINDOWS)
+        if previous is not None and abs(median - previous) <= STABLE * previous:
+            progress("warm-up", 1.0)
+            return runs, True
+        previous = median
+    progress("warm-up", 1.0)
+    return runs, False
+
+
+def _timed_runs(
+    timed: Callable[[], float],
+    settings: LatencySettings,
+    deadline: _Deadline,
+    share: float,
+    progress: Progress,
+    stage: str = "timing",
+    cap: int | None = None,
+) -> tuple[list[float], bool]:
+    """Samples until ``settings.runs`` runs, or ``min_time`` seconds and MIN_RUNS runs, or the
+    budget's ``share`` is spent (then the second value is True). At least one run."""
+    samples: list[float] = []
+    start = time.perf_counter()
+    min_time = settings.min_time or DEFAULT_MIN_TIME
+    while True:
+        samples.append(timed())
+        n = len(samples)
+        if settings.runs is not None:
+            target = settings.runs if cap is None else min(settings.runs, cap)
+            fraction = n / target
+        else:
+            spent = time.perf_counter() - start
+            fraction = min(spent / min_time, n / MIN_RUNS)
+            if cap is not None:
+                fraction = max(fraction, n / cap)
+        progress(stage, min(fraction, 1.0))
+        if fraction >= 1.0:
+            return samples, False
+        if deadline.passed(share):
+            return samples, True
+
+
+# --- per-row times ------------------------------------------------------------------------------
+
+
+class _Stamps:
+    """Row-boundary timestamps of one forward pass; ``None`` marks the root's start and ``""``
+    its end."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.marks: list[tuple[str | None, Any]] = []
+
+    def hook(self, path: str | None) -> Callable[..., None]:
+        def mark(*_: object) -> None:
+            self.marks.append((path, self.clock.stamp()))
+
+        return mark
+
+    def attach(self, root: nn.Module, paths: Sequence[str]) -> list[Any]:
+        modules = dict(root.named_modules())
+        handles = [modules[p].register_forward_pre_hook(self.hook(p)) for p in paths]
+        handles.append(root.register_forward_pre_hook(self.hook(None)))
+        handles.append(root.register_forward_hook(self.hook("")))
+        return handles
+
+    def segments(self) -> dict[str, tuple[float, int]]:
+        """Row path → (seconds from each of its starts to the next boundary, boundaries)."""
+        self.clock.finish()
+        out: dict[str, tuple[float, int]] = {}
+        marks = self.marks
+        first = next((p for p, _ in marks if p), "")
+        for (path, start), (_, end) in itertools.pairwise(marks):
+            owner = path or first
+            seconds, count = out.get(owner, (0.0, 0))
+            out[owner] = (seconds + self.clock.elapsed(start, end), count + 1)
+        self.marks = []
+        return out
+
+
+def hook_overhead(clock: Clock, device: torch.device, runs: int = CALIBRATION_RUNS) -> float:
+    """Seconds each row boundary adds: the same hooks on a chain of empty modules, timed with and
+    without them."""
+    chain = nn.Sequential(*(nn.Identity() for _ in range(CALIBRATION_MODULES))).to(device)
+    x = torch.zeros(1, device=device)
+    with torch.inference_mode():
+        plain = [clock.time(lambda: chain(x)) for _ in range(runs)]
+        stamps = _Stamps(clock)
+        handles = stamps.attach(chain, [str(i) for i in range(CALIBRATION_MODULES)])
+        hooked = []
+        try:
+            for _ in range(runs):
+                chain(x)
+                hooked.append(sum(s for s, _ in stamps.segments().values()))
+        finally:
+            for handle in handles:
+                handle.remove()
+    extra = statistics.median(hooked) - statistics.median(plain)
+    return max(extra, 0.0) / (CALIBRATION_MODULES + 1)
+
+
+def _layer_times(
+    net: nn.Module,
+    run: Callable[[], object],
+    rows: Sequence[LayerCost],
+    clock: Clock,
+    settings: LatencySettings,
+    deadline: _Deadline,
+    progress: Progress,
+    batch: int,
+    dtype: str,
+    device: torch.device,
+) -> tuple[tuple[LayerTime, ...], int, float]:
+    modules = dict(net.named_modules())
+    paths = [r.path for r in rows if r.path in modules]
+    overhead = hook_overhead(clock, device)
+    stamps = _Stamps(clock)
+    handles = stamps.attach(net, paths)
+    per_row: dict[str, list[float]] = {p: [] for p in paths}
+    try:
+        for _ in range(LAYER_WARMUP):
+            run()
+            stamps.segments()
+
+        def timed() -> float:
+            run()
+            segments = stamps.segments()
+            total = 0.0
+            for path in paths:
+                seconds, count = segments.get(path, (0.0, 0))
+                net_seconds = max(seconds - count * overhead, 0.0)
+                per_row[path].append(net_seconds)
+                total += net_seconds
+            return total
+
+        samples, _ = _timed_runs(timed, settings, deadline, 1.0, progress, "layers", MAX_LAYER_RUNS)
+    finally:
+        for handle in handles:
+            handle.remove()
+    size = DTYPE_BYTES[dtype]
+    layers = tuple(
+        LayerTime(
+            path=r.path,
+            op=r.op,
+            seconds=statistics.median(per_row[r.path]) if r.path in per_row else 0.0,
+            macs=r.macs * batch,
+            flops=r.total_flops * batch,
+            bytes=r.bytes_moved(size, batch),
+        )
+        for r in rows
+    )
+    return layers, len(samples), overhead
+
+
+# --- the entry points ---------------------------------------------------------------------------
+
+
+def measure(
+    module: nn.Module,
+    input: Shape,
+    *,
+    batch: int = 1,
+    dtype: str = "float32",
+    settings: LatencySettings | None = None,
+    rows: Sequence[LayerCost] = (),
+    macs: int = 0,
+    model: str = "",
+    progress: Progress | None = None,
+) -> Timing:
+    """Time ``module`` on ``batch`` random inputs of ``input`` shape.
+
+    The module is moved to the device and dtype in place (pass a copy to keep yours). ``rows``
+    (a profile's rows) name the modules timed one by one when ``settings.layers`` is set; their
+    MACs, FLOPs and bytes go into each `LayerTime`. ``progress(stage, fraction)`` is called as
+    the stages "warm-up", "timing" and "layers" advance.
+    """
+    settings = settings or LatencySettings()
+    settings.check()
+    if batch < 1:
+        raise OptionError(f"--batch {batch}: expected a batch size ≥ 1")
+    target = check_device(settings.device, dtype)
+    model = model or type(module).__name__
+    report = progress or _silent
+    clock = CLOCKS[target.type]()
+    deadline = _Deadline(settings.budget)
+    with threads(settings.threads) as count, torch.inference_mode():
+        net, x = _prepare(module, input, batch, dtype, target, settings.channels_last)
+
+        def run() -> object:
+            return net(x)
+
+        def timed() -> float:
+            return clock.time(run)
+
+        first = _first_run(run, clock, model, dtype)
+        warmup_runs, stable = _warm_up(timed, first, settings.warmup, deadline, report)
+        share = TIMED_SHARE if settings.layers and rows else 1.0
+        samples, hit = _timed_runs(timed, settings, deadline, share, report)
+        layers: tuple[LayerTime, ...] = ()
+        layer_runs, overhead = 0, 0.0
+        if settings.layers and rows:
+            layers, layer_runs, overhead = _layer_times(
+                net, run, rows, clock, settings, deadline, report, batch, dtype, target
+            )
+            hit = hit or deadline.passed()
+    return Timing(
+        model=model,
+        device=target.type,
+        device_name=device_name(target),
+        threads=count,
+        dtype=dtype,
+        batch=batch,
+        channels_last=settings.channels_last,
+        torch_version=torch.__version__,
+        samples=tuple(samples),
+        warmup_runs=warmup_runs,
+        warmup_stable=stable,
+        budget_hit=hit,
+        macs=macs,
+        layers=layers,
+        layer_runs=layer_runs,
+        hook_overhead=overhead,
+    )
+
+
+def measure_request(
+    request: Request, settings: LatencySettings | None = None, progress: Progress | None = None
+) -> Timing:
+    """Measure the model a `Request` names (batch and dtype from the request): a registry model
+    is built with random weights on the device, an outside one constructed there (an
+    ``nn.Module`` given directly is copied first). Per-row times follow the analytic rows."""
+    from cnnprof import api
+    from cnnprof.empirical.build import build
+
+    settings = settings or LatencySettings()
+    settings.check()
+    check_dtype(request.dtype)
+    check_device(settings.device, request.dtype)
+    profile = api.profile_analytic(request)
+    if api.is_outside(request.model):
+        if isinstance(request.model, nn.Module):
+            module = copy.deepcopy(request.model)
+        else:
+            module = api.outside_module(request, settings.device)
+        shape = request.input_shape()
+    else:
+        arch = request.arch()
+        module, shape = build(arch, settings.device), arch.input
+    return measure(
+        module, shape, batch=request.batch, dtype=request.dtype, settings=settings,
+        rows=profile.rows, macs=profile.macs, model=profile.model, progress=progress,
+    )  # fmt: skip

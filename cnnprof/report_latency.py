@@ -1,0 +1,195 @@
+"""Latency and device peaks as data for other programs: JSON (versioned), CSV and Markdown.
+
+Returns text or plain dicts only. Times are in seconds in JSON and CSV, milliseconds in Markdown.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cnnprof.analytic.roofline import Estimate, Roofs
+from cnnprof.report import human_bytes, to_csv, to_markdown
+from cnnprof.timing import Timing
+
+if TYPE_CHECKING:
+    from cnnprof.empirical.peaks import Peaks
+
+SCHEMA = "cnnprof.latency/1"
+PEAKS_SCHEMA = "cnnprof.device/1"
+
+
+def threads(count: int) -> str:
+    return f"{count} thread" if count == 1 else f"{count} threads"
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.3f}"
+
+
+def _share(part: float, whole: float) -> float | None:
+    return part / whole if whole else None
+
+
+def layer_records(timing: Timing, estimate: Estimate | None = None) -> list[dict[str, Any]]:
+    """One record per timed row: time and its share next to MACs and their share."""
+    total_s, total_macs = timing.layer_sum, sum(layer.macs for layer in timing.layers)
+    predicted = estimate.by_path() if estimate else {}
+    out = []
+    for layer in timing.layers:
+        guess = predicted.get(layer.path)
+        out.append(
+            {
+                "path": layer.path,
+                "op": layer.op,
+                "seconds": layer.seconds,
+                "time_share": _share(layer.seconds, total_s),
+                "macs": layer.macs,
+                "mac_share": _share(layer.macs, total_macs),
+                "gmacs_per_s": layer.gmacs_per_s,
+                "flops": layer.flops,
+                "bytes": layer.bytes,
+                "intensity": layer.intensity,
+                "predicted_seconds": guess.seconds if guess else None,
+                "bound": guess.bound if guess else None,
+            }
+        )
+    return out
+
+
+def summary(timing: Timing, estimate: Estimate | None = None) -> dict[str, Any]:
+    """The headline figures of a measurement, as plain numbers."""
+    out: dict[str, Any] = {
+        "model": timing.model,
+        "device": timing.device,
+        "device_name": timing.device_name,
+        "threads": timing.threads,
+        "dtype": timing.dtype,
+        "batch": timing.batch,
+        "channels_last": timing.channels_last,
+        "torch": timing.torch_version,
+        "runs": timing.runs,
+        "warmup_runs": timing.warmup_runs,
+        "warmup_stable": timing.warmup_stable,
+        "budget_hit": timing.budget_hit,
+        "median_s": timing.median,
+        "p10_s": timing.p10,
+        "p90_s": timing.p90,
+        "iqr_s": timing.iqr,
+        "cv": timing.cv,
+        "throughput": timing.throughput,
+        "macs": timing.macs,
+        "gmacs_per_s": timing.macs / timing.median / 1e9 if timing.median else 0.0,
+    }
+    if estimate is not None:
+        out["predicted_s"] = estimate.seconds
+        out["predicted_ratio"] = estimate.seconds / timing.median
+        out["memory_bound_share"] = estimate.share_bound("memory")
+    if timing.layers:
+        out["layer_runs"] = timing.layer_runs
+        out["layer_sum_s"] = timing.layer_sum
+        out["layer_ratio"] = timing.layer_ratio
+        out["hook_overhead_s"] = timing.hook_overhead
+    return out
+
+
+def latency_dict(
+    timing: Timing, estimate: Estimate | None = None, roofs: Roofs | None = None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"schema": SCHEMA, **summary(timing, estimate)}
+    out["samples_s"] = list(timing.samples)
+    if roofs is not None:
+        out["roofs"] = roofs_dict(roofs)
+    if timing.layers:
+        out["layers"] = layer_records(timing, estimate)
+    return out
+
+
+def latency_csv(timing: Timing, estimate: Estimate | None = None) -> str:
+    if timing.layers:
+        records = layer_records(timing, estimate)
+        return to_csv(records, list(records[0]))
+    record = summary(timing, estimate)
+    return to_csv([record], list(record))
+
+
+def latency_markdown(timing: Timing, estimate: Estimate | None = None) -> str:
+    t = timing
+    title = (
+        f"**{t.model}** — {t.device_name} ({t.device}), batch {t.batch}, {t.dtype}, "
+        f"{threads(t.threads)}, torch {t.torch_version}"
+    )
+    rows = [
+        ("median", f"{ms(t.median)} ms"),
+        ("p10 / p90", f"{ms(t.p10)} / {ms(t.p90)} ms"),
+        ("IQR · CV", f"{ms(t.iqr)} ms · {100 * t.cv:.1f} %"),
+        ("runs", f"{t.runs} (after {t.warmup_runs} warm-up)"),
+        ("throughput", f"{t.throughput:,.1f} images/s"),
+    ]
+    if estimate is not None:
+        rows.append(("roofline", f"{ms(estimate.seconds)} ms ({estimate.seconds / t.median:.2f}×)"))
+    if t.layer_ratio is not None:
+        rows.append(("per-layer sum", f"{ms(t.layer_sum)} ms ({t.layer_ratio:.3f}× median)"))
+    parts = [title + "\n\n", to_markdown(("metric", "value"), rows)]
+    if t.layers:
+        body = [
+            (
+                r["path"], r["op"], ms(r["seconds"]), _percent(r["time_share"]),
+                _percent(r["mac_share"]), f"{r['gmacs_per_s']:.1f}", human_bytes(r["bytes"]),
+                f"{r['intensity']:.1f}",
+                "–" if r["predicted_seconds"] is None else ms(r["predicted_seconds"]),
+                r["bound"] or "–",
+            )
+            for r in layer_records(t, estimate)
+        ]  # fmt: skip
+        headers = ("path", "op", "ms", "time %", "MACs %", "GMAC/s", "bytes", "FLOP/B",
+                   "roofline ms", "bound")  # fmt: skip
+        parts.append("\n" + to_markdown(headers, body, right=2))
+    return "".join(parts)
+
+
+def _percent(share: float | None) -> str:
+    return "–" if share is None else f"{100 * share:.1f} %"
+
+
+def roofs_dict(roofs: Roofs) -> dict[str, Any]:
+    return {
+        "flops_per_s": roofs.flops_per_s,
+        "bandwidth": [{"bytes": n, "bytes_per_s": b} for n, b in roofs.bandwidth],
+        "alloc_bandwidth": [{"bytes": n, "bytes_per_s": b} for n, b in roofs.alloc_bandwidth],
+        "byte_ceilings": dict(roofs.byte_ceilings),
+        "flop_ceilings": dict(roofs.flop_ceilings),
+        "op_overhead_s": dict(roofs.op_overhead),
+        "ridge_flops_per_byte": roofs.ridge,
+    }
+
+
+def peaks_records(peaks: Peaks) -> list[dict[str, Any]]:
+    """One record per measured figure of a `Peaks`: what, at which size, how much."""
+    records = [{"metric": "compute", "size": "", "value": peaks.flops_per_s, "unit": "FLOP/s"}]
+    records += [{"metric": "bandwidth", "size": n, "value": b, "unit": "B/s"}
+                for n, b in peaks.bandwidth]  # fmt: skip
+    records += [{"metric": "bandwidth into a new tensor", "size": n, "value": b, "unit": "B/s"}
+                for n, b in peaks.alloc_bandwidth]  # fmt: skip
+    records += [{"metric": f"ceiling {k}", "size": "", "value": v, "unit": "B/s"}
+                for k, v in peaks.byte_ceilings]  # fmt: skip
+    records += [{"metric": f"ceiling {k}", "size": "", "value": v, "unit": "FLOP/s"}
+                for k, v in peaks.flop_ceilings]  # fmt: skip
+    records += [{"metric": f"overhead {k}", "size": "", "value": v, "unit": "s"}
+                for k, v in peaks.op_overhead]  # fmt: skip
+    return records
+
+
+def peaks_markdown(peaks: Peaks) -> str:
+    title = (
+        f"**{peaks.device_name}** ({peaks.device}), {peaks.dtype}, {threads(peaks.threads)}, "
+        f"torch {peaks.torch_version}, measured {peaks.measured_at}\n\n"
+    )
+    rows = [("peak compute", "large matmul", f"{peaks.flops_per_s / 1e9:,.1f} GFLOP/s")]
+    rows += [("bandwidth", f"copy moving {human_bytes(n)}", f"{b / 1e9:,.1f} GB/s")
+             for n, b in peaks.bandwidth]  # fmt: skip
+    rows += [("bandwidth", f"copy into a new tensor, {human_bytes(n)}", f"{b / 1e9:,.1f} GB/s")
+             for n, b in peaks.alloc_bandwidth]  # fmt: skip
+    rows += [("kernel ceiling", k, f"{v / 1e9:,.1f} GB/s") for k, v in peaks.byte_ceilings]
+    rows += [("kernel ceiling", k, f"{v / 1e9:,.2f} GFLOP/s") for k, v in peaks.flop_ceilings]
+    rows += [("overhead", f"tiny {k}", f"{v * 1e6:.1f} µs") for k, v in peaks.op_overhead]
+    return title + to_markdown(("metric", "measured on", "value"), rows, right=2)

@@ -1,0 +1,372 @@
+"""Latency: the measuring path on CPU (structure and sanity, never a wall-clock figure), device
+peaks and their cache, the roofline (pure Python), and `cnnprof latency` / `cnnprof device`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+from typer.testing import CliRunner, Result
+
+from cnnprof import api
+from cnnprof.analytic.roofline import OpCost, Roofs, estimate, layer_estimate
+from cnnprof.cli import app
+from cnnprof.cli_latency import register
+from cnnprof.empirical import latency as latency_module
+from cnnprof.empirical import peaks as peaks_module
+from cnnprof.empirical.latency import measure, measure_request
+from cnnprof.errors import OptionError
+from cnnprof.spec.model import Shape
+from cnnprof.timing import MIN_RUNS, LatencySettings, quantile
+
+register(app)  # idempotent: cli.py registers these commands itself
+
+SMALL = "mobilenet@alpha=0.25,res=64"  # depthwise rows, residual-free, ~2.5 M MACs
+QUICK = {"runs": 3, "warmup": 1}
+
+
+@pytest.fixture(autouse=True)
+def tiny_peaks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Peaks cached under tmp_path and measured on tiny sizes, so no test waits for them."""
+    monkeypatch.setenv("CNNPROF_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(peaks_module, "MATMUL_SIZES", {"cpu": (64,)})
+    monkeypatch.setattr(peaks_module, "COPY_BYTES", (2**12, 2**16))
+    monkeypatch.setattr(peaks_module, "OVERHEAD_RUNS", 5)
+    monkeypatch.setattr(peaks_module, "CONV_CHANNELS", (8, 16))
+    monkeypatch.setattr(peaks_module, "CEILING_INPUT", {"cpu": (1, 8, 8, 8)})
+    return tmp_path / "cache"
+
+
+# --- the measuring path ------------------------------------------------------------------------
+
+
+def test_latency_structure_and_rows():
+    before = torch.get_num_threads()
+    request = api.request(SMALL)
+    timing = measure_request(request, LatencySettings(threads=1, layers=True, **QUICK))
+    assert torch.get_num_threads() == before, "thread count restored"
+    assert timing.threads == 1
+    assert timing.device == "cpu" and timing.device_name
+    assert timing.dtype == "float32" and timing.batch == 1
+    assert timing.torch_version == torch.__version__
+    assert timing.runs == 3 and len(timing.samples) == 3
+    assert all(s > 0 for s in timing.samples)
+    assert timing.p10 <= timing.median <= timing.p90
+    assert timing.iqr >= 0 and timing.cv >= 0
+    assert timing.throughput == pytest.approx(1 / timing.median)
+    profile = api.profile_analytic(request)
+    assert timing.macs == profile.macs
+    assert [layer.path for layer in timing.layers] == [row.path for row in profile.rows]
+    assert all(layer.seconds >= 0 for layer in timing.layers)
+    assert sum(layer.macs for layer in timing.layers) == profile.macs
+    assert timing.layer_runs >= 1 and timing.hook_overhead >= 0
+    assert timing.layer_ratio is not None and timing.layer_ratio > 0
+    assert set(timing.by_path()) == {row.path for row in profile.rows}
+
+
+def test_min_time_takes_at_least_min_runs_and_batch_scales_throughput():
+    request = api.request("lenet5", batch=2)
+    timing = measure_request(request, LatencySettings(min_time=1e-6, warmup=0))
+    assert timing.runs >= MIN_RUNS
+    assert timing.warmup_runs == 1  # the first run is always discarded
+    assert timing.throughput == pytest.approx(2 / timing.median)
+    assert not timing.layers and timing.layer_ratio is None
+
+
+def test_auto_warmup_is_bounded_by_the_budget():
+    timing = measure_request(api.request("lenet5"), LatencySettings(runs=2, budget=0.05))
+    assert timing.warmup_runs >= 1
+    assert timing.runs >= 1
+
+
+def test_bfloat16_channels_last_on_an_outside_module_leaves_it_untouched():
+    module = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    request = api.request(module, input=(3, 16, 16), dtype="bfloat16")
+    timing = measure_request(request, LatencySettings(channels_last=True, layers=True, **QUICK))
+    assert timing.dtype == "bfloat16" and timing.channels_last
+    assert next(module.parameters()).dtype == torch.float32, "the caller's module was copied"
+    assert [layer.path for layer in timing.layers] == ["0", "1", "2", "3"]
+
+
+def test_measure_without_rows():
+    module = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+    timing = measure(module, Shape(4, 1, 1), settings=LatencySettings(**QUICK))
+    assert timing.model == "Sequential" and timing.runs == 3 and timing.layers == ()
+
+
+def test_quantile_interpolates_like_numpy():
+    assert quantile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
+    assert quantile([5.0], 0.9) == 5.0
+    assert quantile([4.0, 1.0, 3.0, 2.0], 0.1) == pytest.approx(1.3)
+
+
+@pytest.mark.parametrize(
+    ("settings", "fragment"),
+    [
+        (LatencySettings(runs=0), "--runs 0"),
+        (LatencySettings(min_time=-1.0), "--min-time -1"),
+        (LatencySettings(runs=3, min_time=1.0), "alternatives"),
+        (LatencySettings(device="tpu"), "--device tpu"),
+        (LatencySettings(threads=0), "--threads 0"),
+    ],
+)
+def test_settings_out_of_range(settings: LatencySettings, fragment: str):
+    with pytest.raises(OptionError, match=fragment):
+        measure_request(api.request("lenet5"), settings)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present here")
+def test_cuda_absent_is_an_option_error():
+    with pytest.raises(OptionError, match="CUDA is not available"):
+        measure_request(api.request("lenet5"), LatencySettings(device="cuda"))
+
+
+def test_a_dtype_the_device_cannot_run_is_an_option_error(monkeypatch: pytest.MonkeyPatch):
+    def missing(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("\"addmm_impl_cpu_\" not implemented for 'Half'")
+
+    monkeypatch.setattr(latency_module.torch, "matmul", missing)
+    with pytest.raises(OptionError, match="--dtype float16: not supported on cpu"):
+        measure_request(api.request("lenet5", dtype="float16"), LatencySettings(**QUICK))
+
+
+# --- device peaks and their cache ---------------------------------------------------------------
+
+
+def test_peaks_cache_round_trip(tiny_peaks: Path, monkeypatch: pytest.MonkeyPatch):
+    first = peaks_module.peaks("cpu", "float32", 1)
+    files = list((tiny_peaks / "peaks").glob("*.json"))
+    assert len(files) == 1 and "__1t__float32" in files[0].name
+    assert first.threads == 1 and first.flops_per_s > 0
+    assert [n for n, _ in first.bandwidth] == [2 * 2**12, 2 * 2**16]
+    assert {k for k, _ in first.op_overhead} >= {"conv", "norm", "act", "add"}
+
+    calls = []
+    real = peaks_module.measure_peaks
+    monkeypatch.setattr(
+        peaks_module, "measure_peaks", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    assert peaks_module.peaks("cpu", "float32", 1) == first, "read back from the cache"
+    assert calls == []
+    peaks_module.peaks("cpu", "float32", 1, refresh=True)
+    assert calls == [1]
+    files[0].write_text("{not json", encoding="utf-8")
+    peaks_module.peaks("cpu", "float32", 1)
+    assert calls == [1, 1], "an unreadable cache file is measured again"
+    assert peaks_module.peaks("cpu", "float32", 2).threads == 2, "threads are part of the key"
+    assert len(list((tiny_peaks / "peaks").glob("*.json"))) == 2
+
+
+# --- the roofline, pure Python ------------------------------------------------------------------
+
+
+ROOFS = Roofs(
+    flops_per_s=100e9,
+    conv_curve=((10**6, 20e9), (10**8, 80e9)),
+    bandwidth=((2**16, 60e9), (2**24, 20e9), (2**28, 10e9)),
+    alloc_bandwidth=((2**16, 60e9), (2**24, 20e9), (2**28, 5e9)),
+    op_overhead=(("conv", 10e-6), ("norm", 8e-6), ("act", 2e-6), ("linear", 5e-6)),
+    byte_ceilings=(("dwconv", 3e9), ("dwconv/channels_last", 9e9)),
+    flop_ceilings=(("maxpool", 0.3e9), ("lrn", 1e9)),
+)
+
+
+def test_roofline_rows_are_sums_of_their_ops():
+    profile = api.profile_analytic(api.request("mobilenet"))
+    rows = {r.path: r for r in profile.rows}
+    dw = layer_estimate(rows["1.dw"], ROOFS, 1, 4)
+    assert [o.kind for o in dw.ops] == ["dwconv", "norm", "act"]
+    assert dw.overhead_s == pytest.approx(20e-6)
+    assert all(o.bound == "memory" for o in dw.ops), "depthwise, BatchNorm, ReLU: memory-bound"
+    assert dw.ops[0].memory_s == pytest.approx(dw.ops[0].bytes / 3e9), "the depthwise ceiling"
+    assert dw.ops[1].bytes == 2 * 4 * rows["1.dw"].out_shape.elements
+    pw = layer_estimate(rows["7.0.pw"], ROOFS, 1, 4)
+    assert pw.bound == "compute" and pw.ops[0].compute_s > pw.ops[0].memory_s
+    conv_flops = pw.ops[0].flops  # 2 × 51.4 M: at the top of the curve, below the matmul peak
+    assert conv_flops / pw.ops[0].compute_s == pytest.approx(80e9)
+    small = layer_estimate(rows["1.pw"], ROOFS, 1, 4).ops[0]  # a smaller convolution: slower
+    assert 20e9 < small.flops / small.compute_s < 80e9
+    assert dw.bound == "memory"
+    assert pw.seconds == pytest.approx(sum(o.seconds for o in pw.ops))
+    nhwc = layer_estimate(rows["1.dw"], ROOFS, 1, 4, channels_last=True)
+    assert nhwc.ops[0].memory_s == pytest.approx(dw.ops[0].memory_s / 3)
+    fc = layer_estimate(rows["11"], ROOFS, 1, 4)
+    assert [o.kind for o in fc.ops] == ["linear"] and fc.bound == "memory"
+    assert fc.overhead_s == pytest.approx(5e-6), "an fc row costs a linear launch"
+    whole = estimate(profile, ROOFS)
+    assert whole.seconds == pytest.approx(sum(r.seconds for r in whole.rows))
+    assert 0 < whole.share_bound("memory") < 1
+    batched = estimate(api.profile_analytic(api.request("mobilenet", batch=8)), ROOFS)
+    assert batched.seconds > whole.seconds
+
+
+def test_squeeze_excite_reads_its_input_for_the_pool():
+    profile = api.profile_analytic(api.request("efficientnet_b0"))
+    se = next(r for r in profile.rows if r.op == "se")
+    kinds = {o.kind: o for o in layer_estimate(se, ROOFS, 1, 4).ops}
+    assert kinds["pool"].bytes == 4 * se.in_shape.elements
+    assert kinds["act"].bytes < 4 * 1000, "the SE activations run on the squeezed vector"
+
+
+def test_bandwidth_curve_is_interpolated_and_flat_outside():
+    assert ROOFS.bytes_per_s(1) == 60e9
+    assert ROOFS.bytes_per_s(2**30) == 10e9
+    assert 20e9 < ROOFS.bytes_per_s(2**20) < 60e9
+    assert ROOFS.dram_bytes_per_s == 10e9 and 20e9 < ROOFS.cache_bytes_per_s < 60e9
+    assert ROOFS.ridge == pytest.approx(10.0)
+
+
+def test_fresh_outputs_cost_what_clone_costs_beyond_copy():
+    assert ROOFS.alloc_surcharge(2**10) == 0.0, "small outputs: no surcharge measured"
+    big = 2**27  # written; a clone of it moves 2**28 bytes
+    assert ROOFS.alloc_surcharge(big) == pytest.approx(2 * big / 5e9 - 2 * big / 10e9)
+    read_only = ROOFS.memory_s(OpCost("linear", 0, read=2**28, written=0))
+    assert read_only == pytest.approx(2**28 / 10e9), "weights are read, not allocated"
+
+
+def test_weights_move_at_the_rate_for_a_whole_forward_pass():
+    hot = OpCost("conv", 0, read=2**20, written=0)
+    cold = OpCost("conv", 0, read=2**20, written=0, weights=2**20)
+    assert ROOFS.memory_s(hot) == pytest.approx(2**20 / ROOFS.bytes_per_s(2**20))
+    assert ROOFS.memory_s(cold, footprint=2**28) == pytest.approx(2**20 / 10e9)
+    profile = api.profile_analytic(api.request("vgg16"))
+    fc = layer_estimate(profile.rows[-3], ROOFS, 1, 4, footprint=profile.bytes_moved)
+    assert fc.op == "fc" and fc.ops[0].memory_s > profile.rows[-3].params * 4 / 10e9
+
+
+def test_max_pool_and_lrn_have_their_own_compute_ceilings():
+    profile = api.profile_analytic(api.request("googlenet"))
+    pool = next(r for r in profile.rows if r.op == "maxpool")
+    op = layer_estimate(pool, ROOFS, 1, 4).ops[0]
+    assert op.kind == "maxpool" and op.bound == "compute"
+    assert op.compute_s == pytest.approx(pool.flops["pool"] / 0.3e9)
+    lrn = next(r for r in profile.rows if r.op == "lrn")
+    (op,) = layer_estimate(lrn, ROOFS, 1, 4).ops
+    assert op.kind == "lrn" and op.compute_s == pytest.approx(lrn.flops["lrn"] / 1e9)
+
+
+def test_roofline_and_reports_never_import_torch():
+    code = (
+        "import sys\n"
+        "from cnnprof import api\n"
+        "from cnnprof.analytic.roofline import Roofs, estimate\n"
+        "import cnnprof.render_latency, cnnprof.report_latency, cnnprof.timing\n"
+        "curve = ((65536, 6e10), (2**28, 5e9))\n"
+        "roofs = Roofs(1e11, curve, curve, curve, (('conv', 1e-5),))\n"
+        "assert estimate(api.profile_analytic(api.request('mobilenet')), roofs).seconds > 0\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args))
+
+
+def ok(*args: str) -> str:
+    result = run(*args)
+    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    return result.stdout
+
+
+def assert_error(result: Result, *fragments: str) -> None:
+    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
+    err = result.stderr
+    assert err.startswith("cnnprof: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err and result.stdout == ""
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+
+
+def test_cli_latency_table_with_layers():
+    out = ok("latency", SMALL, "--runs", "3", "--warmup", "1", "--layers", "--threads", "1")
+    assert "mobilenet_v1" in out and "1 thread" in out
+    assert "median" in out and "per-layer sum" in out and "roofline" in out
+    assert "7.4.pw" in out and "memory" in out
+
+
+def test_cli_latency_json_csv_md(tmp_path: Path):
+    data = json.loads(ok("latency", "lenet5", "--runs", "3", "--layers", "-f", "json"))
+    assert data["schema"] == "cnnprof.latency/1"
+    assert data["runs"] == 3 and len(data["samples_s"]) == 3
+    assert data["p10_s"] <= data["median_s"] <= data["p90_s"]
+    assert data["threads"] >= 1 and data["predicted_s"] > 0
+    assert [row["path"] for row in data["layers"]] == ["C1", "S2", "C3", "S4", "C5", "flat", "F6",
+                                                       "output"]  # fmt: skip
+    assert {"seconds", "time_share", "mac_share", "gmacs_per_s", "bytes", "intensity",
+            "predicted_seconds", "bound"} <= set(data["layers"][0])  # fmt: skip
+    csv_text = ok("latency", "lenet5", "--runs", "3", "-f", "csv")
+    assert csv_text.splitlines()[0].startswith("model,device,device_name,threads")
+    md = ok("latency", "lenet5", "--runs", "3", "--layers", "-f", "md")
+    assert "| median |" in md and "| C1 | conv |" in md
+    out = tmp_path / "lat.json"
+    ok("latency", "lenet5", "--runs", "2", "-f", "json", "-o", str(out))
+    assert json.loads(out.read_text())["model"] == "lenet5"
+
+
+def test_cli_device_and_refresh(tiny_peaks: Path):
+    out = ok("device", "--threads", "1")
+    assert "peak compute" in out and "GFLOP/s" in out and "tiny conv" in out
+    cached = list((tiny_peaks / "peaks").glob("*__1t__float32.json"))
+    assert len(cached) == 1
+    stamp = json.loads(cached[0].read_text())["measured_at"]
+    data = json.loads(ok("device", "--threads", "1", "--refresh", "-f", "json"))
+    assert data["schema"] == "cnnprof.peaks/1" and data["threads"] == 1
+    assert data["measured_at"] >= stamp
+    assert "overhead conv" in ok("device", "--threads", "1", "-f", "csv")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("--runs", "0"), "--runs 0"),
+        (("--min-time", "-1"), "--min-time -1"),
+        (("--runs", "2", "--min-time", "1"), "alternatives"),
+        (("--dtype", "int8"), "--dtype int8"),
+        (("--device", "tpu"), "--device tpu"),
+        (("--warmup", "soon"), "--warmup soon"),
+        (("--batch", "0"), "--batch 0"),
+        (("--plot", "chart.pdf"), ".png or .svg"),
+    ],
+)
+def test_cli_latency_errors(args: tuple[str, ...], fragment: str):
+    assert_error(run("latency", "lenet5", *args), fragment)
+
+
+def test_cli_unknown_model_is_one_line():
+    assert_error(run("latency", "mobilenet_v9", "--runs", "1"), "unknown model")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present here")
+def test_cli_cuda_absent():
+    assert_error(run("latency", "lenet5", "--device", "cuda"), "--device cuda", "use --device cpu")
+    assert_error(run("device", "--device", "cuda"), "CUDA is not available")
+
+
+def test_cli_unsupported_dtype(monkeypatch: pytest.MonkeyPatch):
+    def missing(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("\"slow_conv2d_cpu\" not implemented for 'Half'")
+
+    monkeypatch.setattr(latency_module.F, "conv2d", missing)
+    assert_error(run("latency", "lenet5", "--dtype", "float16"), "--dtype float16", "cpu")
+
+
+def test_cli_plot_without_matplotlib(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert_error(run("latency", "lenet5", "--plot", str(tmp_path / "r.png")), "matplotlib")
+
+
+def test_cli_plot_writes_a_chart(tmp_path: Path):
+    pytest.importorskip("matplotlib")
+    chart = tmp_path / "roofline.svg"
+    ok("latency", SMALL, "--runs", "2", "--warmup", "1", "--plot", str(chart))
+    assert chart.read_text().lstrip().startswith("<?xml")
