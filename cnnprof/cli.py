@@ -316,13 +316,20 @@ def snapshot(
     models: Annotated[list[str], typer.Argument(help="Models or variant references.")],
     batch: Batch = 1,
     dtype: Dtype = "float32",
+    latency: Annotated[
+        bool, typer.Option("--latency", help="Also record latency, device and thread count.")
+    ] = False,
     output: Output = None,
     force: Force = False,
 ) -> None:
     """Write a versioned JSON baseline of each model's counts (for `cnnprof check`)."""
     from cnnprof import guard
 
-    emit(report.to_json(guard.snapshot(models, batch, dtype)), output, force)
+    measure = None
+    if latency:
+        machine = _machine()
+        measure = lambda model: machine.measure(model, "cpu")  # noqa: E731
+    emit(report.to_json(guard.snapshot(models, batch, dtype, measure)), output, force)
 
 
 @app.command()
@@ -331,6 +338,9 @@ def check(
     tolerance: Annotated[
         str, typer.Option("--tolerance", help="Growth allowed before failing, e.g. 0.5%.")
     ] = "0%",
+    latency_tolerance: Annotated[
+        str, typer.Option("--latency-tolerance", help="Latency growth allowed, e.g. 10%.")
+    ] = "10%",
     update: Annotated[
         bool, typer.Option("--update", help="Rewrite the baseline with today's counts.")
     ] = False,
@@ -338,30 +348,56 @@ def check(
     output: Output = None,
     force: Force = False,
 ) -> None:
-    """Recount every model in a baseline or budget file; exit 1 when any metric grew past it."""
+    """Recount every model in a baseline or budget file; exit 1 when any metric grew past it.
+    Latency is compared only on the device and thread count it was recorded with."""
     from cnnprof import guard
 
-    results = guard.run_check(path, guard.parse_tolerance(tolerance))
+    notes: list[str] = []
+    results = guard.run_check(
+        path, guard.parse_tolerance(tolerance), guard.parse_tolerance(latency_tolerance),
+        _machine, notes,
+    )  # fmt: skip
     if update:
         if path.suffix != ".json":
             raise OptionError("--update rewrites a baseline .json; edit a budget .yaml by hand")
         data = guard.read_baseline(path)
         models = [entry["model"] for entry in data["models"]]
-        path.write_text(report.to_json(guard.snapshot(models)), encoding="utf-8")
+        timed = any("latency" in entry for entry in data["models"])
+        measure = None
+        if timed:
+            machine = _machine()
+            measure = lambda model: machine.measure(model, "cpu")  # noqa: E731
+        path.write_text(report.to_json(guard.snapshot(models, measure_latency=measure)),
+                        encoding="utf-8")  # fmt: skip
         typer.echo(f"updated {path}: {len(models)} models", err=True)
         return
     failed = [r for r in results if not r.ok]
     if fmt is Format.json:
-        content: Any = report.to_json(report.check_dict(results))
+        data = report.check_dict(results)
+        data["notes"] = notes
+        content: Any = report.to_json(data)
     elif fmt is Format.csv:
         content = report.to_csv(report.check_records(results), report.CHECK_COLUMNS)
     elif fmt is Format.md:
-        content = report.check_markdown(results)
+        content = report.check_markdown(results) + "".join(f"\n> {n}\n" for n in notes)
     else:
-        content = render.check_table(results, str(path))
+        content = render.group(render.check_table(results, str(path)), *map(render.note, notes))
     emit(content, output, force)
     if failed:
         raise typer.Exit(1)
+
+
+def _machine() -> Any:
+    """This machine, for latency checks (imports torch only when a check needs it)."""
+    import torch
+
+    from cnnprof import guard
+    from cnnprof.empirical.latency import device_name
+
+    def run(model: str, device: str) -> Any:
+        return _measure(api.request(model), device=device)
+
+    return guard.Machine(device_name, torch.get_num_threads(), run)
 
 
 def _grid_output(fmt: Format, title: str, headers: Any, rows: Any, data: Any) -> Any:
@@ -569,14 +605,14 @@ def plot_module() -> Any:
     return plot
 
 
-def _measure(request: api.Request, layers: bool = False) -> Any:
-    """Measured latency on the CPU with random weights (imports torch)."""
+def _measure(request: api.Request, layers: bool = False, device: str = "cpu") -> Any:
+    """Measured latency with random weights (imports torch)."""
     from cnnprof.empirical.latency import measure_request
     from cnnprof.render_latency import progress_bar
     from cnnprof.timing import LatencySettings
 
     with progress_bar(request.label) as progress:
-        return measure_request(request, LatencySettings(layers=layers), progress)
+        return measure_request(request, LatencySettings(device=device, layers=layers), progress)
 
 
 def _with_latency_columns(text: str, timing: Any) -> str:

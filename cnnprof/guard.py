@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,8 @@ BUDGET_KEYS: Mapping[str, str] = {
     "max_memory": "peak_activation_bytes",
     "max_param_memory": "param_bytes",
 }
-ENTRY_KEYS = ("model", "batch", "dtype", "tolerance", "source", *BUDGET_KEYS)
+ENTRY_KEYS = ("model", "batch", "dtype", "tolerance", "source", "device", "max_latency_ms",
+              *BUDGET_KEYS)  # fmt: skip
 
 
 def parse_tolerance(text: str) -> float:
@@ -45,24 +46,46 @@ def measure(model: str, batch: int = 1, dtype: str = "float32") -> Profile:
     return api.profile_analytic(request)
 
 
-def snapshot_entry(model: str, profile: Profile) -> dict[str, Any]:
-    return {
+def snapshot_entry(model: str, profile: Profile, timing: Any = None) -> dict[str, Any]:
+    entry = {
         "model": model,
         "input": profile.input.as_list(),
         "batch": profile.batch,
         "dtype": profile.dtype,
         "counts": {m: getattr(profile, m) for m in METRICS},
     }
+    if timing is not None:
+        entry["latency"] = latency_entry(timing)
+    return entry
 
 
-def snapshot(models: Sequence[str], batch: int = 1, dtype: str = "float32") -> dict[str, Any]:
+def latency_entry(timing: Any) -> dict[str, Any]:
+    """What a latency comparison needs: the figure and everything that shaped it."""
+    return {
+        "median_ms": round(timing.median * 1e3, 4),
+        "p10_ms": round(timing.p10 * 1e3, 4),
+        "p90_ms": round(timing.p90 * 1e3, 4),
+        "device": timing.device,
+        "device_name": timing.device_name,
+        "threads": timing.threads,
+        "torch": timing.torch_version,
+    }
+
+
+def snapshot(
+    models: Sequence[str],
+    batch: int = 1,
+    dtype: str = "float32",
+    measure_latency: Callable[[str], Any] | None = None,
+) -> dict[str, Any]:
+    """A versioned baseline; ``measure_latency(model)`` adds a latency entry per model."""
     from cnnprof import __version__
 
-    return {
-        "schema": SNAPSHOT_SCHEMA,
-        "cnnprof": __version__,
-        "models": [snapshot_entry(m, measure(m, batch, dtype)) for m in models],
-    }
+    entries = []
+    for model in models:
+        timing = measure_latency(model) if measure_latency else None
+        entries.append(snapshot_entry(model, measure(model, batch, dtype), timing))
+    return {"schema": SNAPSHOT_SCHEMA, "cnnprof": __version__, "models": entries}
 
 
 @dataclass(frozen=True)
@@ -108,8 +131,24 @@ def read_baseline(path: Path) -> dict[str, Any]:
     return data
 
 
-def check_baseline(data: Mapping[str, Any], tolerance: float) -> list[Result]:
+@dataclass(frozen=True)
+class Machine:
+    """Where a latency check would measure now: it compares only against the same device."""
+
+    device_name: Callable[[str], str]  # "cpu" / "cuda" / "mps" → what the hardware is called
+    threads: int
+    measure: Callable[[str, str], Any]  # (model reference, device) → Timing
+
+
+def check_baseline(
+    data: Mapping[str, Any],
+    tolerance: float,
+    latency_tolerance: float = 0.10,
+    machine: Callable[[], Machine] | None = None,
+    notes: list[str] | None = None,
+) -> list[Result]:
     results = []
+    here: Machine | None = None
     for entry in data["models"]:
         profile = measure(entry["model"], entry.get("batch", 1), entry.get("dtype", "float32"))
         for metric, before in entry["counts"].items():
@@ -119,6 +158,23 @@ def check_baseline(data: Mapping[str, Any], tolerance: float) -> list[Result]:
             results.append(
                 Result(entry["model"], metric, before, after, before * (1 + tolerance), "baseline")
             )
+        latency = entry.get("latency")
+        if not isinstance(latency, dict) or machine is None:
+            continue
+        here = here or machine()
+        device = str(latency.get("device", "cpu"))
+        name = here.device_name(device)
+        if (latency.get("device_name"), latency.get("threads")) != (name, here.threads):
+            (notes if notes is not None else []).append(
+                f"{entry['model']}: latency skipped: the baseline was measured on "
+                f"{latency.get('device_name')} with {latency.get('threads')} threads, this is "
+                f"{name} with {here.threads}"
+            )
+            continue
+        timing = here.measure(entry["model"], device)
+        before = float(latency["median_ms"])
+        results.append(Result(entry["model"], "latency_ms", before, timing.median * 1e3,
+                              before * (1 + latency_tolerance), "baseline"))  # fmt: skip
     return results
 
 
@@ -143,7 +199,7 @@ def read_budgets(path: Path) -> list[dict[str, Any]]:
             )
         if "tolerance" in entry:
             entry["tolerance"] = parse_tolerance(str(entry["tolerance"]))
-        limits = [k for k in BUDGET_KEYS if k in entry]
+        limits = [k for k in (*BUDGET_KEYS, "max_latency_ms") if k in entry]
         if not limits:
             raise SpecError(f"{where}: no limit; give any of {', '.join(BUDGET_KEYS)}")
         for key in limits:
@@ -168,8 +224,14 @@ def _number(text: str, where: str) -> float:
     return value * {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}[match.group(2)]
 
 
-def check_budgets(entries: Sequence[Mapping[str, Any]], tolerance: float) -> list[Result]:
+def check_budgets(
+    entries: Sequence[Mapping[str, Any]],
+    tolerance: float,
+    latency_tolerance: float = 0.10,
+    machine: Callable[[], Machine] | None = None,
+) -> list[Result]:
     results = []
+    here: Machine | None = None
     for entry in entries:
         profile = measure(entry["model"], entry.get("batch", 1), entry.get("dtype", "float32"))
         slack = 1 + entry.get("tolerance", tolerance)
@@ -178,17 +240,33 @@ def check_budgets(entries: Sequence[Mapping[str, Any]], tolerance: float) -> lis
                 limit, after = entry[key], getattr(profile, metric)
                 result = Result(entry["model"], metric, limit, after, limit * slack, "budget")
                 results.append(result)
+        if "max_latency_ms" in entry and machine is not None:
+            here = here or machine()
+            timing = here.measure(entry["model"], entry.get("device", "cpu"))
+            limit = entry["max_latency_ms"]
+            results.append(Result(entry["model"], "latency_ms", limit, timing.median * 1e3,
+                                  limit * (1 + latency_tolerance), "budget"))  # fmt: skip
     return results
 
 
-def run_check(path: Path, tolerance: float) -> list[Result]:
-    """Recount every model named in a baseline (.json) or budget (.yaml) file."""
-    if tolerance < 0:
-        raise OptionError(f"--tolerance {tolerance:g}: must be ≥ 0")
+def run_check(
+    path: Path,
+    tolerance: float,
+    latency_tolerance: float = 0.10,
+    machine: Callable[[], Machine] | None = None,
+    notes: list[str] | None = None,
+) -> list[Result]:
+    """Recount every model named in a baseline (.json) or budget (.yaml) file. Latency entries
+    are measured with ``machine`` (given only when latency may be measured); a baseline's latency
+    measured on another device or thread count is skipped, and a note says so."""
+    for name, value in (("--tolerance", tolerance), ("--latency-tolerance", latency_tolerance)):
+        if value < 0:
+            raise OptionError(f"{name} {value:g}: must be ≥ 0")
     if not path.exists():
         raise OptionError(f"{path}: no such file")
     if path.suffix == ".json":
-        return check_baseline(read_baseline(path), tolerance)
+        data = read_baseline(path)
+        return check_baseline(data, tolerance, latency_tolerance, machine, notes)
     if path.suffix in (".yaml", ".yml"):
-        return check_budgets(read_budgets(path), tolerance)
+        return check_budgets(read_budgets(path), tolerance, latency_tolerance, machine)
     raise OptionError(f"{path}: expected a baseline .json or a budget .yaml")

@@ -153,3 +153,47 @@ def test_python_api_for_user_test_suites():
     p = cnnprof.count("mobilenet", alpha=0.5)
     assert 149e6 <= p.macs < 150e6
     assert cnnprof.count("mobilenet@alpha=0.5").macs == p.macs
+
+
+# --- latency in baselines and budgets ----------------------------------------------------------
+
+
+def test_latency_on_another_device_is_skipped_with_a_note(tmp_path):
+    baseline = tmp_path / "baseline.json"
+    data = json.loads(Path(_snapshot(tmp_path, "lenet5")).read_text())
+    data["models"][0]["latency"] = {
+        "median_ms": 0.001,  # would fail if it were compared
+        "device": "cpu",
+        "device_name": "Some Other CPU 9000",
+        "threads": 64,
+        "torch": "2.13.0+cpu",
+    }
+    baseline.write_text(json.dumps(data))
+    result = runner.invoke(app, ["check", str(baseline), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert "latency_ms" not in {r["metric"] for r in report["results"]}
+    assert "latency skipped" in report["notes"][0] and "Some Other CPU 9000" in report["notes"][0]
+
+
+def test_snapshot_with_latency_records_device_and_threads(tmp_path):
+    out = tmp_path / "timed.json"
+    args = ["snapshot", "lenet5", "--latency", "-o", str(out)]
+    assert runner.invoke(app, args).exit_code == 0
+    latency = json.loads(out.read_text())["models"][0]["latency"]
+    assert latency["median_ms"] > 0 and latency["threads"] >= 1 and latency["device"] == "cpu"
+    assert latency["p10_ms"] <= latency["median_ms"] <= latency["p90_ms"]
+
+
+def test_latency_budget(tmp_path):
+    budget = tmp_path / "budget.yaml"
+    budget.write_text("models:\n  - {model: lenet5, max_latency_ms: 0.000001, device: cpu}\n")
+    result = runner.invoke(app, ["check", str(budget), "--format", "json"])
+    assert result.exit_code == 1
+    failed = [r for r in json.loads(result.stdout)["results"] if r["status"] == "FAIL"]
+    assert [r["metric"] for r in failed] == ["latency_ms"]
+
+
+def test_negative_latency_tolerance_exits_2(tmp_path):
+    args = ["check", _snapshot(tmp_path, "lenet5"), "--latency-tolerance", "-5%"]
+    _one_line_error(runner.invoke(app, args))
