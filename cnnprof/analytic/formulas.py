@@ -16,6 +16,7 @@ from types import MappingProxyType
 from cnnprof.errors import ShapeError
 from cnnprof.profile import LayerCost
 from cnnprof.spec.model import Layer, Shape, frozen
+from cnnprof.spec.ops import op_table
 
 # FLOPs per element of each activation: the operations in its definition.
 ACT_FLOPS: Mapping[str, int] = MappingProxyType(
@@ -469,15 +470,8 @@ def _fc(layer: Layer, x: Shape) -> Result:
     return [row], row.out_shape
 
 
-def _register(table: dict[str, Formula], op: str, formula: Formula) -> None:
-    if op in table:
-        raise ValueError(f"formula for op '{op}' registered twice")
-    table[op] = formula
-
-
-def _table() -> Mapping[str, Formula]:
-    table: dict[str, Formula] = {}
-    entries = [
+FORMULAS: Mapping[str, Formula] = op_table(
+    [
         ("conv", _conv),
         ("dwconv", _dwconv),
         ("pwconv", _pwconv),
@@ -493,10 +487,6 @@ def _table() -> Mapping[str, Formula]:
         ("flatten", _flatten),
         ("dropout", _dropout),
         ("fc", _fc),
-    ]
-    for op, formula in entries:
-        _register(table, op, formula)
-    return MappingProxyType(table)
-
-
-FORMULAS: Mapping[str, Formula] = _table()
+    ],
+    "formula",
+)

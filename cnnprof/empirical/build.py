@@ -17,6 +17,7 @@ from torch.nn import functional as F
 
 from cnnprof.analytic.formulas import FORMULAS, mbconv_mid, same_padding, se_squeeze
 from cnnprof.spec.model import Arch, Layer
+from cnnprof.spec.ops import op_table
 
 Builder = Callable[[Layer, int], nn.Module]
 
@@ -291,9 +292,8 @@ def _dropout(layer: Layer, c: int) -> nn.Module:
     return nn.Dropout(layer["p"])
 
 
-def _table() -> Mapping[str, Builder]:
-    table: dict[str, Builder] = {}
-    for op, builder in [
+BUILDERS: Mapping[str, Builder] = op_table(
+    [
         ("conv", _conv),
         ("dwconv", _dwconv),
         ("pwconv", _pwconv),
@@ -309,14 +309,9 @@ def _table() -> Mapping[str, Builder]:
         ("flatten", _flatten),
         ("dropout", _dropout),
         ("fc", _fc),
-    ]:
-        if op in table:
-            raise ValueError(f"builder for op '{op}' registered twice")
-        table[op] = builder
-    return MappingProxyType(table)
-
-
-BUILDERS: Mapping[str, Builder] = _table()
+    ],
+    "builder",
+)
 
 
 def build(arch: Arch, device: str | torch.device = "meta") -> nn.Module:

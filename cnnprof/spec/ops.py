@@ -6,9 +6,12 @@ register exactly one function per op named here (a test checks the three tables 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 REQUIRED = object()
 MAX_MULTIPLIER = 64.0  # largest width / depth / resolution multiplier a spec or option may give
@@ -146,3 +149,16 @@ DEFAULTS: Mapping[str, Field] = {
     "bias": Field("bool", None),  # None: a conv has a bias exactly when it has no norm
     "stride_at": Field("choice", "1x1", choices=("1x1", "3x3")),
 }
+
+
+def op_table(entries: Iterable[tuple[str, T]], what: str) -> Mapping[str, T]:
+    """A read-only op → function table covering the whole vocabulary, each op exactly once."""
+    table: dict[str, T] = {}
+    for op, function in entries:
+        if op in table or op not in OPS:
+            raise ValueError(f"{what} for op '{op}': registered twice or not in the vocabulary")
+        table[op] = function
+    missing = sorted(set(OPS) - set(table))
+    if missing:
+        raise ValueError(f"no {what} for ops: {', '.join(missing)}")
+    return MappingProxyType(table)
