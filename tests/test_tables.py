@@ -236,3 +236,22 @@ def test_compare_errors():
 def test_split_reference_rejects_unknown_transform():
     with pytest.raises(OptionError):
         split_reference("resnet50@sideways")
+
+
+def test_sweep_with_latency_ranks_by_mnasnet_objective():
+    args = ["sweep", "mobilenet", "--alpha", "0.25", "--resolution", "224,128", "--latency"]
+    points = run_json(*args, "--target-ms", "5")["points"]
+    assert all(p["latency_ms"] > 0 and p["throughput"] > 0 for p in points)
+    # MobileNet paper, Table 6: 0.25 MobileNet-224 is 50.6 %; 0.25 at 128 has no printed top-1
+    ranked = points[0]
+    assert ranked["top1"] == 50.6
+    assert ranked["mnas_objective"] == pytest.approx(
+        mnas_objective(50.6, ranked["latency_ms"], 5.0)
+    )
+    assert "mnas_objective" not in points[1]
+
+
+def test_compare_with_latency():
+    data = run_json("compare", "lenet5", "lenet5@res=64", "--latency")
+    assert all(m["latency_ms"] > 0 for m in data["models"])
+    assert data["models"][1]["ratios"]["latency_ms"] > 0
