@@ -62,6 +62,10 @@ Dtype = Annotated[
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 Output = Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE instead.")]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing --output file.")]
+InputOpt = Annotated[str | None, typer.Option("--input", help="Input C,H,W for outside models.")]
+Args = Annotated[
+    list[str] | None, typer.Option("--arg", help="Factory argument NAME=VALUE (repeatable).")
+]
 
 
 def _console(file: Any = None) -> Console:
@@ -198,12 +202,8 @@ def count(
     num_classes: NumClasses = None,
     batch: Batch = 1,
     dtype: Dtype = "float32",
-    input: Annotated[
-        str | None, typer.Option("--input", help="Input C,H,W for outside models.")
-    ] = None,
-    arg: Annotated[
-        list[str] | None, typer.Option("--arg", help="Factory argument NAME=VALUE (repeatable).")
-    ] = None,
+    input: InputOpt = None,
+    arg: Args = None,
     layers: Annotated[bool, typer.Option("--layers", "-l", help="Per-layer table.")] = False,
     by: Annotated[GroupBy | None, typer.Option("--by", help="Group layers by op kind.")] = None,
     empirical: Annotated[
@@ -460,8 +460,8 @@ def compare(
 def separable(
     model: Model,
     layers: Annotated[bool, typer.Option("--layers", "-l", help="Every convolution.")] = False,
-    input: Annotated[str | None, typer.Option("--input", help="C,H,W for outside models.")] = None,
-    arg: Annotated[list[str] | None, typer.Option("--arg", help="Factory NAME=VALUE.")] = None,
+    input: InputOpt = None,
+    arg: Args = None,
     fmt: FormatOpt = Format.table,
     output: Output = None,
     force: Force = False,

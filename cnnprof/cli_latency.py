@@ -84,13 +84,8 @@ def register(app: typer.Typer) -> None:
         depth: cli.Depth = 1.0,
         phi: cli.Phi = None,
         num_classes: cli.NumClasses = None,
-        input: Annotated[
-            str | None, typer.Option("--input", help="Input C,H,W for outside models.")
-        ] = None,
-        arg: Annotated[
-            list[str] | None,
-            typer.Option("--arg", help="Factory argument NAME=VALUE (repeatable)."),
-        ] = None,
+        input: cli.InputOpt = None,
+        arg: cli.Args = None,
     ) -> None:
         from cnnprof import api, render_latency, report_latency
         from cnnprof.errors import OptionError
