@@ -13,15 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
-
-from cnnprof.cli import app
+from cli_helpers import assert_error, run
+from typer.testing import Result
 
 MOBILENET_MACS = 568_740_352  # Howard et al. 2017, Table 6: 569 M (see test_mobilenet_v1.py)
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args))
 
 
 def ok(*args: str) -> Result:
@@ -29,23 +24,6 @@ def ok(*args: str) -> Result:
     assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
     assert result.stderr == ""
     return result
-
-
-def assert_error(result: Result, *fragments: str) -> str:
-    """Exit 2, one line on stderr starting with 'cnnprof: error:', nothing else, no traceback."""
-    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    # CliRunner catches exceptions; anything but the SystemExit of the exit code is a crash
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
-        result.exception
-    )
-    err = result.stderr
-    assert err.startswith("cnnprof: error: "), err
-    assert err.endswith("\n") and err.count("\n") == 1, err
-    assert "Traceback" not in err and "Traceback" not in result.stdout
-    assert result.stdout == ""
-    for fragment in fragments:
-        assert fragment in err, (fragment, err)
-    return err
 
 
 def count_json(*args: str) -> dict:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from cli_helpers import assert_error
 from typer.testing import CliRunner
 
 import cnnprof
@@ -37,13 +38,6 @@ def _snapshot(tmp_path, model: str) -> str:
     result = runner.invoke(app, ["snapshot", model, "-o", str(out)])
     assert result.exit_code == 0, result.output
     return str(out)
-
-
-def _one_line_error(result) -> None:
-    assert result.exit_code == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("cnnprof: error:")
-    assert "Traceback" not in result.output
 
 
 def test_snapshot_is_versioned_with_stable_keys(tmp_path):
@@ -117,11 +111,11 @@ def test_budget_over_its_limit_fails(tmp_path):
 def test_bad_baselines_and_budgets_exit_2(tmp_path, content, name):
     path = tmp_path / name
     path.write_text(content)
-    _one_line_error(runner.invoke(app, ["check", str(path)]))
+    assert_error(runner.invoke(app, ["check", str(path)]))
 
 
 def test_negative_tolerance_exits_2(tmp_path):
-    _one_line_error(
+    assert_error(
         runner.invoke(app, ["check", _snapshot(tmp_path, "resnet18"), "--tolerance", "-1%"])
     )
 
@@ -196,4 +190,4 @@ def test_latency_budget(tmp_path):
 
 def test_negative_latency_tolerance_exits_2(tmp_path):
     args = ["check", _snapshot(tmp_path, "lenet5"), "--latency-tolerance", "-5%"]
-    _one_line_error(runner.invoke(app, args))
+    assert_error(runner.invoke(app, args))

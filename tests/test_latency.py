@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from cli_helpers import assert_error, run
 from torch import nn
-from typer.testing import CliRunner, Result
 
 from cnnprof import api
 from cnnprof.analytic.roofline import OpCost, Roofs, estimate, layer_estimate
@@ -268,23 +268,10 @@ def test_roofline_and_reports_never_import_torch():
 # --- the command line ---------------------------------------------------------------------------
 
 
-def run(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args))
-
-
 def ok(*args: str) -> str:
     result = run(*args)
     assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
     return result.stdout
-
-
-def assert_error(result: Result, *fragments: str) -> None:
-    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    err = result.stderr
-    assert err.startswith("cnnprof: error: ") and err.count("\n") == 1, err
-    assert "Traceback" not in err and result.stdout == ""
-    for fragment in fragments:
-        assert fragment in err, (fragment, err)
 
 
 def test_cli_latency_table_with_layers():

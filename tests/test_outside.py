@@ -14,12 +14,11 @@ import pytest
 
 pytest.importorskip("torch")
 
+from cli_helpers import assert_error, run
 from torch import nn
-from typer.testing import CliRunner, Result
 
 import cnnprof
 from cnnprof.api import Request, cross_check
-from cnnprof.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
 FILE = "tests/factories/custom_cnn.py"
@@ -163,26 +162,6 @@ def test_module_called_twice_is_costed_twice() -> None:
 
 
 # --- the command line ---------------------------------------------------------------------------
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args))
-
-
-def assert_error(result: Result, *fragments: str) -> str:
-    """Exit 2, one line on stderr, 'cnnprof: error: …', no traceback, nothing on stdout."""
-    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
-        result.exception
-    )
-    err = result.stderr
-    assert err.startswith("cnnprof: error: "), err
-    assert err.endswith("\n") and err.count("\n") == 1, err
-    assert "Traceback" not in err + result.stdout
-    assert result.stdout == ""
-    for fragment in fragments:
-        assert fragment in err, (fragment, err)
-    return err
 
 
 @pytest.mark.parametrize("reference", [f"{FILE}:make", f"{MODULE}:make"])
