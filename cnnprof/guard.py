@@ -147,6 +147,8 @@ def check_baseline(
     machine: Callable[[], Machine] | None = None,
     notes: list[str] | None = None,
 ) -> list[Result]:
+    """Recount a baseline's models; latency skipped on another device is said in ``notes``."""
+    notes = [] if notes is None else notes
     results = []
     here: Machine | None = None
     for entry in data["models"]:
@@ -165,7 +167,7 @@ def check_baseline(
         device = str(latency.get("device", "cpu"))
         name = here.device_name(device)
         if (latency.get("device_name"), latency.get("threads")) != (name, here.threads):
-            (notes if notes is not None else []).append(
+            notes.append(
                 f"{entry['model']}: latency skipped: the baseline was measured on "
                 f"{latency.get('device_name')} with {latency.get('threads')} threads, this is "
                 f"{name} with {here.threads}"

@@ -47,48 +47,20 @@ def check_options(
     num_classes: int | None = None,
 ) -> None:
     """Reject multipliers out of range with a message naming the value and the allowed range."""
-
-    def within(value: float | None, low: float, high: float, low_ok: bool = False) -> bool:
+    # option: (value, lowest allowed, whether the lowest itself is allowed, highest, what to give)
+    limits = {
+        "alpha": (alpha, 0, False, MAX_MULTIPLIER, "a width multiplier > 0 and ≤ 64, e.g. 0.5"),
+        "depth": (depth, 0, False, MAX_MULTIPLIER, "a depth multiplier > 0 and ≤ 64, e.g. 1.2"),
+        "resolution": (resolution, 0, False, MAX_RESOLUTION, "pixels > 0 and ≤ 16384, e.g. 160"),
+        "rho": (rho, 0, False, MAX_MULTIPLIER, "a resolution multiplier > 0 and ≤ 64"),
+        "phi": (phi, 0, True, 20, "a compound coefficient ≥ 0 and ≤ 20, e.g. 2"),
+        "num-classes": (num_classes, 1, True, 10**7, "a count ≥ 1 and ≤ 10⁷"),
+    }
+    for name, (value, low, low_ok, high, need) in limits.items():
         if value is None:
-            return True
+            continue
         above = value >= low if low_ok else value > low
-        return math.isfinite(value) and above and value <= high
-
-    checks = [
-        (
-            "alpha",
-            alpha,
-            within(alpha, 0, MAX_MULTIPLIER),
-            "a width multiplier > 0 and ≤ 64, e.g. 0.5",
-        ),
-        (
-            "depth",
-            depth,
-            within(depth, 0, MAX_MULTIPLIER),
-            "a depth multiplier > 0 and ≤ 64, e.g. 1.2",
-        ),
-        (
-            "resolution",
-            resolution,
-            within(resolution, 0, MAX_RESOLUTION),
-            "pixels > 0 and ≤ 16384, e.g. 160",
-        ),
-        (
-            "rho",
-            rho,
-            within(rho, 0, MAX_MULTIPLIER),
-            "a resolution multiplier > 0 and ≤ 64, e.g. 0.714",
-        ),
-        (
-            "phi",
-            phi,
-            within(phi, 0, 20, low_ok=True),
-            "a compound coefficient ≥ 0 and ≤ 20, e.g. 2",
-        ),
-        ("num-classes", num_classes, within(num_classes, 0, 10**7), "a count ≥ 1 and ≤ 10⁷"),
-    ]
-    for name, value, ok, need in checks:
-        if not ok:
+        if not (math.isfinite(value) and above and value <= high):
             raise OptionError(f"--{name} {value}: expected {need}")
     if resolution is not None and rho is not None:
         raise OptionError("--resolution and --rho both given: give one of them")
