@@ -112,6 +112,8 @@ class Timing:
     layers: tuple[LayerTime, ...] = ()
     layer_runs: int = 0
     hook_overhead: float = 0.0  # seconds per row boundary, measured and subtracted
+    kernels: tuple[tuple[str, tuple[str, ...]], ...] = ()  # row path → its convolutions' kernels
+    page_faults: float | None = None  # minor page faults per timed run (None: not countable)
 
     @property
     def runs(self) -> int:
@@ -159,6 +161,10 @@ class Timing:
     def layer_ratio(self) -> float | None:
         """Per-layer sum over the whole-model median; None without per-layer times."""
         return self.layer_sum / self.median if self.layers and self.median > 0 else None
+
+    def kernel_map(self) -> dict[str, tuple[str, ...]]:
+        """Row path → the kernels torch dispatched its convolutions to, in call order."""
+        return dict(self.kernels)
 
     def by_path(self) -> dict[str, float]:
         """Row path → measured seconds (empty without per-layer times)."""

@@ -5,6 +5,10 @@ run is timed with ``time.perf_counter``; on CUDA with a pair of CUDA events read
 event has synchronised (so queued work is never mistaken for finished work); on MPS between two
 ``torch.mps.synchronize`` calls. The thread count is set explicitly, reported, and restored.
 
+When rows are given, one more run records which kernel torch dispatched each convolution to
+(`dispatch`): the roofline charges each kernel's own fixed cost. The timed runs also count the
+process's minor page faults: fresh pages the allocator takes from the system on every pass.
+
 Per-row time comes from forward pre-hooks on the row modules (the spec's row paths, or an outside
 model's leaf modules): each hook takes one timestamp on the device's clock, and a row owns the time
 from its own start to the next row's start, so work a block does in its own ``forward`` (residual
@@ -32,6 +36,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from cnnprof.empirical.dispatch import conv_kernels
 from cnnprof.errors import LoadError, OptionError
 from cnnprof.profile import DTYPE_BYTES, LayerCost
 from cnnprof.spec.model import Shape
@@ -118,6 +123,16 @@ class MpsClock(Clock):
 CLOCKS: MappingProxyType[str, type[Clock]] = MappingProxyType(
     {"cpu": Clock, "cuda": CudaClock, "mps": MpsClock}
 )
+
+
+def minor_faults() -> int | None:
+    """Minor page faults of this process so far, all its threads (None where the system does
+    not count them)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def _mps_available() -> bool:
@@ -452,9 +467,14 @@ def measure(
             return clock.time(run)
 
         first = _first_run(run, clock, model, dtype)
+        kernels = conv_kernels(net, run, [r.path for r in rows]) if rows else {}
         warmup_runs, stable = _warm_up(timed, first, settings.warmup, deadline, report)
+        warmup_runs += bool(rows)  # the run that recorded the kernels warmed up too
         share = TIMED_SHARE if settings.layers and rows else 1.0
+        faults = minor_faults()
         samples, hit = _timed_runs(timed, settings, deadline, share, report)
+        after = minor_faults()
+        page_faults = None if faults is None or after is None else (after - faults) / len(samples)
         layers: tuple[LayerTime, ...] = ()
         layer_runs, overhead = 0, 0.0
         if settings.layers and rows:
@@ -479,6 +499,8 @@ def measure(
         layers=layers,
         layer_runs=layer_runs,
         hook_overhead=overhead,
+        kernels=tuple(kernels.items()),
+        page_faults=page_faults,
     )
 
 
