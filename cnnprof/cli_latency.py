@@ -116,7 +116,8 @@ def register(app: typer.Typer) -> None:
         with render_latency.progress_bar(f"timing {model}") as progress:
             timing = measure_request(request, settings, progress)
         roofs = device_peaks.roofs()
-        predicted = estimate(api.profile_analytic(request), roofs, channels_last)
+        profile = api.profile_analytic(request)
+        predicted = estimate(profile, roofs, channels_last, timing.kernel_map(), timing.page_faults)
         content: Any
         if fmt is cli.Format.json:
             content = to_json(report_latency.latency_dict(timing, predicted, roofs))

@@ -69,6 +69,13 @@ def summary(timing: Timing, estimate: Estimate | None = None) -> Panel:
             f"{ratio:.2f}× the median; {100 * estimate.share_bound('memory'):.0f} % of it in "
             "memory-bound rows",
         )
+    if t.page_faults is not None:
+        cost = f", {ms(estimate.faults_s)} ms in the roofline" if estimate is not None else ""
+        grid.add_row(
+            "page faults",
+            f"{t.page_faults:,.0f}",
+            f"per run: fresh memory from the system{cost}",
+        )
     if t.layer_ratio is not None:
         grid.add_row(
             "per-layer sum",
@@ -143,9 +150,15 @@ def peaks_table(peaks: Peaks, cache: Path | None = None) -> Group:
     table.add_column("measured on")
     table.add_column("value", justify="right")
     table.add_row("peak compute", "large matmul, best size", f"{p.flops_per_s / 1e9:,.1f} GFLOP/s")
-    for (moved, rate), (_, fresh) in zip(p.bandwidth, p.alloc_bandwidth, strict=True):
-        table.add_row("bandwidth", f"copy moving {human_bytes(moved)}",
-                      f"{rate / 1e9:,.1f} GB/s · {fresh / 1e9:,.1f} into a new tensor")  # fmt: skip
+    for label, curve in (("1×1 conv", p.conv_curve), ("3×3 conv", p.kxk_curve)):
+        for flops, rate in curve:
+            table.add_row(label, f"{flops / 1e6:,.1f} MFLOP", f"{rate / 1e9:,.1f} GFLOP/s")
+    for moved, rate in p.bandwidth:
+        table.add_row("bandwidth", f"copy moving {human_bytes(moved)}", f"{rate / 1e9:,.1f} GB/s")
+    for moved, rate in p.layout:
+        table.add_row(f"{p.layout_kernel} reorder", f"NCHW moving {human_bytes(moved)}",
+                      f"{rate / 1e9:,.1f} GB/s")  # fmt: skip
+    table.add_row("page fault", "fresh memory from the system", f"{p.fault_s * 1e6:,.2f} µs")
     for kind, rate in p.byte_ceilings:
         table.add_row("kernel ceiling", _kernel(kind), f"{rate / 1e9:,.1f} GB/s")
     for kind, rate in p.flop_ceilings:

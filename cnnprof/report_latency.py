@@ -34,6 +34,7 @@ def layer_records(timing: Timing, estimate: Estimate | None = None) -> list[dict
     """One record per timed row: time and its share next to MACs and their share."""
     total_s, total_macs = timing.layer_sum, sum(layer.macs for layer in timing.layers)
     predicted = estimate.by_path() if estimate else {}
+    kernels = timing.kernel_map()
     out = []
     for layer in timing.layers:
         guess = predicted.get(layer.path)
@@ -51,6 +52,7 @@ def layer_records(timing: Timing, estimate: Estimate | None = None) -> list[dict
                 "intensity": layer.intensity,
                 "predicted_seconds": guess.seconds if guess else None,
                 "bound": guess.bound if guess else None,
+                "kernels": list(kernels.get(layer.path, ())),
             }
         )
     return out
@@ -84,6 +86,8 @@ def summary(timing: Timing, estimate: Estimate | None = None) -> dict[str, Any]:
         out["predicted_s"] = estimate.seconds
         out["predicted_ratio"] = estimate.seconds / timing.median
         out["memory_bound_share"] = estimate.share_bound("memory")
+        out["page_faults_s"] = estimate.faults_s
+    out["page_faults"] = timing.page_faults
     if timing.layers:
         out["layer_runs"] = timing.layer_runs
         out["layer_sum_s"] = timing.layer_sum
@@ -155,7 +159,11 @@ def roofs_dict(roofs: Roofs) -> dict[str, Any]:
     return {
         "flops_per_s": roofs.flops_per_s,
         "bandwidth": [{"bytes": n, "bytes_per_s": b} for n, b in roofs.bandwidth],
-        "alloc_bandwidth": [{"bytes": n, "bytes_per_s": b} for n, b in roofs.alloc_bandwidth],
+        "conv_curve": [{"flops": f, "flops_per_s": r} for f, r in roofs.conv_curve],
+        "kxk_curve": [{"flops": f, "flops_per_s": r} for f, r in roofs.kxk_curve],
+        "layout": [{"bytes": n, "bytes_per_s": b} for n, b in roofs.layout],
+        "layout_kernel": roofs.layout_kernel,
+        "fault_s": roofs.fault_s,
         "byte_ceilings": dict(roofs.byte_ceilings),
         "flop_ceilings": dict(roofs.flop_ceilings),
         "op_overhead_s": dict(roofs.op_overhead),
@@ -168,8 +176,13 @@ def peaks_records(peaks: Peaks) -> list[dict[str, Any]]:
     records = [{"metric": "compute", "size": "", "value": peaks.flops_per_s, "unit": "FLOP/s"}]
     records += [{"metric": "bandwidth", "size": n, "value": b, "unit": "B/s"}
                 for n, b in peaks.bandwidth]  # fmt: skip
-    records += [{"metric": "bandwidth into a new tensor", "size": n, "value": b, "unit": "B/s"}
-                for n, b in peaks.alloc_bandwidth]  # fmt: skip
+    records += [{"metric": "1×1 conv", "size": f, "value": r, "unit": "FLOP/s"}
+                for f, r in peaks.conv_curve]  # fmt: skip
+    records += [{"metric": "3×3 conv", "size": f, "value": r, "unit": "FLOP/s"}
+                for f, r in peaks.kxk_curve]  # fmt: skip
+    records += [{"metric": f"{peaks.layout_kernel} reorder", "size": n, "value": b, "unit": "B/s"}
+                for n, b in peaks.layout]  # fmt: skip
+    records.append({"metric": "page fault", "size": "", "value": peaks.fault_s, "unit": "s"})
     records += [{"metric": f"ceiling {k}", "size": "", "value": v, "unit": "B/s"}
                 for k, v in peaks.byte_ceilings]  # fmt: skip
     records += [{"metric": f"ceiling {k}", "size": "", "value": v, "unit": "FLOP/s"}
@@ -187,8 +200,13 @@ def peaks_markdown(peaks: Peaks) -> str:
     rows = [("peak compute", "large matmul", f"{peaks.flops_per_s / 1e9:,.1f} GFLOP/s")]
     rows += [("bandwidth", f"copy moving {human_bytes(n)}", f"{b / 1e9:,.1f} GB/s")
              for n, b in peaks.bandwidth]  # fmt: skip
-    rows += [("bandwidth", f"copy into a new tensor, {human_bytes(n)}", f"{b / 1e9:,.1f} GB/s")
-             for n, b in peaks.alloc_bandwidth]  # fmt: skip
+    rows += [("1×1 conv", f"{f / 1e6:,.1f} MFLOP", f"{r / 1e9:,.1f} GFLOP/s")
+             for f, r in peaks.conv_curve]  # fmt: skip
+    rows += [("3×3 conv", f"{f / 1e6:,.1f} MFLOP", f"{r / 1e9:,.1f} GFLOP/s")
+             for f, r in peaks.kxk_curve]  # fmt: skip
+    rows += [(f"{peaks.layout_kernel} reorder", f"NCHW moving {human_bytes(n)}",
+              f"{b / 1e9:,.1f} GB/s") for n, b in peaks.layout]  # fmt: skip
+    rows.append(("page fault", "fresh memory from the system", f"{peaks.fault_s * 1e6:.2f} µs"))
     rows += [("kernel ceiling", k, f"{v / 1e9:,.1f} GB/s") for k, v in peaks.byte_ceilings]
     rows += [("kernel ceiling", k, f"{v / 1e9:,.2f} GFLOP/s") for k, v in peaks.flop_ceilings]
     rows += [("overhead", f"tiny {k}", f"{v * 1e6:.1f} µs") for k, v in peaks.op_overhead]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,12 @@ from cli_helpers import assert_error, run
 from torch import nn
 
 from cnnprof import api
-from cnnprof.analytic.roofline import OpCost, Roofs, estimate, layer_estimate
+from cnnprof.analytic.roofline import OpCost, Roofs, estimate, layer_estimate, reorder_s
 from cnnprof.cli import app
 from cnnprof.cli_latency import register
 from cnnprof.empirical import latency as latency_module
 from cnnprof.empirical import peaks as peaks_module
+from cnnprof.empirical.dispatch import conv_backend, owner
 from cnnprof.empirical.latency import measure, measure_request
 from cnnprof.errors import OptionError
 from cnnprof.spec.model import Shape
@@ -39,6 +41,9 @@ def tiny_peaks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(peaks_module, "OVERHEAD_RUNS", 5)
     monkeypatch.setattr(peaks_module, "CONV_CHANNELS", (8, 16))
     monkeypatch.setattr(peaks_module, "CEILING_INPUT", {"cpu": (1, 8, 8, 8)})
+    monkeypatch.setattr(peaks_module, "LAYOUT_CHANNELS", (8, 16))
+    monkeypatch.setattr(peaks_module, "LAYOUT_INPUT", {"cpu": (1, 8, 8)})
+    monkeypatch.setattr(peaks_module, "FAULT_BYTES", 2**20)
     return tmp_path / "cache"
 
 
@@ -69,11 +74,39 @@ def test_latency_structure_and_rows():
     assert set(timing.by_path()) == {row.path for row in profile.rows}
 
 
+def test_each_convolution_row_records_the_kernel_torch_ran():
+    timing = measure_request(api.request(SMALL), LatencySettings(threads=1, **QUICK))
+    profile = api.profile_analytic(api.request(SMALL))
+    assert set(timing.kernel_map()) == {r.path for r in profile.rows if r.op in ("conv", "dwconv")}
+    assert all(len(k) == 1 and k[0] for k in timing.kernel_map().values()), "one call each"
+    assert timing.page_faults is None or timing.page_faults >= 0
+
+
+def test_rows_own_the_convolutions_inside_them():
+    assert owner("3.se.reduce", ["3", "3.se", "4"]) == "3.se"
+    assert owner("3", ["3", "30"]) == "3"
+    assert owner("30.conv", ["3"]) is None
+
+
+def test_best_of_two_rounds_keeps_each_figure_at_its_best(tiny_peaks: Path):
+    a = peaks_module.measure_peaks("cpu", "float32", 1, rounds=1)
+    b = replace(
+        a,
+        flops_per_s=2 * a.flops_per_s,
+        op_overhead=tuple((k, v / 2) for k, v in a.op_overhead),
+        bandwidth=tuple((n, r / 2) for n, r in a.bandwidth),
+        fault_s=3 * a.fault_s,
+    )
+    merged = peaks_module.best(a, b)
+    assert merged.flops_per_s == b.flops_per_s and merged.op_overhead == b.op_overhead
+    assert merged.bandwidth == a.bandwidth and merged.fault_s == a.fault_s
+
+
 def test_min_time_takes_at_least_min_runs_and_batch_scales_throughput():
     request = api.request("lenet5", batch=2)
     timing = measure_request(request, LatencySettings(min_time=1e-6, warmup=0))
     assert timing.runs >= MIN_RUNS
-    assert timing.warmup_runs == 1  # the first run is always discarded
+    assert timing.warmup_runs == 2  # the first run and the one that records kernels: discarded
     assert timing.throughput == pytest.approx(2 / timing.median)
     assert not timing.layers and timing.layer_ratio is None
 
@@ -145,6 +178,11 @@ def test_peaks_cache_round_trip(tiny_peaks: Path, monkeypatch: pytest.MonkeyPatc
     assert first.threads == 1 and first.flops_per_s > 0
     assert [n for n, _ in first.bandwidth] == [2 * 2**12, 2 * 2**16]
     assert {k for k, _ in first.op_overhead} >= {"conv", "norm", "act", "add"}
+    overhead = dict(first.op_overhead)
+    tiny = nn.Conv2d(2, 2, 3, padding=1, groups=2)
+    assert f"conv/{conv_backend(tiny, torch.ones(1, 2, 4, 4))}" in overhead, "per kernel"
+    assert first.fault_s > 0 and len(first.conv_curve) == len(first.kxk_curve) == 2
+    assert all(0 < rate <= first.flops_per_s for _, rate in first.conv_curve + first.kxk_curve)
 
     calls = []
     real = peaks_module.measure_peaks
@@ -169,11 +207,17 @@ ROOFS = Roofs(
     flops_per_s=100e9,
     conv_curve=((10**6, 20e9), (10**8, 80e9)),
     bandwidth=((2**16, 60e9), (2**24, 20e9), (2**28, 10e9)),
-    alloc_bandwidth=((2**16, 60e9), (2**24, 20e9), (2**28, 5e9)),
-    op_overhead=(("conv", 10e-6), ("norm", 8e-6), ("act", 2e-6), ("linear", 5e-6)),
+    op_overhead=(
+        ("conv", 10e-6), ("norm", 8e-6), ("act", 2e-6), ("linear", 5e-6),
+        ("conv/mkldnn", 70e-6), ("conv/mkldnn/channels_last", 50e-6), ("conv/slow2d", 9e-6),
+    ),
     byte_ceilings=(("dwconv", 3e9), ("dwconv/channels_last", 9e9)),
     flop_ceilings=(("maxpool", 0.3e9), ("lrn", 1e9)),
-)
+    kxk_curve=((10**6, 40e9), (10**8, 95e9)),
+    layout=((2**16, 40e9), (2**24, 5e9)),
+    layout_kernel="mkldnn",
+    fault_s=1e-6,
+)  # fmt: skip
 
 
 def test_roofline_rows_are_sums_of_their_ops():
@@ -221,12 +265,55 @@ def test_bandwidth_curve_is_interpolated_and_flat_outside():
     assert ROOFS.ridge == pytest.approx(10.0)
 
 
-def test_fresh_outputs_cost_what_clone_costs_beyond_copy():
-    assert ROOFS.alloc_surcharge(2**10) == 0.0, "small outputs: no surcharge measured"
-    big = 2**27  # written; a clone of it moves 2**28 bytes
-    assert ROOFS.alloc_surcharge(big) == pytest.approx(2 * big / 5e9 - 2 * big / 10e9)
-    read_only = ROOFS.memory_s(OpCost("linear", 0, read=2**28, written=0))
-    assert read_only == pytest.approx(2**28 / 10e9), "weights are read, not allocated"
+def test_each_convolution_pays_the_launch_of_the_kernel_it_ran():
+    profile = api.profile_analytic(api.request("mobilenet"))
+    row = {r.path: r for r in profile.rows}["7.0.pw"]
+    assert layer_estimate(row, ROOFS, 1, 4).overhead_s == pytest.approx(10e-6 + 8e-6 + 2e-6)
+    onednn = layer_estimate(row, ROOFS, 1, 4, launches=("mkldnn",))
+    assert onednn.ops[0].overhead_s == pytest.approx(70e-6)
+    last = layer_estimate(row, ROOFS, 1, 4, channels_last=True, launches=("mkldnn",))
+    assert last.ops[0].overhead_s == pytest.approx(50e-6), "its channels-last launch"
+    unknown = layer_estimate(row, ROOFS, 1, 4, launches=("slow2d", "", "cudnn"))
+    assert unknown.ops[0].overhead_s == pytest.approx(9e-6 + 10e-6 + 10e-6), "generic otherwise"
+    se = next(r for r in api.profile_analytic(api.request("efficientnet_b0")).rows if r.op == "se")
+    two = layer_estimate(se, ROOFS, 1, 4, launches=("slow2d", "slow2d"))
+    assert two.ops[0].overhead_s == pytest.approx(18e-6), "SE runs two convolutions"
+
+
+def test_nchw_tensors_on_the_reordering_kernel_pay_two_reorders():
+    profile = api.profile_analytic(api.request("mobilenet"))
+    rows = {r.path: r for r in profile.rows}
+    pw = rows["3.pw"]
+    inp, out = 4 * pw.in_shape.elements, 4 * pw.out_shape.elements
+    reordered = layer_estimate(pw, ROOFS, 1, 4, launches=("mkldnn",)).ops[0]
+    assert reordered.layout_s == pytest.approx(reorder_s(ROOFS.layout, inp) + reorder_s(
+        ROOFS.layout, out))  # fmt: skip
+    assert reordered.seconds == pytest.approx(
+        max(reordered.compute_s, reordered.memory_s) + reordered.overhead_s + reordered.layout_s
+    )
+    assert reorder_s(ROOFS.layout, 2**23) == pytest.approx(2**24 / 5e9)
+    assert layer_estimate(pw, ROOFS, 1, 4, True, launches=("mkldnn",)).ops[0].layout_s == 0
+    assert layer_estimate(pw, ROOFS, 1, 4, launches=("slow2d",)).ops[0].layout_s == 0
+    dw = layer_estimate(rows["1.dw"], ROOFS, 1, 4, launches=("mkldnn",)).ops[0]
+    assert dw.memory_s == pytest.approx(dw.bytes / 9e9), "the kernel's own (channels-last) rate"
+
+
+def test_larger_kernels_follow_their_own_curve():
+    profile = api.profile_analytic(api.request("resnet18"))
+    row = next(r for r in profile.rows if r.kernel == "3×3" and r.op == "conv")
+    (conv, *_) = layer_estimate(row, ROOFS, 1, 4).ops
+    assert conv.flops / conv.compute_s == pytest.approx(95e9), "top of the k×k curve"
+    one = next(r for r in profile.rows if r.kernel == "1×1")
+    (conv, *_) = layer_estimate(one, ROOFS, 1, 4).ops
+    assert conv.flops / conv.compute_s <= 80e9
+
+
+def test_page_faults_are_charged_on_top_of_the_rows():
+    profile = api.profile_analytic(api.request("mobilenet"))
+    plain = estimate(profile, ROOFS)
+    faulting = estimate(profile, ROOFS, page_faults=2500.0)
+    assert plain.faults_s == 0 and faulting.rows_s == pytest.approx(plain.seconds)
+    assert faulting.seconds - plain.seconds == pytest.approx(2500 * 1e-6)
 
 
 def test_weights_move_at_the_rate_for_a_whole_forward_pass():
@@ -257,7 +344,7 @@ def test_roofline_and_reports_never_import_torch():
         "from cnnprof.analytic.roofline import Roofs, estimate\n"
         "import cnnprof.render_latency, cnnprof.report_latency, cnnprof.timing\n"
         "curve = ((65536, 6e10), (2**28, 5e9))\n"
-        "roofs = Roofs(1e11, curve, curve, curve, (('conv', 1e-5),))\n"
+        "roofs = Roofs(1e11, curve, curve, (('conv', 1e-5),))\n"
         "assert estimate(api.profile_analytic(api.request('mobilenet')), roofs).seconds > 0\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
@@ -307,7 +394,7 @@ def test_cli_device_and_refresh(tiny_peaks: Path):
     assert len(cached) == 1
     stamp = json.loads(cached[0].read_text())["measured_at"]
     data = json.loads(ok("device", "--threads", "1", "--refresh", "-f", "json"))
-    assert data["schema"] == "cnnprof.peaks/1" and data["threads"] == 1
+    assert data["schema"] == "cnnprof.peaks/2" and data["threads"] == 1
     assert data["measured_at"] >= stamp
     assert "overhead conv" in ok("device", "--threads", "1", "-f", "csv")
 

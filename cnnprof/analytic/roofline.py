@@ -8,24 +8,35 @@ gate and scale; a residual add), one after another. Each op gets the classic roo
 and a row's predicted time is the sum over its ops. A row is compute-bound when its
 compute-limited ops take most of that time, memory-bound otherwise.
 
-- compute roof: for a convolution, what convolutions of its size reach on the device (a measured
-  curve: small ones leave vector lanes and threads idle), never above the large-matmul peak; for
-  a kernel that computes slower, its measured ceiling (a max pool, a local response norm: a few
-  operations per element loaded, no matrix units); else the large-matmul peak;
+- compute roof: for a convolution, what convolutions of its size and kernel (1×1, or larger)
+  reach on the device (measured curves: small ones leave vector lanes and threads idle; a 3×3
+  kernel reuses each input nine times and runs nearer the peak than a 1×1 of the same FLOPs),
+  never above the large-matmul peak; for a kernel that computes slower, its measured ceiling (a
+  max pool, a local response norm: a few operations per element loaded, no matrix units); else
+  the large-matmul peak;
 - memory time: the bytes the op reads and writes at the device's streaming copy rate (see
-  bytes, below: small tensors stay in cache and move faster), plus what allocating a fresh output
-  of that size costs beyond streaming (clone's rate against copy_'s: page faults for large
-  tensors), and never faster than a measured ceiling for a kernel that streams slower than a copy
-  (a depthwise convolution: one multiply-add per weight per pixel, no matrix product to keep the
-  FMA units busy, so it moves its tensors at its own lower rate);
+  bytes, below: small tensors stay in cache and move faster), and never faster than a measured
+  ceiling for a kernel that streams slower than a copy (a depthwise convolution: one
+  multiply-add per weight per pixel, no matrix product to keep the FMA units busy, so it moves
+  its tensors at its own lower rate);
 - bytes: the main op reads weights + input and writes its output (the profile's bytes moved);
   each element-wise op after it reads and writes the tensor again. Activations were just written
   by the op before and move at the rate for their own size (cached when small); weights were
   last touched a whole forward pass ago and move at the rate for the bytes that pass moves;
-- overhead: the measured cost of a tiny op of the same kind.
+- overhead: the measured cost of a tiny op of the same kind; for a convolution, of a tiny one
+  on the kernel torch dispatched it to, when that is known (on a CPU at batch 1 oneDNN's fixed
+  cost is several times the native kernel's: `cnnprof.empirical.dispatch`), once per launch;
+- layout: a kernel that computes in its own blocked layout (oneDNN on a CPU) reorders an NCHW
+  input into it and the output back, two more passes over the activations at the device's
+  measured reorder rate. Channels-last tensors need none.
 
-Everything comes from a `Roofs` measured on the device (`cnnprof device`); nothing is fitted to
-models. Pure Python, no torch.
+On top of the rows, the whole pass pays for the fresh pages the allocator takes from the operating
+system: minor page faults per forward pass (counted in the run; glibc returns large freed blocks
+to the system, so a big activation can fault afresh on every pass) × the device's measured cost of
+one. Where the count is not known that term is zero.
+
+Everything else comes from a `Roofs` measured on the device (`cnnprof device`) and which kernel
+each convolution ran; nothing is fitted to models. Pure Python, no torch.
 """
 
 from __future__ import annotations
@@ -61,6 +72,7 @@ OVERHEAD_KIND: Mapping[str, str] = MappingProxyType(
     {"dwconv": "conv", "maxpool": "pool", "lrn": "pool"}
 )
 CHANNELS_LAST = "/channels_last"  # suffix of a ceiling measured in channels-last format
+POINTWISE = frozenset({"", "1×1"})  # kernels on the 1×1 convolution curve
 
 
 def interpolate(curve: Curve, nbytes: float) -> float:
@@ -79,31 +91,25 @@ class Roofs:
     """A device's measured limits at one dtype and thread count."""
 
     flops_per_s: float  # peak compute (large matrix product)
-    conv_curve: Curve  # (FLOPs of a convolution, FLOP/s it reaches), ascending
+    conv_curve: Curve  # 1×1 convolutions: (FLOPs, FLOP/s it reaches), ascending
     bandwidth: Curve  # streaming: copy_ into an existing tensor
-    alloc_bandwidth: Curve  # clone: the same copy into a freshly allocated tensor
     op_overhead: Table  # (op kind, seconds of a tiny op of that kind)
     byte_ceilings: Table = ()  # (op kind, bytes/s) of kernels streaming slower than a copy
     flop_ceilings: Table = ()  # (op kind, FLOP/s) of kernels computing slower than a matmul
+    kxk_curve: Curve = ()  # convolutions with larger kernels (3×3): (FLOPs, FLOP/s), ascending
+    layout: Curve = ()  # reorders to and from a blocked layout: (bytes moved, bytes/s)
+    layout_kernel: str = ""  # the convolution kernel that reorders NCHW tensors ("mkldnn")
+    fault_s: float = 0.0  # seconds per minor page fault (a fresh page from the system)
 
     def bytes_per_s(self, nbytes: float) -> float:
         """Streaming bandwidth for an op moving ``nbytes``."""
         return interpolate(self.bandwidth, nbytes)
 
-    def alloc_surcharge(self, written: float) -> float:
-        """Seconds a fresh output of ``written`` bytes costs beyond streaming it: what clone
-        takes over copy_ at that size, never below zero."""
-        if written <= 0:
-            return 0.0
-        moved = 2 * written
-        extra = moved / interpolate(self.alloc_bandwidth, moved) - moved / self.bytes_per_s(moved)
-        return max(extra, 0.0)
-
     def memory_s(self, op: OpCost, footprint: int = 0, channels_last: bool = False) -> float:
         """Seconds to move an op's bytes: activations (just written by the op before, so
         cached as far as their size allows) at the streaming rate for their size; weights (last
         touched a whole forward pass ago) at the rate for ``footprint``, the bytes that pass
-        moves; a fresh output's allocation on top; never faster than the kind's ceiling."""
+        moves; never faster than the kind's ceiling."""
         moved = op.read + op.written
         if moved <= 0:
             return 0.0
@@ -111,22 +117,44 @@ class Roofs:
         seconds = hot / self.bytes_per_s(hot) if hot else 0.0
         if op.weights:
             seconds += op.weights / self.bytes_per_s(max(footprint, op.weights))
-        seconds += self.alloc_surcharge(op.written)
-        ceiling = self.op_bytes_ceiling(op.kind, channels_last)
+        # a kernel that reorders runs in its own layout: its channels-last ceiling applies
+        native = channels_last or self.reorders(op, channels_last)
+        ceiling = self.op_bytes_ceiling(op.kind, native)
         return max(seconds, moved / ceiling) if ceiling else seconds
+
+    def reorders(self, op: OpCost, channels_last: bool = False) -> bool:
+        """Whether the op is an NCHW convolution on the kernel that reorders its tensors."""
+        return not channels_last and bool(self.layout_kernel) and self.layout_kernel in op.launches
+
+    def layout_s(self, op: OpCost, channels_last: bool = False) -> float:
+        """Seconds an NCHW convolution on the reordering kernel spends bringing its input into
+        the kernel's layout and its output back."""
+        if not self.reorders(op, channels_last):
+            return 0.0
+        return reorder_s(self.layout, op.read - op.weights) + reorder_s(self.layout, op.written)
 
     def op_bytes_ceiling(self, kind: str, channels_last: bool = False) -> float | None:
         """The measured bytes/s ceiling of an op kind's kernel, if it has one."""
         return _lookup(self.byte_ceilings, kind, channels_last)
 
-    def compute_s(self, kind: str, flops: int, channels_last: bool = False) -> float:
-        rate = _lookup(self.flop_ceilings, kind, channels_last) or self.flops_per_s
-        if kind == "conv" and self.conv_curve:
-            rate = min(rate, interpolate(self.conv_curve, flops))
-        return flops / rate
+    def compute_s(self, op: OpCost, channels_last: bool = False) -> float:
+        rate = _lookup(self.flop_ceilings, op.kind, channels_last) or self.flops_per_s
+        curve = self.kxk_curve if op.kernel not in POINTWISE and self.kxk_curve else self.conv_curve
+        if op.kind == "conv" and curve:
+            rate = min(rate, interpolate(curve, op.flops))
+        return op.flops / rate
 
-    def overhead(self, kind: str) -> float:
-        return dict(self.op_overhead).get(OVERHEAD_KIND.get(kind, kind), 0.0)
+    def overhead(self, op: OpCost, channels_last: bool = False) -> float:
+        """Fixed seconds of an op: one launch of its kind, or one per kernel it launches
+        (each at that kernel's measured cost in the tensors' format when there is one)."""
+        kind = OVERHEAD_KIND.get(op.kind, op.kind)
+        generic = dict(self.op_overhead).get(kind, 0.0)
+        if not op.launches:
+            return generic
+        return sum(
+            (_lookup(self.op_overhead, f"{kind}/{k}", channels_last) or generic) if k else generic
+            for k in op.launches
+        )
 
     @property
     def dram_bytes_per_s(self) -> float:
@@ -143,6 +171,15 @@ class Roofs:
     def ridge(self) -> float:
         """FLOPs per byte where the memory roof meets the compute roof."""
         return self.flops_per_s / self.dram_bytes_per_s
+
+
+def reorder_s(curve: Curve, tensor_bytes: int) -> float:
+    """Seconds to reorder a tensor of ``tensor_bytes`` (read once, written once) at the rate a
+    measured reorder curve gives for that many bytes moved; 0 without a curve."""
+    if not curve or tensor_bytes <= 0:
+        return 0.0
+    moved = 2 * tensor_bytes
+    return moved / interpolate(curve, moved)
 
 
 def _lookup(table: Table, kind: str, channels_last: bool) -> float | None:
@@ -162,14 +199,15 @@ class OpEstimate:
     compute_s: float
     memory_s: float
     overhead_s: float
+    layout_s: float = 0.0  # reordering its input and output, before and after the kernel
 
     @property
     def seconds(self) -> float:
-        return max(self.compute_s, self.memory_s) + self.overhead_s
+        return max(self.compute_s, self.memory_s) + self.overhead_s + self.layout_s
 
     @property
     def bound(self) -> str:
-        return "compute" if self.compute_s >= self.memory_s else "memory"
+        return "compute" if self.compute_s >= self.memory_s + self.layout_s else "memory"
 
 
 @dataclass(frozen=True)
@@ -208,10 +246,16 @@ class Estimate:
     batch: int
     dtype: str
     rows: tuple[LayerEstimate, ...]
+    page_faults: float = 0.0  # minor page faults per forward pass, counted in the run
+    faults_s: float = 0.0  # what they cost at the device's measured rate
+
+    @property
+    def rows_s(self) -> float:
+        return sum(r.seconds for r in self.rows)
 
     @property
     def seconds(self) -> float:
-        return sum(r.seconds for r in self.rows)
+        return self.rows_s + self.faults_s
 
     def by_path(self) -> dict[str, LayerEstimate]:
         return {r.path: r for r in self.rows}
@@ -232,11 +276,16 @@ class OpCost:
     read: int  # bytes read, weights included
     written: int  # bytes written to a freshly allocated output
     weights: int = 0  # of the bytes read, the row's parameters
+    kernel: str = ""  # the row's kernel size ("3×3"): picks the convolution curve
+    launches: tuple[str, ...] = ()  # kernels it runs ("mkldnn", …; "" unknown); (): one launch
 
 
-def row_ops(row: LayerCost, batch: int, dtype_bytes: int) -> list[OpCost]:
+def row_ops(
+    row: LayerCost, batch: int, dtype_bytes: int, launches: tuple[str, ...] = ()
+) -> list[OpCost]:
     """The ops a row runs: the main op (convolution, matrix product, pool or LRN) reading the
-    weights and input and writing the output, then one element-wise pass per FLOP category."""
+    weights and input and writing the output, then one element-wise pass per FLOP category.
+    ``launches``: the kernels the row's convolutions were dispatched to, one per call."""
     flops = row.flops
     ops: list[OpCost] = []
     written = row.out_shape.elements * batch * dtype_bytes
@@ -246,7 +295,7 @@ def row_ops(row: LayerCost, batch: int, dtype_bytes: int) -> list[OpCost]:
     if main == "mac":
         kind = "linear" if row.op in LINEAR_OPS else MAIN_KINDS.get(row.op, "conv")
         count = (flops["mac"] + flops.get("bias", 0)) * batch
-        ops.append(OpCost(kind, count, read, written, weights))
+        ops.append(OpCost(kind, count, read, written, weights, row.kernel, launches))
     elif main is not None:
         kind = MAIN_KINDS.get(row.op, main)
         ops.append(OpCost(kind, flops[main] * batch, read, written, weights))
@@ -267,19 +316,21 @@ def layer_estimate(
     dtype_bytes: int,
     channels_last: bool = False,
     footprint: int = 0,
+    launches: tuple[str, ...] = (),
 ) -> LayerEstimate:
     """One row on the roofs; ``footprint``: bytes one forward pass moves (how far away the
-    row's weights were last touched)."""
+    row's weights were last touched); ``launches``: the kernels its convolutions ran."""
     ops = tuple(
         OpEstimate(
             kind=op.kind,
             flops=op.flops,
             bytes=op.read + op.written,
-            compute_s=roofs.compute_s(op.kind, op.flops, channels_last),
+            compute_s=roofs.compute_s(op, channels_last),
             memory_s=roofs.memory_s(op, footprint, channels_last),
-            overhead_s=roofs.overhead(op.kind),
+            overhead_s=roofs.overhead(op, channels_last),
+            layout_s=roofs.layout_s(op, channels_last),
         )
-        for op in row_ops(row, batch, dtype_bytes)
+        for op in row_ops(row, batch, dtype_bytes, launches)
     )
     return LayerEstimate(
         path=row.path,
@@ -290,11 +341,27 @@ def layer_estimate(
     )
 
 
-def estimate(profile: Profile, roofs: Roofs, channels_last: bool = False) -> Estimate:
-    """Predicted time of every row of ``profile`` (at its batch and dtype) on ``roofs``."""
+def estimate(
+    profile: Profile,
+    roofs: Roofs,
+    channels_last: bool = False,
+    kernels: Mapping[str, tuple[str, ...]] | None = None,
+    page_faults: float | None = None,
+) -> Estimate:
+    """Predicted time of every row of ``profile`` (at its batch and dtype) on ``roofs``.
+    ``kernels``: row path → the kernels torch dispatched its convolutions to (a `Timing`'s
+    ``kernels``); without it each convolution costs the generic launch. ``page_faults``: minor
+    page faults per forward pass (a `Timing`'s ``page_faults``), charged on top of the rows."""
     footprint = profile.bytes_moved
+    launches = kernels or {}
     rows = tuple(
-        layer_estimate(r, roofs, profile.batch, profile.dtype_bytes, channels_last, footprint)
+        layer_estimate(
+            r, roofs, profile.batch, profile.dtype_bytes, channels_last, footprint,
+            launches.get(r.path, ()),
+        )
         for r in profile.rows
+    )  # fmt: skip
+    faults = page_faults or 0.0
+    return Estimate(
+        profile.model, profile.batch, profile.dtype, rows, faults, faults * roofs.fault_s
     )
-    return Estimate(profile.model, profile.batch, profile.dtype, rows)
