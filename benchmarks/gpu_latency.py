@@ -42,7 +42,12 @@ def main() -> int:
                         device="cuda", min_time=args.min_time, budget=args.budget
                     )
                     timing = measure_request(request, settings)
-                    predicted = estimate(api.profile_analytic(request), roofs[dtype].roofs())
+                    predicted = estimate(
+                        api.profile_analytic(request),
+                        roofs[dtype].roofs(),
+                        kernels=timing.kernel_map(),
+                        page_faults=timing.page_faults,
+                    )
                     rows.append((timing, predicted.seconds))
                     print(f"  {model} batch {batch} {dtype}: {timing.median * 1e3:.3f} ms",
                           file=sys.stderr)  # fmt: skip

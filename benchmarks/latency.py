@@ -10,6 +10,8 @@ ratio and the Spearman rank correlation within the lightweight models (< 1 GMAC)
 median against torch.utils.benchmark on resnet18, and the per-layer sum ratio for three models.
 The "load" column is the machine's 1-minute load average as each model started: on a shared
 machine other processes' work shows up in the measured latency, most of all with several threads.
+"page faults" are the minor page faults per forward pass counted during the timed runs; the
+roofline charges them at the device's measured cost per fault.
 
     .venv/bin/python benchmarks/latency.py            # about 3 minutes on 2 cores
 """
@@ -106,7 +108,10 @@ def run_zoo(batch: int, threads: int, roofs: Roofs, settings: LatencySettings) -
                 "cv": timing.cv,
                 "load": load,
                 "runs": timing.runs,
-                "roofline": estimate(profile, roofs).seconds,
+                "faults": timing.page_faults or 0.0,
+                "roofline": estimate(
+                    profile, roofs, kernels=timing.kernel_map(), page_faults=timing.page_faults
+                ).seconds,
             }
         )
         print(f"  measured {reference:<30} {timing.median * 1e3:9.2f} ms", file=sys.stderr)
@@ -119,13 +124,14 @@ def run_zoo(batch: int, threads: int, roofs: Roofs, settings: LatencySettings) -
 
 def print_table(batch: int, rows: list[dict]) -> None:
     print(f"\n## batch {batch}: predicted ÷ measured\n")
-    print("| model | MACs | measured ms | CV | load | (a) MACs ms | (a) ratio | (b) roofline ms | "
-          "(b) ratio |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| model | MACs | measured ms | CV | load | page faults | (a) MACs ms | (a) ratio | "
+          "(b) roofline ms | (b) ratio |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['model']} | {r['macs'] / 1e9:.3f} G | {r['measured'] * 1e3:.2f} | "
-            f"{100 * r['cv']:.1f} % | {r['load']:.1f} | {r['macs_model'] * 1e3:.2f} | "
+            f"{100 * r['cv']:.1f} % | {r['load']:.1f} | {r['faults']:,.0f} | "
+            f"{r['macs_model'] * 1e3:.2f} | "
             f"{r['macs_model'] / r['measured']:.2f} | {r['roofline'] * 1e3:.2f} | "
             f"{r['roofline'] / r['measured']:.2f} |"
         )
@@ -139,24 +145,32 @@ def print_table(batch: int, rows: list[dict]) -> None:
         print(f"| {name} | {100 * error:.1f} % | {worst:.2f}× | {rho:.3f} |")
 
 
-def agreement(threads: int, rounds: int = 3) -> list[float]:
-    """cnnprof's median over torch.utils.benchmark's blocked_autorange median, resnet18, batch 1,
-    same module, same thread count, alternating."""
+def agreement(threads: int, rounds: int = 6) -> list[float]:
+    """cnnprof's median over torch.utils.benchmark's blocked_autorange median: resnet18, batch 1,
+    the same module and input, the same thread count, in rounds of a second each whose order
+    alternates, so that a drift of the machine's speed weighs on both alike."""
     arch = api.request("resnet18").arch()
-    net = build(arch, "cpu")
+    net = build(arch, "cpu").eval()
     x = torch.randn(1, *arch.input.as_list())
-    ratios = []
-    for _ in range(rounds):
-        ours = measure(net, arch.input, settings=LatencySettings(threads=threads, min_time=2.0))
-        timer = tbench.Timer(stmt="net(x)", globals={"net": net, "x": x}, num_threads=threads)
+    settings = LatencySettings(threads=threads, min_time=1.0)
+    timer = tbench.Timer(stmt="net(x)", globals={"net": net, "x": x}, num_threads=threads)
+
+    def ours() -> float:
+        return measure(net, arch.input, settings=settings).median
+
+    def theirs() -> float:
         with torch.inference_mode():
-            theirs = timer.blocked_autorange(min_run_time=2.0)
-        ratios.append(ours.median / theirs.median)
-        print(
-            f"  resnet18: cnnprof median {ours.median * 1e3:.3f} ms ({ours.runs} runs) · "
-            f"blocked_autorange median {theirs.median * 1e3:.3f} ms "
-            f"({theirs.number_per_run}×{len(theirs.times)} runs) · ratio {ratios[-1]:.3f}"
-        )
+            return timer.blocked_autorange(min_run_time=1.0).median
+
+    ratios = []
+    for index in range(rounds):
+        if index % 2:
+            b, a = theirs(), ours()
+        else:
+            a, b = ours(), theirs()
+        ratios.append(a / b)
+        print(f"  round {index + 1}: cnnprof median {a * 1e3:.3f} ms · blocked_autorange median "
+              f"{b * 1e3:.3f} ms · ratio {ratios[-1]:.3f}")  # fmt: skip
     return ratios
 
 
@@ -173,15 +187,18 @@ def main() -> None:
           f"torch {device.torch_version}, float32, load average {os.getloadavg()[0]:.2f} "
           f"at the start")  # fmt: skip
     conv = ", ".join(f"{f / 1e6:.1f} M {r / 1e9:.0f}" for f, r in device.conv_curve)
+    kxk = ", ".join(f"{f / 1e6:.1f} M {r / 1e9:.0f}" for f, r in device.kxk_curve)
     copy = ", ".join(f"{n / 2**20:g} MiB {b / 1e9:.0f}" for n, b in device.bandwidth)
-    fresh = ", ".join(f"{n / 2**20:g} MiB {b / 1e9:.0f}" for n, b in device.alloc_bandwidth)
+    layout = ", ".join(f"{n / 2**20:.2g} MiB {b / 1e9:.0f}" for n, b in device.layout)
     ceilings = ", ".join(
         [f"{k} {v / 1e9:.1f} GB/s" for k, v in device.byte_ceilings]
         + [f"{k} {v / 1e9:.2f} GFLOP/s" for k, v in device.flop_ceilings]
     )
     overhead = ", ".join(f"{k} {v * 1e6:.1f} µs" for k, v in device.op_overhead)
     print(f"\npeaks (cnnprof device): matmul {device.flops_per_s / 1e9:.1f} GFLOP/s; "
-          f"1×1 conv by FLOPs [{conv}] GFLOP/s; copy_ [{copy}] GB/s; clone [{fresh}] GB/s; "
+          f"1×1 conv by FLOPs [{conv}] GFLOP/s; 3×3 conv [{kxk}] GFLOP/s; "
+          f"copy_ [{copy}] GB/s; {device.layout_kernel} reorder [{layout}] GB/s; "
+          f"page fault {device.fault_s * 1e6:.2f} µs; "
           f"ceilings {ceilings}; per-op overhead {overhead}")  # fmt: skip
     settings = LatencySettings(threads=args.threads, min_time=args.min_time, budget=30.0)
     for batch in (int(b) for b in args.batches.split(",") if b):
