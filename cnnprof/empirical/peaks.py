@@ -47,7 +47,7 @@ import torch
 from torch import nn
 
 from cnnprof.analytic.formulas import LRN_EXTRA
-from cnnprof.analytic.roofline import CHANNELS_LAST, Roofs, reorder_s
+from cnnprof.analytic.roofline import CHANNELS_LAST, OpCost, Roofs
 from cnnprof.empirical.dispatch import conv_backend
 from cnnprof.empirical.latency import (
     CLOCKS,
@@ -182,29 +182,33 @@ def _net(seconds: float, fixed: float) -> float:
     return max(seconds - fixed, seconds / 10)
 
 
-@dataclass(frozen=True)
 class _Beyond:
     """What a convolution costs beyond its own arithmetic and streaming, as the roofline adds
-    it back: the launch of the kernel it runs on and, on the reordering kernel with NCHW
-    tensors, the reorders of its input and output."""
+    it back (the roofline's own `Roofs.overhead` and `Roofs.layout_s`): the launch of the
+    kernel it runs on and, on the reordering kernel with NCHW tensors, the reorders of its
+    input and output."""
 
-    overhead: Mapping[str, float]
-    layout: tuple[tuple[int, float], ...] = ()
-    layout_kernel: str = ""
+    def __init__(
+        self,
+        overhead: Mapping[str, float],
+        layout: tuple[tuple[int, float], ...] = (),
+        layout_kernel: str = "",
+    ) -> None:
+        self.layout_kernel = layout_kernel
+        self.roofs = Roofs(0.0, (), (), tuple(overhead.items()), layout=layout,
+                           layout_kernel=layout_kernel)  # fmt: skip
+
+    def _op(self, conv: nn.Conv2d, x: torch.Tensor, out_bytes: int) -> OpCost:
+        in_bytes = x.numel() * x.element_size()
+        return OpCost("conv", 0, in_bytes, out_bytes, launches=(conv_backend(conv, x) or "",))
 
     def fixed(self, conv: nn.Conv2d, x: torch.Tensor) -> float:
         """The launch of the kernel ``conv(x)`` runs on, in ``x``'s memory format."""
-        key = f"conv/{conv_backend(conv, x)}"
-        if not x.is_contiguous() and f"{key}{CHANNELS_LAST}" in self.overhead:
-            key = f"{key}{CHANNELS_LAST}"
-        return self.overhead.get(key, self.overhead["conv"])
+        return self.roofs.overhead(self._op(conv, x, 0), not x.is_contiguous())
 
     def seconds(self, conv: nn.Conv2d, x: torch.Tensor, out_bytes: int) -> float:
-        fixed = self.fixed(conv, x)
-        if conv_backend(conv, x) != self.layout_kernel or not x.is_contiguous():
-            return fixed
-        in_bytes = x.numel() * x.element_size()
-        return fixed + reorder_s(self.layout, in_bytes) + reorder_s(self.layout, out_bytes)
+        op, last = self._op(conv, x, out_bytes), not x.is_contiguous()
+        return self.roofs.overhead(op, last) + self.roofs.layout_s(op, last)
 
 
 def _layout(
