@@ -13,7 +13,9 @@ Per-row time comes from forward pre-hooks on the row modules (the spec's row pat
 model's leaf modules): each hook takes one timestamp on the device's clock, and a row owns the time
 from its own start to the next row's start, so work a block does in its own ``forward`` (residual
 adds, concatenation) belongs to the row that ran last, as `count` attributes its FLOPs. The hooks'
-own cost is measured on a chain of empty modules with the same hooks and subtracted. Hooks rather
+own cost is measured on a chain of empty modules with the same hooks and subtracted. Hooked runs
+alternate with the whole-model runs (the hooks are attached for one run, then removed), so a drift
+of the machine's speed weighs on the per-row times and the median alike. Hooks rather
 than ``torch.profiler``: the profiler records every aten op (several microseconds each, which
 inflates small depthwise layers at batch 1) and still needs a module stack to name rows; one
 timestamp per row costs less and its cost can be measured and removed.
@@ -62,9 +64,8 @@ MAX_WINDOW = 25  # … in at most this many runs
 STABLE = 0.05  # consecutive window medians within 5 % of each other: warm
 MAX_WARMUP_WINDOWS = 20
 WARMUP_SHARE = 0.3  # of the budget, at most, spent warming up
-TIMED_SHARE = 0.6  # of the budget, at most, spent on whole-model runs when layers follow
-MAX_LAYER_RUNS = 50
-LAYER_WARMUP = 2  # hooked runs discarded before per-row timing
+MAX_LAYER_RUNS = 50  # hooked runs, one after each whole-model run until there are this many
+LAYER_WARMUP = 2  # hooked runs discarded before the timed runs
 CALIBRATION_MODULES = 50  # empty modules in the chain that measures the hooks' cost
 CALIBRATION_RUNS = 100
 
@@ -286,31 +287,23 @@ def _timed_runs(
     timed: Callable[[], float],
     settings: LatencySettings,
     deadline: _Deadline,
-    share: float,
     progress: Progress,
-    stage: str = "timing",
-    cap: int | None = None,
 ) -> tuple[list[float], bool]:
-    """Samples until ``settings.runs`` runs, or ``min_time`` seconds and MIN_RUNS runs, or the
-    budget's ``share`` is spent (then the second value is True). At least one run."""
+    """Samples until ``settings.runs`` runs, or ``min_time`` seconds of timed runs and MIN_RUNS
+    runs, or the budget is spent (then the second value is True). At least one run."""
     samples: list[float] = []
-    start = time.perf_counter()
     min_time = settings.min_time or DEFAULT_MIN_TIME
     while True:
         samples.append(timed())
         n = len(samples)
         if settings.runs is not None:
-            target = settings.runs if cap is None else min(settings.runs, cap)
-            fraction = n / target
+            fraction = n / settings.runs
         else:
-            spent = time.perf_counter() - start
-            fraction = min(spent / min_time, n / MIN_RUNS)
-            if cap is not None:
-                fraction = max(fraction, n / cap)
-        progress(stage, min(fraction, 1.0))
+            fraction = min(sum(samples) / min_time, n / MIN_RUNS)
+        progress("timing", min(fraction, 1.0))
         if fraction >= 1.0:
             return samples, False
-        if deadline.passed(share):
+        if deadline.passed():
             return samples, True
 
 
@@ -331,12 +324,19 @@ class _Stamps:
 
         return mark
 
-    def attach(self, root: nn.Module, paths: Sequence[str]) -> list[Any]:
+    @contextlib.contextmanager
+    def attached(self, root: nn.Module, paths: Sequence[str]) -> Iterator[None]:
+        """Hooks on the modules at ``paths`` (pre-hooks) and on ``root`` (start and end) for the
+        block; removed afterwards."""
         modules = dict(root.named_modules())
         handles = [modules[p].register_forward_pre_hook(self.hook(p)) for p in paths]
         handles.append(root.register_forward_pre_hook(self.hook(None)))
         handles.append(root.register_forward_hook(self.hook("")))
-        return handles
+        try:
+            yield
+        finally:
+            for handle in handles:
+                handle.remove()
 
     def segments(self) -> dict[str, tuple[float, int]]:
         """Row path → (seconds from each of its starts to the next boundary, boundaries)."""
@@ -360,70 +360,59 @@ def hook_overhead(clock: Clock, device: torch.device, runs: int = CALIBRATION_RU
     with torch.inference_mode():
         plain = [clock.time(lambda: chain(x)) for _ in range(runs)]
         stamps = _Stamps(clock)
-        handles = stamps.attach(chain, [str(i) for i in range(CALIBRATION_MODULES)])
         hooked = []
-        try:
+        with stamps.attached(chain, [str(i) for i in range(CALIBRATION_MODULES)]):
             for _ in range(runs):
                 chain(x)
                 hooked.append(sum(s for s, _ in stamps.segments().values()))
-        finally:
-            for handle in handles:
-                handle.remove()
     extra = statistics.median(hooked) - statistics.median(plain)
     return max(extra, 0.0) / (CALIBRATION_MODULES + 1)
 
 
-def _layer_times(
-    net: nn.Module,
-    run: Callable[[], object],
-    rows: Sequence[LayerCost],
-    clock: Clock,
-    settings: LatencySettings,
-    deadline: _Deadline,
-    progress: Progress,
-    batch: int,
-    dtype: str,
-    device: torch.device,
-) -> tuple[tuple[LayerTime, ...], int, float]:
-    modules = dict(net.named_modules())
-    paths = [r.path for r in rows if r.path in modules]
-    overhead = hook_overhead(clock, device)
-    stamps = _Stamps(clock)
-    handles = stamps.attach(net, paths)
-    per_row: dict[str, list[float]] = {p: [] for p in paths}
-    try:
-        for _ in range(LAYER_WARMUP):
-            run()
-            stamps.segments()
+class _Rows:
+    """Per-row times from hooked runs: `record` runs the network once with the hooks attached
+    and keeps each row's time, net of the hooks' measured cost."""
 
-        def timed() -> float:
-            run()
-            segments = stamps.segments()
-            total = 0.0
-            for path in paths:
-                seconds, count = segments.get(path, (0.0, 0))
-                net_seconds = max(seconds - count * overhead, 0.0)
-                per_row[path].append(net_seconds)
-                total += net_seconds
-            return total
+    def __init__(
+        self, net: nn.Module, run: Callable[[], object], paths: Sequence[str], clock: Clock,
+        overhead: float,
+    ) -> None:  # fmt: skip
+        self.net, self.run, self.paths, self.overhead = net, run, list(paths), overhead
+        self.stamps = _Stamps(clock)
+        self.per_row: dict[str, list[float]] = {p: [] for p in self.paths}
+        self.runs = 0
 
-        samples, _ = _timed_runs(timed, settings, deadline, 1.0, progress, "layers", MAX_LAYER_RUNS)
-    finally:
-        for handle in handles:
-            handle.remove()
-    size = DTYPE_BYTES[dtype]
-    layers = tuple(
-        LayerTime(
-            path=r.path,
-            op=r.op,
-            seconds=statistics.median(per_row[r.path]) if r.path in per_row else 0.0,
-            macs=r.macs * batch,
-            flops=r.total_flops * batch,
-            bytes=r.bytes_moved(size, batch),
+    def _hooked(self) -> dict[str, tuple[float, int]]:
+        with self.stamps.attached(self.net, self.paths):
+            self.run()
+        return self.stamps.segments()
+
+    def warm_up(self, runs: int = LAYER_WARMUP) -> None:
+        for _ in range(runs):
+            self._hooked()
+
+    def record(self) -> None:
+        segments = self._hooked()
+        for path in self.paths:
+            seconds, count = segments.get(path, (0.0, 0))
+            self.per_row[path].append(max(seconds - count * self.overhead, 0.0))
+        self.runs += 1
+
+    def layers(self, rows: Sequence[LayerCost], batch: int, dtype: str) -> tuple[LayerTime, ...]:
+        """A `LayerTime` per row: the median of its recorded times (0 for a row no module
+        runs), with its MACs, FLOPs and bytes at the batch."""
+        size = DTYPE_BYTES[dtype]
+        return tuple(
+            LayerTime(
+                path=r.path,
+                op=r.op,
+                seconds=statistics.median(self.per_row.get(r.path) or [0.0]),
+                macs=r.macs * batch,
+                flops=r.total_flops * batch,
+                bytes=r.bytes_moved(size, batch),
+            )
+            for r in rows
         )
-        for r in rows
-    )
-    return layers, len(samples), overhead
 
 
 # --- the entry points ---------------------------------------------------------------------------
@@ -446,7 +435,8 @@ def measure(
     The module is moved to the device and dtype in place (pass a copy to keep yours). ``rows``
     (a profile's rows) name the modules timed one by one when ``settings.layers`` is set; their
     MACs, FLOPs and bytes go into each `LayerTime`. ``progress(stage, fraction)`` is called as
-    the stages "warm-up", "timing" and "layers" advance.
+    the stages "warm-up" and "timing" advance (with ``settings.layers``, a hooked run follows each
+    whole-model run until there are MAX_LAYER_RUNS).
     """
     settings = settings or LatencySettings()
     settings.check()
@@ -470,18 +460,32 @@ def measure(
         kernels = conv_kernels(net, run, [r.path for r in rows]) if rows else {}
         warmup_runs, stable = _warm_up(timed, first, settings.warmup, deadline, report)
         warmup_runs += bool(rows)  # the run that recorded the kernels warmed up too
-        share = TIMED_SHARE if settings.layers and rows else 1.0
-        faults = minor_faults()
-        samples, hit = _timed_runs(timed, settings, deadline, share, report)
-        after = minor_faults()
-        page_faults = None if faults is None or after is None else (after - faults) / len(samples)
-        layers: tuple[LayerTime, ...] = ()
-        layer_runs, overhead = 0, 0.0
+        per_row = None
         if settings.layers and rows:
-            layers, layer_runs, overhead = _layer_times(
-                net, run, rows, clock, settings, deadline, report, batch, dtype, target
-            )
-            hit = hit or deadline.passed()
+            modules = dict(net.named_modules())
+            paths = [r.path for r in rows if r.path in modules]
+            per_row = _Rows(net, run, paths, clock, hook_overhead(clock, target))
+            per_row.warm_up()
+        faults, counted = minor_faults(), 0.0
+
+        def step() -> float:
+            """One whole-model run, then (while more are wanted) one hooked run; the page
+            faults the hooked runs take are not the whole model's."""
+            nonlocal counted
+            seconds = timed()
+            if per_row is not None and per_row.runs < MAX_LAYER_RUNS:
+                before = minor_faults()
+                per_row.record()
+                after = minor_faults()
+                counted += 0 if before is None or after is None else after - before
+            return seconds
+
+        samples, hit = _timed_runs(step, settings, deadline, report)
+        after = minor_faults()
+        page_faults = (
+            None if faults is None or after is None else (after - faults - counted) / len(samples)
+        )
+        layers = per_row.layers(rows, batch, dtype) if per_row else ()
     return Timing(
         model=model,
         device=target.type,
@@ -497,8 +501,8 @@ def measure(
         budget_hit=hit,
         macs=macs,
         layers=layers,
-        layer_runs=layer_runs,
-        hook_overhead=overhead,
+        layer_runs=per_row.runs if per_row else 0,
+        hook_overhead=per_row.overhead if per_row else 0.0,
         kernels=tuple(kernels.items()),
         page_faults=page_faults,
     )
