@@ -3,7 +3,10 @@
 (a) MACs: time = c × MACs, one constant c per batch size fitted across the whole zoo (least squares
     in log space, so it is the geometric mean of measured ÷ MACs);
 (b) roofline: per row max(FLOPs ÷ peak, bytes ÷ bandwidth) + per-op overhead, from the device's
-    measured peaks only (`cnnprof device`), nothing fitted.
+    measured peaks only (`cnnprof device`), nothing fitted. The peaks are measured afresh (one
+    round) right before each model: on this shared machine the speed of everything drifts by up
+    to 2× within a minute, peaks and models together, so each model is predicted from the peaks
+    of its own moment (the "matmul" column shows the state).
 
 Prints predicted ÷ measured per model; for each predictor the median absolute error, the worst
 ratio and the Spearman rank correlation within the lightweight models (< 1 GMAC); then cnnprof's
@@ -13,7 +16,7 @@ machine other processes' work shows up in the measured latency, most of all with
 "page faults" are the minor page faults per forward pass counted during the timed runs; the
 roofline charges them at the device's measured cost per fault.
 
-    .venv/bin/python benchmarks/latency.py            # about 3 minutes on 2 cores
+    .venv/bin/python benchmarks/latency.py            # about 8 minutes on 2 cores
 """
 
 from __future__ import annotations
@@ -29,10 +32,10 @@ import torch
 import torch.utils.benchmark as tbench
 
 from cnnprof import api
-from cnnprof.analytic.roofline import Roofs, estimate
+from cnnprof.analytic.roofline import estimate
 from cnnprof.empirical.build import build
 from cnnprof.empirical.latency import measure, measure_request
-from cnnprof.empirical.peaks import peaks
+from cnnprof.empirical.peaks import measure_peaks, peaks
 from cnnprof.registry import default_registry
 from cnnprof.timing import LatencySettings
 
@@ -89,7 +92,11 @@ def scores(rows: list[dict], key: str) -> tuple[float, float, float]:
     return median_error, worst, rho
 
 
-def run_zoo(batch: int, threads: int, roofs: Roofs, settings: LatencySettings) -> list[dict]:
+def run_zoo(batch: int, threads: int, settings: LatencySettings) -> list[dict]:
+    """Each zoo model measured right after a fresh round of the device's peaks, and predicted
+    from those: this machine's speed drifts by up to 2× within a minute (other tenants), the
+    microbenchmark and the model drifting together, so each prediction uses the peaks of the
+    moment its model ran."""
     rows = []
     for reference in zoo():
         request = api.request(reference, batch=batch)
@@ -97,6 +104,7 @@ def run_zoo(batch: int, threads: int, roofs: Roofs, settings: LatencySettings) -
         per_image = profile.macs / batch
         if batch > 1 and per_image > BATCH8_MAX_MACS:
             continue
+        device = measure_peaks("cpu", "float32", threads, rounds=1)
         load = os.getloadavg()[0]
         timing = measure_request(request, settings)
         rows.append(
@@ -107,13 +115,15 @@ def run_zoo(batch: int, threads: int, roofs: Roofs, settings: LatencySettings) -
                 "measured": timing.median,
                 "cv": timing.cv,
                 "load": load,
+                "peak": device.flops_per_s,
                 "runs": timing.runs,
                 "faults": timing.page_faults or 0.0,
                 "roofline": estimate(
-                    profile, roofs, kernels=timing.kernel_map(), page_faults=timing.page_faults
+                    profile, device.roofs(), kernels=timing.kernel_map(),
+                    page_faults=timing.page_faults,
                 ).seconds,
             }
-        )
+        )  # fmt: skip
         print(f"  measured {reference:<30} {timing.median * 1e3:9.2f} ms", file=sys.stderr)
     # (a): one constant per batch size, the geometric mean of measured / MACs across the zoo
     c = math.exp(statistics.fmean(math.log(r["measured"] / r["macs"]) for r in rows))
@@ -124,13 +134,14 @@ def run_zoo(batch: int, threads: int, roofs: Roofs, settings: LatencySettings) -
 
 def print_table(batch: int, rows: list[dict]) -> None:
     print(f"\n## batch {batch}: predicted ÷ measured\n")
-    print("| model | MACs | measured ms | CV | load | page faults | (a) MACs ms | (a) ratio | "
-          "(b) roofline ms | (b) ratio |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| model | MACs | measured ms | CV | load | matmul GFLOP/s | page faults | (a) MACs ms | "
+          "(a) ratio | (b) roofline ms | (b) ratio |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['model']} | {r['macs'] / 1e9:.3f} G | {r['measured'] * 1e3:.2f} | "
-            f"{100 * r['cv']:.1f} % | {r['load']:.1f} | {r['faults']:,.0f} | "
+            f"{100 * r['cv']:.1f} % | {r['load']:.1f} | {r['peak'] / 1e9:.0f} | "
+            f"{r['faults']:,.0f} | "
             f"{r['macs_model'] * 1e3:.2f} | "
             f"{r['macs_model'] / r['measured']:.2f} | {r['roofline'] * 1e3:.2f} | "
             f"{r['roofline'] / r['measured']:.2f} |"
@@ -182,7 +193,6 @@ def main() -> None:
     args = parser.parse_args()
     start = time.perf_counter()
     device = peaks("cpu", "float32", args.threads, refresh=True)
-    roofs = device.roofs()
     print(f"# cnnprof latency benchmark — {device.device_name}, {device.threads} threads, "
           f"torch {device.torch_version}, float32, load average {os.getloadavg()[0]:.2f} "
           f"at the start")  # fmt: skip
@@ -195,14 +205,15 @@ def main() -> None:
         + [f"{k} {v / 1e9:.2f} GFLOP/s" for k, v in device.flop_ceilings]
     )
     overhead = ", ".join(f"{k} {v * 1e6:.1f} µs" for k, v in device.op_overhead)
-    print(f"\npeaks (cnnprof device): matmul {device.flops_per_s / 1e9:.1f} GFLOP/s; "
+    print(f"\npeaks at the start (cnnprof device; each model below is predicted from a round "
+          f"measured just before it): matmul {device.flops_per_s / 1e9:.1f} GFLOP/s; "
           f"1×1 conv by FLOPs [{conv}] GFLOP/s; 3×3 conv [{kxk}] GFLOP/s; "
           f"copy_ [{copy}] GB/s; {device.layout_kernel} reorder [{layout}] GB/s; "
           f"page fault {device.fault_s * 1e6:.2f} µs; "
           f"ceilings {ceilings}; per-op overhead {overhead}")  # fmt: skip
     settings = LatencySettings(threads=args.threads, min_time=args.min_time, budget=30.0)
     for batch in (int(b) for b in args.batches.split(",") if b):
-        rows = run_zoo(batch, args.threads, roofs, settings)
+        rows = run_zoo(batch, args.threads, settings)
         print_table(batch, rows)
         if batch > 1:
             skipped = [m for m in zoo() if m not in {r["model"] for r in rows}]

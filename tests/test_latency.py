@@ -69,7 +69,8 @@ def test_latency_structure_and_rows():
     assert [layer.path for layer in timing.layers] == [row.path for row in profile.rows]
     assert all(layer.seconds >= 0 for layer in timing.layers)
     assert sum(layer.macs for layer in timing.layers) == profile.macs
-    assert timing.layer_runs >= 1 and timing.hook_overhead >= 0
+    assert timing.layer_runs == timing.runs, "one hooked run after each whole-model run"
+    assert timing.hook_overhead >= 0
     assert timing.layer_ratio is not None and timing.layer_ratio > 0
     assert set(timing.by_path()) == {row.path for row in profile.rows}
 
@@ -100,6 +101,34 @@ def test_best_of_two_rounds_keeps_each_figure_at_its_best(tiny_peaks: Path):
     merged = peaks_module.best(a, b)
     assert merged.flops_per_s == b.flops_per_s and merged.op_overhead == b.op_overhead
     assert merged.bandwidth == a.bandwidth and merged.fault_s == a.fault_s
+
+
+def test_hooked_runs_stop_at_their_cap_while_whole_model_runs_go_on(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setattr(latency_module, "MAX_LAYER_RUNS", 2)
+    settings = LatencySettings(threads=1, layers=True, runs=5, warmup=1)
+    timing = measure_request(api.request(SMALL), settings)
+    assert timing.runs == 5 and timing.layer_runs == 2
+    assert all(layer.seconds >= 0 for layer in timing.layers)
+
+
+def test_convolution_curves_are_timed_in_rotation(
+    tiny_peaks: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(peaks_module, "CURVE_ROTATIONS", 3)
+    order: list[int] = []
+
+    class Recording(latency_module.Clock):
+        def time(self, fn):  # type: ignore[no-untyped-def]
+            order.append(fn.func.in_channels)
+            return super().time(fn)
+
+    beyond = peaks_module._Beyond({"conv": 1e-6})
+    with torch.inference_mode():
+        curve = peaks_module._conv_curve(Recording(), torch.device("cpu"), torch.float32, beyond, 1)
+    assert order == list(peaks_module.CONV_CHANNELS) * 3, "each size after the next smaller"
+    assert [f for f, _ in curve] == sorted(f for f, _ in curve) and all(r > 0 for _, r in curve)
 
 
 def test_min_time_takes_at_least_min_runs_and_batch_scales_throughput():

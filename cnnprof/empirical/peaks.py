@@ -3,7 +3,8 @@
 - compute: large matrix products in the dtype → FLOP/s (the best size), and two curves of what
   convolutions reach as their size grows (C → C channels on 28×28, C from 16 to 512; one for
   1×1 kernels, one for 3×3, which reuse each input nine times): small convolutions leave vector
-  lanes and threads idle;
+  lanes and threads idle; the sizes are timed in rotation, as a network calls them, so a small
+  one pays for following a larger op (its data out of cache, the other threads asleep);
 - bandwidth: ``copy_`` into a tensor that exists over growing sizes (streaming, bytes read +
   written per second: fast while both fit in a cache);
 - a page fault: the seconds the system takes to hand over one fresh page (filling newly mapped
@@ -18,7 +19,8 @@
   kernel torch dispatches them to (``conv/slow2d``, ``conv/mkldnn``, …: see `dispatch`).
 
 Convolution rates and ceilings are net of the fixed cost of the kernel that ran them, which the
-roofline adds back once per launch.
+roofline adds back once per launch (the curves, timed in rotation, net of the launch cost timed
+interleaved; the rest, timed in tight loops, net of the tight-loop launch cost).
 
 Each figure is the median of its runs. The result is cached as JSON per device name, torch
 version, thread count and dtype under the cache directory (``$CNNPROF_CACHE_DIR``, else
@@ -76,6 +78,7 @@ CEILING_INPUT = MappingProxyType(
 )
 CEILING_RUNS = 10
 CONV_CHANNELS = (16, 32, 64, 128, 256, 512)
+CURVE_ROTATIONS = 7  # timed passes over all sizes of a convolution curve
 LAYOUT_CHANNELS = (16, 32, 64, 128, 256)  # reorders of C × 56 × 56 tensors: 0.2 … 3.2 MB
 LAYOUT_INPUT = MappingProxyType({"cpu": (1, 56, 56), "cuda": (32, 56, 56), "mps": (8, 56, 56)})
 LAYOUT_MIN_SHARE = 0.05  # NCHW slower than channels-last by less than this: no reorder counted
@@ -247,21 +250,27 @@ def _conv_curve(
 ) -> tuple[tuple[int, float], ...]:
     """FLOP/s of k×k convolutions C → C on the device's standard small input, by their FLOPs,
     net of their kernel's launch; in channels-last format where NCHW tensors would be reordered
-    (the roofline adds those reorders separately)."""
+    (the roofline adds those reorders separately). Timed in rotation, each size after the next
+    smaller one (the smallest after the largest), as a network calls convolutions of varied sizes:
+    a small convolution repeated in a tight loop finds its data in cache and the other threads
+    spinning, one after a larger op does not."""
     n, h, w = CONV_INPUT[device.type]
-    points = []
+    probes = []
     for c in CONV_CHANNELS:
         conv = nn.Conv2d(c, c, kernel, padding=kernel // 2, bias=False).eval().to(device, dtype)
         x = torch.randn(n, c, h, w, device=device).to(dtype)
         if beyond.layout_kernel:
             conv = conv.to(memory_format=torch.channels_last)
             x = x.contiguous(memory_format=torch.channels_last)
-        flops = 2 * c * c * kernel * kernel * n * h * w
-        run = functools.partial(conv, x)
-        fixed = beyond.seconds(conv, x, x.numel() * dtype.itemsize)
-        seconds = _net(_median_time(clock, run, _runs(clock, run)), fixed)
-        points.append((flops, flops / seconds))
-    return tuple(points)
+        probes.append((2 * c * c * kernel * kernel * n * h * w, conv, x))
+    times: list[list[float]] = [[] for _ in probes]
+    for _ in range(CURVE_ROTATIONS):
+        for index, (_, conv, x) in enumerate(probes):
+            times[index].append(clock.time(functools.partial(conv, x)))
+    return tuple(
+        (flops, flops / _net(statistics.median(samples), beyond.seconds(conv, x, x.nbytes)))
+        for (flops, conv, x), samples in zip(probes, times, strict=True)
+    )
 
 
 def _runs(clock: Clock, fn: Callable[[], object]) -> int:
@@ -408,8 +417,10 @@ def _measure_round(
     flops = _compute(clock, target, kind, sizes)
     # a convolution never beats the matrix product: a point above it is a launch cost that
     # overlapped with the work, subtracted in full
+    # timed in rotation, as a network calls them: net of the launch cost a network pays
+    in_context = _Beyond(dict(overhead), layout, layout_kernel)
     conv_curve, kxk_curve = (
-        tuple((f, min(rate, flops)) for f, rate in _conv_curve(clock, target, kind, beyond, k))
+        tuple((f, min(rate, flops)) for f, rate in _conv_curve(clock, target, kind, in_context, k))
         for k in (1, 3)
     )
     report("bandwidth", 0.55)
