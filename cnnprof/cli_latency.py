@@ -117,7 +117,10 @@ def register(app: typer.Typer) -> None:
             timing = measure_request(request, settings, progress)
         roofs = device_peaks.roofs()
         profile = api.profile_analytic(request)
-        predicted = estimate(profile, roofs, channels_last, timing.kernel_map(), timing.page_faults)
+        predicted = estimate(
+            profile, roofs, channels_last, timing.kernel_map(), timing.page_faults,
+            timing.row_faults(),
+        )  # fmt: skip
         content: Any
         if fmt is cli.Format.json:
             content = to_json(report_latency.latency_dict(timing, predicted, roofs))

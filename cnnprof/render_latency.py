@@ -70,7 +70,7 @@ def summary(timing: Timing, estimate: Estimate | None = None) -> Panel:
             "memory-bound rows",
         )
     if t.page_faults is not None:
-        cost = f", {ms(estimate.faults_s)} ms in the roofline" if estimate is not None else ""
+        cost = f", {ms(estimate.all_faults_s)} ms in the roofline" if estimate is not None else ""
         grid.add_row(
             "page faults",
             f"{t.page_faults:,.0f}",
@@ -102,6 +102,9 @@ def layer_table(timing: Timing, estimate: Estimate | None = None) -> Table:
     table.add_column("time", no_wrap=True, style="cyan")
     for name in ("GMAC/s", "bytes", "FLOP/B"):
         table.add_column(name, justify="right", no_wrap=True)
+    faulting = any(layer.page_faults for layer in timing.layers)
+    if faulting:
+        table.add_column("faults", justify="right", no_wrap=True)
     if estimate is not None:
         table.add_column("roofline ms", justify="right", no_wrap=True)
         table.add_column("bound", no_wrap=True)
@@ -117,6 +120,8 @@ def layer_table(timing: Timing, estimate: Estimate | None = None) -> Table:
             human_bytes(r["bytes"]),
             f"{r['intensity']:.1f}",
         ]
+        if faulting:
+            cells.append("–" if r["page_faults"] is None else f"{r['page_faults']:,.0f}")
         if estimate is not None:
             bound = r["bound"] or ""
             cells += [

@@ -50,6 +50,7 @@ def layer_records(timing: Timing, estimate: Estimate | None = None) -> list[dict
                 "flops": layer.flops,
                 "bytes": layer.bytes,
                 "intensity": layer.intensity,
+                "page_faults": layer.page_faults,
                 "predicted_seconds": guess.seconds if guess else None,
                 "bound": guess.bound if guess else None,
                 "kernels": list(kernels.get(layer.path, ())),
@@ -86,7 +87,7 @@ def summary(timing: Timing, estimate: Estimate | None = None) -> dict[str, Any]:
         out["predicted_s"] = estimate.seconds
         out["predicted_ratio"] = estimate.seconds / timing.median
         out["memory_bound_share"] = estimate.share_bound("memory")
-        out["page_faults_s"] = estimate.faults_s
+        out["page_faults_s"] = estimate.all_faults_s
     out["page_faults"] = timing.page_faults
     if timing.layers:
         out["layer_runs"] = timing.layer_runs

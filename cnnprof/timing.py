@@ -77,6 +77,7 @@ class LayerTime:
     macs: int  # at the batch
     flops: int  # at the batch
     bytes: int  # weights + input + output, at the batch and dtype
+    page_faults: float | None = None  # minor page faults the row took per hooked run (median)
 
     @property
     def intensity(self) -> float:
@@ -165,6 +166,10 @@ class Timing:
     def kernel_map(self) -> dict[str, tuple[str, ...]]:
         """Row path → the kernels torch dispatched its convolutions to, in call order."""
         return dict(self.kernels)
+
+    def row_faults(self) -> dict[str, float]:
+        """Row path → minor page faults per pass in that row, where they were counted."""
+        return {lt.path: lt.page_faults for lt in self.layers if lt.page_faults is not None}
 
     def by_path(self) -> dict[str, float]:
         """Row path → measured seconds (empty without per-layer times)."""

@@ -70,6 +70,8 @@ def test_latency_structure_and_rows():
     assert all(layer.seconds >= 0 for layer in timing.layers)
     assert sum(layer.macs for layer in timing.layers) == profile.macs
     assert timing.layer_runs == timing.runs, "one hooked run after each whole-model run"
+    counted = [layer.page_faults for layer in timing.layers if layer.page_faults is not None]
+    assert all(f >= 0 for f in counted) and set(timing.row_faults()) <= set(timing.by_path())
     assert timing.hook_overhead >= 0
     assert timing.layer_ratio is not None and timing.layer_ratio > 0
     assert set(timing.by_path()) == {row.path for row in profile.rows}
@@ -343,6 +345,19 @@ def test_page_faults_are_charged_on_top_of_the_rows():
     faulting = estimate(profile, ROOFS, page_faults=2500.0)
     assert plain.faults_s == 0 and faulting.rows_s == pytest.approx(plain.seconds)
     assert faulting.seconds - plain.seconds == pytest.approx(2500 * 1e-6)
+
+
+def test_faults_counted_per_row_are_charged_to_their_rows_and_the_rest_to_the_pass():
+    profile = api.profile_analytic(api.request("mobilenet"))
+    plain = estimate(profile, ROOFS).by_path()
+    split = estimate(profile, ROOFS, page_faults=2500.0, row_faults={"1.dw": 1000.0, "2.pw": 500.0})
+    rows = split.by_path()
+    assert rows["1.dw"].seconds - plain["1.dw"].seconds == pytest.approx(1000 * 1e-6)
+    assert rows["2.pw"].page_faults == 500 and rows["0"].faults_s == 0
+    assert split.faults_s == pytest.approx(1000 * 1e-6), "the 1,000 no row took"
+    assert split.all_faults_s == pytest.approx(2500 * 1e-6)
+    more = estimate(profile, ROOFS, page_faults=100.0, row_faults={"1.dw": 300.0})
+    assert more.faults_s == 0 and more.all_faults_s == pytest.approx(300 * 1e-6)
 
 
 def test_weights_move_at_the_rate_for_a_whole_forward_pass():

@@ -30,10 +30,11 @@ compute-limited ops take most of that time, memory-bound otherwise.
   input into it and the output back, two more passes over the activations at the device's
   measured reorder rate. Channels-last tensors need none.
 
-On top of the rows, the whole pass pays for the fresh pages the allocator takes from the operating
-system: minor page faults per forward pass (counted in the run; glibc returns large freed blocks
-to the system, so a big activation can fault afresh on every pass) × the device's measured cost of
-one. Where the count is not known that term is zero.
+On top of the ops, a pass pays for the fresh pages the allocator takes from the operating system:
+minor page faults per forward pass (counted in the run; glibc returns large freed blocks to the
+system, so a big activation can fault afresh on every pass) × the device's measured cost of one.
+Where the faults were counted per row (hooked runs) each row pays for its own and the pass for
+the rest; else the pass pays for them all. Where the count is not known that term is zero.
 
 Everything else comes from a `Roofs` measured on the device (`cnnprof device`) and which kernel
 each convolution ran; nothing is fitted to models. Pure Python, no torch.
@@ -44,7 +45,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from cnnprof.profile import LayerCost, Profile
@@ -219,10 +220,12 @@ class LayerEstimate:
     flops: int  # at the batch
     bytes: int  # weights + input + output, at the batch and dtype (the profile's bytes moved)
     ops: tuple[OpEstimate, ...]
+    page_faults: float = 0.0  # fresh pages the row took per pass, where counted
+    faults_s: float = 0.0  # what they cost at the device's measured rate
 
     @property
     def seconds(self) -> float:
-        return sum(o.seconds for o in self.ops)
+        return sum(o.seconds for o in self.ops) + self.faults_s
 
     @property
     def overhead_s(self) -> float:
@@ -247,7 +250,7 @@ class Estimate:
     dtype: str
     rows: tuple[LayerEstimate, ...]
     page_faults: float = 0.0  # minor page faults per forward pass, counted in the run
-    faults_s: float = 0.0  # what they cost at the device's measured rate
+    faults_s: float = 0.0  # what those no row was charged for cost at the device's rate
 
     @property
     def rows_s(self) -> float:
@@ -256,6 +259,11 @@ class Estimate:
     @property
     def seconds(self) -> float:
         return self.rows_s + self.faults_s
+
+    @property
+    def all_faults_s(self) -> float:
+        """Seconds of page faults in the prediction: the rows' own and the rest of the pass's."""
+        return self.faults_s + sum(r.faults_s for r in self.rows)
 
     def by_path(self) -> dict[str, LayerEstimate]:
         return {r.path: r for r in self.rows}
@@ -347,21 +355,28 @@ def estimate(
     channels_last: bool = False,
     kernels: Mapping[str, tuple[str, ...]] | None = None,
     page_faults: float | None = None,
+    row_faults: Mapping[str, float] | None = None,
 ) -> Estimate:
     """Predicted time of every row of ``profile`` (at its batch and dtype) on ``roofs``.
     ``kernels``: row path → the kernels torch dispatched its convolutions to (a `Timing`'s
     ``kernels``); without it each convolution costs the generic launch. ``page_faults``: minor
-    page faults per forward pass (a `Timing`'s ``page_faults``), charged on top of the rows."""
+    page faults per forward pass (a `Timing`'s ``page_faults``); ``row_faults``: row path → the
+    faults counted in that row (a `Timing`'s ``row_faults()``), charged to the row, the rest of
+    the pass's charged on top of the rows."""
     footprint = profile.bytes_moved
     launches = kernels or {}
+    own = row_faults or {}
     rows = tuple(
-        layer_estimate(
-            r, roofs, profile.batch, profile.dtype_bytes, channels_last, footprint,
-            launches.get(r.path, ()),
+        replace(
+            layer_estimate(
+                r, roofs, profile.batch, profile.dtype_bytes, channels_last, footprint,
+                launches.get(r.path, ()),
+            ),
+            page_faults=own.get(r.path, 0.0),
+            faults_s=own.get(r.path, 0.0) * roofs.fault_s,
         )
         for r in profile.rows
     )  # fmt: skip
     faults = page_faults or 0.0
-    return Estimate(
-        profile.model, profile.batch, profile.dtype, rows, faults, faults * roofs.fault_s
-    )
+    rest = max(faults - sum(r.page_faults for r in rows), 0.0)
+    return Estimate(profile.model, profile.batch, profile.dtype, rows, faults, rest * roofs.fault_s)

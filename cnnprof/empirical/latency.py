@@ -311,16 +311,16 @@ def _timed_runs(
 
 
 class _Stamps:
-    """Row-boundary timestamps of one forward pass; ``None`` marks the root's start and ``""``
-    its end."""
+    """Row-boundary timestamps of one forward pass, each with the process's page-fault count
+    then; ``None`` marks the root's start and ``""`` its end."""
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self.marks: list[tuple[str | None, Any]] = []
+        self.marks: list[tuple[str | None, Any, int | None]] = []
 
     def hook(self, path: str | None) -> Callable[..., None]:
         def mark(*_: object) -> None:
-            self.marks.append((path, self.clock.stamp()))
+            self.marks.append((path, self.clock.stamp(), minor_faults()))
 
         return mark
 
@@ -338,16 +338,22 @@ class _Stamps:
             for handle in handles:
                 handle.remove()
 
-    def segments(self) -> dict[str, tuple[float, int]]:
-        """Row path → (seconds from each of its starts to the next boundary, boundaries)."""
+    def segments(self) -> dict[str, tuple[float, int, int | None]]:
+        """Row path → (seconds from each of its starts to the next boundary, boundaries, page
+        faults in between; None where the system does not count them)."""
         self.clock.finish()
-        out: dict[str, tuple[float, int]] = {}
+        out: dict[str, tuple[float, int, int | None]] = {}
         marks = self.marks
-        first = next((p for p, _ in marks if p), "")
-        for (path, start), (_, end) in itertools.pairwise(marks):
+        first = next((p for p, _, _ in marks if p), "")
+        for (path, start, before), (_, end, after) in itertools.pairwise(marks):
             owner = path or first
-            seconds, count = out.get(owner, (0.0, 0))
-            out[owner] = (seconds + self.clock.elapsed(start, end), count + 1)
+            seconds, count, faults = out.get(owner, (0.0, 0, 0))
+            taken = None if faults is None or before is None or after is None else after - before
+            out[owner] = (
+                seconds + self.clock.elapsed(start, end),
+                count + 1,
+                None if taken is None else faults + taken,
+            )
         self.marks = []
         return out
 
@@ -364,7 +370,7 @@ def hook_overhead(clock: Clock, device: torch.device, runs: int = CALIBRATION_RU
         with stamps.attached(chain, [str(i) for i in range(CALIBRATION_MODULES)]):
             for _ in range(runs):
                 chain(x)
-                hooked.append(sum(s for s, _ in stamps.segments().values()))
+                hooked.append(sum(s for s, _, _ in stamps.segments().values()))
     extra = statistics.median(hooked) - statistics.median(plain)
     return max(extra, 0.0) / (CALIBRATION_MODULES + 1)
 
@@ -380,9 +386,10 @@ class _Rows:
         self.net, self.run, self.paths, self.overhead = net, run, list(paths), overhead
         self.stamps = _Stamps(clock)
         self.per_row: dict[str, list[float]] = {p: [] for p in self.paths}
+        self.faults: dict[str, list[int]] = {p: [] for p in self.paths}
         self.runs = 0
 
-    def _hooked(self) -> dict[str, tuple[float, int]]:
+    def _hooked(self) -> dict[str, tuple[float, int, int | None]]:
         with self.stamps.attached(self.net, self.paths):
             self.run()
         return self.stamps.segments()
@@ -394,13 +401,15 @@ class _Rows:
     def record(self) -> None:
         segments = self._hooked()
         for path in self.paths:
-            seconds, count = segments.get(path, (0.0, 0))
+            seconds, count, faults = segments.get(path, (0.0, 0, 0))
             self.per_row[path].append(max(seconds - count * self.overhead, 0.0))
+            if faults is not None:
+                self.faults[path].append(faults)
         self.runs += 1
 
     def layers(self, rows: Sequence[LayerCost], batch: int, dtype: str) -> tuple[LayerTime, ...]:
-        """A `LayerTime` per row: the median of its recorded times (0 for a row no module
-        runs), with its MACs, FLOPs and bytes at the batch."""
+        """A `LayerTime` per row: the median of its recorded times and page faults (0 for a
+        row no module runs), with its MACs, FLOPs and bytes at the batch."""
         size = DTYPE_BYTES[dtype]
         return tuple(
             LayerTime(
@@ -410,9 +419,14 @@ class _Rows:
                 macs=r.macs * batch,
                 flops=r.total_flops * batch,
                 bytes=r.bytes_moved(size, batch),
+                page_faults=_median_or_none(self.faults.get(r.path)),
             )
             for r in rows
         )
+
+
+def _median_or_none(counts: list[int] | None) -> float | None:
+    return statistics.median(counts) if counts else None
 
 
 # --- the entry points ---------------------------------------------------------------------------
