@@ -196,8 +196,10 @@ def main() -> None:
     print(f"# cnnprof latency benchmark — {device.device_name}, {device.threads} threads, "
           f"torch {device.torch_version}, float32, load average {os.getloadavg()[0]:.2f} "
           f"at the start")  # fmt: skip
-    conv = ", ".join(f"{f / 1e6:.1f} M {r / 1e9:.0f}" for f, r in device.conv_curve)
-    kxk = ", ".join(f"{f / 1e6:.1f} M {r / 1e9:.0f}" for f, r in device.kxk_curve)
+    curves = "; ".join(
+        f"{label} [" + ", ".join(f"{f / 1e6:.1f} M {r / 1e9:.0f}" for f, r in curve) + "] GFLOP/s"
+        for label, curve in device.conv_curves()
+    )
     copy = ", ".join(f"{n / 2**20:g} MiB {b / 1e9:.0f}" for n, b in device.bandwidth)
     layout = ", ".join(f"{n / 2**20:.2g} MiB {b / 1e9:.0f}" for n, b in device.layout)
     ceilings = ", ".join(
@@ -207,7 +209,7 @@ def main() -> None:
     overhead = ", ".join(f"{k} {v * 1e6:.1f} µs" for k, v in device.op_overhead)
     print(f"\npeaks at the start (cnnprof device; each model below is predicted from a round "
           f"measured just before it): matmul {device.flops_per_s / 1e9:.1f} GFLOP/s; "
-          f"1×1 conv by FLOPs [{conv}] GFLOP/s; 3×3 conv [{kxk}] GFLOP/s; "
+          f"convolutions by FLOPs: {curves}; "
           f"copy_ [{copy}] GB/s; {device.layout_kernel} reorder [{layout}] GB/s; "
           f"page fault {device.fault_s * 1e6:.2f} µs; "
           f"ceilings {ceilings}; per-op overhead {overhead}")  # fmt: skip

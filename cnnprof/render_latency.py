@@ -155,7 +155,7 @@ def peaks_table(peaks: Peaks, cache: Path | None = None) -> Group:
     table.add_column("measured on")
     table.add_column("value", justify="right")
     table.add_row("peak compute", "large matmul, best size", f"{p.flops_per_s / 1e9:,.1f} GFLOP/s")
-    for label, curve in (("1×1 conv", p.conv_curve), ("3×3 conv", p.kxk_curve)):
+    for label, curve in p.conv_curves():
         for flops, rate in curve:
             table.add_row(label, f"{flops / 1e6:,.1f} MFLOP", f"{rate / 1e9:,.1f} GFLOP/s")
     for moved, rate in p.bandwidth:

@@ -162,6 +162,10 @@ def roofs_dict(roofs: Roofs) -> dict[str, Any]:
         "bandwidth": [{"bytes": n, "bytes_per_s": b} for n, b in roofs.bandwidth],
         "conv_curve": [{"flops": f, "flops_per_s": r} for f, r in roofs.conv_curve],
         "kxk_curve": [{"flops": f, "flops_per_s": r} for f, r in roofs.kxk_curve],
+        "curve_pixels": roofs.curve_pixels,
+        "conv_curve_few": [{"flops": f, "flops_per_s": r} for f, r in roofs.conv_curve_few],
+        "kxk_curve_few": [{"flops": f, "flops_per_s": r} for f, r in roofs.kxk_curve_few],
+        "few_pixels": roofs.few_pixels,
         "layout": [{"bytes": n, "bytes_per_s": b} for n, b in roofs.layout],
         "layout_kernel": roofs.layout_kernel,
         "fault_s": roofs.fault_s,
@@ -177,10 +181,8 @@ def peaks_records(peaks: Peaks) -> list[dict[str, Any]]:
     records = [{"metric": "compute", "size": "", "value": peaks.flops_per_s, "unit": "FLOP/s"}]
     records += [{"metric": "bandwidth", "size": n, "value": b, "unit": "B/s"}
                 for n, b in peaks.bandwidth]  # fmt: skip
-    records += [{"metric": "1×1 conv", "size": f, "value": r, "unit": "FLOP/s"}
-                for f, r in peaks.conv_curve]  # fmt: skip
-    records += [{"metric": "3×3 conv", "size": f, "value": r, "unit": "FLOP/s"}
-                for f, r in peaks.kxk_curve]  # fmt: skip
+    records += [{"metric": label, "size": f, "value": r, "unit": "FLOP/s"}
+                for label, curve in peaks.conv_curves() for f, r in curve]  # fmt: skip
     records += [{"metric": f"{peaks.layout_kernel} reorder", "size": n, "value": b, "unit": "B/s"}
                 for n, b in peaks.layout]  # fmt: skip
     records.append({"metric": "page fault", "size": "", "value": peaks.fault_s, "unit": "s"})
@@ -201,10 +203,8 @@ def peaks_markdown(peaks: Peaks) -> str:
     rows = [("peak compute", "large matmul", f"{peaks.flops_per_s / 1e9:,.1f} GFLOP/s")]
     rows += [("bandwidth", f"copy moving {human_bytes(n)}", f"{b / 1e9:,.1f} GB/s")
              for n, b in peaks.bandwidth]  # fmt: skip
-    rows += [("1×1 conv", f"{f / 1e6:,.1f} MFLOP", f"{r / 1e9:,.1f} GFLOP/s")
-             for f, r in peaks.conv_curve]  # fmt: skip
-    rows += [("3×3 conv", f"{f / 1e6:,.1f} MFLOP", f"{r / 1e9:,.1f} GFLOP/s")
-             for f, r in peaks.kxk_curve]  # fmt: skip
+    rows += [(label, f"{f / 1e6:,.1f} MFLOP", f"{r / 1e9:,.1f} GFLOP/s")
+             for label, curve in peaks.conv_curves() for f, r in curve]  # fmt: skip
     rows += [(f"{peaks.layout_kernel} reorder", f"NCHW moving {human_bytes(n)}",
               f"{b / 1e9:,.1f} GB/s") for n, b in peaks.layout]  # fmt: skip
     rows.append(("page fault", "fresh memory from the system", f"{peaks.fault_s * 1e6:.2f} µs"))

@@ -15,7 +15,14 @@ from cli_helpers import assert_error, run
 from torch import nn
 
 from cnnprof import api
-from cnnprof.analytic.roofline import OpCost, Roofs, estimate, layer_estimate, reorder_s
+from cnnprof.analytic.roofline import (
+    OpCost,
+    Roofs,
+    estimate,
+    interpolate,
+    layer_estimate,
+    reorder_s,
+)
 from cnnprof.cli import app
 from cnnprof.cli_latency import register
 from cnnprof.empirical import latency as latency_module
@@ -128,7 +135,9 @@ def test_convolution_curves_are_timed_in_rotation(
 
     beyond = peaks_module._Beyond({"conv": 1e-6})
     with torch.inference_mode():
-        curve = peaks_module._conv_curve(Recording(), torch.device("cpu"), torch.float32, beyond, 1)
+        curve = peaks_module._conv_curve(
+            Recording(), torch.device("cpu"), torch.float32, beyond, 1, (1, 6, 6)
+        )
     assert order == list(peaks_module.CONV_CHANNELS) * 3, "each size after the next smaller"
     assert [f for f, _ in curve] == sorted(f for f, _ in curve) and all(r > 0 for _, r in curve)
 
@@ -339,6 +348,26 @@ def test_larger_kernels_follow_their_own_curve():
     assert conv.flops / conv.compute_s <= 80e9
 
 
+def test_convolutions_on_few_positions_move_toward_their_own_curve():
+    few = ((10**6, 5e9), (10**8, 20e9))
+    roofs = replace(ROOFS, curve_pixels=784, few_pixels=49, conv_curve_few=few)
+    op = OpCost("conv", 10**7, 0, 0, kernel="1×1", pixels=784)
+    many = roofs.conv_rate(op)
+    assert many == pytest.approx(interpolate(ROOFS.conv_curve, 10**7))
+    low = interpolate(few, 10**7)
+    assert roofs.conv_rate(replace(op, pixels=49)) == pytest.approx(low)
+    assert roofs.conv_rate(replace(op, pixels=7)) == pytest.approx(low), "flat below the probes"
+    assert roofs.conv_rate(replace(op, pixels=196)) == pytest.approx((many + low) / 2), "log"
+    assert roofs.conv_rate(replace(op, pixels=0)) == pytest.approx(many), "positions unknown"
+    kxk = replace(op, kernel="3×3", pixels=49)
+    assert roofs.conv_rate(kxk) == pytest.approx(interpolate(ROOFS.kxk_curve, 10**7)), "no pair"
+    both = replace(roofs, kxk_curve_few=((10**6, 10e9), (10**8, 30e9)))
+    profile = api.profile_analytic(api.request("resnet18"))
+    late = {r.path for r in profile.rows if r.out_shape.h == 7 and r.op == "conv"}
+    slower, plain = estimate(profile, both).by_path(), estimate(profile, ROOFS).by_path()
+    assert late and all(slower[p].seconds > plain[p].seconds for p in late)
+
+
 def test_page_faults_are_charged_on_top_of_the_rows():
     profile = api.profile_analytic(api.request("mobilenet"))
     plain = estimate(profile, ROOFS)
@@ -438,7 +467,7 @@ def test_cli_device_and_refresh(tiny_peaks: Path):
     assert len(cached) == 1
     stamp = json.loads(cached[0].read_text())["measured_at"]
     data = json.loads(ok("device", "--threads", "1", "--refresh", "-f", "json"))
-    assert data["schema"] == "cnnprof.peaks/2" and data["threads"] == 1
+    assert data["schema"] == "cnnprof.peaks/3" and data["threads"] == 1
     assert data["measured_at"] >= stamp
     assert "overhead conv" in ok("device", "--threads", "1", "-f", "csv")
 

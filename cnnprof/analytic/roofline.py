@@ -11,7 +11,10 @@ compute-limited ops take most of that time, memory-bound otherwise.
 - compute roof: for a convolution, what convolutions of its size and kernel (1×1, or larger)
   reach on the device (measured curves: small ones leave vector lanes and threads idle; a 3×3
   kernel reuses each input nine times and runs nearer the peak than a 1×1 of the same FLOPs),
-  never above the large-matmul peak; for a kernel that computes slower, its measured ceiling (a
+  and of its number of output positions (batch × height × width): a late stage's 7×7 map gives
+  the kernel few positions to spread over threads and lanes, and the same FLOPs run up to half as
+  fast there as on a 28×28 map (curves measured on both, interpolated on log positions), never
+  above the large-matmul peak; for a kernel that computes slower, its measured ceiling (a
   max pool, a local response norm: a few operations per element loaded, no matrix units); else
   the large-matmul peak;
 - memory time: the bytes the op reads and writes at the device's streaming copy rate (see
@@ -101,6 +104,10 @@ class Roofs:
     layout: Curve = ()  # reorders to and from a blocked layout: (bytes moved, bytes/s)
     layout_kernel: str = ""  # the convolution kernel that reorders NCHW tensors ("mkldnn")
     fault_s: float = 0.0  # seconds per minor page fault (a fresh page from the system)
+    curve_pixels: int = 0  # output positions (batch × height × width) of the curves' probes
+    conv_curve_few: Curve = ()  # 1×1 convolutions on few positions (a 7×7 map): FLOPs, FLOP/s
+    kxk_curve_few: Curve = ()  # 3×3 convolutions on few positions
+    few_pixels: int = 0  # output positions of the few-position probes
 
     def bytes_per_s(self, nbytes: float) -> float:
         """Streaming bandwidth for an op moving ``nbytes``."""
@@ -140,10 +147,26 @@ class Roofs:
 
     def compute_s(self, op: OpCost, channels_last: bool = False) -> float:
         rate = _lookup(self.flop_ceilings, op.kind, channels_last) or self.flops_per_s
-        curve = self.kxk_curve if op.kernel not in POINTWISE and self.kxk_curve else self.conv_curve
-        if op.kind == "conv" and curve:
-            rate = min(rate, interpolate(curve, op.flops))
-        return op.flops / rate
+        conv = self.conv_rate(op) if op.kind == "conv" else None
+        return op.flops / (min(rate, conv) if conv else rate)
+
+    def conv_rate(self, op: OpCost) -> float | None:
+        """What a convolution of the op's FLOPs, kernel and output positions reaches: the
+        curve for its kernel, moved toward the few-position curve, on log positions, as its
+        positions fall from the curve probes' to the few-position probes'."""
+        if op.kernel not in POINTWISE and self.kxk_curve:
+            many, few = self.kxk_curve, self.kxk_curve_few
+        else:
+            many, few = self.conv_curve, self.conv_curve_few
+        if not many:
+            return None
+        rate = interpolate(many, op.flops)
+        if not few or not op.pixels or op.pixels >= self.curve_pixels:
+            return rate
+        span = math.log(self.curve_pixels) - math.log(self.few_pixels)
+        t = max(math.log(op.pixels) - math.log(self.few_pixels), 0.0) / span if span > 0 else 0.0
+        low = interpolate(few, op.flops)
+        return low + t * (rate - low)
 
     def overhead(self, op: OpCost, channels_last: bool = False) -> float:
         """Fixed seconds of an op: one launch of its kind, or one per kernel it launches
@@ -286,6 +309,7 @@ class OpCost:
     weights: int = 0  # of the bytes read, the row's parameters
     kernel: str = ""  # the row's kernel size ("3×3"): picks the convolution curve
     launches: tuple[str, ...] = ()  # kernels it runs ("mkldnn", …; "" unknown); (): one launch
+    pixels: int = 0  # output positions, batch × height × width (0: unknown)
 
 
 def row_ops(
@@ -303,7 +327,8 @@ def row_ops(
     if main == "mac":
         kind = "linear" if row.op in LINEAR_OPS else MAIN_KINDS.get(row.op, "conv")
         count = (flops["mac"] + flops.get("bias", 0)) * batch
-        ops.append(OpCost(kind, count, read, written, weights, row.kernel, launches))
+        pixels = row.out_shape.h * row.out_shape.w * batch
+        ops.append(OpCost(kind, count, read, written, weights, row.kernel, launches, pixels))
     elif main is not None:
         kind = MAIN_KINDS.get(row.op, main)
         ops.append(OpCost(kind, flops[main] * batch, read, written, weights))

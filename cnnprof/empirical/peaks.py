@@ -1,9 +1,10 @@
 """Device peaks: a short microbenchmark of what the device does at its best, cached on disk.
 
-- compute: large matrix products in the dtype → FLOP/s (the best size), and two curves of what
-  convolutions reach as their size grows (C → C channels on 28×28, C from 16 to 512; one for
-  1×1 kernels, one for 3×3, which reuse each input nine times): small convolutions leave vector
-  lanes and threads idle; the sizes are timed in rotation, as a network calls them, so a small
+- compute: large matrix products in the dtype → FLOP/s (the best size), and curves of what
+  convolutions reach as their size grows (C → C channels, C from 16 to 512; for 1×1 kernels and
+  for 3×3, which reuse each input nine times; on a 28×28 map and on a 7×7 one, a late stage's,
+  whose few positions leave the kernel less to spread): small convolutions leave vector lanes
+  and threads idle; the sizes are timed in rotation, as a network calls them, so a small
   one pays for following a larger op (its data out of cache, the other threads asleep);
 - bandwidth: ``copy_`` into a tensor that exists over growing sizes (streaming, bytes read +
   written per second: fast while both fit in a cache);
@@ -33,6 +34,7 @@ import contextlib
 import copy
 import functools
 import json
+import math
 import mmap
 import os
 import re
@@ -62,7 +64,7 @@ from cnnprof.empirical.latency import (
     threads,
 )
 
-SCHEMA = "cnnprof.peaks/2"
+SCHEMA = "cnnprof.peaks/3"
 MATMUL_SIZES = MappingProxyType(
     {"cpu": (512, 1024, 2048), "cuda": (4096, 8192), "mps": (2048, 4096)}
 )
@@ -87,6 +89,7 @@ ROUNDS = 2  # the whole microbenchmark runs this often; each figure keeps its be
 # (on a CPU at batch 1: the native one, and oneDNN for depthwise, 5×5 and batched ones).
 CONV_PROBES = ((1, 1, 1, 1), (2, 3, 2, 1), (1, 5, 1, 1), (1, 1, 1, 2), (1, 3, 1, 1))
 CONV_INPUT = MappingProxyType({"cpu": (1, 28, 28), "cuda": (32, 28, 28), "mps": (8, 28, 28)})
+FEW_INPUT = MappingProxyType({"cpu": (1, 7, 7), "cuda": (32, 7, 7), "mps": (8, 7, 7)})
 
 Pairs = tuple[tuple[Any, float], ...]
 
@@ -107,6 +110,10 @@ class Peaks:
     layout_kernel: str  # the convolution kernel that reorders ("" when none does)
     bandwidth: tuple[tuple[int, float], ...]  # copy_: (bytes moved, bytes/s)
     fault_s: float  # seconds per minor page fault
+    curve_pixels: int  # output positions of the curves' probes (batch × height × width)
+    conv_curve_few: tuple[tuple[int, float], ...]  # 1×1 convolutions on few positions
+    kxk_curve_few: tuple[tuple[int, float], ...]  # 3×3 convolutions on few positions
+    few_pixels: int  # output positions of the few-position probes
     byte_ceilings: tuple[tuple[str, float], ...]  # (op kind, bytes/s)
     flop_ceilings: tuple[tuple[str, float], ...]  # (op kind, FLOP/s)
     op_overhead: tuple[tuple[str, float], ...]  # (op kind, seconds)
@@ -121,9 +128,22 @@ class Peaks:
             layout_kernel=self.layout_kernel,
             bandwidth=self.bandwidth,
             fault_s=self.fault_s,
+            curve_pixels=self.curve_pixels,
+            conv_curve_few=self.conv_curve_few,
+            kxk_curve_few=self.kxk_curve_few,
+            few_pixels=self.few_pixels,
             op_overhead=self.op_overhead,
             byte_ceilings=self.byte_ceilings,
             flop_ceilings=self.flop_ceilings,
+        )
+
+    def conv_curves(self) -> tuple[tuple[str, tuple[tuple[int, float], ...]], ...]:
+        """The convolution curves, each labelled with its kernel and output positions."""
+        return (
+            (f"1×1 conv, {self.curve_pixels:,} px", self.conv_curve),
+            (f"3×3 conv, {self.curve_pixels:,} px", self.kxk_curve),
+            (f"1×1 conv, {self.few_pixels:,} px", self.conv_curve_few),
+            (f"3×3 conv, {self.few_pixels:,} px", self.kxk_curve_few),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -146,7 +166,7 @@ class Peaks:
         return cls(**fields)
 
 
-CURVES = ("conv_curve", "kxk_curve", "layout", "bandwidth")
+CURVES = ("conv_curve", "kxk_curve", "conv_curve_few", "kxk_curve_few", "layout", "bandwidth")
 TABLES = ("byte_ceilings", "flop_ceilings", "op_overhead")
 
 
@@ -247,14 +267,15 @@ def _conv_curve(
     dtype: torch.dtype,
     beyond: _Beyond,
     kernel: int,
+    shape: tuple[int, int, int],
 ) -> tuple[tuple[int, float], ...]:
-    """FLOP/s of k×k convolutions C → C on the device's standard small input, by their FLOPs,
-    net of their kernel's launch; in channels-last format where NCHW tensors would be reordered
-    (the roofline adds those reorders separately). Timed in rotation, each size after the next
-    smaller one (the smallest after the largest), as a network calls convolutions of varied sizes:
-    a small convolution repeated in a tight loop finds its data in cache and the other threads
-    spinning, one after a larger op does not."""
-    n, h, w = CONV_INPUT[device.type]
+    """FLOP/s of k×k convolutions C → C on inputs of ``shape`` (batch, height, width), by their
+    FLOPs, net of their kernel's launch; in channels-last format where NCHW tensors would be
+    reordered (the roofline adds those reorders separately). Timed in rotation, each size after
+    the next smaller one (the smallest after the largest), as a network calls convolutions of
+    varied sizes: a small convolution repeated in a tight loop finds its data in cache and the
+    other threads spinning, one after a larger op does not."""
+    n, h, w = shape
     probes = []
     for c in CONV_CHANNELS:
         conv = nn.Conv2d(c, c, kernel, padding=kernel // 2, bias=False).eval().to(device, dtype)
@@ -419,8 +440,13 @@ def _measure_round(
     # overlapped with the work, subtracted in full
     # timed in rotation, as a network calls them: net of the launch cost a network pays
     in_context = _Beyond(dict(overhead), layout, layout_kernel)
-    conv_curve, kxk_curve = (
-        tuple((f, min(rate, flops)) for f, rate in _conv_curve(clock, target, kind, in_context, k))
+    many, few = CONV_INPUT[target.type], FEW_INPUT[target.type]
+    conv_curve, kxk_curve, conv_curve_few, kxk_curve_few = (
+        tuple(
+            (f, min(rate, flops))
+            for f, rate in _conv_curve(clock, target, kind, in_context, k, shape)
+        )
+        for shape in (many, few)
         for k in (1, 3)
     )
     report("bandwidth", 0.55)
@@ -442,6 +468,10 @@ def _measure_round(
         layout_kernel=layout_kernel,
         bandwidth=bandwidth,
         fault_s=fault_s,
+        curve_pixels=math.prod(many),
+        conv_curve_few=conv_curve_few,
+        kxk_curve_few=kxk_curve_few,
+        few_pixels=math.prod(few),
         byte_ceilings=byte_ceilings,
         flop_ceilings=flop_ceilings,
         op_overhead=overhead,
