@@ -156,14 +156,18 @@ def print_table(batch: int, rows: list[dict]) -> None:
         print(f"| {name} | {100 * error:.1f} % | {worst:.2f}× | {rho:.3f} |")
 
 
-def agreement(threads: int, rounds: int = 6) -> list[float]:
+AGREEMENT_ROUNDS = 10
+AGREEMENT_SECONDS = 0.5  # each side of a round: short, so the machine drifts little within it
+
+
+def agreement(threads: int, rounds: int = AGREEMENT_ROUNDS) -> list[float]:
     """cnnprof's median over torch.utils.benchmark's blocked_autorange median: resnet18, batch 1,
-    the same module and input, the same thread count, in rounds of a second each whose order
-    alternates, so that a drift of the machine's speed weighs on both alike."""
+    the same module and input, the same thread count, in short rounds whose order alternates, so
+    that a drift of the machine's speed weighs on both alike; the median over the rounds."""
     arch = api.request("resnet18").arch()
     net = build(arch, "cpu").eval()
     x = torch.randn(1, *arch.input.as_list())
-    settings = LatencySettings(threads=threads, min_time=1.0)
+    settings = LatencySettings(threads=threads, min_time=AGREEMENT_SECONDS)
     timer = tbench.Timer(stmt="net(x)", globals={"net": net, "x": x}, num_threads=threads)
 
     def ours() -> float:
@@ -171,7 +175,7 @@ def agreement(threads: int, rounds: int = 6) -> list[float]:
 
     def theirs() -> float:
         with torch.inference_mode():
-            return timer.blocked_autorange(min_run_time=1.0).median
+            return timer.blocked_autorange(min_run_time=AGREEMENT_SECONDS).median
 
     ratios = []
     for index in range(rounds):
