@@ -18,7 +18,7 @@ from cnnprof.analytic.roofline import Estimate, Roofs
 from cnnprof.errors import OptionError
 from cnnprof.render import bar
 from cnnprof.report import human, human_bytes
-from cnnprof.report_latency import layer_records, threads
+from cnnprof.report_latency import flop_size, layer_records, threads
 from cnnprof.timing import Timing
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ def peaks_table(peaks: Peaks, cache: Path | None = None) -> Group:
     table.add_row("peak compute", "large matmul, best size", f"{p.flops_per_s / 1e9:,.1f} GFLOP/s")
     for label, curve in p.conv_curves():
         for flops, rate in curve:
-            table.add_row(label, f"{flops / 1e6:,.1f} MFLOP", f"{rate / 1e9:,.1f} GFLOP/s")
+            table.add_row(label, flop_size(flops), f"{rate / 1e9:,.1f} GFLOP/s")
     for moved, rate in p.bandwidth:
         table.add_row("bandwidth", f"copy moving {human_bytes(moved)}", f"{rate / 1e9:,.1f} GB/s")
     for moved, rate in p.layout:

@@ -26,6 +26,11 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1e3:.3f}"
 
 
+def flop_size(flops: float) -> str:
+    """A probe's FLOPs: in MFLOP, in kFLOP below a tenth of one."""
+    return f"{flops / 1e6:,.1f} MFLOP" if flops >= 1e5 else f"{flops / 1e3:,.0f} kFLOP"
+
+
 def _share(part: float, whole: float) -> float | None:
     return part / whole if whole else None
 
@@ -203,7 +208,7 @@ def peaks_markdown(peaks: Peaks) -> str:
     rows = [("peak compute", "large matmul", f"{peaks.flops_per_s / 1e9:,.1f} GFLOP/s")]
     rows += [("bandwidth", f"copy moving {human_bytes(n)}", f"{b / 1e9:,.1f} GB/s")
              for n, b in peaks.bandwidth]  # fmt: skip
-    rows += [(label, f"{f / 1e6:,.1f} MFLOP", f"{r / 1e9:,.1f} GFLOP/s")
+    rows += [(label, flop_size(f), f"{r / 1e9:,.1f} GFLOP/s")
              for label, curve in peaks.conv_curves() for f, r in curve]  # fmt: skip
     rows += [(f"{peaks.layout_kernel} reorder", f"NCHW moving {human_bytes(n)}",
               f"{b / 1e9:,.1f} GB/s") for n, b in peaks.layout]  # fmt: skip
