@@ -63,7 +63,11 @@ def register(app: typer.Typer) -> None:
         runs: Annotated[int | None, typer.Option("--runs", "-n", help="Timed runs.")] = None,
         min_time: Annotated[
             float | None,
-            typer.Option("--min-time", help="Time for at least S seconds (default 1, ≥ 5 runs)."),
+            typer.Option(
+                "--min-time",
+                help="Timed runs adding up to at least S seconds (default 1, ≥ 5 runs); with "
+                "--layers a hooked run follows each.",
+            ),
         ] = None,
         budget: Annotated[
             float, typer.Option("--budget", help="Seconds the whole measurement may take.")

@@ -18,7 +18,7 @@ from cnnprof.analytic.roofline import Estimate, Roofs
 from cnnprof.errors import OptionError
 from cnnprof.render import bar
 from cnnprof.report import human, human_bytes
-from cnnprof.report_latency import flop_size, layer_records, threads
+from cnnprof.report_latency import fault_count, flop_size, layer_records, threads
 from cnnprof.timing import Timing
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ def layer_table(timing: Timing, estimate: Estimate | None = None) -> Table:
             f"{r['intensity']:.1f}",
         ]
         if faulting:
-            cells.append("–" if r["page_faults"] is None else f"{r['page_faults']:,.0f}")
+            cells.append(fault_count(r["page_faults"]))
         if estimate is not None:
             bound = r["bound"] or ""
             cells += [

@@ -141,20 +141,26 @@ def latency_markdown(timing: Timing, estimate: Estimate | None = None) -> str:
         rows.append(("per-layer sum", f"{ms(t.layer_sum)} ms ({t.layer_ratio:.3f}× median)"))
     parts = [title + "\n\n", to_markdown(("metric", "value"), rows)]
     if t.layers:
+        faulting = any(layer.page_faults for layer in t.layers)
         body = [
             (
                 r["path"], r["op"], ms(r["seconds"]), _percent(r["time_share"]),
                 _percent(r["mac_share"]), f"{r['gmacs_per_s']:.1f}", human_bytes(r["bytes"]),
                 f"{r['intensity']:.1f}",
+                *([fault_count(r["page_faults"])] if faulting else []),
                 "–" if r["predicted_seconds"] is None else ms(r["predicted_seconds"]),
                 r["bound"] or "–",
             )
             for r in layer_records(t, estimate)
         ]  # fmt: skip
         headers = ("path", "op", "ms", "time %", "MACs %", "GMAC/s", "bytes", "FLOP/B",
-                   "roofline ms", "bound")  # fmt: skip
+                   *(["faults"] if faulting else []), "roofline ms", "bound")  # fmt: skip
         parts.append("\n" + to_markdown(headers, body, right=2))
     return "".join(parts)
+
+
+def fault_count(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.0f}"
 
 
 def _percent(share: float | None) -> str:

@@ -14,7 +14,7 @@ import torch
 from cli_helpers import assert_error, run
 from torch import nn
 
-from cnnprof import api
+from cnnprof import api, report_latency
 from cnnprof.analytic.roofline import (
     OpCost,
     Roofs,
@@ -22,6 +22,7 @@ from cnnprof.analytic.roofline import (
     interpolate,
     layer_estimate,
     reorder_s,
+    row_ops,
 )
 from cnnprof.cli import app
 from cnnprof.cli_latency import register
@@ -110,6 +111,36 @@ def test_best_of_two_rounds_keeps_each_figure_at_its_best(tiny_peaks: Path):
     merged = peaks_module.best(a, b)
     assert merged.flops_per_s == b.flops_per_s and merged.op_overhead == b.op_overhead
     assert merged.bandwidth == a.bandwidth and merged.fault_s == a.fault_s
+
+
+def test_each_row_owns_the_page_faults_between_its_start_and_the_next_boundary(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    faults = iter([100, 103, 103, 110, 111])  # root start, rows a, b, c, root end
+    monkeypatch.setattr(latency_module, "minor_faults", lambda: next(faults))
+    stamps = latency_module._Stamps(latency_module.Clock())
+    for path in (None, "a", "b", "c", ""):
+        stamps.hook(path)()
+    segments = stamps.segments()
+    assert {p: f for p, (_, _, f) in segments.items()} == {"a": 3, "b": 7, "c": 1}
+    assert {p: n for p, (_, n, _) in segments.items()} == {"a": 2, "b": 1, "c": 1}, "root → a"
+
+
+def test_rows_without_a_fault_count_say_so(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(latency_module, "minor_faults", lambda: None)
+    settings = LatencySettings(threads=1, layers=True, runs=2, warmup=1)
+    timing = measure_request(api.request(SMALL), settings)
+    assert timing.page_faults is None and timing.row_faults() == {}
+    assert all(layer.page_faults is None for layer in timing.layers)
+
+
+def test_faults_column_appears_where_a_row_took_some():
+    timing = measure_request(api.request(SMALL), LatencySettings(threads=1, layers=True, **QUICK))
+    layers = tuple(replace(layer, page_faults=float(i)) for i, layer in enumerate(timing.layers))
+    faulting = replace(timing, layers=layers)
+    quiet = replace(timing, layers=tuple(replace(lt, page_faults=0.0) for lt in layers))
+    assert "faults" in report_latency.latency_markdown(faulting)
+    assert "faults" not in report_latency.latency_markdown(quiet)
 
 
 def test_hooked_runs_stop_at_their_cap_while_whole_model_runs_go_on(
@@ -359,6 +390,9 @@ def test_convolutions_on_few_positions_move_toward_their_own_curve():
     assert roofs.conv_rate(replace(op, pixels=7)) == pytest.approx(low), "flat below the probes"
     assert roofs.conv_rate(replace(op, pixels=196)) == pytest.approx((many + low) / 2), "log"
     assert roofs.conv_rate(replace(op, pixels=0)) == pytest.approx(many), "positions unknown"
+    squeeze = next(r for r in api.profile_analytic(api.request("efficientnet_b0")).rows
+                   if r.op == "se")  # fmt: skip
+    assert row_ops(squeeze, 4, 4)[0].pixels == 4, "an SE block convolves a pooled 1×1 map"
     kxk = replace(op, kernel="3×3", pixels=49)
     assert roofs.conv_rate(kxk) == pytest.approx(interpolate(ROOFS.kxk_curve, 10**7)), "no pair"
     both = replace(roofs, kxk_curve_few=((10**6, 10e9), (10**8, 30e9)))

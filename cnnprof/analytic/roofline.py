@@ -69,6 +69,7 @@ PASSES: Mapping[str, tuple[str, int, int, bool]] = MappingProxyType(
 )
 MAIN_CATEGORIES = ("mac", "pool", "lrn")  # the first a row has names its main op
 LINEAR_OPS = frozenset({"fc"})  # rows whose MACs are a matrix product, not a convolution
+POOLED_OPS = frozenset({"se"})  # rows whose convolutions run on a pooled 1×1 map
 MAIN_KINDS: Mapping[str, str] = MappingProxyType(
     {"dwconv": "dwconv", "maxpool": "maxpool", "avgpool": "pool", "gap": "pool", "lrn": "lrn"}
 )
@@ -161,7 +162,7 @@ class Roofs:
         if not many:
             return None
         rate = interpolate(many, op.flops)
-        if not few or not op.pixels or op.pixels >= self.curve_pixels:
+        if not few or self.few_pixels <= 0 or not op.pixels or op.pixels >= self.curve_pixels:
             return rate
         span = math.log(self.curve_pixels) - math.log(self.few_pixels)
         t = max(math.log(op.pixels) - math.log(self.few_pixels), 0.0) / span if span > 0 else 0.0
@@ -256,6 +257,8 @@ class LayerEstimate:
 
     @property
     def bound(self) -> str:
+        """Compute-bound when its compute-limited ops take at least half its time; page faults
+        (fresh memory from the system) count on the memory side."""
         compute = sum(o.seconds for o in self.ops if o.bound == "compute")
         return "compute" if self.ops and compute >= self.seconds - compute else "memory"
 
@@ -327,7 +330,7 @@ def row_ops(
     if main == "mac":
         kind = "linear" if row.op in LINEAR_OPS else MAIN_KINDS.get(row.op, "conv")
         count = (flops["mac"] + flops.get("bias", 0)) * batch
-        pixels = row.out_shape.h * row.out_shape.w * batch
+        pixels = batch if row.op in POOLED_OPS else row.out_shape.h * row.out_shape.w * batch
         ops.append(OpCost(kind, count, read, written, weights, row.kernel, launches, pixels))
     elif main is not None:
         kind = MAIN_KINDS.get(row.op, main)
@@ -387,7 +390,9 @@ def estimate(
     ``kernels``); without it each convolution costs the generic launch. ``page_faults``: minor
     page faults per forward pass (a `Timing`'s ``page_faults``); ``row_faults``: row path → the
     faults counted in that row (a `Timing`'s ``row_faults()``), charged to the row, the rest of
-    the pass's charged on top of the rows."""
+    the pass's charged on top of the rows. The pass's count is a mean over the timed runs and the
+    rows' are medians over the hooked runs: where faults come only on some runs the rows can hold
+    more than the pass, and then nothing is charged on top of them."""
     footprint = profile.bytes_moved
     launches = kernels or {}
     own = row_faults or {}
