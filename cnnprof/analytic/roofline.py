@@ -48,7 +48,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from types import MappingProxyType
 
 from cnnprof.profile import LayerCost, Profile
@@ -353,9 +353,11 @@ def layer_estimate(
     channels_last: bool = False,
     footprint: int = 0,
     launches: tuple[str, ...] = (),
+    page_faults: float = 0.0,
 ) -> LayerEstimate:
     """One row on the roofs; ``footprint``: bytes one forward pass moves (how far away the
-    row's weights were last touched); ``launches``: the kernels its convolutions ran."""
+    row's weights were last touched); ``launches``: the kernels its convolutions ran;
+    ``page_faults``: the fresh pages it took per pass, at the device's cost each."""
     ops = tuple(
         OpEstimate(
             kind=op.kind,
@@ -374,6 +376,8 @@ def layer_estimate(
         flops=row.total_flops * batch,
         bytes=row.bytes_moved(dtype_bytes, batch),
         ops=ops,
+        page_faults=page_faults,
+        faults_s=page_faults * roofs.fault_s,
     )
 
 
@@ -397,13 +401,9 @@ def estimate(
     launches = kernels or {}
     own = row_faults or {}
     rows = tuple(
-        replace(
-            layer_estimate(
-                r, roofs, profile.batch, profile.dtype_bytes, channels_last, footprint,
-                launches.get(r.path, ()),
-            ),
-            page_faults=own.get(r.path, 0.0),
-            faults_s=own.get(r.path, 0.0) * roofs.fault_s,
+        layer_estimate(
+            r, roofs, profile.batch, profile.dtype_bytes, channels_last, footprint,
+            launches.get(r.path, ()), own.get(r.path, 0.0),
         )
         for r in profile.rows
     )  # fmt: skip

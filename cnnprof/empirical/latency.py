@@ -29,7 +29,7 @@ import itertools
 import platform
 import statistics
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -325,11 +325,10 @@ class _Stamps:
         return mark
 
     @contextlib.contextmanager
-    def attached(self, root: nn.Module, paths: Sequence[str]) -> Iterator[None]:
-        """Hooks on the modules at ``paths`` (pre-hooks) and on ``root`` (start and end) for the
-        block; removed afterwards."""
-        modules = dict(root.named_modules())
-        handles = [modules[p].register_forward_pre_hook(self.hook(p)) for p in paths]
+    def attached(self, root: nn.Module, rows: Mapping[str, nn.Module]) -> Iterator[None]:
+        """Hooks on the row modules (path → module; pre-hooks) and on ``root`` (start and end)
+        for the block; removed afterwards."""
+        handles = [module.register_forward_pre_hook(self.hook(p)) for p, module in rows.items()]
         handles.append(root.register_forward_pre_hook(self.hook(None)))
         handles.append(root.register_forward_hook(self.hook("")))
         try:
@@ -367,7 +366,7 @@ def hook_overhead(clock: Clock, device: torch.device, runs: int = CALIBRATION_RU
         plain = [clock.time(lambda: chain(x)) for _ in range(runs)]
         stamps = _Stamps(clock)
         hooked = []
-        with stamps.attached(chain, [str(i) for i in range(CALIBRATION_MODULES)]):
+        with stamps.attached(chain, dict(chain.named_children())):
             for _ in range(runs):
                 chain(x)
                 hooked.append(sum(s for s, _, _ in stamps.segments().values()))
@@ -377,20 +376,23 @@ def hook_overhead(clock: Clock, device: torch.device, runs: int = CALIBRATION_RU
 
 class _Rows:
     """Per-row times from hooked runs: `record` runs the network once with the hooks attached
-    and keeps each row's time, net of the hooks' measured cost."""
+    and keeps each row's time, net of the hooks' measured cost, and its page faults."""
 
     def __init__(
         self, net: nn.Module, run: Callable[[], object], paths: Sequence[str], clock: Clock,
         overhead: float,
     ) -> None:  # fmt: skip
-        self.net, self.run, self.paths, self.overhead = net, run, list(paths), overhead
+        modules = dict(net.named_modules())
+        self.net, self.run, self.overhead = net, run, overhead
+        self.rows = {p: modules[p] for p in paths if p in modules}  # rows no module runs: none
         self.stamps = _Stamps(clock)
-        self.per_row: dict[str, list[float]] = {p: [] for p in self.paths}
-        self.faults: dict[str, list[int]] = {p: [] for p in self.paths}
+        self.per_row: dict[str, list[float]] = {p: [] for p in self.rows}
+        self.faults: dict[str, list[int]] = {p: [] for p in self.rows}
         self.runs = 0
+        self.taken = 0  # page faults of the whole process during recorded hooked runs
 
     def _hooked(self) -> dict[str, tuple[float, int, int | None]]:
-        with self.stamps.attached(self.net, self.paths):
+        with self.stamps.attached(self.net, self.rows):
             self.run()
         return self.stamps.segments()
 
@@ -399,8 +401,11 @@ class _Rows:
             self._hooked()
 
     def record(self) -> None:
+        before = minor_faults()
         segments = self._hooked()
-        for path in self.paths:
+        after = minor_faults()
+        self.taken += 0 if before is None or after is None else after - before
+        for path in self.rows:
             seconds, count, faults = segments.get(path, (0.0, 0, 0))
             self.per_row[path].append(max(seconds - count * self.overhead, 0.0))
             if faults is not None:
@@ -476,28 +481,23 @@ def measure(
         warmup_runs += bool(rows)  # the run that recorded the kernels warmed up too
         per_row = None
         if settings.layers and rows:
-            modules = dict(net.named_modules())
-            paths = [r.path for r in rows if r.path in modules]
+            paths = [r.path for r in rows]
             per_row = _Rows(net, run, paths, clock, hook_overhead(clock, target))
             per_row.warm_up()
-        faults, counted = minor_faults(), 0.0
+        faults = minor_faults()
 
         def step() -> float:
-            """One whole-model run, then (while more are wanted) one hooked run; the page
-            faults the hooked runs take are not the whole model's."""
-            nonlocal counted
+            """One whole-model run, then (while more are wanted) one hooked run."""
             seconds = timed()
             if per_row is not None and per_row.runs < MAX_LAYER_RUNS:
-                before = minor_faults()
                 per_row.record()
-                after = minor_faults()
-                counted += 0 if before is None or after is None else after - before
             return seconds
 
         samples, hit = _timed_runs(step, settings, deadline, report)
         after = minor_faults()
+        taken = per_row.taken if per_row else 0  # the hooked runs' faults are not the model's
         page_faults = (
-            None if faults is None or after is None else (after - faults - counted) / len(samples)
+            None if faults is None or after is None else (after - faults - taken) / len(samples)
         )
         layers = per_row.layers(rows, batch, dtype) if per_row else ()
     return Timing(
