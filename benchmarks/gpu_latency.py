@@ -18,7 +18,7 @@ from cnnprof.analytic.roofline import estimate
 from cnnprof.empirical.latency import measure_request
 from cnnprof.empirical.peaks import peaks
 from cnnprof.errors import CnnprofError
-from cnnprof.timing import LatencySettings
+from cnnprof.results.timing import LatencySettings
 
 MODELS = ("resnet50", "mobilenet_v2", "efficientnet_b0")
 BATCHES = (1, 32)

@@ -36,8 +36,8 @@ from cnnprof.analytic.roofline import estimate
 from cnnprof.empirical.build import build
 from cnnprof.empirical.latency import measure, measure_request
 from cnnprof.empirical.peaks import measure_peaks, peaks
-from cnnprof.registry import default_registry
-from cnnprof.timing import LatencySettings
+from cnnprof.results.timing import LatencySettings
+from cnnprof.spec.registry import default_registry
 
 # Multipliers of the lightweight families, as variant references.
 VARIANTS = (

@@ -3,9 +3,9 @@
 Importing cnnprof never imports torch.
 """
 
-from cnnprof.api import count, entry, load
+from cnnprof.api import Multipliers, count, entry, load
 from cnnprof.errors import CnnprofError
-from cnnprof.profile import LayerCost, Profile
+from cnnprof.results.profile import LayerCost, Profile
 
-__all__ = ["CnnprofError", "LayerCost", "Profile", "count", "entry", "load"]
+__all__ = ["CnnprofError", "LayerCost", "Multipliers", "Profile", "count", "entry", "load"]
 __version__ = "0.1.0"

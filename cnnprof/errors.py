@@ -27,3 +27,7 @@ class OptionError(CnnprofError):
 
 class LoadError(CnnprofError):
     """An outside model could not be imported, constructed or run."""
+
+
+class MissingExtra(CnnprofError):
+    """An optional dependency is not installed; the message names the extra that brings it."""

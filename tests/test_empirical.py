@@ -23,9 +23,11 @@ from torch import nn  # noqa: E402
 
 import cnnprof  # noqa: E402
 from cnnprof.analytic.engine import profile as analytic_profile  # noqa: E402
-from cnnprof.api import CrossCheck, Request, cross_check, profile_analytic, profile_empirical  # noqa: E402
+from cnnprof.api import cross_check, profile_analytic, profile_empirical, request  # noqa: E402
+from cnnprof.api.sources import resolve  # noqa: E402
 from cnnprof.empirical.build import build  # noqa: E402
-from cnnprof.registry import default_registry  # noqa: E402
+from cnnprof.results.profile import CrossCheck  # noqa: E402
+from cnnprof.spec.registry import default_registry  # noqa: E402
 
 NAMES = default_registry().names()
 OPTIONS = {
@@ -39,7 +41,7 @@ OPTIONS = {
 @functools.cache
 def checked(name: str, option: str) -> CrossCheck:
     """One cross-check per (model, options), shared by the tests below: one meta build each."""
-    return cross_check(Request(name, **OPTIONS[option]))
+    return cross_check(request(name, **OPTIONS[option]))
 
 
 # --- analytic == empirical, every registry model, every multiplier -----------------------------
@@ -81,10 +83,10 @@ def test_build_batchnorm_on_a_one_by_one_map() -> None:
     # ResNet-18 at 32 px: the last stage is 512×1×1. `build` probes each new module on meta; it
     # used to do so in training mode at batch 1, and BatchNorm refused the 1×1 map ("Expected
     # more than 1 value per channel when training").
-    request = Request("resnet18", resolution=32)
-    rows = {r.path: r for r in profile_analytic(request).rows}
+    req = request("resnet18", resolution=32)
+    rows = {r.path: r for r in profile_analytic(req).rows}
     assert rows["conv5.1.conv2"].out_shape.as_list() == [512, 1, 1]
-    check = cross_check(request)
+    check = cross_check(req)
     assert check.agree and check.differences == ()
 
 
@@ -110,7 +112,7 @@ def one_thread():
 
 @pytest.mark.parametrize("name", [n for n in NAMES if n not in CPU_SKIP])
 def test_registry_model_runs_on_cpu(name: str, one_thread: None) -> None:
-    arch = Request(name, resolution=CPU_RESOLUTION.get(name, 32)).arch()
+    arch = resolve(request(name, resolution=CPU_RESOLUTION.get(name, 32))).arch
     expected = analytic_profile(arch)
     network = build(arch, "cpu")
     assert all(p.device.type == "cpu" for p in network.parameters())
@@ -130,8 +132,8 @@ def test_registry_model_runs_on_cpu(name: str, one_thread: None) -> None:
 )
 def test_fvcore_agrees(name: str, one_thread: None) -> None:
     pytest.importorskip("fvcore")
-    analytic = profile_analytic(Request(name))
-    fv = profile_empirical(Request(name), counter="fvcore")
+    analytic = profile_analytic(request(name))
+    fv = profile_empirical(request(name), counter="fvcore")
     assert fv.source == "fvcore"
     assert fv.params == analytic.params
     assert fv.macs == analytic.macs
@@ -142,13 +144,13 @@ def test_fvcore_agrees(name: str, one_thread: None) -> None:
 MEMORY_PROBE = textwrap.dedent(
     """
     import json, resource
-    from cnnprof.api import Request, profile_analytic, profile_empirical
-    profile_empirical(Request("lenet5"))  # imports and first-call set-up, before measuring
+    from cnnprof.api import profile_analytic, profile_empirical, request
+    profile_empirical(request("lenet5"))  # imports and first-call set-up, before measuring
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    request = Request("vgg16", resolution=2048)
-    empirical = profile_empirical(request)
+    req = request("vgg16", resolution=2048)
+    empirical = profile_empirical(req)
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    analytic = profile_analytic(request)
+    analytic = profile_analytic(req)
     print(json.dumps({"before_kib": before, "after_kib": after,
                       "params": [analytic.params, empirical.params],
                       "macs": [analytic.macs, empirical.macs]}))

@@ -10,8 +10,8 @@ from cli_helpers import assert_error
 from typer.testing import CliRunner
 
 import cnnprof
+from cnnprof.api.guard import parse_tolerance
 from cnnprof.cli import app
-from cnnprof.guard import parse_tolerance
 
 runner = CliRunner()
 

@@ -14,27 +14,18 @@ import torch
 from cli_helpers import assert_error, run
 from torch import nn
 
-from cnnprof import api, report_latency
-from cnnprof.analytic.roofline import (
-    OpCost,
-    Roofs,
-    estimate,
-    interpolate,
-    layer_estimate,
-    reorder_s,
-    row_ops,
-)
-from cnnprof.cli import app
-from cnnprof.cli_latency import register
+from cnnprof import api
+from cnnprof.analytic.roofline import estimate, layer_estimate, row_ops
+from cnnprof.api.latency import measure as measure_request
 from cnnprof.empirical import latency as latency_module
 from cnnprof.empirical import peaks as peaks_module
 from cnnprof.empirical.dispatch import conv_backend, owner
-from cnnprof.empirical.latency import measure, measure_request
+from cnnprof.empirical.latency import measure
 from cnnprof.errors import OptionError
+from cnnprof.report import latency as report_latency
+from cnnprof.results.device import OpCost, Roofs, interpolate, reorder_s
+from cnnprof.results.timing import MIN_RUNS, LatencySettings, quantile
 from cnnprof.spec.model import Shape
-from cnnprof.timing import MIN_RUNS, LatencySettings, quantile
-
-register(app)  # idempotent: cli.py registers these commands itself
 
 SMALL = "mobilenet@alpha=0.25,res=64"  # depthwise rows, residual-free, ~2.5 M MACs
 QUICK = {"runs": 3, "warmup": 1}
@@ -101,16 +92,17 @@ def test_rows_own_the_convolutions_inside_them():
 
 def test_best_of_two_rounds_keeps_each_figure_at_its_best(tiny_peaks: Path):
     a = peaks_module.measure_peaks("cpu", "float32", 1, rounds=1)
-    b = replace(
-        a,
-        flops_per_s=2 * a.flops_per_s,
-        op_overhead=tuple((k, v / 2) for k, v in a.op_overhead),
-        bandwidth=tuple((n, r / 2) for n, r in a.bandwidth),
-        fault_s=3 * a.fault_s,
-    )
-    merged = peaks_module.best(a, b)
-    assert merged.flops_per_s == b.flops_per_s and merged.op_overhead == b.op_overhead
-    assert merged.bandwidth == a.bandwidth and merged.fault_s == a.fault_s
+    r = a.roofs
+    b = replace(a, roofs=replace(
+        r,
+        flops_per_s=2 * r.flops_per_s,
+        op_overhead=tuple((k, v / 2) for k, v in r.op_overhead),
+        bandwidth=tuple((n, rate / 2) for n, rate in r.bandwidth),
+        fault_s=3 * r.fault_s,
+    ))  # fmt: skip
+    merged = peaks_module.best(a, b).roofs
+    assert merged.flops_per_s == b.roofs.flops_per_s and merged.op_overhead == b.roofs.op_overhead
+    assert merged.bandwidth == r.bandwidth and merged.fault_s == r.fault_s
 
 
 def test_each_row_owns_the_page_faults_between_its_start_and_the_next_boundary(
@@ -246,14 +238,19 @@ def test_peaks_cache_round_trip(tiny_peaks: Path, monkeypatch: pytest.MonkeyPatc
     first = peaks_module.peaks("cpu", "float32", 1)
     files = list((tiny_peaks / "peaks").glob("*.json"))
     assert len(files) == 1 and "__1t__float32" in files[0].name
-    assert first.threads == 1 and first.flops_per_s > 0
-    assert [n for n, _ in first.bandwidth] == [2 * 2**12, 2 * 2**16]
-    assert {k for k, _ in first.op_overhead} >= {"conv", "norm", "act", "add"}
-    overhead = dict(first.op_overhead)
+    assert first.threads == 1 and first.roofs.flops_per_s > 0
+    assert [n for n, _ in first.roofs.bandwidth] == [2 * 2**12, 2 * 2**16]
+    assert {k for k, _ in first.roofs.op_overhead} >= {"conv", "norm", "act", "add"}
+    overhead = dict(first.roofs.op_overhead)
     tiny = nn.Conv2d(2, 2, 3, padding=1, groups=2)
     assert f"conv/{conv_backend(tiny, torch.ones(1, 2, 4, 4))}" in overhead, "per kernel"
-    assert first.fault_s > 0 and len(first.conv_curve) == len(first.kxk_curve) == 2
-    assert all(0 < rate <= first.flops_per_s for _, rate in first.conv_curve + first.kxk_curve)
+    assert (
+        first.roofs.fault_s > 0 and len(first.roofs.conv_curve) == len(first.roofs.kxk_curve) == 2
+    )
+    assert all(
+        0 < rate <= first.roofs.flops_per_s
+        for _, rate in first.roofs.conv_curve + first.roofs.kxk_curve
+    )
 
     calls = []
     real = peaks_module.measure_peaks
@@ -449,7 +446,7 @@ def test_roofline_and_reports_never_import_torch():
         "import sys\n"
         "from cnnprof import api\n"
         "from cnnprof.analytic.roofline import Roofs, estimate\n"
-        "import cnnprof.render_latency, cnnprof.report_latency, cnnprof.timing\n"
+        "import cnnprof.render.latency, cnnprof.report.latency, cnnprof.results.timing\n"
         "curve = ((65536, 6e10), (2**28, 5e9))\n"
         "roofs = Roofs(1e11, curve, curve, (('conv', 1e-5),))\n"
         "assert estimate(api.profile_analytic(api.request('mobilenet')), roofs).seconds > 0\n"

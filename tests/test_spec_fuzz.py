@@ -25,6 +25,7 @@ from hypothesis.control import currently_in_test_context
 from cnnprof.analytic.engine import profile
 from cnnprof.errors import CnnprofError
 from cnnprof.spec.load import parse_family, read_family
+from cnnprof.spec.multipliers import Multipliers
 from cnnprof.spec.ops import COMMON, DEFAULTS, OPS, REQUIRED, Field
 from cnnprof.spec.scale import resolve
 
@@ -68,7 +69,7 @@ def run_through(text: str) -> None:
     for name in list(family.variants)[:3]:
         for options in MULTIPLIERS:
             try:
-                profile(resolve(family, name, **options))
+                profile(resolve(family, name, Multipliers(**options)))
                 note("profiled")
             except CnnprofError as exc:
                 note(f"refused by resolve/profile: {type(exc).__name__}")

@@ -25,7 +25,7 @@ from cnnprof.analytic.formulas import out_size
 from cnnprof.empirical.build import build
 from cnnprof.empirical.count import count
 from cnnprof.errors import CnnprofError, ShapeError
-from cnnprof.report import differences
+from cnnprof.results.profile import differences
 from cnnprof.spec.load import parse_family
 from cnnprof.spec.ops import ACTIVATIONS
 from cnnprof.spec.scale import resolve

@@ -10,10 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 import cnnprof
-from cnnprof.api import split_reference
+from cnnprof.api.tables import mnas_objective, pareto_front
 from cnnprof.cli import app
 from cnnprof.errors import OptionError
-from cnnprof.tables import SeparableRow, mnas_objective, pareto_front
+from cnnprof.results.tables import SeparableRow
+from cnnprof.spec.reference import split_reference
 
 runner = CliRunner()
 

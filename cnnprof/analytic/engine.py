@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cnnprof.analytic.formulas import FORMULAS
 from cnnprof.errors import OptionError
-from cnnprof.profile import DTYPE_BYTES, LayerCost, Profile
+from cnnprof.results.profile import DTYPE_BYTES, LayerCost, Profile
 from cnnprof.spec.model import Arch, frozen
 
 
@@ -37,7 +37,7 @@ def profile(arch: Arch, batch: int = 1, dtype: str = "float32") -> Profile:
 
 
 def _options(arch: Arch) -> dict[str, object]:
-    o = arch.options
+    o = arch.multipliers
     out: dict[str, object] = {"alpha": o.alpha}
     if o.phi is not None:
         out["phi"] = o.phi

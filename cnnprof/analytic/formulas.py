@@ -14,7 +14,7 @@ from dataclasses import replace
 from types import MappingProxyType
 
 from cnnprof.errors import ShapeError
-from cnnprof.profile import LayerCost
+from cnnprof.results.profile import LayerCost
 from cnnprof.spec.model import Layer, Shape, frozen
 from cnnprof.spec.ops import op_table
 

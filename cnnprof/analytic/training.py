@@ -12,36 +12,12 @@ SGD with momentum keeps one buffer per trainable parameter, Adam two, besides th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from cnnprof.errors import OptionError
-from cnnprof.profile import LayerCost, Profile
+from cnnprof.results.profile import LayerCost, Profile
+from cnnprof.results.training import TrainingCost
 
 OPTIMIZER_STATES = {"sgd_momentum": 1, "adam": 2}
-
-
-@dataclass(frozen=True)
-class TrainingCost:
-    """Per training step at the profile's batch (MACs) and bytes at its dtype."""
-
-    mode: str
-    trainable: tuple[str, ...]  # row paths that train
-    trainable_params: int
-    frozen_params: int
-    forward_macs: int
-    weight_grad_macs: int
-    input_grad_macs: int
-    saved_activation_bytes: int
-    gradient_bytes: int
-    optimizer_bytes: dict[str, int]
-
-    @property
-    def backward_macs(self) -> int:
-        return self.weight_grad_macs + self.input_grad_macs
-
-    @property
-    def step_macs(self) -> int:
-        return self.forward_macs + self.backward_macs
 
 
 def trainable_rows(rows: Sequence[LayerCost], mode: str) -> list[int]:

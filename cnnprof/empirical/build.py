@@ -92,6 +92,8 @@ def unit(
 class SqueezeExcite(nn.Module):
     """Global pool → 1×1 conv (squeeze) → act → 1×1 conv → sigmoid → scale the input."""
 
+    layer_op = "se"
+
     def __init__(self, channels: int, squeeze: int, act: str) -> None:
         super().__init__()
         self.reduce = nn.Conv2d(channels, squeeze, 1)

@@ -22,9 +22,9 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
-from cnnprof.analytic.formulas import ACT_FLOPS, LRN_EXTRA, NORM_FLOPS
+from cnnprof.analytic.formulas import ACT_FLOPS, LRN_EXTRA, NORM_FLOPS, conv_kind
 from cnnprof.errors import LoadError
-from cnnprof.profile import LayerCost, Profile
+from cnnprof.results.profile import LayerCost, Profile
 from cnnprof.spec.model import Shape, frozen
 
 aten = torch.ops.aten
@@ -315,11 +315,55 @@ def count(
     )
 
 
+def _fixed(op: str) -> Callable[[nn.Module], str]:
+    return lambda module: op
+
+
+# Module type → its `LayerCost.op`, looked up along the class hierarchy (most specific first).
+MODULE_OPS: Mapping[type, Callable[[nn.Module], str]] = MappingProxyType(
+    {
+        nn.Conv2d: lambda m: conv_kind(m.in_channels, m.groups),
+        nn.ConvTranspose2d: _fixed("convT"),
+        nn.Linear: _fixed("fc"),
+        nn.modules.batchnorm._NormBase: _fixed("norm"),
+        nn.GroupNorm: _fixed("norm"),
+        nn.LayerNorm: _fixed("norm"),
+        nn.MaxPool2d: _fixed("maxpool"),
+        nn.AvgPool2d: _fixed("avgpool"),
+        nn.AdaptiveAvgPool2d: _fixed("adaptive_pool"),
+        nn.LocalResponseNorm: _fixed("lrn"),
+        nn.Dropout: _fixed("dropout"),
+        nn.Flatten: _fixed("flatten"),
+        nn.ReLU: _fixed("relu"),
+        nn.ReLU6: _fixed("relu6"),
+        nn.Sigmoid: _fixed("sigmoid"),
+        nn.SiLU: _fixed("silu"),
+        nn.Tanh: _fixed("tanh"),
+        nn.Hardswish: _fixed("hswish"),
+    }
+)
+
+
+def module_op(module: nn.Module | None) -> str:
+    """The op of a row whose module is ``module``: its own kind, else that of the first module
+    inside it that has one (a conv → norm → act unit is a conv); "block" when none has one,
+    "functional" for work done outside any module."""
+    if module is None:
+        return "functional"
+    if getattr(module, "layer_op", None):  # a built spec unit that names its own op (SE)
+        return str(module.layer_op)
+    for inner in module.modules():
+        for cls in type(inner).__mro__:
+            if cls in MODULE_OPS:
+                return MODULE_OPS[cls](inner)
+    return "block"
+
+
 def _layer_cost(row: _Row, batch: int) -> LayerCost:
     unknown = Shape(0, 0, 0)
     return LayerCost(
         path=row.path or "(root)",
-        op=type(row.module).__name__ if row.module is not None else "functional",
+        op=module_op(row.module),
         in_shape=row.in_shape or unknown,
         out_shape=row.out_shape or unknown,
         weight_params=row.weight_params,

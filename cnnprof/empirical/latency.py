@@ -24,7 +24,6 @@ timestamp per row costs less and its cost can be measured and removed.
 from __future__ import annotations
 
 import contextlib
-import copy
 import itertools
 import platform
 import statistics
@@ -32,7 +31,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
@@ -40,9 +39,8 @@ from torch.nn import functional as F
 
 from cnnprof.empirical.dispatch import conv_kernels
 from cnnprof.errors import LoadError, OptionError
-from cnnprof.profile import DTYPE_BYTES, LayerCost
-from cnnprof.spec.model import Shape
-from cnnprof.timing import (
+from cnnprof.results.profile import DTYPE_BYTES, LayerCost
+from cnnprof.results.timing import (
     DEFAULT_MIN_TIME,
     MIN_RUNS,
     LatencySettings,
@@ -50,9 +48,7 @@ from cnnprof.timing import (
     Timing,
     check_dtype,
 )
-
-if TYPE_CHECKING:
-    from cnnprof.api import Request
+from cnnprof.spec.model import Shape
 
 Progress = Callable[[str, float], None]  # (stage, fraction of that stage done)
 
@@ -520,32 +516,3 @@ def measure(
         kernels=tuple(kernels.items()),
         page_faults=page_faults,
     )
-
-
-def measure_request(
-    request: Request, settings: LatencySettings | None = None, progress: Progress | None = None
-) -> Timing:
-    """Measure the model a `Request` names (batch and dtype from the request): a registry model
-    is built with random weights on the device, an outside one constructed there (an
-    ``nn.Module`` given directly is copied first). Per-row times follow the analytic rows."""
-    from cnnprof import api
-    from cnnprof.empirical.build import build
-
-    settings = settings or LatencySettings()
-    settings.check()
-    check_dtype(request.dtype)
-    check_device(settings.device, request.dtype)
-    profile = api.profile_analytic(request)
-    if api.is_outside(request.model):
-        if isinstance(request.model, nn.Module):
-            module = copy.deepcopy(request.model)
-        else:
-            module = api.outside_module(request, settings.device)
-        shape = request.input_shape()
-    else:
-        arch = request.arch()
-        module, shape = build(arch, settings.device), arch.input
-    return measure(
-        module, shape, batch=request.batch, dtype=request.dtype, settings=settings,
-        rows=profile.rows, macs=profile.macs, model=profile.model, progress=progress,
-    )  # fmt: skip

@@ -41,7 +41,7 @@ import re
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
@@ -51,7 +51,6 @@ import torch
 from torch import nn
 
 from cnnprof.analytic.formulas import LRN_EXTRA
-from cnnprof.analytic.roofline import CHANNELS_LAST, OpCost, Roofs
 from cnnprof.empirical.dispatch import conv_backend
 from cnnprof.empirical.latency import (
     CLOCKS,
@@ -63,8 +62,8 @@ from cnnprof.empirical.latency import (
     minor_faults,
     threads,
 )
+from cnnprof.results.device import CHANNELS_LAST, CURVES, OpCost, Peaks, Roofs
 
-SCHEMA = "cnnprof.peaks/3"
 MATMUL_SIZES = MappingProxyType(
     {"cpu": (512, 1024, 2048), "cuda": (4096, 8192), "mps": (2048, 4096)}
 )
@@ -92,82 +91,6 @@ CONV_INPUT = MappingProxyType({"cpu": (1, 28, 28), "cuda": (32, 28, 28), "mps": 
 FEW_INPUT = MappingProxyType({"cpu": (1, 7, 7), "cuda": (32, 7, 7), "mps": (8, 7, 7)})
 
 Pairs = tuple[tuple[Any, float], ...]
-
-
-@dataclass(frozen=True)
-class Peaks:
-    """One device's measured peaks at one dtype and thread count."""
-
-    device: str  # cpu, cuda, mps
-    device_name: str
-    torch_version: str
-    threads: int
-    dtype: str
-    flops_per_s: float
-    conv_curve: tuple[tuple[int, float], ...]  # 1×1 convolutions: (FLOPs, FLOP/s)
-    kxk_curve: tuple[tuple[int, float], ...]  # 3×3 convolutions: (FLOPs, FLOP/s)
-    layout: tuple[tuple[int, float], ...]  # reorders of NCHW tensors: (bytes moved, bytes/s)
-    layout_kernel: str  # the convolution kernel that reorders ("" when none does)
-    bandwidth: tuple[tuple[int, float], ...]  # copy_: (bytes moved, bytes/s)
-    fault_s: float  # seconds per minor page fault
-    curve_pixels: int  # output positions of the curves' probes (batch × height × width)
-    conv_curve_few: tuple[tuple[int, float], ...]  # 1×1 convolutions on few positions
-    kxk_curve_few: tuple[tuple[int, float], ...]  # 3×3 convolutions on few positions
-    few_pixels: int  # output positions of the few-position probes
-    byte_ceilings: tuple[tuple[str, float], ...]  # (op kind, bytes/s)
-    flop_ceilings: tuple[tuple[str, float], ...]  # (op kind, FLOP/s)
-    op_overhead: tuple[tuple[str, float], ...]  # (op kind, seconds)
-    measured_at: str  # ISO 8601, UTC
-
-    def roofs(self) -> Roofs:
-        return Roofs(
-            flops_per_s=self.flops_per_s,
-            conv_curve=self.conv_curve,
-            kxk_curve=self.kxk_curve,
-            layout=self.layout,
-            layout_kernel=self.layout_kernel,
-            bandwidth=self.bandwidth,
-            fault_s=self.fault_s,
-            curve_pixels=self.curve_pixels,
-            conv_curve_few=self.conv_curve_few,
-            kxk_curve_few=self.kxk_curve_few,
-            few_pixels=self.few_pixels,
-            op_overhead=self.op_overhead,
-            byte_ceilings=self.byte_ceilings,
-            flop_ceilings=self.flop_ceilings,
-        )
-
-    def conv_curves(self) -> tuple[tuple[str, tuple[tuple[int, float], ...]], ...]:
-        """The convolution curves, each labelled with its kernel and output positions."""
-        return (
-            (f"1×1 conv, {self.curve_pixels:,} px", self.conv_curve),
-            (f"3×3 conv, {self.curve_pixels:,} px", self.kxk_curve),
-            (f"1×1 conv, {self.few_pixels:,} px", self.conv_curve_few),
-            (f"3×3 conv, {self.few_pixels:,} px", self.kxk_curve_few),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        for key in CURVES:
-            data[key] = [list(p) for p in getattr(self, key)]
-        for key in TABLES:
-            data[key] = dict(getattr(self, key))
-        return {"schema": SCHEMA, **data}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Peaks:
-        if data.get("schema") != SCHEMA:
-            raise ValueError(f"not a {SCHEMA} record")
-        fields = {k: v for k, v in data.items() if k != "schema"}
-        for key in CURVES:
-            fields[key] = tuple((int(n), float(b)) for n, b in fields[key])
-        for key in TABLES:
-            fields[key] = tuple((str(k), float(v)) for k, v in fields[key].items())
-        return cls(**fields)
-
-
-CURVES = ("conv_curve", "kxk_curve", "conv_curve_few", "kxk_curve_few", "layout", "bandwidth")
-TABLES = ("byte_ceilings", "flop_ceilings", "op_overhead")
 
 
 def cache_dir() -> Path:
@@ -457,12 +380,7 @@ def _measure_round(
     report("ceilings", 0.8)
     byte_ceilings, flop_ceilings = _ceilings(clock, target, kind, beyond)
     report("ceilings", 1.0)
-    return Peaks(
-        device=target.type,
-        device_name=device_name(target),
-        torch_version=torch.__version__,
-        threads=count,
-        dtype=dtype,
+    roofs = Roofs(
         flops_per_s=flops,
         conv_curve=conv_curve,
         kxk_curve=kxk_curve,
@@ -477,7 +395,15 @@ def _measure_round(
         byte_ceilings=byte_ceilings,
         flop_ceilings=flop_ceilings,
         op_overhead=overhead,
+    )
+    return Peaks(
+        device=target.type,
+        device_name=device_name(target),
+        torch_version=torch.__version__,
+        threads=count,
+        dtype=dtype,
         measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        roofs=roofs,
     )
 
 
@@ -492,17 +418,18 @@ def _pick(a: Pairs, b: Pairs, choose: Callable[[float, float], float]) -> Pairs:
 def best(a: Peaks, b: Peaks) -> Peaks:
     """Each figure from the better of two rounds: the higher rate, the lower overhead. A
     neighbour's burst of work on a shared machine slows one round, not the device."""
-    return replace(
-        a,
-        flops_per_s=max(a.flops_per_s, b.flops_per_s),
-        fault_s=min(a.fault_s, b.fault_s),
-        **{key: tuple(sorted(_pick(getattr(a, key), getattr(b, key), max))) for key in CURVES},
-        byte_ceilings=_pick(a.byte_ceilings, b.byte_ceilings, max),
-        flop_ceilings=_pick(a.flop_ceilings, b.flop_ceilings, max),
-        op_overhead=_pick(a.op_overhead, b.op_overhead, min),
-        layout_kernel=a.layout_kernel or b.layout_kernel,
-        measured_at=b.measured_at,
+    r, q = a.roofs, b.roofs
+    roofs = replace(
+        r,
+        flops_per_s=max(r.flops_per_s, q.flops_per_s),
+        fault_s=min(r.fault_s, q.fault_s),
+        **{key: tuple(sorted(_pick(getattr(r, key), getattr(q, key), max))) for key in CURVES},
+        byte_ceilings=_pick(r.byte_ceilings, q.byte_ceilings, max),
+        flop_ceilings=_pick(r.flop_ceilings, q.flop_ceilings, max),
+        op_overhead=_pick(r.op_overhead, q.op_overhead, min),
+        layout_kernel=r.layout_kernel or q.layout_kernel,
     )
+    return replace(a, roofs=roofs, measured_at=b.measured_at)
 
 
 def measure_peaks(

@@ -9,9 +9,7 @@ that convolution, and only when autograd asks for them (its output mask).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from math import prod
-from typing import Any
 
 import torch
 from torch import nn
@@ -20,26 +18,10 @@ from torch.utils.flop_counter import flop_registry
 
 from cnnprof.empirical.count import to_meta
 from cnnprof.errors import LoadError
+from cnnprof.results.training import GroupedBackward, MeasuredStep
 from cnnprof.spec.model import Shape
 
 aten = torch.ops.aten
-
-
-@dataclass(frozen=True)
-class GroupedBackward:
-    """One grouped convolution's backward: torch's count against the groups-aware one."""
-
-    groups: int
-    torch_macs: int
-    correct_macs: int
-
-
-@dataclass(frozen=True)
-class MeasuredStep:
-    forward_macs: int
-    backward_macs: int  # groups-aware
-    torch_backward_macs: int  # as torch's FlopCounterMode formulas count it
-    grouped: tuple[GroupedBackward, ...]
 
 
 def _conv_backward_macs(args: tuple) -> tuple[int, int]:
@@ -107,16 +89,3 @@ def training_step(
         recorder.torch_backward_macs,
         tuple(recorder.grouped),
     )
-
-
-def summarize(step: MeasuredStep) -> dict[str, Any]:
-    grouped_torch = sum(g.torch_macs for g in step.grouped)
-    grouped_correct = sum(g.correct_macs for g in step.grouped)
-    return {
-        "forward_macs": step.forward_macs,
-        "backward_macs": step.backward_macs,
-        "torch_backward_macs": step.torch_backward_macs,
-        "grouped_convolutions": len(step.grouped),
-        "grouped_torch_macs": grouped_torch,
-        "grouped_correct_macs": grouped_correct,
-    }

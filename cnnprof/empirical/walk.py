@@ -17,7 +17,7 @@ from torch import nn
 from cnnprof.analytic import formulas as fm
 from cnnprof.empirical.count import to_meta
 from cnnprof.errors import LoadError
-from cnnprof.profile import LayerCost, Profile
+from cnnprof.results.profile import LayerCost, Profile
 from cnnprof.spec.model import Shape, frozen
 
 Recorded = tuple[torch.Size, torch.Size]  # input and output shape, batch first

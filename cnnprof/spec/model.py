@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
+from cnnprof.spec.multipliers import Multipliers
+
 
 @dataclass(frozen=True)
 class Shape:
@@ -95,31 +97,6 @@ class Published:
 
 
 @dataclass(frozen=True)
-class Options:
-    """The multipliers and settings that turned a written spec into this Arch."""
-
-    alpha: float = 1.0
-    depth: float = 1.0
-    resolution: int | None = None
-    phi: float | None = None
-    num_classes: int | None = None
-
-    def describe(self) -> str:
-        parts = []
-        if self.phi is not None:
-            parts.append(f"phi={self.phi:g}")
-        if self.alpha != 1.0:
-            parts.append(f"alpha={self.alpha:g}")
-        if self.depth != 1.0:
-            parts.append(f"depth={self.depth:g}")
-        if self.resolution is not None:
-            parts.append(f"resolution={self.resolution}")
-        if self.num_classes is not None:
-            parts.append(f"num_classes={self.num_classes}")
-        return ", ".join(parts)
-
-
-@dataclass(frozen=True)
 class Arch:
     """A whole network as data: the rows of its table plus what the family declares."""
 
@@ -133,14 +110,14 @@ class Arch:
     published: tuple[Published, ...] = ()
     aliases: tuple[str, ...] = ()
     source: str = ""
-    options: Options = Options()
+    multipliers: Multipliers = field(default_factory=Multipliers)
     note: str = ""
     width: float = 1.0  # effective width multiplier (variant's × user's)
     depth: float = 1.0  # effective depth multiplier
 
     def published_figure(self) -> Published | None:
         """The paper's figure for exactly this width and resolution, if it prints one."""
-        if self.options.num_classes is not None or self.options.depth != 1.0:
+        if self.multipliers.num_classes is not None or self.multipliers.depth != 1.0:
             return None
         for p in self.published:
             same_res = (p.resolution or self.input.h) == self.input.h

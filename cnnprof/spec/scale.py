@@ -8,12 +8,13 @@ final channel counts and repeats. Multipliers compose with a variant's official 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from cnnprof.errors import OptionError
-from cnnprof.spec.model import Arch, Channels, Family, Layer, Options, Row, Shape
-from cnnprof.spec.ops import MAX_MULTIPLIER, OPS
+from cnnprof.spec.model import Arch, Channels, Family, Layer, Row, Shape
+from cnnprof.spec.multipliers import MAX_RESOLUTION, Multipliers
+from cnnprof.spec.ops import OPS
 
-MAX_RESOLUTION = 16384
 MAX_LAYERS = 20000
 
 
@@ -38,64 +39,26 @@ def round_repeats(repeats: int, depth: float) -> int:
     return max(1, math.ceil(round(repeats * depth, 9)))
 
 
-def check_options(
-    alpha: float = 1.0,
-    depth: float = 1.0,
-    resolution: int | None = None,
-    rho: float | None = None,
-    phi: float | None = None,
-    num_classes: int | None = None,
-) -> None:
-    """Reject multipliers out of range with a message naming the value and the allowed range."""
-    # option: (value, lowest allowed, whether the lowest itself is allowed, highest, what to give)
-    limits = {
-        "alpha": (alpha, 0, False, MAX_MULTIPLIER, "a width multiplier > 0 and ≤ 64, e.g. 0.5"),
-        "depth": (depth, 0, False, MAX_MULTIPLIER, "a depth multiplier > 0 and ≤ 64, e.g. 1.2"),
-        "resolution": (resolution, 0, False, MAX_RESOLUTION, "pixels > 0 and ≤ 16384, e.g. 160"),
-        "rho": (rho, 0, False, MAX_MULTIPLIER, "a resolution multiplier > 0 and ≤ 64"),
-        "phi": (phi, 0, True, 20, "a compound coefficient ≥ 0 and ≤ 20, e.g. 2"),
-        "num-classes": (num_classes, 1, True, 10**7, "a count ≥ 1 and ≤ 10⁷"),
-    }
-    for name, (value, low, low_ok, high, need) in limits.items():
-        if value is None:
-            continue
-        above = value >= low if low_ok else value > low
-        if not (math.isfinite(value) and above and value <= high):
-            raise OptionError(f"--{name} {value}: expected {need}")
-    if resolution is not None and rho is not None:
-        raise OptionError("--resolution and --rho both given: give one of them")
-
-
-def resolve(
-    family: Family,
-    variant_name: str,
-    *,
-    alpha: float = 1.0,
-    depth: float = 1.0,
-    resolution: int | None = None,
-    rho: float | None = None,
-    phi: float | None = None,
-    num_classes: int | None = None,
-) -> Arch:
+def resolve(family: Family, variant_name: str, multipliers: Multipliers | None = None) -> Arch:
     """The variant with every multiplier applied: the one place where scaling happens."""
-    check_options(alpha, depth, resolution, rho, phi, num_classes)
+    m = multipliers or Multipliers()
     variant = family.variants[variant_name]
-    width = variant.width * alpha
-    depth_mult = variant.depth * depth
+    width = variant.width * m.alpha
+    depth_mult = variant.depth * m.depth
     base = family.input
     side = variant.resolution or base.h
-    scale = rho or 1.0
-    if phi is not None:
+    scale = m.rho or 1.0
+    if m.phi is not None:
         if family.compound is None:
             raise OptionError(
                 f"--phi: family '{family.name}' declares no compound coefficients "
                 "(EfficientNet does); use --alpha, --depth and --resolution instead"
             )
-        width *= family.compound.beta**phi
-        depth_mult *= family.compound.alpha**phi
-        scale *= family.compound.gamma**phi
-    if resolution is not None:
-        shape = Shape(base.c, resolution, resolution)
+        width *= family.compound.beta**m.phi
+        depth_mult *= family.compound.alpha**m.phi
+        scale *= family.compound.gamma**m.phi
+    if m.resolution is not None:
+        shape = Shape(base.c, m.resolution, m.resolution)
     else:
         ratio = base.w / base.h
         h = round(side * scale)
@@ -105,7 +68,7 @@ def resolve(
             f"the scaled input is {shape.h}×{shape.w} pixels: choose a resolution in 1…"
             f"{MAX_RESOLUTION}"
         )
-    classes = num_classes if num_classes is not None else variant.num_classes
+    classes = m.num_classes if m.num_classes is not None else variant.num_classes
     rows = tuple(
         _scale_row(row, width, depth_mult, classes, family.channels) for row in variant.rows
     )
@@ -123,9 +86,7 @@ def resolve(
         published=variant.published,
         aliases=variant.aliases,
         source=family.source,
-        options=Options(
-            alpha=alpha, depth=depth, resolution=resolution, phi=phi, num_classes=classes
-        ),
+        multipliers=replace(m, num_classes=classes),
         note=variant.note,
         width=width,
         depth=depth_mult,

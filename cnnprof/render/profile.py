@@ -1,27 +1,21 @@
-"""Rich renderables for the terminal: presentation only, nothing here computes a count."""
+"""Rich renderables of counts: the summary panel, layer tables, the registry list, the
+analytic-against-empirical check and the training step. Presentation only."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from cnnprof.profile import LayerCost, Profile
-from cnnprof.report import human, human_bytes, published_text, share
+from cnnprof.render.common import bar, note
+from cnnprof.report.profile import published_text
+from cnnprof.report.units import human, human_bytes, share
+from cnnprof.results.profile import CrossCheck, LayerCost, Profile
 from cnnprof.spec.model import Published
-
-BAR_WIDTH = 20
-
-
-def bar(fraction: float, width: int = BAR_WIDTH) -> str:
-    """A horizontal bar with eighth-block resolution."""
-    fraction = min(max(fraction, 0.0), 1.0)
-    eighths = round(fraction * width * 8)
-    full, rest = divmod(eighths, 8)
-    return "█" * full + ("" if rest == 0 else " ▏▎▍▌▋▊▉"[rest])
 
 
 def summary(profile: Profile, title: str = "", published: Published | None = None) -> Panel:
@@ -99,32 +93,24 @@ def _counts(rows: Sequence[LayerCost]) -> dict[str, int]:
     return counts
 
 
-def model_list(records: Sequence[dict[str, object]]) -> Table:
+def model_list(records: Sequence[dict[str, Any]]) -> Table:
     table = Table(title="cnnprof registry (analytic, default input)", title_justify="left")
     for name, justify in (("name", "left"), ("aliases", "left"), ("family", "left"),
                           ("input", "right"), ("params", "right"), ("MACs", "right"),
                           ("paper", "left")):  # fmt: skip
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        table.add_column(name, justify=justify)
     for r in records:
         table.add_row(
-            str(r["name"]), ", ".join(r["aliases"]), str(r["family"]),  # type: ignore[arg-type]
-            "×".join(map(str, r["input"])), human(r["params"]), human(r["macs"]),  # type: ignore
+            str(r["name"]), ", ".join(r["aliases"]), str(r["family"]),
+            "×".join(map(str, r["input"])), human(r["params"]), human(r["macs"]),
             str(r["paper"]).split(",")[0],
         )  # fmt: skip
     return table
 
 
-def group(*items: RenderableType) -> Group:
-    return Group(*items)
-
-
-def note(text: str) -> Text:
-    return Text(text, style="dim")
-
-
-def cross_check(check: object, limit: int = 10) -> Group:
+def cross_check(check: CrossCheck, limit: int = 10) -> Group:
     """Analytic and empirical side by side, then the first rows that differ."""
-    a, e = check.analytic, check.empirical  # type: ignore[attr-defined]
+    a, e = check.analytic, check.empirical
     table = Table(title=f"{a.model}: analytic vs empirical ({e.source})", title_justify="left")
     for name in ("metric", "analytic", "empirical", "difference"):
         table.add_column(name, justify="left" if name == "metric" else "right")
@@ -138,7 +124,7 @@ def cross_check(check: object, limit: int = 10) -> Group:
         delta = "=" if left == right else f"{right - left:+,}"
         table.add_row(name, f"{left:,}", f"{right:,}", delta)
     parts: list[RenderableType] = [table]
-    diffs = check.differences  # type: ignore[attr-defined]
+    diffs = check.differences
     if diffs:
         rows = Table(title=f"first rows that differ ({len(diffs)} in all)", title_justify="left")
         for name in ("row", "metric", "analytic", "empirical"):
@@ -146,8 +132,8 @@ def cross_check(check: object, limit: int = 10) -> Group:
         for d in diffs[:limit]:
             rows.add_row(d.path, d.metric, _number(d.left), _number(d.right))
         parts.append(rows)
-    verdict = "params and MACs agree exactly" if check.agree else "params or MACs DISAGREE"  # type: ignore[attr-defined]
-    parts.append(Text(verdict, style="green" if check.agree else "bold red"))  # type: ignore[attr-defined]
+    verdict = "params and MACs agree exactly" if check.agree else "params or MACs DISAGREE"
+    parts.append(Text(verdict, style="green" if check.agree else "bold red"))
     if e.unsupported:
         parts.append(
             Text("unsupported ops (not counted): " + ", ".join(e.unsupported), style="yellow")
@@ -163,56 +149,6 @@ def _number(value: int | None) -> str:
     return "–" if value is None else f"{value:,}"
 
 
-def check_table(results: Sequence[object], source: str) -> Group:
-    """Before / after / delta per model and metric; failing cells marked."""
-    table = Table(title=f"cnnprof check {source}", title_justify="left")
-    for name in ("model", "metric", "before / limit", "after", "delta", "allowed", "status"):
-        table.add_column(name, justify="left" if name in ("model", "metric") else "right")
-    failed = 0
-    for r in results:
-        ok = r.ok  # type: ignore[attr-defined]
-        failed += not ok
-        style = "" if ok else "bold red"
-        table.add_row(
-            r.model, r.metric, human(r.before), Text(human(r.after), style=style),  # type: ignore[attr-defined]
-            Text(f"{100 * r.delta:+.2f} %", style=style), human(r.limit),  # type: ignore[attr-defined]
-            Text("ok", style="green") if ok else Text("FAIL", style="bold red"),
-        )  # fmt: skip
-    verdict = (
-        Text(f"{failed} of {len(results)} metrics over their limit", style="bold red")
-        if failed
-        else Text(f"all {len(results)} metrics hold", style="green")
-    )
-    return Group(table, verdict)
-
-
-def grid(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> Table:
-    """A plain table: the first ``left`` columns left-aligned, numbers right-aligned."""
-    table = Table(title=title, title_justify="left")
-    for i, header in enumerate(headers):
-        table.add_column(header, justify="left" if i < left else "right", no_wrap=True)
-    for row in rows:
-        table.add_row(*row)
-    return table
-
-
-def comparison(headers: Sequence[str], rows: Sequence[Sequence[str]],
-               ratios: Sequence[Sequence[float | None]], baseline: str) -> Table:  # fmt: skip
-    """Metrics down, models across; under each value a bar scaled to the largest in its row."""
-    table = Table(title=f"compare · ratios to {baseline}", title_justify="left")
-    for i, header in enumerate(headers):
-        table.add_column(header, justify="left" if i == 0 else "right")
-    for cells, line in zip(rows, ratios, strict=True):
-        known = [r for r in line if r is not None]
-        top = max(known) if known else 0.0
-        out = [cells[0]]
-        for text, ratio in zip(cells[1:], line, strict=True):
-            fill = bar(ratio / top, 12) if ratio is not None and top > 0 else ""
-            out.append(f"{text}\n[cyan]{fill}[/cyan]")
-        table.add_row(*out)
-    return table
-
-
 def training(lines: Sequence[tuple[str, str, str]], mode: str) -> Panel:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
@@ -221,3 +157,19 @@ def training(lines: Sequence[tuple[str, str, str]], mode: str) -> Panel:
     for label, value, comment in lines:
         grid.add_row(label, value, comment)
     return Panel(grid, title=f"training step · --train {mode}", title_align="left")
+
+
+def row_comparison(records: Sequence[dict[str, Any]], batch: int) -> Table:
+    """Every row counted both ways; rows that differ in red."""
+    table = Table(title=f"rows · analytic vs empirical · MACs at batch {batch}",
+                  title_justify="left", show_edge=False)  # fmt: skip
+    for name in ("path", "op", "params analytic", "empirical", "MACs analytic", "empirical ", ""):
+        table.add_column(name.strip(), justify="left" if name in ("path", "op") else "right")
+    for r in records:
+        style = "" if r["agree"] else "bold red"
+        table.add_row(
+            r["path"], r["op"], _number(r["analytic_params"]), _number(r["empirical_params"]),
+            _number(r["analytic_macs"]), _number(r["empirical_macs"]),
+            Text("=" if r["agree"] else "≠", style=style or "green"), style=style,
+        )  # fmt: skip
+    return table

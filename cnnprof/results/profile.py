@@ -1,4 +1,5 @@
-"""The one value type every counting path returns: `Profile`, a tuple of `LayerCost` rows.
+"""The one value type every counting path returns: `Profile`, a tuple of `LayerCost` rows; and
+what two profiles of the same model disagree on (`Difference`, `CrossCheck`).
 
 Rows hold per-image counts; a profile's totals are at its batch size. Pure data, no torch.
 """
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cnnprof.spec.model import Shape, frozen
+from cnnprof.spec.ops import ACTIVATIONS
 
 DTYPE_BYTES: Mapping[str, int] = frozen(
     {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
@@ -18,13 +20,25 @@ DTYPE_BYTES: Mapping[str, int] = frozen(
 # Element-wise FLOP categories, in display order. `mac` is 2 × MACs (one multiply, one add).
 FLOP_CATEGORIES = ("mac", "bias", "norm", "act", "pool", "add", "scale", "lrn")
 
+# What a row can be (`LayerCost.op`): a convolution by kind, a matrix product, a pool, a norm, an
+# activation, a reshaping op; for an outside model's row, "block" (a module whose arithmetic sits
+# in its children) or "functional" (work done in a forward outside any module).
+LAYER_OPS = frozenset(
+    {
+        *("conv", "gconv", "dwconv", "convT", "fc", "se", "norm", "lrn"),
+        *("maxpool", "avgpool", "gap", "adaptive_pool"),
+        *("flatten", "dropout", "identity", "block", "functional"),
+        *ACTIVATIONS,
+    }
+)
+
 
 @dataclass(frozen=True)
 class LayerCost:
     """One row of a profile: what one layer (or fused conv → norm → act unit) costs per image."""
 
     path: str
-    op: str  # conv, gconv, dwconv, fc, se, maxpool, avgpool, gap, lrn, flatten, dropout, …
+    op: str  # one of LAYER_OPS
     in_shape: Shape
     out_shape: Shape
     kernel: str = ""  # "3×3" for convolutions and pools
@@ -35,6 +49,10 @@ class LayerCost:
     macs: int = 0  # multiply-accumulates of conv and fc layers
     flops: Mapping[str, int] = field(default_factory=frozen)  # by category, see FLOP_CATEGORIES
     live: int = 0  # activation elements alive while this row runs (for peak memory)
+
+    def __post_init__(self) -> None:
+        if self.op not in LAYER_OPS:
+            raise ValueError(f"LayerCost.op {self.op!r} is not one of LAYER_OPS")
 
     @property
     def params(self) -> int:
@@ -158,3 +176,55 @@ class Profile:
                 flops=frozen(flops),
             )
         return groups
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One row where two profiles of the same model disagree."""
+
+    path: str
+    metric: str  # "params", "macs" or "row" (present on one side only)
+    left: int | None
+    right: int | None
+
+
+def differences(left: Profile, right: Profile) -> list[Difference]:
+    """Row-by-row disagreements in params and MACs, in the left profile's order, then rows only
+    the right one has."""
+    right_rows = {r.path: r for r in right.rows}
+    out: list[Difference] = []
+    for row in left.rows:
+        other = right_rows.pop(row.path, None)
+        if other is None:
+            out.append(Difference(row.path, "row", row.macs, None))
+            continue
+        for metric in ("params", "macs"):
+            a, b = getattr(row, metric), getattr(other, metric)
+            if a != b:
+                out.append(Difference(row.path, metric, a, b))
+    for path, row in right_rows.items():
+        if row.params or row.macs:
+            out.append(Difference(path, "row", None, row.macs))
+    if left.extra_params != right.extra_params:
+        out.append(Difference("(outside any row)", "params", left.extra_params, right.extra_params))
+    return out
+
+
+@dataclass(frozen=True)
+class CrossCheck:
+    """The same model counted both ways, and where they differ (params and MACs, by row)."""
+
+    analytic: Profile
+    empirical: Profile
+    differences: tuple[Difference, ...]
+
+    @classmethod
+    def of(cls, analytic: Profile, empirical: Profile) -> CrossCheck:
+        return cls(analytic, empirical, tuple(differences(analytic, empirical)))
+
+    @property
+    def agree(self) -> bool:
+        return (
+            self.analytic.params == self.empirical.params
+            and self.analytic.macs == self.empirical.macs
+        )

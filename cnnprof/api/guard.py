@@ -8,27 +8,24 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from cnnprof import api
+from cnnprof.api.count import profile_analytic
+from cnnprof.api.latency import Machine
+from cnnprof.api.request import request
 from cnnprof.errors import OptionError, SpecError
-from cnnprof.profile import Profile
+from cnnprof.results.check import CheckResult
+from cnnprof.results.metrics import BASELINE_COUNTS, BUDGET_KEYS, METRICS
+from cnnprof.results.profile import Profile
+from cnnprof.results.tables import Column
+from cnnprof.results.timing import Timing
 
 SNAPSHOT_SCHEMA = "cnnprof.snapshot/1"
-METRICS = ("params", "macs", "flops", "param_bytes", "peak_activation_bytes")
-BUDGET_KEYS: Mapping[str, str] = {
-    "max_params": "params",
-    "max_macs": "macs",
-    "max_flops": "flops",
-    "max_memory": "peak_activation_bytes",
-    "max_param_memory": "param_bytes",
-}
-ENTRY_KEYS = ("model", "batch", "dtype", "tolerance", "source", "device", "max_latency_ms",
-              *BUDGET_KEYS)  # fmt: skip
+COUNT_NAMES = {key: name for name, key in BASELINE_COUNTS.items()}  # how checks name a metric
+ENTRY_KEYS = ("model", "batch", "dtype", "tolerance", "source", "device", *BUDGET_KEYS)
 
 
 def parse_tolerance(text: str) -> float:
@@ -42,24 +39,30 @@ def parse_tolerance(text: str) -> float:
 
 def measure(model: str, batch: int = 1, dtype: str = "float32") -> Profile:
     """The analytic profile of a model reference (registry name, variant reference, outside)."""
-    request = api.request(model, batch=batch, dtype=dtype)
-    return api.profile_analytic(request)
+    return profile_analytic(request(model, batch=batch, dtype=dtype))
 
 
-def snapshot_entry(model: str, profile: Profile, timing: Any = None) -> dict[str, Any]:
+def snapshot_entry(model: str, profile: Profile, timing: Timing | None = None) -> dict[str, Any]:
     entry = {
         "model": model,
         "input": profile.input.as_list(),
         "batch": profile.batch,
         "dtype": profile.dtype,
-        "counts": {m: getattr(profile, m) for m in METRICS},
+        "counts": {name: _count(profile, key) for name, key in BASELINE_COUNTS.items()},
     }
     if timing is not None:
         entry["latency"] = latency_entry(timing)
     return entry
 
 
-def latency_entry(timing: Any) -> dict[str, Any]:
+def _count(profile: Profile, key: str) -> float:
+    value = METRICS[key].get(Column(profile.model, profile))
+    if value is None:
+        raise ValueError(f"metric {key} is not read off a profile")
+    return value
+
+
+def latency_entry(timing: Timing) -> dict[str, Any]:
     """What a latency comparison needs: the figure and everything that shaped it."""
     return {
         "median_ms": round(timing.median * 1e3, 4),
@@ -76,7 +79,7 @@ def snapshot(
     models: Sequence[str],
     batch: int = 1,
     dtype: str = "float32",
-    measure_latency: Callable[[str], Any] | None = None,
+    measure_latency: Callable[[str], Timing] | None = None,
 ) -> dict[str, Any]:
     """A versioned baseline; ``measure_latency(model)`` adds a latency entry per model."""
     from cnnprof import __version__
@@ -86,26 +89,6 @@ def snapshot(
         timing = measure_latency(model) if measure_latency else None
         entries.append(snapshot_entry(model, measure(model, batch, dtype), timing))
     return {"schema": SNAPSHOT_SCHEMA, "cnnprof": __version__, "models": entries}
-
-
-@dataclass(frozen=True)
-class Result:
-    """One metric of one model: the reference value, the recount, and whether it holds."""
-
-    model: str
-    metric: str
-    before: float  # baseline value or budget limit
-    after: float
-    limit: float  # largest value that passes
-    kind: str  # "baseline" or "budget"
-
-    @property
-    def ok(self) -> bool:
-        return self.after <= self.limit
-
-    @property
-    def delta(self) -> float:
-        return (self.after - self.before) / self.before if self.before else 0.0
 
 
 def read_baseline(path: Path) -> dict[str, Any]:
@@ -131,22 +114,13 @@ def read_baseline(path: Path) -> dict[str, Any]:
     return data
 
 
-@dataclass(frozen=True)
-class Machine:
-    """Where a latency check would measure now: it compares only against the same device."""
-
-    device_name: Callable[[str], str]  # "cpu" / "cuda" / "mps" → what the hardware is called
-    threads: int
-    measure: Callable[[str, str], Any]  # (model reference, device) → Timing
-
-
 def check_baseline(
     data: Mapping[str, Any],
     tolerance: float,
     latency_tolerance: float = 0.10,
     machine: Callable[[], Machine] | None = None,
     notes: list[str] | None = None,
-) -> list[Result]:
+) -> list[CheckResult]:
     """Recount a baseline's models; latency skipped on another device is said in ``notes``."""
     notes = [] if notes is None else notes
     results = []
@@ -154,11 +128,13 @@ def check_baseline(
     for entry in data["models"]:
         profile = measure(entry["model"], entry.get("batch", 1), entry.get("dtype", "float32"))
         for metric, before in entry["counts"].items():
-            if metric not in METRICS or not isinstance(before, (int, float)):
+            if metric not in BASELINE_COUNTS or not isinstance(before, (int, float)):
                 continue
-            after = getattr(profile, metric)
+            after = _count(profile, BASELINE_COUNTS[metric])
             results.append(
-                Result(entry["model"], metric, before, after, before * (1 + tolerance), "baseline")
+                CheckResult(
+                    entry["model"], metric, before, after, before * (1 + tolerance), "baseline"
+                )
             )
         latency = entry.get("latency")
         if not isinstance(latency, dict) or machine is None:
@@ -175,7 +151,7 @@ def check_baseline(
             continue
         timing = here.measure(entry["model"], device)
         before = float(latency["median_ms"])
-        results.append(Result(entry["model"], "latency_ms", before, timing.median * 1e3,
+        results.append(CheckResult(entry["model"], "latency_ms", before, timing.median * 1e3,
                               before * (1 + latency_tolerance), "baseline"))  # fmt: skip
     return results
 
@@ -201,7 +177,7 @@ def read_budgets(path: Path) -> list[dict[str, Any]]:
             )
         if "tolerance" in entry:
             entry["tolerance"] = parse_tolerance(str(entry["tolerance"]))
-        limits = [k for k in (*BUDGET_KEYS, "max_latency_ms") if k in entry]
+        limits = [k for k in BUDGET_KEYS if k in entry]
         if not limits:
             raise SpecError(f"{where}: no limit; give any of {', '.join(BUDGET_KEYS)}")
         for key in limits:
@@ -231,22 +207,23 @@ def check_budgets(
     tolerance: float,
     latency_tolerance: float = 0.10,
     machine: Callable[[], Machine] | None = None,
-) -> list[Result]:
+) -> list[CheckResult]:
     results = []
     here: Machine | None = None
     for entry in entries:
         profile = measure(entry["model"], entry.get("batch", 1), entry.get("dtype", "float32"))
         slack = 1 + entry.get("tolerance", tolerance)
         for key, metric in BUDGET_KEYS.items():
-            if key in entry:
-                limit, after = entry[key], getattr(profile, metric)
-                result = Result(entry["model"], metric, limit, after, limit * slack, "budget")
+            if key in entry and metric != "latency_ms":
+                limit, after = entry[key], _count(profile, metric)
+                name = COUNT_NAMES[metric]
+                result = CheckResult(entry["model"], name, limit, after, limit * slack, "budget")
                 results.append(result)
         if "max_latency_ms" in entry and machine is not None:
             here = here or machine()
             timing = here.measure(entry["model"], entry.get("device", "cpu"))
             limit = entry["max_latency_ms"]
-            results.append(Result(entry["model"], "latency_ms", limit, timing.median * 1e3,
+            results.append(CheckResult(entry["model"], "latency_ms", limit, timing.median * 1e3,
                                   limit * (1 + latency_tolerance), "budget"))  # fmt: skip
     return results
 
@@ -257,7 +234,7 @@ def run_check(
     latency_tolerance: float = 0.10,
     machine: Callable[[], Machine] | None = None,
     notes: list[str] | None = None,
-) -> list[Result]:
+) -> list[CheckResult]:
     """Recount every model named in a baseline (.json) or budget (.yaml) file. Latency entries
     are measured with ``machine`` (given only when latency may be measured); a baseline's latency
     measured on another device or thread count is skipped, and a note says so."""

@@ -16,6 +16,7 @@ from pathlib import Path
 from cnnprof.errors import SpecError, UnknownModel
 from cnnprof.spec.load import read_family
 from cnnprof.spec.model import Arch, Family, Variant, frozen
+from cnnprof.spec.multipliers import Multipliers
 from cnnprof.spec.scale import resolve
 
 
@@ -34,8 +35,8 @@ class Entry:
     def paper(self) -> str:
         return self.variant.paper or self.family.paper
 
-    def arch(self, **options: object) -> Arch:
-        return resolve(self.family, self.variant.name, **options)  # type: ignore[arg-type]
+    def arch(self, multipliers: Multipliers | None = None) -> Arch:
+        return resolve(self.family, self.variant.name, multipliers)
 
 
 @dataclass(frozen=True)
@@ -102,3 +103,20 @@ def models_dir() -> Path:
 @functools.lru_cache(maxsize=1)
 def default_registry() -> Registry:
     return Registry.from_files(models_dir().glob("*.yaml"))
+
+
+def lookup(model: str) -> Entry:
+    """A registry name or alias, or a path to a YAML family file (``spec.yaml`` or
+    ``spec.yaml:variant``)."""
+    path, yaml_suffix, variant = model.partition(".yaml")
+    if yaml_suffix and (variant == "" or variant.startswith(":")):
+        file = Path(path + ".yaml")
+        if not file.is_file():
+            raise UnknownModel(f"spec file '{file}' does not exist")
+        family = read_family(file)
+        name = variant[1:] or next(iter(family.variants))
+        if name not in family.variants:
+            known = ", ".join(family.variants)
+            raise UnknownModel(f"'{file}' has no variant '{name}'; it has: {known}")
+        return Entry(family, family.variants[name])
+    return default_registry().get(model)

@@ -5,30 +5,24 @@ Returns text or plain dicts only. Times are in seconds in JSON and CSV, millisec
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from cnnprof.analytic.roofline import Estimate, Roofs
-from cnnprof.report import human_bytes, to_csv, to_markdown
-from cnnprof.timing import Timing
-
-if TYPE_CHECKING:
-    from cnnprof.empirical.peaks import Peaks
+from cnnprof.report.text import to_csv, to_markdown
+from cnnprof.report.units import fault_count, flop_size, human_bytes, ms_fixed, percent, threads
+from cnnprof.results.device import Estimate, Peaks, Roofs
+from cnnprof.results.timing import Timing
 
 SCHEMA = "cnnprof.latency/1"
-PEAKS_SCHEMA = "cnnprof.device/1"
 
 
-def threads(count: int) -> str:
-    return f"{count} thread" if count == 1 else f"{count} threads"
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1e3:.3f}"
-
-
-def flop_size(flops: float) -> str:
-    """A probe's FLOPs: in MFLOP, in kFLOP below a tenth of one."""
-    return f"{flops / 1e6:,.1f} MFLOP" if flops >= 1e5 else f"{flops / 1e3:,.0f} kFLOP"
+def timing_title(timing: Timing) -> str:
+    """``mobilenet · <cpu> (cpu) · batch 1 · float32 · 2 threads``: what a measurement was."""
+    t = timing
+    layout = " · channels-last" if t.channels_last else ""
+    return (
+        f"{t.model} · {t.device_name} ({t.device}) · batch {t.batch} · {t.dtype} · "
+        f"{threads(t.threads)}{layout}"
+    )
 
 
 def _share(part: float, whole: float) -> float | None:
@@ -64,7 +58,7 @@ def layer_records(timing: Timing, estimate: Estimate | None = None) -> list[dict
     return out
 
 
-def summary(timing: Timing, estimate: Estimate | None = None) -> dict[str, Any]:
+def summary_record(timing: Timing, estimate: Estimate | None = None) -> dict[str, Any]:
     """The headline figures of a measurement, as plain numbers."""
     out: dict[str, Any] = {
         "model": timing.model,
@@ -105,7 +99,7 @@ def summary(timing: Timing, estimate: Estimate | None = None) -> dict[str, Any]:
 def latency_dict(
     timing: Timing, estimate: Estimate | None = None, roofs: Roofs | None = None
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {"schema": SCHEMA, **summary(timing, estimate)}
+    out: dict[str, Any] = {"schema": SCHEMA, **summary_record(timing, estimate)}
     out["samples_s"] = list(timing.samples)
     if roofs is not None:
         out["roofs"] = roofs_dict(roofs)
@@ -118,7 +112,7 @@ def latency_csv(timing: Timing, estimate: Estimate | None = None) -> str:
     if timing.layers:
         records = layer_records(timing, estimate)
         return to_csv(records, list(records[0]))
-    record = summary(timing, estimate)
+    record = summary_record(timing, estimate)
     return to_csv([record], list(record))
 
 
@@ -129,26 +123,28 @@ def latency_markdown(timing: Timing, estimate: Estimate | None = None) -> str:
         f"{threads(t.threads)}, torch {t.torch_version}"
     )
     rows = [
-        ("median", f"{ms(t.median)} ms"),
-        ("p10 / p90", f"{ms(t.p10)} / {ms(t.p90)} ms"),
-        ("IQR · CV", f"{ms(t.iqr)} ms · {100 * t.cv:.1f} %"),
+        ("median", f"{ms_fixed(t.median)} ms"),
+        ("p10 / p90", f"{ms_fixed(t.p10)} / {ms_fixed(t.p90)} ms"),
+        ("IQR · CV", f"{ms_fixed(t.iqr)} ms · {100 * t.cv:.1f} %"),
         ("runs", f"{t.runs} (after {t.warmup_runs} warm-up)"),
         ("throughput", f"{t.throughput:,.1f} images/s"),
     ]
     if estimate is not None:
-        rows.append(("roofline", f"{ms(estimate.seconds)} ms ({estimate.seconds / t.median:.2f}×)"))
+        rows.append(
+            ("roofline", f"{ms_fixed(estimate.seconds)} ms ({estimate.seconds / t.median:.2f}×)")
+        )
     if t.layer_ratio is not None:
-        rows.append(("per-layer sum", f"{ms(t.layer_sum)} ms ({t.layer_ratio:.3f}× median)"))
+        rows.append(("per-layer sum", f"{ms_fixed(t.layer_sum)} ms ({t.layer_ratio:.3f}× median)"))
     parts = [title + "\n\n", to_markdown(("metric", "value"), rows)]
     if t.layers:
         faulting = any(layer.page_faults for layer in t.layers)
         body = [
             (
-                r["path"], r["op"], ms(r["seconds"]), _percent(r["time_share"]),
-                _percent(r["mac_share"]), f"{r['gmacs_per_s']:.1f}", human_bytes(r["bytes"]),
+                r["path"], r["op"], ms_fixed(r["seconds"]), percent(r["time_share"]),
+                percent(r["mac_share"]), f"{r['gmacs_per_s']:.1f}", human_bytes(r["bytes"]),
                 f"{r['intensity']:.1f}",
                 *([fault_count(r["page_faults"])] if faulting else []),
-                "–" if r["predicted_seconds"] is None else ms(r["predicted_seconds"]),
+                "–" if r["predicted_seconds"] is None else ms_fixed(r["predicted_seconds"]),
                 r["bound"] or "–",
             )
             for r in layer_records(t, estimate)
@@ -157,14 +153,6 @@ def latency_markdown(timing: Timing, estimate: Estimate | None = None) -> str:
                    *(["faults"] if faulting else []), "roofline ms", "bound")  # fmt: skip
         parts.append("\n" + to_markdown(headers, body, right=2))
     return "".join(parts)
-
-
-def fault_count(value: float | None) -> str:
-    return "–" if value is None else f"{value:,.0f}"
-
-
-def _percent(share: float | None) -> str:
-    return "–" if share is None else f"{100 * share:.1f} %"
 
 
 def roofs_dict(roofs: Roofs) -> dict[str, Any]:
@@ -189,20 +177,23 @@ def roofs_dict(roofs: Roofs) -> dict[str, Any]:
 
 def peaks_records(peaks: Peaks) -> list[dict[str, Any]]:
     """One record per measured figure of a `Peaks`: what, at which size, how much."""
-    records = [{"metric": "compute", "size": "", "value": peaks.flops_per_s, "unit": "FLOP/s"}]
+    records = [
+        {"metric": "compute", "size": "", "value": peaks.roofs.flops_per_s, "unit": "FLOP/s"}
+    ]
     records += [{"metric": "bandwidth", "size": n, "value": b, "unit": "B/s"}
-                for n, b in peaks.bandwidth]  # fmt: skip
+                for n, b in peaks.roofs.bandwidth]  # fmt: skip
     records += [{"metric": label, "size": f, "value": r, "unit": "FLOP/s"}
                 for label, curve in peaks.conv_curves() for f, r in curve]  # fmt: skip
-    records += [{"metric": f"{peaks.layout_kernel} reorder", "size": n, "value": b, "unit": "B/s"}
-                for n, b in peaks.layout]  # fmt: skip
-    records.append({"metric": "page fault", "size": "", "value": peaks.fault_s, "unit": "s"})
+    reorder = f"{peaks.roofs.layout_kernel} reorder"
+    records += [{"metric": reorder, "size": n, "value": b, "unit": "B/s"}
+                for n, b in peaks.roofs.layout]  # fmt: skip
+    records.append({"metric": "page fault", "size": "", "value": peaks.roofs.fault_s, "unit": "s"})
     records += [{"metric": f"ceiling {k}", "size": "", "value": v, "unit": "B/s"}
-                for k, v in peaks.byte_ceilings]  # fmt: skip
+                for k, v in peaks.roofs.byte_ceilings]  # fmt: skip
     records += [{"metric": f"ceiling {k}", "size": "", "value": v, "unit": "FLOP/s"}
-                for k, v in peaks.flop_ceilings]  # fmt: skip
+                for k, v in peaks.roofs.flop_ceilings]  # fmt: skip
     records += [{"metric": f"overhead {k}", "size": "", "value": v, "unit": "s"}
-                for k, v in peaks.op_overhead]  # fmt: skip
+                for k, v in peaks.roofs.op_overhead]  # fmt: skip
     return records
 
 
@@ -211,15 +202,17 @@ def peaks_markdown(peaks: Peaks) -> str:
         f"**{peaks.device_name}** ({peaks.device}), {peaks.dtype}, {threads(peaks.threads)}, "
         f"torch {peaks.torch_version}, measured {peaks.measured_at}\n\n"
     )
-    rows = [("peak compute", "large matmul", f"{peaks.flops_per_s / 1e9:,.1f} GFLOP/s")]
+    rows = [("peak compute", "large matmul", f"{peaks.roofs.flops_per_s / 1e9:,.1f} GFLOP/s")]
     rows += [("bandwidth", f"copy moving {human_bytes(n)}", f"{b / 1e9:,.1f} GB/s")
-             for n, b in peaks.bandwidth]  # fmt: skip
+             for n, b in peaks.roofs.bandwidth]  # fmt: skip
     rows += [(label, flop_size(f), f"{r / 1e9:,.1f} GFLOP/s")
              for label, curve in peaks.conv_curves() for f, r in curve]  # fmt: skip
-    rows += [(f"{peaks.layout_kernel} reorder", f"NCHW moving {human_bytes(n)}",
-              f"{b / 1e9:,.1f} GB/s") for n, b in peaks.layout]  # fmt: skip
-    rows.append(("page fault", "fresh memory from the system", f"{peaks.fault_s * 1e6:.2f} µs"))
-    rows += [("kernel ceiling", k, f"{v / 1e9:,.1f} GB/s") for k, v in peaks.byte_ceilings]
-    rows += [("kernel ceiling", k, f"{v / 1e9:,.2f} GFLOP/s") for k, v in peaks.flop_ceilings]
-    rows += [("overhead", f"tiny {k}", f"{v * 1e6:.1f} µs") for k, v in peaks.op_overhead]
+    rows += [(f"{peaks.roofs.layout_kernel} reorder", f"NCHW moving {human_bytes(n)}",
+              f"{b / 1e9:,.1f} GB/s") for n, b in peaks.roofs.layout]  # fmt: skip
+    rows.append(
+        ("page fault", "fresh memory from the system", f"{peaks.roofs.fault_s * 1e6:.2f} µs")
+    )
+    rows += [("kernel ceiling", k, f"{v / 1e9:,.1f} GB/s") for k, v in peaks.roofs.byte_ceilings]
+    rows += [("kernel ceiling", k, f"{v / 1e9:,.2f} GFLOP/s") for k, v in peaks.roofs.flop_ceilings]
+    rows += [("overhead", f"tiny {k}", f"{v * 1e6:.1f} µs") for k, v in peaks.roofs.op_overhead]
     return title + to_markdown(("metric", "measured on", "value"), rows, right=2)

@@ -1,82 +1,33 @@
-"""The papers' comparison tables as data: model against model, standard against depthwise-separable
-convolution, and grids of width / resolution / depth / compound multipliers. Nothing here prints.
-"""
+"""The papers' comparison tables as use cases: model against model (`compare`), standard against
+depthwise-separable convolution (`separable`), and grids of width / resolution / depth /
+compound multipliers (`sweep_settings`, `official_for_phi`, `mark`). Nothing here prints."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
-from cnnprof import api
+from cnnprof.api.count import training
+from cnnprof.api.request import Request
+from cnnprof.api.sources import resolve
 from cnnprof.errors import OptionError
-from cnnprof.profile import LayerCost, Profile
-from cnnprof.spec.model import Published
-
-# The metrics a comparison or sweep reports, each read off a Profile; lower is cheaper.
-METRICS: dict[str, Callable[[Profile], float]] = {
-    "params": lambda p: p.params,
-    "macs": lambda p: p.macs,
-    "flops": lambda p: p.flops,
-    "param_memory": lambda p: p.param_bytes,
-    "activation_memory": lambda p: p.peak_activation_bytes,
-}
+from cnnprof.results.metrics import Comparison, value
+from cnnprof.results.profile import LayerCost, Profile
+from cnnprof.results.tables import Column, SeparableReport, SeparableRow, SweepPoint
+from cnnprof.results.timing import Timing
+from cnnprof.spec.registry import lookup
 
 
-@dataclass(frozen=True)
-class Column:
-    """One model of a comparison or one point of a sweep."""
-
-    label: str
-    profile: Profile
-    published: Published | None = None  # the paper's figures for exactly this configuration
-    timing: Any = None  # a latency Timing when measured
-    training: Any = None  # a TrainingCost when the reference says train=…
-
-    @property
-    def top1(self) -> float | None:
-        return self.published.top1 if self.published else None
-
-    def value(self, metric: str) -> float | None:
-        if metric == "top1":
-            return self.top1
-        if metric == "weight_params":
-            return self.profile.params_by_kind["weights"]
-        if metric in ("trainable_params", "backward_macs", "step_macs"):
-            return None if self.training is None else getattr(self.training, metric)
-        if metric.startswith("paper_"):
-            return getattr(self.published, metric[len("paper_") :], None)
-        if metric in ("latency_ms", "throughput"):
-            if self.timing is None:
-                return None
-            return self.timing.median * 1e3 if metric == "latency_ms" else self.timing.throughput
-        return METRICS[metric](self.profile)
-
-
-def column(request: api.Request, timing: Any = None) -> Column:
-    profile = api.profile_analytic(request)
-    published = None
-    if not api.is_outside(request.model) and not request.transforms:
-        published = request.arch().published_figure()
-    training = api.training(request, profile) if request.train else None
-    return Column(request.label, profile, published, timing, training)
+def column(request: Request, timing: Timing | None = None) -> Column:
+    source = resolve(request)
+    profile = source.profile()
+    cost = training(request, profile) if request.train else None
+    return Column(request.label, profile, source.published, timing, cost)
 
 
 # --- compare ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Comparison:
-    columns: tuple[Column, ...]
-    baseline: int  # index of the column the ratios are taken against
-
-    def ratio(self, metric: str, index: int) -> float | None:
-        base = self.columns[self.baseline].value(metric)
-        value = self.columns[index].value(metric)
-        if base in (None, 0) or value is None:
-            return None
-        return value / base
 
 
 def compare(columns: Sequence[Column], baseline: str | None = None) -> Comparison:
@@ -92,44 +43,6 @@ def compare(columns: Sequence[Column], baseline: str | None = None) -> Compariso
 
 
 # --- separable --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SeparableRow:
-    """One convolution: its standard k×k cost and its depthwise-separable cost at the same shape."""
-
-    path: str
-    written: str  # "standard" or "separable": how the model has it
-    c_in: int
-    c_out: int
-    k: int
-    h: int
-    w: int
-
-    @property
-    def standard_macs(self) -> int:
-        return self.k * self.k * self.c_in * self.c_out * self.h * self.w
-
-    @property
-    def standard_params(self) -> int:
-        return self.k * self.k * self.c_in * self.c_out
-
-    @property
-    def separable_macs(self) -> int:
-        return (self.k * self.k * self.c_in + self.c_in * self.c_out) * self.h * self.w
-
-    @property
-    def separable_params(self) -> int:
-        return self.k * self.k * self.c_in + self.c_in * self.c_out
-
-    @property
-    def ratio(self) -> float:
-        return self.separable_macs / self.standard_macs
-
-    @property
-    def paper_ratio(self) -> float:
-        """Howard et al. 2017, Sec. 3.1: 1/N + 1/D_K² (N output channels, D_K kernel size)."""
-        return 1 / self.c_out + 1 / (self.k * self.k)
 
 
 def _kernel(row: LayerCost) -> int:
@@ -154,34 +67,16 @@ def separable_rows(profile: Profile) -> list[SeparableRow]:
     return out
 
 
-@dataclass(frozen=True)
-class SeparableReport:
-    written: Column
-    rows: tuple[SeparableRow, ...]
-    standard: Column | None  # the spec rewritten with full convolutions (spec models only)
-    separable: Column | None  # the spec rewritten with depthwise-separable convolutions
-
-
-def separable(request: api.Request) -> SeparableReport:
+def separable(request: Request) -> SeparableReport:
     written = column(request)
     twins: list[Column | None] = [None, None]
-    if not api.is_outside(request.model):
+    if not resolve(request).outside:
         for i, name in enumerate(("standard", "separable")):
-            twin = api.Request(**{**vars(request), "transforms": (*request.transforms, name)})
-            twins[i] = column(twin)
+            twins[i] = column(replace(request, transforms=(*request.transforms, name)))
     return SeparableReport(written, tuple(separable_rows(written.profile)), *twins)
 
 
 # --- sweep ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SweepPoint:
-    column: Column
-    settings: dict[str, Any]  # the swept values, e.g. {"alpha": 0.5, "resolution": 160}
-    official: Column | None = None  # EfficientNet-B{φ} next to φ
-    pareto: bool = False
-    objective: float | None = None  # MnasNet's ACC × (LAT/T)^w, when measured
 
 
 def parse_list(text: str | None, kind: type, name: str) -> list[Any]:
@@ -214,15 +109,15 @@ def sweep_settings(
     ]
 
 
-def official_for_phi(request: api.Request, phi: float) -> Column | None:
+def official_for_phi(request: Request, phi: float) -> Column | None:
     """For ``efficientnet_b0 --phi i``: the official EfficientNet-B{i}, if the registry has it."""
     if not isinstance(request.model, str) or not float(phi).is_integer():
         return None
-    entry = api.entry(request.model)
+    entry = lookup(request.model)
     name = f"{entry.family.name}_b{int(phi)}"
     if name not in entry.family.variants or entry.variant.name != f"{entry.family.name}_b0":
         return None
-    return column(api.Request(name))
+    return column(Request(name))
 
 
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[bool]:
@@ -253,7 +148,7 @@ def frontier(columns: Sequence[Column], cost: str) -> list[bool]:
     known = [i for i, c in enumerate(columns) if c.top1 is not None]
     benefit = "top1" if known else "params"
     chosen = known or list(range(len(columns)))
-    pairs = [(columns[i].value(cost) or 0.0, columns[i].value(benefit) or 0.0) for i in chosen]
+    pairs = [(value(columns[i], cost) or 0.0, value(columns[i], benefit) or 0.0) for i in chosen]
     flags = [False] * len(columns)
     for i, flag in zip(chosen, pareto_front(pairs), strict=True):
         flags[i] = flag

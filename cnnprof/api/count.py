@@ -1,0 +1,74 @@
+"""Counting use cases: a request in, a `Profile`, a `CrossCheck` or a training cost out.
+Nothing here prints; torch is reached only through `sources`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from cnnprof.analytic.training import training_cost
+from cnnprof.api.request import Request, request
+from cnnprof.api.sources import resolve
+from cnnprof.errors import OptionError
+from cnnprof.results.profile import CrossCheck, Profile
+from cnnprof.results.training import MeasuredStep, TrainingCost
+
+COUNTER_NAMES = ("torch", "fvcore")
+
+
+def profile_analytic(req: Request) -> Profile:
+    """Closed-form counts: from the spec, or (outside models) from leaf modules and formulas."""
+    return resolve(req).profile()
+
+
+def profile_empirical(req: Request, counter: str = "torch") -> Profile:
+    """Counts of what the real nn.Module executes (meta device; fvcore: real CPU tensors)."""
+    if counter not in COUNTER_NAMES:
+        raise OptionError(f"--counter {counter}: expected one of {', '.join(COUNTER_NAMES)}")
+    source = resolve(req)
+    device = "cpu" if counter == "fvcore" else "meta"
+    module = source.module(device, needs="--empirical")
+    rows = None if source.outside else [r.path for r in source.profile().rows]
+    from cnnprof.empirical.count import COUNTERS  # torch is there: the module was built
+
+    return COUNTERS[counter](module, source.input_shape, batch=req.batch, dtype=req.dtype,
+                             rows=rows, model=req.name)  # fmt: skip
+
+
+def cross_check(req: Request, counter: str = "torch") -> CrossCheck:
+    return CrossCheck.of(profile_analytic(req), profile_empirical(req, counter))
+
+
+def training(req: Request, profile: Profile | None = None) -> TrainingCost:
+    """The analytic cost of one training step under ``req.train``."""
+    return training_cost(profile or profile_analytic(req), req.train or "all")
+
+
+def measured_training(req: Request, cost: TrainingCost) -> MeasuredStep:
+    """A real forward and backward on meta with the same rows trainable (empirical check)."""
+    source = resolve(req)
+    module = source.module("meta", needs="--empirical")
+    from cnnprof.empirical.training import training_step
+
+    return training_step(module, source.input_shape, cost.trainable, req.batch)
+
+
+def count(
+    model: Any,
+    *,
+    batch: int = 1,
+    dtype: str = "float32",
+    input: Iterable[int] | None = None,
+    args: Mapping[str, Any] | None = None,
+    empirical: bool = False,
+    counter: str = "torch",
+    **multipliers: Any,
+) -> Profile:
+    """Params, MACs, FLOPs and memory of ``model``: a registry name or variant reference
+    (``mobilenet@alpha=0.5``), a spec.yaml, an outside reference (``torchvision:resnet18``,
+    ``pkg.mod:factory``, ``file.py:factory``) or an ``nn.Module``. ``multipliers``: alpha, depth,
+    resolution, rho, phi, num_classes. Analytic by default; ``empirical=True`` counts the
+    running module."""
+    req = request(model, batch=batch, dtype=dtype, input=None if input is None else tuple(input),
+                  args=args, **multipliers)  # fmt: skip
+    return profile_empirical(req, counter) if empirical else profile_analytic(req)

@@ -1,0 +1,222 @@
+"""`cnnprof list` and `cnnprof count`: parse, call the API, hand the result to report or render."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from cnnprof.api.count import cross_check, measured_training, training
+from cnnprof.api.request import Request, request
+from cnnprof.api.sources import resolve
+from cnnprof.cli.measure import measure
+from cnnprof.cli.options import (
+    Args,
+    Batch,
+    Dtype,
+    Force,
+    Format,
+    FormatOpt,
+    GroupBy,
+    InputOpt,
+    Model,
+    Output,
+    check_output,
+    emit,
+    parse_input,
+    refuse,
+    with_multipliers,
+)
+from cnnprof.errors import OptionError
+from cnnprof.render import common
+from cnnprof.render import latency as render_latency
+from cnnprof.render import profile as render
+from cnnprof.report import latency as report_latency
+from cnnprof.report import profile as report
+from cnnprof.report.text import to_csv, to_json, to_markdown
+from cnnprof.report.units import human
+from cnnprof.results.profile import CrossCheck
+from cnnprof.spec.multipliers import Multipliers
+from cnnprof.spec.reference import parse_args
+from cnnprof.spec.registry import default_registry
+
+
+def list_models(
+    pattern: Annotated[
+        str | None, typer.Argument(help="Wildcard filter, e.g. 'resnet*' or 'mobile'.")
+    ] = None,
+    fmt: FormatOpt = Format.table,
+    output: Output = None,
+    force: Force = False,
+) -> None:
+    """List the registry: name, aliases, family, params and MACs at the default input, paper."""
+    from cnnprof.analytic.engine import profile as analytic_profile
+
+    registry = default_registry()
+    records = []
+    for name in registry.names(pattern):
+        entry = registry.get(name)
+        p = analytic_profile(entry.arch())
+        records.append(
+            {
+                "name": name,
+                "aliases": list(entry.variant.aliases),
+                "family": entry.family.name,
+                "input": p.input.as_list(),
+                "params": p.params,
+                "macs": p.macs,
+                "paper": entry.paper,
+            }
+        )
+    if pattern and not records:
+        raise OptionError(f"no model matches '{pattern}'; `cnnprof list` shows them all")
+    content: Any
+    if fmt is Format.table:
+        content = render.model_list(records)
+    elif fmt is Format.json:
+        content = to_json({"schema": "cnnprof.list/1", "models": records})
+    elif fmt is Format.csv:
+        flat = [{**r, "aliases": " ".join(r["aliases"]), "input": "x".join(map(str, r["input"]))}
+                for r in records]  # fmt: skip
+        content = to_csv(flat, list(records[0]) if records else ["name"])
+    else:
+        rows = [(r["name"], ", ".join(r["aliases"]), r["family"], human(r["params"]),
+                 human(r["macs"]), r["paper"]) for r in records]  # fmt: skip
+        content = to_markdown(("name", "aliases", "family", "params", "MACs", "paper"),
+                              rows, right=3)  # fmt: skip
+    emit(content, output, force)
+
+
+@with_multipliers
+def count(
+    model: Model,
+    multipliers: Multipliers,
+    batch: Batch = 1,
+    dtype: Dtype = "float32",
+    input: InputOpt = None,
+    arg: Args = None,
+    layers: Annotated[bool, typer.Option("--layers", "-l", help="Per-layer table.")] = False,
+    by: Annotated[GroupBy | None, typer.Option("--by", help="Group layers by op kind.")] = None,
+    empirical: Annotated[
+        bool, typer.Option("--empirical", "-e", help="Also count the real nn.Module; diff rows.")
+    ] = False,
+    train: Annotated[
+        str | None,
+        typer.Option("--train", help="Cost of a training step: head, all or from:PATH."),
+    ] = None,
+    counter: Annotated[
+        str, typer.Option("--counter", help="Empirical counter: torch (meta device) or fvcore.")
+    ] = "torch",
+    latency: Annotated[
+        bool, typer.Option("--latency", help="Add measured latency on this CPU (random weights).")
+    ] = False,
+    fmt: FormatOpt = Format.table,
+    output: Output = None,
+    force: Force = False,
+) -> None:
+    grouped = by is GroupBy.op
+    _refuse_combinations(layers, grouped, empirical, train, counter, latency, fmt)
+    check_output(output, force)
+    req = request(
+        model, multipliers, batch=batch, dtype=dtype, input=parse_input(input),
+        args=parse_args(arg), train=train,
+    )  # fmt: skip
+    if req.train:
+        emit(_training(req, empirical, fmt), output, force)
+        return
+    if empirical:
+        emit(_cross_check(cross_check(req, counter), fmt, layers), output, force)
+        return
+    source = resolve(req)
+    profile = source.profile()
+    published = source.published
+    timing = measure(req, layers) if latency else None
+    content: Any
+    if fmt is Format.json:
+        data = report.profile_dict(profile, layers, grouped, published)
+        if timing is not None:
+            data["latency"] = report_latency.summary_record(timing)
+            if layers:
+                data["latency"]["layers"] = report_latency.layer_records(timing)
+        content = to_json(data)
+    elif fmt is Format.csv:
+        content = report.profile_csv(profile, layers, grouped, timing)
+    elif fmt is Format.md:
+        content = report.profile_markdown(profile, layers, grouped, published)
+        if timing is not None:
+            content += "\n" + report_latency.latency_markdown(timing)
+    else:
+        options = source.options
+        title = f"{profile.model} · input {profile.input} · batch {batch}" + (
+            f" · {options}" if options else ""
+        )
+        parts: list[Any] = [render.summary(profile, title, published)]
+        if grouped:
+            parts.append(render.layer_table(profile, list(profile.by_kind().values()), True))
+        if layers:
+            parts.append(render.layer_table(profile, profile.rows))
+        if profile.unsupported:
+            parts.append(common.note("no formula for: " + ", ".join(profile.unsupported)))
+        if timing is not None:
+            parts.append(render_latency.latency_view(timing, layers=layers))
+        content = common.group(*parts)
+    emit(content, output, force)
+
+
+def _refuse_combinations(
+    layers: bool, grouped: bool, empirical: bool, train: str | None, counter: str,
+    latency: bool, fmt: Format,
+) -> None:  # fmt: skip
+    """Options that would do nothing together are refused, never dropped."""
+    if counter != "torch" and not empirical:
+        refuse(f"--counter {counter}", "chooses the empirical counter; add --empirical")
+    if train is not None and (layers or grouped or latency):
+        given = "--layers" if layers else "--by" if grouped else "--latency"
+        refuse(f"--train with {given}", "the training step is costed for the whole network")
+    if empirical and (grouped or latency):
+        given = "--by op" if grouped else "--latency"
+        refuse(f"--empirical with {given}", "--empirical compares the two counts row by row "
+               "(with --layers); count or measure without it")  # fmt: skip
+    if fmt is Format.csv and layers and grouped:
+        refuse("--layers with --by op in CSV", "a CSV file holds one table: give one of them")
+
+
+def _training(req: Request, empirical: bool, fmt: Format) -> Any:
+    profile = resolve(req).profile()
+    cost = training(req, profile)
+    measured = measured_training(req, cost) if empirical else None
+    if fmt is Format.json:
+        data = report.profile_dict(profile)
+        data["training"] = report.training_dict(cost, measured)
+        return to_json(data)
+    lines = report.training_lines(cost, measured)
+    if fmt is Format.table:
+        title = f"{profile.model} · input {profile.input} · batch {profile.batch}"
+        return common.group(render.summary(profile, title), render.training(lines, cost.mode))
+    rows = [list(line) for line in lines]
+    if fmt is Format.csv:
+        return to_csv([dict(zip(("metric", "value", "note"), r, strict=True)) for r in rows],
+                      ["metric", "value", "note"])  # fmt: skip
+    return to_markdown(("metric", "value", "note"), rows)
+
+
+def _cross_check(check: CrossCheck, fmt: Format, layers: bool) -> Any:
+    if fmt is Format.table:
+        view = render.cross_check(check)
+        if not layers:
+            return view
+        table = render.row_comparison(report.row_comparison(check), check.analytic.batch)
+        return common.group(view, table)
+    if fmt is Format.json:
+        data = report.cross_check_dict(check)
+        if layers:
+            data["layers"] = report.row_comparison(check)
+        return to_json(data)
+    if fmt is Format.csv:
+        if layers:
+            return to_csv(report.row_comparison(check), report.ROW_COMPARISON_COLUMNS)
+        records = report.cross_check_records(check)
+        return to_csv(records, list(records[0]))
+    records = report.cross_check_records(check)
+    text = to_markdown(tuple(records[0]), [tuple(r.values()) for r in records])
+    return text + ("\n" + report.row_comparison_markdown(check) if layers else "")

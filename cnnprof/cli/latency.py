@@ -1,0 +1,155 @@
+"""`cnnprof latency` and `cnnprof device`: measure, predict on the device's roofs, show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cnnprof.api import latency as api
+from cnnprof.api.request import request
+from cnnprof.cli.options import (
+    Args,
+    Device,
+    Force,
+    Format,
+    FormatOpt,
+    InputOpt,
+    LatencyDtype,
+    Model,
+    Output,
+    Threads,
+    check_output,
+    emit,
+    parse_input,
+    with_multipliers,
+)
+from cnnprof.errors import OptionError
+from cnnprof.render import charts
+from cnnprof.render import latency as render
+from cnnprof.report import latency as report
+from cnnprof.report.text import to_csv, to_json
+from cnnprof.results.timing import LatencySettings, check_dtype
+from cnnprof.spec.multipliers import Multipliers
+from cnnprof.spec.reference import parse_args
+
+LATENCY_HELP = (
+    "Measure MODEL's latency on this machine: warm-up until stable, then timed runs (median, "
+    "p10/p90, CV, throughput), in eval and inference mode with random weights. --layers times "
+    "every row and sets each row's time next to its MACs and the roofline's prediction "
+    "(max(FLOPs ÷ peak, bytes ÷ bandwidth) + per-op overhead, from `cnnprof device`)."
+)
+
+
+def _warmup(text: str) -> int | None:
+    if text == "auto":
+        return None
+    try:
+        runs = int(text)
+    except ValueError:
+        runs = -1
+    if runs < 0:
+        raise OptionError(f"--warmup {text}: expected a run count ≥ 0 or 'auto'")
+    return runs
+
+
+@with_multipliers
+def latency(
+    model: Model,
+    multipliers: Multipliers,
+    device: Device = "cpu",
+    batch: Annotated[int, typer.Option("--batch", "-b", help="Images per forward pass.")] = 1,
+    threads: Threads = None,
+    dtype: LatencyDtype = "float32",
+    channels_last: Annotated[
+        bool, typer.Option("--channels-last", help="NHWC memory format for weights, input.")
+    ] = False,
+    warmup: Annotated[
+        str,
+        typer.Option("--warmup", help="Warm-up runs, or 'auto' (until the median is stable)."),
+    ] = "auto",
+    runs: Annotated[int | None, typer.Option("--runs", "-n", help="Timed runs.")] = None,
+    min_time: Annotated[
+        float | None,
+        typer.Option(
+            "--min-time",
+            help="Timed runs adding up to at least S seconds (default 1, ≥ 5 runs); with "
+            "--layers a hooked run follows each.",
+        ),
+    ] = None,
+    budget: Annotated[
+        float, typer.Option("--budget", help="Seconds the whole measurement may take.")
+    ] = 60.0,
+    layers: Annotated[
+        bool, typer.Option("--layers", "-l", help="Time every row (forward hooks).")
+    ] = False,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="Write the roofline chart to FILE.png or FILE.svg."),
+    ] = None,
+    fmt: FormatOpt = Format.table,
+    output: Output = None,
+    force: Force = False,
+    input: InputOpt = None,
+    arg: Args = None,
+) -> None:
+    settings = LatencySettings(
+        device=device, threads=threads, channels_last=channels_last, warmup=_warmup(warmup),
+        runs=runs, min_time=min_time, budget=budget, layers=layers or plot is not None,
+    )  # fmt: skip
+    settings.check()
+    check_dtype(dtype)
+    req = request(model, multipliers, batch=batch, dtype=dtype, input=parse_input(input),
+                  args=parse_args(arg))  # fmt: skip
+    if plot is not None:
+        charts.check_plot(plot, force)
+    check_output(output, force)
+    with render.progress_bar("device peaks") as progress:
+        measured = api.peaks(device, dtype, threads, progress=progress)
+    with render.progress_bar(f"timing {model}") as progress:
+        timing = api.measure(req, settings, progress)
+    predicted = api.predict(req, timing, measured)
+    content: Any
+    if fmt is Format.json:
+        content = to_json(report.latency_dict(timing, predicted, measured.roofs))
+    elif fmt is Format.csv:
+        content = report.latency_csv(timing, predicted)
+    elif fmt is Format.md:
+        content = report.latency_markdown(timing, predicted)
+    else:
+        content = render.latency_view(timing, predicted, layers)
+    emit(content, output, force)
+    if plot is not None:
+        charts.roofline_chart(timing, measured.roofs, plot)
+
+
+def device(
+    device: Device = "cpu",
+    dtype: LatencyDtype = "float32",
+    threads: Threads = None,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Measure again, replacing the cached peaks.")
+    ] = False,
+    fmt: FormatOpt = Format.table,
+    output: Output = None,
+    force: Force = False,
+) -> None:
+    """Show the device's measured peaks: matmul FLOP/s, copy bandwidth by size, per-op
+    overhead (cached per device, torch version, threads and dtype)."""
+    LatencySettings(device=device, threads=threads).check()
+    check_dtype(dtype)
+    check_output(output, force)
+    with render.progress_bar("device peaks") as progress:
+        measured = api.peaks(device, dtype, threads, refresh=refresh, progress=progress)
+    content: Any
+    if fmt is Format.json:
+        content = to_json(measured.to_dict())
+    elif fmt is Format.csv:
+        records = report.peaks_records(measured)
+        content = to_csv(records, list(records[0]))
+    elif fmt is Format.md:
+        content = report.peaks_markdown(measured)
+    else:
+        content = render.peaks_table(measured, api.peaks_cache(measured))
+    emit(content, output, force)

@@ -1,0 +1,150 @@
+"""The options every command shares, declared once; how output reaches the terminal or a file.
+
+Typer reads these annotations, so each option has one name, one short flag and one help text
+across commands. `with_multipliers` adds the six multiplier options to a command and hands it one
+checked `Multipliers`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from cnnprof.errors import OptionError
+from cnnprof.spec.multipliers import Multipliers
+
+CONVENTIONS = (
+    "Counting: params are learnable parameters, biases and BatchNorm affine included (buffers "
+    "apart); MACs are conv and fc multiply-accumulates.\n\n"
+    "FLOPs are 2·MACs plus element-wise work (bias, norm, activations, pooling, residual adds, "
+    "SE scaling), kept by category."
+)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    md = "md"
+
+
+class GroupBy(str, Enum):
+    op = "op"
+
+
+Model = Annotated[
+    str,
+    typer.Argument(help="Registry name or alias (see `cnnprof list`), or a spec.yaml path."),
+]
+Batch = Annotated[int, typer.Option("--batch", "-b", help="Batch size for totals and memory.")]
+Dtype = Annotated[
+    str, typer.Option("--dtype", help="float32, float16, bfloat16, float64, int8 (bytes).")
+]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+Output = Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE instead.")]
+Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing --output file.")]
+InputOpt = Annotated[str | None, typer.Option("--input", help="Input C,H,W for outside models.")]
+Args = Annotated[
+    list[str] | None, typer.Option("--arg", help="Factory argument NAME=VALUE (repeatable).")
+]
+Latency = Annotated[bool, typer.Option("--latency", help="Also measure latency on this CPU.")]
+PlotOpt = Annotated[
+    Path | None, typer.Option("--plot", help="Chart to FILE.png or FILE.svg (needs matplotlib).")
+]
+Device = Annotated[str, typer.Option("--device", "-d", help="cpu, cuda or mps.")]
+Threads = Annotated[
+    int | None,
+    typer.Option("--threads", "-t", help="Intra-op threads (default: torch's current)."),
+]
+LatencyDtype = Annotated[str, typer.Option("--dtype", help="float32, float16 or bfloat16.")]
+
+# The multiplier options: (parameter, annotation, default), in the order help lists them.
+MULTIPLIER_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("alpha", Annotated[float, typer.Option("--alpha", "-a", help="Width multiplier α.")], 1.0),
+    ("rho", Annotated[float | None, typer.Option("--rho", help="Resolution multiplier ρ.")], None),
+    ("resolution", Annotated[int | None, typer.Option("--resolution", "-r",
+                                                      help="Input side in pixels.")], None),
+    ("depth", Annotated[float, typer.Option("--depth",
+                                            help="Depth multiplier (repeats, rounded up).")], 1.0),
+    ("phi", Annotated[float | None, typer.Option(
+        "--phi", help="Compound coefficient φ (EfficientNet scaling).")], None),
+    ("num_classes", Annotated[int | None, typer.Option("--num-classes",
+                                                       help="Classifier outputs.")], None),
+)  # fmt: skip
+
+
+def with_multipliers(command: Callable[..., None]) -> Callable[..., None]:
+    """``command(..., multipliers: Multipliers)`` as a Typer command taking --alpha, --rho,
+    --resolution, --depth, --phi and --num-classes, built into one `Multipliers` (checked once)."""
+    signature = inspect.signature(command, eval_str=True)
+    own = [p for p in signature.parameters.values() if p.name != "multipliers"]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
+        for name, kind, default in MULTIPLIER_OPTIONS
+    ]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> None:
+        values = {name: kwargs.pop(name) for name, _, _ in MULTIPLIER_OPTIONS}
+        command(multipliers=Multipliers(**values), **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in own + added}
+    del wrapper.__wrapped__  # Typer reads the signature above, not the wrapped function's
+    return wrapper
+
+
+def parse_input(text: str | None) -> tuple[int, int, int] | None:
+    if text is None:
+        return None
+    try:
+        c, h, w = (int(v) for v in text.split(","))
+    except ValueError:
+        raise OptionError(f"--input {text}: expected C,H,W, e.g. 3,224,224") from None
+    if min(c, h, w) < 1:
+        raise OptionError(f"--input {text}: every size must be ≥ 1")
+    return c, h, w
+
+
+def refuse(combination: str, why: str) -> None:
+    """An option that would do nothing here: one line, exit 2."""
+    raise OptionError(f"{combination}: {why}")
+
+
+def console(file: Any = None) -> Console:
+    """The terminal's width on a terminal; 120 columns into a pipe or a file."""
+    out = Console(file=file, highlight=False)
+    return out if out.is_terminal else Console(file=file, width=120, highlight=False)
+
+
+def check_output(output: Path | None, force: bool) -> None:
+    """Fail before any work when ``output`` exists and may not be replaced."""
+    if output is not None and output.exists() and not force:
+        raise OptionError(f"--output {output}: the file exists; add --force to overwrite it")
+
+
+def emit(content: Any, output: Path | None, force: bool) -> None:
+    """Print ``content`` (text or a rich renderable), or write it to ``output``."""
+    if output is None:
+        if isinstance(content, str):
+            sys.stdout.write(content)
+        else:
+            console().print(content)
+        return
+    check_output(output, force)
+    try:
+        with output.open("w", encoding="utf-8") as fh:
+            if isinstance(content, str):
+                fh.write(content)
+            else:
+                console(fh).print(content)
+    except OSError as exc:
+        raise OptionError(f"--output {output}: cannot write: {exc.strerror or exc}") from None

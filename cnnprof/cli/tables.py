@@ -1,0 +1,211 @@
+"""`cnnprof compare`, `cnnprof separable` and `cnnprof sweep`: the papers' tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cnnprof.api import tables
+from cnnprof.api.request import request
+from cnnprof.cli.measure import measure
+from cnnprof.cli.options import (
+    Args,
+    Batch,
+    Force,
+    Format,
+    FormatOpt,
+    InputOpt,
+    Latency,
+    Model,
+    Output,
+    PlotOpt,
+    emit,
+    parse_input,
+)
+from cnnprof.errors import OptionError
+from cnnprof.render import charts, common
+from cnnprof.render import tables as render
+from cnnprof.report import tables as report
+from cnnprof.report.text import to_csv, to_json, to_markdown
+from cnnprof.results.metrics import METRICS, value
+from cnnprof.results.tables import Column, SweepPoint
+from cnnprof.spec.reference import parse_args
+
+
+def compare(
+    models: Annotated[
+        list[str],
+        typer.Argument(
+            help="Two or more models; variant references like "
+            "mobilenet@alpha=0.5,res=160 or resnet50@separable."
+        ),
+    ],
+    baseline: Annotated[
+        str | None, typer.Option("--baseline", help="Ratios against this model (default: first).")
+    ] = None,
+    latency: Latency = False,
+    batch: Batch = 1,
+    fmt: FormatOpt = Format.table,
+    output: Output = None,
+    force: Force = False,
+    plot: PlotOpt = None,
+) -> None:
+    """Models side by side: params, MACs, FLOPs, memory, published top-1, ratios to a baseline."""
+    if plot is not None:
+        charts.check_path(plot, force)
+    requests = [request(m, batch=batch) for m in models]
+    columns = [tables.column(r, measure(r) if latency else None) for r in requests]
+    result = tables.compare(columns, baseline)
+    headers, rows, ratios = report.compare_grid(result)
+    base = result.columns[result.baseline].label
+    if fmt is Format.table:
+        content: Any = render.comparison(headers, rows, ratios, base)
+    else:
+        title = f"compare · ratios to {base}"
+        content = _grid_output(fmt, title, headers, rows, report.compare_dict(result))
+    emit(content, output, force)
+    if plot is not None:
+        _plot(plot, list(result.columns), [False] * len(result.columns), "macs")
+
+
+def separable(
+    model: Model,
+    layers: Annotated[bool, typer.Option("--layers", "-l", help="Every convolution.")] = False,
+    input: InputOpt = None,
+    arg: Args = None,
+    fmt: FormatOpt = Format.table,
+    output: Output = None,
+    force: Force = False,
+) -> None:
+    """Standard k×k against depthwise-separable convolution, per layer and for the whole model
+    (MobileNet paper, Tables 3 and 4)."""
+    result = tables.separable(request(model, input=parse_input(input), args=parse_args(arg)))
+    totals = report.separable_totals(result)
+    if fmt is Format.json:
+        content: Any = to_json(report.separable_dict(result))
+    elif fmt in (Format.md, Format.csv):
+        grids = [("models", report.SEPARABLE_TOTAL_HEADERS, totals)]
+        if layers:
+            grids.append(("convolutions", report.SEPARABLE_HEADERS,
+                          report.separable_grid(result.rows)))  # fmt: skip
+        content = "\n".join(_grid_output(fmt, t, h, r, None) for t, h, r in grids)
+    else:
+        title = "standard vs depthwise-separable"
+        parts: list[Any] = [common.grid(title, report.SEPARABLE_TOTAL_HEADERS, totals, left=2)]
+        if layers:
+            parts.append(common.grid("every convolution: its cost both ways",
+                                     report.SEPARABLE_HEADERS,
+                                     report.separable_grid(result.rows), left=2))  # fmt: skip
+        content = common.group(*parts)
+    emit(content, output, force)
+
+
+Values = Annotated[str | None, typer.Option(help="Comma list or range, e.g. 1,0.75,0.5 or 0..7.")]
+
+
+def sweep(
+    model: Model,
+    alpha: Values = None,
+    resolution: Values = None,
+    depth: Values = None,
+    phi: Values = None,
+    metric: Annotated[
+        str, typer.Option("--metric", help="Grid cell: macs, params, flops, top1, latency_ms …")
+    ] = "macs",
+    pareto: Annotated[bool, typer.Option("--pareto", help="Mark non-dominated points.")] = False,
+    latency: Latency = False,
+    target_ms: Annotated[
+        float | None, typer.Option("--target-ms", help="Rank by MnasNet's ACC×(LAT/T)^-0.07.")
+    ] = None,
+    batch: Batch = 1,
+    fmt: FormatOpt = Format.table,
+    output: Output = None,
+    force: Force = False,
+    plot: PlotOpt = None,
+) -> None:
+    """A grid over width, resolution, depth or compound multipliers (MobileNet Tables 6 and 7,
+    EfficientNet's compound scaling next to the official B0…B7)."""
+    if metric not in METRICS:
+        raise OptionError(f"--metric {metric}: expected one of {', '.join(METRICS)}")
+    if target_ms is not None and (target_ms <= 0 or not latency):
+        raise OptionError("--target-ms needs --latency and a target > 0 ms")
+    if plot is not None:
+        charts.check_path(plot, force)
+    base = request(model, batch=batch)
+    settings = tables.sweep_settings(
+        tables.parse_list(alpha, float, "alpha"), tables.parse_list(resolution, int, "resolution"),
+        tables.parse_list(depth, float, "depth"), tables.parse_list(phi, float, "phi"),
+    )  # fmt: skip
+    points = []
+    for values in settings:
+        point = base.with_multipliers(**values)
+        timing = measure(point) if latency else None
+        official = tables.official_for_phi(base, values["phi"]) if "phi" in values else None
+        points.append(SweepPoint(tables.column(point, timing), values, official))
+    cost = "latency_ms" if latency else "macs"
+    points = tables.mark(points, cost, target_ms)
+    if target_ms is not None:
+        points.sort(key=lambda p: -(p.objective or float("-inf")))
+    records = report.sweep_records(points)
+    if not pareto:
+        for record in records:
+            record.pop("pareto")
+    emit(_sweep_output(fmt, points, records, metric), output, force)
+    if plot is not None:
+        _plot(plot, [p.column for p in points], [p.pareto for p in points], cost)
+
+
+def _sweep_output(
+    fmt: Format, points: list[SweepPoint], records: list[dict[str, Any]], metric: str
+) -> Any:
+    if fmt is Format.json:
+        return to_json({"schema": "cnnprof.sweep/1", "points": records})
+    columns = [k for k in records[0] if any(r.get(k) is not None for r in records)]
+    if fmt is Format.table:  # the terminal gets the core columns; md, csv and json get all
+        columns = [k for k in columns if k not in report.WIDE_ONLY]
+    rows = [[report.sweep_cell(k, r.get(k)) for k in columns] for r in records]
+    titles = [report.sweep_title(k) for k in columns]
+    if fmt is Format.csv:
+        return to_csv(records, list(records[0]))
+    grid = report.sweep_grid(points, metric)
+    if fmt is Format.md:
+        text = f"**{metric}**\n\n" + to_markdown(*grid) + "\n" if grid else ""
+        return text + to_markdown(titles, rows)
+    parts: list[Any] = []
+    if grid:
+        parts.append(common.grid(f"{metric} per configuration", *grid))
+    parts.append(common.grid("every configuration", titles, rows))
+    return common.group(*parts)
+
+
+def _grid_output(
+    fmt: Format, title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], data: Any
+) -> Any:
+    """The same grid as a rich table, Markdown or CSV; ``data`` is the JSON form."""
+    if fmt is Format.json:
+        return to_json(data)
+    if fmt is Format.md:
+        return f"**{title}**\n\n" + to_markdown(headers, rows)
+    if fmt is Format.csv:
+        return to_csv([dict(zip(headers, r, strict=True)) for r in rows], list(headers))
+    return common.grid(title, headers, rows)
+
+
+def _plot(path: Path, columns: list[Column], frontier: list[bool], cost: str) -> None:
+    """Cost against published top-1 for the configurations whose accuracy is known (against
+    params when none is), the Pareto frontier marked."""
+    known = [i for i, c in enumerate(columns) if c.top1 is not None]
+    y_key = "top1" if known else "params"
+    chosen = known or list(range(len(columns)))
+    scale = 1.0 if cost == "latency_ms" else 1e6
+    xs = [(value(columns[i], cost) or 0.0) / scale for i in chosen]
+    ys = [(value(columns[i], y_key) or 0.0) / (1.0 if known else 1e6) for i in chosen]
+    labels = [columns[i].label.partition("@")[2] or columns[i].label for i in chosen]
+    x_label = "latency (ms)" if cost == "latency_ms" else "MACs (millions)"
+    y_label = "published top-1 (%)" if known else "params (millions)"
+    title = f"{columns[0].label.partition('@')[0]}: {y_label} against {x_label}"
+    flags = [frontier[i] for i in chosen]
+    charts.scatter(path, labels, xs, ys, flags, x_label, y_label, title)

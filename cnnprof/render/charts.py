@@ -1,0 +1,132 @@
+"""Charts: model scatter plots for sweep and compare, the roofline of a latency measurement.
+matplotlib is an optional extra, imported here and nowhere else. Writes a file; prints nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from cnnprof.errors import MissingExtra, OptionError
+from cnnprof.report.latency import timing_title
+from cnnprof.results.device import Roofs
+from cnnprof.results.timing import Timing
+
+FORMATS = (".png", ".svg")
+
+
+def _pyplot():  # type: ignore[no-untyped-def]
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise MissingExtra("--plot needs matplotlib: pip install 'cnnprof[plot]'") from None
+    return plt
+
+
+def check_path(path: Path, force: bool) -> None:
+    if path.suffix.lower() not in FORMATS:
+        raise OptionError(f"--plot {path}: expected a .png or .svg file name")
+    if path.exists() and not force:
+        raise OptionError(f"--plot {path}: the file exists; add --force to overwrite it")
+
+
+def scatter(
+    path: Path,
+    labels: Sequence[str],
+    x: Sequence[float],
+    y: Sequence[float],
+    frontier: Sequence[bool],
+    x_label: str,
+    y_label: str,
+    title: str,
+    log_x: bool = True,
+) -> None:
+    """One point per model, the Pareto frontier joined and marked."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    ax.scatter(x, y, color="#8a9bb0", zorder=2, label="configurations")
+    front = sorted((xi, yi) for xi, yi, f in zip(x, y, frontier, strict=True) if f)
+    if front:
+        ax.plot(*zip(*front, strict=True), color="#d1495b", marker="o", zorder=3,
+                label="Pareto frontier")  # fmt: skip
+    for label, xi, yi in zip(labels, x, y, strict=True):
+        ax.annotate(label, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    if log_x:
+        from matplotlib.ticker import FormatStrFormatter
+
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    try:
+        fig.savefig(path)
+    except OSError as exc:
+        raise OptionError(f"--plot {path}: cannot write: {exc.strerror or exc}") from None
+    finally:
+        plt.close(fig)
+
+
+def check_plot(path: Path, force: bool) -> None:
+    """Fail before measuring when the chart could not be written."""
+    check_path(path, force)
+    _pyplot()
+
+
+OP_COLOURS = {"dwconv": "tab:orange", "conv": "tab:blue", "fc": "tab:green", "se": "tab:purple"}
+
+
+def roofline_chart(timing: Timing, roofs: Roofs, path: Path) -> None:
+    """Arithmetic intensity against achieved FLOP/s, one point per timed row, with the device's
+    compute roof and its memory roofs (largest copy, and a 1 MiB copy held in cache) as lines."""
+    _pyplot()
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 5.5), layout="constrained")
+    axes = figure.add_subplot()
+    points = [layer for layer in timing.layers if layer.seconds > 0 and layer.flops > 0]
+    intensities = [p.intensity for p in points] or [1.0]
+    low, high = min(intensities) / 2, max(max(intensities) * 2, roofs.ridge * 4)
+    xs = [low * (high / low) ** (i / 100) for i in range(101)]
+    peak = roofs.flops_per_s / 1e9
+    depthwise = roofs.op_bytes_ceiling("dwconv", timing.channels_last)
+    for rate, name, style, colour in (
+        (roofs.dram_bytes_per_s, "memory roof (largest copy)", "-", "black"),
+        (roofs.cache_bytes_per_s, "cache roof (copy of 1 MiB)", ":", "black"),
+        (depthwise, "depthwise kernel ceiling", "--", OP_COLOURS["dwconv"]),
+    ):
+        if rate:
+            axes.plot(xs, [min(peak, rate * x / 1e9) for x in xs], style, color=colour,
+                      label=f"{name}: {rate / 1e9:,.1f} GB/s")  # fmt: skip
+    axes.axhline(peak, color="grey", linewidth=0.8, label=f"compute roof: {peak:,.0f} GFLOP/s")
+    total = sum(p.seconds for p in points) or 1.0
+    for op, colour in OP_COLOURS.items():
+        chosen = [p for p in points if p.op == op]
+        if chosen:
+            axes.scatter(
+                [p.intensity for p in chosen],
+                [p.gflops_per_s for p in chosen],
+                s=[20 + 600 * p.seconds / total for p in chosen],
+                color=colour, alpha=0.7, label=op,
+            )  # fmt: skip
+    others = [p for p in points if p.op not in OP_COLOURS]
+    if others:
+        axes.scatter([p.intensity for p in others], [p.gflops_per_s for p in others],
+                     s=20, color="tab:gray", alpha=0.7, label="other")  # fmt: skip
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("arithmetic intensity (FLOPs per byte moved)")
+    axes.set_ylabel("achieved GFLOP/s")
+    axes.set_title(f"{timing_title(timing)}\npoint area ∝ share of time", fontsize=9)
+    axes.grid(True, which="both", linewidth=0.3)
+    axes.legend(fontsize=8, loc="lower right")
+    try:
+        figure.savefig(path)
+    except OSError as exc:
+        raise OptionError(f"--plot {path}: cannot write: {exc.strerror or exc}") from None

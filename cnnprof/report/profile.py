@@ -1,0 +1,317 @@
+"""Profiles, cross-checks and training costs as data for other programs: JSON (versioned), CSV and
+Markdown. Returns text or plain dicts only."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from cnnprof.report.text import to_csv, to_markdown
+from cnnprof.report.units import human, human_bytes, share
+from cnnprof.results.profile import FLOP_CATEGORIES, CrossCheck, LayerCost, Profile
+from cnnprof.results.timing import Timing
+from cnnprof.results.training import MeasuredStep, TrainingCost
+from cnnprof.spec.model import Published
+
+SCHEMA = "cnnprof.profile/1"
+
+
+def totals(profile: Profile) -> dict[str, Any]:
+    """The headline figures of a profile, at its batch, as plain numbers."""
+    return {
+        "params": profile.params,
+        "params_by_kind": profile.params_by_kind,
+        "buffers": profile.buffers,
+        "macs": profile.macs,
+        "flops": profile.flops,
+        "flops_by_category": profile.flops_by_category,
+        "activations": profile.activations,
+        "param_bytes": profile.param_bytes,
+        "peak_activation_bytes": profile.peak_activation_bytes,
+        "bytes_moved": profile.bytes_moved,
+    }
+
+
+def row_dict(row: LayerCost, batch: int = 1) -> dict[str, Any]:
+    return {
+        "path": row.path,
+        "op": row.op,
+        "kernel": row.kernel,
+        "input": row.in_shape.as_list(),
+        "output": row.out_shape.as_list(),
+        "params": row.params,
+        "weight_params": row.weight_params,
+        "bias_params": row.bias_params,
+        "norm_params": row.norm_params,
+        "macs": row.macs * batch,
+        "flops": row.total_flops * batch,
+        "flops_by_category": {k: v * batch for k, v in row.flops.items() if v},
+        "activations": row.out_shape.elements * batch,
+    }
+
+
+def profile_dict(
+    profile: Profile,
+    layers: bool = False,
+    by_kind: bool = False,
+    published: Published | None = None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "schema": SCHEMA,
+        "model": profile.model,
+        "source": profile.source,
+        "input": profile.input.as_list(),
+        "output": profile.output.as_list(),
+        "batch": profile.batch,
+        "dtype": profile.dtype,
+        "options": dict(profile.options),
+        "totals": totals(profile),
+    }
+    if published is not None:
+        out["published"] = {k: v for k, v in vars(published).items() if v is not None}
+    if profile.ignored or profile.unsupported:
+        out["ignored"] = list(profile.ignored)
+        out["unsupported"] = list(profile.unsupported)
+    if layers:
+        out["layers"] = [row_dict(r, profile.batch) for r in profile.rows]
+    if by_kind:
+        out["by_op"] = [row_dict(r, profile.batch) for r in profile.by_kind().values()]
+    return out
+
+
+LAYER_COLUMNS = (
+    "path",
+    "op",
+    "kernel",
+    "input",
+    "output",
+    "params",
+    "macs",
+    "flops",
+    "activations",
+)
+
+
+TOTAL_COLUMNS = (
+    "model", "input", "batch", "dtype", "params", "weights", "biases", "norm", "buffers",
+    "macs", "flops", *(f"flops_{c}" for c in FLOP_CATEGORIES),
+    "param_bytes", "peak_activation_bytes",
+)  # fmt: skip
+
+
+def total_record(profile: Profile) -> dict[str, Any]:
+    t = totals(profile)
+    record = {
+        "model": profile.model,
+        "input": "x".join(map(str, profile.input.as_list())),
+        "batch": profile.batch,
+        "dtype": profile.dtype,
+        "params": t["params"],
+        **{k: v for k, v in t["params_by_kind"].items()},
+        "buffers": t["buffers"],
+        "macs": t["macs"],
+        "flops": t["flops"],
+        **{f"flops_{k}": v for k, v in t["flops_by_category"].items()},
+        "param_bytes": t["param_bytes"],
+        "peak_activation_bytes": t["peak_activation_bytes"],
+    }
+    return record
+
+
+def layer_record(row: LayerCost, batch: int) -> dict[str, Any]:
+    d = row_dict(row, batch)
+    d["input"] = "x".join(map(str, d["input"]))
+    d["output"] = "x".join(map(str, d["output"]))
+    return {k: d[k] for k in LAYER_COLUMNS}
+
+
+def profile_csv(
+    profile: Profile, layers: bool = False, by_kind: bool = False, timing: Timing | None = None
+) -> str:
+    """One table: the rows (``layers``), the rows summed per kind (``by_kind``) or the totals.
+    With a measured ``timing`` the rows get their measured milliseconds (summed per kind) and the
+    totals the median and throughput."""
+    if not (layers or by_kind):
+        record = total_record(profile)
+        if timing is not None:
+            record.update(latency_ms=round(timing.median * 1e3, 4), throughput=round(
+                timing.throughput, 2))  # fmt: skip
+        return to_csv([record], list(record))
+    rows = list(profile.by_kind().values() if by_kind else profile.rows)
+    records = [layer_record(r, profile.batch) for r in rows]
+    columns = list(LAYER_COLUMNS)
+    if timing is not None:
+        seconds = timing.by_path()
+        per_row = {r.path: seconds.get(r.path) for r in profile.rows}
+        for record, row in zip(records, rows, strict=True):
+            if by_kind:
+                times = [per_row[r.path] for r in profile.rows if r.kind == row.path]
+                known = [t for t in times if t is not None]
+                total = sum(known) if known else None
+            else:
+                total = per_row[row.path]
+            record["latency_ms"] = None if total is None else round(total * 1e3, 4)
+        columns.append("latency_ms")
+    return to_csv(records, columns)
+
+
+def profile_markdown(
+    profile: Profile,
+    layers: bool = False,
+    by_kind: bool = False,
+    published: Published | None = None,
+) -> str:
+    t = totals(profile)
+    peak = t["peak_activation_bytes"]
+    summary = [
+        ("params", f"{t['params']:,}", human(t["params"])),
+        ("MACs", f"{t['macs']:,}", human(t["macs"])),
+        ("FLOPs", f"{t['flops']:,}", human(t["flops"])),
+        ("parameter memory", f"{t['param_bytes']:,} B", human_bytes(t["param_bytes"])),
+        ("peak activations", f"{peak:,} B", human_bytes(peak)),
+    ]
+    title = f"**{profile.model}** — input {profile.input}, batch {profile.batch}, {profile.dtype}"
+    parts = [title + "\n", to_markdown(("metric", "exact", "≈"), summary)]
+    if published is not None:
+        parts.append(f"\nPublished ({published.source}): {published_text(published)}\n")
+    if by_kind or layers:
+        rows = profile.by_kind().values() if by_kind else profile.rows
+        body = [
+            (r.path, r.op, r.kernel, r.out_shape, human(r.params), human(r.macs * profile.batch),
+             share(r.macs, profile.macs / profile.batch))
+            for r in rows
+        ]  # fmt: skip
+        headers = ("path", "op", "kernel", "output", "params", "MACs", "MACs %")
+        parts.append("\n" + to_markdown(headers, body, right=4))
+    return "".join(parts)
+
+
+def published_text(p: Published) -> str:
+    bits = []
+    if p.macs is not None:
+        bits.append(f"{p.macs / 1e6:g} M MACs")
+    if p.params is not None:
+        bits.append(f"{p.params / 1e6:g} M params")
+    if p.top1 is not None:
+        bits.append(f"top-1 {p.top1:g} %")
+    return ", ".join(bits)
+
+
+def cross_check_dict(check: CrossCheck) -> dict[str, Any]:
+    return {
+        "schema": "cnnprof.crosscheck/1",
+        "agree": check.agree,
+        "analytic": profile_dict(check.analytic),
+        "empirical": profile_dict(check.empirical),
+        "differences": [vars(d) for d in check.differences],
+    }
+
+
+def cross_check_records(check: CrossCheck) -> list[dict[str, Any]]:
+    a, e = totals(check.analytic), totals(check.empirical)
+    return [
+        {"metric": key, "analytic": a[key], "empirical": e[key], "difference": e[key] - a[key]}
+        for key in ("params", "macs", "flops", "buffers")
+    ]
+
+
+def training_dict(cost: TrainingCost, measured: MeasuredStep | None = None) -> dict[str, Any]:
+    out = {
+        "mode": cost.mode,
+        "trainable_params": cost.trainable_params,
+        "frozen_params": cost.frozen_params,
+        "forward_macs": cost.forward_macs,
+        "backward_macs": cost.backward_macs,
+        "weight_grad_macs": cost.weight_grad_macs,
+        "input_grad_macs": cost.input_grad_macs,
+        "step_macs": cost.step_macs,
+        "saved_activation_bytes": cost.saved_activation_bytes,
+        "gradient_bytes": cost.gradient_bytes,
+        "optimizer_bytes": cost.optimizer_bytes,
+        "trainable_rows": list(cost.trainable),
+    }
+    if measured is not None:
+        out["measured"] = {k: v for k, v in asdict(measured).items() if k != "grouped"}
+        out["measured"]["grouped_convolutions"] = len(measured.grouped)
+        out["measured"]["grouped_torch_macs"] = sum(g.torch_macs for g in measured.grouped)
+        out["measured"]["grouped_correct_macs"] = sum(g.correct_macs for g in measured.grouped)
+    return out
+
+
+def training_lines(
+    cost: TrainingCost, measured: MeasuredStep | None = None
+) -> list[tuple[str, str, str]]:
+    """(label, value, note) rows for the training panel."""
+    opt = cost.optimizer_bytes
+    rows = [
+        ("trainable params", f"{cost.trainable_params:,}", f"frozen {cost.frozen_params:,}"),
+        ("forward MACs", human(cost.forward_macs), "whole network"),
+        ("backward MACs", human(cost.backward_macs),
+         f"weight-grad {human(cost.weight_grad_macs)} · input-grad {human(cost.input_grad_macs)}"),
+        ("training step MACs", human(cost.step_macs), "forward + backward, at the batch"),
+        ("kept for backward", human_bytes(cost.saved_activation_bytes), "activations"),
+        ("gradients", human_bytes(cost.gradient_bytes), "one per trainable parameter"),
+        ("optimizer state", f"SGD-momentum {human_bytes(opt['sgd_momentum'])}",
+         f"Adam {human_bytes(opt['adam'])}"),
+    ]  # fmt: skip
+    if measured is not None:
+        same = measured.backward_macs == cost.backward_macs
+        verdict = "equals the analytic count" if same else "DIFFERS from the analytic count"
+        rows.append(("measured backward", human(measured.backward_macs), verdict))
+        if measured.grouped:
+            wrong = sum(g.torch_macs for g in measured.grouped)
+            right = sum(g.correct_macs for g in measured.grouped)
+            rows.append((
+                "torch's counter", human(measured.torch_backward_macs),
+                f"its convolution_backward formula ignores groups: {len(measured.grouped)} "
+                f"grouped convs cost {human(wrong)} there, {human(right)} groups-aware "
+                f"(×{wrong / right:.0f})",
+            ))  # fmt: skip
+    return rows
+
+
+ROW_COMPARISON_COLUMNS = ("path", "op", "analytic_params", "empirical_params", "analytic_macs",
+                          "empirical_macs", "agree")  # fmt: skip
+
+
+def row_comparison(check: CrossCheck) -> list[dict[str, Any]]:
+    """Every row both ways (params and MACs at the batch), in the analytic order, then rows only
+    the empirical count has; a side without the row reads None."""
+    batch = check.analytic.batch
+    theirs = {r.path: r for r in check.empirical.rows}
+    records = []
+    for row in check.analytic.rows:
+        other = theirs.pop(row.path, None)
+        records.append(_compared(row.path, row.op, row, other, batch))
+    for path, other in theirs.items():
+        records.append(_compared(path, other.op, None, other, batch))
+    return records
+
+
+def _compared(
+    path: str, op: str, left: LayerCost | None, right: LayerCost | None, batch: int
+) -> dict[str, Any]:
+    a_params = None if left is None else left.params
+    e_params = None if right is None else right.params
+    a_macs = None if left is None else left.macs * batch
+    e_macs = None if right is None else right.macs * batch
+    return {
+        "path": path, "op": op, "analytic_params": a_params, "empirical_params": e_params,
+        "analytic_macs": a_macs, "empirical_macs": e_macs,
+        "agree": (a_params, a_macs) == (e_params, e_macs),
+    }  # fmt: skip
+
+
+def row_comparison_markdown(check: CrossCheck) -> str:
+    rows = [
+        (r["path"], r["op"], _count(r["analytic_params"]), _count(r["empirical_params"]),
+         _count(r["analytic_macs"]), _count(r["empirical_macs"]), "=" if r["agree"] else "≠")
+        for r in row_comparison(check)
+    ]  # fmt: skip
+    headers = ("path", "op", "params (analytic)", "params (empirical)", "MACs (analytic)",
+               "MACs (empirical)", "")  # fmt: skip
+    return to_markdown(headers, rows, right=2)
+
+
+def _count(value: int | None) -> str:
+    return "–" if value is None else f"{value:,}"

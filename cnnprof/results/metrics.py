@@ -1,0 +1,151 @@
+"""The one metric vocabulary: every figure compare, sweep, check and budgets read off a model.
+
+A row is a key (the name in JSON and CSV), a title (the header people read), a unit (which picks
+the formatter in `report.units`), how to read it off a `Column`, and whether lower is better.
+The baseline and budget files name some of them their own way (`param_bytes`, `max_memory`): those
+names are mapped onto these keys here, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from cnnprof.results.tables import Column
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    title: str
+    unit: str  # "count", "bytes", "ms", "images/s", "%"
+    get: Callable[[Column], float | None]
+    lower_is_better: bool = True
+    compare: bool = False  # a row of `cnnprof compare`
+    sweep: bool = False  # a column of `cnnprof sweep`
+    short: str = ""  # a narrow column's header (the title when empty)
+
+    @property
+    def header(self) -> str:
+        return self.short or self.title
+
+
+def _training(name: str) -> Callable[[Column], float | None]:
+    return lambda c: None if c.training is None else getattr(c.training, name)
+
+
+def _paper(name: str) -> Callable[[Column], float | None]:
+    return lambda c: None if c.published is None else getattr(c.published, name)
+
+
+def _profile(name: str, kind: str) -> Callable[[Column], float | None]:
+    return lambda c: getattr(c.profile, name)[kind]
+
+
+def _latency_ms(c: Column) -> float | None:
+    return None if c.timing is None else c.timing.median * 1e3
+
+
+def _throughput(c: Column) -> float | None:
+    return None if c.timing is None else c.timing.throughput
+
+
+_ROWS = (
+    Metric("params", "params", "count", lambda c: c.profile.params, compare=True, sweep=True),
+    Metric("weight_params", "weights", "count", _profile("params_by_kind", "weights"), sweep=True),
+    Metric("macs", "MACs", "count", lambda c: c.profile.macs, compare=True, sweep=True),
+    Metric("flops", "FLOPs", "count", lambda c: c.profile.flops, compare=True, sweep=True),
+    Metric(
+        "param_memory",
+        "parameter memory",
+        "bytes",
+        lambda c: c.profile.param_bytes,
+        compare=True,
+        sweep=True,
+        short="param mem",
+    ),
+    Metric(
+        "activation_memory",
+        "peak activations",
+        "bytes",
+        lambda c: c.profile.peak_activation_bytes,
+        compare=True,
+        sweep=True,
+        short="peak act",
+    ),
+    Metric(
+        "latency_ms", "latency median (ms)", "ms", _latency_ms, compare=True, sweep=True, short="ms"
+    ),
+    Metric(
+        "throughput",
+        "throughput (img/s)",
+        "images/s",
+        _throughput,
+        lower_is_better=False,
+        compare=True,
+        sweep=True,
+        short="img/s",
+    ),
+    Metric(
+        "trainable_params", "trainable params", "count", _training("trainable_params"), compare=True
+    ),
+    Metric("backward_macs", "backward MACs", "count", _training("backward_macs"), compare=True),
+    Metric("step_macs", "training step MACs", "count", _training("step_macs"), compare=True),
+    Metric("paper_macs", "paper MACs", "paper", _paper("macs"), sweep=True),
+    Metric("paper_params", "paper params", "paper", _paper("params"), sweep=True),
+    Metric(
+        "top1",
+        "published top-1 (%)",
+        "%",
+        lambda c: c.top1,
+        lower_is_better=False,
+        compare=True,
+        sweep=True,
+        short="top-1",
+    ),
+)
+METRICS: Mapping[str, Metric] = MappingProxyType({m.key: m for m in _ROWS})
+
+# A baseline's `counts` (cnnprof.snapshot/1) name each metric as below; the names are the file
+# format's and stay as they are for the baselines people already keep.
+BASELINE_COUNTS: Mapping[str, str] = MappingProxyType(
+    {
+        "params": "params",
+        "macs": "macs",
+        "flops": "flops",
+        "param_bytes": "param_memory",
+        "peak_activation_bytes": "activation_memory",
+    }
+)
+# A budget entry's limits → the metric each bounds.
+BUDGET_KEYS: Mapping[str, str] = MappingProxyType(
+    {
+        "max_params": "params",
+        "max_macs": "macs",
+        "max_flops": "flops",
+        "max_memory": "activation_memory",
+        "max_param_memory": "param_memory",
+        "max_latency_ms": "latency_ms",
+    }
+)
+
+
+def value(column: Column, key: str) -> float | None:
+    """The figure metric ``key`` reads off ``column`` (None: not known for it)."""
+    return METRICS[key].get(column)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Models side by side; ratios against one of them."""
+
+    columns: tuple[Column, ...]
+    baseline: int  # index of the column the ratios are taken against
+
+    def ratio(self, key: str, index: int) -> float | None:
+        base = value(self.columns[self.baseline], key)
+        mine = value(self.columns[index], key)
+        if base in (None, 0) or mine is None:
+            return None
+        return mine / base
