@@ -15,7 +15,7 @@ import torch
 
 from cnnprof import api
 from cnnprof.analytic.roofline import estimate
-from cnnprof.empirical.latency import measure_request
+from cnnprof.api.latency import measure as measure_request
 from cnnprof.empirical.peaks import peaks
 from cnnprof.errors import CnnprofError
 from cnnprof.results.timing import LatencySettings
@@ -44,7 +44,7 @@ def main() -> int:
                     timing = measure_request(request, settings)
                     predicted = estimate(
                         api.profile_analytic(request),
-                        roofs[dtype].roofs(),
+                        roofs[dtype].roofs,
                         kernels=timing.kernel_map(),
                         page_faults=timing.page_faults,
                     )
@@ -58,10 +58,10 @@ def main() -> int:
     print(f"## cnnprof latency on {first.device_name} (torch {first.torch_version}, "
           f"CUDA {torch.version.cuda})\n")  # fmt: skip
     for dtype, measured in roofs.items():
-        bandwidth = max(b for _, b in measured.bandwidth)
-        print(f"- peaks {dtype}: {measured.flops_per_s / 1e12:.1f} TFLOP/s (matmul), "
+        bandwidth = max(b for _, b in measured.roofs.bandwidth)
+        print(f"- peaks {dtype}: {measured.roofs.flops_per_s / 1e12:.1f} TFLOP/s (matmul), "
               f"{bandwidth / 1e9:,.0f} GB/s (best copy), "
-              f"{dict(measured.op_overhead)['conv'] * 1e6:.1f} µs per tiny conv")  # fmt: skip
+              f"{dict(measured.roofs.op_overhead)['conv'] * 1e6:.1f} µs per tiny conv")  # fmt: skip
     print()
     print("| model | batch | dtype | median ms | p10 / p90 ms | CV | images/s | "
           "roofline ms | roofline ÷ measured |")  # fmt: skip

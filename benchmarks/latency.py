@@ -33,8 +33,10 @@ import torch.utils.benchmark as tbench
 
 from cnnprof import api
 from cnnprof.analytic.roofline import estimate
+from cnnprof.api.latency import measure as measure_request
+from cnnprof.api.sources import resolve
 from cnnprof.empirical.build import build
-from cnnprof.empirical.latency import measure, measure_request
+from cnnprof.empirical.latency import measure
 from cnnprof.empirical.peaks import measure_peaks, peaks
 from cnnprof.results.timing import LatencySettings
 from cnnprof.spec.registry import default_registry
@@ -115,11 +117,11 @@ def run_zoo(batch: int, threads: int, settings: LatencySettings) -> list[dict]:
                 "measured": timing.median,
                 "cv": timing.cv,
                 "load": load,
-                "peak": device.flops_per_s,
+                "peak": device.roofs.flops_per_s,
                 "runs": timing.runs,
                 "faults": timing.page_faults or 0.0,
                 "roofline": estimate(
-                    profile, device.roofs(), kernels=timing.kernel_map(),
+                    profile, device.roofs, kernels=timing.kernel_map(),
                     page_faults=timing.page_faults,
                 ).seconds,
             }
@@ -164,7 +166,7 @@ def agreement(threads: int, rounds: int = AGREEMENT_ROUNDS) -> list[float]:
     """cnnprof's median over torch.utils.benchmark's blocked_autorange median: resnet18, batch 1,
     the same module and input, the same thread count, in short rounds whose order alternates, so
     that a drift of the machine's speed weighs on both alike; the median over the rounds."""
-    arch = api.request("resnet18").arch()
+    arch = resolve(api.request("resnet18")).arch
     net = build(arch, "cpu").eval()
     x = torch.randn(1, *arch.input.as_list())
     settings = LatencySettings(threads=threads, min_time=AGREEMENT_SECONDS)
@@ -204,15 +206,15 @@ def main() -> None:
         f"{label} [" + ", ".join(f"{f / 1e6:.1f} M {r / 1e9:.0f}" for f, r in curve) + "] GFLOP/s"
         for label, curve in device.conv_curves()
     )
-    copy = ", ".join(f"{n / 2**20:g} MiB {b / 1e9:.0f}" for n, b in device.bandwidth)
+    copy = ", ".join(f"{n / 2**20:g} MiB {b / 1e9:.0f}" for n, b in device.roofs.bandwidth)
     layout = ", ".join(f"{n / 2**20:.2g} MiB {b / 1e9:.0f}" for n, b in device.layout)
     ceilings = ", ".join(
         [f"{k} {v / 1e9:.1f} GB/s" for k, v in device.byte_ceilings]
         + [f"{k} {v / 1e9:.2f} GFLOP/s" for k, v in device.flop_ceilings]
     )
-    overhead = ", ".join(f"{k} {v * 1e6:.1f} µs" for k, v in device.op_overhead)
+    overhead = ", ".join(f"{k} {v * 1e6:.1f} µs" for k, v in device.roofs.op_overhead)
     print(f"\npeaks at the start (cnnprof device; each model below is predicted from a round "
-          f"measured just before it): matmul {device.flops_per_s / 1e9:.1f} GFLOP/s; "
+          f"measured just before it): matmul {device.roofs.flops_per_s / 1e9:.1f} GFLOP/s; "
           f"convolutions by FLOPs: {curves}; "
           f"copy_ [{copy}] GB/s; {device.layout_kernel} reorder [{layout}] GB/s; "
           f"page fault {device.fault_s * 1e6:.2f} µs; "

@@ -42,8 +42,9 @@ ASSUMED_GMACS_PER_S = 10.0  # a deliberately low CPU rate, for the skip estimate
 _BUILD = """
 import torch
 from cnnprof.api import request
+from cnnprof.api.sources import resolve
 from cnnprof.empirical.build import build
-arch = request({ref!r}).arch()
+arch = resolve(request({ref!r})).arch
 model = build(arch, "cpu").eval()
 shape = (arch.input.c, arch.input.h, arch.input.w)
 x = torch.randn(1, *shape)
