@@ -6,6 +6,15 @@ Importing cnnprof never imports torch.
 from cnnprof.api import Multipliers, count, entry, load
 from cnnprof.errors import CnnprofError
 from cnnprof.results.profile import LayerCost, Profile
+from cnnprof.version import __version__
 
-__all__ = ["CnnprofError", "LayerCost", "Multipliers", "Profile", "count", "entry", "load"]
-__version__ = "0.1.0"
+__all__ = [
+    "CnnprofError",
+    "LayerCost",
+    "Multipliers",
+    "Profile",
+    "__version__",
+    "count",
+    "entry",
+    "load",
+]

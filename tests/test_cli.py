@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_helpers import assert_error, run
+from conftest import assert_error, run
 from typer.testing import Result
 
 MOBILENET_MACS = 568_740_352  # Howard et al. 2017, Table 6: 569 M (see test_mobilenet_v1.py)

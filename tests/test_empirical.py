@@ -18,6 +18,7 @@ import textwrap
 import pytest
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.torch
 
 from torch import nn  # noqa: E402
 

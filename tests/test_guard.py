@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_helpers import assert_error
+from conftest import assert_error
 from typer.testing import CliRunner
 
 import cnnprof
@@ -152,6 +152,7 @@ def test_python_api_for_user_test_suites():
 # --- latency in baselines and budgets ----------------------------------------------------------
 
 
+@pytest.mark.torch
 def test_latency_on_another_device_is_skipped_with_a_note(tmp_path):
     baseline = tmp_path / "baseline.json"
     data = json.loads(Path(_snapshot(tmp_path, "lenet5")).read_text())
@@ -170,6 +171,7 @@ def test_latency_on_another_device_is_skipped_with_a_note(tmp_path):
     assert "latency skipped" in report["notes"][0] and "Some Other CPU 9000" in report["notes"][0]
 
 
+@pytest.mark.torch
 def test_snapshot_with_latency_records_device_and_threads(tmp_path):
     out = tmp_path / "timed.json"
     args = ["snapshot", "lenet5", "--latency", "-o", str(out)]
@@ -179,6 +181,7 @@ def test_snapshot_with_latency_records_device_and_threads(tmp_path):
     assert latency["p10_ms"] <= latency["median_ms"] <= latency["p90_ms"]
 
 
+@pytest.mark.torch
 def test_latency_budget(tmp_path):
     budget = tmp_path / "budget.yaml"
     budget.write_text("models:\n  - {model: lenet5, max_latency_ms: 0.000001, device: cpu}\n")

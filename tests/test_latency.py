@@ -10,22 +10,25 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import torch
-from cli_helpers import assert_error, run
-from torch import nn
 
-from cnnprof import api
-from cnnprof.analytic.roofline import estimate, layer_estimate, row_ops
-from cnnprof.api.latency import measure as measure_request
-from cnnprof.empirical import latency as latency_module
-from cnnprof.empirical import peaks as peaks_module
-from cnnprof.empirical.dispatch import conv_backend, owner
-from cnnprof.empirical.latency import measure
-from cnnprof.errors import OptionError
-from cnnprof.report import latency as report_latency
-from cnnprof.results.device import OpCost, Roofs, interpolate, reorder_s
-from cnnprof.results.timing import MIN_RUNS, LatencySettings, quantile
-from cnnprof.spec.model import Shape
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.torch
+
+from conftest import assert_error, run  # noqa: E402
+from torch import nn  # noqa: E402
+
+from cnnprof import api  # noqa: E402
+from cnnprof.analytic.roofline import estimate, layer_estimate, row_ops  # noqa: E402
+from cnnprof.api.latency import measure as measure_request  # noqa: E402
+from cnnprof.empirical import latency as latency_module  # noqa: E402
+from cnnprof.empirical import peaks as peaks_module  # noqa: E402
+from cnnprof.empirical.dispatch import conv_backend, owner  # noqa: E402
+from cnnprof.empirical.latency import measure  # noqa: E402
+from cnnprof.errors import OptionError  # noqa: E402
+from cnnprof.report import latency as report_latency  # noqa: E402
+from cnnprof.results.device import OpCost, Roofs, interpolate, reorder_s  # noqa: E402
+from cnnprof.results.timing import MIN_RUNS, LatencySettings, quantile  # noqa: E402
+from cnnprof.spec.model import Shape  # noqa: E402
 
 SMALL = "mobilenet@alpha=0.25,res=64"  # depthwise rows, residual-free, ~2.5 M MACs
 QUICK = {"runs": 3, "warmup": 1}
@@ -174,10 +177,17 @@ def test_min_time_takes_at_least_min_runs_and_batch_scales_throughput():
     assert not timing.layers and timing.layer_ratio is None
 
 
-def test_auto_warmup_is_bounded_by_the_budget():
-    timing = measure_request(api.request("lenet5"), LatencySettings(runs=2, budget=0.05))
-    assert timing.warmup_runs >= 1
-    assert timing.runs >= 1
+def test_auto_warmup_is_bounded_by_the_budget(monkeypatch: pytest.MonkeyPatch):
+    """On a clock where every reading is 10 ms later, a 0.2 s budget allows about 20 readings:
+    warm-up stops at its share of the budget (unsettled: the medians never get a chance to
+    agree) and the timed runs stop at the budget, far short of the default second of runs."""
+    now = iter(range(10**6))
+    monkeypatch.setattr(latency_module.time, "perf_counter", lambda: next(now) * 0.01)
+    timing = measure_request(api.request("lenet5"), LatencySettings(budget=0.2))
+    assert timing.budget_hit and not timing.warmup_stable
+    window = latency_module.MAX_WINDOW  # a warm-up window's runs at most
+    assert timing.warmup_runs <= 1 + window, "warm-up overran its share of the budget"
+    assert 1 <= timing.runs <= 20, "timed runs overran the budget"
 
 
 def test_bfloat16_channels_last_on_an_outside_module_leaves_it_untouched():
@@ -491,15 +501,25 @@ def test_cli_latency_json_csv_md(tmp_path: Path):
     assert json.loads(out.read_text())["model"] == "lenet5"
 
 
-def test_cli_device_and_refresh(tiny_peaks: Path):
+def test_cli_device_and_refresh(tiny_peaks: Path, monkeypatch: pytest.MonkeyPatch):
+    """The first `device` measures and caches; a second reads the cache without measuring;
+    --refresh measures again and replaces it."""
+    calls = []
+    real = peaks_module.measure_peaks
+    monkeypatch.setattr(
+        peaks_module, "measure_peaks", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
     out = ok("device", "--threads", "1")
     assert "peak compute" in out and "GFLOP/s" in out and "tiny conv" in out
     cached = list((tiny_peaks / "peaks").glob("*__1t__float32.json"))
-    assert len(cached) == 1
-    stamp = json.loads(cached[0].read_text())["measured_at"]
+    assert len(cached) == 1 and calls == [1]
+    first = json.loads(cached[0].read_text())
+    assert json.loads(ok("device", "--threads", "1", "-f", "json")) == first, "from the cache"
+    assert calls == [1], "a cached device is not measured again"
     data = json.loads(ok("device", "--threads", "1", "--refresh", "-f", "json"))
+    assert calls == [1, 1], "--refresh measures"
     assert data["schema"] == "cnnprof.peaks/3" and data["threads"] == 1
-    assert data["measured_at"] >= stamp
+    assert json.loads(cached[0].read_text()) == data, "and replaces the cached figures"
     assert "overhead conv" in ok("device", "--threads", "1", "-f", "csv")
 
 

@@ -166,3 +166,26 @@ def test_cli_never_tries_torch(argv: list[str]):
     )
     assert proc.returncode == 0, proc.stderr
     assert "CLEAN" in proc.stdout
+
+
+HINT = "needs torch: pip install 'cnnprof[torch]'"
+
+
+@pytest.mark.parametrize(
+    ("argv", "needs"),
+    [
+        (["count", "mobilenet", "--empirical"], "--empirical"),
+        (["count", "mobilenet", "--latency"], "--latency"),
+        (["latency", "mobilenet"], "cnnprof latency"),
+        (["device"], "cnnprof device"),
+        (["count", "torchvision:resnet18"], "torchvision:resnet18"),
+        (["count", "x.py:make"], "x.py:make"),
+        (["compare", "mobilenet", "resnet18", "--latency"], "--latency"),
+    ],
+)
+def test_what_needs_torch_says_so_in_one_line(no_torch_path: Path, argv: list[str], needs: str):
+    """Without torch, anything that needs it ends in exit 2 and one line naming the extra."""
+    proc = run_python(["-m", "cnnprof", *argv], no_torch_path)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"cnnprof: error: {needs}") and HINT in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1 and proc.stdout == ""

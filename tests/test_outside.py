@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("torch")
+pytestmark = pytest.mark.torch
 
-from cli_helpers import assert_error, run
-from torch import nn
+from conftest import assert_error, run  # noqa: E402
+from torch import nn  # noqa: E402
 
-import cnnprof
-from cnnprof.api import Request, cross_check
+import cnnprof  # noqa: E402
+from cnnprof.api import Request, cross_check  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FILE = "tests/factories/custom_cnn.py"

@@ -19,19 +19,21 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 pytest.importorskip("torch")
+pytestmark = pytest.mark.torch
 
-from cnnprof.analytic.engine import profile
-from cnnprof.analytic.formulas import out_size
-from cnnprof.empirical.build import build
-from cnnprof.empirical.count import count
-from cnnprof.errors import CnnprofError, ShapeError
-from cnnprof.results.profile import differences
-from cnnprof.spec.load import parse_family
-from cnnprof.spec.ops import ACTIVATIONS
-from cnnprof.spec.scale import resolve
+from cnnprof.analytic.engine import profile  # noqa: E402
+from cnnprof.analytic.formulas import out_size  # noqa: E402
+from cnnprof.empirical.build import build  # noqa: E402
+from cnnprof.empirical.count import count  # noqa: E402
+from cnnprof.errors import CnnprofError, ShapeError  # noqa: E402
+from cnnprof.results.profile import differences  # noqa: E402
+from cnnprof.spec.load import parse_family  # noqa: E402
+from cnnprof.spec.ops import ACTIVATIONS  # noqa: E402
+from cnnprof.spec.scale import resolve  # noqa: E402
 
 PROPERTY = settings(
     max_examples=200,
+    derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

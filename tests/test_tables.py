@@ -85,6 +85,7 @@ def test_separable_mobilenet_table_4():
     assert all(row["written"] == "separable" for row in data["layers"][1:])
 
 
+@pytest.mark.torch
 def test_separable_twin_counts_agree_empirically():
     result = runner.invoke(app, ["count", "resnet18@separable", "--empirical", "-f", "json"])
     assert result.exit_code == 0, result.output
@@ -239,6 +240,7 @@ def test_split_reference_rejects_unknown_transform():
         split_reference("resnet50@sideways")
 
 
+@pytest.mark.torch
 def test_sweep_with_latency_ranks_by_mnasnet_objective():
     args = ["sweep", "mobilenet", "--alpha", "0.25", "--resolution", "224,128", "--latency"]
     points = run_json(*args, "--target-ms", "5")["points"]
@@ -252,6 +254,7 @@ def test_sweep_with_latency_ranks_by_mnasnet_objective():
     assert "mnas_objective" not in points[1]
 
 
+@pytest.mark.torch
 def test_compare_with_latency():
     data = run_json("compare", "lenet5", "lenet5@res=64", "--latency")
     assert all(m["latency_ms"] > 0 for m in data["models"])

@@ -36,6 +36,7 @@ def test_batch_scales_the_step():
     assert eight.trainable_params == one.trainable_params
 
 
+@pytest.mark.torch
 def test_mobilenet_v2_from_last_stages_depthwise_backward_is_twice_forward():
     request, c = cost("mobilenet_v2@train=from:6")
     profile = api.profile_analytic(request)
@@ -53,6 +54,7 @@ def test_mobilenet_v2_from_last_stages_depthwise_backward_is_twice_forward():
     assert measured.torch_backward_macs > c.backward_macs
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("reference", ["mobilenet@alpha=0.25,res=64", "mnasnet_a1@res=64"])
 def test_train_all_analytic_equals_measured_exactly(reference):
     request, c = cost(f"{reference},train=all")
@@ -62,6 +64,7 @@ def test_train_all_analytic_equals_measured_exactly(reference):
     assert c.input_grad_macs == c.forward_macs - api.profile_analytic(request).rows[0].macs
 
 
+@pytest.mark.torch
 def test_cli_says_torch_disagrees_and_why():
     result = runner.invoke(app, ["count", "mobilenet_v2", "--train", "from:6", "--empirical"])
     assert result.exit_code == 0, result.output

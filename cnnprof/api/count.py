@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from cnnprof.analytic.engine import profile as analytic_profile
 from cnnprof.analytic.training import training_cost
 from cnnprof.api.request import Request, request
-from cnnprof.api.sources import resolve
+from cnnprof.api.sources import empirical, resolve
 from cnnprof.errors import OptionError
 from cnnprof.results.profile import CrossCheck, Profile
 from cnnprof.results.training import MeasuredStep, TrainingCost
+from cnnprof.spec.registry import Entry, default_registry
 
 COUNTER_NAMES = ("torch", "fvcore")
 
@@ -29,9 +31,8 @@ def profile_empirical(req: Request, counter: str = "torch") -> Profile:
     device = "cpu" if counter == "fvcore" else "meta"
     module = source.module(device, needs="--empirical")
     rows = None if source.outside else [r.path for r in source.profile().rows]
-    from cnnprof.empirical.count import COUNTERS  # torch is there: the module was built
-
-    return COUNTERS[counter](module, source.input_shape, batch=req.batch, dtype=req.dtype,
+    counters = empirical("count", "--empirical").COUNTERS
+    return counters[counter](module, source.input_shape, batch=req.batch, dtype=req.dtype,
                              rows=rows, model=req.name)  # fmt: skip
 
 
@@ -48,9 +49,8 @@ def measured_training(req: Request, cost: TrainingCost) -> MeasuredStep:
     """A real forward and backward on meta with the same rows trainable (empirical check)."""
     source = resolve(req)
     module = source.module("meta", needs="--empirical")
-    from cnnprof.empirical.training import training_step
-
-    return training_step(module, source.input_shape, cost.trainable, req.batch)
+    step = empirical("training", "--empirical").training_step
+    return step(module, source.input_shape, cost.trainable, req.batch)
 
 
 def count(
@@ -72,3 +72,14 @@ def count(
     req = request(model, batch=batch, dtype=dtype, input=None if input is None else tuple(input),
                   args=args, **multipliers)  # fmt: skip
     return profile_empirical(req, counter) if empirical else profile_analytic(req)
+
+
+def catalog(pattern: str | None = None) -> list[tuple[Entry, Profile]]:
+    """Registry models (optionally matching a wildcard), each with its analytic profile at the
+    default input."""
+    registry = default_registry()
+    out = []
+    for name in registry.names(pattern):
+        entry = registry.get(name)
+        out.append((entry, analytic_profile(entry.arch())))
+    return out

@@ -22,6 +22,7 @@ from cnnprof.results.metrics import BASELINE_COUNTS, BUDGET_KEYS, METRICS
 from cnnprof.results.profile import Profile
 from cnnprof.results.tables import Column
 from cnnprof.results.timing import Timing
+from cnnprof.version import __version__
 
 SNAPSHOT_SCHEMA = "cnnprof.snapshot/1"
 COUNT_NAMES = {key: name for name, key in BASELINE_COUNTS.items()}  # how checks name a metric
@@ -82,8 +83,6 @@ def snapshot(
     measure_latency: Callable[[str], Timing] | None = None,
 ) -> dict[str, Any]:
     """A versioned baseline; ``measure_latency(model)`` adds a latency entry per model."""
-    from cnnprof import __version__
-
     entries = []
     for model in models:
         timing = measure_latency(model) if measure_latency else None

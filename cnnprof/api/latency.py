@@ -17,7 +17,10 @@ Progress = Callable[[str, float], None]  # (stage, fraction of that stage done)
 
 
 def measure(
-    req: Request, settings: LatencySettings | None = None, progress: Progress | None = None
+    req: Request,
+    settings: LatencySettings | None = None,
+    progress: Progress | None = None,
+    needs: str = "cnnprof latency",
 ) -> Timing:
     """Measure the model a request names (batch and dtype from the request) with random weights:
     a spec built on the device, an outside model constructed there (an ``nn.Module`` given
@@ -26,13 +29,13 @@ def measure(
     settings.check()
     check_dtype(req.dtype)
     source = resolve(req)
-    latency = empirical("latency", "cnnprof latency")
+    latency = empirical("latency", needs)
     latency.check_device(settings.device, req.dtype)
     profile = source.profile()
     if source.outside:
-        module = source.module(settings.device, needs="cnnprof latency", fresh=True)
+        module = source.module(settings.device, needs=needs, fresh=True)
     else:
-        module = source.module(settings.device, needs="cnnprof latency")
+        module = source.module(settings.device, needs=needs)
     return latency.measure(
         module, source.input_shape, batch=req.batch, dtype=req.dtype, settings=settings,
         rows=profile.rows, macs=profile.macs, model=profile.model, progress=progress,
@@ -46,9 +49,10 @@ def peaks(
     *,
     refresh: bool = False,
     progress: Progress | None = None,
+    needs: str = "cnnprof latency",
 ) -> Peaks:
     """The device's measured peaks, from the cache or measured now (and cached)."""
-    module = empirical("peaks", "cnnprof latency and cnnprof device")
+    module = empirical("peaks", needs)
     return module.peaks(device, dtype, threads, refresh=refresh, progress=progress)
 
 
@@ -83,12 +87,11 @@ class Machine:
 def machine(progress: Callable[[str], AbstractContextManager[Progress]]) -> Machine:
     """This machine, for latency checks; ``progress(label)`` is the context each measurement
     reports to."""
-    latency = empirical("latency", "latency in cnnprof check")
-    import torch
+    latency = empirical("latency", "latency in a check")
 
     def run(model: str, device: str) -> Timing:
         req = request(model)
         with progress(req.label) as report:
-            return measure(req, LatencySettings(device=device), report)
+            return measure(req, LatencySettings(device=device), report, "latency in a check")
 
-    return Machine(latency.device_name, torch.get_num_threads(), run)
+    return Machine(latency.device_name, latency.thread_count(), run)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import importlib
-import importlib.util
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -32,8 +31,10 @@ if TYPE_CHECKING:
 def empirical(name: str, needs: str) -> ModuleType:
     """``cnnprof.empirical.<name>``, imported; without torch, `MissingExtra` saying what
     ``needs`` it (e.g. "--empirical needs torch: pip install 'cnnprof[torch]'")."""
-    if importlib.util.find_spec("torch") is None:
-        raise MissingExtra(f"{needs} needs torch: pip install 'cnnprof[torch]'")
+    try:
+        importlib.import_module("torch")
+    except ImportError:
+        raise MissingExtra(f"{needs} needs torch: pip install 'cnnprof[torch]'") from None
     return importlib.import_module(f"cnnprof.empirical.{name}")
 
 

@@ -15,8 +15,11 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from cnnprof.cli import count, guard, latency, tables
+from cnnprof.cli.count import count, list_models
+from cnnprof.cli.guard import check, snapshot
+from cnnprof.cli.latency import LATENCY_HELP, device, latency
 from cnnprof.cli.options import CONVENTIONS
+from cnnprof.cli.tables import compare, separable, sweep
 from cnnprof.errors import CnnprofError
 
 
@@ -58,15 +61,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     cls=_Group,
 )
-app.command("list")(count.list_models)
-app.command(help="Count params, MACs, FLOPs and memory of MODEL.\n\n" + CONVENTIONS)(count.count)
-app.command()(guard.snapshot)
-app.command()(guard.check)
-app.command()(tables.compare)
-app.command()(tables.separable)
-app.command()(tables.sweep)
-app.command("latency", help=latency.LATENCY_HELP)(latency.latency)
-app.command("device")(latency.device)
+app.command("list")(list_models)
+app.command(help="Count params, MACs, FLOPs and memory of MODEL.\n\n" + CONVENTIONS)(count)
+app.command()(snapshot)
+app.command()(check)
+app.command()(compare)
+app.command()(separable)
+app.command()(sweep)
+app.command("latency", help=LATENCY_HELP)(latency)
+app.command("device")(device)
 
 
 def main(argv: list[str] | None = None) -> int:

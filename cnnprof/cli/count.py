@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cnnprof.api.count import cross_check, measured_training, training
+from cnnprof.api.count import catalog, cross_check, measured_training, training
 from cnnprof.api.request import Request, request
 from cnnprof.api.sources import resolve
 from cnnprof.cli.measure import measure
@@ -38,7 +38,6 @@ from cnnprof.report.units import human
 from cnnprof.results.profile import CrossCheck
 from cnnprof.spec.multipliers import Multipliers
 from cnnprof.spec.reference import parse_args
-from cnnprof.spec.registry import default_registry
 
 
 def list_models(
@@ -50,16 +49,11 @@ def list_models(
     force: Force = False,
 ) -> None:
     """List the registry: name, aliases, family, params and MACs at the default input, paper."""
-    from cnnprof.analytic.engine import profile as analytic_profile
-
-    registry = default_registry()
     records = []
-    for name in registry.names(pattern):
-        entry = registry.get(name)
-        p = analytic_profile(entry.arch())
+    for entry, p in catalog(pattern):
         records.append(
             {
-                "name": name,
+                "name": entry.name,
                 "aliases": list(entry.variant.aliases),
                 "family": entry.family.name,
                 "input": p.input.as_list(),

@@ -141,7 +141,8 @@ def device(
     check_dtype(dtype)
     check_output(output, force)
     with render.progress_bar("device peaks") as progress:
-        measured = api.peaks(device, dtype, threads, refresh=refresh, progress=progress)
+        measured = api.peaks(device, dtype, threads, refresh=refresh, progress=progress,
+                             needs="cnnprof device")  # fmt: skip
     content: Any
     if fmt is Format.json:
         content = to_json(measured.to_dict())

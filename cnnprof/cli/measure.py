@@ -9,9 +9,11 @@ from cnnprof.results.timing import LatencySettings, Timing
 
 
 def measure(req: Request, layers: bool = False, device: str = "cpu") -> Timing:
-    """Measured latency with random weights (imports torch, through the API's gate)."""
+    """Measured latency with random weights, for a command's --latency (imports torch, through
+    the API's gate)."""
+    settings = LatencySettings(device=device, layers=layers)
     with progress_bar(req.label) as progress:
-        return latency.measure(req, LatencySettings(device=device, layers=layers), progress)
+        return latency.measure(req, settings, progress, needs="--latency")
 
 
 def machine() -> latency.Machine:

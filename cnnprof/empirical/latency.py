@@ -197,6 +197,11 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
+def thread_count() -> int:
+    """torch's intra-op thread count now."""
+    return torch.get_num_threads()
+
+
 @contextlib.contextmanager
 def threads(count: int | None) -> Iterator[int]:
     """Set torch's intra-op thread count for the block (None: keep it); yield the count in

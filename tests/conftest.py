@@ -1,0 +1,62 @@
+"""What every test module shares: the CLI helpers (run a command; an error is one clean line),
+the markers (`torch`, `plot`, `slow`) and a seeded Hypothesis profile.
+
+Markers: a test marked `torch` or `plot` is skipped, not failed, where torch or matplotlib is not
+installed (the analytic path needs neither); `slow` marks tests of a minute or more
+(`pytest -m "not slow"` leaves them out). A module that needs torch at import time calls
+`pytest.importorskip("torch")` first and carries `pytestmark = pytest.mark.torch`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+from hypothesis import settings
+from typer.testing import CliRunner, Result
+
+from cnnprof.cli import app
+
+# Same examples on every run: a failure seen once is seen again (CNNPROF_FUZZ_EXAMPLES in
+# test_spec_fuzz.py explores further, with random seeds, on request).
+settings.register_profile("cnnprof", derandomize=True, database=None, print_blob=True)
+settings.load_profile("cnnprof")
+
+EXTRAS = {"torch": "torch", "plot": "matplotlib"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "torch: needs torch (skipped without it)")
+    config.addinivalue_line("markers", "plot: needs matplotlib (skipped without it)")
+    config.addinivalue_line("markers", "slow: takes a minute or more")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for marker, module in EXTRAS.items():
+        if importlib.util.find_spec(module) is not None:
+            continue
+        skip = pytest.mark.skip(reason=f"needs {module}, which is not installed")
+        for item in items:
+            if marker in item.keywords:
+                item.add_marker(skip)
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args))
+
+
+def assert_error(result: Result, *fragments: str) -> str:
+    """Exit 2, one line on stderr starting with 'cnnprof: error:', nothing on stdout, no
+    traceback (CliRunner catches exceptions: anything but the exit's SystemExit is a crash)."""
+    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
+    err = result.stderr
+    assert err.startswith("cnnprof: error: "), err
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    assert "Traceback" not in err + result.stdout
+    assert result.stdout == ""
+    for fragment in fragments:
+        assert fragment in err, (fragment, err)
+    return err

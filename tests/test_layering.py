@@ -1,0 +1,178 @@
+"""The package's layering (DESIGN.md, "The way data flows"): each folder is one stage and imports
+only from the stages below it; no module imports itself back through others; torch is imported
+only in `empirical/`; and only `api/sources.py` reaches into `empirical/` from above. Imports under
+``if TYPE_CHECKING:`` never run and are left out.
+
+The graph is read from the source (every import statement, those inside functions included), so a
+lazy back-import counts as much as a top-level one. The checker is tested on a small tree of its
+own with a deliberate back-import, so this test could fail.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "cnnprof"
+
+# Stage → the stages it may import (itself included). The package's own `__init__`, `__main__`,
+# errors and version are listed as stages of their own.
+ALLOWED: dict[str, set[str]] = {
+    "version": {"version"},
+    "errors": {"errors"},
+    "spec": {"errors", "spec"},
+    "results": {"errors", "spec", "results"},
+    "analytic": {"errors", "spec", "results", "analytic"},
+    "empirical": {"errors", "spec", "results", "analytic", "empirical"},
+    "api": {"errors", "version", "spec", "results", "analytic", "empirical", "api"},
+    "report": {"errors", "spec", "results", "report"},
+    "render": {"errors", "spec", "results", "report", "render"},
+    "cli": {"errors", "version", "spec", "results", "api", "report", "render", "cli"},
+    "__init__": {"errors", "version", "spec", "results", "api"},
+    "__main__": {"cli"},
+}
+TORCH = ("torch", "torchvision", "timm", "fvcore")
+EMPIRICAL_DOOR = {"api/sources.py"}  # the one module above `empirical` that may import it
+
+
+def _stage(relative: Path) -> str:
+    return relative.parts[0] if len(relative.parts) > 1 else relative.stem
+
+
+def _module(relative: Path) -> str:
+    parts = list(relative.with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(["cnnprof", *parts])
+
+
+def _type_only(tree: ast.AST) -> set[ast.AST]:
+    """Import statements under ``if TYPE_CHECKING:``: read by type checkers, never run."""
+    return {
+        inner
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING"
+        for inner in ast.walk(node)
+    }
+
+
+def _imports(tree: ast.AST, package: str, root: Path) -> set[str]:
+    """The cnnprof modules and third-party roots a module's import statements name."""
+    out: set[str] = set()
+    skipped = _type_only(tree)
+    for node in ast.walk(tree):
+        if node in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            base = node.module
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1])
+                base = f"{base}.{node.module}" if node.module else base
+            out.add(base)
+            for alias in node.names:  # `from cnnprof.cli import count`: the submodule
+                candidate = root.parent / Path(*f"{base}.{alias.name}".split("."))
+                if candidate.with_suffix(".py").is_file() or (candidate / "__init__.py").is_file():
+                    out.add(f"{base}.{alias.name}")
+    return out
+
+
+def graph(root: Path) -> dict[str, tuple[str, set[str]]]:
+    """Module → (its stage, the modules and packages it imports), for every file under root."""
+    out = {}
+    for file in sorted(root.rglob("*.py")):
+        relative = file.relative_to(root)
+        module = _module(relative)
+        package = module if file.name == "__init__.py" else module.rpartition(".")[0]
+        tree = ast.parse(file.read_text(encoding="utf-8"))
+        out[module] = (_stage(relative), _imports(tree, package, root))
+    return out
+
+
+def violations(root: Path) -> list[str]:
+    """Every import that breaks the layering, and every cycle, as readable lines."""
+    modules = graph(root)
+    problems = []
+    for module, (stage, imported) in modules.items():
+        for name in sorted(imported):
+            top = name.split(".")[0]
+            if top in TORCH and stage != "empirical":
+                problems.append(f"{module} imports {name}: torch belongs to empirical/")
+            if top != "cnnprof" or name == "cnnprof":
+                if name == "cnnprof" and stage != "__init__":
+                    problems.append(f"{module} imports the top-level package")
+                continue
+            target = name.split(".")[1]
+            target_stage = target if target in ALLOWED else target.split(".")[0]
+            if target_stage not in ALLOWED.get(stage, set()):
+                problems.append(f"{module} ({stage}) imports {name} ({target_stage})")
+            relative = module.removeprefix("cnnprof.").replace(".", "/") + ".py"
+            if target_stage == "empirical" and stage == "api" and relative not in EMPIRICAL_DOOR:
+                problems.append(f"{module} imports {name}: only api/sources.py opens empirical/")
+    problems += [f"import cycle: {' → '.join(c)}" for c in _cycles(modules)]
+    return problems
+
+
+def _cycles(modules: dict[str, tuple[str, set[str]]]) -> list[list[str]]:
+    edges = {m: sorted(i for i in imported if i in modules and i != m) for m, (_, imported) in
+             modules.items()}  # fmt: skip
+    cycles, state = [], {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = "open"
+        for nxt in edges[node]:
+            if state.get(nxt) == "open":
+                cycles.append([*path[path.index(nxt) :], nxt])
+            elif nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = "done"
+
+    for node in edges:
+        if node not in state:
+            visit(node, [node])
+    return cycles
+
+
+def test_the_package_is_layered():
+    assert violations(PACKAGE) == []
+
+
+def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
+    root = tmp_path / "cnnprof"
+    for name, text in {"__init__.py": "", **files}.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        (path.parent / "__init__.py").touch()
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"spec/a.py": "from cnnprof.cli.app import app\n", "cli/app.py": ""}, "(spec) imports"),
+        ({"results/a.py": "def f():\n    from cnnprof.api import x\n", "api/x.py": ""},
+         "(results) imports"),
+        ({"analytic/a.py": "import torch\n"}, "torch belongs to empirical/"),
+        ({"api/count.py": "from cnnprof.empirical.count import c\n", "empirical/count.py": ""},
+         "only api/sources.py"),
+        ({"spec/a.py": "from cnnprof.spec.b import x\n",
+          "spec/b.py": "from cnnprof.spec.a import y\n"}, "import cycle"),
+    ],
+)  # fmt: skip
+def test_the_checker_catches_a_back_import(tmp_path: Path, files: dict[str, str], expected: str):
+    found = violations(_tree(tmp_path, files))
+    assert any(expected in line for line in found), found
+
+
+def test_a_clean_tree_passes_the_checker(tmp_path: Path):
+    files = {
+        "spec/a.py": "import yaml\n",
+        "results/b.py": "from cnnprof.spec.a import x\n",
+        "api/sources.py": "from cnnprof.empirical import build\n",
+        "empirical/build.py": "",
+    }
+    assert violations(_tree(tmp_path, files)) == []
