@@ -27,6 +27,7 @@ import os
 import statistics
 import sys
 import time
+from dataclasses import replace
 
 import torch
 import torch.utils.benchmark as tbench
@@ -37,7 +38,7 @@ from cnnprof.api.latency import measure as measure_request
 from cnnprof.api.sources import resolve
 from cnnprof.empirical.build import build
 from cnnprof.empirical.latency import measure
-from cnnprof.empirical.peaks import measure_peaks, peaks
+from cnnprof.empirical.peaks import PLANS, measure_peaks, peaks
 from cnnprof.results.timing import LatencySettings
 from cnnprof.spec.registry import default_registry
 
@@ -57,6 +58,8 @@ VARIANTS = (
 LIGHT_MACS = 1e9  # lightweight: under 1 GMAC per image
 BATCH8_MAX_MACS = 5e9  # per image; bigger models are measured at batch 1 only (runtime)
 LAYER_MODELS = ("mobilenet", "resnet18", "efficientnet_b0")
+
+ONE_ROUND = replace(PLANS["cpu"], rounds=1)  # peaks measured right before each model
 
 
 def zoo() -> list[str]:
@@ -106,7 +109,7 @@ def run_zoo(batch: int, threads: int, settings: LatencySettings) -> list[dict]:
         per_image = profile.macs / batch
         if batch > 1 and per_image > BATCH8_MAX_MACS:
             continue
-        device = measure_peaks("cpu", "float32", threads, rounds=1)
+        device = measure_peaks("cpu", "float32", threads, plan=ONE_ROUND)
         load = os.getloadavg()[0]
         timing = measure_request(request, settings)
         rows.append(

@@ -34,18 +34,25 @@ SMALL = "mobilenet@alpha=0.25,res=64"  # depthwise rows, residual-free, ~2.5 M M
 QUICK = {"runs": 3, "warmup": 1}
 
 
+TINY_PLAN = peaks_module.Plan(
+    matmul_sizes=(64,),
+    ceiling_input=(1, 8, 8, 8),
+    layout_input=(1, 8, 8),
+    conv_input=(1, 8, 8),
+    few_input=(1, 4, 4),
+    copy_bytes=(2**12, 2**16),
+    overhead_runs=5,
+    conv_channels=(8, 16),
+    layout_channels=(8, 16),
+    fault_bytes=2**20,
+)
+
+
 @pytest.fixture(autouse=True)
 def tiny_peaks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Peaks cached under tmp_path and measured on tiny sizes, so no test waits for them."""
     monkeypatch.setenv("CNNPROF_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(peaks_module, "MATMUL_SIZES", {"cpu": (64,)})
-    monkeypatch.setattr(peaks_module, "COPY_BYTES", (2**12, 2**16))
-    monkeypatch.setattr(peaks_module, "OVERHEAD_RUNS", 5)
-    monkeypatch.setattr(peaks_module, "CONV_CHANNELS", (8, 16))
-    monkeypatch.setattr(peaks_module, "CEILING_INPUT", {"cpu": (1, 8, 8, 8)})
-    monkeypatch.setattr(peaks_module, "LAYOUT_CHANNELS", (8, 16))
-    monkeypatch.setattr(peaks_module, "LAYOUT_INPUT", {"cpu": (1, 8, 8)})
-    monkeypatch.setattr(peaks_module, "FAULT_BYTES", 2**20)
+    monkeypatch.setattr(peaks_module, "PLANS", {"cpu": TINY_PLAN})
     return tmp_path / "cache"
 
 
@@ -94,7 +101,7 @@ def test_rows_own_the_convolutions_inside_them():
 
 
 def test_best_of_two_rounds_keeps_each_figure_at_its_best(tiny_peaks: Path):
-    a = peaks_module.measure_peaks("cpu", "float32", 1, rounds=1)
+    a = peaks_module.measure_peaks("cpu", "float32", 1, plan=replace(TINY_PLAN, rounds=1))
     r = a.roofs
     b = replace(a, roofs=replace(
         r,
@@ -148,10 +155,8 @@ def test_hooked_runs_stop_at_their_cap_while_whole_model_runs_go_on(
     assert all(layer.seconds >= 0 for layer in timing.layers)
 
 
-def test_convolution_curves_are_timed_in_rotation(
-    tiny_peaks: Path, monkeypatch: pytest.MonkeyPatch
-):
-    monkeypatch.setattr(peaks_module, "CURVE_ROTATIONS", 3)
+def test_convolution_curves_are_timed_in_rotation():
+    plan = replace(TINY_PLAN, curve_rotations=3)
     order: list[int] = []
 
     class Recording(latency_module.Clock):
@@ -162,9 +167,9 @@ def test_convolution_curves_are_timed_in_rotation(
     beyond = peaks_module._Beyond({"conv": 1e-6})
     with torch.inference_mode():
         curve = peaks_module._conv_curve(
-            Recording(), torch.device("cpu"), torch.float32, beyond, 1, (1, 6, 6)
+            Recording(), torch.device("cpu"), torch.float32, beyond, 1, (1, 6, 6), plan
         )
-    assert order == list(peaks_module.CONV_CHANNELS) * 3, "each size after the next smaller"
+    assert order == list(plan.conv_channels) * 3, "each size after the next smaller"
     assert [f for f, _ in curve] == sorted(f for f, _ in curve) and all(r > 0 for _, r in curve)
 
 

@@ -41,7 +41,7 @@ import re
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
@@ -64,31 +64,62 @@ from cnnprof.empirical.latency import (
 )
 from cnnprof.results.device import CHANNELS_LAST, CURVES, OpCost, Peaks, Roofs
 
-MATMUL_SIZES = MappingProxyType(
-    {"cpu": (512, 1024, 2048), "cuda": (4096, 8192), "mps": (2048, 4096)}
-)
-# 64 KiB … 256 MiB per tensor; doubling from 1 MiB, where caches end and allocation changes
-COPY_BYTES = (2**16, 2**18, *(2**k for k in range(20, 29)))
 MATMUL_RUNS = 5
 COPY_SECONDS = 0.05  # per size, at least …
 COPY_RUNS = (3, 50)  # … between these many runs
-OVERHEAD_RUNS = 200
-FAULT_BYTES = 64 * 2**20  # fresh memory mapped to time page faults
-CEILING_INPUT = MappingProxyType(
-    {"cpu": (1, 128, 56, 56), "cuda": (32, 128, 56, 56), "mps": (8, 128, 56, 56)}
-)
 CEILING_RUNS = 10
-CONV_CHANNELS = (16, 32, 64, 128, 256, 512)
-CURVE_ROTATIONS = 7  # timed passes over all sizes of a convolution curve
-LAYOUT_CHANNELS = (16, 32, 64, 128, 256)  # reorders of C × 56 × 56 tensors: 0.2 … 3.2 MB
-LAYOUT_INPUT = MappingProxyType({"cpu": (1, 56, 56), "cuda": (32, 56, 56), "mps": (8, 56, 56)})
 LAYOUT_MIN_SHARE = 0.05  # NCHW slower than channels-last by less than this: no reorder counted
-ROUNDS = 2  # the whole microbenchmark runs this often; each figure keeps its best round
 # Tiny convolutions, (channels, kernel, groups, batch), chosen to reach each of torch's kernels
 # (on a CPU at batch 1: the native one, and oneDNN for depthwise, 5×5 and batched ones).
 CONV_PROBES = ((1, 1, 1, 1), (2, 3, 2, 1), (1, 5, 1, 1), (1, 1, 1, 2), (1, 3, 1, 1))
-CONV_INPUT = MappingProxyType({"cpu": (1, 28, 28), "cuda": (32, 28, 28), "mps": (8, 28, 28)})
-FEW_INPUT = MappingProxyType({"cpu": (1, 7, 7), "cuda": (32, 7, 7), "mps": (8, 7, 7)})
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the microbenchmark measures on one kind of device: the sizes it probes and how
+    often. Inputs are (batch, height, width), or (batch, channels, height, width)."""
+
+    matmul_sizes: tuple[int, ...]  # n of the n×n matrix products
+    ceiling_input: tuple[int, int, int, int]  # the kernel ceilings' input
+    layout_input: tuple[int, int, int]  # the reorders' input, for each channel count
+    conv_input: tuple[int, int, int]  # the convolution curves' input …
+    few_input: tuple[int, int, int]  # … and the few-position (late-stage) one
+    # 64 KiB … 256 MiB per tensor; doubling from 1 MiB, where caches end and allocation changes
+    copy_bytes: tuple[int, ...] = (2**16, 2**18, *(2**k for k in range(20, 29)))
+    overhead_runs: int = 200
+    conv_channels: tuple[int, ...] = (16, 32, 64, 128, 256, 512)
+    curve_rotations: int = 7  # timed passes over all sizes of a convolution curve
+    layout_channels: tuple[int, ...] = (16, 32, 64, 128, 256)  # C × 56 × 56: 0.2 … 3.2 MB
+    fault_bytes: int = 64 * 2**20  # fresh memory mapped to time page faults
+    rounds: int = 2  # the whole microbenchmark runs this often; each figure keeps its best
+
+
+# One plan per kind of device: a GPU needs a batch to fill it, a CPU at batch 1 does not.
+PLANS: Mapping[str, Plan] = MappingProxyType(
+    {
+        "cpu": Plan(
+            matmul_sizes=(512, 1024, 2048),
+            ceiling_input=(1, 128, 56, 56),
+            layout_input=(1, 56, 56),
+            conv_input=(1, 28, 28),
+            few_input=(1, 7, 7),
+        ),
+        "cuda": Plan(
+            matmul_sizes=(4096, 8192),
+            ceiling_input=(32, 128, 56, 56),
+            layout_input=(32, 56, 56),
+            conv_input=(32, 28, 28),
+            few_input=(32, 7, 7),
+        ),
+        "mps": Plan(
+            matmul_sizes=(2048, 4096),
+            ceiling_input=(8, 128, 56, 56),
+            layout_input=(8, 56, 56),
+            conv_input=(8, 28, 28),
+            few_input=(8, 7, 7),
+        ),
+    }
+)
 
 Pairs = tuple[tuple[Any, float], ...]
 
@@ -158,14 +189,14 @@ class _Beyond:
 
 
 def _layout(
-    clock: Clock, device: torch.device, dtype: torch.dtype, launches: _Beyond
+    clock: Clock, device: torch.device, dtype: torch.dtype, launches: _Beyond, plan: Plan
 ) -> tuple[tuple[tuple[int, float], ...], str]:
     """(reorder curve, the kernel that reorders): a 3×3 depthwise convolution on NCHW tensors
     against the same on channels-last ones, C × 56 × 56 for growing C; the difference is one
     reorder of the input and one of the output. Bytes moved by one reorder → bytes/s."""
-    n, h, w = LAYOUT_INPUT[device.type]
+    n, h, w = plan.layout_input
     points, kernel = [], ""
-    for c in LAYOUT_CHANNELS:
+    for c in plan.layout_channels:
         conv = nn.Conv2d(c, c, 3, padding=1, groups=c, bias=False).eval().to(device, dtype)
         x = torch.randn(n, c, h, w, device=device).to(dtype)
         backend = conv_backend(conv, x)
@@ -191,6 +222,7 @@ def _conv_curve(
     beyond: _Beyond,
     kernel: int,
     shape: tuple[int, int, int],
+    plan: Plan,
 ) -> tuple[tuple[int, float], ...]:
     """FLOP/s of k×k convolutions C → C on inputs of ``shape`` (batch, height, width), by their
     FLOPs, net of their kernel's launch; in channels-last format where NCHW tensors would be
@@ -200,7 +232,7 @@ def _conv_curve(
     other threads spinning, one after a larger op does not."""
     n, h, w = shape
     probes = []
-    for c in CONV_CHANNELS:
+    for c in plan.conv_channels:
         conv = nn.Conv2d(c, c, kernel, padding=kernel // 2, bias=False).eval().to(device, dtype)
         x = torch.randn(n, c, h, w, device=device).to(dtype)
         if beyond.layout_kernel:
@@ -210,7 +242,7 @@ def _conv_curve(
     for _, conv, x in probes:  # untimed: the first call sets up the kernel
         conv(x)
     times: list[list[float]] = [[] for _ in probes]
-    for _ in range(CURVE_ROTATIONS):
+    for _ in range(plan.curve_rotations):
         for index, (_, conv, x) in enumerate(probes):
             times[index].append(clock.time(functools.partial(conv, x)))
     return tuple(
@@ -241,13 +273,13 @@ def _bandwidth(
     return tuple(curve)
 
 
-def _fault_s() -> float:
+def _fault_s(fault_bytes: int) -> float:
     """Seconds per minor page fault: filling freshly mapped memory (every page faults) less
     filling it again, over the faults counted; 0 where the system does not count them."""
     before = minor_faults()
     if before is None:
         return 0.0
-    region = mmap.mmap(-1, FAULT_BYTES)
+    region = mmap.mmap(-1, fault_bytes)
     try:
         pages = torch.frombuffer(region, dtype=torch.uint8)
         start = time.perf_counter()
@@ -264,7 +296,7 @@ def _fault_s() -> float:
 
 
 def _overheads(
-    clock: Clock, device: torch.device, dtype: torch.dtype
+    clock: Clock, device: torch.device, dtype: torch.dtype, runs: int
 ) -> tuple[Pairs, dict[str, float]]:
     """Seconds of a tiny op of each kind; for convolutions also per kernel torch dispatches to
     and per memory format (the cheapest probe that reached it). Two figures each: interleaved,
@@ -300,10 +332,10 @@ def _overheads(
         calls.append((f"conv/{backend}{CHANNELS_LAST}", functools.partial(last, probe_last)))
     isolated: dict[str, float] = {}
     for key, call in calls:
-        seconds = _median_time(clock, call, OVERHEAD_RUNS)
+        seconds = _median_time(clock, call, runs)
         isolated[key] = min(seconds, isolated.get(key, seconds))
     times: list[list[float]] = [[] for _ in calls]
-    for _ in range(OVERHEAD_RUNS):
+    for _ in range(runs):
         for index, (_, call) in enumerate(calls):
             times[index].append(clock.time(call))
     out: dict[str, float] = {}
@@ -314,13 +346,17 @@ def _overheads(
 
 
 def _ceilings(
-    clock: Clock, device: torch.device, dtype: torch.dtype, beyond: _Beyond
+    clock: Clock,
+    device: torch.device,
+    dtype: torch.dtype,
+    beyond: _Beyond,
+    shape: tuple[int, int, int, int],
 ) -> tuple[Pairs, Pairs]:
     """(byte ceilings, FLOP ceilings): a 3×3 depthwise convolution's bytes/s (weights + input +
     output, net of what the roofline adds back), a 3×3 max pool's and a size-5 local response norm's
     FLOP/s (counted as the formulas count them), each in the default and the channels-last
     format."""
-    n, c, h, w = CEILING_INPUT[device.type]
+    n, c, h, w = shape
     elements = n * c * h * w
     conv = nn.Conv2d(c, c, 3, padding=1, groups=c, bias=False).eval().to(device, dtype)
     flop_ops = {
@@ -348,37 +384,36 @@ def _measure_round(
     target: torch.device,
     dtype: str,
     count: int,
-    sizes: Sequence[int],
-    copy_bytes: Sequence[int],
+    plan: Plan,
     report: Progress,
 ) -> Peaks:
     """One round of every figure, ``report`` taking the fraction of the round done."""
     kind = TORCH_DTYPES[dtype]
     report("overhead", 0.0)
-    overhead, fixed = _overheads(clock, target, kind)
+    overhead, fixed = _overheads(clock, target, kind, plan.overhead_runs)
     report("layout", 0.15)
-    layout, layout_kernel = _layout(clock, target, kind, _Beyond(fixed))
+    layout, layout_kernel = _layout(clock, target, kind, _Beyond(fixed), plan)
     beyond = _Beyond(fixed, layout, layout_kernel)
     report("compute", 0.25)
-    flops = _compute(clock, target, kind, sizes)
+    flops = _compute(clock, target, kind, plan.matmul_sizes)
     # a convolution never beats the matrix product: a point above it is a launch cost that
     # overlapped with the work, subtracted in full
     # timed in rotation, as a network calls them: net of the launch cost a network pays
     in_context = _Beyond(dict(overhead), layout, layout_kernel)
-    many, few = CONV_INPUT[target.type], FEW_INPUT[target.type]
+    many, few = plan.conv_input, plan.few_input
     conv_curve, kxk_curve, conv_curve_few, kxk_curve_few = (
         tuple(
             (f, min(rate, flops))
-            for f, rate in _conv_curve(clock, target, kind, in_context, k, shape)
+            for f, rate in _conv_curve(clock, target, kind, in_context, k, shape, plan)
         )
         for shape in (many, few)
         for k in (1, 3)
     )
     report("bandwidth", 0.55)
-    bandwidth = _bandwidth(clock, target, kind, copy_bytes, fixed["add"])
-    fault_s = _fault_s()
+    bandwidth = _bandwidth(clock, target, kind, plan.copy_bytes, fixed["add"])
+    fault_s = _fault_s(plan.fault_bytes)
     report("ceilings", 0.8)
-    byte_ceilings, flop_ceilings = _ceilings(clock, target, kind, beyond)
+    byte_ceilings, flop_ceilings = _ceilings(clock, target, kind, beyond, plan.ceiling_input)
     report("ceilings", 1.0)
     roofs = Roofs(
         flops_per_s=flops,
@@ -437,27 +472,25 @@ def measure_peaks(
     dtype: str = "float32",
     thread_count: int | None = None,
     *,
-    matmul_sizes: Sequence[int] | None = None,
-    copy_bytes: Sequence[int] | None = None,
+    plan: Plan | None = None,
     progress: Progress | None = None,
-    rounds: int = ROUNDS,
 ) -> Peaks:
-    """Run the microbenchmark now (``rounds`` times, keeping each figure's best round; some
-    seconds); nothing is read from or written to the cache."""
+    """Run the microbenchmark now (the plan's ``rounds`` times, keeping each figure's best round;
+    some seconds); nothing is read from or written to the cache. ``plan``: the device kind's
+    `PLANS` entry unless given."""
     target = check_device(device, dtype)
+    plan = plan or PLANS[target.type]
     clock = CLOCKS[target.type]()
     report = progress or (lambda stage, fraction: None)
-    sizes = matmul_sizes or MATMUL_SIZES[target.type]
+    rounds = max(plan.rounds, 1)
     measured: list[Peaks] = []
     with threads(thread_count) as count, torch.inference_mode():
-        for index in range(max(rounds, 1)):
+        for index in range(rounds):
 
             def within(stage: str, fraction: float, index: int = index) -> None:
-                report(stage, (index + fraction) / max(rounds, 1))
+                report(stage, (index + fraction) / rounds)
 
-            measured.append(
-                _measure_round(clock, target, dtype, count, sizes, copy_bytes or COPY_BYTES, within)
-            )
+            measured.append(_measure_round(clock, target, dtype, count, plan, within))
     return functools.reduce(best, measured)
 
 
@@ -476,8 +509,7 @@ def peaks(
     *,
     refresh: bool = False,
     progress: Progress | None = None,
-    matmul_sizes: Sequence[int] | None = None,
-    copy_bytes: Sequence[int] | None = None,
+    plan: Plan | None = None,
 ) -> Peaks:
     """The device's peaks from the cache, measured (and cached) when absent or ``refresh``."""
     target = check_device(device, dtype)
@@ -486,9 +518,7 @@ def peaks(
     cached = None if refresh else read_cached(path)
     if cached is not None:
         return cached
-    measured = measure_peaks(
-        device, dtype, count, matmul_sizes=matmul_sizes, copy_bytes=copy_bytes, progress=progress
-    )
+    measured = measure_peaks(device, dtype, count, plan=plan, progress=progress)
     with contextlib.suppress(OSError):  # a read-only cache only means measuring again next time
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(measured.to_dict(), indent=2) + "\n", encoding="utf-8")
