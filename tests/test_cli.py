@@ -10,11 +10,14 @@ import io
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from conftest import assert_error, run
 from typer.testing import Result
+
+import cnnprof
 
 MOBILENET_MACS = 568_740_352  # Howard et al. 2017, Table 6: 569 M (see test_mobilenet_v1.py)
 
@@ -408,3 +411,67 @@ def test_errors_in_a_real_process(args: list[str]):
     assert proc.stderr.startswith("cnnprof: error: ")
     assert proc.stderr.count("\n") == 1
     assert "Traceback" not in proc.stderr
+
+
+# --- every flag works with every format, or is refused -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("count", "mobilenet", "--counter", "fvcore"), "add --empirical"),
+        (("count", "mobilenet", "--train", "head", "--layers"), "--train with --layers"),
+        (("count", "mobilenet", "--train", "head", "--by", "op"), "--train with --by"),
+        (("count", "mobilenet", "--empirical", "--by", "op"), "--empirical with --by op"),
+        (("count", "mobilenet", "--empirical", "--latency"), "--empirical with --latency"),
+        (("count", "mobilenet", "--layers", "--by", "op", "-f", "csv"), "one table"),
+        (("count", "mobilenet", "--input", "3,32,32"), "--input is for outside models"),
+        (("count", "mobilenet", "--arg", "num_classes=3"), "--arg is for outside models"),
+    ],
+)
+def test_options_that_would_do_nothing_are_refused(args: tuple[str, ...], fragment: str):
+    assert_error(run(*args), fragment)
+
+
+def test_layers_and_by_op_give_both_tables_in_every_format_that_holds_two():
+    """`--layers --by op`: the per-op summary and every row, in JSON, Markdown and the table."""
+    rows = len(cnnprof.count("mobilenet").rows)
+    kinds = len(cnnprof.count("mobilenet").by_kind())
+    data = json.loads(run("count", "mobilenet", "--layers", "--by", "op", "-f", "json").stdout)
+    assert (len(data["layers"]), len(data["by_op"])) == (rows, kinds)
+    md = run("count", "mobilenet", "--layers", "--by", "op", "-f", "md").stdout
+    assert md.count("| path | op |") == 2
+    table = run("count", "mobilenet", "--layers", "--by", "op").stdout
+    assert "by op · MACs at batch 1" in table and "layers · MACs at batch 1" in table
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("fmt", ["table", "json", "csv", "md"])
+def test_empirical_layers_compares_every_row(fmt: str):
+    """`--empirical --layers` shows each row counted both ways, in every format."""
+    rows = len(cnnprof.count("lenet5").rows)
+    out = run("count", "lenet5", "--empirical", "--layers", "-f", fmt)
+    assert out.exit_code == 0, out.stderr
+    if fmt == "json":
+        layers = json.loads(out.stdout)["layers"]
+        assert len(layers) == rows and all(r["agree"] for r in layers)
+        assert layers[0]["analytic_params"] == layers[0]["empirical_params"] > 0
+    elif fmt == "csv":
+        lines = out.stdout.strip().splitlines()
+        assert lines[0].startswith("path,op,analytic_params") and len(lines) == rows + 1
+    elif fmt == "md":
+        assert "params (analytic)" in out.stdout and out.stdout.count("| = |") == rows
+    else:
+        assert "rows · analytic vs empirical" in out.stdout
+
+
+def test_empirical_layers_marks_a_row_that_differs():
+    """A row the two counts disagree on is shown as differing (≠ in Markdown, agree false)."""
+    from cnnprof.report.profile import row_comparison
+    from cnnprof.results.profile import CrossCheck
+
+    analytic = cnnprof.count("lenet5")
+    changed = replace(analytic.rows[0], weight_params=analytic.rows[0].weight_params + 1)
+    empirical = replace(analytic, rows=(changed, *analytic.rows[1:]), source="torch")
+    records = row_comparison(CrossCheck.of(analytic, empirical))
+    assert [r["agree"] for r in records] == [False] + [True] * (len(records) - 1)

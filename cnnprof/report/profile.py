@@ -174,8 +174,9 @@ def profile_markdown(
     parts = [title + "\n", to_markdown(("metric", "exact", "≈"), summary)]
     if published is not None:
         parts.append(f"\nPublished ({published.source}): {published_text(published)}\n")
-    if by_kind or layers:
-        rows = profile.by_kind().values() if by_kind else profile.rows
+    tables = [profile.by_kind().values()] if by_kind else []
+    tables += [profile.rows] if layers else []
+    for rows in tables:  # by op first, then every row: the terminal's order
         body = [
             (r.path, r.op, r.kernel, r.out_shape, human(r.params), human(r.macs * profile.batch),
              share(r.macs, profile.macs / profile.batch))
