@@ -9,7 +9,8 @@ from cnnprof.spec.model import Arch, frozen
 
 
 def check_run_options(batch: int, dtype: str) -> None:
-    if batch < 1:
+    """A batch size ≥ 1 and a known dtype, or `OptionError` naming the option."""
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise OptionError(f"--batch {batch}: expected a batch size ≥ 1")
     if dtype not in DTYPE_BYTES:
         raise OptionError(f"--dtype {dtype}: expected one of {', '.join(DTYPE_BYTES)}")

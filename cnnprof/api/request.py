@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from cnnprof.analytic.engine import check_run_options
 from cnnprof.errors import OptionError
-from cnnprof.results.profile import DTYPE_BYTES
 from cnnprof.spec.model import Shape
 from cnnprof.spec.multipliers import Multipliers
 from cnnprof.spec.reference import MULTIPLIER_KEYS, split_reference
@@ -30,10 +30,7 @@ class Request:
     train: str | None = None  # "head", "all" or "from:PATH": the cost of a training step
 
     def __post_init__(self) -> None:
-        if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 1:
-            raise OptionError(f"--batch {self.batch}: expected a batch size ≥ 1")
-        if self.dtype not in DTYPE_BYTES:
-            raise OptionError(f"--dtype {self.dtype}: expected one of {', '.join(DTYPE_BYTES)}")
+        check_run_options(self.batch, self.dtype)
 
     @property
     def name(self) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from cnnprof.report.units import UNIT_FORMATS, human
 from cnnprof.results.metrics import METRICS, Comparison, value
-from cnnprof.results.tables import SeparableReport, SeparableRow, SweepPoint
+from cnnprof.results.tables import Column, SeparableReport, SeparableRow, SweepPoint
 
 COMPARE_KEYS = tuple(key for key, m in METRICS.items() if m.compare)
 SWEEP_FIELDS = tuple(key for key, m in METRICS.items() if m.sweep)
@@ -88,7 +88,7 @@ SEPARABLE_TOTAL_HEADERS = ("model", "reference", "MACs", "params", "weights only
 
 
 def separable_dict(report: SeparableReport) -> dict[str, Any]:
-    def col(c: Any) -> Any:
+    def col(c: Column | None) -> dict[str, Any] | None:
         if c is None:
             return None
         return {"model": c.label, "macs": c.profile.macs, "params": c.profile.params,
