@@ -92,6 +92,7 @@ def conv_kind(c_in: int, groups: int) -> str:
 def conv2d(
     path: str,
     x: Shape,
+    *,
     out: int,
     k: int | Pair,
     s: int | Pair = 1,
@@ -138,6 +139,7 @@ def conv2d(
 def unit(
     path: str,
     x: Shape,
+    *,
     out: int,
     k: int,
     s: int = 1,
@@ -149,15 +151,17 @@ def unit(
 ) -> list[LayerCost]:
     """A k×k convolution unit, or with ``separable`` (and k > 1) its depthwise-separable twin:
     ``path.dw`` (k×k, one filter per channel) → ``path.pw`` (1×1), each with norm and act."""
+    post = {"bias": bias, "norm": norm, "act": act}
     if not separable or k == 1:
-        return [conv2d(path, x, out, k, s, p, 1, bias, norm, act)]
-    dw = conv2d(f"{path}.dw", x, x.c, k, s, p, x.c, bias, norm, act)
-    return [dw, conv2d(f"{path}.pw", dw.out_shape, out, 1, 1, 0, 1, bias, norm, act)]
+        return [conv2d(path, x, out=out, k=k, s=s, p=p, **post)]
+    dw = conv2d(f"{path}.dw", x, out=x.c, k=k, s=s, p=p, groups=x.c, **post)
+    return [dw, conv2d(f"{path}.pw", dw.out_shape, out=out, k=1, **post)]
 
 
 def conv_transpose2d(
     path: str,
     x: Shape,
+    *,
     out: int,
     k: int | Pair,
     s: int | Pair = 1,
@@ -193,7 +197,7 @@ def conv_transpose2d(
 
 
 def linear(
-    path: str, x: Shape, out: int, bias: bool = True, act: str = "none", rows: int = 1
+    path: str, x: Shape, *, out: int, bias: bool = True, act: str = "none", rows: int = 1
 ) -> LayerCost:
     """A fully-connected layer on ``rows`` vectors of ``x.c`` features (N-D input: rows > 1)."""
     macs = x.c * out * rows
@@ -217,6 +221,7 @@ def pool2d(
     path: str,
     kind: str,
     x: Shape,
+    *,
     k: int | Pair,
     s: int | Pair,
     p: int | Pair = 0,
@@ -256,7 +261,7 @@ def identity(path: str, op: str, x: Shape, y: Shape | None = None) -> LayerCost:
     return LayerCost(path=path, op=op, in_shape=x, out_shape=y, live=x.elements)
 
 
-def squeeze_excite(path: str, x: Shape, squeeze: int, act: str) -> LayerCost:
+def squeeze_excite(path: str, x: Shape, *, squeeze: int, act: str) -> LayerCost:
     """SE: global pool → 1×1 conv (squeeze, bias) → act → 1×1 conv (bias) → sigmoid → scale."""
     c = x.c
     macs = 2 * c * squeeze
@@ -281,7 +286,7 @@ def squeeze_excite(path: str, x: Shape, squeeze: int, act: str) -> LayerCost:
     )
 
 
-def local_response_norm(path: str, x: Shape, size: int) -> LayerCost:
+def local_response_norm(path: str, x: Shape, *, size: int) -> LayerCost:
     return LayerCost(
         path=path, op="lrn", in_shape=x, out_shape=x,
         flops=nonzero({"lrn": (2 * size + LRN_EXTRA) * x.elements}), live=2 * x.elements,
@@ -299,36 +304,35 @@ def holding(row: LayerCost, held: int) -> LayerCost:
 def _conv(layer: Layer, x: Shape) -> Result:
     a = layer.args
     p = same_padding(a["k"], a["p"])
+    shape = {"out": a["out"], "k": a["k"], "s": a["s"], "p": p}
+    post = {"bias": a["bias"], "norm": a["norm"], "act": a["act"]}
     if a["groups"] == 1:
-        rows = unit(layer.path, x, a["out"], a["k"], a["s"], p, a["bias"], a["norm"], a["act"],
-                    a["separable"])  # fmt: skip
+        rows = unit(layer.path, x, **shape, **post, separable=a["separable"])
     else:
-        rows = [conv2d(layer.path, x, a["out"], a["k"], a["s"], p, a["groups"], a["bias"],
-                       a["norm"], a["act"])]  # fmt: skip
+        rows = [conv2d(layer.path, x, **shape, groups=a["groups"], **post)]
     return rows, rows[-1].out_shape
 
 
 def _dwconv(layer: Layer, x: Shape) -> Result:
     a = layer.args
-    row = conv2d(
-        layer.path, x, x.c, a["k"], a["s"], same_padding(a["k"], a["p"]),
-        x.c, a["bias"], a["norm"], a["act"],
-    )  # fmt: skip
+    p = same_padding(a["k"], a["p"])
+    post = {"bias": a["bias"], "norm": a["norm"], "act": a["act"]}
+    row = conv2d(layer.path, x, out=x.c, k=a["k"], s=a["s"], p=p, groups=x.c, **post)
     return [row], row.out_shape
 
 
 def _pwconv(layer: Layer, x: Shape) -> Result:
     a = layer.args
-    row = conv2d(layer.path, x, a["out"], 1, 1, 0, 1, a["bias"], a["norm"], a["act"])
+    row = conv2d(layer.path, x, out=a["out"], k=1, bias=a["bias"], norm=a["norm"], act=a["act"])
     return [row], row.out_shape
 
 
 def _dws(layer: Layer, x: Shape) -> Result:
-    a, bias = layer.args, layer["norm"] == "none"
-    dw = conv2d(
-        f"{layer.path}.dw", x, x.c, a["k"], a["s"], a["k"] // 2, x.c, bias, a["norm"], a["act"]
-    )
-    pw = conv2d(f"{layer.path}.pw", dw.out_shape, a["out"], 1, 1, 0, 1, bias, a["norm"], a["act"])
+    a = layer.args
+    post = {"bias": a["norm"] == "none", "norm": a["norm"], "act": a["act"]}
+    k = a["k"]
+    dw = conv2d(f"{layer.path}.dw", x, out=x.c, k=k, s=a["s"], p=k // 2, groups=x.c, **post)
+    pw = conv2d(f"{layer.path}.pw", dw.out_shape, out=a["out"], k=1, **post)
     return [dw, pw], pw.out_shape
 
 
@@ -347,22 +351,23 @@ def mbconv_residual(layer: Layer, x: Shape) -> bool:
 
 
 def _mbconv(layer: Layer, x: Shape) -> Result:
-    a, p = layer.args, layer.path
-    bias = a["norm"] == "none"
+    a, p, k = layer.args, layer.path, layer["k"]
+    post = {"bias": a["norm"] == "none", "norm": a["norm"]}
     held = x.elements if mbconv_residual(layer, x) else 0
     rows: list[LayerCost] = []
     y = x
     mid = mbconv_mid(x.c, a["t"])
     if mid != x.c:
-        rows.append(conv2d(f"{p}.expand", y, mid, 1, 1, 0, 1, bias, a["norm"], a["act"]))
+        rows.append(conv2d(f"{p}.expand", y, out=mid, k=1, act=a["act"], **post))
         y = rows[-1].out_shape
     rows.append(
-        conv2d(f"{p}.dw", y, mid, a["k"], a["s"], a["k"] // 2, mid, bias, a["norm"], a["act"])
+        conv2d(f"{p}.dw", y, out=mid, k=k, s=a["s"], p=k // 2, groups=mid, act=a["act"], **post)
     )
     y = rows[-1].out_shape
     if a["se"] > 0:
-        rows.append(squeeze_excite(f"{p}.se", y, se_squeeze(x.c, a["se"]), a["act"]))
-    project = conv2d(f"{p}.project", y, a["out"], 1, 1, 0, 1, bias, a["norm"], "none")
+        squeeze = se_squeeze(x.c, a["se"])
+        rows.append(squeeze_excite(f"{p}.se", y, squeeze=squeeze, act=a["act"]))
+    project = conv2d(f"{p}.project", y, out=a["out"], k=1, act="none", **post)
     if held:
         project = project.plus_flops(add=project.out_shape.elements)
     rows.append(project)
@@ -373,10 +378,8 @@ def _mbconv(layer: Layer, x: Shape) -> Result:
 def _shortcut(layer: Layer, x: Shape, out: int, stride: int) -> list[LayerCost]:
     if stride == 1 and x.c == out:
         return []
-    bias = layer["norm"] == "none"
-    return [
-        conv2d(f"{layer.path}.downsample", x, out, 1, stride, 0, 1, bias, layer["norm"], "none")
-    ]
+    post = {"bias": layer["norm"] == "none", "norm": layer["norm"]}
+    return [conv2d(f"{layer.path}.downsample", x, out=out, k=1, s=stride, **post)]
 
 
 def _finish_residual(last: LayerCost, act: str) -> LayerCost:
@@ -387,8 +390,8 @@ def _finish_residual(last: LayerCost, act: str) -> LayerCost:
 def _basic(layer: Layer, x: Shape) -> Result:
     a, p = layer.args, layer.path
     u = {"bias": a["norm"] == "none", "norm": a["norm"], "separable": a["separable"]}
-    rows = unit(f"{p}.conv1", x, a["out"], 3, a["s"], 1, act=a["act"], **u)
-    rows += unit(f"{p}.conv2", rows[-1].out_shape, a["out"], 3, 1, 1, act="none", **u)
+    rows = unit(f"{p}.conv1", x, out=a["out"], k=3, s=a["s"], p=1, act=a["act"], **u)
+    rows += unit(f"{p}.conv2", rows[-1].out_shape, out=a["out"], k=3, p=1, act="none", **u)
     rows[-1] = _finish_residual(rows[-1], a["act"])
     y = rows[-1].out_shape
     rows += _shortcut(layer, x, a["out"], a["s"])
@@ -399,9 +402,9 @@ def _bottleneck(layer: Layer, x: Shape) -> Result:
     a, p = layer.args, layer.path
     u = {"bias": a["norm"] == "none", "norm": a["norm"], "separable": a["separable"]}
     s1, s3 = (a["s"], 1) if a["stride_at"] == "1x1" else (1, a["s"])
-    rows = unit(f"{p}.conv1", x, a["mid"], 1, s1, 0, act=a["act"], **u)
-    rows += unit(f"{p}.conv2", rows[-1].out_shape, a["mid"], 3, s3, 1, act=a["act"], **u)
-    rows += unit(f"{p}.conv3", rows[-1].out_shape, a["out"], 1, 1, 0, act="none", **u)
+    rows = unit(f"{p}.conv1", x, out=a["mid"], k=1, s=s1, act=a["act"], **u)
+    rows += unit(f"{p}.conv2", rows[-1].out_shape, out=a["mid"], k=3, s=s3, p=1, act=a["act"], **u)
+    rows += unit(f"{p}.conv3", rows[-1].out_shape, out=a["out"], k=1, act="none", **u)
     rows[-1] = _finish_residual(rows[-1], a["act"])
     y = rows[-1].out_shape
     rows += _shortcut(layer, x, a["out"], a["s"])
@@ -410,16 +413,20 @@ def _bottleneck(layer: Layer, x: Shape) -> Result:
 
 def _inception(layer: Layer, x: Shape) -> Result:
     a, p = layer.args, layer.path
-    u = {"bias": a["norm"] == "none", "norm": a["norm"], "act": a["act"],
-         "separable": a["separable"]}  # fmt: skip
-    b3r = unit(f"{p}.b3_reduce", x, a["b3r"], 1, **u)
-    b5r = unit(f"{p}.b5_reduce", x, a["b5r"], 1, **u)
-    pool = pool2d(f"{p}.pool", "maxpool", x, 3, 1, 1, ceil=True)
+    u = {
+        "bias": a["norm"] == "none",
+        "norm": a["norm"],
+        "act": a["act"],
+        "separable": a["separable"],
+    }
+    b3r = unit(f"{p}.b3_reduce", x, out=a["b3r"], k=1, **u)
+    b5r = unit(f"{p}.b5_reduce", x, out=a["b5r"], k=1, **u)
+    pool = pool2d(f"{p}.pool", "maxpool", x, k=3, s=1, p=1, ceil=True)
     branches = [
-        unit(f"{p}.b1", x, a["b1"], 1, **u),
-        b3r + unit(f"{p}.b3", b3r[-1].out_shape, a["b3"], 3, 1, 1, **u),
-        b5r + unit(f"{p}.b5", b5r[-1].out_shape, a["b5"], 5, 1, 2, **u),
-        [pool, *unit(f"{p}.pool_proj", pool.out_shape, a["pool"], 1, **u)],
+        unit(f"{p}.b1", x, out=a["b1"], k=1, **u),
+        b3r + unit(f"{p}.b3", b3r[-1].out_shape, out=a["b3"], k=3, p=1, **u),
+        b5r + unit(f"{p}.b5", b5r[-1].out_shape, out=a["b5"], k=5, p=2, **u),
+        [pool, *unit(f"{p}.pool_proj", pool.out_shape, out=a["pool"], k=1, **u)],
     ]
     rows: list[LayerCost] = []
     done = 0  # elements of finished branches, held for the concatenation
@@ -436,7 +443,7 @@ def _pool(kind: str) -> Formula:
     def formula(layer: Layer, x: Shape) -> Result:
         a = layer.args
         stride = a["s"] or a["k"]
-        row = pool2d(layer.path, kind, x, a["k"], stride, a["p"], a["ceil"])
+        row = pool2d(layer.path, kind, x, k=a["k"], s=stride, p=a["p"], ceil=a["ceil"])
         return [row], row.out_shape
 
     return formula
@@ -448,7 +455,7 @@ def _gap(layer: Layer, x: Shape) -> Result:
 
 
 def _lrn(layer: Layer, x: Shape) -> Result:
-    return [local_response_norm(layer.path, x, layer["size"])], x
+    return [local_response_norm(layer.path, x, size=layer["size"])], x
 
 
 def _flatten(layer: Layer, x: Shape) -> Result:
@@ -466,7 +473,7 @@ def _fc(layer: Layer, x: Shape) -> Result:
             f"row '{layer.path}' (fc) receives a {x} feature map; put a 'gap' or 'flatten' row "
             "before it"
         )
-    row = linear(layer.path, x, layer["out"], layer["bias"], layer["act"])
+    row = linear(layer.path, x, out=layer["out"], bias=layer["bias"], act=layer["act"])
     return [row], row.out_shape
 
 

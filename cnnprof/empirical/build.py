@@ -50,6 +50,7 @@ class ConvUnit(nn.Sequential):
     def __init__(
         self,
         c_in: int,
+        *,
         c_out: int,
         k: int,
         s: int = 1,
@@ -70,6 +71,7 @@ class ConvUnit(nn.Sequential):
 
 def unit(
     c_in: int,
+    *,
     c_out: int,
     k: int,
     s: int = 1,
@@ -80,11 +82,12 @@ def unit(
     separable: bool = False,
 ) -> nn.Module:
     """A ConvUnit, or with ``separable`` (and k > 1) children ``dw`` (k×k depthwise) and ``pw``."""
+    post = {"bias": bias, "norm": norm, "act": act}
     if not separable or k == 1:
-        return ConvUnit(c_in, c_out, k, s, p, 1, bias, norm, act)
+        return ConvUnit(c_in, c_out=c_out, k=k, s=s, p=p, **post)
     parts = OrderedDict(
-        dw=ConvUnit(c_in, c_in, k, s, p, c_in, bias, norm, act),
-        pw=ConvUnit(c_in, c_out, 1, 1, 0, 1, bias, norm, act),
+        dw=ConvUnit(c_in, c_out=c_in, k=k, s=s, p=p, groups=c_in, **post),
+        pw=ConvUnit(c_in, c_out=c_out, k=1, **post),
     )
     return nn.Sequential(parts)
 
@@ -94,7 +97,7 @@ class SqueezeExcite(nn.Module):
 
     layer_op = "se"
 
-    def __init__(self, channels: int, squeeze: int, act: str) -> None:
+    def __init__(self, channels: int, *, squeeze: int, act: str) -> None:
         super().__init__()
         self.reduce = nn.Conv2d(channels, squeeze, 1)
         self.act = ACTIVATIONS[act]() if act != "none" else nn.Identity()
@@ -135,15 +138,19 @@ class Inception(nn.Module):
 
     def __init__(self, c_in: int, a: Mapping[str, Any]) -> None:
         super().__init__()
-        u = {"bias": a["norm"] == "none", "norm": a["norm"], "act": a["act"],
-             "separable": a["separable"]}  # fmt: skip
-        self.b1 = unit(c_in, a["b1"], 1, **u)
-        self.b3_reduce = unit(c_in, a["b3r"], 1, **u)
-        self.b3 = unit(a["b3r"], a["b3"], 3, 1, 1, **u)
-        self.b5_reduce = unit(c_in, a["b5r"], 1, **u)
-        self.b5 = unit(a["b5r"], a["b5"], 5, 1, 2, **u)
-        self.pool = nn.MaxPool2d(3, 1, 1, ceil_mode=True)
-        self.pool_proj = unit(c_in, a["pool"], 1, **u)
+        u = {
+            "bias": a["norm"] == "none",
+            "norm": a["norm"],
+            "act": a["act"],
+            "separable": a["separable"],
+        }
+        self.b1 = unit(c_in, c_out=a["b1"], k=1, **u)
+        self.b3_reduce = unit(c_in, c_out=a["b3r"], k=1, **u)
+        self.b3 = unit(a["b3r"], c_out=a["b3"], k=3, p=1, **u)
+        self.b5_reduce = unit(c_in, c_out=a["b5r"], k=1, **u)
+        self.b5 = unit(a["b5r"], c_out=a["b5"], k=5, p=2, **u)
+        self.pool = nn.MaxPool2d(kernel_size=3, stride=1, padding=1, ceil_mode=True)
+        self.pool_proj = unit(c_in, c_out=a["pool"], k=1, **u)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         branches = (
@@ -174,60 +181,62 @@ class Network(nn.Module):
 
 def _conv(layer: Layer, c: int) -> nn.Module:
     a = layer.args
-    p = same_padding(a["k"], a["p"])
+    shape = {"c_out": a["out"], "k": a["k"], "s": a["s"], "p": same_padding(a["k"], a["p"])}
+    post = {"bias": a["bias"], "norm": a["norm"], "act": a["act"]}
     if a["groups"] == 1:
-        return unit(c, a["out"], a["k"], a["s"], p, a["bias"], a["norm"], a["act"], a["separable"])
-    return ConvUnit(c, a["out"], a["k"], a["s"], p, a["groups"], a["bias"], a["norm"], a["act"])
+        return unit(c, **shape, **post, separable=a["separable"])
+    return ConvUnit(c, **shape, groups=a["groups"], **post)
 
 
 def _dwconv(layer: Layer, c: int) -> nn.Module:
     a = layer.args
     p = same_padding(a["k"], a["p"])
-    return ConvUnit(c, c, a["k"], a["s"], p, c, a["bias"], a["norm"], a["act"])
+    post = {"bias": a["bias"], "norm": a["norm"], "act": a["act"]}
+    return ConvUnit(c, c_out=c, k=a["k"], s=a["s"], p=p, groups=c, **post)
 
 
 def _pwconv(layer: Layer, c: int) -> nn.Module:
     a = layer.args
-    return ConvUnit(c, a["out"], 1, 1, 0, 1, a["bias"], a["norm"], a["act"])
+    return ConvUnit(c, c_out=a["out"], k=1, bias=a["bias"], norm=a["norm"], act=a["act"])
 
 
 def _dws(layer: Layer, c: int) -> nn.Module:
-    a = layer.args
-    bias = a["norm"] == "none"
+    a, k = layer.args, layer["k"]
+    post = {"bias": a["norm"] == "none", "norm": a["norm"], "act": a["act"]}
     parts = OrderedDict(
-        dw=ConvUnit(c, c, a["k"], a["s"], a["k"] // 2, c, bias, a["norm"], a["act"]),
-        pw=ConvUnit(c, a["out"], 1, 1, 0, 1, bias, a["norm"], a["act"]),
+        dw=ConvUnit(c, c_out=c, k=k, s=a["s"], p=k // 2, groups=c, **post),
+        pw=ConvUnit(c, c_out=a["out"], k=1, **post),
     )
     return nn.Sequential(parts)
 
 
 def _mbconv(layer: Layer, c: int) -> nn.Module:
-    a = layer.args
-    bias = a["norm"] == "none"
+    a, k = layer.args, layer["k"]
+    post = {"bias": a["norm"] == "none", "norm": a["norm"]}
     mid = mbconv_mid(c, a["t"])
     body: OrderedDict[str, nn.Module] = OrderedDict()
     if mid != c:
-        body["expand"] = ConvUnit(c, mid, 1, 1, 0, 1, bias, a["norm"], a["act"])
-    body["dw"] = ConvUnit(mid, mid, a["k"], a["s"], a["k"] // 2, mid, bias, a["norm"], a["act"])
+        body["expand"] = ConvUnit(c, c_out=mid, k=1, act=a["act"], **post)
+    body["dw"] = ConvUnit(mid, c_out=mid, k=k, s=a["s"], p=k // 2, groups=mid, act=a["act"], **post)
     if a["se"] > 0:
-        body["se"] = SqueezeExcite(mid, se_squeeze(c, a["se"]), a["act"])
-    body["project"] = ConvUnit(mid, a["out"], 1, 1, 0, 1, bias, a["norm"], "none")
+        body["se"] = SqueezeExcite(mid, squeeze=se_squeeze(c, a["se"]), act=a["act"])
+    body["project"] = ConvUnit(mid, c_out=a["out"], k=1, act="none", **post)
     residual = bool(a["skip"]) and a["s"] == 1 and c == a["out"]
     return Residual(body, residual, "none")
 
 
 def _shortcut(body: OrderedDict[str, nn.Module], layer: Layer, c: int, out: int) -> None:
     if layer["s"] != 1 or c != out:
-        bias = layer["norm"] == "none"
-        body["downsample"] = ConvUnit(c, out, 1, layer["s"], 0, 1, bias, layer["norm"], "none")
+        post = {"bias": layer["norm"] == "none", "norm": layer["norm"]}
+        body["downsample"] = ConvUnit(c, c_out=out, k=1, s=layer["s"], **post)
 
 
 def _basic(layer: Layer, c: int) -> nn.Module:
     a = layer.args
     u = {"bias": a["norm"] == "none", "norm": a["norm"], "separable": a["separable"]}
     body: OrderedDict[str, nn.Module] = OrderedDict(
-        conv1=unit(c, a["out"], 3, a["s"], 1, act=a["act"], **u),
-        conv2=unit(a["out"], a["out"], 3, 1, 1, act="none", **u),
+        conv1=unit(c, c_out=a["out"], k=3, s=a["s"], p=1, act=a["act"], **u),
+        conv2=unit(a["out"], c_out=a["out"], k=3, p=1, act="none", **u),
     )
     _shortcut(body, layer, c, a["out"])
     return Residual(body, True, a["act"])
@@ -238,9 +247,9 @@ def _bottleneck(layer: Layer, c: int) -> nn.Module:
     u = {"bias": a["norm"] == "none", "norm": a["norm"], "separable": a["separable"]}
     s1, s3 = (a["s"], 1) if a["stride_at"] == "1x1" else (1, a["s"])
     body: OrderedDict[str, nn.Module] = OrderedDict(
-        conv1=unit(c, a["mid"], 1, s1, 0, act=a["act"], **u),
-        conv2=unit(a["mid"], a["mid"], 3, s3, 1, act=a["act"], **u),
-        conv3=unit(a["mid"], a["out"], 1, 1, 0, act="none", **u),
+        conv1=unit(c, c_out=a["mid"], k=1, s=s1, act=a["act"], **u),
+        conv2=unit(a["mid"], c_out=a["mid"], k=3, s=s3, p=1, act=a["act"], **u),
+        conv3=unit(a["mid"], c_out=a["out"], k=1, act="none", **u),
     )
     _shortcut(body, layer, c, a["out"])
     return Residual(body, True, a["act"])

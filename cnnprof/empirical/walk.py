@@ -40,22 +40,37 @@ def _conv(path: str, m: nn.Module, io: Recorded) -> LayerCost:
     elif padding == "valid":
         padding = 0
     return fm.conv2d(
-        path, _shape(io[0]), m.out_channels, m.kernel_size, m.stride, padding, m.groups,
-        m.bias is not None, dilation=m.dilation,
-    )  # fmt: skip
+        path,
+        _shape(io[0]),
+        out=m.out_channels,
+        k=m.kernel_size,
+        s=m.stride,
+        p=padding,
+        groups=m.groups,
+        bias=m.bias is not None,
+        dilation=m.dilation,
+    )
 
 
 def _conv_transpose(path: str, m: nn.Module, io: Recorded) -> LayerCost:
     return fm.conv_transpose2d(
-        path, _shape(io[0]), m.out_channels, m.kernel_size, m.stride, m.padding,
-        m.output_padding, m.groups, m.bias is not None, m.dilation,
-    )  # fmt: skip
+        path,
+        _shape(io[0]),
+        out=m.out_channels,
+        k=m.kernel_size,
+        s=m.stride,
+        p=m.padding,
+        output_padding=m.output_padding,
+        groups=m.groups,
+        bias=m.bias is not None,
+        dilation=m.dilation,
+    )
 
 
 def _linear(path: str, m: nn.Module, io: Recorded) -> LayerCost:
     rows = prod(io[0][1:-1])  # Linear on N-D input: one product per leading position
     x = Shape(m.in_features, rows, 1) if rows > 1 else Shape(m.in_features, 1, 1)
-    return fm.linear(path, x, m.out_features, m.bias is not None, rows=rows)
+    return fm.linear(path, x, out=m.out_features, bias=m.bias is not None, rows=rows)
 
 
 def _norm(path: str, m: nn.Module, io: Recorded) -> LayerCost:
@@ -82,8 +97,9 @@ def _activation(name: str) -> ModuleFormula:
 
 def _pool(kind: str) -> ModuleFormula:
     def formula(path: str, m: nn.Module, io: Recorded) -> LayerCost:
-        return fm.pool2d(path, kind, _shape(io[0]), m.kernel_size, m.stride or m.kernel_size,
-                         m.padding, m.ceil_mode)  # fmt: skip
+        stride = m.stride or m.kernel_size
+        x = _shape(io[0])
+        return fm.pool2d(path, kind, x, k=m.kernel_size, s=stride, p=m.padding, ceil=m.ceil_mode)
 
     return formula
 
@@ -97,7 +113,7 @@ def _adaptive_pool(path: str, m: nn.Module, io: Recorded) -> LayerCost:
 
 
 def _lrn(path: str, m: nn.Module, io: Recorded) -> LayerCost:
-    return fm.local_response_norm(path, _shape(io[0]), m.size)
+    return fm.local_response_norm(path, _shape(io[0]), size=m.size)
 
 
 def _passthrough(op: str) -> ModuleFormula:
