@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 import click
 import typer
@@ -21,6 +21,7 @@ from cnnprof.cli.latency import LATENCY_HELP, device, latency
 from cnnprof.cli.options import CONVENTIONS
 from cnnprof.cli.tables import compare, separable, sweep
 from cnnprof.errors import CnnprofError
+from cnnprof.version import __version__
 
 
 class _Group(TyperGroup):
@@ -55,21 +56,75 @@ def _fail(message: str, code: int) -> int:
 
 
 app = typer.Typer(
-    help="Profile convolutional networks: params, MACs, FLOPs, memory.\n\n" + CONVENTIONS,
+    help="Profile convolutional networks: params, MACs, FLOPs, memory, latency; counted by "
+    "formula and by running the module, every disagreement shown.\n\n" + CONVENTIONS,
+    epilog="Start with: cnnprof list · cnnprof count mobilenet --alpha 0.5 --layers · "
+    "cnnprof COMMAND --help",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     cls=_Group,
 )
-app.command("list")(list_models)
-app.command(help="Count params, MACs, FLOPs and memory of MODEL.\n\n" + CONVENTIONS)(count)
-app.command()(snapshot)
-app.command()(check)
-app.command()(compare)
-app.command()(separable)
-app.command()(sweep)
-app.command("latency", help=LATENCY_HELP)(latency)
-app.command("device")(device)
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        typer.echo(f"cnnprof {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", is_eager=True,
+                     callback=_version),
+    ] = False,
+) -> None:  # fmt: skip
+    """Profile convolutional networks: params, MACs, FLOPs, memory, latency."""
+
+
+# Each command's help ends with examples a person can paste (`cnnprof COMMAND --help`).
+EXAMPLES = {
+    "list": ("cnnprof list", "cnnprof list 'resnet*'", "cnnprof list mobile --format json"),
+    "count": (
+        "cnnprof count mobilenet --alpha 0.5 --resolution 160",
+        "cnnprof count resnet50 --layers --sort macs --top 10",
+        "cnnprof count torchvision:resnet18 --empirical",
+        "cnnprof count my_net.py:build --input 3,64,64 --format json",
+    ),
+    "snapshot": ("cnnprof snapshot mobilenet resnet50 -o baseline.json",),
+    "check": (
+        "cnnprof check baseline.json --tolerance 0.5%",
+        "cnnprof check budgets.yaml (keys per model: max_params, max_macs, max_flops, "
+        "max_memory, max_param_memory, max_latency_ms)",
+    ),
+    "compare": (
+        "cnnprof compare vgg16 resnet50 mobilenet",
+        "cnnprof compare mobilenet mobilenet@alpha=0.5,res=160 --plot compare.png",
+    ),
+    "separable": ("cnnprof separable mobilenet --layers", "cnnprof separable resnet50"),
+    "sweep": (
+        "cnnprof sweep mobilenet --alpha 1,0.75,0.5,0.25 --resolution 224,192,160,128",
+        "cnnprof sweep efficientnet_b0 --phi 0..7 --plot effnet.png",
+    ),
+    "latency": (
+        "cnnprof latency mobilenet --layers",
+        "cnnprof latency resnet50 --device cuda --batch 8 --dtype float16",
+    ),
+    "device": ("cnnprof device", "cnnprof device --refresh --threads 1"),
+}
+
+_HELP = {
+    "count": "Count params, MACs, FLOPs and memory of MODEL.\n\n" + CONVENTIONS,
+    "latency": LATENCY_HELP,
+}
+COMMANDS = (("list", list_models), ("count", count), ("snapshot", snapshot), ("check", check),
+            ("compare", compare), ("separable", separable), ("sweep", sweep),
+            ("latency", latency), ("device", device))  # fmt: skip
+for _name, _command in COMMANDS:
+    _examples = "\n\n".join(f"  {line}" for line in EXAMPLES[_name])
+    app.command(_name, help=_HELP.get(_name), epilog="Examples:\n\n" + _examples)(_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,9 @@ from cnnprof.cli.measure import measure
 from cnnprof.cli.options import (
     Args,
     Batch,
+    Counter,
     Dtype,
+    DtypeName,
     Force,
     Format,
     FormatOpt,
@@ -21,6 +23,8 @@ from cnnprof.cli.options import (
     InputOpt,
     Model,
     Output,
+    Sort,
+    Top,
     check_output,
     emit,
     parse_input,
@@ -86,7 +90,7 @@ def count(
     model: Model,
     multipliers: Multipliers,
     batch: Batch = 1,
-    dtype: Dtype = "float32",
+    dtype: Dtype = DtypeName.float32,
     input: InputOpt = None,
     arg: Args = None,
     layers: Annotated[bool, typer.Option("--layers", "-l", help="Per-layer table.")] = False,
@@ -99,27 +103,37 @@ def count(
         typer.Option("--train", help="Cost of a training step: head, all or from:PATH."),
     ] = None,
     counter: Annotated[
-        str, typer.Option("--counter", help="Empirical counter: torch (meta device) or fvcore.")
-    ] = "torch",
+        Counter,
+        typer.Option("--counter", help="With --empirical: torch (meta device) or fvcore (CPU)."),
+    ] = Counter.torch,
     latency: Annotated[
         bool, typer.Option("--latency", help="Add measured latency on this CPU (random weights).")
     ] = False,
+    sort: Sort = None,
+    top: Top = None,
     fmt: FormatOpt = Format.table,
     output: Output = None,
     force: Force = False,
 ) -> None:
     grouped = by is GroupBy.op
     _refuse_combinations(layers, grouped, empirical, train, counter, latency, fmt)
+    if ((sort is not None or top is not None) and not (layers or grouped)) or (
+        (sort is not None or top is not None) and (empirical or train)
+    ):
+        given = "--sort" if sort is not None else "--top"
+        refuse(given, "orders the layer table of a count: add --layers or --by op "
+               "(not with --empirical or --train)")  # fmt: skip
+    order = None if sort is None else sort.value
     check_output(output, force)
     req = request(
-        model, multipliers, batch=batch, dtype=dtype, input=parse_input(input),
+        model, multipliers, batch=batch, dtype=dtype.value, input=parse_input(input),
         args=parse_args(arg), train=train,
     )  # fmt: skip
     if req.train:
         emit(_training(req, empirical, fmt), output, force)
         return
     if empirical:
-        emit(_cross_check(cross_check(req, counter), fmt, layers), output, force)
+        emit(_cross_check(cross_check(req, counter.value), fmt, layers), output, force)
         return
     source = resolve(req)
     profile = source.profile()
@@ -127,16 +141,16 @@ def count(
     timing = measure(req, layers) if latency else None
     content: Any
     if fmt is Format.json:
-        data = report.profile_dict(profile, layers, grouped, published)
+        data = report.profile_dict(profile, layers, grouped, published, order, top)
         if timing is not None:
             data["latency"] = report_latency.summary_record(timing)
             if layers:
                 data["latency"]["layers"] = report_latency.layer_records(timing)
         content = to_json(data)
     elif fmt is Format.csv:
-        content = report.profile_csv(profile, layers, grouped, timing)
+        content = report.profile_csv(profile, layers, grouped, timing, order, top)
     elif fmt is Format.md:
-        content = report.profile_markdown(profile, layers, grouped, published)
+        content = report.profile_markdown(profile, layers, grouped, published, order, top)
         if timing is not None:
             content += "\n" + report_latency.latency_markdown(timing)
     else:
@@ -146,9 +160,10 @@ def count(
         )
         parts: list[Any] = [render.summary(profile, title, published)]
         if grouped:
-            parts.append(render.layer_table(profile, list(profile.by_kind().values()), True))
+            shown = report.shown_rows(profile, True, order, top)
+            parts.append(render.layer_table(profile, shown, True))
         if layers:
-            parts.append(render.layer_table(profile, profile.rows))
+            parts.append(render.layer_table(profile, report.shown_rows(profile, False, order, top)))
         if profile.unsupported:
             parts.append(common.note("no formula for: " + ", ".join(profile.unsupported)))
         if timing is not None:
@@ -158,12 +173,12 @@ def count(
 
 
 def _refuse_combinations(
-    layers: bool, grouped: bool, empirical: bool, train: str | None, counter: str,
+    layers: bool, grouped: bool, empirical: bool, train: str | None, counter: Counter,
     latency: bool, fmt: Format,
 ) -> None:  # fmt: skip
     """Options that would do nothing together are refused, never dropped."""
-    if counter != "torch" and not empirical:
-        refuse(f"--counter {counter}", "chooses the empirical counter; add --empirical")
+    if counter is not Counter.torch and not empirical:
+        refuse(f"--counter {counter.value}", "chooses the empirical counter; add --empirical")
     if train is not None and (layers or grouped or latency):
         given = "--layers" if layers else "--by" if grouped else "--latency"
         refuse(f"--train with {given}", "the training step is costed for the whole network")

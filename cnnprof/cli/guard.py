@@ -9,7 +9,16 @@ import typer
 
 from cnnprof.api import guard
 from cnnprof.cli.measure import machine
-from cnnprof.cli.options import Batch, Dtype, Force, Format, FormatOpt, Output, emit
+from cnnprof.cli.options import (
+    Batch,
+    Dtype,
+    DtypeName,
+    Force,
+    Format,
+    FormatOpt,
+    Output,
+    emit,
+)
 from cnnprof.errors import OptionError
 from cnnprof.render import common
 from cnnprof.render import guard as render
@@ -20,7 +29,7 @@ from cnnprof.report.text import to_csv, to_json
 def snapshot(
     models: Annotated[list[str], typer.Argument(help="Models or variant references.")],
     batch: Batch = 1,
-    dtype: Dtype = "float32",
+    dtype: Dtype = DtypeName.float32,
     latency: Annotated[
         bool, typer.Option("--latency", help="Also record latency, device and thread count.")
     ] = False,
@@ -32,7 +41,7 @@ def snapshot(
     if latency:
         here = machine()
         measure = lambda model: here.measure(model, "cpu")  # noqa: E731
-    emit(to_json(guard.snapshot(models, batch, dtype, measure)), output, force)
+    emit(to_json(guard.snapshot(models, batch, dtype.value, measure)), output, force)
 
 
 def check(

@@ -11,12 +11,15 @@ from cnnprof.api import latency as api
 from cnnprof.api.request import request
 from cnnprof.cli.options import (
     Args,
+    Batch,
     Device,
+    DeviceName,
+    Dtype,
+    DtypeName,
     Force,
     Format,
     FormatOpt,
     InputOpt,
-    LatencyDtype,
     Model,
     Output,
     Threads,
@@ -58,10 +61,10 @@ def _warmup(text: str) -> int | None:
 def latency(
     model: Model,
     multipliers: Multipliers,
-    device: Device = "cpu",
-    batch: Annotated[int, typer.Option("--batch", "-b", help="Images per forward pass.")] = 1,
+    device: Device = DeviceName.cpu,
+    batch: Batch = 1,
     threads: Threads = None,
-    dtype: LatencyDtype = "float32",
+    dtype: Dtype = DtypeName.float32,
     channels_last: Annotated[
         bool, typer.Option("--channels-last", help="NHWC memory format for weights, input.")
     ] = False,
@@ -94,19 +97,20 @@ def latency(
     input: InputOpt = None,
     arg: Args = None,
 ) -> None:
+    where, kind = device.value, dtype.value
     settings = LatencySettings(
-        device=device, threads=threads, channels_last=channels_last, warmup=_warmup(warmup),
+        device=where, threads=threads, channels_last=channels_last, warmup=_warmup(warmup),
         runs=runs, min_time=min_time, budget=budget, layers=layers or plot is not None,
     )  # fmt: skip
     settings.check()
-    check_dtype(dtype)
-    req = request(model, multipliers, batch=batch, dtype=dtype, input=parse_input(input),
+    check_dtype(kind)
+    req = request(model, multipliers, batch=batch, dtype=kind, input=parse_input(input),
                   args=parse_args(arg))  # fmt: skip
     if plot is not None:
         charts.check_plot(plot, force)
     check_output(output, force)
     with render.progress_bar("device peaks") as progress:
-        measured = api.peaks(device, dtype, threads, progress=progress)
+        measured = api.peaks(where, kind, threads, progress=progress)
     with render.progress_bar(f"timing {model}") as progress:
         timing = api.measure(req, settings, progress)
     predicted = api.predict(req, timing, measured)
@@ -125,8 +129,8 @@ def latency(
 
 
 def device(
-    device: Device = "cpu",
-    dtype: LatencyDtype = "float32",
+    device: Device = DeviceName.cpu,
+    dtype: Dtype = DtypeName.float32,
     threads: Threads = None,
     refresh: Annotated[
         bool, typer.Option("--refresh", help="Measure again, replacing the cached peaks.")
@@ -137,11 +141,12 @@ def device(
 ) -> None:
     """Show the device's measured peaks: matmul FLOP/s, copy bandwidth by size, per-op
     overhead (cached per device, torch version, threads and dtype)."""
-    LatencySettings(device=device, threads=threads).check()
-    check_dtype(dtype)
+    where, kind = device.value, dtype.value
+    LatencySettings(device=where, threads=threads).check()
+    check_dtype(kind)
     check_output(output, force)
     with render.progress_bar("device peaks") as progress:
-        measured = api.peaks(device, dtype, threads, refresh=refresh, progress=progress,
+        measured = api.peaks(where, kind, threads, refresh=refresh, progress=progress,
                              needs="cnnprof device")  # fmt: skip
     content: Any
     if fmt is Format.json:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import sys
 from collections.abc import Callable
 from enum import Enum
@@ -19,6 +20,9 @@ import typer
 from rich.console import Console
 
 from cnnprof.errors import OptionError
+from cnnprof.render.common import natural_width
+from cnnprof.results.profile import DTYPE_BYTES
+from cnnprof.results.timing import DEVICES
 from cnnprof.spec.multipliers import Multipliers
 
 CONVENTIONS = (
@@ -40,15 +44,48 @@ class GroupBy(str, Enum):
     op = "op"
 
 
-Model = Annotated[
-    str,
-    typer.Argument(help="Registry name or alias (see `cnnprof list`), or a spec.yaml path."),
-]
-Batch = Annotated[int, typer.Option("--batch", "-b", help="Batch size for totals and memory.")]
+# Choices shown in --help and checked by click: one Enum per vocabulary, built from its table.
+DtypeName = Enum("DtypeName", {name: name for name in DTYPE_BYTES}, type=str)  # type: ignore[misc]
+DeviceName = Enum("DeviceName", {name: name for name in DEVICES}, type=str)  # type: ignore[misc]
+
+
+class SortKey(str, Enum):
+    macs = "macs"
+    params = "params"
+    flops = "flops"
+    activations = "activations"
+    time = "time"
+    bytes = "bytes"
+
+
+class Counter(str, Enum):
+    torch = "torch"
+    fvcore = "fvcore"
+
+
+MODEL_FORMS = (
+    "MODEL is a registry name or alias (`cnnprof list`); a variant reference such as "
+    "mobilenet@alpha=0.5,res=160 or resnet50@separable; torchvision:NAME or timm:NAME; "
+    "package.module:factory or path/file.py:factory; or a spec.yaml[:variant]."
+)
+
+Model = Annotated[str, typer.Argument(help=MODEL_FORMS, show_default=False)]
+Batch = Annotated[int, typer.Option("--batch", "-b", help="Images per forward pass.")]
 Dtype = Annotated[
-    str, typer.Option("--dtype", help="float32, float16, bfloat16, float64, int8 (bytes).")
+    DtypeName,
+    typer.Option("--dtype", help="Element type: bytes per value (latency: float types only)."),
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+Sort = Annotated[
+    SortKey | None,
+    typer.Option(
+        "--sort",
+        "-s",
+        help="Layer rows largest first by this cost (count: macs, "
+        "params, flops, activations; latency: time, macs, flops, bytes).",
+    ),
+]
+Top = Annotated[int | None, typer.Option("--top", help="Show only the first N layer rows.")]
 Output = Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE instead.")]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing --output file.")]
 InputOpt = Annotated[str | None, typer.Option("--input", help="Input C,H,W for outside models.")]
@@ -59,12 +96,11 @@ Latency = Annotated[bool, typer.Option("--latency", help="Also measure latency o
 PlotOpt = Annotated[
     Path | None, typer.Option("--plot", help="Chart to FILE.png or FILE.svg (needs matplotlib).")
 ]
-Device = Annotated[str, typer.Option("--device", "-d", help="cpu, cuda or mps.")]
+Device = Annotated[DeviceName, typer.Option("--device", "-d", help="Where to run.")]
 Threads = Annotated[
     int | None,
     typer.Option("--threads", "-t", help="Intra-op threads (default: torch's current)."),
 ]
-LatencyDtype = Annotated[str, typer.Option("--dtype", help="float32, float16 or bfloat16.")]
 
 # The multiplier options: (parameter, annotation, default), in the order help lists them.
 MULTIPLIER_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
@@ -72,8 +108,9 @@ MULTIPLIER_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("rho", Annotated[float | None, typer.Option("--rho", help="Resolution multiplier ρ.")], None),
     ("resolution", Annotated[int | None, typer.Option("--resolution", "-r",
                                                       help="Input side in pixels.")], None),
-    ("depth", Annotated[float, typer.Option("--depth",
-                                            help="Depth multiplier (repeats, rounded up).")], 1.0),
+    ("depth", Annotated[float, typer.Option("--depth", help=(
+        "Depth multiplier: each stage's repeats ×D, rounded up; it changes the network, "
+        "it is not a display depth."))], 1.0),
     ("phi", Annotated[float | None, typer.Option(
         "--phi", help="Compound coefficient φ (EfficientNet scaling).")], None),
     ("num_classes", Annotated[int | None, typer.Option("--num-classes",
@@ -119,10 +156,14 @@ def refuse(combination: str, why: str) -> None:
     raise OptionError(f"{combination}: {why}")
 
 
-def console(file: Any = None) -> Console:
-    """The terminal's width on a terminal; 120 columns into a pipe or a file."""
+def console(file: Any = None, content: Any = None) -> Console:
+    """Rich's console at the terminal's width, or at ``COLUMNS`` when set; into a pipe or a file
+    without ``COLUMNS``, as wide as ``content`` needs (at least 80 columns), so nothing is left
+    out of a file."""
     out = Console(file=file, highlight=False)
-    return out if out.is_terminal else Console(file=file, width=120, highlight=False)
+    if out.is_terminal or content is None or os.environ.get("COLUMNS", "").isdigit():
+        return out
+    return Console(file=file, width=max(80, natural_width(out, content)), highlight=False)
 
 
 def check_output(output: Path | None, force: bool) -> None:
@@ -137,7 +178,7 @@ def emit(content: Any, output: Path | None, force: bool) -> None:
         if isinstance(content, str):
             sys.stdout.write(content)
         else:
-            console().print(content)
+            console(content=content).print(content)
         return
     check_output(output, force)
     try:
@@ -145,6 +186,6 @@ def emit(content: Any, output: Path | None, force: bool) -> None:
             if isinstance(content, str):
                 fh.write(content)
             else:
-                console(fh).print(content)
+                console(fh, content).print(content)
     except OSError as exc:
         raise OptionError(f"--output {output}: cannot write: {exc.strerror or exc}") from None

@@ -3,9 +3,12 @@ that prints them. Presentation only."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -28,11 +31,68 @@ def note(text: str) -> Text:
     return Text(text, style="dim")
 
 
-def grid(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> Table:
-    """A plain table: the first ``left`` columns left-aligned, numbers right-aligned."""
+def grid(
+    title: str,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    left: int = 1,
+    drop: Sequence[str] = (),
+) -> Fit:
+    """A plain table: the first ``left`` columns left-aligned, numbers right-aligned; the
+    ``drop`` columns leave first when the terminal is narrow."""
     table = Table(title=title, title_justify="left")
     for i, header in enumerate(headers):
         table.add_column(header, justify="left" if i < left else "right", no_wrap=True)
     for row in rows:
         table.add_row(*row)
-    return table
+    return Fit(table, drop)
+
+
+# Wider than any table cnnprof draws: measuring at this width gives a table's natural width.
+UNBOUNDED = 100_000
+
+
+def natural_width(console: Console, renderable: RenderableType) -> int:
+    """The columns ``renderable`` takes when nothing limits it."""
+    return console.measure(renderable, options=console.options.update_width(UNBOUNDED)).maximum
+
+
+class Fit:
+    """A table that fits the width it is drawn at: it leaves out its low-value columns, in the
+    order ``drop`` names them (by header), until it fits, and says which it left out; whatever
+    is still too wide wraps onto more lines (never cut with '…'), so a name, a path or a number
+    is always shown whole. Rich measures and wraps; this only chooses the columns."""
+
+    def __init__(self, table: Table, drop: Sequence[str] = ()) -> None:
+        self.table = table
+        self.drop = tuple(drop)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.table)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator:
+        table, left_out = self.table, []
+        wide = options.update_width(UNBOUNDED)
+        for header in self.drop:
+            if console.measure(table, options=wide).maximum <= options.max_width:
+                break
+            table = _without(table, header)
+            left_out.append(header or "bar")
+        yield _folding(table)
+        if left_out:
+            yield note(f"left out at {options.max_width} columns: {', '.join(left_out)} "
+                       "(a wider terminal, COLUMNS=N or --format shows them)")  # fmt: skip
+
+
+def _without(table: Table, header: str) -> Table:
+    out = copy.copy(table)
+    kept = [c for c in table.columns if c.header != header]
+    out.columns = [replace(c, _index=i) for i, c in enumerate(kept)]
+    return out
+
+
+def _folding(table: Table) -> Table:
+    """Every column may wrap, folding a long word, instead of cutting it short."""
+    out = copy.copy(table)
+    out.columns = [replace(c, no_wrap=False, overflow="fold") for c in table.columns]
+    return out

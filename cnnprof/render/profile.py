@@ -11,8 +11,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from cnnprof.render.common import bar, note
-from cnnprof.report.profile import published_text
+from cnnprof.render.common import Fit, bar, note
+from cnnprof.report.profile import kind_counts, published_text
 from cnnprof.report.units import human, human_bytes, share
 from cnnprof.results.profile import CrossCheck, LayerCost, Profile
 from cnnprof.spec.model import Published
@@ -47,8 +47,12 @@ def summary(profile: Profile, title: str = "", published: Published | None = Non
     return Panel(grid, title=heading, title_align="left", subtitle=profile.source)
 
 
-def layer_table(profile: Profile, rows: Sequence[LayerCost], grouped: bool = False) -> Table:
-    """Per-row costs with a bar for each row's share of MACs."""
+# The layer table's columns leave in this order when the terminal is narrow (header names).
+LAYER_DROP = ("", "% params", "input", "kernel", "op", "rows", "% MACs", "output")
+
+
+def layer_table(profile: Profile, rows: Sequence[LayerCost], grouped: bool = False) -> Fit:
+    """Per-row costs with their input and output shapes and a bar for each row's share of MACs."""
     b = profile.batch
     total_macs = profile.macs / b
     total_params = profile.params
@@ -58,21 +62,23 @@ def layer_table(profile: Profile, rows: Sequence[LayerCost], grouped: bool = Fal
         show_edge=False,
     )
     table.add_column("op kind" if grouped else "path", no_wrap=True)
-    if not grouped:
+    if grouped:
+        table.add_column("rows", justify="right")
+    else:
         table.add_column("op")
-    table.add_column("kernel" if not grouped else "rows", justify="right")
-    if not grouped:
+        table.add_column("kernel", justify="right")
+        table.add_column("input", justify="right", no_wrap=True)
         table.add_column("output", justify="right", no_wrap=True)
     table.add_column("params", justify="right", no_wrap=True)
     table.add_column("% params", justify="right", no_wrap=True)
     table.add_column("MACs", justify="right", no_wrap=True)
     table.add_column("% MACs", justify="right")
     table.add_column("", no_wrap=True, style="cyan")
-    counts = _counts(profile.rows) if grouped else {}
+    counts = kind_counts(profile) if grouped else {}
     for row in rows:
         cells = [row.path]
         if not grouped:
-            cells += [row.op, row.kernel, str(row.out_shape)]
+            cells += [row.op, row.kernel, str(row.in_shape), str(row.out_shape)]
         else:
             cells += [str(counts[row.path])]
         cells += [
@@ -83,14 +89,7 @@ def layer_table(profile: Profile, rows: Sequence[LayerCost], grouped: bool = Fal
             bar(row.macs / total_macs if total_macs else 0.0),
         ]
         table.add_row(*cells)
-    return table
-
-
-def _counts(rows: Sequence[LayerCost]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row.kind] = counts.get(row.kind, 0) + 1
-    return counts
+    return Fit(table, LAYER_DROP)
 
 
 def model_list(records: Sequence[dict[str, Any]]) -> Table:

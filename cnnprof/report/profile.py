@@ -9,6 +9,7 @@ from typing import Any
 from cnnprof.report.text import to_csv, to_markdown
 from cnnprof.report.units import human, human_bytes, share
 from cnnprof.results.profile import FLOP_CATEGORIES, CrossCheck, LayerCost, Profile
+from cnnprof.results.ranking import COUNT_KEYS, ranked
 from cnnprof.results.timing import Timing
 from cnnprof.results.training import MeasuredStep, TrainingCost
 from cnnprof.spec.model import Published
@@ -50,11 +51,29 @@ def row_dict(row: LayerCost, batch: int = 1) -> dict[str, Any]:
     }
 
 
+def shown_rows(
+    profile: Profile, by_kind: bool = False, sort: str | None = None, top: int | None = None
+) -> tuple[LayerCost, ...]:
+    """The layer rows (or the rows summed per kind) a listing shows, after --sort and --top."""
+    rows = tuple(profile.by_kind().values()) if by_kind else profile.rows
+    return ranked(rows, COUNT_KEYS, sort, top, "count")
+
+
+def kind_counts(profile: Profile) -> dict[str, int]:
+    """How many rows each kind ("conv 1×1", "dwconv 3×3" …) sums."""
+    counts: dict[str, int] = {}
+    for row in profile.rows:
+        counts[row.kind] = counts.get(row.kind, 0) + 1
+    return counts
+
+
 def profile_dict(
     profile: Profile,
     layers: bool = False,
     by_kind: bool = False,
     published: Published | None = None,
+    sort: str | None = None,
+    top: int | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
         "schema": SCHEMA,
@@ -73,10 +92,19 @@ def profile_dict(
         out["ignored"] = list(profile.ignored)
         out["unsupported"] = list(profile.unsupported)
     if layers:
-        out["layers"] = [row_dict(r, profile.batch) for r in profile.rows]
+        out["layers"] = [row_dict(r, profile.batch) for r in shown_rows(profile, False, sort, top)]
     if by_kind:
-        out["by_op"] = [row_dict(r, profile.batch) for r in profile.by_kind().values()]
+        counts = kind_counts(profile)
+        out["by_op"] = [
+            {"op_kind": r.path, "rows": counts[r.path], **_kind_dict(r, profile.batch)}
+            for r in shown_rows(profile, True, sort, top)
+        ]
     return out
+
+
+def _kind_dict(row: LayerCost, batch: int) -> dict[str, Any]:
+    d = row_dict(row, batch)
+    return {k: d[k] for k in BY_OP_COLUMNS[2:]}
 
 
 LAYER_COLUMNS = (
@@ -91,6 +119,7 @@ LAYER_COLUMNS = (
     "activations",
 )
 
+BY_OP_COLUMNS = ("op_kind", "rows", "params", "macs", "flops")
 
 TOTAL_COLUMNS = (
     "model", "input", "batch", "dtype", "params", "weights", "biases", "norm", "buffers",
@@ -126,7 +155,12 @@ def layer_record(row: LayerCost, batch: int) -> dict[str, Any]:
 
 
 def profile_csv(
-    profile: Profile, layers: bool = False, by_kind: bool = False, timing: Timing | None = None
+    profile: Profile,
+    layers: bool = False,
+    by_kind: bool = False,
+    timing: Timing | None = None,
+    sort: str | None = None,
+    top: int | None = None,
 ) -> str:
     """One table: the rows (``layers``), the rows summed per kind (``by_kind``) or the totals.
     With a measured ``timing`` the rows get their measured milliseconds (summed per kind) and the
@@ -137,9 +171,17 @@ def profile_csv(
             record.update(latency_ms=round(timing.median * 1e3, 4), throughput=round(
                 timing.throughput, 2))  # fmt: skip
         return to_csv([record], list(record))
-    rows = list(profile.by_kind().values() if by_kind else profile.rows)
-    records = [layer_record(r, profile.batch) for r in rows]
-    columns = list(LAYER_COLUMNS)
+    rows = shown_rows(profile, by_kind, sort, top)
+    if by_kind:
+        counts = kind_counts(profile)
+        records = [
+            {"op_kind": r.path, "rows": counts[r.path], **_kind_dict(r, profile.batch)}
+            for r in rows
+        ]
+        columns = list(BY_OP_COLUMNS)
+    else:
+        records = [layer_record(r, profile.batch) for r in rows]
+        columns = list(LAYER_COLUMNS)
     if timing is not None:
         seconds = timing.by_path()
         per_row = {r.path: seconds.get(r.path) for r in profile.rows}
@@ -160,6 +202,8 @@ def profile_markdown(
     layers: bool = False,
     by_kind: bool = False,
     published: Published | None = None,
+    sort: str | None = None,
+    top: int | None = None,
 ) -> str:
     t = totals(profile)
     peak = t["peak_activation_bytes"]
@@ -174,15 +218,15 @@ def profile_markdown(
     parts = [title + "\n", to_markdown(("metric", "exact", "≈"), summary)]
     if published is not None:
         parts.append(f"\nPublished ({published.source}): {published_text(published)}\n")
-    tables = [profile.by_kind().values()] if by_kind else []
-    tables += [profile.rows] if layers else []
+    tables = [shown_rows(profile, True, sort, top)] if by_kind else []
+    tables += [shown_rows(profile, False, sort, top)] if layers else []
     for rows in tables:  # by op first, then every row: the terminal's order
         body = [
-            (r.path, r.op, r.kernel, r.out_shape, human(r.params), human(r.macs * profile.batch),
-             share(r.macs, profile.macs / profile.batch))
+            (r.path, r.op, r.kernel, r.in_shape, r.out_shape, human(r.params),
+             human(r.macs * profile.batch), share(r.macs, profile.macs / profile.batch))
             for r in rows
         ]  # fmt: skip
-        headers = ("path", "op", "kernel", "output", "params", "MACs", "MACs %")
+        headers = ("path", "op", "kernel", "input", "output", "params", "MACs", "MACs %")
         parts.append("\n" + to_markdown(headers, body, right=4))
     return "".join(parts)
 
