@@ -153,14 +153,16 @@ def test_count_layers():
 
 def test_count_by_op():
     data = count_json("mobilenet", "--by", "op")
-    kinds = [g["path"] for g in data["by_op"]]
+    kinds = [g["op_kind"] for g in data["by_op"]]
     assert kinds == ["conv 3×3", "dwconv 3×3", "conv 1×1", "gap", "fc"]
+    assert [g["rows"] for g in data["by_op"]] == [1, 13, 13, 1, 1]  # MobileNet Table 1
     table = ok("count", "mobilenet", "--by", "op").stdout
     assert "dwconv 3×3" in table and "94.86 %" in table
     rows = list(
         csv.DictReader(io.StringIO(ok("count", "mobilenet", "--by", "op", "-f", "csv").stdout))
     )
-    assert [r["path"] for r in rows] == kinds
+    assert [r["op_kind"] for r in rows] == kinds
+    assert list(rows[0]) == ["op_kind", "rows", "params", "macs", "flops"]
 
 
 def test_count_batch_scales_macs_linearly():

@@ -535,7 +535,7 @@ def test_cli_device_and_refresh(tiny_peaks: Path, monkeypatch: pytest.MonkeyPatc
         (("--min-time", "-1"), "--min-time -1"),
         (("--runs", "2", "--min-time", "1"), "alternatives"),
         (("--dtype", "int8"), "--dtype int8"),
-        (("--device", "tpu"), "--device tpu"),
+        (("--device", "tpu"), "'tpu' is not one of 'cpu', 'cuda', 'mps'"),
         (("--warmup", "soon"), "--warmup soon"),
         (("--batch", "0"), "--batch 0"),
         (("--plot", "chart.pdf"), ".png or .svg"),

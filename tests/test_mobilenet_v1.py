@@ -109,7 +109,7 @@ def by_op_json() -> dict:
 )
 def test_table_2_shares(by_op_json: dict, kind: str, mac_share: float, param_share: float):
     """Howard et al. 2017, Table 2: each layer type's share of MACs and of (weight) params."""
-    groups = {g["path"]: g for g in by_op_json["by_op"]}
+    groups = {g["op_kind"]: g for g in by_op_json["by_op"]}
     totals = by_op_json["totals"]
     group = groups[kind]
     assert round(100 * group["macs"] / totals["macs"], 2) == mac_share
@@ -126,7 +126,7 @@ def test_table_2_mac_shares_sum_to_100(by_op_json: dict):
     # the printed column (with 1.91) adds to 100 up to its own rounding; with 1.19 it would not
     assert abs(sum(m for m, _ in TABLE_2.values()) - 100) < 0.05
     # Only the four kinds of Table 2 carry MACs; the pool carries none.
-    assert {g["path"] for g in groups if g["macs"]} == set(TABLE_2)
+    assert {g["op_kind"] for g in groups if g["macs"]} == set(TABLE_2)
     weights = by_op_json["totals"]["params_by_kind"]["weights"]
     assert sum(g["weight_params"] for g in groups) == weights
 

@@ -5,7 +5,7 @@ compound multipliers (`sweep_settings`, `official_for_phi`, `mark`). Nothing her
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -153,6 +153,26 @@ def frontier(columns: Sequence[Column], cost: str) -> list[bool]:
     for i, flag in zip(chosen, pareto_front(pairs), strict=True):
         flags[i] = flag
     return flags
+
+
+def sweep(
+    base: Request,
+    settings: Sequence[dict[str, Any]],
+    measure: Callable[[Request], Timing] | None = None,
+    target_ms: float | None = None,
+) -> list[SweepPoint]:
+    """One point per setting (``measure`` times each when given), Pareto-marked on latency when
+    measured, else on MACs; with ``target_ms``, ranked by MnasNet's objective."""
+    points = []
+    for values in settings:
+        point = base.with_multipliers(**values)
+        timing = measure(point) if measure else None
+        official = official_for_phi(base, values["phi"]) if "phi" in values else None
+        points.append(SweepPoint(column(point, timing), values, official))
+    points = mark(points, "latency_ms" if measure else "macs", target_ms)
+    if target_ms is not None:
+        points.sort(key=lambda p: -(p.objective or float("-inf")))
+    return points
 
 
 def mark(points: list[SweepPoint], cost: str, target_ms: float | None = None) -> list[SweepPoint]:

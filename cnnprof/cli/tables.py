@@ -61,8 +61,15 @@ def compare(
     result = tables.compare(columns, baseline)
     headers, rows, ratios = report.compare_grid(result)
     base = result.columns[result.baseline].label
+    note = report.indistinct_note(result)
     if fmt is Format.table:
         content: Any = render.comparison(headers, rows, ratios, base)
+        if note:
+            content = common.group(content, common.note(note))
+    elif fmt is Format.csv:
+        records = report.compare_records(result)
+        known = [k for k in records[0] if any(r[k] is not None for r in records)]
+        content = to_csv([{k: r[k] for k in known} for r in records], known)
     else:
         title = f"compare · ratios to {base}"
         content = _grid_output(fmt, title, headers, rows, report.compare_dict(result))
@@ -139,16 +146,8 @@ def sweep(
         tables.parse_list(alpha, float, "alpha"), tables.parse_list(resolution, int, "resolution"),
         tables.parse_list(depth, float, "depth"), tables.parse_list(phi, float, "phi"),
     )  # fmt: skip
-    points = []
-    for values in settings:
-        point = base.with_multipliers(**values)
-        timing = measure(point) if latency else None
-        official = tables.official_for_phi(base, values["phi"]) if "phi" in values else None
-        points.append(SweepPoint(tables.column(point, timing), values, official))
+    points = tables.sweep(base, settings, measure if latency else None, target_ms)
     cost = "latency_ms" if latency else "macs"
-    points = tables.mark(points, cost, target_ms)
-    if target_ms is not None:
-        points.sort(key=lambda p: -(p.objective or float("-inf")))
     records = report.sweep_records(points)
     if not pareto:
         for record in records:
@@ -162,7 +161,7 @@ def _sweep_output(
     fmt: Format, points: list[SweepPoint], records: list[dict[str, Any]], metric: str
 ) -> Any:
     if fmt is Format.json:
-        return to_json({"schema": "cnnprof.sweep/1", "points": records})
+        return to_json({"schema": report.SWEEP_SCHEMA, "points": records})
     columns = [k for k in records[0] if any(r.get(k) is not None for r in records)]
     if fmt is Format.table:  # the terminal gets the core columns; md, csv and json get all
         columns = [k for k in columns if k not in report.WIDE_ONLY]

@@ -36,16 +36,17 @@ def grid(
     headers: Sequence[str],
     rows: Sequence[Sequence[str]],
     left: int = 1,
-    drop: Sequence[str] = (),
+    drop: Sequence[str] | None = None,
 ) -> Fit:
-    """A plain table: the first ``left`` columns left-aligned, numbers right-aligned; the
-    ``drop`` columns leave first when the terminal is narrow."""
+    """A plain table: the first ``left`` columns left-aligned, numbers right-aligned. When the
+    terminal is narrow the ``drop`` columns leave first (default: from the right, the first
+    ``left`` and the one after them always kept)."""
     table = Table(title=title, title_justify="left")
     for i, header in enumerate(headers):
         table.add_column(header, justify="left" if i < left else "right", no_wrap=True)
     for row in rows:
         table.add_row(*row)
-    return Fit(table, drop)
+    return Fit(table, list(reversed(headers[left + 1 :])) if drop is None else drop)
 
 
 # Wider than any table cnnprof draws: measuring at this width gives a table's natural width.

@@ -8,6 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from cnnprof.render.common import Fit
 from cnnprof.report.units import human
 from cnnprof.results.check import CheckResult
 
@@ -32,4 +33,4 @@ def check_table(results: Sequence[CheckResult], source: str) -> Group:
         if failed
         else Text(f"all {len(results)} metrics hold", style="green")
     )
-    return Group(table, verdict)
+    return Group(Fit(table, ("allowed", "before / limit", "delta")), verdict)

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from cnnprof.render.common import bar
+from cnnprof.render.common import Fit, bar
 from cnnprof.report.latency import layer_records, timing_title
 from cnnprof.report.units import (
     fault_count,
@@ -24,15 +24,16 @@ from cnnprof.report.units import (
     threads,
 )
 from cnnprof.results.device import Estimate, Peaks
-from cnnprof.results.timing import Timing
+from cnnprof.results.timing import NOISY_CV, Timing
 
 
 def timing_line(timing: Timing) -> Text:
     """One line for `count --latency`: median, spread and throughput."""
     t = timing
+    noisy = f", noisy: CV {100 * t.cv:.0f} %" if t.noisy else ""
     return Text(
         f"latency {ms_short(t.median)} ms (p10 {ms_short(t.p10)} · p90 {ms_short(t.p90)}, "
-        f"{t.runs} runs) · "
+        f"{t.runs} runs{noisy}) · "
         f"{t.throughput:,.1f} images/s · {t.device_name}, {threads(t.threads)}, {t.dtype}"
     )
 
@@ -44,11 +45,19 @@ def summary(timing: Timing, estimate: Estimate | None = None) -> Panel:
     grid.add_column(style="bold")
     grid.add_column(justify="right")
     grid.add_column(style="dim")
-    warm = "stable" if t.warmup_stable else "not yet stable"
+    warm = "its median settled" if t.warmup_stable else "its median had not yet settled"
     grid.add_row(
         "median", f"{ms_short(t.median)} ms", f"p10 {ms_short(t.p10)} · p90 {ms_short(t.p90)} ms"
     )
     grid.add_row("spread", f"{100 * t.cv:.1f} % CV", f"IQR {ms_short(t.iqr)} ms")
+    if t.noisy:
+        grid.add_row(
+            Text("noisy", style="bold yellow"),
+            "",
+            Text(f"runs vary by {100 * t.cv:.0f} % (over {100 * NOISY_CV:.0f} %): read the p10–p90 "
+                 "range, not the median alone; a quieter machine or --min-time helps",
+                 style="yellow"),
+        )  # fmt: skip
     grid.add_row("runs", str(t.runs), f"after {t.warmup_runs} warm-up runs ({warm})")
     grid.add_row("throughput", f"{t.throughput:,.1f}", "images/s at the median")
     if t.macs:
@@ -86,7 +95,12 @@ def summary(timing: Timing, estimate: Estimate | None = None) -> Panel:
     )
 
 
-def layer_table(timing: Timing, estimate: Estimate | None = None) -> Table:
+# The timed layer table's columns leave in this order when the terminal is narrow.
+LAYER_DROP = ("time", "faults", "FLOP/B", "bytes", "GMAC/s", "% MACs", "bound", "roofline ms",
+              "op")  # fmt: skip
+
+
+def layer_table(timing: Timing, estimate: Estimate | None = None) -> Fit:
     """Per-row time with its share next to the share of MACs, and the roofline's view."""
     table = Table(
         title=f"layers · median of {timing.layer_runs} hooked runs at batch {timing.batch}",
@@ -127,7 +141,7 @@ def layer_table(timing: Timing, estimate: Estimate | None = None) -> Table:
                 Text(bound, style="yellow" if bound == "memory" else "green"),
             ]
         table.add_row(*cells)
-    return table
+    return Fit(table, LAYER_DROP)
 
 
 def latency_view(timing: Timing, estimate: Estimate | None = None, layers: bool = True) -> Group:
@@ -167,7 +181,7 @@ def peaks_table(peaks: Peaks, cache: str | None = None) -> Group:
     for kind, seconds in p.roofs.op_overhead:
         table.add_row("per-op overhead", f"tiny {kind}", f"{seconds * 1e6:,.1f} µs")
     table.add_row("ridge point", "peak ÷ largest-copy bandwidth", f"{p.roofs.ridge:,.1f} FLOP/B")
-    lines: list = [table]
+    lines: list = [Fit(table)]
     where = f"cached {cache}" if cache else "not cached"
     lines.append(Text(f"measured {p.measured_at}; {where}; --refresh remeasures", style="dim"))
     return Group(*lines)

@@ -92,7 +92,7 @@ def layer_table(profile: Profile, rows: Sequence[LayerCost], grouped: bool = Fal
     return Fit(table, LAYER_DROP)
 
 
-def model_list(records: Sequence[dict[str, Any]]) -> Table:
+def model_list(records: Sequence[dict[str, Any]]) -> Fit:
     table = Table(title="cnnprof registry (analytic, default input)", title_justify="left")
     for name, justify in (("name", "left"), ("aliases", "left"), ("family", "left"),
                           ("input", "right"), ("params", "right"), ("MACs", "right"),
@@ -104,7 +104,7 @@ def model_list(records: Sequence[dict[str, Any]]) -> Table:
             "×".join(map(str, r["input"])), human(r["params"]), human(r["macs"]),
             str(r["paper"]).split(",")[0],
         )  # fmt: skip
-    return table
+    return Fit(table, ("paper", "aliases", "input", "family"))
 
 
 def cross_check(check: CrossCheck, limit: int = 10) -> Group:
@@ -122,7 +122,7 @@ def cross_check(check: CrossCheck, limit: int = 10) -> Group:
     for name, left, right in metrics:
         delta = "=" if left == right else f"{right - left:+,}"
         table.add_row(name, f"{left:,}", f"{right:,}", delta)
-    parts: list[RenderableType] = [table]
+    parts: list[RenderableType] = [Fit(table)]
     diffs = check.differences
     if diffs:
         rows = Table(title=f"first rows that differ ({len(diffs)} in all)", title_justify="left")
@@ -130,7 +130,7 @@ def cross_check(check: CrossCheck, limit: int = 10) -> Group:
             rows.add_column(name, justify="left" if name in ("row", "metric") else "right")
         for d in diffs[:limit]:
             rows.add_row(d.path, d.metric, _number(d.left), _number(d.right))
-        parts.append(rows)
+        parts.append(Fit(rows))
     verdict = "params and MACs agree exactly" if check.agree else "params or MACs DISAGREE"
     parts.append(Text(verdict, style="green" if check.agree else "bold red"))
     if e.unsupported:
@@ -158,7 +158,7 @@ def training(lines: Sequence[tuple[str, str, str]], mode: str) -> Panel:
     return Panel(grid, title=f"training step · --train {mode}", title_align="left")
 
 
-def row_comparison(records: Sequence[dict[str, Any]], batch: int) -> Table:
+def row_comparison(records: Sequence[dict[str, Any]], batch: int) -> Fit:
     """Every row counted both ways; rows that differ in red."""
     table = Table(title=f"rows · analytic vs empirical · MACs at batch {batch}",
                   title_justify="left", show_edge=False)  # fmt: skip
@@ -171,4 +171,4 @@ def row_comparison(records: Sequence[dict[str, Any]], batch: int) -> Table:
             _number(r["analytic_macs"]), _number(r["empirical_macs"]),
             Text("=" if r["agree"] else "≠", style=style or "green"), style=style,
         )  # fmt: skip
-    return table
+    return Fit(table, ("op",))

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 
 from rich.table import Table
 
-from cnnprof.render.common import bar
+from cnnprof.render.common import Fit, bar
 
 
 def comparison(headers: Sequence[str], rows: Sequence[Sequence[str]],
-               ratios: Sequence[Sequence[float | None]], baseline: str) -> Table:  # fmt: skip
+               ratios: Sequence[Sequence[float | None]], baseline: str) -> Fit:  # fmt: skip
     """Metrics down, models across; under each value a bar scaled to the largest in its row."""
     table = Table(title=f"compare · ratios to {baseline}", title_justify="left")
     for i, header in enumerate(headers):
@@ -23,4 +23,4 @@ def comparison(headers: Sequence[str], rows: Sequence[Sequence[str]],
             fill = bar(ratio / top, 12) if ratio is not None and top > 0 else ""
             out.append(f"{text}\n[cyan]{fill}[/cyan]")
         table.add_row(*out)
-    return table
+    return Fit(table)  # one column per model: none may leave; narrow, the names wrap

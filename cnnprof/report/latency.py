@@ -78,6 +78,7 @@ def summary_record(timing: Timing, estimate: Estimate | None = None) -> dict[str
         "p90_s": timing.p90,
         "iqr_s": timing.iqr,
         "cv": timing.cv,
+        "noisy": timing.noisy,
         "throughput": timing.throughput,
         "macs": timing.macs,
         "gmacs_per_s": timing.macs / timing.median / 1e9 if timing.median else 0.0,

@@ -102,9 +102,12 @@ def profile_dict(
     return out
 
 
+# A row summed per kind has no single path, op, kernel or shape: these stay out of its record.
+PER_ROW_ONLY = frozenset({"path", "op", "kernel", "input", "output", "activations"})
+
+
 def _kind_dict(row: LayerCost, batch: int) -> dict[str, Any]:
-    d = row_dict(row, batch)
-    return {k: d[k] for k in BY_OP_COLUMNS[2:]}
+    return {k: v for k, v in row_dict(row, batch).items() if k not in PER_ROW_ONLY}
 
 
 LAYER_COLUMNS = (
@@ -178,6 +181,7 @@ def profile_csv(
             {"op_kind": r.path, "rows": counts[r.path], **_kind_dict(r, profile.batch)}
             for r in rows
         ]
+        records = [{k: r[k] for k in BY_OP_COLUMNS} for r in records]
         columns = list(BY_OP_COLUMNS)
     else:
         records = [layer_record(r, profile.batch) for r in rows]

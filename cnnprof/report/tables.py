@@ -56,7 +56,29 @@ def compare_dict(comparison: Comparison) -> dict[str, Any]:
             }
             for i, c in enumerate(cols)
         ],
+        "indistinct_latency": [list(pair) for pair in comparison.indistinct()],
     }
+
+
+def compare_records(comparison: Comparison) -> list[dict[str, Any]]:
+    """One CSV row per model: every metric as a number, then each ratio in its own column."""
+    out = []
+    for i, c in enumerate(comparison.columns):
+        record: dict[str, Any] = {"model": c.label}
+        record.update({key: value(c, key) for key in COMPARE_KEYS})
+        record.update({f"{key}_ratio": comparison.ratio(key, i) for key in COMPARE_KEYS})
+        out.append(record)
+    return out
+
+
+def indistinct_note(comparison: Comparison) -> str | None:
+    """The sentence under a latency comparison whose intervals overlap."""
+    pairs = comparison.indistinct()
+    if not pairs:
+        return None
+    named = "; ".join(f"{a} and {b}" for a, b in pairs)
+    return (f"latency cannot tell apart {named}: their p10–p90 ranges overlap, so the medians "
+            "do not rank them")  # fmt: skip
 
 
 SEPARABLE_HEADERS = (
@@ -139,6 +161,9 @@ def sweep_cell(key: str, number: Any) -> str:
         return "–"
     fmt = FIELD_FORMATS.get(key)
     return fmt(number) if fmt else (f"{number:g}" if isinstance(number, float) else str(number))
+
+
+SWEEP_SCHEMA = "cnnprof.sweep/1"
 
 
 def sweep_records(points: Sequence[SweepPoint]) -> list[dict[str, Any]]:

@@ -47,6 +47,10 @@ def _latency_ms(c: Column) -> float | None:
     return None if c.timing is None else c.timing.median * 1e3
 
 
+def _timing(name: str, scale: float = 1.0) -> Callable[[Column], float | None]:
+    return lambda c: None if c.timing is None else getattr(c.timing, name) * scale
+
+
 def _throughput(c: Column) -> float | None:
     return None if c.timing is None else c.timing.throughput
 
@@ -76,6 +80,33 @@ _ROWS = (
     ),
     Metric(
         "latency_ms", "latency median (ms)", "ms", _latency_ms, compare=True, sweep=True, short="ms"
+    ),
+    Metric(
+        "latency_p10_ms",
+        "latency p10 (ms)",
+        "ms",
+        _timing("p10", 1e3),
+        compare=True,
+        sweep=True,
+        short="p10 ms",
+    ),
+    Metric(
+        "latency_p90_ms",
+        "latency p90 (ms)",
+        "ms",
+        _timing("p90", 1e3),
+        compare=True,
+        sweep=True,
+        short="p90 ms",
+    ),
+    Metric(
+        "latency_cv",
+        "latency CV (%)",
+        "%",
+        _timing("cv", 100.0),
+        compare=True,
+        sweep=True,
+        short="CV %",
     ),
     Metric(
         "throughput",
@@ -142,6 +173,19 @@ class Comparison:
 
     columns: tuple[Column, ...]
     baseline: int  # index of the column the ratios are taken against
+
+    def indistinct(self) -> list[tuple[str, str]]:
+        """Pairs of measured models whose p10–p90 latency intervals overlap: their medians must
+        not be read as a ranking."""
+        timed = [c for c in self.columns if c.timing is not None]
+        return [
+            (a.label, b.label)
+            for i, a in enumerate(timed)
+            for b in timed[i + 1 :]
+            if a.timing is not None
+            and b.timing is not None
+            and not a.timing.distinct_from(b.timing)
+        ]
 
     def ratio(self, key: str, index: int) -> float | None:
         base = value(self.columns[self.baseline], key)

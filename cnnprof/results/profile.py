@@ -95,6 +95,14 @@ class Profile:
     unsupported: tuple[str, ...] = ()  # ops seen that no formula covers
     extra_params: int = 0  # parameters outside any row (shared or loose), counted once
 
+    def __repr__(self) -> str:
+        """One line (a failing ``assert profile.params < …`` shows this, not every row)."""
+        return (
+            f"Profile({self.model!r}, {self.source}, input {self.input}, batch {self.batch}: "
+            f"params={self.params:,}, macs={self.macs:,}, flops={self.flops:,}, "
+            f"{len(self.rows)} rows)"
+        )
+
     @property
     def dtype_bytes(self) -> int:
         return DTYPE_BYTES[self.dtype]

@@ -17,6 +17,9 @@ LATENCY_DTYPES = ("float32", "float16", "bfloat16")
 DEFAULT_MIN_TIME = 1.0  # seconds of timed runs when neither runs nor min_time is given
 MIN_RUNS = 5  # timed runs at least, when timing by min_time
 DEFAULT_BUDGET = 60.0  # seconds for the whole measurement: warm-up, runs and layers
+# A coefficient of variation above this is too wide to trust the median alone: a busy machine,
+# frequency scaling or too few runs. Said in words on screen and as "noisy" in JSON.
+NOISY_CV = 0.10
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,14 @@ class Timing:
         m = self.mean
         var = sum((s - m) ** 2 for s in self.samples) / (len(self.samples) - 1)
         return math.sqrt(var) / m if m > 0 else 0.0
+
+    @property
+    def noisy(self) -> bool:
+        return self.cv > NOISY_CV
+
+    def distinct_from(self, other: Timing) -> bool:
+        """Whether the two p10–p90 intervals are apart, so the medians may be ranked."""
+        return self.p90 < other.p10 or other.p90 < self.p10
 
     @property
     def throughput(self) -> float:
