@@ -1,0 +1,80 @@
+"""The install recipes a user copies: the GitHub Actions workflow and the pre-commit hook. Each is
+parsed and its commands run on a fresh venv that installs cnnprof from this repository (the
+package index only for the dependencies): the budget check passes on the zoo and fails (exit 1)
+on a budget the model has outgrown. The wheel build must not warn."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# What setuptools printed before pyproject.toml listed every package and gave license as SPDX.
+SETUPTOOLS_WARNINGS = ("SetuptoolsDeprecationWarning", "SetuptoolsWarning", "would be ignored")
+GROWN = "models:\n  - {model: mobilenet_v1, max_macs: 500M, source: a budget it outgrew}\n"
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A venv with cnnprof installed from the repository, as `pip install .` does it."""
+    where = tmp_path_factory.mktemp("fresh") / "venv"
+    venv.create(where, with_pip=True)
+    done = subprocess.run(
+        [where / "bin" / "python", "-m", "pip", "install", "-v", str(ROOT)],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    log = done.stdout + done.stderr  # -v shows what the build backend printed
+    for warning in SETUPTOOLS_WARNINGS:
+        assert warning not in log, warning
+    return where / "bin"
+
+
+def _shell(command: str, bin_dir: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+    return subprocess.run(["bash", "-c", command], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "PATH": path, **env})  # fmt: skip
+
+
+def test_workflow_installs_and_guards(fresh: Path, tmp_path: Path) -> None:
+    flow = yaml.safe_load((ROOT / ".github/workflows/cnnprof.yml").read_text())
+    job = flow["jobs"]["budget"]
+    runs = [step["run"] for step in job["steps"] if "run" in step]
+    install, check = runs
+    assert "pip install ." in install  # from the repository, never `cnnprof[...]` off the index
+    summary = tmp_path / "summary.md"
+    env = {"GITHUB_STEP_SUMMARY": str(summary), **job["env"]}
+    assert _shell(check, fresh, env).returncode == 0
+    assert "metrics hold" in summary.read_text()
+    grown = tmp_path / "grown.yaml"
+    grown.write_text(GROWN)
+    failed = _shell(check, fresh, {**env, "BUDGET": str(grown)})
+    assert failed.returncode == 1, failed.stderr
+    assert "FAIL" in summary.read_text()
+
+
+def test_pre_commit_hook_installs_and_guards(fresh: Path, tmp_path: Path) -> None:
+    (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert hook["language"] == "python"  # pre-commit pip-installs this repository
+    command = shlex.split(hook["entry"])
+    assert _shell(shlex.join(command + hook["args"]), fresh, {}).returncode == 0
+    grown = tmp_path / "grown.yaml"
+    grown.write_text(GROWN)
+    failed = _shell(shlex.join([*command, str(grown)]), fresh, {})
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "mobilenet_v1" in failed.stdout
+
+
+def test_no_torch_in_the_fresh_install(fresh: Path) -> None:
+    """The budget check needs no torch, so neither recipe installs it."""
+    code = "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is not None)"
+    assert subprocess.run([fresh / "python", "-c", code]).returncode == 0
+    assert sys.executable  # the suite's own interpreter is untouched
