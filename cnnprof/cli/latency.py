@@ -33,6 +33,8 @@ from cnnprof.render import charts
 from cnnprof.render import latency as render
 from cnnprof.report import latency as report
 from cnnprof.report.text import to_csv, to_json
+from cnnprof.results.device import Peaks
+from cnnprof.results.plausible import implausible
 from cnnprof.results.timing import LatencySettings, check_dtype
 from cnnprof.spec.multipliers import Multipliers
 from cnnprof.spec.reference import parse_args
@@ -113,6 +115,7 @@ def latency(
         measured = api.peaks(where, kind, threads, progress=progress)
     with render.progress_bar(f"timing {model}") as progress:
         timing = api.measure(req, settings, progress)
+    _doubt(measured)
     predicted = api.predict(req, timing, measured)
     content: Any
     if fmt is Format.json:
@@ -159,3 +162,10 @@ def device(
     else:
         content = render.peaks_table(measured, api.peaks_cache(measured))
     emit(content, output, force)
+    _doubt(measured)
+
+
+def _doubt(measured: Peaks) -> None:
+    """A calibration that stayed implausible after measuring again: said on stderr."""
+    for reason in implausible(measured):
+        typer.echo(f"cnnprof: device peaks look implausible (not cached): {reason}", err=True)

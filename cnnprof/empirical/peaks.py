@@ -63,6 +63,7 @@ from cnnprof.empirical.latency import (
     threads,
 )
 from cnnprof.results.device import CHANNELS_LAST, CURVES, OpCost, Peaks, Roofs
+from cnnprof.results.plausible import MEASURE_TRIES, implausible
 
 MATMUL_RUNS = 5
 COPY_SECONDS = 0.05  # per size, at least …
@@ -518,8 +519,11 @@ def peaks(
     cached = None if refresh else read_cached(path)
     if cached is not None:
         return cached
-    measured = measure_peaks(device, dtype, count, plan=plan, progress=progress)
-    with contextlib.suppress(OSError):  # a read-only cache only means measuring again next time
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(measured.to_dict(), indent=2) + "\n", encoding="utf-8")
+    for _ in range(MEASURE_TRIES):  # an implausible calibration is measured again, never cached
+        measured = measure_peaks(device, dtype, count, plan=plan, progress=progress)
+        if not implausible(measured):
+            with contextlib.suppress(OSError):  # a read-only cache: measured again next time
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(measured.to_dict(), indent=2) + "\n", encoding="utf-8")
+            break
     return measured

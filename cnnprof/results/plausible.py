@@ -1,0 +1,40 @@
+"""Whether a device calibration can be right, before it is cached: a busy machine (another
+process, a frequency change) leaves a dip in a curve — a 4 MiB copy at 0.5 GB/s between sizes at
+171 GB/s — that a roofline would then charge every model for. Pure data in, reasons out."""
+
+from __future__ import annotations
+
+from cnnprof.results.device import Peaks
+
+# A point this many times slower than both its neighbours is a dip no cache or kernel change
+# explains (real steps, e.g. leaving the last-level cache, are a few times, and one-sided).
+DIP = 8.0
+# Calibrations run before an implausible one is used as it is (never cached; the CLI says so).
+MEASURE_TRIES = 2
+
+
+def _dips(curve: tuple[tuple[float, float], ...], what: str, unit: str) -> list[str]:
+    out = []
+    for (_, before), (size, rate), (_, after) in zip(curve, curve[1:], curve[2:], strict=False):
+        if rate * DIP < before and rate * DIP < after:
+            out.append(f"{what} at {size:,.0f}: {rate / 1e9:,.2f} {unit} between "
+                       f"{before / 1e9:,.2f} and {after / 1e9:,.2f}")  # fmt: skip
+    return out
+
+
+def implausible(peaks: Peaks) -> list[str]:
+    """Why ``peaks`` cannot describe the device (an empty list: plausible). Each curve must be
+    free of isolated dips (copy bandwidth consistent across sizes, convolution rates near
+    monotone), and no convolution may beat the matmul peak by more than ``DIP`` times."""
+    r = peaks.roofs
+    reasons = []
+    if not r.flops_per_s > 0:
+        reasons.append("no matmul peak was measured")
+    reasons += _dips(r.bandwidth, "copy bandwidth, bytes", "GB/s")
+    for label, curve in peaks.conv_curves():
+        reasons += _dips(curve, label + ", FLOPs", "GFLOP/s")
+        fastest = max((rate for _, rate in curve), default=0.0)
+        if r.flops_per_s > 0 and fastest > DIP * r.flops_per_s:
+            reasons.append(f"{label} reached {fastest / 1e9:,.1f} GFLOP/s, beyond the matmul "
+                           f"peak {r.flops_per_s / 1e9:,.1f}")  # fmt: skip
+    return reasons
