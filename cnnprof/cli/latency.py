@@ -129,6 +129,7 @@ def latency(
     emit(content, output, force)
     if plot is not None:
         charts.roofline_chart(timing, measured.roofs, plot)
+        typer.echo(f"wrote {plot}", err=True)
 
 
 def device(

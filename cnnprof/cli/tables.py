@@ -75,7 +75,7 @@ def compare(
         content = _grid_output(fmt, title, headers, rows, report.compare_dict(result))
     emit(content, output, force)
     if plot is not None:
-        _plot(plot, list(result.columns), [False] * len(result.columns), "macs")
+        _plot(plot, list(result.columns), [False] * len(result.columns), "macs", "compare")
 
 
 def separable(
@@ -154,7 +154,8 @@ def sweep(
             record.pop("pareto")
     emit(_sweep_output(fmt, points, records, metric), output, force)
     if plot is not None:
-        _plot(plot, [p.column for p in points], [p.pareto for p in points], cost)
+        _plot(plot, [p.column for p in points], [p.pareto for p in points], cost,
+              f"sweep {base.label}")  # fmt: skip
 
 
 def _sweep_output(
@@ -193,18 +194,26 @@ def _grid_output(
     return common.grid(title, headers, rows)
 
 
-def _plot(path: Path, columns: list[Column], frontier: list[bool], cost: str) -> None:
-    """Cost against published top-1 for the configurations whose accuracy is known (against
-    params when none is), the Pareto frontier marked."""
+def _plot(path: Path, columns: list[Column], frontier: list[bool], cost: str, what: str) -> None:
+    """Cost against published top-1 when every model has one, else against params, so that
+    every model is drawn (at least half must have one, or the ones without it are
+    listed under the chart); the Pareto frontier marked; "wrote FILE" on stderr."""
+    names = {c.label.partition("@")[0] for c in columns}
+    labels = [c.label.partition("@")[2] or c.label if len(names) == 1 else c.label
+              for c in columns]  # fmt: skip
     known = [i for i, c in enumerate(columns) if c.top1 is not None]
+    if 2 * len(known) < len(columns):  # fewer than half published: params, every model drawn
+        known = []
     y_key = "top1" if known else "params"
     chosen = known or list(range(len(columns)))
+    unplotted = [labels[i] for i in range(len(columns)) if i not in chosen]
     scale = 1.0 if cost == "latency_ms" else 1e6
     xs = [(value(columns[i], cost) or 0.0) / scale for i in chosen]
     ys = [(value(columns[i], y_key) or 0.0) / (1.0 if known else 1e6) for i in chosen]
-    labels = [columns[i].label.partition("@")[2] or columns[i].label for i in chosen]
     x_label = "latency (ms)" if cost == "latency_ms" else "MACs (millions)"
     y_label = "published top-1 (%)" if known else "params (millions)"
-    title = f"{columns[0].label.partition('@')[0]}: {y_label} against {x_label}"
-    flags = [frontier[i] for i in chosen]
-    charts.scatter(path, labels, xs, ys, flags, x_label, y_label, title)
+    title = f"{what}: {y_label} against {x_label}"
+    footnote = ("no published top-1, not drawn: " + ", ".join(unplotted)) if unplotted else ""
+    charts.scatter(path, [labels[i] for i in chosen], xs, ys, [frontier[i] for i in chosen],
+                   x_label, y_label, title, footnote=footnote)  # fmt: skip
+    typer.echo(f"wrote {path}", err=True)

@@ -11,7 +11,7 @@ from cnnprof.report.latency import timing_title
 from cnnprof.results.device import Roofs
 from cnnprof.results.timing import Timing
 
-FORMATS = (".png", ".svg")
+FORMATS = (".png", ".svg", ".pdf")
 
 
 def _pyplot():  # type: ignore[no-untyped-def]
@@ -27,7 +27,7 @@ def _pyplot():  # type: ignore[no-untyped-def]
 
 def check_path(path: Path, force: bool) -> None:
     if path.suffix.lower() not in FORMATS:
-        raise OptionError(f"--plot {path}: expected a .png or .svg file name")
+        raise OptionError(f"--plot {path}: expected a .png, .svg or .pdf file name")
     if path.exists() and not force:
         raise OptionError(f"--plot {path}: the file exists; add --force to overwrite it")
 
@@ -42,29 +42,51 @@ def scatter(
     y_label: str,
     title: str,
     log_x: bool = True,
+    footnote: str = "",
 ) -> None:
-    """One point per model, the Pareto frontier joined and marked."""
+    """One point per model, the Pareto frontier joined and marked; ``footnote`` under the axes
+    (the models left out, and why)."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
-    ax.scatter(x, y, color="#8a9bb0", zorder=2, label="configurations")
+    fig, ax = plt.subplots(figsize=(7.5, 5), dpi=120)
+    ax.scatter(x, y, color="#8a9bb0", zorder=2, label=f"models ({len(x)})")
+    ax.margins(x=0.08, y=0.14)
     front = sorted((xi, yi) for xi, yi, f in zip(x, y, frontier, strict=True) if f)
     if front:
         ax.plot(*zip(*front, strict=True), color="#d1495b", marker="o", zorder=3,
                 label="Pareto frontier")  # fmt: skip
-    for label, xi, yi in zip(labels, x, y, strict=True):
-        ax.annotate(label, (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    # Labels alternate above and below their points, shifted further when a neighbour is close,
+    # so that labels of nearby points do not overprint each other.
+    for i, (label, xi, yi) in enumerate(sorted(zip(labels, x, y, strict=True),
+                                               key=lambda t: (t[1], t[2]))):  # fmt: skip
+        dy = (6 + 8 * (i % 3)) * (1 if i % 2 == 0 else -1)
+        ax.annotate(
+            label,
+            (xi, yi),
+            textcoords="offset points",
+            xytext=(5, dy),
+            fontsize=7,
+            va="center",
+            arrowprops={"arrowstyle": "-", "color": "#bbbbbb", "lw": 0.5},
+        )
     if log_x:
-        from matplotlib.ticker import FormatStrFormatter
+        from matplotlib.ticker import LogLocator, ScalarFormatter
 
         ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
-        ax.xaxis.set_minor_formatter(FormatStrFormatter("%g"))
+        # Major ticks labelled in plain numbers; minor ticks unlabelled (labelled, they ran
+        # together as "500600700800900").
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        formatter = ScalarFormatter()
+        formatter.set_scientific(False)
+        ax.xaxis.set_major_formatter(formatter)
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.set_xlabel(x_label)
     ax.set_ylabel(y_label)
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
+    if footnote:
+        fig.text(0.01, 0.01, footnote, fontsize=7, wrap=True, color="#555555")
+    fig.tight_layout(rect=(0, 0.04 if footnote else 0, 1, 1))
     try:
         fig.savefig(path)
     except OSError as exc:
