@@ -538,7 +538,7 @@ def test_cli_device_and_refresh(tiny_peaks: Path, monkeypatch: pytest.MonkeyPatc
         (("--device", "tpu"), "'tpu' is not one of 'cpu', 'cuda', 'mps'"),
         (("--warmup", "soon"), "--warmup soon"),
         (("--batch", "0"), "--batch 0"),
-        (("--plot", "chart.pdf"), ".png or .svg"),
+        (("--plot", "chart.jpg"), ".png, .svg or .pdf"),
     ],
 )
 def test_cli_latency_errors(args: tuple[str, ...], fragment: str):

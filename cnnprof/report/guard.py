@@ -9,7 +9,15 @@ from cnnprof.report.text import to_markdown
 from cnnprof.report.units import human
 from cnnprof.results.check import CheckResult
 
-CHECK_COLUMNS = ("model", "metric", "kind", "before", "after", "delta", "limit", "status")
+# `reference`: the baseline's value, or the budget itself; `value`: today's count; `limit`: the
+# largest value that passes (reference plus tolerance). All numbers, in the metric's unit.
+CHECK_COLUMNS = ("model", "metric", "kind", "reference", "value", "limit", "delta", "status")
+
+
+def _number(x: float) -> float | int:
+    """A parsed budget such as 4.1G (4099999999.9999995 in binary) as the number it names."""
+    rounded = round(float(x), 6)
+    return int(rounded) if rounded.is_integer() else rounded
 
 
 def check_records(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
@@ -18,10 +26,10 @@ def check_records(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
             "model": r.model,
             "metric": r.metric,
             "kind": r.kind,
-            "before": r.before,
-            "after": r.after,
+            "reference": _number(r.before),
+            "value": _number(r.after),
+            "limit": _number(r.limit),
             "delta": round(r.delta, 6),
-            "limit": r.limit,
             "status": "ok" if r.ok else "FAIL",
         }
         for r in results

@@ -133,7 +133,7 @@ def separable_dict(report: SeparableReport) -> dict[str, Any]:
 
 
 # Sweep fields left out of the terminal table (the settings columns name the model).
-WIDE_ONLY = ("model", "flops", "param_memory", "activation_memory", "official")
+WIDE_ONLY = ("model", "flops", "param_bytes", "peak_activation_bytes", "official")
 
 
 # Terminal headers of the sweep fields that are not metrics (JSON and CSV keep the keys).

@@ -2,8 +2,9 @@
 
 A row is a key (the name in JSON and CSV), a title (the header people read), a unit (which picks
 the formatter in `report.units`), how to read it off a `Column`, and whether lower is better.
-The baseline and budget files name some of them their own way (`param_bytes`, `max_memory`): those
-names are mapped onto these keys here, once.
+One name per quantity: a profile's JSON, compare, sweep, snapshots and checks all say
+`param_bytes` and `peak_activation_bytes`; budget files name their limits their own way
+(`max_memory`, `max_param_memory`), mapped onto these keys here, once.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ _ROWS = (
     Metric("macs", "MACs", "count", lambda c: c.profile.macs, compare=True, sweep=True),
     Metric("flops", "FLOPs", "count", lambda c: c.profile.flops, compare=True, sweep=True),
     Metric(
-        "param_memory",
+        "param_bytes",
         "parameter memory",
         "bytes",
         lambda c: c.profile.param_bytes,
@@ -70,7 +71,7 @@ _ROWS = (
         short="param mem",
     ),
     Metric(
-        "activation_memory",
+        "peak_activation_bytes",
         "peak activations",
         "bytes",
         lambda c: c.profile.peak_activation_bytes,
@@ -138,15 +139,15 @@ _ROWS = (
 )
 METRICS: Mapping[str, Metric] = MappingProxyType({m.key: m for m in _ROWS})
 
-# A baseline's `counts` (cnnprof.snapshot/1) name each metric as below; the names are the file
-# format's and stay as they are for the baselines people already keep.
+# A baseline's `counts` (cnnprof.snapshot/1) name each metric as below: the metric keys
+# themselves, as the baselines people already keep do.
 BASELINE_COUNTS: Mapping[str, str] = MappingProxyType(
     {
         "params": "params",
         "macs": "macs",
         "flops": "flops",
-        "param_bytes": "param_memory",
-        "peak_activation_bytes": "activation_memory",
+        "param_bytes": "param_bytes",
+        "peak_activation_bytes": "peak_activation_bytes",
     }
 )
 # A budget entry's limits → the metric each bounds.
@@ -155,8 +156,8 @@ BUDGET_KEYS: Mapping[str, str] = MappingProxyType(
         "max_params": "params",
         "max_macs": "macs",
         "max_flops": "flops",
-        "max_memory": "activation_memory",
-        "max_param_memory": "param_memory",
+        "max_memory": "peak_activation_bytes",
+        "max_param_memory": "param_bytes",
         "max_latency_ms": "latency_ms",
     }
 )
