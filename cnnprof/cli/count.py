@@ -133,7 +133,9 @@ def count(
         emit(_training(req, empirical, fmt), output, force)
         return
     if empirical:
-        emit(_cross_check(cross_check(req, counter.value), fmt, layers), output, force)
+        with render_latency.spinner(f"counting {req.label} as it runs ({counter.value} counter)"):
+            check = cross_check(req, counter.value)
+        emit(_cross_check(check, fmt, layers), output, force)
         return
     source = resolve(req)
     profile = source.profile()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import time
 from typing import Annotated, Any
 
 import typer
@@ -22,10 +22,14 @@ from cnnprof.cli.options import (
     InputOpt,
     Model,
     Output,
+    PlotOpt,
+    Sort,
     Threads,
+    Top,
     check_output,
     emit,
     parse_input,
+    refuse,
     with_multipliers,
 )
 from cnnprof.errors import OptionError
@@ -35,6 +39,7 @@ from cnnprof.report import latency as report
 from cnnprof.report.text import to_csv, to_json
 from cnnprof.results.device import Peaks
 from cnnprof.results.plausible import implausible
+from cnnprof.results.ranking import TIME_KEYS, ranked
 from cnnprof.results.timing import LatencySettings, check_dtype
 from cnnprof.spec.multipliers import Multipliers
 from cnnprof.spec.reference import parse_args
@@ -89,10 +94,9 @@ def latency(
     layers: Annotated[
         bool, typer.Option("--layers", "-l", help="Time every row (forward hooks).")
     ] = False,
-    plot: Annotated[
-        Path | None,
-        typer.Option("--plot", help="Write the roofline chart to FILE.png or FILE.svg."),
-    ] = None,
+    plot: PlotOpt = None,
+    sort: Sort = None,
+    top: Top = None,
     fmt: FormatOpt = Format.table,
     output: Output = None,
     force: Force = False,
@@ -100,6 +104,11 @@ def latency(
     arg: Args = None,
 ) -> None:
     where, kind = device.value, dtype.value
+    order = None if sort is None else sort.value
+    if (order is not None or top is not None) and not layers:
+        refuse("--sort" if order is not None else "--top", "orders the timed layer table: "
+               "add --layers")  # fmt: skip
+    ranked((), TIME_KEYS, order, top, "latency")  # a bad --sort or --top, refused before measuring
     settings = LatencySettings(
         device=where, threads=threads, channels_last=channels_last, warmup=_warmup(warmup),
         runs=runs, min_time=min_time, budget=budget, layers=layers or plot is not None,
@@ -111,21 +120,22 @@ def latency(
     if plot is not None:
         charts.check_plot(plot, force)
     check_output(output, force)
-    with render.progress_bar("device peaks") as progress:
-        measured = api.peaks(where, kind, threads, progress=progress)
-    with render.progress_bar(f"timing {model}") as progress:
-        timing = api.measure(req, settings, progress)
+    with render.command_bar(req.label, PHASES) as bar:
+        started = time.monotonic()
+        measured = api.peaks(where, kind, threads, progress=bar.phase(PHASES[0]))
+        _calibrated(measured, time.monotonic() - started)
+        timing = api.measure(req, settings, bar.phase(PHASES[1]))
     _doubt(measured)
     predicted = api.predict(req, timing, measured)
     content: Any
     if fmt is Format.json:
-        content = to_json(report.latency_dict(timing, predicted, measured.roofs))
+        content = to_json(report.latency_dict(timing, predicted, measured.roofs, order, top))
     elif fmt is Format.csv:
-        content = report.latency_csv(timing, predicted)
+        content = report.latency_csv(timing, predicted, order, top)
     elif fmt is Format.md:
-        content = report.latency_markdown(timing, predicted)
+        content = report.latency_markdown(timing, predicted, order, top)
     else:
-        content = render.latency_view(timing, predicted, layers)
+        content = render.latency_view(timing, predicted, layers, order, top)
     emit(content, output, force)
     if plot is not None:
         charts.roofline_chart(timing, measured.roofs, plot)
@@ -149,9 +159,11 @@ def device(
     LatencySettings(device=where, threads=threads).check()
     check_dtype(kind)
     check_output(output, force)
-    with render.progress_bar("device peaks") as progress:
-        measured = api.peaks(where, kind, threads, refresh=refresh, progress=progress,
+    with render.command_bar("cnnprof device", PHASES[:1]) as bar:
+        started = time.monotonic()
+        measured = api.peaks(where, kind, threads, refresh=refresh, progress=bar.phase(PHASES[0]),
                              needs="cnnprof device")  # fmt: skip
+        _calibrated(measured, time.monotonic() - started)
     content: Any
     if fmt is Format.json:
         content = to_json(measured.to_dict())
@@ -164,6 +176,19 @@ def device(
         content = render.peaks_table(measured, api.peaks_cache(measured))
     emit(content, output, force)
     _doubt(measured)
+
+
+# One bar per command: calibrating the device (only when its peaks are not cached), then timing.
+PHASES = ("device calibration", "timing")
+
+
+def _calibrated(measured: Peaks, seconds: float) -> None:
+    """The one-time note: a calibration ran (it is cached for every later run)."""
+    if seconds > 1.0:
+        where = api.peaks_cache(measured) or "not cached"
+        typer.echo(f"cnnprof: calibrated {measured.device_name} once in {seconds:.0f} s "
+                   f"({where}); later runs reuse it, `cnnprof device --refresh` redoes it",
+                   err=True)  # fmt: skip
 
 
 def _doubt(measured: Peaks) -> None:

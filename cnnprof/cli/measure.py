@@ -8,11 +8,11 @@ from cnnprof.render.latency import progress_bar
 from cnnprof.results.timing import LatencySettings, Timing
 
 
-def measure(req: Request, layers: bool = False, device: str = "cpu") -> Timing:
+def measure(req: Request, layers: bool = False, device: str = "cpu", position: str = "") -> Timing:
     """Measured latency with random weights, for a command's --latency (imports torch, through
-    the API's gate)."""
+    the API's gate); ``position`` ("2 of 5") says where it stands in multi-model work."""
     settings = LatencySettings(device=device, layers=layers)
-    with progress_bar(req.label) as progress:
+    with progress_bar(f"{position}: {req.label}" if position else req.label) as progress:
         return latency.measure(req, settings, progress, needs="--latency")
 
 

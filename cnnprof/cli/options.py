@@ -94,7 +94,8 @@ Args = Annotated[
 ]
 Latency = Annotated[bool, typer.Option("--latency", help="Also measure latency on this CPU.")]
 PlotOpt = Annotated[
-    Path | None, typer.Option("--plot", help="Chart to FILE.png or FILE.svg (needs matplotlib).")
+    Path | None,
+    typer.Option("--plot", help="Chart to FILE.png, .svg or .pdf (needs matplotlib)."),
 ]
 Device = Annotated[DeviceName, typer.Option("--device", "-d", help="Where to run.")]
 Threads = Annotated[

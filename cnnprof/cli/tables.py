@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -9,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from cnnprof.api import tables
-from cnnprof.api.request import request
+from cnnprof.api.request import Request, request
 from cnnprof.cli.measure import measure
 from cnnprof.cli.options import (
     Args,
@@ -32,6 +33,7 @@ from cnnprof.report import tables as report
 from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.results.metrics import METRICS, value
 from cnnprof.results.tables import Column, SweepPoint
+from cnnprof.results.timing import Timing
 from cnnprof.spec.reference import parse_args
 
 
@@ -57,7 +59,11 @@ def compare(
     if plot is not None:
         charts.check_path(plot, force)
     requests = [request(m, batch=batch) for m in models]
-    columns = [tables.column(r, measure(r) if latency else None) for r in requests]
+    total = len(requests)
+    columns = [
+        tables.column(r, measure(r, position=f"{k} of {total}") if latency else None)
+        for k, r in enumerate(requests, start=1)
+    ]
     result = tables.compare(columns, baseline)
     headers, rows, ratios = report.compare_grid(result)
     base = result.columns[result.baseline].label
@@ -110,15 +116,28 @@ def separable(
     emit(content, output, force)
 
 
-Values = Annotated[str | None, typer.Option(help="Comma list or range, e.g. 1,0.75,0.5 or 0..7.")]
+# The swept multipliers: the same names and short flags as the single-valued options of `count`.
+AlphaValues = Annotated[
+    str | None, typer.Option("--alpha", "-a", help="Width multipliers α, e.g. 1,0.75,0.5,0.25.")
+]
+ResolutionValues = Annotated[
+    str | None,
+    typer.Option("--resolution", "-r", help="Input sides in pixels, e.g. 224,192,160,128."),
+]
+DepthValues = Annotated[
+    str | None, typer.Option("--depth", help="Depth multipliers (repeats ×D), e.g. 1,1.5,2.")
+]
+PhiValues = Annotated[
+    str | None, typer.Option("--phi", help="Compound coefficients φ: a list or a range, e.g. 0..7.")
+]
 
 
 def sweep(
     model: Model,
-    alpha: Values = None,
-    resolution: Values = None,
-    depth: Values = None,
-    phi: Values = None,
+    alpha: AlphaValues = None,
+    resolution: ResolutionValues = None,
+    depth: DepthValues = None,
+    phi: PhiValues = None,
     metric: Annotated[
         str, typer.Option("--metric", help="Grid cell: macs, params, flops, top1, latency_ms …")
     ] = "macs",
@@ -146,7 +165,12 @@ def sweep(
         tables.parse_list(alpha, float, "alpha"), tables.parse_list(resolution, int, "resolution"),
         tables.parse_list(depth, float, "depth"), tables.parse_list(phi, float, "phi"),
     )  # fmt: skip
-    points = tables.sweep(base, settings, measure if latency else None, target_ms)
+    done = itertools.count(1)
+
+    def timed(point: Request) -> Timing:
+        return measure(point, position=f"{next(done)} of {len(settings)}")
+
+    points = tables.sweep(base, settings, timed if latency else None, target_ms)
     cost = "latency_ms" if latency else "macs"
     records = report.sweep_records(points)
     if not pareto:

@@ -25,7 +25,8 @@ interleaved; the rest, timed in tight loops, net of the tight-loop launch cost).
 
 Each figure is the median of its runs. The result is cached as JSON per device name, torch
 version, thread count and dtype under the cache directory (``$CNNPROF_CACHE_DIR``, else
-``$XDG_CACHE_HOME/cnnprof``, else ``~/.cache/cnnprof``).
+the platform's user cache directory from platformdirs: ``$XDG_CACHE_HOME/cnnprof`` or
+``~/.cache/cnnprof`` on Linux, ``~/Library/Caches/cnnprof`` on macOS).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import platformdirs
 import torch
 from torch import nn
 
@@ -129,8 +131,7 @@ def cache_dir() -> Path:
     override = os.environ.get("CNNPROF_CACHE_DIR")
     if override:
         return Path(override)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "cnnprof"
+    return platformdirs.user_cache_path("cnnprof")
 
 
 def cache_path(name: str, torch_version: str, thread_count: int, dtype: str) -> Path:

@@ -10,6 +10,7 @@ from typing import Any
 from cnnprof.report.text import to_csv, to_markdown
 from cnnprof.report.units import fault_count, flop_size, human_bytes, ms_fixed, percent, threads
 from cnnprof.results.device import Estimate, Peaks, Roofs
+from cnnprof.results.ranking import TIME_KEYS, ranked
 from cnnprof.results.timing import Timing
 
 SCHEMA = "cnnprof.latency/1"
@@ -29,13 +30,19 @@ def _share(part: float, whole: float) -> float | None:
     return part / whole if whole else None
 
 
-def layer_records(timing: Timing, estimate: Estimate | None = None) -> list[dict[str, Any]]:
-    """One record per timed row: time and its share next to MACs and their share."""
+def layer_records(
+    timing: Timing,
+    estimate: Estimate | None = None,
+    sort: str | None = None,
+    top: int | None = None,
+) -> list[dict[str, Any]]:
+    """One record per timed row (largest ``sort`` first, the first ``top``): time and its share
+    next to MACs and their share, shares of the whole model whatever is shown."""
     total_s, total_macs = timing.layer_sum, sum(layer.macs for layer in timing.layers)
     predicted = estimate.by_path() if estimate else {}
     kernels = timing.kernel_map()
     out = []
-    for layer in timing.layers:
+    for layer in ranked(timing.layers, TIME_KEYS, sort, top, "latency"):
         guess = predicted.get(layer.path)
         out.append(
             {
@@ -98,26 +105,40 @@ def summary_record(timing: Timing, estimate: Estimate | None = None) -> dict[str
 
 
 def latency_dict(
-    timing: Timing, estimate: Estimate | None = None, roofs: Roofs | None = None
+    timing: Timing,
+    estimate: Estimate | None = None,
+    roofs: Roofs | None = None,
+    sort: str | None = None,
+    top: int | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"schema": SCHEMA, **summary_record(timing, estimate)}
     out["samples_s"] = list(timing.samples)
     if roofs is not None:
         out["roofs"] = roofs_dict(roofs)
     if timing.layers:
-        out["layers"] = layer_records(timing, estimate)
+        out["layers"] = layer_records(timing, estimate, sort, top)
     return out
 
 
-def latency_csv(timing: Timing, estimate: Estimate | None = None) -> str:
+def latency_csv(
+    timing: Timing,
+    estimate: Estimate | None = None,
+    sort: str | None = None,
+    top: int | None = None,
+) -> str:
     if timing.layers:
-        records = layer_records(timing, estimate)
+        records = layer_records(timing, estimate, sort, top)
         return to_csv(records, list(records[0]))
     record = summary_record(timing, estimate)
     return to_csv([record], list(record))
 
 
-def latency_markdown(timing: Timing, estimate: Estimate | None = None) -> str:
+def latency_markdown(
+    timing: Timing,
+    estimate: Estimate | None = None,
+    sort: str | None = None,
+    top: int | None = None,
+) -> str:
     t = timing
     title = (
         f"**{t.model}** — {t.device_name} ({t.device}), batch {t.batch}, {t.dtype}, "
@@ -128,6 +149,11 @@ def latency_markdown(timing: Timing, estimate: Estimate | None = None) -> str:
         ("p10 / p90", f"{ms_fixed(t.p10)} / {ms_fixed(t.p90)} ms"),
         ("IQR · CV", f"{ms_fixed(t.iqr)} ms · {100 * t.cv:.1f} %"),
         ("runs", f"{t.runs} (after {t.warmup_runs} warm-up)"),
+        *(
+            [("noisy", f"yes: CV {100 * t.cv:.0f} %, read p10–p90, not the median alone")]
+            if t.noisy
+            else []
+        ),
         ("throughput", f"{t.throughput:,.1f} images/s"),
     ]
     if estimate is not None:
@@ -148,7 +174,7 @@ def latency_markdown(timing: Timing, estimate: Estimate | None = None) -> str:
                 "–" if r["predicted_seconds"] is None else ms_fixed(r["predicted_seconds"]),
                 r["bound"] or "–",
             )
-            for r in layer_records(t, estimate)
+            for r in layer_records(t, estimate, sort, top)
         ]  # fmt: skip
         headers = ("path", "op", "ms", "time %", "MACs %", "GMAC/s", "bytes", "FLOP/B",
                    *(["faults"] if faulting else []), "roofline ms", "bound")  # fmt: skip

@@ -6,7 +6,7 @@ All times are in seconds; statistics are computed from the raw samples, never st
 
 from __future__ import annotations
 
-import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -60,14 +60,14 @@ def check_dtype(dtype: str) -> None:
 
 
 def quantile(samples: Sequence[float], q: float) -> float:
-    """Linear interpolation between order statistics (numpy's default method)."""
-    ordered = sorted(samples)
-    if not ordered:
+    """The ``q`` quantile (a whole percentile, 0…1) by linear interpolation between order
+    statistics — `statistics.quantiles`' inclusive method, numpy's default."""
+    if not samples:
         raise ValueError("quantile of no samples")
-    position = q * (len(ordered) - 1)
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    if len(samples) == 1:
+        return samples[0]
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return [min(samples), *cuts, max(samples)][round(100 * q)]
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ class Timing:
 
     @property
     def mean(self) -> float:
-        return sum(self.samples) / len(self.samples)
+        return statistics.fmean(self.samples)
 
     @property
     def cv(self) -> float:
@@ -149,8 +149,7 @@ class Timing:
         if len(self.samples) < 2:
             return 0.0
         m = self.mean
-        var = sum((s - m) ** 2 for s in self.samples) / (len(self.samples) - 1)
-        return math.sqrt(var) / m if m > 0 else 0.0
+        return statistics.stdev(self.samples, m) / m if m > 0 else 0.0
 
     @property
     def noisy(self) -> bool:
