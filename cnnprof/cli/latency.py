@@ -192,6 +192,8 @@ def _calibrated(measured: Peaks, seconds: float) -> None:
 
 
 def _doubt(measured: Peaks) -> None:
-    """A calibration that stayed implausible after measuring again: said on stderr."""
+    """A calibration that stayed implausible after measuring again: said on stderr, every time
+    it is used."""
     for reason in implausible(measured):
-        typer.echo(f"cnnprof: device peaks look implausible (not cached): {reason}", err=True)
+        typer.echo(f"cnnprof: device peaks look implausible ({reason}); a quieter machine and "
+                   "`cnnprof device --refresh` measure them again", err=True)  # fmt: skip

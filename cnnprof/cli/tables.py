@@ -172,21 +172,16 @@ def sweep(
 
     points = tables.sweep(base, settings, timed if latency else None, target_ms)
     cost = "latency_ms" if latency else "macs"
-    records = report.sweep_records(points)
-    if not pareto:
-        for record in records:
-            record.pop("pareto")
-    emit(_sweep_output(fmt, points, records, metric), output, force)
+    emit(_sweep_output(fmt, points, report.sweep_dict(points, pareto), metric), output, force)
     if plot is not None:
         _plot(plot, [p.column for p in points], [p.pareto for p in points], cost,
               f"sweep {base.label}")  # fmt: skip
 
 
-def _sweep_output(
-    fmt: Format, points: list[SweepPoint], records: list[dict[str, Any]], metric: str
-) -> Any:
+def _sweep_output(fmt: Format, points: list[SweepPoint], data: dict[str, Any], metric: str) -> Any:
     if fmt is Format.json:
-        return to_json({"schema": report.SWEEP_SCHEMA, "points": records})
+        return to_json(data)
+    records = data["points"]
     columns = [k for k in records[0] if any(r.get(k) is not None for r in records)]
     if fmt is Format.table:  # the terminal gets the core columns; md, csv and json get all
         columns = [k for k in columns if k not in report.WIDE_ONLY]
@@ -202,6 +197,9 @@ def _sweep_output(
     if grid:
         parts.append(common.grid(f"{metric} per configuration", *grid))
     parts.append(common.grid("every configuration", titles, rows))
+    note = report.indistinct_note(report.sweep_comparison(points))
+    if note:
+        parts.append(common.note(note))
     return common.group(*parts)
 
 

@@ -520,11 +520,11 @@ def peaks(
     cached = None if refresh else read_cached(path)
     if cached is not None:
         return cached
-    for _ in range(MEASURE_TRIES):  # an implausible calibration is measured again, never cached
+    for attempt in range(MEASURE_TRIES):  # an implausible calibration is measured again; the
         measured = measure_peaks(device, dtype, count, plan=plan, progress=progress)
-        if not implausible(measured):
-            with contextlib.suppress(OSError):  # a read-only cache: measured again next time
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps(measured.to_dict(), indent=2) + "\n", encoding="utf-8")
+        if not implausible(measured) or attempt == MEASURE_TRIES - 1:  # last one kept, flagged
             break
+    with contextlib.suppress(OSError):  # a read-only cache only means measuring again next time
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(measured.to_dict(), indent=2) + "\n", encoding="utf-8")
     return measured

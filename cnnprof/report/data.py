@@ -3,7 +3,7 @@ looked up in one table (`cnnprof.to_dict`, `cnnprof.to_json`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -16,11 +16,6 @@ from cnnprof.results.profile import CrossCheck, Profile
 from cnnprof.results.tables import SeparableReport, SweepPoint
 from cnnprof.results.timing import Timing
 
-
-def _sweep(points: Sequence[SweepPoint]) -> dict[str, Any]:
-    return {"schema": tables.SWEEP_SCHEMA, "points": tables.sweep_records(points)}
-
-
 # One result type → the writer of its JSON document. A sequence is written by the type of its
 # items (a sweep's points, a check's results).
 WRITERS: Mapping[type, Callable[[Any], dict[str, Any]]] = MappingProxyType(
@@ -30,7 +25,7 @@ WRITERS: Mapping[type, Callable[[Any], dict[str, Any]]] = MappingProxyType(
         Comparison: tables.compare_dict,
         SeparableReport: tables.separable_dict,
         Timing: latency.latency_dict,
-        SweepPoint: _sweep,
+        SweepPoint: tables.sweep_dict,
         CheckResult: guard.check_dict,
     }
 )

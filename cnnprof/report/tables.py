@@ -182,6 +182,21 @@ def sweep_records(points: Sequence[SweepPoint]) -> list[dict[str, Any]]:
     return out
 
 
+def sweep_comparison(points: Sequence[SweepPoint]) -> Comparison:
+    """The points as a comparison (against the first), to say which latencies overlap."""
+    return Comparison(tuple(p.column for p in points), 0)
+
+
+def sweep_dict(points: Sequence[SweepPoint], pareto: bool = True) -> dict[str, Any]:
+    records = sweep_records(points)
+    if not pareto:
+        for record in records:
+            record.pop("pareto")
+    indistinct = sweep_comparison(points).indistinct()
+    return {"schema": SWEEP_SCHEMA, "points": records,
+            "indistinct_latency": [list(pair) for pair in indistinct]}  # fmt: skip
+
+
 def sweep_grid(
     points: Sequence[SweepPoint], metric: str
 ) -> tuple[list[str], list[list[str]]] | None:

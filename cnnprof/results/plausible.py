@@ -9,7 +9,8 @@ from cnnprof.results.device import Peaks
 # A point this many times slower than both its neighbours is a dip no cache or kernel change
 # explains (real steps, e.g. leaving the last-level cache, are a few times, and one-sided).
 DIP = 8.0
-# Calibrations run before an implausible one is used as it is (never cached; the CLI says so).
+# Calibrations run before an implausible one is kept as it is (cached, and flagged by the CLI each
+# time it is used: a machine that always shows the dip would otherwise recalibrate every run).
 MEASURE_TRIES = 2
 
 
