@@ -9,6 +9,7 @@ import typer
 
 from cnnprof.api import latency as api
 from cnnprof.api.request import request
+from cnnprof.api.sources import resolve
 from cnnprof.cli.options import (
     Args,
     Batch,
@@ -120,6 +121,7 @@ def latency(
     if plot is not None:
         charts.check_plot(plot, force)
     check_output(output, force)
+    resolve(req)  # an unknown model or a refused option: one line, before any measuring
     with render.command_bar(req.label, PHASES) as bar:
         started = time.monotonic()
         measured = api.peaks(where, kind, threads, progress=bar.phase(PHASES[0]))
