@@ -4,7 +4,9 @@ and a table too wide for the width leaves its low-value columns out and says so.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -54,3 +56,31 @@ def test_a_narrow_terminal_leaves_low_value_columns_out_and_says_so() -> None:
     out = _run(["count", "resnet50", "--layers"], "60")
     assert "left out at 60 columns:" in out and "% params" in out.split("left out")[1]
     assert "conv5.2.conv3" in out
+
+
+MEASURED = {
+    "latency": (["latency", "lenet5", "--runs", "3", "--layers"], ["lenet5", "median"]),
+    "device": (["device", "--threads", "1"], ["peak compute", "GFLOP/s"]),
+}
+
+
+@pytest.mark.torch
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs torch")
+@pytest.mark.parametrize("columns", ["60", "80", "120", None], ids=["60", "80", "120", "piped"])
+@pytest.mark.parametrize("name", list(MEASURED))
+def test_measured_commands_fit_without_cutting(
+    name: str, columns: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_latency import TINY_PLAN
+
+    from cnnprof.empirical import peaks as peaks_module
+
+    monkeypatch.setenv("CNNPROF_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(peaks_module, "PLANS", {"cpu": TINY_PLAN})
+    args, whole = MEASURED[name]
+    out = _run(args, columns)
+    assert "…" not in out
+    for text in whole:
+        assert text in out, (text, out)
+    if columns is not None:
+        assert max(map(len, out.splitlines())) <= int(columns)
