@@ -4,7 +4,9 @@ text, fails the test (issue 16: "a schema test for every command's JSON")."""
 
 from __future__ import annotations
 
+import csv
 import importlib.util
+import io
 import json
 import re
 from pathlib import Path
@@ -125,3 +127,29 @@ def test_measured_commands_match_their_schemas(tmp_path: Path, monkeypatch) -> N
     check_document(_json("count", "mobilenet", "--empirical", "--layers"))
     check_document(_json("latency", "lenet5", "--runs", "3", "--layers"))
     check_document(_json("device", "--threads", "1"))
+
+
+# Columns that name things; every other CSV cell is a number or empty.
+NAME_COLUMNS = {"model", "twin", "path", "op", "kernel", "written", "op_kind", "metric", "kind",
+                "status", "official", "input", "output", "dtype"}  # fmt: skip
+CSV_COMMANDS = [
+    ("count", "mobilenet", "--layers"),
+    ("count", "mobilenet", "--by", "op"),
+    ("count", "mobilenet"),
+    ("compare", "mobilenet", "resnet18"),
+    ("separable", "mobilenet"),
+    ("separable", "mobilenet", "--layers"),
+    ("sweep", "mobilenet", "-a", "1,0.5", "--pareto"),
+    ("check", "configs/budgets/zoo.yaml"),
+]
+
+
+@pytest.mark.parametrize("args", CSV_COMMANDS, ids=" ".join)
+def test_csv_holds_numbers_only(args: tuple[str, ...]) -> None:
+    result = run(*args, "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    for record in csv.DictReader(io.StringIO(result.stdout)):
+        for column, cell in record.items():
+            if column in NAME_COLUMNS or cell in ("", "True", "False"):
+                continue
+            float(cell)  # raises on display text such as '25.56 M (×0.18)' or '–'

@@ -99,7 +99,10 @@ def separable(
     totals = report.separable_totals(result)
     if fmt is Format.json:
         content: Any = to_json(report.separable_dict(result))
-    elif fmt in (Format.md, Format.csv):
+    elif fmt is Format.csv:
+        records = report.separable_records(result, layers)
+        content = to_csv(records, list(records[0]) if records else ["path"])
+    elif fmt is Format.md:
         grids = [("models", report.SEPARABLE_TOTAL_HEADERS, totals)]
         if layers:
             grids.append(("convolutions", report.SEPARABLE_HEADERS,

@@ -132,6 +132,20 @@ def separable_dict(report: SeparableReport) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def separable_records(report: SeparableReport, layers: bool) -> list[dict[str, Any]]:
+    """CSV holds one table of numbers: the model and its two twins, or (``layers``) every
+    convolution, its output as height and width columns."""
+    data = separable_dict(report)
+    if not layers:
+        return [{"twin": twin, **data[twin]} for twin in ("written", "standard", "separable")
+                if data[twin] is not None]  # fmt: skip
+    out = []
+    for row in data["layers"]:
+        h, w = row.pop("output")
+        out.append({**row, "output_h": h, "output_w": w})
+    return out
+
+
 # Sweep fields left out of the terminal table (the settings columns name the model).
 WIDE_ONLY = ("model", "flops", "param_bytes", "peak_activation_bytes", "official")
 
