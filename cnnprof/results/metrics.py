@@ -48,8 +48,8 @@ def _latency_ms(c: Column) -> float | None:
     return None if c.timing is None else c.timing.median * 1e3
 
 
-def _timing(name: str, scale: float = 1.0) -> Callable[[Column], float | None]:
-    return lambda c: None if c.timing is None else getattr(c.timing, name) * scale
+def _timing(name: str, scale: float = 1.0, digits: int = 9) -> Callable[[Column], float | None]:
+    return lambda c: None if c.timing is None else round(getattr(c.timing, name) * scale, digits)
 
 
 def _throughput(c: Column) -> float | None:
@@ -104,7 +104,7 @@ _ROWS = (
         "latency_cv",
         "latency CV (%)",
         "%",
-        _timing("cv", 100.0),
+        _timing("cv", 100.0, digits=1),
         compare=True,
         sweep=True,
         short="CV %",
