@@ -48,8 +48,18 @@ def _latency_ms(c: Column) -> float | None:
     return None if c.timing is None else c.timing.median * 1e3
 
 
-def _timing(name: str, scale: float = 1.0, digits: int = 9) -> Callable[[Column], float | None]:
-    return lambda c: None if c.timing is None else round(getattr(c.timing, name) * scale, digits)
+def _timing(
+    name: str, scale: float = 1.0, digits: int | None = None
+) -> Callable[[Column], float | None]:
+    """A figure of the column's latency, scaled (and rounded to ``digits`` when given)."""
+
+    def get(c: Column) -> float | None:
+        if c.timing is None:
+            return None
+        number = getattr(c.timing, name) * scale
+        return number if digits is None else round(number, digits)
+
+    return get
 
 
 def _throughput(c: Column) -> float | None:
