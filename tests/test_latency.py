@@ -3,6 +3,7 @@ peaks and their cache, the roofline (pure Python), and `cnnprof latency` / `cnnp
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -18,7 +19,15 @@ from conftest import assert_error, run  # noqa: E402
 from torch import nn  # noqa: E402
 
 from cnnprof import api  # noqa: E402
-from cnnprof.analytic.roofline import estimate, layer_estimate, row_ops  # noqa: E402
+from cnnprof.analytic import roofline  # noqa: E402
+from cnnprof.analytic.roofline import (  # noqa: E402  # noqa: E402
+    OpCost,
+    conv_rate,
+    estimate,
+    layer_estimate,
+    reorder_s,
+    row_ops,
+)
 from cnnprof.api.latency import measure as measure_request  # noqa: E402
 from cnnprof.empirical import latency as latency_module  # noqa: E402
 from cnnprof.empirical import peaks as peaks_module  # noqa: E402
@@ -26,7 +35,7 @@ from cnnprof.empirical.dispatch import conv_backend, owner  # noqa: E402
 from cnnprof.empirical.latency import measure  # noqa: E402
 from cnnprof.errors import OptionError  # noqa: E402
 from cnnprof.report import latency as report_latency  # noqa: E402
-from cnnprof.results.device import OpCost, Roofs, interpolate, reorder_s  # noqa: E402
+from cnnprof.results.device import Roofs, interpolate  # noqa: E402
 from cnnprof.results.timing import MIN_RUNS, LatencySettings, quantile  # noqa: E402
 from cnnprof.spec.model import Shape  # noqa: E402
 
@@ -217,18 +226,18 @@ def test_quantile_interpolates_like_numpy():
 
 
 @pytest.mark.parametrize(
-    ("settings", "fragment"),
+    ("options", "fragment"),
     [
-        (LatencySettings(runs=0), "--runs 0"),
-        (LatencySettings(min_time=-1.0), "--min-time -1"),
-        (LatencySettings(runs=3, min_time=1.0), "alternatives"),
-        (LatencySettings(device="tpu"), "--device tpu"),
-        (LatencySettings(threads=0), "--threads 0"),
+        ({"runs": 0}, "--runs 0"),
+        ({"min_time": -1.0}, "--min-time -1"),
+        ({"runs": 3, "min_time": 1.0}, "alternatives"),
+        ({"device": "tpu"}, "--device tpu"),
+        ({"threads": 0}, "--threads 0"),
     ],
 )
-def test_settings_out_of_range(settings: LatencySettings, fragment: str):
+def test_settings_out_of_range_are_refused_when_built(options: dict, fragment: str):
     with pytest.raises(OptionError, match=fragment):
-        measure_request(api.request("lenet5"), settings)
+        LatencySettings(**options)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present here")
@@ -394,19 +403,20 @@ def test_larger_kernels_follow_their_own_curve():
 def test_convolutions_on_few_positions_move_toward_their_own_curve():
     few = ((10**6, 5e9), (10**8, 20e9))
     roofs = replace(ROOFS, curve_pixels=784, few_pixels=49, conv_curve_few=few)
+    rate = functools.partial(conv_rate, roofs)  # (op) → FLOP/s
     op = OpCost("conv", 10**7, 0, 0, kernel="1×1", pixels=784)
-    many = roofs.conv_rate(op)
+    many = rate(op)
     assert many == pytest.approx(interpolate(ROOFS.conv_curve, 10**7))
     low = interpolate(few, 10**7)
-    assert roofs.conv_rate(replace(op, pixels=49)) == pytest.approx(low)
-    assert roofs.conv_rate(replace(op, pixels=7)) == pytest.approx(low), "flat below the probes"
-    assert roofs.conv_rate(replace(op, pixels=196)) == pytest.approx((many + low) / 2), "log"
-    assert roofs.conv_rate(replace(op, pixels=0)) == pytest.approx(many), "positions unknown"
+    assert rate(replace(op, pixels=49)) == pytest.approx(low)
+    assert rate(replace(op, pixels=7)) == pytest.approx(low), "flat below the probes"
+    assert rate(replace(op, pixels=196)) == pytest.approx((many + low) / 2), "log"
+    assert rate(replace(op, pixels=0)) == pytest.approx(many), "positions unknown"
     squeeze = next(r for r in api.profile_analytic(api.request("efficientnet_b0")).rows
                    if r.op == "se")  # fmt: skip
     assert row_ops(squeeze, 4, 4)[0].pixels == 4, "an SE block convolves a pooled 1×1 map"
     kxk = replace(op, kernel="3×3", pixels=49)
-    assert roofs.conv_rate(kxk) == pytest.approx(interpolate(ROOFS.kxk_curve, 10**7)), "no pair"
+    assert rate(kxk) == pytest.approx(interpolate(ROOFS.kxk_curve, 10**7)), "no pair"
     both = replace(roofs, kxk_curve_few=((10**6, 10e9), (10**8, 30e9)))
     profile = api.profile_analytic(api.request("resnet18"))
     late = {r.path for r in profile.rows if r.out_shape.h == 7 and r.op == "conv"}
@@ -438,8 +448,8 @@ def test_faults_counted_per_row_are_charged_to_their_rows_and_the_rest_to_the_pa
 def test_weights_move_at_the_rate_for_a_whole_forward_pass():
     hot = OpCost("conv", 0, read=2**20, written=0)
     cold = OpCost("conv", 0, read=2**20, written=0, weights=2**20)
-    assert ROOFS.memory_s(hot) == pytest.approx(2**20 / ROOFS.bytes_per_s(2**20))
-    assert ROOFS.memory_s(cold, footprint=2**28) == pytest.approx(2**20 / 10e9)
+    assert roofline.memory_s(ROOFS, hot) == pytest.approx(2**20 / ROOFS.bytes_per_s(2**20))
+    assert roofline.memory_s(ROOFS, cold, footprint=2**28) == pytest.approx(2**20 / 10e9)
     profile = api.profile_analytic(api.request("vgg16"))
     fc = layer_estimate(profile.rows[-3], ROOFS, 1, 4, footprint=profile.bytes_moved)
     assert fc.op == "fc" and fc.ops[0].memory_s > profile.rows[-3].params * 4 / 10e9

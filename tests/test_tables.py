@@ -176,6 +176,7 @@ def test_sweep_errors(args):
     assert result.stderr.startswith("cnnprof: error:")
 
 
+@pytest.mark.plot
 def test_sweep_plot(tmp_path):
     chart = tmp_path / "sweep.png"
     args = ["sweep", "mobilenet", "--alpha", "1,0.5", "--plot", str(chart)]

@@ -46,15 +46,19 @@ Python, no torch.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 
 from cnnprof.results.device import (
+    Curve,
     Estimate,
     LayerEstimate,
-    OpCost,
     OpEstimate,
     Roofs,
+    ceiling,
+    interpolate,
 )
 from cnnprof.results.profile import LayerCost, Profile
 
@@ -72,9 +76,108 @@ PASSES: Mapping[str, tuple[str, int, int, bool]] = MappingProxyType(
 MAIN_CATEGORIES = ("mac", "pool", "lrn")  # the first a row has names its main op
 LINEAR_OPS = frozenset({"fc"})  # rows whose MACs are a matrix product, not a convolution
 POOLED_OPS = frozenset({"se"})  # rows whose convolutions run on a pooled 1×1 map
+OVERHEAD_KIND: Mapping[str, str] = MappingProxyType(
+    {"dwconv": "conv", "maxpool": "pool", "lrn": "pool"}
+)
+POINTWISE = frozenset({"", "1×1"})  # kernels on the 1×1 convolution curve
 MAIN_KINDS: Mapping[str, str] = MappingProxyType(
     {"dwconv": "dwconv", "maxpool": "maxpool", "avgpool": "pool", "gap": "pool", "lrn": "lrn"}
 )
+
+
+@dataclass(frozen=True)
+class OpCost:
+    """One op of a row before it meets the roofs: its kind, FLOPs and bytes, at the batch."""
+
+    kind: str
+    flops: int
+    read: int  # bytes read, weights included
+    written: int  # bytes written to a freshly allocated output
+    weights: int = 0  # of the bytes read, the row's parameters
+    kernel: str = ""  # the row's kernel size ("3×3"): picks the convolution curve
+    launches: tuple[str, ...] = ()  # kernels it runs ("mkldnn", …; "" unknown); (): one launch
+    pixels: int = 0  # output positions, batch × height × width (0: unknown)
+
+
+# --- what an op costs on the roofs ------------------------------------------------------------
+
+
+def memory_s(roofs: Roofs, op: OpCost, footprint: int = 0, channels_last: bool = False) -> float:
+    """Seconds to move an op's bytes: activations (just written by the op before, so
+    cached as far as their size allows) at the streaming rate for their size; weights (last
+    touched a whole forward pass ago) at the rate for ``footprint``, the bytes that pass
+    moves; never faster than the kind's ceiling."""
+    moved = op.read + op.written
+    if moved <= 0:
+        return 0.0
+    hot = moved - op.weights
+    seconds = hot / roofs.bytes_per_s(hot) if hot else 0.0
+    if op.weights:
+        seconds += op.weights / roofs.bytes_per_s(max(footprint, op.weights))
+    # a kernel that reorders runs in its own layout: its channels-last ceiling applies
+    native = channels_last or reorders(roofs, op, channels_last)
+    ceiling = roofs.op_bytes_ceiling(op.kind, native)
+    return max(seconds, moved / ceiling) if ceiling else seconds
+
+
+def reorders(roofs: Roofs, op: OpCost, channels_last: bool = False) -> bool:
+    """Whether the op is an NCHW convolution on the kernel that reorders its tensors."""
+    return not channels_last and bool(roofs.layout_kernel) and roofs.layout_kernel in op.launches
+
+
+def layout_s(roofs: Roofs, op: OpCost, channels_last: bool = False) -> float:
+    """Seconds an NCHW convolution on the reordering kernel spends bringing its input into
+    the kernel's layout and its output back."""
+    if not reorders(roofs, op, channels_last):
+        return 0.0
+    return reorder_s(roofs.layout, op.read - op.weights) + reorder_s(roofs.layout, op.written)
+
+
+def compute_s(roofs: Roofs, op: OpCost, channels_last: bool = False) -> float:
+    rate = ceiling(roofs.flop_ceilings, op.kind, channels_last) or roofs.flops_per_s
+    conv = conv_rate(roofs, op) if op.kind == "conv" else None
+    return op.flops / (min(rate, conv) if conv else rate)
+
+
+def conv_rate(roofs: Roofs, op: OpCost) -> float | None:
+    """What a convolution of the op's FLOPs, kernel and output positions reaches: the
+    curve for its kernel, moved toward the few-position curve, on log positions, as its
+    positions fall from the curve probes' to the few-position probes'."""
+    if op.kernel not in POINTWISE and roofs.kxk_curve:
+        many, few = roofs.kxk_curve, roofs.kxk_curve_few
+    else:
+        many, few = roofs.conv_curve, roofs.conv_curve_few
+    if not many:
+        return None
+    rate = interpolate(many, op.flops)
+    if not few or roofs.few_pixels <= 0 or not op.pixels or op.pixels >= roofs.curve_pixels:
+        return rate
+    span = math.log(roofs.curve_pixels) - math.log(roofs.few_pixels)
+    t = max(math.log(op.pixels) - math.log(roofs.few_pixels), 0.0) / span if span > 0 else 0.0
+    low = interpolate(few, op.flops)
+    return low + t * (rate - low)
+
+
+def overhead(roofs: Roofs, op: OpCost, channels_last: bool = False) -> float:
+    """Fixed seconds of an op: one launch of its kind, or one per kernel it launches
+    (each at that kernel's measured cost in the tensors' format when there is one)."""
+    kind = OVERHEAD_KIND.get(op.kind, op.kind)
+    generic = dict(roofs.op_overhead).get(kind, 0.0)
+    if not op.launches:
+        return generic
+    return sum(
+        (ceiling(roofs.op_overhead, f"{kind}/{k}", channels_last) or generic) if k else generic
+        for k in op.launches
+    )
+
+
+def reorder_s(curve: Curve, tensor_bytes: int) -> float:
+    """Seconds to reorder a tensor of ``tensor_bytes`` (read once, written once) at the rate a
+    measured reorder curve gives for that many bytes moved; 0 without a curve."""
+    if not curve or tensor_bytes <= 0:
+        return 0.0
+    moved = 2 * tensor_bytes
+    return moved / interpolate(curve, moved)
 
 
 def row_ops(
@@ -125,10 +228,10 @@ def layer_estimate(
             kind=op.kind,
             flops=op.flops,
             bytes=op.read + op.written,
-            compute_s=roofs.compute_s(op, channels_last),
-            memory_s=roofs.memory_s(op, footprint, channels_last),
-            overhead_s=roofs.overhead(op, channels_last),
-            layout_s=roofs.layout_s(op, channels_last),
+            compute_s=compute_s(roofs, op, channels_last),
+            memory_s=memory_s(roofs, op, footprint, channels_last),
+            overhead_s=overhead(roofs, op, channels_last),
+            layout_s=layout_s(roofs, op, channels_last),
         )
         for op in row_ops(row, batch, dtype_bytes, launches)
     )

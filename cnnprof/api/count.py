@@ -9,7 +9,7 @@ from typing import Any
 from cnnprof.analytic.engine import profile as analytic_profile
 from cnnprof.analytic.training import training_cost
 from cnnprof.api.request import Request, request
-from cnnprof.api.sources import empirical, resolve
+from cnnprof.api.sources import count_module, resolve, train_step
 from cnnprof.errors import OptionError
 from cnnprof.results.profile import CrossCheck, Profile
 from cnnprof.results.training import MeasuredStep, TrainingCost
@@ -27,17 +27,14 @@ def profile_empirical(req: Request, counter: str = "torch") -> Profile:
     """Counts of what the real nn.Module executes (meta device; fvcore: real CPU tensors)."""
     if counter not in COUNTER_NAMES:
         raise OptionError(f"--counter {counter}: expected one of {', '.join(COUNTER_NAMES)}")
-    source = resolve(req)
-    device = "cpu" if counter == "fvcore" else "meta"
-    module = source.module(device, needs="--empirical")
-    rows = None if source.outside else [r.path for r in source.profile().rows]
-    counters = empirical("count", "--empirical").COUNTERS
-    return counters[counter](module, source.input_shape, batch=req.batch, dtype=req.dtype,
-                             rows=rows, model=req.name)  # fmt: skip
+    return count_module(resolve(req), counter)
 
 
 def cross_check(req: Request, counter: str = "torch") -> CrossCheck:
-    return CrossCheck.of(profile_analytic(req), profile_empirical(req, counter))
+    source = resolve(req)
+    if counter not in COUNTER_NAMES:
+        raise OptionError(f"--counter {counter}: expected one of {', '.join(COUNTER_NAMES)}")
+    return CrossCheck.of(source.profile(), count_module(source, counter))
 
 
 def training(req: Request, profile: Profile | None = None) -> TrainingCost:
@@ -47,10 +44,7 @@ def training(req: Request, profile: Profile | None = None) -> TrainingCost:
 
 def measured_training(req: Request, cost: TrainingCost) -> MeasuredStep:
     """A real forward and backward on meta with the same rows trainable (empirical check)."""
-    source = resolve(req)
-    module = source.module("meta", needs="--empirical")
-    step = empirical("training", "--empirical").training_step
-    return step(module, source.input_shape, cost.trainable, req.batch)
+    return train_step(resolve(req), cost.trainable)
 
 
 def count(

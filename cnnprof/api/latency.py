@@ -9,37 +9,35 @@ from dataclasses import dataclass
 
 from cnnprof.analytic.roofline import estimate
 from cnnprof.api.request import Request, request
-from cnnprof.api.sources import empirical, resolve
+from cnnprof.api.sources import (
+    Source,
+    device_peaks,
+    peaks_cache,
+    resolve,
+    this_machine,
+    time_model,
+)
 from cnnprof.results.device import Estimate, Peaks
-from cnnprof.results.timing import LatencySettings, Timing, check_dtype
+from cnnprof.results.timing import LatencySettings, Timing
 
 Progress = Callable[[str, float], None]  # (stage, fraction of that stage done)
 
+__all__ = ["Machine", "machine", "measure", "peaks", "peaks_cache", "predict"]
+
 
 def measure(
-    req: Request,
+    model: Request | Source,
     settings: LatencySettings | None = None,
     progress: Progress | None = None,
     needs: str = "cnnprof latency",
 ) -> Timing:
-    """Measure the model a request names (batch and dtype from the request) with random weights:
-    a spec built on the device, an outside model constructed there (an ``nn.Module`` given
-    directly is copied first). Per-row times follow the analytic rows."""
+    """Measure the model a request (or a source already resolved) names, batch and dtype from
+    the request, with random weights: a spec built on the device, an outside model constructed
+    there (an ``nn.Module`` given directly is copied first). Per-row times follow the analytic
+    rows."""
     settings = settings or LatencySettings()
-    settings.check()
-    check_dtype(req.dtype)
-    source = resolve(req)
-    latency = empirical("latency", needs)
-    latency.check_device(settings.device, req.dtype)
-    profile = source.profile()
-    if source.outside:
-        module = source.module(settings.device, needs=needs, fresh=True)
-    else:
-        module = source.module(settings.device, needs=needs)
-    return latency.measure(
-        module, source.input_shape, batch=req.batch, dtype=req.dtype, settings=settings,
-        rows=profile.rows, macs=profile.macs, model=profile.model, progress=progress,
-    )  # fmt: skip
+    source = resolve(model) if isinstance(model, Request) else model
+    return time_model(source, settings, progress, needs)
 
 
 def peaks(
@@ -52,26 +50,15 @@ def peaks(
     needs: str = "cnnprof latency",
 ) -> Peaks:
     """The device's measured peaks, from the cache or measured now (and cached)."""
-    module = empirical("peaks", needs)
-    return module.peaks(device, dtype, threads, refresh=refresh, progress=progress)
+    return device_peaks(device, dtype, threads, refresh=refresh, progress=progress, needs=needs)
 
 
-def peaks_cache(measured: Peaks) -> str | None:
-    """Where ``measured`` is cached, if it is."""
-    module = empirical("peaks", "cnnprof device")
-    path = module.cache_path(
-        measured.device_name, measured.torch_version, measured.threads, measured.dtype
-    )
-    return str(path) if path.is_file() else None
-
-
-def predict(req: Request, timing: Timing, measured: Peaks) -> Estimate:
-    """The roofline's prediction of ``req`` on ``measured``'s roofs, with the kernels and page
-    faults of ``timing``."""
-    profile = resolve(req).profile()
+def predict(source: Source, timing: Timing, measured: Peaks) -> Estimate:
+    """The roofline's prediction of the source's model on ``measured``'s roofs, with the
+    kernels and page faults of ``timing``."""
     return estimate(
-        profile, measured.roofs, timing.channels_last, timing.kernel_map(), timing.page_faults,
-        timing.row_faults(),
+        source.profile(), measured.roofs, timing.channels_last, timing.kernel_map(),
+        timing.page_faults, timing.row_faults(),
     )  # fmt: skip
 
 
@@ -84,14 +71,16 @@ class Machine:
     measure: Callable[[str, str], Timing]  # (model reference, device) → Timing
 
 
-def machine(progress: Callable[[str], AbstractContextManager[Progress]]) -> Machine:
-    """This machine, for latency checks; ``progress(label)`` is the context each measurement
-    reports to."""
-    latency = empirical("latency", "latency in a check")
+def machine(
+    progress: Callable[[str], AbstractContextManager[Progress]], needs: str = "latency in a check"
+) -> Machine:
+    """This machine, for latency checks and snapshots; ``progress(label)`` is the context each
+    measurement reports to; ``needs`` names the use in the message when torch is missing."""
+    device_name, threads = this_machine(needs)
 
     def run(model: str, device: str) -> Timing:
         req = request(model)
         with progress(req.label) as report:
-            return measure(req, LatencySettings(device=device), report, "latency in a check")
+            return measure(req, LatencySettings(device=device), report, needs)
 
-    return Machine(latency.device_name, latency.thread_count(), run)
+    return Machine(device_name, threads, run)

@@ -4,7 +4,7 @@ settings — built once from a reference and the options, and checked when built
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any
 
 from cnnprof.analytic.engine import check_run_options
@@ -55,15 +55,32 @@ class Request:
 
 
 def request(reference: Any, multipliers: Multipliers | None = None, **options: Any) -> Request:
-    """A `Request` from a reference (variant keys included) plus options; the reference's own keys
-    win. ``options`` may also name multipliers (``alpha=0.5``): they join ``multipliers``."""
+    """A `Request` from a reference (variant keys included) plus options. ``options`` may also
+    name multipliers (``alpha=0.5``): they join ``multipliers``. A key given both in the reference
+    and as an option with another value is refused, not silently overridden."""
+    known = {f.name for f in fields(Request)} - {"model", "multipliers"} | MULTIPLIER_KEYS
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise OptionError(f"unknown option '{unknown[0]}'; known: {', '.join(sorted(known))}")
+    base = multipliers or Multipliers()
     scaling = {k: options.pop(k) for k in list(options) if k in MULTIPLIER_KEYS}
+    base = replace(base, **scaling)
     if isinstance(reference, str):
         reference, own = split_reference(reference)
-        scaling.update({k: own.pop(k) for k in list(own) if k in MULTIPLIER_KEYS})
-        options.update(own)
-    try:
-        base = multipliers or Multipliers()
-        return Request(reference, replace(base, **scaling), **options)
-    except TypeError as exc:
-        raise OptionError(f"unknown option: {exc}") from None
+        for key, value in own.items():
+            given = getattr(base, key) if key in MULTIPLIER_KEYS else options.get(key)
+            default = _DEFAULTS.get(key)
+            if given not in (None, default, value):
+                raise OptionError(
+                    f"{key}={value} in the reference and {key}={given} as an option: give it once"
+                )
+        base = replace(base, **{k: v for k, v in own.items() if k in MULTIPLIER_KEYS})
+        options.update({k: v for k, v in own.items() if k not in MULTIPLIER_KEYS})
+    return Request(reference, base, **options)
+
+
+# Each field's default, for telling an option that was given from one left alone.
+_DEFAULTS: dict[str, Any] = {
+    **{f.name: f.default for f in fields(Multipliers)},
+    **{f.name: f.default for f in fields(Request) if f.default is not MISSING},
+}

@@ -3,22 +3,27 @@ YAML: rows, multipliers, published figures) or an `OutsideSource` (torchvision, 
 factory or ``nn.Module``: constructed, no spec). Each gives its analytic profile, its module on a
 device and its input.
 
-This module is the one door into `cnnprof.empirical` and the one torch gate: anything that needs
-torch asks `empirical()`, which, without torch, ends in one line naming the extra to install.
+This module is the one door into `cnnprof.empirical` and the one torch gate: each function below
+that needs torch asks `require_torch` first, which, without torch, ends in one line naming the
+extra to install; then it imports what it needs from `cnnprof.empirical` by name.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 from cnnprof.analytic.engine import profile as analytic_profile
 from cnnprof.api.request import Request
 from cnnprof.errors import MissingExtra, OptionError
+from cnnprof.results.device import Peaks
 from cnnprof.results.profile import Profile
+from cnnprof.results.timing import LatencySettings, Timing
+from cnnprof.results.training import MeasuredStep
 from cnnprof.spec.model import Arch, Published, Shape
 from cnnprof.spec.reference import is_outside
 from cnnprof.spec.registry import lookup
@@ -27,15 +32,16 @@ from cnnprof.spec.transform import transform
 if TYPE_CHECKING:
     from torch import nn
 
+Progress = Callable[[str, float], None]  # (stage, fraction of that stage done)
 
-def empirical(name: str, needs: str) -> ModuleType:
-    """``cnnprof.empirical.<name>``, imported; without torch, `MissingExtra` saying what
-    ``needs`` it (e.g. "--empirical needs torch: pip install 'cnnprof[torch]'")."""
+
+def require_torch(needs: str) -> None:
+    """`MissingExtra` saying what ``needs`` torch (e.g. "--empirical needs torch: pip install
+    'cnnprof[torch]'") when it cannot be imported."""
     try:
         importlib.import_module("torch")
     except ImportError:
         raise MissingExtra(f"{needs} needs torch: pip install 'cnnprof[torch]'") from None
-    return importlib.import_module(f"cnnprof.empirical.{name}")
 
 
 @dataclass(frozen=True)
@@ -64,11 +70,19 @@ class SpecSource:
         return self.arch.multipliers.describe()
 
     def profile(self) -> Profile:
+        return self._profile
+
+    @functools.cached_property
+    def _profile(self) -> Profile:
         return analytic_profile(self.arch, batch=self.request.batch, dtype=self.request.dtype)
 
-    def module(self, device: str, needs: str = "--empirical") -> nn.Module:
-        """The spec built as an ``nn.Module`` on ``device`` (meta: no weights)."""
-        return empirical("build", needs).build(self.arch, device)
+    def module(self, device: str, needs: str = "--empirical", fresh: bool = False) -> nn.Module:
+        """The spec built as an ``nn.Module`` on ``device`` (meta: no weights); always a new
+        one, so ``fresh`` changes nothing."""
+        require_torch(needs)
+        from cnnprof.empirical.build import build
+
+        return build(self.arch, device)
 
 
 @dataclass(frozen=True)
@@ -99,9 +113,15 @@ class OutsideSource:
 
     def profile(self) -> Profile:
         """Leaf modules, shapes recorded on the meta device, through the formula table."""
-        walk = empirical("walk", self._needs).walk
-        return walk(self.module("meta"), self.input_shape, batch=self.request.batch,
-                    dtype=self.request.dtype, model=self.request.name)  # fmt: skip
+        return self._profile
+
+    @functools.cached_property
+    def _profile(self) -> Profile:
+        module = self.module("meta")
+        from cnnprof.empirical.walk import walk
+
+        return walk(module, self.input_shape, batch=self.request.batch, dtype=self.request.dtype,
+                    model=self.request.name)  # fmt: skip
 
     def module(self, device: str, needs: str = "", fresh: bool = False) -> nn.Module:
         """The model on ``device``: constructed there from its reference, or the module the
@@ -109,7 +129,9 @@ class OutsideSource:
         model = self.request.model
         if not isinstance(model, str):
             return copy.deepcopy(model) if fresh else model
-        construct = empirical("outside", needs or self._needs).construct
+        require_torch(needs or self._needs)
+        from cnnprof.empirical.outside import construct
+
         args = dict(self.request.args or {})
         if self.request.multipliers.num_classes is not None:
             args.setdefault("num_classes", self.request.multipliers.num_classes)
@@ -132,6 +154,11 @@ def resolve(request: Request) -> Source:
                 "--rho or the variant's own options"
             )
         return SpecSource(request, arch)
+    if not isinstance(request.model, str) and (request.args or request.multipliers.num_classes):
+        raise OptionError(
+            "--arg and --num-classes construct a model from its reference; a module given "
+            "directly is counted as it is"
+        )
     scaling = request.multipliers.spec_only()
     if scaling:
         raise OptionError(
@@ -147,3 +174,75 @@ def resolve(request: Request) -> Source:
     if shape is not None and (len(shape) != 3 or min(shape) < 1):
         raise OptionError(f"--input {shape}: expected C,H,W with each ≥ 1")
     return OutsideSource(request)
+
+
+# --- the other doors into empirical/, each behind the torch gate --------------------------------
+
+
+def count_module(source: Source, counter: str) -> Profile:
+    """What the source's module executes, counted by ``counter`` ("torch": on the meta device;
+    "fvcore": real tensors on the CPU, on a copy of a module the caller gave)."""
+    device = "cpu" if counter == "fvcore" else "meta"
+    module = source.module(device, needs="--empirical", fresh=device != "meta")
+    rows = None if source.outside else [r.path for r in source.profile().rows]
+    from cnnprof.empirical.count import COUNTERS
+
+    req = source.request
+    return COUNTERS[counter](module, source.input_shape, batch=req.batch, dtype=req.dtype,
+                             rows=rows, model=req.name)  # fmt: skip
+
+
+def train_step(source: Source, trainable: tuple[str, ...]) -> MeasuredStep:
+    """A real forward and backward on meta with the ``trainable`` rows trainable."""
+    module = source.module("meta", needs="--empirical")
+    from cnnprof.empirical.training import training_step
+
+    return training_step(module, source.input_shape, trainable, source.request.batch)
+
+
+def time_model(
+    source: Source, settings: LatencySettings, progress: Progress | None, needs: str
+) -> Timing:
+    """The source's model timed on ``settings.device`` with random weights (a module the caller
+    gave is copied first); per-row times follow the analytic rows."""
+    require_torch(needs)
+    from cnnprof.empirical.latency import check_device, measure
+
+    req = source.request
+    check_device(settings.device, req.dtype)
+    profile = source.profile()
+    module = source.module(settings.device, needs=needs, fresh=True)
+    return measure(
+        module, source.input_shape, batch=req.batch, dtype=req.dtype, settings=settings,
+        rows=profile.rows, macs=profile.macs, model=profile.model, progress=progress,
+    )  # fmt: skip
+
+
+def device_peaks(
+    device: str, dtype: str, threads: int | None, *, refresh: bool, progress: Progress | None,
+    needs: str,
+) -> Peaks:  # fmt: skip
+    """The device's measured peaks, from the cache or measured now (and cached)."""
+    require_torch(needs)
+    from cnnprof.empirical.peaks import peaks
+
+    return peaks(device, dtype, threads, refresh=refresh, progress=progress)
+
+
+def peaks_cache(measured: Peaks) -> str | None:
+    """Where ``measured`` is cached, if it is."""
+    require_torch("cnnprof device")
+    from cnnprof.empirical.peaks import cache_path
+
+    path = cache_path(
+        measured.device_name, measured.torch_version, measured.threads, measured.dtype
+    )
+    return str(path) if path.is_file() else None
+
+
+def this_machine(needs: str) -> tuple[Callable[[str], str], int]:
+    """How this machine names a device ("cpu" → its CPU's model), and torch's thread count."""
+    require_torch(needs)
+    from cnnprof.empirical.latency import device_name, thread_count
+
+    return device_name, thread_count()

@@ -7,13 +7,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from types import MappingProxyType
 from typing import Any
 
 from cnnprof.api.count import training
 from cnnprof.api.request import Request
 from cnnprof.api.sources import resolve
 from cnnprof.errors import OptionError
-from cnnprof.results.metrics import Comparison, value
+from cnnprof.results.metrics import METRICS, Comparison, value
 from cnnprof.results.profile import LayerCost, Profile
 from cnnprof.results.tables import Column, SeparableReport, SeparableRow, SweepPoint
 from cnnprof.results.timing import Timing
@@ -144,11 +145,15 @@ def mnas_objective(top1: float, latency_ms: float, target_ms: float) -> float:
 
 def frontier(columns: Sequence[Column], cost: str) -> list[bool]:
     """Pareto flags: cost against published top-1 among the configurations whose accuracy the
-    paper prints; when it prints none, against params (capacity) for all of them."""
+    paper prints; when it prints none, against params (capacity) for all of them. A cost metric
+    where higher is better (throughput) counts the other way round."""
     known = [i for i, c in enumerate(columns) if c.top1 is not None]
     benefit = "top1" if known else "params"
     chosen = known or list(range(len(columns)))
-    pairs = [(value(columns[i], cost) or 0.0, value(columns[i], benefit) or 0.0) for i in chosen]
+    sign = 1.0 if METRICS[cost].lower_is_better else -1.0
+    pairs = [
+        (sign * (value(columns[i], cost) or 0.0), value(columns[i], benefit) or 0.0) for i in chosen
+    ]
     flags = [False] * len(columns)
     for i, flag in zip(chosen, pareto_front(pairs), strict=True):
         flags[i] = flag
@@ -168,7 +173,7 @@ def sweep(
         point = base.with_multipliers(**values)
         timing = measure(point) if measure else None
         official = official_for_phi(base, values["phi"]) if "phi" in values else None
-        points.append(SweepPoint(column(point, timing), values, official))
+        points.append(SweepPoint(column(point, timing), MappingProxyType(values), official))
     points = mark(points, "latency_ms" if measure else "macs", target_ms)
     if target_ms is not None:
         points.sort(key=lambda p: -(p.objective or float("-inf")))

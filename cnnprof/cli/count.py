@@ -116,19 +116,19 @@ def count(
     force: Force = False,
 ) -> None:
     grouped = by is GroupBy.op
-    _refuse_combinations(layers, grouped, empirical, train, counter, latency, fmt)
+    req = request(
+        model, multipliers, batch=batch, dtype=dtype.value, input=parse_input(input),
+        args=parse_args(arg), train=train,
+    )  # fmt: skip
+    _refuse_combinations(layers, grouped, empirical, req.train, counter, latency, fmt)
     if ((sort is not None or top is not None) and not (layers or grouped)) or (
-        (sort is not None or top is not None) and (empirical or train)
+        (sort is not None or top is not None) and (empirical or req.train)
     ):
         given = "--sort" if sort is not None else "--top"
         refuse(given, "orders the layer table of a count: add --layers or --by op "
                "(not with --empirical or --train)")  # fmt: skip
     order = None if sort is None else sort.value
     check_output(output, force)
-    req = request(
-        model, multipliers, batch=batch, dtype=dtype.value, input=parse_input(input),
-        args=parse_args(arg), train=train,
-    )  # fmt: skip
     if req.train:
         emit(_training(req, empirical, fmt), output, force)
         return
@@ -140,7 +140,7 @@ def count(
     source = resolve(req)
     profile = source.profile()
     published = source.published
-    timing = measure(req, layers) if latency else None
+    timing = measure(req, layers or grouped) if latency else None  # rows timed for --by op
     content: Any
     if fmt is Format.json:
         data = report.profile_dict(profile, layers, grouped, published, order, top)
@@ -184,6 +184,8 @@ def _refuse_combinations(
     if train is not None and (layers or grouped or latency):
         given = "--layers" if layers else "--by" if grouped else "--latency"
         refuse(f"--train with {given}", "the training step is costed for the whole network")
+    if train is not None and counter != "torch":
+        refuse(f"--train with --counter {counter}", "the training step is counted on meta by torch")
     if empirical and (grouped or latency):
         given = "--by op" if grouped else "--latency"
         refuse(f"--empirical with {given}", "--empirical compares the two counts row by row "

@@ -39,7 +39,7 @@ def snapshot(
     """Write a versioned JSON baseline of each model's counts (for `cnnprof check`)."""
     measure = None
     if latency:
-        here = machine()
+        here = machine("snapshot --latency")
         measure = lambda model: here.measure(model, "cpu")  # noqa: E731
     emit(to_json(guard.snapshot(models, batch, dtype.value, measure)), output, force)
 

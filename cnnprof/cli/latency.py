@@ -114,21 +114,20 @@ def latency(
         device=where, threads=threads, channels_last=channels_last, warmup=_warmup(warmup),
         runs=runs, min_time=min_time, budget=budget, layers=layers or plot is not None,
     )  # fmt: skip
-    settings.check()
-    check_dtype(kind)
+    check_dtype(kind)  # refused before the device is calibrated
     req = request(model, multipliers, batch=batch, dtype=kind, input=parse_input(input),
                   args=parse_args(arg))  # fmt: skip
     if plot is not None:
         charts.check_plot(plot, force)
     check_output(output, force)
-    resolve(req)  # an unknown model or a refused option: one line, before any measuring
+    source = resolve(req)  # an unknown model or a refused option: one line, before measuring
     with render.command_bar(req.label, PHASES) as bar:
         started = time.monotonic()
         measured = api.peaks(where, kind, threads, progress=bar.phase(PHASES[0]))
         _calibrated(measured, time.monotonic() - started)
-        timing = api.measure(req, settings, bar.phase(PHASES[1]))
+        timing = api.measure(source, settings, bar.phase(PHASES[1]))
     _doubt(measured)
-    predicted = api.predict(req, timing, measured)
+    predicted = api.predict(source, timing, measured)
     content: Any
     if fmt is Format.json:
         content = to_json(report.latency_dict(timing, predicted, measured.roofs, order, top))
@@ -158,7 +157,7 @@ def device(
     """Show the device's measured peaks: matmul FLOP/s, copy bandwidth by size, per-op
     overhead (cached per device, torch version, threads and dtype)."""
     where, kind = device.value, dtype.value
-    LatencySettings(device=where, threads=threads).check()
+    LatencySettings(device=where, threads=threads)  # checked when built
     check_dtype(kind)
     check_output(output, force)
     with render.command_bar("cnnprof device", PHASES[:1]) as bar:

@@ -16,6 +16,6 @@ def measure(req: Request, layers: bool = False, device: str = "cpu", position: s
         return latency.measure(req, settings, progress, needs="--latency")
 
 
-def machine() -> latency.Machine:
+def machine(needs: str = "latency in a check") -> latency.Machine:
     """This machine for latency checks, each measurement with its own progress bar."""
-    return latency.machine(progress_bar)
+    return latency.machine(progress_bar, needs)

@@ -123,19 +123,22 @@ def with_multipliers(command: Callable[..., None]) -> Callable[..., None]:
     """``command(..., multipliers: Multipliers)`` as a Typer command taking --alpha, --rho,
     --resolution, --depth, --phi and --num-classes, built into one `Multipliers` (checked once)."""
     signature = inspect.signature(command, eval_str=True)
-    own = [p for p in signature.parameters.values() if p.name != "multipliers"]
+    keyword = inspect.Parameter.KEYWORD_ONLY
     added = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
+        inspect.Parameter(name, keyword, default=default, annotation=kind)
         for name, kind, default in MULTIPLIER_OPTIONS
     ]
+    params = []  # the multiplier options where the command declares `multipliers`: help order
+    for param in signature.parameters.values():
+        params += added if param.name == "multipliers" else [param.replace(kind=keyword)]
 
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> None:
         values = {name: kwargs.pop(name) for name, _, _ in MULTIPLIER_OPTIONS}
         command(multipliers=Multipliers(**values), **kwargs)
 
-    wrapper.__signature__ = signature.replace(parameters=own + added)  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in own + added}
+    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
     del wrapper.__wrapped__  # Typer reads the signature above, not the wrapped function's
     return wrapper
 

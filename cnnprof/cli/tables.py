@@ -25,6 +25,7 @@ from cnnprof.cli.options import (
     PlotOpt,
     emit,
     parse_input,
+    refuse,
 )
 from cnnprof.errors import OptionError
 from cnnprof.render import charts, common
@@ -95,7 +96,10 @@ def separable(
 ) -> None:
     """Standard k×k against depthwise-separable convolution, per layer and for the whole model
     (MobileNet paper, Tables 3 and 4)."""
-    result = tables.separable(request(model, input=parse_input(input), args=parse_args(arg)))
+    req = request(model, input=parse_input(input), args=parse_args(arg))
+    if req.train:
+        refuse(f"separable {req.label}", "compares inference costs; leave train= out")
+    result = tables.separable(req)
     totals = report.separable_totals(result)
     if fmt is Format.json:
         content: Any = to_json(report.separable_dict(result))

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from cnnprof.analytic.formulas import FORMULAS, mbconv_mid, same_padding, se_squeeze
+from cnnprof.analytic.formulas import FORMULAS, conv_kind, mbconv_mid, same_padding, se_squeeze
 from cnnprof.spec.model import Arch, Layer
 from cnnprof.spec.ops import op_table
 
@@ -67,6 +67,11 @@ class ConvUnit(nn.Sequential):
         if act != "none":
             parts["act"] = ACTIVATIONS[act]()
         super().__init__(parts)
+
+    @property
+    def layer_op(self) -> str:
+        """The row's op, as the analytic side names it: the convolution's kind."""
+        return conv_kind(self.conv.in_channels, self.conv.groups)
 
 
 def unit(
@@ -270,6 +275,8 @@ def _pool(cls: type[nn.Module]) -> Builder:
 
 class FullyConnected(nn.Module):
     """Linear (+ activation) on the flattened input; children ``fc`` and ``act``."""
+
+    layer_op = "fc"
 
     def __init__(self, c_in: int, out: int, bias: bool, act: str) -> None:
         super().__init__()

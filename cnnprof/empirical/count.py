@@ -323,6 +323,8 @@ def _fixed(op: str) -> Callable[[nn.Module], str]:
 MODULE_OPS: Mapping[type, Callable[[nn.Module], str]] = MappingProxyType(
     {
         nn.Conv2d: lambda m: conv_kind(m.in_channels, m.groups),
+        nn.Conv1d: lambda m: conv_kind(m.in_channels, m.groups),
+        nn.Conv3d: lambda m: conv_kind(m.in_channels, m.groups),
         nn.ConvTranspose2d: _fixed("convT"),
         nn.Linear: _fixed("fc"),
         nn.modules.batchnorm._NormBase: _fixed("norm"),
@@ -330,32 +332,40 @@ MODULE_OPS: Mapping[type, Callable[[nn.Module], str]] = MappingProxyType(
         nn.LayerNorm: _fixed("norm"),
         nn.MaxPool2d: _fixed("maxpool"),
         nn.AvgPool2d: _fixed("avgpool"),
-        nn.AdaptiveAvgPool2d: _fixed("adaptive_pool"),
+        nn.AdaptiveAvgPool2d: lambda m: "gap" if m.output_size in (1, (1, 1)) else "adaptive_pool",
         nn.LocalResponseNorm: _fixed("lrn"),
         nn.Dropout: _fixed("dropout"),
         nn.Flatten: _fixed("flatten"),
+        nn.Identity: _fixed("identity"),
         nn.ReLU: _fixed("relu"),
         nn.ReLU6: _fixed("relu6"),
         nn.Sigmoid: _fixed("sigmoid"),
         nn.SiLU: _fixed("silu"),
         nn.Tanh: _fixed("tanh"),
         nn.Hardswish: _fixed("hswish"),
+        nn.Hardsigmoid: _fixed("hsigmoid"),
+        nn.GELU: _fixed("gelu"),
+        nn.LeakyReLU: _fixed("leaky_relu"),
+        nn.PReLU: _fixed("prelu"),
+        nn.ELU: _fixed("elu"),
+        nn.Softmax: _fixed("softmax"),
+        nn.Upsample: _fixed("upsample"),
     }
 )
 
 
 def module_op(module: nn.Module | None) -> str:
-    """The op of a row whose module is ``module``: its own kind, else that of the first module
-    inside it that has one (a conv → norm → act unit is a conv); "block" when none has one,
-    "functional" for work done outside any module."""
+    """The op of a row whose module is ``module``: a built spec unit names its own (`layer_op`);
+    a module of a known type has its type's; any other module with children is a "block" (its
+    arithmetic sits in them); "functional" is work done outside any module."""
     if module is None:
         return "functional"
-    if getattr(module, "layer_op", None):  # a built spec unit that names its own op (SE)
-        return str(module.layer_op)
-    for inner in module.modules():
-        for cls in type(inner).__mro__:
-            if cls in MODULE_OPS:
-                return MODULE_OPS[cls](inner)
+    named = getattr(module, "layer_op", None)
+    if named:
+        return str(named)
+    for cls in type(module).__mro__:
+        if cls in MODULE_OPS:
+            return MODULE_OPS[cls](module)
     return "block"
 
 

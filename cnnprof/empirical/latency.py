@@ -459,7 +459,6 @@ def measure(
     whole-model run until there are MAX_LAYER_RUNS).
     """
     settings = settings or LatencySettings()
-    settings.check()
     if batch < 1:
         raise OptionError(f"--batch {batch}: expected a batch size ≥ 1")
     target = check_device(settings.device, dtype)

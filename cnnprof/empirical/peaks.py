@@ -53,6 +53,7 @@ import torch
 from torch import nn
 
 from cnnprof.analytic.formulas import LRN_EXTRA
+from cnnprof.analytic.roofline import OpCost, layout_s, overhead
 from cnnprof.empirical.dispatch import conv_backend
 from cnnprof.empirical.latency import (
     CLOCKS,
@@ -64,7 +65,7 @@ from cnnprof.empirical.latency import (
     minor_faults,
     threads,
 )
-from cnnprof.results.device import CHANNELS_LAST, CURVES, OpCost, Peaks, Roofs
+from cnnprof.results.device import CHANNELS_LAST, CURVES, Peaks, Roofs
 from cnnprof.results.plausible import MEASURE_TRIES, implausible
 
 MATMUL_RUNS = 5
@@ -183,11 +184,11 @@ class _Beyond:
 
     def fixed(self, conv: nn.Conv2d, x: torch.Tensor) -> float:
         """The launch of the kernel ``conv(x)`` runs on, in ``x``'s memory format."""
-        return self.roofs.overhead(self._op(conv, x, 0), not x.is_contiguous())
+        return overhead(self.roofs, self._op(conv, x, 0), not x.is_contiguous())
 
     def seconds(self, conv: nn.Conv2d, x: torch.Tensor, out_bytes: int) -> float:
         op, last = self._op(conv, x, out_bytes), not x.is_contiguous()
-        return self.roofs.overhead(op, last) + self.roofs.layout_s(op, last)
+        return overhead(self.roofs, op, last) + layout_s(self.roofs, op, last)
 
 
 def _layout(

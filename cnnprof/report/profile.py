@@ -332,8 +332,9 @@ def row_comparison(check: CrossCheck) -> list[dict[str, Any]]:
     for row in check.analytic.rows:
         other = theirs.pop(row.path, None)
         records.append(_compared(row.path, row.op, row, other, batch))
-    for path, other in theirs.items():
-        records.append(_compared(path, other.op, None, other, batch))
+    for path, other in theirs.items():  # as `differences` has it: a free row is no difference
+        if other.params or other.macs:
+            records.append(_compared(path, other.op, None, other, batch))
     return records
 
 

@@ -3,7 +3,8 @@ terminal, Markdown and CSV; JSON keeps the numbers."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from cnnprof.report.units import UNIT_FORMATS, human
@@ -151,10 +152,10 @@ WIDE_ONLY = ("model", "flops", "param_bytes", "peak_activation_bytes", "official
 
 
 # Terminal headers of the sweep fields that are not metrics (JSON and CSV keep the keys).
-FIELD_TITLES: dict[str, str] = {
+FIELD_TITLES: Mapping[str, str] = MappingProxyType({
     "resolution": "res", "official": "official", "official_macs": "official MACs",
     "official_params": "official params", "mnas_objective": "ACC×(LAT/T)^w", "pareto": "Pareto",
-}  # fmt: skip
+})  # fmt: skip
 
 
 def sweep_title(key: str) -> str:
@@ -162,10 +163,10 @@ def sweep_title(key: str) -> str:
 
 
 # How a sweep cell shows the fields that are not metrics.
-FIELD_FORMATS: dict[str, Any] = {
+FIELD_FORMATS: Mapping[str, Callable[[Any], str]] = MappingProxyType({
     "official_macs": human, "official_params": human,
     "mnas_objective": lambda v: f"{v:.2f}", "pareto": lambda v: "★" if v else "",
-}  # fmt: skip
+})  # fmt: skip
 
 
 def sweep_cell(key: str, number: Any) -> str:

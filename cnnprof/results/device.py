@@ -1,5 +1,7 @@
-"""A device as data: the roofs it was measured to reach (`Roofs`), the record of one measurement
-(`Peaks`: the roofs plus where, when and with what), and the roofline's predictions (`Estimate`).
+"""A device as data: the roofs it was measured to reach (`Roofs`: curves and tables, read by
+size and kind), the record of one measurement (`Peaks`: the roofs plus where, when and with
+what), and the roofline's predictions (`Estimate`). What an op costs on the roofs is the
+roofline's model, in `cnnprof.analytic.roofline`.
 
 Pure Python, no torch: the microbenchmark in `cnnprof.empirical.peaks` fills a `Peaks`; the roofline
 in `cnnprof.analytic.roofline` reads its `Roofs`; report and render show both.
@@ -11,17 +13,12 @@ import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from types import MappingProxyType
 from typing import Any
 
 Curve = tuple[tuple[int, float], ...]  # (bytes moved, bytes/s) or (FLOPs, FLOP/s), ascending
 Table = tuple[tuple[str, float], ...]
 
-OVERHEAD_KIND: Mapping[str, str] = MappingProxyType(
-    {"dwconv": "conv", "maxpool": "pool", "lrn": "pool"}
-)
 CHANNELS_LAST = "/channels_last"  # suffix of a ceiling measured in channels-last format
-POINTWISE = frozenset({"", "1×1"})  # kernels on the 1×1 convolution curve
 
 
 def interpolate(curve: Curve, nbytes: float) -> float:
@@ -58,72 +55,9 @@ class Roofs:
         """Streaming bandwidth for an op moving ``nbytes``."""
         return interpolate(self.bandwidth, nbytes)
 
-    def memory_s(self, op: OpCost, footprint: int = 0, channels_last: bool = False) -> float:
-        """Seconds to move an op's bytes: activations (just written by the op before, so
-        cached as far as their size allows) at the streaming rate for their size; weights (last
-        touched a whole forward pass ago) at the rate for ``footprint``, the bytes that pass
-        moves; never faster than the kind's ceiling."""
-        moved = op.read + op.written
-        if moved <= 0:
-            return 0.0
-        hot = moved - op.weights
-        seconds = hot / self.bytes_per_s(hot) if hot else 0.0
-        if op.weights:
-            seconds += op.weights / self.bytes_per_s(max(footprint, op.weights))
-        # a kernel that reorders runs in its own layout: its channels-last ceiling applies
-        native = channels_last or self.reorders(op, channels_last)
-        ceiling = self.op_bytes_ceiling(op.kind, native)
-        return max(seconds, moved / ceiling) if ceiling else seconds
-
-    def reorders(self, op: OpCost, channels_last: bool = False) -> bool:
-        """Whether the op is an NCHW convolution on the kernel that reorders its tensors."""
-        return not channels_last and bool(self.layout_kernel) and self.layout_kernel in op.launches
-
-    def layout_s(self, op: OpCost, channels_last: bool = False) -> float:
-        """Seconds an NCHW convolution on the reordering kernel spends bringing its input into
-        the kernel's layout and its output back."""
-        if not self.reorders(op, channels_last):
-            return 0.0
-        return reorder_s(self.layout, op.read - op.weights) + reorder_s(self.layout, op.written)
-
     def op_bytes_ceiling(self, kind: str, channels_last: bool = False) -> float | None:
         """The measured bytes/s ceiling of an op kind's kernel, if it has one."""
-        return _lookup(self.byte_ceilings, kind, channels_last)
-
-    def compute_s(self, op: OpCost, channels_last: bool = False) -> float:
-        rate = _lookup(self.flop_ceilings, op.kind, channels_last) or self.flops_per_s
-        conv = self.conv_rate(op) if op.kind == "conv" else None
-        return op.flops / (min(rate, conv) if conv else rate)
-
-    def conv_rate(self, op: OpCost) -> float | None:
-        """What a convolution of the op's FLOPs, kernel and output positions reaches: the
-        curve for its kernel, moved toward the few-position curve, on log positions, as its
-        positions fall from the curve probes' to the few-position probes'."""
-        if op.kernel not in POINTWISE and self.kxk_curve:
-            many, few = self.kxk_curve, self.kxk_curve_few
-        else:
-            many, few = self.conv_curve, self.conv_curve_few
-        if not many:
-            return None
-        rate = interpolate(many, op.flops)
-        if not few or self.few_pixels <= 0 or not op.pixels or op.pixels >= self.curve_pixels:
-            return rate
-        span = math.log(self.curve_pixels) - math.log(self.few_pixels)
-        t = max(math.log(op.pixels) - math.log(self.few_pixels), 0.0) / span if span > 0 else 0.0
-        low = interpolate(few, op.flops)
-        return low + t * (rate - low)
-
-    def overhead(self, op: OpCost, channels_last: bool = False) -> float:
-        """Fixed seconds of an op: one launch of its kind, or one per kernel it launches
-        (each at that kernel's measured cost in the tensors' format when there is one)."""
-        kind = OVERHEAD_KIND.get(op.kind, op.kind)
-        generic = dict(self.op_overhead).get(kind, 0.0)
-        if not op.launches:
-            return generic
-        return sum(
-            (_lookup(self.op_overhead, f"{kind}/{k}", channels_last) or generic) if k else generic
-            for k in op.launches
-        )
+        return ceiling(self.byte_ceilings, kind, channels_last)
 
     @property
     def dram_bytes_per_s(self) -> float:
@@ -142,16 +76,8 @@ class Roofs:
         return self.flops_per_s / self.dram_bytes_per_s
 
 
-def reorder_s(curve: Curve, tensor_bytes: int) -> float:
-    """Seconds to reorder a tensor of ``tensor_bytes`` (read once, written once) at the rate a
-    measured reorder curve gives for that many bytes moved; 0 without a curve."""
-    if not curve or tensor_bytes <= 0:
-        return 0.0
-    moved = 2 * tensor_bytes
-    return moved / interpolate(curve, moved)
-
-
-def _lookup(table: Table, kind: str, channels_last: bool) -> float | None:
+def ceiling(table: Table, kind: str, channels_last: bool) -> float | None:
+    """A kind's measured figure in ``table``, its channels-last one when asked and measured."""
     ceilings = dict(table)
     if channels_last and f"{kind}{CHANNELS_LAST}" in ceilings:
         return ceilings[f"{kind}{CHANNELS_LAST}"]
@@ -243,20 +169,6 @@ class Estimate:
         total = self.seconds
         part = sum(r.seconds for r in self.rows if r.bound == bound)
         return part / total if total else 0.0
-
-
-@dataclass(frozen=True)
-class OpCost:
-    """One op of a row before it meets the roofs: its kind, FLOPs and bytes, at the batch."""
-
-    kind: str
-    flops: int
-    read: int  # bytes read, weights included
-    written: int  # bytes written to a freshly allocated output
-    weights: int = 0  # of the bytes read, the row's parameters
-    kernel: str = ""  # the row's kernel size ("3×3"): picks the convolution curve
-    launches: tuple[str, ...] = ()  # kernels it runs ("mkldnn", …; "" unknown); (): one launch
-    pixels: int = 0  # output positions, batch × height × width (0: unknown)
 
 
 PEAKS_SCHEMA = "cnnprof.peaks/3"

@@ -26,9 +26,10 @@ FLOP_CATEGORIES = ("mac", "bias", "norm", "act", "pool", "add", "scale", "lrn")
 LAYER_OPS = frozenset(
     {
         *("conv", "gconv", "dwconv", "convT", "fc", "se", "norm", "lrn"),
-        *("maxpool", "avgpool", "gap", "adaptive_pool"),
+        *("maxpool", "avgpool", "gap", "adaptive_pool", "upsample", "softmax"),
         *("flatten", "dropout", "identity", "block", "functional"),
         *ACTIVATIONS,
+        *("hsigmoid", "gelu", "leaky_relu", "prelu", "elu"),  # activations of outside models
     }
 )
 

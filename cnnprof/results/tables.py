@@ -1,9 +1,11 @@
 """The papers' comparison tables as values: a `Column` per model or configuration, a
-`Comparison` of columns, a `SweepPoint` per grid cell, and standard against depthwise-separable
-convolution per layer (`SeparableRow`) and per model (`SeparableReport`). Pure data."""
+`SweepPoint` per grid cell, and standard against depthwise-separable convolution per layer
+(`SeparableRow`) and per model (`SeparableReport`). Pure data. (A `Comparison` of columns sits
+in `metrics`, beside the table it reads.)"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,7 +79,7 @@ class SeparableReport:
 @dataclass(frozen=True)
 class SweepPoint:
     column: Column
-    settings: dict[str, Any]  # the swept values, e.g. {"alpha": 0.5, "resolution": 160}
+    settings: Mapping[str, Any]  # the swept values, e.g. {"alpha": 0.5, "resolution": 160}
     official: Column | None = None  # EfficientNet-B{φ} next to φ
     pareto: bool = False
     objective: float | None = None  # MnasNet's ACC × (LAT/T)^w, when measured

@@ -36,8 +36,11 @@ class LatencySettings:
     budget: float = DEFAULT_BUDGET
     layers: bool = False
 
+    def __post_init__(self) -> None:
+        self.check()
+
     def check(self) -> None:
-        """Raise `OptionError` naming the first option out of range."""
+        """Raise `OptionError` naming the first option out of range (run when built)."""
         if self.device not in DEVICES:
             raise OptionError(f"--device {self.device}: expected one of {', '.join(DEVICES)}")
         if self.threads is not None and self.threads < 1:

@@ -6,7 +6,9 @@ A value checked once, when built; described once for titles and once for variant
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from cnnprof.errors import OptionError
 from cnnprof.spec.ops import MAX_MULTIPLIER
@@ -14,14 +16,17 @@ from cnnprof.spec.ops import MAX_MULTIPLIER
 MAX_RESOLUTION = 16384
 
 # option: (lowest allowed, whether the lowest itself is allowed, highest, what to give)
-LIMITS = {
-    "alpha": (0, False, MAX_MULTIPLIER, "a width multiplier > 0 and ≤ 64, e.g. 0.5"),
-    "depth": (0, False, MAX_MULTIPLIER, "a depth multiplier > 0 and ≤ 64, e.g. 1.2"),
-    "resolution": (0, False, MAX_RESOLUTION, "pixels > 0 and ≤ 16384, e.g. 160"),
-    "rho": (0, False, MAX_MULTIPLIER, "a resolution multiplier > 0 and ≤ 64"),
-    "phi": (0, True, 20, "a compound coefficient ≥ 0 and ≤ 20, e.g. 2"),
-    "num_classes": (1, True, 10**7, "a count ≥ 1 and ≤ 10⁷"),
-}
+LIMITS: Mapping[str, tuple[float, bool, float, str]] = MappingProxyType(
+    {
+        "alpha": (0, False, MAX_MULTIPLIER, "a width multiplier > 0 and ≤ 64, e.g. 0.5"),
+        "depth": (0, False, MAX_MULTIPLIER, "a depth multiplier > 0 and ≤ 64, e.g. 1.2"),
+        "resolution": (0, False, MAX_RESOLUTION, "pixels > 0 and ≤ 16384, e.g. 160"),
+        "rho": (0, False, MAX_MULTIPLIER, "a resolution multiplier > 0 and ≤ 64"),
+        "phi": (0, True, 20, "a compound coefficient ≥ 0 and ≤ 20, e.g. 2"),
+        "num_classes": (1, True, 10**7, "a count ≥ 1 and ≤ 10⁷"),
+    }
+)
+WHOLE = frozenset({"resolution", "num_classes"})  # whole numbers only
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,9 @@ class Multipliers:
             value = getattr(self, name)
             if value is None:
                 continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            whole = name in WHOLE
+            kinds = (int,) if whole else (int, float)
+            if isinstance(value, bool) or not isinstance(value, kinds):
                 raise OptionError(f"--{_flag(name)} {value!r}: expected {need}")
             above = value >= low if low_ok else value > low
             if not (math.isfinite(value) and above and value <= high):
