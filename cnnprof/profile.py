@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from cnnprof.spec.model import Shape, frozen
+from cnnprof.spec.model import Shape, evolve, frozen
 
 DTYPE_BYTES: Mapping[str, int] = frozen(
     {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
@@ -59,7 +59,7 @@ class LayerCost:
         for key, value in extra.items():
             if value:
                 merged[key] = merged.get(key, 0) + value
-        return replace(self, flops=frozen(merged))
+        return evolve(self, flops=frozen(merged))
 
 
 @dataclass(frozen=True)

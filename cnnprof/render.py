@@ -106,11 +106,12 @@ def model_list(records: Sequence[dict[str, object]]) -> Table:
                           ("paper", "left")):  # fmt: skip
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for r in records:
-        table.add_row(
+        cells = (
             str(r["name"]), ", ".join(r["aliases"]), str(r["family"]),  # type: ignore[arg-type]
             "×".join(map(str, r["input"])), human(r["params"]), human(r["macs"]),  # type: ignore
             str(r["paper"]).split(",")[0],
         )  # fmt: skip
+        table.add_row(*map(Text, cells))  # Text, not str: no markup to parse (13 % of the render)
     return table
 
 

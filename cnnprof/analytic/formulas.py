@@ -10,12 +10,11 @@ outside model's leaf modules, so both paths share one set of formulas.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from types import MappingProxyType
 
 from cnnprof.errors import ShapeError
 from cnnprof.profile import LayerCost
-from cnnprof.spec.model import Layer, Shape, frozen
+from cnnprof.spec.model import Layer, Shape, evolve
 from cnnprof.spec.ops import op_table
 
 # FLOPs per element of each activation: the operations in its definition.
@@ -39,8 +38,8 @@ Formula = Callable[[Layer, Shape], Result]
 
 
 def nonzero(flops: Mapping[str, int]) -> Mapping[str, int]:
-    """FLOPs by category, zero categories left out."""
-    return frozen({k: v for k, v in flops.items() if v})
+    """FLOPs by category, zero categories left out (read-only)."""
+    return MappingProxyType({k: v for k, v in flops.items() if v})
 
 
 def pair(value: int | tuple[int, ...]) -> Pair:
@@ -111,7 +110,8 @@ def conv2d(
         )
     h, w = _spatial(path, "conv", x, k, s, p, d)
     y = Shape(out, h, w)
-    macs = k[0] * k[1] * (x.c // groups) * out * h * w
+    n = out * h * w  # output elements
+    macs = k[0] * k[1] * (x.c // groups) * n
     return LayerCost(
         path=path,
         op=conv_kind(x.c, groups),
@@ -126,12 +126,12 @@ def conv2d(
         flops=nonzero(
             {
                 "mac": 2 * macs,
-                "bias": y.elements if bias else 0,
-                "norm": NORM_FLOPS[norm] * y.elements,
-                "act": ACT_FLOPS[act] * y.elements,
+                "bias": n if bias else 0,
+                "norm": NORM_FLOPS[norm] * n,
+                "act": ACT_FLOPS[act] * n,
             }
         ),
-        live=x.elements + y.elements,
+        live=x.elements + n,
     )
 
 
@@ -290,7 +290,7 @@ def local_response_norm(path: str, x: Shape, size: int) -> LayerCost:
 
 def holding(row: LayerCost, held: int) -> LayerCost:
     """The row with ``held`` more elements alive (a residual input kept for the add)."""
-    return replace(row, live=row.live + held)
+    return evolve(row, live=row.live + held)
 
 
 # --- the table: one formula per spec op -------------------------------------------------------
@@ -426,7 +426,7 @@ def _inception(layer: Layer, x: Shape) -> Result:
     for branch in branches:
         for row in branch:
             extra = x.elements if row.in_shape is not x else 0
-            rows.append(replace(row, live=row.live + extra + done))
+            rows.append(evolve(row, live=row.live + extra + done))
         done += branch[-1].out_shape.elements
     y = Shape(a["b1"] + a["b3"] + a["b5"] + a["pool"], x.h, x.w)
     return rows, y

@@ -85,9 +85,10 @@ def _family(doc: Any, where: str) -> Family:
     variants_doc = doc.get("variants") or {name: {}}
     _mapping(variants_doc, where, "field 'variants'")
     variants: dict[str, Variant] = {}
+    parsed: dict[Any, tuple[Row, ...]] = {}
     for vname, vdoc in variants_doc.items():
         vwhere = f"{where}: variant '{vname}'"
-        variants[str(vname)] = _variant(str(vname), vdoc or {}, vwhere, defaults, base_rows)
+        variants[str(vname)] = _variant(str(vname), vdoc or {}, vwhere, defaults, base_rows, parsed)
     return Family(
         name=name,
         paper=_text(doc, "paper", where, required=True),
@@ -100,8 +101,16 @@ def _family(doc: Any, where: str) -> Family:
 
 
 def _variant(
-    name: str, doc: Any, where: str, family_defaults: dict[str, Any], base_rows: Any
+    name: str,
+    doc: Any,
+    where: str,
+    family_defaults: dict[str, Any],
+    base_rows: Any,
+    parsed: dict[Any, tuple[Row, ...]],
 ) -> Variant:
+    """One variant. ``parsed`` holds the rows already parsed in this file: variants that share a
+    row list (the file's `layers:`, or a YAML alias) under the same defaults share its rows,
+    validated once; their `where` names the first variant that uses them."""
     _mapping(doc, where, "its settings")
     _known_keys(doc, VARIANT_KEYS, where)
     defaults = _defaults(doc.get("defaults"), where, family_defaults)
@@ -113,9 +122,12 @@ def _variant(
         raise SpecError(f"{where}: field 'aliases': expected a list of names")
     resolution = doc.get("resolution")
     num_classes = doc.get("num_classes")
+    key = (id(rows_doc), tuple(defaults.items()))
+    if key not in parsed:
+        parsed[key] = _rows(rows_doc, where, defaults)
     return Variant(
         name=name,
-        rows=_rows(rows_doc, where, defaults),
+        rows=parsed[key],
         aliases=tuple(aliases),
         width=_number(doc, "width", where, 1.0, positive=True),
         depth=_number(doc, "depth", where, 1.0, positive=True),
