@@ -85,9 +85,16 @@ class Row:
 class Channels:
     """How a width multiplier rounds channel counts (a family's rule)."""
 
-    round: str = "floor"  # floor: int(c·α); divisible: multiple of `divisor`, never below 90 %
+    round: str = "floor"  # floor: int(c·α); divisible: multiple of `divisor`, never below 90 %;
+    # table: looked up in `table` (ShuffleNetV2's channels per width are tabulated, not computed)
     divisor: int = 8
     min: int = 1
+    widths: tuple[float, ...] = ()  # table: the widths it has a column for
+    table: tuple[tuple[int, tuple[int, ...]], ...] = ()  # table: (count at width 1, per width)
+
+    def column(self, width: float) -> int | None:
+        """The table's column for ``width``, or None when it has none."""
+        return next((i for i, w in enumerate(self.widths) if abs(w - width) < 1e-9), None)
 
 
 @dataclass(frozen=True)
