@@ -142,8 +142,8 @@ class _Recorder(TorchDispatchMode):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
         packet = func.overloadpacket
-        row = self.tracker.current_row()
         if packet in flop_registry:
+            row = self.tracker.current_row()
             flops = flop_registry[packet](*args, **kwargs, out_val=out)
             row.macs += flops // 2
             row.flops["mac"] += flops
@@ -154,7 +154,7 @@ class _Recorder(TorchDispatchMode):
             self.ignored["(inside LocalResponseNorm: costed by its formula)"] += 1
         elif packet in ELEMENTWISE:
             category, cost = ELEMENTWISE[packet]
-            row.flops[category] += cost(args, kwargs, out)
+            self.tracker.current_row().flops[category] += cost(args, kwargs, out)
         elif packet in IGNORED:
             self.ignored[str(packet)] += 1
         else:
