@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from cli_helpers import assert_error, run
+from test_families import fig
 from typer.testing import CliRunner
 
 import cnnprof
@@ -52,14 +54,6 @@ def test_torchvision_documented_figures(model: str, num_params: int, gmacs: floa
     profile = cnnprof.count(model)
     assert profile.params == num_params
     assert round(profile.macs / 1e9, 3) == gmacs
-
-
-def fig(model, metric, expected, tol, source, **options):
-    """A paper's figure: model (+ options), metric, value, relative tolerance, source."""
-    opts = "".join(f"-{k}{v}" for k, v in options.items())
-    return pytest.param(
-        model, options, metric, expected, tol, id=f"{model}{opts}-{metric}-{source}"
-    )
 
 
 PAPER = [
@@ -225,9 +219,7 @@ def test_shufflenet_alpha_selects_a_table_5_column(model, alpha, same_as):
 def test_shufflenet_refuses_widths_table_5_lacks(model, alpha):
     with pytest.raises(OptionError, match=r"tabulates its channels for widths 0\.5, 1, 1\.5, 2"):
         cnnprof.count(model, alpha=alpha)
-    result = CliRunner().invoke(app, ["count", model, "--alpha", str(alpha)])
-    assert result.exit_code == 2
-    assert "widths 0.5, 1, 1.5, 2" in result.stderr
+    assert_error(run("count", model, "--alpha", str(alpha)), "widths 0.5, 1, 1.5, 2")
 
 
 TABLE_SPEC = """
