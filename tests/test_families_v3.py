@@ -1,7 +1,7 @@
 """MobileNetV3, ShuffleNetV2, SqueezeNet and DenseNet against the figures published for them.
 
 torchvision documents each model's weights with ``num_params`` and ``_ops`` (GMACs: conv and
-linear multiply-accumulates at 224×224, to three decimals; the docs' "GFLOPS" column). CI has no
+linear multiply-accumulates at 224×224, to three decimals; its docs call them "GFLOPS"). CI has no
 torchvision, so its figures are constants here, each with its page; cnnprof must reproduce
 ``num_params`` exactly and ``_ops`` to its three decimals. The papers' own figures (rounded, and
 sometimes from a slightly different network) are checked within a stated tolerance. Every expected
