@@ -39,6 +39,12 @@ OPTIONS = {
 }
 
 
+# ShuffleNetV2 tabulates its channels for widths 0.5, 1, 1.5 and 2 only: alpha 0.5 of its 0.5× and
+# 1.5× models is refused (tests/test_families_v3.py checks that), so those pairs are left out.
+REFUSED = {("shufflenet_v2_x0_5", "alpha=0.5"), ("shufflenet_v2_x1_5", "alpha=0.5")}
+CASES = [(name, option) for name in NAMES for option in OPTIONS if (name, option) not in REFUSED]
+
+
 @functools.cache
 def checked(name: str, option: str) -> CrossCheck:
     """One cross-check per (model, options), shared by the tests below: one meta build each."""
@@ -48,8 +54,7 @@ def checked(name: str, option: str) -> CrossCheck:
 # --- analytic == empirical, every registry model, every multiplier -----------------------------
 
 
-@pytest.mark.parametrize("option", list(OPTIONS))
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize(("name", "option"), CASES)
 def test_registry_analytic_equals_empirical(name: str, option: str) -> None:
     check = checked(name, option)
     a, e = check.analytic, check.empirical

@@ -401,6 +401,10 @@ ROW_CRASHES = [
         id="se .inf: OverflowError in formulas.se_squeeze",
     ),
     pytest.param(
+        "{op: mbconv, out: 8, se: '0.0- -'}",
+        id="se text: TypeError in load._value (text passed as a float, then compared)",
+    ),
+    pytest.param(
         "{op: mbconv, out: 8, t: " + "9" * 400 + "}",
         id="t a 400-digit int: OverflowError in load._value float()",
     ),

@@ -3,7 +3,8 @@ params and MACs exactly, row by row.
 
 Hypothesis writes random family files — a stem of conv / dwconv / pwconv / dws / mbconv / pool
 rows with random kernels, strides, paddings ('same' included), groups, biases, norms and
-activations, then gap and a classifier fc — on a small input (3–16 channels, 16–48 px). The
+activations, and ShuffleNet / SqueezeNet / DenseNet blocks, then gap and a classifier fc — on a
+small input (3–16 channels, 16–48 px). The
 generator tracks the feature map so that nearly every spec is valid; the few whose map still
 vanishes raise `ShapeError` and are rejected.
 """
@@ -42,6 +43,7 @@ norms = st.sampled_from(["none", "bn"])
 acts = st.sampled_from(ACTIVATIONS)
 channels = st.integers(1, 24)
 OPS = ["conv", "dwconv", "pwconv", "dws", "mbconv", "maxpool", "avgpool"]
+BLOCKS = ["shuffle", "fire", "dense", "transition", "norm"]
 
 
 def _divisors(n: int) -> list[int]:
@@ -74,11 +76,11 @@ def specs(draw: Any) -> tuple[dict[str, Any], list[str]]:
     }
     kinds = []
     for _ in range(draw(st.integers(1, 6))):
-        op = draw(
-            st.sampled_from(["conv", "dwconv", "pwconv", "dws", "mbconv", "maxpool", "avgpool"])
-        )
+        op = draw(st.sampled_from(OPS + BLOCKS))
         row: dict[str, Any] = {"op": op}
-        if op in ("conv", "dwconv"):
+        if op in BLOCKS:
+            c, h, w = _block(draw, row, c, h, w)
+        elif op in ("conv", "dwconv"):
             k, p = _window(draw, min(h, w), 7)
             s = _stride(draw, min(h, w))
             row.update(k=k, s=s, p=p)
@@ -109,6 +111,11 @@ def specs(draw: Any) -> tuple[dict[str, Any], list[str]]:
                     t=draw(st.sampled_from([1, 1.5, 2, 3, 4, 6])),
                     se=draw(st.sampled_from([0, 0.25])),
                     skip=draw(st.booleans()),
+                    exp_divisor=draw(st.sampled_from([1, 8])),
+                    se_of=draw(st.sampled_from(["in", "mid"])),
+                    se_divisor=draw(st.sampled_from([1, 8])),
+                    se_act=draw(st.sampled_from(["block", "relu", "hswish"])),
+                    se_gate=draw(st.sampled_from(["sigmoid", "hsigmoid"])),
                 )
                 if draw(st.booleans()):  # stride 1 and out == in: the residual path
                     row.update(out=c, s=1)
@@ -134,6 +141,32 @@ def specs(draw: Any) -> tuple[dict[str, Any], list[str]]:
     return doc, kinds
 
 
+def _block(draw: Any, row: dict[str, Any], c: int, h: int, w: int) -> tuple[int, int, int]:
+    """Fill a ShuffleNet / SqueezeNet / DenseNet row that fits a c×h×w map; its output map."""
+    op = row["op"]
+    row.update(norm=draw(norms), act=draw(acts))
+    if op == "shuffle":  # stride 1 keeps an even channel count; stride 2 makes any even one
+        s = 1 if c % 2 == 0 and draw(st.booleans()) else 2
+        out = c if s == 1 else 2 * draw(st.integers(1, 8))
+        row.update(out=out, s=s, k=draw(st.sampled_from([3, 5])))
+        if s == 1 and draw(st.booleans()):
+            row["repeat"] = 2
+        return out, out_size(h, row["k"], s, row["k"] // 2), out_size(w, row["k"], s, row["k"] // 2)
+    if op == "fire":
+        row.update(squeeze=draw(channels), e1=draw(channels), e3=draw(channels))
+        row.update(bias=draw(st.booleans()), separable=draw(st.booleans()))
+        return row["e1"] + row["e3"], h, w
+    if op == "dense":
+        repeat = draw(st.integers(1, 3))
+        row.update(growth=draw(st.integers(1, 8)), bn_size=draw(st.integers(1, 4)), repeat=repeat)
+        row["separable"] = draw(st.booleans())
+        return c + repeat * row["growth"], h, w
+    if op == "transition":
+        row["compression"] = draw(st.sampled_from([0.5, 1.0]))
+        return max(1, int(c * row["compression"])), h // 2, w // 2
+    return c, h, w  # norm
+
+
 @PROPERTY
 @given(specs())
 def test_analytic_equals_empirical_for_any_spec(case: tuple[dict[str, Any], list[str]]) -> None:
@@ -156,6 +189,7 @@ def test_analytic_equals_empirical_for_any_spec(case: tuple[dict[str, Any], list
     assert differences(analytic, empirical) == [], text
     assert [r.out_shape for r in empirical.rows] == [r.out_shape for r in analytic.rows], text
     assert empirical.unsupported == (), text
+    assert dict(empirical.flops_by_category) == dict(analytic.flops_by_category), text
 
 
 # A pool whose padding exceeds half its window: torch refuses it ("pad should be at most half of

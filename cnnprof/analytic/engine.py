@@ -5,7 +5,7 @@ from __future__ import annotations
 from cnnprof.analytic.formulas import FORMULAS
 from cnnprof.errors import OptionError
 from cnnprof.results.profile import DTYPE_BYTES, LayerCost, Profile
-from cnnprof.spec.model import Arch, frozen
+from cnnprof.spec.model import Arch, Layer, Shape, evolve, frozen
 
 
 def check_run_options(batch: int, dtype: str) -> None:
@@ -21,9 +21,19 @@ def profile(arch: Arch, batch: int = 1, dtype: str = "float32") -> Profile:
     check_run_options(batch, dtype)
     rows: list[LayerCost] = []
     shape = arch.input
-    for layer in arch.layers:
-        produced, shape = FORMULAS[layer.op](layer, shape)
-        rows.extend(produced)
+    for _, layers in arch.expanded():
+        last: tuple[Layer, Shape, list[LayerCost], Shape] | None = None
+        for layer in layers:
+            if last is not None and last[0].args is layer.args and last[1] == shape:
+                # A repeat with the same fields on the same input costs what the last one did
+                # (formulas are pure): its rows again, under this repeat's path.
+                produced = [_moved(r, last[0].path, layer.path) for r in last[2]]
+                out = last[3]
+            else:
+                produced, out = FORMULAS[layer.op](layer, shape)
+            last = (layer, shape, produced, out)
+            rows.extend(produced)
+            shape = out
     return Profile(
         model=arch.name,
         source="analytic",
@@ -35,6 +45,11 @@ def profile(arch: Arch, batch: int = 1, dtype: str = "float32") -> Profile:
             {"width": round(arch.width, 6), "depth": round(arch.depth, 6), **_options(arch)}
         ),
     )
+
+
+def _moved(row: LayerCost, old: str, new: str) -> LayerCost:
+    """``row`` of the layer at path ``old`` as the same row of the layer at ``new``."""
+    return evolve(row, path=new + row.path[len(old) :])
 
 
 def _options(arch: Arch) -> dict[str, object]:

@@ -10,13 +10,13 @@ outside model's leaf modules, so both paths share one set of formulas.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from types import MappingProxyType
 
 from cnnprof.errors import ShapeError
 from cnnprof.results.profile import LayerCost
-from cnnprof.spec.model import Layer, Shape, frozen
+from cnnprof.spec.model import Layer, Shape, evolve
 from cnnprof.spec.ops import op_table
+from cnnprof.spec.scale import make_divisible
 
 # FLOPs per element of each activation: the operations in its definition.
 ACT_FLOPS: Mapping[str, int] = MappingProxyType(
@@ -28,6 +28,7 @@ ACT_FLOPS: Mapping[str, int] = MappingProxyType(
         "silu": 5,  # x · sigmoid(x)
         "tanh": 5,  # (e^x − e^−x) / (e^x + e^−x) with one exp shared: exp, divide, sub, add, divide
         "hswish": 5,  # x · min(max(x + 3, 0), 6) / 6
+        "hsigmoid": 4,  # min(max(x + 3, 0), 6) / 6
     }
 )
 NORM_FLOPS: Mapping[str, int] = MappingProxyType({"none": 0, "bn": 2})  # folded scale and shift
@@ -39,8 +40,8 @@ Formula = Callable[[Layer, Shape], Result]
 
 
 def nonzero(flops: Mapping[str, int]) -> Mapping[str, int]:
-    """FLOPs by category, zero categories left out."""
-    return frozen({k: v for k, v in flops.items() if v})
+    """FLOPs by category, zero categories left out (read-only)."""
+    return MappingProxyType({k: v for k, v in flops.items() if v})
 
 
 def pair(value: int | tuple[int, ...]) -> Pair:
@@ -112,7 +113,8 @@ def conv2d(
         )
     h, w = _spatial(path, "conv", x, k, s, p, d)
     y = Shape(out, h, w)
-    macs = k[0] * k[1] * (x.c // groups) * out * h * w
+    n = out * h * w  # output elements
+    macs = k[0] * k[1] * (x.c // groups) * n
     return LayerCost(
         path=path,
         op=conv_kind(x.c, groups),
@@ -127,12 +129,12 @@ def conv2d(
         flops=nonzero(
             {
                 "mac": 2 * macs,
-                "bias": y.elements if bias else 0,
-                "norm": NORM_FLOPS[norm] * y.elements,
-                "act": ACT_FLOPS[act] * y.elements,
+                "bias": n if bias else 0,
+                "norm": NORM_FLOPS[norm] * n,
+                "act": ACT_FLOPS[act] * n,
             }
         ),
-        live=x.elements + y.elements,
+        live=x.elements + n,
     )
 
 
@@ -261,8 +263,10 @@ def identity(path: str, op: str, x: Shape, y: Shape | None = None) -> LayerCost:
     return LayerCost(path=path, op=op, in_shape=x, out_shape=y, live=x.elements)
 
 
-def squeeze_excite(path: str, x: Shape, *, squeeze: int, act: str) -> LayerCost:
-    """SE: global pool → 1×1 conv (squeeze, bias) → act → 1×1 conv (bias) → sigmoid → scale."""
+def squeeze_excite(
+    path: str, x: Shape, *, squeeze: int, act: str, gate: str = "sigmoid"
+) -> LayerCost:
+    """SE: global pool → 1×1 conv (squeeze, bias) → act → 1×1 conv (bias) → gate → scale."""
     c = x.c
     macs = 2 * c * squeeze
     return LayerCost(
@@ -278,12 +282,75 @@ def squeeze_excite(path: str, x: Shape, *, squeeze: int, act: str) -> LayerCost:
                 "mac": 2 * macs,
                 "bias": squeeze + c,
                 "pool": x.elements,
-                "act": ACT_FLOPS[act] * squeeze + ACT_FLOPS["sigmoid"] * c,
+                "act": ACT_FLOPS[act] * squeeze + ACT_FLOPS[gate] * c,
                 "scale": x.elements,
             }
         ),
         live=2 * x.elements,
     )
+
+
+def norm_act(path: str, x: Shape, norm: str, act: str) -> LayerCost:
+    """Normalisation and activation on their own, no convolution (DenseNet's final BN → ReLU)."""
+    bn = 2 * x.c if norm == "bn" else 0
+    return LayerCost(
+        path=path,
+        op="norm",
+        in_shape=x,
+        out_shape=x,
+        norm_params=bn,
+        buffers=bn,
+        flops=nonzero({"norm": NORM_FLOPS[norm] * x.elements, "act": ACT_FLOPS[act] * x.elements}),
+        live=2 * x.elements,
+    )
+
+
+def preact_conv(
+    path: str,
+    x: Shape,
+    *,
+    out: int,
+    k: int,
+    p: int = 0,
+    groups: int = 1,
+    norm: str,
+    act: str,
+    held: int = 0,
+) -> LayerCost:
+    """A pre-activation unit, [norm] → [act] → conv (DenseNet): the norm and the activation run
+    on the unit's input, so BatchNorm has the input's channels; a bias only without norm.
+    ``held``: elements kept alive meanwhile (the dense layer's input, for its concatenation)."""
+    conv = conv2d(path, x, out=out, k=k, p=p, groups=groups, bias=norm == "none")
+    n = x.elements
+    before = {"norm": NORM_FLOPS[norm] * n, "act": ACT_FLOPS[act] * n}
+    return evolve(
+        conv,
+        flops=nonzero({**conv.flops, **before}),
+        norm_params=2 * x.c if norm == "bn" else 0,
+        buffers=2 * x.c if norm == "bn" else 0,
+        live=2 * n + conv.out_shape.elements + held,
+    )
+
+
+def preact_unit(
+    path: str,
+    x: Shape,
+    *,
+    out: int,
+    k: int,
+    p: int = 0,
+    norm: str,
+    act: str,
+    separable: bool,
+    held: int = 0,
+) -> list[LayerCost]:
+    """A pre-activation k×k unit, or with ``separable`` (and k > 1) its depthwise-separable twin:
+    ``path.dw`` (k×k, one filter per channel) → ``path.pw`` (1×1), each pre-activated."""
+    u = {"norm": norm, "act": act, "held": held}
+    if not separable or k == 1:
+        return [preact_conv(path, x, out=out, k=k, p=p, **u)]
+    dw = preact_conv(f"{path}.dw", x, out=x.c, k=k, p=p, groups=x.c, **u)
+    return [dw, preact_conv(f"{path}.pw", dw.out_shape, out=out, k=1, **u)]
 
 
 def local_response_norm(path: str, x: Shape, *, size: int) -> LayerCost:
@@ -295,7 +362,7 @@ def local_response_norm(path: str, x: Shape, *, size: int) -> LayerCost:
 
 def holding(row: LayerCost, held: int) -> LayerCost:
     """The row with ``held`` more elements alive (a residual input kept for the add)."""
-    return replace(row, live=row.live + held)
+    return evolve(row, live=row.live + held)
 
 
 # --- the table: one formula per spec op -------------------------------------------------------
@@ -336,14 +403,25 @@ def _dws(layer: Layer, x: Shape) -> Result:
     return [dw, pw], pw.out_shape
 
 
-def mbconv_mid(c_in: int, t: float) -> int:
-    """Channels after the expansion 1×1 conv."""
-    return round(c_in * t)
+def mbconv_mid(layer: Layer, c_in: int) -> int:
+    """Channels after the expansion 1×1 conv: c_in·t, rounded to the nearest whole number, or to
+    a multiple of ``exp_divisor`` when it is > 1 (MobileNetV3: _make_divisible(c_in·t, 8))."""
+    divisor = layer["exp_divisor"]
+    expanded = c_in * layer["t"]
+    return round(expanded) if divisor == 1 else make_divisible(expanded, divisor=divisor)
 
 
-def se_squeeze(c_in: int, ratio: float) -> int:
-    """SE bottleneck width, relative to the block's input channels (EfficientNet, MnasNet)."""
-    return max(1, int(c_in * ratio))
+def se_squeeze(layer: Layer, *, c_in: int, mid: int) -> int:
+    """SE bottleneck width: the ratio ``se`` of the block's input channels (EfficientNet,
+    MnasNet) or of its expanded ones (``se_of: mid``, MobileNetV3), floored, then rounded to a
+    multiple of ``se_divisor`` (8 for MobileNetV3: torchvision's _make_divisible(exp // 4, 8))."""
+    base = mid if layer["se_of"] == "mid" else c_in
+    return make_divisible(int(base * layer["se"]), divisor=layer["se_divisor"])
+
+
+def se_act(layer: Layer) -> str:
+    """The activation inside the SE: its own (MobileNetV3: ReLU) or the block's."""
+    return layer["act"] if layer["se_act"] == "block" else layer["se_act"]
 
 
 def mbconv_residual(layer: Layer, x: Shape) -> bool:
@@ -356,7 +434,7 @@ def _mbconv(layer: Layer, x: Shape) -> Result:
     held = x.elements if mbconv_residual(layer, x) else 0
     rows: list[LayerCost] = []
     y = x
-    mid = mbconv_mid(x.c, a["t"])
+    mid = mbconv_mid(layer, x.c)
     if mid != x.c:
         rows.append(conv2d(f"{p}.expand", y, out=mid, k=1, act=a["act"], **post))
         y = rows[-1].out_shape
@@ -365,8 +443,9 @@ def _mbconv(layer: Layer, x: Shape) -> Result:
     )
     y = rows[-1].out_shape
     if a["se"] > 0:
-        squeeze = se_squeeze(x.c, a["se"])
-        rows.append(squeeze_excite(f"{p}.se", y, squeeze=squeeze, act=a["act"]))
+        squeeze = se_squeeze(layer, c_in=x.c, mid=mid)
+        se = squeeze_excite(f"{p}.se", y, squeeze=squeeze, act=se_act(layer), gate=a["se_gate"])
+        rows.append(se)
     project = conv2d(f"{p}.project", y, out=a["out"], k=1, act="none", **post)
     if held:
         project = project.plus_flops(add=project.out_shape.elements)
@@ -433,10 +512,95 @@ def _inception(layer: Layer, x: Shape) -> Result:
     for branch in branches:
         for row in branch:
             extra = x.elements if row.in_shape is not x else 0
-            rows.append(replace(row, live=row.live + extra + done))
+            rows.append(evolve(row, live=row.live + extra + done))
         done += branch[-1].out_shape.elements
     y = Shape(a["b1"] + a["b3"] + a["b5"] + a["pool"], x.h, x.w)
     return rows, y
+
+
+def _shuffle(layer: Layer, x: Shape) -> Result:
+    """ShuffleNetV2 unit (Ma et al. 2018, Fig. 3c/d). Stride 1: the first half of the channels
+    passes through, the second runs branch2; stride > 1: branch1 (k×k depthwise → 1×1) and
+    branch2 (1×1 → k×k depthwise → 1×1) both read the whole input. The halves are concatenated
+    and shuffled: data movement only, no FLOPs."""
+    a, p = layer.args, layer.path
+    out, k, s = a["out"], a["k"], a["s"]
+    if out % 2:
+        raise ShapeError(f"row '{p}' (shuffle): out {out} must be even, two halves of out / 2")
+    if s == 1 and x.c != out:
+        raise ShapeError(
+            f"row '{p}' (shuffle): a stride-1 unit keeps its channels, but it gets {x.c} and "
+            f"gives {out}; start the stage with s: 2"
+        )
+    half = out // 2
+    u = {"bias": a["norm"] == "none", "norm": a["norm"]}
+    rows: list[LayerCost] = []
+    if s > 1:
+        dw = conv2d(f"{p}.branch1.dw", x, out=x.c, k=k, s=s, p=k // 2, groups=x.c, **u)
+        rows += [dw, conv2d(f"{p}.branch1.pw", dw.out_shape, out=half, k=1, act=a["act"], **u)]
+    x2 = x if s > 1 else Shape(half, x.h, x.w)
+    pw1 = conv2d(f"{p}.branch2.pw1", x2, out=half, k=1, act=a["act"], **u)
+    dw = conv2d(f"{p}.branch2.dw", pw1.out_shape, out=half, k=k, s=s, p=k // 2, groups=half, **u)
+    pw2 = conv2d(f"{p}.branch2.pw2", dw.out_shape, out=half, k=1, act=a["act"], **u)
+    rows += [pw1, dw, pw2]
+    y = Shape(out, pw2.out_shape.h, pw2.out_shape.w)
+    return [holding(r, x.elements) for r in rows], y
+
+
+def _fire(layer: Layer, x: Shape) -> Result:
+    """SqueezeNet fire module (Iandola et al. 2016, Fig. 1): squeeze 1×1 → expand 1×1 and
+    expand 3×3 side by side on the squeezed map, concatenated (no FLOPs)."""
+    a, p = layer.args, layer.path
+    u = {"bias": a["bias"], "norm": a["norm"], "act": a["act"]}
+    squeeze = conv2d(f"{p}.squeeze", x, out=a["squeeze"], k=1, **u)
+    z = squeeze.out_shape
+    e1 = conv2d(f"{p}.expand1x1", z, out=a["e1"], k=1, **u)
+    e3 = unit(f"{p}.expand3x3", z, out=a["e3"], k=3, p=1, separable=a["separable"], **u)
+    held = [holding(r, e1.out_shape.elements + z.elements) for r in e3]
+    return [squeeze, holding(e1, z.elements), *held], Shape(a["e1"] + a["e3"], z.h, z.w)
+
+
+def dense_mid(layer: Layer) -> int:
+    """A dense layer's bottleneck width: bn_size × growth (4k in Huang et al. 2017)."""
+    return layer["bn_size"] * layer["growth"]
+
+
+def _dense(layer: Layer, x: Shape) -> Result:
+    """DenseNet-BC layer (Huang et al. 2017, Sec. 3): norm → act → 1×1 conv (bn_size × growth)
+    → norm → act → 3×3 conv (growth); its output is concatenated to its input (no FLOPs)."""
+    a, p = layer.args, layer.path
+    u = {"norm": a["norm"], "act": a["act"]}
+    conv1 = preact_conv(f"{p}.conv1", x, out=dense_mid(layer), k=1, **u)
+    mid, growth = conv1.out_shape, a["growth"]
+    conv2 = preact_unit(
+        f"{p}.conv2", mid, out=growth, k=3, p=1, separable=a["separable"], held=x.elements, **u
+    )
+    return [conv1, *conv2], Shape(x.c + growth, x.h, x.w)
+
+
+def transition_out(layer: Layer, c_in: int) -> int:
+    """⌊compression × C⌋ channels out of a DenseNet transition (θ = 0.5 for DenseNet-BC)."""
+    out = int(c_in * layer["compression"])
+    if out < 1:
+        raise ShapeError(
+            f"row '{layer.path}' (transition): compression {layer['compression']:g} of {c_in} "
+            "channels leaves none; use a compression > 0 that keeps at least one"
+        )
+    return out
+
+
+def _transition(layer: Layer, x: Shape) -> Result:
+    """DenseNet transition (Huang et al. 2017, Sec. 3): norm → act → 1×1 conv → 2×2 average
+    pool, stride 2."""
+    a, p = layer.args, layer.path
+    out = transition_out(layer, x.c)
+    conv = preact_conv(f"{p}.conv", x, out=out, k=1, norm=a["norm"], act=a["act"])
+    pool = pool2d(f"{p}.pool", "avgpool", conv.out_shape, k=2, s=2)
+    return [conv, pool], pool.out_shape
+
+
+def _norm(layer: Layer, x: Shape) -> Result:
+    return [norm_act(layer.path, x, layer["norm"], layer["act"])], x
 
 
 def _pool(kind: str) -> Formula:
@@ -487,6 +651,11 @@ FORMULAS: Mapping[str, Formula] = op_table(
         ("basic", _basic),
         ("bottleneck", _bottleneck),
         ("inception", _inception),
+        ("shuffle", _shuffle),
+        ("fire", _fire),
+        ("dense", _dense),
+        ("transition", _transition),
+        ("norm", _norm),
         ("maxpool", _pool("maxpool")),
         ("avgpool", _pool("avgpool")),
         ("gap", _gap),

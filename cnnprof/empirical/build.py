@@ -15,7 +15,16 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from cnnprof.analytic.formulas import FORMULAS, conv_kind, mbconv_mid, same_padding, se_squeeze
+from cnnprof.analytic.formulas import (
+    FORMULAS,
+    conv_kind,
+    dense_mid,
+    mbconv_mid,
+    same_padding,
+    se_act,
+    se_squeeze,
+    transition_out,
+)
 from cnnprof.spec.model import Arch, Layer
 from cnnprof.spec.ops import op_table
 
@@ -29,6 +38,7 @@ ACTIVATIONS: Mapping[str, Callable[[], nn.Module]] = MappingProxyType(
         "silu": nn.SiLU,
         "tanh": nn.Tanh,
         "hswish": nn.Hardswish,
+        "hsigmoid": nn.Hardsigmoid,
     }
 )
 FUNCTIONAL_ACTIVATIONS: Mapping[str, Callable[[torch.Tensor], torch.Tensor]] = MappingProxyType(
@@ -40,6 +50,7 @@ FUNCTIONAL_ACTIVATIONS: Mapping[str, Callable[[torch.Tensor], torch.Tensor]] = M
         "silu": F.silu,
         "tanh": torch.tanh,
         "hswish": F.hardswish,
+        "hsigmoid": F.hardsigmoid,
     }
 )
 
@@ -98,20 +109,50 @@ def unit(
 
 
 class SqueezeExcite(nn.Module):
-    """Global pool → 1×1 conv (squeeze) → act → 1×1 conv → sigmoid → scale the input."""
+    """Global pool → 1×1 conv (squeeze) → act → 1×1 conv → gate → scale the input."""
 
     layer_op = "se"
 
-    def __init__(self, channels: int, *, squeeze: int, act: str) -> None:
+    def __init__(self, channels: int, *, squeeze: int, act: str, gate: str = "sigmoid") -> None:
         super().__init__()
         self.reduce = nn.Conv2d(channels, squeeze, 1)
         self.act = ACTIVATIONS[act]() if act != "none" else nn.Identity()
         self.expand = nn.Conv2d(squeeze, channels, 1)
-        self.gate = nn.Sigmoid()
+        self.gate = ACTIVATIONS[gate]()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = F.adaptive_avg_pool2d(x, 1)
         return x * self.gate(self.expand(self.act(self.reduce(s))))
+
+
+class PreActUnit(nn.Sequential):
+    """[BatchNorm] → [activation] → conv, DenseNet's order; children ``bn``, ``act``, ``conv``."""
+
+    def __init__(
+        self, *, c_in: int, c_out: int, k: int, p: int = 0, groups: int = 1, norm: str, act: str
+    ) -> None:
+        parts: OrderedDict[str, nn.Module] = OrderedDict()
+        if norm == "bn":
+            parts["bn"] = nn.BatchNorm2d(c_in)
+        if act != "none":
+            parts["act"] = ACTIVATIONS[act]()
+        parts["conv"] = nn.Conv2d(c_in, c_out, k, padding=p, groups=groups, bias=norm == "none")
+        super().__init__(parts)
+
+
+def preact_unit(
+    *, c_in: int, c_out: int, k: int, p: int = 0, norm: str, act: str, separable: bool
+) -> nn.Module:
+    """A PreActUnit, or with ``separable`` (and k > 1) children ``dw`` (k×k depthwise) and ``pw``,
+    each pre-activated."""
+    u = {"norm": norm, "act": act}
+    if not separable or k == 1:
+        return PreActUnit(c_in=c_in, c_out=c_out, k=k, p=p, **u)
+    parts = OrderedDict(
+        dw=PreActUnit(c_in=c_in, c_out=c_in, k=k, p=p, groups=c_in, **u),
+        pw=PreActUnit(c_in=c_in, c_out=c_out, k=1, **u),
+    )
+    return nn.Sequential(parts)
 
 
 class Residual(nn.Module):
@@ -167,6 +208,77 @@ class Inception(nn.Module):
         return torch.cat(branches, dim=1)
 
 
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """Interleave the channels of ``groups`` groups (ShuffleNet): views and a copy, no FLOPs."""
+    n, c, h, w = x.shape
+    return x.view(n, groups, c // groups, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+
+
+class ShuffleUnit(nn.Module):
+    """ShuffleNetV2 unit: ``branch1`` (stride > 1 only) and ``branch2``, concatenated, shuffled."""
+
+    def __init__(self, c_in: int, a: Mapping[str, Any]) -> None:
+        super().__init__()
+        half, k, s = a["out"] // 2, a["k"], a["s"]
+        u = {"bias": a["norm"] == "none", "norm": a["norm"]}
+        if s > 1:
+            self.branch1 = nn.Sequential(
+                OrderedDict(
+                    dw=ConvUnit(c_in=c_in, c_out=c_in, k=k, s=s, p=k // 2, groups=c_in, **u),
+                    pw=ConvUnit(c_in=c_in, c_out=half, k=1, act=a["act"], **u),
+                )
+            )
+        self.branch2 = nn.Sequential(
+            OrderedDict(
+                pw1=ConvUnit(c_in=c_in if s > 1 else half, c_out=half, k=1, act=a["act"], **u),
+                dw=ConvUnit(c_in=half, c_out=half, k=k, s=s, p=k // 2, groups=half, **u),
+                pw2=ConvUnit(c_in=half, c_out=half, k=1, act=a["act"], **u),
+            )
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if "branch1" in self._modules:
+            y = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
+        else:
+            passed, through = x.chunk(2, dim=1)
+            y = torch.cat((passed, self.branch2(through)), dim=1)
+        return channel_shuffle(y, 2)
+
+
+class Fire(nn.Module):
+    """SqueezeNet fire module: ``squeeze`` 1×1 → ``expand1x1`` | ``expand3x3``, concatenated."""
+
+    def __init__(self, c_in: int, a: Mapping[str, Any]) -> None:
+        super().__init__()
+        u = {"bias": a["bias"], "norm": a["norm"], "act": a["act"]}
+        self.squeeze = ConvUnit(c_in=c_in, c_out=a["squeeze"], k=1, **u)
+        self.expand1x1 = ConvUnit(c_in=a["squeeze"], c_out=a["e1"], k=1, **u)
+        self.expand3x3 = unit(
+            c_in=a["squeeze"], c_out=a["e3"], k=3, p=1, separable=a["separable"], **u
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.squeeze(x)
+        return torch.cat((self.expand1x1(z), self.expand3x3(z)), dim=1)
+
+
+class DenseLayer(nn.Module):
+    """DenseNet layer: ``conv1`` (pre-activated 1×1) → ``conv2`` (pre-activated 3×3), its output
+    concatenated to its input."""
+
+    def __init__(self, c_in: int, layer: Layer) -> None:
+        super().__init__()
+        a, mid = layer.args, dense_mid(layer)
+        u = {"norm": a["norm"], "act": a["act"]}
+        self.conv1 = PreActUnit(c_in=c_in, c_out=mid, k=1, **u)
+        self.conv2 = preact_unit(
+            c_in=mid, c_out=a["growth"], k=3, p=1, separable=a["separable"], **u
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat((x, self.conv2(self.conv1(x))), dim=1)
+
+
 class Network(nn.Module):
     """The rows of an Arch as named children, run in order."""
 
@@ -218,13 +330,14 @@ def _dws(layer: Layer, c: int) -> nn.Module:
 def _mbconv(layer: Layer, c: int) -> nn.Module:
     a, k = layer.args, layer["k"]
     post = {"bias": a["norm"] == "none", "norm": a["norm"]}
-    mid = mbconv_mid(c, a["t"])
+    mid = mbconv_mid(layer, c)
     body: OrderedDict[str, nn.Module] = OrderedDict()
     if mid != c:
         body["expand"] = ConvUnit(c, c_out=mid, k=1, act=a["act"], **post)
     body["dw"] = ConvUnit(mid, c_out=mid, k=k, s=a["s"], p=k // 2, groups=mid, act=a["act"], **post)
     if a["se"] > 0:
-        body["se"] = SqueezeExcite(mid, squeeze=se_squeeze(c, a["se"]), act=a["act"])
+        squeeze = se_squeeze(layer, c_in=c, mid=mid)
+        body["se"] = SqueezeExcite(mid, squeeze=squeeze, act=se_act(layer), gate=a["se_gate"])
     body["project"] = ConvUnit(mid, c_out=a["out"], k=1, act="none", **post)
     residual = bool(a["skip"]) and a["s"] == 1 and c == a["out"]
     return Residual(body, residual, "none")
@@ -263,6 +376,33 @@ def _bottleneck(layer: Layer, c: int) -> nn.Module:
 def _inception(layer: Layer, c: int) -> nn.Module:
     a = layer.args
     return Inception(c, a)
+
+
+def _shuffle(layer: Layer, c: int) -> nn.Module:
+    return ShuffleUnit(c, layer.args)
+
+
+def _fire(layer: Layer, c: int) -> nn.Module:
+    return Fire(c, layer.args)
+
+
+def _dense(layer: Layer, c: int) -> nn.Module:
+    return DenseLayer(c, layer)
+
+
+def _transition(layer: Layer, c: int) -> nn.Module:
+    a = layer.args
+    conv = PreActUnit(c_in=c, c_out=transition_out(layer, c), k=1, norm=a["norm"], act=a["act"])
+    return nn.Sequential(OrderedDict(conv=conv, pool=nn.AvgPool2d(kernel_size=2, stride=2)))
+
+
+def _norm(layer: Layer, c: int) -> nn.Module:
+    parts: OrderedDict[str, nn.Module] = OrderedDict()
+    if layer["norm"] == "bn":
+        parts["bn"] = nn.BatchNorm2d(c)
+    if layer["act"] != "none":
+        parts["act"] = ACTIVATIONS[layer["act"]]()
+    return nn.Sequential(parts)
 
 
 def _pool(cls: type[nn.Module]) -> Builder:
@@ -320,6 +460,11 @@ BUILDERS: Mapping[str, Builder] = op_table(
         ("basic", _basic),
         ("bottleneck", _bottleneck),
         ("inception", _inception),
+        ("shuffle", _shuffle),
+        ("fire", _fire),
+        ("dense", _dense),
+        ("transition", _transition),
+        ("norm", _norm),
         ("maxpool", _pool(nn.MaxPool2d)),
         ("avgpool", _pool(nn.AvgPool2d)),
         ("gap", _gap),

@@ -70,6 +70,9 @@ ELEMENTWISE: Mapping[Any, tuple[str, Callable[[tuple, dict, Any], int]]] = Mappi
         aten.silu_: ("act", _per_output(ACT_FLOPS["silu"])),
         aten.tanh: ("act", _per_output(ACT_FLOPS["tanh"])),
         aten.hardswish: ("act", _per_output(ACT_FLOPS["hswish"])),
+        aten.hardswish_: ("act", _per_output(ACT_FLOPS["hswish"])),
+        aten.hardsigmoid: ("act", _per_output(ACT_FLOPS["hsigmoid"])),
+        aten.hardsigmoid_: ("act", _per_output(ACT_FLOPS["hsigmoid"])),
         aten._native_batch_norm_legit_no_training: ("norm", _per_output(NORM_FLOPS["bn"])),
         aten.native_batch_norm: ("norm", _per_output(NORM_FLOPS["bn"])),
         aten.add: ("add", _per_output(1)),
@@ -139,8 +142,8 @@ class _Recorder(TorchDispatchMode):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
         packet = func.overloadpacket
-        row = self.tracker.current_row()
         if packet in flop_registry:
+            row = self.tracker.current_row()
             flops = flop_registry[packet](*args, **kwargs, out_val=out)
             row.macs += flops // 2
             row.flops["mac"] += flops
@@ -151,7 +154,7 @@ class _Recorder(TorchDispatchMode):
             self.ignored["(inside LocalResponseNorm: costed by its formula)"] += 1
         elif packet in ELEMENTWISE:
             category, cost = ELEMENTWISE[packet]
-            row.flops[category] += cost(args, kwargs, out)
+            self.tracker.current_row().flops[category] += cost(args, kwargs, out)
         elif packet in IGNORED:
             self.ignored[str(packet)] += 1
         else:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from cnnprof.spec.model import Shape, frozen
+from cnnprof.spec.model import Shape, evolve, frozen
 from cnnprof.spec.ops import ACTIVATIONS
 
 DTYPE_BYTES: Mapping[str, int] = frozen(
@@ -78,7 +78,7 @@ class LayerCost:
         for key, value in extra.items():
             if value:
                 merged[key] = merged.get(key, 0) + value
-        return replace(self, flops=frozen(merged))
+        return evolve(self, flops=frozen(merged))
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from cnnprof.spec.ops import (
     REQUIRED,
     Field,
 )
+from cnnprof.spec.scale import ROUNDING
 
 FAMILY_KEYS = ("family", "paper", "input", "defaults", "channels", "compound", "layers", "variants")
 VARIANT_KEYS = (
@@ -85,10 +86,11 @@ def _family(doc: Any, where: str) -> Family:
     variants_doc = doc.get("variants") or {name: {}}
     _mapping(variants_doc, where, "field 'variants'")
     variants: dict[str, Variant] = {}
+    parsed: dict[Any, tuple[Row, ...]] = {}
     for vname, vdoc in variants_doc.items():
         vwhere = f"{where}: variant '{vname}'"
-        variants[str(vname)] = _variant(str(vname), vdoc or {}, vwhere, defaults, base_rows)
-    return Family(
+        variants[str(vname)] = _variant(str(vname), vdoc or {}, vwhere, defaults, base_rows, parsed)
+    family = Family(
         name=name,
         paper=_text(doc, "paper", where, required=True),
         input=_input(doc.get("input"), where),
@@ -97,11 +99,22 @@ def _family(doc: Any, where: str) -> Family:
         compound=_compound(doc.get("compound"), where),
         source=where,
     )
+    if family.channels.table:
+        _check_tabulated(family)
+    return family
 
 
 def _variant(
-    name: str, doc: Any, where: str, family_defaults: dict[str, Any], base_rows: Any
+    name: str,
+    doc: Any,
+    where: str,
+    family_defaults: dict[str, Any],
+    base_rows: Any,
+    parsed: dict[Any, tuple[Row, ...]],
 ) -> Variant:
+    """One variant. ``parsed`` holds the rows already parsed in this file: variants that share a
+    row list (the file's `layers:`, or a YAML alias) under the same defaults share its rows,
+    validated once; their `where` names the first variant that uses them."""
     _mapping(doc, where, "its settings")
     _known_keys(doc, VARIANT_KEYS, where)
     defaults = _defaults(doc.get("defaults"), where, family_defaults)
@@ -113,9 +126,12 @@ def _variant(
         raise SpecError(f"{where}: field 'aliases': expected a list of names")
     resolution = doc.get("resolution")
     num_classes = doc.get("num_classes")
+    key = (id(rows_doc), tuple(defaults.items()))
+    if key not in parsed:
+        parsed[key] = _rows(rows_doc, where, defaults)
     return Variant(
         name=name,
-        rows=_rows(rows_doc, where, defaults),
+        rows=parsed[key],
         aliases=tuple(aliases),
         width=_number(doc, "width", where, 1.0, positive=True),
         depth=_number(doc, "depth", where, 1.0, positive=True),
@@ -183,7 +199,7 @@ def _value(value: Any, field: Field, where: str) -> Any:
     elif kind == "float":
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = _finite(value) if ok else value
-        ok = value is not None
+        ok = ok and value is not None
     elif kind == "bool":
         ok = isinstance(value, bool)
     elif kind == "str":
@@ -233,17 +249,72 @@ def _channels(doc: Any, where: str) -> Channels:
     if doc is None:
         return Channels()
     _mapping(doc, where, "field 'channels'")
-    _known_keys(doc, ("round", "divisor", "min"), f"{where}: channels")
+    _known_keys(doc, ("round", "divisor", "min", "widths", "table"), f"{where}: channels")
     rule = doc.get("round", "floor")
-    if rule not in ("floor", "divisible"):
+    if rule not in ROUNDING:
         raise SpecError(
-            f"{where}: channels: field 'round': expected floor or divisible, got {rule!r}"
+            f"{where}: channels: field 'round': expected {' or '.join(ROUNDING)}, got {rule!r}"
         )
+    widths, table = _width_table(doc, rule == "table", f"{where}: channels")
     return Channels(
         round=rule,
         divisor=_whole(doc.get("divisor", 8), where, "channels.divisor"),
         min=_whole(doc.get("min", 1), where, "channels.min"),
+        widths=widths,
+        table=table,
     )
+
+
+def _width_table(
+    doc: Mapping[str, Any], wanted: bool, where: str
+) -> tuple[tuple[float, ...], tuple[tuple[int, tuple[int, ...]], ...]]:
+    """``widths: [0.5, 1.0]`` and ``table: {116: [48, 116]}``: given exactly when round is table;
+    every row of the table has a count per width, and its count at width 1.0 is its key."""
+    if not wanted:
+        if "widths" in doc or "table" in doc:
+            raise SpecError(f"{where}: 'widths' and 'table' go with round: table only")
+        return (), ()
+    raw_widths, raw_table = doc.get("widths"), doc.get("table")
+    if not isinstance(raw_widths, list) or not raw_widths:
+        raise SpecError(f"{where}: field 'widths': expected a list of widths, e.g. [0.5, 1.0]")
+    widths = tuple(_number({"widths": w}, "widths", where, None, positive=True) for w in raw_widths)
+    if not any(abs(w - 1.0) < 1e-9 for w in widths):
+        raise SpecError(f"{where}: field 'widths': the table needs a column for width 1.0")
+    one = next(i for i, w in enumerate(widths) if abs(w - 1.0) < 1e-9)
+    _mapping(raw_table, where, "field 'table'")
+    table = []
+    for key, counts in raw_table.items():
+        ok = isinstance(counts, list) and len(counts) == len(widths)
+        if not ok or not all(isinstance(c, int) and not isinstance(c, bool) for c in counts):
+            raise SpecError(
+                f"{where}: table: row {key!r}: expected {len(widths)} whole numbers, one per width"
+            )
+        counts = [_whole(c, where, f"table {key}") for c in counts]
+        if key != counts[one]:
+            raise SpecError(
+                f"{where}: table: row {key!r}: its count at width 1.0 is {counts[one]}; a row's "
+                "key is its count at width 1.0"
+            )
+        table.append((key, tuple(counts)))
+    return widths, tuple(table)
+
+
+def _check_tabulated(family: Family) -> None:
+    """With ``round: table`` every channel count a width multiplier scales must be in the table."""
+    known = dict(family.channels.table)
+    for variant in family.variants.values():
+        for row in variant.rows:
+            layer = row.layer
+            if layer.get("fixed") or layer.get("classifier"):
+                continue
+            for key, field in OPS[layer.op].items():
+                value = layer.get(key)
+                if field.channels and value not in known:
+                    raise SpecError(
+                        f"{layer.where}: field '{key}': {value} channels is not in the family's "
+                        f"channel table ({', '.join(map(str, known))}); add it there or mark "
+                        "the row fixed: true"
+                    )
 
 
 def _compound(doc: Any, where: str) -> Compound | None:

@@ -18,7 +18,7 @@ MAX_MULTIPLIER = 64.0  # largest width / depth / resolution multiplier a spec or
 MAX_REPEAT = 1000
 MAX_CHANNELS = 1_000_000
 
-ACTIVATIONS = ("none", "relu", "relu6", "sigmoid", "silu", "tanh", "hswish")
+ACTIVATIONS = ("none", "relu", "relu6", "sigmoid", "silu", "tanh", "hswish", "hsigmoid")
 ACTIVATION_ALIASES = {"swish": "silu", "linear": "none", "identity": "none"}
 NORMS = ("none", "bn")
 
@@ -58,6 +58,10 @@ def _int(default: Any = REQUIRED, low: float = 1) -> Field:
 
 NORM = Field("choice", choices=NORMS, inherit="norm")
 ACT = Field("choice", choices=ACTIVATIONS, inherit="act")
+# How an inverted residual's squeeze-excite is shaped (MobileNetV3 differs from EfficientNet).
+SE_GATES = ("sigmoid", "hsigmoid")
+SE_BASES = ("in", "mid")  # the SE ratio is of the block's input or of its expanded channels
+SE_ACTS = ("block", *ACTIVATIONS)  # "block": the block's own activation
 BIAS = Field("bool", inherit="bias")
 PADDING = Field("padding", "same")
 # `separable: true` turns a unit's k×k (k > 1) convolutions into depthwise k×k → pointwise 1×1
@@ -84,6 +88,7 @@ OPS: Mapping[str, Mapping[str, Field]] = {
         "norm": NORM,
         "act": ACT,
         "separable": SEPARABLE,
+        "classifier": Field("bool", False),  # a 1×1 conv classifier (SqueezeNet's conv10)
     },
     "dwconv": {"k": _int(3), "s": _int(1), "p": PADDING, "bias": BIAS, "norm": NORM, "act": ACT},
     "pwconv": {"out": _channels(), "bias": BIAS, "norm": NORM, "act": ACT},
@@ -93,9 +98,14 @@ OPS: Mapping[str, Mapping[str, Field]] = {
     "mbconv": {
         "out": _channels(),
         "t": Field("float", 1.0, low=1, high=MAX_MULTIPLIER),
+        "exp_divisor": Field("int", low=1, high=MAX_CHANNELS, inherit="exp_divisor"),
         "k": _int(3),
         "s": _int(1),
-        "se": Field("float", 0.0, low=0, high=1),  # SE ratio, of the block's input channels
+        "se": Field("float", 0.0, low=0, high=1),  # SE ratio, of the channels se_of names
+        "se_of": Field("choice", choices=SE_BASES, inherit="se_of"),
+        "se_divisor": Field("int", low=1, high=MAX_CHANNELS, inherit="se_divisor"),
+        "se_act": Field("choice", choices=SE_ACTS, inherit="se_act"),
+        "se_gate": Field("choice", choices=SE_GATES, inherit="se_gate"),
         "skip": Field("bool", True),  # residual when stride 1 and channels match
         "norm": NORM,
         "act": ACT,
@@ -122,6 +132,36 @@ OPS: Mapping[str, Mapping[str, Field]] = {
         "act": ACT,
         "separable": SEPARABLE,
     },
+    # ShuffleNetV2 unit: stride 1 splits the channels in half, one half through 1×1 → k×k
+    # depthwise → 1×1; stride 2 runs two branches on the whole input; concatenate, shuffle
+    "shuffle": {"out": _channels(), "k": _int(3), "s": _int(1), "norm": NORM, "act": ACT},
+    # SqueezeNet fire module: squeeze 1×1 → expand 1×1 (e1) | expand 3×3 (e3), concatenated
+    "fire": {
+        "squeeze": _channels(),
+        "e1": _channels(),
+        "e3": _channels(),
+        "bias": BIAS,
+        "norm": NORM,
+        "act": ACT,
+        "separable": SEPARABLE,
+    },
+    # DenseNet layer: norm → act → 1×1 (bn_size × growth) → norm → act → 3×3 (growth), its output
+    # concatenated to its input
+    "dense": {
+        "growth": _channels(),
+        "bn_size": Field("int", 4, low=1, high=MAX_MULTIPLIER),
+        "norm": NORM,
+        "act": ACT,
+        "separable": SEPARABLE,
+    },
+    # DenseNet transition: norm → act → 1×1 to ⌊compression × C⌋ channels → 2×2 average pool
+    "transition": {
+        "compression": Field("float", 0.5, low=0, high=1),
+        "norm": NORM,
+        "act": ACT,
+    },
+    # normalisation and activation on their own (DenseNet's final BN and ReLU)
+    "norm": {"norm": NORM, "act": ACT},
     "maxpool": {"k": _int(2), "s": _int(None), "p": _int(0, low=0), "ceil": Field("bool", False)},
     "avgpool": {"k": _int(2), "s": _int(None), "p": _int(0, low=0), "ceil": Field("bool", False)},
     "gap": {},
@@ -148,6 +188,13 @@ DEFAULTS: Mapping[str, Field] = {
     "act": Field("choice", "relu", choices=ACTIVATIONS),
     "bias": Field("bool", None),  # None: a conv has a bias exactly when it has no norm
     "stride_at": Field("choice", "1x1", choices=("1x1", "3x3")),
+    # an inverted residual's c_in·t: 1 rounds to the nearest whole number (MobileNetV2,
+    # EfficientNet); 8 to a multiple of 8, ≥ 90 % (MobileNetV3's expand_input_by_factor)
+    "exp_divisor": Field("int", 1, low=1, high=MAX_CHANNELS),
+    "se_of": Field("choice", "in", choices=SE_BASES),
+    "se_divisor": Field("int", 1, low=1, high=MAX_CHANNELS),  # 1: floor; 8: torchvision's rounding
+    "se_act": Field("choice", "block", choices=SE_ACTS),
+    "se_gate": Field("choice", "sigmoid", choices=SE_GATES),
 }
 
 

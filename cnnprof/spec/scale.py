@@ -8,7 +8,9 @@ final channel counts and repeats. Multipliers compose with a variant's official 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from types import MappingProxyType
 
 from cnnprof.errors import OptionError
 from cnnprof.spec.model import Arch, Channels, Family, Layer, Row, Shape
@@ -18,20 +20,49 @@ from cnnprof.spec.ops import OPS
 MAX_LAYERS = 20000
 
 
+def make_divisible(value: float, *, divisor: int, least: int = 1) -> int:
+    """The multiple of ``divisor`` nearest ``value``, at least ``divisor`` and ``least``, never
+    below 90 % of ``value`` (the MobileNet authors' and torchvision's ``_make_divisible``)."""
+    rounded = max(least, divisor, int(value + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * value:
+        rounded += divisor
+    return rounded
+
+
+def _floor(channels: int, width: float, rule: Channels) -> int:
+    return max(rule.min, int(round(channels * width, 9)))
+
+
+def _divisible(channels: int, width: float, rule: Channels) -> int:
+    return make_divisible(channels * width, divisor=rule.divisor, least=rule.min)
+
+
+def _tabulated(channels: int, width: float, rule: Channels) -> int:
+    column = rule.column(width)
+    counts = dict(rule.table).get(channels)
+    if column is None or counts is None:
+        widths = ", ".join(f"{w:g}" for w in rule.widths)
+        raise OptionError(
+            f"{channels} channels at width {width:g}: the family's channel table has no such "
+            f"entry (its widths: {widths})"
+        )
+    return counts[column]
+
+
+# Width-multiplier rounding rules, by the name a family file gives in `channels: {round: …}`.
+ROUNDING: Mapping[str, Callable[[int, float, Channels], int]] = MappingProxyType(
+    {"floor": _floor, "divisible": _divisible, "table": _tabulated}
+)
+
+
 def round_channels(channels: int, width: float, rule: Channels) -> int:
     """Scale a channel count by ``width`` with the family's rounding rule.
 
     floor: ``max(min, int(c·w))`` (MobileNet v1). divisible: nearest multiple of ``divisor``, never
     below the divisor and never below 90 % of ``c·w`` (MobileNet v2, MnasNet, EfficientNet).
+    table: the family's own table of counts per width (ShuffleNetV2); other widths are refused.
     """
-    scaled = channels * width
-    if rule.round == "floor":
-        return max(rule.min, int(round(scaled, 9)))
-    divisor = rule.divisor
-    rounded = max(max(rule.min, divisor), int(scaled + divisor / 2) // divisor * divisor)
-    if rounded < 0.9 * scaled:
-        rounded += divisor
-    return rounded
+    return ROUNDING[rule.round](channels, width, rule)
 
 
 def round_repeats(repeats: int, depth: float) -> int:
@@ -67,6 +98,13 @@ def resolve(family: Family, variant_name: str, multipliers: Multipliers | None =
         raise OptionError(
             f"the scaled input is {shape.h}×{shape.w} pixels: choose a resolution in 1…"
             f"{MAX_RESOLUTION}"
+        )
+    if family.channels.widths and family.channels.column(width) is None:
+        widths = ", ".join(f"{w:g}" for w in family.channels.widths)
+        raise OptionError(
+            f"{variant_name}: width {width:g} (the variant's {variant.width:g} × --alpha "
+            f"{m.alpha:g}): {family.name} tabulates its channels for widths {widths} only; "
+            "choose --alpha so that the width is one of them"
         )
     classes = m.num_classes if m.num_classes is not None else variant.num_classes
     rows = tuple(

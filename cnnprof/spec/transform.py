@@ -2,8 +2,9 @@
 
 `standard` turns each depthwise-separable row (`dws`) into one full k×k convolution of the same
 output ("Conv MobileNet"); `separable` marks every k×k convolution with k > 1 and groups = 1 —
-plain `conv` rows and the convolutions inside ResNet and GoogLeNet blocks — to be built as
-depthwise k×k → pointwise 1×1. Depthwise convolutions inside inverted residuals stay as they are.
+plain `conv` rows and the convolutions inside ResNet and GoogLeNet blocks, SqueezeNet fire modules
+and DenseNet layers — to be built as depthwise k×k → pointwise 1×1. Depthwise convolutions inside
+inverted residuals and ShuffleNet units stay as they are.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def _dws_to_conv(layer: Layer) -> Layer:
     a = layer.args
     args = {"out": a["out"], "k": a["k"], "s": a["s"], "p": "same", "groups": 1,
             "bias": a["norm"] == "none", "norm": a["norm"], "act": a["act"], "separable": False,
-            "fixed": a["fixed"], "no_shrink": a["no_shrink"]}  # fmt: skip
+            "classifier": False, "fixed": a["fixed"], "no_shrink": a["no_shrink"]}  # fmt: skip
     return Layer(op="conv", path=layer.path, args=args, where=layer.where)
 
 
