@@ -183,7 +183,7 @@ def _value(value: Any, field: Field, where: str) -> Any:
     elif kind == "float":
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = _finite(value) if ok else value
-        ok = value is not None
+        ok = ok and value is not None
     elif kind == "bool":
         ok = isinstance(value, bool)
     elif kind == "str":
