@@ -1,9 +1,10 @@
 """Property: for any valid spec, the analytic formulas and the built, counted nn.Module agree on
 params and MACs exactly, row by row.
 
-Hypothesis writes random family files — a stem of conv / dwconv / pwconv / dws / mbconv / pool
-rows with random kernels, strides, paddings ('same' included), groups, biases, norms and
-activations, then gap and a classifier fc — on a small input (3–16 channels, 16–48 px). The
+Hypothesis writes random family files — a stem of conv / dwconv / pwconv / dws / mbconv /
+fused_mbconv / bottleneck / convnext / layernorm / pool rows with random kernels, strides,
+paddings ('same' included), groups, biases, norms and activations, then gap and a classifier fc —
+on a small input (3–16 channels, 16–48 px). The
 generator tracks the feature map so that nearly every spec is valid; the few whose map still
 vanishes raise `ShapeError` and are rejected.
 """
@@ -39,7 +40,8 @@ PROPERTY = settings(
 norms = st.sampled_from(["none", "bn"])
 acts = st.sampled_from(ACTIVATIONS)
 channels = st.integers(1, 24)
-OPS = ["conv", "dwconv", "pwconv", "dws", "mbconv", "maxpool", "avgpool"]
+OPS = ["conv", "dwconv", "pwconv", "dws", "mbconv", "fused_mbconv", "bottleneck", "convnext",
+       "layernorm", "maxpool", "avgpool"]  # fmt: skip
 
 
 def _divisors(n: int) -> list[int]:
@@ -72,9 +74,7 @@ def specs(draw: Any) -> tuple[dict[str, Any], list[str]]:
     }
     kinds = []
     for _ in range(draw(st.integers(1, 6))):
-        op = draw(
-            st.sampled_from(["conv", "dwconv", "pwconv", "dws", "mbconv", "maxpool", "avgpool"])
-        )
+        op = draw(st.sampled_from(OPS))
         row: dict[str, Any] = {"op": op}
         if op in ("conv", "dwconv"):
             k, p = _window(draw, min(h, w), 7)
@@ -98,11 +98,32 @@ def specs(draw: Any) -> tuple[dict[str, Any], list[str]]:
                 out=draw(channels), bias=draw(st.booleans()), norm=draw(norms), act=draw(acts)
             )
             c = row["out"]
-        elif op in ("dws", "mbconv"):
+        elif op == "bottleneck":
+            s = _stride(draw, min(h, w))
+            groups = draw(st.sampled_from([1, 1, 2, 3, 4]))
+            row.update(
+                mid=groups * draw(st.integers(1, 6)), out=draw(channels), s=s,
+                groups=groups, se=draw(st.sampled_from([0, 0.25])),
+                stride_at=draw(st.sampled_from(["1x1", "3x3"])), norm=draw(norms), act=draw(acts),
+            )  # fmt: skip
+            if draw(st.integers(0, 3)) == 0:
+                row["repeat"] = 2
+            h, w = out_size(h, 1, s, 0), out_size(w, 1, s, 0)
+            c = row["out"]
+        elif op == "convnext":  # stride 1, channels kept
+            row.update(
+                k=draw(st.sampled_from([3, 5, 7])), t=draw(st.sampled_from([1, 2, 4])),
+                layer_scale=draw(st.booleans()), act=draw(acts),
+            )  # fmt: skip
+            if draw(st.integers(0, 3)) == 0:
+                row["repeat"] = 2
+        elif op == "layernorm":
+            pass
+        elif op in ("dws", "mbconv", "fused_mbconv"):
             k = draw(st.sampled_from([3, 5]))
             s = _stride(draw, min(h, w))
             row.update(out=draw(channels), k=k, s=s, norm=draw(norms), act=draw(acts))
-            if op == "mbconv":
+            if op in ("mbconv", "fused_mbconv"):
                 row.update(
                     t=draw(st.sampled_from([1, 1.5, 2, 3, 4, 6])),
                     se=draw(st.sampled_from([0, 0.25])),

@@ -10,12 +10,11 @@ outside model's leaf modules, so both paths share one set of formulas.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from types import MappingProxyType
 
 from cnnprof.errors import ShapeError
 from cnnprof.profile import LayerCost
-from cnnprof.spec.model import Layer, Shape, frozen
+from cnnprof.spec.model import Layer, Shape
 from cnnprof.spec.ops import op_table
 
 # FLOPs per element of each activation: the operations in its definition.
@@ -28,9 +27,14 @@ ACT_FLOPS: Mapping[str, int] = MappingProxyType(
         "silu": 5,  # x · sigmoid(x)
         "tanh": 5,  # (e^x − e^−x) / (e^x + e^−x) with one exp shared: exp, divide, sub, add, divide
         "hswish": 5,  # x · min(max(x + 3, 0), 6) / 6
+        "gelu": 5,  # x · ½ · (1 + erf(x / √2)): scale, erf, add, multiply, halve
     }
 )
 NORM_FLOPS: Mapping[str, int] = MappingProxyType({"none": 0, "bn": 2})  # folded scale and shift
+# LayerNorm per element (its statistics are computed at inference, unlike BatchNorm's): add for the
+# mean, subtract it, square, add for the variance, scale by 1/σ, γ, β. The per-position divides and
+# square root are not per element and are left out.
+LAYER_NORM_FLOPS = 7
 LRN_EXTRA = 3  # per element beyond 2·size: scale by alpha/n, add k, power beta, divide
 
 Pair = tuple[int, int]
@@ -39,8 +43,8 @@ Formula = Callable[[Layer, Shape], Result]
 
 
 def nonzero(flops: Mapping[str, int]) -> Mapping[str, int]:
-    """FLOPs by category, zero categories left out."""
-    return frozen({k: v for k, v in flops.items() if v})
+    """FLOPs by category, zero categories left out (a read-only view of a new dict)."""
+    return MappingProxyType({k: v for k, v in flops.items() if v})
 
 
 def pair(value: int | tuple[int, ...]) -> Pair:
@@ -110,15 +114,16 @@ def conv2d(
             f"and output channels {out}"
         )
     h, w = _spatial(path, "conv", x, k, s, p, d)
-    y = Shape(out, h, w)
-    macs = k[0] * k[1] * (x.c // groups) * out * h * w
+    n = out * h * w  # output elements
+    weights = k[0] * k[1] * (x.c // groups) * out
+    macs = weights * h * w
     return LayerCost(
         path=path,
         op=conv_kind(x.c, groups),
         in_shape=x,
-        out_shape=y,
+        out_shape=Shape(out, h, w),
         kernel=kernel_label(k),
-        weight_params=k[0] * k[1] * (x.c // groups) * out,
+        weight_params=weights,
         bias_params=out if bias else 0,
         norm_params=2 * out if norm == "bn" else 0,
         buffers=2 * out if norm == "bn" else 0,
@@ -126,12 +131,12 @@ def conv2d(
         flops=nonzero(
             {
                 "mac": 2 * macs,
-                "bias": y.elements if bias else 0,
-                "norm": NORM_FLOPS[norm] * y.elements,
-                "act": ACT_FLOPS[act] * y.elements,
+                "bias": n if bias else 0,
+                "norm": NORM_FLOPS[norm] * n,
+                "act": ACT_FLOPS[act] * n,
             }
         ),
-        live=x.elements + y.elements,
+        live=x.elements + n,
     )
 
 
@@ -281,6 +286,24 @@ def squeeze_excite(path: str, x: Shape, squeeze: int, act: str) -> LayerCost:
     )
 
 
+def layer_norm(path: str, x: Shape) -> LayerCost:
+    """LayerNorm over the channels at each position (ConvNeXt's LayerNorm2d); γ, β per channel."""
+    return LayerCost(
+        path=path, op="layernorm", in_shape=x, out_shape=x, norm_params=2 * x.c,
+        flops=nonzero({"norm": LAYER_NORM_FLOPS * x.elements}), live=2 * x.elements,
+    )  # fmt: skip
+
+
+def layer_scale(path: str, x: Shape, *, residual: bool) -> LayerCost:
+    """Layer scale (CaiT, ConvNeXt): one learned multiplier per channel (counted with the weights:
+    it is neither a bias nor a normalisation), then the block's residual add if it has one."""
+    n = x.elements
+    return LayerCost(
+        path=path, op="scale", in_shape=x, out_shape=x, weight_params=x.c,
+        flops=nonzero({"scale": n, "add": n if residual else 0}), live=2 * n,
+    )  # fmt: skip
+
+
 def local_response_norm(path: str, x: Shape, size: int) -> LayerCost:
     return LayerCost(
         path=path, op="lrn", in_shape=x, out_shape=x,
@@ -290,7 +313,7 @@ def local_response_norm(path: str, x: Shape, size: int) -> LayerCost:
 
 def holding(row: LayerCost, held: int) -> LayerCost:
     """The row with ``held`` more elements alive (a residual input kept for the add)."""
-    return replace(row, live=row.live + held)
+    return row.evolve(live=row.live + held)
 
 
 # --- the table: one formula per spec op -------------------------------------------------------
@@ -370,6 +393,32 @@ def _mbconv(layer: Layer, x: Shape) -> Result:
     return rows, project.out_shape
 
 
+def _fused_mbconv(layer: Layer, x: Shape) -> Result:
+    """EfficientNetV2's Fused-MBConv: ``expand`` (k×k, stride, norm, act) → [``se``] →
+    ``project`` (1×1, norm, linear). With t = 1 a single k×k ``conv`` (norm, act) replaces both,
+    and an SE, if any, runs before it (the authors' FusedMBConvBlock)."""
+    a, p = layer.args, layer.path
+    u = {"bias": a["norm"] == "none", "norm": a["norm"]}
+    held = x.elements if mbconv_residual(layer, x) else 0
+    mid = mbconv_mid(x.c, a["t"])
+    spatial = {"k": a["k"], "s": a["s"], "p": a["k"] // 2}
+    rows: list[LayerCost] = []
+    if mid == x.c:
+        if a["se"] > 0:
+            rows.append(squeeze_excite(f"{p}.se", x, se_squeeze(x.c, a["se"]), a["act"]))
+        rows.append(conv2d(f"{p}.conv", x, a["out"], **spatial, act=a["act"], **u))
+    else:
+        rows.append(conv2d(f"{p}.expand", x, mid, **spatial, act=a["act"], **u))
+        if a["se"] > 0:
+            squeeze = se_squeeze(x.c, a["se"])
+            rows.append(squeeze_excite(f"{p}.se", rows[-1].out_shape, squeeze, a["act"]))
+        rows.append(conv2d(f"{p}.project", rows[-1].out_shape, a["out"], k=1, act="none", **u))
+    if held:
+        rows[-1] = rows[-1].plus_flops(add=rows[-1].out_shape.elements)
+    rows = [rows[0], *(holding(r, held) for r in rows[1:])]
+    return rows, rows[-1].out_shape
+
+
 def _shortcut(layer: Layer, x: Shape, out: int, stride: int) -> list[LayerCost]:
     if stride == 1 and x.c == out:
         return []
@@ -395,12 +444,26 @@ def _basic(layer: Layer, x: Shape) -> Result:
     return [holding(r, x.elements) for r in rows], y
 
 
+def bottleneck_squeeze(c_in: int, ratio: float) -> int:
+    """SE width of a bottleneck (RegNetY, torchvision's BottleneckTransform): ``round``, not floor,
+    of the ratio times the block's input channels."""
+    return max(1, round(c_in * ratio))
+
+
 def _bottleneck(layer: Layer, x: Shape) -> Result:
     a, p = layer.args, layer.path
     u = {"bias": a["norm"] == "none", "norm": a["norm"], "separable": a["separable"]}
     s1, s3 = (a["s"], 1) if a["stride_at"] == "1x1" else (1, a["s"])
     rows = unit(f"{p}.conv1", x, a["mid"], 1, s1, 0, act=a["act"], **u)
-    rows += unit(f"{p}.conv2", rows[-1].out_shape, a["mid"], 3, s3, 1, act=a["act"], **u)
+    y = rows[-1].out_shape
+    if a["groups"] == 1:
+        rows += unit(f"{p}.conv2", y, a["mid"], 3, s3, 1, act=a["act"], **u)
+    else:  # a grouped 3×3 stays grouped under `separable` (it rewrites groups = 1 convs only)
+        rows.append(conv2d(f"{p}.conv2", y, a["mid"], k=3, s=s3, p=1, groups=a["groups"],
+                           bias=u["bias"], norm=a["norm"], act=a["act"]))  # fmt: skip
+    if a["se"] > 0:
+        squeeze = bottleneck_squeeze(x.c, a["se"])
+        rows.append(squeeze_excite(f"{p}.se", rows[-1].out_shape, squeeze, a["act"]))
     rows += unit(f"{p}.conv3", rows[-1].out_shape, a["out"], 1, 1, 0, act="none", **u)
     rows[-1] = _finish_residual(rows[-1], a["act"])
     y = rows[-1].out_shape
@@ -426,10 +489,39 @@ def _inception(layer: Layer, x: Shape) -> Result:
     for branch in branches:
         for row in branch:
             extra = x.elements if row.in_shape is not x else 0
-            rows.append(replace(row, live=row.live + extra + done))
+            rows.append(row.evolve(live=row.live + extra + done))
         done += branch[-1].out_shape.elements
     y = Shape(a["b1"] + a["b3"] + a["b5"] + a["pool"], x.h, x.w)
     return rows, y
+
+
+def convnext_mid(c: int, t: float) -> int:
+    """Channels of a ConvNeXt block's inverted bottleneck (4 × its width in the paper)."""
+    return round(c * t)
+
+
+def _convnext(layer: Layer, x: Shape) -> Result:
+    """ConvNeXt block: ``dwconv`` (k×k depthwise, bias) → ``norm`` (LayerNorm) → ``pwconv1``
+    (1×1 to t·C, bias, act) → ``pwconv2`` (1×1 back to C, bias) → ``layer_scale`` → + input.
+
+    The 1×1 convolutions are torchvision's Linear layers on channels-last maps: the same weights,
+    biases and MACs. Stochastic depth is an identity at inference: it costs nothing, and no row."""
+    a, p = layer.args, layer.path
+    k = a["k"]
+    dw = conv2d(f"{p}.dwconv", x, x.c, k, p=k // 2, groups=x.c, bias=True)
+    norm = layer_norm(f"{p}.norm", dw.out_shape)
+    pw1 = conv2d(f"{p}.pwconv1", norm.out_shape, convnext_mid(x.c, a["t"]), 1, bias=True,
+                 act=a["act"])  # fmt: skip
+    pw2 = conv2d(f"{p}.pwconv2", pw1.out_shape, x.c, 1, bias=True)
+    if a["layer_scale"]:
+        rows = [dw, norm, pw1, pw2, layer_scale(f"{p}.layer_scale", x, residual=True)]
+    else:
+        rows = [dw, norm, pw1, pw2.plus_flops(add=x.elements)]
+    return [rows[0], *(holding(r, x.elements) for r in rows[1:])], x
+
+
+def _layernorm(layer: Layer, x: Shape) -> Result:
+    return [layer_norm(layer.path, x)], x
 
 
 def _pool(kind: str) -> Formula:
@@ -477,12 +569,15 @@ FORMULAS: Mapping[str, Formula] = op_table(
         ("pwconv", _pwconv),
         ("dws", _dws),
         ("mbconv", _mbconv),
+        ("fused_mbconv", _fused_mbconv),
         ("basic", _basic),
         ("bottleneck", _bottleneck),
+        ("convnext", _convnext),
         ("inception", _inception),
         ("maxpool", _pool("maxpool")),
         ("avgpool", _pool("avgpool")),
         ("gap", _gap),
+        ("layernorm", _layernorm),
         ("lrn", _lrn),
         ("flatten", _flatten),
         ("dropout", _dropout),

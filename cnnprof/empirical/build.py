@@ -15,7 +15,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from cnnprof.analytic.formulas import FORMULAS, mbconv_mid, same_padding, se_squeeze
+from cnnprof.analytic.formulas import (
+    FORMULAS,
+    bottleneck_squeeze,
+    convnext_mid,
+    mbconv_mid,
+    same_padding,
+    se_squeeze,
+)
 from cnnprof.spec.model import Arch, Layer
 from cnnprof.spec.ops import op_table
 
@@ -29,6 +36,7 @@ ACTIVATIONS: Mapping[str, Callable[[], nn.Module]] = MappingProxyType(
         "silu": nn.SiLU,
         "tanh": nn.Tanh,
         "hswish": nn.Hardswish,
+        "gelu": nn.GELU,
     }
 )
 FUNCTIONAL_ACTIVATIONS: Mapping[str, Callable[[torch.Tensor], torch.Tensor]] = MappingProxyType(
@@ -40,6 +48,7 @@ FUNCTIONAL_ACTIVATIONS: Mapping[str, Callable[[torch.Tensor], torch.Tensor]] = M
         "silu": F.silu,
         "tanh": torch.tanh,
         "hswish": F.hardswish,
+        "gelu": F.gelu,
     }
 )
 
@@ -128,6 +137,32 @@ class Residual(nn.Module):
         return self.post_act(y)
 
 
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels of an N×C×H×W map, at each position (ConvNeXt)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias,
+                         self.eps)  # fmt: skip
+        return y.permute(0, 3, 1, 2)
+
+
+class LayerScale(nn.Module):
+    """One learned multiplier per channel (CaiT, ConvNeXt), initialised small."""
+
+    def __init__(self, channels: int, *, init: float = 1e-6) -> None:
+        super().__init__()
+        self.init = init
+        self.gamma = nn.Parameter(torch.empty(channels, 1, 1))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        with torch.no_grad():
+            self.gamma.fill_(self.init)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gamma
+
+
 class Inception(nn.Module):
     """Four branches on the same input, concatenated along channels."""
 
@@ -214,6 +249,25 @@ def _mbconv(layer: Layer, c: int) -> nn.Module:
     return Residual(body, residual, "none")
 
 
+def _fused_mbconv(layer: Layer, c: int) -> nn.Module:
+    a = layer.args
+    u = {"bias": a["norm"] == "none", "norm": a["norm"]}
+    mid = mbconv_mid(c, a["t"])
+    k, s = a["k"], a["s"]
+    body: OrderedDict[str, nn.Module] = OrderedDict()
+    if mid == c:
+        if a["se"] > 0:
+            body["se"] = SqueezeExcite(c, se_squeeze(c, a["se"]), a["act"])
+        body["conv"] = ConvUnit(c, a["out"], k, s=s, p=k // 2, act=a["act"], **u)
+    else:
+        body["expand"] = ConvUnit(c, mid, k, s=s, p=k // 2, act=a["act"], **u)
+        if a["se"] > 0:
+            body["se"] = SqueezeExcite(mid, se_squeeze(c, a["se"]), a["act"])
+        body["project"] = ConvUnit(mid, a["out"], 1, act="none", **u)
+    residual = bool(a["skip"]) and s == 1 and c == a["out"]
+    return Residual(body, residual, "none")
+
+
 def _shortcut(body: OrderedDict[str, nn.Module], layer: Layer, c: int, out: int) -> None:
     if layer["s"] != 1 or c != out:
         bias = layer["norm"] == "none"
@@ -235,13 +289,32 @@ def _bottleneck(layer: Layer, c: int) -> nn.Module:
     a = layer.args
     u = {"bias": a["norm"] == "none", "norm": a["norm"], "separable": a["separable"]}
     s1, s3 = (a["s"], 1) if a["stride_at"] == "1x1" else (1, a["s"])
-    body: OrderedDict[str, nn.Module] = OrderedDict(
-        conv1=unit(c, a["mid"], 1, s1, 0, act=a["act"], **u),
-        conv2=unit(a["mid"], a["mid"], 3, s3, 1, act=a["act"], **u),
-        conv3=unit(a["mid"], a["out"], 1, 1, 0, act="none", **u),
-    )
+    mid, groups = a["mid"], a["groups"]
+    body: OrderedDict[str, nn.Module] = OrderedDict(conv1=unit(c, mid, 1, s1, 0, act=a["act"], **u))
+    if groups == 1:
+        body["conv2"] = unit(mid, mid, 3, s3, 1, act=a["act"], **u)
+    else:
+        body["conv2"] = ConvUnit(mid, mid, 3, s=s3, p=1, groups=groups, bias=u["bias"],
+                                 norm=a["norm"], act=a["act"])  # fmt: skip
+    if a["se"] > 0:
+        body["se"] = SqueezeExcite(mid, bottleneck_squeeze(c, a["se"]), a["act"])
+    body["conv3"] = unit(mid, a["out"], 1, 1, 0, act="none", **u)
     _shortcut(body, layer, c, a["out"])
     return Residual(body, True, a["act"])
+
+
+def _convnext(layer: Layer, c: int) -> nn.Module:
+    a = layer.args
+    k, mid = a["k"], convnext_mid(c, a["t"])
+    body: OrderedDict[str, nn.Module] = OrderedDict(
+        dwconv=ConvUnit(c, c, k, p=k // 2, groups=c, bias=True),
+        norm=LayerNorm2d(c, eps=1e-6),
+        pwconv1=ConvUnit(c, mid, 1, bias=True, act=a["act"]),
+        pwconv2=ConvUnit(mid, c, 1, bias=True),
+    )
+    if a["layer_scale"]:
+        body["layer_scale"] = LayerScale(c)
+    return Residual(body, True, "none")
 
 
 def _inception(layer: Layer, c: int) -> nn.Module:
@@ -279,6 +352,10 @@ def _gap(layer: Layer, c: int) -> nn.Module:
     return nn.AdaptiveAvgPool2d(1)
 
 
+def _layernorm(layer: Layer, c: int) -> nn.Module:
+    return LayerNorm2d(c, eps=1e-6)
+
+
 def _lrn(layer: Layer, c: int) -> nn.Module:
     a = layer.args
     return nn.LocalResponseNorm(a["size"], a["alpha"], a["beta"], a["k"])
@@ -299,12 +376,15 @@ BUILDERS: Mapping[str, Builder] = op_table(
         ("pwconv", _pwconv),
         ("dws", _dws),
         ("mbconv", _mbconv),
+        ("fused_mbconv", _fused_mbconv),
         ("basic", _basic),
         ("bottleneck", _bottleneck),
+        ("convnext", _convnext),
         ("inception", _inception),
         ("maxpool", _pool(nn.MaxPool2d)),
         ("avgpool", _pool(nn.AvgPool2d)),
         ("gap", _gap),
+        ("layernorm", _layernorm),
         ("lrn", _lrn),
         ("flatten", _flatten),
         ("dropout", _dropout),
