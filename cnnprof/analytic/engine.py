@@ -5,7 +5,7 @@ from __future__ import annotations
 from cnnprof.analytic.formulas import FORMULAS
 from cnnprof.errors import OptionError
 from cnnprof.profile import DTYPE_BYTES, LayerCost, Profile
-from cnnprof.spec.model import Arch, frozen
+from cnnprof.spec.model import Arch, Layer, Shape, frozen
 
 
 def check_run_options(batch: int, dtype: str) -> None:
@@ -16,13 +16,27 @@ def check_run_options(batch: int, dtype: str) -> None:
 
 
 def profile(arch: Arch, batch: int = 1, dtype: str = "float32") -> Profile:
-    """The analytic profile of ``arch``: closed-form counts, no torch."""
+    """The analytic profile of ``arch``: closed-form counts, no torch.
+
+    A formula is a pure function of a layer's op, fields and input shape (its path only names the
+    rows), so a repeat identical to the one before it, on the same input, costs what that one
+    cost: its rows are copied under the new path instead of computed again (a deep stage's
+    blocks after the second; it keeps `cnnprof list` instant over the whole registry).
+    """
     check_run_options(batch, dtype)
     rows: list[LayerCost] = []
     shape = arch.input
-    for layer in arch.layers:
-        produced, shape = FORMULAS[layer.op](layer, shape)
-        rows.extend(produced)
+    for _, layers in arch.expanded():
+        before: tuple[Layer, Shape, list[LayerCost], Shape] | None = None
+        for layer in layers:
+            if before is not None and before[0].args == layer.args and before[1] == shape:
+                produced = [_renamed(row, before[0].path, layer.path) for row in before[2]]
+                out = before[3]
+            else:
+                produced, out = FORMULAS[layer.op](layer, shape)
+            before = (layer, shape, produced, out)
+            rows.extend(produced)
+            shape = out
     return Profile(
         model=arch.name,
         source="analytic",
@@ -36,6 +50,11 @@ def profile(arch: Arch, batch: int = 1, dtype: str = "float32") -> Profile:
     )
 
 
+def _renamed(row: LayerCost, old: str, new: str) -> LayerCost:
+    """``row`` of the layer at path ``old``, as the same row of the layer at ``new``."""
+    return row.evolve(path=new + row.path[len(old) :])
+
+
 def _options(arch: Arch) -> dict[str, object]:
     o = arch.options
     out: dict[str, object] = {"alpha": o.alpha}
@@ -43,4 +62,5 @@ def _options(arch: Arch) -> dict[str, object]:
         out["phi"] = o.phi
     if o.num_classes is not None:
         out["num_classes"] = o.num_classes
+    out.update(o.design)  # a generated family's design-space overrides (RegNet: wm, d …)
     return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -53,7 +53,7 @@ class Layer:
         return self.args.get(key, default)
 
     def with_args(self, **changes: Any) -> Layer:
-        return replace(self, args=frozen({**self.args, **changes}))
+        return Layer(self.op, self.path, frozen({**self.args, **changes}), self.where)
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,15 @@ class Channels:
     round: str = "floor"  # floor: int(c·α); divisible: multiple of `divisor`, never below 90 %
     divisor: int = 8
     min: int = 1
+
+
+def divisible(value: float, *, divisor: int, minimum: int) -> int:
+    """``value`` rounded to the nearest multiple of ``divisor``, at least ``minimum``, and never
+    below 90 % of ``value`` (the MobileNet v2 rule, torchvision's ``_make_divisible``)."""
+    rounded = max(minimum, int(value + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * value:
+        rounded += divisor
+    return rounded
 
 
 @dataclass(frozen=True)
@@ -103,9 +112,11 @@ class Options:
     resolution: int | None = None
     phi: float | None = None
     num_classes: int | None = None
+    design: Mapping[str, Any] = field(default_factory=frozen)  # a generator's overrides
 
     def describe(self) -> str:
-        parts = []
+        parts = [f"{key}={value:g}" if isinstance(value, (int, float)) else f"{key}={value}"
+                 for key, value in self.design.items()]  # fmt: skip
         if self.phi is not None:
             parts.append(f"phi={self.phi:g}")
         if self.alpha != 1.0:
@@ -140,7 +151,8 @@ class Arch:
 
     def published_figure(self) -> Published | None:
         """The paper's figure for exactly this width and resolution, if it prints one."""
-        if self.options.num_classes is not None or self.options.depth != 1.0:
+        o = self.options
+        if o.num_classes is not None or o.depth != 1.0 or o.design:
             return None
         for p in self.published:
             same_res = (p.resolution or self.input.h) == self.input.h
@@ -153,15 +165,14 @@ class Arch:
         (paths ``row.0``, ``row.1`` …; stride applies to the first repeat only)."""
         out = []
         for row in self.rows:
+            first = row.layer
             if row.repeat is None:
-                out.append((row, (row.layer,)))
+                out.append((row, (first,)))
                 continue
-            copies = []
-            for i in range(row.repeat):
-                layer = replace(row.layer, path=f"{row.layer.path}.{i}")
-                if i > 0 and "s" in layer.args:
-                    layer = layer.with_args(s=1)
-                copies.append(layer)
+            rest = first.with_args(s=1) if "s" in first.args else first  # one mapping for all
+            copies = [Layer(first.op, f"{first.path}.0", first.args, first.where)]
+            copies += [Layer(rest.op, f"{first.path}.{i}", rest.args, rest.where)
+                       for i in range(1, row.repeat)]  # fmt: skip
             out.append((row, tuple(copies)))
         return tuple(out)
 
@@ -169,6 +180,22 @@ class Arch:
     def layers(self) -> tuple[Layer, ...]:
         """Rows with repeats expanded, in order."""
         return tuple(layer for _, layers in self.expanded() for layer in layers)
+
+
+@dataclass(frozen=True)
+class Generated:
+    """Rows a generator wrote from a variant's design-space parameters (RegNet's body).
+
+    They sit at ``rows[at : at + count]`` of the variant; ``design`` and ``defaults`` are kept so
+    that the rows can be written again with other parameters or another width.
+    """
+
+    generator: str  # a name in spec.generate.GENERATORS
+    design: Mapping[str, Any]
+    defaults: Mapping[str, Any]
+    at: int
+    count: int
+    where: str = ""
 
 
 @dataclass(frozen=True)
@@ -185,6 +212,7 @@ class Variant:
     paper: str = ""
     note: str = ""
     published: tuple[Published, ...] = ()
+    generated: Generated | None = None
 
 
 @dataclass(frozen=True)

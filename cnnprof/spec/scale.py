@@ -8,9 +8,23 @@ final channel counts and repeats. Multipliers compose with a variant's official 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 from cnnprof.errors import OptionError
-from cnnprof.spec.model import Arch, Channels, Family, Layer, Options, Row, Shape
+from cnnprof.spec.load import check_design, write_rows
+from cnnprof.spec.model import (
+    Arch,
+    Channels,
+    Family,
+    Layer,
+    Options,
+    Row,
+    Shape,
+    Variant,
+    divisible,
+    frozen,
+)
 from cnnprof.spec.ops import MAX_MULTIPLIER, OPS
 
 MAX_RESOLUTION = 16384
@@ -26,11 +40,7 @@ def round_channels(channels: int, width: float, rule: Channels) -> int:
     scaled = channels * width
     if rule.round == "floor":
         return max(rule.min, int(round(scaled, 9)))
-    divisor = rule.divisor
-    rounded = max(max(rule.min, divisor), int(scaled + divisor / 2) // divisor * divisor)
-    if rounded < 0.9 * scaled:
-        rounded += divisor
-    return rounded
+    return divisible(scaled, divisor=rule.divisor, minimum=max(rule.min, rule.divisor))
 
 
 def round_repeats(repeats: int, depth: float) -> int:
@@ -76,8 +86,14 @@ def resolve(
     rho: float | None = None,
     phi: float | None = None,
     num_classes: int | None = None,
+    design: Mapping[str, Any] | None = None,
 ) -> Arch:
-    """The variant with every multiplier applied: the one place where scaling happens."""
+    """The variant with every multiplier applied: the one place where scaling happens.
+
+    ``design`` overrides some of a generated variant's design-space parameters (RegNet's
+    ``{"wm": 2.5}``); its generated rows are then written again. A generated variant's width
+    multiplier goes to its generator (RegNet: w0 and wa), whose own rounding sets the widths.
+    """
     check_options(alpha, depth, resolution, rho, phi, num_classes)
     variant = family.variants[variant_name]
     width = variant.width * alpha
@@ -106,9 +122,10 @@ def resolve(
             f"{MAX_RESOLUTION}"
         )
     classes = num_classes if num_classes is not None else variant.num_classes
-    rows = tuple(
-        _scale_row(row, width, depth_mult, classes, family.channels) for row in variant.rows
-    )
+    written = generated_rows(variant, design or {}, width)
+    rows = tuple(_scale_row(row, width, depth_mult, classes, family.channels) for row in written)
+    options = Options(alpha=alpha, depth=depth, resolution=resolution, phi=phi,
+                      num_classes=classes, design=frozen(design or {}))  # fmt: skip
     layers = sum(row.repeat or 1 for row in rows)
     if layers > MAX_LAYERS:
         raise OptionError(f"depth {depth_mult:g} gives {layers} rows; at most {MAX_LAYERS}")
@@ -123,13 +140,31 @@ def resolve(
         published=variant.published,
         aliases=variant.aliases,
         source=family.source,
-        options=Options(
-            alpha=alpha, depth=depth, resolution=resolution, phi=phi, num_classes=classes
-        ),
+        options=options,
         note=variant.note,
         width=width,
         depth=depth_mult,
     )
+
+
+def generated_rows(variant: Variant, design: Mapping[str, Any], width: float) -> tuple[Row, ...]:
+    """The variant's rows, its generated ones written again when ``design`` overrides parameters
+    or ``width`` is not 1 (written rows keep the generic rounding, applied by the caller)."""
+    generated = variant.generated
+    if generated is None:
+        if design:
+            raise OptionError(
+                f"design parameters ({', '.join(design)}): '{variant.name}' is written row by "
+                "row, not generated; they apply to generated families (RegNet)"
+            )
+        return variant.rows
+    if not design and width == 1.0:
+        return variant.rows
+    values = check_design(generated.generator, {**generated.design, **design},
+                          f"'{variant.name}' design", OptionError)  # fmt: skip
+    rows = write_rows(generated, design=values, width=width)
+    before, after = variant.rows[: generated.at], variant.rows[generated.at + generated.count :]
+    return (*before, *rows, *after)
 
 
 def _scale_row(
@@ -148,9 +183,10 @@ def _scale_layer(layer: Layer, width: float, num_classes: int | None, rule: Chan
     if layer.get("no_shrink"):
         width = max(1.0, width)
     schema = OPS[layer.op]
-    changes = {
+    rounded = {
         key: round_channels(layer[key], width, rule)
         for key, field in schema.items()
         if field.channels
     }
+    changes = {key: value for key, value in rounded.items() if value != layer[key]}
     return layer.with_args(**changes) if changes else layer
