@@ -58,9 +58,9 @@ class LayerCost:
         """A copy with some fields changed. ``dataclasses.replace`` runs ``__init__`` again and
         costs 4 µs; this copies the (already validated) fields for 0.5 µs, and the analytic
         engine makes thousands of these copies (every residual block's rows, every repeat)."""
-        unknown = set(changes) - set(self.__dict__)
-        if unknown:
-            raise TypeError(f"LayerCost has no field {sorted(unknown)[0]!r}")
+        if not changes.keys() <= self.__dict__.keys():
+            unknown = sorted(changes.keys() - self.__dict__.keys())
+            raise TypeError(f"LayerCost has no field {unknown[0]!r}")
         copy = object.__new__(LayerCost)
         copy.__dict__.update(self.__dict__, **changes)
         return copy
