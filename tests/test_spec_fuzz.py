@@ -320,6 +320,7 @@ def test_valid_document_profiles():
         "{op: conv, k: 0, out: 8}",
         "{op: fc, out: 10}",
         "{op: mbconv, out: 8, t: 0.5}",
+        "{op: mbconv, out: 8, t: abc}",  # text for a number: refused, not a TypeError
         "{op: inception, b1: 1}",
         "[op, conv]",
         "conv",

@@ -1,10 +1,10 @@
 """Property: for any valid spec, the analytic formulas and the built, counted nn.Module agree on
 params and MACs exactly, row by row.
 
-Hypothesis writes random family files — a stem of conv / dwconv / pwconv / dws / mbconv / pool
-rows with random kernels, strides, paddings ('same' included), groups, biases, norms and
-activations, and ShuffleNet / SqueezeNet / DenseNet blocks, then gap and a classifier fc — on a
-small input (3–16 channels, 16–48 px). The
+Hypothesis writes random family files — a stem of conv / dwconv / pwconv / dws / mbconv /
+fused_mbconv / bottleneck / convnext / layernorm / pool rows with random kernels, strides,
+paddings ('same' included), groups, biases, norms and activations, and ShuffleNet / SqueezeNet /
+DenseNet blocks, then gap and a classifier fc — on a small input (3–16 channels, 16–48 px). The
 generator tracks the feature map so that nearly every spec is valid; the few whose map still
 vanishes raise `ShapeError` and are rejected.
 """
@@ -42,7 +42,8 @@ PROPERTY = settings(
 norms = st.sampled_from(["none", "bn"])
 acts = st.sampled_from(ACTIVATIONS)
 channels = st.integers(1, 24)
-OPS = ["conv", "dwconv", "pwconv", "dws", "mbconv", "maxpool", "avgpool"]
+OPS = ["conv", "dwconv", "pwconv", "dws", "mbconv", "fused_mbconv", "bottleneck", "convnext",
+       "layernorm", "maxpool", "avgpool"]  # fmt: skip
 BLOCKS = ["shuffle", "fire", "dense", "transition", "norm"]
 
 
@@ -102,24 +103,48 @@ def specs(draw: Any) -> tuple[dict[str, Any], list[str]]:
                 out=draw(channels), bias=draw(st.booleans()), norm=draw(norms), act=draw(acts)
             )
             c = row["out"]
-        elif op in ("dws", "mbconv"):
+        elif op == "bottleneck":
+            s = _stride(draw, min(h, w))
+            groups = draw(st.sampled_from([1, 1, 2, 3, 4]))
+            row.update(
+                mid=groups * draw(st.integers(1, 6)), out=draw(channels), s=s,
+                groups=groups, se=draw(st.sampled_from([0, 0.25])),
+                stride_at=draw(st.sampled_from(["1x1", "3x3"])), norm=draw(norms), act=draw(acts),
+            )  # fmt: skip
+            if draw(st.integers(0, 3)) == 0:
+                row["repeat"] = 2
+            h, w = out_size(h, 1, s, 0), out_size(w, 1, s, 0)
+            c = row["out"]
+        elif op == "convnext":  # stride 1, channels kept
+            row.update(
+                k=draw(st.sampled_from([3, 5, 7])), t=draw(st.sampled_from([1, 2, 4])),
+                layer_scale=draw(st.booleans()), act=draw(acts),
+            )  # fmt: skip
+            if draw(st.integers(0, 3)) == 0:
+                row["repeat"] = 2
+        elif op == "layernorm":
+            pass
+        elif op in ("dws", "mbconv", "fused_mbconv"):
             k = draw(st.sampled_from([3, 5]))
             s = _stride(draw, min(h, w))
             row.update(out=draw(channels), k=k, s=s, norm=draw(norms), act=draw(acts))
-            if op == "mbconv":
+            if op in ("mbconv", "fused_mbconv"):
                 row.update(
                     t=draw(st.sampled_from([1, 1.5, 2, 3, 4, 6])),
                     se=draw(st.sampled_from([0, 0.25])),
                     skip=draw(st.booleans()),
+                )
+            if op == "mbconv":  # MobileNetV3's rounding and SE choices
+                row.update(
                     exp_divisor=draw(st.sampled_from([1, 8])),
                     se_of=draw(st.sampled_from(["in", "mid"])),
                     se_divisor=draw(st.sampled_from([1, 8])),
                     se_act=draw(st.sampled_from(["block", "relu", "hswish"])),
                     se_gate=draw(st.sampled_from(["sigmoid", "hsigmoid"])),
                 )
-                if draw(st.booleans()):  # stride 1 and out == in: the residual path
-                    row.update(out=c, s=1)
-                    s = 1
+            if op in ("mbconv", "fused_mbconv") and draw(st.booleans()):
+                row.update(out=c, s=1)  # stride 1 and out == in: the residual path
+                s = 1
             if draw(st.integers(0, 3)) == 0:
                 row["repeat"] = 2  # stride on the first only
             h, w = out_size(h, k, s, k // 2), out_size(w, k, s, k // 2)

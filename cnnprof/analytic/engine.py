@@ -17,7 +17,13 @@ def check_run_options(batch: int, dtype: str) -> None:
 
 
 def profile(arch: Arch, batch: int = 1, dtype: str = "float32") -> Profile:
-    """The analytic profile of ``arch``: closed-form counts, no torch."""
+    """The analytic profile of ``arch``: closed-form counts, no torch.
+
+    A formula is a pure function of a layer's op, fields and input shape (its path only names the
+    rows), so a repeat identical to the one before it, on the same input, costs what that one
+    cost: its rows are copied under the new path instead of computed again (a deep stage's
+    blocks after the second; it keeps `cnnprof list` instant over the whole registry).
+    """
     check_run_options(batch, dtype)
     rows: list[LayerCost] = []
     shape = arch.input
@@ -59,4 +65,5 @@ def _options(arch: Arch) -> dict[str, object]:
         out["phi"] = o.phi
     if o.num_classes is not None:
         out["num_classes"] = o.num_classes
+    out.update(arch.design)  # a generated family's design-space overrides (RegNet: wm, d …)
     return out

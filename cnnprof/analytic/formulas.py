@@ -14,9 +14,8 @@ from types import MappingProxyType
 
 from cnnprof.errors import ShapeError
 from cnnprof.results.profile import LayerCost
-from cnnprof.spec.model import Layer, Shape, evolve
+from cnnprof.spec.model import Layer, Shape, divisible, evolve
 from cnnprof.spec.ops import op_table
-from cnnprof.spec.scale import make_divisible
 
 # FLOPs per element of each activation: the operations in its definition.
 ACT_FLOPS: Mapping[str, int] = MappingProxyType(
@@ -29,9 +28,14 @@ ACT_FLOPS: Mapping[str, int] = MappingProxyType(
         "tanh": 5,  # (e^x − e^−x) / (e^x + e^−x) with one exp shared: exp, divide, sub, add, divide
         "hswish": 5,  # x · min(max(x + 3, 0), 6) / 6
         "hsigmoid": 4,  # min(max(x + 3, 0), 6) / 6
+        "gelu": 5,  # x · ½ · (1 + erf(x / √2)): scale, erf, add, multiply, halve
     }
 )
 NORM_FLOPS: Mapping[str, int] = MappingProxyType({"none": 0, "bn": 2})  # folded scale and shift
+# LayerNorm per element (its statistics are computed at inference, unlike BatchNorm's): add for the
+# mean, subtract it, square, add for the variance, scale by 1/σ, γ, β. The per-position divides and
+# square root are not per element and are left out.
+LAYER_NORM_FLOPS = 7
 LRN_EXTRA = 3  # per element beyond 2·size: scale by alpha/n, add k, power beta, divide
 
 Pair = tuple[int, int]
@@ -112,16 +116,16 @@ def conv2d(
             f"and output channels {out}"
         )
     h, w = _spatial(path, "conv", x, k, s, p, d)
-    y = Shape(out, h, w)
     n = out * h * w  # output elements
-    macs = k[0] * k[1] * (x.c // groups) * n
+    weights = k[0] * k[1] * (x.c // groups) * out
+    macs = weights * h * w
     return LayerCost(
         path=path,
         op=conv_kind(x.c, groups),
         in_shape=x,
-        out_shape=y,
+        out_shape=Shape(out, h, w),
         kernel=kernel_label(k),
-        weight_params=k[0] * k[1] * (x.c // groups) * out,
+        weight_params=weights,
         bias_params=out if bias else 0,
         norm_params=2 * out if norm == "bn" else 0,
         buffers=2 * out if norm == "bn" else 0,
@@ -353,7 +357,25 @@ def preact_unit(
     return [dw, preact_conv(f"{path}.pw", dw.out_shape, out=out, k=1, **u)]
 
 
-def local_response_norm(path: str, x: Shape, *, size: int) -> LayerCost:
+def layer_norm(path: str, x: Shape) -> LayerCost:
+    """LayerNorm over the channels at each position (ConvNeXt's LayerNorm2d); γ, β per channel."""
+    return LayerCost(
+        path=path, op="layernorm", in_shape=x, out_shape=x, norm_params=2 * x.c,
+        flops=nonzero({"norm": LAYER_NORM_FLOPS * x.elements}), live=2 * x.elements,
+    )  # fmt: skip
+
+
+def layer_scale(path: str, x: Shape, *, residual: bool) -> LayerCost:
+    """Layer scale (CaiT, ConvNeXt): one learned multiplier per channel (counted with the weights:
+    it is neither a bias nor a normalisation), then the block's residual add if it has one."""
+    n = x.elements
+    return LayerCost(
+        path=path, op="scale", in_shape=x, out_shape=x, weight_params=x.c,
+        flops=nonzero({"scale": n, "add": n if residual else 0}), live=2 * n,
+    )  # fmt: skip
+
+
+def local_response_norm(path: str, x: Shape, size: int) -> LayerCost:
     return LayerCost(
         path=path, op="lrn", in_shape=x, out_shape=x,
         flops=nonzero({"lrn": (2 * size + LRN_EXTRA) * x.elements}), live=2 * x.elements,
@@ -408,7 +430,9 @@ def mbconv_mid(layer: Layer, c_in: int) -> int:
     a multiple of ``exp_divisor`` when it is > 1 (MobileNetV3: _make_divisible(c_in·t, 8))."""
     divisor = layer["exp_divisor"]
     expanded = c_in * layer["t"]
-    return round(expanded) if divisor == 1 else make_divisible(expanded, divisor=divisor)
+    return (
+        round(expanded) if divisor == 1 else divisible(expanded, divisor=divisor, minimum=divisor)
+    )
 
 
 def se_squeeze(layer: Layer, *, c_in: int, mid: int) -> int:
@@ -416,7 +440,9 @@ def se_squeeze(layer: Layer, *, c_in: int, mid: int) -> int:
     MnasNet) or of its expanded ones (``se_of: mid``, MobileNetV3), floored, then rounded to a
     multiple of ``se_divisor`` (8 for MobileNetV3: torchvision's _make_divisible(exp // 4, 8))."""
     base = mid if layer["se_of"] == "mid" else c_in
-    return make_divisible(int(base * layer["se"]), divisor=layer["se_divisor"])
+    return divisible(
+        int(base * layer["se"]), divisor=layer["se_divisor"], minimum=layer["se_divisor"]
+    )
 
 
 def se_act(layer: Layer) -> str:
@@ -454,6 +480,33 @@ def _mbconv(layer: Layer, x: Shape) -> Result:
     return rows, project.out_shape
 
 
+def _fused_mbconv(layer: Layer, x: Shape) -> Result:
+    """EfficientNetV2's Fused-MBConv: ``expand`` (k×k, stride, norm, act) → [``se``] →
+    ``project`` (1×1, norm, linear). With t = 1 a single k×k ``conv`` (norm, act) replaces both,
+    and an SE, if any, runs before it (the authors' FusedMBConvBlock)."""
+    a, p = layer.args, layer.path
+    u = {"bias": a["norm"] == "none", "norm": a["norm"], "act": a["act"]}
+    held = x.elements if mbconv_residual(layer, x) else 0
+    mid = fused_mid(x.c, a["t"])
+    spatial = {"k": a["k"], "s": a["s"], "p": a["k"] // 2}
+    se = {"squeeze": max(1, int(x.c * a["se"])), "act": a["act"]}  # of the block's input
+    rows: list[LayerCost] = []
+    if mid == x.c:
+        if a["se"] > 0:
+            rows.append(squeeze_excite(f"{p}.se", x, **se))
+        rows.append(conv2d(f"{p}.conv", x, out=a["out"], **spatial, **u))
+    else:
+        rows.append(conv2d(f"{p}.expand", x, out=mid, **spatial, **u))
+        if a["se"] > 0:
+            rows.append(squeeze_excite(f"{p}.se", rows[-1].out_shape, **se))
+        last = {**u, "act": "none"}
+        rows.append(conv2d(f"{p}.project", rows[-1].out_shape, out=a["out"], k=1, **last))
+    if held:
+        rows[-1] = rows[-1].plus_flops(add=rows[-1].out_shape.elements)
+    rows = [rows[0], *(holding(r, held) for r in rows[1:])]
+    return rows, rows[-1].out_shape
+
+
 def _shortcut(layer: Layer, x: Shape, out: int, stride: int) -> list[LayerCost]:
     if stride == 1 and x.c == out:
         return []
@@ -477,12 +530,31 @@ def _basic(layer: Layer, x: Shape) -> Result:
     return [holding(r, x.elements) for r in rows], y
 
 
+def fused_mid(c_in: int, t: float) -> int:
+    """Channels after a Fused-MBConv's k×k expansion: c_in·t, rounded."""
+    return round(c_in * t)
+
+
+def bottleneck_squeeze(c_in: int, ratio: float) -> int:
+    """SE width of a bottleneck (RegNetY, torchvision's BottleneckTransform): ``round``, not floor,
+    of the ratio times the block's input channels."""
+    return max(1, round(c_in * ratio))
+
+
 def _bottleneck(layer: Layer, x: Shape) -> Result:
     a, p = layer.args, layer.path
     u = {"bias": a["norm"] == "none", "norm": a["norm"], "separable": a["separable"]}
     s1, s3 = (a["s"], 1) if a["stride_at"] == "1x1" else (1, a["s"])
     rows = unit(f"{p}.conv1", x, out=a["mid"], k=1, s=s1, act=a["act"], **u)
-    rows += unit(f"{p}.conv2", rows[-1].out_shape, out=a["mid"], k=3, s=s3, p=1, act=a["act"], **u)
+    y = rows[-1].out_shape
+    if a["groups"] == 1:
+        rows += unit(f"{p}.conv2", y, out=a["mid"], k=3, s=s3, p=1, act=a["act"], **u)
+    else:  # a grouped 3×3 stays grouped under `separable` (it rewrites groups = 1 convs only)
+        grouped = {"groups": a["groups"], "bias": u["bias"], "norm": a["norm"], "act": a["act"]}
+        rows.append(conv2d(f"{p}.conv2", y, out=a["mid"], k=3, s=s3, p=1, **grouped))
+    if a["se"] > 0:
+        squeeze = bottleneck_squeeze(x.c, a["se"])
+        rows.append(squeeze_excite(f"{p}.se", rows[-1].out_shape, squeeze=squeeze, act=a["act"]))
     rows += unit(f"{p}.conv3", rows[-1].out_shape, out=a["out"], k=1, act="none", **u)
     rows[-1] = _finish_residual(rows[-1], a["act"])
     y = rows[-1].out_shape
@@ -603,6 +675,35 @@ def _norm(layer: Layer, x: Shape) -> Result:
     return [norm_act(layer.path, x, layer["norm"], layer["act"])], x
 
 
+def convnext_mid(c: int, t: float) -> int:
+    """Channels of a ConvNeXt block's inverted bottleneck (4 × its width in the paper)."""
+    return round(c * t)
+
+
+def _convnext(layer: Layer, x: Shape) -> Result:
+    """ConvNeXt block: ``dwconv`` (k×k depthwise, bias) → ``norm`` (LayerNorm) → ``pwconv1``
+    (1×1 to t·C, bias, act) → ``pwconv2`` (1×1 back to C, bias) → ``layer_scale`` → + input.
+
+    The 1×1 convolutions are torchvision's Linear layers on channels-last maps: the same weights,
+    biases and MACs. Stochastic depth is an identity at inference: it costs nothing, and no row."""
+    a, p = layer.args, layer.path
+    k = a["k"]
+    dw = conv2d(f"{p}.dwconv", x, out=x.c, k=k, p=k // 2, groups=x.c, bias=True)
+    norm = layer_norm(f"{p}.norm", dw.out_shape)
+    mid = convnext_mid(x.c, a["t"])
+    pw1 = conv2d(f"{p}.pwconv1", norm.out_shape, out=mid, k=1, bias=True, act=a["act"])
+    pw2 = conv2d(f"{p}.pwconv2", pw1.out_shape, out=x.c, k=1, bias=True)
+    if a["layer_scale"]:
+        rows = [dw, norm, pw1, pw2, layer_scale(f"{p}.layer_scale", x, residual=True)]
+    else:
+        rows = [dw, norm, pw1, pw2.plus_flops(add=x.elements)]
+    return [rows[0], *(holding(r, x.elements) for r in rows[1:])], x
+
+
+def _layernorm(layer: Layer, x: Shape) -> Result:
+    return [layer_norm(layer.path, x)], x
+
+
 def _pool(kind: str) -> Formula:
     def formula(layer: Layer, x: Shape) -> Result:
         a = layer.args
@@ -648,8 +749,10 @@ FORMULAS: Mapping[str, Formula] = op_table(
         ("pwconv", _pwconv),
         ("dws", _dws),
         ("mbconv", _mbconv),
+        ("fused_mbconv", _fused_mbconv),
         ("basic", _basic),
         ("bottleneck", _bottleneck),
+        ("convnext", _convnext),
         ("inception", _inception),
         ("shuffle", _shuffle),
         ("fire", _fire),
@@ -659,6 +762,7 @@ FORMULAS: Mapping[str, Formula] = op_table(
         ("maxpool", _pool("maxpool")),
         ("avgpool", _pool("avgpool")),
         ("gap", _gap),
+        ("layernorm", _layernorm),
         ("lrn", _lrn),
         ("flatten", _flatten),
         ("dropout", _dropout),

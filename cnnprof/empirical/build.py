@@ -17,8 +17,11 @@ from torch.nn import functional as F
 
 from cnnprof.analytic.formulas import (
     FORMULAS,
+    bottleneck_squeeze,
     conv_kind,
+    convnext_mid,
     dense_mid,
+    fused_mid,
     mbconv_mid,
     same_padding,
     se_act,
@@ -39,6 +42,7 @@ ACTIVATIONS: Mapping[str, Callable[[], nn.Module]] = MappingProxyType(
         "tanh": nn.Tanh,
         "hswish": nn.Hardswish,
         "hsigmoid": nn.Hardsigmoid,
+        "gelu": nn.GELU,
     }
 )
 FUNCTIONAL_ACTIVATIONS: Mapping[str, Callable[[torch.Tensor], torch.Tensor]] = MappingProxyType(
@@ -51,6 +55,7 @@ FUNCTIONAL_ACTIVATIONS: Mapping[str, Callable[[torch.Tensor], torch.Tensor]] = M
         "tanh": torch.tanh,
         "hswish": F.hardswish,
         "hsigmoid": F.hardsigmoid,
+        "gelu": F.gelu,
     }
 )
 
@@ -177,6 +182,36 @@ class Residual(nn.Module):
         if self.residual:
             y = y + shortcut
         return self.post_act(y)
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """LayerNorm over the channels of an N×C×H×W map, at each position (ConvNeXt)."""
+
+    layer_op = "layernorm"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias,
+                         self.eps)  # fmt: skip
+        return y.permute(0, 3, 1, 2)
+
+
+class LayerScale(nn.Module):
+    """One learned multiplier per channel (CaiT, ConvNeXt), initialised small."""
+
+    layer_op = "scale"
+
+    def __init__(self, channels: int, *, init: float = 1e-6) -> None:
+        super().__init__()
+        self.init = init
+        self.gamma = nn.Parameter(torch.empty(channels, 1, 1))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        with torch.no_grad():
+            self.gamma.fill_(self.init)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gamma
 
 
 class Inception(nn.Module):
@@ -343,6 +378,26 @@ def _mbconv(layer: Layer, c: int) -> nn.Module:
     return Residual(body, residual, "none")
 
 
+def _fused_mbconv(layer: Layer, c: int) -> nn.Module:
+    a = layer.args
+    u = {"bias": a["norm"] == "none", "norm": a["norm"], "act": a["act"]}
+    mid = fused_mid(c, a["t"])
+    k, s = a["k"], a["s"]
+    se = {"squeeze": max(1, int(c * a["se"])), "act": a["act"]}  # of the block's input
+    body: OrderedDict[str, nn.Module] = OrderedDict()
+    if mid == c:
+        if a["se"] > 0:
+            body["se"] = SqueezeExcite(c, **se)
+        body["conv"] = ConvUnit(c, c_out=a["out"], k=k, s=s, p=k // 2, **u)
+    else:
+        body["expand"] = ConvUnit(c, c_out=mid, k=k, s=s, p=k // 2, **u)
+        if a["se"] > 0:
+            body["se"] = SqueezeExcite(mid, **se)
+        body["project"] = ConvUnit(mid, c_out=a["out"], k=1, **{**u, "act": "none"})
+    residual = bool(a["skip"]) and s == 1 and c == a["out"]
+    return Residual(body, residual, "none")
+
+
 def _shortcut(body: OrderedDict[str, nn.Module], layer: Layer, c: int, out: int) -> None:
     if layer["s"] != 1 or c != out:
         post = {"bias": layer["norm"] == "none", "norm": layer["norm"]}
@@ -364,13 +419,35 @@ def _bottleneck(layer: Layer, c: int) -> nn.Module:
     a = layer.args
     u = {"bias": a["norm"] == "none", "norm": a["norm"], "separable": a["separable"]}
     s1, s3 = (a["s"], 1) if a["stride_at"] == "1x1" else (1, a["s"])
+    mid, groups = a["mid"], a["groups"]
     body: OrderedDict[str, nn.Module] = OrderedDict(
-        conv1=unit(c, c_out=a["mid"], k=1, s=s1, act=a["act"], **u),
-        conv2=unit(a["mid"], c_out=a["mid"], k=3, s=s3, p=1, act=a["act"], **u),
-        conv3=unit(a["mid"], c_out=a["out"], k=1, act="none", **u),
+        conv1=unit(c, c_out=mid, k=1, s=s1, act=a["act"], **u)
     )
+    if groups == 1:
+        body["conv2"] = unit(mid, c_out=mid, k=3, s=s3, p=1, act=a["act"], **u)
+    else:
+        grouped = {"groups": groups, "bias": u["bias"], "norm": a["norm"], "act": a["act"]}
+        body["conv2"] = ConvUnit(mid, c_out=mid, k=3, s=s3, p=1, **grouped)
+    if a["se"] > 0:
+        squeeze = bottleneck_squeeze(c, a["se"])
+        body["se"] = SqueezeExcite(mid, squeeze=squeeze, act=a["act"])
+    body["conv3"] = unit(mid, c_out=a["out"], k=1, act="none", **u)
     _shortcut(body, layer, c, a["out"])
     return Residual(body, True, a["act"])
+
+
+def _convnext(layer: Layer, c: int) -> nn.Module:
+    a = layer.args
+    k, mid = a["k"], convnext_mid(c, a["t"])
+    body: OrderedDict[str, nn.Module] = OrderedDict(
+        dwconv=ConvUnit(c, c_out=c, k=k, p=k // 2, groups=c, bias=True),
+        norm=LayerNorm2d(c, eps=1e-6),
+        pwconv1=ConvUnit(c, c_out=mid, k=1, bias=True, act=a["act"]),
+        pwconv2=ConvUnit(mid, c_out=c, k=1, bias=True),
+    )
+    if a["layer_scale"]:
+        body["layer_scale"] = LayerScale(c)
+    return Residual(body, True, "none")
 
 
 def _inception(layer: Layer, c: int) -> nn.Module:
@@ -437,6 +514,10 @@ def _gap(layer: Layer, c: int) -> nn.Module:
     return nn.AdaptiveAvgPool2d(1)
 
 
+def _layernorm(layer: Layer, c: int) -> nn.Module:
+    return LayerNorm2d(c, eps=1e-6)
+
+
 def _lrn(layer: Layer, c: int) -> nn.Module:
     a = layer.args
     return nn.LocalResponseNorm(a["size"], a["alpha"], a["beta"], a["k"])
@@ -457,8 +538,10 @@ BUILDERS: Mapping[str, Builder] = op_table(
         ("pwconv", _pwconv),
         ("dws", _dws),
         ("mbconv", _mbconv),
+        ("fused_mbconv", _fused_mbconv),
         ("basic", _basic),
         ("bottleneck", _bottleneck),
+        ("convnext", _convnext),
         ("inception", _inception),
         ("shuffle", _shuffle),
         ("fire", _fire),
@@ -468,6 +551,7 @@ BUILDERS: Mapping[str, Builder] = op_table(
         ("maxpool", _pool(nn.MaxPool2d)),
         ("avgpool", _pool(nn.AvgPool2d)),
         ("gap", _gap),
+        ("layernorm", _layernorm),
         ("lrn", _lrn),
         ("flatten", _flatten),
         ("dropout", _dropout),

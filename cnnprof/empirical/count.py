@@ -22,7 +22,13 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
-from cnnprof.analytic.formulas import ACT_FLOPS, LRN_EXTRA, NORM_FLOPS, conv_kind
+from cnnprof.analytic.formulas import (
+    ACT_FLOPS,
+    LAYER_NORM_FLOPS,
+    LRN_EXTRA,
+    NORM_FLOPS,
+    conv_kind,
+)
 from cnnprof.errors import LoadError
 from cnnprof.results.profile import LayerCost, Profile
 from cnnprof.spec.model import Shape, frozen
@@ -73,8 +79,10 @@ ELEMENTWISE: Mapping[Any, tuple[str, Callable[[tuple, dict, Any], int]]] = Mappi
         aten.hardswish_: ("act", _per_output(ACT_FLOPS["hswish"])),
         aten.hardsigmoid: ("act", _per_output(ACT_FLOPS["hsigmoid"])),
         aten.hardsigmoid_: ("act", _per_output(ACT_FLOPS["hsigmoid"])),
+        aten.gelu: ("act", _per_output(ACT_FLOPS["gelu"])),
         aten._native_batch_norm_legit_no_training: ("norm", _per_output(NORM_FLOPS["bn"])),
         aten.native_batch_norm: ("norm", _per_output(NORM_FLOPS["bn"])),
+        aten.native_layer_norm: ("norm", _per_output(LAYER_NORM_FLOPS)),
         aten.add: ("add", _per_output(1)),
         aten.add_: ("add", _per_output(1)),
         aten.mul: ("scale", _per_output(1)),
@@ -95,6 +103,7 @@ IGNORED = frozenset(
         aten.expand, aten.clone, aten.detach, aten.cat, aten.flatten, aten.squeeze,
         aten.unsqueeze, aten.alias, aten.empty_like, aten._to_copy, aten.copy_, aten.slice,
         aten.select, aten.split, aten.split_with_sizes, aten.contiguous, aten.as_strided,
+        aten.as_strided_,
         aten.zero_, aten.fill_, aten.lift_fresh, aten.empty, aten.zeros, aten.ones, aten.new_empty,
         aten.new_zeros, aten.dropout, aten.native_dropout, aten.chunk, aten.unbind, aten.stack,
         aten.sym_size, aten.sym_stride, aten.sym_numel, aten.is_same_size, aten.zeros_like,

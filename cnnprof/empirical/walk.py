@@ -84,6 +84,16 @@ def _norm(path: str, m: nn.Module, io: Recorded) -> LayerCost:
     )  # fmt: skip
 
 
+def _layer_norm(path: str, m: nn.Module, io: Recorded) -> LayerCost:
+    """LayerNorm: its statistics are computed at inference (formulas.LAYER_NORM_FLOPS each)."""
+    x, y = _shape(io[0]), _shape(io[1])
+    return LayerCost(
+        path=path, op="layernorm", in_shape=x, out_shape=y,
+        norm_params=sum(p.numel() for p in m.parameters(recurse=False)),
+        flops=fm.nonzero({"norm": fm.LAYER_NORM_FLOPS * y.elements}), live=2 * y.elements,
+    )  # fmt: skip
+
+
 def _activation(name: str) -> ModuleFormula:
     def formula(path: str, m: nn.Module, io: Recorded) -> LayerCost:
         y = _shape(io[1])
@@ -131,13 +141,14 @@ MODULE_FORMULAS: Mapping[type, ModuleFormula] = MappingProxyType(
         nn.Linear: _linear,
         nn.modules.batchnorm._NormBase: _norm,
         nn.GroupNorm: _norm,
-        nn.LayerNorm: _norm,
+        nn.LayerNorm: _layer_norm,
         nn.ReLU: _activation("relu"),
         nn.ReLU6: _activation("relu6"),
         nn.Sigmoid: _activation("sigmoid"),
         nn.SiLU: _activation("silu"),
         nn.Tanh: _activation("tanh"),
         nn.Hardswish: _activation("hswish"),
+        nn.GELU: _activation("gelu"),
         nn.MaxPool2d: _pool("maxpool"),
         nn.AvgPool2d: _pool("avgpool"),
         nn.AdaptiveAvgPool2d: _adaptive_pool,

@@ -25,7 +25,7 @@ FLOP_CATEGORIES = ("mac", "bias", "norm", "act", "pool", "add", "scale", "lrn")
 # in its children) or "functional" (work done in a forward outside any module).
 LAYER_OPS = frozenset(
     {
-        *("conv", "gconv", "dwconv", "convT", "fc", "se", "norm", "lrn"),
+        *("conv", "gconv", "dwconv", "convT", "fc", "se", "norm", "layernorm", "scale", "lrn"),
         *("maxpool", "avgpool", "gap", "adaptive_pool", "upsample", "softmax"),
         *("flatten", "dropout", "identity", "block", "functional"),
         *ACTIVATIONS,

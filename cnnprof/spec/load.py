@@ -6,16 +6,20 @@ import contextlib
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from cnnprof.errors import SpecError
+from cnnprof.errors import CnnprofError, SpecError
+from cnnprof.spec.generate import GENERATORS
 from cnnprof.spec.model import (
+    ROUND_RULES,
     Channels,
     Compound,
     Family,
+    Generated,
     Layer,
     Published,
     Row,
@@ -32,11 +36,11 @@ from cnnprof.spec.ops import (
     REQUIRED,
     Field,
 )
-from cnnprof.spec.scale import ROUNDING
 
 FAMILY_KEYS = ("family", "paper", "input", "defaults", "channels", "compound", "layers", "variants")
 VARIANT_KEYS = (
     "aliases",
+    "design",
     "width",
     "depth",
     "resolution",
@@ -86,7 +90,7 @@ def _family(doc: Any, where: str) -> Family:
     variants_doc = doc.get("variants") or {name: {}}
     _mapping(variants_doc, where, "field 'variants'")
     variants: dict[str, Variant] = {}
-    parsed: dict[Any, tuple[Row, ...]] = {}
+    parsed: dict[tuple[Any, ...], Row] = {}  # rows shared by variants (YAML anchors) parse once
     for vname, vdoc in variants_doc.items():
         vwhere = f"{where}: variant '{vname}'"
         variants[str(vname)] = _variant(str(vname), vdoc or {}, vwhere, defaults, base_rows, parsed)
@@ -110,11 +114,11 @@ def _variant(
     where: str,
     family_defaults: dict[str, Any],
     base_rows: Any,
-    parsed: dict[Any, tuple[Row, ...]],
+    parsed: dict[tuple[Any, ...], Row],
 ) -> Variant:
     """One variant. ``parsed`` holds the rows already parsed in this file: variants that share a
-    row list (the file's `layers:`, or a YAML alias) under the same defaults share its rows,
-    validated once; their `where` names the first variant that uses them."""
+    row (the file's `layers:`, or a YAML alias) under the same defaults share it, validated
+    once."""
     _mapping(doc, where, "its settings")
     _known_keys(doc, VARIANT_KEYS, where)
     defaults = _defaults(doc.get("defaults"), where, family_defaults)
@@ -126,12 +130,11 @@ def _variant(
         raise SpecError(f"{where}: field 'aliases': expected a list of names")
     resolution = doc.get("resolution")
     num_classes = doc.get("num_classes")
-    key = (id(rows_doc), tuple(defaults.items()))
-    if key not in parsed:
-        parsed[key] = _rows(rows_doc, where, defaults)
+    rows, generated = _rows(rows_doc, where, defaults, doc.get("design"), parsed)
     return Variant(
         name=name,
-        rows=parsed[key],
+        rows=rows,
+        generated=generated,
         aliases=tuple(aliases),
         width=_number(doc, "width", where, 1.0, positive=True),
         depth=_number(doc, "depth", where, 1.0, positive=True),
@@ -143,18 +146,107 @@ def _variant(
     )
 
 
-def _rows(doc: Any, where: str, defaults: Mapping[str, Any]) -> tuple[Row, ...]:
+def _rows(
+    doc: Any,
+    where: str,
+    defaults: Mapping[str, Any],
+    design: Any,
+    parsed: dict[tuple[Any, ...], Row],
+) -> tuple[tuple[Row, ...], Generated | None]:
+    """The variant's rows, a ``{generate: NAME}`` row replaced by the rows its generator writes
+    from the variant's ``design:``. A row mapping already parsed for another variant with the
+    same defaults (a YAML anchor) is taken from ``parsed``."""
     if not isinstance(doc, list) or not doc:
         raise SpecError(f"{where}: field 'layers': expected a non-empty list of rows")
-    rows = []
-    seen: set[str] = set()
+    rows: list[tuple[Row, str]] = []  # each with where it sits in this variant
+    generated = None
+    context = tuple(sorted(defaults.items()))
     for index, item in enumerate(doc):
-        row = parse_row(item, f"{where}, row {index + 1}", defaults, path=str(index))
+        rwhere = f"{where}, row {index + 1}"
+        if isinstance(item, dict) and "generate" in item:
+            if generated is not None:
+                raise SpecError(f"{rwhere}: a second 'generate' row; a variant takes one")
+            generated = _generated(item, rwhere, defaults, design, at=len(rows))
+            rows.extend((row, row.layer.where) for row in write_rows(generated, where=rwhere))
+            generated = replace(generated, count=len(rows) - generated.at)
+            continue
+        key = (id(item), index, context)
+        if key not in parsed or not isinstance(item, dict):
+            parsed[key] = parse_row(item, rwhere, defaults, path=str(index))
+        rows.append((parsed[key], rwhere))
+    if design is not None and generated is None:
+        raise SpecError(f"{where}: field 'design' given, but no row says {{generate: NAME}}")
+    seen: set[str] = set()
+    for row, rwhere in rows:
         if row.layer.path in seen:
-            raise SpecError(f"{where}, row {index + 1}: name '{row.layer.path}' is used twice")
+            raise SpecError(f"{rwhere}: name '{row.layer.path}' is used twice")
         seen.add(row.layer.path)
-        rows.append(row)
-    return tuple(rows)
+    return tuple(row for row, _ in rows), generated
+
+
+def _generated(
+    item: dict[Any, Any], where: str, defaults: Mapping[str, Any], design: Any, *, at: int
+) -> Generated:
+    _known_keys(item, ("generate",), where)
+    name = item["generate"]
+    if not isinstance(name, str) or name not in GENERATORS:
+        raise SpecError(
+            f"{where}: field 'generate': unknown generator {name!r}; known: {', '.join(GENERATORS)}"
+        )
+    if design is None:
+        raise SpecError(f"{where}: {{generate: {name}}} needs the variant's 'design:' parameters")
+    _mapping(design, where, "field 'design'")
+    values = check_design(name, design, f"{where}: design")
+    return Generated(
+        generator=name, design=frozen(values), defaults=frozen(defaults), at=at, count=0,
+        where=where,
+    )  # fmt: skip
+
+
+def check_design(
+    generator: str, doc: Mapping[Any, Any], where: str, error: type[CnnprofError] = SpecError
+) -> dict[str, Any]:
+    """A generator's parameters, validated and completed with its defaults; ``error`` is raised
+    (naming ``where``) for an unknown, missing or out-of-range one."""
+    schema = GENERATORS[generator].design
+    unknown = sorted(str(k) for k in set(doc) - set(schema))
+    if unknown:
+        raise error(f"{where}: unknown parameter '{unknown[0]}'; {generator} takes: "
+                    f"{', '.join(schema)}")  # fmt: skip
+    values: dict[str, Any] = {}
+    for key, field in schema.items():
+        if key in doc:
+            try:
+                values[key] = _value(doc[key], field, f"{where}: {key}")
+            except SpecError as exc:
+                raise error(str(exc)) from None
+        elif field.default is REQUIRED:
+            raise error(f"{where}: parameter '{key}' is required ({field.describe()})")
+        else:
+            values[key] = field.default
+    problem = GENERATORS[generator].check(values)
+    if problem:
+        raise error(f"{where}: {problem}")
+    return values
+
+
+def write_rows(
+    generated: Generated,
+    *,
+    where: str = "",
+    design: Mapping[str, Any] | None = None,
+    width: float = 1.0,
+) -> list[Row]:
+    """The rows ``generated``'s generator writes from its design (or ``design``, already checked)
+    at ``width``, validated like written rows."""
+    rule = GENERATORS[generated.generator]
+    docs = rule.write(design or generated.design, width=width)
+    where = where or generated.where
+    rows = []
+    for i, item in enumerate(docs):
+        rwhere = f"{where} (generated: {item.get('name', i)})"
+        rows.append(parse_row(item, rwhere, generated.defaults, path=f"{generated.generator}{i}"))
+    return rows
 
 
 def parse_row(item: Any, where: str, defaults: Mapping[str, Any], path: str) -> Row:
@@ -251,9 +343,9 @@ def _channels(doc: Any, where: str) -> Channels:
     _mapping(doc, where, "field 'channels'")
     _known_keys(doc, ("round", "divisor", "min", "widths", "table"), f"{where}: channels")
     rule = doc.get("round", "floor")
-    if rule not in ROUNDING:
+    if rule not in ROUND_RULES:
         raise SpecError(
-            f"{where}: channels: field 'round': expected {' or '.join(ROUNDING)}, got {rule!r}"
+            f"{where}: channels: field 'round': expected {' or '.join(ROUND_RULES)}, got {rule!r}"
         )
     widths, table = _width_table(doc, rule == "table", f"{where}: channels")
     return Channels(

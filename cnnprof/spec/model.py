@@ -99,6 +99,18 @@ class Channels:
         return next((i for i, w in enumerate(self.widths) if abs(w - width) < 1e-9), None)
 
 
+ROUND_RULES = ("floor", "divisible", "table")  # how a width multiplier rounds channels (`scale`)
+
+
+def divisible(value: float, *, divisor: int, minimum: int) -> int:
+    """``value`` rounded to the nearest multiple of ``divisor``, at least ``minimum``, and never
+    below 90 % of ``value`` (the MobileNet v2 rule, torchvision's ``_make_divisible``)."""
+    rounded = max(minimum, int(value + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * value:
+        rounded += divisor
+    return rounded
+
+
 @dataclass(frozen=True)
 class Compound:
     """EfficientNet-style compound scaling coefficients: depth α^φ, width β^φ, resolution γ^φ."""
@@ -135,13 +147,15 @@ class Arch:
     aliases: tuple[str, ...] = ()
     source: str = ""
     multipliers: Multipliers = field(default_factory=Multipliers)
+    design: Mapping[str, Any] = field(default_factory=frozen)  # a generator's overrides (RegNet)
     note: str = ""
     width: float = 1.0  # effective width multiplier (variant's × user's)
     depth: float = 1.0  # effective depth multiplier
 
     def published_figure(self) -> Published | None:
         """The paper's figure for exactly this width and resolution, if it prints one."""
-        if self.multipliers.num_classes is not None or self.multipliers.depth != 1.0:
+        m = self.multipliers
+        if m.num_classes is not None or m.depth != 1.0 or self.design:
             return None
         for p in self.published:
             same_res = (p.resolution or self.input.h) == self.input.h
@@ -154,8 +168,9 @@ class Arch:
         (paths ``row.0``, ``row.1`` …; stride applies to the first repeat only)."""
         out = []
         for row in self.rows:
+            first = row.layer
             if row.repeat is None:
-                out.append((row, (row.layer,)))
+                out.append((row, (first,)))
                 continue
             first = row.layer
             rest = first.with_args(s=1) if "s" in first.args else first
@@ -173,6 +188,22 @@ class Arch:
 
 
 @dataclass(frozen=True)
+class Generated:
+    """Rows a generator wrote from a variant's design-space parameters (RegNet's body).
+
+    They sit at ``rows[at : at + count]`` of the variant; ``design`` and ``defaults`` are kept so
+    that the rows can be written again with other parameters or another width.
+    """
+
+    generator: str  # a name in spec.generate.GENERATORS
+    design: Mapping[str, Any]
+    defaults: Mapping[str, Any]
+    at: int
+    count: int
+    where: str = ""
+
+
+@dataclass(frozen=True)
 class Variant:
     """A named model of a family: its own rows (or the family's) and its official multipliers."""
 
@@ -186,6 +217,7 @@ class Variant:
     paper: str = ""
     note: str = ""
     published: tuple[Published, ...] = ()
+    generated: Generated | None = None
 
 
 @dataclass(frozen=True)

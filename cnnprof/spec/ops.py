@@ -18,7 +18,7 @@ MAX_MULTIPLIER = 64.0  # largest width / depth / resolution multiplier a spec or
 MAX_REPEAT = 1000
 MAX_CHANNELS = 1_000_000
 
-ACTIVATIONS = ("none", "relu", "relu6", "sigmoid", "silu", "tanh", "hswish", "hsigmoid")
+ACTIVATIONS = ("none", "relu", "relu6", "sigmoid", "silu", "tanh", "hswish", "hsigmoid", "gelu")
 ACTIVATION_ALIASES = {"swish": "silu", "linear": "none", "identity": "none"}
 NORMS = ("none", "bn")
 
@@ -110,15 +110,39 @@ OPS: Mapping[str, Mapping[str, Field]] = {
         "norm": NORM,
         "act": ACT,
     },
+    # fused inverted residual (EfficientNetV2): k×k expand (t) → [SE] → 1×1 linear projection;
+    # with t = 1 a single k×k conv (with norm and act) does the work of both
+    "fused_mbconv": {
+        "out": _channels(),
+        "t": Field("float", 1.0, low=1, high=MAX_MULTIPLIER),
+        "k": _int(3),
+        "s": _int(1),
+        "se": Field("float", 0.0, low=0, high=1),  # SE ratio, of the block's input channels
+        "skip": Field("bool", True),  # residual when stride 1 and channels match
+        "norm": NORM,
+        "act": ACT,
+    },
     "basic": {"out": _channels(), "s": _int(1), "norm": NORM, "act": ACT, "separable": SEPARABLE},
+    # 1×1 → 3×3 (split into `groups`: ResNeXt's cardinality, RegNet's width / group width) → [SE]
+    # → 1×1; a wide ResNet is one with a larger `mid`
     "bottleneck": {
         "mid": _channels(),
         "out": _channels(),
         "s": _int(1),
         "stride_at": Field("choice", choices=("1x1", "3x3"), inherit="stride_at"),
+        "groups": _int(1),
+        "se": Field("float", 0.0, low=0, high=1),  # SE ratio, of the block's input channels
         "norm": NORM,
         "act": ACT,
         "separable": SEPARABLE,
+    },
+    # ConvNeXt block: k×k depthwise (bias) → LayerNorm → 1×1 (t×, bias) → act → 1×1 (bias) →
+    # [layer scale] → residual add; channels stay as they come in
+    "convnext": {
+        "k": _int(7),
+        "t": Field("float", 4.0, low=1, high=MAX_MULTIPLIER),
+        "layer_scale": Field("bool", True),
+        "act": Field("choice", "gelu", choices=ACTIVATIONS),
     },
     # GoogLeNet: 1×1 | 1×1 → 3×3 | 1×1 → 5×5 | 3×3 max-pool → 1×1, concatenated
     "inception": {
@@ -165,6 +189,7 @@ OPS: Mapping[str, Mapping[str, Field]] = {
     "maxpool": {"k": _int(2), "s": _int(None), "p": _int(0, low=0), "ceil": Field("bool", False)},
     "avgpool": {"k": _int(2), "s": _int(None), "p": _int(0, low=0), "ceil": Field("bool", False)},
     "gap": {},
+    "layernorm": {},  # LayerNorm over the channels at each position (ConvNeXt's LayerNorm2d)
     "lrn": {
         "size": _int(5),
         "alpha": Field("float", 1e-4, low=0),

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from cnnprof.errors import SpecError, UnknownModel
 from cnnprof.spec.load import read_family
@@ -35,8 +36,12 @@ class Entry:
     def paper(self) -> str:
         return self.variant.paper or self.family.paper
 
-    def arch(self, multipliers: Multipliers | None = None) -> Arch:
-        return resolve(self.family, self.variant.name, multipliers)
+    def arch(
+        self, multipliers: Multipliers | None = None, *, design: Mapping[str, Any] | None = None
+    ) -> Arch:
+        """The variant scaled by ``multipliers``; ``design`` overrides a generated variant's
+        design-space parameters (RegNet's ``{"wm": 2.5}``)."""
+        return resolve(self.family, self.variant.name, multipliers, design=design)
 
 
 @dataclass(frozen=True)

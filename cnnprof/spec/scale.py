@@ -11,22 +11,26 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from types import MappingProxyType
+from typing import Any
 
 from cnnprof.errors import OptionError
-from cnnprof.spec.model import Arch, Channels, Family, Layer, Row, Shape
+from cnnprof.spec.load import check_design, write_rows
+from cnnprof.spec.model import (
+    ROUND_RULES,
+    Arch,
+    Channels,
+    Family,
+    Layer,
+    Row,
+    Shape,
+    Variant,
+    divisible,
+    frozen,
+)
 from cnnprof.spec.multipliers import MAX_RESOLUTION, Multipliers
 from cnnprof.spec.ops import OPS
 
 MAX_LAYERS = 20000
-
-
-def make_divisible(value: float, *, divisor: int, least: int = 1) -> int:
-    """The multiple of ``divisor`` nearest ``value``, at least ``divisor`` and ``least``, never
-    below 90 % of ``value`` (the MobileNet authors' and torchvision's ``_make_divisible``)."""
-    rounded = max(least, divisor, int(value + divisor / 2) // divisor * divisor)
-    if rounded < 0.9 * value:
-        rounded += divisor
-    return rounded
 
 
 def _floor(channels: int, width: float, rule: Channels) -> int:
@@ -34,7 +38,7 @@ def _floor(channels: int, width: float, rule: Channels) -> int:
 
 
 def _divisible(channels: int, width: float, rule: Channels) -> int:
-    return make_divisible(channels * width, divisor=rule.divisor, least=rule.min)
+    return divisible(channels * width, divisor=rule.divisor, minimum=max(rule.min, rule.divisor))
 
 
 def _tabulated(channels: int, width: float, rule: Channels) -> int:
@@ -53,6 +57,8 @@ def _tabulated(channels: int, width: float, rule: Channels) -> int:
 ROUNDING: Mapping[str, Callable[[int, float, Channels], int]] = MappingProxyType(
     {"floor": _floor, "divisible": _divisible, "table": _tabulated}
 )
+if set(ROUNDING) != set(ROUND_RULES):  # the loader accepts exactly the rules scaling knows
+    raise ValueError(f"rounding rules {sorted(ROUNDING)} are not the model's {ROUND_RULES}")
 
 
 def round_channels(channels: int, width: float, rule: Channels) -> int:
@@ -70,8 +76,19 @@ def round_repeats(repeats: int, depth: float) -> int:
     return max(1, math.ceil(round(repeats * depth, 9)))
 
 
-def resolve(family: Family, variant_name: str, multipliers: Multipliers | None = None) -> Arch:
-    """The variant with every multiplier applied: the one place where scaling happens."""
+def resolve(
+    family: Family,
+    variant_name: str,
+    multipliers: Multipliers | None = None,
+    *,
+    design: Mapping[str, Any] | None = None,
+) -> Arch:
+    """The variant with every multiplier applied: the one place where scaling happens.
+
+    ``design`` overrides some of a generated variant's design-space parameters (RegNet's
+    ``{"wm": 2.5}``); its generated rows are then written again. A generated variant's width
+    multiplier goes to its generator (RegNet: w0 and wa), whose own rounding sets the widths.
+    """
     m = multipliers or Multipliers()
     variant = family.variants[variant_name]
     width = variant.width * m.alpha
@@ -107,9 +124,8 @@ def resolve(family: Family, variant_name: str, multipliers: Multipliers | None =
             "choose --alpha so that the width is one of them"
         )
     classes = m.num_classes if m.num_classes is not None else variant.num_classes
-    rows = tuple(
-        _scale_row(row, width, depth_mult, classes, family.channels) for row in variant.rows
-    )
+    written = generated_rows(variant, design or {}, width)
+    rows = tuple(_scale_row(row, width, depth_mult, classes, family.channels) for row in written)
     layers = sum(row.repeat or 1 for row in rows)
     if layers > MAX_LAYERS:
         raise OptionError(f"depth {depth_mult:g} gives {layers} rows; at most {MAX_LAYERS}")
@@ -125,10 +141,31 @@ def resolve(family: Family, variant_name: str, multipliers: Multipliers | None =
         aliases=variant.aliases,
         source=family.source,
         multipliers=replace(m, num_classes=classes),
+        design=frozen(design or {}),
         note=variant.note,
         width=width,
         depth=depth_mult,
     )
+
+
+def generated_rows(variant: Variant, design: Mapping[str, Any], width: float) -> tuple[Row, ...]:
+    """The variant's rows, its generated ones written again when ``design`` overrides parameters
+    or ``width`` is not 1 (written rows keep the generic rounding, applied by the caller)."""
+    generated = variant.generated
+    if generated is None:
+        if design:
+            raise OptionError(
+                f"design parameters ({', '.join(design)}): '{variant.name}' is written row by "
+                "row, not generated; they apply to generated families (RegNet)"
+            )
+        return variant.rows
+    if not design and width == 1.0:
+        return variant.rows
+    values = check_design(generated.generator, {**generated.design, **design},
+                          f"'{variant.name}' design", OptionError)  # fmt: skip
+    rows = write_rows(generated, design=values, width=width)
+    before, after = variant.rows[: generated.at], variant.rows[generated.at + generated.count :]
+    return (*before, *rows, *after)
 
 
 def _scale_row(
@@ -147,9 +184,10 @@ def _scale_layer(layer: Layer, width: float, num_classes: int | None, rule: Chan
     if layer.get("no_shrink"):
         width = max(1.0, width)
     schema = OPS[layer.op]
-    changes = {
+    rounded = {
         key: round_channels(layer[key], width, rule)
         for key, field in schema.items()
         if field.channels
     }
+    changes = {key: value for key, value in rounded.items() if value != layer[key]}
     return layer.with_args(**changes) if changes else layer
