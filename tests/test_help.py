@@ -72,7 +72,7 @@ def test_the_same_option_has_the_same_flags_and_help_everywhere() -> None:
             text = "" if long in own_words else (param.help or "")
             if long in seen:
                 assert seen[long][0] == flags, (name, long, flags, seen[long][0])
-                if long not in ("--alpha", "--resolution", "--depth", "--phi"):  # sweep: lists
+                if long not in ("--alpha", "--resolution", "--depth", "--phi", "--param"):  # lists
                     assert seen[long][1] == text, (name, long)
             else:
                 seen[long] = (flags, text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
+from types import MappingProxyType
 from typing import Any
 
 from cnnprof.analytic.engine import check_run_options
@@ -27,6 +28,7 @@ class Request:
     input: tuple[int, ...] | None = None  # outside models: C,H,W
     args: Mapping[str, Any] | None = None  # outside models: factory keyword arguments
     transforms: tuple[str, ...] = ()  # "standard", "separable" (spec models only)
+    design: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))  # RegNet: wm…
     train: str | None = None  # "head", "all" or "from:PATH": the cost of a training step
 
     def __post_init__(self) -> None:
@@ -40,6 +42,8 @@ class Request:
     def label(self) -> str:
         """The reference as a user would write it, e.g. ``mobilenet@alpha=0.5,res=160``."""
         keys = self.multipliers.reference_keys() + list(self.transforms)
+        keys += [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in
+                 self.design.items()]  # fmt: skip
         keys += [f"train={self.train}"] if self.train else []
         return self.name + ("@" + ",".join(keys) if keys else "")
 
@@ -67,15 +71,27 @@ def request(reference: Any, multipliers: Multipliers | None = None, **options: A
     base = replace(base, **scaling)
     if isinstance(reference, str):
         reference, own = split_reference(reference)
-        for key, value in own.items():
-            given = getattr(base, key) if key in MULTIPLIER_KEYS else options.get(key)
+        given_design = options.get("design") or {}
+        for key, value in {**own.get("design", {}), **own}.items():
+            if key == "design":
+                continue
+            if key in own.get("design", {}):
+                given = given_design.get(key)
+            elif key in MULTIPLIER_KEYS:
+                given = getattr(base, key)
+            else:
+                given = options.get(key)
             default = _DEFAULTS.get(key)
             if given not in (None, default, value):
                 raise OptionError(
                     f"{key}={value} in the reference and {key}={given} as an option: give it once"
                 )
         base = replace(base, **{k: v for k, v in own.items() if k in MULTIPLIER_KEYS})
+        if "design" in own:
+            own["design"] = {**options.get("design", {}), **own["design"]}
         options.update({k: v for k, v in own.items() if k not in MULTIPLIER_KEYS})
+    if "design" in options:
+        options["design"] = MappingProxyType(dict(options["design"]))
     return Request(reference, base, **options)
 
 

@@ -66,8 +66,10 @@ class SpecSource:
 
     @property
     def options(self) -> str:
-        """What differs from the spec as written, for titles (``alpha=0.5``)."""
-        return self.arch.multipliers.describe()
+        """What differs from the spec as written, for titles (``alpha=0.5``, ``wm=2.5``)."""
+        design = [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in
+                  self.arch.design.items()]  # fmt: skip
+        return ", ".join(filter(None, [self.arch.multipliers.describe(), *design]))
 
     def profile(self) -> Profile:
         return self._profile
@@ -144,7 +146,7 @@ Source = SpecSource | OutsideSource
 def resolve(request: Request) -> Source:
     """The source of ``request``'s model; options a source cannot honour are refused here."""
     if not is_outside(request.model):
-        arch = lookup(request.model).arch(request.multipliers)
+        arch = lookup(request.model).arch(request.multipliers, design=request.design)
         for name in request.transforms:
             arch = transform(arch, name)
         if request.input is not None or request.args:
@@ -164,6 +166,11 @@ def resolve(request: Request) -> Source:
         raise OptionError(
             f"{scaling[0]} needs a spec (registry name or YAML); outside models take "
             "--input C,H,W, --resolution and --arg NAME=VALUE"
+        )
+    if request.design:
+        raise OptionError(
+            f"design parameters ({', '.join(request.design)}) shape a generated spec (RegNet); "
+            "outside models have none"
         )
     if request.transforms:
         raise OptionError(

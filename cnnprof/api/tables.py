@@ -5,7 +5,7 @@ compound multipliers (`sweep_settings`, `official_for_phi`, `mark`). Nothing her
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
@@ -18,6 +18,7 @@ from cnnprof.results.metrics import METRICS, Comparison, value
 from cnnprof.results.profile import LayerCost, Profile
 from cnnprof.results.tables import Column, SeparableReport, SeparableRow, SweepPoint
 from cnnprof.results.timing import Timing
+from cnnprof.spec.reference import MULTIPLIER_KEYS
 from cnnprof.spec.registry import lookup
 
 
@@ -98,12 +99,21 @@ def parse_list(text: str | None, kind: type, name: str) -> list[Any]:
 
 
 def sweep_settings(
-    alphas: list[float], resolutions: list[int], depths: list[float], phis: list[float]
+    alphas: list[float],
+    resolutions: list[int],
+    depths: list[float],
+    phis: list[float],
+    params: Mapping[str, list[Any]] | None = None,
 ) -> list[dict[str, Any]]:
+    """Every combination of the values given; ``params``: a generated family's design
+    parameters (RegNet's wm, d, …), swept like the multipliers."""
     axes = [("alpha", alphas), ("resolution", resolutions), ("depth", depths), ("phi", phis)]
+    axes += list((params or {}).items())
     given = [(name, values) for name, values in axes if values]
     if not given:
-        raise OptionError("sweep needs at least one of --alpha, --resolution, --depth, --phi")
+        raise OptionError(
+            "sweep needs at least one of --alpha, --resolution, --depth, --phi, --param"
+        )
     names = [name for name, _ in given]
     return [
         dict(zip(names, combo, strict=True)) for combo in itertools.product(*(v for _, v in given))
@@ -170,7 +180,11 @@ def sweep(
     measured, else on MACs; with ``target_ms``, ranked by MnasNet's objective."""
     points = []
     for values in settings:
-        point = base.with_multipliers(**values)
+        scaling = {k: v for k, v in values.items() if k in MULTIPLIER_KEYS}
+        design = {k: v for k, v in values.items() if k not in MULTIPLIER_KEYS}
+        point = base.with_multipliers(**scaling)
+        if design:
+            point = replace(point, design=MappingProxyType({**point.design, **design}))
         timing = measure(point) if measure else None
         official = official_for_phi(base, values["phi"]) if "phi" in values else None
         points.append(SweepPoint(column(point, timing), MappingProxyType(values), official))

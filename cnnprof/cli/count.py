@@ -23,6 +23,7 @@ from cnnprof.cli.options import (
     InputOpt,
     Model,
     Output,
+    Params,
     Sort,
     Top,
     check_output,
@@ -41,7 +42,7 @@ from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.report.units import human
 from cnnprof.results.profile import CrossCheck
 from cnnprof.spec.multipliers import Multipliers
-from cnnprof.spec.reference import parse_args
+from cnnprof.spec.reference import parse_args, parse_params
 
 
 def list_models(
@@ -93,6 +94,7 @@ def count(
     dtype: Dtype = DtypeName.float32,
     input: InputOpt = None,
     arg: Args = None,
+    param: Params = None,
     layers: Annotated[bool, typer.Option("--layers", "-l", help="Per-layer table.")] = False,
     by: Annotated[GroupBy | None, typer.Option("--by", help="Group layers by op kind.")] = None,
     empirical: Annotated[
@@ -118,7 +120,7 @@ def count(
     grouped = by is GroupBy.op
     req = request(
         model, multipliers, batch=batch, dtype=dtype.value, input=parse_input(input),
-        args=parse_args(arg), train=train,
+        args=parse_args(arg), train=train, design=parse_params(param),
     )  # fmt: skip
     _refuse_combinations(layers, grouped, empirical, req.train, counter, latency, fmt)
     if ((sort is not None or top is not None) and not (layers or grouped)) or (

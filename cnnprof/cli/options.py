@@ -89,6 +89,14 @@ Top = Annotated[int | None, typer.Option("--top", help="Show only the first N la
 Output = Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE instead.")]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing --output file.")]
 InputOpt = Annotated[str | None, typer.Option("--input", help="Input C,H,W for outside models.")]
+Params = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param",
+        help="A generated family's design parameter NAME=VALUE (RegNet: d, w0, wa, wm, g, b, "
+        "se), repeatable; the same as regnet_y_400mf@wm=2.5.",
+    ),
+]
 Args = Annotated[
     list[str] | None, typer.Option("--arg", help="Factory argument NAME=VALUE (repeatable).")
 ]

@@ -35,7 +35,7 @@ from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.results.metrics import METRICS, value
 from cnnprof.results.tables import Column, SweepPoint
 from cnnprof.results.timing import Timing
-from cnnprof.spec.reference import parse_args
+from cnnprof.spec.reference import DESIGN_KEYS, literal, parse_args
 
 
 def compare(
@@ -145,6 +145,14 @@ def sweep(
     resolution: ResolutionValues = None,
     depth: DepthValues = None,
     phi: PhiValues = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            help="A generated family's design parameter and its values, NAME=V1,V2 "
+            "(RegNet: d, w0, wa, wm, g, b, se), e.g. wm=2,2.5,3; repeatable.",
+        ),
+    ] = None,
     metric: Annotated[
         str, typer.Option("--metric", help="Grid cell: macs, params, flops, top1, latency_ms …")
     ] = "macs",
@@ -171,6 +179,7 @@ def sweep(
     settings = tables.sweep_settings(
         tables.parse_list(alpha, float, "alpha"), tables.parse_list(resolution, int, "resolution"),
         tables.parse_list(depth, float, "depth"), tables.parse_list(phi, float, "phi"),
+        _param_axes(param),
     )  # fmt: skip
     done = itertools.count(1)
 
@@ -183,6 +192,18 @@ def sweep(
     if plot is not None:
         _plot(plot, [p.column for p in points], [p.pareto for p in points], cost,
               f"sweep {base.label}")  # fmt: skip
+
+
+def _param_axes(pairs: list[str] | None) -> dict[str, list[Any]]:
+    """``["wm=2,2.5", "d=16"]`` → ``{"wm": [2.0, 2.5], "d": [16]}`` (values as written)."""
+    axes: dict[str, list[Any]] = {}
+    for pair in pairs or []:
+        name, sep, values = pair.partition("=")
+        if not sep or name not in DESIGN_KEYS:
+            known = ", ".join(sorted(DESIGN_KEYS))
+            raise OptionError(f"--param {pair!r}: expected NAME=V1,V2 with NAME one of {known}")
+        axes[name] = [literal(v) for v in values.split(",") if v.strip()]
+    return axes
 
 
 def _sweep_output(fmt: Format, points: list[SweepPoint], data: dict[str, Any], metric: str) -> Any:

@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import Any
 
 from cnnprof.errors import OptionError
+from cnnprof.spec.generate import GENERATORS
 from cnnprof.spec.transform import TRANSFORMS
 
 # Keys of a variant reference, NAME@key=value,key=value → the option each sets and its type.
@@ -30,6 +31,9 @@ VARIANT_KEYS: Mapping[str, tuple[str, type]] = MappingProxyType(
     }
 )
 MULTIPLIER_KEYS = frozenset({"alpha", "rho", "resolution", "depth", "phi", "num_classes"})
+# A generated family's design-space parameters (RegNet: d, w0, wa, wm, g, b, se): reference keys
+# too (``regnet_y_400mf@wm=2.5``), gathered under "design".
+DESIGN_KEYS = frozenset(name for g in GENERATORS.values() for name in g.design) - set(VARIANT_KEYS)
 
 
 def is_outside(model: object) -> bool:
@@ -52,8 +56,11 @@ def split_reference(reference: str) -> tuple[str, dict[str, Any]]:
         if key in TRANSFORMS and not eq:
             options["transforms"] = (*options.get("transforms", ()), key)
             continue
+        if key in DESIGN_KEYS and eq:
+            options["design"] = {**options.get("design", {}), key: literal(value)}
+            continue
         if key not in VARIANT_KEYS or not eq:
-            known = ", ".join([*VARIANT_KEYS, *TRANSFORMS])
+            known = ", ".join([*VARIANT_KEYS, *TRANSFORMS, *sorted(DESIGN_KEYS)])
             raise OptionError(f"'{reference}': unknown variant key '{key}'; known: {known}")
         name, kind = VARIANT_KEYS[key]
         try:
@@ -63,6 +70,26 @@ def split_reference(reference: str) -> tuple[str, dict[str, Any]]:
     return model, options
 
 
+def literal(text: str) -> Any:
+    """A Python literal (number, bool, None, quoted text), else the text itself."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def parse_params(pairs: list[str] | None) -> dict[str, Any]:
+    """``["wm=2.5", "d=20"]`` (``--param``) → a generated family's design overrides."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in DESIGN_KEYS:
+            known = ", ".join(sorted(DESIGN_KEYS))
+            raise OptionError(f"--param {pair!r}: expected NAME=VALUE with NAME one of {known}")
+        out[key] = literal(value)
+    return out
+
+
 def parse_args(pairs: list[str] | None) -> dict[str, Any]:
     """``["num_classes=10", "width_mult=0.5"]`` → keyword arguments (Python literals or text)."""
     out: dict[str, Any] = {}
@@ -70,8 +97,5 @@ def parse_args(pairs: list[str] | None) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         if not sep or not key.isidentifier():
             raise OptionError(f"--arg {pair!r}: expected NAME=VALUE, e.g. num_classes=10")
-        try:
-            out[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            out[key] = value
+        out[key] = literal(value)
     return out
