@@ -10,76 +10,53 @@ Importing cnnprof never imports torch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from cnnprof.api import Multipliers, count, entry, load
-from cnnprof.api import guard as _guard
-from cnnprof.api import latency as _latency
-from cnnprof.api import tables as _tables
-from cnnprof.api.request import request as _request
 from cnnprof.errors import CnnprofError
-from cnnprof.report.data import to_dict, to_json
-from cnnprof.results.check import CheckResult
-from cnnprof.results.metrics import Comparison
-from cnnprof.results.profile import LayerCost, Profile
-from cnnprof.results.tables import SeparableReport, SweepPoint
-from cnnprof.results.timing import LatencySettings, Timing
 from cnnprof.version import __version__
 
-
-def compare(*models: Any, baseline: str | None = None, batch: int = 1) -> Comparison:
-    """Two or more models side by side, with ratios to ``baseline`` (default: the first)."""
-    columns = [_tables.column(_request(m, batch=batch)) for m in models]
-    return _tables.compare(columns, baseline)
-
-
-def sweep(
-    model: str,
-    *,
-    alpha: Sequence[float] = (),
-    resolution: Sequence[int] = (),
-    depth: Sequence[float] = (),
-    phi: Sequence[float] = (),
-    batch: int = 1,
-) -> list[SweepPoint]:
-    """Every combination of the given multipliers, Pareto-marked on MACs."""
-    settings = _tables.sweep_settings(list(alpha), list(resolution), list(depth), list(phi))
-    return _tables.sweep(_request(model, batch=batch), settings)
-
-
-def separable(model: Any, **options: Any) -> SeparableReport:
-    """Standard k×k against depthwise-separable convolution (MobileNet Tables 3 and 4)."""
-    return _tables.separable(_request(model, **options))
-
-
-def latency(
-    model: Any,
-    *,
-    device: str = "cpu",
-    batch: int = 1,
-    dtype: str = "float32",
-    layers: bool = False,
-    settings: LatencySettings | None = None,
-    **multipliers: Any,
-) -> Timing:
-    """Measured latency with random weights (needs torch): median, spread, per-row times with
-    ``layers``."""
-    chosen = settings or LatencySettings(device=device, layers=layers)
-    req = _request(model, batch=batch, dtype=dtype, **multipliers)
-    return _latency.measure(req, chosen, needs="cnnprof.latency")
+# Name → the module that defines it: imported when first used, so that `import cnnprof` (and the
+# CLI, which imports the package first) pays only for what a command needs.
+_LAZY = {
+    "Multipliers": "cnnprof.spec.multipliers",
+    "count": "cnnprof.api.count",
+    "entry": "cnnprof.api",
+    "load": "cnnprof.api",
+    "compare": "cnnprof.api.public",
+    "sweep": "cnnprof.api.public",
+    "separable": "cnnprof.api.public",
+    "latency": "cnnprof.api.public",
+    "snapshot": "cnnprof.api.public",
+    "check": "cnnprof.api.public",
+    "to_dict": "cnnprof.report.data",
+    "to_json": "cnnprof.report.data",
+    "CheckResult": "cnnprof.results.check",
+    "Comparison": "cnnprof.results.metrics",
+    "LayerCost": "cnnprof.results.profile",
+    "Profile": "cnnprof.results.profile",
+    "SeparableReport": "cnnprof.results.tables",
+    "SweepPoint": "cnnprof.results.tables",
+    "Timing": "cnnprof.results.timing",
+}
 
 
-def snapshot(models: Sequence[str], *, batch: int = 1, dtype: str = "float32") -> dict[str, Any]:
-    """A versioned baseline of each model's counts, for `check`."""
-    return _guard.snapshot(list(models), batch, dtype)
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'cnnprof' has no attribute {name!r}")
+    import sys
 
+    import cnnprof.api.count
+    import cnnprof.api.public
+    import cnnprof.report.data
+    import cnnprof.results.check
+    import cnnprof.results.metrics
+    import cnnprof.results.profile
+    import cnnprof.results.tables
+    import cnnprof.results.timing
+    import cnnprof.spec.multipliers  # noqa: F401
 
-def check(path: str | Path, *, tolerance: str = "0%") -> list[CheckResult]:
-    """Recount the models of a baseline .json or budget .yaml; a result per model and metric
-    (``all(r.ok for r in results)`` is the CLI's exit 0)."""
-    return _guard.run_check(Path(path), _guard.parse_tolerance(tolerance))
+    globals().update({key: getattr(sys.modules[module], key) for key, module in _LAZY.items()})
+    return globals()[name]
 
 
 __all__ = [

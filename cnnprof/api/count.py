@@ -4,16 +4,18 @@ Nothing here prints; torch is reached only through `sources`."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
-from cnnprof.analytic.engine import profile as analytic_profile
 from cnnprof.analytic.training import training_cost
 from cnnprof.api.request import Request, request
 from cnnprof.api.sources import count_module, resolve, train_step
 from cnnprof.errors import OptionError
 from cnnprof.results.profile import CrossCheck, Profile
 from cnnprof.results.training import MeasuredStep, TrainingCost
-from cnnprof.spec.registry import Entry, default_registry
+from cnnprof.spec.model import Arch
+from cnnprof.spec.multipliers import Multipliers
+from cnnprof.spec.registry import Entry, lookup
 
 COUNTER_NAMES = ("torch", "fvcore")
 
@@ -68,12 +70,12 @@ def count(
     return profile_empirical(req, counter) if empirical else profile_analytic(req)
 
 
-def catalog(pattern: str | None = None) -> list[tuple[Entry, Profile]]:
-    """Registry models (optionally matching a wildcard), each with its analytic profile at the
-    default input."""
-    registry = default_registry()
-    out = []
-    for name in registry.names(pattern):
-        entry = registry.get(name)
-        out.append((entry, analytic_profile(entry.arch())))
-    return out
+def entry(model: str) -> Entry:
+    """A registry name or alias, or a path to a YAML family file (``spec.yaml[:variant]``)."""
+    return lookup(model)
+
+
+def load(model: str, multipliers: Multipliers | None = None, **scaling: float | int | None) -> Arch:
+    """The architecture of ``model`` with the multipliers applied (a `Multipliers`, or its fields
+    as keywords: ``load("mobilenet", alpha=0.5)``)."""
+    return lookup(model).arch(replace(multipliers or Multipliers(), **scaling))

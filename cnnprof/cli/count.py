@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cnnprof.api.count import catalog, cross_check, measured_training, training
-from cnnprof.api.request import Request, request
-from cnnprof.api.sources import resolve
-from cnnprof.cli.measure import measure
 from cnnprof.cli.options import (
     Args,
     Batch,
@@ -34,15 +31,16 @@ from cnnprof.cli.options import (
 )
 from cnnprof.errors import OptionError
 from cnnprof.render import common
-from cnnprof.render import latency as render_latency
 from cnnprof.render import profile as render
-from cnnprof.report import latency as report_latency
 from cnnprof.report import profile as report
 from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.report.units import human
 from cnnprof.results.profile import CrossCheck
 from cnnprof.spec.multipliers import Multipliers
 from cnnprof.spec.reference import parse_args, parse_params
+
+if TYPE_CHECKING:
+    from cnnprof.api.request import Request
 
 
 def list_models(
@@ -54,19 +52,11 @@ def list_models(
     force: Force = False,
 ) -> None:
     """List the registry: name, aliases, family, params and MACs at the default input, paper."""
-    records = []
-    for entry, p in catalog(pattern):
-        records.append(
-            {
-                "name": entry.name,
-                "aliases": list(entry.variant.aliases),
-                "family": entry.family.name,
-                "input": p.input.as_list(),
-                "params": p.params,
-                "macs": p.macs,
-                "paper": entry.paper,
-            }
-        )
+    from cnnprof.catalog import catalog
+
+    records = [
+        {**asdict(e), "aliases": list(e.aliases), "input": list(e.input)} for e in catalog(pattern)
+    ]
     if pattern and not records:
         raise OptionError(f"no model matches '{pattern}'; `cnnprof list` shows them all")
     content: Any
@@ -117,6 +107,13 @@ def count(
     output: Output = None,
     force: Force = False,
 ) -> None:
+    from cnnprof.api.count import cross_check
+    from cnnprof.api.request import request
+    from cnnprof.api.sources import resolve
+    from cnnprof.cli.measure import measure
+    from cnnprof.render import latency as render_latency
+    from cnnprof.report import latency as report_latency
+
     grouped = by is GroupBy.op
     req = request(
         model, multipliers, batch=batch, dtype=dtype.value, input=parse_input(input),
@@ -197,6 +194,9 @@ def _refuse_combinations(
 
 
 def _training(req: Request, empirical: bool, fmt: Format) -> Any:
+    from cnnprof.api.count import measured_training, training
+    from cnnprof.api.sources import resolve
+
     profile = resolve(req).profile()
     cost = training(req, profile)
     measured = measured_training(req, cost) if empirical else None

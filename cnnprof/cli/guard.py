@@ -7,8 +7,6 @@ from typing import Annotated, Any
 
 import typer
 
-from cnnprof.api import guard
-from cnnprof.cli.measure import machine
 from cnnprof.cli.options import (
     Batch,
     Dtype,
@@ -37,6 +35,9 @@ def snapshot(
     force: Force = False,
 ) -> None:
     """Write a versioned JSON baseline of each model's counts (for `cnnprof check`)."""
+    from cnnprof.api import guard
+    from cnnprof.cli.measure import machine
+
     measure = None
     if latency:
         here = machine("snapshot --latency")
@@ -61,6 +62,9 @@ def check(
 ) -> None:
     """Recount every model in a baseline or budget file; exit 1 when any metric grew past it.
     Latency is compared only on the device and thread count it was recorded with."""
+    from cnnprof.api import guard
+    from cnnprof.cli.measure import machine
+
     notes: list[str] = []
     results = guard.run_check(
         path, guard.parse_tolerance(tolerance), guard.parse_tolerance(latency_tolerance),

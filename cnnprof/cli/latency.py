@@ -7,9 +7,6 @@ from typing import Annotated, Any
 
 import typer
 
-from cnnprof.api import latency as api
-from cnnprof.api.request import request
-from cnnprof.api.sources import resolve
 from cnnprof.cli.options import (
     Args,
     Batch,
@@ -104,6 +101,10 @@ def latency(
     input: InputOpt = None,
     arg: Args = None,
 ) -> None:
+    from cnnprof.api import latency as api
+    from cnnprof.api.request import request
+    from cnnprof.api.sources import resolve
+
     where, kind = device.value, dtype.value
     order = None if sort is None else sort.value
     if (order is not None or top is not None) and not layers:
@@ -156,6 +157,8 @@ def device(
 ) -> None:
     """Show the device's measured peaks: matmul FLOP/s, copy bandwidth by size, per-op
     overhead (cached per device, torch version, threads and dtype)."""
+    from cnnprof.api import latency as api
+
     where, kind = device.value, dtype.value
     LatencySettings(device=where, threads=threads)  # checked when built
     check_dtype(kind)
@@ -185,8 +188,11 @@ PHASES = ("device calibration", "timing")
 
 def _calibrated(measured: Peaks, seconds: float) -> None:
     """The one-time note: a calibration ran (it is cached for every later run)."""
+
     if seconds > 1.0:
-        where = api.peaks_cache(measured) or "not cached"
+        from cnnprof.api.latency import peaks_cache
+
+        where = peaks_cache(measured) or "not cached"
         typer.echo(f"cnnprof: calibrated {measured.device_name} once in {seconds:.0f} s "
                    f"({where}); later runs reuse it, `cnnprof device --refresh` redoes it",
                    err=True)  # fmt: skip
@@ -195,6 +201,7 @@ def _calibrated(measured: Peaks, seconds: float) -> None:
 def _doubt(measured: Peaks) -> None:
     """A calibration that stayed implausible after measuring again: said on stderr, every time
     it is used."""
+
     for reason in implausible(measured):
         typer.echo(f"cnnprof: device peaks look implausible ({reason}); a quieter machine and "
                    "`cnnprof device --refresh` measure them again", err=True)  # fmt: skip

@@ -5,13 +5,10 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cnnprof.api import tables
-from cnnprof.api.request import Request, request
-from cnnprof.cli.measure import measure
 from cnnprof.cli.options import (
     Args,
     Batch,
@@ -37,6 +34,9 @@ from cnnprof.results.tables import Column, SweepPoint
 from cnnprof.results.timing import Timing
 from cnnprof.spec.reference import DESIGN_KEYS, literal, parse_args
 
+if TYPE_CHECKING:
+    from cnnprof.api.request import Request
+
 
 def compare(
     models: Annotated[
@@ -57,6 +57,10 @@ def compare(
     plot: PlotOpt = None,
 ) -> None:
     """Models side by side: params, MACs, FLOPs, memory, published top-1, ratios to a baseline."""
+    from cnnprof.api import tables
+    from cnnprof.api.request import request
+    from cnnprof.cli.measure import measure
+
     if plot is not None:
         charts.check_path(plot, force)
     requests = [request(m, batch=batch) for m in models]
@@ -96,6 +100,9 @@ def separable(
 ) -> None:
     """Standard k×k against depthwise-separable convolution, per layer and for the whole model
     (MobileNet paper, Tables 3 and 4)."""
+    from cnnprof.api import tables
+    from cnnprof.api.request import request
+
     req = request(model, input=parse_input(input), args=parse_args(arg))
     if req.train:
         refuse(f"separable {req.label}", "compares inference costs; leave train= out")
@@ -169,6 +176,10 @@ def sweep(
 ) -> None:
     """A grid over width, resolution, depth or compound multipliers (MobileNet Tables 6 and 7,
     EfficientNet's compound scaling next to the official B0…B7)."""
+    from cnnprof.api import tables
+    from cnnprof.api.request import request
+    from cnnprof.cli.measure import measure
+
     if metric not in METRICS:
         raise OptionError(f"--metric {metric}: expected one of {', '.join(METRICS)}")
     if target_ms is not None and (target_ms <= 0 or not latency):

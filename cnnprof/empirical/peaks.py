@@ -37,7 +37,6 @@ import functools
 import json
 import math
 import mmap
-import os
 import re
 import statistics
 import time
@@ -48,12 +47,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import platformdirs
 import torch
 from torch import nn
 
 from cnnprof.analytic.formulas import LRN_EXTRA
 from cnnprof.analytic.roofline import OpCost, layout_s, overhead
+from cnnprof.cache import cache_dir
 from cnnprof.empirical.dispatch import conv_backend
 from cnnprof.empirical.latency import (
     CLOCKS,
@@ -126,13 +125,6 @@ PLANS: Mapping[str, Plan] = MappingProxyType(
 )
 
 Pairs = tuple[tuple[Any, float], ...]
-
-
-def cache_dir() -> Path:
-    override = os.environ.get("CNNPROF_CACHE_DIR")
-    if override:
-        return Path(override)
-    return platformdirs.user_cache_path("cnnprof")
 
 
 def cache_path(name: str, torch_version: str, thread_count: int, dtype: str) -> Path:

@@ -31,6 +31,19 @@ class Column:
 
 
 @dataclass(frozen=True)
+class CatalogEntry:
+    """One registry model as `cnnprof list` shows it: counts at its default input."""
+
+    name: str
+    aliases: tuple[str, ...]
+    family: str
+    input: tuple[int, ...]
+    params: int
+    macs: int
+    paper: str
+
+
+@dataclass(frozen=True)
 class SeparableRow:
     """One convolution: its standard k×k cost and its depthwise-separable cost at the same shape."""
 

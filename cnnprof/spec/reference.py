@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import ast
+import fnmatch
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -99,3 +100,13 @@ def parse_args(pairs: list[str] | None) -> dict[str, Any]:
             raise OptionError(f"--arg {pair!r}: expected NAME=VALUE, e.g. num_classes=10")
         out[key] = literal(value)
     return out
+
+
+def matching(names: list[str], pattern: str | None) -> list[str]:
+    """The names a shell-style wildcard matches (a plain word matches anywhere in a name)."""
+    if pattern is None:
+        return names
+    pattern = pattern.lower()
+    if not any(ch in pattern for ch in "*?["):
+        pattern = f"*{pattern}*"
+    return [n for n in names if fnmatch.fnmatchcase(n, pattern)]

@@ -6,11 +6,9 @@ One object, built once from the YAML files shipped in ``configs/models`` (packag
 from __future__ import annotations
 
 import difflib
-import fnmatch
 import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,9 @@ from cnnprof.errors import SpecError, UnknownModel
 from cnnprof.spec.load import read_family
 from cnnprof.spec.model import Arch, Family, Variant, frozen
 from cnnprof.spec.multipliers import Multipliers
+from cnnprof.spec.reference import matching
 from cnnprof.spec.scale import resolve
+from cnnprof.spec.shipped import models_dir
 
 
 @dataclass(frozen=True)
@@ -70,13 +70,7 @@ class Registry:
 
     def names(self, pattern: str | None = None) -> list[str]:
         """Registry names in file order, optionally filtered by a shell-style wildcard."""
-        names = list(self.entries)
-        if pattern is None:
-            return names
-        pattern = pattern.lower()
-        if not any(ch in pattern for ch in "*?["):
-            pattern = f"*{pattern}*"
-        return [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+        return matching(list(self.entries), pattern)
 
     def canonical(self, name: str) -> str | None:
         key = name.strip().lower()
@@ -98,11 +92,6 @@ class Registry:
             f"unknown model '{name}': {hint} (outside models: torchvision:NAME, timm:NAME, "
             "package.module:factory, file.py:factory, spec.yaml)"
         )
-
-
-def models_dir() -> Path:
-    """The shipped family files (inside the installed package, or the source tree)."""
-    return Path(str(resources.files("cnnprof.configs") / "models"))
 
 
 @functools.lru_cache(maxsize=1)

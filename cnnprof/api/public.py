@@ -1,0 +1,70 @@
+"""The public Python API's functions beyond `count`, `entry` and `load`: compare, sweep,
+separable, latency, snapshot and check, each returning the values the CLI renders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cnnprof.api import guard as _guard
+from cnnprof.api import latency as _latency
+from cnnprof.api import tables as _tables
+from cnnprof.api.request import request as _request
+from cnnprof.results.check import CheckResult
+from cnnprof.results.metrics import Comparison
+from cnnprof.results.tables import SeparableReport, SweepPoint
+from cnnprof.results.timing import LatencySettings, Timing
+
+
+def compare(*models: Any, baseline: str | None = None, batch: int = 1) -> Comparison:
+    """Two or more models side by side, with ratios to ``baseline`` (default: the first)."""
+    columns = [_tables.column(_request(m, batch=batch)) for m in models]
+    return _tables.compare(columns, baseline)
+
+
+def sweep(
+    model: str,
+    *,
+    alpha: Sequence[float] = (),
+    resolution: Sequence[int] = (),
+    depth: Sequence[float] = (),
+    phi: Sequence[float] = (),
+    batch: int = 1,
+) -> list[SweepPoint]:
+    """Every combination of the given multipliers, Pareto-marked on MACs."""
+    settings = _tables.sweep_settings(list(alpha), list(resolution), list(depth), list(phi))
+    return _tables.sweep(_request(model, batch=batch), settings)
+
+
+def separable(model: Any, **options: Any) -> SeparableReport:
+    """Standard k×k against depthwise-separable convolution (MobileNet Tables 3 and 4)."""
+    return _tables.separable(_request(model, **options))
+
+
+def latency(
+    model: Any,
+    *,
+    device: str = "cpu",
+    batch: int = 1,
+    dtype: str = "float32",
+    layers: bool = False,
+    settings: LatencySettings | None = None,
+    **multipliers: Any,
+) -> Timing:
+    """Measured latency with random weights (needs torch): median, spread, per-row times with
+    ``layers``."""
+    chosen = settings or LatencySettings(device=device, layers=layers)
+    req = _request(model, batch=batch, dtype=dtype, **multipliers)
+    return _latency.measure(req, chosen, needs="cnnprof.latency")
+
+
+def snapshot(models: Sequence[str], *, batch: int = 1, dtype: str = "float32") -> dict[str, Any]:
+    """A versioned baseline of each model's counts, for `check`."""
+    return _guard.snapshot(list(models), batch, dtype)
+
+
+def check(path: str | Path, *, tolerance: str = "0%") -> list[CheckResult]:
+    """Recount the models of a baseline .json or budget .yaml; a result per model and metric
+    (``all(r.ok for r in results)`` is the CLI's exit 0)."""
+    return _guard.run_check(Path(path), _guard.parse_tolerance(tolerance))
