@@ -353,6 +353,7 @@ class _Recorder(TorchDispatchMode):
                 row.flops["bias"] += bias
         elif packet in FUSED_MACS:
             macs = FUSED_MACS[packet](args, kwargs, out)
+            row = self.tracker.current_row()
             row.macs += macs
             row.flops["mac"] += 2 * macs
         elif self.tracker.inside_lrn():
@@ -364,7 +365,7 @@ class _Recorder(TorchDispatchMode):
             self.ignored[str(packet)] += 1
         elif str(packet) in NAMED:
             category, cost = NAMED[str(packet)]
-            row.flops[category] += cost(args, kwargs, out)
+            self.tracker.current_row().flops[category] += cost(args, kwargs, out)
         else:
             self.unsupported[f"{packet} in {self.tracker.running()}"] += 1
         return out
