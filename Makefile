@@ -7,8 +7,12 @@ STAMP  := $(VENV)/.installed
 BENCH  ?= .venv-bench
 BENCH_BIN   := $(BENCH)/bin
 BENCH_STAMP := $(BENCH)/.installed
+# The zoo's side environment (outside CI): the only torchvision that runs here, and timm.
+ZOO    ?= .venv-zoo
+ZOO_STAMP := $(ZOO)/.installed
+ZOO_PINS  ?= torch==2.14.1 torchvision==0.29.1 timm==1.0.31
 
-.PHONY: install test demo lint bench clean
+.PHONY: install test demo lint bench zoo clean
 
 install: $(STAMP)
 
@@ -36,7 +40,7 @@ lint: install
 $(BENCH_STAMP): pyproject.toml Makefile
 	test -x $(BENCH_BIN)/python || $(PYTHON) -m venv $(BENCH)
 	$(BENCH_BIN)/python -m pip install -q "$(TORCH)"
-	$(BENCH_BIN)/python -m pip install -q -e . fvcore ptflops thop
+	$(BENCH_BIN)/python -m pip install -q -e . fvcore ptflops thop torchinfo
 	touch $(BENCH_STAMP)
 
 bench: install $(BENCH_STAMP)
@@ -44,5 +48,15 @@ bench: install $(BENCH_STAMP)
 	-$(BENCH_BIN)/python benchmarks/peers.py --python $(BENCH_BIN)/python
 	-$(BIN)/python benchmarks/latency.py
 
+# `make zoo ZOO=/path/to/venv` uses an environment that already has the pins.
+$(ZOO_STAMP):
+	test -x $(ZOO)/bin/python || $(PYTHON) -m venv $(ZOO)
+	$(ZOO)/bin/python -m pip install -q $(ZOO_PINS)
+	$(ZOO)/bin/python -m pip install -q -e .
+	touch $(ZOO_STAMP)
+
+zoo: $(ZOO_STAMP)
+	$(ZOO)/bin/python benchmarks/zoo.py
+
 clean:
-	rm -rf $(VENV) $(BENCH) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(BENCH) $(ZOO) build *.egg-info .pytest_cache

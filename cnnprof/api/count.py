@@ -9,7 +9,7 @@ from typing import Any
 
 from cnnprof.analytic.training import training_cost
 from cnnprof.api.request import Request, request
-from cnnprof.api.sources import count_module, resolve, train_step
+from cnnprof.api.sources import OutsideSource, count_module, resolve, train_step
 from cnnprof.errors import OptionError
 from cnnprof.results.profile import CrossCheck, Profile
 from cnnprof.results.training import MeasuredStep, TrainingCost
@@ -21,7 +21,8 @@ COUNTER_NAMES = ("torch", "fvcore")
 
 
 def profile_analytic(req: Request) -> Profile:
-    """Closed-form counts: from the spec, or (outside models) from leaf modules and formulas."""
+    """The default count: closed-form from the spec, or (outside models, which have none) the
+    complete dispatch-level count of what the module runs."""
     return resolve(req).profile()
 
 
@@ -33,10 +34,13 @@ def profile_empirical(req: Request, counter: str = "torch") -> Profile:
 
 
 def cross_check(req: Request, counter: str = "torch") -> CrossCheck:
+    """Two independent opinions: the spec's formulas (an outside model's: its modules walked
+    through the formula table) against what the module executes."""
     source = resolve(req)
     if counter not in COUNTER_NAMES:
         raise OptionError(f"--counter {counter}: expected one of {', '.join(COUNTER_NAMES)}")
-    return CrossCheck.of(source.profile(), count_module(source, counter))
+    formulas = source.walk() if isinstance(source, OutsideSource) else source.profile()
+    return CrossCheck.of(formulas, count_module(source, counter))
 
 
 def training(req: Request, profile: Profile | None = None) -> TrainingCost:

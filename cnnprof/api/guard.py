@@ -22,11 +22,13 @@ from cnnprof.results.metrics import BASELINE_COUNTS, BUDGET_KEYS, METRICS
 from cnnprof.results.profile import Profile
 from cnnprof.results.tables import Column
 from cnnprof.results.timing import Timing
+from cnnprof.spec.reference import is_outside
 from cnnprof.version import __version__
 
 SNAPSHOT_SCHEMA = "cnnprof.snapshot/1"
 COUNT_NAMES = {key: name for name, key in BASELINE_COUNTS.items()}  # how checks name a metric
-ENTRY_KEYS = ("model", "batch", "dtype", "tolerance", "source", "device", *BUDGET_KEYS)
+ENTRY_KEYS = ("model", "batch", "dtype", "tolerance", "source", "device", "args", "input",
+              "allow_incomplete", *BUDGET_KEYS)  # fmt: skip
 
 
 def parse_tolerance(text: str) -> float:
@@ -38,19 +40,48 @@ def parse_tolerance(text: str) -> float:
     return value / 100 if match.group(2) else value
 
 
-def measure(model: str, batch: int = 1, dtype: str = "float32") -> Profile:
-    """The analytic profile of a model reference (registry name, variant reference, outside)."""
-    return profile_analytic(request(model, batch=batch, dtype=dtype))
+def measure(
+    model: str, batch: int = 1, dtype: str = "float32", args: Mapping[str, Any] | None = None,
+    input: Sequence[Any] | None = None,
+) -> Profile:  # fmt: skip
+    """The default profile of a model reference (registry name, variant reference, outside);
+    ``args`` and ``input`` go to an outside model's factory and forward."""
+    shapes = None if input is None else tuple(tuple(s) if isinstance(s, list) else s
+                                              for s in input)  # fmt: skip
+    return profile_analytic(request(model, batch=batch, dtype=dtype, args=args, input=shapes))
 
 
-def snapshot_entry(model: str, profile: Profile, timing: Timing | None = None) -> dict[str, Any]:
-    entry = {
+def _measure_entry(entry: Mapping[str, Any]) -> Profile:
+    """An entry's model recounted; its ``args`` and ``input`` are an outside model's."""
+    model = entry["model"]
+    own = (entry.get("args"), entry.get("input")) if is_outside(model) else (None, None)
+    return measure(model, entry.get("batch", 1), entry.get("dtype", "float32"), *own)
+
+
+def completeness(model: str, profile: Profile, allowed: bool) -> list[CheckResult]:
+    """A failing result for an incomplete count (its missing items against none allowed),
+    unless the entry allows it; nothing when the count is complete."""
+    if profile.complete:
+        return []
+    missing = len(profile.missing)
+    return [CheckResult(model, "missing", 0, missing, missing if allowed else 0, "complete")]
+
+
+def snapshot_entry(
+    model: str, profile: Profile, timing: Timing | None = None,
+    args: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    entry: dict[str, Any] = {
         "model": model,
         "input": profile.input.as_list(),
         "batch": profile.batch,
         "dtype": profile.dtype,
         "counts": {name: _count(profile, key) for name, key in BASELINE_COUNTS.items()},
     }
+    if profile.inputs:  # an outside model: what it is called with, recounted the same way
+        entry["input"] = [list(s) for s in profile.inputs]
+    if args:
+        entry["args"] = dict(args)
     if timing is not None:
         entry["latency"] = latency_entry(timing)
     return entry
@@ -81,12 +112,17 @@ def snapshot(
     batch: int = 1,
     dtype: str = "float32",
     measure_latency: Callable[[str], Timing] | None = None,
+    args: Mapping[str, Any] | None = None,
+    input: Sequence[Any] | None = None,
 ) -> dict[str, Any]:
-    """A versioned baseline; ``measure_latency(model)`` adds a latency entry per model."""
+    """A versioned baseline; ``measure_latency(model)`` adds a latency entry per model;
+    ``args`` and ``input`` go to the outside models among ``models``."""
     entries = []
     for model in models:
         timing = measure_latency(model) if measure_latency else None
-        entries.append(snapshot_entry(model, measure(model, batch, dtype), timing))
+        own = (args, input) if is_outside(model) else (None, None)
+        profile = measure(model, batch, dtype, *own)
+        entries.append(snapshot_entry(model, profile, timing, own[0]))
     return {"schema": SNAPSHOT_SCHEMA, "cnnprof": __version__, "models": entries}
 
 
@@ -125,7 +161,8 @@ def check_baseline(
     results = []
     here: Machine | None = None
     for entry in data["models"]:
-        profile = measure(entry["model"], entry.get("batch", 1), entry.get("dtype", "float32"))
+        profile = _measure_entry(entry)
+        results += completeness(entry["model"], profile, bool(entry.get("allow_incomplete")))
         for metric, before in entry["counts"].items():
             if metric not in BASELINE_COUNTS or not isinstance(before, (int, float)):
                 continue
@@ -176,6 +213,10 @@ def read_budgets(path: Path) -> list[dict[str, Any]]:
             )
         if "tolerance" in entry:
             entry["tolerance"] = parse_tolerance(str(entry["tolerance"]))
+        if not isinstance(entry.get("args", {}), dict) or not isinstance(entry.get("input", []),
+                                                                         list):  # fmt: skip
+            raise SpecError(f"{where}: 'args' is a mapping of factory arguments, 'input' a list "
+                            "of sizes ([3, 224, 224]) or of such lists")  # fmt: skip
         limits = [k for k in BUDGET_KEYS if k in entry]
         if not limits:
             raise SpecError(f"{where}: no limit; give any of {', '.join(BUDGET_KEYS)}")
@@ -210,7 +251,8 @@ def check_budgets(
     results = []
     here: Machine | None = None
     for entry in entries:
-        profile = measure(entry["model"], entry.get("batch", 1), entry.get("dtype", "float32"))
+        profile = _measure_entry(entry)
+        results += completeness(entry["model"], profile, bool(entry.get("allow_incomplete")))
         slack = 1 + entry.get("tolerance", tolerance)
         for key, metric in BUDGET_KEYS.items():
             if key in entry and metric != "latency_ms":

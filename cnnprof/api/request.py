@@ -25,13 +25,18 @@ class Request:
     multipliers: Multipliers = field(default_factory=Multipliers)
     batch: int = 1
     dtype: str = "float32"
-    input: tuple[int, ...] | None = None  # outside models: C,H,W
+    input: tuple[tuple[int, ...], ...] | None = None  # outside models: per-image input shapes
     args: Mapping[str, Any] | None = None  # outside models: factory keyword arguments
     transforms: tuple[str, ...] = ()  # "standard", "separable" (spec models only)
     design: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))  # RegNet: wm…
     train: str | None = None  # "head", "all" or "from:PATH": the cost of a training step
 
     def __post_init__(self) -> None:
+        if self.input is not None:  # one shape (3, 224, 224) or several ((3, 8, 8), (3, 8, 8))
+            shapes = self.input if self.input and _is_shape(self.input[0]) else (self.input,)
+            if not shapes or not all(_is_shape(s) and s and min(s) >= 1 for s in shapes):
+                raise OptionError(f"--input {self.input}: expected sizes ≥ 1, e.g. 3,224,224")
+            object.__setattr__(self, "input", tuple(tuple(int(d) for d in s) for s in shapes))
         check_run_options(self.batch, self.dtype)
 
     @property
@@ -47,15 +52,30 @@ class Request:
         keys += [f"train={self.train}"] if self.train else []
         return self.name + ("@" + ",".join(keys) if keys else "")
 
-    def input_shape(self) -> Shape:
-        """The input an outside model is given: ``input``, else ``resolution`` square, else 224²."""
+    def input_shapes(self) -> tuple[tuple[int, ...], ...]:
+        """The inputs an outside model is given, per image: ``input``, else one image of
+        ``resolution`` square, else 3×224×224."""
         if self.input is not None:
-            return Shape(*self.input)
-        resolution = self.multipliers.resolution
-        return DEFAULT_INPUT if resolution is None else Shape(3, resolution, resolution)
+            return self.input
+        side = self.multipliers.resolution
+        return (tuple(DEFAULT_INPUT.as_list() if side is None else (3, side, side)),)
+
+    def input_shape(self) -> Shape:
+        """The one C,H,W image a measurement runs on; other inputs are refused there."""
+        shapes = self.input_shapes()
+        if len(shapes) != 1 or len(shapes[0]) != 3:
+            given = " ".join(",".join(map(str, s)) for s in shapes)
+            raise OptionError(f"--input {given}: this command takes one C,H,W image")
+        return Shape(*shapes[0])
 
     def with_multipliers(self, **changes: Any) -> Request:
         return replace(self, multipliers=replace(self.multipliers, **changes))
+
+
+def _is_shape(value: Any) -> bool:
+    return isinstance(value, (tuple, list)) and all(
+        isinstance(d, int) and not isinstance(d, bool) for d in value
+    )
 
 
 def request(reference: Any, multipliers: Multipliers | None = None, **options: Any) -> Request:

@@ -14,12 +14,13 @@ import copy
 import functools
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from math import prod
+from typing import TYPE_CHECKING, Any
 
 from cnnprof.analytic.engine import profile as analytic_profile
 from cnnprof.api.request import Request
-from cnnprof.errors import MissingExtra, OptionError
+from cnnprof.errors import CnnprofError, LoadError, MissingExtra, OptionError
 from cnnprof.results.device import Peaks
 from cnnprof.results.profile import Profile
 from cnnprof.results.timing import LatencySettings, Timing
@@ -31,6 +32,8 @@ from cnnprof.spec.transform import transform
 
 if TYPE_CHECKING:
     from torch import nn
+
+    from cnnprof.empirical.count import Inputs, MetaFailed
 
 Progress = Callable[[str, float], None]  # (stage, fraction of that stage done)
 
@@ -87,9 +90,17 @@ class SpecSource:
         return build(self.arch, device)
 
 
+# A real-memory fallback may use this share of the memory the machine has available.
+REAL_MEMORY_SHARE = 0.5
+# Live tensors assumed at once, each as large as the largest one seen on meta, for the estimate.
+LIVE_TENSORS = 4
+
+
 @dataclass(frozen=True)
 class OutsideSource:
-    """A model with no spec: constructed from its reference (or given as an ``nn.Module``)."""
+    """A model with no spec: constructed from its reference (or given as an ``nn.Module``).
+    Counted at the dispatch level (every op torch runs, every parameter); the formula walk of
+    its modules is the cross-check."""
 
     request: Request
 
@@ -113,31 +124,122 @@ class OutsideSource:
     def _needs(self) -> str:
         return f"{self.request.name} (an outside model, counted by running it)"
 
+    def inputs(self) -> Inputs:
+        """The `Inputs` the model is called with: ``--input``, else its library's convention
+        (detection: a list of images; video: a clip), at ``--resolution`` when given."""
+        require_torch(self._needs)
+        from cnnprof.empirical.count import Inputs
+        from cnnprof.empirical.outside import convention
+
+        model = self.request.model
+        found = convention(model if isinstance(model, str) else "")
+        side = self.request.multipliers.resolution
+        if self.request.input is not None:
+            shapes = self.request.input
+        elif side is not None:
+            shapes = tuple((*s[:-2], side, side) for s in found.shapes)
+        else:
+            shapes = found.shapes
+        return Inputs(shapes, image_list=found.image_list)
+
     def profile(self) -> Profile:
-        """Leaf modules, shapes recorded on the meta device, through the formula table."""
+        """The dispatch-level count: on the meta device, or, when the forward cannot run there,
+        on the CPU with real tensors after a memory estimate (the profile says which)."""
         return self._profile
 
     @functools.cached_property
     def _profile(self) -> Profile:
-        module = self.module("meta")
+        require_torch(self._needs)
+        from cnnprof.empirical.count import count
+
+        return self._run(count)
+
+    def walk(self) -> Profile:
+        """The cross-check: modules with shapes recorded on the meta device, through the
+        formula table."""
+        require_torch(self._needs)
         from cnnprof.empirical.walk import walk
 
-        return walk(module, self.input_shape, batch=self.request.batch, dtype=self.request.dtype,
-                    model=self.request.name)  # fmt: skip
+        return self._run(walk)
+
+    def _run(self, counter: Callable[..., Profile]) -> Profile:
+        from cnnprof.empirical.count import MetaFailed
+
+        req, inputs = self.request, self.inputs()
+        module, how = self._built()
+        settings = {"batch": req.batch, "dtype": req.dtype, "model": req.name}
+        try:
+            profile = counter(module, inputs, **settings)
+        except MetaFailed as failed:
+            real, how = self._real(module, inputs, failed)
+            profile = counter(real, inputs, on="real", **settings)
+        return replace(profile, counted_on=how)
+
+    def _built(self) -> tuple[nn.Module, str]:
+        """The model with its weights on meta, and how it was built."""
+        model = self.request.model
+        if not isinstance(model, str):
+            return model, "meta"
+        from cnnprof.empirical.outside import construct, parameters_on_meta
+
+        args = self._args()
+        try:
+            return construct(model, args, "meta"), "meta"
+        except CnnprofError as on_meta:
+            try:
+                with parameters_on_meta():
+                    built = construct(model, args, "cpu")
+            except CnnprofError:
+                raise on_meta from None
+        return (
+            built,
+            "meta (built on the CPU, each parameter moved to meta as it was made: "
+            "the factory computes with real tensors)",
+        )
+
+    def _real(self, module: nn.Module, inputs: Inputs, failed: MetaFailed) -> tuple[nn.Module, str]:
+        """The model with real weights on the CPU, if the estimate of its memory fits."""
+        from cnnprof.empirical.count import available_bytes, fixed_seed, tensor_bytes
+
+        batch = self.request.batch
+        largest = max(failed.largest, batch * max(prod(s) for s in inputs.shapes))
+        estimate = tensor_bytes(module) + LIVE_TENSORS * largest * 4
+        limit = int(available_bytes() * REAL_MEMORY_SHARE)
+        why = f"the forward cannot run on meta ({str(failed).split(': ', 2)[-1][:80]})"
+        if estimate > limit:
+            raise LoadError(
+                f"{self.request.name}: {why}; running it on the CPU would need about "
+                f"{estimate / 2**20:,.0f} MB, over the limit of {limit / 2**20:,.0f} MB "
+                "(half the memory available now)"
+            )
+        with fixed_seed():  # the same weights every run
+            real = self.module("cpu", fresh=True)
+        given = " + ".join("×".join(map(str, s)) for s in inputs.shapes)
+        form = f"a list of {batch} image(s) {given}" if inputs.image_list else given
+        return real, (
+            f"cpu with real tensors: {why}; estimated {estimate / 2**20:,.1f} MB "
+            f"(limit {limit / 2**20:,.0f} MB); random input {form}"
+        )
+
+    def _args(self) -> dict[str, Any]:
+        args = dict(self.request.args or {})
+        if self.request.multipliers.num_classes is not None:
+            args.setdefault("num_classes", self.request.multipliers.num_classes)
+        return args
 
     def module(self, device: str, needs: str = "", fresh: bool = False) -> nn.Module:
-        """The model on ``device``: constructed there from its reference, or the module the
-        user gave (a copy when ``fresh``: a measurement must not move the caller's module)."""
+        """The model on ``device``: constructed there from its reference (on meta also when the
+        factory computes with real tensors), or the module the user gave (a copy when
+        ``fresh``: a measurement must not move the caller's module)."""
         model = self.request.model
         if not isinstance(model, str):
             return copy.deepcopy(model) if fresh else model
         require_torch(needs or self._needs)
+        if device == "meta":
+            return self._built()[0]
         from cnnprof.empirical.outside import construct
 
-        args = dict(self.request.args or {})
-        if self.request.multipliers.num_classes is not None:
-            args.setdefault("num_classes", self.request.multipliers.num_classes)
-        return construct(model, args, device)
+        return construct(model, self._args(), device)
 
 
 Source = SpecSource | OutsideSource
@@ -165,7 +267,7 @@ def resolve(request: Request) -> Source:
     if scaling:
         raise OptionError(
             f"{scaling[0]} needs a spec (registry name or YAML); outside models take "
-            "--input C,H,W, --resolution and --arg NAME=VALUE"
+            "--input SIZES (repeatable), --resolution and --arg NAME=VALUE"
         )
     if request.design:
         raise OptionError(
@@ -177,9 +279,6 @@ def resolve(request: Request) -> Source:
             f"@{request.transforms[0]} rewrites a spec; outside models have none "
             "(`cnnprof separable` shows the per-layer what-if for them)"
         )
-    shape = request.input
-    if shape is not None and (len(shape) != 3 or min(shape) < 1):
-        raise OptionError(f"--input {shape}: expected C,H,W with each ≥ 1")
     return OutsideSource(request)
 
 
@@ -188,7 +287,10 @@ def resolve(request: Request) -> Source:
 
 def count_module(source: Source, counter: str) -> Profile:
     """What the source's module executes, counted by ``counter`` ("torch": on the meta device;
-    "fvcore": real tensors on the CPU, on a copy of a module the caller gave)."""
+    "fvcore": real tensors on the CPU, on a copy of a module the caller gave). An outside
+    model's torch count is its default count."""
+    if isinstance(source, OutsideSource) and counter == "torch":
+        return source.profile()
     device = "cpu" if counter == "fvcore" else "meta"
     module = source.module(device, needs="--empirical", fresh=device != "meta")
     rows = None if source.outside else [r.path for r in source.profile().rows]

@@ -128,6 +128,13 @@ for _name, _command in COMMANDS:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point; returns the exit code."""
+    """Console entry point; returns the exit code. Run as the command (no ``argv``) after
+    torch was loaded, it ends the process at once: the output is flushed and every file is
+    closed, and tearing torch's modules down would take most of a second for nothing."""
     args = sys.argv[1:] if argv is None else argv
-    return app(args=args, prog_name="cnnprof", standalone_mode=False)
+    code = app(args=args, prog_name="cnnprof", standalone_mode=False)
+    if argv is None and "torch" in sys.modules:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -18,6 +18,7 @@ from cnnprof.cli.options import (
     FormatOpt,
     GroupBy,
     InputOpt,
+    MaxDepth,
     Model,
     Output,
     Params,
@@ -86,6 +87,7 @@ def count(
     arg: Args = None,
     param: Params = None,
     layers: Annotated[bool, typer.Option("--layers", "-l", help="Per-layer table.")] = False,
+    max_depth: MaxDepth = None,
     by: Annotated[GroupBy | None, typer.Option("--by", help="Group layers by op kind.")] = None,
     empirical: Annotated[
         bool, typer.Option("--empirical", "-e", help="Also count the real nn.Module; diff rows.")
@@ -115,6 +117,9 @@ def count(
     from cnnprof.report import latency as report_latency
 
     grouped = by is GroupBy.op
+    if max_depth is not None and (max_depth < 1 or not layers or empirical or grouped):
+        refuse(f"--max-depth {max_depth}", "sums the --layers rows into modules at most N ≥ 1 "
+               "levels deep; give it with --layers (not --empirical or --by)")  # fmt: skip
     req = request(
         model, multipliers, batch=batch, dtype=dtype.value, input=parse_input(input),
         args=parse_args(arg), train=train, design=parse_params(param),
@@ -138,25 +143,27 @@ def count(
         return
     source = resolve(req)
     profile = source.profile()
+    by_depth = replace(profile, rows=tuple(profile.at_depth(max_depth))) if max_depth else profile
     published = source.published
     timing = measure(req, layers or grouped) if latency else None  # rows timed for --by op
     content: Any
     if fmt is Format.json:
-        data = report.profile_dict(profile, layers, grouped, published, order, top)
+        data = report.profile_dict(by_depth, layers, grouped, published, order, top)
+        data["totals"] = report.totals(profile)  # summing rows into modules changes no total
         if timing is not None:
             data["latency"] = report_latency.summary_record(timing)
             if layers:
                 data["latency"]["layers"] = report_latency.layer_records(timing)
         content = to_json(data)
     elif fmt is Format.csv:
-        content = report.profile_csv(profile, layers, grouped, timing, order, top)
+        content = report.profile_csv(by_depth, layers, grouped, timing, order, top)
     elif fmt is Format.md:
-        content = report.profile_markdown(profile, layers, grouped, published, order, top)
+        content = report.profile_markdown(by_depth, layers, grouped, published, order, top)
         if timing is not None:
             content += "\n" + report_latency.latency_markdown(timing)
     else:
         options = source.options
-        title = f"{profile.model} · input {profile.input} · batch {batch}" + (
+        title = f"{profile.model} · input {profile.input_text} · batch {batch}" + (
             f" · {options}" if options else ""
         )
         parts: list[Any] = [render.summary(profile, title, published)]
@@ -164,9 +171,9 @@ def count(
             shown = report.shown_rows(profile, True, order, top)
             parts.append(render.layer_table(profile, shown, True))
         if layers:
-            parts.append(render.layer_table(profile, report.shown_rows(profile, False, order, top)))
-        if profile.unsupported:
-            parts.append(common.note("no formula for: " + ", ".join(profile.unsupported)))
+            rows = report.shown_rows(by_depth, False, order, top)
+            parts.append(render.layer_table(profile, rows))
+        parts += render.notes(profile)
         if timing is not None:
             parts.append(render_latency.latency_view(timing, layers=layers))
         content = common.group(*parts)

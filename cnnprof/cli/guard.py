@@ -8,33 +8,40 @@ from typing import Annotated, Any
 import typer
 
 from cnnprof.cli.options import (
+    Args,
     Batch,
     Dtype,
     DtypeName,
     Force,
     Format,
     FormatOpt,
+    InputOpt,
     Output,
     emit,
+    parse_input,
 )
 from cnnprof.errors import OptionError
 from cnnprof.render import common
 from cnnprof.render import guard as render
 from cnnprof.report import guard as report
 from cnnprof.report.text import to_csv, to_json
+from cnnprof.spec.reference import parse_args
 
 
 def snapshot(
     models: Annotated[list[str], typer.Argument(help="Models or variant references.")],
     batch: Batch = 1,
     dtype: Dtype = DtypeName.float32,
+    input: InputOpt = None,
+    arg: Args = None,
     latency: Annotated[
         bool, typer.Option("--latency", help="Also record latency, device and thread count.")
     ] = False,
     output: Output = None,
     force: Force = False,
 ) -> None:
-    """Write a versioned JSON baseline of each model's counts (for `cnnprof check`)."""
+    """Write a versioned JSON baseline of each model's counts (for `cnnprof check`); --input
+    and --arg go to the outside models and are recorded with them."""
     from cnnprof.api import guard
     from cnnprof.cli.measure import machine
 
@@ -42,7 +49,9 @@ def snapshot(
     if latency:
         here = machine("snapshot --latency")
         measure = lambda model: here.measure(model, "cpu")  # noqa: E731
-    emit(to_json(guard.snapshot(models, batch, dtype.value, measure)), output, force)
+    baseline = guard.snapshot(models, batch, dtype.value, measure, args=parse_args(arg),
+                              input=parse_input(input))  # fmt: skip
+    emit(to_json(baseline), output, force)
 
 
 def check(

@@ -88,7 +88,14 @@ Sort = Annotated[
 Top = Annotated[int | None, typer.Option("--top", help="Show only the first N layer rows.")]
 Output = Annotated[Path | None, typer.Option("--output", "-o", help="Write to FILE instead.")]
 Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing --output file.")]
-InputOpt = Annotated[str | None, typer.Option("--input", help="Input C,H,W for outside models.")]
+InputOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--input",
+        help="Outside models: input sizes per image, any rank (3,224,224; a clip 3,16,112,112; "
+        "a signal 64); repeat for a model with several inputs.",
+    ),
+]
 Params = Annotated[
     list[str] | None,
     typer.Option(
@@ -99,6 +106,15 @@ Params = Annotated[
 ]
 Args = Annotated[
     list[str] | None, typer.Option("--arg", help="Factory argument NAME=VALUE (repeatable).")
+]
+MaxDepth = Annotated[
+    int | None,
+    typer.Option(
+        "--max-depth",
+        help="With --layers: rows summed into their modules at most N levels deep "
+        "(features.3 is depth 2).",
+        min=1,
+    ),
 ]
 Latency = Annotated[bool, typer.Option("--latency", help="Also measure latency on this CPU.")]
 PlotOpt = Annotated[
@@ -151,16 +167,20 @@ def with_multipliers(command: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-def parse_input(text: str | None) -> tuple[int, int, int] | None:
-    if text is None:
+def parse_input(texts: list[str] | None) -> tuple[tuple[int, ...], ...] | None:
+    """Each ``--input`` as sizes per image: "3,224,224" → (3, 224, 224)."""
+    if not texts:
         return None
-    try:
-        c, h, w = (int(v) for v in text.split(","))
-    except ValueError:
-        raise OptionError(f"--input {text}: expected C,H,W, e.g. 3,224,224") from None
-    if min(c, h, w) < 1:
-        raise OptionError(f"--input {text}: every size must be ≥ 1")
-    return c, h, w
+    shapes = []
+    for text in texts:
+        try:
+            sizes = tuple(int(v) for v in text.split(","))
+        except ValueError:
+            raise OptionError(f"--input {text}: expected sizes such as 3,224,224") from None
+        if min(sizes) < 1:
+            raise OptionError(f"--input {text}: every size must be ≥ 1")
+        shapes.append(sizes)
+    return tuple(shapes)
 
 
 def refuse(combination: str, why: str) -> None:

@@ -32,7 +32,7 @@ from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.results.metrics import METRICS, value
 from cnnprof.results.tables import Column, SweepPoint
 from cnnprof.results.timing import Timing
-from cnnprof.spec.reference import DESIGN_KEYS, literal, parse_args
+from cnnprof.spec.reference import DESIGN_KEYS, is_outside, literal, parse_args
 
 if TYPE_CHECKING:
     from cnnprof.api.request import Request
@@ -51,19 +51,26 @@ def compare(
     ] = None,
     latency: Latency = False,
     batch: Batch = 1,
+    input: InputOpt = None,
+    arg: Args = None,
     fmt: FormatOpt = Format.table,
     output: Output = None,
     force: Force = False,
     plot: PlotOpt = None,
 ) -> None:
-    """Models side by side: params, MACs, FLOPs, memory, published top-1, ratios to a baseline."""
+    """Models side by side: params, MACs, FLOPs, memory, published top-1, ratios to a baseline.
+    --input and --arg go to the outside models among them."""
     from cnnprof.api import tables
     from cnnprof.api.request import request
     from cnnprof.cli.measure import measure
 
     if plot is not None:
         charts.check_path(plot, force)
-    requests = [request(m, batch=batch) for m in models]
+    outside = {"input": parse_input(input), "args": parse_args(arg)}
+    if (input or arg) and not any(is_outside(m) for m in models):
+        refuse("--input/--arg", "they are for outside models (torchvision:NAME, pkg.mod:make); "
+               "none is named here")  # fmt: skip
+    requests = [request(m, batch=batch, **(outside if is_outside(m) else {})) for m in models]
     total = len(requests)
     columns = [
         tables.column(r, measure(r, position=f"{k} of {total}") if latency else None)

@@ -4,10 +4,13 @@ construct or run become one-line `LoadError`s naming the reference."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+import inspect
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -20,6 +23,38 @@ from cnnprof.errors import LoadError
 Factory = Callable[..., nn.Module]
 
 
+@dataclass(frozen=True)
+class Convention:
+    """How a family of outside models is called, as its library documents it: the inputs per
+    image when the user gives none, and whether they go in as one list of images."""
+
+    shapes: tuple[tuple[int, ...], ...] = ((3, 224, 224),)
+    image_list: bool = False
+
+
+# torchvision model packages → how their models are called (the docs' examples). Detection takes
+# a list of images; a video model a 3×16×112×112 clip; optical flow two frames.
+TORCHVISION_CONVENTIONS: Mapping[str, Convention] = MappingProxyType(
+    {
+        "torchvision.models.detection": Convention(((3, 800, 800),), image_list=True),
+        "torchvision.models.segmentation": Convention(((3, 520, 520),)),
+        "torchvision.models.video": Convention(((3, 16, 112, 112),)),
+        "torchvision.models.optical_flow": Convention(((3, 224, 224), (3, 224, 224))),
+    }
+)
+DEFAULT_CONVENTION = Convention()
+
+
+def _offline(builder: Callable[..., nn.Module]) -> Factory:
+    """``builder`` called so that nothing is downloaded: no weights, no backbone weights."""
+    try:
+        takes = inspect.signature(builder).parameters
+    except (TypeError, ValueError):
+        takes = {}
+    offline = {k: None for k in ("weights", "weights_backbone") if k in takes}
+    return lambda **kw: builder(**{**kw, **offline})
+
+
 def _torchvision(name: str) -> Factory:
     try:
         import torchvision.models as models
@@ -29,7 +64,22 @@ def _torchvision(name: str) -> Factory:
         builder = models.get_model_builder(name)
     except ValueError:
         raise LoadError(f"torchvision:{name}: torchvision has no model '{name}'") from None
-    return lambda **kw: builder(weights=None, **kw)
+    return _offline(builder)
+
+
+def convention(reference: str) -> Convention:
+    """How the model named by ``reference`` is called (torchvision's families differ)."""
+    head, _, name = reference.partition(":")
+    if head != "torchvision":
+        return DEFAULT_CONVENTION
+    try:
+        import torchvision.models as models
+
+        package = models.get_model_builder(name).__module__
+    except (ImportError, ValueError):  # construction says what is wrong, in one line
+        return DEFAULT_CONVENTION
+    found = (c for prefix, c in TORCHVISION_CONVENTIONS.items() if package.startswith(prefix))
+    return next(found, DEFAULT_CONVENTION)
 
 
 def _timm(name: str) -> Factory:
@@ -39,7 +89,7 @@ def _timm(name: str) -> Factory:
         raise LoadError(f"timm:{name}: timm is not installed") from None
     if not timm.is_model(name):
         raise LoadError(f"timm:{name}: timm has no model '{name}'")
-    return lambda **kw: timm.create_model(name, pretrained=False, **kw)
+    return lambda **kw: timm.create_model(name, **{**kw, "pretrained": False})
 
 
 SOURCES: Mapping[str, Callable[[str], Factory]] = MappingProxyType(
@@ -89,6 +139,33 @@ def factory(reference: str) -> Factory:
     if head.endswith(".py"):
         return _from_file(head, tail)
     return _from_module(head, tail)
+
+
+@contextlib.contextmanager
+def parameters_on_meta() -> Iterator[None]:
+    """While a factory runs on the CPU, every parameter and buffer it registers moves to the meta
+    device as it is registered: for factories that compute with real tensors (RegNet's widths)
+    and so cannot be built under ``torch.device("meta")``. One tensor is real at a time."""
+    register_parameter = nn.Module.register_parameter
+    register_buffer = nn.Module.register_buffer
+
+    def parameter(self: nn.Module, name: str, param: Any) -> None:
+        if param is not None and param.device.type != "meta":
+            param = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+        register_parameter(self, name, param)
+
+    def buffer(self: nn.Module, name: str, tensor: Any, persistent: bool = True) -> None:
+        if tensor is not None:
+            tensor = tensor.to("meta")
+        register_buffer(self, name, tensor, persistent)
+
+    nn.Module.register_parameter = parameter  # type: ignore[method-assign]
+    nn.Module.register_buffer = buffer  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = register_parameter  # type: ignore[method-assign]
+        nn.Module.register_buffer = register_buffer  # type: ignore[method-assign]
 
 
 def construct(reference: str, args: Mapping[str, Any], device: str = "meta") -> nn.Module:

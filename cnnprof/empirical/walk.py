@@ -1,12 +1,18 @@
-"""The analytic profile of a model with no spec: leaf modules, shapes recorded on the meta device,
-costed by the same formula primitives the spec path uses. Dispatch is on module type through the
-class hierarchy, so a subclass of ``nn.Conv2d`` is costed as a convolution.
+"""The analytic profile of a model with no spec: modules, shapes recorded on the meta device,
+costed by closed-form formulas — the cross-check of the dispatch-level count. Dispatch is on
+module type through the class hierarchy, so a subclass of ``nn.Conv2d`` is costed as a
+convolution and a BatchNorm subclass with children as a BatchNorm.
+
+Every module with a formula is walked, leaf or not; parameters that no formula row holds (a class
+token, a layer-scale γ on a block, an aux head that eval skips) get a row of their own, so the
+walk's rows line up with the dispatch count's. A module with no formula is listed only when it
+does arithmetic (seen at dispatch level), never for an empty ``Sequential`` or an ``Identity``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from math import prod
 from types import MappingProxyType
 from typing import Any
@@ -15,120 +21,170 @@ import torch
 from torch import nn
 
 from cnnprof.analytic import formulas as fm
-from cnnprof.empirical.count import to_meta
+from cnnprof.empirical.count import (
+    GELU_FLOPS,
+    LAYER_NORM_FLOPS,
+    NORM_TYPES,
+    SOFTMAX_FLOPS,
+    Inputs,
+    MetaFailed,
+    _Recorder,
+    _Tracker,
+    as_inputs,
+    module_op,
+    shape_of,
+    to_meta,
+)
 from cnnprof.errors import LoadError
 from cnnprof.results.profile import LayerCost, Profile
 from cnnprof.spec.model import Shape, frozen
 
-Recorded = tuple[torch.Size, torch.Size]  # input and output shape, batch first
-ModuleFormula = Callable[[str, nn.Module, Recorded], LayerCost]
+
+@dataclass(frozen=True)
+class Call:
+    """One call of a module: the shapes of its tensor arguments and of its (first) output,
+    batch first."""
+
+    args: tuple[torch.Size, ...]
+    out: torch.Size
+    batch: int = 1  # images in the run; a leading dim larger than it holds several per image
+
+    def per_image(self, size: torch.Size) -> int:
+        """How many of this call's items belong to one image (detection heads run on every
+        proposal of an image at once: 1000 rows for one image)."""
+        return max(size[0] // self.batch, 1)
+
+    @property
+    def x(self) -> Shape:
+        return shape_of(self.args[0][1:])
+
+    @property
+    def y(self) -> Shape:
+        return shape_of(self.out[1:])
 
 
-def _shape(size: torch.Size) -> Shape:
-    dims = list(size[1:]) or [1]
-    if len(dims) == 1:
-        return Shape(dims[0], 1, 1)
-    if len(dims) == 2:
-        return Shape(dims[-1], dims[0], 1)
-    return Shape(dims[0], dims[1], prod(dims[2:]))
+ModuleFormula = Callable[[str, nn.Module, Call], LayerCost]
 
 
-def _conv(path: str, m: nn.Module, io: Recorded) -> LayerCost:
-    padding = m.padding
-    if padding == "same":
-        padding = tuple(d * (k - 1) // 2 for k, d in zip(m.kernel_size, m.dilation, strict=True))
-    elif padding == "valid":
-        padding = 0
-    return fm.conv2d(
-        path,
-        _shape(io[0]),
-        out=m.out_channels,
-        k=m.kernel_size,
-        s=m.stride,
-        p=padding,
-        groups=m.groups,
-        bias=m.bias is not None,
-        dilation=m.dilation,
-    )
-
-
-def _conv_transpose(path: str, m: nn.Module, io: Recorded) -> LayerCost:
-    return fm.conv_transpose2d(
-        path,
-        _shape(io[0]),
-        out=m.out_channels,
-        k=m.kernel_size,
-        s=m.stride,
-        p=m.padding,
-        output_padding=m.output_padding,
-        groups=m.groups,
-        bias=m.bias is not None,
-        dilation=m.dilation,
-    )
-
-
-def _linear(path: str, m: nn.Module, io: Recorded) -> LayerCost:
-    rows = prod(io[0][1:-1])  # Linear on N-D input: one product per leading position
-    x = Shape(m.in_features, rows, 1) if rows > 1 else Shape(m.in_features, 1, 1)
-    return fm.linear(path, x, out=m.out_features, bias=m.bias is not None, rows=rows)
-
-
-def _norm(path: str, m: nn.Module, io: Recorded) -> LayerCost:
-    y = _shape(io[1])
-    affine = sum(p.numel() for p in m.parameters(recurse=False))
-    buffers = sum(b.numel() for b in m.buffers(recurse=False) if b.is_floating_point())
+def _convolution(
+    path: str, op: str, weights: int, positions: int, m: nn.Module, call: Call
+) -> LayerCost:
+    """A convolution row: ``weights`` multiply-accumulates at each of ``positions``."""
+    macs = weights * positions
+    y = call.y
+    bias = m.bias is not None
     return LayerCost(
-        path=path, op="norm", in_shape=_shape(io[0]), out_shape=y, norm_params=affine,
-        buffers=buffers, flops=fm.nonzero({"norm": fm.NORM_FLOPS["bn"] * y.elements}),
-        live=2 * y.elements,
+        path=path, op=op, in_shape=call.x, out_shape=y, kernel="×".join(map(str, m.kernel_size)),
+        weight_params=weights, bias_params=m.out_channels if bias else 0, macs=macs,
+        flops=fm.nonzero({"mac": 2 * macs, "bias": y.elements if bias else 0}),
+        live=call.x.elements + y.elements,
     )  # fmt: skip
 
 
-def _layer_norm(path: str, m: nn.Module, io: Recorded) -> LayerCost:
-    """LayerNorm: its statistics are computed at inference (formulas.LAYER_NORM_FLOPS each)."""
-    x, y = _shape(io[0]), _shape(io[1])
+def _conv(path: str, m: nn.Module, call: Call) -> LayerCost:
+    """Any convolution, any number of dimensions: k·…·(C_in/groups)·C_out per output position.
+    The positions are read from the real output, so padding done inside a forward
+    (``Conv2dSame``) is counted as it ran."""
+    weights = prod(m.kernel_size) * (m.in_channels // m.groups) * m.out_channels
+    op = fm.conv_kind(m.in_channels, m.groups)
+    positions = prod(call.out[2:]) * call.per_image(call.out)
+    return _convolution(path, op, weights, positions, m, call)
+
+
+def _conv_transpose(path: str, m: nn.Module, call: Call) -> LayerCost:
+    """Each input position meets k·…·C_out/groups weights per input channel."""
+    weights = prod(m.kernel_size) * (m.out_channels // m.groups) * m.in_channels
+    positions = prod(call.args[0][2:]) * call.per_image(call.args[0])
+    return _convolution(path, "convT", weights, positions, m, call)
+
+
+def _linear(path: str, m: nn.Module, call: Call) -> LayerCost:
+    # Linear on N-D input: one product per leading position
+    rows = prod(call.args[0][1:-1]) * call.per_image(call.args[0])
+    cost = fm.linear(path, Shape(m.in_features, 1, 1), out=m.out_features,
+                     bias=m.bias is not None, rows=rows)  # fmt: skip
+    return replace(cost, in_shape=call.x, out_shape=call.y)
+
+
+def _attention(path: str, m: nn.Module, call: Call) -> LayerCost:
+    """nn.MultiheadAttention: q, k, v projections, Q·Kᵀ and P·V over all heads, the output
+    projection; its own parameters (the output projection is a child with a row of its own)."""
+    query, key = call.args[0], call.args[1] if len(call.args) > 1 else call.args[0]
+    batch_dim = 0 if m.batch_first else 1
+    length, source = query[1 - batch_dim], key[1 - batch_dim]
+    e = m.embed_dim
+    macs = (length * e * e + source * (m.kdim + m.vdim) * e + 2 * length * source * e
+            + length * e * e)  # fmt: skip
+    own = {n: p.numel() for n, p in m.named_parameters(recurse=False)}
+    biases = sum(v for n, v in own.items() if "bias" in n)
     return LayerCost(
-        path=path, op="layernorm", in_shape=x, out_shape=y,
-        norm_params=sum(p.numel() for p in m.parameters(recurse=False)),
-        flops=fm.nonzero({"norm": fm.LAYER_NORM_FLOPS * y.elements}), live=2 * y.elements,
+        path=path, op="attention", in_shape=call.x, out_shape=call.y,
+        weight_params=sum(own.values()) - biases, bias_params=biases, macs=macs,
+        flops=fm.nonzero({"mac": 2 * macs, "bias": 3 * length * e if m.in_proj_bias is not None
+                          else 0}),
+        live=call.x.elements + call.y.elements,
     )  # fmt: skip
 
 
-def _activation(name: str) -> ModuleFormula:
-    def formula(path: str, m: nn.Module, io: Recorded) -> LayerCost:
-        y = _shape(io[1])
+def _norm(per_element: int) -> ModuleFormula:
+    def formula(path: str, m: nn.Module, call: Call) -> LayerCost:
+        y = call.y
+        affine = sum(p.numel() for p in m.parameters(recurse=False))
+        buffers = sum(b.numel() for b in m.buffers(recurse=False) if b.is_floating_point())
         return LayerCost(
-            path=path, op=name, in_shape=_shape(io[0]), out_shape=y,
-            flops=fm.nonzero({"act": fm.ACT_FLOPS[name] * y.elements}), live=2 * y.elements,
+            path=path, op="norm", in_shape=call.x, out_shape=y, norm_params=affine,
+            buffers=buffers, flops=fm.nonzero({"norm": per_element * y.elements}),
+            live=2 * y.elements,
+        )  # fmt: skip
+
+    return formula
+
+
+def _activation(name: str, per_element: int) -> ModuleFormula:
+    def formula(path: str, m: nn.Module, call: Call) -> LayerCost:
+        y = call.y
+        return LayerCost(
+            path=path, op=name, in_shape=call.x, out_shape=y,
+            flops=fm.nonzero({"act": per_element * y.elements}), live=2 * y.elements,
         )  # fmt: skip
 
     return formula
 
 
 def _pool(kind: str) -> ModuleFormula:
-    def formula(path: str, m: nn.Module, io: Recorded) -> LayerCost:
-        stride = m.stride or m.kernel_size
-        x = _shape(io[0])
-        return fm.pool2d(path, kind, x, k=m.kernel_size, s=stride, p=m.padding, ceil=m.ceil_mode)
+    """Max pool: k…−1 comparisons per output; average pool: k…−1 adds and a divide."""
+
+    def formula(path: str, m: nn.Module, call: Call) -> LayerCost:
+        dims = len(call.out) - 2
+        size = m.kernel_size
+        kernel = tuple(size) if isinstance(size, (tuple, list)) else (size,) * dims
+        y = call.y
+        per_output = prod(kernel) - (1 if kind == "maxpool" else 0)
+        return LayerCost(
+            path=path, op=kind, in_shape=call.x, out_shape=y,
+            kernel="×".join(map(str, kernel)), flops=fm.nonzero({"pool": per_output * y.elements}),
+            live=call.x.elements + y.elements,
+        )  # fmt: skip
 
     return formula
 
 
-def _adaptive_pool(path: str, m: nn.Module, io: Recorded) -> LayerCost:
-    x, y = _shape(io[0]), _shape(io[1])
+def _adaptive_pool(path: str, m: nn.Module, call: Call) -> LayerCost:
+    x, y = call.x, call.y
     return LayerCost(
-        path=path, op="gap" if y.h * y.w == 1 else "adaptive_pool", in_shape=x, out_shape=y,
-        flops=fm.nonzero({"pool": x.elements}), live=x.elements + y.elements,
+        path=path, op="gap" if prod(call.out[2:]) == 1 else "adaptive_pool", in_shape=x,
+        out_shape=y, flops=fm.nonzero({"pool": prod(call.args[0][1:])}),
+        live=x.elements + y.elements,
     )  # fmt: skip
 
 
-def _lrn(path: str, m: nn.Module, io: Recorded) -> LayerCost:
-    return fm.local_response_norm(path, _shape(io[0]), size=m.size)
+def _lrn(path: str, m: nn.Module, call: Call) -> LayerCost:
+    return fm.local_response_norm(path, call.x, size=m.size)
 
 
 def _passthrough(op: str) -> ModuleFormula:
-    def formula(path: str, m: nn.Module, io: Recorded) -> LayerCost:
-        return fm.identity(path, op, _shape(io[0]), _shape(io[1]))
+    def formula(path: str, m: nn.Module, call: Call) -> LayerCost:
+        return fm.identity(path, op, call.x, call.y)
 
     return formula
 
@@ -136,24 +192,28 @@ def _passthrough(op: str) -> ModuleFormula:
 # Module type → formula, looked up along the module's class hierarchy (most specific first).
 MODULE_FORMULAS: Mapping[type, ModuleFormula] = MappingProxyType(
     {
-        nn.Conv2d: _conv,
-        nn.ConvTranspose2d: _conv_transpose,
+        nn.modules.conv._ConvTransposeNd: _conv_transpose,
+        nn.modules.conv._ConvNd: _conv,
         nn.Linear: _linear,
-        nn.modules.batchnorm._NormBase: _norm,
-        nn.GroupNorm: _norm,
-        nn.LayerNorm: _layer_norm,
-        nn.ReLU: _activation("relu"),
-        nn.ReLU6: _activation("relu6"),
-        nn.Sigmoid: _activation("sigmoid"),
-        nn.SiLU: _activation("silu"),
-        nn.Tanh: _activation("tanh"),
-        nn.Hardswish: _activation("hswish"),
-        nn.GELU: _activation("gelu"),
-        nn.MaxPool2d: _pool("maxpool"),
-        nn.AvgPool2d: _pool("avgpool"),
-        nn.AdaptiveAvgPool2d: _adaptive_pool,
+        nn.MultiheadAttention: _attention,
+        nn.modules.batchnorm._NormBase: _norm(fm.NORM_FLOPS["bn"]),
+        nn.GroupNorm: _norm(LAYER_NORM_FLOPS),
+        nn.LayerNorm: _norm(LAYER_NORM_FLOPS),
+        nn.ReLU: _activation("relu", fm.ACT_FLOPS["relu"]),
+        nn.ReLU6: _activation("relu6", fm.ACT_FLOPS["relu6"]),
+        nn.Sigmoid: _activation("sigmoid", fm.ACT_FLOPS["sigmoid"]),
+        nn.SiLU: _activation("silu", fm.ACT_FLOPS["silu"]),
+        nn.Tanh: _activation("tanh", fm.ACT_FLOPS["tanh"]),
+        nn.Hardswish: _activation("hswish", fm.ACT_FLOPS["hswish"]),
+        nn.Hardsigmoid: _activation("hsigmoid", fm.ACT_FLOPS["hsigmoid"]),
+        nn.LeakyReLU: _activation("leaky_relu", 2),  # compare, multiply
+        nn.GELU: _activation("gelu", GELU_FLOPS),
+        nn.Softmax: _activation("softmax", SOFTMAX_FLOPS),
+        nn.modules.pooling._MaxPoolNd: _pool("maxpool"),
+        nn.modules.pooling._AvgPoolNd: _pool("avgpool"),
+        nn.modules.pooling._AdaptiveAvgPoolNd: _adaptive_pool,
         nn.LocalResponseNorm: _lrn,
-        nn.Dropout: _passthrough("dropout"),
+        nn.modules.dropout._DropoutNd: _passthrough("dropout"),
         nn.Flatten: _passthrough("flatten"),
         nn.Identity: _passthrough("identity"),
     }
@@ -167,48 +227,104 @@ def formula_for(module: nn.Module) -> ModuleFormula | None:
     return None
 
 
+def _sizes(value: Any) -> tuple[torch.Size, ...]:
+    items = value if isinstance(value, (tuple, list)) else (value,)
+    return tuple(v.shape for v in items if isinstance(v, torch.Tensor))
+
+
 def walk(
-    module: nn.Module, input: Shape, *, batch: int = 1, dtype: str = "float32", model: str = ""
+    module: nn.Module,
+    input: Shape | Iterable[int] | Inputs,
+    *,
+    batch: int = 1,
+    dtype: str = "float32",
+    model: str = "",
+    on: str = "meta",
 ) -> Profile:
-    """Leaf modules in execution order, each costed by its type's formula."""
-    root = to_meta(module)
-    calls: dict[str, list[Recorded]] = {}  # every call of every leaf, in first-call order
+    """Modules with a formula (and other leaves) in execution order, each costed by its
+    type's formula; parameters no formula holds in rows of their own."""
+    inputs = as_inputs(input)
+    root = (to_meta(module) if on == "meta" else module).eval()
+    modules = dict(root.named_modules())
+    calls: dict[str, list[Call]] = {}  # every call of every walked module, in first-call order
     handles = []
-    for path, m in root.named_modules():
-        if list(m.children()):
+    for path, m in modules.items():
+        if list(m.children()) and formula_for(m) is None:
             continue
 
         def hook(m: nn.Module, args: tuple, out: Any, path: str = path) -> None:
-            if args and isinstance(args[0], torch.Tensor):
-                result = out[0] if isinstance(out, (tuple, list)) else out
-                calls.setdefault(path, []).append((args[0].shape, result.shape))
+            shapes, result = _sizes(args), _sizes(out)
+            if shapes and result:
+                calls.setdefault(path, []).append(Call(shapes, result[0], batch))
 
         handles.append(m.register_forward_hook(hook))
+    tracker = _Tracker(root, None)  # which formula-less modules do arithmetic
+    recorder = _Recorder(tracker)
     try:
         with torch.no_grad():
-            root.eval()(torch.empty(batch, *input.as_list(), device="meta"))
+            x = inputs.tensors(batch, next((p.device.type for p in root.parameters()), "meta"))
+            with recorder:
+                root(*x)
     except Exception as exc:
-        raise LoadError(f"{model or type(module).__name__}: forward failed: {exc}") from None
+        message = f"{model or type(module).__name__}: forward failed: {exc}"
+        if on == "meta":
+            raise MetaFailed(message, recorder.largest) from None
+        raise LoadError(message) from None
     finally:
+        tracker.close()
         for h in handles:
             h.remove()
-    modules = dict(root.named_modules())
-    rows, unsupported = [], []
+    rows, unsupported, held = [], [], set()
     for path, recorded in calls.items():
         formula = formula_for(modules[path])
         if formula is None:
-            unsupported.append(f"{path} ({type(modules[path]).__name__})")
+            row = tracker.rows.get(path)
+            if row is not None and (row.macs or sum(row.flops.values())):
+                unsupported.append(f"{path} ({type(modules[path]).__name__})")
             continue
-        rows.append(_calls(formula(path, modules[path], io) for io in recorded))
+        row = _calls(formula(path, modules[path], call) for call in recorded)
+        rows.append(_with_own(row, modules[path]))
+        held.add(path)
+    rows += _parameter_rows(root, held)
     return Profile(
         model=model or type(module).__name__,
         source="analytic",
-        input=input,
+        input=inputs.first,
         rows=tuple(rows),
         batch=batch,
         dtype=dtype,
         unsupported=tuple(unsupported),
+        inputs=inputs.shapes,
     )
+
+
+def _with_own(row: LayerCost, m: nn.Module) -> LayerCost:
+    """The row with any parameters its module owns beyond the formula's (a weight-standardised
+    convolution's gain), as weights: every parameter the module owns is counted."""
+    own = sum(p.numel() for p in m.parameters(recurse=False))
+    extra = own - row.params if not isinstance(m, nn.MultiheadAttention) else 0
+    return replace(row, weight_params=row.weight_params + extra) if extra > 0 else row
+
+
+def _parameter_rows(root: nn.Module, held: set[str]) -> list[LayerCost]:
+    """A row for each module whose own parameters no formula row holds, each tensor once."""
+    seen: set[int] = set()
+    out = []
+    for path, m in root.named_modules():
+        own = [(n, p) for n, p in m.named_parameters(recurse=False) if id(p) not in seen]
+        seen.update(id(p) for _, p in own)
+        if path in held or not own:
+            continue
+        kind = {"norm": 0, "bias": 0, "weight": 0}
+        for name, p in own:
+            key = "norm" if isinstance(m, NORM_TYPES) else "bias" if name == "bias" else "weight"
+            kind[key] += p.numel()
+        unknown = Shape(0, 0, 0)
+        out.append(LayerCost(
+            path=path or "(root)", op=module_op(m), in_shape=unknown, out_shape=unknown,
+            weight_params=kind["weight"], bias_params=kind["bias"], norm_params=kind["norm"],
+        ))  # fmt: skip
+    return out
 
 
 def _calls(costs: Iterable[LayerCost]) -> LayerCost:

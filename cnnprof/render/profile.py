@@ -13,6 +13,7 @@ from rich.text import Text
 
 from cnnprof.render.common import Fit, bar, note
 from cnnprof.report.profile import kind_counts, published_text
+from cnnprof.report.profile import notes as note_lines
 from cnnprof.report.units import human, human_bytes, share
 from cnnprof.results.profile import CrossCheck, LayerCost, Profile
 from cnnprof.spec.model import Published
@@ -43,8 +44,16 @@ def summary(profile: Profile, title: str = "", published: Published | None = Non
     )
     if published is not None:
         grid.add_row("paper", published.source, published_text(published))
-    heading = title or f"{profile.model} · input {profile.input} · batch {profile.batch}"
+    heading = title or f"{profile.model} · input {profile.input_text} · batch {profile.batch}"
     return Panel(grid, title=heading, title_align="left", subtitle=profile.source)
+
+
+def notes(profile: Profile) -> list[Text]:
+    """What is missing from a count (red), what eval skipped and where it ran (dim)."""
+    return [
+        Text(line, style="bold red") if line.startswith("INCOMPLETE") else note(line)
+        for line in note_lines(profile)
+    ]
 
 
 # The layer table's columns leave in this order when the terminal is narrow (header names).
@@ -134,10 +143,7 @@ def cross_check(check: CrossCheck, limit: int = 10) -> Group:
         parts.append(Fit(rows))
     verdict = "params and MACs agree exactly" if check.agree else "params or MACs DISAGREE"
     parts.append(Text(verdict, style="green" if check.agree else "bold red"))
-    if e.unsupported:
-        parts.append(
-            Text("unsupported ops (not counted): " + ", ".join(e.unsupported), style="yellow")
-        )
+    parts += notes(e)
     if e.ignored:
         parts.append(note("ignored (no arithmetic): " + ", ".join(e.ignored)))
     if a.unsupported:

@@ -88,9 +88,13 @@ def profile_dict(
     }
     if published is not None:
         out["published"] = {k: v for k, v in vars(published).items() if v is not None}
+    out["complete"] = profile.complete
+    if profile.missing:
+        out["missing"] = list(profile.missing)
     if profile.ignored or profile.unsupported:
         out["ignored"] = list(profile.ignored)
         out["unsupported"] = list(profile.unsupported)
+    out.update(outside_dict(profile))
     if layers:
         out["layers"] = [row_dict(r, profile.batch) for r in shown_rows(profile, False, sort, top)]
     if by_kind:
@@ -108,6 +112,28 @@ PER_ROW_ONLY = frozenset({"path", "op", "kernel", "input", "output", "activation
 
 def _kind_dict(row: LayerCost, batch: int) -> dict[str, Any]:
     return {k: v for k, v in row_dict(row, batch).items() if k not in PER_ROW_ONLY}
+
+
+def outside_dict(profile: Profile) -> dict[str, Any]:
+    """How an outside model was counted: its inputs, where it ran, what eval skipped."""
+    out: dict[str, Any] = {}
+    if profile.inputs:
+        out["inputs"] = [list(s) for s in profile.inputs]
+    if profile.counted_on and profile.counted_on != "meta":
+        out["counted_on"] = profile.counted_on
+    if profile.not_run:
+        out["not_run_in_eval"] = list(profile.not_run)
+    return out
+
+
+def notes(profile: Profile) -> list[str]:
+    """One line each: what is missing from the count, what eval skipped, where it ran."""
+    lines = [f"INCOMPLETE: {m}" for m in profile.missing]
+    if profile.not_run:
+        lines.append("not run in eval (parameters counted): " + ", ".join(profile.not_run))
+    if profile.counted_on and profile.counted_on != "meta":
+        lines.append(f"counted on {profile.counted_on}")
+    return lines
 
 
 LAYER_COLUMNS = (
@@ -218,10 +244,12 @@ def profile_markdown(
         ("parameter memory", f"{t['param_bytes']:,} B", human_bytes(t["param_bytes"])),
         ("peak activations", f"{peak:,} B", human_bytes(peak)),
     ]
-    title = f"**{profile.model}** — input {profile.input}, batch {profile.batch}, {profile.dtype}"
+    title = (f"**{profile.model}** — input {profile.input_text}, batch {profile.batch}, "
+             f"{profile.dtype}")  # fmt: skip
     parts = [title + "\n", to_markdown(("metric", "exact", "≈"), summary)]
     if published is not None:
         parts.append(f"\nPublished ({published.source}): {published_text(published)}\n")
+    parts += [f"\n{line}\n" for line in notes(profile)]
     tables = [shown_rows(profile, True, sort, top)] if by_kind else []
     tables += [shown_rows(profile, False, sort, top)] if layers else []
     for rows in tables:  # by op first, then every row: the terminal's order

@@ -17,8 +17,10 @@ DTYPE_BYTES: Mapping[str, int] = frozen(
     {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
 )
 
-# Element-wise FLOP categories, in display order. `mac` is 2 × MACs (one multiply, one add).
-FLOP_CATEGORIES = ("mac", "bias", "norm", "act", "pool", "add", "scale", "lrn")
+# Element-wise FLOP categories, in display order. `mac` is 2 × MACs (one multiply, one add);
+# `other` is the element-wise arithmetic of an outside model that fits none of the rest
+# (comparisons, exp, sqrt, reductions, resampling).
+FLOP_CATEGORIES = ("mac", "bias", "norm", "act", "pool", "add", "scale", "lrn", "other")
 
 # What a row can be (`LayerCost.op`): a convolution by kind, a matrix product, a pool, a norm, an
 # activation, a reshaping op; for an outside model's row, "block" (a module whose arithmetic sits
@@ -26,6 +28,7 @@ FLOP_CATEGORIES = ("mac", "bias", "norm", "act", "pool", "add", "scale", "lrn")
 LAYER_OPS = frozenset(
     {
         *("conv", "gconv", "dwconv", "convT", "fc", "se", "norm", "layernorm", "scale", "lrn"),
+        "attention",
         *("maxpool", "avgpool", "gap", "adaptive_pool", "upsample", "softmax"),
         *("flatten", "dropout", "identity", "block", "functional"),
         *ACTIVATIONS,
@@ -93,8 +96,31 @@ class Profile:
     dtype: str = "float32"
     options: Mapping[str, Any] = field(default_factory=frozen)
     ignored: tuple[str, ...] = ()  # ops seen and deliberately not counted
-    unsupported: tuple[str, ...] = ()  # ops seen that no formula covers
+    unsupported: tuple[str, ...] = ()  # ops seen that no formula covers, with who called them
     extra_params: int = 0  # parameters outside any row (shared or loose), counted once
+    not_run: tuple[str, ...] = ()  # modules holding parameters that did not run in eval
+    inputs: tuple[tuple[int, ...], ...] = ()  # an outside model's inputs per image, any rank
+    counted_on: str = ""  # how an outside model ran: "meta", or why and how it ran elsewhere
+
+    @property
+    def complete(self) -> bool:
+        """Every op costed or deliberately free, and every parameter in a row."""
+        return not self.missing
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """What keeps the count from being complete, one line each (empty when complete)."""
+        out = tuple(f"unsupported: {op}" for op in self.unsupported)
+        if self.extra_params:
+            out += (f"{self.extra_params:,} parameters in no row",)
+        return out
+
+    @property
+    def input_text(self) -> str:
+        """The input as given: ``3×224×224``; several inputs joined by `` + ``."""
+        if not self.inputs:
+            return str(self.input)
+        return " + ".join("×".join(map(str, dims)) for dims in self.inputs)
 
     def __repr__(self) -> str:
         """One line (a failing ``assert profile.params < …`` shows this, not every row)."""
@@ -161,30 +187,50 @@ class Profile:
 
     @property
     def output(self) -> Shape:
-        return self.rows[-1].out_shape if self.rows else self.input
+        """The last row's output (rows of parameters alone, which never ran, have none)."""
+        shapes = [r.out_shape for r in self.rows if r.out_shape.elements]
+        return shapes[-1] if shapes else self.input
+
+    def at_depth(self, depth: int) -> list[LayerCost]:
+        """Rows summed into their containers ``depth`` levels below the root (``features.3``
+        at depth 2), in order of first appearance; a container's op is "block" when it holds
+        rows of several ops. Rows no deeper than ``depth`` stay as they are."""
+        groups: dict[str, LayerCost] = {}
+        for row in self.rows:
+            key = ".".join(row.path.split(".")[:depth])
+            if key not in groups:
+                groups[key] = replace(row, path=key)
+                continue
+            merged = _plus(groups[key], row)
+            if row.out_shape.elements:  # a container's output is its last row's
+                merged = replace(merged, out_shape=row.out_shape)
+            groups[key] = merged if merged.op == row.op else replace(merged, op="block", kernel="")
+        return list(groups.values())
 
     def by_kind(self) -> dict[str, LayerCost]:
         """Rows summed per kind ("conv 1×1", "dwconv 3×3" …), in order of first appearance."""
         groups: dict[str, LayerCost] = {}
         for row in self.rows:
             key = row.kind
-            if key not in groups:
-                groups[key] = replace(row, path=key)
-                continue
-            g = groups[key]
-            flops = dict(g.flops)
-            for cat, value in row.flops.items():
-                flops[cat] = flops.get(cat, 0) + value
-            groups[key] = replace(
-                g,
-                weight_params=g.weight_params + row.weight_params,
-                bias_params=g.bias_params + row.bias_params,
-                norm_params=g.norm_params + row.norm_params,
-                buffers=g.buffers + row.buffers,
-                macs=g.macs + row.macs,
-                flops=frozen(flops),
-            )
+            groups[key] = _plus(groups[key], row) if key in groups else replace(row, path=key)
         return groups
+
+
+def _plus(group: LayerCost, row: LayerCost) -> LayerCost:
+    """``group`` with ``row``'s parameters, buffers, MACs and FLOPs added."""
+    flops = dict(group.flops)
+    for cat, value in row.flops.items():
+        flops[cat] = flops.get(cat, 0) + value
+    return replace(
+        group,
+        weight_params=group.weight_params + row.weight_params,
+        bias_params=group.bias_params + row.bias_params,
+        norm_params=group.norm_params + row.norm_params,
+        buffers=group.buffers + row.buffers,
+        macs=group.macs + row.macs,
+        flops=frozen(flops),
+        live=max(group.live, row.live),
+    )
 
 
 @dataclass(frozen=True)

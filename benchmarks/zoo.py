@@ -1,0 +1,232 @@
+"""cnnprof's default count against the published figures of every torchvision model and against
+torch on at least 50 timm CNNs; the leaf-formula walk against the default on each.
+
+- torchvision: every classification model at every crop size its weights declare, every
+  segmentation (at 520²), video (3×16×112×112) and detection model (a list of one 800² image);
+  params and MACs against ``weights.meta["num_params"]`` and ``["_ops"]`` (GMACs of conv, linear
+  and attention products, to 3 decimals). Detection is built without weights, so its backbone's
+  BatchNorm is the trainable kind (more parameters than the frozen-BN pretrained figure); the
+  table says which.
+- timm: params against ``sum(p.numel())``, MACs against FlopCounterMode on the meta device.
+
+A model is "exact" when params and MACs match (to the published precision), "within 1 %" when
+both are within 1 %, "wrong" otherwise, "failed" when cnnprof refused or raised. Weights are never
+downloaded. Needs torch, torchvision and timm (``make zoo`` builds that environment)::
+
+    make zoo ZOO=/path/to/venv      # or: .venv-zoo/bin/python benchmarks/zoo.py [--only NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import timm
+import torch
+import torchvision.models as tvm
+from torch.utils.flop_counter import FlopCounterMode
+
+from cnnprof.api import Request
+from cnnprof.api.count import cross_check
+from cnnprof.errors import CnnprofError
+
+TIMM_MODELS = (
+    "resnet18", "resnet50", "resnet50d", "resnet101", "resnext50_32x4d", "seresnet50",
+    "wide_resnet50_2", "resnetrs50", "resnest50d", "res2net50_26w_4s", "skresnet18",
+    "ecaresnet50d", "regnetx_002", "regnety_004", "regnetz_b16", "densenet121", "dla34",
+    "dpn68", "vgg11", "vgg16_bn", "inception_v3", "inception_v4", "inception_resnet_v2",
+    "xception41", "efficientnet_b0", "efficientnet_b3", "tf_efficientnet_b0",
+    "tf_efficientnetv2_s", "efficientnetv2_rw_s", "mixnet_s", "tf_mixnet_s", "mnasnet_100",
+    "mobilenetv2_100", "mobilenetv3_large_100", "tf_mobilenetv3_small_100", "fbnetc_100",
+    "spnasnet_100", "ghostnet_100", "lcnet_100", "hrnet_w18_small", "cspresnet50",
+    "cspdarknet53", "darknet53", "dm_nfnet_f0", "nf_resnet50", "rexnet_100", "selecsls42b",
+    "tresnet_m", "convnext_nano", "convnextv2_atto", "efficientformer_l1", "mobilevit_s",
+    "gernet_s", "repvgg_a2", "hardcorenas_a", "vovnet39a", "ese_vovnet19b_dw", "edgenext_small",
+)  # fmt: skip
+KINDS = (
+    ("classification", tvm),
+    ("segmentation", tvm.segmentation),
+    ("video", tvm.video),
+    ("detection", tvm.detection),
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str  # what the table shows
+    reference: str
+    kind: str
+    input: tuple[int, ...] | None
+    params: int  # the figure to match
+    macs: float  # GMACs (torchvision: to 3 decimals) or exact MACs (timm)
+    published: bool  # torchvision figure to 3 decimals, else exact
+    args: tuple[tuple[str, object], ...] = ()  # factory arguments: the pretrained configuration
+
+
+def pretrained_args(name: str, kind: str, side: int | None) -> dict[str, object]:
+    """The arguments torchvision's builder sets itself when it loads weights, so that the model
+    built without them has the configuration ``num_params`` and ``_ops`` describe: GoogLeNet
+    drops its aux heads, ViT takes the weights' image size, segmentation keeps its aux head."""
+    if name == "googlenet":
+        return {"aux_logits": False}
+    if name.startswith("vit_") and side:
+        return {"image_size": side}
+    if kind == "segmentation" and not name.startswith("lraspp"):
+        return {"aux_loss": True}
+    return {}
+
+
+def frozen_norm_params(reference: str) -> int:
+    """BatchNorm affine parameters of a detection backbone: the pretrained configuration
+    freezes them (FrozenBatchNorm2d keeps them as buffers), so ``num_params`` leaves them out."""
+    with torch.device("meta"):
+        model = tvm.get_model(reference.split(":")[1], weights=None, weights_backbone=None)
+    body = getattr(model.backbone, "body", model.backbone)
+    return sum(p.numel() for m in body.modules() if isinstance(m, torch.nn.BatchNorm2d)
+               for p in m.parameters(recurse=False))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Outcome:
+    case: Case
+    params: int | None = None
+    macs: int | None = None
+    verdict: str = "failed"
+    walk: str = ""
+    seconds: float = 0.0
+    note: str = ""
+
+
+def torchvision_cases(only: str | None) -> Iterator[Case]:
+    for kind, package in KINDS:
+        for name in tvm.list_models(module=package):
+            if only and only not in name:
+                continue
+            seen: set[int | None] = set()
+            for weights in tvm.get_model_weights(name):
+                crop = weights.transforms.keywords.get("crop_size") if hasattr(
+                    weights.transforms, "keywords") else None  # fmt: skip
+                side = crop[0] if isinstance(crop, (list, tuple)) else crop
+                if side in seen:
+                    continue
+                seen.add(side)
+                shape = {"classification": (3, side, side), "video": (3, 16, side, side)}.get(kind)
+                yield Case(
+                    name=f"{name}@{side}" if side else name, reference=f"torchvision:{name}",
+                    kind=kind, input=shape, params=weights.meta["num_params"],
+                    macs=weights.meta["_ops"], published=True,
+                    args=tuple(pretrained_args(name, kind, side).items()),
+                )  # fmt: skip
+
+
+def timm_cases(only: str | None) -> Iterator[Case]:
+    for name in TIMM_MODELS:
+        if only and only not in name:
+            continue
+        with torch.device("meta"):
+            model = timm.create_model(name, pretrained=False).eval()
+        side = model.pretrained_cfg.get("input_size", (3, 224, 224))
+        counter = FlopCounterMode(display=False)
+        with torch.no_grad(), counter:
+            model(torch.empty(1, *side, device="meta"))
+        params = sum(p.numel() for p in model.parameters())
+        yield Case(name, f"timm:{name}", "timm", tuple(side), params,
+                   counter.get_total_flops() / 2, published=False)  # fmt: skip
+
+
+def verdict(case: Case, params: int, macs: int) -> str:
+    if case.published:
+        same_macs = round(macs / 1e9, 3) == round(case.macs, 3)
+    else:
+        same_macs = macs == case.macs
+    if params == case.params and same_macs:
+        return "exact"
+    close_macs = abs(macs / 1e9 - case.macs) <= 0.01 * case.macs if case.published else abs(
+        macs - case.macs) <= 0.01 * case.macs  # fmt: skip
+    return "within 1 %" if close_macs and abs(params - case.params) <= 0.01 * case.params else (
+        "wrong")  # fmt: skip
+
+
+def run(case: Case) -> Outcome:
+    start = time.perf_counter()
+    request = Request(case.reference, input=case.input, args=dict(case.args))
+    try:
+        check = cross_check(request)
+    except CnnprofError as exc:
+        return Outcome(case, seconds=time.perf_counter() - start, note=str(exc)[:120])
+    except Exception as exc:  # a bug in cnnprof: the zoo goes on and the table says so
+        note = f"BUG {type(exc).__name__}: {exc}"[:120]
+        return Outcome(case, seconds=time.perf_counter() - start, note=note)
+    default = check.empirical
+    found = verdict(case, default.params, default.macs)
+    note = "; ".join(default.missing)
+    if case.kind == "detection":
+        # Params: as built (trainable BatchNorm) less the backbone's BatchNorm affine, which the
+        # pretrained configuration freezes. MACs depend on how many proposals random weights
+        # give, so they are shown, not judged; the count must be complete.
+        frozen = frozen_norm_params(case.reference)
+        pretrained = default.params - frozen  # the v2 models keep trainable BatchNorm
+        matched = default.params if default.params == case.params else pretrained
+        found = verdict(case, matched, default.macs) if default.complete else "wrong"
+        if matched != default.params:
+            note = f"{default.params:,} as built, less {frozen:,} BatchNorm frozen when pretrained"
+        if found != "exact":
+            note += "; MACs depend on the proposals random weights give"
+    if default.counted_on != "meta":
+        note = (note + "; " if note else "") + default.counted_on.split(":")[0]
+    agree = "=" if check.agree else f"≠ ({len(check.differences)} rows)"
+    return Outcome(case, default.params, default.macs, found, agree,
+                   time.perf_counter() - start, note)  # fmt: skip
+
+
+def table(outcomes: list[Outcome]) -> str:
+    lines = [f"{'model':<42} {'kind':<14} {'params':>12} {'expected':>12} {'GMACs':>9} "
+             f"{'expected':>9} {'verdict':<10} {'walk':<12} {'s':>5}  note"]  # fmt: skip
+    for o in outcomes:
+        c = o.case
+        expected = f"{c.macs:.3f}" if c.published else f"{c.macs / 1e9:.3f}"
+        got = "–" if o.macs is None else f"{o.macs / 1e9:.3f}"
+        params = "–" if o.params is None else f"{o.params:,}"
+        lines.append(
+            f"{c.name:<42} {c.kind:<14} {params:>12} {c.params:>12,} {got:>9} {expected:>9} "
+            f"{o.verdict:<10} {o.walk:<12} {o.seconds:5.1f}  {o.note}"
+        )
+    return "\n".join(lines)
+
+
+def summary(outcomes: list[Outcome]) -> str:
+    counts = {v: sum(o.verdict == v for o in outcomes) for v in
+              ("exact", "within 1 %", "wrong", "failed")}  # fmt: skip
+    return (f"{counts['exact']} exact · {counts['within 1 %']} within 1 % · "
+            f"{counts['wrong']} wrong · {counts['failed']} failed")  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", help="only models whose name contains this")
+    parser.add_argument("--skip-timm", action="store_true")
+    options = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    cases = list(torchvision_cases(options.only))
+    if not options.skip_timm:
+        cases += list(timm_cases(options.only))
+    outcomes = []
+    for case in cases:
+        outcomes.append(run(case))
+        print(table(outcomes[-1:]).splitlines()[-1], flush=True, file=sys.stderr)
+    print(table(outcomes))
+    print(summary(outcomes))
+    walk_ok = sum(o.walk == "=" for o in outcomes if o.verdict != "failed")
+    print(
+        f"leaf walk equal to the default on {walk_ok} of "
+        f"{sum(o.verdict != 'failed' for o in outcomes)} counted"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
