@@ -283,11 +283,14 @@ def _timed_runs(
     progress: Progress,
 ) -> tuple[list[float], bool]:
     """Samples until ``settings.runs`` runs, or ``min_time`` seconds of timed runs and MIN_RUNS
-    runs, or the budget is spent (then the second value is True). At least one run."""
+    runs, or the budget has no room for one more (then the second value is True). At least one
+    run."""
     samples: list[float] = []
     min_time = settings.min_time or DEFAULT_MIN_TIME
     while True:
+        started = time.perf_counter()
         samples.append(timed())
+        step = time.perf_counter() - started  # the run, and the hooked run that follows it
         n = len(samples)
         if settings.runs is not None:
             fraction = n / settings.runs
@@ -296,7 +299,7 @@ def _timed_runs(
         progress("timing", min(fraction, 1.0))
         if fraction >= 1.0:
             return samples, False
-        if deadline.passed():
+        if deadline.left() < step:  # another step would end past the budget
             return samples, True
 
 
