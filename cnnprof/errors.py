@@ -31,3 +31,7 @@ class LoadError(CnnprofError):
 
 class MissingExtra(CnnprofError):
     """An optional dependency is not installed; the message names the extra that brings it."""
+
+
+class OutOfTime(CnnprofError):
+    """Work stopped at its time limit (--timeout, --budget); the message says which and where."""

@@ -286,8 +286,10 @@ def test_peaks_cache_round_trip(tiny_peaks: Path, monkeypatch: pytest.MonkeyPatc
     peaks_module.peaks("cpu", "float32", 1, refresh=True)
     assert calls == [1]
     files[0].write_text("{not json", encoding="utf-8")
-    peaks_module.peaks("cpu", "float32", 1)
+    notes: list[str] = []
+    peaks_module.peaks("cpu", "float32", 1, notes=notes)
     assert calls == [1, 1], "an unreadable cache file is measured again"
+    assert "cached device peaks not used" in notes[0]
     assert peaks_module.peaks("cpu", "float32", 2).threads == 2, "threads are part of the key"
     assert len(list((tiny_peaks / "peaks").glob("*.json"))) == 2
 

@@ -1,61 +1,352 @@
 """Regression guards: snapshots of counts, budgets, and the check that compares a recount with them.
 
+A baseline (.json) or budget (.yaml) is read whole and validated before anything runs: every
+entry, every field, every limit (a typed parse; unknown metrics, wrong types, null, non-finite or
+negative values, empty entries and empty model lists are refused, naming the file, the entry and
+the field). ``check --update`` rewrites a baseline under a lock, atomically, keeping each entry's
+settings and every key it does not own.
+
 Pure data in and out: the CLI prints the results and turns a failure into exit code 1.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+import cnnprof.files as files
 from cnnprof.api.count import profile_analytic
 from cnnprof.api.latency import Machine
-from cnnprof.api.request import request
+from cnnprof.api.request import DEFAULT_TIMEOUT, request
 from cnnprof.errors import OptionError, SpecError
 from cnnprof.results.check import CheckResult
 from cnnprof.results.metrics import BASELINE_COUNTS, BUDGET_KEYS, METRICS
-from cnnprof.results.profile import Profile
+from cnnprof.results.profile import DTYPE_BYTES, Profile
 from cnnprof.results.tables import Column
-from cnnprof.results.timing import Timing
+from cnnprof.results.timing import DEVICES, Timing
+from cnnprof.spec.load import load_yaml
 from cnnprof.spec.reference import is_outside
 from cnnprof.version import __version__
 
 SNAPSHOT_SCHEMA = "cnnprof.snapshot/1"
 COUNT_NAMES = {key: name for name, key in BASELINE_COUNTS.items()}  # how checks name a metric
-ENTRY_KEYS = ("model", "batch", "dtype", "tolerance", "source", "device", "args", "input",
-              "allow_incomplete", *BUDGET_KEYS)  # fmt: skip
+SETTING_KEYS = ("batch", "dtype", "input", "args", "timeout", "allow_incomplete")
+ENTRY_KEYS = ("model", "tolerance", "source", "device", *SETTING_KEYS, *BUDGET_KEYS)
+UNITS = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+OWNED = ("counts", "latency")  # what --update rewrites in an entry; every other key is kept
 
 
-def parse_tolerance(text: str) -> float:
-    """``"0.5%"`` → 0.005; ``"0.01"`` → 0.01. Negative or malformed → OptionError."""
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(%?)\s*", text)
+# --- tolerances ---------------------------------------------------------------------------------
+
+
+def parse_tolerance(text: str | float, name: str = "--tolerance") -> float:
+    """A growth allowed, as a fraction: ``"5%"`` → 0.05, ``"0.05"`` → 0.05. A bare number above 1
+    is refused (``5`` would mean 500 %), as is anything negative, non-finite or malformed."""
+    given = str(text).strip()
+    if isinstance(text, bool):
+        given = "?"
+    match = re.fullmatch(r"([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(%?)", given)
     if not match:
-        raise OptionError(f"--tolerance {text}: expected a percentage ≥ 0, e.g. 0.5%")
+        raise OptionError(f"{name} {text}: expected a fraction like 0.05 or a percentage like 5%")
     value = float(match.group(1))
-    return value / 100 if match.group(2) else value
+    if match.group(2):
+        value /= 100
+    elif value > 1:
+        raise OptionError(f"{name} {text}: a bare number is a fraction (1 = 100 %); write "
+                          f"{text}% for {text} percent, or {value / 100:g}")  # fmt: skip
+    if not math.isfinite(value):
+        raise OptionError(f"{name} {text}: expected a finite tolerance")
+    return value
+
+
+# --- validated entries --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How an entry's model is counted: what shapes the counts (and its time limit)."""
+
+    batch: int = 1
+    dtype: str = "float32"
+    input: tuple[tuple[int, ...], ...] | None = None  # outside models only: the input shapes
+    args: Mapping[str, Any] | None = None  # outside models only: factory keyword arguments
+    timeout: float = DEFAULT_TIMEOUT
+    allow_incomplete: bool = False  # an incomplete count passes (otherwise it fails)
+
+
+@dataclass(frozen=True)
+class LatencyRecord:
+    """A baseline's recorded latency and where it was measured."""
+
+    median_ms: float
+    device: str
+    device_name: str | None
+    threads: int | None
+
+
+@dataclass(frozen=True)
+class BaselineEntry:
+    model: str
+    settings: Settings
+    counts: tuple[tuple[str, float], ...]  # (metric, value): the metrics this entry guards
+    latency: LatencyRecord | None
+    raw: Mapping[str, Any]  # the entry as read: --update keeps every key it does not own
+
+
+@dataclass(frozen=True)
+class Baseline:
+    path: Path
+    entries: tuple[BaselineEntry, ...]
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BudgetEntry:
+    model: str
+    settings: Settings
+    limits: tuple[tuple[str, float], ...]  # (budget key, limit)
+    tolerance: float | None
+    device: str = "cpu"
+
+
+class _Fields:
+    """Typed reads of one entry's fields; every error names the file, the entry and the field."""
+
+    def __init__(self, doc: Mapping[str, Any], where: str) -> None:
+        self.doc, self.where = doc, where
+
+    def fail(self, key: str, expected: str) -> SpecError:
+        return SpecError(f"{self.where}: field '{key}': expected {expected}, "
+                         f"got {self.doc.get(key)!r}")  # fmt: skip
+
+    def integer(self, key: str, default: int | None, minimum: int = 1) -> int | None:
+        value = self.doc.get(key, default)
+        if value is None and default is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.fail(key, f"an integer ≥ {minimum}")
+        return value
+
+    def number(self, key: str, *, positive: bool = True) -> float:
+        value = self.doc.get(key)
+        if isinstance(value, str):
+            value = _number(value, f"{self.where}: field '{key}'")
+        least = "> 0" if positive else "≥ 0"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(key, f"a number {least}")
+        if not math.isfinite(value) or value < 0 or (positive and value == 0):
+            raise self.fail(key, f"a finite number {least}")
+        return value
+
+    def choice(self, key: str, default: str, choices: Sequence[str]) -> str:
+        value = self.doc.get(key, default)
+        if value not in choices:
+            raise self.fail(key, f"one of {', '.join(choices)}")
+        return value
+
+    def text(self, key: str, required: bool = False) -> str | None:
+        value = self.doc.get(key)
+        if value is None and not required:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, "a non-empty string")
+        return value
+
+    def settings(self, model: str, timeout: float) -> Settings:
+        shape = self.doc.get("input")
+        shapes = None
+        if shape is not None:
+            shapes = tuple(_shape(s) for s in shape) if _nested(shape) else (_shape(shape),)
+            if not shapes or None in shapes:
+                raise self.fail("input", "sizes like [3, 224, 224] or a list of them, each ≥ 1")
+        incomplete = self.doc.get("allow_incomplete", False)
+        if not isinstance(incomplete, bool):
+            raise self.fail("allow_incomplete", "true or false")
+        args = self.doc.get("args")
+        if args is not None and not (
+            isinstance(args, dict) and all(isinstance(k, str) and k.isidentifier() for k in args)
+        ):
+            raise self.fail("args", "a mapping of factory argument names to values")
+        outside = is_outside(model)
+        if args and not outside:
+            raise self.fail("args", "no factory arguments: the model is a spec")
+        return Settings(
+            batch=self.integer("batch", 1) or 1,
+            dtype=self.choice("dtype", "float32", tuple(DTYPE_BYTES)),
+            input=shapes if outside else None,  # type: ignore[arg-type]
+            args=args or None,
+            timeout=self.number("timeout") if "timeout" in self.doc else timeout,
+            allow_incomplete=incomplete,
+        )
+
+
+def _nested(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and isinstance(value[0], list)
+
+
+def _shape(value: Any) -> tuple[int, ...] | None:
+    """``[3, 224, 224]`` → a shape; None unless a non-empty list of integers ≥ 1."""
+    ok = isinstance(value, list) and bool(value) and all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value
+    )  # fmt: skip
+    return tuple(value) if ok else None
+
+
+def _number(text: str, where: str) -> float:
+    """``"4.3M"``, ``"600e6"``, ``"1.5G"`` → a number (not yet checked for range)."""
+    match = re.fullmatch(r"\s*([0-9.eE+-]+)\s*([KMGT]?)\s*", text)
+    try:
+        if not match:
+            raise ValueError
+        return float(match.group(1)) * UNITS[match.group(2)]
+    except ValueError:
+        raise SpecError(f"{where}: expected a number like 4.3M or 600e6, got {text!r}") from None
+
+
+def _models(doc: Any, path: Path, what: str) -> list[Any]:
+    entries = doc.get("models") if isinstance(doc, dict) else None
+    if not isinstance(entries, list):
+        raise SpecError(f"{path}: expected 'models:' with a list of {what} entries")
+    if not entries:
+        raise SpecError(f"{path}: 'models' is empty: a check of nothing would pass; name at "
+                        "least one model")  # fmt: skip
+    return entries
+
+
+def _entries(doc: Any, path: Path, what: str, shape: str) -> list[tuple[_Fields, str]]:
+    """Each entry of ``doc['models']`` as (its fields, its model), every one a mapping that
+    names a model; errors name the file and the entry."""
+    out = []
+    for index, entry in enumerate(_models(doc, path, what), 1):
+        model = entry.get("model") if isinstance(entry, dict) else None
+        where = f"{path}: entry {index}" + (f" ({model})" if isinstance(model, str) else "")
+        if not isinstance(entry, dict):
+            raise SpecError(f"{where}: expected a mapping with {shape}")
+        fields = _Fields(entry, where)
+        out.append((fields, fields.text("model", required=True) or ""))
+    return out
+
+
+def parse_baseline(data: Any, path: Path, timeout: float = DEFAULT_TIMEOUT) -> Baseline:
+    """A baseline document, validated whole (`SpecError` naming file, entry and field);
+    ``timeout`` for entries that give none."""
+    if not isinstance(data, dict) or data.get("schema") != SNAPSHOT_SCHEMA:
+        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise SpecError(f"{path}: schema {found!r} is not {SNAPSHOT_SCHEMA!r}; recreate it with "
+                        "`cnnprof snapshot`")  # fmt: skip
+    entries = []
+    for fields, model in _entries(data, path, "{model, counts}", "'model' and 'counts'"):
+        doc, where = fields.doc, fields.where
+        counts = doc.get("counts")
+        if not isinstance(counts, dict) or not counts:
+            raise fields.fail("counts", f"a non-empty mapping of {', '.join(BASELINE_COUNTS)}")
+        recorded = []
+        for metric in counts:
+            if metric not in BASELINE_COUNTS:
+                raise SpecError(f"{where}: counts: unknown metric {metric!r}; known: "
+                                f"{', '.join(BASELINE_COUNTS)}")  # fmt: skip
+            value = _Fields(counts, f"{where}: counts").number(metric, positive=False)
+            recorded.append((metric, value))
+        entries.append(BaselineEntry(model, fields.settings(model, timeout), tuple(recorded),
+                                     _latency(doc.get("latency"), where), doc))  # fmt: skip
+    return Baseline(path, tuple(entries), data)
+
+
+def _latency(doc: Any, where: str) -> LatencyRecord | None:
+    if doc is None:
+        return None
+    if not isinstance(doc, dict):
+        raise SpecError(f"{where}: field 'latency': expected a mapping, got {doc!r}")
+    fields = _Fields(doc, f"{where}: latency")
+    return LatencyRecord(
+        median_ms=fields.number("median_ms"),
+        device=fields.choice("device", "cpu", DEVICES),
+        device_name=fields.text("device_name"),
+        threads=fields.integer("threads", None),
+    )
+
+
+def read_baseline(path: Path, timeout: float = DEFAULT_TIMEOUT) -> Baseline:
+    """The baseline in ``path``, validated whole."""
+    content = files.read_bytes(path, "baseline", files.MAX_INPUT_BYTES)
+    return _baseline_from(content, path, timeout)
+
+
+def _baseline_from(content: bytes, path: Path, timeout: float = DEFAULT_TIMEOUT) -> Baseline:
+    try:
+        data = json.loads(content.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise SpecError(f"{path}: not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"{path}: not valid JSON (line {exc.lineno}): {exc.msg}") from None
+    except RecursionError:
+        raise SpecError(f"{path}: not a baseline: nested too deeply") from None
+    return parse_baseline(data, path)
+
+
+def read_budgets(path: Path, timeout: float = DEFAULT_TIMEOUT) -> list[BudgetEntry]:
+    """The budget file in ``path``, validated whole; ``timeout`` for entries that give none."""
+    text = files.read_text(path, "budget", files.MAX_INPUT_BYTES)
+    doc = load_yaml(text, str(path))
+    if isinstance(doc, dict) and set(doc) - {"models"}:
+        unknown = sorted(map(str, set(doc) - {"models"}))[0]
+        raise SpecError(f"{path}: unknown top-level key {unknown!r}; a budget has 'models:'")
+    entries = []
+    for fields, model in _entries(doc, path, "budget", "'model: NAME'"):
+        entry, where = fields.doc, fields.where
+        unknown = sorted(map(str, set(entry) - set(ENTRY_KEYS)))
+        if unknown:
+            raise SpecError(
+                f"{where}: unknown field '{unknown[0]}'; allowed: {', '.join(ENTRY_KEYS)}"
+            )
+        limits = tuple((key, fields.number(key)) for key in BUDGET_KEYS if key in entry)
+        if not limits:
+            raise SpecError(f"{where}: no limit; give any of {', '.join(BUDGET_KEYS)}")
+        tolerance = None
+        if "tolerance" in entry:
+            tolerance = _entry_tolerance(entry["tolerance"], where)
+        fields.text("source")
+        entries.append(BudgetEntry(model, fields.settings(model, timeout), limits, tolerance,
+                                   fields.choice("device", "cpu", DEVICES)))  # fmt: skip
+    return entries
+
+
+def _entry_tolerance(value: Any, where: str) -> float:
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise SpecError(f"{where}: field 'tolerance': expected 0.05 or 5%, got {value!r}")
+    try:
+        return parse_tolerance(value, "tolerance")
+    except OptionError as exc:
+        raise SpecError(f"{where}: field {exc}") from None
+
+
+# --- counting -----------------------------------------------------------------------------------
 
 
 def measure(
-    model: str, batch: int = 1, dtype: str = "float32", args: Mapping[str, Any] | None = None,
+    model: str,
+    batch: int = 1,
+    dtype: str = "float32",
+    args: Mapping[str, Any] | None = None,
     input: Sequence[Any] | None = None,
-) -> Profile:  # fmt: skip
+    *,
+    settings: Settings | None = None,
+) -> Profile:
     """The default profile of a model reference (registry name, variant reference, outside);
-    ``args`` and ``input`` go to an outside model's factory and forward."""
-    shapes = None if input is None else tuple(tuple(s) if isinstance(s, list) else s
-                                              for s in input)  # fmt: skip
-    return profile_analytic(request(model, batch=batch, dtype=dtype, args=args, input=shapes))
-
-
-def _measure_entry(entry: Mapping[str, Any]) -> Profile:
-    """An entry's model recounted; its ``args`` and ``input`` are an outside model's."""
-    model = entry["model"]
-    own = (entry.get("args"), entry.get("input")) if is_outside(model) else (None, None)
-    return measure(model, entry.get("batch", 1), entry.get("dtype", "float32"), *own)
+    ``args`` and ``input`` go to an outside model's factory and forward; an entry's
+    ``settings``, when given, win over all of them."""
+    if settings is None:
+        shapes = None if input is None else tuple(tuple(s) if isinstance(s, list) else s
+                                                  for s in input)  # fmt: skip
+        settings = Settings(batch=batch, dtype=dtype, input=shapes, args=args)
+    s = settings
+    return profile_analytic(request(model, batch=s.batch, dtype=s.dtype, input=s.input,
+                                    args=s.args, timeout=s.timeout))  # fmt: skip
 
 
 def completeness(model: str, profile: Profile, allowed: bool) -> list[CheckResult]:
@@ -67,6 +358,17 @@ def completeness(model: str, profile: Profile, allowed: bool) -> list[CheckResul
     return [CheckResult(model, "missing", 0, missing, missing if allowed else 0, "complete")]
 
 
+def _count(profile: Profile, key: str) -> float:
+    value = METRICS[key].get(Column(profile.model, profile))
+    if value is None:
+        raise ValueError(f"metric {key} is not read off a profile")
+    return value
+
+
+def counts(profile: Profile) -> dict[str, float]:
+    return {name: _count(profile, key) for name, key in BASELINE_COUNTS.items()}
+
+
 def snapshot_entry(
     model: str, profile: Profile, timing: Timing | None = None,
     args: Mapping[str, Any] | None = None,
@@ -76,7 +378,7 @@ def snapshot_entry(
         "input": profile.input.as_list(),
         "batch": profile.batch,
         "dtype": profile.dtype,
-        "counts": {name: _count(profile, key) for name, key in BASELINE_COUNTS.items()},
+        "counts": counts(profile),
     }
     if profile.inputs:  # an outside model: what it is called with, recounted the same way
         entry["input"] = [list(s) for s in profile.inputs]
@@ -85,13 +387,6 @@ def snapshot_entry(
     if timing is not None:
         entry["latency"] = latency_entry(timing)
     return entry
-
-
-def _count(profile: Profile, key: str) -> float:
-    value = METRICS[key].get(Column(profile.model, profile))
-    if value is None:
-        raise ValueError(f"metric {key} is not read off a profile")
-    return value
 
 
 def latency_entry(timing: Timing) -> dict[str, Any]:
@@ -114,158 +409,145 @@ def snapshot(
     measure_latency: Callable[[str], Timing] | None = None,
     args: Mapping[str, Any] | None = None,
     input: Sequence[Any] | None = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> dict[str, Any]:
     """A versioned baseline; ``measure_latency(model)`` adds a latency entry per model;
     ``args`` and ``input`` go to the outside models among ``models``."""
     entries = []
     for model in models:
-        timing = measure_latency(model) if measure_latency else None
         own = (args, input) if is_outside(model) else (None, None)
-        profile = measure(model, batch, dtype, *own)
+        shapes = None if own[1] is None else tuple(tuple(s) for s in own[1])
+        settings = Settings(batch=batch, dtype=dtype, input=shapes, args=own[0], timeout=timeout)
+        profile = measure(model, settings=settings)
+        timing = measure_latency(model) if measure_latency else None
         entries.append(snapshot_entry(model, profile, timing, own[0]))
     return {"schema": SNAPSHOT_SCHEMA, "cnnprof": __version__, "models": entries}
 
 
-def read_baseline(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise OptionError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise SpecError(f"{path}: not valid JSON (line {exc.lineno}): {exc.msg}") from None
-    if not isinstance(data, dict) or data.get("schema") != SNAPSHOT_SCHEMA:
-        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
-        raise SpecError(f"{path}: schema {found!r} is not {SNAPSHOT_SCHEMA!r}; recreate it with "
-                        "`cnnprof snapshot`")  # fmt: skip
-    models = data.get("models")
-    ok = isinstance(models, list) and all(
-        isinstance(m, dict)
-        and isinstance(m.get("model"), str)
-        and isinstance(m.get("counts"), dict)
-        for m in models
-    )
-    if not ok:
-        raise SpecError(f"{path}: 'models' must be a list of {{model, counts}} entries")
-    return data
+# --- checking -----------------------------------------------------------------------------------
 
 
-def check_baseline(
-    data: Mapping[str, Any],
+@dataclass(frozen=True)
+class Recount:
+    """One baseline entry counted again (and timed again where it can be compared)."""
+
+    entry: BaselineEntry
+    profile: Profile
+    timing: Timing | None
+
+
+def recount(
+    baseline: Baseline, machine: Callable[[], Machine] | None, notes: list[str]
+) -> list[Recount]:
+    """Every entry counted with its own settings; latency measured where it was recorded on
+    this device with this thread count (otherwise a note says why it is not)."""
+    out = []
+    here: Machine | None = None
+    for entry in baseline.entries:
+        profile = measure(entry.model, settings=entry.settings)
+        timing = None
+        record = entry.latency
+        if record is not None and machine is None:
+            notes.append(f"{entry.model}: latency not measured (no machine to measure it on)")
+        elif record is not None and machine is not None:
+            here = here or machine()
+            name = here.device_name(record.device)
+            if (record.device_name, record.threads) != (name, here.threads):
+                notes.append(
+                    f"{entry.model}: latency skipped: the baseline was measured on "
+                    f"{record.device_name} with {record.threads} threads, this is "
+                    f"{name} with {here.threads}"
+                )
+            else:
+                timing = here.measure(entry.model, record.device)
+        out.append(Recount(entry, profile, timing))
+    return out
+
+
+def compare_baseline(
+    recounts: Sequence[Recount], tolerance: float, latency_tolerance: float
+) -> list[CheckResult]:
+    results = []
+    for r in recounts:
+        model = r.entry.model
+        results += completeness(model, r.profile, r.entry.settings.allow_incomplete)
+        now = counts(r.profile)
+        for metric, before in r.entry.counts:
+            after = now[metric]
+            results.append(
+                CheckResult(model, metric, before, after, before * (1 + tolerance), "baseline")
+            )
+        if r.timing is not None and r.entry.latency is not None:
+            before = r.entry.latency.median_ms
+            results.append(CheckResult(model, "latency_ms", before, r.timing.median * 1e3,
+                                       before * (1 + latency_tolerance), "baseline"))  # fmt: skip
+    return results
+
+
+def updated(baseline: Baseline, recounts: Sequence[Recount]) -> tuple[dict[str, Any], list[str]]:
+    """The baseline with today's figures: each entry keeps its settings and every key but the
+    counts it guards and the latency re-measured here; (new document, what changed)."""
+    models, changes = [], []
+    for r in recounts:
+        entry = dict(r.entry.raw)
+        new_counts = dict(entry["counts"])
+        now = counts(r.profile)
+        for metric, before in r.entry.counts:
+            after = now[metric]
+            new_counts[metric] = after
+            if after != before:
+                changes.append(f"{r.entry.model} {metric}: {_shown(before)} → {_shown(after)}")
+        entry["counts"] = new_counts
+        if r.timing is not None and r.entry.latency is not None:
+            fresh = latency_entry(r.timing)
+            entry["latency"] = {**entry["latency"], **fresh}
+            before_ms = r.entry.latency.median_ms
+            if fresh["median_ms"] != before_ms:
+                changes.append(
+                    f"{r.entry.model} latency_ms: {before_ms:g} → {fresh['median_ms']:g}"
+                )
+        models.append(entry)
+    return {**baseline.raw, "cnnprof": __version__, "models": models}, changes
+
+
+def _shown(value: float) -> str:
+    """A figure as it changed, every digit kept (1,814,073,856, not 1.81407e+09)."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,}"
+
+
+def check_budgets(
+    entries: Sequence[BudgetEntry],
     tolerance: float,
     latency_tolerance: float = 0.10,
     machine: Callable[[], Machine] | None = None,
     notes: list[str] | None = None,
 ) -> list[CheckResult]:
-    """Recount a baseline's models; latency skipped on another device is said in ``notes``."""
-    notes = [] if notes is None else notes
-    results = []
-    here: Machine | None = None
-    for entry in data["models"]:
-        profile = _measure_entry(entry)
-        results += completeness(entry["model"], profile, bool(entry.get("allow_incomplete")))
-        for metric, before in entry["counts"].items():
-            if metric not in BASELINE_COUNTS or not isinstance(before, (int, float)):
-                continue
-            after = _count(profile, BASELINE_COUNTS[metric])
-            results.append(
-                CheckResult(
-                    entry["model"], metric, before, after, before * (1 + tolerance), "baseline"
-                )
-            )
-        latency = entry.get("latency")
-        if not isinstance(latency, dict) or machine is None:
-            continue
-        here = here or machine()
-        device = str(latency.get("device", "cpu"))
-        name = here.device_name(device)
-        if (latency.get("device_name"), latency.get("threads")) != (name, here.threads):
-            notes.append(
-                f"{entry['model']}: latency skipped: the baseline was measured on "
-                f"{latency.get('device_name')} with {latency.get('threads')} threads, this is "
-                f"{name} with {here.threads}"
-            )
-            continue
-        timing = here.measure(entry["model"], device)
-        before = float(latency["median_ms"])
-        results.append(CheckResult(entry["model"], "latency_ms", before, timing.median * 1e3,
-                              before * (1 + latency_tolerance), "baseline"))  # fmt: skip
-    return results
-
-
-def read_budgets(path: Path) -> list[dict[str, Any]]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise OptionError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
-    entries = data.get("models") if isinstance(data, dict) else None
-    if not isinstance(entries, list) or not entries:
-        raise SpecError(f"{path}: expected 'models:' with a list of budget entries")
-    for i, entry in enumerate(entries, 1):
-        where = f"{path}: entry {i}"
-        if not isinstance(entry, dict) or not isinstance(entry.get("model"), str):
-            raise SpecError(f"{where}: expected a mapping with 'model: NAME'")
-        unknown = sorted(set(entry) - set(ENTRY_KEYS))
-        if unknown:
-            raise SpecError(
-                f"{where}: unknown field '{unknown[0]}'; allowed: {', '.join(ENTRY_KEYS)}"
-            )
-        if "tolerance" in entry:
-            entry["tolerance"] = parse_tolerance(str(entry["tolerance"]))
-        if not isinstance(entry.get("args", {}), dict) or not isinstance(entry.get("input", []),
-                                                                         list):  # fmt: skip
-            raise SpecError(f"{where}: 'args' is a mapping of factory arguments, 'input' a list "
-                            "of sizes ([3, 224, 224]) or of such lists")  # fmt: skip
-        limits = [k for k in BUDGET_KEYS if k in entry]
-        if not limits:
-            raise SpecError(f"{where}: no limit; give any of {', '.join(BUDGET_KEYS)}")
-        for key in limits:
-            value = entry[key]
-            if isinstance(value, str):
-                value = _number(value, f"{where}: field '{key}'")
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-                raise SpecError(f"{where}: field '{key}': expected a number > 0, got {value!r}")
-            entry[key] = value
-    return entries
-
-
-def _number(text: str, where: str) -> float:
-    """``"4.3M"``, ``"600e6"``, ``"1.5G"`` → a number."""
-    match = re.fullmatch(r"\s*([0-9.eE+-]+)\s*([KMGT]?)\s*", text)
-    if not match:
-        raise SpecError(f"{where}: expected a number like 4.3M or 600e6, got {text!r}")
-    try:
-        value = float(match.group(1))
-    except ValueError:
-        raise SpecError(f"{where}: expected a number like 4.3M or 600e6, got {text!r}") from None
-    return value * {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}[match.group(2)]
-
-
-def check_budgets(
-    entries: Sequence[Mapping[str, Any]],
-    tolerance: float,
-    latency_tolerance: float = 0.10,
-    machine: Callable[[], Machine] | None = None,
-) -> list[CheckResult]:
     results = []
     here: Machine | None = None
     for entry in entries:
-        profile = _measure_entry(entry)
-        results += completeness(entry["model"], profile, bool(entry.get("allow_incomplete")))
-        slack = 1 + entry.get("tolerance", tolerance)
-        for key, metric in BUDGET_KEYS.items():
-            if key in entry and metric != "latency_ms":
-                limit, after = entry[key], _count(profile, metric)
-                name = COUNT_NAMES[metric]
-                result = CheckResult(entry["model"], name, limit, after, limit * slack, "budget")
-                results.append(result)
-        if "max_latency_ms" in entry and machine is not None:
-            here = here or machine()
-            timing = here.measure(entry["model"], entry.get("device", "cpu"))
-            limit = entry["max_latency_ms"]
-            results.append(CheckResult(entry["model"], "latency_ms", limit, timing.median * 1e3,
-                                  limit * (1 + latency_tolerance), "budget"))  # fmt: skip
+        profile = measure(entry.model, settings=entry.settings)
+        results += completeness(entry.model, profile, entry.settings.allow_incomplete)
+        slack = 1 + (tolerance if entry.tolerance is None else entry.tolerance)
+        for key, limit in entry.limits:
+            metric = BUDGET_KEYS[key]
+            if metric == "latency_ms":
+                continue
+            after = _count(profile, metric)
+            name = COUNT_NAMES[metric]
+            results.append(CheckResult(entry.model, name, limit, after, limit * slack, "budget"))
+        limit = dict(entry.limits).get("max_latency_ms")
+        if limit is None:
+            continue
+        if machine is None:
+            if notes is not None:
+                notes.append(f"{entry.model}: max_latency_ms not checked (no machine to measure "
+                             "it on)")  # fmt: skip
+            continue
+        here = here or machine()
+        timing = here.measure(entry.model, entry.device)
+        results.append(CheckResult(entry.model, "latency_ms", limit, timing.median * 1e3,
+                                   limit * (1 + latency_tolerance), "budget"))  # fmt: skip
     return results
 
 
@@ -275,18 +557,44 @@ def run_check(
     latency_tolerance: float = 0.10,
     machine: Callable[[], Machine] | None = None,
     notes: list[str] | None = None,
+    *,
+    update: bool = False,
+    changes: list[str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> list[CheckResult]:
-    """Recount every model named in a baseline (.json) or budget (.yaml) file. Latency entries
-    are measured with ``machine`` (given only when latency may be measured); a baseline's latency
-    measured on another device or thread count is skipped, and a note says so."""
+    """Recount every model named in a baseline (.json) or budget (.yaml) file, validated whole
+    first. Latency entries are measured with ``machine`` (given only when latency may be
+    measured); a baseline's latency measured on another device or thread count is skipped, and
+    a note says so. ``update``: the baseline is rewritten with today's figures (locked against
+    other updaters, replaced atomically), and ``changes`` lists what changed. ``timeout``: the
+    seconds each stage of an outside model's code may take, where an entry gives none."""
+    notes = [] if notes is None else notes
     for name, value in (("--tolerance", tolerance), ("--latency-tolerance", latency_tolerance)):
-        if value < 0:
-            raise OptionError(f"{name} {value:g}: must be ≥ 0")
-    if not path.exists():
+        if not 0 <= value < math.inf:
+            raise OptionError(f"{name} {value:g}: must be a finite fraction ≥ 0")
+    if path.suffix not in (".json", ".yaml", ".yml"):
+        raise OptionError(f"{path}: expected a baseline .json or a budget .yaml")
+    if not files.exists(path, "check"):
         raise OptionError(f"{path}: no such file")
-    if path.suffix == ".json":
-        data = read_baseline(path)
-        return check_baseline(data, tolerance, latency_tolerance, machine, notes)
-    if path.suffix in (".yaml", ".yml"):
-        return check_budgets(read_budgets(path), tolerance, latency_tolerance, machine)
-    raise OptionError(f"{path}: expected a baseline .json or a budget .yaml")
+    if path.suffix != ".json":
+        if update:
+            raise OptionError("--update rewrites a baseline .json; edit a budget .yaml by hand")
+        return check_budgets(
+            read_budgets(path, timeout), tolerance, latency_tolerance, machine, notes
+        )
+    if not update:
+        baseline = read_baseline(path, timeout)
+        return compare_baseline(recount(baseline, machine, notes), tolerance, latency_tolerance)
+    results: list[CheckResult] = []
+
+    def change(content: bytes) -> bytes:
+        baseline = _baseline_from(content, path, timeout)
+        recounts = recount(baseline, machine, notes)
+        results.extend(compare_baseline(recounts, tolerance, latency_tolerance))
+        document, changed = updated(baseline, recounts)
+        if changes is not None:
+            changes.extend(changed)
+        return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+    files.update(path, change, "--update")
+    return results

@@ -3,6 +3,7 @@ predict on its roofs. torch is reached only through `sources`."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -17,12 +18,20 @@ from cnnprof.api.sources import (
     this_machine,
     time_model,
 )
+from cnnprof.errors import OutOfTime
 from cnnprof.results.device import Estimate, Peaks
-from cnnprof.results.timing import LatencySettings, Timing
+from cnnprof.results.timing import Deadline, LatencySettings, Timing
 
 Progress = Callable[[str, float], None]  # (stage, fraction of that stage done)
+PEAKS_LIMIT = 600.0  # seconds the device microbenchmark may take when no budget says otherwise
+TIMING_SHARE = 0.5  # of a budget, for the timing, when the device's peaks must be measured too
+PREDICT_RESERVE = 0.5  # seconds of a budget kept for the prediction and the output
+MIN_CALIBRATION_S = 3.0  # a device microbenchmark is not started with less time than this
 
-__all__ = ["Machine", "machine", "measure", "peaks", "peaks_cache", "predict"]
+__all__ = [
+    "Machine", "Measured", "cached_peaks", "machine", "measure", "measure_and_predict", "peaks",
+    "peaks_cache", "predict",
+]  # fmt: skip
 
 
 def measure(
@@ -30,14 +39,18 @@ def measure(
     settings: LatencySettings | None = None,
     progress: Progress | None = None,
     needs: str = "cnnprof latency",
+    *,
+    deadline: Deadline | None = None,
+    stop: Deadline | None = None,
 ) -> Timing:
     """Measure the model a request (or a source already resolved) names, batch and dtype from
     the request, with random weights: a spec built on the device, an outside model constructed
     there (an ``nn.Module`` given directly is copied first). Per-row times follow the analytic
-    rows."""
+    rows. ``deadline`` (default: the settings' budget from now) bounds the whole measurement;
+    an outside model's own code is stopped at ``stop`` (default: the deadline)."""
     settings = settings or LatencySettings()
     source = resolve(model) if isinstance(model, Request) else model
-    return time_model(source, settings, progress, needs)
+    return time_model(source, settings, progress, needs, deadline=deadline, stop=stop)
 
 
 def peaks(
@@ -48,9 +61,25 @@ def peaks(
     refresh: bool = False,
     progress: Progress | None = None,
     needs: str = "cnnprof latency",
+    within: float = PEAKS_LIMIT,
+    notes: list[str] | None = None,
 ) -> Peaks:
-    """The device's measured peaks, from the cache or measured now (and cached)."""
-    return device_peaks(device, dtype, threads, refresh=refresh, progress=progress, needs=needs)
+    """The device's peaks, from the cache or measured now (and cached); the microbenchmark
+    takes at most ``within`` seconds (`OutOfTime` past it); ``notes`` gets a cache not used or
+    not written."""
+    measured = device_peaks(device, dtype, threads, refresh=refresh, progress=progress,
+                            needs=needs, within=within, notes=notes)  # fmt: skip
+    if measured is None:  # only a cached_only call gives none
+        raise OutOfTime(f"the device's peaks were not measured within {within:g} s")
+    return measured
+
+
+def cached_peaks(
+    device: str, dtype: str, threads: int | None, notes: list[str], needs: str = "cnnprof latency"
+) -> Peaks | None:
+    """The device's peaks if a usable record is cached (None otherwise; nothing is measured)."""
+    return device_peaks(device, dtype, threads, refresh=False, progress=None, needs=needs,
+                        notes=notes, cached_only=True)  # fmt: skip
 
 
 def predict(source: Source, timing: Timing, measured: Peaks) -> Estimate:
@@ -60,6 +89,62 @@ def predict(source: Source, timing: Timing, measured: Peaks) -> Estimate:
         source.profile(), measured.roofs, timing.channels_last, timing.kernel_map(),
         timing.page_faults, timing.row_faults(),
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What `cnnprof latency` found within its budget; ``notes`` says what it could not do."""
+
+    timing: Timing
+    peaks: Peaks | None
+    estimate: Estimate | None
+    notes: tuple[str, ...]
+    calibration_s: float | None = None  # seconds the device's peaks took, when measured now
+
+
+def measure_and_predict(
+    model: Request | Source,
+    settings: LatencySettings,
+    deadline: Deadline | None = None,
+    *,
+    timing: Progress | None = None,
+    calibration: Progress | None = None,
+) -> Measured:
+    """Time ``req`` and predict it on the device's roofs, all within ``settings.budget`` (or
+    ``deadline``): with the peaks cached, or a budget too short to measure them, the timing may
+    use the whole budget; otherwise it uses TIMING_SHARE of it and the microbenchmark what is
+    left (no prediction when that is not enough: a note says so). ``timing`` and
+    ``calibration`` report each phase's progress."""
+    deadline = deadline or Deadline(settings.budget)
+    source = resolve(model) if isinstance(model, Request) else model
+    dtype = source.request.dtype
+    notes: list[str] = []
+    cached = cached_peaks(settings.device, dtype, settings.threads, notes)
+    with source.running(deadline.left()):  # the analytic walk of an outside model runs it
+        source.profile()
+    # the microbenchmark is tried only when its share of the budget could hold it
+    calibrate = cached is None and (1 - TIMING_SHARE) * settings.budget >= MIN_CALIBRATION_S
+    share = TIMING_SHARE if calibrate else 1.0
+    measured_timing = measure(source, settings, timing, deadline=deadline.part(share),
+                              stop=deadline)  # fmt: skip
+    measured, seconds = cached, None
+    left = deadline.left() - PREDICT_RESERVE
+    if calibrate and left >= MIN_CALIBRATION_S:
+        started = time.monotonic()
+        try:
+            measured = peaks(settings.device, dtype, settings.threads, progress=calibration,
+                             within=left, notes=notes)  # fmt: skip
+            seconds = time.monotonic() - started
+        except OutOfTime:
+            pass
+    if measured is None:
+        notes.append(
+            f"no roofline prediction: this device's peaks are not cached and measuring them "
+            f"takes longer than the {max(left, 0):.1f} s left of --budget "
+            f"{settings.budget:g}; `cnnprof device` measures and caches them once"
+        )
+    estimate = None if measured is None else predict(source, measured_timing, measured)
+    return Measured(measured_timing, measured, estimate, tuple(notes), seconds)
 
 
 @dataclass(frozen=True)

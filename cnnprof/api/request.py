@@ -3,6 +3,7 @@ settings — built once from a reference and the options, and checked when built
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from types import MappingProxyType
@@ -12,7 +13,7 @@ from cnnprof.analytic.engine import check_run_options
 from cnnprof.errors import OptionError
 from cnnprof.spec.model import Shape
 from cnnprof.spec.multipliers import Multipliers
-from cnnprof.spec.reference import MULTIPLIER_KEYS, split_reference
+from cnnprof.spec.reference import DEFAULT_TIMEOUT, MULTIPLIER_KEYS, split_reference
 
 DEFAULT_INPUT = Shape(3, 224, 224)
 
@@ -30,8 +31,17 @@ class Request:
     transforms: tuple[str, ...] = ()  # "standard", "separable" (spec models only)
     design: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))  # RegNet: wm…
     train: str | None = None  # "head", "all" or "from:PATH": the cost of a training step
+    # seconds each of an outside model's import, construct and forward may take
+    timeout: float = DEFAULT_TIMEOUT
 
     def __post_init__(self) -> None:
+        timeout = self.timeout
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, (int, float))
+            or not 0 < timeout < math.inf
+        ):
+            raise OptionError(f"--timeout {timeout}: expected seconds > 0")
         if self.input is not None:  # one shape (3, 224, 224) or several ((3, 8, 8), (3, 8, 8))
             shapes = self.input if self.input and _is_shape(self.input[0]) else (self.input,)
             if not shapes or not all(_is_shape(s) and s and min(s) >= 1 for s in shapes):

@@ -10,10 +10,12 @@ extra to install; then it imports what it needs from `cnnprof.empirical` by name
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import importlib
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from math import prod
 from typing import TYPE_CHECKING, Any
@@ -23,7 +25,7 @@ from cnnprof.api.request import Request
 from cnnprof.errors import CnnprofError, LoadError, MissingExtra, OptionError
 from cnnprof.results.device import Peaks
 from cnnprof.results.profile import Profile
-from cnnprof.results.timing import LatencySettings, Timing
+from cnnprof.results.timing import Deadline, LatencySettings, Timing
 from cnnprof.results.training import MeasuredStep
 from cnnprof.spec.model import Arch, Published, Shape
 from cnnprof.spec.reference import is_outside
@@ -61,6 +63,10 @@ class SpecSource:
     @property
     def input_shape(self) -> Shape:
         return self.arch.input
+
+    def running(self, budget: float | None = None) -> AbstractContextManager[None]:
+        """A spec's forward is cnnprof's own code: no boundary."""
+        return contextlib.nullcontext()
 
     @property
     def published(self) -> Published | None:
@@ -168,11 +174,12 @@ class OutsideSource:
         req, inputs = self.request, self.inputs()
         module, how = self._built()
         settings = {"batch": req.batch, "dtype": req.dtype, "model": req.name}
-        try:
-            profile = counter(module, inputs, **settings)
-        except MetaFailed as failed:
-            real, how = self._real(module, inputs, failed)
-            profile = counter(real, inputs, on="real", **settings)
+        with self.running():
+            try:
+                profile = counter(module, inputs, **settings)
+            except MetaFailed as failed:
+                real, how = self._real(module, inputs, failed)
+                profile = counter(real, inputs, on="real", **settings)
         return replace(profile, counted_on=how)
 
     def _built(self) -> tuple[nn.Module, str]:
@@ -184,11 +191,11 @@ class OutsideSource:
 
         args = self._args()
         try:
-            return construct(model, args, "meta"), "meta"
+            return construct(model, args, "meta", timeout=self.request.timeout), "meta"
         except CnnprofError as on_meta:
             try:
                 with parameters_on_meta():
-                    built = construct(model, args, "cpu")
+                    built = construct(model, args, "cpu", timeout=self.request.timeout)
             except CnnprofError:
                 raise on_meta from None
         return (
@@ -227,6 +234,18 @@ class OutsideSource:
             args.setdefault("num_classes", self.request.multipliers.num_classes)
         return args
 
+    def running(self, budget: float | None = None) -> AbstractContextManager[None]:
+        """The boundary the model's own code runs in (a guest): for at most the request's
+        timeout, or ``budget`` seconds when that is sooner."""
+        require_torch(self._needs)
+        from cnnprof.empirical.outside import guest
+
+        timeout = self.request.timeout
+        if budget is not None and budget < timeout:
+            left = max(budget, 0.0)
+            return guest(self.request.name, "forward", left, f"the {left:.1f} s left of --budget")
+        return guest(self.request.name, "forward", timeout)
+
     def module(self, device: str, needs: str = "", fresh: bool = False) -> nn.Module:
         """The model on ``device``: constructed there from its reference (on meta also when the
         factory computes with real tensors), or the module the user gave (a copy when
@@ -239,7 +258,7 @@ class OutsideSource:
             return self._built()[0]
         from cnnprof.empirical.outside import construct
 
-        return construct(model, self._args(), device)
+        return construct(model, self._args(), device, timeout=self.request.timeout)
 
 
 Source = SpecSource | OutsideSource
@@ -297,8 +316,9 @@ def count_module(source: Source, counter: str) -> Profile:
     from cnnprof.empirical.count import COUNTERS
 
     req = source.request
-    return COUNTERS[counter](module, source.input_shape, batch=req.batch, dtype=req.dtype,
-                             rows=rows, model=req.name)  # fmt: skip
+    with source.running():
+        return COUNTERS[counter](module, source.input_shape, batch=req.batch, dtype=req.dtype,
+                                 rows=rows, model=req.name)  # fmt: skip
 
 
 def train_step(source: Source, trainable: tuple[str, ...]) -> MeasuredStep:
@@ -306,14 +326,24 @@ def train_step(source: Source, trainable: tuple[str, ...]) -> MeasuredStep:
     module = source.module("meta", needs="--empirical")
     from cnnprof.empirical.training import training_step
 
-    return training_step(module, source.input_shape, trainable, source.request.batch)
+    with source.running():
+        return training_step(module, source.input_shape, trainable, source.request.batch)
 
 
 def time_model(
-    source: Source, settings: LatencySettings, progress: Progress | None, needs: str
+    source: Source,
+    settings: LatencySettings,
+    progress: Progress | None,
+    needs: str,
+    *,
+    deadline: Deadline | None = None,
+    stop: Deadline | None = None,
 ) -> Timing:
     """The source's model timed on ``settings.device`` with random weights (a module the caller
-    gave is copied first); per-row times follow the analytic rows."""
+    gave is copied first); per-row times follow the analytic rows. ``deadline`` (default: the
+    settings' budget from now) bounds the measurement; the model's own code is stopped at
+    ``stop`` (default: the deadline), so a first run may finish past a deadline that leaves the
+    rest of the budget to others."""
     require_torch(needs)
     from cnnprof.empirical.latency import check_device, measure
 
@@ -321,21 +351,28 @@ def time_model(
     check_device(settings.device, req.dtype)
     profile = source.profile()
     module = source.module(settings.device, needs=needs, fresh=True)
-    return measure(
-        module, source.input_shape, batch=req.batch, dtype=req.dtype, settings=settings,
-        rows=profile.rows, macs=profile.macs, model=profile.model, progress=progress,
-    )  # fmt: skip
+    deadline = deadline or Deadline(settings.budget)
+    with source.running((stop or deadline).left()):
+        return measure(
+            module, source.input_shape, batch=req.batch, dtype=req.dtype, settings=settings,
+            rows=profile.rows, macs=profile.macs, model=profile.model, progress=progress,
+            deadline=deadline,
+        )  # fmt: skip
 
 
 def device_peaks(
     device: str, dtype: str, threads: int | None, *, refresh: bool, progress: Progress | None,
-    needs: str,
-) -> Peaks:  # fmt: skip
-    """The device's measured peaks, from the cache or measured now (and cached)."""
+    needs: str, within: float | None = None, notes: list[str] | None = None,
+    cached_only: bool = False,
+) -> Peaks | None:  # fmt: skip
+    """The device's measured peaks, from the cache or measured now (and cached) within
+    ``within`` seconds; ``cached_only``: None rather than measuring. ``notes`` gets a cache
+    not used or not written."""
     require_torch(needs)
     from cnnprof.empirical.peaks import peaks
 
-    return peaks(device, dtype, threads, refresh=refresh, progress=progress)
+    return peaks(device, dtype, threads, refresh=refresh, progress=progress, within=within,
+                 notes=notes, cached_only=cached_only)  # fmt: skip
 
 
 def peaks_cache(measured: Peaks) -> str | None:

@@ -5,6 +5,7 @@ compound multipliers (`sweep_settings`, `official_for_phi`, `mark`). Nothing her
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from types import MappingProxyType
@@ -16,7 +17,13 @@ from cnnprof.api.sources import resolve
 from cnnprof.errors import OptionError
 from cnnprof.results.metrics import METRICS, Comparison, value
 from cnnprof.results.profile import LayerCost, Profile
-from cnnprof.results.tables import Column, SeparableReport, SeparableRow, SweepPoint
+from cnnprof.results.tables import (
+    MAX_SWEEP_POINTS,
+    Column,
+    SeparableReport,
+    SeparableRow,
+    SweepPoint,
+)
 from cnnprof.results.timing import Timing
 from cnnprof.spec.reference import MULTIPLIER_KEYS
 from cnnprof.spec.registry import lookup
@@ -81,8 +88,11 @@ def separable(request: Request) -> SeparableReport:
 # --- sweep ------------------------------------------------------------------------------------
 
 
-def parse_list(text: str | None, kind: type, name: str) -> list[Any]:
-    """``"1,0.75,0.5"`` or a whole-number range ``"0..7"``."""
+def parse_list(
+    text: str | None, kind: type, name: str, max_points: int = MAX_SWEEP_POINTS
+) -> list[Any]:
+    """``"1,0.75,0.5"`` or a whole-number range ``"0..7"``; more than ``max_points`` values are
+    refused before any is made."""
     if text is None:
         return []
     try:
@@ -90,12 +100,20 @@ def parse_list(text: str | None, kind: type, name: str) -> list[Any]:
             low, high = (int(v) for v in text.split(".."))
             if high < low:
                 raise ValueError
+            _bounded(high - low + 1, f"--{name} {text}", max_points)
             return [kind(v) for v in range(low, high + 1)]
+        _bounded(text.count(",") + 1, f"--{name}", max_points)
         return [kind(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise OptionError(
             f"--{name} {text}: expected a list like 1,0.75,0.5 or a range like 0..7"
         ) from None
+
+
+def _bounded(points: int, what: str, max_points: int) -> None:
+    if points > max_points:
+        raise OptionError(f"{what}: {points:,} points; a sweep takes at most {max_points:,} "
+                          "(--max-points raises the limit)")  # fmt: skip
 
 
 def sweep_settings(
@@ -104,9 +122,11 @@ def sweep_settings(
     depths: list[float],
     phis: list[float],
     params: Mapping[str, list[Any]] | None = None,
+    max_points: int = MAX_SWEEP_POINTS,
 ) -> list[dict[str, Any]]:
-    """Every combination of the values given; ``params``: a generated family's design
-    parameters (RegNet's wm, d, …), swept like the multipliers."""
+    """Every combination of the values given, at most ``max_points`` of them (checked before
+    any is made); ``params``: a generated family's design parameters (RegNet's wm, d, …),
+    swept like the multipliers."""
     axes = [("alpha", alphas), ("resolution", resolutions), ("depth", depths), ("phi", phis)]
     axes += list((params or {}).items())
     given = [(name, values) for name, values in axes if values]
@@ -114,6 +134,7 @@ def sweep_settings(
         raise OptionError(
             "sweep needs at least one of --alpha, --resolution, --depth, --phi, --param"
         )
+    _bounded(math.prod(len(v) for _, v in given), "the sweep's grid", max_points)
     names = [name for name, _ in given]
     return [
         dict(zip(names, combo, strict=True)) for combo in itertools.product(*(v for _, v in given))

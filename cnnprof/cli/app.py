@@ -28,6 +28,9 @@ class _Group(TyperGroup):
     """The app's command group: every error, ours or a usage error, is one line and a code."""
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        reconfigure = getattr(sys.stderr, "reconfigure", None)
+        if reconfigure is not None:  # messages reach a terminal of any encoding, escaped if need be
+            reconfigure(errors="backslashreplace")
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
         except CnnprofError as exc:

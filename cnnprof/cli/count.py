@@ -23,6 +23,7 @@ from cnnprof.cli.options import (
     Output,
     Params,
     Sort,
+    Timeout,
     Top,
     check_output,
     emit,
@@ -38,7 +39,7 @@ from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.report.units import human
 from cnnprof.results.profile import CrossCheck
 from cnnprof.spec.multipliers import Multipliers
-from cnnprof.spec.reference import parse_args, parse_params
+from cnnprof.spec.reference import DEFAULT_TIMEOUT, parse_args, parse_params
 
 if TYPE_CHECKING:
     from cnnprof.api.request import Request
@@ -86,6 +87,7 @@ def count(
     input: InputOpt = None,
     arg: Args = None,
     param: Params = None,
+    timeout: Timeout = DEFAULT_TIMEOUT,
     layers: Annotated[bool, typer.Option("--layers", "-l", help="Per-layer table.")] = False,
     max_depth: MaxDepth = None,
     by: Annotated[GroupBy | None, typer.Option("--by", help="Group layers by op kind.")] = None,
@@ -122,7 +124,7 @@ def count(
                "levels deep; give it with --layers (not --empirical or --by)")  # fmt: skip
     req = request(
         model, multipliers, batch=batch, dtype=dtype.value, input=parse_input(input),
-        args=parse_args(arg), train=train, design=parse_params(param),
+        args=parse_args(arg), timeout=timeout, train=train, design=parse_params(param),
     )  # fmt: skip
     _refuse_combinations(layers, grouped, empirical, req.train, counter, latency, fmt)
     if ((sort is not None or top is not None) and not (layers or grouped)) or (

@@ -17,15 +17,16 @@ from cnnprof.cli.options import (
     FormatOpt,
     InputOpt,
     Output,
+    Timeout,
+    check_output,
     emit,
     parse_input,
 )
-from cnnprof.errors import OptionError
 from cnnprof.render import common
 from cnnprof.render import guard as render
 from cnnprof.report import guard as report
 from cnnprof.report.text import to_csv, to_json
-from cnnprof.spec.reference import parse_args
+from cnnprof.spec.reference import DEFAULT_TIMEOUT, parse_args
 
 
 def snapshot(
@@ -37,6 +38,7 @@ def snapshot(
     latency: Annotated[
         bool, typer.Option("--latency", help="Also record latency, device and thread count.")
     ] = False,
+    timeout: Timeout = DEFAULT_TIMEOUT,
     output: Output = None,
     force: Force = False,
 ) -> None:
@@ -45,26 +47,34 @@ def snapshot(
     from cnnprof.api import guard
     from cnnprof.cli.measure import machine
 
+    check_output(output, force)
     measure = None
     if latency:
         here = machine("snapshot --latency")
         measure = lambda model: here.measure(model, "cpu")  # noqa: E731
     baseline = guard.snapshot(models, batch, dtype.value, measure, args=parse_args(arg),
-                              input=parse_input(input))  # fmt: skip
+                              input=parse_input(input), timeout=timeout)  # fmt: skip
     emit(to_json(baseline), output, force)
 
 
 def check(
     path: Annotated[Path, typer.Argument(help="A baseline .json (from snapshot) or budget .yaml.")],
     tolerance: Annotated[
-        str, typer.Option("--tolerance", help="Growth allowed before failing, e.g. 0.5%.")
+        str,
+        typer.Option("--tolerance", help="Growth allowed before failing: 0.005 or 0.5%."),
     ] = "0%",
     latency_tolerance: Annotated[
-        str, typer.Option("--latency-tolerance", help="Latency growth allowed, e.g. 10%.")
+        str, typer.Option("--latency-tolerance", help="Latency growth allowed: 0.1 or 10%.")
     ] = "10%",
     update: Annotated[
-        bool, typer.Option("--update", help="Rewrite the baseline with today's counts.")
+        bool,
+        typer.Option(
+            "--update",
+            help="Rewrite the baseline with today's figures (atomically, keeping each entry's "
+            "settings and every other key); prints what changed.",
+        ),
     ] = False,
+    timeout: Timeout = DEFAULT_TIMEOUT,
     fmt: FormatOpt = Format.table,
     output: Output = None,
     force: Force = False,
@@ -74,26 +84,13 @@ def check(
     from cnnprof.api import guard
     from cnnprof.cli.measure import machine
 
+    allowed = guard.parse_tolerance(tolerance)
+    allowed_latency = guard.parse_tolerance(latency_tolerance, "--latency-tolerance")
+    check_output(output, force)
     notes: list[str] = []
-    results = guard.run_check(
-        path, guard.parse_tolerance(tolerance), guard.parse_tolerance(latency_tolerance),
-        machine, notes,
-    )  # fmt: skip
-    if update:
-        if path.suffix != ".json":
-            raise OptionError("--update rewrites a baseline .json; edit a budget .yaml by hand")
-        data = guard.read_baseline(path)
-        models = [entry["model"] for entry in data["models"]]
-        timed = any("latency" in entry for entry in data["models"])
-        measure = None
-        if timed:
-            here = machine()
-            measure = lambda model: here.measure(model, "cpu")  # noqa: E731
-        path.write_text(to_json(guard.snapshot(models, measure_latency=measure)),
-                        encoding="utf-8")  # fmt: skip
-        typer.echo(f"updated {path}: {len(models)} models", err=True)
-        return
-    failed = [r for r in results if not r.ok]
+    changes: list[str] = []
+    results = guard.run_check(path, allowed, allowed_latency, machine, notes, update=update,
+                              changes=changes, timeout=timeout)  # fmt: skip
     content: Any
     if fmt is Format.json:
         data = report.check_dict(results)
@@ -106,5 +103,10 @@ def check(
     else:
         content = common.group(render.check_table(results, str(path)), *map(common.note, notes))
     emit(content, output, force)
-    if failed:
+    if update:
+        typer.echo(f"updated {path}: {len(changes) or 'no'} figure(s) changed", err=True)
+        for line in changes:
+            typer.echo(f"  {line}", err=True)
+        return
+    if any(not r.ok for r in results):
         raise typer.Exit(1)

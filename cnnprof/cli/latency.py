@@ -23,6 +23,7 @@ from cnnprof.cli.options import (
     PlotOpt,
     Sort,
     Threads,
+    Timeout,
     Top,
     check_output,
     emit,
@@ -30,17 +31,17 @@ from cnnprof.cli.options import (
     refuse,
     with_multipliers,
 )
-from cnnprof.errors import OptionError
-from cnnprof.render import charts
+from cnnprof.errors import OptionError, OutOfTime
+from cnnprof.render import charts, common
 from cnnprof.render import latency as render
 from cnnprof.report import latency as report
 from cnnprof.report.text import to_csv, to_json
 from cnnprof.results.device import Peaks
 from cnnprof.results.plausible import implausible
 from cnnprof.results.ranking import TIME_KEYS, ranked
-from cnnprof.results.timing import LatencySettings, check_dtype
+from cnnprof.results.timing import Deadline, LatencySettings, check_dtype
 from cnnprof.spec.multipliers import Multipliers
-from cnnprof.spec.reference import parse_args
+from cnnprof.spec.reference import DEFAULT_TIMEOUT, parse_args
 
 LATENCY_HELP = (
     "Measure MODEL's latency on this machine: warm-up until stable, then timed runs (median, "
@@ -100,7 +101,9 @@ def latency(
     force: Force = False,
     input: InputOpt = None,
     arg: Args = None,
+    timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> None:
+    deadline = Deadline(budget)  # the budget counts from the command's start
     from cnnprof.api import latency as api
     from cnnprof.api.request import request
     from cnnprof.api.sources import resolve
@@ -117,30 +120,40 @@ def latency(
     )  # fmt: skip
     check_dtype(kind)  # refused before the device is calibrated
     req = request(model, multipliers, batch=batch, dtype=kind, input=parse_input(input),
-                  args=parse_args(arg))  # fmt: skip
+                  args=parse_args(arg), timeout=timeout)  # fmt: skip
     if plot is not None:
-        charts.check_plot(plot, force)
+        charts.check_plot(plot, force, output)
     check_output(output, force)
     source = resolve(req)  # an unknown model or a refused option: one line, before measuring
     with render.command_bar(req.label, PHASES) as bar:
-        started = time.monotonic()
-        measured = api.peaks(where, kind, threads, progress=bar.phase(PHASES[0]))
-        _calibrated(measured, time.monotonic() - started)
-        timing = api.measure(source, settings, bar.phase(PHASES[1]))
-    _doubt(measured)
-    predicted = api.predict(source, timing, measured)
+        found = api.measure_and_predict(source, settings, deadline, timing=bar.phase(TIMING),
+                                        calibration=bar.phase(CALIBRATION))  # fmt: skip
+    timing, predicted, notes, measured = found.timing, found.estimate, found.notes, found.peaks
+    if measured is not None:
+        if found.calibration_s is not None:
+            _calibrated(measured, found.calibration_s)
+        _doubt(measured)
+    roofs = measured.roofs if measured else None
     content: Any
     if fmt is Format.json:
-        content = to_json(report.latency_dict(timing, predicted, measured.roofs, order, top))
+        data = report.latency_dict(timing, predicted, roofs, order, top)
+        content = to_json({**data, "notes": list(notes)})
     elif fmt is Format.csv:
         content = report.latency_csv(timing, predicted, order, top)
+        for line in notes:  # a CSV file holds one table: notes go to stderr
+            typer.echo(f"cnnprof: note: {line}", err=True)
     elif fmt is Format.md:
         content = report.latency_markdown(timing, predicted, order, top)
+        content += "".join(f"\n> {n}\n" for n in notes)
     else:
-        content = render.latency_view(timing, predicted, layers, order, top)
+        content = common.group(render.latency_view(timing, predicted, layers, order, top),
+                               *map(common.note, notes))  # fmt: skip
     emit(content, output, force)
     if plot is not None:
-        charts.roofline_chart(timing, measured.roofs, plot)
+        if roofs is None:
+            raise OutOfTime(f"--plot {plot}: no chart without the device's peaks; run "
+                            "`cnnprof device` once, or give a larger --budget")  # fmt: skip
+        charts.roofline_chart(timing, roofs, plot)
         typer.echo(f"wrote {plot}", err=True)
 
 
@@ -163,11 +176,14 @@ def device(
     LatencySettings(device=where, threads=threads)  # checked when built
     check_dtype(kind)
     check_output(output, force)
-    with render.command_bar("cnnprof device", PHASES[:1]) as bar:
+    notes: list[str] = []
+    with render.command_bar("cnnprof device", (CALIBRATION,)) as bar:
         started = time.monotonic()
-        measured = api.peaks(where, kind, threads, refresh=refresh, progress=bar.phase(PHASES[0]),
-                             needs="cnnprof device")  # fmt: skip
+        measured = api.peaks(where, kind, threads, refresh=refresh, progress=bar.phase(CALIBRATION),
+                             needs="cnnprof device", notes=notes)  # fmt: skip
         _calibrated(measured, time.monotonic() - started)
+    for line in notes:  # a cache not used or not written
+        typer.echo(f"cnnprof: note: {line}", err=True)
     content: Any
     if fmt is Format.json:
         content = to_json(measured.to_dict())
@@ -182,8 +198,10 @@ def device(
     _doubt(measured)
 
 
-# One bar per command: calibrating the device (only when its peaks are not cached), then timing.
-PHASES = ("device calibration", "timing")
+# One bar per command: timing, then calibrating the device (only when its peaks are not cached,
+# with what is left of the budget).
+TIMING, CALIBRATION = "timing", "device calibration"
+PHASES = (TIMING, CALIBRATION)
 
 
 def _calibrated(measured: Peaks, seconds: float) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import io
 import os
 import sys
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+import cnnprof.files as files
 from cnnprof.errors import OptionError
 from cnnprof.render.common import natural_width
 from cnnprof.results.profile import DTYPE_BYTES
@@ -126,6 +128,11 @@ Threads = Annotated[
     int | None,
     typer.Option("--threads", "-t", help="Intra-op threads (default: torch's current)."),
 ]
+Timeout = Annotated[
+    float,
+    typer.Option("--timeout", help="Seconds each stage of an outside model's own code (import, "
+                 "factory, forward) may take before it is stopped."),
+]  # fmt: skip
 
 # The multiplier options: (parameter, annotation, default), in the order help lists them.
 MULTIPLIER_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
@@ -198,26 +205,35 @@ def console(file: Any = None, content: Any = None) -> Console:
     return Console(file=file, width=max(80, natural_width(out, content)), highlight=False)
 
 
-def check_output(output: Path | None, force: bool) -> None:
-    """Fail before any work when ``output`` exists and may not be replaced."""
-    if output is not None and output.exists() and not force:
-        raise OptionError(f"--output {output}: the file exists; add --force to overwrite it")
+def check_output(output: Path | None, force: bool, label: str = "--output") -> None:
+    """Fail before any work when ``output`` exists and may not be replaced (or is not a regular
+    file: a FIFO or a device is never written through)."""
+    if output is not None and files.exists(output, label) and not force:
+        raise OptionError(f"{label} {output}: the file exists; add --force to overwrite it")
 
 
 def emit(content: Any, output: Path | None, force: bool) -> None:
-    """Print ``content`` (text or a rich renderable), or write it to ``output``."""
+    """Print ``content`` (text or a rich renderable), or write it to ``output`` atomically: a
+    failed write leaves the file that was there untouched."""
     if output is None:
-        if isinstance(content, str):
-            sys.stdout.write(content)
-        else:
-            console(content=content).print(content)
+        try:
+            if isinstance(content, str):
+                sys.stdout.write(content)
+            else:
+                console(content=content).print(content)
+            sys.stdout.flush()
+        except UnicodeEncodeError:
+            raise OptionError(f"stdout's encoding ({sys.stdout.encoding}) cannot show this "
+                              "output; set PYTHONIOENCODING=utf-8 or write it with -o FILE"
+                              ) from None  # fmt: skip
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OptionError(f"cannot write to stdout: {exc.strerror or exc}") from None
         return
     check_output(output, force)
-    try:
-        with output.open("w", encoding="utf-8") as fh:
-            if isinstance(content, str):
-                fh.write(content)
-            else:
-                console(fh, content).print(content)
-    except OSError as exc:
-        raise OptionError(f"--output {output}: cannot write: {exc.strerror or exc}") from None
+    if not isinstance(content, str):
+        buffer = io.StringIO()
+        console(buffer, content).print(content)
+        content = buffer.getvalue()
+    files.write(output, content, "--output")

@@ -30,7 +30,7 @@ from cnnprof.render import tables as render
 from cnnprof.report import tables as report
 from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.results.metrics import METRICS, value
-from cnnprof.results.tables import Column, SweepPoint
+from cnnprof.results.tables import MAX_SWEEP_POINTS, Column, SweepPoint
 from cnnprof.results.timing import Timing
 from cnnprof.spec.reference import DESIGN_KEYS, is_outside, literal, parse_args
 
@@ -65,7 +65,7 @@ def compare(
     from cnnprof.cli.measure import measure
 
     if plot is not None:
-        charts.check_path(plot, force)
+        charts.check_path(plot, force, output)
     outside = {"input": parse_input(input), "args": parse_args(arg)}
     if (input or arg) and not any(is_outside(m) for m in models):
         refuse("--input/--arg", "they are for outside models (torchvision:NAME, pkg.mod:make); "
@@ -180,6 +180,9 @@ def sweep(
     output: Output = None,
     force: Force = False,
     plot: PlotOpt = None,
+    max_points: Annotated[
+        int, typer.Option("--max-points", help="Largest grid the sweep makes (checked first).")
+    ] = MAX_SWEEP_POINTS,
 ) -> None:
     """A grid over width, resolution, depth or compound multipliers (MobileNet Tables 6 and 7,
     EfficientNet's compound scaling next to the official B0…B7)."""
@@ -192,13 +195,18 @@ def sweep(
     if target_ms is not None and (target_ms <= 0 or not latency):
         raise OptionError("--target-ms needs --latency and a target > 0 ms")
     if plot is not None:
-        charts.check_path(plot, force)
+        charts.check_path(plot, force, output)
     base = request(model, batch=batch)
+    if max_points < 1:
+        raise OptionError(f"--max-points {max_points}: expected at least 1")
     settings = tables.sweep_settings(
-        tables.parse_list(alpha, float, "alpha"), tables.parse_list(resolution, int, "resolution"),
-        tables.parse_list(depth, float, "depth"), tables.parse_list(phi, float, "phi"),
+        tables.parse_list(alpha, float, "alpha", max_points),
+        tables.parse_list(resolution, int, "resolution", max_points),
+        tables.parse_list(depth, float, "depth", max_points),
+        tables.parse_list(phi, float, "phi", max_points),
         _param_axes(param),
-    )  # fmt: skip
+        max_points,
+    )
     done = itertools.count(1)
 
     def timed(point: Request) -> Timing:

@@ -43,6 +43,7 @@ from cnnprof.results.profile import DTYPE_BYTES, LayerCost
 from cnnprof.results.timing import (
     DEFAULT_MIN_TIME,
     MIN_RUNS,
+    Deadline,
     LatencySettings,
     LayerTime,
     Timing,
@@ -218,15 +219,6 @@ def threads(count: int | None) -> Iterator[int]:
 # --- whole-model runs --------------------------------------------------------------------------
 
 
-class _Deadline:
-    def __init__(self, seconds: float) -> None:
-        self.start = time.perf_counter()
-        self.seconds = seconds
-
-    def passed(self, share: float = 1.0) -> bool:
-        return time.perf_counter() - self.start >= share * self.seconds
-
-
 def _prepare(
     module: nn.Module, shape: Shape, batch: int, dtype: str, device: torch.device, last: bool
 ) -> tuple[nn.Module, torch.Tensor]:
@@ -255,7 +247,7 @@ def _warm_up(
     timed: Callable[[], float],
     first: float,
     warmup: int | None,
-    deadline: _Deadline,
+    deadline: Deadline,
     progress: Progress,
 ) -> tuple[int, bool]:
     """Warm-up runs done (the first, untimed-for-results run included) and whether the median
@@ -287,15 +279,18 @@ def _warm_up(
 def _timed_runs(
     timed: Callable[[], float],
     settings: LatencySettings,
-    deadline: _Deadline,
+    deadline: Deadline,
     progress: Progress,
 ) -> tuple[list[float], bool]:
     """Samples until ``settings.runs`` runs, or ``min_time`` seconds of timed runs and MIN_RUNS
-    runs, or the budget is spent (then the second value is True). At least one run."""
+    runs, or the budget has no room for one more (then the second value is True). At least one
+    run."""
     samples: list[float] = []
     min_time = settings.min_time or DEFAULT_MIN_TIME
     while True:
+        started = time.perf_counter()
         samples.append(timed())
+        step = time.perf_counter() - started  # the run, and the hooked run that follows it
         n = len(samples)
         if settings.runs is not None:
             fraction = n / settings.runs
@@ -304,7 +299,7 @@ def _timed_runs(
         progress("timing", min(fraction, 1.0))
         if fraction >= 1.0:
             return samples, False
-        if deadline.passed():
+        if deadline.left() < step:  # another step would end past the budget
             return samples, True
 
 
@@ -449,6 +444,7 @@ def measure(
     macs: int = 0,
     model: str = "",
     progress: Progress | None = None,
+    deadline: Deadline | None = None,
 ) -> Timing:
     """Time ``module`` on ``batch`` random inputs of ``input`` shape.
 
@@ -457,6 +453,11 @@ def measure(
     MACs, FLOPs and bytes go into each `LayerTime`. ``progress(stage, fraction)`` is called as
     the stages "warm-up" and "timing" advance (with ``settings.layers``, a hooked run follows each
     whole-model run until there are MAX_LAYER_RUNS).
+
+    ``deadline`` (default: ``settings.budget`` from now) bounds every phase: the first run, the
+    kernel record, the warm-up, the hooks' calibration and the timed runs. A phase the budget
+    has no room for is skipped and ``budget_hit`` says so; when the first run alone spends it,
+    that run is the only sample.
     """
     settings = settings or LatencySettings()
     if batch < 1:
@@ -465,7 +466,7 @@ def measure(
     model = model or type(module).__name__
     report = progress or _silent
     clock = CLOCKS[target.type]()
-    deadline = _Deadline(settings.budget)
+    deadline = deadline or Deadline(settings.budget)
     with threads(settings.threads) as count, torch.inference_mode():
         net, x = _prepare(module, input, batch, dtype, target, settings.channels_last)
 
@@ -476,11 +477,17 @@ def measure(
             return clock.time(run)
 
         first = _first_run(run, clock, model, dtype)
-        kernels = conv_kernels(net, run, [r.path for r in rows]) if rows else {}
-        warmup_runs, stable = _warm_up(timed, first, settings.warmup, deadline, report)
-        warmup_runs += bool(rows)  # the run that recorded the kernels warmed up too
+        spent = deadline.left() < first  # no room for one more run: the first is the sample
+        recorded = bool(rows) and not spent
+        kernels = conv_kernels(net, run, [r.path for r in rows]) if recorded else {}
+        if spent:
+            warmup_runs, stable = 0, False
+        else:
+            warmup_runs, stable = _warm_up(timed, first, settings.warmup, deadline, report)
+        warmup_runs += recorded  # the run that recorded the kernels warmed up too
         per_row = None
-        if settings.layers and rows:
+        # hooks only when their calibration and warm-up leave room for timed runs
+        if settings.layers and rows and deadline.left() > (LAYER_WARMUP + 2) * first + 0.1:
             paths = [r.path for r in rows]
             per_row = _Rows(net, run, paths, clock, hook_overhead(clock, target))
             per_row.warm_up()
@@ -493,7 +500,11 @@ def measure(
                 per_row.record()
             return seconds
 
-        samples, hit = _timed_runs(step, settings, deadline, report)
+        if spent:
+            samples, hit = [first], True
+        else:
+            samples, hit = _timed_runs(step, settings, deadline, report)
+        hit = hit or (settings.layers and bool(rows) and per_row is None)
         after = minor_faults()
         taken = per_row.taken if per_row else 0  # the hooked runs' faults are not the model's
         page_faults = (

@@ -1,6 +1,13 @@
 """Models from outside the registry: torchvision:NAME, timm:NAME, package.module:factory,
-path/to/file.py:factory. Each is constructed with the user's arguments; failures to import,
-construct or run become one-line `LoadError`s naming the reference."""
+path/to/file.py:factory. Each is constructed with the user's arguments.
+
+A user's code is a guest: importing it, calling its factory and running its forward happen inside
+`guest`, the one boundary that turns anything it raises (``SystemExit`` with any code included;
+only ``KeyboardInterrupt`` passes) into a one-line `LoadError` naming the reference and the stage,
+sends what it prints to stderr (never into cnnprof's own output), and stops it at its time limit.
+What is clearly not a model factory (a builtin, ``os``, ``subprocess`` …) is refused before it is
+called.
+"""
 
 from __future__ import annotations
 
@@ -18,9 +25,46 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnprof.errors import LoadError
+from cnnprof.empirical.bound import Alarm, time_limit
+from cnnprof.errors import CnnprofError, LoadError
 
 Factory = Callable[..., nn.Module]
+# Modules whose callables run commands, touch files or the interpreter: never a model factory.
+NOT_FACTORIES = frozenset({
+    "builtins", "os", "posix", "nt", "subprocess", "sys", "shutil", "pathlib", "io", "socket",
+    "signal", "ctypes", "importlib", "runpy", "pty", "code", "pickle", "multiprocessing",
+    "webbrowser", "urllib", "http", "ftplib", "smtplib", "tempfile", "glob", "platform",
+})  # fmt: skip
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
+@contextlib.contextmanager
+def guest(
+    reference: str, stage: str, timeout: float | None = None, limit: str = ""
+) -> Iterator[None]:
+    """Run a user's code (``stage``: import, construct or forward) as a guest: what it prints
+    goes to stderr; whatever it raises but ``KeyboardInterrupt`` (cnnprof's own errors pass as
+    they are) becomes one `LoadError` line; past ``timeout`` seconds (None: none), `OutOfTime`
+    naming ``limit`` (default: "N s (--timeout)")."""
+    late = (
+        f"{reference}: {stage} did not finish within {limit or f'{timeout or 0:g} s (--timeout)'}"
+    )
+    try:
+        with contextlib.redirect_stdout(sys.stderr), time_limit(timeout, late):
+            yield
+    except (KeyboardInterrupt, CnnprofError, Alarm):
+        raise
+    except SystemExit as exc:
+        raise LoadError(f"{reference}: {stage} called sys.exit({exc.code!r}); a model's code "
+                        "must return, not exit") from None  # fmt: skip
+    except BaseException as exc:
+        detail = _first_line(exc)
+        raise LoadError(f"{reference}: {stage} failed: {type(exc).__name__}"
+                        + (f": {detail}" if detail else "")) from None  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -109,36 +153,50 @@ def _from_file(path: str, attr: str) -> Factory:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
-        raise LoadError(f"{path}:{attr}: import failed: {type(exc).__name__}: {exc}") from None
+    except BaseException:
+        del sys.modules[name]
+        raise
     return _attribute(module, attr, f"{path}:{attr}", path)
 
 
 def _from_module(module_name: str, attr: str) -> Factory:
+    _refuse_module(module_name, f"{module_name}:{attr}")
     if "" not in sys.path and str(Path.cwd()) not in sys.path:
         sys.path.insert(0, str(Path.cwd()))  # as `python -m` would: packages in the cwd import
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:
-        reference = f"{module_name}:{attr}"
-        raise LoadError(f"{reference}: import failed: {type(exc).__name__}: {exc}") from None
+    module = importlib.import_module(module_name)
     return _attribute(module, attr, f"{module_name}:{attr}", module_name)
+
+
+def _refuse_module(module_name: str, reference: str) -> None:
+    root = module_name.partition(".")[0]
+    if root in NOT_FACTORIES:
+        raise LoadError(f"{reference}: {root} is not a model library; a factory is a callable "
+                        "of yours returning an nn.Module")  # fmt: skip
 
 
 def _attribute(module: Any, attr: str, reference: str, where: str) -> Factory:
     factory = getattr(module, attr, None)
     if not callable(factory):
         raise LoadError(f"{reference}: no callable '{attr}' in {where}")
+    if inspect.isbuiltin(factory) or (
+        inspect.isclass(factory) and not issubclass(factory, nn.Module)
+    ):
+        kind = "a builtin" if inspect.isbuiltin(factory) else f"the class {factory.__name__}"
+        raise LoadError(f"{reference}: {kind} is not a model factory; a factory is a callable "
+                        "returning an nn.Module")  # fmt: skip
+    _refuse_module(getattr(factory, "__module__", None) or "", reference)
     return factory
 
 
-def factory(reference: str) -> Factory:
+def factory(reference: str, timeout: float | None = None) -> Factory:
+    """The callable ``reference`` names, its module imported as a guest."""
     head, _, tail = reference.partition(":")
     if head in SOURCES:
         return SOURCES[head](tail)
-    if head.endswith(".py"):
-        return _from_file(head, tail)
-    return _from_module(head, tail)
+    with guest(reference, "import", timeout):
+        if head.endswith(".py"):
+            return _from_file(head, tail)
+        return _from_module(head, tail)
 
 
 @contextlib.contextmanager
@@ -168,14 +226,18 @@ def parameters_on_meta() -> Iterator[None]:
         nn.Module.register_buffer = register_buffer  # type: ignore[method-assign]
 
 
-def construct(reference: str, args: Mapping[str, Any], device: str = "meta") -> nn.Module:
-    """The model named by ``reference``, built with ``args`` on ``device`` (meta: no weights)."""
-    make = factory(reference)
-    try:
-        with torch.device(device):
-            module = make(**args)
-    except Exception as exc:
-        raise LoadError(f"{reference}: construction failed: {type(exc).__name__}: {exc}") from None
+def construct(
+    reference: str,
+    args: Mapping[str, Any],
+    device: str = "meta",
+    *,
+    timeout: float | None = None,
+) -> nn.Module:
+    """The model named by ``reference``, built with ``args`` on ``device`` (meta: no weights);
+    its import and its factory each run as a guest, for at most ``timeout`` seconds."""
+    make = factory(reference, timeout)
+    with guest(reference, "construct", timeout), torch.device(device):
+        module = make(**args)
     if not isinstance(module, nn.Module):
         raise LoadError(f"{reference}: the factory returned {type(module).__name__}, not nn.Module")
     return module.eval()

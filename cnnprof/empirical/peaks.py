@@ -31,9 +31,9 @@ the platform's user cache directory from platformdirs: ``$XDG_CACHE_HOME/cnnprof
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
+import itertools
 import json
 import math
 import mmap
@@ -50,9 +50,11 @@ from typing import Any
 import torch
 from torch import nn
 
+import cnnprof.files as files
 from cnnprof.analytic.formulas import LRN_EXTRA
 from cnnprof.analytic.roofline import OpCost, layout_s, overhead
 from cnnprof.cache import cache_dir
+from cnnprof.empirical.bound import time_limit
 from cnnprof.empirical.dispatch import conv_backend
 from cnnprof.empirical.latency import (
     CLOCKS,
@@ -64,6 +66,7 @@ from cnnprof.empirical.latency import (
     minor_faults,
     threads,
 )
+from cnnprof.errors import CnnprofError
 from cnnprof.results.device import CHANNELS_LAST, CURVES, Peaks, Roofs
 from cnnprof.results.plausible import MEASURE_TRIES, implausible
 
@@ -489,12 +492,60 @@ def measure_peaks(
     return functools.reduce(best, measured)
 
 
-def read_cached(path: Path) -> Peaks | None:
-    """The peaks in ``path``; None when missing or unreadable (then they are measured again)."""
+def read_cached(path: Path, notes: list[str] | None = None) -> Peaks | None:
+    """The peaks in ``path``; None when missing, unreadable or unusable (then they are
+    measured again, and ``notes`` says why the cached ones were not used)."""
     try:
-        return Peaks.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+        if not files.exists(path, "peaks cache"):
+            return None
+        record = Peaks.from_dict(json.loads(files.read_text(path, "peaks cache", 2**20)))
+        problem = unusable(record)
+    except CnnprofError as exc:
+        problem = str(exc)
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+    if problem is None:
+        return record
+    if notes is not None:
+        notes.append(f"cached device peaks not used ({problem}); measured again")
+    return None
+
+
+def unusable(record: Peaks) -> str | None:
+    """What makes a cached record unusable (wrong types, values that are not finite and
+    positive, empty or unordered curves), or None."""
+    r = record.roofs
+    for name in ("device", "device_name", "torch_version", "dtype", "measured_at"):
+        if not isinstance(getattr(record, name), str):
+            return f"{name} is not text"
+    if record.dtype not in TORCH_DTYPES:
+        return f"dtype {record.dtype!r}"
+    for name, value in (("threads", record.threads), ("curve_pixels", r.curve_pixels),
+                        ("few_pixels", r.few_pixels)):  # fmt: skip
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            return f"{name} {value!r} is not a count"
+    if not _positive(r.flops_per_s):
+        return f"flops_per_s {r.flops_per_s!r}"
+    if not (isinstance(r.fault_s, (int, float)) and 0 <= r.fault_s < math.inf):
+        return f"fault_s {r.fault_s!r}"
+    for name in CURVES:
+        curve = getattr(r, name)
+        if not curve and name != "layout":
+            return f"{name} is empty"
+        if not all(n > 0 and _positive(rate) for n, rate in curve):
+            return f"{name} holds a value that is not finite and positive"
+        if any(a[0] >= b[0] for a, b in itertools.pairwise(curve)):
+            return f"{name} is not in ascending order"
+    for name in ("byte_ceilings", "flop_ceilings"):
+        if not all(_positive(v) for _, v in getattr(r, name)):
+            return f"{name} holds a value that is not finite and positive"
+    if not r.op_overhead or not all(0 <= v < math.inf for _, v in r.op_overhead):
+        return "op_overhead is empty or not finite"
+    return None
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < math.inf
 
 
 def peaks(
@@ -505,19 +556,31 @@ def peaks(
     refresh: bool = False,
     progress: Progress | None = None,
     plan: Plan | None = None,
-) -> Peaks:
-    """The device's peaks from the cache, measured (and cached) when absent or ``refresh``."""
+    within: float | None = None,
+    notes: list[str] | None = None,
+    cached_only: bool = False,
+) -> Peaks | None:
+    """The device's peaks from the cache, measured (and cached) when absent or ``refresh``.
+
+    ``within``: seconds the microbenchmark may take (None: no limit; past it, `OutOfTime`).
+    ``cached_only``: None rather than measuring. ``notes`` gets what a caller should tell: a
+    cache not used, a measurement not cached."""
     target = check_device(device, dtype)
     with threads(thread_count) as count:
         path = cache_path(device_name(target), torch.__version__, count, dtype)
-    cached = None if refresh else read_cached(path)
-    if cached is not None:
+    cached = None if refresh else read_cached(path, notes)
+    if cached is not None or cached_only:
         return cached
-    for attempt in range(MEASURE_TRIES):  # an implausible calibration is measured again; the
-        measured = measure_peaks(device, dtype, count, plan=plan, progress=progress)
-        if not implausible(measured) or attempt == MEASURE_TRIES - 1:  # last one kept, flagged
-            break
-    with contextlib.suppress(OSError):  # a read-only cache only means measuring again next time
+    message = f"the device microbenchmark took over {within or 0:.1f} s"
+    with time_limit(within, message):
+        for attempt in range(MEASURE_TRIES):  # an implausible calibration is measured again;
+            measured = measure_peaks(device, dtype, count, plan=plan, progress=progress)
+            if not implausible(measured) or attempt == MEASURE_TRIES - 1:  # last kept, flagged
+                break
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(measured.to_dict(), indent=2) + "\n", encoding="utf-8")
+        files.write(path, json.dumps(measured.to_dict(), indent=2) + "\n", "peaks cache")
+    except (OSError, CnnprofError) as exc:  # a cache not written only means measuring again
+        if notes is not None:
+            notes.append(f"device peaks not cached: {exc}")
     return measured

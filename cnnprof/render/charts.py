@@ -3,9 +3,11 @@ matplotlib is an optional extra, imported here and nowhere else. Writes a file; 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import cnnprof.files as files
 from cnnprof.errors import MissingExtra, OptionError
 from cnnprof.report.latency import timing_title
 from cnnprof.results.device import Roofs
@@ -25,10 +27,14 @@ def _pyplot():  # type: ignore[no-untyped-def]
     return plt
 
 
-def check_path(path: Path, force: bool) -> None:
+def check_path(path: Path, force: bool, output: Path | None = None) -> None:
+    """Fail before any work when the chart could not go to ``path`` (``output``: the text's
+    file, which the chart must not replace)."""
+    if output is not None and os.path.abspath(output) == os.path.abspath(path):
+        raise OptionError(f"--plot {path} and --output {output}: the same file; name two files")
     if path.suffix.lower() not in FORMATS:
         raise OptionError(f"--plot {path}: expected a .png, .svg or .pdf file name")
-    if path.exists() and not force:
+    if files.exists(path, "--plot") and not force:
         raise OptionError(f"--plot {path}: the file exists; add --force to overwrite it")
 
 
@@ -88,16 +94,15 @@ def scatter(
         fig.text(0.01, 0.01, footnote, fontsize=7, wrap=True, color="#555555")
     fig.tight_layout(rect=(0, 0.04 if footnote else 0, 1, 1))
     try:
-        fig.savefig(path)
-    except OSError as exc:
-        raise OptionError(f"--plot {path}: cannot write: {exc.strerror or exc}") from None
+        with files.replacing(path, "--plot") as fh:
+            fig.savefig(fh, format=path.suffix.lower()[1:])
     finally:
         plt.close(fig)
 
 
-def check_plot(path: Path, force: bool) -> None:
+def check_plot(path: Path, force: bool, output: Path | None = None) -> None:
     """Fail before measuring when the chart could not be written."""
-    check_path(path, force)
+    check_path(path, force, output)
     _pyplot()
 
 
@@ -148,7 +153,5 @@ def roofline_chart(timing: Timing, roofs: Roofs, path: Path) -> None:
     axes.set_title(f"{timing_title(timing)}\npoint area ∝ share of time", fontsize=9)
     axes.grid(True, which="both", linewidth=0.3)
     axes.legend(fontsize=8, loc="lower right")
-    try:
-        figure.savefig(path)
-    except OSError as exc:
-        raise OptionError(f"--plot {path}: cannot write: {exc.strerror or exc}") from None
+    with files.replacing(path, "--plot") as fh:
+        figure.savefig(fh, format=path.suffix.lower()[1:])

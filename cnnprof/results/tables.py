@@ -14,6 +14,8 @@ from cnnprof.results.timing import Timing
 from cnnprof.results.training import TrainingCost
 from cnnprof.spec.model import Published
 
+MAX_SWEEP_POINTS = 10_000  # grid points a sweep makes unless told otherwise (--max-points)
+
 
 @dataclass(frozen=True)
 class Column:

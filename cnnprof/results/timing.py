@@ -6,9 +6,12 @@ All times are in seconds; statistics are computed from the raw samples, never st
 
 from __future__ import annotations
 
+import math
+import os
 import statistics
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from cnnprof.errors import OptionError
 
@@ -45,6 +48,11 @@ class LatencySettings:
             raise OptionError(f"--device {self.device}: expected one of {', '.join(DEVICES)}")
         if self.threads is not None and self.threads < 1:
             raise OptionError(f"--threads {self.threads}: expected a thread count ≥ 1")
+        cores = cpu_cores()
+        if self.threads is not None and self.threads > cores:
+            raise OptionError(f"--threads {self.threads}: this machine gives cnnprof {cores} "
+                              f"cores; more threads than cores only measure contention, give "
+                              f"at most {cores}")  # fmt: skip
         if self.warmup is not None and self.warmup < 0:
             raise OptionError(f"--warmup {self.warmup}: expected a run count ≥ 0 or 'auto'")
         if self.runs is not None and self.min_time is not None:
@@ -53,8 +61,37 @@ class LatencySettings:
             raise OptionError(f"--runs {self.runs}: expected at least 1 timed run")
         if self.min_time is not None and not self.min_time > 0:
             raise OptionError(f"--min-time {self.min_time:g}: expected seconds > 0")
-        if not self.budget > 0:
+        if not 0 < self.budget < math.inf:
             raise OptionError(f"--budget {self.budget:g}: expected seconds > 0")
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """The end of a command's time budget, from the moment it is made (``perf_counter``):
+    every phase of a measurement asks it how much is left."""
+
+    seconds: float
+    start: float = field(default_factory=lambda: time.perf_counter())  # looked up per call
+
+    def part(self, share: float) -> Deadline:
+        """A deadline from the same start that ends when ``share`` of this one is spent."""
+        return replace(self, seconds=share * self.seconds)
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def left(self, share: float = 1.0) -> float:
+        """Seconds until ``share`` of the budget is spent (≤ 0: spent)."""
+        return share * self.seconds - self.elapsed()
+
+    def passed(self, share: float = 1.0) -> bool:
+        return self.left(share) <= 0
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on (its affinity where the system tells it)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
 
 
 def check_dtype(dtype: str) -> None:

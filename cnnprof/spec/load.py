@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+import cnnprof.files as files
 from cnnprof.errors import CnnprofError, SpecError
 from cnnprof.spec.generate import GENERATORS
 from cnnprof.spec.model import (
@@ -51,23 +52,28 @@ VARIANT_KEYS = (
     "note",
     "published",
 )
+MAX_YAML_VALUES = 200_000  # values a YAML document may expand to (aliases counted each use)
 PUBLISHED_KEYS = ("source", "width", "resolution", "top1", "macs", "params")
 
 
 def read_family(path: str | Path) -> Family:
-    """Read and validate one family file."""
+    """Read and validate one family file (a regular file of at most MAX_INPUT_BYTES)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise SpecError(f"{path}: not UTF-8 text; save the spec as UTF-8") from None
+        text = files.read_text(path, "spec", files.MAX_INPUT_BYTES)
+    except CnnprofError as exc:
+        raise SpecError(str(exc)) from None
     return parse_family(text, str(path))
 
 
 def parse_family(text: str, where: str) -> Family:
     """Parse the YAML text of a family file; ``where`` names it in errors."""
+    return _family(load_yaml(text, where), where)
+
+
+def load_yaml(text: str, where: str) -> Any:
+    """YAML text → plain data, safely (no tags run code) and bounded: a document whose aliases
+    expand past MAX_YAML_VALUES values is refused before anything walks it."""
     try:
         doc = yaml.load(text, Loader=_SafeLoader)
     except yaml.YAMLError as exc:
@@ -75,7 +81,27 @@ def parse_family(text: str, where: str) -> Family:
         line = f", line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise SpecError(f"{where}{line}: not valid YAML: {problem}") from None
-    return _family(doc, where)
+    except RecursionError:
+        raise SpecError(f"{where}: not valid YAML: nested too deeply") from None
+    _bounded(doc, where)
+    return doc
+
+
+def _bounded(doc: Any, where: str) -> None:
+    """Count the values ``doc`` holds as its readers would see them (an alias counts each time
+    it is used), stopping at the limit."""
+    stack, seen = [doc], 0
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > MAX_YAML_VALUES:
+            raise SpecError(f"{where}: expands to more than {MAX_YAML_VALUES:,} values (YAML "
+                            "aliases used over and over?); refused")  # fmt: skip
+        if isinstance(node, dict):
+            stack.extend(node.values())
+            seen += len(node)
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -469,9 +495,9 @@ def _text(doc: Mapping[str, Any], key: str, where: str, required: bool = False) 
 def _number(
     doc: Mapping[str, Any], key: str, where: str, default: Any, positive: bool = False
 ) -> Any:
-    value = doc.get(key, default)
-    if value is None:
-        return None
+    if key not in doc:
+        return default
+    value = doc[key]
     number = None
     if isinstance(value, str):  # YAML 1.1 reads 569e6 as text; accept plain numbers written so
         with contextlib.suppress(ValueError):

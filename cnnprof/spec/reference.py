@@ -37,6 +37,9 @@ MULTIPLIER_KEYS = frozenset({"alpha", "rho", "resolution", "depth", "phi", "num_
 DESIGN_KEYS = frozenset(name for g in GENERATORS.values() for name in g.design) - set(VARIANT_KEYS)
 
 
+DEFAULT_TIMEOUT = 120.0  # seconds each stage of an outside model's own code may take
+
+
 def is_outside(model: object) -> bool:
     """A model with no spec: an ``nn.Module`` or a ``prefix:name`` reference."""
     if not isinstance(model, str):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cnnprof.files as files
 from cnnprof.errors import SpecError, UnknownModel
 from cnnprof.spec.load import read_family
 from cnnprof.spec.model import Arch, Family, Variant, frozen
@@ -105,7 +106,7 @@ def lookup(model: str) -> Entry:
     path, yaml_suffix, variant = model.partition(".yaml")
     if yaml_suffix and (variant == "" or variant.startswith(":")):
         file = Path(path + ".yaml")
-        if not file.is_file():
+        if not files.exists(file, "spec"):
             raise UnknownModel(f"spec file '{file}' does not exist")
         family = read_family(file)
         name = variant[1:] or next(iter(family.variants))

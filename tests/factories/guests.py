@@ -1,0 +1,78 @@
+"""User code that misbehaves, for the guest boundary (`cnnprof.empirical.outside.guest`).
+
+Factories:
+- ``exits_zero`` / ``exits_three``: the factory calls ``sys.exit``
+- ``raises_base``: the factory raises a ``BaseException`` subclass
+- ``loud``: the factory prints to stdout, then returns a working model
+- ``forward_exits``: the model's forward calls ``sys.exit(0)``
+- ``never_returns``: the factory sleeps forever
+- ``slow_forward``: every forward on a real device takes ``SLOW_SECONDS``
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import torch
+from torch import nn
+
+SLOW_SECONDS = 3.0
+
+
+class Fatal(BaseException):
+    """Not an Exception: what `except Exception` would let through."""
+
+
+def _small() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+
+def exits_zero() -> nn.Module:
+    sys.exit(0)
+
+
+def exits_three() -> nn.Module:
+    sys.exit(3)
+
+
+def raises_base() -> nn.Module:
+    raise Fatal("the factory gave up")
+
+
+def loud() -> nn.Module:
+    print("hello from the factory")
+    return _small()
+
+
+class _ExitingForward(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        sys.exit(0)
+
+
+def forward_exits() -> nn.Module:
+    return _ExitingForward()
+
+
+def never_returns() -> nn.Module:
+    while True:
+        time.sleep(1)
+
+
+class _Slow(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type != "meta":
+            time.sleep(SLOW_SECONDS)
+        return self.conv(x)
+
+
+def slow_forward() -> nn.Module:
+    return _Slow()
