@@ -7,11 +7,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+from cnnprof.errors import CnnprofError
+from cnnprof.files import write
 
 
 def cache_dir() -> Path:
@@ -30,17 +32,8 @@ def read_json(path: Path) -> Any:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write ``data`` to a temporary file beside ``path`` and put it in place in one step, so a
-    reader never sees half a file; nothing when the directory refuses it."""
-    with contextlib.suppress(OSError):
+    """Write ``data`` atomically (`files.write`: a reader never sees half a file); nothing when
+    the directory refuses it — a cache that cannot be written only means computing again."""
+    with contextlib.suppress(OSError, CnnprofError):
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(json.dumps(data, indent=1) + "\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(temp, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
+        write(path, json.dumps(data, indent=1) + "\n", "cache")

@@ -21,7 +21,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "cnnprof"
 # errors and version are listed as stages of their own.
 ALLOWED: dict[str, set[str]] = {
     "version": {"version"},
-    "cache": {"cache"},
+    "cache": {"errors", "files", "cache"},
     # the registry's cached catalogue: below the api package so that `list` loads none of it
     "catalog": {"errors", "cache", "version", "spec", "results", "analytic", "catalog"},
     "errors": {"errors"},
