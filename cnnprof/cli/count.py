@@ -33,16 +33,14 @@ from cnnprof.cli.options import (
 )
 from cnnprof.errors import OptionError
 from cnnprof.render import common
-from cnnprof.render import profile as render
-from cnnprof.report import profile as report
 from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.report.units import human
-from cnnprof.results.profile import CrossCheck
 from cnnprof.spec.multipliers import Multipliers
 from cnnprof.spec.reference import DEFAULT_TIMEOUT, parse_args, parse_params
 
 if TYPE_CHECKING:
     from cnnprof.api.request import Request
+    from cnnprof.results.profile import CrossCheck
 
 
 def list_models(
@@ -63,7 +61,9 @@ def list_models(
         raise OptionError(f"no model matches '{pattern}'; `cnnprof list` shows them all")
     content: Any
     if fmt is Format.table:
-        content = render.model_list(records)
+        from cnnprof.render.catalog import model_list
+
+        content = model_list(records)
     elif fmt is Format.json:
         content = to_json({"schema": "cnnprof.list/1", "models": records})
     elif fmt is Format.csv:
@@ -116,7 +116,9 @@ def count(
     from cnnprof.api.sources import resolve
     from cnnprof.cli.measure import measure
     from cnnprof.render import latency as render_latency
+    from cnnprof.render import profile as render
     from cnnprof.report import latency as report_latency
+    from cnnprof.report import profile as report
 
     grouped = by is GroupBy.op
     if max_depth is not None and (max_depth < 1 or not layers or empirical or grouped):
@@ -205,6 +207,8 @@ def _refuse_combinations(
 def _training(req: Request, empirical: bool, fmt: Format) -> Any:
     from cnnprof.api.count import measured_training, training
     from cnnprof.api.sources import resolve
+    from cnnprof.render import profile as render
+    from cnnprof.report import profile as report
 
     profile = resolve(req).profile()
     cost = training(req, profile)
@@ -225,6 +229,9 @@ def _training(req: Request, empirical: bool, fmt: Format) -> Any:
 
 
 def _cross_check(check: CrossCheck, fmt: Format, layers: bool) -> Any:
+    from cnnprof.render import profile as render
+    from cnnprof.report import profile as report
+
     if fmt is Format.table:
         view = render.cross_check(check)
         if not layers:

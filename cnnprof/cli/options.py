@@ -23,8 +23,7 @@ from rich.console import Console
 import cnnprof.files as files
 from cnnprof.errors import OptionError
 from cnnprof.render.common import natural_width
-from cnnprof.results.profile import DTYPE_BYTES
-from cnnprof.results.timing import DEVICES
+from cnnprof.results.vocab import DEVICES, DTYPE_BYTES
 from cnnprof.spec.multipliers import Multipliers
 
 CONVENTIONS = (

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType
+from rich.errors import MarkupError
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
@@ -67,22 +68,50 @@ class Fit:
     def __init__(self, table: Table, drop: Sequence[str] = ()) -> None:
         self.table = table
         self.drop = tuple(drop)
+        self._natural: int | None = None  # the whole table's width, once measured
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
-        return Measurement.get(console, options, self.table)
+        measured = Measurement.get(console, options, self.table)
+        if options.max_width >= UNBOUNDED:
+            self._natural = measured.maximum
+        return measured
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator:
         table, left_out = self.table, []
         wide = options.update_width(UNBOUNDED)
+        width = self._natural or console.measure(table, options=wide).maximum
         for header in self.drop:
-            if console.measure(table, options=wide).maximum <= options.max_width:
+            if width <= options.max_width:
                 break
+            # a column's cells are plain text: leaving it out saves its widest cell, its padding
+            # and a rule; rich measures and folds the table it is finally given
+            width -= _column_width(table, header) + 3
             table = _without(table, header)
             left_out.append(header or "bar")
         yield _folding(table)
         if left_out:
             yield note(f"left out at {options.max_width} columns: {', '.join(left_out)} "
                        "(a wider terminal, COLUMNS=N or --format shows them)")  # fmt: skip
+
+
+def _column_width(table: Table, header: str) -> int:
+    """The widest cell of the column named ``header`` (its header included), in terminal cells."""
+    column = next((c for c in table.columns if c.header == header), None)
+    if column is None:
+        return -3  # not in this table: leaving it out saves nothing
+    cells = [column.header, *column.cells]
+    return max(_cell_len(c) for c in cells)
+
+
+def _cell_len(cell: object) -> int:
+    """Terminal cells of a table cell's widest line (markup in a string is not shown)."""
+    if isinstance(cell, str):
+        try:
+            cell = Text.from_markup(cell)
+        except MarkupError:
+            cell = Text(cell)
+    text = cell if isinstance(cell, Text) else Text(str(cell))
+    return max((line.cell_len for line in text.split("\n")), default=0)
 
 
 def _without(table: Table, header: str) -> Table:

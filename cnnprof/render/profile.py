@@ -101,22 +101,6 @@ def layer_table(profile: Profile, rows: Sequence[LayerCost], grouped: bool = Fal
     return Fit(table, LAYER_DROP)
 
 
-def model_list(records: Sequence[dict[str, Any]]) -> Fit:
-    table = Table(title="cnnprof registry (analytic, default input)", title_justify="left")
-    for name, justify in (("name", "left"), ("aliases", "left"), ("family", "left"),
-                          ("input", "right"), ("params", "right"), ("MACs", "right"),
-                          ("paper", "left")):  # fmt: skip
-        table.add_column(name, justify=justify)
-    for r in records:
-        cells = (
-            str(r["name"]), ", ".join(r["aliases"]), str(r["family"]),
-            "×".join(map(str, r["input"])), human(r["params"]), human(r["macs"]),
-            str(r["paper"]).split(",")[0],
-        )  # fmt: skip
-        table.add_row(*map(Text, cells))  # Text, not str: no markup to parse (13 % of the render)
-    return Fit(table, ("paper", "aliases", "input", "family"))
-
-
 def cross_check(check: CrossCheck, limit: int = 10) -> Group:
     """Analytic and empirical side by side, then the first rows that differ."""
     a, e = check.analytic, check.empirical

@@ -10,12 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from cnnprof.results.vocab import DTYPE_BYTES
 from cnnprof.spec.model import Shape, evolve, frozen
 from cnnprof.spec.ops import ACTIVATIONS
-
-DTYPE_BYTES: Mapping[str, int] = frozen(
-    {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
-)
 
 # Element-wise FLOP categories, in display order. `mac` is 2 × MACs (one multiply, one add);
 # `other` is the element-wise arithmetic of an outside model that fits none of the rest

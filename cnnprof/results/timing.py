@@ -14,9 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from cnnprof.errors import OptionError
+from cnnprof.results.vocab import DEVICES, LATENCY_DTYPES
 
-DEVICES = ("cpu", "cuda", "mps")
-LATENCY_DTYPES = ("float32", "float16", "bfloat16")
 DEFAULT_MIN_TIME = 1.0  # seconds of timed runs when neither runs nor min_time is given
 MIN_RUNS = 5  # timed runs at least, when timing by min_time
 DEFAULT_BUDGET = 60.0  # seconds for the whole measurement: warm-up, runs and layers
