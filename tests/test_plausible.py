@@ -43,3 +43,16 @@ def test_a_convolution_far_beyond_the_matmul_peak_is_refused():
     fast = ((10**6, 20e9), (10**7, 50e9), (10**8, 900e9))
     reasons = implausible(_peaks(replace(HEALTHY, conv_curve=fast)))
     assert any("beyond the matmul peak" in r for r in reasons)
+
+
+def test_a_peak_that_did_not_repeat_across_rounds_is_refused():
+    """One round at 200 GFLOP/s and one at 90: the machine changed under the benchmark."""
+    steady = replace(_peaks(HEALTHY), peak_rounds=(200e9, 190e9))
+    assert implausible(steady) == []
+    shaken = replace(_peaks(HEALTHY), peak_rounds=(200e9, 90e9))
+    assert any("differed between rounds" in reason for reason in implausible(shaken))
+
+
+def test_the_rounds_travel_with_the_cached_record():
+    record = replace(_peaks(HEALTHY), peak_rounds=(200e9, 190e9))
+    assert Peaks.from_dict(record.to_dict()) == record

@@ -187,6 +187,7 @@ class Peaks:
     dtype: str
     measured_at: str  # ISO 8601, UTC
     roofs: Roofs
+    peak_rounds: tuple[float, ...] = ()  # the matmul peak each round of the benchmark reached
 
     def conv_curves(self) -> tuple[tuple[str, Curve], ...]:
         """The convolution curves, each labelled with its kernel and output positions."""
@@ -217,5 +218,6 @@ class Peaks:
             roofs[key] = tuple((int(n), float(b)) for n, b in roofs[key])
         for key in TABLES:
             roofs[key] = tuple((str(k), float(v)) for k, v in roofs[key].items())
-        own = {f.name: data[f.name] for f in fields(cls) if f.name != "roofs"}
-        return cls(**own, roofs=Roofs(**roofs))
+        own = {f.name: data[f.name] for f in fields(cls) if f.name not in ("roofs", "peak_rounds")}
+        rounds = tuple(float(v) for v in data.get("peak_rounds", ()))
+        return cls(**own, roofs=Roofs(**roofs), peak_rounds=rounds)

@@ -12,6 +12,9 @@ DIP = 8.0
 # Calibrations run before an implausible one is kept as it is (cached, and flagged by the CLI each
 # time it is used: a machine that always shows the dip would otherwise recalibrate every run).
 MEASURE_TRIES = 2
+# Rounds of the benchmark whose matmul peaks differ by more than this factor did not measure the
+# same machine: something else ran during one of them.
+ROUND_SPREAD = 1.5
 
 
 def _dips(curve: tuple[tuple[float, float], ...], what: str, unit: str) -> list[str]:
@@ -24,13 +27,18 @@ def _dips(curve: tuple[tuple[float, float], ...], what: str, unit: str) -> list[
 
 
 def implausible(peaks: Peaks) -> list[str]:
-    """Why ``peaks`` cannot describe the device (an empty list: plausible). Each curve must be
-    free of isolated dips (copy bandwidth consistent across sizes, convolution rates near
-    monotone), and no convolution may beat the matmul peak by more than ``DIP`` times."""
+    """Why ``peaks`` cannot describe the device (an empty list: plausible). The matmul peak must
+    repeat across the benchmark's rounds (within ``ROUND_SPREAD``), each curve must be free of
+    isolated dips (copy bandwidth consistent across sizes, convolution rates near monotone), and
+    no convolution may beat the matmul peak by more than ``DIP`` times."""
     r = peaks.roofs
     reasons = []
     if not r.flops_per_s > 0:
         reasons.append("no matmul peak was measured")
+    rounds = [p for p in peaks.peak_rounds if p > 0]
+    if len(rounds) > 1 and max(rounds) > ROUND_SPREAD * min(rounds):
+        reasons.append(f"the matmul peak differed between rounds: {min(rounds) / 1e9:,.1f} to "
+                       f"{max(rounds) / 1e9:,.1f} GFLOP/s")  # fmt: skip
     reasons += _dips(r.bandwidth, "copy bandwidth, bytes", "GB/s")
     for label, curve in peaks.conv_curves():
         reasons += _dips(curve, label + ", FLOPs", "GFLOP/s")
