@@ -429,6 +429,7 @@ def test_errors_in_a_real_process(args: list[str]):
         (("count", "mobilenet", "--layers", "--by", "op", "-f", "csv"), "one table"),
         (("count", "mobilenet", "--input", "3,32,32"), "--input is for outside models"),
         (("count", "mobilenet", "--arg", "num_classes=3"), "--arg is for outside models"),
+        (("count", "mobilenet", "--timeout", "5"), "--timeout 5 bounds an outside model"),
     ],
 )
 def test_options_that_would_do_nothing_are_refused(args: tuple[str, ...], fragment: str):

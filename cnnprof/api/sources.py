@@ -28,7 +28,7 @@ from cnnprof.results.profile import Profile
 from cnnprof.results.timing import Deadline, LatencySettings, Timing
 from cnnprof.results.training import MeasuredStep
 from cnnprof.spec.model import Arch, Published, Shape
-from cnnprof.spec.reference import is_outside
+from cnnprof.spec.reference import DEFAULT_TIMEOUT, is_outside
 from cnnprof.spec.registry import lookup
 from cnnprof.spec.transform import transform
 
@@ -275,6 +275,11 @@ def resolve(request: Request) -> Source:
             raise OptionError(
                 f"{given} is for outside models; {request.name} is a spec: use --resolution, "
                 "--rho or the variant's own options"
+            )
+        if request.timeout != DEFAULT_TIMEOUT:
+            raise OptionError(
+                f"--timeout {request.timeout:g} bounds an outside model's own code (import, "
+                f"factory, forward); {request.name} is a spec, counted by cnnprof alone"
             )
         return SpecSource(request, arch)
     if not isinstance(request.model, str) and (request.args or request.multipliers.num_classes):

@@ -489,8 +489,8 @@ def measure_peaks(
                 report(stage, (index + fraction) / rounds)
 
             measured.append(_measure_round(clock, target, dtype, count, plan, within))
-    peaks = functools.reduce(best, measured)
-    return replace(peaks, peak_rounds=tuple(m.roofs.flops_per_s for m in measured))
+    merged = functools.reduce(best, measured)
+    return replace(merged, peak_rounds=tuple(m.roofs.flops_per_s for m in measured))
 
 
 def read_cached(path: Path, notes: list[str] | None = None) -> Peaks | None:

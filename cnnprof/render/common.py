@@ -10,7 +10,7 @@ from dataclasses import replace
 from rich.console import Console, ConsoleOptions, Group, RenderableType
 from rich.errors import MarkupError
 from rich.measure import Measurement
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 BAR_WIDTH = 20
@@ -83,9 +83,12 @@ class Fit:
         for header in self.drop:
             if width <= options.max_width:
                 break
+            column = next((c for c in table.columns if c.header == header), None)
+            if column is None:  # not in this table: nothing to leave out, nothing to say
+                continue
             # a column's cells are plain text: leaving it out saves its widest cell, its padding
             # and a rule; rich measures and folds the table it is finally given
-            width -= _column_width(table, header) + 3
+            width -= _column_width(column) + 3
             table = _without(table, header)
             left_out.append(header or "bar")
         yield _folding(table)
@@ -94,11 +97,8 @@ class Fit:
                        "(a wider terminal, COLUMNS=N or --format shows them)")  # fmt: skip
 
 
-def _column_width(table: Table, header: str) -> int:
-    """The widest cell of the column named ``header`` (its header included), in terminal cells."""
-    column = next((c for c in table.columns if c.header == header), None)
-    if column is None:
-        return -3  # not in this table: leaving it out saves nothing
+def _column_width(column: Column) -> int:
+    """The widest cell of ``column`` (its header included), in terminal cells."""
     cells = [column.header, *column.cells]
     return max(_cell_len(c) for c in cells)
 
