@@ -118,12 +118,13 @@ def test_a_field_missing_from_the_page_fails() -> None:
 @pytest.mark.torch
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs torch")
 def test_measured_commands_match_their_schemas(tmp_path: Path, monkeypatch) -> None:
-    from test_latency import TINY_PLAN
+    from test_latency import TINY_KERNELS, TINY_PLAN
 
     from cnnprof.empirical import peaks as peaks_module
 
     monkeypatch.setenv("CNNPROF_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(peaks_module, "PLANS", {"cpu": TINY_PLAN})
+    monkeypatch.setattr(peaks_module, "KERNEL_PLANS", {"cpu": TINY_KERNELS})
     check_document(_json("count", "mobilenet", "--empirical", "--layers"))
     check_document(_json("latency", "lenet5", "--runs", "3", "--layers"))
     check_document(_json("device", "--threads", "1"))

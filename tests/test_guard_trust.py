@@ -499,7 +499,7 @@ def test_a_cache_with_wrong_values_is_measured_again_with_a_note(tmp_path, monke
 def _fake_peaks() -> dict[str, object]:
     curve = [[1000, 1e9], [2000, 2e9]]
     return {
-        "schema": "cnnprof.peaks/3", "device": "cpu", "device_name": "Test CPU",
+        "schema": "cnnprof.device/1", "device": "cpu", "device_name": "Test CPU",
         "torch_version": "2.13.0", "threads": 1, "dtype": "float32",
         "measured_at": "2026-01-01T00:00:00+00:00", "flops_per_s": 1e11, "conv_curve": curve,
         "bandwidth": curve, "op_overhead": {"conv": 1e-6}, "byte_ceilings": {},

@@ -32,6 +32,7 @@ from cnnprof.api.latency import measure as measure_request  # noqa: E402
 from cnnprof.empirical import latency as latency_module  # noqa: E402
 from cnnprof.empirical import peaks as peaks_module  # noqa: E402
 from cnnprof.empirical.dispatch import conv_backend, owner  # noqa: E402
+from cnnprof.empirical.kernels import KernelPlan  # noqa: E402
 from cnnprof.empirical.latency import measure  # noqa: E402
 from cnnprof.errors import OptionError  # noqa: E402
 from cnnprof.report import latency as report_latency  # noqa: E402
@@ -55,6 +56,7 @@ TINY_PLAN = peaks_module.Plan(
     layout_channels=(8, 16),
     fault_bytes=2**20,
 )
+TINY_KERNELS = KernelPlan(batches=(1,), convs=(6,), depthwise=(3,), others=(6,), rounds=2)
 
 
 @pytest.fixture(autouse=True)
@@ -62,6 +64,7 @@ def tiny_peaks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Peaks cached under tmp_path and measured on tiny sizes, so no test waits for them."""
     monkeypatch.setenv("CNNPROF_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(peaks_module, "PLANS", {"cpu": TINY_PLAN})
+    monkeypatch.setattr(peaks_module, "KERNEL_PLANS", {"cpu": TINY_KERNELS})
     return tmp_path / "cache"
 
 
@@ -535,7 +538,7 @@ def test_cli_device_and_refresh(tiny_peaks: Path, monkeypatch: pytest.MonkeyPatc
     assert calls == [1], "a cached device is not measured again"
     data = json.loads(ok("device", "--threads", "1", "--refresh", "-f", "json"))
     assert calls == [1, 1], "--refresh measures"
-    assert data["schema"] == "cnnprof.peaks/3" and data["threads"] == 1
+    assert data["schema"] == "cnnprof.device/1" and data["threads"] == 1
     assert json.loads(cached[0].read_text()) == data, "and replaces the cached figures"
     assert "overhead conv" in ok("device", "--threads", "1", "-f", "csv")
 

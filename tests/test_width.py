@@ -71,12 +71,13 @@ MEASURED = {
 def test_measured_commands_fit_without_cutting(
     name: str, columns: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from test_latency import TINY_PLAN
+    from test_latency import TINY_KERNELS, TINY_PLAN
 
     from cnnprof.empirical import peaks as peaks_module
 
     monkeypatch.setenv("CNNPROF_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(peaks_module, "PLANS", {"cpu": TINY_PLAN})
+    monkeypatch.setattr(peaks_module, "KERNEL_PLANS", {"cpu": TINY_KERNELS})
     args, whole = MEASURED[name]
     out = _run(args, columns)
     assert "…" not in out

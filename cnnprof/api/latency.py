@@ -3,11 +3,16 @@ predict on its roofs. torch is reached only through `sources`."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 
+import cnnprof.files as files
+from cnnprof.analytic import predictor
 from cnnprof.analytic.roofline import estimate
 from cnnprof.api.request import Request, request
 from cnnprof.api.sources import (
@@ -18,8 +23,8 @@ from cnnprof.api.sources import (
     this_machine,
     time_model,
 )
-from cnnprof.errors import OutOfTime
-from cnnprof.results.device import Estimate, Peaks
+from cnnprof.errors import CnnprofError, OptionError, OutOfTime
+from cnnprof.results.device import Estimate, Peaks, Prediction, unusable
 from cnnprof.results.timing import Deadline, LatencySettings, Timing
 
 Progress = Callable[[str, float], None]  # (stage, fraction of that stage done)
@@ -28,9 +33,11 @@ TIMING_SHARE = 0.5  # of a budget, for the timing, when the device's peaks must 
 PREDICT_RESERVE = 0.5  # seconds of a budget kept for the prediction and the output
 MIN_CALIBRATION_S = 3.0  # a device microbenchmark is not started with less time than this
 
+PROFILE_LIMIT = 16 * 2**20  # bytes of a device profile read
+
 __all__ = [
-    "Machine", "Measured", "cached_peaks", "machine", "measure", "measure_and_predict", "peaks",
-    "peaks_cache", "predict",
+    "Machine", "Measured", "Predicted", "cached_peaks", "device_profile", "machine", "measure",
+    "measure_and_predict", "peaks", "peaks_cache", "predict", "predict_on", "shipped_profiles",
 ]  # fmt: skip
 
 
@@ -63,12 +70,15 @@ def peaks(
     needs: str = "cnnprof latency",
     within: float = PEAKS_LIMIT,
     notes: list[str] | None = None,
+    thorough: bool = False,
 ) -> Peaks:
-    """The device's peaks, from the cache or measured now (and cached); the microbenchmark
-    takes at most ``within`` seconds (`OutOfTime` past it); ``notes`` gets a cache not used or
-    not written."""
+    """The device's calibration (roofs and kernel models), from the cache or measured now (and
+    cached); it takes at most ``within`` seconds (`OutOfTime` past it); ``notes`` gets a cache
+    not used or not written; ``thorough`` calibrates the kernels on more samples, measured
+    afresh (and cached in place of the default calibration)."""
     measured = device_peaks(device, dtype, threads, refresh=refresh, progress=progress,
-                            needs=needs, within=within, notes=notes)  # fmt: skip
+                            needs=needs, within=within, notes=notes,
+                            thorough=thorough)  # fmt: skip
     if measured is None:  # only a cached_only call gives none
         raise OutOfTime(f"the device's peaks were not measured within {within:g} s")
     return measured
@@ -100,6 +110,63 @@ class Measured:
     estimate: Estimate | None
     notes: tuple[str, ...]
     calibration_s: float | None = None  # seconds the device's peaks took, when measured now
+    kernels: Prediction | None = None  # the kernel predictor's, where calibrated
+
+
+# --- device profiles: a calibration saved, and predictions from it without the device ------------
+
+
+def shipped_profiles() -> dict[str, Path]:
+    """The device profiles cnnprof ships (``configs/devices/*.json``), by name."""
+    folder = Path(str(resources.files("cnnprof.configs") / "devices"))
+    return {p.stem: p for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
+
+
+def device_profile(reference: str) -> Peaks:
+    """A device profile from a file (``*.json``, as `cnnprof device --save` writes it) or by the
+    name of a shipped one; `OptionError` in one line when it cannot be used. No torch."""
+    shipped = shipped_profiles()
+    path = shipped.get(reference) or Path(reference)
+    what = f"--device-profile {reference}"
+    if reference not in shipped and not files.exists(path, "device profile"):
+        names = ", ".join(shipped) or "none"
+        raise OptionError(f"{what}: no such file, nor a shipped profile (shipped: {names})")
+    try:
+        record = Peaks.from_dict(json.loads(files.read_text(path, "device profile", PROFILE_LIMIT)))
+        problem = unusable(record)
+    except CnnprofError as exc:
+        problem = str(exc)
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+    if problem is None and not record.kernels:
+        problem = "it holds no kernel models (calibrate with `cnnprof device --save FILE`)"
+    if problem is not None:
+        raise OptionError(f"{what}: not a usable device profile ({problem})")
+    return record
+
+
+@dataclass(frozen=True)
+class Predicted:
+    """A model's latency predicted for a device profile: the kernel models' and the roofline's
+    (the roofline without the kernels torch picks, which only a run can tell)."""
+
+    kernels: Prediction
+    roofline: Estimate
+    device: Peaks
+
+
+def predict_on(model: Request | Source, device: Peaks) -> Predicted:
+    """Predict ``model`` (at its request's batch and dtype) on ``device``, a device profile;
+    a spec needs no torch. The dtype must be the profile's."""
+    source = resolve(model) if isinstance(model, Request) else model
+    dtype = source.request.dtype
+    if dtype != device.dtype:
+        raise OptionError(
+            f"--dtype {dtype}: the device profile was calibrated in {device.dtype}; "
+            f"calibrate one in {dtype} (`cnnprof device --dtype {dtype} --save FILE`)"
+        )
+    profile = source.profile()
+    return Predicted(predictor.predict(profile, device), estimate(profile, device.roofs), device)
 
 
 def measure_and_predict(
@@ -144,7 +211,10 @@ def measure_and_predict(
             f"{settings.budget:g}; `cnnprof device` measures and caches them once"
         )
     estimate = None if measured is None else predict(source, measured_timing, measured)
-    return Measured(measured_timing, measured, estimate, tuple(notes), seconds)
+    kernels = None
+    if measured is not None and measured.kernels and measured_timing.dtype == measured.dtype:
+        kernels = predictor.predict(source.profile(), measured)
+    return Measured(measured_timing, measured, estimate, tuple(notes), seconds, kernels)
 
 
 @dataclass(frozen=True)

@@ -368,7 +368,7 @@ def time_model(
 def device_peaks(
     device: str, dtype: str, threads: int | None, *, refresh: bool, progress: Progress | None,
     needs: str, within: float | None = None, notes: list[str] | None = None,
-    cached_only: bool = False,
+    cached_only: bool = False, thorough: bool = False,
 ) -> Peaks | None:  # fmt: skip
     """The device's measured peaks, from the cache or measured now (and cached) within
     ``within`` seconds; ``cached_only``: None rather than measuring. ``notes`` gets a cache
@@ -377,7 +377,7 @@ def device_peaks(
     from cnnprof.empirical.peaks import peaks
 
     return peaks(device, dtype, threads, refresh=refresh, progress=progress, within=within,
-                 notes=notes, cached_only=cached_only)  # fmt: skip
+                 notes=notes, cached_only=cached_only, thorough=thorough)  # fmt: skip
 
 
 def peaks_cache(measured: Peaks) -> str | None:

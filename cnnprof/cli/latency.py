@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from cnnprof.cli.options import (
+    Allocator,
+    AllocatorName,
     Args,
     Batch,
     Device,
@@ -39,7 +42,7 @@ from cnnprof.report.text import to_csv, to_json
 from cnnprof.results.device import Peaks
 from cnnprof.results.plausible import implausible
 from cnnprof.results.ranking import TIME_KEYS, ranked
-from cnnprof.results.timing import Deadline, LatencySettings, check_dtype
+from cnnprof.results.timing import DEFAULT_BUDGET, Deadline, LatencySettings, check_dtype
 from cnnprof.spec.multipliers import Multipliers
 from cnnprof.spec.reference import DEFAULT_TIMEOUT, parse_args
 
@@ -89,10 +92,20 @@ def latency(
     ] = None,
     budget: Annotated[
         float, typer.Option("--budget", help="Seconds the whole measurement may take.")
-    ] = 60.0,
+    ] = DEFAULT_BUDGET,
     layers: Annotated[
         bool, typer.Option("--layers", "-l", help="Time every row (forward hooks).")
     ] = False,
+    allocator: Allocator = AllocatorName.steady,
+    device_profile: Annotated[
+        str | None,
+        typer.Option(
+            "--device-profile",
+            help="Predict for a saved device profile (FILE.json from "
+            "`cnnprof device --save`, or a shipped name) instead of measuring: no torch, "
+            "no device needed.",
+        ),
+    ] = None,
     plot: PlotOpt = None,
     sort: Sort = None,
     top: Top = None,
@@ -117,10 +130,26 @@ def latency(
     settings = LatencySettings(
         device=where, threads=threads, channels_last=channels_last, warmup=_warmup(warmup),
         runs=runs, min_time=min_time, budget=budget, layers=layers or plot is not None,
+        allocator=allocator.value,
     )  # fmt: skip
     check_dtype(kind)  # refused before the device is calibrated
     req = request(model, multipliers, batch=batch, dtype=kind, input=parse_input(input),
                   args=parse_args(arg), timeout=timeout)  # fmt: skip
+    if device_profile is not None:
+        given = {
+            "--device": where != DeviceName.cpu.value, "--threads": threads is not None,
+            "--channels-last": channels_last, "--warmup": warmup != "auto",
+            "--runs": runs is not None, "--min-time": min_time is not None,
+            "--budget": budget != DEFAULT_BUDGET, "--allocator": allocator.value != "steady",
+            "--plot": plot is not None, "--sort": order is not None, "--top": top is not None,
+        }  # fmt: skip
+        for name, present in given.items():
+            if present:
+                refuse(name, "shapes a measurement; --device-profile predicts without one (the "
+                       "profile fixes the device, threads and allocator)")  # fmt: skip
+        check_output(output, force)
+        _predict(req, device_profile, layers, fmt, output, force)
+        return
     if plot is not None:
         charts.check_plot(plot, force, output)
     check_output(output, force)
@@ -129,6 +158,7 @@ def latency(
         found = api.measure_and_predict(source, settings, deadline, timing=bar.phase(TIMING),
                                         calibration=bar.phase(CALIBRATION))  # fmt: skip
     timing, predicted, notes, measured = found.timing, found.estimate, found.notes, found.peaks
+    kernels = found.kernels
     if measured is not None:
         if found.calibration_s is not None:
             _calibrated(measured, found.calibration_s)
@@ -136,18 +166,18 @@ def latency(
     roofs = measured.roofs if measured else None
     content: Any
     if fmt is Format.json:
-        data = report.latency_dict(timing, predicted, roofs, order, top)
+        data = report.latency_dict(timing, predicted, roofs, order, top, kernels=kernels)
         content = to_json({**data, "notes": list(notes)})
     elif fmt is Format.csv:
-        content = report.latency_csv(timing, predicted, order, top)
+        content = report.latency_csv(timing, predicted, order, top, kernels=kernels)
         for line in notes:  # a CSV file holds one table: notes go to stderr
             typer.echo(f"cnnprof: note: {line}", err=True)
     elif fmt is Format.md:
-        content = report.latency_markdown(timing, predicted, order, top)
+        content = report.latency_markdown(timing, predicted, order, top, kernels=kernels)
         content += "".join(f"\n> {n}\n" for n in notes)
     else:
-        content = common.group(render.latency_view(timing, predicted, layers, order, top),
-                               *map(common.note, notes))  # fmt: skip
+        view = render.latency_view(timing, predicted, layers, order, top, kernels=kernels)
+        content = common.group(view, *map(common.note, notes))
     emit(content, output, force)
     if plot is not None:
         if roofs is None:
@@ -157,31 +187,72 @@ def latency(
         typer.echo(f"wrote {plot}", err=True)
 
 
+def _predict(req: Any, reference: str, layers: bool, fmt: Format, output: Any, force: bool) -> None:
+    """`latency --device-profile`: the kernel models' and the roofline's prediction for a
+    saved device, in the chosen format."""
+    from cnnprof.api import latency as api
+
+    found = api.predict_on(req, api.device_profile(reference))
+    args = (found.kernels, found.roofline, found.device, layers)
+    content: Any
+    if fmt is Format.json:
+        content = to_json(report.prediction_dict(*args))
+    elif fmt is Format.csv:
+        content = report.prediction_csv(*args)
+    elif fmt is Format.md:
+        content = report.prediction_markdown(*args)
+    else:
+        content = render.prediction_view(*args)
+    emit(content, output, force)
+
+
 def device(
     device: Device = DeviceName.cpu,
     dtype: Dtype = DtypeName.float32,
     threads: Threads = None,
     refresh: Annotated[
-        bool, typer.Option("--refresh", help="Measure again, replacing the cached peaks.")
+        bool, typer.Option("--refresh", help="Measure again, replacing the cached calibration.")
     ] = False,
+    thorough: Annotated[
+        bool,
+        typer.Option(
+            "--thorough",
+            help="Calibrate the kernel models on 3× the samples "
+            "(about a minute; measured afresh and cached).",
+        ),
+    ] = False,
+    save: Annotated[
+        Path | None,
+        typer.Option(
+            "--save",
+            help="Write the calibration as a device profile FILE.json, for "
+            "`latency --device-profile` anywhere (no torch needed there).",
+        ),
+    ] = None,
     fmt: FormatOpt = Format.table,
     output: Output = None,
     force: Force = False,
 ) -> None:
-    """Show the device's measured peaks: matmul FLOP/s, copy bandwidth by size, per-op
-    overhead (cached per device, torch version, threads and dtype)."""
+    """Calibrate the device and show it: the roofs (matmul FLOP/s, convolution curves, copy
+    bandwidth, per-op overhead) and the kernel models the predictor fits (cached per device,
+    torch version, threads and dtype; --save writes them as a portable device profile)."""
     from cnnprof.api import latency as api
 
     where, kind = device.value, dtype.value
     LatencySettings(device=where, threads=threads)  # checked when built
     check_dtype(kind)
     check_output(output, force)
+    if save is not None:
+        check_output(save, force, "--save")
     notes: list[str] = []
     with render.command_bar("cnnprof device", (CALIBRATION,)) as bar:
         started = time.monotonic()
         measured = api.peaks(where, kind, threads, refresh=refresh, progress=bar.phase(CALIBRATION),
-                             needs="cnnprof device", notes=notes)  # fmt: skip
+                             needs="cnnprof device", notes=notes, thorough=thorough)  # fmt: skip
         _calibrated(measured, time.monotonic() - started)
+    if save is not None:
+        emit(to_json(measured.to_dict()), save, force)
+        typer.echo(f"wrote {save}", err=True)
     for line in notes:  # a cache not used or not written
         typer.echo(f"cnnprof: note: {line}", err=True)
     content: Any

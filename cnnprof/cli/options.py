@@ -23,7 +23,7 @@ from rich.console import Console
 import cnnprof.files as files
 from cnnprof.errors import OptionError
 from cnnprof.render.common import natural_width
-from cnnprof.results.vocab import DEVICES, DTYPE_BYTES
+from cnnprof.results.vocab import ALLOCATORS, DEVICES, DTYPE_BYTES
 from cnnprof.spec.multipliers import Multipliers
 
 CONVENTIONS = (
@@ -48,6 +48,7 @@ class GroupBy(str, Enum):
 # Choices shown in --help and checked by click: one Enum per vocabulary, built from its table.
 DtypeName = Enum("DtypeName", {name: name for name in DTYPE_BYTES}, type=str)  # type: ignore[misc]
 DeviceName = Enum("DeviceName", {name: name for name in DEVICES}, type=str)  # type: ignore[misc]
+AllocatorName = Enum("AllocatorName", {name: name for name in ALLOCATORS}, type=str)  # type: ignore[misc]
 
 
 class SortKey(str, Enum):
@@ -123,6 +124,11 @@ PlotOpt = Annotated[
     typer.Option("--plot", help="Chart to FILE.png, .svg or .pdf (needs matplotlib)."),
 ]
 Device = Annotated[DeviceName, typer.Option("--device", "-d", help="Where to run.")]
+Allocator = Annotated[
+    AllocatorName,
+    typer.Option("--allocator", help="steady: freed memory stays with the process (a server "
+                 "after warm-up); release: it goes back to the system, fresh pages every run."),
+]  # fmt: skip
 Threads = Annotated[
     int | None,
     typer.Option("--threads", "-t", help="Intra-op threads (default: torch's current)."),

@@ -796,6 +796,15 @@ def module_op(module: nn.Module | None) -> str:
     return "block"
 
 
+def kernel_text(module: nn.Module | None, dims: int = 2) -> str:
+    """A convolution's or pool's kernel as the rows show it ("3×3"); "" for other modules."""
+    size = getattr(module, "kernel_size", None)
+    if size is None:
+        return ""
+    kernel = tuple(size) if isinstance(size, (tuple, list)) else (size,) * dims
+    return "×".join(map(str, kernel))
+
+
 def _layer_cost(row: _Row, batch: int) -> LayerCost:
     unknown = Shape(0, 0, 0)
     return LayerCost(
@@ -803,6 +812,7 @@ def _layer_cost(row: _Row, batch: int) -> LayerCost:
         op=module_op(row.module),
         in_shape=row.in_shape or unknown,
         out_shape=row.out_shape or unknown,
+        kernel=kernel_text(row.module),
         weight_params=row.weight_params,
         bias_params=row.bias_params,
         norm_params=row.norm_params,

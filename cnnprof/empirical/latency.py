@@ -37,6 +37,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from cnnprof.empirical import allocator
 from cnnprof.empirical.dispatch import conv_kernels
 from cnnprof.errors import LoadError, OptionError
 from cnnprof.results.profile import DTYPE_BYTES, LayerCost
@@ -467,6 +468,7 @@ def measure(
     report = progress or _silent
     clock = CLOCKS[target.type]()
     deadline = deadline or Deadline(settings.budget)
+    regime = allocator.apply(settings.allocator)  # before the first run: warm-up reaches it
     with threads(settings.threads) as count, torch.inference_mode():
         net, x = _prepare(module, input, batch, dtype, target, settings.channels_last)
 
@@ -530,4 +532,5 @@ def measure(
         hook_overhead=per_row.overhead if per_row else 0.0,
         kernels=tuple(kernels.items()),
         page_faults=page_faults,
+        allocator=regime,
     )

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import itertools
 import json
 import math
 import mmap
@@ -54,8 +53,10 @@ import cnnprof.files as files
 from cnnprof.analytic.formulas import LRN_EXTRA
 from cnnprof.analytic.roofline import OpCost, layout_s, overhead
 from cnnprof.cache import cache_dir
+from cnnprof.empirical import allocator
 from cnnprof.empirical.bound import time_limit
 from cnnprof.empirical.dispatch import conv_backend
+from cnnprof.empirical.kernels import KERNEL_PLANS, KernelPlan, calibrate, more_samples
 from cnnprof.empirical.latency import (
     CLOCKS,
     TORCH_DTYPES,
@@ -67,7 +68,7 @@ from cnnprof.empirical.latency import (
     threads,
 )
 from cnnprof.errors import CnnprofError
-from cnnprof.results.device import CHANNELS_LAST, CURVES, Peaks, Roofs
+from cnnprof.results.device import CHANNELS_LAST, CURVES, Peaks, Roofs, unusable
 from cnnprof.results.plausible import MEASURE_TRIES, implausible
 
 MATMUL_RUNS = 5
@@ -465,32 +466,53 @@ def best(a: Peaks, b: Peaks) -> Peaks:
     return replace(a, roofs=roofs, measured_at=b.measured_at)
 
 
+RECORD_LIMIT = 16 * 2**20  # bytes of a device record read back (a thorough one holds ~1 MB)
+ROOFS_SHARE = 0.4  # of the calibration's progress, the roofs' rounds; the kernels the rest
+
+
 def measure_peaks(
     device: str = "cpu",
     dtype: str = "float32",
     thread_count: int | None = None,
     *,
     plan: Plan | None = None,
+    kernel_plan: KernelPlan | None = None,
+    regime: str = "steady",
     progress: Progress | None = None,
 ) -> Peaks:
-    """Run the microbenchmark now (the plan's ``rounds`` times, keeping each figure's best round;
-    some seconds); nothing is read from or written to the cache. ``plan``: the device kind's
-    `PLANS` entry unless given."""
+    """Calibrate the device now: the roofs (the plan's ``rounds`` times, each figure from its
+    best round) and the kernel predictor (``kernel_plan``, in the allocator ``regime``); some
+    seconds. Nothing is read from or written to the cache. ``plan`` and ``kernel_plan``: the
+    device kind's `PLANS` and `KERNEL_PLANS` entries unless given."""
     target = check_device(device, dtype)
     plan = plan or PLANS[target.type]
+    kernel_plan = kernel_plan or KERNEL_PLANS[target.type]
     clock = CLOCKS[target.type]()
     report = progress or (lambda stage, fraction: None)
     rounds = max(plan.rounds, 1)
     measured: list[Peaks] = []
+    started = time.perf_counter()
+    described = allocator.apply(regime)
     with threads(thread_count) as count, torch.inference_mode():
         for index in range(rounds):
 
             def within(stage: str, fraction: float, index: int = index) -> None:
-                report(stage, (index + fraction) / rounds)
+                report(stage, ROOFS_SHARE * (index + fraction) / rounds)
 
             measured.append(_measure_round(clock, target, dtype, count, plan, within))
+        fitted = calibrate(
+            clock, target, TORCH_DTYPES[dtype], kernel_plan,
+            lambda fraction: report("kernels", ROOFS_SHARE + (1 - ROOFS_SHARE) * fraction),
+        )  # fmt: skip
     merged = functools.reduce(best, measured)
-    return replace(merged, peak_rounds=tuple(m.roofs.flops_per_s for m in measured))
+    return replace(
+        merged,
+        peak_rounds=tuple(m.roofs.flops_per_s for m in measured),
+        kernels=fitted.models,
+        module_s=fitted.module_s,
+        allocator=described,
+        calibration_s=time.perf_counter() - started,
+    )
 
 
 def read_cached(path: Path, notes: list[str] | None = None) -> Peaks | None:
@@ -499,7 +521,7 @@ def read_cached(path: Path, notes: list[str] | None = None) -> Peaks | None:
     try:
         if not files.exists(path, "peaks cache"):
             return None
-        record = Peaks.from_dict(json.loads(files.read_text(path, "peaks cache", 2**20)))
+        record = Peaks.from_dict(json.loads(files.read_text(path, "peaks cache", RECORD_LIMIT)))
         problem = unusable(record)
     except CnnprofError as exc:
         problem = str(exc)
@@ -512,43 +534,6 @@ def read_cached(path: Path, notes: list[str] | None = None) -> Peaks | None:
     return None
 
 
-def unusable(record: Peaks) -> str | None:
-    """What makes a cached record unusable (wrong types, values that are not finite and
-    positive, empty or unordered curves), or None."""
-    r = record.roofs
-    for name in ("device", "device_name", "torch_version", "dtype", "measured_at"):
-        if not isinstance(getattr(record, name), str):
-            return f"{name} is not text"
-    if record.dtype not in TORCH_DTYPES:
-        return f"dtype {record.dtype!r}"
-    for name, value in (("threads", record.threads), ("curve_pixels", r.curve_pixels),
-                        ("few_pixels", r.few_pixels)):  # fmt: skip
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            return f"{name} {value!r} is not a count"
-    if not _positive(r.flops_per_s):
-        return f"flops_per_s {r.flops_per_s!r}"
-    if not (isinstance(r.fault_s, (int, float)) and 0 <= r.fault_s < math.inf):
-        return f"fault_s {r.fault_s!r}"
-    for name in CURVES:
-        curve = getattr(r, name)
-        if not curve and name != "layout":
-            return f"{name} is empty"
-        if not all(n > 0 and _positive(rate) for n, rate in curve):
-            return f"{name} holds a value that is not finite and positive"
-        if any(a[0] >= b[0] for a, b in itertools.pairwise(curve)):
-            return f"{name} is not in ascending order"
-    for name in ("byte_ceilings", "flop_ceilings"):
-        if not all(_positive(v) for _, v in getattr(r, name)):
-            return f"{name} holds a value that is not finite and positive"
-    if not r.op_overhead or not all(0 <= v < math.inf for _, v in r.op_overhead):
-        return "op_overhead is empty or not finite"
-    return None
-
-
-def _positive(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < math.inf
-
-
 def peaks(
     device: str = "cpu",
     dtype: str = "float32",
@@ -557,25 +542,30 @@ def peaks(
     refresh: bool = False,
     progress: Progress | None = None,
     plan: Plan | None = None,
+    thorough: bool = False,
     within: float | None = None,
     notes: list[str] | None = None,
     cached_only: bool = False,
 ) -> Peaks | None:
     """The device's peaks from the cache, measured (and cached) when absent or ``refresh``.
 
+    ``thorough``: a kernel calibration with `THOROUGH` times the samples (slower, closer).
     ``within``: seconds the microbenchmark may take (None: no limit; past it, `OutOfTime`).
     ``cached_only``: None rather than measuring. ``notes`` gets what a caller should tell: a
     cache not used, a measurement not cached."""
     target = check_device(device, dtype)
     with threads(thread_count) as count:
         path = cache_path(device_name(target), torch.__version__, count, dtype)
-    cached = None if refresh else read_cached(path, notes)
+    cached = None if refresh or thorough else read_cached(path, notes)
     if cached is not None or cached_only:
         return cached
     message = f"the device microbenchmark took over {within or 0:.1f} s"
     with time_limit(within, message):
         for attempt in range(MEASURE_TRIES):  # an implausible calibration is measured again;
-            measured = measure_peaks(device, dtype, count, plan=plan, progress=progress)
+            kernel_plan = KERNEL_PLANS[target.type]
+            kernel_plan = more_samples(kernel_plan) if thorough else kernel_plan
+            measured = measure_peaks(device, dtype, count, plan=plan, kernel_plan=kernel_plan,
+                                     progress=progress)  # fmt: skip
             if not implausible(measured) or attempt == MEASURE_TRIES - 1:  # last kept, flagged
                 break
     try:

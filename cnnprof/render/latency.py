@@ -20,7 +20,12 @@ from rich.table import Table
 from rich.text import Text
 
 from cnnprof.render.common import Fit, bar
-from cnnprof.report.latency import layer_records, timing_title
+from cnnprof.report.latency import (
+    layer_records,
+    prediction_records,
+    prediction_title,
+    timing_title,
+)
 from cnnprof.report.units import (
     fault_count,
     flop_size,
@@ -30,7 +35,7 @@ from cnnprof.report.units import (
     percent_number,
     threads,
 )
-from cnnprof.results.device import Estimate, Peaks
+from cnnprof.results.device import Estimate, Peaks, Prediction
 from cnnprof.results.timing import NOISY_CV, Timing
 
 
@@ -45,7 +50,9 @@ def timing_line(timing: Timing) -> Text:
     )
 
 
-def summary(timing: Timing, estimate: Estimate | None = None) -> Panel:
+def summary(
+    timing: Timing, estimate: Estimate | None = None, *, kernels: Prediction | None = None
+) -> Panel:
     """The headline panel of `cnnprof latency`."""
     t = timing
     grid = Table.grid(padding=(0, 2))
@@ -77,6 +84,17 @@ def summary(timing: Timing, estimate: Estimate | None = None) -> Panel:
             f"{ratio:.2f}× the median; {100 * estimate.share_bound('memory'):.0f} % of it in "
             "memory-bound rows",
         )
+    if kernels is not None:
+        left = kernels.on_roofline
+        covered = f", {len(left)} rows on the roofline" if left else ""
+        grid.add_row(
+            "kernel models",
+            f"{ms_short(kernels.seconds)} ms",
+            f"{kernels.seconds / t.median:.2f}× the median: the sum of each kernel's prediction "
+            f"from this device's calibration{covered}",
+        )
+    if t.allocator:
+        grid.add_row("allocator", t.allocator.split(":")[0], t.allocator.partition(": ")[2])
     if t.page_faults is not None:
         cost = (
             f", {ms_short(estimate.all_faults_s)} ms in the roofline"
@@ -112,8 +130,11 @@ def layer_table(
     estimate: Estimate | None = None,
     sort: str | None = None,
     top: int | None = None,
+    *,
+    kernels: Prediction | None = None,
 ) -> Fit:
-    """Per-row time with its share next to the share of MACs, and the roofline's view."""
+    """Per-row time with its share next to the share of MACs, the kernel models' prediction and
+    the roofline's view."""
     table = Table(
         title=f"layers · median of {timing.layer_runs} hooked runs at batch {timing.batch}",
         title_justify="left",
@@ -129,10 +150,12 @@ def layer_table(
     faulting = any(layer.page_faults for layer in timing.layers)
     if faulting:
         table.add_column("faults", justify="right", no_wrap=True)
+    if kernels is not None:
+        table.add_column("kernels ms", justify="right", no_wrap=True)
     if estimate is not None:
         table.add_column("roofline ms", justify="right", no_wrap=True)
         table.add_column("bound", no_wrap=True)
-    for r in layer_records(timing, estimate, sort, top):
+    for r in layer_records(timing, estimate, sort, top, kernels=kernels):
         cells = [
             r["path"],
             r["op"],
@@ -146,6 +169,9 @@ def layer_table(
         ]
         if faulting:
             cells.append(fault_count(r["page_faults"]))
+        if kernels is not None:
+            seconds = r["kernel_predicted_seconds"]
+            cells.append("–" if seconds is None else ms_short(seconds))
         if estimate is not None:
             bound = r["bound"] or ""
             cells += [
@@ -162,10 +188,61 @@ def latency_view(
     layers: bool = True,
     sort: str | None = None,
     top: int | None = None,
+    *,
+    kernels: Prediction | None = None,
 ) -> Group:
-    parts: list = [summary(timing, estimate)]
+    parts: list = [summary(timing, estimate, kernels=kernels)]
     if layers and timing.layers:
-        parts.append(layer_table(timing, estimate, sort, top))
+        parts.append(layer_table(timing, estimate, sort, top, kernels=kernels))
+    return Group(*parts)
+
+
+def prediction_view(
+    prediction: Prediction, roofline: Estimate, device: Peaks, layers: bool = False
+) -> Group:
+    """`cnnprof latency --device-profile`: the kernel models' prediction, the roofline's, and
+    where the profile came from; with ``layers`` a row each."""
+    p = prediction
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(justify="right")
+    grid.add_column(style="dim")
+    memory = roofline.share_bound("memory")
+    grid.add_row("predicted", f"{ms_short(p.seconds)} ms",
+                 "the sum of each kernel's prediction from the device profile")  # fmt: skip
+    grid.add_row("roofline", f"{ms_short(roofline.seconds)} ms",
+                 f"{100 * memory:.0f} % of it in memory-bound rows")  # fmt: skip
+    if p.on_roofline:
+        grid.add_row("on the roofline", str(len(p.on_roofline)),
+                     "rows no kernel model covers: " + ", ".join(p.on_roofline[:4])
+                     + (" …" if len(p.on_roofline) > 4 else ""))  # fmt: skip
+    regime = device.allocator or "allocator not recorded"
+    grid.add_row("calibrated", device.measured_at[:16].replace("T", " "),
+                 f"torch {device.torch_version}; {regime}")  # fmt: skip
+    parts: list = [Panel(grid, title=prediction_title(p, device), title_align="left")]
+    if layers:
+        table = Table(title=f"layers · predicted at batch {p.batch}", title_justify="left",
+                      show_edge=False)  # fmt: skip
+        table.add_column("path", no_wrap=True)
+        table.add_column("op")
+        for name in ("predicted ms", "% time"):
+            table.add_column(name, justify="right", no_wrap=True)
+        table.add_column("time", no_wrap=True, style="cyan")
+        table.add_column("roofline ms", justify="right", no_wrap=True)
+        table.add_column("bound", no_wrap=True)
+        for r in prediction_records(p, roofline):
+            bound = r["bound"] or ""
+            table.add_row(
+                r["path"], r["op"],
+                ms_short(r["predicted_seconds"]) + (" ᴿ" if r["on_roofline"] else ""),
+                percent_number(r["time_share"]), bar(r["time_share"] or 0.0, 12),
+                "–" if r["roofline_seconds"] is None else ms_short(r["roofline_seconds"]),
+                Text(bound, style="yellow" if bound == "memory" else "green"),
+            )  # fmt: skip
+        parts.append(Fit(table, ("time", "bound", "roofline ms", "op")))
+        if p.on_roofline:
+            parts.append(Text("ᴿ no kernel model covers the row: costed on the roofline",
+                              style="dim"))  # fmt: skip
     return Group(*parts)
 
 

@@ -9,11 +9,12 @@ from typing import Any
 
 from cnnprof.report.text import to_csv, to_markdown
 from cnnprof.report.units import fault_count, flop_size, human_bytes, ms_fixed, percent, threads
-from cnnprof.results.device import Estimate, Peaks, Roofs
+from cnnprof.results.device import Estimate, Peaks, Prediction, Roofs
 from cnnprof.results.ranking import TIME_KEYS, ranked
 from cnnprof.results.timing import Timing
 
 SCHEMA = "cnnprof.latency/1"
+PREDICTION_SCHEMA = "cnnprof.prediction/1"
 
 
 def timing_title(timing: Timing) -> str:
@@ -35,11 +36,15 @@ def layer_records(
     estimate: Estimate | None = None,
     sort: str | None = None,
     top: int | None = None,
+    *,
+    kernels: Prediction | None = None,
 ) -> list[dict[str, Any]]:
     """One record per timed row (largest ``sort`` first, the first ``top``): time and its share
-    next to MACs and their share, shares of the whole model whatever is shown."""
+    next to MACs and their share, shares of the whole model whatever is shown; the roofline's
+    and the kernel models' predictions where given."""
     total_s, total_macs = timing.layer_sum, sum(layer.macs for layer in timing.layers)
     predicted = estimate.by_path() if estimate else {}
+    by_kernels = kernels.by_path() if kernels else {}
     kernels = timing.kernel_map()
     out = []
     for layer in ranked(timing.layers, TIME_KEYS, sort, top, "latency"):
@@ -58,6 +63,7 @@ def layer_records(
                 "intensity": layer.intensity,
                 "page_faults": layer.page_faults,
                 "predicted_seconds": guess.seconds if guess else None,
+                "kernel_predicted_seconds": by_kernels.get(layer.path),
                 "bound": guess.bound if guess else None,
                 "kernels": list(kernels.get(layer.path, ())),
             }
@@ -65,7 +71,9 @@ def layer_records(
     return out
 
 
-def summary_record(timing: Timing, estimate: Estimate | None = None) -> dict[str, Any]:
+def summary_record(
+    timing: Timing, estimate: Estimate | None = None, *, kernels: Prediction | None = None
+) -> dict[str, Any]:
     """The headline figures of a measurement, as plain numbers."""
     out: dict[str, Any] = {
         "model": timing.model,
@@ -75,6 +83,7 @@ def summary_record(timing: Timing, estimate: Estimate | None = None) -> dict[str
         "dtype": timing.dtype,
         "batch": timing.batch,
         "channels_last": timing.channels_last,
+        "allocator": timing.allocator,
         "torch": timing.torch_version,
         "runs": timing.runs,
         "warmup_runs": timing.warmup_runs,
@@ -95,6 +104,9 @@ def summary_record(timing: Timing, estimate: Estimate | None = None) -> dict[str
         out["predicted_ratio"] = estimate.seconds / timing.median
         out["memory_bound_share"] = estimate.share_bound("memory")
         out["page_faults_s"] = estimate.all_faults_s
+    if kernels is not None:
+        out["kernel_predicted_s"] = kernels.seconds
+        out["kernel_predicted_ratio"] = kernels.seconds / timing.median
     out["page_faults"] = timing.page_faults
     if timing.layers:
         out["layer_runs"] = timing.layer_runs
@@ -110,13 +122,15 @@ def latency_dict(
     roofs: Roofs | None = None,
     sort: str | None = None,
     top: int | None = None,
+    *,
+    kernels: Prediction | None = None,
 ) -> dict[str, Any]:
-    out: dict[str, Any] = {"schema": SCHEMA, **summary_record(timing, estimate)}
+    out: dict[str, Any] = {"schema": SCHEMA, **summary_record(timing, estimate, kernels=kernels)}
     out["samples_s"] = list(timing.samples)
     if roofs is not None:
         out["roofs"] = roofs_dict(roofs)
     if timing.layers:
-        out["layers"] = layer_records(timing, estimate, sort, top)
+        out["layers"] = layer_records(timing, estimate, sort, top, kernels=kernels)
     return out
 
 
@@ -125,11 +139,13 @@ def latency_csv(
     estimate: Estimate | None = None,
     sort: str | None = None,
     top: int | None = None,
+    *,
+    kernels: Prediction | None = None,
 ) -> str:
     if timing.layers:
-        records = layer_records(timing, estimate, sort, top)
+        records = layer_records(timing, estimate, sort, top, kernels=kernels)
         return to_csv(records, list(records[0]))
-    record = summary_record(timing, estimate)
+    record = summary_record(timing, estimate, kernels=kernels)
     return to_csv([record], list(record))
 
 
@@ -138,6 +154,8 @@ def latency_markdown(
     estimate: Estimate | None = None,
     sort: str | None = None,
     top: int | None = None,
+    *,
+    kernels: Prediction | None = None,
 ) -> str:
     t = timing
     title = (
@@ -160,6 +178,10 @@ def latency_markdown(
         rows.append(
             ("roofline", f"{ms_fixed(estimate.seconds)} ms ({estimate.seconds / t.median:.2f}×)")
         )
+    if kernels is not None:
+        rows.append(
+            ("kernel models", f"{ms_fixed(kernels.seconds)} ms ({kernels.seconds / t.median:.2f}×)")
+        )
     if t.layer_ratio is not None:
         rows.append(("per-layer sum", f"{ms_fixed(t.layer_sum)} ms ({t.layer_ratio:.3f}× median)"))
     parts = [title + "\n\n", to_markdown(("metric", "value"), rows)]
@@ -171,15 +193,20 @@ def latency_markdown(
                 percent(r["mac_share"]), f"{r['gmacs_per_s']:.1f}", human_bytes(r["bytes"]),
                 f"{r['intensity']:.1f}",
                 *([fault_count(r["page_faults"])] if faulting else []),
-                "–" if r["predicted_seconds"] is None else ms_fixed(r["predicted_seconds"]),
-                r["bound"] or "–",
+                *([_ms_or_dash(r["kernel_predicted_seconds"])] if kernels else []),
+                _ms_or_dash(r["predicted_seconds"]), r["bound"] or "–",
             )
-            for r in layer_records(t, estimate, sort, top)
+            for r in layer_records(t, estimate, sort, top, kernels=kernels)
         ]  # fmt: skip
         headers = ("path", "op", "ms", "time %", "MACs %", "GMAC/s", "bytes", "FLOP/B",
-                   *(["faults"] if faulting else []), "roofline ms", "bound")  # fmt: skip
+                   *(["faults"] if faulting else []), *(["kernels ms"] if kernels else []),
+                   "roofline ms", "bound")  # fmt: skip
         parts.append("\n" + to_markdown(headers, body, right=2))
     return "".join(parts)
+
+
+def _ms_or_dash(seconds: float | None) -> str:
+    return "–" if seconds is None else ms_fixed(seconds)
 
 
 def roofs_dict(roofs: Roofs) -> dict[str, Any]:
@@ -243,3 +270,105 @@ def peaks_markdown(peaks: Peaks) -> str:
     rows += [("kernel ceiling", k, f"{v / 1e9:,.2f} GFLOP/s") for k, v in peaks.roofs.flop_ceilings]
     rows += [("overhead", f"tiny {k}", f"{v * 1e6:.1f} µs") for k, v in peaks.roofs.op_overhead]
     return title + to_markdown(("metric", "measured on", "value"), rows, right=2)
+
+
+# --- a prediction for a device profile (no measurement) -------------------------------------------
+
+
+def prediction_title(prediction: Prediction, device: Peaks) -> str:
+    """``resnet50 · predicted for <cpu> (cpu) · batch 1 · float32 · 2 threads``."""
+    p = prediction
+    return (
+        f"{p.model} · predicted for {device.device_name} ({device.device}) · batch {p.batch} · "
+        f"{p.dtype} · {threads(p.threads)}"
+    )
+
+
+def prediction_records(prediction: Prediction, roofline: Estimate) -> list[dict[str, Any]]:
+    """One record per row: the kernel models' seconds and share, the roofline's seconds and
+    bound (rows no kernel model covers are costed on the roofline and say so)."""
+    total = prediction.seconds
+    on_roofs = roofline.by_path()
+    out = []
+    for row in prediction.rows:
+        roof = on_roofs.get(row.path)
+        out.append(
+            {
+                "path": row.path,
+                "op": row.op,
+                "predicted_seconds": row.seconds,
+                "time_share": _share(row.seconds, total),
+                "kernels": row.kernels,
+                "on_roofline": row.on_roofline,
+                "roofline_seconds": roof.seconds if roof else None,
+                "bound": roof.bound if roof else None,
+            }
+        )
+    return out
+
+
+def prediction_summary(prediction: Prediction, roofline: Estimate, device: Peaks) -> dict[str, Any]:
+    """The headline figures of a prediction, and the device profile it came from."""
+    return {
+        "model": prediction.model,
+        "device": device.device,
+        "device_name": device.device_name,
+        "threads": prediction.threads,
+        "dtype": prediction.dtype,
+        "batch": prediction.batch,
+        "torch": device.torch_version,
+        "calibrated_at": device.measured_at,
+        "allocator": device.allocator,
+        "predicted_s": prediction.seconds,
+        "roofline_s": roofline.seconds,
+        "rows_on_roofline": list(prediction.on_roofline),
+    }
+
+
+def prediction_dict(
+    prediction: Prediction, roofline: Estimate, device: Peaks, layers: bool = False
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "schema": PREDICTION_SCHEMA,
+        **prediction_summary(prediction, roofline, device),
+    }
+    if layers:
+        out["layers"] = prediction_records(prediction, roofline)
+    return out
+
+
+def prediction_csv(
+    prediction: Prediction, roofline: Estimate, device: Peaks, layers: bool = False
+) -> str:
+    if layers:
+        records = prediction_records(prediction, roofline)
+        return to_csv(records, list(records[0]))
+    record = prediction_summary(prediction, roofline, device)
+    record["rows_on_roofline"] = " ".join(record["rows_on_roofline"])
+    return to_csv([record], list(record))
+
+
+def prediction_markdown(
+    prediction: Prediction, roofline: Estimate, device: Peaks, layers: bool = False
+) -> str:
+    p = prediction
+    rows = [
+        ("predicted", f"{ms_fixed(p.seconds)} ms (kernel models)"),
+        ("roofline", f"{ms_fixed(roofline.seconds)} ms"),
+        ("calibrated", f"{device.measured_at}, torch {device.torch_version}"),
+    ]
+    if p.on_roofline:
+        rows.append(("on the roofline", f"{len(p.on_roofline)} rows no kernel model covers"))
+    parts = [f"**{prediction_title(p, device)}**\n\n", to_markdown(("metric", "value"), rows)]
+    if layers:
+        body = [
+            (
+                r["path"], r["op"], ms_fixed(r["predicted_seconds"]), percent(r["time_share"]),
+                _ms_or_dash(r["roofline_seconds"]),
+                r["bound"] or "–", "roofline" if r["on_roofline"] else "kernels",
+            )
+            for r in prediction_records(p, roofline)
+        ]  # fmt: skip
+        headers = ("path", "op", "predicted ms", "time %", "roofline ms", "bound", "from")
+        parts.append("\n" + to_markdown(headers, body, right=2))
+    return "".join(parts)

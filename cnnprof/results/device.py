@@ -13,7 +13,10 @@ import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
+from types import MappingProxyType
 from typing import Any
+
+from cnnprof.results.vocab import LATENCY_DTYPES
 
 Curve = tuple[tuple[int, float], ...]  # (bytes moved, bytes/s) or (FLOPs, FLOP/s), ascending
 Table = tuple[tuple[str, float], ...]
@@ -171,7 +174,80 @@ class Estimate:
         return part / total if total else 0.0
 
 
-PEAKS_SCHEMA = "cnnprof.peaks/3"
+# The kernel kinds the predictor models and each one's features, in the order a sample holds them.
+KERNEL_FEATURES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "conv": ("batch", "in_per_group", "out", "pixels", "kernel", "stride", "groups"),
+        "dwconv": ("batch", "channels", "pixels", "kernel", "stride"),
+        "linear": ("rows", "in", "out"),
+        "maxpool": ("planes", "in_pixels", "out_pixels", "kernel"),
+        "avgpool": ("planes", "in_pixels", "out_pixels", "kernel"),
+        "norm": ("elements",),
+        "act": ("elements", "flops"),  # flops: per element (the activation's definition)
+        "add": ("elements",),
+    }
+)
+
+
+@dataclass(frozen=True)
+class KernelModel:
+    """What one kind of kernel costs on a device, fitted to timed samples of it
+    (`cnnprof.analytic.predictor`): a weighted least-squares line over its work terms (launch,
+    multiply-accumulates, elements read and written, weights) and, on top, the residual of the
+    nearest samples in log feature space. Data, not code: it travels in a device profile."""
+
+    kind: str  # conv, dwconv, linear, maxpool, avgpool, norm, act, add
+    coefficients: tuple[float, ...]  # seconds per unit of each work term, the first the launch
+    scale: tuple[float, ...]  # spread of each log feature over the samples (the distance's unit)
+    samples: tuple[tuple[tuple[float, ...], float], ...]  # (log features, log residual of the line)
+    spread: float = 0.0  # median (p90 − p10) / median of the samples' timed runs
+    loo_error: float = 0.0  # median leave-one-out relative error over the samples
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> KernelModel:
+        return cls(
+            kind=str(data["kind"]),
+            coefficients=tuple(float(v) for v in data["coefficients"]),
+            scale=tuple(float(v) for v in data["scale"]),
+            samples=tuple((tuple(float(v) for v in x), float(r)) for x, r in data["samples"]),
+            spread=float(data.get("spread", 0.0)),
+            loo_error=float(data.get("loo_error", 0.0)),
+        )
+
+
+@dataclass(frozen=True)
+class RowPrediction:
+    path: str
+    op: str
+    seconds: float
+    kernels: int  # kernel calls predicted (0: one module call, or the roofline)
+    on_roofline: bool = False  # no kernel model covers this row: costed on the roofline
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A profile's predicted latency on a device profile's kernel models."""
+
+    model: str
+    batch: int
+    dtype: str
+    device_name: str
+    threads: int
+    rows: tuple[RowPrediction, ...]
+
+    @property
+    def seconds(self) -> float:
+        return sum(r.seconds for r in self.rows)
+
+    @property
+    def on_roofline(self) -> tuple[str, ...]:
+        return tuple(r.path for r in self.rows if r.on_roofline)
+
+    def by_path(self) -> dict[str, float]:
+        return {r.path: r.seconds for r in self.rows}
+
+
+PEAKS_SCHEMA = "cnnprof.device/1"
 CURVES = ("conv_curve", "kxk_curve", "conv_curve_few", "kxk_curve_few", "layout", "bandwidth")
 TABLES = ("byte_ceilings", "flop_ceilings", "op_overhead")
 
@@ -188,6 +264,13 @@ class Peaks:
     measured_at: str  # ISO 8601, UTC
     roofs: Roofs
     peak_rounds: tuple[float, ...] = ()  # the matmul peak each round of the benchmark reached
+    kernels: tuple[KernelModel, ...] = ()  # the per-kernel predictor, where calibrated
+    allocator: str = ""  # the allocator regime the kernels were timed in
+    module_s: float = 0.0  # seconds of calling a module that does no arithmetic (nn.Identity)
+    calibration_s: float = 0.0  # seconds the calibration took
+
+    def kernel_models(self) -> dict[str, KernelModel]:
+        return {k.kind: k for k in self.kernels}
 
     def conv_curves(self) -> tuple[tuple[str, Curve], ...]:
         """The convolution curves, each labelled with its kernel and output positions."""
@@ -200,8 +283,9 @@ class Peaks:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The versioned record (`cnnprof.peaks/3`): curves as lists, tables as mappings."""
-        data = {k: v for k, v in asdict(self).items() if k != "roofs"}
+        """The versioned record (`cnnprof.device/1`): curves as lists, tables as mappings."""
+        data = {k: v for k, v in asdict(self).items() if k not in ("roofs", "kernels")}
+        data["kernels"] = [asdict(k) for k in self.kernels]
         roofs = asdict(self.roofs)
         for key in CURVES:
             roofs[key] = [list(p) for p in getattr(self.roofs, key)]
@@ -218,6 +302,68 @@ class Peaks:
             roofs[key] = tuple((int(n), float(b)) for n, b in roofs[key])
         for key in TABLES:
             roofs[key] = tuple((str(k), float(v)) for k, v in roofs[key].items())
-        own = {f.name: data[f.name] for f in fields(cls) if f.name not in ("roofs", "peak_rounds")}
-        rounds = tuple(float(v) for v in data.get("peak_rounds", ()))
-        return cls(**own, roofs=Roofs(**roofs), peak_rounds=rounds)
+        optional = ("roofs", "peak_rounds", "kernels", "allocator", "module_s", "calibration_s")
+        own = {f.name: data[f.name] for f in fields(cls) if f.name not in optional}
+        return cls(
+            **own,
+            roofs=Roofs(**roofs),
+            peak_rounds=tuple(float(v) for v in data.get("peak_rounds", ())),
+            kernels=tuple(KernelModel.from_dict(k) for k in data.get("kernels", ())),
+            allocator=str(data.get("allocator", "")),
+            module_s=float(data.get("module_s", 0.0)),
+            calibration_s=float(data.get("calibration_s", 0.0)),
+        )
+
+
+def unusable(record: Peaks) -> str | None:
+    """What makes a cached record unusable (wrong types, values that are not finite and
+    positive, empty or unordered curves), or None."""
+    r = record.roofs
+    for name in ("device", "device_name", "torch_version", "dtype", "measured_at"):
+        if not isinstance(getattr(record, name), str):
+            return f"{name} is not text"
+    if record.dtype not in LATENCY_DTYPES:
+        return f"dtype {record.dtype!r}"
+    for name, value in (("threads", record.threads), ("curve_pixels", r.curve_pixels),
+                        ("few_pixels", r.few_pixels)):  # fmt: skip
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            return f"{name} {value!r} is not a count"
+    if not _positive(r.flops_per_s):
+        return f"flops_per_s {r.flops_per_s!r}"
+    if not (isinstance(r.fault_s, (int, float)) and 0 <= r.fault_s < math.inf):
+        return f"fault_s {r.fault_s!r}"
+    for name in CURVES:
+        curve = getattr(r, name)
+        if not curve and name != "layout":
+            return f"{name} is empty"
+        if not all(n > 0 and _positive(rate) for n, rate in curve):
+            return f"{name} holds a value that is not finite and positive"
+        if any(a[0] >= b[0] for a, b in itertools.pairwise(curve)):
+            return f"{name} is not in ascending order"
+    for name in ("byte_ceilings", "flop_ceilings"):
+        if not all(_positive(v) for _, v in getattr(r, name)):
+            return f"{name} holds a value that is not finite and positive"
+    if not r.op_overhead or not all(0 <= v < math.inf for _, v in r.op_overhead):
+        return "op_overhead is empty or not finite"
+    return kernels_unusable(record)
+
+
+def kernels_unusable(record: Peaks) -> str | None:
+    """What makes a record's kernel models unusable (an unknown kind, a coefficient that is not
+    finite and non-negative, a sample of the wrong length), or None."""
+    for model in record.kernels:
+        width = KERNEL_FEATURES.get(model.kind)
+        if width is None:
+            return f"kernel kind {model.kind!r}"
+        if not all(0 <= c < math.inf for c in model.coefficients) or not any(model.coefficients):
+            return f"the {model.kind} model's coefficients are not finite and non-negative"
+        if len(model.scale) != len(width) or not all(_positive(v) for v in model.scale):
+            return f"the {model.kind} model's scale does not fit its features"
+        if not model.samples or any(len(x) != len(width) or not all(map(math.isfinite, x))
+                                    or not math.isfinite(r) for x, r in model.samples):  # fmt: skip
+            return f"the {model.kind} model holds a sample that does not fit its features"
+    return None
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < math.inf

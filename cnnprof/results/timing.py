@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from cnnprof.errors import OptionError
-from cnnprof.results.vocab import DEVICES, LATENCY_DTYPES
+from cnnprof.results.vocab import ALLOCATORS, DEVICES, LATENCY_DTYPES
 
 DEFAULT_MIN_TIME = 1.0  # seconds of timed runs when neither runs nor min_time is given
 MIN_RUNS = 5  # timed runs at least, when timing by min_time
@@ -37,6 +37,7 @@ class LatencySettings:
     min_time: float | None = None
     budget: float = DEFAULT_BUDGET
     layers: bool = False
+    allocator: str = "steady"  # the C allocator's regime: see `cnnprof.empirical.allocator`
 
     def __post_init__(self) -> None:
         self.check()
@@ -45,6 +46,9 @@ class LatencySettings:
         """Raise `OptionError` naming the first option out of range (run when built)."""
         if self.device not in DEVICES:
             raise OptionError(f"--device {self.device}: expected one of {', '.join(DEVICES)}")
+        if self.allocator not in ALLOCATORS:
+            raise OptionError(f"--allocator {self.allocator}: expected one of "
+                              f"{', '.join(ALLOCATORS)}")  # fmt: skip
         if self.threads is not None and self.threads < 1:
             raise OptionError(f"--threads {self.threads}: expected a thread count ≥ 1")
         cores = cpu_cores()
@@ -157,6 +161,7 @@ class Timing:
     hook_overhead: float = 0.0  # seconds per row boundary, measured and subtracted
     kernels: tuple[tuple[str, tuple[str, ...]], ...] = ()  # row path → its convolutions' kernels
     page_faults: float | None = None  # minor page faults per timed run (None: not countable)
+    allocator: str = ""  # the allocator regime the runs were in, as described in the output
 
     @property
     def runs(self) -> int:

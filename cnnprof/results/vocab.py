@@ -12,3 +12,5 @@ DTYPE_BYTES: Mapping[str, int] = MappingProxyType(
 )
 DEVICES = ("cpu", "cuda", "mps")
 LATENCY_DTYPES = ("float32", "float16", "bfloat16")
+# How the C allocator treats freed memory while latency is measured (`cnnprof.empirical.allocator`).
+ALLOCATORS = ("steady", "release")
