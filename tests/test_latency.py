@@ -29,6 +29,7 @@ from cnnprof.analytic.roofline import (  # noqa: E402  # noqa: E402
     row_ops,
 )
 from cnnprof.api.latency import measure as measure_request  # noqa: E402
+from cnnprof.api.request import request  # noqa: E402
 from cnnprof.empirical import latency as latency_module  # noqa: E402
 from cnnprof.empirical import peaks as peaks_module  # noqa: E402
 from cnnprof.empirical.dispatch import conv_backend, owner  # noqa: E402
@@ -588,3 +589,54 @@ def test_cli_plot_writes_a_chart(tmp_path: Path):
     chart = tmp_path / "roofline.svg"
     ok("latency", SMALL, "--runs", "2", "--warmup", "1", "--plot", str(chart))
     assert chart.read_text().lstrip().startswith("<?xml")
+
+
+# --- the allocator regime and the kernel predictor beside a measurement ---------------------------
+
+GLIBC = sys.platform == "linux" and __import__("platform").libc_ver()[0] == "glibc"
+
+
+def test_an_unknown_allocator_regime_is_refused():
+    with pytest.raises(OptionError, match="--allocator heap: expected one of steady, release"):
+        LatencySettings(allocator="heap")
+    assert_error(run("latency", "lenet5", "--allocator", "heap"), "--allocator")
+
+
+@pytest.mark.skipif(not GLIBC, reason="the regime is set through glibc's mallopt")
+def test_the_release_regime_takes_fresh_pages_every_run_and_steady_does_not():
+    """Activations over 128 KiB (MobileNet at α 0.25: 8×112×112 floats, 392 KiB) come fresh
+    from the system on every pass in the release regime; steady keeps them after warm-up."""
+    model = "mobilenet@alpha=0.25"
+    steady = measure_request(request(model), LatencySettings(runs=5, warmup=3))
+    release = measure_request(request(model), LatencySettings(runs=5, warmup=3,
+                                                               allocator="release"))  # fmt: skip
+    assert steady.allocator.startswith("steady: ") and release.allocator.startswith("release: ")
+    assert steady.page_faults is not None and release.page_faults is not None
+    assert release.page_faults > 10 * (steady.page_faults + 1), (release.page_faults,
+                                                                 steady.page_faults)  # fmt: skip
+
+
+def test_latency_shows_the_kernel_models_beside_the_roofline():
+    data = json.loads(ok("latency", "lenet5", "--runs", "3", "--layers", "-f", "json"))
+    assert data["allocator"].split(":")[0] in ("steady", "steady not set")
+    assert data["kernel_predicted_s"] > 0
+    assert data["kernel_predicted_ratio"] == pytest.approx(
+        data["kernel_predicted_s"] / data["median_s"]
+    )
+    per_row = [row["kernel_predicted_seconds"] for row in data["layers"]]
+    assert all(s is not None and s > 0 for s in per_row)
+    assert sum(per_row) == pytest.approx(data["kernel_predicted_s"])
+    table = ok("latency", "lenet5", "--runs", "3")
+    assert "kernel models" in table and "allocator" in table
+
+
+def test_device_saves_a_profile_that_predicts_without_measuring(tmp_path: Path):
+    saved = tmp_path / "here.json"
+    ok("device", "--threads", "1", "--save", str(saved))
+    record = json.loads(saved.read_text())
+    assert record["schema"] == "cnnprof.device/1" and record["threads"] == 1
+    assert {k["kind"] for k in record["kernels"]} >= {"conv", "norm", "act"}
+    assert record["allocator"].startswith("steady")
+    data = json.loads(ok("latency", "lenet5", "--device-profile", str(saved), "-f", "json"))
+    assert data["schema"] == "cnnprof.prediction/1" and data["predicted_s"] > 0
+    assert_error(run("device", "--threads", "1", "--save", str(saved)), "--save", "--force")

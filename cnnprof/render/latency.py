@@ -21,6 +21,7 @@ from rich.text import Text
 
 from cnnprof.render.common import Fit, bar
 from cnnprof.report.latency import (
+    kernel_rows,
     layer_records,
     prediction_records,
     prediction_title,
@@ -276,6 +277,11 @@ def peaks_table(peaks: Peaks, cache: str | None = None) -> Group:
     for kind, seconds in p.roofs.op_overhead:
         table.add_row("per-op overhead", f"tiny {kind}", f"{seconds * 1e6:,.1f} µs")
     table.add_row("ridge point", "peak ÷ largest-copy bandwidth", f"{p.roofs.ridge:,.1f} FLOP/B")
+    for kind, samples, loo, spread in kernel_rows(p):
+        table.add_row("kernel model", f"{kind}, {samples} samples (runs ±{100 * spread / 2:.0f} %)",
+                      f"{100 * loo:.1f} % leave-one-out")  # fmt: skip
+    if p.allocator:
+        table.add_row("allocator", "while the kernels were timed", p.allocator.split(":")[0])
     lines: list = [Fit(table)]
     where = f"cached {cache}" if cache else "not cached"
     lines.append(Text(f"measured {p.measured_at}; {where}; --refresh remeasures", style="dim"))
