@@ -159,7 +159,8 @@ def test_a_prediction_is_the_sum_of_its_kernels_and_says_what_went_to_the_roofli
     profile = Profile("tiny", "analytic", Shape(3, 32, 32), (conv, lrn, drop))
     found = predict(profile, _device())
     macs, elements = 16 * 32 * 32 * 3 * 9, 16 * 32 * 32  # hand-derived: 442,368 and 16,384
-    conv_s = (10e-6 + macs * 1e-10) + (3e-6 + elements * 1e-10) + (2e-6 + elements * 1e-10)
+    kernels = (10e-6 + macs * 1e-10) + (3e-6 + elements * 1e-10) + (2e-6 + elements * 1e-10)
+    conv_s = kernels + 2e-6  # and the unit's own module call around its three kernels
     rows = found.by_path()
     assert rows["conv"] == pytest.approx(conv_s)
     assert rows["drop"] == pytest.approx(2e-6), "a module call that does no arithmetic"

@@ -15,8 +15,9 @@ each kernel's configuration), kept small and readable:
   log feature space (inverse-distance weighted mean of their log residuals), which carries
   what a line cannot: a kernel torch switches to at some size, a cache that stops holding the
   weights, threads left idle by few positions;
-- a row's time is the sum of its kernels'; a row that calls none (an ``nn.Identity``, an empty
-  container) costs one module call; a row of a kind no model covers (attention, a transposed
+- a row's time is the sum of its kernels' and, when it runs several (a conv unit's
+  convolution, BatchNorm and activation) or none (an ``nn.Identity``, an empty container), one
+  module call that does no arithmetic: the module that calls them; a row of a kind no model covers (attention, a transposed
   convolution, LRN …) is costed on the roofline and named in the prediction.
 
 Pure Python, no torch: a saved device profile predicts any profile anywhere.
@@ -305,7 +306,10 @@ def predict(profile: Profile, device: Peaks) -> Prediction:
         found = calls(row, profile.batch)
         if found is not None and all(c.kind in models for c in found):
             seconds = sum(kernel_seconds(models[c.kind], c.x) for c in found)
-            rows.append(RowPrediction(row.path, row.op, seconds or device.module_s, len(found)))
+            # a row of several kernels is a module that calls them (a conv unit, an SE block);
+            # a row of none is a module call that does no arithmetic
+            wrapper = device.module_s if len(found) != 1 else 0.0
+            rows.append(RowPrediction(row.path, row.op, seconds + wrapper, len(found)))
             continue
         guess = layer_estimate(row, device.roofs, profile.batch, profile.dtype_bytes,
                                footprint=profile.bytes_moved)  # fmt: skip
