@@ -58,6 +58,10 @@ CASES = [
     ("class_token.py:make", [(4, 3)], 16 + 4 + 10, 48 + 8),
     # conv 3→2 3×3 on the 4×4 map padded to 6×6 in forward → 4×4: params 54, MACs 54·16 = 864
     ("same_pad.py:make", [(3, 4, 4)], 54, 864),
+    # conv 3→4 1×1 no bias on 4×4: params 12, MACs 12·16 = 192; then two blurs, each a fixed
+    # 3×3 filter buffer (no params) per channel, groups 4, stride 2, reflect pad 1: the 4×4 map
+    # padded to 6×6 → 2×2, MACs 9·4·4 = 144; the 2×2 map padded to 4×4 → 1×1, MACs 9·4·1 = 36
+    ("blur_pool.py:make", [(3, 4, 4)], 12, 192 + 144 + 36),
     # Linear 4→5 on (2, 3, 4): params 20 + 5, MACs 2·3·4·5 = 120
     ("linear_nd.py:make", [(2, 3, 4)], 25, 120),
     # Conv3d 3→2 3×3×3 pad 1 on 4×4×4: params 27·3·2 + 2 = 164, MACs 162·64 = 10,368
@@ -92,6 +96,14 @@ def test_attention() -> None:
     assert (check.empirical.params, check.empirical.macs) == (80, 264 + 72)
     assert (check.analytic.params, check.analytic.macs) == (80, 264)
     assert [(d.path, d.right) for d in check.differences] == [("(root)", 72)]
+
+
+def test_a_buffer_only_added_is_no_filter() -> None:
+    # conv 3→4 1×1 no bias on 2×2: params 12, MACs 48; the offset's add does no product, so the
+    # walk gives its (1, 4, 2, 2) buffer no convolution and names the module as having no formula
+    check = cross_check(Request("tests/factories/blur_pool.py:make_offset", input=(3, 2, 2)))
+    assert check.agree and check.analytic.macs == 48
+    assert check.analytic.unsupported == ("1 (Offset)",)
 
 
 def test_aux_head_is_named_not_run() -> None:

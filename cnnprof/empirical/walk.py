@@ -7,6 +7,11 @@ Every module with a formula is walked, leaf or not; parameters that no formula r
 token, a layer-scale γ on a block, an aux head that eval skips) get a row of their own, so the
 walk's rows line up with the dispatch count's. A module with no formula is listed only when it
 does arithmetic (seen at dispatch level), never for an empty ``Sequential`` or an ``Identity``.
+
+A leaf of no known type whose only tensor is a filter buffer (timm's anti-aliasing
+``BlurPool2d``: ``F.conv2d(x, self.filt, groups=C)`` in its forward) is costed as a convolution
+with that filter, by the filter's shape and the real output's; only where the module did
+multiply-accumulate at dispatch level, so a buffer that is merely added is not taken for one.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from cnnprof.empirical.count import (
     Inputs,
     MetaFailed,
     _Recorder,
+    _Row,
     _Tracker,
     as_inputs,
     module_op,
@@ -81,21 +87,54 @@ def _convolution(
     )  # fmt: skip
 
 
+def _positions(size: torch.Size, call: Call) -> int:
+    """Output positions of a convolution per image, read from a real (input or output) size."""
+    return prod(size[2:]) * call.per_image(size)
+
+
 def _conv(path: str, m: nn.Module, call: Call) -> LayerCost:
     """Any convolution, any number of dimensions: k·…·(C_in/groups)·C_out per output position.
     The positions are read from the real output, so padding done inside a forward
     (``Conv2dSame``) is counted as it ran."""
     weights = prod(m.kernel_size) * (m.in_channels // m.groups) * m.out_channels
     op = fm.conv_kind(m.in_channels, m.groups)
-    positions = prod(call.out[2:]) * call.per_image(call.out)
-    return _convolution(path, op, weights, positions, m, call)
+    return _convolution(path, op, weights, _positions(call.out, call), m, call)
 
 
 def _conv_transpose(path: str, m: nn.Module, call: Call) -> LayerCost:
     """Each input position meets k·…·C_out/groups weights per input channel."""
     weights = prod(m.kernel_size) * (m.out_channels // m.groups) * m.in_channels
-    positions = prod(call.args[0][2:]) * call.per_image(call.args[0])
-    return _convolution(path, "convT", weights, positions, m, call)
+    return _convolution(path, "convT", weights, _positions(call.args[0], call), m, call)
+
+
+def _fixed_filter(m: nn.Module) -> torch.Tensor | None:
+    """The filter a module without parameters or children may convolve its input with: its one
+    floating buffer, of rank 3 or more (C_out or 1, C_in/groups, k, …), as timm's ``BlurPool2d``
+    registers its binomial blur; None when the module holds anything else."""
+    if list(m.children()) or any(True for _ in m.parameters(recurse=False)):
+        return None
+    found = [b for b in m.buffers(recurse=False) if b.is_floating_point()]
+    return found[0] if len(found) == 1 and found[0].dim() >= 3 else None
+
+
+def _filtered(filt: torch.Tensor) -> ModuleFormula:
+    """A registered filter convolved in forward (``F.conv2d(x, self.filt, groups=C)``): the
+    convolution formula with ``filt`` as the weight. Each output channel takes C_in/groups × k…
+    products (the filter's shape after its first dim, which is 1 for a filter expanded to every
+    channel) at each position of the real output, so padding done in the forward is counted as
+    it ran. The filter is a buffer, not a parameter."""
+
+    def formula(path: str, m: nn.Module, call: Call) -> LayerCost:
+        channels = call.args[0][1]
+        macs = prod(filt.shape[1:]) * call.out[1] * _positions(call.out, call)
+        return LayerCost(
+            path=path, op=fm.conv_kind(channels, channels // filt.shape[1]), in_shape=call.x,
+            out_shape=call.y, kernel="×".join(map(str, filt.shape[2:])), buffers=filt.numel(),
+            macs=macs, flops=fm.nonzero({"mac": 2 * macs}),
+            live=call.x.elements + call.y.elements,
+        )  # fmt: skip
+
+    return formula
 
 
 def _linear(path: str, m: nn.Module, call: Call) -> LayerCost:
@@ -189,6 +228,18 @@ def _passthrough(op: str) -> ModuleFormula:
     return formula
 
 
+def _held_formula(m: nn.Module, dispatched: _Row | None, calls: list[Call]) -> ModuleFormula | None:
+    """A formula for a module of no known type, read from what it holds: a fixed filter's
+    convolution, where the module multiply-accumulated (seen at dispatch level; the products are
+    costed here from the filter's shape, not taken from there) and every call's input channels
+    and output rank fit the filter. None otherwise: the module is listed as having no formula."""
+    filt = _fixed_filter(m)
+    if filt is None or dispatched is None or not dispatched.macs:
+        return None
+    fits = all(len(c.out) == filt.dim() and c.args[0][1] % filt.shape[1] == 0 for c in calls)
+    return _filtered(filt) if fits else None
+
+
 # Module type → formula, looked up along the module's class hierarchy (most specific first).
 MODULE_FORMULAS: Mapping[type, ModuleFormula] = MappingProxyType(
     {
@@ -276,9 +327,9 @@ def walk(
             h.remove()
     rows, unsupported, held = [], [], set()
     for path, recorded in calls.items():
-        formula = formula_for(modules[path])
+        row = tracker.rows.get(path)
+        formula = formula_for(modules[path]) or _held_formula(modules[path], row, recorded)
         if formula is None:
-            row = tracker.rows.get(path)
             if row is not None and (row.macs or sum(row.flops.values())):
                 unsupported.append(f"{path} ({type(modules[path]).__name__})")
             continue
