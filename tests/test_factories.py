@@ -62,6 +62,9 @@ CASES = [
     # 3×3 filter buffer (no params) per channel, groups 4, stride 2, reflect pad 1: the 4×4 map
     # padded to 6×6 → 2×2, MACs 9·4·4 = 144; the 2×2 map padded to 4×4 → 1×1, MACs 9·4·1 = 36
     ("blur_pool.py:make", [(3, 4, 4)], 12, 192 + 144 + 36),
+    # conv 3→4 1×1 no bias on 2×2: params 12, MACs 48; the head Linear 16→2 (32 + 2 params)
+    # runs on no row: MACs 0
+    ("empty_head.py:make", [(3, 2, 2)], 12 + 34, 48),
     # Linear 4→5 on (2, 3, 4): params 20 + 5, MACs 2·3·4·5 = 120
     ("linear_nd.py:make", [(2, 3, 4)], 25, 120),
     # Conv3d 3→2 3×3×3 pad 1 on 4×4×4: params 27·3·2 + 2 = 164, MACs 162·64 = 10,368

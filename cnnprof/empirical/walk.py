@@ -57,8 +57,8 @@ class Call:
 
     def per_image(self, size: torch.Size) -> int:
         """How many of this call's items belong to one image (detection heads run on every
-        proposal of an image at once: 1000 rows for one image)."""
-        return max(size[0] // self.batch, 1)
+        proposal of an image at once: 1000 rows for one image; none when no proposal passed)."""
+        return max(size[0] // self.batch, 1) if size[0] else 0
 
     @property
     def x(self) -> Shape:
