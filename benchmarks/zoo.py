@@ -2,11 +2,13 @@
 torch on at least 50 timm CNNs; the leaf-formula walk against the default on each.
 
 - torchvision: every classification model at every crop size its weights declare, every
-  segmentation (at 520²), video (3×16×112×112) and detection model (a list of one 800² image);
-  params and MACs against ``weights.meta["num_params"]`` and ``["_ops"]`` (GMACs of conv, linear
-  and attention products, to 3 decimals). Detection is built without weights, so its backbone's
-  BatchNorm is the trainable kind (more parameters than the frozen-BN pretrained figure); the
-  table says which.
+  segmentation (at 520²), video (3×16×112×112), detection (a list of one 800² image) and optical
+  flow model (two 512² frames); params and MACs against ``weights.meta["num_params"]`` and
+  ``["_ops"]`` (GMACs of conv, linear and attention products, to 3 decimals), once per distinct
+  figure. Detection is built without weights, so its backbone's BatchNorm is the trainable kind
+  (more parameters than the frozen-BN pretrained figure); the table says which. A two-stage
+  detector's MACs depend on how many proposals and detections its heads run on: it is built so
+  that they are the ones torchvision's figure describes (`HEADS_RUN`), and the note says so.
 - timm: params against ``sum(p.numel())``, MACs against FlopCounterMode on the meta device.
 
 A model is "exact" when params and MACs match (to the published precision), "within 1 %" when
@@ -52,7 +54,26 @@ KINDS = (
     ("segmentation", tvm.segmentation),
     ("video", tvm.video),
     ("detection", tvm.detection),
+    ("optical_flow", tvm.optical_flow),
 )
+# How a two-stage detector is built so that its heads run on what they ran when torchvision
+# counted ``_ops`` (pretrained weights on one random image): proposals "all" (NMS suppresses
+# none, rpn_nms_thresh=1.0, so the RPN keeps its rpn_post_nms_top_n_test: 1000, 150 for the 320
+# model) or "none" (no objectness reaches rpn_score_thresh=1.0; the MobileNet models' default
+# 0.05 stopped every proposal on noise), and the detections the mask or keypoint head ran on (0:
+# box_score_thresh=1.0 passes none; N: box_score_thresh=0.0 with box_detections_per_img=N).
+# Inferred, not documented: the one setting of these that reproduces each figure to 3 decimals.
+PROPOSALS = {"all": {"rpn_nms_thresh": 1.0}, "none": {"rpn_score_thresh": 1.0}}
+HEADS_RUN: dict[str, tuple[str, int]] = {
+    "FasterRCNN_ResNet50_FPN_Weights.COCO_V1": ("all", 0),
+    "FasterRCNN_ResNet50_FPN_V2_Weights.COCO_V1": ("all", 0),
+    "FasterRCNN_MobileNet_V3_Large_FPN_Weights.COCO_V1": ("none", 0),
+    "FasterRCNN_MobileNet_V3_Large_320_FPN_Weights.COCO_V1": ("none", 0),
+    "MaskRCNN_ResNet50_FPN_Weights.COCO_V1": ("all", 0),
+    "MaskRCNN_ResNet50_FPN_V2_Weights.COCO_V1": ("all", 100),
+    "KeypointRCNN_ResNet50_FPN_Weights.COCO_LEGACY": ("all", 0),
+    "KeypointRCNN_ResNet50_FPN_Weights.COCO_V1": ("all", 1),
+}
 
 
 @dataclass(frozen=True)
@@ -60,11 +81,12 @@ class Case:
     name: str  # what the table shows
     reference: str
     kind: str
-    input: tuple[int, ...] | None
+    inputs: tuple[tuple[int, ...], ...] | None
     params: int  # the figure to match
     macs: float  # GMACs (torchvision: to 3 decimals) or exact MACs (timm)
     published: bool  # torchvision figure to 3 decimals, else exact
     args: tuple[tuple[str, object], ...] = ()  # factory arguments: the pretrained configuration
+    note: str = ""  # how the figure's configuration was reached, when it is not the default
 
 
 def pretrained_args(name: str, kind: str, side: int | None) -> dict[str, object]:
@@ -78,6 +100,21 @@ def pretrained_args(name: str, kind: str, side: int | None) -> dict[str, object]
     if kind == "segmentation" and not name.startswith("lraspp"):
         return {"aux_loss": True}
     return {}
+
+
+def heads_run(weights: str) -> tuple[dict[str, object], str]:
+    """A two-stage detector's arguments from `HEADS_RUN`, and the note that says what ran."""
+    if weights not in HEADS_RUN:
+        return {}, ""
+    proposals, detections = HEADS_RUN[weights]
+    shown = "no detection" if detections == 0 else f"{detections} detection(s)"
+    if detections == 0:
+        args = {**PROPOSALS[proposals], "box_score_thresh": 1.0}
+    else:
+        args = {**PROPOSALS[proposals], "box_score_thresh": 0.0,
+                "box_detections_per_img": detections}  # fmt: skip
+    runs = f"{proposals} proposals, {shown}" if proposals == "all" else "no proposal"
+    return args, f"heads run on {runs} ({', '.join(f'{k}={v}' for k, v in args.items())})"
 
 
 def frozen_norm_params(reference: str) -> int:
@@ -106,20 +143,25 @@ def torchvision_cases(only: str | None) -> Iterator[Case]:
         for name in tvm.list_models(module=package):
             if only and only not in name:
                 continue
-            seen: set[int | None] = set()
+            seen: set[tuple[int | None, float]] = set()
             for weights in tvm.get_model_weights(name):
                 crop = weights.transforms.keywords.get("crop_size") if hasattr(
                     weights.transforms, "keywords") else None  # fmt: skip
                 side = crop[0] if isinstance(crop, (list, tuple)) else crop
-                if side in seen:
+                figure = (side, weights.meta["_ops"])
+                if figure in seen:
                     continue
-                seen.add(side)
-                shape = {"classification": (3, side, side), "video": (3, 16, side, side)}.get(kind)
+                again = any(s == side for s, _ in seen)  # another figure at the same size
+                seen.add(figure)
+                shapes = {"classification": ((3, side, side),), "video": ((3, 16, side, side),),
+                          "optical_flow": ((3, 512, 512),) * 2}.get(kind)  # fmt: skip
+                label = f"{name}@{side}" if side else name
+                heads, note = heads_run(f"{type(weights).__name__}.{weights.name}")
                 yield Case(
-                    name=f"{name}@{side}" if side else name, reference=f"torchvision:{name}",
-                    kind=kind, input=shape, params=weights.meta["num_params"],
-                    macs=weights.meta["_ops"], published=True,
-                    args=tuple(pretrained_args(name, kind, side).items()),
+                    name=f"{label} {weights.name}" if again else label,
+                    reference=f"torchvision:{name}", kind=kind, inputs=shapes,
+                    params=weights.meta["num_params"], macs=weights.meta["_ops"], published=True,
+                    args=tuple({**pretrained_args(name, kind, side), **heads}.items()), note=note,
                 )  # fmt: skip
 
 
@@ -134,7 +176,7 @@ def timm_cases(only: str | None) -> Iterator[Case]:
         with torch.no_grad(), counter:
             model(torch.empty(1, *side, device="meta"))
         params = sum(p.numel() for p in model.parameters())
-        yield Case(name, f"timm:{name}", "timm", tuple(side), params,
+        yield Case(name, f"timm:{name}", "timm", (tuple(side),), params,
                    counter.get_total_flops() / 2, published=False)  # fmt: skip
 
 
@@ -153,7 +195,7 @@ def verdict(case: Case, params: int, macs: int) -> str:
 
 def run(case: Case) -> Outcome:
     start = time.perf_counter()
-    request = Request(case.reference, input=case.input, args=dict(case.args))
+    request = Request(case.reference, input=case.inputs, args=dict(case.args))
     try:
         check = cross_check(request)
     except CnnprofError as exc:
@@ -163,7 +205,7 @@ def run(case: Case) -> Outcome:
         return Outcome(case, seconds=time.perf_counter() - start, note=note)
     default = check.empirical
     found = verdict(case, default.params, default.macs)
-    note = "; ".join(default.missing)
+    note = "; ".join(filter(None, [*default.missing, case.note]))
     if case.kind == "detection":
         # Params: as built (trainable BatchNorm) less the backbone's BatchNorm affine, which the
         # pretrained configuration freezes. MACs depend on how many proposals random weights
@@ -173,9 +215,10 @@ def run(case: Case) -> Outcome:
         matched = default.params if default.params == case.params else pretrained
         found = verdict(case, matched, default.macs) if default.complete else "wrong"
         if matched != default.params:
-            note = f"{default.params:,} as built, less {frozen:,} BatchNorm frozen when pretrained"
+            built = f"{default.params:,} as built, less {frozen:,} BatchNorm frozen when pretrained"
+            note = f"{built}; {note}" if note else built
         if found != "exact":
-            note += "; MACs depend on the proposals random weights give"
+            note += "; MACs depend on the proposals and detections the heads run on"
     if default.counted_on != "meta":
         note = (note + "; " if note else "") + default.counted_on.split(":")[0]
     agree = "=" if check.agree else f"≠ ({len(check.differences)} rows)"
