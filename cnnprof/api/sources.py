@@ -225,7 +225,8 @@ class OutsideSource:
         form = f"a list of {batch} image(s) {given}" if inputs.image_list else given
         return real, (
             f"cpu with real tensors: {why}; estimated {estimate / 2**20:,.1f} MB "
-            f"(limit {limit / 2**20:,.0f} MB); random input {form}"
+            f"(limit {limit / 2**20:,.0f} MB); random input {form} (seed 0): what depends on "
+            "the data (how many proposals a detector keeps) is counted for this input only"
         )
 
     def _args(self) -> dict[str, Any]:
