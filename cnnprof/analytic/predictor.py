@@ -17,8 +17,9 @@ each kernel's configuration), kept small and readable:
   weights, threads left idle by few positions;
 - a row's time is the sum of its kernels' and, when it runs several (a conv unit's
   convolution, BatchNorm and activation) or none (an ``nn.Identity``, an empty container), one
-  module call that does no arithmetic: the module that calls them; a row of a kind no model covers (attention, a transposed
-  convolution, LRN …) is costed on the roofline and named in the prediction.
+  module call that does no arithmetic: the module that calls them; a row of a kind no model
+  covers (attention, a transposed convolution, LRN …) is costed on the roofline and named in the
+  prediction.
 
 Pure Python, no torch: a saved device profile predicts any profile anywhere.
 """
