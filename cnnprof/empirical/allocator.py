@@ -12,9 +12,12 @@ Both thresholds are fixed here (``mallopt``), which also stops glibc moving them
   glibc accepts, 32 MiB on 64-bit systems, and no trimming below 2 GiB): after warm-up a pass
   reuses the heap and takes no fresh pages unless a single tensor is over 32 MiB. What a
   long-running server sees.
-- ``release``: every block of 128 KiB or more comes fresh from the system and goes back when
-  freed (glibc's starting thresholds, held there): each pass pays for its fresh pages, as a
-  process that frees memory back between requests does.
+- ``release``: a block of 128 KiB or more that the heap cannot serve from memory it already
+  holds comes fresh from the system and goes back when freed, and the heap's top is trimmed past
+  128 KiB (glibc's starting thresholds, held there): in a fresh process each pass pays for its
+  fresh pages, as a process that frees memory back between requests does. (Memory a process
+  already took into its heap serves later blocks without faults: the regime is the one of a
+  fresh process, `cnnprof latency`'s.)
 
 Elsewhere (no glibc: macOS, musl, Windows) the system's allocator is left as it is and the regime
 says so. CUDA and MPS tensors come from torch's own caching allocator, which keeps freed blocks:
