@@ -14,7 +14,7 @@ import contextlib
 import copy
 import functools
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from math import prod
@@ -24,6 +24,7 @@ from cnnprof.analytic.engine import profile as analytic_profile
 from cnnprof.api.request import Request
 from cnnprof.errors import CnnprofError, LoadError, MissingExtra, OptionError
 from cnnprof.results.device import Peaks
+from cnnprof.results.interleaved import Interleaved
 from cnnprof.results.profile import Profile
 from cnnprof.results.timing import Deadline, LatencySettings, Timing
 from cnnprof.results.training import MeasuredStep
@@ -364,6 +365,36 @@ def time_model(
             rows=profile.rows, macs=profile.macs, model=profile.model, progress=progress,
             deadline=deadline,
         )  # fmt: skip
+
+
+def time_models(
+    sources: Sequence[Source],
+    settings: LatencySettings,
+    progress: Progress | None,
+    needs: str,
+    *,
+    deadline: Deadline | None = None,
+) -> Interleaved:
+    """The sources' models timed together, interleaved round by round on ``settings.device``
+    (random weights; a module the caller gave is copied first), within ``deadline`` (default:
+    the settings' budget for each model, from now); the models' own code is stopped there."""
+    require_torch(needs)
+    from cnnprof.empirical.interleave import Contender, measure_interleaved
+    from cnnprof.empirical.latency import check_device
+
+    deadline = deadline or Deadline(settings.budget * len(sources))
+    contenders = []
+    for source in sources:
+        req = source.request
+        check_device(settings.device, req.dtype)
+        profile = source.profile()
+        module = source.module(settings.device, needs=needs, fresh=True)
+        contenders.append(Contender(module, source.input_shape, req.batch, req.dtype,
+                                    profile.model, profile.macs))  # fmt: skip
+    with contextlib.ExitStack() as guests:
+        for source in sources:
+            guests.enter_context(source.running(deadline.left()))
+        return measure_interleaved(contenders, settings, deadline, progress)
 
 
 def device_peaks(

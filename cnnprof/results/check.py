@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cnnprof.results.interleaved import LatencyRatio
+
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -15,10 +17,20 @@ class CheckResult:
     after: float
     limit: float  # largest value that passes
     kind: str  # "baseline" or "budget"
+    spread: tuple[float, float] | None = None  # a measured value's p10–p90 (None: a count)
+    ratio: LatencyRatio | None = None  # a latency ratio: the model and its reference, measured
 
     @property
     def ok(self) -> bool:
+        """The value within its limit. A measured value is judged by its median (``after``),
+        also when its spread reaches past the limit (see `undecided`)."""
         return self.after <= self.limit
+
+    @property
+    def undecided(self) -> bool:
+        """A measured value whose p10–p90 spread holds the limit: another run may well judge it
+        the other way."""
+        return self.spread is not None and self.spread[0] <= self.limit <= self.spread[1]
 
     @property
     def delta(self) -> float:
