@@ -17,14 +17,17 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import cnnprof.files as files
 from cnnprof.api.count import profile_analytic
 from cnnprof.api.latency import Machine
-from cnnprof.api.request import DEFAULT_TIMEOUT, request
-from cnnprof.errors import OptionError, SpecError
+from cnnprof.api.request import DEFAULT_TIMEOUT, Request, request
+from cnnprof.api.sources import resolve
+from cnnprof.errors import CnnprofError, OptionError, SpecError
 from cnnprof.results.check import CheckResult
+from cnnprof.results.interleaved import LatencyRatio
 from cnnprof.results.metrics import BASELINE_COUNTS, BUDGET_KEYS, METRICS
 from cnnprof.results.profile import DTYPE_BYTES, Profile
 from cnnprof.results.tables import Column
@@ -36,7 +39,8 @@ from cnnprof.version import __version__
 SNAPSHOT_SCHEMA = "cnnprof.snapshot/1"
 COUNT_NAMES = {key: name for name, key in BASELINE_COUNTS.items()}  # how checks name a metric
 SETTING_KEYS = ("batch", "dtype", "input", "args", "timeout", "allow_incomplete")
-ENTRY_KEYS = ("model", "tolerance", "source", "device", *SETTING_KEYS, *BUDGET_KEYS)
+ENTRY_KEYS = ("model", "tolerance", "source", "device", "reference", *SETTING_KEYS, *BUDGET_KEYS)
+BUDGET_TOP_KEYS = ("models", "reference")  # a budget file's own keys: its entries, a default
 UNITS = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
 OWNED = ("counts", "latency")  # what --update rewrites in an entry; every other key is kept
 
@@ -87,6 +91,8 @@ class LatencyRecord:
     device: str
     device_name: str | None
     threads: int | None
+    reference: str | None = None  # the model measured with it, interleaved (snapshot --reference)
+    ratio: float | None = None  # the median over that reference's, round by round
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,7 @@ class BudgetEntry:
     limits: tuple[tuple[str, float], ...]  # (budget key, limit)
     tolerance: float | None
     device: str = "cpu"
+    reference: str | None = None  # what max_latency_ratio is measured against
 
 
 class _Fields:
@@ -263,12 +270,35 @@ def _latency(doc: Any, where: str) -> LatencyRecord | None:
     if not isinstance(doc, dict):
         raise SpecError(f"{where}: field 'latency': expected a mapping, got {doc!r}")
     fields = _Fields(doc, f"{where}: latency")
+    reference = fields.text("reference")
+    if reference is None and "ratio" in doc:
+        raise fields.fail("reference", "the model the ratio was measured against")
+    if reference is not None:
+        _reference(reference, f"{where}: latency: field 'reference'")
     return LatencyRecord(
         median_ms=fields.number("median_ms"),
         device=fields.choice("device", "cpu", DEVICES),
         device_name=fields.text("device_name"),
         threads=fields.integer("threads", None),
+        reference=reference,
+        ratio=None if reference is None else fields.number("ratio"),
     )
+
+
+def _reference(
+    name: str, where: str, model: str | None = None, error: type[CnnprofError] = SpecError
+) -> str:
+    """A reference model, checked now (``where`` names the field in the message): an unknown
+    name or a bad variant is refused before anything runs (an outside reference's own code is
+    checked when it is measured)."""
+    try:
+        resolve(request(name))
+    except CnnprofError as exc:
+        raise error(f"{where}: {exc}") from None
+    if name == model:
+        raise error(f"{where}: {name} is the model itself; a ratio to itself is 1 on any "
+                    "machine — name another model")  # fmt: skip
+    return name
 
 
 def read_baseline(path: Path, timeout: float = DEFAULT_TIMEOUT) -> Baseline:
@@ -293,9 +323,13 @@ def read_budgets(path: Path, timeout: float = DEFAULT_TIMEOUT) -> list[BudgetEnt
     """The budget file in ``path``, validated whole; ``timeout`` for entries that give none."""
     text = files.read_text(path, "budget", files.MAX_INPUT_BYTES)
     doc = load_yaml(text, str(path))
-    if isinstance(doc, dict) and set(doc) - {"models"}:
-        unknown = sorted(map(str, set(doc) - {"models"}))[0]
-        raise SpecError(f"{path}: unknown top-level key {unknown!r}; a budget has 'models:'")
+    if isinstance(doc, dict) and set(doc) - set(BUDGET_TOP_KEYS):
+        unknown = sorted(map(str, set(doc) - set(BUDGET_TOP_KEYS)))[0]
+        raise SpecError(f"{path}: unknown top-level key {unknown!r}; a budget has 'models:' "
+                        "and may name a default 'reference:'")  # fmt: skip
+    default = None
+    if isinstance(doc, dict) and "reference" in doc:
+        default = _Fields(doc, str(path)).text("reference", required=True)
     entries = []
     for fields, model in _entries(doc, path, "budget", "'model: NAME'"):
         entry, where = fields.doc, fields.where
@@ -312,8 +346,35 @@ def read_budgets(path: Path, timeout: float = DEFAULT_TIMEOUT) -> list[BudgetEnt
             tolerance = _entry_tolerance(entry["tolerance"], where)
         fields.text("source")
         entries.append(BudgetEntry(model, fields.settings(model, timeout), limits, tolerance,
-                                   fields.choice("device", "cpu", DEVICES)))  # fmt: skip
+                                   fields.choice("device", "cpu", DEVICES),
+                                   _ratio_reference(fields, model, default)))  # fmt: skip
+    if default is not None and not any(e.reference == default for e in entries):
+        raise SpecError(f"{path}: 'reference: {default}' is used by no entry; it is what "
+                        "max_latency_ratio is measured against")  # fmt: skip
     return entries
+
+
+def check_reference(reference: str, models: Sequence[str]) -> None:
+    """``snapshot --reference``: a model known now, and none of the models it is measured with."""
+    itself = reference if reference in models else None
+    _reference(reference, "--reference", itself, OptionError)
+
+
+def _ratio_reference(fields: _Fields, model: str, default: str | None) -> str | None:
+    """The model an entry's max_latency_ratio is measured against (its own 'reference:', else
+    the file's); None without that limit, where a reference of its own is refused."""
+    own = fields.text("reference")
+    if "max_latency_ratio" not in fields.doc:
+        if own is not None:
+            raise SpecError(f"{fields.where}: field 'reference': used only by "
+                            "max_latency_ratio, which this entry does not give")  # fmt: skip
+        return None
+    chosen = own or default
+    if chosen is None:
+        raise SpecError(f"{fields.where}: max_latency_ratio needs a reference model measured "
+                        "with it: give 'reference: MODEL' in the entry or at the top of the "
+                        "file")  # fmt: skip
+    return _reference(chosen, f"{fields.where}: field 'reference'", model)
 
 
 def _entry_tolerance(value: Any, where: str) -> float:
@@ -344,9 +405,24 @@ def measure(
         shapes = None if input is None else tuple(tuple(s) if isinstance(s, list) else s
                                                   for s in input)  # fmt: skip
         settings = Settings(batch=batch, dtype=dtype, input=shapes, args=args)
+    return profile_analytic(entry_request(model, settings))
+
+
+def entry_request(model: str, settings: Settings) -> Request:
+    """What an entry names, counted and measured with the entry's own settings."""
     s = settings
-    return profile_analytic(request(model, batch=s.batch, dtype=s.dtype, input=s.input,
-                                    args=s.args, timeout=s.timeout))  # fmt: skip
+    return request(model, batch=s.batch, dtype=s.dtype, input=s.input, args=s.args,
+                   timeout=s.timeout)  # fmt: skip
+
+
+def latency_ratio(
+    here: Machine, model: str, settings: Settings, reference: str, device: str
+) -> LatencyRatio:
+    """``model`` measured with ``reference`` in one run, interleaved, on ``device``; the
+    reference at the entry's batch and dtype."""
+    pair = (entry_request(model, settings),
+            request(reference, batch=settings.batch, dtype=settings.dtype))  # fmt: skip
+    return LatencyRatio.of(here.together(pair, device), reference)
 
 
 def completeness(model: str, profile: Profile, allowed: bool) -> list[CheckResult]:
@@ -371,7 +447,7 @@ def counts(profile: Profile) -> dict[str, float]:
 
 def snapshot_entry(
     model: str, profile: Profile, timing: Timing | None = None,
-    args: Mapping[str, Any] | None = None,
+    args: Mapping[str, Any] | None = None, ratio: LatencyRatio | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     entry: dict[str, Any] = {
         "model": model,
@@ -386,6 +462,8 @@ def snapshot_entry(
         entry["args"] = dict(args)
     if timing is not None:
         entry["latency"] = latency_entry(timing)
+    if ratio is not None:
+        entry["latency"] = ratio_entry(ratio)
     return entry
 
 
@@ -402,6 +480,23 @@ def latency_entry(timing: Timing) -> dict[str, Any]:
     }
 
 
+def ratio_entry(ratio: LatencyRatio) -> dict[str, Any]:
+    """A latency measured with a reference, interleaved: the model's figures, the reference's,
+    and the ratio a check compares (the median of the per-round ratios, with their spread)."""
+    other = ratio.reference_timing
+    return {
+        **latency_entry(ratio.model_timing),
+        "reference": ratio.reference,
+        "reference_median_ms": round(other.median * 1e3, 4),
+        "reference_p10_ms": round(other.p10 * 1e3, 4),
+        "reference_p90_ms": round(other.p90 * 1e3, 4),
+        "ratio": round(ratio.median, 6),
+        "ratio_p10": round(ratio.p10, 6),
+        "ratio_p90": round(ratio.p90, 6),
+        "rounds": ratio.rounds,
+    }
+
+
 def snapshot(
     models: Sequence[str],
     batch: int = 1,
@@ -411,8 +506,10 @@ def snapshot(
     input: Sequence[Any] | None = None,
     *,
     timeout: float = DEFAULT_TIMEOUT,
+    measure_ratio: Callable[[str, Settings], LatencyRatio] | None = None,
 ) -> dict[str, Any]:
-    """A versioned baseline; ``measure_latency(model)`` adds a latency entry per model;
+    """A versioned baseline; ``measure_latency(model)`` adds a latency entry per model, or
+    ``measure_ratio(model, settings)`` one measured with a reference (see `latency_ratio`);
     ``args`` and ``input`` go to the outside models among ``models``."""
     entries = []
     for model in models:
@@ -421,7 +518,8 @@ def snapshot(
         settings = Settings(batch=batch, dtype=dtype, input=shapes, args=own[0], timeout=timeout)
         profile = measure(model, settings=settings)
         timing = measure_latency(model) if measure_latency else None
-        entries.append(snapshot_entry(model, profile, timing, own[0]))
+        ratio = measure_ratio(model, settings) if measure_ratio else None
+        entries.append(snapshot_entry(model, profile, timing, own[0], ratio))
     return {"schema": SNAPSHOT_SCHEMA, "cnnprof": __version__, "models": entries}
 
 
@@ -435,6 +533,7 @@ class Recount:
     entry: BaselineEntry
     profile: Profile
     timing: Timing | None
+    ratio: LatencyRatio | None = None  # when the baseline's latency was taken with a reference
 
 
 def recount(
@@ -446,23 +545,46 @@ def recount(
     here: Machine | None = None
     for entry in baseline.entries:
         profile = measure(entry.model, settings=entry.settings)
-        timing = None
+        timing = ratio = None
         record = entry.latency
         if record is not None and machine is None:
             notes.append(f"{entry.model}: latency not measured (no machine to measure it on)")
         elif record is not None and machine is not None:
             here = here or machine()
             name = here.device_name(record.device)
-            if (record.device_name, record.threads) != (name, here.threads):
+            moved = record.device_name != name
+            if record.threads != here.threads or (moved and record.reference is None):
                 notes.append(
                     f"{entry.model}: latency skipped: the baseline was measured on "
                     f"{record.device_name} with {record.threads} threads, this is "
                     f"{name} with {here.threads}"
                 )
+            elif record.reference is not None:
+                if moved:
+                    notes.append(f"{entry.model}: latency ratio to {record.reference} compared "
+                                 f"across machines: the baseline's was measured on "
+                                 f"{record.device_name}, this is {name}")  # fmt: skip
+                ratio = latency_ratio(here, entry.model, entry.settings, record.reference,
+                                      record.device)  # fmt: skip
             else:
                 timing = here.measure(entry.model, record.device)
-        out.append(Recount(entry, profile, timing))
+        out.append(Recount(entry, profile, timing, ratio))
     return out
+
+
+def _ms_result(model: str, kind: str, before: float, timing: Timing, limit: float) -> CheckResult:
+    """A measured latency against a baseline's or a budget's milliseconds."""
+    return CheckResult(model, "latency_ms", before, timing.median * 1e3, limit, kind,
+                       spread=(timing.p10 * 1e3, timing.p90 * 1e3))  # fmt: skip
+
+
+def _ratio_result(
+    model: str, kind: str, before: float, ratio: LatencyRatio, limit: float
+) -> CheckResult:
+    """A latency ratio against a baseline's or a budget's; judged by its median (its p10–p90
+    spread says when the verdict is undecided)."""
+    return CheckResult(model, "latency_ratio", before, ratio.median, limit, kind,
+                       spread=(ratio.p10, ratio.p90), ratio=ratio)  # fmt: skip
 
 
 def compare_baseline(
@@ -478,10 +600,15 @@ def compare_baseline(
             results.append(
                 CheckResult(model, metric, before, after, before * (1 + tolerance), "baseline")
             )
-        if r.timing is not None and r.entry.latency is not None:
-            before = r.entry.latency.median_ms
-            results.append(CheckResult(model, "latency_ms", before, r.timing.median * 1e3,
-                                       before * (1 + latency_tolerance), "baseline"))  # fmt: skip
+        record = r.entry.latency
+        if r.timing is not None and record is not None:
+            before = record.median_ms
+            results.append(_ms_result(model, "baseline", before, r.timing,
+                                      before * (1 + latency_tolerance)))  # fmt: skip
+        if r.ratio is not None and record is not None and record.ratio is not None:
+            before = record.ratio
+            results.append(_ratio_result(model, "baseline", before, r.ratio,
+                                         before * (1 + latency_tolerance)))  # fmt: skip
     return results
 
 
@@ -507,6 +634,12 @@ def updated(baseline: Baseline, recounts: Sequence[Recount]) -> tuple[dict[str, 
                 changes.append(
                     f"{r.entry.model} latency_ms: {before_ms:g} → {fresh['median_ms']:g}"
                 )
+        if r.ratio is not None and r.entry.latency is not None:
+            fresh = ratio_entry(r.ratio)
+            entry["latency"] = {**entry["latency"], **fresh}
+            if fresh["ratio"] != r.entry.latency.ratio:
+                changes.append(f"{r.entry.model} latency_ratio: {r.entry.latency.ratio:g} → "
+                               f"{fresh['ratio']:g}")  # fmt: skip
         models.append(entry)
     return {**baseline.raw, "cnnprof": __version__, "models": models}, changes
 
@@ -516,6 +649,24 @@ def _shown(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,}"
 
 
+def _budget_ms(here: Machine, entry: BudgetEntry, limit: float, allowed: float) -> CheckResult:
+    return _ms_result(entry.model, "budget", limit, here.measure(entry.model, entry.device),
+                      allowed)  # fmt: skip
+
+
+def _budget_ratio(here: Machine, entry: BudgetEntry, limit: float, allowed: float) -> CheckResult:
+    ratio = latency_ratio(here, entry.model, entry.settings, entry.reference or "", entry.device)
+    return _ratio_result(entry.model, "budget", limit, ratio, allowed)
+
+
+# The budget limits measured on this machine (latency), each checked by its own function; every
+# other limit is a count. A limit on latency predicted for a named device profile goes beside
+# them, as a limit that needs no machine.
+MEASURED_LIMITS: Mapping[str, Callable[[Machine, BudgetEntry, float, float], CheckResult]] = (
+    MappingProxyType({"max_latency_ms": _budget_ms, "max_latency_ratio": _budget_ratio})
+)
+
+
 def check_budgets(
     entries: Sequence[BudgetEntry],
     tolerance: float,
@@ -523,31 +674,32 @@ def check_budgets(
     machine: Callable[[], Machine] | None = None,
     notes: list[str] | None = None,
 ) -> list[CheckResult]:
+    """Every entry counted against its limits, and measured against its latency limits with
+    ``machine`` (made before anything is counted, so a missing torch or device stops the check
+    first; without one, a note says which limits were not checked)."""
+    measured = any(key in MEASURED_LIMITS for e in entries for key, _ in e.limits)
+    here = machine() if machine is not None and measured else None
     results = []
-    here: Machine | None = None
     for entry in entries:
         profile = measure(entry.model, settings=entry.settings)
         results += completeness(entry.model, profile, entry.settings.allow_incomplete)
         slack = 1 + (tolerance if entry.tolerance is None else entry.tolerance)
         for key, limit in entry.limits:
-            metric = BUDGET_KEYS[key]
-            if metric == "latency_ms":
+            if key in MEASURED_LIMITS:
                 continue
-            after = _count(profile, metric)
-            name = COUNT_NAMES[metric]
+            after = _count(profile, BUDGET_KEYS[key])
+            name = COUNT_NAMES[BUDGET_KEYS[key]]
             results.append(CheckResult(entry.model, name, limit, after, limit * slack, "budget"))
-        limit = dict(entry.limits).get("max_latency_ms")
-        if limit is None:
-            continue
-        if machine is None:
-            if notes is not None:
-                notes.append(f"{entry.model}: max_latency_ms not checked (no machine to measure "
-                             "it on)")  # fmt: skip
-            continue
-        here = here or machine()
-        timing = here.measure(entry.model, entry.device)
-        results.append(CheckResult(entry.model, "latency_ms", limit, timing.median * 1e3,
-                                   limit * (1 + latency_tolerance), "budget"))  # fmt: skip
+        for key, limit in entry.limits:
+            if key not in MEASURED_LIMITS:
+                continue
+            if here is None:
+                if notes is not None:
+                    notes.append(f"{entry.model}: {key} not checked (no machine to measure it "
+                                 "on)")  # fmt: skip
+                continue
+            allowed = limit * (1 + latency_tolerance)
+            results.append(MEASURED_LIMITS[key](here, entry, limit, allowed))
     return results
 
 

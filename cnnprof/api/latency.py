@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from importlib import resources
@@ -22,9 +22,11 @@ from cnnprof.api.sources import (
     resolve,
     this_machine,
     time_model,
+    time_models,
 )
 from cnnprof.errors import CnnprofError, OptionError, OutOfTime
 from cnnprof.results.device import Estimate, Peaks, Prediction, unusable
+from cnnprof.results.interleaved import Interleaved
 from cnnprof.results.timing import Deadline, LatencySettings, Timing
 
 Progress = Callable[[str, float], None]  # (stage, fraction of that stage done)
@@ -37,7 +39,8 @@ PROFILE_LIMIT = 16 * 2**20  # bytes of a device profile read
 
 __all__ = [
     "Machine", "Measured", "Predicted", "cached_peaks", "device_profile", "machine", "measure",
-    "measure_and_predict", "peaks", "peaks_cache", "predict", "predict_on", "shipped_profiles",
+    "measure_and_predict", "measure_together", "peaks", "peaks_cache", "predict", "predict_on",
+    "shipped_profiles",
 ]  # fmt: skip
 
 
@@ -99,6 +102,18 @@ def predict(source: Source, timing: Timing, measured: Peaks) -> Estimate:
         source.profile(), measured.roofs, timing.channels_last, timing.kernel_map(),
         timing.page_faults, timing.row_faults(),
     )  # fmt: skip
+
+
+def measure_together(
+    requests: Sequence[Request],
+    settings: LatencySettings | None = None,
+    progress: Progress | None = None,
+    needs: str = "--latency",
+) -> Interleaved:
+    """The requests' models measured in one run, interleaved round by round (see
+    `Interleaved`), so that a change of load weighs on all alike."""
+    return time_models([resolve(r) for r in requests], settings or LatencySettings(), progress,
+                       needs)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -224,6 +239,7 @@ class Machine:
     device_name: Callable[[str], str]  # "cpu" / "cuda" / "mps" → what the hardware is called
     threads: int
     measure: Callable[[str, str], Timing]  # (model reference, device) → Timing
+    together: Callable[[Sequence[Request], str], Interleaved]  # (models, device) → interleaved
 
 
 def machine(
@@ -238,4 +254,9 @@ def machine(
         with progress(req.label) as report:
             return measure(req, LatencySettings(device=device), report, needs)
 
-    return Machine(device_name, threads, run)
+    def interleaved(requests: Sequence[Request], device: str) -> Interleaved:
+        label = " and ".join(r.label for r in requests) + ", interleaved"
+        with progress(label) as report:
+            return measure_together(requests, LatencySettings(device=device), report, needs)
+
+    return Machine(device_name, threads, run, interleaved)

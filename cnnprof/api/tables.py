@@ -194,19 +194,23 @@ def frontier(columns: Sequence[Column], cost: str) -> list[bool]:
 def sweep(
     base: Request,
     settings: Sequence[dict[str, Any]],
-    measure: Callable[[Request], Timing] | None = None,
+    measure: Callable[[Sequence[Request]], Sequence[Timing]] | None = None,
     target_ms: float | None = None,
 ) -> list[SweepPoint]:
-    """One point per setting (``measure`` times each when given), Pareto-marked on latency when
-    measured, else on MACs; with ``target_ms``, ranked by MnasNet's objective."""
-    points = []
+    """One point per setting (``measure`` times them all, together, when given), Pareto-marked
+    on latency when measured, else on MACs; with ``target_ms``, ranked by MnasNet's
+    objective."""
+    requests = []
     for values in settings:
         scaling = {k: v for k, v in values.items() if k in MULTIPLIER_KEYS}
         design = {k: v for k, v in values.items() if k not in MULTIPLIER_KEYS}
         point = base.with_multipliers(**scaling)
         if design:
             point = replace(point, design=MappingProxyType({**point.design, **design}))
-        timing = measure(point) if measure else None
+        requests.append(point)
+    timings = measure(requests) if measure else [None] * len(requests)
+    points = []
+    for values, point, timing in zip(settings, requests, timings, strict=True):
         official = official_for_phi(base, values["phi"]) if "phi" in values else None
         points.append(SweepPoint(column(point, timing), MappingProxyType(values), official))
     points = mark(points, "latency_ms" if measure else "macs", target_ms)

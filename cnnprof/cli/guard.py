@@ -21,6 +21,7 @@ from cnnprof.cli.options import (
     check_output,
     emit,
     parse_input,
+    refuse,
 )
 from cnnprof.render import common
 from cnnprof.render import guard as render
@@ -38,6 +39,14 @@ def snapshot(
     latency: Annotated[
         bool, typer.Option("--latency", help="Also record latency, device and thread count.")
     ] = False,
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            "--reference",
+            help="With --latency: measure each model interleaved with this one and record the "
+            "ratio of their latencies, which `check` compares (a slower runner slows both).",
+        ),
+    ] = None,
     timeout: Timeout = DEFAULT_TIMEOUT,
     output: Output = None,
     force: Force = False,
@@ -48,12 +57,22 @@ def snapshot(
     from cnnprof.cli.measure import machine
 
     check_output(output, force)
-    measure = None
+    if reference is not None and not latency:
+        refuse("--reference", "it is the model latency is measured against; give --latency too")
+    if reference is not None:
+        guard.check_reference(reference, models)
+    measure = ratio = None
     if latency:
         here = machine("snapshot --latency")
-        measure = lambda model: here.measure(model, "cpu")  # noqa: E731
+        if reference is None:
+            measure = lambda model: here.measure(model, "cpu")  # noqa: E731
+        else:
+            ratio = lambda model, settings: guard.latency_ratio(  # noqa: E731
+                here, model, settings, reference, "cpu"
+            )
     baseline = guard.snapshot(models, batch, dtype.value, measure, args=parse_args(arg),
-                              input=parse_input(input), timeout=timeout)  # fmt: skip
+                              input=parse_input(input), timeout=timeout,
+                              measure_ratio=ratio)  # fmt: skip
     emit(to_json(baseline), output, force)
 
 
@@ -91,6 +110,7 @@ def check(
     changes: list[str] = []
     results = guard.run_check(path, allowed, allowed_latency, machine, notes, update=update,
                               changes=changes, timeout=timeout)  # fmt: skip
+    notes += report.measured_notes(results)
     content: Any
     if fmt is Format.json:
         data = report.check_dict(results)

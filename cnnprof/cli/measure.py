@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cnnprof.api import latency
 from cnnprof.api.request import Request
 from cnnprof.render.latency import progress_bar
@@ -14,6 +16,16 @@ def measure(req: Request, layers: bool = False, device: str = "cpu", position: s
     settings = LatencySettings(device=device, layers=layers)
     with progress_bar(f"{position}: {req.label}" if position else req.label) as progress:
         return latency.measure(req, settings, progress, needs="--latency")
+
+
+def measure_together(requests: Sequence[Request], device: str = "cpu") -> tuple[Timing, ...]:
+    """The requests' models measured in one run, interleaved round by round, so that a change of
+    load weighs on all alike and their ranking holds; one progress bar for them all."""
+    label = f"{len(requests)} models, interleaved"
+    with progress_bar(label) as progress:
+        measured = latency.measure_together(requests, LatencySettings(device=device), progress,
+                                            needs="--latency")  # fmt: skip
+    return measured.timings
 
 
 def machine(needs: str = "latency in a check") -> latency.Machine:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -31,11 +30,7 @@ from cnnprof.report import tables as report
 from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.results.metrics import METRICS, value
 from cnnprof.results.tables import MAX_SWEEP_POINTS, Column, SweepPoint
-from cnnprof.results.timing import Timing
 from cnnprof.spec.reference import DESIGN_KEYS, is_outside, literal, parse_args
-
-if TYPE_CHECKING:
-    from cnnprof.api.request import Request
 
 
 def compare(
@@ -62,7 +57,7 @@ def compare(
     --input and --arg go to the outside models among them."""
     from cnnprof.api import tables
     from cnnprof.api.request import request
-    from cnnprof.cli.measure import measure
+    from cnnprof.cli.measure import measure_together
 
     if plot is not None:
         charts.check_path(plot, force, output)
@@ -71,11 +66,8 @@ def compare(
         refuse("--input/--arg", "they are for outside models (torchvision:NAME, pkg.mod:make); "
                "none is named here")  # fmt: skip
     requests = [request(m, batch=batch, **(outside if is_outside(m) else {})) for m in models]
-    total = len(requests)
-    columns = [
-        tables.column(r, measure(r, position=f"{k} of {total}") if latency else None)
-        for k, r in enumerate(requests, start=1)
-    ]
+    timings = measure_together(requests) if latency else [None] * len(requests)
+    columns = [tables.column(r, t) for r, t in zip(requests, timings, strict=True)]
     result = tables.compare(columns, baseline)
     headers, rows, ratios = report.compare_grid(result)
     base = result.columns[result.baseline].label
@@ -188,7 +180,7 @@ def sweep(
     EfficientNet's compound scaling next to the official B0…B7)."""
     from cnnprof.api import tables
     from cnnprof.api.request import request
-    from cnnprof.cli.measure import measure
+    from cnnprof.cli.measure import measure_together
 
     if metric not in METRICS:
         raise OptionError(f"--metric {metric}: expected one of {', '.join(METRICS)}")
@@ -207,12 +199,7 @@ def sweep(
         _param_axes(param),
         max_points,
     )
-    done = itertools.count(1)
-
-    def timed(point: Request) -> Timing:
-        return measure(point, position=f"{next(done)} of {len(settings)}")
-
-    points = tables.sweep(base, settings, timed if latency else None, target_ms)
+    points = tables.sweep(base, settings, measure_together if latency else None, target_ms)
     cost = "latency_ms" if latency else "macs"
     emit(_sweep_output(fmt, points, report.sweep_dict(points, pareto), metric), output, force)
     if plot is not None:

@@ -4,9 +4,11 @@ Each model is first warmed up on its own (`latency.measure`'s auto warm-up). The
 every model runs one block of about BLOCK_SECONDS, the order reversed from one round to the next
 (A B, B A, A B …), so a load that comes or goes, or a steady drift, falls on every model of a
 round; a block's size follows the model's median so far. The first run of each block is not timed
-(it follows another model's runs, with its caches cold). Rounds go on until every model has
-MIN_ROUNDS blocks and ``min_time`` seconds of timed runs (or ``runs`` runs), or the deadline has
-no room for another round.
+(it follows another model's runs, with its caches cold). A round records each block's mean: on a
+machine shared with other work a model gets a share of the CPU, and a block's total time follows
+that share, where its median flips between runs that were left alone and runs that waited for a
+time slice. Rounds go on until every model has MIN_ROUNDS blocks and ``min_time`` seconds of timed
+runs (or ``runs`` runs), or the deadline has no room for another round.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from cnnprof.spec.model import Shape
 
 Progress = Callable[[str, float], None]  # (stage, fraction of that stage done)
 
-BLOCK_SECONDS = 0.05  # each model's share of a round
+BLOCK_SECONDS = 0.2  # each model's share of a round: many scheduler time slices
 MIN_ROUNDS = 5  # rounds at least: the spread of a ratio is read across them
 
 
@@ -87,7 +89,7 @@ def measure_interleaved(
     hit = False
     while True:
         started = deadline.elapsed()
-        medians = [0.0] * len(contenders)
+        means = [0.0] * len(contenders)
         order = range(len(contenders))
         for i in order if len(rounds) % 2 == 0 else reversed(order):
             block = _measure(
@@ -98,8 +100,8 @@ def measure_interleaved(
                 runs=_size(blocks[i] or firsts[i : i + 1]),
             )
             blocks[i].append(block)
-            medians[i] = statistics.median(block.samples)
-        rounds.append(tuple(medians))
+            means[i] = block.mean
+        rounds.append(tuple(means))
         fraction = min(_done(b, settings.runs, min_time) for b in blocks)
         report("timing", min(fraction, len(rounds) / MIN_ROUNDS, 1.0))
         if fraction >= 1.0 and len(rounds) >= MIN_ROUNDS:

@@ -9,12 +9,14 @@ from rich.table import Table
 from rich.text import Text
 
 from cnnprof.render.common import Fit
+from cnnprof.report.guard import status
 from cnnprof.report.units import human
 from cnnprof.results.check import CheckResult
 
 
 def check_table(results: Sequence[CheckResult], source: str) -> Group:
-    """Before / after / delta per model and metric; failing cells marked."""
+    """Before / after / delta per model and metric; failing cells marked, undecided verdicts
+    said."""
     table = Table(title=f"cnnprof check {source}", title_justify="left")
     for name in ("model", "metric", "before / limit", "after", "delta", "allowed", "status"):
         table.add_column(name, justify="left" if name in ("model", "metric") else "right")
@@ -26,7 +28,7 @@ def check_table(results: Sequence[CheckResult], source: str) -> Group:
         table.add_row(
             r.model, r.metric, human(r.before), Text(human(r.after), style=style),
             Text(f"{100 * r.delta:+.2f} %", style=style), human(r.limit),
-            Text("ok", style="green") if ok else Text("FAIL", style="bold red"),
+            Text(status(r), style="green" if ok else "bold red"),
         )  # fmt: skip
     verdict = (
         Text(f"{failed} of {len(results)} metrics over their limit", style="bold red")

@@ -8,10 +8,17 @@ from typing import Any
 from cnnprof.report.text import to_markdown
 from cnnprof.report.units import human
 from cnnprof.results.check import CheckResult
+from cnnprof.results.timing import Timing
 
 # `reference`: the baseline's value, or the budget itself; `value`: today's count; `limit`: the
-# largest value that passes (reference plus tolerance). All numbers, in the metric's unit.
-CHECK_COLUMNS = ("model", "metric", "kind", "reference", "value", "limit", "delta", "status")
+# largest value that passes (reference plus tolerance). All numbers, in the metric's unit. A
+# measured value (latency) also has its p10–p90 spread and says when that spread holds the limit
+# (`undecided`); a latency ratio names the model it was measured against and both medians.
+CHECK_COLUMNS = (
+    "model", "metric", "kind", "reference", "value", "limit", "delta", "status", "value_p10",
+    "value_p90", "undecided", "against", "model_median_ms", "model_p10_ms", "model_p90_ms",
+    "against_median_ms", "against_p10_ms", "against_p90_ms", "rounds",
+)  # fmt: skip
 
 
 def _number(x: float) -> float | int:
@@ -20,9 +27,17 @@ def _number(x: float) -> float | int:
     return int(rounded) if rounded.is_integer() else rounded
 
 
+def _ms(timing: Timing | None, name: str) -> float | None:
+    return None if timing is None else round(getattr(timing, name) * 1e3, 4)
+
+
 def check_records(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
-    return [
-        {
+    out = []
+    for r in results:
+        low, high = r.spread or (None, None)
+        mine = r.ratio.model_timing if r.ratio else None
+        other = r.ratio.reference_timing if r.ratio else None
+        out.append({
             "model": r.model,
             "metric": r.metric,
             "kind": r.kind,
@@ -31,9 +46,15 @@ def check_records(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
             "limit": _number(r.limit),
             "delta": round(r.delta, 6),
             "status": "ok" if r.ok else "FAIL",
-        }
-        for r in results
-    ]
+            "value_p10": None if low is None else _number(low),
+            "value_p90": None if high is None else _number(high),
+            "undecided": r.undecided,
+            "against": r.ratio.reference if r.ratio else None,
+            **{f"model_{q}_ms": _ms(mine, q) for q in ("median", "p10", "p90")},
+            **{f"against_{q}_ms": _ms(other, q) for q in ("median", "p10", "p90")},
+            "rounds": r.ratio.rounds if r.ratio else None,
+        })  # fmt: skip
+    return out
 
 
 def check_dict(results: Sequence[CheckResult]) -> dict[str, Any]:
@@ -42,6 +63,39 @@ def check_dict(results: Sequence[CheckResult]) -> dict[str, Any]:
         "passed": all(r.ok for r in results),
         "results": check_records(results),
     }
+
+
+def status(result: CheckResult) -> str:
+    """ "ok" or "FAIL", with "(undecided)" where the measured spread holds the limit."""
+    word = "ok" if result.ok else "FAIL"
+    return f"{word} (undecided)" if result.undecided else word
+
+
+def _spread_ms(timing: Timing) -> str:
+    return f"{timing.median * 1e3:.3g} ms (p10–p90 {timing.p10 * 1e3:.3g}–{timing.p90 * 1e3:.3g})"
+
+
+def measured_notes(results: Sequence[CheckResult]) -> list[str]:
+    """A sentence per measured result that the table cannot hold: a ratio's two medians and
+    spreads, and a verdict the spread leaves undecided."""
+    notes = []
+    for r in results:
+        if r.ratio is not None:
+            q = r.ratio
+            notes.append(
+                f"{r.model}: latency ratio to {q.reference} {q.median:.4g} (p10–p90 "
+                f"{q.p10:.4g}–{q.p90:.4g} over {q.rounds} interleaved rounds): "
+                f"{_spread_ms(q.model_timing)} against {_spread_ms(q.reference_timing)}"
+            )
+        if r.undecided and r.spread is not None:
+            low, high = r.spread
+            verdict = "passes" if r.ok else "fails"
+            notes.append(
+                f"{r.model} {r.metric}: undecided: its p10–p90 {low:.4g}–{high:.4g} holds the "
+                f"limit {r.limit:.4g}; judged by its median {r.after:.4g} it {verdict}, and "
+                "another run may judge it the other way"
+            )
+    return notes
 
 
 def check_markdown(results: Sequence[CheckResult]) -> str:
@@ -53,7 +107,7 @@ def check_markdown(results: Sequence[CheckResult]) -> str:
     )
     rows = [
         (r.model, r.metric, human(r.before), human(r.after), f"{100 * r.delta:+.2f} %",
-         human(r.limit), "ok" if r.ok else "**FAIL**")
+         human(r.limit), status(r) if r.ok else f"**{status(r)}**")
         for r in results
     ]  # fmt: skip
     headers = ("model", "metric", "before / limit", "after", "delta", "allowed", "status")

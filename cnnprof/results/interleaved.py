@@ -1,7 +1,7 @@
 """Models measured in turn in one run, block by block, as plain data: each model's `Timing` and,
-round by round, each model's block median. A change of load (a busy runner, a neighbour's job)
-falls on every model of a round alike, so a ratio read round by round cancels it where the
-absolute milliseconds do not. Pure Python, no torch.
+round by round, each model's mean time per run in its block. A change of load (a busy runner, a
+neighbour's job) falls on every model of a round alike, so a ratio read round by round cancels it
+where the absolute milliseconds do not. Pure Python, no torch.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ class Interleaved:
     reversed from one round to the next (A B, B A, …) so that a steady drift weighs on both."""
 
     timings: tuple[Timing, ...]  # every timed run of each model, all rounds together
-    rounds: tuple[tuple[float, ...], ...]  # per round, each model's block median (s)
+    rounds: tuple[tuple[float, ...], ...]  # per round, each model's block mean (s per run)
 
     def ratios(self, model: int, reference: int) -> tuple[float, ...]:
-        """Per round: ``model``'s block median over ``reference``'s (indices into timings)."""
+        """Per round: ``model``'s block mean over ``reference``'s (indices into timings)."""
         return tuple(r[model] / r[reference] for r in self.rounds if r[reference] > 0)
 
 

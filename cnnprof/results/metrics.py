@@ -169,6 +169,7 @@ BUDGET_KEYS: Mapping[str, str] = MappingProxyType(
         "max_memory": "peak_activation_bytes",
         "max_param_memory": "param_bytes",
         "max_latency_ms": "latency_ms",
+        "max_latency_ratio": "latency_ratio",  # over a reference model measured with it
     }
 )
 
