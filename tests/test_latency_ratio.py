@@ -394,7 +394,9 @@ def test_blocks_alternate_in_reversed_order_and_follow_each_models_median(monkey
 # busy processes slows both alike. One torch thread: with more, a thread descheduled by the load
 # holds up the others at every barrier, which slows small and large layers very differently.
 MODEL, REFERENCE = "mobilenet@alpha=0.75,res=160", "mobilenet@res=160"
-TOLERANCE = "30%"  # the same latency tolerance for the absolute and the ratio check
+# The same latency tolerance for the absolute and the ratio check. Under this load (three busy
+# processes per core) the milliseconds grew 7–17× in trial runs, the ratio by 0.99–1.15×.
+TOLERANCE = "50%"
 
 
 @pytest.fixture
@@ -448,6 +450,6 @@ def test_a_baseline_from_a_quiet_moment_holds_by_ratio_under_load(tmp_path, one_
     assert absolute["status"] == "FAIL", absolute  # the runner is slower than the baseline's
     assert ratio["status"] == "ok", ratio  # … and the model against its reference is not
     assert code == 1
-    assert ratio["value"] == pytest.approx(quiet["ratio"], rel=0.3)
+    assert ratio["value"] == pytest.approx(quiet["ratio"], rel=0.5)
     checked = run("check", str(baseline), "--latency-tolerance", TOLERANCE)
     assert checked.exit_code == 0, checked.output  # the baseline itself, by its ratio
