@@ -57,7 +57,7 @@ TINY_PLAN = peaks_module.Plan(
     layout_channels=(8, 16),
     fault_bytes=2**20,
 )
-TINY_KERNELS = KernelPlan(batches=(1,), convs=(6,), depthwise=(3,), others=(6,), rounds=2)
+TINY_KERNELS = KernelPlan(batches=(1,), networks=(1,), warmup=1, passes=2)
 
 
 @pytest.fixture(autouse=True)

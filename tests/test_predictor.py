@@ -28,12 +28,12 @@ from cnnprof.spec.model import Shape
 
 def _conv_sample(rng: random.Random) -> tuple[float, ...]:
     return (1, rng.choice((8, 16, 64, 256)), rng.choice((16, 64, 256)), rng.choice((49, 784, 3136)),
-            rng.choice((1, 9)), 1, 1)  # fmt: skip
+            rng.choice((1, 9)), 1, 1, 8)  # fmt: skip
 
 
 def _law(x: tuple[float, ...]) -> float:
     """A made-up device: 20 µs a launch, 10 GMAC/s, 2 G elements/s read and written."""
-    batch, per_group, out, pixels, kernel, _stride, groups = x
+    batch, per_group, out, pixels, kernel, _stride, groups, _lanes = x
     macs = batch * pixels * out * per_group * kernel
     moved = batch * pixels * (per_group * groups + out)
     return 20e-6 + macs / 10e9 + moved / 2e9
@@ -46,7 +46,7 @@ def test_a_line_law_is_recovered_exactly():
     assert all(c >= 0 for c in model.coefficients)
     assert model.coefficients[0] == pytest.approx(20e-6, rel=1e-6)
     assert model.coefficients[1] == pytest.approx(1e-10, rel=1e-6)
-    fresh = (1, 32, 128, 196, 9, 1, 1)  # not among the samples
+    fresh = (1, 32, 128, 196, 9, 1, 1, 8)  # not among the samples
     assert kernel_seconds(model, fresh) == pytest.approx(_law(fresh), rel=1e-6)
     assert model.loo_error < 1e-6
 
@@ -59,7 +59,7 @@ def test_the_nearest_samples_carry_what_a_line_cannot():
     samples = [(x, _law(x) * (2.0 if x[4] == 1 else 1.0)) for x in xs]
     model = fit("conv", samples)
     bare = KernelModel("conv", model.coefficients, model.scale, ())
-    one, three = (1, 64, 64, 784, 1, 1, 1), (1, 64, 64, 784, 9, 1, 1)
+    one, three = (1, 64, 64, 784, 1, 1, 1, 8), (1, 64, 64, 784, 9, 1, 1, 8)
     for x, slower in ((one, 2.0), (three, 1.0)):
         truth = _law(x) * slower
         assert kernel_seconds(model, x) == pytest.approx(truth, rel=0.05)
@@ -92,7 +92,7 @@ def test_a_conv_unit_runs_a_convolution_then_its_norm_and_activation():
     # MobileNet's 1×1 "pw" at 112×112: 32 → 64, BatchNorm, ReLU (Howard et al. 2017, Table 1)
     row = fm.conv2d("1.pw", Shape(32, 112, 112), out=64, k=1, norm="bn", act="relu")
     assert calls(row, batch=2) == (
-        Call("conv", (2, 32, 64, 112 * 112, 1, 1, 1)),
+        Call("pointwise", (2, 32, 64, 112 * 112, 1, 1, 1, 32)),  # 32 channels: whole vectors
         Call("norm", (2 * 64 * 112 * 112,)),
         Call("act", (2 * 64 * 112 * 112, 1.0)),  # ReLU: one FLOP per element
     )
@@ -100,9 +100,9 @@ def test_a_conv_unit_runs_a_convolution_then_its_norm_and_activation():
 
 def test_depthwise_strided_and_grouped_convolutions_are_told_apart():
     dw = fm.conv2d("dw", Shape(64, 112, 112), out=64, k=3, s=2, p=1, groups=64)
-    assert calls(dw, 1)[0] == Call("dwconv", (1, 64, 56 * 56, 9, 2))
+    assert calls(dw, 1)[0] == Call("dwconv", (1, 64, 56 * 56, 9, 2, 64))
     grouped = fm.conv2d("g", Shape(128, 28, 28), out=128, k=3, p=1, groups=32)
-    assert calls(grouped, 1)[0] == Call("conv", (1, 4, 128, 28 * 28, 9, 1, 32))
+    assert calls(grouped, 1)[0] == Call("conv", (1, 4, 128, 28 * 28, 9, 1, 32, 4))
 
 
 def test_a_matrix_product_a_pool_and_squeeze_excite():
@@ -112,8 +112,8 @@ def test_a_matrix_product_a_pool_and_squeeze_excite():
     assert calls(pool, 1) == (Call("maxpool", (64, 112 * 112, 56 * 56, 9)),)
     se = fm.squeeze_excite("se", Shape(96, 14, 14), squeeze=24, act="relu", gate="hsigmoid")
     found = calls(se, 1)
-    assert [c.kind for c in found] == ["avgpool", "conv", "conv", "act", "add"]
-    assert found[1].x == (1, 96, 24, 1, 1, 1, 1) and found[2].x == (1, 24, 96, 1, 1, 1, 1)
+    assert [c.kind for c in found] == ["avgpool", "pointwise", "pointwise", "act", "add"]
+    assert found[1].x == (1, 96, 24, 1, 1, 1, 1, 8) and found[2].x == (1, 24, 96, 1, 1, 1, 1, 8)
 
 
 def test_rows_no_model_covers_go_to_the_roofline():
@@ -135,7 +135,7 @@ ROOFS = Roofs(
 
 def _model(kind: str, coefficients: tuple[float, ...]) -> KernelModel:
     """A model that is its line: one sample, no residual."""
-    width = {"conv": 7, "norm": 1, "act": 2}[kind]
+    width = {"conv": 8, "norm": 1, "act": 2}[kind]
     return KernelModel(kind, coefficients, (1.0,) * width, (((0.0,) * width, 0.0),))
 
 

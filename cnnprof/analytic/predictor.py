@@ -6,7 +6,8 @@ This is how the latency-prediction literature does it (nn-Meter, LitePred: per-k
 each kernel's configuration), kept small and readable:
 
 - a row of a profile is split into the kernels eager PyTorch runs for it (`calls`): the main one
-  (a convolution, by channels, kernel, stride, groups and output positions; a depthwise one; a
+  (a convolution, by channels, kernel, stride, groups and output positions, 1×1 ones apart; a
+  depthwise one; a
   matrix product; a pool), then one element-wise kernel per FLOP category (BatchNorm, the
   activation with its FLOPs per element, an add or a scale);
 - a kind's model is a line over its work terms (a launch, multiply-accumulates, elements read
@@ -35,6 +36,7 @@ from types import MappingProxyType
 from cnnprof.analytic.roofline import layer_estimate
 from cnnprof.results.device import (
     KERNEL_FEATURES,
+    MAX_LANES,
     KernelModel,
     Peaks,
     Prediction,
@@ -46,15 +48,23 @@ FEATURES = KERNEL_FEATURES
 NEIGHBOURS = 4  # samples the correction averages over
 
 
+def lanes(*channels: int) -> int:
+    """The largest power of two, up to `MAX_LANES`, that divides every channel count."""
+    width = MAX_LANES
+    while width > 1 and any(c % width for c in channels):
+        width //= 2
+    return width
+
+
 def _conv_terms(x: Sequence[float]) -> tuple[float, ...]:
-    batch, per_group, out, pixels, kernel, stride, groups = x
+    batch, per_group, out, pixels, kernel, stride, groups = x[:7]
     return (1.0, batch * pixels * out * per_group * kernel,
             batch * per_group * groups * pixels * stride * stride, batch * out * pixels,
             out * per_group * kernel)  # fmt: skip
 
 
 def _dw_terms(x: Sequence[float]) -> tuple[float, ...]:
-    batch, channels, pixels, kernel, stride = x
+    batch, channels, pixels, kernel, stride = x[:5]
     out = batch * channels * pixels
     return 1.0, out * kernel, out * stride * stride, out, channels * kernel
 
@@ -82,6 +92,7 @@ def _act_terms(x: Sequence[float]) -> tuple[float, ...]:
 TERMS: Mapping[str, Callable[[Sequence[float]], tuple[float, ...]]] = MappingProxyType(
     {
         "conv": _conv_terms,
+        "pointwise": _conv_terms,
         "dwconv": _dw_terms,
         "linear": _linear_terms,
         "maxpool": _pool_terms,
@@ -239,8 +250,15 @@ def _conv_call(row: LayerCost, batch: int) -> Call:
     per_group = max(1, round(per_output / kernel))
     groups = max(1, round(x.c / per_group))
     if per_group == 1 and groups == y.c:
-        return Call("dwconv", (batch, y.c, pixels, kernel, stride))
-    return Call("conv", (batch, per_group, y.c, pixels, kernel, stride, groups))
+        return Call("dwconv", (batch, y.c, pixels, kernel, stride, lanes(y.c)))
+    features = (batch, per_group, y.c, pixels, kernel, stride, groups, lanes(per_group, y.c))
+    return Call(conv_kind(kernel), features)
+
+
+def conv_kind(kernel: int) -> str:
+    """A 1×1 convolution is a matrix product ("pointwise"); a larger kernel runs other
+    algorithms (direct, Winograd, im2col), modelled apart ("conv")."""
+    return "pointwise" if kernel == 1 else "conv"
 
 
 def _se_calls(row: LayerCost, batch: int) -> list[Call]:
@@ -251,8 +269,8 @@ def _se_calls(row: LayerCost, batch: int) -> list[Call]:
     act = row.flops.get("act", 0)
     return [
         Call("avgpool", (batch * c, pixels, 1, pixels)),
-        Call("conv", (batch, c, squeeze, 1, 1, 1, 1)),
-        Call("conv", (batch, squeeze, c, 1, 1, 1, 1)),
+        Call("pointwise", (batch, c, squeeze, 1, 1, 1, 1, lanes(c, squeeze))),
+        Call("pointwise", (batch, squeeze, c, 1, 1, 1, 1, lanes(c, squeeze))),
         Call("act", (batch * (squeeze + c), act / (squeeze + c))),
         Call("add", (batch * row.in_shape.elements,)),
     ]

@@ -1,20 +1,33 @@
 """Calibrating the kernel predictor: time the kernels CNNs call, as a network calls them, and fit
 a model per kernel kind (`cnnprof.analytic.predictor`).
 
-The samples are *units* drawn from the ranges CNNs use — a convolution (1×1 mostly, 3×3, 5×5,
-7×7; strided, grouped; channels from 8 to 2048 on maps from 7×7 to 112×112, the activation per
-image and the weights kept to what such networks hold; stems on 3 channels; squeeze-and-excite's
-1×1 maps), a depthwise one, a matrix product, a max or average pool — each followed by what a
-network runs after it: BatchNorm, an activation (ReLU, ReLU6, hard-swish, SiLU, sigmoid,
-hard-sigmoid, GELU) and, for some, a residual add. The draw is seeded: the same plan gives the
-same units everywhere.
+The samples come from *synthetic networks*, drawn from the families CNNs are made of, each a chain
+in which every kernel takes the previous one's output: a stem (a 3×3 or 7×7 convolution with
+stride 2 on a 224×224 image, sometimes a 3×3 max pool), then stages down to a 7×7 map, each of a
+few blocks of one archetype —
 
-Each round runs every unit once, in one fixed shuffled order, the kernels of a unit back to back
-with one timestamp between each (a network's order: each small kernel after a larger one, its
-threads just busy elsewhere, its weights a whole round away); the input, a view of one shared
-buffer, is touched just before so that it sits in cache as the previous layer's output would.
-A kernel's sample is its median over the rounds. Outputs are allocated by the kernels, as in a
-network, in the allocator regime the caller set (`allocator`).
+- inverted residual (MobileNetV2, EfficientNet): 1×1 expansion, a 3×3, 5×5 or 7×7 depthwise
+  convolution, sometimes squeeze-and-excite, a 1×1 projection, and the residual add;
+- bottleneck (ResNet, ResNeXt, RegNet): 1×1 reduction, a 3×3 convolution (grouped in some
+  networks), 1×1 expansion, the residual add;
+- basic (ResNet-18, VGG): two 3×3 convolutions, the residual add where the shapes allow;
+
+every convolution followed by BatchNorm and the network's activation (ReLU, ReLU6, hard-swish,
+SiLU, GELU), and a head: global average pool and a matrix product. Channels grow stage by stage
+within what such networks hold (activations up to 1 M elements per image, weights up to 2.5 M,
+multiply-accumulates up to 150 M per layer). Timed this way a kernel finds what it finds in a
+network — its input just written, freed memory of similar sizes to write to, the previous kernel's
+threads awake — where kernels of scattered sizes timed one after another run up to twice as slow
+(measured: a BatchNorm on 384×14×14 took 65 µs in such a rotation, 21 µs in MobileNetV2). The
+draw is seeded: the same plan gives the same networks everywhere.
+
+Each network is timed as `cnnprof latency` times a model: run after run, a timestamp between
+kernels, its first passes untimed. They matter: a network run right after others (their weights
+and tensors in the caches, the allocator's free lists shaped by other sizes) runs its kernels up
+to 1.5× slower for several passes (a 384-channel 3×3 depthwise convolution on 14×14: 87–107 µs
+on the first timed pass after other networks, 70–76 µs after three untimed ones, 66 µs after
+forty). A kernel's sample is its median over the timed passes. Outputs are allocated by the
+kernels, as in a network, in the allocator regime the caller set (`allocator`).
 """
 
 from __future__ import annotations
@@ -23,14 +36,14 @@ import math
 import random
 import statistics
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import torch
 from torch import nn
 
 from cnnprof.analytic.formulas import ACT_FLOPS
-from cnnprof.analytic.predictor import Call, fit
+from cnnprof.analytic.predictor import Call, conv_kind, fit, lanes
 from cnnprof.empirical.latency import Clock
 from cnnprof.results.device import KernelModel
 
@@ -41,198 +54,254 @@ ACTIVATIONS: Mapping[str, tuple[Callable[[], nn.Module], int]] = MappingProxyTyp
         "relu6": (nn.ReLU6, ACT_FLOPS["relu6"]),
         "hswish": (nn.Hardswish, ACT_FLOPS["hswish"]),
         "silu": (nn.SiLU, ACT_FLOPS["silu"]),
-        "sigmoid": (nn.Sigmoid, ACT_FLOPS["sigmoid"]),
-        "hsigmoid": (nn.Hardsigmoid, ACT_FLOPS["hsigmoid"]),
         "gelu": (nn.GELU, ACT_FLOPS["gelu"]),
     }
 )
-SIDES = (7, 14, 28, 56, 112)
-MAX_ELEMENTS = 1_000_000  # activation elements per image of a sampled layer (64×112×112: 0.8 M)
-MAX_WEIGHTS = 2_500_000  # weights of a sampled layer (ResNet-50's largest 3×3: 2.4 M)
-MAX_MACS = 150_000_000  # multiply-accumulates per image of a sampled layer (ResNet-50's: 116 M)
+GATES: Mapping[str, tuple[Callable[[], nn.Module], int]] = MappingProxyType(
+    {"sigmoid": (nn.Sigmoid, ACT_FLOPS["sigmoid"]), "hsigmoid": (nn.Hardsigmoid,
+                                                                ACT_FLOPS["hsigmoid"])}
+)  # fmt: skip
+SIDES = (112, 56, 28, 14, 7)  # the stages' maps after a stride-2 stem on 224×224
+MAX_ELEMENTS = 1_000_000  # activation elements per image of a layer (64×112×112: 0.8 M)
+MAX_WEIGHTS = 2_500_000  # weights of a layer (ResNet-50's largest 3×3: 2.4 M)
+MAX_MACS = 150_000_000  # multiply-accumulates per image of a layer (ResNet-50's: 116 M)
 
 
 @dataclass(frozen=True)
 class KernelPlan:
-    """How many units of each kind to time at each batch, and how often."""
+    """How many synthetic networks to time at each batch, and how often."""
 
     batches: tuple[int, ...] = (1, 8)
-    convs: tuple[int, ...] = (150, 50)  # per batch, in order
-    depthwise: tuple[int, ...] = (50, 20)
-    others: tuple[int, ...] = (24, 10)  # matrix products, pools, squeeze-excite convolutions
-    rounds: int = 5
+    networks: tuple[int, ...] = (16, 5)  # per batch, in order
+    warmup: int = 3  # untimed passes of each network before …
+    passes: int = 3  # … its timed ones, all back to back
     seed: int = 0
 
 
 KERNEL_PLANS: Mapping[str, KernelPlan] = MappingProxyType(
     {
         "cpu": KernelPlan(),
-        "cuda": KernelPlan(
-            batches=(1, 32, 128), convs=(80, 80, 40), depthwise=(30, 30, 15), others=(16, 16, 8)
-        ),
-        "mps": KernelPlan(batches=(1, 8), convs=(80, 40), depthwise=(30, 15), others=(16, 8)),
+        "cuda": KernelPlan(batches=(1, 32, 128), networks=(8, 8, 4)),
+        "mps": KernelPlan(batches=(1, 8), networks=(8, 4)),
     }
 )
-THOROUGH = 3  # --thorough: this many times the units and rounds
+THOROUGH = 3  # --thorough: this many times the networks, and more rounds
 
 
 def more_samples(plan: KernelPlan) -> KernelPlan:
-    """The plan with ``THOROUGH`` times the units and more rounds."""
+    """The plan with ``THOROUGH`` times the networks and more rounds."""
     return KernelPlan(
         batches=plan.batches,
-        convs=tuple(THOROUGH * n for n in plan.convs),
-        depthwise=tuple(THOROUGH * n for n in plan.depthwise),
-        others=tuple(THOROUGH * n for n in plan.others),
-        rounds=plan.rounds + 4,
+        networks=tuple(THOROUGH * n for n in plan.networks),
+        warmup=plan.warmup,
+        passes=plan.passes + 2,
         seed=plan.seed,
     )
+
+
+Run = Callable[[torch.Tensor, dict[str, torch.Tensor]], torch.Tensor]
 
 
 @dataclass
 class _Op:
     call: Call | None  # None: a module call that does no arithmetic (the module-call probe)
-    run: Callable[[torch.Tensor], torch.Tensor]
-    times: list[float]
+    run: Run  # (the previous kernel's output, tensors kept for later) → output
+    keep: str = ""  # keep this op's input under this name (a block's shortcut, SE's input)
+    times: list[float] = field(default_factory=list)
 
 
-@dataclass
-class _Unit:
-    shape: tuple[int, ...]  # the main op's input
-    ops: list[_Op]  # the main op, then what follows it (each takes the previous one's output)
+def _module(module: nn.Module) -> Run:
+    return lambda x, kept: module(x)
 
 
 def _channels(rng: random.Random, low: int, high: int) -> int:
-    """Log-uniform between ``low`` and ``high``, to a multiple of 8 (as networks round them)."""
+    """Log-uniform between ``low`` and ``high``, to a multiple of 8, 16 or 32 (as networks round
+    them)."""
     value = math.exp(rng.uniform(math.log(low), math.log(max(high, low))))
-    return max(8, round(value / 8) * 8)
+    step = rng.choice((8, 16, 32))
+    return max(step, round(value / step) * step)
 
 
-def _side(rng: random.Random) -> int:
-    return rng.choice(SIDES)
+class _Net:
+    """A synthetic network being drawn: its ops, the current shape, and how to add to it."""
+
+    def __init__(self, rng: random.Random, batch: int, device: torch.device,
+                 dtype: torch.dtype) -> None:  # fmt: skip
+        self.rng, self.batch, self.device, self.dtype = rng, batch, device, dtype
+        self.ops: list[_Op] = []
+        self.act = rng.choice(tuple(ACTIVATIONS))
+        self.c, self.side = 3, 224
+
+    def _to(self, module: nn.Module) -> nn.Module:
+        return module.eval().to(self.device, self.dtype)
+
+    def conv(self, out: int, kernel: int, stride: int = 1, groups: int = 1,
+             act: bool = True, keep: str = "") -> None:  # fmt: skip
+        """A convolution (depthwise when ``groups`` is the channels), BatchNorm, activation."""
+        cin = self.c
+        out_side = (self.side + 2 * (kernel // 2) - kernel) // stride + 1
+        depthwise = groups == cin and out == cin
+        while (
+            not depthwise
+            and out > 8
+            and (
+                out * (cin // groups) * kernel * kernel > MAX_WEIGHTS
+                or out * (cin // groups) * kernel * kernel * out_side**2 > MAX_MACS
+            )
+        ):
+            out = max(8, out // 2 // 8 * 8)
+            groups = groups if out % groups == 0 else 1
+        conv = nn.Conv2d(cin, out, kernel, stride, kernel // 2, groups=groups, bias=False)
+        pixels, area = out_side * out_side, kernel * kernel
+        per_group = cin // groups
+        features = (self.batch, per_group, out, pixels, area, stride, groups, lanes(per_group, out))
+        call = (Call("dwconv", (self.batch, out, pixels, area, stride, lanes(out))) if depthwise
+                else Call(conv_kind(area), features))  # fmt: skip
+        self.ops.append(_Op(call, _module(self._to(conv)), keep))
+        self.c, self.side = out, out_side
+        elements = self.batch * out * pixels
+        self.ops.append(_Op(Call("norm", (elements,)), _module(self._to(nn.BatchNorm2d(out)))))
+        if act:
+            module, flops = ACTIVATIONS[self.act]
+            self.ops.append(_Op(Call("act", (elements, flops)), _module(self._to(module()))))
+
+    def add(self, shortcut_shape: tuple[int, int]) -> None:
+        """The residual add, where the block kept its input's shape."""
+        if (self.c, self.side) == shortcut_shape:
+            elements = self.batch * self.c * self.side * self.side
+            self.ops.append(_Op(Call("add", (elements,)), lambda x, kept: x + kept["block"]))
+
+    def squeeze_excite(self) -> None:
+        """Global pool, 1×1 convolution down, activation, 1×1 up, gate, scale of the input."""
+        c, pixels, b = self.c, self.side * self.side, self.batch
+        squeeze = max(8, c // self.rng.choice((4, 16)) // 8 * 8)
+        gate_name = self.rng.choice(tuple(GATES))
+        gate, gate_flops = GATES[gate_name]
+        act, act_flops = ACTIVATIONS[self.act]
+        down = self._to(nn.Conv2d(c, squeeze, 1))
+        up = self._to(nn.Conv2d(squeeze, c, 1))
+        self.ops += [
+            _Op(Call("avgpool", (b * c, pixels, 1, pixels)),
+                _module(self._to(nn.AdaptiveAvgPool2d(1))), keep="se"),
+            _Op(Call("pointwise", (b, c, squeeze, 1, 1, 1, 1, lanes(c, squeeze))), _module(down)),
+            _Op(Call("act", (b * squeeze, act_flops)), _module(self._to(act()))),
+            _Op(Call("pointwise", (b, squeeze, c, 1, 1, 1, 1, lanes(c, squeeze))), _module(up)),
+            _Op(Call("act", (b * c, gate_flops)), _module(self._to(gate()))),
+            _Op(Call("add", (b * c * pixels,)), lambda g, kept: kept["se"] * g),
+        ]  # fmt: skip
+
+    def pool(self) -> None:
+        kernel = self.rng.choice((2, 3))
+        out = (self.side + 2 * (kernel // 2 if kernel == 3 else 0) - kernel) // 2 + 1
+        pool = nn.MaxPool2d(kernel, 2, 1 if kernel == 3 else 0)
+        call = Call("maxpool", (self.batch * self.c, self.side**2, out * out, kernel * kernel))
+        self.ops.append(_Op(call, _module(self._to(pool))))
+        self.side = out
+
+    def head(self) -> None:
+        b, c, pixels = self.batch, self.c, self.side * self.side
+        classes = self.rng.choice((1000, 1000, 100, 10))
+        linear = self._to(nn.Linear(c, classes))
+        self.ops += [
+            _Op(Call("avgpool", (b * c, pixels, 1, pixels)),
+                _module(self._to(nn.AdaptiveAvgPool2d(1)))),
+            _Op(None, _module(nn.Flatten())),
+            _Op(Call("linear", (b, c, classes)), _module(linear)),
+        ]  # fmt: skip
 
 
-def _tail(rng: random.Random, channels: int, ops: list[_Op], device: torch.device,
-          dtype: torch.dtype, batch: int, out_elements: int) -> None:  # fmt: skip
-    """BatchNorm, an activation and, for a third of the units, a residual add."""
-    elements = batch * out_elements
-    norm = nn.BatchNorm2d(channels).eval().to(device, dtype)
-    ops.append(_Op(Call("norm", (elements,)), norm, []))
-    name = rng.choice(tuple(ACTIVATIONS))
-    module, flops = ACTIVATIONS[name]
-    ops.append(_Op(Call("act", (elements, flops)), module().to(device, dtype), []))
-    if rng.random() < 1 / 3:
-        ops.append(_Op(Call("add", (elements,)), lambda t: t + t, []))
+def _cap(side: int) -> int:
+    """The most channels a layer on a ``side``² map may have, a multiple of 8 (as networks
+    round them: SIMD kernels run their fast path on whole vectors of channels)."""
+    return min(2048, max(8, MAX_ELEMENTS // (side * side) // 8 * 8))
 
 
-def _conv_unit(rng: random.Random, batch: int, device: torch.device, dtype: torch.dtype,
-               depthwise: bool) -> _Unit:  # fmt: skip
-    side = _side(rng)
-    stem = not depthwise and rng.random() < 0.05
-    if stem:
-        cin, side = 3, 224
+def _widen(rng: random.Random, c: int, side: int, grow: tuple[float, float]) -> int:
+    return min(_channels(rng, int(c * grow[0]), int(c * grow[1])), _cap(side))
+
+
+def _inverted(net: _Net, out: int, stride: int) -> None:
+    rng, shape = net.rng, (net.c, net.side)
+    expand = rng.choice((1, 3, 4, 6))
+    kernel = rng.choices((3, 5, 7), (6, 3, 1))[0]
+    wide = min(net.c * expand, _cap(net.side))
+    if expand > 1:
+        net.conv(wide, 1, keep="block")
+        net.conv(net.c, kernel, stride, groups=net.c)
     else:
-        cin = _channels(rng, 8, min(2048, MAX_ELEMENTS // (side * side)))
-    kernel = (
-        rng.choices((3, 5, 7), (6, 2.5, 1.5))[0]
-        if depthwise
-        else (
-            rng.choices((3, 7), (3, 1))[0] if stem else rng.choices((1, 3, 5, 7), (55, 35, 5, 5))[0]
-        )
-    )
-    stride = 2 if (stem or (side >= 14 and rng.random() < 0.2)) else 1
-    if depthwise:
-        cout, groups = cin, cin
-    else:
-        cout = 64 if stem else _channels(rng, max(8, cin // 4), min(2048, 6 * cin))
-        groups = 1
-        if not stem and rng.random() < 0.12:
-            width = rng.choice((4, 8, 16, 32))
-            if cin % width == 0 and cout % (cin // width) == 0:
-                groups = cin // width
-    out_side = (side + 2 * (kernel // 2) - kernel) // stride + 1
-    while (
-        not depthwise
-        and cout > 8
-        and (
-            cout * (cin // groups) * kernel * kernel > MAX_WEIGHTS
-            or cout * (cin // groups) * kernel * kernel * out_side**2 > MAX_MACS
-        )
-    ):
-        cout = max(8, cout // 2)
-        groups = groups if cout % groups == 0 else 1
-    conv = nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False)
-    conv = conv.eval().to(device, dtype)
-    pixels = out_side * out_side
-    area = kernel * kernel
-    call = (
-        Call("dwconv", (batch, cout, pixels, area, stride))
-        if depthwise
-        else Call("conv", (batch, cin // groups, cout, pixels, area, stride, groups))
-    )
-    ops = [_Op(call, conv, [])]
-    _tail(rng, cout, ops, device, dtype, batch, cout * pixels)
-    return _Unit((batch, cin, side, side), ops)
+        net.conv(net.c, kernel, stride, groups=net.c, keep="block")
+    if rng.random() < 0.4:
+        net.squeeze_excite()
+    net.conv(out, 1, act=False)
+    net.add(shape)
 
 
-def _other_unit(rng: random.Random, batch: int, device: torch.device,
-                dtype: torch.dtype) -> _Unit:  # fmt: skip
-    """A matrix product, a pool, or a squeeze-and-excite 1×1 convolution on a 1×1 map."""
-    choice = rng.choice(("linear", "maxpool", "avgpool", "gap", "se"))
-    if choice == "linear":
-        n_in = _channels(rng, 128, 4096)
-        n_out = rng.choice((10, 100, 1000, _channels(rng, 128, 4096)))
-        while n_in * n_out > MAX_WEIGHTS * 4:
-            n_in //= 2
-        linear = nn.Linear(n_in, n_out).eval().to(device, dtype)
-        return _Unit((batch, n_in), [_Op(Call("linear", (batch, n_in, n_out)), linear, [])])
-    if choice == "se":
-        c = _channels(rng, 16, 1024)
-        squeeze = max(8, c // rng.choice((4, 16)))
-        conv = nn.Conv2d(c, squeeze, 1).eval().to(device, dtype)
-        return _Unit(
-            (batch, c, 1, 1), [_Op(Call("conv", (batch, c, squeeze, 1, 1, 1, 1)), conv, [])]
-        )
-    side = rng.choice(SIDES[1:])
-    c = _channels(rng, 16, min(2048, MAX_ELEMENTS // (side * side)))
-    planes = batch * c
-    if choice == "gap":
-        pool: nn.Module = nn.AdaptiveAvgPool2d(1)
-        call = Call("avgpool", (planes, side * side, 1, side * side))
-    elif choice == "avgpool":
-        pool = nn.AvgPool2d(2)
-        call = Call("avgpool", (planes, side * side, (side // 2) ** 2, 4))
-    else:
-        kernel, stride = rng.choice(((3, 2), (2, 2), (3, 1)))
-        pool = nn.MaxPool2d(kernel, stride, kernel // 2 if kernel == 3 else 0)
-        out = (side + 2 * (kernel // 2 if kernel == 3 else 0) - kernel) // stride + 1
-        call = Call("maxpool", (planes, side * side, out * out, kernel * kernel))
-    return _Unit((batch, c, side, side), [_Op(call, pool, [])])
+def _bottleneck(net: _Net, out: int, stride: int) -> None:
+    rng, shape = net.rng, (net.c, net.side)
+    mid = max(8, out // rng.choice((1, 2, 4)) // 8 * 8)
+    width = rng.choice((0, 0, 4, 8, 16, 32))  # group width (0: not grouped)
+    groups = mid // width if width and mid % width == 0 else 1
+    net.conv(mid, 1, keep="block")
+    net.conv(mid, 3, stride, groups=groups)
+    net.conv(out, 1, act=False)
+    net.add(shape)
 
 
-def _units(plan: KernelPlan, device: torch.device, dtype: torch.dtype) -> list[_Unit]:
+def _basic(net: _Net, out: int, stride: int) -> None:
+    shape = (net.c, net.side)
+    net.conv(out, 3, stride, keep="block")
+    net.conv(out, 3, act=False)
+    net.add(shape)
+
+
+BLOCKS: Mapping[str, Callable[[_Net, int, int], None]] = MappingProxyType(
+    {"inverted": _inverted, "bottleneck": _bottleneck, "basic": _basic}
+)
+
+
+def _network(rng: random.Random, batch: int, device: torch.device, dtype: torch.dtype) -> _Net:
+    net = _Net(rng, batch, device, dtype)
+    net.conv(_channels(rng, 16, 64), rng.choices((3, 7), (3, 1))[0], 2)
+    if rng.random() < 0.3:
+        net.pool()
+    block = BLOCKS[rng.choices(tuple(BLOCKS), (2, 1, 1))[0]]  # lightweight networks: most kinds
+    first = True
+    for side in SIDES:
+        if net.side < side:
+            continue
+        out = _widen(rng, net.c, side, (1.0, 2.5) if first else (1.3, 2.5))
+        for index in range(rng.choice((1, 2, 2, 3))):
+            stride = 2 if index == 0 and net.side > side else 1
+            block(net, out, stride)
+        first = False
+    net.head()
+    for op in net.ops[3::7]:  # a module that does no arithmetic, here and there
+        net.ops.insert(net.ops.index(op) + 1, _Op(None, _module(nn.Identity())))
+    return net
+
+
+def _networks(plan: KernelPlan, device: torch.device, dtype: torch.dtype) -> list[_Net]:
     rng = random.Random(plan.seed)
-    units: list[_Unit] = []
-    for index, batch in enumerate(plan.batches):
-        units += [_conv_unit(rng, batch, device, dtype, False) for _ in range(plan.convs[index])]
-        units += [_conv_unit(rng, batch, device, dtype, True) for _ in range(plan.depthwise[index])]
-        units += [_other_unit(rng, batch, device, dtype) for _ in range(plan.others[index])]
-    for unit in units[::4]:  # a module that does no arithmetic, after some units
-        unit.ops.append(_Op(None, nn.Identity(), []))
-    rng.shuffle(units)
-    return units
+    return [_network(rng, batch, device, dtype)
+            for batch, count in zip(plan.batches, plan.networks, strict=True)
+            for _ in range(count)]  # fmt: skip
 
 
-def _round(units: Sequence[_Unit], buffer: torch.Tensor, clock: Clock) -> None:
-    for unit in units:
-        x = buffer[: math.prod(unit.shape)].view(unit.shape)
-        x.mul_(1.0)  # as the previous layer's output: just written
+def _passes(net: _Net, image: torch.Tensor, clock: Clock, passes: int, timed: bool) -> None:
+    """``passes`` forward passes of ``net`` back to back; with ``timed``, each kernel's time of
+    each pass goes into its op's times."""
+    for _ in range(passes):
+        x, kept = image, {}
         stamps = [clock.stamp()]
-        for op in unit.ops:
-            x = op.run(x)
+        for op in net.ops:
+            if op.keep:
+                kept[op.keep] = x
+            x = op.run(x, kept)
             stamps.append(clock.stamp())
         clock.finish()
-        for op, start, end in zip(unit.ops, stamps, stamps[1:]):  # noqa: B905 (one more stamp)
-            op.times.append(clock.elapsed(start, end))
+        if timed:
+            for op, start, end in zip(net.ops, stamps, stamps[1:]):  # noqa: B905 (one more)
+                op.times.append(clock.elapsed(start, end))
 
 
 @dataclass(frozen=True)
@@ -248,30 +317,25 @@ def calibrate(
     plan: KernelPlan,
     report: Callable[[float], None] = lambda fraction: None,
 ) -> Calibrated:
-    """Time the plan's units in rotation and fit one model per kernel kind (under
-    ``torch.inference_mode``, at the thread count in effect)."""
-    units = _units(plan, device, dtype)
-    largest = max(math.prod(u.shape) for u in units)
-    buffer = torch.randn(largest, device=device).to(dtype)
-    _round(units, buffer, clock)  # untimed: the first call of each kernel sets it up
-    for unit in units:
-        for op in unit.ops:
-            op.times.clear()
-    for index in range(plan.rounds):
-        _round(units, buffer, clock)
-        report((index + 1) / plan.rounds)
+    """Time the plan's synthetic networks, one after another, and fit one model per kernel kind
+    (under ``torch.inference_mode``, at the thread count in effect)."""
+    nets = _networks(plan, device, dtype)
+    images = {b: torch.randn(b, 3, 224, 224, device=device).to(dtype) for b in plan.batches}
+    for index, net in enumerate(nets):
+        _passes(net, images[net.batch], clock, plan.warmup, timed=False)
+        _passes(net, images[net.batch], clock, plan.passes, timed=True)
+        report((index + 1) / len(nets))
     samples: dict[str, list[tuple[tuple[float, ...], float]]] = {}
     spreads: dict[str, list[float]] = {}
     idle: list[float] = []
-    for unit in units:
-        for op in unit.ops:
-            median = statistics.median(op.times)
-            if op.call is None:
-                idle.append(median)
-                continue
-            samples.setdefault(op.call.kind, []).append((op.call.x, median))
-            low, high = _quantiles(op.times)
-            spreads.setdefault(op.call.kind, []).append((high - low) / median if median else 0.0)
+    for op in (op for net in nets for op in net.ops):
+        median = statistics.median(op.times)
+        if op.call is None:
+            idle.append(median)
+            continue
+        samples.setdefault(op.call.kind, []).append((op.call.x, median))
+        low, high = _quantiles(op.times)
+        spreads.setdefault(op.call.kind, []).append((high - low) / median if median else 0.0)
     models = tuple(
         fit(kind, found, statistics.median(spreads[kind])) for kind, found in samples.items()
     )

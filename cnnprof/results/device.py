@@ -177,8 +177,18 @@ class Estimate:
 # The kernel kinds the predictor models and each one's features, in the order a sample holds them.
 KERNEL_FEATURES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
-        "conv": ("batch", "in_per_group", "out", "pixels", "kernel", "stride", "groups"),
-        "dwconv": ("batch", "channels", "pixels", "kernel", "stride"),
+        "conv": ("batch", "in_per_group", "out", "pixels", "kernel", "stride", "groups", "lanes"),
+        "pointwise": (
+            "batch",
+            "in_per_group",
+            "out",
+            "pixels",
+            "kernel",
+            "stride",
+            "groups",
+            "lanes",
+        ),
+        "dwconv": ("batch", "channels", "pixels", "kernel", "stride", "lanes"),
         "linear": ("rows", "in", "out"),
         "maxpool": ("planes", "in_pixels", "out_pixels", "kernel"),
         "avgpool": ("planes", "in_pixels", "out_pixels", "kernel"),
@@ -187,6 +197,10 @@ KERNEL_FEATURES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "add": ("elements",),
     }
 )
+# lanes: the largest power of two up to 64 that divides the channels (in per group and out):
+# SIMD kernels run their fast path on whole vectors of channels, and a convolution on 56
+# channels runs slower per MAC than one on 64.
+MAX_LANES = 64
 
 
 @dataclass(frozen=True)
@@ -196,7 +210,7 @@ class KernelModel:
     multiply-accumulates, elements read and written, weights) and, on top, the residual of the
     nearest samples in log feature space. Data, not code: it travels in a device profile."""
 
-    kind: str  # conv, dwconv, linear, maxpool, avgpool, norm, act, add
+    kind: str  # conv (k×k), pointwise (1×1), dwconv, linear, maxpool, avgpool, norm, act, add
     coefficients: tuple[float, ...]  # seconds per unit of each work term, the first the launch
     scale: tuple[float, ...]  # spread of each log feature over the samples (the distance's unit)
     samples: tuple[tuple[tuple[float, ...], float], ...]  # (log features, log residual of the line)
