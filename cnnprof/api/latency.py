@@ -3,7 +3,6 @@ predict on its roofs. torch is reached only through `sources`."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -25,7 +24,7 @@ from cnnprof.api.sources import (
     time_models,
 )
 from cnnprof.errors import CnnprofError, OptionError, OutOfTime
-from cnnprof.results.device import Estimate, Peaks, Prediction, unusable
+from cnnprof.results.device import Estimate, Peaks, Prediction, parse_record
 from cnnprof.results.interleaved import Interleaved
 from cnnprof.results.timing import Deadline, LatencySettings, Timing
 
@@ -147,15 +146,12 @@ def device_profile(reference: str) -> Peaks:
         names = ", ".join(shipped) or "none"
         raise OptionError(f"{what}: no such file, nor a shipped profile (shipped: {names})")
     try:
-        record = Peaks.from_dict(json.loads(files.read_text(path, "device profile", PROFILE_LIMIT)))
-        problem = unusable(record)
+        record, problem = parse_record(files.read_text(path, "device profile", PROFILE_LIMIT))
     except CnnprofError as exc:
-        problem = str(exc)
-    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
-        problem = f"{type(exc).__name__}: {exc}"
-    if problem is None and not record.kernels:
+        record, problem = None, str(exc)
+    if record is not None and problem is None and not record.kernels:
         problem = "it holds no kernel models (calibrate with `cnnprof device --save FILE`)"
-    if problem is not None:
+    if record is None or problem is not None:
         raise OptionError(f"{what}: not a usable device profile ({problem})")
     return record
 

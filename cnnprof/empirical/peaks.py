@@ -68,7 +68,7 @@ from cnnprof.empirical.latency import (
     threads,
 )
 from cnnprof.errors import CnnprofError
-from cnnprof.results.device import CHANNELS_LAST, CURVES, Peaks, Roofs, unusable
+from cnnprof.results.device import CHANNELS_LAST, CURVES, Peaks, Roofs, parse_record
 from cnnprof.results.plausible import MEASURE_TRIES, implausible
 
 MATMUL_RUNS = 5
@@ -521,13 +521,10 @@ def read_cached(path: Path, notes: list[str] | None = None) -> Peaks | None:
     try:
         if not files.exists(path, "peaks cache"):
             return None
-        record = Peaks.from_dict(json.loads(files.read_text(path, "peaks cache", RECORD_LIMIT)))
-        problem = unusable(record)
+        record, problem = parse_record(files.read_text(path, "peaks cache", RECORD_LIMIT))
     except CnnprofError as exc:
-        problem = str(exc)
-    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
-        problem = f"{type(exc).__name__}: {exc}"
-    if problem is None:
+        record, problem = None, str(exc)
+    if record is not None and problem is None:
         return record
     if notes is not None:
         notes.append(f"cached device peaks not used ({problem}); measured again")

@@ -10,6 +10,7 @@ in `cnnprof.analytic.roofline` reads its `Roofs`; report and render show both.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
@@ -327,6 +328,15 @@ class Peaks:
             module_s=float(data.get("module_s", 0.0)),
             calibration_s=float(data.get("calibration_s", 0.0)),
         )
+
+
+def parse_record(text: str) -> tuple[Peaks | None, str | None]:
+    """A device record from its JSON text, and what makes it unusable (None: it is usable)."""
+    try:
+        record = Peaks.from_dict(json.loads(text))
+        return record, unusable(record)
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
 
 
 def unusable(record: Peaks) -> str | None:
