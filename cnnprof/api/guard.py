@@ -22,13 +22,15 @@ from typing import Any
 
 import cnnprof.files as files
 from cnnprof.api.count import profile_analytic
-from cnnprof.api.latency import Machine
+from cnnprof.api.latency import Machine, named_profile, predicted_for
 from cnnprof.api.request import DEFAULT_TIMEOUT, Request, request
 from cnnprof.api.sources import resolve
 from cnnprof.errors import CnnprofError, OptionError, SpecError
+from cnnprof.results import metrics
 from cnnprof.results.check import CheckResult
+from cnnprof.results.device import DeviceProfile
 from cnnprof.results.interleaved import LatencyRatio
-from cnnprof.results.metrics import BASELINE_COUNTS, BUDGET_KEYS, METRICS
+from cnnprof.results.metrics import BASELINE_COUNTS, BUDGET_KEYS, PREDICTED
 from cnnprof.results.profile import DTYPE_BYTES, Profile
 from cnnprof.results.tables import Column
 from cnnprof.results.timing import DEVICES, Timing
@@ -39,10 +41,12 @@ from cnnprof.version import __version__
 SNAPSHOT_SCHEMA = "cnnprof.snapshot/1"
 COUNT_NAMES = {key: name for name, key in BASELINE_COUNTS.items()}  # how checks name a metric
 SETTING_KEYS = ("batch", "dtype", "input", "args", "timeout", "allow_incomplete")
-ENTRY_KEYS = ("model", "tolerance", "source", "device", "reference", *SETTING_KEYS, *BUDGET_KEYS)
-BUDGET_TOP_KEYS = ("models", "reference")  # a budget file's own keys: its entries, a default
+ENTRY_KEYS = ("model", "tolerance", "source", "device", "reference", "device_profile",
+              *SETTING_KEYS, *BUDGET_KEYS)  # fmt: skip
+# A budget file's own keys: its entries, and the defaults its entries may leave out.
+BUDGET_TOP_KEYS = ("models", "reference", "device_profile")
 UNITS = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
-OWNED = ("counts", "latency")  # what --update rewrites in an entry; every other key is kept
+OWNED = ("counts", "latency", "prediction")  # what --update rewrites; every other key is kept
 
 
 # --- tolerances ---------------------------------------------------------------------------------
@@ -102,6 +106,7 @@ class BaselineEntry:
     counts: tuple[tuple[str, float], ...]  # (metric, value): the metrics this entry guards
     latency: LatencyRecord | None
     raw: Mapping[str, Any]  # the entry as read: --update keeps every key it does not own
+    predict_for: DeviceProfile | None = None  # what counts.predicted_ms was predicted for
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,7 @@ class BudgetEntry:
     tolerance: float | None
     device: str = "cpu"
     reference: str | None = None  # what max_latency_ratio is measured against
+    predict_for: DeviceProfile | None = None  # what max_predicted_ms is predicted for
 
 
 class _Fields:
@@ -257,11 +263,40 @@ def parse_baseline(data: Any, path: Path, timeout: float = DEFAULT_TIMEOUT) -> B
             if metric not in BASELINE_COUNTS:
                 raise SpecError(f"{where}: counts: unknown metric {metric!r}; known: "
                                 f"{', '.join(BASELINE_COUNTS)}")  # fmt: skip
-            value = _Fields(counts, f"{where}: counts").number(metric, positive=False)
-            recorded.append((metric, value))
-        entries.append(BaselineEntry(model, fields.settings(model, timeout), tuple(recorded),
-                                     _latency(doc.get("latency"), where), doc))  # fmt: skip
+            number = _Fields(counts, f"{where}: counts").number(metric, positive=False)
+            recorded.append((metric, number))
+        settings = fields.settings(model, timeout)
+        entries.append(BaselineEntry(model, settings, tuple(recorded),
+                                     _latency(doc.get("latency"), where), doc,
+                                     _prediction(fields, settings)))  # fmt: skip
     return Baseline(path, tuple(entries), data)
+
+
+def _prediction(fields: _Fields, settings: Settings) -> DeviceProfile | None:
+    """The device profile a baseline entry's counts.predicted_ms was predicted for (its
+    'prediction' record names it), loaded now; None when the entry records no prediction."""
+    record = fields.doc.get("prediction")
+    if PREDICTED not in fields.doc["counts"]:
+        if record is not None:
+            raise SpecError(f"{fields.where}: field 'prediction': used only with "
+                            f"counts.{PREDICTED}, which this entry does not record")  # fmt: skip
+        return None
+    if not isinstance(record, dict):
+        raise SpecError(f"{fields.where}: counts.{PREDICTED} needs 'prediction' naming the "
+                        "device profile it was predicted for (`cnnprof snapshot "
+                        "--device-profile P` writes both)")  # fmt: skip
+    inner = _Fields(record, f"{fields.where}: prediction")
+    name = inner.text("device_profile", required=True) or ""
+    return _device_profile(name, f"{inner.where}: field 'device_profile'", settings.dtype)
+
+
+def _device_profile(name: str, where: str, dtype: str) -> DeviceProfile:
+    """A device profile a file names, loaded and checked now for the entry's dtype (one line
+    naming the file, the entry and the field)."""
+    try:
+        return named_profile(name, dtype, f"{where}: {name}")
+    except OptionError as exc:
+        raise SpecError(str(exc)) from None
 
 
 def _latency(doc: Any, where: str) -> LatencyRecord | None:
@@ -326,10 +361,10 @@ def read_budgets(path: Path, timeout: float = DEFAULT_TIMEOUT) -> list[BudgetEnt
     if isinstance(doc, dict) and set(doc) - set(BUDGET_TOP_KEYS):
         unknown = sorted(map(str, set(doc) - set(BUDGET_TOP_KEYS)))[0]
         raise SpecError(f"{path}: unknown top-level key {unknown!r}; a budget has 'models:' "
-                        "and may name a default 'reference:'")  # fmt: skip
-    default = None
-    if isinstance(doc, dict) and "reference" in doc:
-        default = _Fields(doc, str(path)).text("reference", required=True)
+                        "and may name a default 'reference:' and 'device_profile:'")  # fmt: skip
+    top = _Fields(doc if isinstance(doc, dict) else {}, str(path))
+    default = top.text("reference", required="reference" in top.doc)
+    default_profile = top.text("device_profile", required="device_profile" in top.doc)
     entries = []
     for fields, model in _entries(doc, path, "budget", "'model: NAME'"):
         entry, where = fields.doc, fields.where
@@ -345,12 +380,17 @@ def read_budgets(path: Path, timeout: float = DEFAULT_TIMEOUT) -> list[BudgetEnt
         if "tolerance" in entry:
             tolerance = _entry_tolerance(entry["tolerance"], where)
         fields.text("source")
-        entries.append(BudgetEntry(model, fields.settings(model, timeout), limits, tolerance,
+        settings = fields.settings(model, timeout)
+        entries.append(BudgetEntry(model, settings, limits, tolerance,
                                    fields.choice("device", "cpu", DEVICES),
-                                   _ratio_reference(fields, model, default)))  # fmt: skip
-    if default is not None and not any(e.reference == default for e in entries):
-        raise SpecError(f"{path}: 'reference: {default}' is used by no entry; it is what "
-                        "max_latency_ratio is measured against")  # fmt: skip
+                                   _ratio_reference(fields, model, default),
+                                   _predict_for(fields, settings, default_profile)))  # fmt: skip
+    profiles = [e.predict_for.name for e in entries if e.predict_for is not None]
+    for key, given, used in (("reference", default, [e.reference for e in entries]),
+                             ("device_profile", default_profile, profiles)):  # fmt: skip
+        if given is not None and given not in used:
+            raise SpecError(f"{path}: '{key}: {given}' is used by no entry; it is the default "
+                            f"of every entry's {ENTRY_LIMIT[key]}")  # fmt: skip
     return entries
 
 
@@ -360,21 +400,47 @@ def check_reference(reference: str, models: Sequence[str]) -> None:
     _reference(reference, "--reference", itself, OptionError)
 
 
-def _ratio_reference(fields: _Fields, model: str, default: str | None) -> str | None:
-    """The model an entry's max_latency_ratio is measured against (its own 'reference:', else
-    the file's); None without that limit, where a reference of its own is refused."""
-    own = fields.text("reference")
-    if "max_latency_ratio" not in fields.doc:
+# An entry's key that a budget file may also give once at its top, and the limit it serves.
+ENTRY_LIMIT = MappingProxyType(
+    {"reference": "max_latency_ratio", "device_profile": "max_predicted_ms"}
+)
+NEEDED = MappingProxyType({  # what each such key names, and how, when a limit needs it
+    "reference": "a reference model measured with it: give 'reference: MODEL'",
+    "device_profile": "the device profile to predict for: give 'device_profile: NAME_OR_FILE' "
+                      "(a shipped name or a file from `cnnprof device --save`)",
+})  # fmt: skip
+
+
+def _chosen(fields: _Fields, key: str, default: str | None) -> str | None:
+    """The entry's own ``key`` (reference, device_profile), else the file's; None when the entry
+    does not give the limit it serves, where one of its own is refused."""
+    own, limit = fields.text(key), ENTRY_LIMIT[key]
+    if limit not in fields.doc:
         if own is not None:
-            raise SpecError(f"{fields.where}: field 'reference': used only by "
-                            "max_latency_ratio, which this entry does not give")  # fmt: skip
+            raise SpecError(f"{fields.where}: field '{key}': used only by {limit}, which this "
+                            "entry does not give")  # fmt: skip
         return None
     chosen = own or default
     if chosen is None:
-        raise SpecError(f"{fields.where}: max_latency_ratio needs a reference model measured "
-                        "with it: give 'reference: MODEL' in the entry or at the top of the "
-                        "file")  # fmt: skip
-    return _reference(chosen, f"{fields.where}: field 'reference'", model)
+        raise SpecError(f"{fields.where}: {limit} needs {NEEDED[key]} in the entry or at the "
+                        "top of the file")  # fmt: skip
+    return chosen
+
+
+def _ratio_reference(fields: _Fields, model: str, default: str | None) -> str | None:
+    """The model an entry's max_latency_ratio is measured against, checked now."""
+    chosen = _chosen(fields, "reference", default)
+    return None if chosen is None else _reference(chosen, f"{fields.where}: field 'reference'",
+                                                  model)  # fmt: skip
+
+
+def _predict_for(fields: _Fields, settings: Settings, default: str | None) -> DeviceProfile | None:
+    """The device profile an entry's max_predicted_ms is predicted for, loaded and checked for
+    the entry's dtype now."""
+    chosen = _chosen(fields, "device_profile", default)
+    if chosen is None:
+        return None
+    return _device_profile(chosen, f"{fields.where}: field 'device_profile'", settings.dtype)
 
 
 def _entry_tolerance(value: Any, where: str) -> float:
@@ -434,28 +500,49 @@ def completeness(model: str, profile: Profile, allowed: bool) -> list[CheckResul
     return [CheckResult(model, "missing", 0, missing, missing if allowed else 0, "complete")]
 
 
-def _count(profile: Profile, key: str) -> float:
-    value = METRICS[key].get(Column(profile.model, profile))
-    if value is None:
-        raise ValueError(f"metric {key} is not read off a profile")
-    return value
+def counted(model: str, settings: Settings, device: DeviceProfile | None = None) -> Column:
+    """An entry's model counted with its settings, and its latency predicted for ``device``
+    when given (deterministic: no timing, no torch for a spec)."""
+    profile = measure(model, settings=settings)
+    return Column(
+        model, profile, prediction=None if device is None else predicted_for(profile, device)
+    )
 
 
-def counts(profile: Profile) -> dict[str, float]:
-    return {name: _count(profile, key) for name, key in BASELINE_COUNTS.items()}
+def counts(column: Column) -> dict[str, float]:
+    """A baseline's counts of a column: every count, and the predicted latency where the
+    column was predicted."""
+    found = {name: metrics.value(column, key) for name, key in BASELINE_COUNTS.items()}
+    return {name: number for name, number in found.items() if number is not None}
+
+
+def _on(metric: str, device: DeviceProfile | None) -> str | None:
+    """The device profile a result's figure was predicted for (None: a count or a
+    measurement)."""
+    return device.name if device is not None and metric == PREDICTED else None
+
+
+def _profile_notes(devices: Sequence[DeviceProfile | None]) -> list[str]:
+    """One line per device profile used: what its predictions are for."""
+    named = {d.name: d for d in devices if d is not None}
+    return [f"{PREDICTED}: {d.describe()}" for d in named.values()]
 
 
 def snapshot_entry(
-    model: str, profile: Profile, timing: Timing | None = None,
+    model: str, column: Column, timing: Timing | None = None,
     args: Mapping[str, Any] | None = None, ratio: LatencyRatio | None = None,
+    device: DeviceProfile | None = None,
 ) -> dict[str, Any]:  # fmt: skip
+    profile = column.profile
     entry: dict[str, Any] = {
         "model": model,
         "input": profile.input.as_list(),
         "batch": profile.batch,
         "dtype": profile.dtype,
-        "counts": counts(profile),
+        "counts": counts(column),
     }
+    if device is not None:
+        entry["prediction"] = device.record()
     if profile.inputs:  # an outside model: what it is called with, recounted the same way
         entry["input"] = [list(s) for s in profile.inputs]
     if args:
@@ -507,19 +594,21 @@ def snapshot(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     measure_ratio: Callable[[str, Settings], LatencyRatio] | None = None,
+    device: DeviceProfile | None = None,
 ) -> dict[str, Any]:
     """A versioned baseline; ``measure_latency(model)`` adds a latency entry per model, or
     ``measure_ratio(model, settings)`` one measured with a reference (see `latency_ratio`);
+    ``device`` adds the latency predicted for that device profile to the counts;
     ``args`` and ``input`` go to the outside models among ``models``."""
     entries = []
     for model in models:
         own = (args, input) if is_outside(model) else (None, None)
         shapes = None if own[1] is None else tuple(tuple(s) for s in own[1])
         settings = Settings(batch=batch, dtype=dtype, input=shapes, args=own[0], timeout=timeout)
-        profile = measure(model, settings=settings)
+        column = counted(model, settings, device)
         timing = measure_latency(model) if measure_latency else None
         ratio = measure_ratio(model, settings) if measure_ratio else None
-        entries.append(snapshot_entry(model, profile, timing, own[0], ratio))
+        entries.append(snapshot_entry(model, column, timing, own[0], ratio, device))
     return {"schema": SNAPSHOT_SCHEMA, "cnnprof": __version__, "models": entries}
 
 
@@ -531,7 +620,7 @@ class Recount:
     """One baseline entry counted again (and timed again where it can be compared)."""
 
     entry: BaselineEntry
-    profile: Profile
+    column: Column  # counted, and predicted where the baseline records a prediction
     timing: Timing | None
     ratio: LatencyRatio | None = None  # when the baseline's latency was taken with a reference
 
@@ -539,12 +628,15 @@ class Recount:
 def recount(
     baseline: Baseline, machine: Callable[[], Machine] | None, notes: list[str]
 ) -> list[Recount]:
-    """Every entry counted with its own settings; latency measured where it was recorded on
-    this device with this thread count (otherwise a note says why it is not)."""
+    """Every entry counted with its own settings, and predicted for its device profile where
+    it records a prediction (a note when that profile is not the calibration it recorded);
+    latency measured where it was recorded on this device with this thread count (otherwise a
+    note says why it is not)."""
     out = []
     here: Machine | None = None
     for entry in baseline.entries:
-        profile = measure(entry.model, settings=entry.settings)
+        column = counted(entry.model, entry.settings, entry.predict_for)
+        notes += _recalibrated(entry)
         timing = ratio = None
         record = entry.latency
         if record is not None and machine is None:
@@ -568,8 +660,24 @@ def recount(
                                       record.device)  # fmt: skip
             else:
                 timing = here.measure(entry.model, record.device)
-        out.append(Recount(entry, profile, timing, ratio))
+        out.append(Recount(entry, column, timing, ratio))
+    notes += _profile_notes([e.predict_for for e in baseline.entries])
     return out
+
+
+def _recalibrated(entry: BaselineEntry) -> list[str]:
+    """A note when the device profile an entry names now holds another calibration than the
+    one its prediction was recorded with: the figures compare two calibrations."""
+    if entry.predict_for is None:
+        return []
+    then, now = dict(entry.raw["prediction"]), entry.predict_for.record()
+    changed = [k for k in now if k != "device_profile" and then.get(k) != now[k]]
+    if not changed:
+        return []
+    differences = ", ".join(f"{k} {then.get(k)} → {now[k]}" for k in changed)
+    return [f"{entry.model}: {PREDICTED}: device profile {entry.predict_for.name} is not the "
+            f"calibration the baseline was predicted with ({differences}); "
+            "`check --update` records this one"]  # fmt: skip
 
 
 def _ms_result(model: str, kind: str, before: float, timing: Timing, limit: float) -> CheckResult:
@@ -593,13 +701,13 @@ def compare_baseline(
     results = []
     for r in recounts:
         model = r.entry.model
-        results += completeness(model, r.profile, r.entry.settings.allow_incomplete)
-        now = counts(r.profile)
+        results += completeness(model, r.column.profile, r.entry.settings.allow_incomplete)
+        now = counts(r.column)
         for metric, before in r.entry.counts:
             after = now[metric]
-            results.append(
-                CheckResult(model, metric, before, after, before * (1 + tolerance), "baseline")
-            )
+            on = _on(metric, r.entry.predict_for)
+            results.append(CheckResult(model, metric, before, after, before * (1 + tolerance),
+                                       "baseline", device_profile=on))  # fmt: skip
         record = r.entry.latency
         if r.timing is not None and record is not None:
             before = record.median_ms
@@ -619,7 +727,9 @@ def updated(baseline: Baseline, recounts: Sequence[Recount]) -> tuple[dict[str, 
     for r in recounts:
         entry = dict(r.entry.raw)
         new_counts = dict(entry["counts"])
-        now = counts(r.profile)
+        now = counts(r.column)
+        if r.entry.predict_for is not None:
+            entry["prediction"] = {**entry["prediction"], **r.entry.predict_for.record()}
         for metric, before in r.entry.counts:
             after = now[metric]
             new_counts[metric] = after
@@ -660,8 +770,8 @@ def _budget_ratio(here: Machine, entry: BudgetEntry, limit: float, allowed: floa
 
 
 # The budget limits measured on this machine (latency), each checked by its own function; every
-# other limit is a count. A limit on latency predicted for a named device profile goes beside
-# them, as a limit that needs no machine.
+# other limit is checked as a count, max_predicted_ms too: a prediction for a device profile is
+# deterministic and needs no machine.
 MEASURED_LIMITS: Mapping[str, Callable[[Machine, BudgetEntry, float, float], CheckResult]] = (
     MappingProxyType({"max_latency_ms": _budget_ms, "max_latency_ratio": _budget_ratio})
 )
@@ -681,15 +791,18 @@ def check_budgets(
     here = machine() if machine is not None and measured else None
     results = []
     for entry in entries:
-        profile = measure(entry.model, settings=entry.settings)
-        results += completeness(entry.model, profile, entry.settings.allow_incomplete)
+        column = counted(entry.model, entry.settings, entry.predict_for)
+        results += completeness(entry.model, column.profile, entry.settings.allow_incomplete)
         slack = 1 + (tolerance if entry.tolerance is None else entry.tolerance)
         for key, limit in entry.limits:
             if key in MEASURED_LIMITS:
                 continue
-            after = _count(profile, BUDGET_KEYS[key])
             name = COUNT_NAMES[BUDGET_KEYS[key]]
-            results.append(CheckResult(entry.model, name, limit, after, limit * slack, "budget"))
+            after = metrics.value(column, BUDGET_KEYS[key])
+            if after is None:
+                raise ValueError(f"{key}: {BUDGET_KEYS[key]} is not read off {entry.model}")
+            results.append(CheckResult(entry.model, name, limit, after, limit * slack, "budget",
+                                       device_profile=_on(name, entry.predict_for)))  # fmt: skip
         for key, limit in entry.limits:
             if key not in MEASURED_LIMITS:
                 continue
@@ -700,6 +813,8 @@ def check_budgets(
                 continue
             allowed = limit * (1 + latency_tolerance)
             results.append(MEASURED_LIMITS[key](here, entry, limit, allowed))
+    if notes is not None:
+        notes += _profile_notes([e.predict_for for e in entries])
     return results
 
 

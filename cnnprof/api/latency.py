@@ -24,8 +24,9 @@ from cnnprof.api.sources import (
     time_models,
 )
 from cnnprof.errors import CnnprofError, OptionError, OutOfTime
-from cnnprof.results.device import Estimate, Peaks, Prediction, parse_record
+from cnnprof.results.device import DeviceProfile, Estimate, Peaks, Prediction, parse_record
 from cnnprof.results.interleaved import Interleaved
+from cnnprof.results.profile import Profile
 from cnnprof.results.timing import Deadline, LatencySettings, Timing
 
 Progress = Callable[[str, float], None]  # (stage, fraction of that stage done)
@@ -38,8 +39,8 @@ PROFILE_LIMIT = 16 * 2**20  # bytes of a device profile read
 
 __all__ = [
     "Machine", "Measured", "Predicted", "cached_peaks", "device_profile", "machine", "measure",
-    "measure_and_predict", "measure_together", "peaks", "peaks_cache", "predict", "predict_on",
-    "shipped_profiles",
+    "measure_and_predict", "measure_together", "named_profile", "peaks", "peaks_cache", "predict",
+    "predict_on", "predicted_for", "shipped_profiles",
 ]  # fmt: skip
 
 
@@ -136,12 +137,13 @@ def shipped_profiles() -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.glob("*.json"))} if folder.is_dir() else {}
 
 
-def device_profile(reference: str) -> Peaks:
+def device_profile(reference: str, what: str | None = None) -> Peaks:
     """A device profile from a file (``*.json``, as `cnnprof device --save` writes it) or by the
-    name of a shipped one; `OptionError` in one line when it cannot be used. No torch."""
+    name of a shipped one; `OptionError` in one line when it cannot be used, starting with
+    ``what`` (default: the option that names it). No torch."""
     shipped = shipped_profiles()
     path = shipped.get(reference) or Path(reference)
-    what = f"--device-profile {reference}"
+    what = what or f"--device-profile {reference}"
     if reference not in shipped and not files.exists(path, "device profile"):
         names = ", ".join(shipped) or "none"
         raise OptionError(f"{what}: no such file, nor a shipped profile (shipped: {names})")
@@ -154,6 +156,29 @@ def device_profile(reference: str) -> Peaks:
     if record is None or problem is not None:
         raise OptionError(f"{what}: not a usable device profile ({problem})")
     return record
+
+
+def named_profile(reference: str, dtype: str, what: str | None = None) -> DeviceProfile:
+    """`device_profile`, for models that run in ``dtype``: a profile calibrated in another dtype
+    is refused now, in one line, before anything is counted."""
+    what = what or f"--device-profile {reference}"
+    found = DeviceProfile(reference, device_profile(reference, what))
+    _calibrated_for(found, dtype, what)
+    return found
+
+
+def _calibrated_for(device: DeviceProfile, dtype: str, what: str) -> None:
+    if device.peaks.dtype != dtype:
+        raise OptionError(f"{what}: calibrated in {device.peaks.dtype}, the models run in "
+                          f"{dtype}; calibrate one in {dtype} (`cnnprof device --dtype {dtype} "
+                          "--save FILE`)")  # fmt: skip
+
+
+def predicted_for(profile: Profile, device: DeviceProfile) -> Prediction:
+    """A counted profile's latency on a named device profile's kernel models (no torch); the
+    profile's dtype must be the one the device was calibrated in."""
+    _calibrated_for(device, profile.dtype, f"device profile {device.name}")
+    return predictor.predict(profile, device.peaks)
 
 
 @dataclass(frozen=True)

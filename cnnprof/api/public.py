@@ -12,15 +12,26 @@ from cnnprof.api import latency as _latency
 from cnnprof.api import tables as _tables
 from cnnprof.api.request import request as _request
 from cnnprof.results.check import CheckResult
+from cnnprof.results.device import DeviceProfile
 from cnnprof.results.metrics import Comparison
 from cnnprof.results.tables import SeparableReport, SweepPoint
 from cnnprof.results.timing import LatencySettings, Timing
 
 
-def compare(*models: Any, baseline: str | None = None, batch: int = 1) -> Comparison:
-    """Two or more models side by side, with ratios to ``baseline`` (default: the first)."""
-    columns = [_tables.column(_request(m, batch=batch)) for m in models]
-    return _tables.compare(columns, baseline)
+def compare(
+    *models: Any, baseline: str | None = None, batch: int = 1, device_profile: str | None = None
+) -> Comparison:
+    """Two or more models side by side, with ratios to ``baseline`` (default: the first);
+    ``device_profile`` (a saved profile's file or a shipped name) adds their latency predicted
+    for that device."""
+    requests = [_request(m, batch=batch) for m in models]
+    device = _profile(device_profile, requests[0].dtype) if requests else None
+    columns = [_tables.column(r, device=device) for r in requests]
+    return _tables.compare(columns, baseline, device)
+
+
+def _profile(reference: str | None, dtype: str) -> DeviceProfile | None:
+    return None if reference is None else _latency.named_profile(reference, dtype)
 
 
 def sweep(
@@ -31,10 +42,16 @@ def sweep(
     depth: Sequence[float] = (),
     phi: Sequence[float] = (),
     batch: int = 1,
+    device_profile: str | None = None,
+    target_ms: float | None = None,
 ) -> list[SweepPoint]:
-    """Every combination of the given multipliers, Pareto-marked on MACs."""
+    """Every combination of the given multipliers, Pareto-marked on MACs, or on the latency
+    predicted for ``device_profile`` when given (then ``target_ms`` ranks them by MnasNet's
+    objective)."""
     settings = _tables.sweep_settings(list(alpha), list(resolution), list(depth), list(phi))
-    return _tables.sweep(_request(model, batch=batch), settings)
+    base = _request(model, batch=batch)
+    device = _profile(device_profile, base.dtype)
+    return _tables.sweep(base, settings, target_ms=target_ms, device=device)
 
 
 def separable(model: Any, **options: Any) -> SeparableReport:
@@ -59,9 +76,14 @@ def latency(
     return _latency.measure(req, chosen, needs="cnnprof.latency")
 
 
-def snapshot(models: Sequence[str], *, batch: int = 1, dtype: str = "float32") -> dict[str, Any]:
-    """A versioned baseline of each model's counts, for `check`."""
-    return _guard.snapshot(list(models), batch, dtype)
+def snapshot(
+    models: Sequence[str], *, batch: int = 1, dtype: str = "float32",
+    device_profile: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """A versioned baseline of each model's counts, for `check`; with ``device_profile``, also
+    the latency predicted for that device."""
+    device = _profile(device_profile, dtype)
+    return _guard.snapshot(list(models), batch, dtype, device=device)
 
 
 def check(path: str | Path, *, tolerance: str = "0%") -> list[CheckResult]:

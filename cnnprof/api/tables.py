@@ -12,10 +12,12 @@ from types import MappingProxyType
 from typing import Any
 
 from cnnprof.api.count import training
+from cnnprof.api.latency import predicted_for
 from cnnprof.api.request import Request
 from cnnprof.api.sources import resolve
 from cnnprof.errors import OptionError
-from cnnprof.results.metrics import METRICS, Comparison, value
+from cnnprof.results.device import DeviceProfile
+from cnnprof.results.metrics import METRICS, Comparison, ranked_on, value
 from cnnprof.results.profile import LayerCost, Profile
 from cnnprof.results.tables import (
     MAX_SWEEP_POINTS,
@@ -29,17 +31,26 @@ from cnnprof.spec.reference import MULTIPLIER_KEYS
 from cnnprof.spec.registry import lookup
 
 
-def column(request: Request, timing: Timing | None = None) -> Column:
+def column(
+    request: Request, timing: Timing | None = None, device: DeviceProfile | None = None
+) -> Column:
+    """A model's column: counted, with ``timing`` when measured, and predicted for ``device``
+    when given (no torch for a spec)."""
     source = resolve(request)
     profile = source.profile()
     cost = training(request, profile) if request.train else None
-    return Column(request.label, profile, source.published, timing, cost)
+    predicted = None if device is None else predicted_for(profile, device)
+    return Column(request.label, profile, source.published, timing, cost, predicted)
 
 
 # --- compare ----------------------------------------------------------------------------------
 
 
-def compare(columns: Sequence[Column], baseline: str | None = None) -> Comparison:
+def compare(
+    columns: Sequence[Column], baseline: str | None = None, device: DeviceProfile | None = None
+) -> Comparison:
+    """The columns side by side, ratios against ``baseline`` (default: the first); ``device``:
+    the device profile the columns were predicted for."""
     if len(columns) < 2:
         raise OptionError("compare needs at least two models")
     index = 0
@@ -48,7 +59,7 @@ def compare(columns: Sequence[Column], baseline: str | None = None) -> Compariso
         if baseline not in labels:
             raise OptionError(f"--baseline {baseline}: not one of the models ({', '.join(labels)})")
         index = labels.index(baseline)
-    return Comparison(tuple(columns), index)
+    return Comparison(tuple(columns), index, device)
 
 
 # --- separable --------------------------------------------------------------------------------
@@ -196,10 +207,14 @@ def sweep(
     settings: Sequence[dict[str, Any]],
     measure: Callable[[Sequence[Request]], Sequence[Timing]] | None = None,
     target_ms: float | None = None,
+    device: DeviceProfile | None = None,
 ) -> list[SweepPoint]:
-    """One point per setting (``measure`` times them all, together, when given), Pareto-marked
-    on latency when measured, else on MACs; with ``target_ms``, ranked by MnasNet's
-    objective."""
+    """One point per setting (``measure`` times them all, together, when given; each predicted
+    for ``device`` when given), Pareto-marked on the latency `ranked_on` picks (else MACs); with
+    ``target_ms``, ranked by MnasNet's objective on that latency."""
+    if target_ms is not None and measure is None and device is None:
+        raise OptionError("--target-ms needs a latency: --latency, or --device-profile to "
+                          "predict it")  # fmt: skip
     requests = []
     for values in settings:
         scaling = {k: v for k, v in values.items() if k in MULTIPLIER_KEYS}
@@ -212,21 +227,22 @@ def sweep(
     points = []
     for values, point, timing in zip(settings, requests, timings, strict=True):
         official = official_for_phi(base, values["phi"]) if "phi" in values else None
-        points.append(SweepPoint(column(point, timing), MappingProxyType(values), official))
-    points = mark(points, "latency_ms" if measure else "macs", target_ms)
+        points.append(SweepPoint(column(point, timing, device), MappingProxyType(values), official))
+    points = mark(points, ranked_on([p.column for p in points]), target_ms)
     if target_ms is not None:
         points.sort(key=lambda p: -(p.objective or float("-inf")))
     return points
 
 
 def mark(points: list[SweepPoint], cost: str, target_ms: float | None = None) -> list[SweepPoint]:
-    """Pareto flags (see `frontier`) and, with a latency target, MnasNet's objective."""
+    """Pareto flags on ``cost`` (see `frontier`) and, with a latency target, MnasNet's
+    objective on that latency (``cost``, in ms)."""
     flags = frontier([p.column for p in points], cost)
     out = []
     for point, flag in zip(points, flags, strict=True):
         objective = None
-        timing = point.column.timing
-        if target_ms and timing is not None and point.column.top1 is not None:
-            objective = mnas_objective(point.column.top1, timing.median * 1e3, target_ms)
+        latency_ms = value(point.column, cost)
+        if target_ms and latency_ms is not None and point.column.top1 is not None:
+            objective = mnas_objective(point.column.top1, latency_ms, target_ms)
         out.append(SweepPoint(point.column, point.settings, point.official, flag, objective))
     return out

@@ -96,20 +96,26 @@ EXAMPLES = {
         "cnnprof count torchvision:resnet18 --empirical",
         "cnnprof count my_net.py:build --input 3,64,64 --format json",
     ),
-    "snapshot": ("cnnprof snapshot mobilenet resnet50 -o baseline.json",),
+    "snapshot": (
+        "cnnprof snapshot mobilenet resnet50 -o baseline.json",
+        "cnnprof snapshot mobilenet --device-profile device.json -o baseline.json",
+    ),
     "check": (
         "cnnprof check baseline.json --tolerance 0.5%",
         "cnnprof check budgets.yaml (keys per model: max_params, max_macs, max_flops, "
-        "max_memory, max_param_memory, max_latency_ms)",
+        "max_memory, max_param_memory, max_latency_ms, max_latency_ratio with reference: "
+        "MODEL, max_predicted_ms with device_profile: NAME_OR_FILE)",
     ),
     "compare": (
         "cnnprof compare vgg16 resnet50 mobilenet",
         "cnnprof compare mobilenet mobilenet@alpha=0.5,res=160 --plot compare.png",
+        "cnnprof compare mobilenet mnasnet_a1 --device-profile device.json",
     ),
     "separable": ("cnnprof separable mobilenet --layers", "cnnprof separable resnet50"),
     "sweep": (
         "cnnprof sweep mobilenet --alpha 1,0.75,0.5,0.25 --resolution 224,192,160,128",
         "cnnprof sweep efficientnet_b0 --phi 0..7 --plot effnet.png",
+        "cnnprof sweep mobilenet --alpha 1,0.75,0.5 --device-profile device.json --target-ms 20",
     ),
     "latency": (
         "cnnprof latency mobilenet --layers",

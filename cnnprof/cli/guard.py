@@ -10,6 +10,7 @@ import typer
 from cnnprof.cli.options import (
     Args,
     Batch,
+    DeviceProfileOpt,
     Dtype,
     DtypeName,
     Force,
@@ -47,13 +48,17 @@ def snapshot(
             "ratio of their latencies, which `check` compares (a slower runner slows both).",
         ),
     ] = None,
+    device_profile: DeviceProfileOpt = None,
     timeout: Timeout = DEFAULT_TIMEOUT,
     output: Output = None,
     force: Force = False,
 ) -> None:
     """Write a versioned JSON baseline of each model's counts (for `cnnprof check`); --input
-    and --arg go to the outside models and are recorded with them."""
+    and --arg go to the outside models and are recorded with them. --device-profile records
+    the latency predicted for that device (predicted_ms, with the profile that made it), which
+    `check` compares like a count."""
     from cnnprof.api import guard
+    from cnnprof.api.latency import named_profile
     from cnnprof.cli.measure import machine
 
     check_output(output, force)
@@ -61,6 +66,7 @@ def snapshot(
         refuse("--reference", "it is the model latency is measured against; give --latency too")
     if reference is not None:
         guard.check_reference(reference, models)
+    device = None if device_profile is None else named_profile(device_profile, dtype.value)
     measure = ratio = None
     if latency:
         here = machine("snapshot --latency")
@@ -72,7 +78,7 @@ def snapshot(
             )
     baseline = guard.snapshot(models, batch, dtype.value, measure, args=parse_args(arg),
                               input=parse_input(input), timeout=timeout,
-                              measure_ratio=ratio)  # fmt: skip
+                              measure_ratio=ratio, device=device)  # fmt: skip
     emit(to_json(baseline), output, force)
 
 
@@ -99,7 +105,9 @@ def check(
     force: Force = False,
 ) -> None:
     """Recount every model in a baseline or budget file; exit 1 when any metric grew past it.
-    Latency is compared only on the device and thread count it was recorded with."""
+    Counts and latency predicted for a device profile (deterministic) are held to --tolerance;
+    measured latency to --latency-tolerance, and only on the device and thread count it was
+    recorded with."""
     from cnnprof.api import guard
     from cnnprof.cli.measure import machine
 

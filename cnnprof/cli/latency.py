@@ -15,6 +15,7 @@ from cnnprof.cli.options import (
     Batch,
     Device,
     DeviceName,
+    DeviceProfileOpt,
     Dtype,
     DtypeName,
     Force,
@@ -97,15 +98,7 @@ def latency(
         bool, typer.Option("--layers", "-l", help="Time every row (forward hooks).")
     ] = False,
     allocator: Allocator = AllocatorName.steady,
-    device_profile: Annotated[
-        str | None,
-        typer.Option(
-            "--device-profile",
-            help="Predict for a saved device profile (FILE.json from "
-            "`cnnprof device --save`, or a shipped name) instead of measuring: no torch, "
-            "no device needed.",
-        ),
-    ] = None,
+    device_profile: DeviceProfileOpt = None,
     plot: PlotOpt = None,
     sort: Sort = None,
     top: Top = None,

@@ -119,6 +119,12 @@ MaxDepth = Annotated[
     ),
 ]
 Latency = Annotated[bool, typer.Option("--latency", help="Also measure latency on this CPU.")]
+DeviceProfileOpt = Annotated[
+    str | None,
+    typer.Option("--device-profile", help="Predict latency for a saved device profile "
+                 "(FILE.json from `cnnprof device --save`, or a shipped name): no torch, no "
+                 "device needed."),
+]  # fmt: skip
 PlotOpt = Annotated[
     Path | None,
     typer.Option("--plot", help="Chart to FILE.png, .svg or .pdf (needs matplotlib)."),

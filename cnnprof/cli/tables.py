@@ -11,6 +11,7 @@ import typer
 from cnnprof.cli.options import (
     Args,
     Batch,
+    DeviceProfileOpt,
     Force,
     Format,
     FormatOpt,
@@ -28,7 +29,7 @@ from cnnprof.render import charts, common
 from cnnprof.render import tables as render
 from cnnprof.report import tables as report
 from cnnprof.report.text import to_csv, to_json, to_markdown
-from cnnprof.results.metrics import METRICS, value
+from cnnprof.results.metrics import METRICS, ranked_on, value
 from cnnprof.results.tables import MAX_SWEEP_POINTS, Column, SweepPoint
 from cnnprof.spec.reference import DESIGN_KEYS, is_outside, literal, parse_args
 
@@ -45,6 +46,7 @@ def compare(
         str | None, typer.Option("--baseline", help="Ratios against this model (default: first).")
     ] = None,
     latency: Latency = False,
+    device_profile: DeviceProfileOpt = None,
     batch: Batch = 1,
     input: InputOpt = None,
     arg: Args = None,
@@ -54,8 +56,10 @@ def compare(
     plot: PlotOpt = None,
 ) -> None:
     """Models side by side: params, MACs, FLOPs, memory, published top-1, ratios to a baseline.
-    --input and --arg go to the outside models among them."""
+    --input and --arg go to the outside models among them. --latency measures them here,
+    --device-profile predicts them for a device; given both, both are shown."""
     from cnnprof.api import tables
+    from cnnprof.api.latency import named_profile
     from cnnprof.api.request import request
     from cnnprof.cli.measure import measure_together
 
@@ -66,16 +70,16 @@ def compare(
         refuse("--input/--arg", "they are for outside models (torchvision:NAME, pkg.mod:make); "
                "none is named here")  # fmt: skip
     requests = [request(m, batch=batch, **(outside if is_outside(m) else {})) for m in models]
+    device = None if device_profile is None else named_profile(device_profile, requests[0].dtype)
     timings = measure_together(requests) if latency else [None] * len(requests)
-    columns = [tables.column(r, t) for r, t in zip(requests, timings, strict=True)]
-    result = tables.compare(columns, baseline)
+    columns = [tables.column(r, t, device) for r, t in zip(requests, timings, strict=True)]
+    result = tables.compare(columns, baseline, device)
     headers, rows, ratios = report.compare_grid(result)
     base = result.columns[result.baseline].label
-    note = report.indistinct_note(result)
+    notes = [n for n in (report.indistinct_note(result), report.prediction_note(device)) if n]
     if fmt is Format.table:
         content: Any = render.comparison(headers, rows, ratios, base)
-        if note:
-            content = common.group(content, common.note(note))
+        content = common.group(content, *map(common.note, notes))
     elif fmt is Format.csv:
         records = report.compare_records(result)
         known = [k for k in records[0] if any(r[k] is not None for r in records)]
@@ -83,6 +87,8 @@ def compare(
     else:
         title = f"compare · ratios to {base}"
         content = _grid_output(fmt, title, headers, rows, report.compare_dict(result))
+        if fmt is Format.md:
+            content += "".join(f"\n> {n}\n" for n in notes)
     emit(content, output, force)
     if plot is not None:
         _plot(plot, list(result.columns), [False] * len(result.columns), "macs", "compare")
@@ -164,8 +170,14 @@ def sweep(
     ] = "macs",
     pareto: Annotated[bool, typer.Option("--pareto", help="Mark non-dominated points.")] = False,
     latency: Latency = False,
+    device_profile: DeviceProfileOpt = None,
     target_ms: Annotated[
-        float | None, typer.Option("--target-ms", help="Rank by MnasNet's ACC×(LAT/T)^-0.07.")
+        float | None,
+        typer.Option(
+            "--target-ms",
+            help="Rank by MnasNet's ACC×(LAT/T)^-0.07 (LAT: predicted "
+            "with --device-profile, else measured with --latency).",
+        ),
     ] = None,
     batch: Batch = 1,
     fmt: FormatOpt = Format.table,
@@ -177,18 +189,23 @@ def sweep(
     ] = MAX_SWEEP_POINTS,
 ) -> None:
     """A grid over width, resolution, depth or compound multipliers (MobileNet Tables 6 and 7,
-    EfficientNet's compound scaling next to the official B0…B7)."""
+    EfficientNet's compound scaling next to the official B0…B7). The Pareto frontier and
+    --target-ms take latency predicted for --device-profile when given (measured latency, with
+    --latency too, is shown beside it), else latency measured with --latency, else MACs."""
     from cnnprof.api import tables
+    from cnnprof.api.latency import named_profile
     from cnnprof.api.request import request
     from cnnprof.cli.measure import measure_together
 
     if metric not in METRICS:
         raise OptionError(f"--metric {metric}: expected one of {', '.join(METRICS)}")
-    if target_ms is not None and (target_ms <= 0 or not latency):
-        raise OptionError("--target-ms needs --latency and a target > 0 ms")
+    if target_ms is not None and (target_ms <= 0 or not (latency or device_profile)):
+        raise OptionError("--target-ms needs a latency (--latency, or --device-profile to "
+                          "predict it) and a target > 0 ms")  # fmt: skip
     if plot is not None:
         charts.check_path(plot, force, output)
     base = request(model, batch=batch)
+    device = None if device_profile is None else named_profile(device_profile, base.dtype)
     if max_points < 1:
         raise OptionError(f"--max-points {max_points}: expected at least 1")
     settings = tables.sweep_settings(
@@ -199,9 +216,15 @@ def sweep(
         _param_axes(param),
         max_points,
     )
-    points = tables.sweep(base, settings, measure_together if latency else None, target_ms)
-    cost = "latency_ms" if latency else "macs"
-    emit(_sweep_output(fmt, points, report.sweep_dict(points, pareto), metric), output, force)
+    points = tables.sweep(base, settings, measure_together if latency else None, target_ms,
+                          device)  # fmt: skip
+    cost = ranked_on([p.column for p in points])
+    data = report.sweep_dict(points, pareto, device)
+    notes = [n for n in (report.prediction_note(device),) if n]
+    if latency and device is not None:
+        notes.append(f"the Pareto flags and ACC×(LAT/T)^w take {cost}, the device profile's "
+                     "prediction, not the latency measured here")  # fmt: skip
+    emit(_sweep_output(fmt, points, data, metric, notes), output, force)
     if plot is not None:
         _plot(plot, [p.column for p in points], [p.pareto for p in points], cost,
               f"sweep {base.label}")  # fmt: skip
@@ -219,7 +242,11 @@ def _param_axes(pairs: list[str] | None) -> dict[str, list[Any]]:
     return axes
 
 
-def _sweep_output(fmt: Format, points: list[SweepPoint], data: dict[str, Any], metric: str) -> Any:
+def _sweep_output(
+    fmt: Format, points: list[SweepPoint], data: dict[str, Any], metric: str, notes: list[str]
+) -> Any:
+    """The sweep in ``fmt``; ``notes`` (what a prediction is for) under the table and the
+    Markdown."""
     if fmt is Format.json:
         return to_json(data)
     records = data["points"]
@@ -228,19 +255,21 @@ def _sweep_output(fmt: Format, points: list[SweepPoint], data: dict[str, Any], m
         columns = [k for k in columns if k not in report.WIDE_ONLY]
     rows = [[report.sweep_cell(k, r.get(k)) for k in columns] for r in records]
     titles = [report.sweep_title(k) for k in columns]
-    if fmt is Format.csv:
+    if fmt is Format.csv:  # one table: the device profile a prediction is for, as a column
+        device = data["device_profile"]
+        if device is not None:
+            records = [{**r, "device_profile": device["device_profile"]} for r in records]
         return to_csv(records, list(records[0]))
     grid = report.sweep_grid(points, metric)
     if fmt is Format.md:
         text = f"**{metric}**\n\n" + to_markdown(*grid) + "\n" if grid else ""
-        return text + to_markdown(titles, rows)
+        return text + to_markdown(titles, rows) + "".join(f"\n> {n}\n" for n in notes)
     parts: list[Any] = []
     if grid:
         parts.append(common.grid(f"{metric} per configuration", *grid))
     parts.append(common.grid("every configuration", titles, rows))
     note = report.indistinct_note(report.sweep_comparison(points))
-    if note:
-        parts.append(common.note(note))
+    parts += [common.note(n) for n in (note, *notes) if n]
     return common.group(*parts)
 
 
@@ -270,10 +299,11 @@ def _plot(path: Path, columns: list[Column], frontier: list[bool], cost: str, wh
     y_key = "top1" if known else "params"
     chosen = known or list(range(len(columns)))
     unplotted = [labels[i] for i in range(len(columns)) if i not in chosen]
-    scale = 1.0 if cost == "latency_ms" else 1e6
+    in_ms = METRICS[cost].unit == "ms"  # a latency, measured or predicted; else MACs
+    scale = 1.0 if in_ms else 1e6
     xs = [(value(columns[i], cost) or 0.0) / scale for i in chosen]
     ys = [(value(columns[i], y_key) or 0.0) / (1.0 if known else 1e6) for i in chosen]
-    x_label = "latency (ms)" if cost == "latency_ms" else "MACs (millions)"
+    x_label = METRICS[cost].title if in_ms else "MACs (millions)"
     y_label = "published top-1 (%)" if known else "params (millions)"
     title = f"{what}: {y_label} against {x_label}"
     footnote = ("no published top-1, not drawn: " + ", ".join(unplotted)) if unplotted else ""

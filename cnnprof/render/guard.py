@@ -26,7 +26,7 @@ def check_table(results: Sequence[CheckResult], source: str) -> Group:
         failed += not ok
         style = "" if ok else "bold red"
         table.add_row(
-            r.model, r.metric, human(r.before), Text(human(r.after), style=style),
+            r.model, r.label, human(r.before), Text(human(r.after), style=style),
             Text(f"{100 * r.delta:+.2f} %", style=style), human(r.limit),
             Text(status(r), style="green" if ok else "bold red"),
         )  # fmt: skip

@@ -13,11 +13,12 @@ from cnnprof.results.timing import Timing
 # `reference`: the baseline's value, or the budget itself; `value`: today's count; `limit`: the
 # largest value that passes (reference plus tolerance). All numbers, in the metric's unit. A
 # measured value (latency) also has its p10–p90 spread and says when that spread holds the limit
-# (`undecided`); a latency ratio names the model it was measured against and both medians.
+# (`undecided`); a latency ratio names the model it was measured against and both medians; a
+# predicted latency names the device profile it was predicted for.
 CHECK_COLUMNS = (
     "model", "metric", "kind", "reference", "value", "limit", "delta", "status", "value_p10",
     "value_p90", "undecided", "against", "model_median_ms", "model_p10_ms", "model_p90_ms",
-    "against_median_ms", "against_p10_ms", "against_p90_ms", "rounds",
+    "against_median_ms", "against_p10_ms", "against_p90_ms", "rounds", "device_profile",
 )  # fmt: skip
 
 
@@ -53,6 +54,7 @@ def check_records(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
             **{f"model_{q}_ms": _ms(mine, q) for q in ("median", "p10", "p90")},
             **{f"against_{q}_ms": _ms(other, q) for q in ("median", "p10", "p90")},
             "rounds": r.ratio.rounds if r.ratio else None,
+            "device_profile": r.device_profile,
         })  # fmt: skip
     return out
 
@@ -106,7 +108,7 @@ def check_markdown(results: Sequence[CheckResult]) -> str:
         else f"**cnnprof check: all {len(results)} metrics hold** ✅\n\n"
     )
     rows = [
-        (r.model, r.metric, human(r.before), human(r.after), f"{100 * r.delta:+.2f} %",
+        (r.model, r.label, human(r.before), human(r.after), f"{100 * r.delta:+.2f} %",
          human(r.limit), status(r) if r.ok else f"**{status(r)}**")
         for r in results
     ]  # fmt: skip

@@ -8,7 +8,8 @@ from types import MappingProxyType
 from typing import Any
 
 from cnnprof.report.units import UNIT_FORMATS, human
-from cnnprof.results.metrics import METRICS, Comparison, value
+from cnnprof.results.device import DeviceProfile
+from cnnprof.results.metrics import METRICS, PREDICTED, Comparison, ranked_on, value
 from cnnprof.results.tables import Column, SeparableReport, SeparableRow, SweepPoint
 
 COMPARE_KEYS = tuple(key for key, m in METRICS.items() if m.compare)
@@ -58,7 +59,17 @@ def compare_dict(comparison: Comparison) -> dict[str, Any]:
             for i, c in enumerate(cols)
         ],
         "indistinct_latency": [list(pair) for pair in comparison.indistinct()],
+        "device_profile": _device(comparison.device),
     }
+
+
+def _device(device: DeviceProfile | None) -> dict[str, Any] | None:
+    return None if device is None else device.record()
+
+
+def prediction_note(device: DeviceProfile | None) -> str | None:
+    """The sentence under a table with predicted latency: which device profile it is for."""
+    return None if device is None else f"{PREDICTED}: {device.describe()}"
 
 
 def compare_records(comparison: Comparison) -> list[dict[str, Any]]:
@@ -68,6 +79,7 @@ def compare_records(comparison: Comparison) -> list[dict[str, Any]]:
         record: dict[str, Any] = {"model": c.label}
         record.update({key: value(c, key) for key in COMPARE_KEYS})
         record.update({f"{key}_ratio": comparison.ratio(key, i) for key in COMPARE_KEYS})
+        record["device_profile"] = None if comparison.device is None else comparison.device.name
         out.append(record)
     return out
 
@@ -202,14 +214,20 @@ def sweep_comparison(points: Sequence[SweepPoint]) -> Comparison:
     return Comparison(tuple(p.column for p in points), 0)
 
 
-def sweep_dict(points: Sequence[SweepPoint], pareto: bool = True) -> dict[str, Any]:
+def sweep_dict(
+    points: Sequence[SweepPoint], pareto: bool = True, device: DeviceProfile | None = None
+) -> dict[str, Any]:
+    """The points, and the metric their Pareto flags and MnasNet's objective were taken on;
+    ``device``: the device profile the points were predicted for."""
     records = sweep_records(points)
     if not pareto:
         for record in records:
             record.pop("pareto")
     indistinct = sweep_comparison(points).indistinct()
-    return {"schema": SWEEP_SCHEMA, "points": records,
-            "indistinct_latency": [list(pair) for pair in indistinct]}  # fmt: skip
+    cost = ranked_on([p.column for p in points])
+    return {"schema": SWEEP_SCHEMA, "points": records, "ranked_on": cost,
+            "indistinct_latency": [list(pair) for pair in indistinct],
+            "device_profile": _device(device)}  # fmt: skip
 
 
 def sweep_grid(

@@ -19,6 +19,14 @@ class CheckResult:
     kind: str  # "baseline" or "budget"
     spread: tuple[float, float] | None = None  # a measured value's p10–p90 (None: a count)
     ratio: LatencyRatio | None = None  # a latency ratio: the model and its reference, measured
+    device_profile: str | None = None  # a predicted latency: the device profile it is for
+
+    @property
+    def label(self) -> str:
+        """The metric as a table names it: with the device profile a prediction is for."""
+        return (
+            self.metric if self.device_profile is None else f"{self.metric} ({self.device_profile})"
+        )
 
     @property
     def ok(self) -> bool:

@@ -339,6 +339,30 @@ def parse_record(text: str) -> tuple[Peaks | None, str | None]:
         return None, f"{type(exc).__name__}: {exc}"
 
 
+@dataclass(frozen=True)
+class DeviceProfile:
+    """A device profile as a command or a file names it: the shipped name or the file given,
+    and the calibration it holds. Predictions for it say which one they are for."""
+
+    name: str
+    peaks: Peaks
+
+    def record(self) -> dict[str, Any]:
+        """What identifies the calibration, as a baseline and a document record it."""
+        p = self.peaks
+        return {"device_profile": self.name, "device": p.device, "device_name": p.device_name,
+                "threads": p.threads, "dtype": p.dtype, "torch": p.torch_version,
+                "calibrated_at": p.measured_at}  # fmt: skip
+
+    def describe(self) -> str:
+        """``predicted for Test CPU, 2 threads, float32 (device profile NAME: torch …,
+        calibrated …)``."""
+        p = self.peaks
+        return (f"predicted for {p.device_name}, {p.threads} thread{'s' * (p.threads != 1)}, "
+                f"{p.dtype} (device profile {self.name}: torch {p.torch_version}, calibrated "
+                f"{p.measured_at})")  # fmt: skip
+
+
 def unusable(record: Peaks) -> str | None:
     """What makes a cached record unusable (wrong types, values that are not finite and
     positive, empty or unordered curves), or None."""

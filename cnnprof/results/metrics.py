@@ -9,10 +9,11 @@ One name per quantity: a profile's JSON, compare, sweep, snapshots and checks al
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from cnnprof.results.device import DeviceProfile
 from cnnprof.results.tables import Column
 
 
@@ -62,9 +63,17 @@ def _timing(
     return get
 
 
+def _predicted_ms(c: Column) -> float | None:
+    """To the nanosecond: a prediction is deterministic, and a figure recorded in a baseline
+    must read back as the figure recounted."""
+    return None if c.prediction is None else round(c.prediction.seconds * 1e3, 6)
+
+
 def _throughput(c: Column) -> float | None:
     return None if c.timing is None else c.timing.throughput
 
+
+PREDICTED = "predicted_ms"  # latency predicted for a device profile: deterministic, no timing
 
 _ROWS = (
     Metric("params", "params", "count", lambda c: c.profile.params, compare=True, sweep=True),
@@ -120,6 +129,15 @@ _ROWS = (
         short="CV %",
     ),
     Metric(
+        PREDICTED,
+        "predicted latency (ms)",
+        "ms",
+        _predicted_ms,
+        compare=True,
+        sweep=True,
+        short="pred. ms",
+    ),
+    Metric(
         "throughput",
         "throughput (img/s)",
         "images/s",
@@ -158,6 +176,7 @@ BASELINE_COUNTS: Mapping[str, str] = MappingProxyType(
         "flops": "flops",
         "param_bytes": "param_bytes",
         "peak_activation_bytes": "peak_activation_bytes",
+        PREDICTED: PREDICTED,  # recorded with the device profile it was predicted for
     }
 )
 # A budget entry's limits → the metric each bounds.
@@ -169,9 +188,19 @@ BUDGET_KEYS: Mapping[str, str] = MappingProxyType(
         "max_memory": "peak_activation_bytes",
         "max_param_memory": "param_bytes",
         "max_latency_ms": "latency_ms",
+        "max_predicted_ms": PREDICTED,  # for the entry's (or the file's) device_profile
         "max_latency_ratio": "latency_ratio",  # over a reference model measured with it
     }
 )
+
+
+def ranked_on(columns: Sequence[Column]) -> str:
+    """The metric a sweep's Pareto flags and MnasNet's objective take: latency predicted for a
+    device profile where the columns were predicted (the device a user targets; a latency also
+    measured here is shown beside it), else latency measured, else MACs."""
+    if any(c.prediction is not None for c in columns):
+        return PREDICTED
+    return "latency_ms" if any(c.timing is not None for c in columns) else "macs"
 
 
 def value(column: Column, key: str) -> float | None:
@@ -185,6 +214,7 @@ class Comparison:
 
     columns: tuple[Column, ...]
     baseline: int  # index of the column the ratios are taken against
+    device: DeviceProfile | None = None  # what the columns' predicted latency is for
 
     def indistinct(self) -> list[tuple[str, str]]:
         """Pairs of measured models whose p10–p90 latency intervals overlap: their medians must

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cnnprof.results.device import Prediction
 from cnnprof.results.profile import Profile
 from cnnprof.results.timing import Timing
 from cnnprof.results.training import TrainingCost
@@ -26,6 +27,7 @@ class Column:
     published: Published | None = None  # the paper's figures for exactly this configuration
     timing: Timing | None = None  # when measured
     training: TrainingCost | None = None  # when the reference says train=…
+    prediction: Prediction | None = None  # when predicted for a device profile
 
     @property
     def top1(self) -> float | None:
