@@ -55,7 +55,7 @@ def test_count_states_the_counting_convention_and_lists_choices() -> None:
 def test_budget_keys_are_in_check_help() -> None:
     text = _help("check")
     for key in ("max_params", "max_macs", "max_flops", "max_memory", "max_param_memory",
-                "max_latency_ms"):  # fmt: skip
+                "max_latency_ms", "max_latency_ratio", "max_predicted_ms"):  # fmt: skip
         assert key in text
 
 
