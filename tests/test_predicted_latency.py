@@ -160,6 +160,20 @@ def test_an_entrys_own_profile_wins_over_the_files(tmp_path, spec, device):
     ]  # fmt: skip
 
 
+def test_rows_no_kernel_model_covers_are_said(tmp_path, device):
+    """LeNet-5's pools and fc layers on a device with conv, norm and act models only: costed on
+    the roofline, and a note says so (in a check and under a comparison)."""
+    entry = f"{{model: lenet5, max_predicted_ms: 1, device_profile: '{device}'}}"
+    budget = _write(tmp_path, "budget.yaml", f"models:\n  - {entry}\n")
+    _, report = _json("check", budget)
+    said = "lenet5: predicted_ms costs 4 rows on the roofline, no kernel model of the device "
+    assert f"{said}profile covering them (S2, S4, F6 and 1 more)" in report["notes"]
+    table = " ".join(
+        run("compare", "lenet5", "mobilenet", "--device-profile", device).stdout.split()
+    )
+    assert said in table and "mobilenet: predicted_ms costs" in table  # its pooling and fc
+
+
 @pytest.mark.parametrize(
     ("content", "fragments"),
     [

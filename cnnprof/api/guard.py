@@ -28,7 +28,7 @@ from cnnprof.api.sources import resolve
 from cnnprof.errors import CnnprofError, OptionError, SpecError
 from cnnprof.results import metrics
 from cnnprof.results.check import CheckResult
-from cnnprof.results.device import DeviceProfile
+from cnnprof.results.device import DeviceProfile, roofline_note
 from cnnprof.results.interleaved import LatencyRatio
 from cnnprof.results.metrics import BASELINE_COUNTS, BUDGET_KEYS, PREDICTED
 from cnnprof.results.profile import DTYPE_BYTES, Profile
@@ -522,10 +522,12 @@ def _on(metric: str, device: DeviceProfile | None) -> str | None:
     return device.name if device is not None and metric == PREDICTED else None
 
 
-def _profile_notes(devices: Sequence[DeviceProfile | None]) -> list[str]:
-    """One line per device profile used: what its predictions are for."""
+def _profile_notes(devices: Sequence[DeviceProfile | None], columns: Sequence[Column]) -> list[str]:
+    """One line per device profile used (what its predictions are for), and one per model
+    whose prediction costs rows on the roofline."""
     named = {d.name: d for d in devices if d is not None}
-    return [f"{PREDICTED}: {d.describe()}" for d in named.values()]
+    notes = [f"{PREDICTED}: {d.describe()}" for d in named.values()]
+    return notes + [n for c in columns if (n := roofline_note(c.label, c.prediction))]
 
 
 def snapshot_entry(
@@ -661,7 +663,7 @@ def recount(
             else:
                 timing = here.measure(entry.model, record.device)
         out.append(Recount(entry, column, timing, ratio))
-    notes += _profile_notes([e.predict_for for e in baseline.entries])
+    notes += _profile_notes([e.predict_for for e in baseline.entries], [r.column for r in out])
     return out
 
 
@@ -789,9 +791,10 @@ def check_budgets(
     first; without one, a note says which limits were not checked)."""
     measured = any(key in MEASURED_LIMITS for e in entries for key, _ in e.limits)
     here = machine() if machine is not None and measured else None
-    results = []
+    results, columns = [], []
     for entry in entries:
         column = counted(entry.model, entry.settings, entry.predict_for)
+        columns.append(column)
         results += completeness(entry.model, column.profile, entry.settings.allow_incomplete)
         slack = 1 + (tolerance if entry.tolerance is None else entry.tolerance)
         for key, limit in entry.limits:
@@ -814,7 +817,7 @@ def check_budgets(
             allowed = limit * (1 + latency_tolerance)
             results.append(MEASURED_LIMITS[key](here, entry, limit, allowed))
     if notes is not None:
-        notes += _profile_notes([e.predict_for for e in entries])
+        notes += _profile_notes([e.predict_for for e in entries], columns)
     return results
 
 

@@ -76,7 +76,8 @@ def compare(
     result = tables.compare(columns, baseline, device)
     headers, rows, ratios = report.compare_grid(result)
     base = result.columns[result.baseline].label
-    notes = [n for n in (report.indistinct_note(result), report.prediction_note(device)) if n]
+    notes = [n for n in (report.indistinct_note(result),) if n]
+    notes += report.prediction_notes(device, result.columns)
     if fmt is Format.table:
         content: Any = render.comparison(headers, rows, ratios, base)
         content = common.group(content, *map(common.note, notes))
@@ -220,7 +221,7 @@ def sweep(
                           device)  # fmt: skip
     cost = ranked_on([p.column for p in points])
     data = report.sweep_dict(points, pareto, device)
-    notes = [n for n in (report.prediction_note(device),) if n]
+    notes = report.prediction_notes(device, [p.column for p in points])
     if latency and device is not None:
         notes.append(f"the Pareto flags and ACC×(LAT/T)^w take {cost}, the device profile's "
                      "prediction, not the latency measured here")  # fmt: skip

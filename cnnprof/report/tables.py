@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import Any
 
 from cnnprof.report.units import UNIT_FORMATS, human
-from cnnprof.results.device import DeviceProfile
+from cnnprof.results.device import DeviceProfile, roofline_note
 from cnnprof.results.metrics import METRICS, PREDICTED, Comparison, ranked_on, value
 from cnnprof.results.tables import Column, SeparableReport, SeparableRow, SweepPoint
 
@@ -67,9 +67,13 @@ def _device(device: DeviceProfile | None) -> dict[str, Any] | None:
     return None if device is None else device.record()
 
 
-def prediction_note(device: DeviceProfile | None) -> str | None:
-    """The sentence under a table with predicted latency: which device profile it is for."""
-    return None if device is None else f"{PREDICTED}: {device.describe()}"
+def prediction_notes(device: DeviceProfile | None, columns: Sequence[Column]) -> list[str]:
+    """The sentences under a table with predicted latency: which device profile it is for, and
+    each model whose prediction costs rows on the roofline."""
+    if device is None:
+        return []
+    notes = [roofline_note(c.label, c.prediction) for c in columns]
+    return [f"{PREDICTED}: {device.describe()}", *(n for n in notes if n)]
 
 
 def compare_records(comparison: Comparison) -> list[dict[str, Any]]:

@@ -262,6 +262,17 @@ class Prediction:
         return {r.path: r.seconds for r in self.rows}
 
 
+def roofline_note(label: str, prediction: Prediction | None) -> str | None:
+    """The sentence for a prediction that costs rows no kernel model covers on the roofline
+    (a guess of another kind inside the figure), or None."""
+    rows = () if prediction is None else prediction.on_roofline
+    if not rows:
+        return None
+    shown = ", ".join(rows[:3]) + (f" and {len(rows) - 3} more" if len(rows) > 3 else "")
+    return (f"{label}: predicted_ms costs {len(rows)} row{'s' * (len(rows) != 1)} on the "
+            f"roofline, no kernel model of the device profile covering them ({shown})")  # fmt: skip
+
+
 PEAKS_SCHEMA = "cnnprof.device/1"
 CURVES = ("conv_curve", "kxk_curve", "conv_curve_few", "kxk_curve_few", "layout", "bandwidth")
 TABLES = ("byte_ceilings", "flop_ceilings", "op_overhead")
