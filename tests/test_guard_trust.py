@@ -477,6 +477,8 @@ def test_warnings_as_errors_start_cleanly():
         lambda d: d.update(op_overhead=[]),
         lambda d: d.update(conv_curve=[[1, -5.0]]),
         lambda d: d.update(threads=None),
+        lambda d: d.update(kernels=[]),  # a calibration from before the kernel models
+        lambda d: d["kernels"][0].update(coefficients=[1e-6]),  # a term short
     ],
 )
 def test_a_cache_with_wrong_values_is_measured_again_with_a_note(tmp_path, monkeypatch, damage):
@@ -506,6 +508,8 @@ def _fake_peaks() -> dict[str, object]:
         "flop_ceilings": {}, "kxk_curve": curve, "layout": [], "layout_kernel": "",
         "fault_s": 0.0, "curve_pixels": 784, "conv_curve_few": curve, "kxk_curve_few": curve,
         "few_pixels": 49,
+        "kernels": [{"kind": "norm", "coefficients": [1e-6, 1e-10], "scale": [1.0],
+                     "samples": [[[0.0], 0.0]]}],
     }  # fmt: skip
 
 

@@ -60,8 +60,8 @@ class FakeMachine:
         self.asked.append(tuple(requests))
         return _measured(*self.rounds)
 
-    def measure(self, model: str, device: str) -> Timing:
-        return _timing(model, [r / 1e3 for r in self.rounds[0]])
+    def measure(self, req: Request, device: str) -> Timing:
+        return _timing(req.label, [r / 1e3 for r in self.rounds[0]])
 
     def machine(self) -> Machine:
         return Machine(lambda _: self.name, self.threads, self.measure, self.together)

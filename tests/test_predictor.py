@@ -112,8 +112,10 @@ def test_a_matrix_product_a_pool_and_squeeze_excite():
     assert calls(pool, 1) == (Call("maxpool", (64, 112 * 112, 56 * 56, 9)),)
     se = fm.squeeze_excite("se", Shape(96, 14, 14), squeeze=24, act="relu", gate="hsigmoid")
     found = calls(se, 1)
-    assert [c.kind for c in found] == ["avgpool", "pointwise", "pointwise", "act", "add"]
-    assert found[1].x == (1, 96, 24, 1, 1, 1, 1, 8) and found[2].x == (1, 24, 96, 1, 1, 1, 1, 8)
+    # pool, squeeze (96 → 24), its ReLU, excite (24 → 96), the hard-sigmoid gate, the scale
+    assert [c.kind for c in found] == ["avgpool", "pointwise", "act", "pointwise", "act", "add"]
+    assert found[1].x == (1, 96, 24, 1, 1, 1, 1, 8) and found[3].x == (1, 24, 96, 1, 1, 1, 1, 8)
+    assert found[2].x[0] == 24 and found[4].x[0] == 96
 
 
 def test_rows_no_model_covers_go_to_the_roofline():
@@ -254,3 +256,21 @@ def test_prediction_for_a_device_profile_needs_no_torch(tmp_path: Path):
     with_torch = api.predict_on(request("resnet50"), _device()).kernels.seconds
     assert json.loads(proc.stdout)["predicted_s"] == pytest.approx(with_torch, rel=1e-12)
     assert math.isfinite(with_torch)
+
+
+def test_each_kinds_line_has_the_terms_a_profile_is_checked_against():
+    """`results.device.KERNEL_TERMS` (what a saved profile is validated against) matches the
+    predictor's term functions, so a profile that passes the check never fails to predict."""
+    from cnnprof.analytic.predictor import TERMS
+    from cnnprof.results.device import KERNEL_FEATURES, KERNEL_TERMS
+
+    for kind, terms in TERMS.items():
+        x = (2.0,) * len(KERNEL_FEATURES[kind])
+        assert len(terms(x)) == KERNEL_TERMS[kind], kind
+    assert set(TERMS) == set(KERNEL_TERMS) == set(KERNEL_FEATURES)
+
+
+def test_a_profile_with_a_coefficient_missing_is_refused_in_one_line(tmp_path: Path):
+    short = _device(kernels=(_model("norm", (3e-6,)),))
+    with pytest.raises(OptionError, match="holds 1 coefficients, not 2"):
+        api.device_profile(str(_saved(tmp_path, short)))

@@ -43,6 +43,7 @@ from cnnprof.results.device import (
     RowPrediction,
 )
 from cnnprof.results.profile import LayerCost, Profile
+from cnnprof.spec.ops import ACTIVATIONS
 
 FEATURES = KERNEL_FEATURES
 NEIGHBOURS = 4  # samples the correction averages over
@@ -205,7 +206,7 @@ def fit(
     if not samples:
         raise ValueError(f"no samples of {kind} kernels to fit")
     xs = [tuple(float(v) for v in x) for x, _ in samples]
-    ts = [t for _, t in samples]
+    ts = [max(t, 1e-9) for _, t in samples]  # a kernel timed at 0 (a coarse clock): 1 ns
     coefficients = _line([TERMS[kind](x) for x in xs], ts)
     logs = [_logs(x) for x in xs]
     scale = tuple((statistics.pstdev(column) or 1.0) for column in zip(*logs, strict=True))
@@ -266,12 +267,13 @@ def _se_calls(row: LayerCost, batch: int) -> list[Call]:
     activations, and the scale of the input."""
     c, pixels = row.in_shape.c, row.in_shape.h * row.in_shape.w
     squeeze = max(1, row.weight_params // (2 * c))
-    act = row.flops.get("act", 0)
+    per_element = row.flops.get("act", 0) / (squeeze + c)  # the activation's and the gate's
     return [
         Call("avgpool", (batch * c, pixels, 1, pixels)),
         Call("pointwise", (batch, c, squeeze, 1, 1, 1, 1, lanes(c, squeeze))),
+        Call("act", (batch * squeeze, per_element)),
         Call("pointwise", (batch, squeeze, c, 1, 1, 1, 1, lanes(c, squeeze))),
-        Call("act", (batch * (squeeze + c), act / (squeeze + c))),
+        Call("act", (batch * c, per_element)),
         Call("add", (batch * row.in_shape.elements,)),
     ]
 
@@ -307,10 +309,7 @@ def calls(row: LayerCost, batch: int) -> tuple[Call, ...] | None:
     return tuple(main)
 
 
-ACTIVATION_OPS = frozenset(
-    {"relu", "relu6", "sigmoid", "silu", "tanh", "hswish", "hsigmoid", "gelu", "leaky_relu",
-     "prelu", "elu", "mish", "softplus"}
-)  # fmt: skip
+ACTIVATION_OPS = frozenset(ACTIVATIONS)
 
 
 # --- prediction ---------------------------------------------------------------------------------

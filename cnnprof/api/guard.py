@@ -590,7 +590,7 @@ def snapshot(
     models: Sequence[str],
     batch: int = 1,
     dtype: str = "float32",
-    measure_latency: Callable[[str], Timing] | None = None,
+    measure_latency: Callable[[str, Settings], Timing] | None = None,
     args: Mapping[str, Any] | None = None,
     input: Sequence[Any] | None = None,
     *,
@@ -598,7 +598,8 @@ def snapshot(
     measure_ratio: Callable[[str, Settings], LatencyRatio] | None = None,
     device: DeviceProfile | None = None,
 ) -> dict[str, Any]:
-    """A versioned baseline; ``measure_latency(model)`` adds a latency entry per model, or
+    """A versioned baseline; ``measure_latency(model, settings)`` adds a latency entry per model
+    (measured at the entry's batch, dtype, input and arguments), or
     ``measure_ratio(model, settings)`` one measured with a reference (see `latency_ratio`);
     ``device`` adds the latency predicted for that device profile to the counts;
     ``args`` and ``input`` go to the outside models among ``models``."""
@@ -608,7 +609,7 @@ def snapshot(
         shapes = None if own[1] is None else tuple(tuple(s) for s in own[1])
         settings = Settings(batch=batch, dtype=dtype, input=shapes, args=own[0], timeout=timeout)
         column = counted(model, settings, device)
-        timing = measure_latency(model) if measure_latency else None
+        timing = measure_latency(model, settings) if measure_latency else None
         ratio = measure_ratio(model, settings) if measure_ratio else None
         entries.append(snapshot_entry(model, column, timing, own[0], ratio, device))
     return {"schema": SNAPSHOT_SCHEMA, "cnnprof": __version__, "models": entries}
@@ -661,7 +662,7 @@ def recount(
                 ratio = latency_ratio(here, entry.model, entry.settings, record.reference,
                                       record.device)  # fmt: skip
             else:
-                timing = here.measure(entry.model, record.device)
+                timing = here.measure(entry_request(entry.model, entry.settings), record.device)
         out.append(Recount(entry, column, timing, ratio))
     notes += _profile_notes([e.predict_for for e in baseline.entries], [r.column for r in out])
     return out
@@ -762,8 +763,8 @@ def _shown(value: float) -> str:
 
 
 def _budget_ms(here: Machine, entry: BudgetEntry, limit: float, allowed: float) -> CheckResult:
-    return _ms_result(entry.model, "budget", limit, here.measure(entry.model, entry.device),
-                      allowed)  # fmt: skip
+    timing = here.measure(entry_request(entry.model, entry.settings), entry.device)
+    return _ms_result(entry.model, "budget", limit, timing, allowed)
 
 
 def _budget_ratio(here: Machine, entry: BudgetEntry, limit: float, allowed: float) -> CheckResult:

@@ -13,7 +13,7 @@ from pathlib import Path
 import cnnprof.files as files
 from cnnprof.analytic import predictor
 from cnnprof.analytic.roofline import estimate
-from cnnprof.api.request import Request, request
+from cnnprof.api.request import Request
 from cnnprof.api.sources import (
     Source,
     device_peaks,
@@ -24,7 +24,14 @@ from cnnprof.api.sources import (
     time_models,
 )
 from cnnprof.errors import CnnprofError, OptionError, OutOfTime
-from cnnprof.results.device import DeviceProfile, Estimate, Peaks, Prediction, parse_record
+from cnnprof.results.device import (
+    RECORD_LIMIT,
+    DeviceProfile,
+    Estimate,
+    Peaks,
+    Prediction,
+    parse_record,
+)
 from cnnprof.results.interleaved import Interleaved
 from cnnprof.results.profile import Profile
 from cnnprof.results.timing import Deadline, LatencySettings, Timing
@@ -35,7 +42,6 @@ TIMING_SHARE = 0.5  # of a budget, for the timing, when the device's peaks must 
 PREDICT_RESERVE = 0.5  # seconds of a budget kept for the prediction and the output
 MIN_CALIBRATION_S = 3.0  # a device microbenchmark is not started with less time than this
 
-PROFILE_LIMIT = 16 * 2**20  # bytes of a device profile read
 
 __all__ = [
     "Machine", "Measured", "Predicted", "cached_peaks", "device_profile", "machine", "measure",
@@ -148,7 +154,7 @@ def device_profile(reference: str, what: str | None = None) -> Peaks:
         names = ", ".join(shipped) or "none"
         raise OptionError(f"{what}: no such file, nor a shipped profile (shipped: {names})")
     try:
-        record, problem = parse_record(files.read_text(path, "device profile", PROFILE_LIMIT))
+        record, problem = parse_record(files.read_text(path, "device profile", RECORD_LIMIT))
     except CnnprofError as exc:
         record, problem = None, str(exc)
     if record is not None and problem is None and not record.kernels:
@@ -196,11 +202,7 @@ def predict_on(model: Request | Source, device: Peaks) -> Predicted:
     a spec needs no torch. The dtype must be the profile's."""
     source = resolve(model) if isinstance(model, Request) else model
     dtype = source.request.dtype
-    if dtype != device.dtype:
-        raise OptionError(
-            f"--dtype {dtype}: the device profile was calibrated in {device.dtype}; "
-            f"calibrate one in {dtype} (`cnnprof device --dtype {dtype} --save FILE`)"
-        )
+    _calibrated_for(DeviceProfile("", device), dtype, f"--dtype {dtype}: the device profile")
     profile = source.profile()
     return Predicted(predictor.predict(profile, device), estimate(profile, device.roofs), device)
 
@@ -248,8 +250,16 @@ def measure_and_predict(
         )
     estimate = None if measured is None else predict(source, measured_timing, measured)
     kernels = None
-    if measured is not None and measured.kernels and measured_timing.dtype == measured.dtype:
+    if measured is not None and measured.kernels:
         kernels = predictor.predict(source.profile(), measured)
+        calibrated = measured.allocator.split(":")[0]
+        if settings.allocator != calibrated.split()[0] or settings.channels_last:
+            notes.append(
+                f"the kernel models were timed in the {calibrated} allocator regime on NCHW "
+                f"tensors; this run is {settings.allocator}"
+                + (" on channels-last tensors" if settings.channels_last else "")
+                + ": their prediction is for the calibrated conditions"
+            )
     return Measured(measured_timing, measured, estimate, tuple(notes), seconds, kernels)
 
 
@@ -259,7 +269,7 @@ class Machine:
 
     device_name: Callable[[str], str]  # "cpu" / "cuda" / "mps" → what the hardware is called
     threads: int
-    measure: Callable[[str, str], Timing]  # (model reference, device) → Timing
+    measure: Callable[[Request, str], Timing]  # (what to measure, device) → Timing
     together: Callable[[Sequence[Request], str], Interleaved]  # (models, device) → interleaved
 
 
@@ -270,8 +280,7 @@ def machine(
     measurement reports to; ``needs`` names the use in the message when torch is missing."""
     device_name, threads = this_machine(needs)
 
-    def run(model: str, device: str) -> Timing:
-        req = request(model)
+    def run(req: Request, device: str) -> Timing:
         with progress(req.label) as report:
             return measure(req, LatencySettings(device=device), report, needs)
 

@@ -71,7 +71,9 @@ def snapshot(
     if latency:
         here = machine("snapshot --latency")
         if reference is None:
-            measure = lambda model: here.measure(model, "cpu")  # noqa: E731
+            measure = lambda model, settings: here.measure(  # noqa: E731
+                guard.entry_request(model, settings), "cpu"
+            )
         else:
             ratio = lambda model, settings: guard.latency_ratio(  # noqa: E731
                 here, model, settings, reference, "cpu"

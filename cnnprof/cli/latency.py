@@ -138,8 +138,8 @@ def latency(
         }  # fmt: skip
         for name, present in given.items():
             if present:
-                refuse(name, "shapes a measurement; --device-profile predicts without one (the "
-                       "profile fixes the device, threads and allocator)")  # fmt: skip
+                refuse(name, "belongs to a measurement; --device-profile predicts without one "
+                       "(the profile fixes the device, threads and allocator)")  # fmt: skip
         check_output(output, force)
         _predict(req, device_profile, layers, fmt, output, force)
         return

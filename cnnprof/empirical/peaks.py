@@ -68,7 +68,7 @@ from cnnprof.empirical.latency import (
     threads,
 )
 from cnnprof.errors import CnnprofError
-from cnnprof.results.device import CHANNELS_LAST, CURVES, Peaks, Roofs, parse_record
+from cnnprof.results.device import CHANNELS_LAST, CURVES, RECORD_LIMIT, Peaks, Roofs, parse_record
 from cnnprof.results.plausible import MEASURE_TRIES, implausible
 
 MATMUL_RUNS = 5
@@ -466,7 +466,6 @@ def best(a: Peaks, b: Peaks) -> Peaks:
     return replace(a, roofs=roofs, measured_at=b.measured_at)
 
 
-RECORD_LIMIT = 16 * 2**20  # bytes of a device record read back (a thorough one holds ~1 MB)
 ROOFS_SHARE = 0.4  # of the calibration's progress, the roofs' rounds; the kernels the rest
 
 
@@ -477,11 +476,10 @@ def measure_peaks(
     *,
     plan: Plan | None = None,
     kernel_plan: KernelPlan | None = None,
-    regime: str = "steady",
     progress: Progress | None = None,
 ) -> Peaks:
     """Calibrate the device now: the roofs (the plan's ``rounds`` times, each figure from its
-    best round) and the kernel predictor (``kernel_plan``, in the allocator ``regime``); some
+    best round) and the kernel predictor (``kernel_plan``, in the steady allocator regime); some
     seconds. Nothing is read from or written to the cache. ``plan`` and ``kernel_plan``: the
     device kind's `PLANS` and `KERNEL_PLANS` entries unless given."""
     target = check_device(device, dtype)
@@ -492,7 +490,7 @@ def measure_peaks(
     rounds = max(plan.rounds, 1)
     measured: list[Peaks] = []
     started = time.perf_counter()
-    described = allocator.apply(regime)
+    described = allocator.apply("steady")
     with threads(thread_count) as count, torch.inference_mode():
         for index in range(rounds):
 
@@ -524,6 +522,8 @@ def read_cached(path: Path, notes: list[str] | None = None) -> Peaks | None:
         record, problem = parse_record(files.read_text(path, "peaks cache", RECORD_LIMIT))
     except CnnprofError as exc:
         record, problem = None, str(exc)
+    if record is not None and problem is None and not record.kernels:
+        problem = "it holds no kernel models"
     if record is not None and problem is None:
         return record
     if notes is not None:

@@ -279,7 +279,7 @@ def peaks_table(peaks: Peaks, cache: str | None = None) -> Group:
     table.add_row("ridge point", "peak ÷ largest-copy bandwidth", f"{p.roofs.ridge:,.1f} FLOP/B")
     for kind, samples, loo, spread in kernel_rows(p):
         table.add_row("kernel model", f"{kind}, {samples} samples (runs ±{100 * spread / 2:.0f} %)",
-                      f"{100 * loo:.1f} % leave-one-out")  # fmt: skip
+                      f"{100 * loo:.1f} % error from its neighbours")  # fmt: skip
     if p.allocator:
         table.add_row("allocator", "while the kernels were timed", p.allocator.split(":")[0])
     lines: list = [Fit(table)]

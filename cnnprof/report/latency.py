@@ -249,13 +249,14 @@ def peaks_records(peaks: Peaks) -> list[dict[str, Any]]:
     records += [{"metric": f"overhead {k}", "size": "", "value": v, "unit": "s"}
                 for k, v in peaks.roofs.op_overhead]  # fmt: skip
     records += [{"metric": f"kernel model {label}", "size": samples, "value": loo,
-                 "unit": "leave-one-out error"}
+                 "unit": "error from its neighbours"}
                 for label, samples, loo, _ in kernel_rows(peaks)]  # fmt: skip
     return records
 
 
 def kernel_rows(peaks: Peaks) -> list[tuple[str, int, float, float]]:
-    """(kind, samples, leave-one-out median error, spread of the timed runs) per kernel model."""
+    """(kind, samples, median error of a sample from its neighbours, spread of the timed runs)
+    per kernel model."""
     return [(k.kind, len(k.samples), k.loo_error, k.spread) for k in peaks.kernels]
 
 
@@ -277,7 +278,7 @@ def peaks_markdown(peaks: Peaks) -> str:
     rows += [("kernel ceiling", k, f"{v / 1e9:,.1f} GB/s") for k, v in peaks.roofs.byte_ceilings]
     rows += [("kernel ceiling", k, f"{v / 1e9:,.2f} GFLOP/s") for k, v in peaks.roofs.flop_ceilings]
     rows += [("overhead", f"tiny {k}", f"{v * 1e6:.1f} µs") for k, v in peaks.roofs.op_overhead]
-    rows += [("kernel model", f"{kind}, {n} samples", f"{100 * loo:.1f} % leave-one-out")
+    rows += [("kernel model", f"{kind}, {n} samples", f"{100 * loo:.1f} % from its neighbours")
              for kind, n, loo, _ in kernel_rows(peaks)]  # fmt: skip
     return title + to_markdown(("metric", "measured on", "value"), rows, right=2)
 

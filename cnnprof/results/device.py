@@ -198,6 +198,12 @@ KERNEL_FEATURES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "add": ("elements",),
     }
 )
+# How many work terms each kind's line is fitted over (`cnnprof.analytic.predictor.TERMS`).
+KERNEL_TERMS: Mapping[str, int] = MappingProxyType(
+    {"conv": 5, "pointwise": 5, "dwconv": 5, "linear": 5, "maxpool": 4, "avgpool": 4, "norm": 2,
+     "act": 3, "add": 2}
+)  # fmt: skip
+RECORD_LIMIT = 16 * 2**20  # bytes of a device record read back (a thorough one holds ~1 MB)
 # lanes: the largest power of two up to 64 that divides the channels (in per group and out):
 # SIMD kernels run their fast path on whole vectors of channels, and a convolution on 56
 # channels runs slower per MAC than one on 64.
@@ -216,7 +222,8 @@ class KernelModel:
     scale: tuple[float, ...]  # spread of each log feature over the samples (the distance's unit)
     samples: tuple[tuple[tuple[float, ...], float], ...]  # (log features, log residual of the line)
     spread: float = 0.0  # median (p90 − p10) / median of the samples' timed runs
-    loo_error: float = 0.0  # median leave-one-out relative error over the samples
+    loo_error: float = 0.0  # median relative error of each sample predicted without its own
+    # residual (from its neighbours'; the line is fitted on all samples)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> KernelModel:
@@ -414,6 +421,11 @@ def kernels_unusable(record: Peaks) -> str | None:
         width = KERNEL_FEATURES.get(model.kind)
         if width is None:
             return f"kernel kind {model.kind!r}"
+        if len(model.coefficients) != KERNEL_TERMS[model.kind]:
+            return (
+                f"the {model.kind} model holds {len(model.coefficients)} coefficients, not "
+                f"{KERNEL_TERMS[model.kind]}"
+            )
         if not all(0 <= c < math.inf for c in model.coefficients) or not any(model.coefficients):
             return f"the {model.kind} model's coefficients are not finite and non-negative"
         if len(model.scale) != len(width) or not all(_positive(v) for v in model.scale):
