@@ -98,7 +98,7 @@ def main() -> int:
         loo = ", ".join(f"{k.kind} {100 * k.loo_error:.0f} %" for k in measured.kernels)
         print(f"- {dtype}: {measured.roofs.flops_per_s / 1e12:.1f} TFLOP/s (matmul), "
               f"{bandwidth / 1e9:,.0f} GB/s (best copy); calibrated in "
-              f"{measured.calibration_s:.0f} s; kernel models' leave-one-out error: "
+              f"{measured.calibration_s:.0f} s; kernel models' error from their neighbours: "
               f"{loo}")  # fmt: skip
     print()
     print("| model | batch | dtype | median ms | p10 / p90 ms | CV | images/s | kernels ms | "
