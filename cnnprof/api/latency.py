@@ -23,14 +23,13 @@ from cnnprof.api.sources import (
     time_model,
     time_models,
 )
-from cnnprof.errors import CnnprofError, OptionError, OutOfTime
+from cnnprof.errors import OptionError, OutOfTime
 from cnnprof.results.device import (
-    RECORD_LIMIT,
     DeviceProfile,
     Estimate,
     Peaks,
     Prediction,
-    parse_record,
+    read_record,
 )
 from cnnprof.results.interleaved import Interleaved
 from cnnprof.results.profile import Profile
@@ -153,14 +152,10 @@ def device_profile(reference: str, what: str | None = None) -> Peaks:
     if reference not in shipped and not files.exists(path, "device profile"):
         names = ", ".join(shipped) or "none"
         raise OptionError(f"{what}: no such file, nor a shipped profile (shipped: {names})")
-    try:
-        record, problem = parse_record(files.read_text(path, "device profile", RECORD_LIMIT))
-    except CnnprofError as exc:
-        record, problem = None, str(exc)
-    if record is not None and problem is None and not record.kernels:
-        problem = "it holds no kernel models (calibrate with `cnnprof device --save FILE`)"
+    record, problem = read_record(path, "device profile")
     if record is None or problem is not None:
-        raise OptionError(f"{what}: not a usable device profile ({problem})")
+        raise OptionError(f"{what}: not a usable device profile ({problem}; `cnnprof device "
+                          "--save FILE` writes one)")  # fmt: skip
     return record
 
 

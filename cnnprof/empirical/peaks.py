@@ -68,7 +68,7 @@ from cnnprof.empirical.latency import (
     threads,
 )
 from cnnprof.errors import CnnprofError
-from cnnprof.results.device import CHANNELS_LAST, CURVES, RECORD_LIMIT, Peaks, Roofs, parse_record
+from cnnprof.results.device import CHANNELS_LAST, CURVES, Peaks, Roofs, read_record
 from cnnprof.results.plausible import MEASURE_TRIES, implausible
 
 MATMUL_RUNS = 5
@@ -519,13 +519,12 @@ def read_cached(path: Path, notes: list[str] | None = None) -> Peaks | None:
     try:
         if not files.exists(path, "peaks cache"):
             return None
-        record, problem = parse_record(files.read_text(path, "peaks cache", RECORD_LIMIT))
     except CnnprofError as exc:
-        record, problem = None, str(exc)
-    if record is not None and problem is None and not record.kernels:
-        problem = "it holds no kernel models"
-    if record is not None and problem is None:
-        return record
+        problem = str(exc)
+    else:
+        record, problem = read_record(path, "peaks cache")
+        if record is not None and problem is None:
+            return record
     if notes is not None:
         notes.append(f"cached device peaks not used ({problem}); measured again")
     return None

@@ -14,9 +14,12 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import cnnprof.files as files
+from cnnprof.errors import CnnprofError
 from cnnprof.results.vocab import LATENCY_DTYPES
 
 Curve = tuple[tuple[int, float], ...]  # (bytes moved, bytes/s) or (FLOPs, FLOP/s), ascending
@@ -346,6 +349,18 @@ class Peaks:
             module_s=float(data.get("module_s", 0.0)),
             calibration_s=float(data.get("calibration_s", 0.0)),
         )
+
+
+def read_record(path: Path, what: str) -> tuple[Peaks | None, str | None]:
+    """The device record in ``path`` and what makes it unusable for a prediction (unreadable,
+    malformed, or holding no kernel models), or None when it is usable."""
+    try:
+        record, problem = parse_record(files.read_text(path, what, RECORD_LIMIT))
+    except CnnprofError as exc:
+        return None, str(exc)
+    if record is not None and problem is None and not record.kernels:
+        problem = "it holds no kernel models"
+    return record, problem
 
 
 def parse_record(text: str) -> tuple[Peaks | None, str | None]:
