@@ -647,3 +647,29 @@ def test_device_saves_a_profile_that_predicts_without_measuring(tmp_path: Path):
     data = json.loads(ok("latency", "lenet5", "--device-profile", str(saved), "-f", "json"))
     assert data["schema"] == "cnnprof.prediction/1" and data["predicted_s"] > 0
     assert_error(run("device", "--threads", "1", "--save", str(saved)), "--save", "--force")
+
+
+@pytest.mark.parametrize("kind", ["cpu", "cuda", "mps"])
+def test_every_calibration_plan_draws_networks_that_build(kind: str):
+    """The synthetic networks of each device kind's plan, and of its --thorough one, build (on
+    meta: nothing allocated): every grouped convolution's groups divide both channel counts."""
+    from cnnprof.empirical import kernels
+
+    for plan in (kernels.KERNEL_PLANS[kind], kernels.more_samples(kernels.KERNEL_PLANS[kind])):
+        nets = kernels._networks(plan, torch.device("meta"), torch.float32)
+        assert len(nets) == sum(plan.networks)
+        convs = [op.call for net in nets for op in net.ops
+                 if op.call and op.call.kind in ("conv", "pointwise")]  # fmt: skip
+        # building is the check (nn.Conv2d refuses groups that do not divide the channels);
+        # and grouped convolutions are among what was built
+        assert any(c.x[6] > 1 for c in convs)
+
+
+def test_a_kernel_given_as_one_int_has_the_modules_own_dimensions():
+    from cnnprof.empirical.count import kernel_text
+
+    assert kernel_text(nn.MaxPool1d(3)) == "3"
+    assert kernel_text(nn.MaxPool2d(3)) == "3×3"
+    assert kernel_text(nn.AvgPool3d(2)) == "2×2×2"
+    assert kernel_text(nn.Conv2d(4, 4, (1, 7))) == "1×7"
+    assert kernel_text(nn.ReLU()) == ""

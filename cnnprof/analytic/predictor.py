@@ -281,6 +281,8 @@ def _se_calls(row: LayerCost, batch: int) -> list[Call]:
 def calls(row: LayerCost, batch: int) -> tuple[Call, ...] | None:
     """The kernels a row runs, in order; None when a kind no model covers does its arithmetic."""
     main: list[Call] = []
+    if row.kernel.count("×") > 1 or (row.kernel and "×" not in row.kernel):
+        return None  # a 1-D or 3-D kernel: the models know 2-D convolutions and pools
     if row.op in CONV_OPS and row.macs:
         main.append(_conv_call(row, batch))
     elif row.op == "fc" and row.macs and row.weight_params:

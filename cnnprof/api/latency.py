@@ -247,7 +247,7 @@ def measure_and_predict(
     kernels = None
     if measured is not None and measured.kernels:
         kernels = predictor.predict(source.profile(), measured)
-        calibrated = measured.allocator.split(":")[0]
+        calibrated = measured.allocator.split(":")[0] or "unrecorded"
         if settings.allocator != calibrated.split()[0] or settings.channels_last:
             notes.append(
                 f"the kernel models were timed in the {calibrated} allocator regime on NCHW "

@@ -796,13 +796,23 @@ def module_op(module: nn.Module | None) -> str:
     return "block"
 
 
-def kernel_text(module: nn.Module | None, dims: int = 2) -> str:
-    """A convolution's or pool's kernel as the rows show it ("3×3"); "" for other modules."""
+def kernel_of(module: nn.Module | None, dims: int | None = None) -> tuple[int, ...]:
+    """A convolution's or pool's kernel as a tuple, one size per spatial dimension (``dims``,
+    else read from the class name: ``MaxPool1d`` → 1, default 2, for a kernel given as one int);
+    () for other modules."""
     size = getattr(module, "kernel_size", None)
     if size is None:
-        return ""
-    kernel = tuple(size) if isinstance(size, (tuple, list)) else (size,) * dims
-    return "×".join(map(str, kernel))
+        return ()
+    if isinstance(size, (tuple, list)):
+        return tuple(size)
+    name = type(module).__name__
+    dims = dims or (int(name[-2]) if name[-1:] == "d" and name[-2:-1].isdigit() else 2)
+    return (size,) * dims
+
+
+def kernel_text(module: nn.Module | None) -> str:
+    """A convolution's or pool's kernel as the rows show it ("3×3"); "" for other modules."""
+    return "×".join(map(str, kernel_of(module)))
 
 
 def _layer_cost(row: _Row, batch: int) -> LayerCost:

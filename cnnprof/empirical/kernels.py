@@ -139,6 +139,8 @@ class _Net:
              act: bool = True, keep: str = "") -> None:  # fmt: skip
         """A convolution (depthwise when ``groups`` is the channels), BatchNorm, activation."""
         cin = self.c
+        if groups > 1 and (cin % groups or out % groups):
+            groups = 1  # a width an earlier cap changed: ungrouped
         out_side = (self.side + 2 * (kernel // 2) - kernel) // stride + 1
         depthwise = groups == cin and out == cin
         while (
@@ -240,8 +242,9 @@ def _bottleneck(net: _Net, out: int, stride: int) -> None:
     rng, shape = net.rng, (net.c, net.side)
     mid = max(8, out // rng.choice((1, 2, 4)) // 8 * 8)
     width = rng.choice((0, 0, 4, 8, 16, 32))  # group width (0: not grouped)
-    groups = mid // width if width and mid % width == 0 else 1
     net.conv(mid, 1, keep="block")
+    mid = net.c  # as the reduction came out (within the caps)
+    groups = mid // width if width and mid % width == 0 else 1
     net.conv(mid, 3, stride, groups=groups)
     net.conv(out, 1, act=False)
     net.add(shape)

@@ -37,6 +37,8 @@ from cnnprof.empirical.count import (
     _Row,
     _Tracker,
     as_inputs,
+    kernel_of,
+    kernel_text,
     module_op,
     shape_of,
     to_meta,
@@ -80,7 +82,7 @@ def _convolution(
     y = call.y
     bias = m.bias is not None
     return LayerCost(
-        path=path, op=op, in_shape=call.x, out_shape=y, kernel="×".join(map(str, m.kernel_size)),
+        path=path, op=op, in_shape=call.x, out_shape=y, kernel=kernel_text(m),
         weight_params=weights, bias_params=m.out_channels if bias else 0, macs=macs,
         flops=fm.nonzero({"mac": 2 * macs, "bias": y.elements if bias else 0}),
         live=call.x.elements + y.elements,
@@ -194,9 +196,7 @@ def _pool(kind: str) -> ModuleFormula:
     """Max pool: k…−1 comparisons per output; average pool: k…−1 adds and a divide."""
 
     def formula(path: str, m: nn.Module, call: Call) -> LayerCost:
-        dims = len(call.out) - 2
-        size = m.kernel_size
-        kernel = tuple(size) if isinstance(size, (tuple, list)) else (size,) * dims
+        kernel = kernel_of(m, len(call.out) - 2)
         y = call.y
         per_output = prod(kernel) - (1 if kind == "maxpool" else 0)
         return LayerCost(
