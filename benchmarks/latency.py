@@ -36,11 +36,11 @@ from cnnprof import api
 from cnnprof.analytic.roofline import estimate
 from cnnprof.api.latency import measure as measure_request
 from cnnprof.api.sources import resolve
+from cnnprof.arch.registry import default_registry
 from cnnprof.empirical.build import build
 from cnnprof.empirical.latency import measure
 from cnnprof.empirical.peaks import PLANS, measure_peaks, peaks
 from cnnprof.results.timing import LatencySettings
-from cnnprof.spec.registry import default_registry
 
 # Multipliers of the lightweight families, as variant references.
 VARIANTS = (

@@ -18,7 +18,7 @@ from cnnprof.version import __version__
 # Name → the module that defines it: imported when first used, so that `import cnnprof` (and the
 # CLI, which imports the package first) pays only for what a command needs.
 _LAZY = {
-    "Multipliers": "cnnprof.spec.multipliers",
+    "Multipliers": "cnnprof.arch.multipliers",
     "count": "cnnprof.api.count",
     "entry": "cnnprof.api",
     "load": "cnnprof.api",
@@ -47,13 +47,13 @@ def __getattr__(name: str) -> Any:
 
     import cnnprof.api.count
     import cnnprof.api.public
+    import cnnprof.arch.multipliers
     import cnnprof.report.data
     import cnnprof.results.check
     import cnnprof.results.metrics
     import cnnprof.results.profile
     import cnnprof.results.tables
-    import cnnprof.results.timing
-    import cnnprof.spec.multipliers  # noqa: F401
+    import cnnprof.results.timing  # noqa: F401
 
     globals().update({key: getattr(sys.modules[module], key) for key, module in _LAZY.items()})
     return globals()[name]

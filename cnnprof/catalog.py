@@ -9,14 +9,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cnnprof.arch.reference import matching
+from cnnprof.arch.shipped import models_dir
 from cnnprof.cache import cache_dir, read_json, write_json
 from cnnprof.results.tables import CatalogEntry
-from cnnprof.spec.reference import matching
-from cnnprof.spec.shipped import models_dir
 from cnnprof.version import __version__
 
 if TYPE_CHECKING:
-    from cnnprof.spec.registry import Entry
+    from cnnprof.arch.registry import Entry
 
 
 def catalog(pattern: str | None = None) -> list[CatalogEntry]:
@@ -30,7 +30,7 @@ def catalog(pattern: str | None = None) -> list[CatalogEntry]:
     path = cache_dir() / "catalog" / f"{digest.hexdigest()[:24]}.json"
     entries = _read_catalog(path)
     if entries is None:
-        from cnnprof.spec.registry import default_registry
+        from cnnprof.arch.registry import default_registry
 
         entries = [_summary(entry) for entry in default_registry().entries.values()]
         write_json(path, [asdict(e) for e in entries])

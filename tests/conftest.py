@@ -10,6 +10,8 @@ installed (the analytic path needs neither); `slow` marks tests of a minute or m
 from __future__ import annotations
 
 import importlib.util
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -17,8 +19,16 @@ from typer.testing import CliRunner, Result
 
 from cnnprof.cli import app
 
+# Tests live in one folder per stage (arch, results, analytic, empirical, api, cli); a test module
+# may borrow a fixture-building helper from another stage's module by its (unique) name.
+STAGES = ("arch", "results", "analytic", "empirical", "api", "cli")
+for _stage in STAGES:
+    _folder = str(Path(__file__).parent / _stage)
+    if _folder not in sys.path:
+        sys.path.append(_folder)
+
 # Same examples on every run: a failure seen once is seen again (CNNPROF_FUZZ_EXAMPLES in
-# test_spec_fuzz.py explores further, with random seeds, on request).
+# arch/test_arch_fuzz.py explores further, with random seeds, on request).
 settings.register_profile("cnnprof", derandomize=True, database=None, print_blob=True)
 settings.load_profile("cnnprof")
 

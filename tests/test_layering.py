@@ -23,40 +23,40 @@ ALLOWED: dict[str, set[str]] = {
     "version": {"version"},
     "cache": {"errors", "files", "cache"},
     # the registry's cached catalogue: below the api package so that `list` loads none of it
-    "catalog": {"errors", "cache", "version", "spec", "results", "analytic", "catalog"},
+    "catalog": {"errors", "cache", "version", "arch", "results", "analytic", "catalog"},
     "errors": {"errors"},
     "files": {"errors", "files"},
-    "spec": {"errors", "cache", "files", "spec"},
-    "results": {"errors", "cache", "files", "spec", "results"},
-    "analytic": {"errors", "cache", "files", "spec", "results", "analytic"},
-    "empirical": {"errors", "cache", "files", "spec", "results", "analytic", "empirical"},
+    "arch": {"errors", "cache", "files", "arch"},
+    "results": {"errors", "cache", "files", "arch", "results"},
+    "analytic": {"errors", "cache", "files", "arch", "results", "analytic"},
+    "empirical": {"errors", "cache", "files", "arch", "results", "analytic", "empirical"},
     "api": {
         "errors",
         "cache",
         "files",
         "version",
-        "spec",
+        "arch",
         "results",
         "analytic",
         "empirical",
         "api",
     },
-    "report": {"errors", "cache", "files", "spec", "results", "report"},
-    "render": {"errors", "cache", "files", "spec", "results", "report", "render"},
+    "report": {"errors", "cache", "files", "arch", "results", "report"},
+    "render": {"errors", "cache", "files", "arch", "results", "report", "render"},
     "cli": {
         "errors",
         "cache",
         "files",
         "version",
         "catalog",
-        "spec",
+        "arch",
         "results",
         "api",
         "report",
         "render",
         "cli",
     },
-    "__init__": {"errors", "cache", "files", "version", "spec", "results", "api", "report"},
+    "__init__": {"errors", "cache", "files", "version", "arch", "results", "api", "report"},
     "__main__": {"cli"},
 }
 TORCH = ("torch", "torchvision", "timm", "fvcore")
@@ -199,7 +199,7 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
 @pytest.mark.parametrize(
     ("files", "expected"),
     [
-        ({"spec/a.py": "from cnnprof.cli.app import app\n", "cli/app.py": ""}, "(spec) imports"),
+        ({"arch/a.py": "from cnnprof.cli.app import app\n", "cli/app.py": ""}, "(arch) imports"),
         ({"results/a.py": "def f():\n    from cnnprof.api import x\n", "api/x.py": ""},
          "(results) imports"),
         ({"analytic/a.py": "import torch\n"}, "torch belongs to empirical/"),
@@ -207,11 +207,11 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
           "cli/app.py": ""}, "(results) imports"),
         ({"api/count.py": "import importlib\nname = 'count'\n"
           "importlib.import_module(f'cnnprof.empirical.{name}')\n"}, "computed name"),
-        ({"spec/a.py": "from .. import cli\n", "cli/__init__.py": ""}, "(spec) imports"),
+        ({"arch/a.py": "from .. import cli\n", "cli/__init__.py": ""}, "(arch) imports"),
         ({"api/count.py": "from cnnprof.empirical.count import c\n", "empirical/count.py": ""},
          "only api/sources.py"),
-        ({"spec/a.py": "from cnnprof.spec.b import x\n",
-          "spec/b.py": "from cnnprof.spec.a import y\n"}, "import cycle"),
+        ({"arch/a.py": "from cnnprof.arch.b import x\n",
+          "arch/b.py": "from cnnprof.arch.a import y\n"}, "import cycle"),
     ],
 )  # fmt: skip
 def test_the_checker_catches_a_back_import(tmp_path: Path, files: dict[str, str], expected: str):
@@ -221,8 +221,8 @@ def test_the_checker_catches_a_back_import(tmp_path: Path, files: dict[str, str]
 
 def test_a_clean_tree_passes_the_checker(tmp_path: Path):
     files = {
-        "spec/a.py": "import yaml\n",
-        "results/b.py": "from cnnprof.spec.a import x\n",
+        "arch/a.py": "import yaml\n",
+        "results/b.py": "from cnnprof.arch.a import x\n",
         "api/sources.py": "from cnnprof.empirical import build\n",
         "empirical/build.py": "",
     }

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from cnnprof.analytic.formulas import FORMULAS
+from cnnprof.arch.model import Arch, Layer, Shape, evolve, frozen
 from cnnprof.errors import OptionError
 from cnnprof.results.profile import DTYPE_BYTES, LayerCost, Profile
-from cnnprof.spec.model import Arch, Layer, Shape, evolve, frozen
 
 
 def check_run_options(batch: int, dtype: str) -> None:

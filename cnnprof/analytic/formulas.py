@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
+from cnnprof.arch.model import Layer, Shape, divisible, evolve
+from cnnprof.arch.ops import op_table
 from cnnprof.errors import ShapeError
 from cnnprof.results.profile import LayerCost
-from cnnprof.spec.model import Layer, Shape, divisible, evolve
-from cnnprof.spec.ops import op_table
 
 # FLOPs per element of each activation: the operations in its definition.
 ACT_FLOPS: Mapping[str, int] = MappingProxyType(

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from cnnprof.analytic.roofline import layer_estimate
+from cnnprof.arch.ops import ACTIVATIONS
 from cnnprof.results.device import (
     KERNEL_FEATURES,
     MAX_LANES,
@@ -43,7 +44,6 @@ from cnnprof.results.device import (
     RowPrediction,
 )
 from cnnprof.results.profile import LayerCost, Profile
-from cnnprof.spec.ops import ACTIVATIONS
 
 FEATURES = KERNEL_FEATURES
 NEIGHBOURS = 4  # samples the correction averages over

@@ -1,7 +1,7 @@
 """Stage ④: use cases. A reference and options in, result values out; nothing here prints.
 
 `sources` resolves a reference once into a spec or an outside source and is the one door into
-`cnnprof.empirical` (the one torch gate); `count`, `tables`, `guard` and `latency` are the use
+`cnnprof.empirical` (the one torch gate); `count`, `tables`, `check` and `latency` are the use
 cases the CLI and the public API call.
 """
 
@@ -16,7 +16,7 @@ from cnnprof.api.count import (
     training,
 )
 from cnnprof.api.request import Request, request
-from cnnprof.spec.multipliers import Multipliers
+from cnnprof.arch.multipliers import Multipliers
 
 __all__ = [
     "Multipliers",

@@ -10,12 +10,12 @@ from typing import Any
 from cnnprof.analytic.training import training_cost
 from cnnprof.api.request import Request, request
 from cnnprof.api.sources import OutsideSource, count_module, resolve, train_step
+from cnnprof.arch.model import Arch
+from cnnprof.arch.multipliers import Multipliers
+from cnnprof.arch.registry import Entry, lookup
 from cnnprof.errors import OptionError
 from cnnprof.results.profile import CrossCheck, Profile
 from cnnprof.results.training import MeasuredStep, TrainingCost
-from cnnprof.spec.model import Arch
-from cnnprof.spec.multipliers import Multipliers
-from cnnprof.spec.registry import Entry, lookup
 
 COUNTER_NAMES = ("torch", "fvcore")
 

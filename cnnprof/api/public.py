@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cnnprof.api import guard as _guard
+from cnnprof.api import check as _check
 from cnnprof.api import latency as _latency
 from cnnprof.api import tables as _tables
 from cnnprof.api.request import request as _request
@@ -83,10 +83,10 @@ def snapshot(
     """A versioned baseline of each model's counts, for `check`; with ``device_profile``, also
     the latency predicted for that device."""
     device = _profile(device_profile, dtype)
-    return _guard.snapshot(list(models), batch, dtype, device=device)
+    return _check.snapshot(list(models), batch, dtype, device=device)
 
 
 def check(path: str | Path, *, tolerance: str = "0%") -> list[CheckResult]:
     """Recount the models of a baseline .json or budget .yaml; a result per model and metric
     (``all(r.ok for r in results)`` is the CLI's exit 0)."""
-    return _guard.run_check(Path(path), _guard.parse_tolerance(tolerance))
+    return _check.run_check(Path(path), _check.parse_tolerance(tolerance))

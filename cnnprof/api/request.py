@@ -10,10 +10,10 @@ from types import MappingProxyType
 from typing import Any
 
 from cnnprof.analytic.engine import check_run_options
+from cnnprof.arch.model import Shape
+from cnnprof.arch.multipliers import Multipliers
+from cnnprof.arch.reference import DEFAULT_TIMEOUT, MULTIPLIER_KEYS, split_reference
 from cnnprof.errors import OptionError
-from cnnprof.spec.model import Shape
-from cnnprof.spec.multipliers import Multipliers
-from cnnprof.spec.reference import DEFAULT_TIMEOUT, MULTIPLIER_KEYS, split_reference
 
 DEFAULT_INPUT = Shape(3, 224, 224)
 

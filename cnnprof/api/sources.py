@@ -22,16 +22,16 @@ from typing import TYPE_CHECKING, Any
 
 from cnnprof.analytic.engine import profile as analytic_profile
 from cnnprof.api.request import Request
+from cnnprof.arch.model import Arch, Published, Shape
+from cnnprof.arch.reference import DEFAULT_TIMEOUT, is_outside
+from cnnprof.arch.registry import lookup
+from cnnprof.arch.transform import transform
 from cnnprof.errors import CnnprofError, LoadError, MissingExtra, OptionError
 from cnnprof.results.device import Peaks
 from cnnprof.results.interleaved import Interleaved
 from cnnprof.results.profile import Profile
 from cnnprof.results.timing import Deadline, LatencySettings, Timing
 from cnnprof.results.training import MeasuredStep
-from cnnprof.spec.model import Arch, Published, Shape
-from cnnprof.spec.reference import DEFAULT_TIMEOUT, is_outside
-from cnnprof.spec.registry import lookup
-from cnnprof.spec.transform import transform
 
 if TYPE_CHECKING:
     from torch import nn

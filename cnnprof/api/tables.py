@@ -15,6 +15,8 @@ from cnnprof.api.count import training
 from cnnprof.api.latency import predicted_for
 from cnnprof.api.request import Request
 from cnnprof.api.sources import resolve
+from cnnprof.arch.reference import MULTIPLIER_KEYS
+from cnnprof.arch.registry import lookup
 from cnnprof.errors import OptionError
 from cnnprof.results.device import DeviceProfile
 from cnnprof.results.metrics import METRICS, Comparison, ranked_on, value
@@ -27,8 +29,6 @@ from cnnprof.results.tables import (
     SweepPoint,
 )
 from cnnprof.results.timing import Timing
-from cnnprof.spec.reference import MULTIPLIER_KEYS
-from cnnprof.spec.registry import lookup
 
 
 def column(

@@ -1,5 +1,5 @@
 """Stage ⑥: the `cnnprof` command. `app` composes one module per command group (count, tables,
-guard, latency); `options` declares the shared options once. Parse → api → report | render."""
+check, latency); `options` declares the shared options once. Parse → api → report | render."""
 
 import warnings
 

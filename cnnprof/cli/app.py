@@ -15,8 +15,8 @@ import click
 import typer
 from typer.core import TyperGroup
 
+from cnnprof.cli.check import check, snapshot
 from cnnprof.cli.count import count, list_models
-from cnnprof.cli.guard import check, snapshot
 from cnnprof.cli.latency import LATENCY_HELP, device, latency
 from cnnprof.cli.options import CONVENTIONS
 from cnnprof.cli.tables import compare, separable, sweep

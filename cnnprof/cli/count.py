@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from cnnprof.arch.multipliers import Multipliers
+from cnnprof.arch.reference import DEFAULT_TIMEOUT, parse_args, parse_params
 from cnnprof.cli.options import (
     Args,
     Batch,
@@ -35,8 +37,6 @@ from cnnprof.errors import OptionError
 from cnnprof.render import common
 from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.report.units import human
-from cnnprof.spec.multipliers import Multipliers
-from cnnprof.spec.reference import DEFAULT_TIMEOUT, parse_args, parse_params
 
 if TYPE_CHECKING:
     from cnnprof.api.request import Request

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
+from cnnprof.arch.multipliers import Multipliers
+from cnnprof.arch.reference import DEFAULT_TIMEOUT, parse_args
 from cnnprof.cli.options import (
     Allocator,
     AllocatorName,
@@ -44,8 +46,6 @@ from cnnprof.results.device import Peaks
 from cnnprof.results.plausible import implausible
 from cnnprof.results.ranking import TIME_KEYS, ranked
 from cnnprof.results.timing import DEFAULT_BUDGET, Deadline, LatencySettings, check_dtype
-from cnnprof.spec.multipliers import Multipliers
-from cnnprof.spec.reference import DEFAULT_TIMEOUT, parse_args
 
 LATENCY_HELP = (
     "Measure MODEL's latency on this machine: warm-up until stable, then timed runs (median, "

@@ -21,10 +21,10 @@ import typer
 from rich.console import Console
 
 import cnnprof.files as files
+from cnnprof.arch.multipliers import Multipliers
 from cnnprof.errors import OptionError
 from cnnprof.render.common import natural_width
 from cnnprof.results.vocab import ALLOCATORS, DEVICES, DTYPE_BYTES
-from cnnprof.spec.multipliers import Multipliers
 
 CONVENTIONS = (
     "Counting: params are learnable parameters, biases and BatchNorm affine included (buffers "

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cnnprof.arch.reference import DESIGN_KEYS, is_outside, literal, parse_args
 from cnnprof.cli.options import (
     Args,
     Batch,
@@ -31,7 +32,6 @@ from cnnprof.report import tables as report
 from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.results.metrics import METRICS, ranked_on, value
 from cnnprof.results.tables import MAX_SWEEP_POINTS, Column, SweepPoint
-from cnnprof.spec.reference import DESIGN_KEYS, is_outside, literal, parse_args
 
 
 def compare(

@@ -28,8 +28,8 @@ from cnnprof.analytic.formulas import (
     se_squeeze,
     transition_out,
 )
-from cnnprof.spec.model import Arch, Layer
-from cnnprof.spec.ops import op_table
+from cnnprof.arch.model import Arch, Layer
+from cnnprof.arch.ops import op_table
 
 Builder = Callable[[Layer, int], nn.Module]
 

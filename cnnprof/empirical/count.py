@@ -33,9 +33,9 @@ from cnnprof.analytic.formulas import (
     conv_kind,
     out_size,
 )
+from cnnprof.arch.model import Shape, frozen
 from cnnprof.errors import LoadError
 from cnnprof.results.profile import LayerCost, Profile
-from cnnprof.spec.model import Shape, frozen
 
 aten = torch.ops.aten
 

@@ -19,10 +19,10 @@ from dataclasses import dataclass, replace
 
 from torch import nn
 
+from cnnprof.arch.model import Shape
 from cnnprof.empirical.latency import measure
 from cnnprof.results.interleaved import Interleaved
 from cnnprof.results.timing import DEFAULT_MIN_TIME, MIN_RUNS, Deadline, LatencySettings, Timing
-from cnnprof.spec.model import Shape
 
 Progress = Callable[[str, float], None]  # (stage, fraction of that stage done)
 

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from cnnprof.arch.model import Shape
 from cnnprof.empirical import allocator
 from cnnprof.empirical.dispatch import conv_kernels
 from cnnprof.errors import LoadError, OptionError
@@ -50,7 +51,6 @@ from cnnprof.results.timing import (
     Timing,
     check_dtype,
 )
-from cnnprof.spec.model import Shape
 
 Progress = Callable[[str, float], None]  # (stage, fraction of that stage done)
 

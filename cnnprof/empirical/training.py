@@ -16,10 +16,10 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
+from cnnprof.arch.model import Shape
 from cnnprof.empirical.count import to_meta
 from cnnprof.errors import LoadError
 from cnnprof.results.training import GroupedBackward, MeasuredStep
-from cnnprof.spec.model import Shape
 
 aten = torch.ops.aten
 

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from cnnprof.analytic import formulas as fm
+from cnnprof.arch.model import Shape, frozen
 from cnnprof.empirical.count import (
     GELU_FLOPS,
     LAYER_NORM_FLOPS,
@@ -45,7 +46,6 @@ from cnnprof.empirical.count import (
 )
 from cnnprof.errors import LoadError
 from cnnprof.results.profile import LayerCost, Profile
-from cnnprof.spec.model import Shape, frozen
 
 
 @dataclass(frozen=True)

@@ -11,12 +11,12 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from cnnprof.arch.model import Published
 from cnnprof.render.common import Fit, bar, note
 from cnnprof.report.profile import kind_counts, published_text
 from cnnprof.report.profile import notes as note_lines
 from cnnprof.report.units import human, human_bytes, share
 from cnnprof.results.profile import CrossCheck, LayerCost, Profile
-from cnnprof.spec.model import Published
 
 
 def summary(profile: Profile, title: str = "", published: Published | None = None) -> Panel:

@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import Any
 
 from cnnprof.errors import OptionError
-from cnnprof.report import guard, latency, profile, tables
+from cnnprof.report import check, latency, profile, tables
 from cnnprof.report.text import to_json as json_text
 from cnnprof.results.check import CheckResult
 from cnnprof.results.metrics import Comparison
@@ -26,7 +26,7 @@ WRITERS: Mapping[type, Callable[[Any], dict[str, Any]]] = MappingProxyType(
         SeparableReport: tables.separable_dict,
         Timing: latency.latency_dict,
         SweepPoint: tables.sweep_dict,
-        CheckResult: guard.check_dict,
+        CheckResult: check.check_dict,
     }
 )
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from cnnprof.arch.model import Published
 from cnnprof.report.text import to_csv, to_markdown
 from cnnprof.report.units import human, human_bytes, share
 from cnnprof.results.profile import FLOP_CATEGORIES, CrossCheck, LayerCost, Profile
 from cnnprof.results.ranking import COUNT_KEYS, ranked
 from cnnprof.results.timing import Timing
 from cnnprof.results.training import MeasuredStep, TrainingCost
-from cnnprof.spec.model import Published
 
 SCHEMA = "cnnprof.profile/1"
 

@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from cnnprof.arch.model import Shape, evolve, frozen
+from cnnprof.arch.ops import ACTIVATIONS
 from cnnprof.results.vocab import DTYPE_BYTES
-from cnnprof.spec.model import Shape, evolve, frozen
-from cnnprof.spec.ops import ACTIVATIONS
 
 # Element-wise FLOP categories, in display order. `mac` is 2 × MACs (one multiply, one add);
 # `other` is the element-wise arithmetic of an outside model that fits none of the rest

@@ -9,11 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cnnprof.arch.model import Published
 from cnnprof.results.device import Prediction
 from cnnprof.results.profile import Profile
 from cnnprof.results.timing import Timing
 from cnnprof.results.training import TrainingCost
-from cnnprof.spec.model import Published
 
 MAX_SWEEP_POINTS = 10_000  # grid points a sweep makes unless told otherwise (--max-points)
 

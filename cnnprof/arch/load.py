@@ -1,0 +1,525 @@
+"""YAML family file → `Family`, validated; every error names the file, the row and the field."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import cnnprof.files as files
+from cnnprof.arch.generate import GENERATORS
+from cnnprof.arch.model import (
+    ROUND_RULES,
+    Channels,
+    Compound,
+    Family,
+    Generated,
+    Layer,
+    Published,
+    Row,
+    Shape,
+    Variant,
+    frozen,
+)
+from cnnprof.arch.ops import (
+    ACTIVATION_ALIASES,
+    COMMON,
+    DEFAULTS,
+    MAX_MULTIPLIER,
+    OPS,
+    REQUIRED,
+    Field,
+)
+from cnnprof.errors import CnnprofError, SpecError
+
+FAMILY_KEYS = ("family", "paper", "input", "defaults", "channels", "compound", "layers", "variants")
+VARIANT_KEYS = (
+    "aliases",
+    "design",
+    "width",
+    "depth",
+    "resolution",
+    "num_classes",
+    "layers",
+    "defaults",
+    "paper",
+    "note",
+    "published",
+)
+MAX_YAML_VALUES = 200_000  # values a YAML document may expand to (aliases counted each use)
+PUBLISHED_KEYS = ("source", "width", "resolution", "top1", "macs", "params")
+
+
+def read_family(path: str | Path) -> Family:
+    """Read and validate one family file (a regular file of at most MAX_INPUT_BYTES)."""
+    path = Path(path)
+    try:
+        text = files.read_text(path, "spec", files.MAX_INPUT_BYTES)
+    except CnnprofError as exc:
+        raise SpecError(str(exc)) from None
+    return parse_family(text, str(path))
+
+
+def parse_family(text: str, where: str) -> Family:
+    """Parse the YAML text of a family file; ``where`` names it in errors."""
+    return _family(load_yaml(text, where), where)
+
+
+def load_yaml(text: str, where: str) -> Any:
+    """YAML text → plain data, safely (no tags run code) and bounded: a document whose aliases
+    expand past MAX_YAML_VALUES values is refused before anything walks it."""
+    try:
+        doc = yaml.load(text, Loader=_SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f", line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecError(f"{where}{line}: not valid YAML: {problem}") from None
+    except RecursionError:
+        raise SpecError(f"{where}: not valid YAML: nested too deeply") from None
+    _bounded(doc, where)
+    return doc
+
+
+def _bounded(doc: Any, where: str) -> None:
+    """Count the values ``doc`` holds as its readers would see them (an alias counts each time
+    it is used), stopping at the limit."""
+    stack, seen = [doc], 0
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > MAX_YAML_VALUES:
+            raise SpecError(f"{where}: expands to more than {MAX_YAML_VALUES:,} values (YAML "
+                            "aliases used over and over?); refused")  # fmt: skip
+        if isinstance(node, dict):
+            stack.extend(node.values())
+            seen += len(node)
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _family(doc: Any, where: str) -> Family:
+    _mapping(doc, where, "the file")
+    _known_keys(doc, FAMILY_KEYS, where)
+    name = _text(doc, "family", where, required=True)
+    defaults = _defaults(doc.get("defaults"), where, {})
+    base_rows = doc.get("layers")
+    variants_doc = doc.get("variants") or {name: {}}
+    _mapping(variants_doc, where, "field 'variants'")
+    variants: dict[str, Variant] = {}
+    parsed: dict[tuple[Any, ...], Row] = {}  # rows shared by variants (YAML anchors) parse once
+    for vname, vdoc in variants_doc.items():
+        vwhere = f"{where}: variant '{vname}'"
+        variants[str(vname)] = _variant(str(vname), vdoc or {}, vwhere, defaults, base_rows, parsed)
+    family = Family(
+        name=name,
+        paper=_text(doc, "paper", where, required=True),
+        input=_input(doc.get("input"), where),
+        variants=frozen(variants),
+        channels=_channels(doc.get("channels"), where),
+        compound=_compound(doc.get("compound"), where),
+        source=where,
+    )
+    if family.channels.table:
+        _check_tabulated(family)
+    return family
+
+
+def _variant(
+    name: str,
+    doc: Any,
+    where: str,
+    family_defaults: dict[str, Any],
+    base_rows: Any,
+    parsed: dict[tuple[Any, ...], Row],
+) -> Variant:
+    """One variant. ``parsed`` holds the rows already parsed in this file: variants that share a
+    row (the file's `layers:`, or a YAML alias) under the same defaults share it, validated
+    once."""
+    _mapping(doc, where, "its settings")
+    _known_keys(doc, VARIANT_KEYS, where)
+    defaults = _defaults(doc.get("defaults"), where, family_defaults)
+    rows_doc = doc.get("layers", base_rows)
+    if rows_doc is None:
+        raise SpecError(f"{where}: no 'layers': give them at the top of the file or per variant")
+    aliases = doc.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        raise SpecError(f"{where}: field 'aliases': expected a list of names")
+    resolution = doc.get("resolution")
+    num_classes = doc.get("num_classes")
+    rows, generated = _rows(rows_doc, where, defaults, doc.get("design"), parsed)
+    return Variant(
+        name=name,
+        rows=rows,
+        generated=generated,
+        aliases=tuple(aliases),
+        width=_number(doc, "width", where, 1.0, positive=True),
+        depth=_number(doc, "depth", where, 1.0, positive=True),
+        resolution=None if resolution is None else _whole(resolution, where, "resolution"),
+        num_classes=None if num_classes is None else _whole(num_classes, where, "num_classes"),
+        paper=_text(doc, "paper", where),
+        note=_text(doc, "note", where),
+        published=_published(doc.get("published", []), where, doc.get("width", 1.0)),
+    )
+
+
+def _rows(
+    doc: Any,
+    where: str,
+    defaults: Mapping[str, Any],
+    design: Any,
+    parsed: dict[tuple[Any, ...], Row],
+) -> tuple[tuple[Row, ...], Generated | None]:
+    """The variant's rows, a ``{generate: NAME}`` row replaced by the rows its generator writes
+    from the variant's ``design:``. A row mapping already parsed for another variant with the
+    same defaults (a YAML anchor) is taken from ``parsed``."""
+    if not isinstance(doc, list) or not doc:
+        raise SpecError(f"{where}: field 'layers': expected a non-empty list of rows")
+    rows: list[tuple[Row, str]] = []  # each with where it sits in this variant
+    generated = None
+    context = tuple(sorted(defaults.items()))
+    for index, item in enumerate(doc):
+        rwhere = f"{where}, row {index + 1}"
+        if isinstance(item, dict) and "generate" in item:
+            if generated is not None:
+                raise SpecError(f"{rwhere}: a second 'generate' row; a variant takes one")
+            generated = _generated(item, rwhere, defaults, design, at=len(rows))
+            rows.extend((row, row.layer.where) for row in write_rows(generated, where=rwhere))
+            generated = replace(generated, count=len(rows) - generated.at)
+            continue
+        key = (id(item), index, context)
+        if key not in parsed or not isinstance(item, dict):
+            parsed[key] = parse_row(item, rwhere, defaults, path=str(index))
+        rows.append((parsed[key], rwhere))
+    if design is not None and generated is None:
+        raise SpecError(f"{where}: field 'design' given, but no row says {{generate: NAME}}")
+    seen: set[str] = set()
+    for row, rwhere in rows:
+        if row.layer.path in seen:
+            raise SpecError(f"{rwhere}: name '{row.layer.path}' is used twice")
+        seen.add(row.layer.path)
+    return tuple(row for row, _ in rows), generated
+
+
+def _generated(
+    item: dict[Any, Any], where: str, defaults: Mapping[str, Any], design: Any, *, at: int
+) -> Generated:
+    _known_keys(item, ("generate",), where)
+    name = item["generate"]
+    if not isinstance(name, str) or name not in GENERATORS:
+        raise SpecError(
+            f"{where}: field 'generate': unknown generator {name!r}; known: {', '.join(GENERATORS)}"
+        )
+    if design is None:
+        raise SpecError(f"{where}: {{generate: {name}}} needs the variant's 'design:' parameters")
+    _mapping(design, where, "field 'design'")
+    values = check_design(name, design, f"{where}: design")
+    return Generated(
+        generator=name, design=frozen(values), defaults=frozen(defaults), at=at, count=0,
+        where=where,
+    )  # fmt: skip
+
+
+def check_design(
+    generator: str, doc: Mapping[Any, Any], where: str, error: type[CnnprofError] = SpecError
+) -> dict[str, Any]:
+    """A generator's parameters, validated and completed with its defaults; ``error`` is raised
+    (naming ``where``) for an unknown, missing or out-of-range one."""
+    schema = GENERATORS[generator].design
+    unknown = sorted(str(k) for k in set(doc) - set(schema))
+    if unknown:
+        raise error(f"{where}: unknown parameter '{unknown[0]}'; {generator} takes: "
+                    f"{', '.join(schema)}")  # fmt: skip
+    values: dict[str, Any] = {}
+    for key, field in schema.items():
+        if key in doc:
+            try:
+                values[key] = _value(doc[key], field, f"{where}: {key}")
+            except SpecError as exc:
+                raise error(str(exc)) from None
+        elif field.default is REQUIRED:
+            raise error(f"{where}: parameter '{key}' is required ({field.describe()})")
+        else:
+            values[key] = field.default
+    problem = GENERATORS[generator].check(values)
+    if problem:
+        raise error(f"{where}: {problem}")
+    return values
+
+
+def write_rows(
+    generated: Generated,
+    *,
+    where: str = "",
+    design: Mapping[str, Any] | None = None,
+    width: float = 1.0,
+) -> list[Row]:
+    """The rows ``generated``'s generator writes from its design (or ``design``, already checked)
+    at ``width``, validated like written rows."""
+    rule = GENERATORS[generated.generator]
+    docs = rule.write(design or generated.design, width=width)
+    where = where or generated.where
+    rows = []
+    for i, item in enumerate(docs):
+        rwhere = f"{where} (generated: {item.get('name', i)})"
+        rows.append(parse_row(item, rwhere, generated.defaults, path=f"{generated.generator}{i}"))
+    return rows
+
+
+def parse_row(item: Any, where: str, defaults: Mapping[str, Any], path: str) -> Row:
+    """Validate one row against its op's schema and fill every field (defaults included)."""
+    if not isinstance(item, dict):
+        raise SpecError(f"{where}: expected a mapping like {{op: conv, out: 32}}, got {item!r}")
+    op = item.get("op")
+    if not isinstance(op, str) or op not in OPS:
+        allowed = ", ".join(sorted(OPS))
+        raise SpecError(f"{where}: field 'op': unknown op {op!r}; allowed: {allowed}")
+    where = f"{where} (op {op})"
+    schema = {**OPS[op], **COMMON}
+    unknown = sorted((str(k) for k in set(item) - set(schema) - {"op"}), key=str)
+    if unknown:
+        allowed = ", ".join(sorted(schema))
+        raise SpecError(f"{where}: unknown field '{unknown[0]}'; {op} takes: {allowed}")
+    args: dict[str, Any] = {}
+    for key, field in schema.items():
+        if key in item:
+            args[key] = _value(item[key], field, f"{where}: field '{key}'")
+        elif field.inherit and field.inherit in defaults:
+            args[key] = defaults[field.inherit]
+        elif field.default is REQUIRED:
+            raise SpecError(f"{where}: field '{key}' is required ({field.describe()})")
+        else:
+            args[key] = field.default
+    if "bias" in args and args["bias"] is None:
+        args["bias"] = args.get("norm", "none") == "none"
+    repeat = args.pop("repeat")
+    name = args.pop("name")
+    if name and not re.fullmatch(r"[A-Za-z0-9_]+", name):
+        raise SpecError(f"{where}: field 'name': {name!r} may hold letters, digits and _ only")
+    layer = Layer(op=op, path=name or path, args=frozen(args), where=where)
+    return Row(layer=layer, repeat=repeat)
+
+
+def _value(value: Any, field: Field, where: str) -> Any:
+    kind = field.kind
+    ok = True
+    if kind == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind == "float":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = _finite(value) if ok else value
+        ok = ok and value is not None
+    elif kind == "bool":
+        ok = isinstance(value, bool)
+    elif kind == "str":
+        ok = isinstance(value, (str, int)) and not isinstance(value, bool)
+        value = str(value) if ok else value
+    elif kind == "choice":
+        value = ACTIVATION_ALIASES.get(value, value) if isinstance(value, str) else value
+        ok = value in field.choices
+    elif kind == "padding":
+        ok = value == "same" or (isinstance(value, int) and not isinstance(value, bool))
+    if ok and kind in ("int", "float", "padding") and value != "same":
+        low = field.low if field.low is not None else (0 if kind == "padding" else None)
+        ok = (low is None or value >= low) and (field.high is None or value <= field.high)
+    if not ok:
+        raise SpecError(f"{where}: expected {field.describe()}, got {value!r}")
+    return value
+
+
+def _defaults(doc: Any, where: str, inherited: Mapping[str, Any]) -> dict[str, Any]:
+    if doc is None:
+        doc = {}
+    _mapping(doc, where, "field 'defaults'")
+    out = dict(inherited)
+    for key, value in doc.items():
+        field = DEFAULTS.get(key)
+        if field is None:
+            allowed = ", ".join(DEFAULTS)
+            raise SpecError(f"{where}: defaults: unknown field '{key}'; allowed: {allowed}")
+        out[key] = _value(value, field, f"{where}: defaults: field '{key}'")
+    for key, field in DEFAULTS.items():
+        out.setdefault(key, field.default)
+    return out
+
+
+def _input(doc: Any, where: str) -> Shape:
+    ok = (
+        isinstance(doc, list)
+        and len(doc) == 3
+        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in doc)
+    )
+    if not ok:
+        raise SpecError(f"{where}: field 'input': expected [channels, height, width], got {doc!r}")
+    return Shape(*doc)
+
+
+def _channels(doc: Any, where: str) -> Channels:
+    if doc is None:
+        return Channels()
+    _mapping(doc, where, "field 'channels'")
+    _known_keys(doc, ("round", "divisor", "min", "widths", "table"), f"{where}: channels")
+    rule = doc.get("round", "floor")
+    if rule not in ROUND_RULES:
+        raise SpecError(
+            f"{where}: channels: field 'round': expected {' or '.join(ROUND_RULES)}, got {rule!r}"
+        )
+    widths, table = _width_table(doc, rule == "table", f"{where}: channels")
+    return Channels(
+        round=rule,
+        divisor=_whole(doc.get("divisor", 8), where, "channels.divisor"),
+        min=_whole(doc.get("min", 1), where, "channels.min"),
+        widths=widths,
+        table=table,
+    )
+
+
+def _width_table(
+    doc: Mapping[str, Any], wanted: bool, where: str
+) -> tuple[tuple[float, ...], tuple[tuple[int, tuple[int, ...]], ...]]:
+    """``widths: [0.5, 1.0]`` and ``table: {116: [48, 116]}``: given exactly when round is table;
+    every row of the table has a count per width, and its count at width 1.0 is its key."""
+    if not wanted:
+        if "widths" in doc or "table" in doc:
+            raise SpecError(f"{where}: 'widths' and 'table' go with round: table only")
+        return (), ()
+    raw_widths, raw_table = doc.get("widths"), doc.get("table")
+    if not isinstance(raw_widths, list) or not raw_widths:
+        raise SpecError(f"{where}: field 'widths': expected a list of widths, e.g. [0.5, 1.0]")
+    widths = tuple(_number({"widths": w}, "widths", where, None, positive=True) for w in raw_widths)
+    if not any(abs(w - 1.0) < 1e-9 for w in widths):
+        raise SpecError(f"{where}: field 'widths': the table needs a column for width 1.0")
+    one = next(i for i, w in enumerate(widths) if abs(w - 1.0) < 1e-9)
+    _mapping(raw_table, where, "field 'table'")
+    table = []
+    for key, counts in raw_table.items():
+        ok = isinstance(counts, list) and len(counts) == len(widths)
+        if not ok or not all(isinstance(c, int) and not isinstance(c, bool) for c in counts):
+            raise SpecError(
+                f"{where}: table: row {key!r}: expected {len(widths)} whole numbers, one per width"
+            )
+        counts = [_whole(c, where, f"table {key}") for c in counts]
+        if key != counts[one]:
+            raise SpecError(
+                f"{where}: table: row {key!r}: its count at width 1.0 is {counts[one]}; a row's "
+                "key is its count at width 1.0"
+            )
+        table.append((key, tuple(counts)))
+    return widths, tuple(table)
+
+
+def _check_tabulated(family: Family) -> None:
+    """With ``round: table`` every channel count a width multiplier scales must be in the table."""
+    known = dict(family.channels.table)
+    for variant in family.variants.values():
+        for row in variant.rows:
+            layer = row.layer
+            if layer.get("fixed") or layer.get("classifier"):
+                continue
+            for key, field in OPS[layer.op].items():
+                value = layer.get(key)
+                if field.channels and value not in known:
+                    raise SpecError(
+                        f"{layer.where}: field '{key}': {value} channels is not in the family's "
+                        f"channel table ({', '.join(map(str, known))}); add it there or mark "
+                        "the row fixed: true"
+                    )
+
+
+def _compound(doc: Any, where: str) -> Compound | None:
+    if doc is None:
+        return None
+    _mapping(doc, where, "field 'compound'")
+    _known_keys(doc, ("alpha", "beta", "gamma"), f"{where}: compound")
+    values = {
+        k: _number(doc, k, f"{where}: compound", None, positive=True)
+        for k in ["alpha", "beta", "gamma"]
+    }
+    if any(v is None for v in values.values()):
+        raise SpecError(f"{where}: compound: needs alpha, beta and gamma")
+    return Compound(**values)
+
+
+def _published(doc: Any, where: str, width: Any) -> tuple[Published, ...]:
+    """Published figures; an entry's width defaults to its variant's."""
+    if not isinstance(doc, list):
+        raise SpecError(f"{where}: field 'published': expected a list")
+    out = []
+    for i, item in enumerate(doc):
+        pwhere = f"{where}: published {i + 1}"
+        _mapping(item, pwhere, "an entry")
+        _known_keys(item, PUBLISHED_KEYS, pwhere)
+        res = item.get("resolution")
+        out.append(
+            Published(
+                source=_text(item, "source", pwhere, required=True),
+                width=_number(item, "width", pwhere, width, positive=True),
+                resolution=None if res is None else _whole(res, pwhere, "resolution"),
+                top1=_number(item, "top1", pwhere, None),
+                macs=_number(item, "macs", pwhere, None),
+                params=_number(item, "params", pwhere, None),
+            )
+        )
+    return tuple(out)
+
+
+def _mapping(doc: Any, where: str, what: str) -> None:
+    if not isinstance(doc, dict):
+        raise SpecError(f"{where}: {what}: expected a mapping, got {type(doc).__name__}")
+
+
+def _known_keys(doc: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    unknown = sorted(str(k) for k in set(doc) - set(allowed))
+    if unknown:
+        raise SpecError(f"{where}: unknown field '{unknown[0]}'; allowed: {', '.join(allowed)}")
+
+
+def _text(doc: Mapping[str, Any], key: str, where: str, required: bool = False) -> str:
+    value = doc.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or not value:
+        raise SpecError(f"{where}: field '{key}': expected text, got {value!r}")
+    return value
+
+
+def _number(
+    doc: Mapping[str, Any], key: str, where: str, default: Any, positive: bool = False
+) -> Any:
+    if key not in doc:
+        return default
+    value = doc[key]
+    number = None
+    if isinstance(value, str):  # YAML 1.1 reads 569e6 as text; accept plain numbers written so
+        with contextlib.suppress(ValueError):
+            number = _finite(float(value))
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = _finite(value)
+    if number is None or (positive and not 0 < number <= MAX_MULTIPLIER):
+        need = f"a finite number in (0, {MAX_MULTIPLIER:g}]" if positive else "a finite number"
+        raise SpecError(f"{where}: field '{key}': expected {need}, got {value!r}")
+    return number
+
+
+def _finite(value: float) -> float | None:
+    """``value`` as a float, or None when it is not finite or too large for a float."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _whole(value: Any, where: str, key: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise SpecError(f"{where}: field '{key}': expected a whole number > 0, got {value!r}")
+    return value

@@ -1,0 +1,115 @@
+"""What a model reference says, parsed once: ``mobilenet@alpha=0.5,res=160``,
+``resnet50@separable``, ``torchvision:resnet18``, ``pkg.mod:factory``, ``file.py:factory``,
+``spec.yaml``; and factory arguments ``NAME=VALUE``. Pure text in, plain values out."""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from cnnprof.arch.generate import GENERATORS
+from cnnprof.arch.transform import TRANSFORMS
+from cnnprof.errors import OptionError
+
+# Keys of a variant reference, NAME@key=value,key=value → the option each sets and its type.
+# Multiplier keys name a field of `Multipliers`; the others a field of the request.
+VARIANT_KEYS: Mapping[str, tuple[str, type]] = MappingProxyType(
+    {
+        "alpha": ("alpha", float),
+        "width": ("alpha", float),
+        "rho": ("rho", float),
+        "res": ("resolution", int),
+        "resolution": ("resolution", int),
+        "depth": ("depth", float),
+        "phi": ("phi", float),
+        "classes": ("num_classes", int),
+        "num_classes": ("num_classes", int),
+        "batch": ("batch", int),
+        "train": ("train", str),
+    }
+)
+MULTIPLIER_KEYS = frozenset({"alpha", "rho", "resolution", "depth", "phi", "num_classes"})
+# A generated family's design-space parameters (RegNet: d, w0, wa, wm, g, b, se): reference keys
+# too (``regnet_y_400mf@wm=2.5``), gathered under "design".
+DESIGN_KEYS = frozenset(name for g in GENERATORS.values() for name in g.design) - set(VARIANT_KEYS)
+
+
+DEFAULT_TIMEOUT = 120.0  # seconds each stage of an outside model's own code may take
+
+
+def is_outside(model: object) -> bool:
+    """A model with no spec: an ``nn.Module`` or a ``prefix:name`` reference."""
+    if not isinstance(model, str):
+        return True
+    head, sep, _ = model.partition(":")
+    return bool(sep) and bool(head) and not head.endswith(".yaml")
+
+
+def split_reference(reference: str) -> tuple[str, dict[str, Any]]:
+    """``"mobilenet@alpha=0.5,res=160"`` → ``("mobilenet", {"alpha": 0.5, "resolution": 160})``;
+    flags (``@separable``) gather under ``"transforms"``."""
+    model, sep, tail = reference.partition("@")
+    options: dict[str, Any] = {}
+    if not sep:
+        return model, options
+    for part in filter(None, tail.split(",")):
+        key, eq, value = part.partition("=")
+        if key in TRANSFORMS and not eq:
+            options["transforms"] = (*options.get("transforms", ()), key)
+            continue
+        if key in DESIGN_KEYS and eq:
+            options["design"] = {**options.get("design", {}), key: literal(value)}
+            continue
+        if key not in VARIANT_KEYS or not eq:
+            known = ", ".join([*VARIANT_KEYS, *TRANSFORMS, *sorted(DESIGN_KEYS)])
+            raise OptionError(f"'{reference}': unknown variant key '{key}'; known: {known}")
+        name, kind = VARIANT_KEYS[key]
+        try:
+            options[name] = kind(value)
+        except ValueError:
+            raise OptionError(f"'{reference}': {key}={value} is not a {kind.__name__}") from None
+    return model, options
+
+
+def literal(text: str) -> Any:
+    """A Python literal (number, bool, None, quoted text), else the text itself."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def parse_params(pairs: list[str] | None) -> dict[str, Any]:
+    """``["wm=2.5", "d=20"]`` (``--param``) → a generated family's design overrides."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in DESIGN_KEYS:
+            known = ", ".join(sorted(DESIGN_KEYS))
+            raise OptionError(f"--param {pair!r}: expected NAME=VALUE with NAME one of {known}")
+        out[key] = literal(value)
+    return out
+
+
+def parse_args(pairs: list[str] | None) -> dict[str, Any]:
+    """``["num_classes=10", "width_mult=0.5"]`` → keyword arguments (Python literals or text)."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise OptionError(f"--arg {pair!r}: expected NAME=VALUE, e.g. num_classes=10")
+        out[key] = literal(value)
+    return out
+
+
+def matching(names: list[str], pattern: str | None) -> list[str]:
+    """The names a shell-style wildcard matches (a plain word matches anywhere in a name)."""
+    if pattern is None:
+        return names
+    pattern = pattern.lower()
+    if not any(ch in pattern for ch in "*?["):
+        pattern = f"*{pattern}*"
+    return [n for n in names if fnmatch.fnmatchcase(n, pattern)]

@@ -1,0 +1,117 @@
+"""The registry: model names and aliases → (family, variant), with did-you-mean suggestions.
+
+One object, built once from the YAML files shipped in ``configs/models`` (package data).
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cnnprof.files as files
+from cnnprof.arch.load import read_family
+from cnnprof.arch.model import Arch, Family, Variant, frozen
+from cnnprof.arch.multipliers import Multipliers
+from cnnprof.arch.reference import matching
+from cnnprof.arch.scale import resolve
+from cnnprof.arch.shipped import models_dir
+from cnnprof.errors import SpecError, UnknownModel
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registry model: its family and variant."""
+
+    family: Family
+    variant: Variant
+
+    @property
+    def name(self) -> str:
+        return self.variant.name
+
+    @property
+    def paper(self) -> str:
+        return self.variant.paper or self.family.paper
+
+    def arch(
+        self, multipliers: Multipliers | None = None, *, design: Mapping[str, Any] | None = None
+    ) -> Arch:
+        """The variant scaled by ``multipliers``; ``design`` overrides a generated variant's
+        design-space parameters (RegNet's ``{"wm": 2.5}``)."""
+        return resolve(self.family, self.variant.name, multipliers, design=design)
+
+
+@dataclass(frozen=True)
+class Registry:
+    entries: Mapping[str, Entry]
+    aliases: Mapping[str, str]
+
+    @classmethod
+    def from_files(cls, paths: Iterable[Path]) -> Registry:
+        return cls.from_families(read_family(path) for path in sorted(paths))
+
+    @classmethod
+    def from_families(cls, families: Iterable[Family]) -> Registry:
+        entries: dict[str, Entry] = {}
+        aliases: dict[str, str] = {}
+        for family in families:
+            for variant in family.variants.values():
+                for key in (variant.name, *variant.aliases):
+                    if key in entries or key in aliases:
+                        raise SpecError(
+                            f"{family.source}: model name '{key}' is already registered"
+                        )
+                entries[variant.name] = Entry(family, variant)
+                aliases.update(dict.fromkeys(variant.aliases, variant.name))
+        return cls(frozen(entries), frozen(aliases))
+
+    def names(self, pattern: str | None = None) -> list[str]:
+        """Registry names in file order, optionally filtered by a shell-style wildcard."""
+        return matching(list(self.entries), pattern)
+
+    def canonical(self, name: str) -> str | None:
+        key = name.strip().lower()
+        if key in self.entries:
+            return key
+        return self.aliases.get(key)
+
+    def get(self, name: str) -> Entry:
+        key = self.canonical(name)
+        if key is None:
+            raise UnknownModel(self.unknown_message(name))
+        return self.entries[key]
+
+    def unknown_message(self, name: str) -> str:
+        choices = [*self.entries, *self.aliases]
+        close = difflib.get_close_matches(name.lower(), choices, n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(close)}?" if close else "see `cnnprof list`"
+        return (
+            f"unknown model '{name}': {hint} (outside models: torchvision:NAME, timm:NAME, "
+            "package.module:factory, file.py:factory, spec.yaml)"
+        )
+
+
+@functools.lru_cache(maxsize=1)
+def default_registry() -> Registry:
+    return Registry.from_files(models_dir().glob("*.yaml"))
+
+
+def lookup(model: str) -> Entry:
+    """A registry name or alias, or a path to a YAML family file (``spec.yaml`` or
+    ``spec.yaml:variant``)."""
+    path, yaml_suffix, variant = model.partition(".yaml")
+    if yaml_suffix and (variant == "" or variant.startswith(":")):
+        file = Path(path + ".yaml")
+        if not files.exists(file, "spec"):
+            raise UnknownModel(f"spec file '{file}' does not exist")
+        family = read_family(file)
+        name = variant[1:] or next(iter(family.variants))
+        if name not in family.variants:
+            known = ", ".join(family.variants)
+            raise UnknownModel(f"'{file}' has no variant '{name}'; it has: {known}")
+        return Entry(family, family.variants[name])
+    return default_registry().get(model)

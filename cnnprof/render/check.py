@@ -1,0 +1,38 @@
+"""Rich renderable of `cnnprof check`: before, after and delta per model and metric."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from cnnprof.render.common import Fit
+from cnnprof.report.check import status
+from cnnprof.report.units import human
+from cnnprof.results.check import CheckResult
+
+
+def check_table(results: Sequence[CheckResult], source: str) -> Group:
+    """Before / after / delta per model and metric; failing cells marked, undecided verdicts
+    said."""
+    table = Table(title=f"cnnprof check {source}", title_justify="left")
+    for name in ("model", "metric", "before / limit", "after", "delta", "allowed", "status"):
+        table.add_column(name, justify="left" if name in ("model", "metric") else "right")
+    failed = 0
+    for r in results:
+        ok = r.ok
+        failed += not ok
+        style = "" if ok else "bold red"
+        table.add_row(
+            r.model, r.label, human(r.before), Text(human(r.after), style=style),
+            Text(f"{100 * r.delta:+.2f} %", style=style), human(r.limit),
+            Text(status(r), style="green" if ok else "bold red"),
+        )  # fmt: skip
+    verdict = (
+        Text(f"{failed} of {len(results)} metrics over their limit", style="bold red")
+        if failed
+        else Text(f"all {len(results)} metrics hold", style="green")
+    )
+    return Group(Fit(table, ("allowed", "before / limit", "delta")), verdict)

@@ -1,0 +1,675 @@
+"""Latency: the measuring path on CPU (structure and sanity, never a wall-clock figure), device
+peaks and their cache, the roofline (pure Python), and `cnnprof latency` / `cnnprof device`."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.torch
+
+from conftest import assert_error, run  # noqa: E402
+from torch import nn  # noqa: E402
+
+from cnnprof import api  # noqa: E402
+from cnnprof.analytic import roofline  # noqa: E402
+from cnnprof.analytic.roofline import (  # noqa: E402  # noqa: E402
+    OpCost,
+    conv_rate,
+    estimate,
+    layer_estimate,
+    reorder_s,
+    row_ops,
+)
+from cnnprof.api.latency import measure as measure_request  # noqa: E402
+from cnnprof.arch.model import Shape  # noqa: E402
+from cnnprof.empirical import latency as latency_module  # noqa: E402
+from cnnprof.empirical import peaks as peaks_module  # noqa: E402
+from cnnprof.empirical.dispatch import conv_backend, owner  # noqa: E402
+from cnnprof.empirical.kernels import KernelPlan  # noqa: E402
+from cnnprof.empirical.latency import measure  # noqa: E402
+from cnnprof.errors import OptionError  # noqa: E402
+from cnnprof.report import latency as report_latency  # noqa: E402
+from cnnprof.results.device import Roofs, interpolate  # noqa: E402
+from cnnprof.results.timing import MIN_RUNS, LatencySettings, quantile  # noqa: E402
+
+SMALL = "mobilenet@alpha=0.25,res=64"  # depthwise rows, residual-free, ~2.5 M MACs
+QUICK = {"runs": 3, "warmup": 1}
+
+
+TINY_PLAN = peaks_module.Plan(
+    matmul_sizes=(64,),
+    ceiling_input=(1, 8, 8, 8),
+    layout_input=(1, 8, 8),
+    conv_input=(1, 8, 8),
+    few_input=(1, 4, 4),
+    copy_bytes=(2**12, 2**16),
+    overhead_runs=5,
+    conv_channels=(8, 16),
+    layout_channels=(8, 16),
+    fault_bytes=2**20,
+)
+TINY_KERNELS = KernelPlan(batches=(1,), networks=(1,), warmup=1, passes=2)
+
+
+@pytest.fixture(autouse=True)
+def tiny_peaks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Peaks cached under tmp_path and measured on tiny sizes, so no test waits for them."""
+    monkeypatch.setenv("CNNPROF_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(peaks_module, "PLANS", {"cpu": TINY_PLAN})
+    monkeypatch.setattr(peaks_module, "KERNEL_PLANS", {"cpu": TINY_KERNELS})
+    return tmp_path / "cache"
+
+
+# --- the measuring path ------------------------------------------------------------------------
+
+
+def test_latency_structure_and_rows():
+    before = torch.get_num_threads()
+    request = api.request(SMALL)
+    timing = measure_request(request, LatencySettings(threads=1, layers=True, **QUICK))
+    assert torch.get_num_threads() == before, "thread count restored"
+    assert timing.threads == 1
+    assert timing.device == "cpu" and timing.device_name
+    assert timing.dtype == "float32" and timing.batch == 1
+    assert timing.torch_version == torch.__version__
+    assert timing.runs == 3 and len(timing.samples) == 3
+    assert all(s > 0 for s in timing.samples)
+    assert timing.p10 <= timing.median <= timing.p90
+    assert timing.iqr >= 0 and timing.cv >= 0
+    assert timing.throughput == pytest.approx(1 / timing.median)
+    profile = api.profile_analytic(request)
+    assert timing.macs == profile.macs
+    assert [layer.path for layer in timing.layers] == [row.path for row in profile.rows]
+    assert all(layer.seconds >= 0 for layer in timing.layers)
+    assert sum(layer.macs for layer in timing.layers) == profile.macs
+    assert timing.layer_runs == timing.runs, "one hooked run after each whole-model run"
+    counted = [layer.page_faults for layer in timing.layers if layer.page_faults is not None]
+    assert all(f >= 0 for f in counted) and set(timing.row_faults()) <= set(timing.by_path())
+    assert timing.hook_overhead >= 0
+    assert timing.layer_ratio is not None and timing.layer_ratio > 0
+    assert set(timing.by_path()) == {row.path for row in profile.rows}
+
+
+def test_each_convolution_row_records_the_kernel_torch_ran():
+    timing = measure_request(api.request(SMALL), LatencySettings(threads=1, **QUICK))
+    profile = api.profile_analytic(api.request(SMALL))
+    assert set(timing.kernel_map()) == {r.path for r in profile.rows if r.op in ("conv", "dwconv")}
+    assert all(len(k) == 1 and k[0] for k in timing.kernel_map().values()), "one call each"
+    assert timing.page_faults is None or timing.page_faults >= 0
+
+
+def test_rows_own_the_convolutions_inside_them():
+    assert owner("3.se.reduce", ["3", "3.se", "4"]) == "3.se"
+    assert owner("3", ["3", "30"]) == "3"
+    assert owner("30.conv", ["3"]) is None
+
+
+def test_best_of_two_rounds_keeps_each_figure_at_its_best(tiny_peaks: Path):
+    a = peaks_module.measure_peaks("cpu", "float32", 1, plan=replace(TINY_PLAN, rounds=1))
+    r = a.roofs
+    b = replace(a, roofs=replace(
+        r,
+        flops_per_s=2 * r.flops_per_s,
+        op_overhead=tuple((k, v / 2) for k, v in r.op_overhead),
+        bandwidth=tuple((n, rate / 2) for n, rate in r.bandwidth),
+        fault_s=3 * r.fault_s,
+    ))  # fmt: skip
+    merged = peaks_module.best(a, b).roofs
+    assert merged.flops_per_s == b.roofs.flops_per_s and merged.op_overhead == b.roofs.op_overhead
+    assert merged.bandwidth == r.bandwidth and merged.fault_s == r.fault_s
+
+
+def test_each_row_owns_the_page_faults_between_its_start_and_the_next_boundary(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    faults = iter([100, 103, 103, 110, 111])  # root start, rows a, b, c, root end
+    monkeypatch.setattr(latency_module, "minor_faults", lambda: next(faults))
+    stamps = latency_module._Stamps(latency_module.Clock())
+    for path in (None, "a", "b", "c", ""):
+        stamps.hook(path)()
+    segments = stamps.segments()
+    assert {p: f for p, (_, _, f) in segments.items()} == {"a": 3, "b": 7, "c": 1}
+    assert {p: n for p, (_, n, _) in segments.items()} == {"a": 2, "b": 1, "c": 1}, "root → a"
+
+
+def test_rows_without_a_fault_count_say_so(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(latency_module, "minor_faults", lambda: None)
+    settings = LatencySettings(threads=1, layers=True, runs=2, warmup=1)
+    timing = measure_request(api.request(SMALL), settings)
+    assert timing.page_faults is None and timing.row_faults() == {}
+    assert all(layer.page_faults is None for layer in timing.layers)
+
+
+def test_faults_column_appears_where_a_row_took_some():
+    timing = measure_request(api.request(SMALL), LatencySettings(threads=1, layers=True, **QUICK))
+    layers = tuple(replace(layer, page_faults=float(i)) for i, layer in enumerate(timing.layers))
+    faulting = replace(timing, layers=layers)
+    quiet = replace(timing, layers=tuple(replace(lt, page_faults=0.0) for lt in layers))
+    assert "faults" in report_latency.latency_markdown(faulting)
+    assert "faults" not in report_latency.latency_markdown(quiet)
+
+
+def test_hooked_runs_stop_at_their_cap_while_whole_model_runs_go_on(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setattr(latency_module, "MAX_LAYER_RUNS", 2)
+    settings = LatencySettings(threads=1, layers=True, runs=5, warmup=1)
+    timing = measure_request(api.request(SMALL), settings)
+    assert timing.runs == 5 and timing.layer_runs == 2
+    assert all(layer.seconds >= 0 for layer in timing.layers)
+
+
+def test_convolution_curves_are_timed_in_rotation():
+    plan = replace(TINY_PLAN, curve_rotations=3)
+    order: list[int] = []
+
+    class Recording(latency_module.Clock):
+        def time(self, fn):  # type: ignore[no-untyped-def]
+            order.append(fn.func.in_channels)
+            return super().time(fn)
+
+    beyond = peaks_module._Beyond({"conv": 1e-6})
+    with torch.inference_mode():
+        curve = peaks_module._conv_curve(
+            Recording(), torch.device("cpu"), torch.float32, beyond, 1, (1, 6, 6), plan
+        )
+    assert order == list(plan.conv_channels) * 3, "each size after the next smaller"
+    assert [f for f, _ in curve] == sorted(f for f, _ in curve) and all(r > 0 for _, r in curve)
+
+
+def test_min_time_takes_at_least_min_runs_and_batch_scales_throughput():
+    request = api.request("lenet5", batch=2)
+    timing = measure_request(request, LatencySettings(min_time=1e-6, warmup=0))
+    assert timing.runs >= MIN_RUNS
+    assert timing.warmup_runs == 2  # the first run and the one that records kernels: discarded
+    assert timing.throughput == pytest.approx(2 / timing.median)
+    assert not timing.layers and timing.layer_ratio is None
+
+
+def test_auto_warmup_is_bounded_by_the_budget(monkeypatch: pytest.MonkeyPatch):
+    """On a clock where every reading is 10 ms later, a 0.2 s budget allows about 20 readings:
+    warm-up stops at its share of the budget (unsettled: the medians never get a chance to
+    agree) and the timed runs stop at the budget, far short of the default second of runs."""
+    now = iter(range(10**6))
+    monkeypatch.setattr(latency_module.time, "perf_counter", lambda: next(now) * 0.01)
+    timing = measure_request(api.request("lenet5"), LatencySettings(budget=0.2))
+    assert timing.budget_hit and not timing.warmup_stable
+    window = latency_module.MAX_WINDOW  # a warm-up window's runs at most
+    assert timing.warmup_runs <= 1 + window, "warm-up overran its share of the budget"
+    assert 1 <= timing.runs <= 20, "timed runs overran the budget"
+
+
+def test_bfloat16_channels_last_on_an_outside_module_leaves_it_untouched():
+    module = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    request = api.request(module, input=(3, 16, 16), dtype="bfloat16")
+    timing = measure_request(request, LatencySettings(channels_last=True, layers=True, **QUICK))
+    assert timing.dtype == "bfloat16" and timing.channels_last
+    assert next(module.parameters()).dtype == torch.float32, "the caller's module was copied"
+    assert [layer.path for layer in timing.layers] == ["0", "1", "2", "3"]
+
+
+def test_measure_without_rows():
+    module = nn.Sequential(nn.Flatten(), nn.Linear(4, 2))
+    timing = measure(module, Shape(4, 1, 1), settings=LatencySettings(**QUICK))
+    assert timing.model == "Sequential" and timing.runs == 3 and timing.layers == ()
+
+
+def test_quantile_interpolates_like_numpy():
+    assert quantile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
+    assert quantile([5.0], 0.9) == 5.0
+    assert quantile([4.0, 1.0, 3.0, 2.0], 0.1) == pytest.approx(1.3)
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        ({"runs": 0}, "--runs 0"),
+        ({"min_time": -1.0}, "--min-time -1"),
+        ({"runs": 3, "min_time": 1.0}, "alternatives"),
+        ({"device": "tpu"}, "--device tpu"),
+        ({"threads": 0}, "--threads 0"),
+    ],
+)
+def test_settings_out_of_range_are_refused_when_built(options: dict, fragment: str):
+    with pytest.raises(OptionError, match=fragment):
+        LatencySettings(**options)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present here")
+def test_cuda_absent_is_an_option_error():
+    with pytest.raises(OptionError, match="CUDA is not available"):
+        measure_request(api.request("lenet5"), LatencySettings(device="cuda"))
+
+
+def test_a_dtype_the_device_cannot_run_is_an_option_error(monkeypatch: pytest.MonkeyPatch):
+    def missing(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("\"addmm_impl_cpu_\" not implemented for 'Half'")
+
+    monkeypatch.setattr(latency_module.torch, "matmul", missing)
+    with pytest.raises(OptionError, match="--dtype float16: not supported on cpu"):
+        measure_request(api.request("lenet5", dtype="float16"), LatencySettings(**QUICK))
+
+
+# --- device peaks and their cache ---------------------------------------------------------------
+
+
+def test_peaks_cache_round_trip(tiny_peaks: Path, monkeypatch: pytest.MonkeyPatch):
+    first = peaks_module.peaks("cpu", "float32", 1)
+    files = list((tiny_peaks / "peaks").glob("*.json"))
+    assert len(files) == 1 and "__1t__float32" in files[0].name
+    assert first.threads == 1 and first.roofs.flops_per_s > 0
+    assert [n for n, _ in first.roofs.bandwidth] == [2 * 2**12, 2 * 2**16]
+    assert {k for k, _ in first.roofs.op_overhead} >= {"conv", "norm", "act", "add"}
+    overhead = dict(first.roofs.op_overhead)
+    tiny = nn.Conv2d(2, 2, 3, padding=1, groups=2)
+    assert f"conv/{conv_backend(tiny, torch.ones(1, 2, 4, 4))}" in overhead, "per kernel"
+    assert (
+        first.roofs.fault_s > 0 and len(first.roofs.conv_curve) == len(first.roofs.kxk_curve) == 2
+    )
+    assert all(
+        0 < rate <= first.roofs.flops_per_s
+        for _, rate in first.roofs.conv_curve + first.roofs.kxk_curve
+    )
+
+    calls = []
+    real = peaks_module.measure_peaks
+    monkeypatch.setattr(
+        peaks_module, "measure_peaks", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    assert peaks_module.peaks("cpu", "float32", 1) == first, "read back from the cache"
+    assert calls == []
+    peaks_module.peaks("cpu", "float32", 1, refresh=True)
+    assert calls == [1]
+    files[0].write_text("{not json", encoding="utf-8")
+    notes: list[str] = []
+    peaks_module.peaks("cpu", "float32", 1, notes=notes)
+    assert calls == [1, 1], "an unreadable cache file is measured again"
+    assert "cached device peaks not used" in notes[0]
+    assert peaks_module.peaks("cpu", "float32", 2).threads == 2, "threads are part of the key"
+    assert len(list((tiny_peaks / "peaks").glob("*.json"))) == 2
+
+
+# --- the roofline, pure Python ------------------------------------------------------------------
+
+
+ROOFS = Roofs(
+    flops_per_s=100e9,
+    conv_curve=((10**6, 20e9), (10**8, 80e9)),
+    bandwidth=((2**16, 60e9), (2**24, 20e9), (2**28, 10e9)),
+    op_overhead=(
+        ("conv", 10e-6), ("norm", 8e-6), ("act", 2e-6), ("linear", 5e-6),
+        ("conv/mkldnn", 70e-6), ("conv/mkldnn/channels_last", 50e-6), ("conv/slow2d", 9e-6),
+    ),
+    byte_ceilings=(("dwconv", 3e9), ("dwconv/channels_last", 9e9)),
+    flop_ceilings=(("maxpool", 0.3e9), ("lrn", 1e9)),
+    kxk_curve=((10**6, 40e9), (10**8, 95e9)),
+    layout=((2**16, 40e9), (2**24, 5e9)),
+    layout_kernel="mkldnn",
+    fault_s=1e-6,
+)  # fmt: skip
+
+
+def test_roofline_rows_are_sums_of_their_ops():
+    profile = api.profile_analytic(api.request("mobilenet"))
+    rows = {r.path: r for r in profile.rows}
+    dw = layer_estimate(rows["1.dw"], ROOFS, 1, 4)
+    assert [o.kind for o in dw.ops] == ["dwconv", "norm", "act"]
+    assert dw.overhead_s == pytest.approx(20e-6)
+    assert all(o.bound == "memory" for o in dw.ops), "depthwise, BatchNorm, ReLU: memory-bound"
+    assert dw.ops[0].memory_s == pytest.approx(dw.ops[0].bytes / 3e9), "the depthwise ceiling"
+    assert dw.ops[1].bytes == 2 * 4 * rows["1.dw"].out_shape.elements
+    pw = layer_estimate(rows["7.0.pw"], ROOFS, 1, 4)
+    assert pw.bound == "compute" and pw.ops[0].compute_s > pw.ops[0].memory_s
+    conv_flops = pw.ops[0].flops  # 2 × 51.4 M: at the top of the curve, below the matmul peak
+    assert conv_flops / pw.ops[0].compute_s == pytest.approx(80e9)
+    small = layer_estimate(rows["1.pw"], ROOFS, 1, 4).ops[0]  # a smaller convolution: slower
+    assert 20e9 < small.flops / small.compute_s < 80e9
+    assert dw.bound == "memory"
+    assert pw.seconds == pytest.approx(sum(o.seconds for o in pw.ops))
+    nhwc = layer_estimate(rows["1.dw"], ROOFS, 1, 4, channels_last=True)
+    assert nhwc.ops[0].memory_s == pytest.approx(dw.ops[0].memory_s / 3)
+    fc = layer_estimate(rows["11"], ROOFS, 1, 4)
+    assert [o.kind for o in fc.ops] == ["linear"] and fc.bound == "memory"
+    assert fc.overhead_s == pytest.approx(5e-6), "an fc row costs a linear launch"
+    whole = estimate(profile, ROOFS)
+    assert whole.seconds == pytest.approx(sum(r.seconds for r in whole.rows))
+    assert 0 < whole.share_bound("memory") < 1
+    batched = estimate(api.profile_analytic(api.request("mobilenet", batch=8)), ROOFS)
+    assert batched.seconds > whole.seconds
+
+
+def test_squeeze_excite_reads_its_input_for_the_pool():
+    profile = api.profile_analytic(api.request("efficientnet_b0"))
+    se = next(r for r in profile.rows if r.op == "se")
+    kinds = {o.kind: o for o in layer_estimate(se, ROOFS, 1, 4).ops}
+    assert kinds["pool"].bytes == 4 * se.in_shape.elements
+    assert kinds["act"].bytes < 4 * 1000, "the SE activations run on the squeezed vector"
+
+
+def test_bandwidth_curve_is_interpolated_and_flat_outside():
+    assert ROOFS.bytes_per_s(1) == 60e9
+    assert ROOFS.bytes_per_s(2**30) == 10e9
+    assert 20e9 < ROOFS.bytes_per_s(2**20) < 60e9
+    assert ROOFS.dram_bytes_per_s == 10e9 and 20e9 < ROOFS.cache_bytes_per_s < 60e9
+    assert ROOFS.ridge == pytest.approx(10.0)
+
+
+def test_each_convolution_pays_the_launch_of_the_kernel_it_ran():
+    profile = api.profile_analytic(api.request("mobilenet"))
+    row = {r.path: r for r in profile.rows}["7.0.pw"]
+    assert layer_estimate(row, ROOFS, 1, 4).overhead_s == pytest.approx(10e-6 + 8e-6 + 2e-6)
+    onednn = layer_estimate(row, ROOFS, 1, 4, launches=("mkldnn",))
+    assert onednn.ops[0].overhead_s == pytest.approx(70e-6)
+    last = layer_estimate(row, ROOFS, 1, 4, channels_last=True, launches=("mkldnn",))
+    assert last.ops[0].overhead_s == pytest.approx(50e-6), "its channels-last launch"
+    unknown = layer_estimate(row, ROOFS, 1, 4, launches=("slow2d", "", "cudnn"))
+    assert unknown.ops[0].overhead_s == pytest.approx(9e-6 + 10e-6 + 10e-6), "generic otherwise"
+    se = next(r for r in api.profile_analytic(api.request("efficientnet_b0")).rows if r.op == "se")
+    two = layer_estimate(se, ROOFS, 1, 4, launches=("slow2d", "slow2d"))
+    assert two.ops[0].overhead_s == pytest.approx(18e-6), "SE runs two convolutions"
+
+
+def test_nchw_tensors_on_the_reordering_kernel_pay_two_reorders():
+    profile = api.profile_analytic(api.request("mobilenet"))
+    rows = {r.path: r for r in profile.rows}
+    pw = rows["3.pw"]
+    inp, out = 4 * pw.in_shape.elements, 4 * pw.out_shape.elements
+    reordered = layer_estimate(pw, ROOFS, 1, 4, launches=("mkldnn",)).ops[0]
+    assert reordered.layout_s == pytest.approx(reorder_s(ROOFS.layout, inp) + reorder_s(
+        ROOFS.layout, out))  # fmt: skip
+    assert reordered.seconds == pytest.approx(
+        max(reordered.compute_s, reordered.memory_s) + reordered.overhead_s + reordered.layout_s
+    )
+    assert reorder_s(ROOFS.layout, 2**23) == pytest.approx(2**24 / 5e9)
+    assert layer_estimate(pw, ROOFS, 1, 4, True, launches=("mkldnn",)).ops[0].layout_s == 0
+    assert layer_estimate(pw, ROOFS, 1, 4, launches=("slow2d",)).ops[0].layout_s == 0
+    dw = layer_estimate(rows["1.dw"], ROOFS, 1, 4, launches=("mkldnn",)).ops[0]
+    assert dw.memory_s == pytest.approx(dw.bytes / 9e9), "the kernel's own (channels-last) rate"
+
+
+def test_larger_kernels_follow_their_own_curve():
+    profile = api.profile_analytic(api.request("resnet18"))
+    row = next(r for r in profile.rows if r.kernel == "3×3" and r.op == "conv")
+    (conv, *_) = layer_estimate(row, ROOFS, 1, 4).ops
+    assert conv.flops / conv.compute_s == pytest.approx(95e9), "top of the k×k curve"
+    one = next(r for r in profile.rows if r.kernel == "1×1")
+    (conv, *_) = layer_estimate(one, ROOFS, 1, 4).ops
+    assert conv.flops / conv.compute_s <= 80e9
+
+
+def test_convolutions_on_few_positions_move_toward_their_own_curve():
+    few = ((10**6, 5e9), (10**8, 20e9))
+    roofs = replace(ROOFS, curve_pixels=784, few_pixels=49, conv_curve_few=few)
+    rate = functools.partial(conv_rate, roofs)  # (op) → FLOP/s
+    op = OpCost("conv", 10**7, 0, 0, kernel="1×1", pixels=784)
+    many = rate(op)
+    assert many == pytest.approx(interpolate(ROOFS.conv_curve, 10**7))
+    low = interpolate(few, 10**7)
+    assert rate(replace(op, pixels=49)) == pytest.approx(low)
+    assert rate(replace(op, pixels=7)) == pytest.approx(low), "flat below the probes"
+    assert rate(replace(op, pixels=196)) == pytest.approx((many + low) / 2), "log"
+    assert rate(replace(op, pixels=0)) == pytest.approx(many), "positions unknown"
+    squeeze = next(r for r in api.profile_analytic(api.request("efficientnet_b0")).rows
+                   if r.op == "se")  # fmt: skip
+    assert row_ops(squeeze, 4, 4)[0].pixels == 4, "an SE block convolves a pooled 1×1 map"
+    kxk = replace(op, kernel="3×3", pixels=49)
+    assert rate(kxk) == pytest.approx(interpolate(ROOFS.kxk_curve, 10**7)), "no pair"
+    both = replace(roofs, kxk_curve_few=((10**6, 10e9), (10**8, 30e9)))
+    profile = api.profile_analytic(api.request("resnet18"))
+    late = {r.path for r in profile.rows if r.out_shape.h == 7 and r.op == "conv"}
+    slower, plain = estimate(profile, both).by_path(), estimate(profile, ROOFS).by_path()
+    assert late and all(slower[p].seconds > plain[p].seconds for p in late)
+
+
+def test_page_faults_are_charged_on_top_of_the_rows():
+    profile = api.profile_analytic(api.request("mobilenet"))
+    plain = estimate(profile, ROOFS)
+    faulting = estimate(profile, ROOFS, page_faults=2500.0)
+    assert plain.faults_s == 0 and faulting.rows_s == pytest.approx(plain.seconds)
+    assert faulting.seconds - plain.seconds == pytest.approx(2500 * 1e-6)
+
+
+def test_faults_counted_per_row_are_charged_to_their_rows_and_the_rest_to_the_pass():
+    profile = api.profile_analytic(api.request("mobilenet"))
+    plain = estimate(profile, ROOFS).by_path()
+    split = estimate(profile, ROOFS, page_faults=2500.0, row_faults={"1.dw": 1000.0, "2.pw": 500.0})
+    rows = split.by_path()
+    assert rows["1.dw"].seconds - plain["1.dw"].seconds == pytest.approx(1000 * 1e-6)
+    assert rows["2.pw"].page_faults == 500 and rows["0"].faults_s == 0
+    assert split.faults_s == pytest.approx(1000 * 1e-6), "the 1,000 no row took"
+    assert split.all_faults_s == pytest.approx(2500 * 1e-6)
+    more = estimate(profile, ROOFS, page_faults=100.0, row_faults={"1.dw": 300.0})
+    assert more.faults_s == 0 and more.all_faults_s == pytest.approx(300 * 1e-6)
+
+
+def test_weights_move_at_the_rate_for_a_whole_forward_pass():
+    hot = OpCost("conv", 0, read=2**20, written=0)
+    cold = OpCost("conv", 0, read=2**20, written=0, weights=2**20)
+    assert roofline.memory_s(ROOFS, hot) == pytest.approx(2**20 / ROOFS.bytes_per_s(2**20))
+    assert roofline.memory_s(ROOFS, cold, footprint=2**28) == pytest.approx(2**20 / 10e9)
+    profile = api.profile_analytic(api.request("vgg16"))
+    fc = layer_estimate(profile.rows[-3], ROOFS, 1, 4, footprint=profile.bytes_moved)
+    assert fc.op == "fc" and fc.ops[0].memory_s > profile.rows[-3].params * 4 / 10e9
+
+
+def test_max_pool_and_lrn_have_their_own_compute_ceilings():
+    profile = api.profile_analytic(api.request("googlenet"))
+    pool = next(r for r in profile.rows if r.op == "maxpool")
+    op = layer_estimate(pool, ROOFS, 1, 4).ops[0]
+    assert op.kind == "maxpool" and op.bound == "compute"
+    assert op.compute_s == pytest.approx(pool.flops["pool"] / 0.3e9)
+    lrn = next(r for r in profile.rows if r.op == "lrn")
+    (op,) = layer_estimate(lrn, ROOFS, 1, 4).ops
+    assert op.kind == "lrn" and op.compute_s == pytest.approx(lrn.flops["lrn"] / 1e9)
+
+
+def test_roofline_and_reports_never_import_torch():
+    code = (
+        "import sys\n"
+        "from cnnprof import api\n"
+        "from cnnprof.analytic.roofline import Roofs, estimate\n"
+        "import cnnprof.render.latency, cnnprof.report.latency, cnnprof.results.timing\n"
+        "curve = ((65536, 6e10), (2**28, 5e9))\n"
+        "roofs = Roofs(1e11, curve, curve, (('conv', 1e-5),))\n"
+        "assert estimate(api.profile_analytic(api.request('mobilenet')), roofs).seconds > 0\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def ok(*args: str) -> str:
+    result = run(*args)
+    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    return result.stdout
+
+
+def test_cli_latency_table_with_layers():
+    out = ok("latency", SMALL, "--runs", "3", "--warmup", "1", "--layers", "--threads", "1")
+    assert "mobilenet_v1" in out and "1 thread" in out
+    assert "median" in out and "per-layer sum" in out and "roofline" in out
+    assert "7.4.pw" in out and "memory" in out
+
+
+def test_cli_latency_json_csv_md(tmp_path: Path):
+    data = json.loads(ok("latency", "lenet5", "--runs", "3", "--layers", "-f", "json"))
+    assert data["schema"] == "cnnprof.latency/1"
+    assert data["runs"] == 3 and len(data["samples_s"]) == 3
+    assert data["p10_s"] <= data["median_s"] <= data["p90_s"]
+    assert data["threads"] >= 1 and data["predicted_s"] > 0
+    assert [row["path"] for row in data["layers"]] == ["C1", "S2", "C3", "S4", "C5", "flat", "F6",
+                                                       "output"]  # fmt: skip
+    assert {"seconds", "time_share", "mac_share", "gmacs_per_s", "bytes", "intensity",
+            "predicted_seconds", "bound"} <= set(data["layers"][0])  # fmt: skip
+    csv_text = ok("latency", "lenet5", "--runs", "3", "-f", "csv")
+    assert csv_text.splitlines()[0].startswith("model,device,device_name,threads")
+    md = ok("latency", "lenet5", "--runs", "3", "--layers", "-f", "md")
+    assert "| median |" in md and "| C1 | conv |" in md
+    out = tmp_path / "lat.json"
+    ok("latency", "lenet5", "--runs", "2", "-f", "json", "-o", str(out))
+    assert json.loads(out.read_text())["model"] == "lenet5"
+
+
+def test_cli_device_and_refresh(tiny_peaks: Path, monkeypatch: pytest.MonkeyPatch):
+    """The first `device` measures and caches; a second reads the cache without measuring;
+    --refresh measures again and replaces it."""
+    calls = []
+    real = peaks_module.measure_peaks
+    monkeypatch.setattr(
+        peaks_module, "measure_peaks", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    out = ok("device", "--threads", "1")
+    assert "peak compute" in out and "GFLOP/s" in out and "tiny conv" in out
+    cached = list((tiny_peaks / "peaks").glob("*__1t__float32.json"))
+    assert len(cached) == 1 and calls == [1]
+    first = json.loads(cached[0].read_text())
+    assert json.loads(ok("device", "--threads", "1", "-f", "json")) == first, "from the cache"
+    assert calls == [1], "a cached device is not measured again"
+    data = json.loads(ok("device", "--threads", "1", "--refresh", "-f", "json"))
+    assert calls == [1, 1], "--refresh measures"
+    assert data["schema"] == "cnnprof.device/1" and data["threads"] == 1
+    assert json.loads(cached[0].read_text()) == data, "and replaces the cached figures"
+    assert "overhead conv" in ok("device", "--threads", "1", "-f", "csv")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("--runs", "0"), "--runs 0"),
+        (("--min-time", "-1"), "--min-time -1"),
+        (("--runs", "2", "--min-time", "1"), "alternatives"),
+        (("--dtype", "int8"), "--dtype int8"),
+        (("--device", "tpu"), "'tpu' is not one of 'cpu', 'cuda', 'mps'"),
+        (("--warmup", "soon"), "--warmup soon"),
+        (("--batch", "0"), "--batch 0"),
+        (("--plot", "chart.jpg"), ".png, .svg or .pdf"),
+    ],
+)
+def test_cli_latency_errors(args: tuple[str, ...], fragment: str):
+    assert_error(run("latency", "lenet5", *args), fragment)
+
+
+def test_cli_unknown_model_is_one_line():
+    assert_error(run("latency", "mobilenet_v9", "--runs", "1"), "unknown model")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present here")
+def test_cli_cuda_absent():
+    assert_error(run("latency", "lenet5", "--device", "cuda"), "--device cuda", "use --device cpu")
+    assert_error(run("device", "--device", "cuda"), "CUDA is not available")
+
+
+def test_cli_unsupported_dtype(monkeypatch: pytest.MonkeyPatch):
+    def missing(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("\"slow_conv2d_cpu\" not implemented for 'Half'")
+
+    monkeypatch.setattr(latency_module.F, "conv2d", missing)
+    assert_error(run("latency", "lenet5", "--dtype", "float16"), "--dtype float16", "cpu")
+
+
+def test_cli_plot_without_matplotlib(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert_error(run("latency", "lenet5", "--plot", str(tmp_path / "r.png")), "matplotlib")
+
+
+def test_cli_plot_writes_a_chart(tmp_path: Path):
+    pytest.importorskip("matplotlib")
+    chart = tmp_path / "roofline.svg"
+    ok("latency", SMALL, "--runs", "2", "--warmup", "1", "--plot", str(chart))
+    assert chart.read_text().lstrip().startswith("<?xml")
+
+
+# --- the allocator regime and the kernel predictor beside a measurement ---------------------------
+
+GLIBC = sys.platform == "linux" and __import__("platform").libc_ver()[0] == "glibc"
+
+
+def test_an_unknown_allocator_regime_is_refused():
+    with pytest.raises(OptionError, match="--allocator heap: expected one of steady, release"):
+        LatencySettings(allocator="heap")
+    assert_error(run("latency", "lenet5", "--allocator", "heap"), "--allocator")
+
+
+@pytest.mark.skipif(not GLIBC, reason="the regime is set through glibc's mallopt")
+def test_the_release_regime_takes_fresh_pages_every_run_and_steady_does_not(tiny_peaks: Path):
+    """Activations over 128 KiB (MobileNet at α 0.25: 8×112×112 floats, 392 KiB) come fresh
+    from the system on every pass in the release regime; steady keeps them after warm-up. Each
+    in a fresh process, as `cnnprof latency` runs (a heap grown earlier serves blocks itself)."""
+
+    def faults(regime: str) -> tuple[float, str]:
+        args = ["latency", "mobilenet@alpha=0.25", "--runs", "5", "--warmup", "3",
+                "--allocator", regime, "--budget", "5", "-f", "json"]  # fmt: skip
+        env = {**os.environ, "CNNPROF_CACHE_DIR": str(tiny_peaks)}
+        proc = subprocess.run([sys.executable, "-m", "cnnprof", *args], capture_output=True,
+                              text=True, env=env, timeout=300)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        data = json.loads(proc.stdout)
+        return data["page_faults"], data["allocator"]
+
+    (steady, said_steady), (release, said_release) = faults("steady"), faults("release")
+    assert said_steady.startswith("steady: ") and said_release.startswith("release: ")
+    assert release > 10 * (steady + 1), (release, steady)
+
+
+def test_latency_shows_the_kernel_models_beside_the_roofline():
+    data = json.loads(ok("latency", "lenet5", "--runs", "3", "--layers", "-f", "json"))
+    assert data["allocator"].split(":")[0] in ("steady", "steady not set")
+    assert data["kernel_predicted_s"] > 0
+    assert data["kernel_predicted_ratio"] == pytest.approx(
+        data["kernel_predicted_s"] / data["median_s"]
+    )
+    per_row = [row["kernel_predicted_seconds"] for row in data["layers"]]
+    assert all(s is not None and s > 0 for s in per_row)
+    assert sum(per_row) == pytest.approx(data["kernel_predicted_s"])
+    table = ok("latency", "lenet5", "--runs", "3")
+    assert "kernel models" in table and "allocator" in table
+
+
+def test_device_saves_a_profile_that_predicts_without_measuring(tmp_path: Path):
+    saved = tmp_path / "here.json"
+    ok("device", "--threads", "1", "--save", str(saved))
+    record = json.loads(saved.read_text())
+    assert record["schema"] == "cnnprof.device/1" and record["threads"] == 1
+    assert {k["kind"] for k in record["kernels"]} >= {"conv", "norm", "act"}
+    assert record["allocator"].startswith("steady")
+    data = json.loads(ok("latency", "lenet5", "--device-profile", str(saved), "-f", "json"))
+    assert data["schema"] == "cnnprof.prediction/1" and data["predicted_s"] > 0
+    assert_error(run("device", "--threads", "1", "--save", str(saved)), "--save", "--force")
+
+
+@pytest.mark.parametrize("kind", ["cpu", "cuda", "mps"])
+def test_every_calibration_plan_draws_networks_that_build(kind: str):
+    """The synthetic networks of each device kind's plan, and of its --thorough one, build (on
+    meta: nothing allocated): every grouped convolution's groups divide both channel counts."""
+    from cnnprof.empirical import kernels
+
+    for plan in (kernels.KERNEL_PLANS[kind], kernels.more_samples(kernels.KERNEL_PLANS[kind])):
+        nets = kernels._networks(plan, torch.device("meta"), torch.float32)
+        assert len(nets) == sum(plan.networks)
+        convs = [op.call for net in nets for op in net.ops
+                 if op.call and op.call.kind in ("conv", "pointwise")]  # fmt: skip
+        # building is the check (nn.Conv2d refuses groups that do not divide the channels);
+        # and grouped convolutions are among what was built
+        assert any(c.x[6] > 1 for c in convs)
+
+
+def test_a_kernel_given_as_one_int_has_the_modules_own_dimensions():
+    from cnnprof.empirical.count import kernel_text
+
+    assert kernel_text(nn.MaxPool1d(3)) == "3"
+    assert kernel_text(nn.MaxPool2d(3)) == "3×3"
+    assert kernel_text(nn.AvgPool3d(2)) == "2×2×2"
+    assert kernel_text(nn.Conv2d(4, 4, (1, 7))) == "1×7"
+    assert kernel_text(nn.ReLU()) == ""
