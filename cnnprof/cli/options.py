@@ -24,6 +24,7 @@ import cnnprof.files as files
 from cnnprof.arch.multipliers import Multipliers
 from cnnprof.errors import OptionError
 from cnnprof.render.common import natural_width
+from cnnprof.report.view import FORMATS
 from cnnprof.results.vocab import ALLOCATORS, DEVICES, DTYPE_BYTES
 
 CONVENTIONS = (
@@ -34,11 +35,7 @@ CONVENTIONS = (
 )
 
 
-class Format(str, Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-    md = "md"
+Format = Enum("Format", {name: name for name in FORMATS}, type=str)  # type: ignore[misc]
 
 
 class GroupBy(str, Enum):

@@ -1,0 +1,27 @@
+"""How a result is shown: its format and the view options, one value (as torchinfo's
+`FormattingOptions`). Each result family has one presenter per stage: `report.<family>.present`
+writes JSON, CSV and Markdown, `render.<family>.present` draws the table and hands the other
+formats to report; a command only builds a `View` and emits what the presenter returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FORMATS = ("table", "json", "csv", "md")
+
+
+@dataclass(frozen=True)
+class View:
+    """The format and what of the result to show: per-layer rows, rows grouped by op kind, their
+    order and how many, and the module depth the rows are summed to."""
+
+    format: str = "table"
+    layers: bool = False
+    by_op: bool = False
+    sort: str | None = None
+    top: int | None = None
+    max_depth: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise ValueError(f"format {self.format!r} is not one of {', '.join(FORMATS)}")
