@@ -62,9 +62,15 @@ ALLOWED: dict[str, set[str]] = {
 TORCH = ("torch", "torchvision", "timm", "fvcore")
 EMPIRICAL_DOOR = {"api/sources.py"}  # the one module above `empirical` that may import it
 # An import by a name computed at run time, which no reading can follow: allowed only where a
-# user's code is imported by design. The torch gate's trial import of torch is allowed too.
+# user's code is imported by design, and in the CLI's command table, which imports a command's
+# module when it runs (tests/cli/test_app.py holds every module it names to cli/). The torch
+# gate's trial import of torch is allowed too.
 DYNAMIC = "<computed name>"
-DYNAMIC_ALLOWED = {("empirical/outside.py", DYNAMIC), ("api/sources.py", "torch")}
+DYNAMIC_ALLOWED = {
+    ("empirical/outside.py", DYNAMIC),
+    ("cli/app.py", DYNAMIC),
+    ("api/sources.py", "torch"),
+}
 
 
 def _stage(relative: Path) -> str:

@@ -1,4 +1,5 @@
-"""The `cnnprof` command: one Typer app composed of the command modules.
+"""The `cnnprof` command: one Typer app over a table of commands, each module imported only when
+its command runs (`cnnprof count` loads nothing of latency or check; `--help` lists the table).
 
 Only the CLI (and render's renderables, printed here) writes to the terminal. Every
 `CnnprofError` and every usage error becomes one line on stderr and its exit code (2 for bad
@@ -7,25 +8,163 @@ input or a missing extra, 1 for a regression `check` found, 3 only for a bug in 
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType, ModuleType
 from typing import Annotated, Any
 
 import click
 import typer
 from typer.core import TyperGroup
+from typer.main import get_command_from_info
+from typer.models import CommandInfo
 
-from cnnprof.cli.check import check, snapshot
-from cnnprof.cli.count import count, list_models
-from cnnprof.cli.latency import LATENCY_HELP, device, latency
 from cnnprof.cli.options import CONVENTIONS
-from cnnprof.cli.tables import compare, separable, sweep
 from cnnprof.errors import CnnprofError
 from cnnprof.version import __version__
 
 
+@dataclass(frozen=True)
+class Command:
+    """Where a command's function lives, and its summary: the first paragraph of its help, which
+    `cnnprof --help` lists without importing the command (a test holds the two equal)."""
+
+    module: str
+    function: str
+    summary: str
+
+
+_LISTING = "cnnprof.listing"  # set in a context while the group's help lists its commands
+
+# Name → its command, in the order `cnnprof --help` lists them.
+COMMANDS: Mapping[str, Command] = MappingProxyType(
+    {
+        "list": Command(
+            module="cnnprof.cli.count",
+            function="list_models",
+            summary=(
+                "List the registry: name, aliases, family, params and MACs at the default "
+                "input, paper."
+            ),
+        ),
+        "count": Command(
+            module="cnnprof.cli.count",
+            function="count",
+            summary="Count params, MACs, FLOPs and memory of MODEL.",
+        ),
+        "snapshot": Command(
+            module="cnnprof.cli.check",
+            function="snapshot",
+            summary=(
+                "Write a versioned JSON baseline of each model's counts (for `cnnprof "
+                "check`); --input\nand --arg go to the outside models and are recorded with "
+                "them. --device-profile records\nthe latency predicted for that device "
+                "(predicted_ms, with the profile that made it), which\n`check` compares like "
+                "a count."
+            ),
+        ),
+        "check": Command(
+            module="cnnprof.cli.check",
+            function="check",
+            summary=(
+                "Recount every model in a baseline or budget file; exit 1 when any metric "
+                "grew past it.\nCounts and latency predicted for a device profile "
+                "(deterministic) are held to --tolerance;\nmeasured latency to "
+                "--latency-tolerance, and only on the device and thread count it was\n"
+                "recorded with."
+            ),
+        ),
+        "compare": Command(
+            module="cnnprof.cli.tables",
+            function="compare",
+            summary=(
+                "Models side by side: params, MACs, FLOPs, memory, published top-1, ratios "
+                "to a baseline.\n--input and --arg go to the outside models among them. "
+                "--latency measures them here,\n--device-profile predicts them for a device; "
+                "given both, both are shown."
+            ),
+        ),
+        "separable": Command(
+            module="cnnprof.cli.tables",
+            function="separable",
+            summary=(
+                "Standard k×k against depthwise-separable convolution, per layer and for the "
+                "whole model\n(MobileNet paper, Tables 3 and 4)."
+            ),
+        ),
+        "sweep": Command(
+            module="cnnprof.cli.tables",
+            function="sweep",
+            summary=(
+                "A grid over width, resolution, depth or compound multipliers (MobileNet "
+                "Tables 6 and 7,\nEfficientNet's compound scaling next to the official "
+                "B0…B7). The Pareto frontier and\n--target-ms take latency predicted for "
+                "--device-profile when given (measured latency, with\n--latency too, is "
+                "shown beside it), else latency measured with --latency, else MACs."
+            ),
+        ),
+        "latency": Command(
+            module="cnnprof.cli.latency",
+            function="latency",
+            summary=(
+                "Measure MODEL's latency on this machine: warm-up until stable, then timed "
+                "runs (median, p10/p90, CV, throughput), in eval and inference mode with "
+                "random weights. --layers times every row and sets each row's time next to "
+                "its MACs and the roofline's prediction (max(FLOPs ÷ peak, bytes ÷ "
+                "bandwidth) + per-op overhead, from `cnnprof device`)."
+            ),
+        ),
+        "device": Command(
+            module="cnnprof.cli.latency",
+            function="device",
+            summary=(
+                "Calibrate the device and show it: the roofs (matmul FLOP/s, convolution "
+                "curves, copy\nbandwidth, per-op overhead) and the kernel models the "
+                "predictor fits (cached per device,\ntorch version, threads and dtype; "
+                "--save writes them as a portable device profile)."
+            ),
+        ),
+    }
+)
+
+
 class _Group(TyperGroup):
-    """The app's command group: every error, ours or a usage error, is one line and a code."""
+    """The app's command group: its commands are the table's summaries, and `get_command` builds
+    the one that runs from its module, imported then. Every error, ours or a usage error, is one
+    line and a code."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        for name, command in COMMANDS.items():  # what --help lists and a typo is matched against
+            self.add_command(click.Command(name, help=command.summary))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command ``cmd_name``, its module imported now; only its summary while the group's
+        help lists it."""
+        summary = self.commands.get(cmd_name)
+        if summary is None or ctx.meta.get(_LISTING):
+            return summary
+        module = importlib.import_module(COMMANDS[cmd_name].module)
+        examples = "\n\n".join(f"  {line}" for line in EXAMPLES[cmd_name])
+        info = CommandInfo(
+            cmd_name,
+            callback=getattr(module, COMMANDS[cmd_name].function),
+            help=_HELP[cmd_name](module) if cmd_name in _HELP else None,
+            epilog="Examples:\n\n" + examples,
+        )
+        return get_command_from_info(
+            info, pretty_exceptions_short=True, rich_markup_mode=self.rich_markup_mode
+        )
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        ctx.meta[_LISTING] = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            del ctx.meta[_LISTING]
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         reconfigure = getattr(sys.stderr, "reconfigure", None)
@@ -124,16 +263,11 @@ EXAMPLES = {
     "device": ("cnnprof device", "cnnprof device --refresh --threads 1"),
 }
 
-_HELP = {
-    "count": "Count params, MACs, FLOPs and memory of MODEL.\n\n" + CONVENTIONS,
-    "latency": LATENCY_HELP,
+# A command's help where it is not its function's docstring, read from the command's module.
+_HELP: Mapping[str, Callable[[ModuleType], str]] = {
+    "count": lambda _: "Count params, MACs, FLOPs and memory of MODEL.\n\n" + CONVENTIONS,
+    "latency": lambda module: module.LATENCY_HELP,
 }
-COMMANDS = (("list", list_models), ("count", count), ("snapshot", snapshot), ("check", check),
-            ("compare", compare), ("separable", separable), ("sweep", sweep),
-            ("latency", latency), ("device", device))  # fmt: skip
-for _name, _command in COMMANDS:
-    _examples = "\n\n".join(f"  {line}" for line in EXAMPLES[_name])
-    app.command(_name, help=_HELP.get(_name), epilog="Examples:\n\n" + _examples)(_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,8 @@ from cnnprof.cli import app
 
 COMMAND = typer.main.get_command(app)
 assert isinstance(COMMAND, click.Group)
-COMMANDS = dict(COMMAND.commands)
+CONTEXT = click.Context(COMMAND)
+COMMANDS = {name: COMMAND.get_command(CONTEXT, name) for name in COMMAND.list_commands(CONTEXT)}
 MODEL_FORMS = ("cnnprof list", "mobilenet@alpha=0.5", "torchvision:NAME", "timm:NAME",
                "package.module:factory", "file.py:factory", "spec.yaml")  # fmt: skip
 
