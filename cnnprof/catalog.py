@@ -4,16 +4,14 @@ Light to import: the registry and the analytic engine load only when the cache i
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cnnprof.arch.reference import matching
-from cnnprof.arch.shipped import models_dir
+from cnnprof.arch.shipped import shipped_key
 from cnnprof.cache import cache_dir, read_json, write_json
 from cnnprof.results.tables import CatalogEntry
-from cnnprof.version import __version__
 
 if TYPE_CHECKING:
     from cnnprof.arch.registry import Entry
@@ -23,11 +21,7 @@ def catalog(pattern: str | None = None) -> list[CatalogEntry]:
     """Registry models (optionally matching a wildcard), each counted at its default input.
     Kept in the cache, keyed by the shipped family files' bytes and cnnprof's version: a new
     process lists the registry without parsing and counting it again."""
-    files = sorted(models_dir().glob("*.yaml"))
-    digest = hashlib.sha256(__version__.encode())
-    for file in files:
-        digest.update(file.name.encode() + b"\0" + file.read_bytes() + b"\0")
-    path = cache_dir() / "catalog" / f"{digest.hexdigest()[:24]}.json"
+    path = cache_dir() / "catalog" / f"{shipped_key()}.json"
     entries = _read_catalog(path)
     if entries is None:
         from cnnprof.arch.registry import default_registry

@@ -26,7 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "catalog": {"errors", "cache", "version", "arch", "results", "analytic", "catalog"},
     "errors": {"errors"},
     "files": {"errors", "files"},
-    "arch": {"errors", "cache", "files", "arch"},
+    "arch": {"errors", "cache", "files", "version", "arch"},  # version: a key of its caches
     "results": {"errors", "cache", "files", "arch", "results"},
     "analytic": {"errors", "cache", "files", "arch", "results", "analytic"},
     "empirical": {"errors", "cache", "files", "arch", "results", "analytic", "empirical"},

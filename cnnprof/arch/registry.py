@@ -1,6 +1,7 @@
 """The registry: model names and aliases → (family, variant), with did-you-mean suggestions.
 
-One object, built once from the YAML files shipped in ``configs/models`` (package data).
+One object, built once from the YAML files shipped in ``configs/models`` (package data). A lookup
+by name reads the cached index of names → family files and parses the one family it needs.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from cnnprof.arch.model import Arch, Family, Variant, frozen
 from cnnprof.arch.multipliers import Multipliers
 from cnnprof.arch.reference import matching
 from cnnprof.arch.scale import resolve
-from cnnprof.arch.shipped import models_dir
+from cnnprof.arch.shipped import models_dir, shipped_key
+from cnnprof.cache import cache_dir, read_json, write_json
 from cnnprof.errors import SpecError, UnknownModel
 
 
@@ -74,30 +76,92 @@ class Registry:
         return matching(list(self.entries), pattern)
 
     def canonical(self, name: str) -> str | None:
-        key = name.strip().lower()
-        if key in self.entries:
-            return key
-        return self.aliases.get(key)
+        return _canonical(name, self.entries, self.aliases)
 
     def get(self, name: str) -> Entry:
         key = self.canonical(name)
         if key is None:
-            raise UnknownModel(self.unknown_message(name))
+            raise UnknownModel(unknown_message(name, [*self.entries, *self.aliases]))
         return self.entries[key]
 
-    def unknown_message(self, name: str) -> str:
-        choices = [*self.entries, *self.aliases]
-        close = difflib.get_close_matches(name.lower(), choices, n=3, cutoff=0.5)
-        hint = f"did you mean {', '.join(close)}?" if close else "see `cnnprof list`"
-        return (
-            f"unknown model '{name}': {hint} (outside models: torchvision:NAME, timm:NAME, "
-            "package.module:factory, file.py:factory, spec.yaml)"
-        )
+
+def _canonical(name: str, names: Mapping[str, Any], aliases: Mapping[str, str]) -> str | None:
+    """The registry name ``name`` stands for (any case, an alias followed), or None."""
+    key = name.strip().lower()
+    return key if key in names else aliases.get(key)
+
+
+def unknown_message(name: str, choices: list[str]) -> str:
+    """The error for a name no source knows, with the registry names closest to it."""
+    close = difflib.get_close_matches(name.lower(), choices, n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(close)}?" if close else "see `cnnprof list`"
+    return (
+        f"unknown model '{name}': {hint} (outside models: torchvision:NAME, timm:NAME, "
+        "package.module:factory, file.py:factory, spec.yaml)"
+    )
 
 
 @functools.lru_cache(maxsize=1)
 def default_registry() -> Registry:
     return Registry.from_files(models_dir().glob("*.yaml"))
+
+
+@dataclass(frozen=True)
+class Index:
+    """The registry without its families: each name's family file and each alias's name."""
+
+    files: Mapping[str, str]
+    aliases: Mapping[str, str]
+
+    @classmethod
+    def of(cls, registry: Registry) -> Index:
+        files = {name: Path(e.family.source).name for name, e in registry.entries.items()}
+        return cls(frozen(files), registry.aliases)
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_index() -> Index:
+    """The index of the shipped registry, kept in the cache under the files' key: a new process
+    finds a model's family without parsing the others. Built from the whole registry (every
+    file parsed and checked) when the cache is missing, damaged or from other files."""
+    path = cache_dir() / "registry" / f"{shipped_key()}.json"
+    index = _read_index(path)
+    if index is None:
+        index = Index.of(default_registry())
+        write_json(path, {"files": dict(index.files), "aliases": dict(index.aliases)})
+    return index
+
+
+def _read_index(path: Path) -> Index | None:
+    """The cached index; None when absent or not what this version writes."""
+    data = read_json(path)
+    try:
+        names, aliases = dict(data["files"]), dict(data["aliases"])
+    except (TypeError, KeyError, ValueError):
+        return None
+    texts = [*names, *names.values(), *aliases]
+    if (
+        not names
+        or not all(isinstance(t, str) for t in texts)
+        or set(aliases.values()) - set(names)
+    ):
+        return None
+    return Index(frozen(names), frozen(aliases))
+
+
+@functools.cache
+def _shipped_family(file: str) -> Family:
+    return read_family(models_dir() / file)
+
+
+def registered(name: str) -> Entry:
+    """A registry model by name or alias, its family alone parsed (the cached index says which)."""
+    index = shipped_index()
+    canonical = _canonical(name, index.files, index.aliases)
+    if canonical is None:
+        raise UnknownModel(unknown_message(name, [*index.files, *index.aliases]))
+    family = _shipped_family(index.files[canonical])
+    return Entry(family, family.variants[canonical])
 
 
 def lookup(model: str) -> Entry:
@@ -114,4 +178,4 @@ def lookup(model: str) -> Entry:
             known = ", ".join(family.variants)
             raise UnknownModel(f"'{file}' has no variant '{name}'; it has: {known}")
         return Entry(family, family.variants[name])
-    return default_registry().get(model)
+    return registered(model)
