@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cnnprof.arch.model import Published
-from cnnprof.results.device import Prediction
-from cnnprof.results.profile import Profile
-from cnnprof.results.timing import Timing
-from cnnprof.results.training import TrainingCost
+if TYPE_CHECKING:  # annotations only: `cnnprof list` reads CatalogEntry without these modules
+    from cnnprof.arch.model import Published
+    from cnnprof.results.device import Prediction
+    from cnnprof.results.profile import Profile
+    from cnnprof.results.timing import Timing
+    from cnnprof.results.training import TrainingCost
 
 MAX_SWEEP_POINTS = 10_000  # grid points a sweep makes unless told otherwise (--max-points)
 
