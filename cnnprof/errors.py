@@ -9,8 +9,17 @@ class CnnprofError(Exception):
     exit_code = 2
 
 
-class SpecError(CnnprofError):
-    """A model spec (YAML) is malformed: the message names file, row and field."""
+class ArchError(CnnprofError):
+    """A model's architecture file (a YAML family) is malformed: the message names file, row and
+    field."""
+
+
+class CheckFileError(CnnprofError):
+    """A baseline or budget document for `cnnprof check` is malformed: the message names file,
+    entry and field."""
+
+
+SpecError = CheckFileError  # the name api/check.py raises under until it says CheckFileError
 
 
 class UnknownModel(CnnprofError):

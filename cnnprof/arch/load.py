@@ -36,7 +36,7 @@ from cnnprof.arch.ops import (
     REQUIRED,
     Field,
 )
-from cnnprof.errors import CnnprofError, SpecError
+from cnnprof.errors import ArchError, CnnprofError
 
 FAMILY_KEYS = ("family", "paper", "input", "defaults", "channels", "compound", "layers", "variants")
 VARIANT_KEYS = (
@@ -62,7 +62,7 @@ def read_family(path: str | Path) -> Family:
     try:
         text = files.read_text(path, "spec", files.MAX_INPUT_BYTES)
     except CnnprofError as exc:
-        raise SpecError(str(exc)) from None
+        raise ArchError(str(exc)) from None
     return parse_family(text, str(path))
 
 
@@ -71,23 +71,24 @@ def parse_family(text: str, where: str) -> Family:
     return _family(load_yaml(text, where), where)
 
 
-def load_yaml(text: str, where: str) -> Any:
+def load_yaml(text: str, where: str, error: type[CnnprofError] = ArchError) -> Any:
     """YAML text → plain data, safely (no tags run code) and bounded: a document whose aliases
-    expand past MAX_YAML_VALUES values is refused before anything walks it."""
+    expand past MAX_YAML_VALUES values is refused before anything walks it. ``error`` is raised
+    for a document that is not YAML or too large (a budget file's reader passes its own)."""
     try:
         doc = yaml.load(text, Loader=_SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f", line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpecError(f"{where}{line}: not valid YAML: {problem}") from None
+        raise error(f"{where}{line}: not valid YAML: {problem}") from None
     except RecursionError:
-        raise SpecError(f"{where}: not valid YAML: nested too deeply") from None
-    _bounded(doc, where)
+        raise error(f"{where}: not valid YAML: nested too deeply") from None
+    _bounded(doc, where, error)
     return doc
 
 
-def _bounded(doc: Any, where: str) -> None:
+def _bounded(doc: Any, where: str, error: type[CnnprofError]) -> None:
     """Count the values ``doc`` holds as its readers would see them (an alias counts each time
     it is used), stopping at the limit."""
     stack, seen = [doc], 0
@@ -95,8 +96,8 @@ def _bounded(doc: Any, where: str) -> None:
         node = stack.pop()
         seen += 1
         if seen > MAX_YAML_VALUES:
-            raise SpecError(f"{where}: expands to more than {MAX_YAML_VALUES:,} values (YAML "
-                            "aliases used over and over?); refused")  # fmt: skip
+            raise error(f"{where}: expands to more than {MAX_YAML_VALUES:,} values (YAML "
+                        "aliases used over and over?); refused")  # fmt: skip
         if isinstance(node, dict):
             stack.extend(node.values())
             seen += len(node)
@@ -150,10 +151,10 @@ def _variant(
     defaults = _defaults(doc.get("defaults"), where, family_defaults)
     rows_doc = doc.get("layers", base_rows)
     if rows_doc is None:
-        raise SpecError(f"{where}: no 'layers': give them at the top of the file or per variant")
+        raise ArchError(f"{where}: no 'layers': give them at the top of the file or per variant")
     aliases = doc.get("aliases", [])
     if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
-        raise SpecError(f"{where}: field 'aliases': expected a list of names")
+        raise ArchError(f"{where}: field 'aliases': expected a list of names")
     resolution = doc.get("resolution")
     num_classes = doc.get("num_classes")
     rows, generated = _rows(rows_doc, where, defaults, doc.get("design"), parsed)
@@ -183,7 +184,7 @@ def _rows(
     from the variant's ``design:``. A row mapping already parsed for another variant with the
     same defaults (a YAML anchor) is taken from ``parsed``."""
     if not isinstance(doc, list) or not doc:
-        raise SpecError(f"{where}: field 'layers': expected a non-empty list of rows")
+        raise ArchError(f"{where}: field 'layers': expected a non-empty list of rows")
     rows: list[tuple[Row, str]] = []  # each with where it sits in this variant
     generated = None
     context = tuple(sorted(defaults.items()))
@@ -191,7 +192,7 @@ def _rows(
         rwhere = f"{where}, row {index + 1}"
         if isinstance(item, dict) and "generate" in item:
             if generated is not None:
-                raise SpecError(f"{rwhere}: a second 'generate' row; a variant takes one")
+                raise ArchError(f"{rwhere}: a second 'generate' row; a variant takes one")
             generated = _generated(item, rwhere, defaults, design, at=len(rows))
             rows.extend((row, row.layer.where) for row in write_rows(generated, where=rwhere))
             generated = replace(generated, count=len(rows) - generated.at)
@@ -201,11 +202,11 @@ def _rows(
             parsed[key] = parse_row(item, rwhere, defaults, path=str(index))
         rows.append((parsed[key], rwhere))
     if design is not None and generated is None:
-        raise SpecError(f"{where}: field 'design' given, but no row says {{generate: NAME}}")
+        raise ArchError(f"{where}: field 'design' given, but no row says {{generate: NAME}}")
     seen: set[str] = set()
     for row, rwhere in rows:
         if row.layer.path in seen:
-            raise SpecError(f"{rwhere}: name '{row.layer.path}' is used twice")
+            raise ArchError(f"{rwhere}: name '{row.layer.path}' is used twice")
         seen.add(row.layer.path)
     return tuple(row for row, _ in rows), generated
 
@@ -216,11 +217,11 @@ def _generated(
     _known_keys(item, ("generate",), where)
     name = item["generate"]
     if not isinstance(name, str) or name not in GENERATORS:
-        raise SpecError(
+        raise ArchError(
             f"{where}: field 'generate': unknown generator {name!r}; known: {', '.join(GENERATORS)}"
         )
     if design is None:
-        raise SpecError(f"{where}: {{generate: {name}}} needs the variant's 'design:' parameters")
+        raise ArchError(f"{where}: {{generate: {name}}} needs the variant's 'design:' parameters")
     _mapping(design, where, "field 'design'")
     values = check_design(name, design, f"{where}: design")
     return Generated(
@@ -230,7 +231,7 @@ def _generated(
 
 
 def check_design(
-    generator: str, doc: Mapping[Any, Any], where: str, error: type[CnnprofError] = SpecError
+    generator: str, doc: Mapping[Any, Any], where: str, error: type[CnnprofError] = ArchError
 ) -> dict[str, Any]:
     """A generator's parameters, validated and completed with its defaults; ``error`` is raised
     (naming ``where``) for an unknown, missing or out-of-range one."""
@@ -244,7 +245,7 @@ def check_design(
         if key in doc:
             try:
                 values[key] = _value(doc[key], field, f"{where}: {key}")
-            except SpecError as exc:
+            except ArchError as exc:
                 raise error(str(exc)) from None
         elif field.default is REQUIRED:
             raise error(f"{where}: parameter '{key}' is required ({field.describe()})")
@@ -278,17 +279,17 @@ def write_rows(
 def parse_row(item: Any, where: str, defaults: Mapping[str, Any], path: str) -> Row:
     """Validate one row against its op's schema and fill every field (defaults included)."""
     if not isinstance(item, dict):
-        raise SpecError(f"{where}: expected a mapping like {{op: conv, out: 32}}, got {item!r}")
+        raise ArchError(f"{where}: expected a mapping like {{op: conv, out: 32}}, got {item!r}")
     op = item.get("op")
     if not isinstance(op, str) or op not in OPS:
         allowed = ", ".join(sorted(OPS))
-        raise SpecError(f"{where}: field 'op': unknown op {op!r}; allowed: {allowed}")
+        raise ArchError(f"{where}: field 'op': unknown op {op!r}; allowed: {allowed}")
     where = f"{where} (op {op})"
     schema = {**OPS[op], **COMMON}
     unknown = sorted((str(k) for k in set(item) - set(schema) - {"op"}), key=str)
     if unknown:
         allowed = ", ".join(sorted(schema))
-        raise SpecError(f"{where}: unknown field '{unknown[0]}'; {op} takes: {allowed}")
+        raise ArchError(f"{where}: unknown field '{unknown[0]}'; {op} takes: {allowed}")
     args: dict[str, Any] = {}
     for key, field in schema.items():
         if key in item:
@@ -296,7 +297,7 @@ def parse_row(item: Any, where: str, defaults: Mapping[str, Any], path: str) -> 
         elif field.inherit and field.inherit in defaults:
             args[key] = defaults[field.inherit]
         elif field.default is REQUIRED:
-            raise SpecError(f"{where}: field '{key}' is required ({field.describe()})")
+            raise ArchError(f"{where}: field '{key}' is required ({field.describe()})")
         else:
             args[key] = field.default
     if "bias" in args and args["bias"] is None:
@@ -304,7 +305,7 @@ def parse_row(item: Any, where: str, defaults: Mapping[str, Any], path: str) -> 
     repeat = args.pop("repeat")
     name = args.pop("name")
     if name and not re.fullmatch(r"[A-Za-z0-9_]+", name):
-        raise SpecError(f"{where}: field 'name': {name!r} may hold letters, digits and _ only")
+        raise ArchError(f"{where}: field 'name': {name!r} may hold letters, digits and _ only")
     layer = Layer(op=op, path=name or path, args=frozen(args), where=where)
     return Row(layer=layer, repeat=repeat)
 
@@ -332,7 +333,7 @@ def _value(value: Any, field: Field, where: str) -> Any:
         low = field.low if field.low is not None else (0 if kind == "padding" else None)
         ok = (low is None or value >= low) and (field.high is None or value <= field.high)
     if not ok:
-        raise SpecError(f"{where}: expected {field.describe()}, got {value!r}")
+        raise ArchError(f"{where}: expected {field.describe()}, got {value!r}")
     return value
 
 
@@ -345,7 +346,7 @@ def _defaults(doc: Any, where: str, inherited: Mapping[str, Any]) -> dict[str, A
         field = DEFAULTS.get(key)
         if field is None:
             allowed = ", ".join(DEFAULTS)
-            raise SpecError(f"{where}: defaults: unknown field '{key}'; allowed: {allowed}")
+            raise ArchError(f"{where}: defaults: unknown field '{key}'; allowed: {allowed}")
         out[key] = _value(value, field, f"{where}: defaults: field '{key}'")
     for key, field in DEFAULTS.items():
         out.setdefault(key, field.default)
@@ -359,7 +360,7 @@ def _input(doc: Any, where: str) -> Shape:
         and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in doc)
     )
     if not ok:
-        raise SpecError(f"{where}: field 'input': expected [channels, height, width], got {doc!r}")
+        raise ArchError(f"{where}: field 'input': expected [channels, height, width], got {doc!r}")
     return Shape(*doc)
 
 
@@ -370,7 +371,7 @@ def _channels(doc: Any, where: str) -> Channels:
     _known_keys(doc, ("round", "divisor", "min", "widths", "table"), f"{where}: channels")
     rule = doc.get("round", "floor")
     if rule not in ROUND_RULES:
-        raise SpecError(
+        raise ArchError(
             f"{where}: channels: field 'round': expected {' or '.join(ROUND_RULES)}, got {rule!r}"
         )
     widths, table = _width_table(doc, rule == "table", f"{where}: channels")
@@ -390,26 +391,26 @@ def _width_table(
     every row of the table has a count per width, and its count at width 1.0 is its key."""
     if not wanted:
         if "widths" in doc or "table" in doc:
-            raise SpecError(f"{where}: 'widths' and 'table' go with round: table only")
+            raise ArchError(f"{where}: 'widths' and 'table' go with round: table only")
         return (), ()
     raw_widths, raw_table = doc.get("widths"), doc.get("table")
     if not isinstance(raw_widths, list) or not raw_widths:
-        raise SpecError(f"{where}: field 'widths': expected a list of widths, e.g. [0.5, 1.0]")
+        raise ArchError(f"{where}: field 'widths': expected a list of widths, e.g. [0.5, 1.0]")
     widths = tuple(_number({"widths": w}, "widths", where, None, positive=True) for w in raw_widths)
     if not any(abs(w - 1.0) < 1e-9 for w in widths):
-        raise SpecError(f"{where}: field 'widths': the table needs a column for width 1.0")
+        raise ArchError(f"{where}: field 'widths': the table needs a column for width 1.0")
     one = next(i for i, w in enumerate(widths) if abs(w - 1.0) < 1e-9)
     _mapping(raw_table, where, "field 'table'")
     table = []
     for key, counts in raw_table.items():
         ok = isinstance(counts, list) and len(counts) == len(widths)
         if not ok or not all(isinstance(c, int) and not isinstance(c, bool) for c in counts):
-            raise SpecError(
+            raise ArchError(
                 f"{where}: table: row {key!r}: expected {len(widths)} whole numbers, one per width"
             )
         counts = [_whole(c, where, f"table {key}") for c in counts]
         if key != counts[one]:
-            raise SpecError(
+            raise ArchError(
                 f"{where}: table: row {key!r}: its count at width 1.0 is {counts[one]}; a row's "
                 "key is its count at width 1.0"
             )
@@ -428,7 +429,7 @@ def _check_tabulated(family: Family) -> None:
             for key, field in OPS[layer.op].items():
                 value = layer.get(key)
                 if field.channels and value not in known:
-                    raise SpecError(
+                    raise ArchError(
                         f"{layer.where}: field '{key}': {value} channels is not in the family's "
                         f"channel table ({', '.join(map(str, known))}); add it there or mark "
                         "the row fixed: true"
@@ -445,14 +446,14 @@ def _compound(doc: Any, where: str) -> Compound | None:
         for k in ["alpha", "beta", "gamma"]
     }
     if any(v is None for v in values.values()):
-        raise SpecError(f"{where}: compound: needs alpha, beta and gamma")
+        raise ArchError(f"{where}: compound: needs alpha, beta and gamma")
     return Compound(**values)
 
 
 def _published(doc: Any, where: str, width: Any) -> tuple[Published, ...]:
     """Published figures; an entry's width defaults to its variant's."""
     if not isinstance(doc, list):
-        raise SpecError(f"{where}: field 'published': expected a list")
+        raise ArchError(f"{where}: field 'published': expected a list")
     out = []
     for i, item in enumerate(doc):
         pwhere = f"{where}: published {i + 1}"
@@ -474,13 +475,13 @@ def _published(doc: Any, where: str, width: Any) -> tuple[Published, ...]:
 
 def _mapping(doc: Any, where: str, what: str) -> None:
     if not isinstance(doc, dict):
-        raise SpecError(f"{where}: {what}: expected a mapping, got {type(doc).__name__}")
+        raise ArchError(f"{where}: {what}: expected a mapping, got {type(doc).__name__}")
 
 
 def _known_keys(doc: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
     unknown = sorted(str(k) for k in set(doc) - set(allowed))
     if unknown:
-        raise SpecError(f"{where}: unknown field '{unknown[0]}'; allowed: {', '.join(allowed)}")
+        raise ArchError(f"{where}: unknown field '{unknown[0]}'; allowed: {', '.join(allowed)}")
 
 
 def _text(doc: Mapping[str, Any], key: str, where: str, required: bool = False) -> str:
@@ -488,7 +489,7 @@ def _text(doc: Mapping[str, Any], key: str, where: str, required: bool = False) 
     if value is None and not required:
         return ""
     if not isinstance(value, str) or not value:
-        raise SpecError(f"{where}: field '{key}': expected text, got {value!r}")
+        raise ArchError(f"{where}: field '{key}': expected text, got {value!r}")
     return value
 
 
@@ -506,7 +507,7 @@ def _number(
         number = _finite(value)
     if number is None or (positive and not 0 < number <= MAX_MULTIPLIER):
         need = f"a finite number in (0, {MAX_MULTIPLIER:g}]" if positive else "a finite number"
-        raise SpecError(f"{where}: field '{key}': expected {need}, got {value!r}")
+        raise ArchError(f"{where}: field '{key}': expected {need}, got {value!r}")
     return number
 
 
@@ -521,5 +522,5 @@ def _finite(value: float) -> float | None:
 
 def _whole(value: Any, where: str, key: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise SpecError(f"{where}: field '{key}': expected a whole number > 0, got {value!r}")
+        raise ArchError(f"{where}: field '{key}': expected a whole number > 0, got {value!r}")
     return value

@@ -21,7 +21,7 @@ from cnnprof.arch.reference import matching
 from cnnprof.arch.scale import resolve
 from cnnprof.arch.shipped import models_dir, shipped_key
 from cnnprof.cache import cache_dir, read_json, write_json
-from cnnprof.errors import SpecError, UnknownModel
+from cnnprof.errors import ArchError, UnknownModel
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class Registry:
             for variant in family.variants.values():
                 for key in (variant.name, *variant.aliases):
                     if key in entries or key in aliases:
-                        raise SpecError(
+                        raise ArchError(
                             f"{family.source}: model name '{key}' is already registered"
                         )
                 entries[variant.name] = Entry(family, variant)

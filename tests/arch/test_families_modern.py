@@ -17,7 +17,7 @@ from cnnprof.arch.load import parse_family
 from cnnprof.arch.model import Shape
 from cnnprof.arch.multipliers import Multipliers
 from cnnprof.arch.registry import default_registry
-from cnnprof.errors import OptionError, SpecError
+from cnnprof.errors import ArchError, OptionError
 
 M = 1e6
 G = 1e9
@@ -259,13 +259,13 @@ def test_a_user_spec_can_declare_a_generator():
     ],
 )
 def test_generator_spec_errors(change, message):
-    with pytest.raises(SpecError, match=message):
+    with pytest.raises(ArchError, match=message):
         parse_family(GENERATED.replace(*change), "g.yaml")
 
 
 def test_generated_rows_collide_with_written_names():
     text = GENERATED.replace("{op: gap}", "{name: stage2, op: gap}")
-    with pytest.raises(SpecError, match="name 'stage2' is used twice"):
+    with pytest.raises(ArchError, match="name 'stage2' is used twice"):
         parse_family(text, "g.yaml")
 
 

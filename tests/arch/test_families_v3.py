@@ -24,7 +24,7 @@ from cnnprof.arch.model import Shape
 from cnnprof.arch.multipliers import Multipliers
 from cnnprof.arch.scale import resolve
 from cnnprof.cli import app
-from cnnprof.errors import OptionError, SpecError
+from cnnprof.errors import ArchError, OptionError
 
 M = 1e6
 TV_DOCS = "https://docs.pytorch.org/vision/stable/models/generated/torchvision.models.{}.html"
@@ -256,7 +256,7 @@ def test_channel_table_scales_rows_and_keeps_the_classifier():
     ],
 )
 def test_channel_table_is_validated(text, message):
-    with pytest.raises(SpecError, match=message):
+    with pytest.raises(ArchError, match=message):
         parse_family(text, "t.yaml")
 
 
