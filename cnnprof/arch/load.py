@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import math
 import re
 from collections.abc import Mapping
 from dataclasses import replace
@@ -13,6 +11,7 @@ from typing import Any
 import yaml
 
 import cnnprof.files as files
+from cnnprof.arch import fields
 from cnnprof.arch.generate import GENERATORS
 from cnnprof.arch.model import (
     ROUND_RULES,
@@ -28,13 +27,10 @@ from cnnprof.arch.model import (
     frozen,
 )
 from cnnprof.arch.ops import (
-    ACTIVATION_ALIASES,
     COMMON,
     DEFAULTS,
-    MAX_MULTIPLIER,
     OPS,
     REQUIRED,
-    Field,
 )
 from cnnprof.errors import ArchError, CnnprofError
 
@@ -109,13 +105,13 @@ _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _family(doc: Any, where: str) -> Family:
-    _mapping(doc, where, "the file")
-    _known_keys(doc, FAMILY_KEYS, where)
-    name = _text(doc, "family", where, required=True)
+    fields.mapping(doc, where, "the file")
+    fields.known_keys(doc, FAMILY_KEYS, where)
+    name = fields.text(doc, "family", where, required=True)
     defaults = _defaults(doc.get("defaults"), where, {})
     base_rows = doc.get("layers")
     variants_doc = doc.get("variants") or {name: {}}
-    _mapping(variants_doc, where, "field 'variants'")
+    fields.mapping(variants_doc, where, "field 'variants'")
     variants: dict[str, Variant] = {}
     parsed: dict[tuple[Any, ...], Row] = {}  # rows shared by variants (YAML anchors) parse once
     for vname, vdoc in variants_doc.items():
@@ -123,7 +119,7 @@ def _family(doc: Any, where: str) -> Family:
         variants[str(vname)] = _variant(str(vname), vdoc or {}, vwhere, defaults, base_rows, parsed)
     family = Family(
         name=name,
-        paper=_text(doc, "paper", where, required=True),
+        paper=fields.text(doc, "paper", where, required=True),
         input=_input(doc.get("input"), where),
         variants=frozen(variants),
         channels=_channels(doc.get("channels"), where),
@@ -146,8 +142,8 @@ def _variant(
     """One variant. ``parsed`` holds the rows already parsed in this file: variants that share a
     row (the file's `layers:`, or a YAML alias) under the same defaults share it, validated
     once."""
-    _mapping(doc, where, "its settings")
-    _known_keys(doc, VARIANT_KEYS, where)
+    fields.mapping(doc, where, "its settings")
+    fields.known_keys(doc, VARIANT_KEYS, where)
     defaults = _defaults(doc.get("defaults"), where, family_defaults)
     rows_doc = doc.get("layers", base_rows)
     if rows_doc is None:
@@ -155,22 +151,24 @@ def _variant(
     aliases = doc.get("aliases", [])
     if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
         raise ArchError(f"{where}: field 'aliases': expected a list of names")
-    resolution = doc.get("resolution")
-    num_classes = doc.get("num_classes")
     rows, generated = _rows(rows_doc, where, defaults, doc.get("design"), parsed)
     return Variant(
         name=name,
         rows=rows,
         generated=generated,
         aliases=tuple(aliases),
-        width=_number(doc, "width", where, 1.0, positive=True),
-        depth=_number(doc, "depth", where, 1.0, positive=True),
-        resolution=None if resolution is None else _whole(resolution, where, "resolution"),
-        num_classes=None if num_classes is None else _whole(num_classes, where, "num_classes"),
-        paper=_text(doc, "paper", where),
-        note=_text(doc, "note", where),
+        width=fields.number(doc, "width", where, 1.0, positive=True),
+        depth=fields.number(doc, "depth", where, 1.0, positive=True),
+        resolution=_optional_whole(doc.get("resolution"), where, "resolution"),
+        num_classes=_optional_whole(doc.get("num_classes"), where, "num_classes"),
+        paper=fields.text(doc, "paper", where),
+        note=fields.text(doc, "note", where),
         published=_published(doc.get("published", []), where, doc.get("width", 1.0)),
     )
+
+
+def _optional_whole(value: Any, where: str, key: str) -> int | None:
+    return None if value is None else fields.whole(value, where, key)
 
 
 def _rows(
@@ -214,7 +212,7 @@ def _rows(
 def _generated(
     item: dict[Any, Any], where: str, defaults: Mapping[str, Any], design: Any, *, at: int
 ) -> Generated:
-    _known_keys(item, ("generate",), where)
+    fields.known_keys(item, ("generate",), where)
     name = item["generate"]
     if not isinstance(name, str) or name not in GENERATORS:
         raise ArchError(
@@ -222,7 +220,7 @@ def _generated(
         )
     if design is None:
         raise ArchError(f"{where}: {{generate: {name}}} needs the variant's 'design:' parameters")
-    _mapping(design, where, "field 'design'")
+    fields.mapping(design, where, "field 'design'")
     values = check_design(name, design, f"{where}: design")
     return Generated(
         generator=name, design=frozen(values), defaults=frozen(defaults), at=at, count=0,
@@ -244,7 +242,7 @@ def check_design(
     for key, field in schema.items():
         if key in doc:
             try:
-                values[key] = _value(doc[key], field, f"{where}: {key}")
+                values[key] = fields.checked(doc[key], field, f"{where}: {key}")
             except ArchError as exc:
                 raise error(str(exc)) from None
         elif field.default is REQUIRED:
@@ -293,7 +291,7 @@ def parse_row(item: Any, where: str, defaults: Mapping[str, Any], path: str) -> 
     args: dict[str, Any] = {}
     for key, field in schema.items():
         if key in item:
-            args[key] = _value(item[key], field, f"{where}: field '{key}'")
+            args[key] = fields.checked(item[key], field, f"{where}: field '{key}'")
         elif field.inherit and field.inherit in defaults:
             args[key] = defaults[field.inherit]
         elif field.default is REQUIRED:
@@ -310,44 +308,17 @@ def parse_row(item: Any, where: str, defaults: Mapping[str, Any], path: str) -> 
     return Row(layer=layer, repeat=repeat)
 
 
-def _value(value: Any, field: Field, where: str) -> Any:
-    kind = field.kind
-    ok = True
-    if kind == "int":
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif kind == "float":
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = _finite(value) if ok else value
-        ok = ok and value is not None
-    elif kind == "bool":
-        ok = isinstance(value, bool)
-    elif kind == "str":
-        ok = isinstance(value, (str, int)) and not isinstance(value, bool)
-        value = str(value) if ok else value
-    elif kind == "choice":
-        value = ACTIVATION_ALIASES.get(value, value) if isinstance(value, str) else value
-        ok = value in field.choices
-    elif kind == "padding":
-        ok = value == "same" or (isinstance(value, int) and not isinstance(value, bool))
-    if ok and kind in ("int", "float", "padding") and value != "same":
-        low = field.low if field.low is not None else (0 if kind == "padding" else None)
-        ok = (low is None or value >= low) and (field.high is None or value <= field.high)
-    if not ok:
-        raise ArchError(f"{where}: expected {field.describe()}, got {value!r}")
-    return value
-
-
 def _defaults(doc: Any, where: str, inherited: Mapping[str, Any]) -> dict[str, Any]:
     if doc is None:
         doc = {}
-    _mapping(doc, where, "field 'defaults'")
+    fields.mapping(doc, where, "field 'defaults'")
     out = dict(inherited)
     for key, value in doc.items():
         field = DEFAULTS.get(key)
         if field is None:
             allowed = ", ".join(DEFAULTS)
             raise ArchError(f"{where}: defaults: unknown field '{key}'; allowed: {allowed}")
-        out[key] = _value(value, field, f"{where}: defaults: field '{key}'")
+        out[key] = fields.checked(value, field, f"{where}: defaults: field '{key}'")
     for key, field in DEFAULTS.items():
         out.setdefault(key, field.default)
     return out
@@ -367,8 +338,8 @@ def _input(doc: Any, where: str) -> Shape:
 def _channels(doc: Any, where: str) -> Channels:
     if doc is None:
         return Channels()
-    _mapping(doc, where, "field 'channels'")
-    _known_keys(doc, ("round", "divisor", "min", "widths", "table"), f"{where}: channels")
+    fields.mapping(doc, where, "field 'channels'")
+    fields.known_keys(doc, ("round", "divisor", "min", "widths", "table"), f"{where}: channels")
     rule = doc.get("round", "floor")
     if rule not in ROUND_RULES:
         raise ArchError(
@@ -377,8 +348,8 @@ def _channels(doc: Any, where: str) -> Channels:
     widths, table = _width_table(doc, rule == "table", f"{where}: channels")
     return Channels(
         round=rule,
-        divisor=_whole(doc.get("divisor", 8), where, "channels.divisor"),
-        min=_whole(doc.get("min", 1), where, "channels.min"),
+        divisor=fields.whole(doc.get("divisor", 8), where, "channels.divisor"),
+        min=fields.whole(doc.get("min", 1), where, "channels.min"),
         widths=widths,
         table=table,
     )
@@ -396,11 +367,13 @@ def _width_table(
     raw_widths, raw_table = doc.get("widths"), doc.get("table")
     if not isinstance(raw_widths, list) or not raw_widths:
         raise ArchError(f"{where}: field 'widths': expected a list of widths, e.g. [0.5, 1.0]")
-    widths = tuple(_number({"widths": w}, "widths", where, None, positive=True) for w in raw_widths)
+    widths = tuple(
+        fields.number({"widths": w}, "widths", where, None, positive=True) for w in raw_widths
+    )
     if not any(abs(w - 1.0) < 1e-9 for w in widths):
         raise ArchError(f"{where}: field 'widths': the table needs a column for width 1.0")
     one = next(i for i, w in enumerate(widths) if abs(w - 1.0) < 1e-9)
-    _mapping(raw_table, where, "field 'table'")
+    fields.mapping(raw_table, where, "field 'table'")
     table = []
     for key, counts in raw_table.items():
         ok = isinstance(counts, list) and len(counts) == len(widths)
@@ -408,7 +381,7 @@ def _width_table(
             raise ArchError(
                 f"{where}: table: row {key!r}: expected {len(widths)} whole numbers, one per width"
             )
-        counts = [_whole(c, where, f"table {key}") for c in counts]
+        counts = [fields.whole(c, where, f"table {key}") for c in counts]
         if key != counts[one]:
             raise ArchError(
                 f"{where}: table: row {key!r}: its count at width 1.0 is {counts[one]}; a row's "
@@ -439,10 +412,10 @@ def _check_tabulated(family: Family) -> None:
 def _compound(doc: Any, where: str) -> Compound | None:
     if doc is None:
         return None
-    _mapping(doc, where, "field 'compound'")
-    _known_keys(doc, ("alpha", "beta", "gamma"), f"{where}: compound")
+    fields.mapping(doc, where, "field 'compound'")
+    fields.known_keys(doc, ("alpha", "beta", "gamma"), f"{where}: compound")
     values = {
-        k: _number(doc, k, f"{where}: compound", None, positive=True)
+        k: fields.number(doc, k, f"{where}: compound", None, positive=True)
         for k in ["alpha", "beta", "gamma"]
     }
     if any(v is None for v in values.values()):
@@ -457,70 +430,16 @@ def _published(doc: Any, where: str, width: Any) -> tuple[Published, ...]:
     out = []
     for i, item in enumerate(doc):
         pwhere = f"{where}: published {i + 1}"
-        _mapping(item, pwhere, "an entry")
-        _known_keys(item, PUBLISHED_KEYS, pwhere)
-        res = item.get("resolution")
+        fields.mapping(item, pwhere, "an entry")
+        fields.known_keys(item, PUBLISHED_KEYS, pwhere)
         out.append(
             Published(
-                source=_text(item, "source", pwhere, required=True),
-                width=_number(item, "width", pwhere, width, positive=True),
-                resolution=None if res is None else _whole(res, pwhere, "resolution"),
-                top1=_number(item, "top1", pwhere, None),
-                macs=_number(item, "macs", pwhere, None),
-                params=_number(item, "params", pwhere, None),
+                source=fields.text(item, "source", pwhere, required=True),
+                width=fields.number(item, "width", pwhere, width, positive=True),
+                resolution=_optional_whole(item.get("resolution"), pwhere, "resolution"),
+                top1=fields.number(item, "top1", pwhere, None),
+                macs=fields.number(item, "macs", pwhere, None),
+                params=fields.number(item, "params", pwhere, None),
             )
         )
     return tuple(out)
-
-
-def _mapping(doc: Any, where: str, what: str) -> None:
-    if not isinstance(doc, dict):
-        raise ArchError(f"{where}: {what}: expected a mapping, got {type(doc).__name__}")
-
-
-def _known_keys(doc: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
-    unknown = sorted(str(k) for k in set(doc) - set(allowed))
-    if unknown:
-        raise ArchError(f"{where}: unknown field '{unknown[0]}'; allowed: {', '.join(allowed)}")
-
-
-def _text(doc: Mapping[str, Any], key: str, where: str, required: bool = False) -> str:
-    value = doc.get(key)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or not value:
-        raise ArchError(f"{where}: field '{key}': expected text, got {value!r}")
-    return value
-
-
-def _number(
-    doc: Mapping[str, Any], key: str, where: str, default: Any, positive: bool = False
-) -> Any:
-    if key not in doc:
-        return default
-    value = doc[key]
-    number = None
-    if isinstance(value, str):  # YAML 1.1 reads 569e6 as text; accept plain numbers written so
-        with contextlib.suppress(ValueError):
-            number = _finite(float(value))
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = _finite(value)
-    if number is None or (positive and not 0 < number <= MAX_MULTIPLIER):
-        need = f"a finite number in (0, {MAX_MULTIPLIER:g}]" if positive else "a finite number"
-        raise ArchError(f"{where}: field '{key}': expected {need}, got {value!r}")
-    return number
-
-
-def _finite(value: float) -> float | None:
-    """``value`` as a float, or None when it is not finite or too large for a float."""
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _whole(value: Any, where: str, key: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ArchError(f"{where}: field '{key}': expected a whole number > 0, got {value!r}")
-    return value
