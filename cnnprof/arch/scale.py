@@ -91,31 +91,8 @@ def resolve(
     """
     m = multipliers or Multipliers()
     variant = family.variants[variant_name]
-    width = variant.width * m.alpha
-    depth_mult = variant.depth * m.depth
-    base = family.input
-    side = variant.resolution or base.h
-    scale = m.rho or 1.0
-    if m.phi is not None:
-        if family.compound is None:
-            raise OptionError(
-                f"--phi: family '{family.name}' declares no compound coefficients "
-                "(EfficientNet does); use --alpha, --depth and --resolution instead"
-            )
-        width *= family.compound.beta**m.phi
-        depth_mult *= family.compound.alpha**m.phi
-        scale *= family.compound.gamma**m.phi
-    if m.resolution is not None:
-        shape = Shape(base.c, m.resolution, m.resolution)
-    else:
-        ratio = base.w / base.h
-        h = round(side * scale)
-        shape = Shape(base.c, h, max(1, round(h * ratio)))
-    if min(shape.h, shape.w) < 1 or max(shape.h, shape.w) > MAX_RESOLUTION:
-        raise OptionError(
-            f"the scaled input is {shape.h}×{shape.w} pixels: choose a resolution in 1…"
-            f"{MAX_RESOLUTION}"
-        )
+    width, depth_mult, scale = _compounded(family, variant, m)
+    shape = _input_shape(family, variant, m, scale)
     if family.channels.widths and family.channels.column(width) is None:
         widths = ", ".join(f"{w:g}" for w in family.channels.widths)
         raise OptionError(
@@ -146,6 +123,42 @@ def resolve(
         width=width,
         depth=depth_mult,
     )
+
+
+def _compounded(family: Family, variant: Variant, m: Multipliers) -> tuple[float, float, float]:
+    """Width, depth and resolution scale: the variant's own times the user's multipliers, times
+    the family's compound coefficients raised to phi (EfficientNet's compound scaling)."""
+    width, depth, scale = variant.width * m.alpha, variant.depth * m.depth, m.rho or 1.0
+    if m.phi is None:
+        return width, depth, scale
+    if family.compound is None:
+        raise OptionError(
+            f"--phi: family '{family.name}' declares no compound coefficients "
+            "(EfficientNet does); use --alpha, --depth and --resolution instead"
+        )
+    compound = family.compound
+    return (
+        width * compound.beta**m.phi,
+        depth * compound.alpha**m.phi,
+        scale * compound.gamma**m.phi,
+    )
+
+
+def _input_shape(family: Family, variant: Variant, m: Multipliers, scale: float) -> Shape:
+    """The input after scaling: --resolution as given, else the variant's side times ``scale``
+    (the family's aspect ratio kept); refused outside 1…MAX_RESOLUTION pixels."""
+    base = family.input
+    if m.resolution is not None:
+        shape = Shape(base.c, m.resolution, m.resolution)
+    else:
+        h = round((variant.resolution or base.h) * scale)
+        shape = Shape(base.c, h, max(1, round(h * (base.w / base.h))))
+    if min(shape.h, shape.w) < 1 or max(shape.h, shape.w) > MAX_RESOLUTION:
+        raise OptionError(
+            f"the scaled input is {shape.h}×{shape.w} pixels: choose a resolution in 1…"
+            f"{MAX_RESOLUTION}"
+        )
+    return shape
 
 
 def generated_rows(variant: Variant, design: Mapping[str, Any], width: float) -> tuple[Row, ...]:
