@@ -1,4 +1,4 @@
-"""The package's layering (DESIGN.md, "The way data flows"): each folder is one stage and imports
+"""The package's layering (README, "Architecture"): each folder is one stage and imports
 only from the stages below it; no module imports itself back through others; torch is imported
 only in `empirical/`; and only `api/sources.py` reaches into `empirical/` from above. Imports under
 ``if TYPE_CHECKING:`` never run and are left out.

@@ -1,4 +1,5 @@
-"""The analytic path never imports torch (DESIGN.md, "Rules that keep it simple").
+"""The analytic path never imports torch (README, "Architecture": torch is imported only in
+`empirical/`, and without torch what needs it ends in one line).
 
 Each check runs in a fresh interpreter, because this test session may have imported torch
 already. Two ways to forbid it: a stub `torch` package first on PYTHONPATH whose import raises,

@@ -1,4 +1,4 @@
-"""The empirical side against the analytic one (DESIGN.md, "Empirical side").
+"""The empirical side against the analytic one (README, "Count": counted twice).
 
 For every registry model, and under each multiplier, the network `empirical.build` makes from the
 spec and counts on the meta device has exactly the params and MACs that the closed-form formulas
