@@ -265,7 +265,7 @@ EXAMPLES = {
 
 # A command's help where it is not its function's docstring, read from the command's module.
 _HELP: Mapping[str, Callable[[ModuleType], str]] = {
-    "count": lambda _: "Count params, MACs, FLOPs and memory of MODEL.\n\n" + CONVENTIONS,
+    "count": lambda _: COMMANDS["count"].summary + "\n\n" + CONVENTIONS,
     "latency": lambda module: module.LATENCY_HELP,
 }
 
