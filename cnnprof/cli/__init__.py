@@ -1,5 +1,6 @@
-"""Stage ⑥: the `cnnprof` command. `app` composes one module per command group (count, tables,
-check, latency); `options` declares the shared options once. Parse → api → report | render."""
+"""Stage ⑥: the `cnnprof` command. `app` holds the table of commands, one module per command group
+(count, tables, check, latency), each imported when its command runs; `options` declares the
+shared options once. Parse → api → report | render."""
 
 import warnings
 
