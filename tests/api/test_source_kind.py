@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 import cnnprof
 from cnnprof.api import sources
 from cnnprof.api.request import Request
-from cnnprof.arch.model import Published, Shape
+from cnnprof.arch.model import Shape
 from cnnprof.cli import app
 from cnnprof.results.profile import CrossCheck, LayerCost, Profile
 
@@ -34,6 +34,8 @@ class TinySource:
     """``tiny:N``: one N → N fully connected layer, counted by hand."""
 
     request: Request
+    published = None  # no paper's figure
+    options = ""  # nothing differs from the model as written
 
     @staticmethod
     def takes(model: Any) -> bool:
@@ -50,14 +52,6 @@ class TinySource:
     @property
     def input_shape(self) -> Shape:
         return Shape(self.features, 1, 1)
-
-    @property
-    def published(self) -> Published | None:
-        return None
-
-    @property
-    def options(self) -> str:
-        return ""
 
     def profile(self) -> Profile:
         n, batch = self.features, self.request.batch
