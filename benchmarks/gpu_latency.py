@@ -28,7 +28,7 @@ from cnnprof.api import latency as api
 from cnnprof.api.request import request
 from cnnprof.api.sources import resolve
 from cnnprof.errors import CnnprofError
-from cnnprof.results.device import Peaks
+from cnnprof.results.device import DeviceQuery, Peaks
 from cnnprof.results.timing import LatencySettings
 
 MODELS = ("resnet50", "mobilenet_v2", "efficientnet_b0", "mobilenet_v3_large", "resnext50_32x4d",
@@ -47,7 +47,7 @@ def calibrate(device: str, dtypes: list[str], out: Path) -> dict[str, Peaks]:
     out.mkdir(parents=True, exist_ok=True)
     for dtype in dtypes:
         started = time.perf_counter()
-        measured = api.peaks(device, dtype, refresh=True)
+        measured = api.peaks(DeviceQuery(device, dtype, refresh=True))
         path = out / f"{_profile_name(measured)}.json"
         path.write_text(json.dumps(measured.to_dict(), indent=1) + "\n", encoding="utf-8")
         print(f"  calibrated {dtype} in {time.perf_counter() - started:.0f} s → {path}",

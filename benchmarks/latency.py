@@ -40,6 +40,7 @@ from cnnprof.arch.registry import default_registry
 from cnnprof.empirical.build import build
 from cnnprof.empirical.latency import measure
 from cnnprof.empirical.peaks import PLANS, measure_peaks, peaks
+from cnnprof.results.device import DeviceQuery
 from cnnprof.results.timing import LatencySettings
 
 # Multipliers of the lightweight families, as variant references.
@@ -201,7 +202,7 @@ def main() -> None:
     parser.add_argument("--batches", default="1,8")
     args = parser.parse_args()
     start = time.perf_counter()
-    device = peaks("cpu", "float32", args.threads, refresh=True)
+    device = peaks(DeviceQuery("cpu", "float32", args.threads, refresh=True))
     print(f"# cnnprof latency benchmark — {device.device_name}, {device.threads} threads, "
           f"torch {device.torch_version}, float32, load average {os.getloadavg()[0]:.2f} "
           f"at the start")  # fmt: skip

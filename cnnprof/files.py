@@ -20,7 +20,7 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from cnnprof.errors import OptionError
 
@@ -29,6 +29,7 @@ try:  # POSIX: updaters queue on a lock; elsewhere the compare-and-swap alone re
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
+T = TypeVar("T")
 MAX_INPUT_BYTES = 8 * 2**20  # a spec, budget or baseline larger than this is refused unread
 KINDS = (
     (stat.S_ISFIFO, "a FIFO"),
@@ -88,6 +89,18 @@ def read_text(path: Path, label: str, limit: int | None = None) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise OptionError(f"{label} {path}: not UTF-8 text (byte {exc.start})") from None
+
+
+def parse_file(
+    path: Path, label: str, parse: Callable[[str], tuple[T | None, str | None]], limit: int
+) -> tuple[T | None, str | None]:
+    """``parse`` of the text in ``path`` (a value, and what makes it unusable or None), or
+    (None, why it could not be read): for records whose every problem becomes a note."""
+    try:
+        text = read_text(path, label, limit)
+    except OptionError as exc:
+        return None, str(exc)
+    return parse(text)
 
 
 @contextlib.contextmanager

@@ -9,7 +9,7 @@ from typing import Any
 
 from cnnprof.analytic.training import training_cost
 from cnnprof.api.request import Request, request
-from cnnprof.api.sources import OutsideSource, count_module, resolve, train_step
+from cnnprof.api.sources import resolve
 from cnnprof.arch.model import Arch
 from cnnprof.arch.multipliers import Multipliers
 from cnnprof.arch.registry import Entry, lookup
@@ -30,7 +30,7 @@ def profile_empirical(req: Request, counter: str = "torch") -> Profile:
     """Counts of what the real nn.Module executes (meta device; fvcore: real CPU tensors)."""
     if counter not in COUNTER_NAMES:
         raise OptionError(f"--counter {counter}: expected one of {', '.join(COUNTER_NAMES)}")
-    return count_module(resolve(req), counter)
+    return resolve(req).counted(counter)
 
 
 def cross_check(req: Request, counter: str = "torch") -> CrossCheck:
@@ -39,8 +39,7 @@ def cross_check(req: Request, counter: str = "torch") -> CrossCheck:
     source = resolve(req)
     if counter not in COUNTER_NAMES:
         raise OptionError(f"--counter {counter}: expected one of {', '.join(COUNTER_NAMES)}")
-    formulas = source.walk() if isinstance(source, OutsideSource) else source.profile()
-    return CrossCheck.of(formulas, count_module(source, counter))
+    return source.cross_check(counter)
 
 
 def training(req: Request, profile: Profile | None = None) -> TrainingCost:
@@ -50,7 +49,7 @@ def training(req: Request, profile: Profile | None = None) -> TrainingCost:
 
 def measured_training(req: Request, cost: TrainingCost) -> MeasuredStep:
     """A real forward and backward on meta with the same rows trainable (empirical check)."""
-    return train_step(resolve(req), cost.trainable)
+    return resolve(req).trained(cost.trainable)
 
 
 def count(

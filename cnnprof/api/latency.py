@@ -6,36 +6,31 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
 import cnnprof.files as files
 from cnnprof.analytic import predictor
 from cnnprof.analytic.roofline import estimate
+from cnnprof.api.kinds import Source
 from cnnprof.api.request import Request
-from cnnprof.api.sources import (
-    Source,
-    device_peaks,
-    peaks_cache,
-    resolve,
-    this_machine,
-    time_model,
-    time_models,
-)
+from cnnprof.api.sources import device_peaks, peaks_cache, resolve, this_machine, time_models
 from cnnprof.errors import OptionError, OutOfTime
 from cnnprof.results.device import (
+    RECORD_LIMIT,
     DeviceProfile,
+    DeviceQuery,
     Estimate,
     Peaks,
     Prediction,
-    read_record,
+    parse_record,
 )
 from cnnprof.results.interleaved import Interleaved
 from cnnprof.results.profile import Profile
 from cnnprof.results.timing import Deadline, LatencySettings, Timing
+from cnnprof.results.vocab import Progress
 
-Progress = Callable[[str, float], None]  # (stage, fraction of that stage done)
 PEAKS_LIMIT = 600.0  # seconds the device microbenchmark may take when no budget says otherwise
 TIMING_SHARE = 0.5  # of a budget, for the timing, when the device's peaks must be measured too
 PREDICT_RESERVE = 0.5  # seconds of a budget kept for the prediction and the output
@@ -65,39 +60,36 @@ def measure(
     an outside model's own code is stopped at ``stop`` (default: the deadline)."""
     settings = settings or LatencySettings()
     source = resolve(model) if isinstance(model, Request) else model
-    return time_model(source, settings, progress, needs, deadline=deadline, stop=stop)
+    return source.timed(settings, progress, needs, deadline=deadline, stop=stop)
 
 
 def peaks(
-    device: str = "cpu",
-    dtype: str = "float32",
-    threads: int | None = None,
+    query: DeviceQuery,
     *,
-    refresh: bool = False,
     progress: Progress | None = None,
     needs: str = "cnnprof latency",
-    within: float = PEAKS_LIMIT,
     notes: list[str] | None = None,
-    thorough: bool = False,
 ) -> Peaks:
-    """The device's calibration (roofs and kernel models), from the cache or measured now (and
-    cached); it takes at most ``within`` seconds (`OutOfTime` past it); ``notes`` gets a cache
-    not used or not written; ``thorough`` calibrates the kernels on more samples, measured
-    afresh (and cached in place of the default calibration)."""
-    measured = device_peaks(device, dtype, threads, refresh=refresh, progress=progress,
-                            needs=needs, within=within, notes=notes,
-                            thorough=thorough)  # fmt: skip
-    if measured is None:  # only a cached_only call gives none
+    """The calibration (roofs and kernel models) of ``query``'s device, from the cache or
+    measured now (and cached); it takes at most ``query.within`` seconds (default:
+    PEAKS_LIMIT; `OutOfTime` past it); ``notes`` gets a cache not used or not written;
+    ``query.thorough`` calibrates the kernels on more samples, measured afresh (and cached in
+    place of the default calibration)."""
+    within = PEAKS_LIMIT if query.within is None else query.within
+    query = replace(query, within=within)
+    measured = device_peaks(query, progress=progress, needs=needs, notes=notes)
+    if measured is None:  # only a cached_only query gives none
         raise OutOfTime(f"the device's peaks were not measured within {within:g} s")
     return measured
 
 
 def cached_peaks(
-    device: str, dtype: str, threads: int | None, notes: list[str], needs: str = "cnnprof latency"
+    query: DeviceQuery, notes: list[str], needs: str = "cnnprof latency"
 ) -> Peaks | None:
-    """The device's peaks if a usable record is cached (None otherwise; nothing is measured)."""
-    return device_peaks(device, dtype, threads, refresh=False, progress=None, needs=needs,
-                        notes=notes, cached_only=True)  # fmt: skip
+    """The peaks of ``query``'s device if a usable record is cached (None otherwise; nothing
+    is measured)."""
+    query = replace(query, refresh=False, thorough=False, cached_only=True)
+    return device_peaks(query, progress=None, needs=needs, notes=notes)
 
 
 def predict(source: Source, timing: Timing, measured: Peaks) -> Estimate:
@@ -152,7 +144,7 @@ def device_profile(reference: str, what: str | None = None) -> Peaks:
     if reference not in shipped and not files.exists(path, "device profile"):
         names = ", ".join(shipped) or "none"
         raise OptionError(f"{what}: no such file, nor a shipped profile (shipped: {names})")
-    record, problem = read_record(path, "device profile")
+    record, problem = files.parse_file(path, "device profile", parse_record, RECORD_LIMIT)
     if record is None or problem is not None:
         raise OptionError(f"{what}: not a usable device profile ({problem}; `cnnprof device "
                           "--save FILE` writes one)")  # fmt: skip
@@ -219,7 +211,8 @@ def measure_and_predict(
     source = resolve(model) if isinstance(model, Request) else model
     dtype = source.request.dtype
     notes: list[str] = []
-    cached = cached_peaks(settings.device, dtype, settings.threads, notes)
+    query = DeviceQuery(settings.device, dtype, settings.threads)
+    cached = cached_peaks(query, notes)
     with source.running(deadline.left()):  # the analytic walk of an outside model runs it
         source.profile()
     # the microbenchmark is tried only when its share of the budget could hold it
@@ -232,8 +225,7 @@ def measure_and_predict(
     if calibrate and left >= MIN_CALIBRATION_S:
         started = time.monotonic()
         try:
-            measured = peaks(settings.device, dtype, settings.threads, progress=calibration,
-                             within=left, notes=notes)  # fmt: skip
+            measured = peaks(replace(query, within=left), progress=calibration, notes=notes)
             seconds = time.monotonic() - started
         except OutOfTime:
             pass
@@ -247,15 +239,22 @@ def measure_and_predict(
     kernels = None
     if measured is not None and measured.kernels:
         kernels = predictor.predict(source.profile(), measured)
-        calibrated = measured.allocator.split(":")[0] or "unrecorded"
-        if settings.allocator != calibrated.split()[0] or settings.channels_last:
-            notes.append(
-                f"the kernel models were timed in the {calibrated} allocator regime on NCHW "
-                f"tensors; this run is {settings.allocator}"
-                + (" on channels-last tensors" if settings.channels_last else "")
-                + ": their prediction is for the calibrated conditions"
-            )
+        notes += _conditions_note(settings, measured)
     return Measured(measured_timing, measured, estimate, tuple(notes), seconds, kernels)
+
+
+def _conditions_note(settings: LatencySettings, measured: Peaks) -> list[str]:
+    """A note when this run's allocator regime or layout is not the one the kernel models were
+    timed in."""
+    calibrated = measured.allocator.split(":")[0] or "unrecorded"
+    if settings.allocator == calibrated.split()[0] and not settings.channels_last:
+        return []
+    return [
+        f"the kernel models were timed in the {calibrated} allocator regime on NCHW "
+        f"tensors; this run is {settings.allocator}"
+        + (" on channels-last tensors" if settings.channels_last else "")
+        + ": their prediction is for the calibrated conditions"
+    ]
 
 
 @dataclass(frozen=True)

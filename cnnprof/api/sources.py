@@ -1,7 +1,9 @@
-"""Where a model comes from, resolved once: a `SpecSource` (registry name, variant reference or
-YAML: rows, multipliers, published figures) or an `OutsideSource` (torchvision, timm, a user's
-factory or ``nn.Module``: constructed, no spec). Each gives its analytic profile, its module on a
-device and its input.
+"""Where a model comes from, resolved once into a source: a `SpecSource` (registry name, variant
+reference or YAML: rows, multipliers, published figures) or an `OutsideSource` (torchvision,
+timm, a user's factory or ``nn.Module``: constructed, no spec). Callers ask a source what the
+`Source` protocol names (its profile, its cross-check, whether it can be rewritten, how it is
+timed), never which kind it is: only `resolve` knows the kinds (`KINDS`), so a new kind is one
+class and one line there.
 
 This module is the one door into `cnnprof.empirical` and the one torch gate: each function below
 that needs torch asks `require_torch` first, which, without torch, ends in one line naming the
@@ -14,6 +16,7 @@ import contextlib
 import copy
 import functools
 import importlib
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -21,24 +24,25 @@ from math import prod
 from typing import TYPE_CHECKING, Any
 
 from cnnprof.analytic.engine import profile as analytic_profile
+from cnnprof.api.kinds import Kind, Source
 from cnnprof.api.request import Request
 from cnnprof.arch.model import Arch, Published, Shape
 from cnnprof.arch.reference import DEFAULT_TIMEOUT, is_outside
 from cnnprof.arch.registry import lookup
 from cnnprof.arch.transform import transform
 from cnnprof.errors import CnnprofError, LoadError, MissingExtra, OptionError
-from cnnprof.results.device import Peaks
+from cnnprof.results.device import DeviceQuery, Peaks
 from cnnprof.results.interleaved import Interleaved
-from cnnprof.results.profile import Profile
+from cnnprof.results.profile import CrossCheck, Profile
 from cnnprof.results.timing import Deadline, LatencySettings, Timing
 from cnnprof.results.training import MeasuredStep
+from cnnprof.results.vocab import Progress
 
 if TYPE_CHECKING:
     from torch import nn
 
     from cnnprof.empirical.count import Inputs, MetaFailed
-
-Progress = Callable[[str, float], None]  # (stage, fraction of that stage done)
+    from cnnprof.empirical.interleave import Contender
 
 
 def require_torch(needs: str) -> None:
@@ -50,16 +54,124 @@ def require_torch(needs: str) -> None:
         raise MissingExtra(f"{needs} needs torch: pip install 'cnnprof[torch]'") from None
 
 
+class ModuleSource(ABC):
+    """What a source whose model is a torch ``nn.Module`` does by running that module: count
+    it, train it, time it. A kind of it gives the module and the rest of `Source`."""
+
+    request: Request  # each kind's own field
+    input_shape: Shape  # each kind's own property
+    profile: Callable[[], Profile]  # each kind's own count
+
+    @abstractmethod
+    def formulas(self) -> Profile:
+        """The formula side of the cross-check."""
+
+    @abstractmethod
+    def row_paths(self) -> list[str] | None:
+        """The rows a count of the module attributes its work to (None: its own modules)."""
+
+    @abstractmethod
+    def running(self, budget: float | None = None) -> AbstractContextManager[None]: ...
+
+    @abstractmethod
+    def module(self, device: str, needs: str = "", fresh: bool = False) -> nn.Module:
+        """The model on ``device`` (a new one when ``fresh``)."""
+
+    def counted(self, counter: str) -> Profile:
+        """What the module executes, counted by ``counter`` ("torch": on the meta device;
+        "fvcore": real tensors on the CPU, on a copy of a module the caller gave)."""
+        device = "cpu" if counter == "fvcore" else "meta"
+        module = self.module(device, needs="--empirical", fresh=device != "meta")
+        rows = self.row_paths()
+        from cnnprof.empirical.count import COUNTERS
+
+        req = self.request
+        with self.running():
+            count = COUNTERS[counter]
+            return count(
+                module,
+                self.input_shape,
+                batch=req.batch,
+                dtype=req.dtype,
+                rows=rows,
+                model=req.name,
+            )
+
+    def cross_check(self, counter: str) -> CrossCheck:
+        return CrossCheck.of(self.formulas(), self.counted(counter))
+
+    def trained(self, trainable: tuple[str, ...]) -> MeasuredStep:
+        """A real forward and backward on meta with the ``trainable`` rows trainable."""
+        module = self.module("meta", needs="--empirical")
+        from cnnprof.empirical.training import training_step
+
+        with self.running():
+            return training_step(module, self.input_shape, trainable, self.request.batch)
+
+    def timed(
+        self,
+        settings: LatencySettings,
+        progress: Progress | None,
+        needs: str,
+        *,
+        deadline: Deadline | None = None,
+        stop: Deadline | None = None,
+    ) -> Timing:
+        """The module timed on ``settings.device`` with random weights (a module the caller
+        gave is copied first); per-row times follow the profile's rows. ``deadline`` (default:
+        the settings' budget from now) bounds the measurement; the model's own code is stopped
+        at ``stop`` (default: the deadline), so a first run may finish past a deadline that
+        leaves the rest of the budget to others."""
+        ready = self.contender(settings.device, needs)
+        deadline = deadline or Deadline(settings.budget)
+        with self.running((stop or deadline).left()):
+            return ready.timed(settings, deadline, progress, rows=self.profile().rows)
+
+    def contender(self, device: str, needs: str) -> Contender:
+        """The module on ``device`` with random weights (a module the caller gave is copied
+        first), for an interleaved measurement."""
+        require_torch(needs)
+        from cnnprof.empirical.device import check_device
+        from cnnprof.empirical.interleave import Contender
+
+        req = self.request
+        check_device(device, req.dtype)
+        profile = self.profile()
+        module = self.module(device, needs=needs, fresh=True)
+        return Contender(
+            module, self.input_shape, req.batch, req.dtype, profile.model, profile.macs
+        )
+
+
 @dataclass(frozen=True)
-class SpecSource:
+class SpecSource(ModuleSource):
     """A model with a spec: its rows, scaled, and optionally rewritten."""
 
     request: Request
     arch: Arch
 
-    @property
-    def outside(self) -> bool:
-        return False
+    @staticmethod
+    def takes(model: Any) -> bool:
+        return not is_outside(model)
+
+    @classmethod
+    def of(cls, request: Request) -> SpecSource:
+        """The spec, scaled and rewritten; options for outside models are refused."""
+        arch = lookup(request.model).arch(request.multipliers, design=request.design)
+        for name in request.transforms:
+            arch = transform(arch, name)
+        if request.input is not None or request.args:
+            given = "--input" if request.input is not None else "--arg"
+            raise OptionError(
+                f"{given} is for outside models; {request.name} is a spec: use --resolution, "
+                "--rho or the variant's own options"
+            )
+        if request.timeout != DEFAULT_TIMEOUT:
+            raise OptionError(
+                f"--timeout {request.timeout:g} bounds an outside model's own code (import, "
+                f"factory, forward); {request.name} is a spec, counted by cnnprof alone"
+            )
+        return cls(request, arch)
 
     @property
     def input_shape(self) -> Shape:
@@ -88,6 +200,16 @@ class SpecSource:
     def _profile(self) -> Profile:
         return analytic_profile(self.arch, batch=self.request.batch, dtype=self.request.dtype)
 
+    def formulas(self) -> Profile:
+        """The spec's own count: closed-form, row by row."""
+        return self.profile()
+
+    def row_paths(self) -> list[str]:
+        return [r.path for r in self.profile().rows]
+
+    def rewrite_refusal(self, transform: str) -> None:
+        """Every spec can be rewritten."""
+
     def module(self, device: str, needs: str = "--empirical", fresh: bool = False) -> nn.Module:
         """The spec built as an ``nn.Module`` on ``device`` (meta: no weights); always a new
         one, so ``fresh`` changes nothing."""
@@ -104,16 +226,38 @@ LIVE_TENSORS = 4
 
 
 @dataclass(frozen=True)
-class OutsideSource:
+class OutsideSource(ModuleSource):
     """A model with no spec: constructed from its reference (or given as an ``nn.Module``).
     Counted at the dispatch level (every op torch runs, every parameter); the formula walk of
     its modules is the cross-check."""
 
     request: Request
 
-    @property
-    def outside(self) -> bool:
-        return True
+    takes = staticmethod(is_outside)
+
+    @classmethod
+    def of(cls, request: Request) -> OutsideSource:
+        """The outside model's source; options only a spec can honour are refused."""
+        source = cls(request)
+        if not isinstance(request.model, str) and (request.args or request.multipliers.num_classes):
+            raise OptionError(
+                "--arg and --num-classes construct a model from its reference; a module given "
+                "directly is counted as it is"
+            )
+        scaling = request.multipliers.spec_only()
+        if scaling:
+            raise OptionError(
+                f"{scaling[0]} needs a spec (registry name or YAML); outside models take "
+                "--input SIZES (repeatable), --resolution and --arg NAME=VALUE"
+            )
+        if request.design:
+            raise OptionError(
+                f"design parameters ({', '.join(request.design)}) shape a generated spec "
+                "(RegNet); outside models have none"
+            )
+        if request.transforms:
+            raise OptionError(source.rewrite_refusal(request.transforms[0]))
+        return source
 
     @property
     def input_shape(self) -> Shape:
@@ -161,13 +305,26 @@ class OutsideSource:
 
         return self._run(count)
 
-    def walk(self) -> Profile:
+    def formulas(self) -> Profile:
         """The cross-check: modules with shapes recorded on the meta device, through the
         formula table."""
         require_torch(self._needs)
         from cnnprof.empirical.walk import walk
 
         return self._run(walk)
+
+    def row_paths(self) -> None:
+        """A count attributes the work to the model's own modules."""
+
+    def counted(self, counter: str) -> Profile:
+        """The torch count is the default count; fvcore's runs a copy on the CPU."""
+        return self.profile() if counter == "torch" else super().counted(counter)
+
+    def rewrite_refusal(self, transform: str) -> str:
+        return (
+            f"@{transform} rewrites a spec; outside models have none "
+            "(`cnnprof separable` shows the per-layer what-if for them)"
+        )
 
     def _run(self, counter: Callable[..., Profile]) -> Profile:
         from cnnprof.empirical.count import MetaFailed
@@ -263,108 +420,18 @@ class OutsideSource:
         return construct(model, self._args(), device, timeout=self.request.timeout)
 
 
-Source = SpecSource | OutsideSource
+# The kinds of source, asked in order: the first that takes a model's reference resolves it.
+KINDS: tuple[Kind, ...] = (SpecSource, OutsideSource)
 
 
 def resolve(request: Request) -> Source:
-    """The source of ``request``'s model; options a source cannot honour are refused here."""
-    if not is_outside(request.model):
-        arch = lookup(request.model).arch(request.multipliers, design=request.design)
-        for name in request.transforms:
-            arch = transform(arch, name)
-        if request.input is not None or request.args:
-            given = "--input" if request.input is not None else "--arg"
-            raise OptionError(
-                f"{given} is for outside models; {request.name} is a spec: use --resolution, "
-                "--rho or the variant's own options"
-            )
-        if request.timeout != DEFAULT_TIMEOUT:
-            raise OptionError(
-                f"--timeout {request.timeout:g} bounds an outside model's own code (import, "
-                f"factory, forward); {request.name} is a spec, counted by cnnprof alone"
-            )
-        return SpecSource(request, arch)
-    if not isinstance(request.model, str) and (request.args or request.multipliers.num_classes):
-        raise OptionError(
-            "--arg and --num-classes construct a model from its reference; a module given "
-            "directly is counted as it is"
-        )
-    scaling = request.multipliers.spec_only()
-    if scaling:
-        raise OptionError(
-            f"{scaling[0]} needs a spec (registry name or YAML); outside models take "
-            "--input SIZES (repeatable), --resolution and --arg NAME=VALUE"
-        )
-    if request.design:
-        raise OptionError(
-            f"design parameters ({', '.join(request.design)}) shape a generated spec (RegNet); "
-            "outside models have none"
-        )
-    if request.transforms:
-        raise OptionError(
-            f"@{request.transforms[0]} rewrites a spec; outside models have none "
-            "(`cnnprof separable` shows the per-layer what-if for them)"
-        )
-    return OutsideSource(request)
+    """The source of ``request``'s model, of the first kind that takes its reference; options
+    that kind cannot honour are refused here."""
+    kind = next(k for k in KINDS if k.takes(request.model))
+    return kind.of(request)
 
 
 # --- the other doors into empirical/, each behind the torch gate --------------------------------
-
-
-def count_module(source: Source, counter: str) -> Profile:
-    """What the source's module executes, counted by ``counter`` ("torch": on the meta device;
-    "fvcore": real tensors on the CPU, on a copy of a module the caller gave). An outside
-    model's torch count is its default count."""
-    if isinstance(source, OutsideSource) and counter == "torch":
-        return source.profile()
-    device = "cpu" if counter == "fvcore" else "meta"
-    module = source.module(device, needs="--empirical", fresh=device != "meta")
-    rows = None if source.outside else [r.path for r in source.profile().rows]
-    from cnnprof.empirical.count import COUNTERS
-
-    req = source.request
-    with source.running():
-        return COUNTERS[counter](module, source.input_shape, batch=req.batch, dtype=req.dtype,
-                                 rows=rows, model=req.name)  # fmt: skip
-
-
-def train_step(source: Source, trainable: tuple[str, ...]) -> MeasuredStep:
-    """A real forward and backward on meta with the ``trainable`` rows trainable."""
-    module = source.module("meta", needs="--empirical")
-    from cnnprof.empirical.training import training_step
-
-    with source.running():
-        return training_step(module, source.input_shape, trainable, source.request.batch)
-
-
-def time_model(
-    source: Source,
-    settings: LatencySettings,
-    progress: Progress | None,
-    needs: str,
-    *,
-    deadline: Deadline | None = None,
-    stop: Deadline | None = None,
-) -> Timing:
-    """The source's model timed on ``settings.device`` with random weights (a module the caller
-    gave is copied first); per-row times follow the analytic rows. ``deadline`` (default: the
-    settings' budget from now) bounds the measurement; the model's own code is stopped at
-    ``stop`` (default: the deadline), so a first run may finish past a deadline that leaves the
-    rest of the budget to others."""
-    require_torch(needs)
-    from cnnprof.empirical.latency import check_device, measure
-
-    req = source.request
-    check_device(settings.device, req.dtype)
-    profile = source.profile()
-    module = source.module(settings.device, needs=needs, fresh=True)
-    deadline = deadline or Deadline(settings.budget)
-    with source.running((stop or deadline).left()):
-        return measure(
-            module, source.input_shape, batch=req.batch, dtype=req.dtype, settings=settings,
-            rows=profile.rows, macs=profile.macs, model=profile.model, progress=progress,
-            deadline=deadline,
-        )  # fmt: skip
 
 
 def time_models(
@@ -379,18 +446,10 @@ def time_models(
     (random weights; a module the caller gave is copied first), within ``deadline`` (default:
     the settings' budget for each model, from now); the models' own code is stopped there."""
     require_torch(needs)
-    from cnnprof.empirical.interleave import Contender, measure_interleaved
-    from cnnprof.empirical.latency import check_device
+    from cnnprof.empirical.interleave import measure_interleaved
 
     deadline = deadline or Deadline(settings.budget * len(sources))
-    contenders = []
-    for source in sources:
-        req = source.request
-        check_device(settings.device, req.dtype)
-        profile = source.profile()
-        module = source.module(settings.device, needs=needs, fresh=True)
-        contenders.append(Contender(module, source.input_shape, req.batch, req.dtype,
-                                    profile.model, profile.macs))  # fmt: skip
+    contenders = [source.contender(settings.device, needs) for source in sources]
     with contextlib.ExitStack() as guests:
         for source in sources:
             guests.enter_context(source.running(deadline.left()))
@@ -398,18 +457,15 @@ def time_models(
 
 
 def device_peaks(
-    device: str, dtype: str, threads: int | None, *, refresh: bool, progress: Progress | None,
-    needs: str, within: float | None = None, notes: list[str] | None = None,
-    cached_only: bool = False, thorough: bool = False,
-) -> Peaks | None:  # fmt: skip
-    """The device's measured peaks, from the cache or measured now (and cached) within
-    ``within`` seconds; ``cached_only``: None rather than measuring. ``notes`` gets a cache
-    not used or not written."""
+    query: DeviceQuery, *, progress: Progress | None, needs: str, notes: list[str] | None = None
+) -> Peaks | None:
+    """The peaks of ``query``'s device, from the cache or measured now (and cached); with
+    ``query.cached_only``, None rather than measuring. ``notes`` gets a cache not used or not
+    written."""
     require_torch(needs)
     from cnnprof.empirical.peaks import peaks
 
-    return peaks(device, dtype, threads, refresh=refresh, progress=progress, within=within,
-                 notes=notes, cached_only=cached_only, thorough=thorough)  # fmt: skip
+    return peaks(query, progress=progress, notes=notes)
 
 
 def peaks_cache(measured: Peaks) -> str | None:
@@ -426,6 +482,6 @@ def peaks_cache(measured: Peaks) -> str | None:
 def this_machine(needs: str) -> tuple[Callable[[str], str], int]:
     """How this machine names a device ("cpu" → its CPU's model), and torch's thread count."""
     require_torch(needs)
-    from cnnprof.empirical.latency import device_name, thread_count
+    from cnnprof.empirical.device import device_name, thread_count
 
     return device_name, thread_count()

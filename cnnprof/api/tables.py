@@ -90,8 +90,9 @@ def separable_rows(profile: Profile) -> list[SeparableRow]:
 def separable(request: Request) -> SeparableReport:
     written = column(request)
     twins: list[Column | None] = [None, None]
-    if not resolve(request).outside:
-        for i, name in enumerate(("standard", "separable")):
+    source = resolve(request)
+    for i, name in enumerate(("standard", "separable")):
+        if source.rewrite_refusal(name) is None:
             twins[i] = column(replace(request, transforms=(*request.transforms, name)))
     return SeparableReport(written, tuple(separable_rows(written.profile)), *twins)
 

@@ -42,7 +42,7 @@ from cnnprof.render import charts, common
 from cnnprof.render import latency as render
 from cnnprof.report import latency as report
 from cnnprof.report.text import to_csv, to_json
-from cnnprof.results.device import Peaks
+from cnnprof.results.device import DeviceQuery, Peaks
 from cnnprof.results.plausible import implausible
 from cnnprof.results.ranking import TIME_KEYS, ranked
 from cnnprof.results.timing import DEFAULT_BUDGET, Deadline, LatencySettings, check_dtype
@@ -240,8 +240,10 @@ def device(
     notes: list[str] = []
     with render.command_bar("cnnprof device", (CALIBRATION,)) as bar:
         started = time.monotonic()
-        measured = api.peaks(where, kind, threads, refresh=refresh, progress=bar.phase(CALIBRATION),
-                             needs="cnnprof device", notes=notes, thorough=thorough)  # fmt: skip
+        query = DeviceQuery(where, kind, threads, refresh=refresh, thorough=thorough)
+        measured = api.peaks(
+            query, progress=bar.phase(CALIBRATION), needs="cnnprof device", notes=notes
+        )
         _calibrated(measured, time.monotonic() - started)
     if save is not None:
         emit(to_json(measured.to_dict()), save, force)

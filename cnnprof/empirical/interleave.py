@@ -14,7 +14,7 @@ runs (or ``runs`` runs), or the deadline has no room for another round.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from torch import nn
@@ -22,9 +22,9 @@ from torch import nn
 from cnnprof.arch.model import Shape
 from cnnprof.empirical.latency import measure
 from cnnprof.results.interleaved import Interleaved
+from cnnprof.results.profile import LayerCost
 from cnnprof.results.timing import DEFAULT_MIN_TIME, MIN_RUNS, Deadline, LatencySettings, Timing
-
-Progress = Callable[[str, float], None]  # (stage, fraction of that stage done)
+from cnnprof.results.vocab import Progress
 
 BLOCK_SECONDS = 0.2  # each model's share of a round: many scheduler time slices
 MIN_ROUNDS = 5  # rounds at least: the spread of a ratio is read across them
@@ -32,7 +32,8 @@ MIN_ROUNDS = 5  # rounds at least: the spread of a ratio is read across them
 
 @dataclass(frozen=True)
 class Contender:
-    """One model of an interleaved measurement, as `latency.measure` takes it."""
+    """A model ready to measure, as `latency.measure` takes it: alone, or as one of an
+    interleaved measurement's models."""
 
     module: nn.Module
     input: Shape
@@ -40,6 +41,28 @@ class Contender:
     dtype: str = "float32"
     model: str = ""
     macs: int = 0
+
+    def timed(
+        self,
+        settings: LatencySettings,
+        deadline: Deadline,
+        progress: Progress | None,
+        rows: Sequence[LayerCost] = (),
+    ) -> Timing:
+        """`latency.measure` of this model as ``settings`` say, within ``deadline``; ``rows``
+        name the modules timed one by one (with ``settings.layers``)."""
+        return measure(
+            self.module,
+            self.input,
+            batch=self.batch,
+            dtype=self.dtype,
+            model=self.model,
+            macs=self.macs,
+            rows=rows,
+            settings=settings,
+            progress=progress,
+            deadline=deadline,
+        )
 
 
 def _silent(stage: str, fraction: float) -> None:
@@ -51,8 +74,7 @@ def _measure(
 ) -> Timing:
     """``runs`` timed runs of one contender after ``warmup`` (None: until stable)."""
     chosen = replace(settings, warmup=warmup, runs=runs, min_time=None, layers=False)
-    return measure(c.module, c.input, batch=c.batch, dtype=c.dtype, model=c.model, macs=c.macs,
-                   settings=chosen, progress=_silent, deadline=deadline)  # fmt: skip
+    return c.timed(chosen, deadline, _silent)
 
 
 def _merged(first: Timing, blocks: Sequence[Timing], hit: bool) -> Timing:

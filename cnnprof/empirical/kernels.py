@@ -44,7 +44,7 @@ from torch import nn
 
 from cnnprof.analytic.formulas import ACT_FLOPS
 from cnnprof.analytic.predictor import Call, conv_kind, fit, lanes
-from cnnprof.empirical.latency import Clock
+from cnnprof.empirical.device import Clock
 from cnnprof.results.device import KernelModel
 
 # activation → (module, FLOPs per element as the formulas count them)

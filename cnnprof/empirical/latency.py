@@ -1,9 +1,7 @@
 """Measured latency: the whole model (warm-up until stable, then timed runs) and per row.
 
-Every forward pass runs in eval mode under ``torch.inference_mode`` with random weights. On CPU a
-run is timed with ``time.perf_counter``; on CUDA with a pair of CUDA events read after the end
-event has synchronised (so queued work is never mistaken for finished work); on MPS between two
-``torch.mps.synchronize`` calls. The thread count is set explicitly, reported, and restored.
+Every forward pass runs in eval mode under ``torch.inference_mode`` with random weights, timed on
+the device's clock (`device`). The thread count is set explicitly, reported, and restored.
 
 When rows are given, one more run records which kernel torch dispatched each convolution to
 (`dispatch`): the roofline charges each kernel's own fixed cost. The timed runs also count the
@@ -24,21 +22,29 @@ timestamp per row costs less and its cost can be measured and removed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
-import platform
 import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
-from types import MappingProxyType
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from cnnprof.arch.model import Shape
 from cnnprof.empirical import allocator
+from cnnprof.empirical.device import (
+    CLOCKS,
+    TORCH_DTYPES,
+    Clock,
+    check_device,
+    device_name,
+    first_line,
+    minor_faults,
+    threads,
+)
 from cnnprof.empirical.dispatch import conv_kernels
 from cnnprof.errors import LoadError, OptionError
 from cnnprof.results.profile import DTYPE_BYTES, LayerCost
@@ -49,14 +55,9 @@ from cnnprof.results.timing import (
     LatencySettings,
     LayerTime,
     Timing,
-    check_dtype,
 )
+from cnnprof.results.vocab import Progress
 
-Progress = Callable[[str, float], None]  # (stage, fraction of that stage done)
-
-TORCH_DTYPES = MappingProxyType(
-    {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-)
 WINDOW_SECONDS = 0.1  # auto warm-up: each window lasts about this long …
 MAX_WINDOW = 25  # … in at most this many runs
 STABLE = 0.05  # consecutive window medians within 5 % of each other: warm
@@ -70,151 +71,6 @@ CALIBRATION_RUNS = 100
 
 def _silent(stage: str, fraction: float) -> None:
     """The default progress callback: says nothing."""
-
-
-# --- devices and clocks ------------------------------------------------------------------------
-
-
-class Clock:
-    """Timestamps on the host: ``perf_counter``. Subclasses take them on the device."""
-
-    def stamp(self) -> Any:
-        return time.perf_counter()
-
-    def finish(self) -> None:
-        """Wait until every stamp taken so far can be read."""
-
-    def elapsed(self, start: Any, end: Any) -> float:
-        return end - start
-
-    def time(self, fn: Callable[[], object]) -> float:
-        """Seconds one call of ``fn`` takes, its device work included."""
-        start = self.stamp()
-        fn()
-        end = self.stamp()
-        self.finish()
-        return self.elapsed(start, end)
-
-
-class CudaClock(Clock):
-    """CUDA events on the current stream; read only after the last one has completed."""
-
-    def stamp(self) -> Any:
-        event = torch.cuda.Event(enable_timing=True)
-        event.record()
-        return event
-
-    def finish(self) -> None:
-        torch.cuda.synchronize()
-
-    def elapsed(self, start: Any, end: Any) -> float:
-        return start.elapsed_time(end) / 1e3  # elapsed_time is in milliseconds
-
-
-class MpsClock(Clock):
-    """Host time between synchronisations (MPS work is asynchronous too)."""
-
-    def stamp(self) -> Any:
-        torch.mps.synchronize()
-        return time.perf_counter()
-
-
-CLOCKS: MappingProxyType[str, type[Clock]] = MappingProxyType(
-    {"cpu": Clock, "cuda": CudaClock, "mps": MpsClock}
-)
-
-
-def minor_faults() -> int | None:
-    """Minor page faults of this process so far, all its threads (None where the system does
-    not count them)."""
-    try:
-        import resource
-    except ImportError:  # Windows
-        return None
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-
-
-def _mps_available() -> bool:
-    backend = getattr(torch.backends, "mps", None)
-    return bool(backend is not None and backend.is_available())
-
-
-def check_device(device: str, dtype: str = "float32") -> torch.device:
-    """The torch device for ``device``, after checking it exists and runs ``dtype``."""
-    check_dtype(dtype)
-    if device == "cuda" and not torch.cuda.is_available():
-        why = "torch was built without CUDA" if torch.version.cuda is None else "no GPU is visible"
-        raise OptionError(
-            f"--device cuda: CUDA is not available (torch {torch.__version__}: {why}); "
-            "use --device cpu"
-        )
-    if device == "mps" and not _mps_available():
-        raise OptionError("--device mps: Apple's MPS backend is not available here; use cpu")
-    if device not in CLOCKS:
-        raise OptionError(f"--device {device}: expected one of {', '.join(CLOCKS)}")
-    target = torch.device(device)
-    _probe(target, dtype)
-    return target
-
-
-def _probe(device: torch.device, dtype: str) -> None:
-    """Run a small convolution and matrix product in ``dtype``; a kernel that is missing
-    becomes an OptionError."""
-    kind = TORCH_DTYPES[dtype]
-    try:
-        with torch.inference_mode():
-            x = torch.ones(1, 4, 6, 6, dtype=kind, device=device)
-            F.conv2d(x, torch.ones(4, 4, 3, 3, dtype=kind, device=device), padding=1)
-            a = torch.ones(8, 8, dtype=kind, device=device)
-            torch.matmul(a, a)
-    except (RuntimeError, TypeError, NotImplementedError) as exc:
-        raise OptionError(
-            f"--dtype {dtype}: not supported on {device.type} ({_first_line(exc)}); "
-            "try --dtype float32"
-        ) from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def device_name(device: str | torch.device) -> str:
-    """What the hardware calls itself: the GPU's name, or the CPU's model name."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    if device.type == "mps":
-        return f"Apple MPS ({platform.machine()})"
-    return cpu_name()
-
-
-def cpu_name() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and value.strip():
-                return value.strip()
-    return platform.processor() or platform.machine() or "unknown CPU"
-
-
-def thread_count() -> int:
-    """torch's intra-op thread count now."""
-    return torch.get_num_threads()
-
-
-@contextlib.contextmanager
-def threads(count: int | None) -> Iterator[int]:
-    """Set torch's intra-op thread count for the block (None: keep it); yield the count in
-    effect; restore the previous one afterwards."""
-    previous = torch.get_num_threads()
-    if count is not None:
-        torch.set_num_threads(count)
-    try:
-        yield torch.get_num_threads()
-    finally:
-        torch.set_num_threads(previous)
 
 
 # --- whole-model runs --------------------------------------------------------------------------
@@ -236,7 +92,7 @@ def _first_run(run: Callable[[], object], clock: Clock, model: str, dtype: str) 
     try:
         return clock.time(run)
     except (RuntimeError, NotImplementedError) as exc:
-        message = _first_line(exc)
+        message = first_line(exc)
         if "not implemented for" in message or "Unsupported" in message:
             raise OptionError(f"--dtype {dtype}: {model} cannot run in it ({message})") from None
         raise LoadError(f"{model}: forward failed: {message}") from None
@@ -434,6 +290,101 @@ def _median_or_none(counts: list[int] | None) -> float | None:
 # --- the entry points ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Runner:
+    """A module ready on its device, called on its input: the clock it is timed on, and the
+    settings, deadline and progress callback every phase of its measurement answers to."""
+
+    net: nn.Module
+    run: Callable[[], object]
+    clock: Clock
+    device: torch.device
+    settings: LatencySettings
+    deadline: Deadline
+    report: Progress
+
+    def timed(self) -> float:
+        return self.clock.time(self.run)
+
+    def step(self, per_row: _Rows | None) -> float:
+        """One whole-model run, then (while more are wanted) one hooked run."""
+        seconds = self.timed()
+        if per_row is not None and per_row.runs < MAX_LAYER_RUNS:
+            per_row.record()
+        return seconds
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """What the runs of one measurement gave, as `Timing` records it."""
+
+    samples: tuple[float, ...]
+    warmup_runs: int
+    stable: bool
+    hit: bool
+    kernels: dict[str, tuple[str, ...]]
+    per_row: _Rows | None
+    page_faults: float | None
+
+    def timing(self, rows: Sequence[LayerCost], batch: int, dtype: str, **context: Any) -> Timing:
+        """The `Timing` of these runs, per row where hooked, with ``context`` (the model, the
+        device, the threads …) as measured."""
+        per_row = self.per_row
+        return Timing(
+            samples=self.samples,
+            warmup_runs=self.warmup_runs,
+            warmup_stable=self.stable,
+            budget_hit=self.hit,
+            batch=batch,
+            dtype=dtype,
+            layers=per_row.layers(rows, batch, dtype) if per_row else (),
+            layer_runs=per_row.runs if per_row else 0,
+            hook_overhead=per_row.overhead if per_row else 0.0,
+            kernels=tuple(self.kernels.items()),
+            page_faults=self.page_faults,
+            **context,
+        )
+
+
+def _hooks(runner: _Runner, rows: Sequence[LayerCost], first: float) -> _Rows | None:
+    """Per-row hooks, their cost measured and warmed up, when ``settings.layers`` asks for them
+    and their calibration and warm-up leave room for timed runs (None otherwise)."""
+    room = runner.deadline.left() > (LAYER_WARMUP + 2) * first + 0.1
+    if not (runner.settings.layers and rows and room):
+        return None
+    overhead = hook_overhead(runner.clock, runner.device)
+    per_row = _Rows(runner.net, runner.run, [r.path for r in rows], runner.clock, overhead)
+    per_row.warm_up()
+    return per_row
+
+
+def _runs(runner: _Runner, rows: Sequence[LayerCost], model: str, dtype: str) -> _Runs:
+    """The first run, the kernel record, the warm-up, the hooks and the timed runs, each while
+    the deadline leaves room for it."""
+    first = _first_run(runner.run, runner.clock, model, dtype)
+    spent = runner.deadline.left() < first  # no room for one more run: the first is the sample
+    recorded = bool(rows) and not spent
+    kernels = conv_kernels(runner.net, runner.run, [r.path for r in rows]) if recorded else {}
+    warmup_runs, stable = 0, False
+    if not spent:
+        warmup = runner.settings.warmup
+        warmup_runs, stable = _warm_up(runner.timed, first, warmup, runner.deadline, runner.report)
+    per_row = None if spent else _hooks(runner, rows, first)
+    faults = minor_faults()
+    samples, hit = [first], True
+    if not spent:
+        step = functools.partial(runner.step, per_row)
+        samples, hit = _timed_runs(step, runner.settings, runner.deadline, runner.report)
+    after = minor_faults()
+    taken = per_row.taken if per_row else 0  # the hooked runs' faults are not the model's
+    page_faults = (
+        None if faults is None or after is None else (after - faults - taken) / len(samples)
+    )
+    hit = hit or (runner.settings.layers and bool(rows) and per_row is None)
+    # the run that recorded the kernels warmed up too
+    return _Runs(tuple(samples), warmup_runs + recorded, stable, hit, kernels, per_row, page_faults)
+
+
 def measure(
     module: nn.Module,
     input: Shape,
@@ -464,73 +415,25 @@ def measure(
     if batch < 1:
         raise OptionError(f"--batch {batch}: expected a batch size ≥ 1")
     target = check_device(settings.device, dtype)
-    model = model or type(module).__name__
-    report = progress or _silent
-    clock = CLOCKS[target.type]()
     deadline = deadline or Deadline(settings.budget)
+    model = model or type(module).__name__
     regime = allocator.apply(settings.allocator)  # before the first run: warm-up reaches it
     with threads(settings.threads) as count, torch.inference_mode():
         net, x = _prepare(module, input, batch, dtype, target, settings.channels_last)
-
-        def run() -> object:
-            return net(x)
-
-        def timed() -> float:
-            return clock.time(run)
-
-        first = _first_run(run, clock, model, dtype)
-        spent = deadline.left() < first  # no room for one more run: the first is the sample
-        recorded = bool(rows) and not spent
-        kernels = conv_kernels(net, run, [r.path for r in rows]) if recorded else {}
-        if spent:
-            warmup_runs, stable = 0, False
-        else:
-            warmup_runs, stable = _warm_up(timed, first, settings.warmup, deadline, report)
-        warmup_runs += recorded  # the run that recorded the kernels warmed up too
-        per_row = None
-        # hooks only when their calibration and warm-up leave room for timed runs
-        if settings.layers and rows and deadline.left() > (LAYER_WARMUP + 2) * first + 0.1:
-            paths = [r.path for r in rows]
-            per_row = _Rows(net, run, paths, clock, hook_overhead(clock, target))
-            per_row.warm_up()
-        faults = minor_faults()
-
-        def step() -> float:
-            """One whole-model run, then (while more are wanted) one hooked run."""
-            seconds = timed()
-            if per_row is not None and per_row.runs < MAX_LAYER_RUNS:
-                per_row.record()
-            return seconds
-
-        if spent:
-            samples, hit = [first], True
-        else:
-            samples, hit = _timed_runs(step, settings, deadline, report)
-        hit = hit or (settings.layers and bool(rows) and per_row is None)
-        after = minor_faults()
-        taken = per_row.taken if per_row else 0  # the hooked runs' faults are not the model's
-        page_faults = (
-            None if faults is None or after is None else (after - faults - taken) / len(samples)
-        )
-        layers = per_row.layers(rows, batch, dtype) if per_row else ()
-    return Timing(
+        clock = CLOCKS[target.type]()
+        run = functools.partial(net, x)
+        runner = _Runner(net, run, clock, target, settings, deadline, progress or _silent)
+        runs = _runs(runner, rows, model, dtype)
+    return runs.timing(
+        rows,
+        batch,
+        dtype,
         model=model,
         device=target.type,
         device_name=device_name(target),
         threads=count,
-        dtype=dtype,
-        batch=batch,
         channels_last=settings.channels_last,
         torch_version=torch.__version__,
-        samples=tuple(samples),
-        warmup_runs=warmup_runs,
-        warmup_stable=stable,
-        budget_hit=hit,
         macs=macs,
-        layers=layers,
-        layer_runs=per_row.runs if per_row else 0,
-        hook_overhead=per_row.overhead if per_row else 0.0,
-        kernels=tuple(kernels.items()),
-        page_faults=page_faults,
         allocator=regime,
     )

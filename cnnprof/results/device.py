@@ -14,12 +14,9 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import cnnprof.files as files
-from cnnprof.errors import CnnprofError
 from cnnprof.results.vocab import LATENCY_DTYPES
 
 Curve = tuple[tuple[int, float], ...]  # (bytes moved, bytes/s) or (FLOPs, FLOP/s), ascending
@@ -351,25 +348,15 @@ class Peaks:
         )
 
 
-def read_record(path: Path, what: str) -> tuple[Peaks | None, str | None]:
-    """The device record in ``path`` and what makes it unusable for a prediction (unreadable,
-    malformed, or holding no kernel models), or None when it is usable."""
-    try:
-        record, problem = parse_record(files.read_text(path, what, RECORD_LIMIT))
-    except CnnprofError as exc:
-        return None, str(exc)
-    if record is not None and problem is None and not record.kernels:
-        problem = "it holds no kernel models"
-    return record, problem
-
-
 def parse_record(text: str) -> tuple[Peaks | None, str | None]:
-    """A device record from its JSON text, and what makes it unusable (None: it is usable)."""
+    """A device record from its JSON text, and what makes it unusable for a prediction
+    (malformed, or holding no kernel models), or None when it is usable."""
     try:
         record = Peaks.from_dict(json.loads(text))
-        return record, unusable(record)
+        problem = unusable(record)
     except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         return None, f"{type(exc).__name__}: {exc}"
+    return record, problem if problem or record.kernels else "it holds no kernel models"
 
 
 @dataclass(frozen=True)
@@ -394,6 +381,22 @@ class DeviceProfile:
         return (f"predicted for {p.device_name}, {p.threads} thread{'s' * (p.threads != 1)}, "
                 f"{p.dtype} (device profile {self.name}: torch {p.torch_version}, calibrated "
                 f"{p.measured_at})")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DeviceQuery:
+    """Which device calibration to read or measure, and how: the device kind and the dtype and
+    thread count (None: torch's current one) it runs in; ``refresh`` measures afresh,
+    ``thorough`` afresh on more samples; ``within`` bounds a measurement in seconds (None: no
+    bound); ``cached_only`` reads the cache and measures nothing."""
+
+    device: str = "cpu"
+    dtype: str = "float32"
+    threads: int | None = None
+    refresh: bool = False
+    thorough: bool = False
+    within: float | None = None
+    cached_only: bool = False
 
 
 def unusable(record: Peaks) -> str | None:

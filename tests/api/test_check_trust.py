@@ -528,11 +528,12 @@ def test_a_fifo_in_place_of_the_peaks_cache_is_not_read(tmp_path):
 def test_the_microbenchmark_is_bounded(tmp_path, monkeypatch):
     from cnnprof.empirical import peaks as peaks_module
     from cnnprof.errors import OutOfTime
+    from cnnprof.results.device import DeviceQuery
 
     monkeypatch.setenv("CNNPROF_CACHE_DIR", str(tmp_path))
     start = time.monotonic()
     with pytest.raises(OutOfTime, match=r"microbenchmark took over 0\.5 s"):
-        peaks_module.peaks("cpu", "float32", 1, within=0.5)
+        peaks_module.peaks(DeviceQuery("cpu", "float32", 1, within=0.5))
     assert time.monotonic() - start < 3
     assert list(tmp_path.rglob("*.json")) == [], "nothing half-measured is cached"
 

@@ -31,21 +31,23 @@ from cnnprof.analytic.roofline import (  # noqa: E402  # noqa: E402
 )
 from cnnprof.api.latency import measure as measure_request  # noqa: E402
 from cnnprof.arch.model import Shape  # noqa: E402
+from cnnprof.empirical import device as device_module  # noqa: E402
 from cnnprof.empirical import latency as latency_module  # noqa: E402
 from cnnprof.empirical import peaks as peaks_module  # noqa: E402
+from cnnprof.empirical import probes  # noqa: E402
 from cnnprof.empirical.dispatch import conv_backend, owner  # noqa: E402
 from cnnprof.empirical.kernels import KernelPlan  # noqa: E402
 from cnnprof.empirical.latency import measure  # noqa: E402
 from cnnprof.errors import OptionError  # noqa: E402
 from cnnprof.report import latency as report_latency  # noqa: E402
-from cnnprof.results.device import Roofs, interpolate  # noqa: E402
+from cnnprof.results.device import DeviceQuery, Roofs, interpolate  # noqa: E402
 from cnnprof.results.timing import MIN_RUNS, LatencySettings, quantile  # noqa: E402
 
 SMALL = "mobilenet@alpha=0.25,res=64"  # depthwise rows, residual-free, ~2.5 M MACs
 QUICK = {"runs": 3, "warmup": 1}
 
 
-TINY_PLAN = peaks_module.Plan(
+TINY_PLAN = probes.Plan(
     matmul_sizes=(64,),
     ceiling_input=(1, 8, 8, 8),
     layout_input=(1, 8, 8),
@@ -133,7 +135,7 @@ def test_each_row_owns_the_page_faults_between_its_start_and_the_next_boundary(
 ):
     faults = iter([100, 103, 103, 110, 111])  # root start, rows a, b, c, root end
     monkeypatch.setattr(latency_module, "minor_faults", lambda: next(faults))
-    stamps = latency_module._Stamps(latency_module.Clock())
+    stamps = latency_module._Stamps(device_module.Clock())
     for path in (None, "a", "b", "c", ""):
         stamps.hook(path)()
     segments = stamps.segments()
@@ -172,14 +174,14 @@ def test_convolution_curves_are_timed_in_rotation():
     plan = replace(TINY_PLAN, curve_rotations=3)
     order: list[int] = []
 
-    class Recording(latency_module.Clock):
+    class Recording(device_module.Clock):
         def time(self, fn):  # type: ignore[no-untyped-def]
             order.append(fn.func.in_channels)
             return super().time(fn)
 
-    beyond = peaks_module._Beyond({"conv": 1e-6})
+    beyond = probes._Beyond({"conv": 1e-6})
     with torch.inference_mode():
-        curve = peaks_module._conv_curve(
+        curve = probes._conv_curve(
             Recording(), torch.device("cpu"), torch.float32, beyond, 1, (1, 6, 6), plan
         )
     assert order == list(plan.conv_channels) * 3, "each size after the next smaller"
@@ -254,7 +256,7 @@ def test_a_dtype_the_device_cannot_run_is_an_option_error(monkeypatch: pytest.Mo
     def missing(*args: object, **kwargs: object) -> None:
         raise RuntimeError("\"addmm_impl_cpu_\" not implemented for 'Half'")
 
-    monkeypatch.setattr(latency_module.torch, "matmul", missing)
+    monkeypatch.setattr(device_module.torch, "matmul", missing)
     with pytest.raises(OptionError, match="--dtype float16: not supported on cpu"):
         measure_request(api.request("lenet5", dtype="float16"), LatencySettings(**QUICK))
 
@@ -263,7 +265,7 @@ def test_a_dtype_the_device_cannot_run_is_an_option_error(monkeypatch: pytest.Mo
 
 
 def test_peaks_cache_round_trip(tiny_peaks: Path, monkeypatch: pytest.MonkeyPatch):
-    first = peaks_module.peaks("cpu", "float32", 1)
+    first = peaks_module.peaks(DeviceQuery("cpu", "float32", 1))
     files = list((tiny_peaks / "peaks").glob("*.json"))
     assert len(files) == 1 and "__1t__float32" in files[0].name
     assert first.threads == 1 and first.roofs.flops_per_s > 0
@@ -285,16 +287,17 @@ def test_peaks_cache_round_trip(tiny_peaks: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(
         peaks_module, "measure_peaks", lambda *a, **k: calls.append(1) or real(*a, **k)
     )
-    assert peaks_module.peaks("cpu", "float32", 1) == first, "read back from the cache"
+    assert peaks_module.peaks(DeviceQuery("cpu", "float32", 1)) == first, "read back from the cache"
     assert calls == []
-    peaks_module.peaks("cpu", "float32", 1, refresh=True)
+    peaks_module.peaks(DeviceQuery("cpu", "float32", 1, refresh=True))
     assert calls == [1]
     files[0].write_text("{not json", encoding="utf-8")
     notes: list[str] = []
-    peaks_module.peaks("cpu", "float32", 1, notes=notes)
+    peaks_module.peaks(DeviceQuery("cpu", "float32", 1), notes=notes)
     assert calls == [1, 1], "an unreadable cache file is measured again"
     assert "cached device peaks not used" in notes[0]
-    assert peaks_module.peaks("cpu", "float32", 2).threads == 2, "threads are part of the key"
+    two = peaks_module.peaks(DeviceQuery("cpu", "float32", 2))
+    assert two.threads == 2, "threads are part of the key"
     assert len(list((tiny_peaks / "peaks").glob("*.json"))) == 2
 
 
@@ -575,7 +578,7 @@ def test_cli_unsupported_dtype(monkeypatch: pytest.MonkeyPatch):
     def missing(*args: object, **kwargs: object) -> None:
         raise RuntimeError("\"slow_conv2d_cpu\" not implemented for 'Half'")
 
-    monkeypatch.setattr(latency_module.F, "conv2d", missing)
+    monkeypatch.setattr(device_module.F, "conv2d", missing)
     assert_error(run("latency", "lenet5", "--dtype", "float16"), "--dtype float16", "cpu")
 
 
