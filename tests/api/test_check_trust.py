@@ -316,10 +316,10 @@ def test_bad_baseline_entries_are_named_before_anything_runs(tmp_path, change, f
 
 
 def test_a_bad_second_entry_stops_the_check_before_the_first_is_counted(tmp_path, monkeypatch):
-    import cnnprof.api.check as checks
+    from cnnprof.api.check import _counting as counting
 
     counted = []
-    monkeypatch.setattr(checks, "profile_analytic", lambda req: counted.append(req) or 1 / 0)
+    monkeypatch.setattr(counting, "profile_analytic", lambda req: counted.append(req) or 1 / 0)
     path = tmp_path / "baseline.json"
     good = {"model": "lenet5", "counts": {"macs": 1}}
     bad = {"model": "lenet5", "counts": {"macs": 1}, "batch": 0}
