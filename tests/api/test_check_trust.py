@@ -1,4 +1,4 @@
-"""A CI guard you can trust: every write is atomic (the old file survives any failure), concurrent
+"""A CI check you can trust: every write is atomic (the old file survives any failure), concurrent
 updaters neither expose a partial file nor lose a write, user code is a bounded guest, baselines
 and budgets are validated whole, and every bad input is one line and exit 2.
 
@@ -185,7 +185,7 @@ def test_update_keeps_settings_and_keys_and_says_what_changed(tmp_path):
     data = json.loads(baseline.read_text())
     data["owner"] = "vision team"
     data["models"][0]["note"] = "pinned for the v2 release"
-    del data["models"][0]["counts"]["flops"]  # a metric the team chose not to guard
+    del data["models"][0]["counts"]["flops"]  # a metric the team chose not to check
     baseline.write_text(json.dumps(data))
     _spec(tmp_path, extra="  - {op: dws, out: 32}\n")
     report = tmp_path / "report.md"
@@ -256,6 +256,22 @@ def test_a_factory_that_never_returns_stops_at_the_timeout():
     assert_error(run("count", f"{GUESTS}:never_returns", "--timeout", "1"),
                  "construct did not finish within 1 s (--timeout)")  # fmt: skip
     assert time.monotonic() - start < 10
+
+
+@torch_only
+def test_a_baseline_entry_stops_at_the_timeout_check_is_given(tmp_path):
+    """`check baseline.json --timeout N` bounds every entry that sets no timeout of its own (the
+    value once stopped short of the baseline's entries, which then waited 120 s)."""
+    (tmp_path / "sleeps.py").write_text("import time\n\n\ndef make():\n    time.sleep(60)\n")
+    entry = {"model": f"{tmp_path / 'sleeps.py'}:make", "counts": {"macs": 1}}
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps({"schema": "cnnprof.snapshot/1", "models": [entry]}))
+    start = time.monotonic()
+    result = _cli("check", str(baseline), "--timeout", "2")
+    elapsed = time.monotonic() - start
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "construct did not finish within 2 s (--timeout)" in result.stderr
+    assert elapsed < 10, "stopped at --timeout 2, not after the factory's 60 s"
 
 
 @torch_only
