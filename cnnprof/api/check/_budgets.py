@@ -6,16 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 
-from cnnprof.api.check._counting import (
-    completeness,
-    counted,
-    entry_request,
-    latency_ratio,
-    ms_result,
-    predicted_on,
-    profile_notes,
-    ratio_result,
-)
+import cnnprof.api.check._counting as counting
 from cnnprof.api.check._documents import BudgetEntry
 from cnnprof.api.latency import Machine
 from cnnprof.results import metrics
@@ -27,13 +18,15 @@ _COUNT_NAMES = {key: name for name, key in BASELINE_COUNTS.items()}  # how check
 
 
 def _budget_ms(here: Machine, entry: BudgetEntry, limit: float, allowed: float) -> CheckResult:
-    timing = here.measure(entry_request(entry.model, entry.settings), entry.device)
-    return ms_result(entry.model, "budget", limit, timing, allowed)
+    timing = here.measure(counting.entry_request(entry.model, entry.settings), entry.device)
+    return counting.ms_result(entry.model, "budget", limit, timing, allowed)
 
 
 def _budget_ratio(here: Machine, entry: BudgetEntry, limit: float, allowed: float) -> CheckResult:
-    ratio = latency_ratio(here, entry.model, entry.settings, entry.reference or "", entry.device)
-    return ratio_result(entry.model, "budget", limit, ratio, allowed)
+    ratio = counting.latency_ratio(
+        here, entry.model, entry.settings, entry.reference or "", entry.device
+    )
+    return counting.ratio_result(entry.model, "budget", limit, ratio, allowed)
 
 
 # The budget limits measured on this machine (latency), each checked by its own function; every
@@ -59,9 +52,11 @@ def check_budgets(
     notes = [] if notes is None else notes
     results, columns = [], []
     for entry in entries:
-        column = counted(entry.model, entry.settings, entry.predict_for)
+        column = counting.counted(entry.model, entry.settings, entry.predict_for)
         columns.append(column)
-        results += completeness(entry.model, column.profile, entry.settings.allow_incomplete)
+        results += counting.completeness(
+            entry.model, column.profile, entry.settings.allow_incomplete
+        )
         results += _counted_limits(entry, column, tolerance)
         for key, limit in entry.limits:
             if key in _MEASURED and here is None:
@@ -69,7 +64,7 @@ def check_budgets(
             elif key in _MEASURED and here is not None:
                 allowed = limit * (1 + latency_tolerance)
                 results.append(_MEASURED[key](here, entry, limit, allowed))
-    notes += profile_notes([e.predict_for for e in entries], columns)
+    notes += counting.profile_notes([e.predict_for for e in entries], columns)
     return results
 
 
@@ -85,7 +80,7 @@ def _counted_limits(entry: BudgetEntry, column: Column, tolerance: float) -> lis
         after = metrics.value(column, BUDGET_KEYS[key])
         if after is None:
             raise ValueError(f"{key}: {BUDGET_KEYS[key]} is not read off {entry.model}")
-        on = predicted_on(name, entry.predict_for)
+        on = counting.predicted_on(name, entry.predict_for)
         results.append(
             CheckResult(entry.model, name, limit, after, limit * slack, "budget", device_profile=on)
         )
