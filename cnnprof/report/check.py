@@ -134,8 +134,8 @@ def changed(report: CheckReport) -> str:
     return "\n".join([head, *(f"  {line}" for line in report.changes)])
 
 
-# Each format a check is written in → its writer (the table is drawn by `render.check`).
-FORMATS: Mapping[str, Callable[[CheckReport], str]] = MappingProxyType(
+# Each format a check is written in as text → its writer (the table is drawn by `render.check`).
+WRITERS: Mapping[str, Callable[[CheckReport], str]] = MappingProxyType(
     {
         "json": lambda report: to_json(report_dict(report)),
         "csv": lambda report: to_csv(check_records(report.results), CHECK_COLUMNS),
@@ -148,4 +148,7 @@ FORMATS: Mapping[str, Callable[[CheckReport], str]] = MappingProxyType(
 
 def present(report: CheckReport, view: View) -> str:
     """A check's report in ``view.format`` (json, csv or md)."""
-    return FORMATS[view.format](report)
+    writer = WRITERS.get(view.format)
+    if writer is None:
+        raise ValueError(f"format {view.format!r}: a check's table is drawn by render.check")
+    return writer(report)
