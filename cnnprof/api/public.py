@@ -11,7 +11,7 @@ from cnnprof.api import check as _check
 from cnnprof.api import latency as _latency
 from cnnprof.api import tables as _tables
 from cnnprof.api.request import request as _request
-from cnnprof.results.check import CheckResult
+from cnnprof.results.check import CheckReport
 from cnnprof.results.device import DeviceProfile
 from cnnprof.results.metrics import Comparison
 from cnnprof.results.tables import SeparableReport, SweepPoint
@@ -82,11 +82,11 @@ def snapshot(
 ) -> dict[str, Any]:  # fmt: skip
     """A versioned baseline of each model's counts, for `check`; with ``device_profile``, also
     the latency predicted for that device."""
-    device = _profile(device_profile, dtype)
-    return _check.snapshot(list(models), batch, dtype, device=device)
+    return _check.snapshot(list(models), batch=batch, dtype=dtype, device_profile=device_profile)
 
 
-def check(path: str | Path, *, tolerance: str = "0%") -> list[CheckResult]:
-    """Recount the models of a baseline .json or budget .yaml; a result per model and metric
-    (``all(r.ok for r in results)`` is the CLI's exit 0)."""
+def check(path: str | Path, *, tolerance: str = "0%") -> CheckReport:
+    """Recount the models of a baseline .json or budget .yaml; a report that reads as a result
+    per model and metric, with the notes the CLI prints (``report.passed``, or
+    ``all(r.ok for r in report)``, is the CLI's exit 0)."""
     return _check.run_check(Path(path), _check.parse_tolerance(tolerance))

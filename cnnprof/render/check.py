@@ -1,17 +1,26 @@
-"""Rich renderable of `cnnprof check`: before, after and delta per model and metric."""
+"""Rich renderable of `cnnprof check`: before, after and delta per model and metric (`present`
+draws the table and hands the other formats to `report.check`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from cnnprof.render.common import Fit
-from cnnprof.report.check import status
+from cnnprof.render.common import Fit, group, note
+from cnnprof.report import check as report
 from cnnprof.report.units import human
-from cnnprof.results.check import CheckResult
+from cnnprof.report.view import View
+from cnnprof.results.check import CheckReport, CheckResult
+
+
+def present(found: CheckReport, view: View) -> RenderableType:
+    """A check's report as ``view`` asks: the table with its notes below, or report's text."""
+    if view.format != "table":
+        return report.present(found, view)
+    return group(check_table(found.results, found.source), *map(note, report.notes(found)))
 
 
 def check_table(results: Sequence[CheckResult], source: str) -> Group:
@@ -28,7 +37,7 @@ def check_table(results: Sequence[CheckResult], source: str) -> Group:
         table.add_row(
             r.model, r.label, human(r.before), Text(human(r.after), style=style),
             Text(f"{100 * r.delta:+.2f} %", style=style), human(r.limit),
-            Text(status(r), style="green" if ok else "bold red"),
+            Text(report.status(r), style="green" if ok else "bold red"),
         )  # fmt: skip
     verdict = (
         Text(f"{failed} of {len(results)} metrics over their limit", style="bold red")

@@ -1,13 +1,15 @@
-"""`cnnprof check` results as data for other programs: JSON, CSV and Markdown."""
+"""`cnnprof check` results as data for other programs: JSON, CSV and Markdown (`present`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
-from cnnprof.report.text import to_markdown
+from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.report.units import human
-from cnnprof.results.check import CheckResult
+from cnnprof.report.view import View
+from cnnprof.results.check import CheckReport, CheckResult
 from cnnprof.results.timing import Timing
 
 # `reference`: the baseline's value, or the budget itself; `value`: today's count; `limit`: the
@@ -114,3 +116,39 @@ def check_markdown(results: Sequence[CheckResult]) -> str:
     ]  # fmt: skip
     headers = ("model", "metric", "before / limit", "after", "delta", "allowed", "status")
     return head + to_markdown(headers, rows, right=2)
+
+
+def notes(report: CheckReport) -> list[str]:
+    """The check's own notes, then a sentence per measured result that the table cannot hold."""
+    return [*report.notes, *measured_notes(report.results)]
+
+
+def report_dict(report: CheckReport) -> dict[str, Any]:
+    """A check's JSON document: its results and its notes (`cnnprof.to_dict` of a report)."""
+    return {**check_dict(report.results), "notes": notes(report)}
+
+
+def changed(report: CheckReport) -> str:
+    """What ``check --update`` says it did: the figures it changed, one a line."""
+    head = f"updated {report.source}: {len(report.changes) or 'no'} figure(s) changed"
+    return "\n".join([head, *(f"  {line}" for line in report.changes)])
+
+
+# Each format a check is written in as text → its writer (the table is drawn by `render.check`).
+WRITERS: Mapping[str, Callable[[CheckReport], str]] = MappingProxyType(
+    {
+        "json": lambda report: to_json(report_dict(report)),
+        "csv": lambda report: to_csv(check_records(report.results), CHECK_COLUMNS),
+        "md": lambda report: (
+            check_markdown(report.results) + "".join(f"\n> {n}\n" for n in notes(report))
+        ),
+    }
+)
+
+
+def present(report: CheckReport, view: View) -> str:
+    """A check's report in ``view.format`` (json, csv or md)."""
+    writer = WRITERS.get(view.format)
+    if writer is None:
+        raise ValueError(f"format {view.format!r}: a check's table is drawn by render.check")
+    return writer(report)

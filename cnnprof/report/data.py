@@ -10,7 +10,7 @@ from typing import Any
 from cnnprof.errors import OptionError
 from cnnprof.report import check, latency, profile, tables
 from cnnprof.report.text import to_json as json_text
-from cnnprof.results.check import CheckResult
+from cnnprof.results.check import CheckReport, CheckResult
 from cnnprof.results.metrics import Comparison
 from cnnprof.results.profile import CrossCheck, Profile
 from cnnprof.results.tables import SeparableReport, SweepPoint
@@ -27,6 +27,7 @@ WRITERS: Mapping[type, Callable[[Any], dict[str, Any]]] = MappingProxyType(
         Timing: latency.latency_dict,
         SweepPoint: tables.sweep_dict,
         CheckResult: check.check_dict,
+        CheckReport: check.report_dict,
     }
 )
 

@@ -1,8 +1,11 @@
-"""What `cnnprof check` found, as data: one `CheckResult` per model and metric. Pure data."""
+"""What `cnnprof check` found, as data: one `CheckResult` per model and metric, gathered with
+the notes that go with them in a `CheckReport`. Pure data."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 from cnnprof.results.interleaved import LatencyRatio
 
@@ -43,3 +46,33 @@ class CheckResult:
     @property
     def delta(self) -> float:
         return (self.after - self.before) / self.before if self.before else 0.0
+
+
+@dataclass(frozen=True)
+class CheckReport(Sequence[CheckResult]):
+    """One check of a baseline or budget file: a result per model and metric (the report reads
+    as the sequence of them), the notes on what was measured or predicted and how, and the
+    figures ``--update`` changed."""
+
+    source: str  # the file checked, as given
+    results: tuple[CheckResult, ...]
+    notes: tuple[str, ...] = ()
+    changes: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        """Every metric within its limit: the CLI's exit 0."""
+        return all(r.ok for r in self.results)
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def __iter__(self) -> Iterator[CheckResult]:
+        return iter(self.results)
+
+    @overload
+    def __getitem__(self, index: int) -> CheckResult: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[CheckResult, ...]: ...
+    def __getitem__(self, index: int | slice) -> CheckResult | tuple[CheckResult, ...]:
+        return self.results[index]

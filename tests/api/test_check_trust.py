@@ -1,4 +1,4 @@
-"""A CI guard you can trust: every write is atomic (the old file survives any failure), concurrent
+"""A CI check you can trust: every write is atomic (the old file survives any failure), concurrent
 updaters neither expose a partial file nor lose a write, user code is a bounded guest, baselines
 and budgets are validated whole, and every bad input is one line and exit 2.
 
@@ -185,7 +185,7 @@ def test_update_keeps_settings_and_keys_and_says_what_changed(tmp_path):
     data = json.loads(baseline.read_text())
     data["owner"] = "vision team"
     data["models"][0]["note"] = "pinned for the v2 release"
-    del data["models"][0]["counts"]["flops"]  # a metric the team chose not to guard
+    del data["models"][0]["counts"]["flops"]  # a metric the team chose not to check
     baseline.write_text(json.dumps(data))
     _spec(tmp_path, extra="  - {op: dws, out: 32}\n")
     report = tmp_path / "report.md"
@@ -259,6 +259,22 @@ def test_a_factory_that_never_returns_stops_at_the_timeout():
 
 
 @torch_only
+def test_a_baseline_entry_stops_at_the_timeout_check_is_given(tmp_path):
+    """`check baseline.json --timeout N` bounds every entry that sets no timeout of its own (the
+    value once stopped short of the baseline's entries, which then waited 120 s)."""
+    (tmp_path / "sleeps.py").write_text("import time\n\n\ndef make():\n    time.sleep(60)\n")
+    entry = {"model": f"{tmp_path / 'sleeps.py'}:make", "counts": {"macs": 1}}
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps({"schema": "cnnprof.snapshot/1", "models": [entry]}))
+    start = time.monotonic()
+    result = _cli("check", str(baseline), "--timeout", "2")
+    elapsed = time.monotonic() - start
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "construct did not finish within 2 s (--timeout)" in result.stderr
+    assert elapsed < 10, "stopped at --timeout 2, not after the factory's 60 s"
+
+
+@torch_only
 @pytest.mark.parametrize(
     ("reference", "why"),
     [
@@ -316,10 +332,10 @@ def test_bad_baseline_entries_are_named_before_anything_runs(tmp_path, change, f
 
 
 def test_a_bad_second_entry_stops_the_check_before_the_first_is_counted(tmp_path, monkeypatch):
-    import cnnprof.api.check as checks
+    from cnnprof.api.check import _counting as counting
 
     counted = []
-    monkeypatch.setattr(checks, "profile_analytic", lambda req: counted.append(req) or 1 / 0)
+    monkeypatch.setattr(counting, "profile_analytic", lambda req: counted.append(req) or 1 / 0)
     path = tmp_path / "baseline.json"
     good = {"model": "lenet5", "counts": {"macs": 1}}
     bad = {"model": "lenet5", "counts": {"macs": 1}, "batch": 0}

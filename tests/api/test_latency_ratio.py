@@ -21,6 +21,7 @@ import pytest
 from conftest import assert_error, run
 
 from cnnprof.api import check as checks
+from cnnprof.api.check import _counting as counting
 from cnnprof.api.latency import Machine
 from cnnprof.api.request import Request
 from cnnprof.report.check import check_records, measured_notes
@@ -191,14 +192,14 @@ def test_a_spread_over_the_limit_is_said_undecided(tmp_path, monkeypatch):
 def test_bad_ratio_entries_are_one_line_before_anything_runs(tmp_path, monkeypatch, content,
                                                              fragments):  # fmt: skip
     counted: list[str] = []
-    monkeypatch.setattr(checks, "profile_analytic", lambda req: counted.append(req.label))
+    monkeypatch.setattr(counting, "profile_analytic", lambda req: counted.append(req.label))
     assert_error(run("check", _budget(tmp_path, content)), *fragments)
     assert counted == []
 
 
 def test_a_ratio_budget_without_torch_is_refused_before_anything_is_counted(tmp_path, monkeypatch):
     counted: list[str] = []
-    monkeypatch.setattr(checks, "profile_analytic", lambda req: counted.append(req.label))
+    monkeypatch.setattr(counting, "profile_analytic", lambda req: counted.append(req.label))
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails, as without it
     path = _budget(tmp_path, "reference: resnet18\nmodels:\n  - {model: mobilenet, max_macs: 1G}\n"
                              "  - {model: lenet5, max_latency_ratio: 0.5}\n")  # fmt: skip

@@ -24,9 +24,9 @@ from test_latency_ratio import _timing
 from test_predictor import _device, _model
 
 import cnnprof
-from cnnprof.api import check as checks
 from cnnprof.api import latency as api
 from cnnprof.api import tables
+from cnnprof.api.check import _counting as counting
 from cnnprof.api.request import Request, request
 from cnnprof.results.device import DeviceProfile, Peaks
 from cnnprof.results.metrics import METRICS, value
@@ -207,7 +207,7 @@ def test_bad_predicted_budgets_are_one_line_before_anything_runs(
     content = content.replace("DEV", device).replace("BROKEN", broken).replace("BARE", bare)
     fragments = [f.replace("DEV", device) for f in fragments]
     counted: list[str] = []
-    monkeypatch.setattr(checks, "profile_analytic", lambda req: counted.append(req.label))
+    monkeypatch.setattr(counting, "profile_analytic", lambda req: counted.append(req.label))
     assert_error(run("check", _write(tmp_path, "budget.yaml", content)), *fragments)
     assert counted == []
 
@@ -295,7 +295,7 @@ def test_bad_snapshot_profiles_are_one_line_before_counting(
     tmp_path, monkeypatch, device, options, fragment
 ):
     counted: list[str] = []
-    monkeypatch.setattr(checks, "profile_analytic", lambda req: counted.append(req.label))
+    monkeypatch.setattr(counting, "profile_analytic", lambda req: counted.append(req.label))
     options = tuple(device if o == "DEV" else o for o in options)
     assert_error(run("snapshot", "lenet5", *options, "-o", str(tmp_path / "b.json")), fragment)
     assert counted == []

@@ -1,0 +1,186 @@
+"""A baseline checked: every entry counted again (and timed again where its latency can be
+compared here), compared with what it recorded, and, for ``check --update``, the baseline
+document with today's figures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cnnprof.api.check._counting import (
+    completeness,
+    counted,
+    counts,
+    entry_request,
+    latency_ratio,
+    ms_result,
+    predicted_on,
+    profile_notes,
+    ratio_result,
+)
+from cnnprof.api.check._documents import (
+    Baseline,
+    BaselineEntry,
+    LatencyRecord,
+    latency_entry,
+    ratio_entry,
+)
+from cnnprof.api.latency import Machine
+from cnnprof.results.check import CheckResult
+from cnnprof.results.interleaved import LatencyRatio
+from cnnprof.results.metrics import PREDICTED
+from cnnprof.results.tables import Column
+from cnnprof.results.timing import Timing
+from cnnprof.version import __version__
+
+
+@dataclass(frozen=True)
+class Recount:
+    """One baseline entry counted again (and timed again where it can be compared)."""
+
+    entry: BaselineEntry
+    column: Column  # counted, and predicted where the baseline records a prediction
+    timing: Timing | None
+    ratio: LatencyRatio | None = None  # when the baseline's latency was taken with a reference
+
+
+def recount(
+    baseline: Baseline, machine: Callable[[], Machine] | None, notes: list[str]
+) -> list[Recount]:
+    """Every entry counted with its own settings, and predicted for its device profile where
+    it records a prediction (a note when that profile is not the calibration it recorded);
+    latency measured where it was recorded on this device with this thread count (otherwise a
+    note says why it is not)."""
+    out = []
+    here: Machine | None = None
+    for entry in baseline.entries:
+        column = counted(entry.model, entry.settings, entry.predict_for)
+        notes += _recalibrated(entry)
+        timing = ratio = None
+        if entry.latency is not None and machine is None:
+            notes.append(f"{entry.model}: latency not measured (no machine to measure it on)")
+        elif entry.latency is not None and machine is not None:
+            here = here or machine()
+            timing, ratio = _timed(entry, entry.latency, here, notes)
+        out.append(Recount(entry, column, timing, ratio))
+    notes += profile_notes([e.predict_for for e in baseline.entries], [r.column for r in out])
+    return out
+
+
+def _timed(
+    entry: BaselineEntry, record: LatencyRecord, here: Machine, notes: list[str]
+) -> tuple[Timing | None, LatencyRatio | None]:
+    """An entry's latency measured again, alone or as a ratio to its reference, as it was
+    recorded; nothing (and a note) where the thread count differs, or the machine does and no
+    reference rides along to cancel it."""
+    name = here.device_name(record.device)
+    moved = record.device_name != name
+    if record.threads != here.threads or (moved and record.reference is None):
+        notes.append(
+            f"{entry.model}: latency skipped: the baseline was measured on "
+            f"{record.device_name} with {record.threads} threads, this is "
+            f"{name} with {here.threads}"
+        )
+        return None, None
+    if record.reference is None:
+        return here.measure(entry_request(entry.model, entry.settings), record.device), None
+    if moved:
+        notes.append(
+            f"{entry.model}: latency ratio to {record.reference} compared "
+            f"across machines: the baseline's was measured on "
+            f"{record.device_name}, this is {name}"
+        )
+    ratio = latency_ratio(here, entry.model, entry.settings, record.reference, record.device)
+    return None, ratio
+
+
+def _recalibrated(entry: BaselineEntry) -> list[str]:
+    """A note when the device profile an entry names now holds another calibration than the
+    one its prediction was recorded with: the figures compare two calibrations."""
+    if entry.predict_for is None:
+        return []
+    then, now = dict(entry.raw["prediction"]), entry.predict_for.record()
+    changed = [k for k in now if k != "device_profile" and then.get(k) != now[k]]
+    if not changed:
+        return []
+    differences = ", ".join(f"{k} {then.get(k)} → {now[k]}" for k in changed)
+    return [
+        f"{entry.model}: {PREDICTED}: device profile {entry.predict_for.name} is not the "
+        f"calibration the baseline was predicted with ({differences}); "
+        "`check --update` records this one"
+    ]
+
+
+def compare_baseline(
+    recounts: Sequence[Recount], tolerance: float, latency_tolerance: float
+) -> list[CheckResult]:
+    """Each recount against what its entry recorded: counts within ``tolerance``, latency
+    within ``latency_tolerance``."""
+    results = []
+    for r in recounts:
+        model = r.entry.model
+        results += completeness(model, r.column.profile, r.entry.settings.allow_incomplete)
+        now = counts(r.column)
+        for metric, before in r.entry.counts:
+            on = predicted_on(metric, r.entry.predict_for)
+            limit = before * (1 + tolerance)
+            results.append(
+                CheckResult(
+                    model, metric, before, now[metric], limit, "baseline", device_profile=on
+                )
+            )
+        record = r.entry.latency
+        if r.timing is not None and record is not None:
+            before = record.median_ms
+            limit = before * (1 + latency_tolerance)
+            results.append(ms_result(model, "baseline", before, r.timing, limit))
+        if r.ratio is not None and record is not None and record.ratio is not None:
+            before = record.ratio
+            limit = before * (1 + latency_tolerance)
+            results.append(ratio_result(model, "baseline", before, r.ratio, limit))
+    return results
+
+
+def updated(baseline: Baseline, recounts: Sequence[Recount]) -> tuple[dict[str, Any], list[str]]:
+    """The baseline with today's figures: each entry keeps its settings and every key but the
+    counts it checks and the latency re-measured here; (new document, what changed)."""
+    models, changes = [], []
+    for r in recounts:
+        entry = dict(r.entry.raw)
+        if r.entry.predict_for is not None:
+            entry["prediction"] = {**entry["prediction"], **r.entry.predict_for.record()}
+        entry["counts"] = dict(entry["counts"])
+        now = counts(r.column)
+        for metric, before in r.entry.counts:
+            entry["counts"][metric] = now[metric]
+            if now[metric] != before:
+                changes.append(
+                    f"{r.entry.model} {metric}: {_shown(before)} → {_shown(now[metric])}"
+                )
+        changes += _new_latency(r, entry)
+        models.append(entry)
+    return {**baseline.raw, "cnnprof": __version__, "models": models}, changes
+
+
+def _new_latency(r: Recount, entry: dict[str, Any]) -> list[str]:
+    """The latency measured again written into ``entry``; what changed."""
+    record, changes = r.entry.latency, []
+    if r.timing is not None and record is not None:
+        fresh = latency_entry(r.timing)
+        entry["latency"] = {**entry["latency"], **fresh}
+        if fresh["median_ms"] != record.median_ms:
+            changes.append(
+                f"{r.entry.model} latency_ms: {record.median_ms:g} → {fresh['median_ms']:g}"
+            )
+    if r.ratio is not None and record is not None:
+        fresh = ratio_entry(r.ratio)
+        entry["latency"] = {**entry["latency"], **fresh}
+        if fresh["ratio"] != record.ratio:
+            changes.append(f"{r.entry.model} latency_ratio: {record.ratio:g} → {fresh['ratio']:g}")
+    return changes
+
+
+def _shown(value: float) -> str:
+    """A figure as it changed, every digit kept (1,814,073,856, not 1.81407e+09)."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,}"
