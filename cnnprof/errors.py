@@ -19,9 +19,6 @@ class CheckFileError(CnnprofError):
     entry and field."""
 
 
-SpecError = CheckFileError  # the name api/check.py raises under until it says CheckFileError
-
-
 class UnknownModel(CnnprofError):
     """A model name or reference that no source knows."""
 

@@ -1,5 +1,5 @@
 """Baselines (.json) and budgets (.yaml) as validated documents: each read whole and checked
-before anything runs (every entry, every field, every limit; a `SpecError` names the file, the
+before anything runs (every entry, every field, every limit; a `CheckFileError` names the file, the
 entry and the field), and the snapshot document a baseline is written as."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from cnnprof.api.latency import named_profile
 from cnnprof.api.request import DEFAULT_TIMEOUT, request
 from cnnprof.api.sources import resolve
 from cnnprof.arch.load import load_yaml
-from cnnprof.errors import CnnprofError, OptionError, SpecError
+from cnnprof.errors import CheckFileError, CnnprofError, OptionError
 from cnnprof.results.device import DeviceProfile
 from cnnprof.results.interleaved import LatencyRatio
 from cnnprof.results.metrics import BASELINE_COUNTS, BUDGET_KEYS, PREDICTED
@@ -113,18 +113,18 @@ def baseline_from(content: bytes, path: Path, timeout: float = DEFAULT_TIMEOUT) 
     try:
         data = json.loads(content.decode("utf-8"))
     except UnicodeDecodeError:
-        raise SpecError(f"{path}: not UTF-8 text") from None
+        raise CheckFileError(f"{path}: not UTF-8 text") from None
     except json.JSONDecodeError as exc:
-        raise SpecError(f"{path}: not valid JSON (line {exc.lineno}): {exc.msg}") from None
+        raise CheckFileError(f"{path}: not valid JSON (line {exc.lineno}): {exc.msg}") from None
     except RecursionError:
-        raise SpecError(f"{path}: not a baseline: nested too deeply") from None
+        raise CheckFileError(f"{path}: not a baseline: nested too deeply") from None
     return _parse_baseline(data, path, timeout)
 
 
 def _parse_baseline(data: Any, path: Path, timeout: float) -> Baseline:
     if not isinstance(data, dict) or data.get("schema") != SNAPSHOT_SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else type(data).__name__
-        raise SpecError(
+        raise CheckFileError(
             f"{path}: schema {found!r} is not {SNAPSHOT_SCHEMA!r}; recreate it with "
             "`cnnprof snapshot`"
         )
@@ -146,7 +146,7 @@ def _counts(fields: Fields) -> tuple[tuple[str, float], ...]:
     recorded = []
     for metric in counts:
         if metric not in BASELINE_COUNTS:
-            raise SpecError(
+            raise CheckFileError(
                 f"{fields.where}: counts: unknown metric {metric!r}; known: "
                 f"{', '.join(BASELINE_COUNTS)}"
             )
@@ -161,13 +161,13 @@ def _prediction(fields: Fields, settings: Settings) -> DeviceProfile | None:
     record = fields.doc.get("prediction")
     if PREDICTED not in fields.doc["counts"]:
         if record is not None:
-            raise SpecError(
+            raise CheckFileError(
                 f"{fields.where}: field 'prediction': used only with "
                 f"counts.{PREDICTED}, which this entry does not record"
             )
         return None
     if not isinstance(record, dict):
-        raise SpecError(
+        raise CheckFileError(
             f"{fields.where}: counts.{PREDICTED} needs 'prediction' naming the "
             "device profile it was predicted for (`cnnprof snapshot "
             "--device-profile P` writes both)"
@@ -183,14 +183,14 @@ def _device_profile(name: str, where: str, dtype: str) -> DeviceProfile:
     try:
         return named_profile(name, dtype, f"{where}: {name}")
     except OptionError as exc:
-        raise SpecError(str(exc)) from None
+        raise CheckFileError(str(exc)) from None
 
 
 def _latency(doc: Any, where: str) -> LatencyRecord | None:
     if doc is None:
         return None
     if not isinstance(doc, dict):
-        raise SpecError(f"{where}: field 'latency': expected a mapping, got {doc!r}")
+        raise CheckFileError(f"{where}: field 'latency': expected a mapping, got {doc!r}")
     fields = Fields(doc, f"{where}: latency")
     reference = fields.text("reference")
     if reference is None and "ratio" in doc:
@@ -208,7 +208,7 @@ def _latency(doc: Any, where: str) -> LatencyRecord | None:
 
 
 def _reference(
-    name: str, where: str, model: str | None = None, error: type[CnnprofError] = SpecError
+    name: str, where: str, model: str | None = None, error: type[CnnprofError] = CheckFileError
 ) -> str:
     """A reference model, checked now (``where`` names the field in the message): an unknown
     name or a bad variant is refused before anything runs (an outside reference's own code is
@@ -237,10 +237,10 @@ def check_reference(reference: str, models: Sequence[str]) -> None:
 def read_budgets(path: Path, timeout: float = DEFAULT_TIMEOUT) -> list[BudgetEntry]:
     """The budget file in ``path``, validated whole; ``timeout`` for entries that give none."""
     text = files.read_text(path, "budget", files.MAX_INPUT_BYTES)
-    doc = load_yaml(text, str(path))
+    doc = load_yaml(text, str(path), error=CheckFileError)
     if isinstance(doc, dict) and set(doc) - set(_BUDGET_TOP_KEYS):
         unknown = sorted(map(str, set(doc) - set(_BUDGET_TOP_KEYS)))[0]
-        raise SpecError(
+        raise CheckFileError(
             f"{path}: unknown top-level key {unknown!r}; a budget has 'models:' "
             "and may name a default 'reference:' and 'device_profile:'"
         )
@@ -257,7 +257,7 @@ def read_budgets(path: Path, timeout: float = DEFAULT_TIMEOUT) -> list[BudgetEnt
         ("device_profile", default_profile, profiles),
     ):
         if given is not None and given not in used:
-            raise SpecError(
+            raise CheckFileError(
                 f"{path}: '{key}: {given}' is used by no entry; it is the default "
                 f"of every entry's {_ENTRY_LIMIT[key]}"
             )
@@ -272,10 +272,12 @@ def _budget(
     entry, where = fields.doc, fields.where
     unknown = sorted(map(str, set(entry) - set(_ENTRY_KEYS)))
     if unknown:
-        raise SpecError(f"{where}: unknown field '{unknown[0]}'; allowed: {', '.join(_ENTRY_KEYS)}")
+        raise CheckFileError(
+            f"{where}: unknown field '{unknown[0]}'; allowed: {', '.join(_ENTRY_KEYS)}"
+        )
     limits = tuple((key, fields.number(key)) for key in BUDGET_KEYS if key in entry)
     if not limits:
-        raise SpecError(f"{where}: no limit; give any of {', '.join(BUDGET_KEYS)}")
+        raise CheckFileError(f"{where}: no limit; give any of {', '.join(BUDGET_KEYS)}")
     tolerance = None
     if "tolerance" in entry:
         tolerance = _entry_tolerance(entry["tolerance"], where)
@@ -298,14 +300,14 @@ def _chosen(fields: Fields, key: str, default: str | None) -> str | None:
     own, limit = fields.text(key), _ENTRY_LIMIT[key]
     if limit not in fields.doc:
         if own is not None:
-            raise SpecError(
+            raise CheckFileError(
                 f"{fields.where}: field '{key}': used only by {limit}, which this "
                 "entry does not give"
             )
         return None
     chosen = own or default
     if chosen is None:
-        raise SpecError(
+        raise CheckFileError(
             f"{fields.where}: {limit} needs {_NEEDED[key]} in the entry or at the top of the file"
         )
     return chosen
@@ -330,11 +332,11 @@ def _predict_for(fields: Fields, settings: Settings, default: str | None) -> Dev
 
 def _entry_tolerance(value: Any, where: str) -> float:
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise SpecError(f"{where}: field 'tolerance': expected 0.05 or 5%, got {value!r}")
+        raise CheckFileError(f"{where}: field 'tolerance': expected 0.05 or 5%, got {value!r}")
     try:
         return parse_tolerance(value, "tolerance")
     except OptionError as exc:
-        raise SpecError(f"{where}: field {exc}") from None
+        raise CheckFileError(f"{where}: field {exc}") from None
 
 
 # --- the snapshot document ----------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 
 from cnnprof.api.request import DEFAULT_TIMEOUT
 from cnnprof.arch.reference import is_outside
-from cnnprof.errors import OptionError, SpecError
+from cnnprof.errors import CheckFileError, OptionError
 from cnnprof.results.profile import DTYPE_BYTES
 
 _UNITS = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
@@ -59,8 +59,8 @@ class Fields:
     def __init__(self, doc: Mapping[str, Any], where: str) -> None:
         self.doc, self.where = doc, where
 
-    def fail(self, key: str, expected: str) -> SpecError:
-        return SpecError(
+    def fail(self, key: str, expected: str) -> CheckFileError:
+        return CheckFileError(
             f"{self.where}: field '{key}': expected {expected}, got {self.doc.get(key)!r}"
         )
 
@@ -148,15 +148,17 @@ def _number(text: str, where: str) -> float:
             raise ValueError
         return float(match.group(1)) * _UNITS[match.group(2)]
     except ValueError:
-        raise SpecError(f"{where}: expected a number like 4.3M or 600e6, got {text!r}") from None
+        raise CheckFileError(
+            f"{where}: expected a number like 4.3M or 600e6, got {text!r}"
+        ) from None
 
 
 def _models(doc: Any, path: Path, what: str) -> list[Any]:
     entries = doc.get("models") if isinstance(doc, dict) else None
     if not isinstance(entries, list):
-        raise SpecError(f"{path}: expected 'models:' with a list of {what} entries")
+        raise CheckFileError(f"{path}: expected 'models:' with a list of {what} entries")
     if not entries:
-        raise SpecError(
+        raise CheckFileError(
             f"{path}: 'models' is empty: a check of nothing would pass; name at least one model"
         )
     return entries
@@ -170,7 +172,7 @@ def entries(doc: Any, path: Path, what: str, shape: str) -> list[tuple[Fields, s
         model = entry.get("model") if isinstance(entry, dict) else None
         where = f"{path}: entry {index}" + (f" ({model})" if isinstance(model, str) else "")
         if not isinstance(entry, dict):
-            raise SpecError(f"{where}: expected a mapping with {shape}")
+            raise CheckFileError(f"{where}: expected a mapping with {shape}")
         fields = Fields(entry, where)
         out.append((fields, fields.text("model", required=True) or ""))
     return out
