@@ -16,8 +16,7 @@ from cnnprof.arch.registry import Entry, lookup
 from cnnprof.errors import OptionError
 from cnnprof.results.profile import CrossCheck, Profile
 from cnnprof.results.training import MeasuredStep, TrainingCost
-
-COUNTER_NAMES = ("torch", "fvcore")
+from cnnprof.results.vocab import COUNTERS
 
 
 def profile_analytic(req: Request) -> Profile:
@@ -28,8 +27,8 @@ def profile_analytic(req: Request) -> Profile:
 
 def profile_empirical(req: Request, counter: str = "torch") -> Profile:
     """Counts of what the real nn.Module executes (meta device; fvcore: real CPU tensors)."""
-    if counter not in COUNTER_NAMES:
-        raise OptionError(f"--counter {counter}: expected one of {', '.join(COUNTER_NAMES)}")
+    if counter not in COUNTERS:
+        raise OptionError(f"--counter {counter}: expected one of {', '.join(COUNTERS)}")
     return count_module(resolve(req), counter)
 
 
@@ -37,8 +36,8 @@ def cross_check(req: Request, counter: str = "torch") -> CrossCheck:
     """Two independent opinions: the spec's formulas (an outside model's: its modules walked
     through the formula table) against what the module executes."""
     source = resolve(req)
-    if counter not in COUNTER_NAMES:
-        raise OptionError(f"--counter {counter}: expected one of {', '.join(COUNTER_NAMES)}")
+    if counter not in COUNTERS:
+        raise OptionError(f"--counter {counter}: expected one of {', '.join(COUNTERS)}")
     formulas = source.walk() if isinstance(source, OutsideSource) else source.profile()
     return CrossCheck.of(formulas, count_module(source, counter))
 

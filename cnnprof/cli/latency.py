@@ -45,7 +45,8 @@ from cnnprof.report.text import to_csv, to_json
 from cnnprof.results.device import Peaks
 from cnnprof.results.plausible import implausible
 from cnnprof.results.ranking import TIME_KEYS, ranked
-from cnnprof.results.timing import DEFAULT_BUDGET, Deadline, LatencySettings, check_dtype
+from cnnprof.results.timing import DEFAULT_BUDGET, Deadline, LatencySettings
+from cnnprof.results.vocab import check_dtype
 
 LATENCY_HELP = (
     "Measure MODEL's latency on this machine: warm-up until stable, then timed runs (median, "
@@ -125,7 +126,7 @@ def latency(
         runs=runs, min_time=min_time, budget=budget, layers=layers or plot is not None,
         allocator=allocator.value,
     )  # fmt: skip
-    check_dtype(kind)  # refused before the device is calibrated
+    check_dtype(kind, timed=True)  # refused before the device is calibrated
     req = request(model, multipliers, batch=batch, dtype=kind, input=parse_input(input),
                   args=parse_args(arg), timeout=timeout)  # fmt: skip
     if device_profile is not None:
@@ -233,7 +234,7 @@ def device(
 
     where, kind = device.value, dtype.value
     LatencySettings(device=where, threads=threads)  # checked when built
-    check_dtype(kind)
+    check_dtype(kind, timed=True)
     check_output(output, force)
     if save is not None:
         check_output(save, force, "--save")

@@ -25,7 +25,7 @@ from cnnprof.arch.multipliers import Multipliers
 from cnnprof.errors import OptionError
 from cnnprof.render.common import natural_width
 from cnnprof.report.view import FORMATS
-from cnnprof.results.vocab import ALLOCATORS, DEVICES, DTYPE_BYTES
+from cnnprof.results.vocab import ALLOCATORS, COUNTERS, DEVICES, DTYPES, SORT_KEYS
 
 CONVENTIONS = (
     "Counting: params are learnable parameters, biases and BatchNorm affine included (buffers "
@@ -43,23 +43,13 @@ class GroupBy(str, Enum):
 
 
 # Choices shown in --help and checked by click: one Enum per vocabulary, built from its table.
-DtypeName = Enum("DtypeName", {name: name for name in DTYPE_BYTES}, type=str)  # type: ignore[misc]
+DtypeName = Enum("DtypeName", {name: name for name in DTYPES}, type=str)  # type: ignore[misc]
 DeviceName = Enum("DeviceName", {name: name for name in DEVICES}, type=str)  # type: ignore[misc]
 AllocatorName = Enum("AllocatorName", {name: name for name in ALLOCATORS}, type=str)  # type: ignore[misc]
 
 
-class SortKey(str, Enum):
-    macs = "macs"
-    params = "params"
-    flops = "flops"
-    activations = "activations"
-    time = "time"
-    bytes = "bytes"
-
-
-class Counter(str, Enum):
-    torch = "torch"
-    fvcore = "fvcore"
+SortKey = Enum("SortKey", {name: name for name in SORT_KEYS}, type=str)  # type: ignore[misc]
+Counter = Enum("Counter", {name: name for name in COUNTERS}, type=str)  # type: ignore[misc]
 
 
 MODEL_FORMS = (

@@ -49,8 +49,8 @@ from cnnprof.results.timing import (
     LatencySettings,
     LayerTime,
     Timing,
-    check_dtype,
 )
+from cnnprof.results.vocab import check_batch, check_dtype
 
 Progress = Callable[[str, float], None]  # (stage, fraction of that stage done)
 
@@ -141,7 +141,7 @@ def _mps_available() -> bool:
 
 def check_device(device: str, dtype: str = "float32") -> torch.device:
     """The torch device for ``device``, after checking it exists and runs ``dtype``."""
-    check_dtype(dtype)
+    check_dtype(dtype, timed=True)
     if device == "cuda" and not torch.cuda.is_available():
         why = "torch was built without CUDA" if torch.version.cuda is None else "no GPU is visible"
         raise OptionError(
@@ -461,8 +461,7 @@ def measure(
     that run is the only sample.
     """
     settings = settings or LatencySettings()
-    if batch < 1:
-        raise OptionError(f"--batch {batch}: expected a batch size ≥ 1")
+    check_batch(batch)
     target = check_device(settings.device, dtype)
     model = model or type(module).__name__
     report = progress or _silent
