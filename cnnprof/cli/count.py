@@ -117,6 +117,7 @@ def count(
     from cnnprof.cli.measure import measure
     from cnnprof.render import latency as render_latency
     from cnnprof.render import profile as render
+    from cnnprof.render.progress import spinner
     from cnnprof.report import latency as report_latency
     from cnnprof.report import profile as report
 
@@ -141,7 +142,7 @@ def count(
         emit(_training(req, empirical, fmt), output, force)
         return
     if empirical:
-        with render_latency.spinner(f"counting {req.label} as it runs ({counter.value} counter)"):
+        with spinner(f"counting {req.label} as it runs ({counter.value} counter)"):
             check = cross_check(req, counter.value)
         emit(_cross_check(check, fmt, layers), output, force)
         return

@@ -40,6 +40,7 @@ from cnnprof.cli.options import (
 from cnnprof.errors import OptionError, OutOfTime
 from cnnprof.render import charts, common
 from cnnprof.render import latency as render
+from cnnprof.render.progress import command_bar
 from cnnprof.report import latency as report
 from cnnprof.report.text import to_csv, to_json
 from cnnprof.results.device import Peaks
@@ -148,7 +149,7 @@ def latency(
         charts.check_plot(plot, force, output)
     check_output(output, force)
     source = resolve(req)  # an unknown model or a refused option: one line, before measuring
-    with render.command_bar(req.label, PHASES) as bar:
+    with command_bar(req.label, PHASES) as bar:
         found = api.measure_and_predict(source, settings, deadline, timing=bar.phase(TIMING),
                                         calibration=bar.phase(CALIBRATION))  # fmt: skip
     timing, predicted, notes, measured = found.timing, found.estimate, found.notes, found.peaks
@@ -239,7 +240,7 @@ def device(
     if save is not None:
         check_output(save, force, "--save")
     notes: list[str] = []
-    with render.command_bar("cnnprof device", (CALIBRATION,)) as bar:
+    with command_bar("cnnprof device", (CALIBRATION,)) as bar:
         started = time.monotonic()
         measured = api.peaks(where, kind, threads, refresh=refresh, progress=bar.phase(CALIBRATION),
                              needs="cnnprof device", notes=notes, thorough=thorough)  # fmt: skip
