@@ -9,7 +9,7 @@ from typing import Any
 
 from cnnprof.analytic.training import training_cost
 from cnnprof.api.request import Request, request
-from cnnprof.api.sources import OutsideSource, count_module, resolve, train_step
+from cnnprof.api.sources import OutsideSource, Source, count_module, resolve, train_step
 from cnnprof.arch.model import Arch
 from cnnprof.arch.multipliers import Multipliers
 from cnnprof.arch.registry import Entry, lookup
@@ -19,10 +19,12 @@ from cnnprof.results.training import MeasuredStep, TrainingCost
 from cnnprof.results.vocab import COUNTERS
 
 
-def profile_analytic(req: Request) -> Profile:
-    """The default count: closed-form from the spec, or (outside models, which have none) the
-    complete dispatch-level count of what the module runs."""
-    return resolve(req).profile()
+def profile_analytic(model: Request | Source) -> Profile:
+    """The default count of a request's model (or a source already resolved): closed-form from
+    the spec, or (outside models, which have none) the complete dispatch-level count of what the
+    module runs; with the paper's figure for exactly this configuration, where there is one."""
+    source = resolve(model) if isinstance(model, Request) else model
+    return replace(source.profile(), published=source.published)
 
 
 def profile_empirical(req: Request, counter: str = "torch") -> Profile:

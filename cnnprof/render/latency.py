@@ -3,12 +3,13 @@ measures or computes a figure."""
 
 from __future__ import annotations
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from cnnprof.render.common import Fit, bar
+from cnnprof.render.common import Fit, bar, note
+from cnnprof.report import latency as report
 from cnnprof.report.latency import (
     kernel_rows,
     layer_records,
@@ -25,7 +26,9 @@ from cnnprof.report.units import (
     percent_number,
     threads,
 )
+from cnnprof.report.view import View
 from cnnprof.results.device import Estimate, Peaks, Prediction
+from cnnprof.results.latency import Measured, Predicted
 from cnnprof.results.timing import NOISY_CV, Timing
 
 
@@ -281,3 +284,28 @@ def _kernel(kind: str) -> str:
     """'dwconv/channels_last' → 'dwconv 3×3, channels-last'."""
     name, _, layout = kind.partition("/")
     return f"{name} 3×3" + (f", {layout.replace('_', '-')}" if layout else "")
+
+
+def present(measured: Measured, view: View) -> RenderableType:
+    """A measurement as ``view`` shows it: the summary, the timed rows with ``view.layers``,
+    and what could not be done; a table, or the text of another format."""
+    if view.format != "table":
+        return report.present(measured, view)
+    m = measured
+    shown = latency_view(m.timing, m.estimate, view.layers, view.sort, view.top, kernels=m.kernels)
+    return Group(shown, *map(note, m.notes))
+
+
+def present_prediction(predicted: Predicted, view: View) -> RenderableType:
+    """A prediction for a device profile; a row each with ``view.layers``."""
+    if view.format != "table":
+        return report.present_prediction(predicted, view)
+    p = predicted
+    return prediction_view(p.kernels, p.roofline, p.device, view.layers)
+
+
+def present_peaks(peaks: Peaks, view: View, cache: str | None = None) -> RenderableType:
+    """A device's calibration, and where it is cached."""
+    if view.format != "table":
+        return report.present_peaks(peaks, view)
+    return peaks_table(peaks, cache)
