@@ -170,9 +170,9 @@ def latency(
     arg: Args = None,
     timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> None:
+    deadline = Deadline(measurement.budget)  # the budget counts from the command's start
     from cnnprof.api import latency as api
 
-    deadline = Deadline(measurement.budget)  # the budget counts from the command's start
     view = view_of(fmt, sort, layers=measurement.layers, top=top)
     settings = _checked(measurement, view, plot is not None)
     req = measurement.request(model, multipliers, input=input, arg=arg, timeout=timeout)
