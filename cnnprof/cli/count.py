@@ -107,8 +107,8 @@ def _refuse_depth(view: View, empirical: bool) -> None:
     if depth is not None and (depth < 1 or not view.layers or empirical or view.by_op):
         refuse(
             f"--max-depth {depth}",
-            "sums the --layers rows into modules at most N ≥ 1 "
-            "levels deep; give it with --layers (not --empirical or --by)",
+            "sums the --layers rows into modules at most N ≥ 1 levels deep; give it with "
+            "--layers (not --empirical or --by)",
         )
 
 
@@ -128,8 +128,8 @@ def _refuse_combinations(
         given = "--by op" if grouped else "--latency"
         refuse(
             f"--empirical with {given}",
-            "--empirical compares the two counts row by row "
-            "(with --layers); count or measure without it",
+            "--empirical compares the two counts row by row (with --layers); count or "
+            "measure without it",
         )
     if view.format == "csv" and layers and grouped:
         refuse("--layers with --by op in CSV", "a CSV file holds one table: give one of them")
@@ -138,8 +138,8 @@ def _refuse_combinations(
         given = "--sort" if view.sort is not None else "--top"
         refuse(
             given,
-            "orders the layer table of a count: add --layers or --by op "
-            "(not with --empirical or --train)",
+            "orders the layer table of a count: add --layers or --by op (not with "
+            "--empirical or --train)",
         )
 
 
