@@ -69,23 +69,7 @@ def summary(
     grid.add_row("throughput", f"{t.throughput:,.1f}", "images/s at the median")
     if t.macs:
         grid.add_row("MACs", human(t.macs), f"{t.macs / t.median / 1e9:,.1f} GMAC/s achieved")
-    if estimate is not None:
-        ratio = estimate.seconds / t.median
-        grid.add_row(
-            "roofline",
-            f"{ms_short(estimate.seconds)} ms",
-            f"{ratio:.2f}× the median; {100 * estimate.share_bound('memory'):.0f} % of it in "
-            "memory-bound rows",
-        )
-    if kernels is not None:
-        left = kernels.on_roofline
-        covered = f", {len(left)} rows on the roofline" if left else ""
-        grid.add_row(
-            "kernel models",
-            f"{ms_short(kernels.seconds)} ms",
-            f"{kernels.seconds / t.median:.2f}× the median: the sum of each kernel's prediction "
-            f"from this device's calibration{covered}",
-        )
+    _predicted_rows(grid, t, estimate, kernels)
     if t.allocator:
         grid.add_row("allocator", t.allocator.split(":")[0], t.allocator.partition(": ")[2])
     if t.page_faults is not None:
@@ -111,6 +95,29 @@ def summary(
     return Panel(
         grid, title=timing_title(t), title_align="left", subtitle=f"torch {t.torch_version}"
     )
+
+
+def _predicted_rows(
+    grid: Table, timing: Timing, estimate: Estimate | None, kernels: Prediction | None
+) -> None:
+    """The roofline's and the kernel models' predictions beside the median, where made."""
+    if estimate is not None:
+        ratio = estimate.seconds / timing.median
+        grid.add_row(
+            "roofline",
+            f"{ms_short(estimate.seconds)} ms",
+            f"{ratio:.2f}× the median; {100 * estimate.share_bound('memory'):.0f} % of it in "
+            "memory-bound rows",
+        )
+    if kernels is not None:
+        left = kernels.on_roofline
+        covered = f", {len(left)} rows on the roofline" if left else ""
+        grid.add_row(
+            "kernel models",
+            f"{ms_short(kernels.seconds)} ms",
+            f"{kernels.seconds / timing.median:.2f}× the median: the sum of each kernel's "
+            f"prediction from this device's calibration{covered}",
+        )
 
 
 # The timed layer table's columns leave in this order when the terminal is narrow.
