@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from cnnprof.analytic.formulas import FORMULAS
 from cnnprof.arch.model import Arch, Layer, Shape, evolve, frozen
-from cnnprof.errors import OptionError
-from cnnprof.results.profile import DTYPE_BYTES, LayerCost, Profile
+from cnnprof.results.profile import LayerCost, Profile
+from cnnprof.results.vocab import check_batch, check_dtype
 
 
 def check_run_options(batch: int, dtype: str) -> None:
     """A batch size ≥ 1 and a known dtype, or `OptionError` naming the option."""
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise OptionError(f"--batch {batch}: expected a batch size ≥ 1")
-    if dtype not in DTYPE_BYTES:
-        raise OptionError(f"--dtype {dtype}: expected one of {', '.join(DTYPE_BYTES)}")
+    check_batch(batch)
+    check_dtype(dtype)
 
 
 def profile(arch: Arch, batch: int = 1, dtype: str = "float32") -> Profile:

@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from cnnprof.analytic.training import training_cost
+from cnnprof.api.kinds import Source
 from cnnprof.api.request import Request, request
 from cnnprof.api.sources import resolve
 from cnnprof.arch.model import Arch
@@ -16,20 +17,21 @@ from cnnprof.arch.registry import Entry, lookup
 from cnnprof.errors import OptionError
 from cnnprof.results.profile import CrossCheck, Profile
 from cnnprof.results.training import MeasuredStep, TrainingCost
+from cnnprof.results.vocab import COUNTERS
 
-COUNTER_NAMES = ("torch", "fvcore")
 
-
-def profile_analytic(req: Request) -> Profile:
-    """The default count: closed-form from the spec, or (outside models, which have none) the
-    complete dispatch-level count of what the module runs."""
-    return resolve(req).profile()
+def profile_analytic(model: Request | Source) -> Profile:
+    """The default count of a request's model (or a source already resolved): closed-form from
+    the spec, or (outside models, which have none) the complete dispatch-level count of what the
+    module runs; with the paper's figure for exactly this configuration, where there is one."""
+    source = resolve(model) if isinstance(model, Request) else model
+    return replace(source.profile(), published=source.published)
 
 
 def profile_empirical(req: Request, counter: str = "torch") -> Profile:
     """Counts of what the real nn.Module executes (meta device; fvcore: real CPU tensors)."""
-    if counter not in COUNTER_NAMES:
-        raise OptionError(f"--counter {counter}: expected one of {', '.join(COUNTER_NAMES)}")
+    if counter not in COUNTERS:
+        raise OptionError(f"--counter {counter}: expected one of {', '.join(COUNTERS)}")
     return resolve(req).counted(counter)
 
 
@@ -37,8 +39,8 @@ def cross_check(req: Request, counter: str = "torch") -> CrossCheck:
     """Two independent opinions: the spec's formulas (an outside model's: its modules walked
     through the formula table) against what the module executes."""
     source = resolve(req)
-    if counter not in COUNTER_NAMES:
-        raise OptionError(f"--counter {counter}: expected one of {', '.join(COUNTER_NAMES)}")
+    if counter not in COUNTERS:
+        raise OptionError(f"--counter {counter}: expected one of {', '.join(COUNTERS)}")
     return source.cross_check(counter)
 
 

@@ -27,6 +27,7 @@ from cnnprof.results.device import (
     parse_record,
 )
 from cnnprof.results.interleaved import Interleaved
+from cnnprof.results.latency import Measured, Predicted
 from cnnprof.results.profile import Profile
 from cnnprof.results.timing import Deadline, LatencySettings, Timing
 from cnnprof.results.vocab import Progress
@@ -113,18 +114,6 @@ def measure_together(
                        needs)  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Measured:
-    """What `cnnprof latency` found within its budget; ``notes`` says what it could not do."""
-
-    timing: Timing
-    peaks: Peaks | None
-    estimate: Estimate | None
-    notes: tuple[str, ...]
-    calibration_s: float | None = None  # seconds the device's peaks took, when measured now
-    kernels: Prediction | None = None  # the kernel predictor's, where calibrated
-
-
 # --- device profiles: a calibration saved, and predictions from it without the device ------------
 
 
@@ -172,16 +161,6 @@ def predicted_for(profile: Profile, device: DeviceProfile) -> Prediction:
     profile's dtype must be the one the device was calibrated in."""
     _calibrated_for(device, profile.dtype, f"device profile {device.name}")
     return predictor.predict(profile, device.peaks)
-
-
-@dataclass(frozen=True)
-class Predicted:
-    """A model's latency predicted for a device profile: the kernel models' and the roofline's
-    (the roofline without the kernels torch picks, which only a run can tell)."""
-
-    kernels: Prediction
-    roofline: Estimate
-    device: Peaks
 
 
 def predict_on(model: Request | Source, device: Peaks) -> Predicted:

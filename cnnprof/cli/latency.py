@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cnnprof.arch.multipliers import Multipliers
-from cnnprof.arch.reference import DEFAULT_TIMEOUT, parse_args
+from cnnprof.arch.reference import DEFAULT_TIMEOUT
 from cnnprof.cli.options import (
     Allocator,
     AllocatorName,
@@ -27,25 +28,33 @@ from cnnprof.cli.options import (
     Model,
     Output,
     PlotOpt,
+    RunOptions,
     Sort,
     Threads,
     Timeout,
     Top,
     check_output,
     emit,
-    parse_input,
     refuse,
+    view_of,
+    with_group,
     with_multipliers,
 )
 from cnnprof.errors import OptionError, OutOfTime
-from cnnprof.render import charts, common
+from cnnprof.render import charts
 from cnnprof.render import latency as render
+from cnnprof.render.progress import command_bar
 from cnnprof.report import latency as report
-from cnnprof.report.text import to_csv, to_json
+from cnnprof.report.view import View
 from cnnprof.results.device import DeviceQuery, Peaks
+from cnnprof.results.latency import Measured
 from cnnprof.results.plausible import implausible
 from cnnprof.results.ranking import TIME_KEYS, ranked
-from cnnprof.results.timing import DEFAULT_BUDGET, Deadline, LatencySettings, check_dtype
+from cnnprof.results.timing import DEFAULT_BUDGET, Deadline, LatencySettings
+from cnnprof.results.vocab import check_dtype
+
+if TYPE_CHECKING:
+    from cnnprof.api.request import Request
 
 LATENCY_HELP = (
     "Measure MODEL's latency on this machine: warm-up until stable, then timed runs (median, "
@@ -67,37 +76,89 @@ def _warmup(text: str) -> int | None:
     return runs
 
 
+# The measurement's options, in the order help lists them: (parameter, annotation, default).
+# fmt: off
+MEASUREMENT_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("device", Device, DeviceName.cpu),
+    ("batch", Batch, 1),
+    ("threads", Threads, None),
+    ("dtype", Dtype, DtypeName.float32),
+    ("channels_last", Annotated[bool, typer.Option(
+        "--channels-last", help="NHWC memory format for weights, input.")], False),
+    ("warmup", Annotated[str, typer.Option(
+        "--warmup", help="Warm-up runs, or 'auto' (until the median is stable).")], "auto"),
+    ("runs", Annotated[int | None, typer.Option("--runs", "-n", help="Timed runs.")], None),
+    ("min_time", Annotated[float | None, typer.Option(
+        "--min-time", help="Timed runs adding up to at least S seconds (default 1, ≥ 5 runs); "
+        "with --layers a hooked run follows each.")], None),
+    ("budget", Annotated[float, typer.Option(
+        "--budget", help="Seconds the whole measurement may take.")], DEFAULT_BUDGET),
+    ("layers", Annotated[bool, typer.Option(
+        "--layers", "-l", help="Time every row (forward hooks).")], False),
+    ("allocator", Allocator, AllocatorName.steady),
+)
+# fmt: on
+# The options a prediction for a device profile uses too; the others belong to a measurement.
+PREDICTION_USES = ("batch", "dtype", "layers")
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """`cnnprof latency`'s measurement options as given: where and how the model is timed."""
+
+    device: Any  # a DeviceName
+    batch: int
+    threads: int | None
+    dtype: Any  # a DtypeName
+    channels_last: bool
+    warmup: str
+    runs: int | None
+    min_time: float | None
+    budget: float
+    layers: bool
+    allocator: Any  # an AllocatorName
+
+    def settings(self, plot: bool) -> LatencySettings:
+        """The API's settings (checked when built); a chart needs every row timed."""
+        return LatencySettings(
+            device=self.device.value,
+            threads=self.threads,
+            channels_last=self.channels_last,
+            warmup=_warmup(self.warmup),
+            runs=self.runs,
+            min_time=self.min_time,
+            budget=self.budget,
+            layers=self.layers or plot,
+            allocator=self.allocator.value,
+        )
+
+    def request(
+        self, model: str, multipliers: Multipliers, *, input: Any, arg: Any, timeout: float
+    ) -> Request:
+        """The API's `Request` for ``model`` at this batch and dtype, with the outside model's
+        ``--input``, ``--arg`` and ``--timeout``."""
+        run = RunOptions(self.batch, self.dtype, input, arg, param=None, timeout=timeout)
+        return run.request(model, multipliers)
+
+    def given(self) -> list[str]:
+        """The options of the measurement alone that were given other values than their
+        defaults, as flags (``--threads``)."""
+        return [
+            "--" + name.replace("_", "-")
+            for name, _, default in MEASUREMENT_OPTIONS
+            if name not in PREDICTION_USES and getattr(self, name) != default
+        ]
+
+
+with_measurement = with_group("measurement", MEASUREMENT_OPTIONS, Measurement)
+
+
 @with_multipliers
+@with_measurement
 def latency(
     model: Model,
     multipliers: Multipliers,
-    device: Device = DeviceName.cpu,
-    batch: Batch = 1,
-    threads: Threads = None,
-    dtype: Dtype = DtypeName.float32,
-    channels_last: Annotated[
-        bool, typer.Option("--channels-last", help="NHWC memory format for weights, input.")
-    ] = False,
-    warmup: Annotated[
-        str,
-        typer.Option("--warmup", help="Warm-up runs, or 'auto' (until the median is stable)."),
-    ] = "auto",
-    runs: Annotated[int | None, typer.Option("--runs", "-n", help="Timed runs.")] = None,
-    min_time: Annotated[
-        float | None,
-        typer.Option(
-            "--min-time",
-            help="Timed runs adding up to at least S seconds (default 1, ≥ 5 runs); with "
-            "--layers a hooked run follows each.",
-        ),
-    ] = None,
-    budget: Annotated[
-        float, typer.Option("--budget", help="Seconds the whole measurement may take.")
-    ] = DEFAULT_BUDGET,
-    layers: Annotated[
-        bool, typer.Option("--layers", "-l", help="Time every row (forward hooks).")
-    ] = False,
-    allocator: Allocator = AllocatorName.steady,
+    measurement: Measurement,
     device_profile: DeviceProfileOpt = None,
     plot: PlotOpt = None,
     sort: Sort = None,
@@ -109,119 +170,109 @@ def latency(
     arg: Args = None,
     timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> None:
-    deadline = Deadline(budget)  # the budget counts from the command's start
+    deadline = Deadline(measurement.budget)  # the budget counts from the command's start
     from cnnprof.api import latency as api
-    from cnnprof.api.request import request
-    from cnnprof.api.sources import resolve
 
-    where, kind = device.value, dtype.value
-    order = None if sort is None else sort.value
-    if (order is not None or top is not None) and not layers:
-        refuse("--sort" if order is not None else "--top", "orders the timed layer table: "
-               "add --layers")  # fmt: skip
-    ranked((), TIME_KEYS, order, top, "latency")  # a bad --sort or --top, refused before measuring
-    settings = LatencySettings(
-        device=where, threads=threads, channels_last=channels_last, warmup=_warmup(warmup),
-        runs=runs, min_time=min_time, budget=budget, layers=layers or plot is not None,
-        allocator=allocator.value,
-    )  # fmt: skip
-    check_dtype(kind)  # refused before the device is calibrated
-    req = request(model, multipliers, batch=batch, dtype=kind, input=parse_input(input),
-                  args=parse_args(arg), timeout=timeout)  # fmt: skip
+    view = view_of(fmt, sort, layers=measurement.layers, top=top)
+    settings = _checked(measurement, view, plot is not None)
+    req = measurement.request(model, multipliers, input=input, arg=arg, timeout=timeout)
     if device_profile is not None:
-        given = {
-            "--device": where != DeviceName.cpu.value, "--threads": threads is not None,
-            "--channels-last": channels_last, "--warmup": warmup != "auto",
-            "--runs": runs is not None, "--min-time": min_time is not None,
-            "--budget": budget != DEFAULT_BUDGET, "--allocator": allocator.value != "steady",
-            "--plot": plot is not None, "--sort": order is not None, "--top": top is not None,
-        }  # fmt: skip
-        for name, present in given.items():
-            if present:
-                refuse(name, "belongs to a measurement; --device-profile predicts without one "
-                       "(the profile fixes the device, threads and allocator)")  # fmt: skip
+        _refuse_measuring(measurement, view, plot is not None)
         check_output(output, force)
-        _predict(req, device_profile, layers, fmt, output, force)
+        predicted = api.predict_on(req, api.device_profile(device_profile))
+        emit(render.present_prediction(predicted, view), output, force)
         return
     if plot is not None:
         charts.check_plot(plot, force, output)
     check_output(output, force)
-    source = resolve(req)  # an unknown model or a refused option: one line, before measuring
-    with render.command_bar(req.label, PHASES) as bar:
-        found = api.measure_and_predict(source, settings, deadline, timing=bar.phase(TIMING),
-                                        calibration=bar.phase(CALIBRATION))  # fmt: skip
-    timing, predicted, notes, measured = found.timing, found.estimate, found.notes, found.peaks
-    kernels = found.kernels
-    if measured is not None:
-        if found.calibration_s is not None:
-            _calibrated(measured, found.calibration_s)
-        _doubt(measured)
-    roofs = measured.roofs if measured else None
-    content: Any
-    if fmt is Format.json:
-        data = report.latency_dict(timing, predicted, roofs, order, top, kernels=kernels)
-        content = to_json({**data, "notes": list(notes)})
-    elif fmt is Format.csv:
-        content = report.latency_csv(timing, predicted, order, top, kernels=kernels)
-        for line in notes:  # a CSV file holds one table: notes go to stderr
-            typer.echo(f"cnnprof: note: {line}", err=True)
-    elif fmt is Format.md:
-        content = report.latency_markdown(timing, predicted, order, top, kernels=kernels)
-        content += "".join(f"\n> {n}\n" for n in notes)
-    else:
-        view = render.latency_view(timing, predicted, layers, order, top, kernels=kernels)
-        content = common.group(view, *map(common.note, notes))
-    emit(content, output, force)
+    found = _measured(req, settings, deadline)
+    for line in report.notes_apart(found, view):
+        typer.echo(f"cnnprof: note: {line}", err=True)
+    emit(render.present(found, view), output, force)
     if plot is not None:
-        if roofs is None:
-            raise OutOfTime(f"--plot {plot}: no chart without the device's peaks; run "
-                            "`cnnprof device` once, or give a larger --budget")  # fmt: skip
-        charts.roofline_chart(timing, roofs, plot)
-        typer.echo(f"wrote {plot}", err=True)
+        _chart(found, plot)
 
 
-def _predict(req: Any, reference: str, layers: bool, fmt: Format, output: Any, force: bool) -> None:
-    """`latency --device-profile`: the kernel models' and the roofline's prediction for a
-    saved device, in the chosen format."""
+def _checked(measurement: Measurement, view: View, plot: bool) -> LatencySettings:
+    """The measurement's settings, after refusing what would do nothing (before measuring)."""
+    if (view.sort is not None or view.top is not None) and not view.layers:
+        refuse(
+            "--sort" if view.sort is not None else "--top",
+            "orders the timed layer table: add --layers",
+        )
+    ranked((), TIME_KEYS, view.sort, view.top, "latency")  # a bad --sort or --top
+    settings = measurement.settings(plot)
+    check_dtype(measurement.dtype.value, timed=True)  # refused before the device is calibrated
+    return settings
+
+
+def _refuse_measuring(measurement: Measurement, view: View, plot: bool) -> None:
+    """`latency --device-profile` predicts: options of a measurement would do nothing there."""
+    shown = {"--plot": plot, "--sort": view.sort is not None, "--top": view.top is not None}
+    for name in [*measurement.given(), *(name for name, present in shown.items() if present)]:
+        refuse(
+            name,
+            "belongs to a measurement; --device-profile predicts without one "
+            "(the profile fixes the device, threads and allocator)",
+        )
+
+
+def _measured(req: Request, settings: LatencySettings, deadline: Deadline) -> Measured:
+    """The model timed under one progress bar, and predicted on the device's roofs (calibrated
+    first when they are not cached and the budget allows)."""
     from cnnprof.api import latency as api
+    from cnnprof.api.sources import resolve
 
-    found = api.predict_on(req, api.device_profile(reference))
-    args = (found.kernels, found.roofline, found.device, layers)
-    content: Any
-    if fmt is Format.json:
-        content = to_json(report.prediction_dict(*args))
-    elif fmt is Format.csv:
-        content = report.prediction_csv(*args)
-    elif fmt is Format.md:
-        content = report.prediction_markdown(*args)
-    else:
-        content = render.prediction_view(*args)
-    emit(content, output, force)
+    source = resolve(req)  # an unknown model or a refused option: one line, before measuring
+    with command_bar(req.label, PHASES) as bar:
+        found = api.measure_and_predict(
+            source, settings, deadline, timing=bar.phase(TIMING), calibration=bar.phase(CALIBRATION)
+        )
+    if found.peaks is not None:
+        if found.calibration_s is not None:
+            _calibrated(found.peaks, found.calibration_s)
+        _doubt(found.peaks)
+    return found
+
+
+def _chart(found: Measured, plot: Path) -> None:
+    if found.peaks is None:
+        raise OutOfTime(
+            f"--plot {plot}: no chart without the device's peaks; run "
+            "`cnnprof device` once, or give a larger --budget"
+        )
+    charts.roofline_chart(found.timing, found.peaks.roofs, plot)
+    typer.echo(f"wrote {plot}", err=True)
+
+
+Refresh = Annotated[
+    bool, typer.Option("--refresh", help="Measure again, replacing the cached calibration.")
+]
+Thorough = Annotated[
+    bool,
+    typer.Option(
+        "--thorough",
+        help="Calibrate the kernel models on 3× the samples "
+        "(about a minute; measured afresh and cached).",
+    ),
+]
+Save = Annotated[
+    Path | None,
+    typer.Option(
+        "--save",
+        help="Write the calibration as a device profile FILE.json, for "
+        "`latency --device-profile` anywhere (no torch needed there).",
+    ),
+]
 
 
 def device(
     device: Device = DeviceName.cpu,
     dtype: Dtype = DtypeName.float32,
     threads: Threads = None,
-    refresh: Annotated[
-        bool, typer.Option("--refresh", help="Measure again, replacing the cached calibration.")
-    ] = False,
-    thorough: Annotated[
-        bool,
-        typer.Option(
-            "--thorough",
-            help="Calibrate the kernel models on 3× the samples "
-            "(about a minute; measured afresh and cached).",
-        ),
-    ] = False,
-    save: Annotated[
-        Path | None,
-        typer.Option(
-            "--save",
-            help="Write the calibration as a device profile FILE.json, for "
-            "`latency --device-profile` anywhere (no torch needed there).",
-        ),
-    ] = None,
+    refresh: Refresh = False,
+    thorough: Thorough = False,
+    save: Save = None,
     fmt: FormatOpt = Format.table,
     output: Output = None,
     force: Force = False,
@@ -229,39 +280,41 @@ def device(
     """Calibrate the device and show it: the roofs (matmul FLOP/s, convolution curves, copy
     bandwidth, per-op overhead) and the kernel models the predictor fits (cached per device,
     torch version, threads and dtype; --save writes them as a portable device profile)."""
-    from cnnprof.api import latency as api
+    from cnnprof.api.latency import peaks_cache
 
     where, kind = device.value, dtype.value
     LatencySettings(device=where, threads=threads)  # checked when built
-    check_dtype(kind)
+    check_dtype(kind, timed=True)
     check_output(output, force)
     if save is not None:
         check_output(save, force, "--save")
+    measured, notes = _calibration(where, kind, threads, refresh=refresh, thorough=thorough)
+    if save is not None:
+        emit(report.present_peaks(measured, View(format="json")), save, force)
+        typer.echo(f"wrote {save}", err=True)
+    for line in notes:  # a cache not used or not written
+        typer.echo(f"cnnprof: note: {line}", err=True)
+    view = View(format=fmt.value)
+    emit(render.present_peaks(measured, view, peaks_cache(measured)), output, force)
+    _doubt(measured)
+
+
+def _calibration(
+    device: str, dtype: str, threads: int | None, *, refresh: bool, thorough: bool
+) -> tuple[Peaks, list[str]]:
+    """The device's calibration (from the cache, or measured under a progress bar), and the
+    notes on a cache not used or not written."""
+    from cnnprof.api import latency as api
+
     notes: list[str] = []
-    with render.command_bar("cnnprof device", (CALIBRATION,)) as bar:
+    with command_bar("cnnprof device", (CALIBRATION,)) as bar:
         started = time.monotonic()
-        query = DeviceQuery(where, kind, threads, refresh=refresh, thorough=thorough)
+        query = DeviceQuery(device, dtype, threads, refresh=refresh, thorough=thorough)
         measured = api.peaks(
             query, progress=bar.phase(CALIBRATION), needs="cnnprof device", notes=notes
         )
         _calibrated(measured, time.monotonic() - started)
-    if save is not None:
-        emit(to_json(measured.to_dict()), save, force)
-        typer.echo(f"wrote {save}", err=True)
-    for line in notes:  # a cache not used or not written
-        typer.echo(f"cnnprof: note: {line}", err=True)
-    content: Any
-    if fmt is Format.json:
-        content = to_json(measured.to_dict())
-    elif fmt is Format.csv:
-        records = report.peaks_records(measured)
-        content = to_csv(records, list(records[0]))
-    elif fmt is Format.md:
-        content = report.peaks_markdown(measured)
-    else:
-        content = render.peaks_table(measured, api.peaks_cache(measured))
-    emit(content, output, force)
-    _doubt(measured)
+    return measured, notes
 
 
 # One bar per command: timing, then calibrating the device (only when its peaks are not cached,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from cnnprof.api import latency
 from cnnprof.api.request import Request
-from cnnprof.render.latency import progress_bar
+from cnnprof.render.progress import progress_bar
 from cnnprof.results.timing import LatencySettings, Timing
 
 

@@ -1,8 +1,8 @@
 """The options every command shares, declared once; how output reaches the terminal or a file.
 
 Typer reads these annotations, so each option has one name, one short flag and one help text
-across commands. `with_multipliers` adds the six multiplier options to a command and hands it one
-checked `Multipliers`.
+across commands. `with_group` adds a group of options to a command and hands it one value built
+from them: `with_multipliers` the six multiplier options, as one checked `Multipliers`.
 """
 
 from __future__ import annotations
@@ -13,19 +13,24 @@ import io
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 import cnnprof.files as files
 from cnnprof.arch.multipliers import Multipliers
+from cnnprof.arch.reference import DEFAULT_TIMEOUT, parse_args, parse_params
 from cnnprof.errors import OptionError
 from cnnprof.render.common import natural_width
-from cnnprof.report.view import FORMATS
-from cnnprof.results.vocab import ALLOCATORS, DEVICES, DTYPE_BYTES
+from cnnprof.report.view import FORMATS, View
+from cnnprof.results.vocab import ALLOCATORS, COUNTERS, DEVICES, DTYPES, SORT_KEYS
+
+if TYPE_CHECKING:
+    from cnnprof.api.request import Request
 
 CONVENTIONS = (
     "Counting: params are learnable parameters, biases and BatchNorm affine included (buffers "
@@ -43,23 +48,13 @@ class GroupBy(str, Enum):
 
 
 # Choices shown in --help and checked by click: one Enum per vocabulary, built from its table.
-DtypeName = Enum("DtypeName", {name: name for name in DTYPE_BYTES}, type=str)  # type: ignore[misc]
+DtypeName = Enum("DtypeName", {name: name for name in DTYPES}, type=str)  # type: ignore[misc]
 DeviceName = Enum("DeviceName", {name: name for name in DEVICES}, type=str)  # type: ignore[misc]
 AllocatorName = Enum("AllocatorName", {name: name for name in ALLOCATORS}, type=str)  # type: ignore[misc]
 
 
-class SortKey(str, Enum):
-    macs = "macs"
-    params = "params"
-    flops = "flops"
-    activations = "activations"
-    time = "time"
-    bytes = "bytes"
-
-
-class Counter(str, Enum):
-    torch = "torch"
-    fvcore = "fvcore"
+SortKey = Enum("SortKey", {name: name for name in SORT_KEYS}, type=str)  # type: ignore[misc]
+Counter = Enum("Counter", {name: name for name in COUNTERS}, type=str)  # type: ignore[misc]
 
 
 MODEL_FORMS = (
@@ -158,28 +153,40 @@ MULTIPLIER_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
 )  # fmt: skip
 
 
-def with_multipliers(command: Callable[..., None]) -> Callable[..., None]:
-    """``command(..., multipliers: Multipliers)`` as a Typer command taking --alpha, --rho,
-    --resolution, --depth, --phi and --num-classes, built into one `Multipliers` (checked once)."""
-    signature = inspect.signature(command, eval_str=True)
-    keyword = inspect.Parameter.KEYWORD_ONLY
-    added = [
-        inspect.Parameter(name, keyword, default=default, annotation=kind)
-        for name, kind, default in MULTIPLIER_OPTIONS
-    ]
-    params = []  # the multiplier options where the command declares `multipliers`: help order
-    for param in signature.parameters.values():
-        params += added if param.name == "multipliers" else [param.replace(kind=keyword)]
+def with_group(
+    param: str, options: tuple[tuple[str, Any, Any], ...], build: Callable[..., Any]
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A decorator: ``command(..., <param>: T)`` as a Typer command taking each of ``options``
+    ((parameter, annotation, default), in help order) where it declares ``param``, and given
+    ``build(**those values)`` there (checked once)."""
 
-    @functools.wraps(command)
-    def wrapper(**kwargs: Any) -> None:
-        values = {name: kwargs.pop(name) for name, _, _ in MULTIPLIER_OPTIONS}
-        command(multipliers=Multipliers(**values), **kwargs)
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        signature = inspect.signature(command, eval_str=True)
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        added = [
+            inspect.Parameter(name, keyword, default=default, annotation=kind)
+            for name, kind, default in options
+        ]
+        params = []  # the group's options where the command declares it: help order
+        for p in signature.parameters.values():
+            params += added if p.name == param else [p.replace(kind=keyword)]
 
-    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in params}
-    del wrapper.__wrapped__  # Typer reads the signature above, not the wrapped function's
-    return wrapper
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> None:
+            values = {name: kwargs.pop(name) for name, _, _ in options}
+            command(**{param: build(**values)}, **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in params}
+        del wrapper.__wrapped__  # Typer reads the signature above, not the wrapped function's
+        return wrapper
+
+    return decorate
+
+
+# ``command(..., multipliers: Multipliers)`` as a Typer command taking --alpha, --rho,
+# --resolution, --depth, --phi and --num-classes, built into one `Multipliers`.
+with_multipliers = with_group("multipliers", MULTIPLIER_OPTIONS, Multipliers)
 
 
 def parse_input(texts: list[str] | None) -> tuple[tuple[int, ...], ...] | None:
@@ -196,6 +203,55 @@ def parse_input(texts: list[str] | None) -> tuple[tuple[int, ...], ...] | None:
             raise OptionError(f"--input {text}: every size must be ≥ 1")
         shapes.append(sizes)
     return tuple(shapes)
+
+
+# How the model runs, in the order help lists the options: (parameter, annotation, default).
+RUN_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("batch", Batch, 1),
+    ("dtype", Dtype, DtypeName.float32),
+    ("input", InputOpt, None),
+    ("arg", Args, None),
+    ("param", Params, None),
+    ("timeout", Timeout, DEFAULT_TIMEOUT),
+)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How the model runs, as given: the batch and dtype, an outside model's inputs and factory
+    arguments, a generated family's design parameters, and how long its own code may take."""
+
+    batch: int
+    dtype: Any  # a DtypeName
+    input: list[str] | None
+    arg: list[str] | None
+    param: list[str] | None
+    timeout: float
+
+    def request(self, model: str, multipliers: Multipliers, **options: Any) -> Request:
+        """The API's `Request` for ``model`` with these options (and ``options``) converted."""
+        from cnnprof.api.request import request
+
+        return request(
+            model,
+            multipliers,
+            batch=self.batch,
+            dtype=self.dtype.value,
+            input=parse_input(self.input),
+            args=parse_args(self.arg),
+            timeout=self.timeout,
+            design=parse_params(self.param),
+            **options,
+        )
+
+
+# ``command(..., run: RunOptions)``: --batch, --dtype, --input, --arg, --param and --timeout.
+with_run_options = with_group("run", RUN_OPTIONS, RunOptions)
+
+
+def view_of(fmt: Any, sort: Any = None, **shown: Any) -> View:
+    """The `View` a command's --format, --sort and other view options choose."""
+    return View(format=fmt.value, sort=None if sort is None else sort.value, **shown)
 
 
 def refuse(combination: str, why: str) -> None:

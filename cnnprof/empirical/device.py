@@ -20,7 +20,7 @@ import torch
 from torch.nn import functional as F
 
 from cnnprof.errors import OptionError
-from cnnprof.results.timing import check_dtype
+from cnnprof.results.vocab import check_dtype
 
 TORCH_DTYPES = MappingProxyType(
     {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -93,7 +93,7 @@ def _mps_available() -> bool:
 
 def check_device(device: str, dtype: str = "float32") -> torch.device:
     """The torch device for ``device``, after checking it exists and runs ``dtype``."""
-    check_dtype(dtype)
+    check_dtype(dtype, timed=True)
     if device == "cuda" and not torch.cuda.is_available():
         why = "torch was built without CUDA" if torch.version.cuda is None else "no GPU is visible"
         raise OptionError(

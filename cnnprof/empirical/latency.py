@@ -56,7 +56,7 @@ from cnnprof.results.timing import (
     LayerTime,
     Timing,
 )
-from cnnprof.results.vocab import Progress
+from cnnprof.results.vocab import Progress, check_batch
 
 WINDOW_SECONDS = 0.1  # auto warm-up: each window lasts about this long …
 MAX_WINDOW = 25  # … in at most this many runs
@@ -412,8 +412,7 @@ def measure(
     that run is the only sample.
     """
     settings = settings or LatencySettings()
-    if batch < 1:
-        raise OptionError(f"--batch {batch}: expected a batch size ≥ 1")
+    check_batch(batch)
     target = check_device(settings.device, dtype)
     deadline = deadline or Deadline(settings.budget)
     model = model or type(module).__name__

@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from cnnprof.render.common import Fit
+from cnnprof.report import catalog as report
 from cnnprof.report.units import human
+from cnnprof.report.view import View
+from cnnprof.results.tables import CatalogEntry
 
 
 def model_list(records: Sequence[dict[str, Any]]) -> Fit:
@@ -26,3 +30,10 @@ def model_list(records: Sequence[dict[str, Any]]) -> Fit:
         )  # fmt: skip
         table.add_row(*map(Text, cells))  # Text, not str: no markup to parse (13 % of the render)
     return Fit(table, ("paper", "aliases", "input", "family"))
+
+
+def present(entries: Sequence[CatalogEntry], view: View) -> RenderableType:
+    """The registry's entries: a table, or the text of another format."""
+    if view.format != "table":
+        return report.present(entries, view)
+    return model_list(report.records(entries))

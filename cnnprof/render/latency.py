@@ -1,25 +1,15 @@
-"""Rich renderables and a progress bar for `cnnprof latency` and `cnnprof device`: presentation
-only, nothing here measures or computes a figure."""
+"""Rich renderables of `cnnprof latency` and `cnnprof device`: presentation only, nothing here
+measures or computes a figure."""
 
 from __future__ import annotations
 
-import contextlib
-import time
-from collections.abc import Callable, Iterator, Sequence
-
-from rich.console import Console, Group
+from rich.console import Group, RenderableType
 from rich.panel import Panel
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 from rich.text import Text
 
-from cnnprof.render.common import Fit, bar
+from cnnprof.render.common import Fit, bar, note
+from cnnprof.report import latency as report
 from cnnprof.report.latency import (
     kernel_rows,
     layer_records,
@@ -36,7 +26,9 @@ from cnnprof.report.units import (
     percent_number,
     threads,
 )
+from cnnprof.report.view import View
 from cnnprof.results.device import Estimate, Peaks, Prediction
+from cnnprof.results.latency import Measured, Predicted
 from cnnprof.results.timing import NOISY_CV, Timing
 
 
@@ -77,23 +69,7 @@ def summary(
     grid.add_row("throughput", f"{t.throughput:,.1f}", "images/s at the median")
     if t.macs:
         grid.add_row("MACs", human(t.macs), f"{t.macs / t.median / 1e9:,.1f} GMAC/s achieved")
-    if estimate is not None:
-        ratio = estimate.seconds / t.median
-        grid.add_row(
-            "roofline",
-            f"{ms_short(estimate.seconds)} ms",
-            f"{ratio:.2f}× the median; {100 * estimate.share_bound('memory'):.0f} % of it in "
-            "memory-bound rows",
-        )
-    if kernels is not None:
-        left = kernels.on_roofline
-        covered = f", {len(left)} rows on the roofline" if left else ""
-        grid.add_row(
-            "kernel models",
-            f"{ms_short(kernels.seconds)} ms",
-            f"{kernels.seconds / t.median:.2f}× the median: the sum of each kernel's prediction "
-            f"from this device's calibration{covered}",
-        )
+    _predicted_rows(grid, t, estimate, kernels)
     if t.allocator:
         grid.add_row("allocator", t.allocator.split(":")[0], t.allocator.partition(": ")[2])
     if t.page_faults is not None:
@@ -119,6 +95,29 @@ def summary(
     return Panel(
         grid, title=timing_title(t), title_align="left", subtitle=f"torch {t.torch_version}"
     )
+
+
+def _predicted_rows(
+    grid: Table, timing: Timing, estimate: Estimate | None, kernels: Prediction | None
+) -> None:
+    """The roofline's and the kernel models' predictions beside the median, where made."""
+    if estimate is not None:
+        ratio = estimate.seconds / timing.median
+        grid.add_row(
+            "roofline",
+            f"{ms_short(estimate.seconds)} ms",
+            f"{ratio:.2f}× the median; {100 * estimate.share_bound('memory'):.0f} % of it in "
+            "memory-bound rows",
+        )
+    if kernels is not None:
+        left = kernels.on_roofline
+        covered = f", {len(left)} rows on the roofline" if left else ""
+        grid.add_row(
+            "kernel models",
+            f"{ms_short(kernels.seconds)} ms",
+            f"{kernels.seconds / timing.median:.2f}× the median: the sum of each kernel's "
+            f"prediction from this device's calibration{covered}",
+        )
 
 
 # The timed layer table's columns leave in this order when the terminal is narrow.
@@ -294,80 +293,26 @@ def _kernel(kind: str) -> str:
     return f"{name} 3×3" + (f", {layout.replace('_', '-')}" if layout else "")
 
 
-# Without a terminal (a CI log), a plain line at most this often, and at each new phase.
-PLAIN_EVERY_S = 5.0
-
-Report = Callable[[str, float], None]
-
-
-class Bar:
-    """One bar for a whole command: its phases in order, each an equal share of the bar, so the
-    bar only moves forward (a phase with nothing to do, a cached calibration, is skipped over)."""
-
-    def __init__(self, show: Callable[[str, float], None], phases: Sequence[str]) -> None:
-        self._show = show
-        self._phases = tuple(phases)
-        self._done = 0.0
-
-    def phase(self, name: str) -> Report:
-        """The ``progress(stage, fraction)`` callback of phase ``name``."""
-        index, count = self._phases.index(name), len(self._phases)
-
-        def report(stage: str, fraction: float) -> None:
-            self._done = max(self._done, (index + min(max(fraction, 0.0), 1.0)) / count)
-            self._show(f"{name} · {stage}" if stage else name, self._done)
-
-        return report
+def present(measured: Measured, view: View) -> RenderableType:
+    """A measurement as ``view`` shows it: the summary, the timed rows with ``view.layers``,
+    and what could not be done; a table, or the text of another format."""
+    if view.format != "table":
+        return report.present(measured, view)
+    m = measured
+    shown = latency_view(m.timing, m.estimate, view.layers, view.sort, view.top, kernels=m.kernels)
+    return Group(shown, *map(note, m.notes))
 
 
-@contextlib.contextmanager
-def command_bar(label: str, phases: Sequence[str]) -> Iterator[Bar]:
-    """A transient bar on stderr with the phase, elapsed time and an estimate of the time left;
-    without a terminal, a plain line every few seconds instead (a CI log shows progress)."""
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        yield Bar(_plain_lines(console, label), phases)
-        return
-    columns = (TextColumn("{task.description}"), BarColumn(),
-               TextColumn("{task.percentage:>3.0f} %"), TimeElapsedColumn(), TextColumn("left"),
-               TimeRemainingColumn())  # fmt: skip
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task(label, total=1.0)
-
-        def show(stage: str, done: float) -> None:
-            progress.update(task, description=f"{label} · {stage}", completed=done)
-
-        yield Bar(show, phases)
+def present_prediction(predicted: Predicted, view: View) -> RenderableType:
+    """A prediction for a device profile; a row each with ``view.layers``."""
+    if view.format != "table":
+        return report.present_prediction(predicted, view)
+    p = predicted
+    return prediction_view(p.kernels, p.roofline, p.device, view.layers)
 
 
-def _plain_lines(console: Console, label: str) -> Callable[[str, float], None]:
-    started = time.monotonic()
-    last = {"at": -PLAIN_EVERY_S, "phase": ""}
-
-    def show(stage: str, done: float) -> None:
-        now, phase = time.monotonic(), stage.split(" · ")[0]
-        if now - last["at"] < PLAIN_EVERY_S and phase == last["phase"]:
-            return
-        last.update(at=now, phase=phase)
-        console.print(f"cnnprof: {label} · {stage} · {100 * done:.0f} % · {now - started:.0f} s",
-                      highlight=False, soft_wrap=True)  # fmt: skip
-
-    return show
-
-
-@contextlib.contextmanager
-def progress_bar(label: str) -> Iterator[Report]:
-    """A one-phase `command_bar`; yields the ``progress(stage, fraction)`` callback."""
-    with command_bar(label, ("measuring",)) as command:
-        yield command.phase("measuring")
-
-
-@contextlib.contextmanager
-def spinner(message: str) -> Iterator[None]:
-    """A spinner on stderr for work of a few seconds (nothing without a terminal)."""
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        yield
-        return
-    with console.status(message):
-        yield
+def present_peaks(peaks: Peaks, view: View, cache: str | None = None) -> RenderableType:
+    """A device's calibration, and where it is cached."""
+    if view.format != "table":
+        return report.present_peaks(peaks, view)
+    return peaks_table(peaks, cache)

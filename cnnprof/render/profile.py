@@ -13,10 +13,15 @@ from rich.text import Text
 
 from cnnprof.arch.model import Published
 from cnnprof.render.common import Fit, bar, note
+from cnnprof.report import profile as report
+from cnnprof.report import training as report_training
 from cnnprof.report.profile import kind_counts, published_text
 from cnnprof.report.profile import notes as note_lines
 from cnnprof.report.units import human, human_bytes, share
+from cnnprof.report.view import View
 from cnnprof.results.profile import CrossCheck, LayerCost, Profile
+from cnnprof.results.timing import Timing
+from cnnprof.results.training import MeasuredStep, TrainingCost
 
 
 def summary(profile: Profile, title: str = "", published: Published | None = None) -> Panel:
@@ -163,3 +168,51 @@ def row_comparison(records: Sequence[dict[str, Any]], batch: int) -> Fit:
             Text("=" if r["agree"] else "≠", style=style or "green"), style=style,
         )  # fmt: skip
     return Fit(table, ("op",))
+
+
+def present(
+    profile: Profile, view: View, timing: Timing | None = None, options: str = ""
+) -> RenderableType:
+    """A count as ``view`` shows it: the summary, the rows by op kind, the rows (summed to
+    ``view.max_depth``), the notes, and ``timing``'s latency when measured; a table, or the
+    text of another format. ``options`` (``alpha=0.5``) joins the title."""
+    if view.format != "table":
+        return report.present(profile, view, timing)
+    title = f"{profile.model} · input {profile.input_text} · batch {profile.batch}" + (
+        f" · {options}" if options else ""
+    )
+    parts: list[RenderableType] = [summary(profile, title, profile.published)]
+    if view.by_op:
+        parts.append(
+            layer_table(profile, report.shown_rows(profile, True, view.sort, view.top), True)
+        )
+    if view.layers:
+        summed = report.summed(profile, view.max_depth)
+        parts.append(layer_table(profile, report.shown_rows(summed, False, view.sort, view.top)))
+    parts += notes(profile)
+    if timing is not None:  # imported only when measured: a count stays light
+        from cnnprof.render.latency import latency_view
+
+        parts.append(latency_view(timing, layers=view.layers))
+    return Group(*parts)
+
+
+def present_cross_check(check: CrossCheck, view: View) -> RenderableType:
+    """Analytic against empirical; every row both ways with ``view.layers``."""
+    if view.format != "table":
+        return report.present_cross_check(check, view)
+    shown = cross_check(check)
+    if not view.layers:
+        return shown
+    return Group(shown, row_comparison(report.row_comparison(check), check.analytic.batch))
+
+
+def present_training(
+    profile: Profile, cost: TrainingCost, measured: MeasuredStep | None, view: View
+) -> RenderableType:
+    """A training step's cost under the profile's summary panel."""
+    if view.format != "table":
+        return report_training.present(profile, cost, measured, view)
+    title = f"{profile.model} · input {profile.input} · batch {profile.batch}"
+    lines = report_training.training_lines(cost, measured)
+    return Group(summary(profile, title), training(lines, cost.mode))

@@ -5,11 +5,15 @@ Returns text or plain dicts only. Times are in seconds in JSON and CSV, millisec
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
-from cnnprof.report.text import to_csv, to_markdown
+from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.report.units import fault_count, flop_size, human_bytes, ms_fixed, percent, threads
+from cnnprof.report.view import EVERY_ROW, View
 from cnnprof.results.device import Estimate, Peaks, Prediction, Roofs
+from cnnprof.results.latency import Measured, Predicted
 from cnnprof.results.ranking import TIME_KEYS, ranked
 from cnnprof.results.timing import Timing
 
@@ -383,3 +387,78 @@ def prediction_markdown(
         headers = ("path", "op", "predicted ms", "time %", "roofline ms", "bound", "from")
         parts.append("\n" + to_markdown(headers, body, right=2))
     return "".join(parts)
+
+
+# --- each result as the text of a format ----------------------------------------------------------
+
+
+def _measured_json(measured: Measured, view: View) -> str:
+    m = measured
+    roofs = m.peaks.roofs if m.peaks else None
+    data = latency_dict(m.timing, m.estimate, roofs, view.sort, view.top, kernels=m.kernels)
+    return to_json({**data, "notes": list(m.notes)})
+
+
+def _measured_csv(measured: Measured, view: View) -> str:
+    m = measured
+    return latency_csv(m.timing, m.estimate, view.sort, view.top, kernels=m.kernels)
+
+
+def _measured_markdown(measured: Measured, view: View) -> str:
+    m = measured
+    text = latency_markdown(m.timing, m.estimate, view.sort, view.top, kernels=m.kernels)
+    return text + "".join(f"\n> {n}\n" for n in m.notes)
+
+
+MEASURED_TEXT: Mapping[str, Callable[[Measured, View], str]] = MappingProxyType(
+    {"json": _measured_json, "csv": _measured_csv, "md": _measured_markdown}
+)
+
+
+def present(measured: Measured, view: View) -> str:
+    """A measurement (and the device's predictions of it) as ``view.format`` text (json, csv or
+    md), the timed rows ``view`` shows."""
+    return MEASURED_TEXT[view.format](measured, view)
+
+
+def notes_apart(measured: Measured, view: View) -> tuple[str, ...]:
+    """The notes ``view.format`` has no place for (a CSV file holds one table): the command
+    says them on stderr."""
+    return measured.notes if view.format == "csv" else ()
+
+
+def prediction_document(predicted: Predicted, view: View = EVERY_ROW) -> dict[str, Any]:
+    """A prediction's JSON document (`latency --device-profile --format json`,
+    `cnnprof.to_dict`); a row each with ``view.layers``."""
+    p = predicted
+    return prediction_dict(p.kernels, p.roofline, p.device, view.layers)
+
+
+PREDICTED_TEXT: Mapping[str, Callable[[Predicted, View], str]] = MappingProxyType(
+    {
+        "json": lambda p, view: to_json(prediction_document(p, view)),
+        "csv": lambda p, view: prediction_csv(p.kernels, p.roofline, p.device, view.layers),
+        "md": lambda p, view: prediction_markdown(p.kernels, p.roofline, p.device, view.layers),
+    }
+)
+
+
+def present_prediction(predicted: Predicted, view: View) -> str:
+    """A prediction for a device profile as ``view.format`` text (json, csv or md)."""
+    return PREDICTED_TEXT[view.format](predicted, view)
+
+
+def _peaks_csv(peaks: Peaks) -> str:
+    records = peaks_records(peaks)
+    return to_csv(records, list(records[0]))
+
+
+PEAKS_TEXT: Mapping[str, Callable[[Peaks], str]] = MappingProxyType(
+    {"json": lambda peaks: to_json(peaks.to_dict()), "csv": _peaks_csv, "md": peaks_markdown}
+)
+
+
+def present_peaks(peaks: Peaks, view: View) -> str:
+    """A device's calibration as ``view.format`` text; its JSON is the device profile
+    `cnnprof device --save` writes."""
+    return PEAKS_TEXT[view.format](peaks)

@@ -1,18 +1,20 @@
-"""Profiles, cross-checks and training costs as data for other programs: JSON (versioned), CSV and
-Markdown. Returns text or plain dicts only."""
+"""Profiles and cross-checks as data for other programs: JSON (versioned), CSV and Markdown.
+Returns text or plain dicts only."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from types import MappingProxyType
 from typing import Any
 
 from cnnprof.arch.model import Published
-from cnnprof.report.text import to_csv, to_markdown
+from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.report.units import human, human_bytes, share
+from cnnprof.report.view import EVERY_ROW, TOTALS, View
 from cnnprof.results.profile import FLOP_CATEGORIES, CrossCheck, LayerCost, Profile
 from cnnprof.results.ranking import COUNT_KEYS, ranked
 from cnnprof.results.timing import Timing
-from cnnprof.results.training import MeasuredStep, TrainingCost
 
 SCHEMA = "cnnprof.profile/1"
 
@@ -263,6 +265,56 @@ def profile_markdown(
     return "".join(parts)
 
 
+def summed(profile: Profile, depth: int | None) -> Profile:
+    """``profile`` with its rows summed into modules at most ``depth`` levels deep (all rows
+    without a depth); no total changes."""
+    return replace(profile, rows=tuple(profile.at_depth(depth))) if depth else profile
+
+
+def profile_document(
+    profile: Profile, view: View = EVERY_ROW, timing: Timing | None = None
+) -> dict[str, Any]:
+    """A count's JSON document (`count --format json`, `cnnprof.to_dict`): the rows ``view``
+    shows, the paper's figure where the profile has one, ``timing``'s latency when measured."""
+    shown = summed(profile, view.max_depth)
+    data = profile_dict(shown, view.layers, view.by_op, profile.published, view.sort, view.top)
+    data["totals"] = totals(profile)
+    if timing is not None:  # imported only when measured: a count stays light
+        from cnnprof.report.latency import layer_records, summary_record
+
+        data["latency"] = summary_record(timing)
+        if view.layers:
+            data["latency"]["layers"] = layer_records(timing)
+    return data
+
+
+def _profile_markdown(profile: Profile, view: View, timing: Timing | None) -> str:
+    shown = summed(profile, view.max_depth)
+    text = profile_markdown(shown, view.layers, view.by_op, profile.published, view.sort, view.top)
+    if timing is None:
+        return text
+    from cnnprof.report.latency import latency_markdown
+
+    return text + "\n" + latency_markdown(timing)
+
+
+# A count (with its measured latency, if any) as the text of each format.
+PROFILE_TEXT: Mapping[str, Callable[[Profile, View, Timing | None], str]] = MappingProxyType(
+    {
+        "json": lambda p, view, timing: to_json(profile_document(p, view, timing)),
+        "csv": lambda p, view, timing: profile_csv(
+            summed(p, view.max_depth), view.layers, view.by_op, timing, view.sort, view.top
+        ),
+        "md": _profile_markdown,
+    }
+)
+
+
+def present(profile: Profile, view: View, timing: Timing | None = None) -> str:
+    """A count as ``view.format`` text (json, csv or md), the rows ``view`` shows."""
+    return PROFILE_TEXT[view.format](profile, view, timing)
+
+
 def published_text(p: Published) -> str:
     bits = []
     if p.macs is not None:
@@ -290,61 +342,6 @@ def cross_check_records(check: CrossCheck) -> list[dict[str, Any]]:
         {"metric": key, "analytic": a[key], "empirical": e[key], "difference": e[key] - a[key]}
         for key in ("params", "macs", "flops", "buffers")
     ]
-
-
-def training_dict(cost: TrainingCost, measured: MeasuredStep | None = None) -> dict[str, Any]:
-    out = {
-        "mode": cost.mode,
-        "trainable_params": cost.trainable_params,
-        "frozen_params": cost.frozen_params,
-        "forward_macs": cost.forward_macs,
-        "backward_macs": cost.backward_macs,
-        "weight_grad_macs": cost.weight_grad_macs,
-        "input_grad_macs": cost.input_grad_macs,
-        "step_macs": cost.step_macs,
-        "saved_activation_bytes": cost.saved_activation_bytes,
-        "gradient_bytes": cost.gradient_bytes,
-        "optimizer_bytes": cost.optimizer_bytes,
-        "trainable_rows": list(cost.trainable),
-    }
-    if measured is not None:
-        out["measured"] = {k: v for k, v in asdict(measured).items() if k != "grouped"}
-        out["measured"]["grouped_convolutions"] = len(measured.grouped)
-        out["measured"]["grouped_torch_macs"] = sum(g.torch_macs for g in measured.grouped)
-        out["measured"]["grouped_correct_macs"] = sum(g.correct_macs for g in measured.grouped)
-    return out
-
-
-def training_lines(
-    cost: TrainingCost, measured: MeasuredStep | None = None
-) -> list[tuple[str, str, str]]:
-    """(label, value, note) rows for the training panel."""
-    opt = cost.optimizer_bytes
-    rows = [
-        ("trainable params", f"{cost.trainable_params:,}", f"frozen {cost.frozen_params:,}"),
-        ("forward MACs", human(cost.forward_macs), "whole network"),
-        ("backward MACs", human(cost.backward_macs),
-         f"weight-grad {human(cost.weight_grad_macs)} · input-grad {human(cost.input_grad_macs)}"),
-        ("training step MACs", human(cost.step_macs), "forward + backward, at the batch"),
-        ("kept for backward", human_bytes(cost.saved_activation_bytes), "activations"),
-        ("gradients", human_bytes(cost.gradient_bytes), "one per trainable parameter"),
-        ("optimizer state", f"SGD-momentum {human_bytes(opt['sgd_momentum'])}",
-         f"Adam {human_bytes(opt['adam'])}"),
-    ]  # fmt: skip
-    if measured is not None:
-        same = measured.backward_macs == cost.backward_macs
-        verdict = "equals the analytic count" if same else "DIFFERS from the analytic count"
-        rows.append(("measured backward", human(measured.backward_macs), verdict))
-        if measured.grouped:
-            wrong = sum(g.torch_macs for g in measured.grouped)
-            right = sum(g.correct_macs for g in measured.grouped)
-            rows.append((
-                "torch's counter", human(measured.torch_backward_macs),
-                f"its convolution_backward formula ignores groups: {len(measured.grouped)} "
-                f"grouped convs cost {human(wrong)} there, {human(right)} groups-aware "
-                f"(×{wrong / right:.0f})",
-            ))  # fmt: skip
-    return rows
 
 
 ROW_COMPARISON_COLUMNS = ("path", "op", "analytic_params", "empirical_params", "analytic_macs",
@@ -393,3 +390,38 @@ def row_comparison_markdown(check: CrossCheck) -> str:
 
 def _count(value: int | None) -> str:
     return "–" if value is None else f"{value:,}"
+
+
+def cross_check_document(check: CrossCheck, view: View = TOTALS) -> dict[str, Any]:
+    """A cross-check's JSON document; with ``view.layers``, every row both ways."""
+    data = cross_check_dict(check)
+    if view.layers:
+        data["layers"] = row_comparison(check)
+    return data
+
+
+def _cross_check_csv(check: CrossCheck, view: View) -> str:
+    if view.layers:
+        return to_csv(row_comparison(check), ROW_COMPARISON_COLUMNS)
+    records = cross_check_records(check)
+    return to_csv(records, list(records[0]))
+
+
+def _cross_check_markdown(check: CrossCheck, view: View) -> str:
+    records = cross_check_records(check)
+    text = to_markdown(tuple(records[0]), [tuple(r.values()) for r in records])
+    return text + ("\n" + row_comparison_markdown(check) if view.layers else "")
+
+
+CROSS_CHECK_TEXT: Mapping[str, Callable[[CrossCheck, View], str]] = MappingProxyType(
+    {
+        "json": lambda check, view: to_json(cross_check_document(check, view)),
+        "csv": _cross_check_csv,
+        "md": _cross_check_markdown,
+    }
+)
+
+
+def present_cross_check(check: CrossCheck, view: View) -> str:
+    """Analytic against empirical as ``view.format`` text; every row with ``view.layers``."""
+    return CROSS_CHECK_TEXT[view.format](check, view)

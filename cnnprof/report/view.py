@@ -25,3 +25,9 @@ class View:
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
             raise ValueError(f"format {self.format!r} is not one of {', '.join(FORMATS)}")
+
+
+# What `cnnprof.to_dict` shows of a result: its totals, or every row in network order where a
+# result has rows to show (a count, a prediction).
+TOTALS = View(format="json")
+EVERY_ROW = View(format="json", layers=True)

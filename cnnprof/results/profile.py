@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from cnnprof.arch.model import Shape, evolve, frozen
+from cnnprof.arch.model import Published, Shape, evolve, frozen
 from cnnprof.arch.ops import ACTIVATIONS
 from cnnprof.results.vocab import DTYPE_BYTES
 
@@ -98,6 +98,7 @@ class Profile:
     not_run: tuple[str, ...] = ()  # modules holding parameters that did not run in eval
     inputs: tuple[tuple[int, ...], ...] = ()  # an outside model's inputs per image, any rank
     counted_on: str = ""  # how an outside model ran: "meta", or why and how it ran elsewhere
+    published: Published | None = None  # the paper's figure for exactly this configuration
 
     @property
     def complete(self) -> bool:

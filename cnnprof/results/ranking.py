@@ -4,31 +4,24 @@ bottleneck view of `--sort` and `--top`. Pure data; every format shows the same 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from operator import attrgetter
 from types import MappingProxyType
 from typing import TypeVar
 
 from cnnprof.errors import OptionError
 from cnnprof.results.profile import LayerCost
 from cnnprof.results.timing import LayerTime
+from cnnprof.results.vocab import COUNT_SORT, TIME_SORT
 
 Row = TypeVar("Row", LayerCost, LayerTime)
 
-# `--sort` keys of a counted layer (`cnnprof count --layers`) and of a timed one (`latency`).
+# `--sort` keys of a counted layer (`cnnprof count --layers`) and of a timed one (`latency`): each
+# reads the attribute `cnnprof.results.vocab` names for it.
 COUNT_KEYS: Mapping[str, Callable[[LayerCost], float]] = MappingProxyType(
-    {
-        "macs": lambda r: r.macs,
-        "params": lambda r: r.params,
-        "flops": lambda r: r.total_flops,
-        "activations": lambda r: r.out_shape.elements,
-    }
+    {key: attrgetter(attribute) for key, attribute in COUNT_SORT.items()}
 )
 TIME_KEYS: Mapping[str, Callable[[LayerTime], float]] = MappingProxyType(
-    {
-        "time": lambda r: r.seconds,
-        "macs": lambda r: r.macs,
-        "flops": lambda r: r.flops,
-        "bytes": lambda r: r.bytes,
-    }
+    {key: attrgetter(attribute) for key, attribute in TIME_SORT.items()}
 )
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from cnnprof.errors import OptionError
-from cnnprof.results.vocab import ALLOCATORS, DEVICES, LATENCY_DTYPES
+from cnnprof.results.vocab import ALLOCATORS, DEVICES
 
 DEFAULT_MIN_TIME = 1.0  # seconds of timed runs when neither runs nor min_time is given
 MIN_RUNS = 5  # timed runs at least, when timing by min_time
@@ -95,11 +95,6 @@ def cpu_cores() -> int:
     """The cores this process may run on (its affinity where the system tells it)."""
     affinity = getattr(os, "sched_getaffinity", None)
     return len(affinity(0)) if affinity else os.cpu_count() or 1
-
-
-def check_dtype(dtype: str) -> None:
-    if dtype not in LATENCY_DTYPES:
-        raise OptionError(f"--dtype {dtype}: latency runs in one of {', '.join(LATENCY_DTYPES)}")
 
 
 def quantile(samples: Sequence[float], q: float) -> float:
