@@ -308,21 +308,10 @@ def test_the_file_rule_catches_a_results_module_that_opens_a_file(
     assert any(expected in line for line in found), found
 
 
-# results/device.py reads device records today (files.read_text); the change that moves reading
-# to the I/O stage drops this entry.
-READS_FILES_TODAY = {"cnnprof.results.device": "results/device.py reads device records"}
 RESULTS = sorted(_module(p.relative_to(PACKAGE)) for p in (PACKAGE / "results").glob("*.py"))
 
 
-@pytest.mark.parametrize(
-    "module",
-    [
-        pytest.param(m, marks=pytest.mark.xfail(reason=READS_FILES_TODAY[m], strict=False))
-        if m in READS_FILES_TODAY
-        else m
-        for m in RESULTS
-    ],
-)
+@pytest.mark.parametrize("module", RESULTS)
 def test_a_results_module_opens_no_file(module: str):
     assert [p for p in file_access(PACKAGE) if p.startswith((f"{module} ", f"{module}:"))] == []
 
@@ -337,10 +326,6 @@ LATENCY = (
     "cnnprof.empirical",
 )
 OTHER_COMMANDS = ("cnnprof.cli.check", "cnnprof.cli.tables", "cnnprof.cli.latency")
-# Imports a command's modules make today that the commands' restructuring removes; drop at merge.
-PENDING = (
-    "cli/count.py imports cli.measure and render/report.latency, api/sources.py results.device"
-)
 
 
 def loaded_by(argv: list[str], cache: Path) -> set[str]:
@@ -369,11 +354,7 @@ COUNT = ["count", "mobilenet", "--alpha", "0.5"]
     [
         (["--help"], ("cnnprof.cli.count", *OTHER_COMMANDS, *LATENCY)),
         (["list"], (*OTHER_COMMANDS, *LATENCY)),
-        pytest.param(
-            COUNT,
-            (*OTHER_COMMANDS, *LATENCY),
-            marks=pytest.mark.xfail(reason=PENDING, strict=False),
-        ),
+        (COUNT, (*OTHER_COMMANDS, *LATENCY)),
     ],
     ids=["help", "list", "count"],
 )

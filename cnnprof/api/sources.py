@@ -31,7 +31,6 @@ from cnnprof.arch.reference import DEFAULT_TIMEOUT, is_outside
 from cnnprof.arch.registry import lookup
 from cnnprof.arch.transform import transform
 from cnnprof.errors import CnnprofError, LoadError, MissingExtra, OptionError
-from cnnprof.results.device import DeviceQuery, Peaks
 from cnnprof.results.interleaved import Interleaved
 from cnnprof.results.profile import CrossCheck, Profile
 from cnnprof.results.timing import Deadline, LatencySettings, Timing
@@ -43,6 +42,7 @@ if TYPE_CHECKING:
 
     from cnnprof.empirical.count import Inputs, MetaFailed
     from cnnprof.empirical.interleave import Contender
+    from cnnprof.results.device import DeviceQuery, Peaks
 
 
 def require_torch(needs: str) -> None:
