@@ -18,16 +18,15 @@ from torch.nn import functional as F
 from cnnprof.analytic.formulas import (
     FORMULAS,
     bottleneck_squeeze,
-    conv_kind,
     convnext_mid,
     dense_mid,
     fused_mid,
     mbconv_mid,
-    same_padding,
     se_act,
     se_squeeze,
     transition_out,
 )
+from cnnprof.analytic.layers import conv_kind, same_padding
 from cnnprof.arch.model import Arch, Layer
 from cnnprof.arch.ops import op_table
 

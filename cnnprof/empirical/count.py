@@ -25,14 +25,8 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
-from cnnprof.analytic.formulas import (
-    ACT_FLOPS,
-    LAYER_NORM_FLOPS,
-    LRN_EXTRA,
-    NORM_FLOPS,
-    conv_kind,
-    out_size,
-)
+from cnnprof.analytic.elementwise import ACT_FLOPS, LAYER_NORM_FLOPS, LRN_EXTRA, NORM_FLOPS
+from cnnprof.analytic.layers import conv_kind, out_size
 from cnnprof.arch.model import Shape, frozen
 from cnnprof.errors import LoadError
 from cnnprof.results.profile import LayerCost, Profile

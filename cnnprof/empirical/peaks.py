@@ -50,7 +50,7 @@ import torch
 from torch import nn
 
 import cnnprof.files as files
-from cnnprof.analytic.formulas import LRN_EXTRA
+from cnnprof.analytic.elementwise import LRN_EXTRA
 from cnnprof.analytic.roofline import OpCost, layout_s, overhead
 from cnnprof.cache import cache_dir
 from cnnprof.empirical import allocator

@@ -25,7 +25,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnprof.analytic import formulas as fm
+from cnnprof.analytic import elementwise as ew
+from cnnprof.analytic import layers as fm
 from cnnprof.arch.model import Shape, frozen
 from cnnprof.empirical.count import (
     GELU_FLOPS,
@@ -84,7 +85,7 @@ def _convolution(
     return LayerCost(
         path=path, op=op, in_shape=call.x, out_shape=y, kernel=kernel_text(m),
         weight_params=weights, bias_params=m.out_channels if bias else 0, macs=macs,
-        flops=fm.nonzero({"mac": 2 * macs, "bias": y.elements if bias else 0}),
+        flops=ew.nonzero({"mac": 2 * macs, "bias": y.elements if bias else 0}),
         live=call.x.elements + y.elements,
     )  # fmt: skip
 
@@ -132,7 +133,7 @@ def _filtered(filt: torch.Tensor) -> ModuleFormula:
         return LayerCost(
             path=path, op=fm.conv_kind(channels, channels // filt.shape[1]), in_shape=call.x,
             out_shape=call.y, kernel="×".join(map(str, filt.shape[2:])), buffers=filt.numel(),
-            macs=macs, flops=fm.nonzero({"mac": 2 * macs}),
+            macs=macs, flops=ew.nonzero({"mac": 2 * macs}),
             live=call.x.elements + call.y.elements,
         )  # fmt: skip
 
@@ -161,7 +162,7 @@ def _attention(path: str, m: nn.Module, call: Call) -> LayerCost:
     return LayerCost(
         path=path, op="attention", in_shape=call.x, out_shape=call.y,
         weight_params=sum(own.values()) - biases, bias_params=biases, macs=macs,
-        flops=fm.nonzero({"mac": 2 * macs, "bias": 3 * length * e if m.in_proj_bias is not None
+        flops=ew.nonzero({"mac": 2 * macs, "bias": 3 * length * e if m.in_proj_bias is not None
                           else 0}),
         live=call.x.elements + call.y.elements,
     )  # fmt: skip
@@ -174,7 +175,7 @@ def _norm(per_element: int) -> ModuleFormula:
         buffers = sum(b.numel() for b in m.buffers(recurse=False) if b.is_floating_point())
         return LayerCost(
             path=path, op="norm", in_shape=call.x, out_shape=y, norm_params=affine,
-            buffers=buffers, flops=fm.nonzero({"norm": per_element * y.elements}),
+            buffers=buffers, flops=ew.nonzero({"norm": per_element * y.elements}),
             live=2 * y.elements,
         )  # fmt: skip
 
@@ -186,7 +187,7 @@ def _activation(name: str, per_element: int) -> ModuleFormula:
         y = call.y
         return LayerCost(
             path=path, op=name, in_shape=call.x, out_shape=y,
-            flops=fm.nonzero({"act": per_element * y.elements}), live=2 * y.elements,
+            flops=ew.nonzero({"act": per_element * y.elements}), live=2 * y.elements,
         )  # fmt: skip
 
     return formula
@@ -201,7 +202,7 @@ def _pool(kind: str) -> ModuleFormula:
         per_output = prod(kernel) - (1 if kind == "maxpool" else 0)
         return LayerCost(
             path=path, op=kind, in_shape=call.x, out_shape=y,
-            kernel="×".join(map(str, kernel)), flops=fm.nonzero({"pool": per_output * y.elements}),
+            kernel="×".join(map(str, kernel)), flops=ew.nonzero({"pool": per_output * y.elements}),
             live=call.x.elements + y.elements,
         )  # fmt: skip
 
@@ -212,18 +213,18 @@ def _adaptive_pool(path: str, m: nn.Module, call: Call) -> LayerCost:
     x, y = call.x, call.y
     return LayerCost(
         path=path, op="gap" if prod(call.out[2:]) == 1 else "adaptive_pool", in_shape=x,
-        out_shape=y, flops=fm.nonzero({"pool": prod(call.args[0][1:])}),
+        out_shape=y, flops=ew.nonzero({"pool": prod(call.args[0][1:])}),
         live=x.elements + y.elements,
     )  # fmt: skip
 
 
 def _lrn(path: str, m: nn.Module, call: Call) -> LayerCost:
-    return fm.local_response_norm(path, call.x, size=m.size)
+    return ew.local_response_norm(path, call.x, size=m.size)
 
 
 def _passthrough(op: str) -> ModuleFormula:
     def formula(path: str, m: nn.Module, call: Call) -> LayerCost:
-        return fm.identity(path, op, call.x, call.y)
+        return ew.identity(path, op, call.x, call.y)
 
     return formula
 
@@ -247,16 +248,16 @@ MODULE_FORMULAS: Mapping[type, ModuleFormula] = MappingProxyType(
         nn.modules.conv._ConvNd: _conv,
         nn.Linear: _linear,
         nn.MultiheadAttention: _attention,
-        nn.modules.batchnorm._NormBase: _norm(fm.NORM_FLOPS["bn"]),
+        nn.modules.batchnorm._NormBase: _norm(ew.NORM_FLOPS["bn"]),
         nn.GroupNorm: _norm(LAYER_NORM_FLOPS),
         nn.LayerNorm: _norm(LAYER_NORM_FLOPS),
-        nn.ReLU: _activation("relu", fm.ACT_FLOPS["relu"]),
-        nn.ReLU6: _activation("relu6", fm.ACT_FLOPS["relu6"]),
-        nn.Sigmoid: _activation("sigmoid", fm.ACT_FLOPS["sigmoid"]),
-        nn.SiLU: _activation("silu", fm.ACT_FLOPS["silu"]),
-        nn.Tanh: _activation("tanh", fm.ACT_FLOPS["tanh"]),
-        nn.Hardswish: _activation("hswish", fm.ACT_FLOPS["hswish"]),
-        nn.Hardsigmoid: _activation("hsigmoid", fm.ACT_FLOPS["hsigmoid"]),
+        nn.ReLU: _activation("relu", ew.ACT_FLOPS["relu"]),
+        nn.ReLU6: _activation("relu6", ew.ACT_FLOPS["relu6"]),
+        nn.Sigmoid: _activation("sigmoid", ew.ACT_FLOPS["sigmoid"]),
+        nn.SiLU: _activation("silu", ew.ACT_FLOPS["silu"]),
+        nn.Tanh: _activation("tanh", ew.ACT_FLOPS["tanh"]),
+        nn.Hardswish: _activation("hswish", ew.ACT_FLOPS["hswish"]),
+        nn.Hardsigmoid: _activation("hsigmoid", ew.ACT_FLOPS["hsigmoid"]),
         nn.LeakyReLU: _activation("leaky_relu", 2),  # compare, multiply
         nn.GELU: _activation("gelu", GELU_FLOPS),
         nn.Softmax: _activation("softmax", SOFTMAX_FLOPS),
