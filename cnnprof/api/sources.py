@@ -36,7 +36,8 @@ from cnnprof.results.training import MeasuredStep
 if TYPE_CHECKING:
     from torch import nn
 
-    from cnnprof.empirical.count import Inputs, MetaFailed
+    from cnnprof.empirical.inputs import Inputs
+    from cnnprof.empirical.recorder import MetaFailed
 
 Progress = Callable[[str, float], None]  # (stage, fraction of that stage done)
 
@@ -135,7 +136,7 @@ class OutsideSource:
         """The `Inputs` the model is called with: ``--input``, else its library's convention
         (detection: a list of images; video: a clip), at ``--resolution`` when given."""
         require_torch(self._needs)
-        from cnnprof.empirical.count import Inputs
+        from cnnprof.empirical.inputs import Inputs
         from cnnprof.empirical.outside import convention
 
         model = self.request.model
@@ -170,7 +171,7 @@ class OutsideSource:
         return self._run(walk)
 
     def _run(self, counter: Callable[..., Profile]) -> Profile:
-        from cnnprof.empirical.count import MetaFailed
+        from cnnprof.empirical.recorder import MetaFailed
 
         req, inputs = self.request, self.inputs()
         module, how = self._built()
@@ -207,7 +208,8 @@ class OutsideSource:
 
     def _real(self, module: nn.Module, inputs: Inputs, failed: MetaFailed) -> tuple[nn.Module, str]:
         """The model with real weights on the CPU, if the estimate of its memory fits."""
-        from cnnprof.empirical.count import available_bytes, fixed_seed, tensor_bytes
+        from cnnprof.empirical.count import available_bytes, tensor_bytes
+        from cnnprof.empirical.inputs import fixed_seed
 
         batch = self.request.batch
         largest = max(failed.largest, batch * max(prod(s) for s in inputs.shapes))

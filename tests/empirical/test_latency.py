@@ -666,7 +666,7 @@ def test_every_calibration_plan_draws_networks_that_build(kind: str):
 
 
 def test_a_kernel_given_as_one_int_has_the_modules_own_dimensions():
-    from cnnprof.empirical.count import kernel_text
+    from cnnprof.empirical.module_types import kernel_text
 
     assert kernel_text(nn.MaxPool1d(3)) == "3"
     assert kernel_text(nn.MaxPool2d(3)) == "3×3"
