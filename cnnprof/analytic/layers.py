@@ -54,10 +54,6 @@ def same_padding(k: int, p: int | str) -> int:
     return k // 2 if p == "same" else int(p)
 
 
-def kernel_label(k: Pair) -> str:
-    return f"{k[0]}×{k[1]}"
-
-
 def conv_kind(c_in: int, groups: int) -> str:
     if groups == 1:
         return "conv"
@@ -94,7 +90,7 @@ def conv2d(
         op=conv_kind(x.c, groups),
         in_shape=x,
         out_shape=Shape(out, h, w),
-        kernel=kernel_label(k),
+        kernel=k,
         weight_params=weights,
         bias_params=out if bias else 0,
         norm_params=2 * out if norm == "bn" else 0,
@@ -178,7 +174,7 @@ def pool2d(
         op=kind,
         in_shape=x,
         out_shape=y,
-        kernel=kernel_label(k),
+        kernel=k,
         flops=nonzero({"pool": per_output * y.elements}),
         live=x.elements + y.elements,
     )

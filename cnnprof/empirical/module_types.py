@@ -89,11 +89,6 @@ def kernel_of(module: nn.Module | None, dims: int | None = None) -> tuple[int, .
     return (size,) * dims
 
 
-def kernel_text(module: nn.Module | None) -> str:
-    """A convolution's or pool's kernel as the rows show it ("3×3"); "" for other modules."""
-    return "×".join(map(str, kernel_of(module)))
-
-
 def _conv_op(m: nn.Module) -> str:
     return layers.conv_kind(m.in_channels, m.groups)
 
@@ -106,7 +101,7 @@ def _convolution(
     y = call.y
     bias = m.bias is not None
     return LayerCost(
-        path=path, op=op, in_shape=call.x, out_shape=y, kernel=kernel_text(m),
+        path=path, op=op, in_shape=call.x, out_shape=y, kernel=kernel_of(m),
         weight_params=weights, bias_params=m.out_channels if bias else 0, macs=macs,
         flops=ew.nonzero({"mac": 2 * macs, "bias": y.elements if bias else 0}),
         live=call.x.elements + y.elements,
@@ -154,7 +149,7 @@ def _filtered(filt: torch.Tensor) -> ModuleFormula:
         macs = prod(filt.shape[1:]) * call.out[1] * _positions(call.out, call)
         return LayerCost(
             path=path, op=layers.conv_kind(channels, channels // filt.shape[1]),
-            in_shape=call.x, out_shape=call.y, kernel="×".join(map(str, filt.shape[2:])),
+            in_shape=call.x, out_shape=call.y, kernel=tuple(filt.shape[2:]),
             buffers=filt.numel(), macs=macs, flops=ew.nonzero({"mac": 2 * macs}),
             live=call.x.elements + call.y.elements,
         )  # fmt: skip
@@ -236,7 +231,7 @@ def _pool(op: str) -> ModuleKind:
         per_output = prod(kernel) - (1 if op == "maxpool" else 0)
         return LayerCost(
             path=path, op=op, in_shape=call.x, out_shape=y,
-            kernel="×".join(map(str, kernel)), flops=ew.nonzero({"pool": per_output * y.elements}),
+            kernel=kernel, flops=ew.nonzero({"pool": per_output * y.elements}),
             live=call.x.elements + y.elements,
         )  # fmt: skip
 

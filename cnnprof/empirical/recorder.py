@@ -20,7 +20,7 @@ from cnnprof.analytic.elementwise import LRN_EXTRA
 from cnnprof.arch.model import Shape, frozen
 from cnnprof.empirical.inputs import Inputs, shape_of
 from cnnprof.empirical.meta_shapes import META_SHORTCUTS, all_meta
-from cnnprof.empirical.module_types import kernel_text, module_op, param_kind
+from cnnprof.empirical.module_types import kernel_of, module_op, param_kind
 from cnnprof.empirical.op_costs import (
     ELEMENTWISE,
     FUSED_MACS,
@@ -257,7 +257,7 @@ def layer_cost(row: Row, batch: int) -> LayerCost:
         op=module_op(row.module),
         in_shape=row.in_shape or unknown,
         out_shape=row.out_shape or unknown,
-        kernel=kernel_text(row.module),
+        kernel=kernel_of(row.module),
         weight_params=row.params["weight"],
         bias_params=row.params["bias"],
         norm_params=row.params["norm"],

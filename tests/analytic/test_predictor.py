@@ -278,8 +278,8 @@ def test_a_profile_with_a_coefficient_missing_is_refused_in_one_line(tmp_path: P
 
 
 def test_a_1d_or_3d_kernel_goes_to_the_roofline_not_a_2d_model():
-    conv3d = LayerCost("c3", "conv", Shape(8, 16, 16), Shape(8, 16, 16), kernel="3×3×3",
+    conv3d = LayerCost("c3", "conv", Shape(8, 16, 16), Shape(8, 16, 16), kernel=(3, 3, 3),
                           weight_params=8 * 8 * 27, macs=8 * 8 * 27 * 16 * 16 * 16)  # fmt: skip
-    conv1d = LayerCost("c1", "conv", Shape(8, 64, 1), Shape(8, 64, 1), kernel="3",
+    conv1d = LayerCost("c1", "conv", Shape(8, 64, 1), Shape(8, 64, 1), kernel=(3,),
                           weight_params=8 * 8 * 3, macs=8 * 8 * 3 * 64)  # fmt: skip
     assert calls(conv3d, 1) is None and calls(conv1d, 1) is None

@@ -25,14 +25,17 @@ from torch.nn.modules import (  # noqa: E402
     pooling,
 )
 
+from cnnprof.arch.model import Shape  # noqa: E402
 from cnnprof.empirical.module_types import (  # noqa: E402
     MODULE_TYPES,
     Call,
     ModuleKind,
+    kernel_of,
     kind_of,
     module_op,
     module_table,
 )
+from cnnprof.results.profile import LayerCost  # noqa: E402
 
 # One module of each type in the table, with the input it is called with (batch 1).
 SAMPLES = [
@@ -129,3 +132,16 @@ def test_torch_nn_layer_types_are_covered_or_listed_as_not():
                 assert covered != (name in NOT_COVERED), name
                 found.add(name)
     assert found >= NOT_COVERED
+
+
+def test_a_kernel_given_as_one_int_has_the_modules_own_dimensions():
+    """``MaxPool1d(3)`` has a 1-D kernel (it was once read as 3×3), shown as the rows show it."""
+    assert kernel_of(nn.MaxPool1d(3)) == (3,)
+    assert kernel_of(nn.MaxPool2d(3)) == (3, 3)
+    assert kernel_of(nn.AvgPool3d(2)) == (2, 2, 2)
+    assert kernel_of(nn.Conv2d(4, 4, (1, 7))) == (1, 7)
+    assert kernel_of(nn.ReLU()) == ()
+    shape = Shape(1, 1, 1)
+    kernels = ((3,), (3, 3), (2, 2, 2), (1, 7), ())
+    texts = [LayerCost("p", "maxpool", shape, shape, kernel=k).kernel_text for k in kernels]
+    assert texts == ["3", "3×3", "2×2×2", "1×7", ""]
