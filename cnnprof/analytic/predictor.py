@@ -235,16 +235,9 @@ PASS_CATEGORIES: Mapping[str, str] = MappingProxyType(
 FUSED = frozenset({"mac", "bias"})  # a convolution's or a matrix product's own arithmetic
 
 
-def kernel_area(text: str) -> int:
-    """The positions a kernel covers: "3×3" → 9, "1×7" → 7; 1 when not given."""
-    if not text:
-        return 1
-    return math.prod(int(v) for v in text.split("×"))
-
-
 def _conv_call(row: LayerCost, batch: int) -> Call:
     x, y = row.in_shape, row.out_shape
-    kernel = kernel_area(row.kernel)
+    kernel = math.prod(row.kernel)  # positions it covers: 9 for 3×3, 1 when none
     stride = max(1, round(x.h / y.h)) if y.h else 1
     pixels = y.h * y.w
     per_output = row.macs // max(y.c * pixels, 1)  # in_per_group × kernel
@@ -281,7 +274,7 @@ def _se_calls(row: LayerCost, batch: int) -> list[Call]:
 def calls(row: LayerCost, batch: int) -> tuple[Call, ...] | None:
     """The kernels a row runs, in order; None when a kind no model covers does its arithmetic."""
     main: list[Call] = []
-    if row.kernel.count("×") > 1 or (row.kernel and "×" not in row.kernel):
+    if row.kernel and len(row.kernel) != 2:
         return None  # a 1-D or 3-D kernel: the models know 2-D convolutions and pools
     if row.op in CONV_OPS and row.macs:
         main.append(_conv_call(row, batch))

@@ -79,7 +79,7 @@ POOLED_OPS = frozenset({"se"})  # rows whose convolutions run on a pooled 1×1 m
 OVERHEAD_KIND: Mapping[str, str] = MappingProxyType(
     {"dwconv": "conv", "maxpool": "pool", "lrn": "pool"}
 )
-POINTWISE = frozenset({"", "1×1"})  # kernels on the 1×1 convolution curve
+POINTWISE = frozenset({(), (1, 1)})  # kernels on the 1×1 convolution curve
 MAIN_KINDS: Mapping[str, str] = MappingProxyType(
     {"dwconv": "dwconv", "maxpool": "maxpool", "avgpool": "pool", "gap": "pool", "lrn": "lrn"}
 )
@@ -94,7 +94,7 @@ class OpCost:
     read: int  # bytes read, weights included
     written: int  # bytes written to a freshly allocated output
     weights: int = 0  # of the bytes read, the row's parameters
-    kernel: str = ""  # the row's kernel size ("3×3"): picks the convolution curve
+    kernel: tuple[int, ...] = ()  # the row's kernel size, (3, 3): picks the convolution curve
     launches: tuple[str, ...] = ()  # kernels it runs ("mkldnn", …; "" unknown); (): one launch
     pixels: int = 0  # output positions, batch × height × width (0: unknown)
 

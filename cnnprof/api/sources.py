@@ -40,8 +40,9 @@ from cnnprof.results.vocab import Progress
 if TYPE_CHECKING:
     from torch import nn
 
-    from cnnprof.empirical.count import Inputs, MetaFailed
+    from cnnprof.empirical.inputs import Inputs
     from cnnprof.empirical.interleave import Contender
+    from cnnprof.empirical.recorder import MetaFailed
     from cnnprof.results.device import DeviceQuery, Peaks
 
 
@@ -279,7 +280,7 @@ class OutsideSource(ModuleSource):
         """The `Inputs` the model is called with: ``--input``, else its library's convention
         (detection: a list of images; video: a clip), at ``--resolution`` when given."""
         require_torch(self._needs)
-        from cnnprof.empirical.count import Inputs
+        from cnnprof.empirical.inputs import Inputs
         from cnnprof.empirical.outside import convention
 
         model = self.request.model
@@ -327,7 +328,7 @@ class OutsideSource(ModuleSource):
         )
 
     def _run(self, counter: Callable[..., Profile]) -> Profile:
-        from cnnprof.empirical.count import MetaFailed
+        from cnnprof.empirical.recorder import MetaFailed
 
         req, inputs = self.request, self.inputs()
         module, how = self._built()
@@ -364,7 +365,8 @@ class OutsideSource(ModuleSource):
 
     def _real(self, module: nn.Module, inputs: Inputs, failed: MetaFailed) -> tuple[nn.Module, str]:
         """The model with real weights on the CPU, if the estimate of its memory fits."""
-        from cnnprof.empirical.count import available_bytes, fixed_seed, tensor_bytes
+        from cnnprof.empirical.count import available_bytes, tensor_bytes
+        from cnnprof.empirical.inputs import fixed_seed
 
         batch = self.request.batch
         largest = max(failed.largest, batch * max(prod(s) for s in inputs.shapes))

@@ -66,7 +66,7 @@ def compare(
 
 
 def _kernel(row: LayerCost) -> int:
-    return int(row.kernel.split("×")[0]) if row.kernel else 1
+    return row.kernel[0] if row.kernel else 1
 
 
 def separable_rows(profile: Profile) -> list[SeparableRow]:

@@ -13,7 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from cnnprof.analytic.formulas import conv_kind, dense_mid
+from cnnprof.analytic.formulas import dense_mid
+from cnnprof.analytic.layers import conv_kind
 from cnnprof.arch.model import Layer
 
 ACTIVATIONS: Mapping[str, Callable[[], nn.Module]] = MappingProxyType(

@@ -18,11 +18,11 @@ from cnnprof.analytic.formulas import (
     convnext_mid,
     fused_mid,
     mbconv_mid,
-    same_padding,
     se_act,
     se_squeeze,
     transition_out,
 )
+from cnnprof.analytic.layers import same_padding
 from cnnprof.arch.model import Arch, Layer
 from cnnprof.arch.ops import op_table
 from cnnprof.empirical.blocks import (

@@ -42,7 +42,7 @@ from types import MappingProxyType
 import torch
 from torch import nn
 
-from cnnprof.analytic.formulas import ACT_FLOPS
+from cnnprof.analytic.elementwise import ACT_FLOPS
 from cnnprof.analytic.predictor import Call, conv_kind, fit, lanes
 from cnnprof.empirical.device import Clock
 from cnnprof.results.device import KernelModel

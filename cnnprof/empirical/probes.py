@@ -40,7 +40,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnprof.analytic.formulas import LRN_EXTRA
+from cnnprof.analytic.elementwise import LRN_EXTRA
 from cnnprof.analytic.roofline import OpCost, layout_s, overhead
 from cnnprof.empirical.device import Clock, minor_faults
 from cnnprof.empirical.dispatch import conv_backend

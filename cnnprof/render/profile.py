@@ -92,7 +92,7 @@ def layer_table(profile: Profile, rows: Sequence[LayerCost], grouped: bool = Fal
     for row in rows:
         cells = [row.path]
         if not grouped:
-            cells += [row.op, row.kernel, str(row.in_shape), str(row.out_shape)]
+            cells += [row.op, row.kernel_text, str(row.in_shape), str(row.out_shape)]
         else:
             cells += [str(counts[row.path])]
         cells += [

@@ -39,7 +39,7 @@ def row_dict(row: LayerCost, batch: int = 1) -> dict[str, Any]:
     return {
         "path": row.path,
         "op": row.op,
-        "kernel": row.kernel,
+        "kernel": row.kernel_text,
         "input": row.in_shape.as_list(),
         "output": row.out_shape.as_list(),
         "params": row.params,
@@ -256,7 +256,7 @@ def profile_markdown(
     tables += [shown_rows(profile, False, sort, top)] if layers else []
     for rows in tables:  # by op first, then every row: the terminal's order
         body = [
-            (r.path, r.op, r.kernel, r.in_shape, r.out_shape, human(r.params),
+            (r.path, r.op, r.kernel_text, r.in_shape, r.out_shape, human(r.params),
              human(r.macs * profile.batch), share(r.macs, profile.macs / profile.batch))
             for r in rows
         ]  # fmt: skip

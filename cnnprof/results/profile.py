@@ -42,7 +42,7 @@ class LayerCost:
     op: str  # one of LAYER_OPS
     in_shape: Shape
     out_shape: Shape
-    kernel: str = ""  # "3×3" for convolutions and pools
+    kernel: tuple[int, ...] = ()  # a convolution's or pool's size per spatial dim: (3, 3)
     weight_params: int = 0  # conv and fc weights
     bias_params: int = 0
     norm_params: int = 0  # BatchNorm affine (γ, β)
@@ -64,9 +64,14 @@ class LayerCost:
         return sum(self.flops.values())
 
     @property
+    def kernel_text(self) -> str:
+        """The kernel as rows show it: "3×3", "3" (1-D), "2×2×2" (3-D); "" when none."""
+        return "×".join(map(str, self.kernel))
+
+    @property
     def kind(self) -> str:
         """Grouping key for `--by op`: "conv 1×1", "dwconv 3×3", "fc" …"""
-        return f"{self.op} {self.kernel}" if self.kernel else self.op
+        return f"{self.op} {self.kernel_text}" if self.kernel else self.op
 
     def bytes_moved(self, dtype_bytes: int, batch: int = 1) -> int:
         """Weights read once plus input read and output written, at the batch."""
@@ -202,7 +207,7 @@ class Profile:
             merged = _plus(groups[key], row)
             if row.out_shape.elements:  # a container's output is its last row's
                 merged = replace(merged, out_shape=row.out_shape)
-            groups[key] = merged if merged.op == row.op else replace(merged, op="block", kernel="")
+            groups[key] = merged if merged.op == row.op else replace(merged, op="block", kernel=())
         return list(groups.values())
 
     def by_kind(self) -> dict[str, LayerCost]:

@@ -14,14 +14,15 @@ from pathlib import Path
 import pytest
 from conftest import assert_error, run
 
-from cnnprof.analytic import formulas as fm
+from cnnprof.analytic import layers as fm
+from cnnprof.analytic.elementwise import identity
 from cnnprof.analytic.predictor import Call, calls, fit, kernel_seconds, line_seconds, predict
 from cnnprof.api import latency as api
 from cnnprof.api.request import request
 from cnnprof.arch.model import Shape
 from cnnprof.errors import OptionError
 from cnnprof.results.device import KernelModel, Peaks, Roofs, unusable
-from cnnprof.results.profile import Profile
+from cnnprof.results.profile import LayerCost, Profile
 
 # --- the fit -------------------------------------------------------------------------------------
 
@@ -119,10 +120,10 @@ def test_a_matrix_product_a_pool_and_squeeze_excite():
 
 
 def test_rows_no_model_covers_go_to_the_roofline():
-    lrn = fm.LayerCost("lrn", "lrn", Shape(96, 55, 55), Shape(96, 55, 55), flops={"lrn": 10})
+    lrn = LayerCost("lrn", "lrn", Shape(96, 55, 55), Shape(96, 55, 55), flops={"lrn": 10})
     assert calls(lrn, 1) is None
-    identity = fm.identity("drop", "dropout", Shape(8, 4, 4))
-    assert calls(identity, 1) == ()
+    dropout = identity("drop", "dropout", Shape(8, 4, 4))
+    assert calls(dropout, 1) == ()
 
 
 # --- a prediction --------------------------------------------------------------------------------
@@ -156,8 +157,8 @@ def _device(**changes: object) -> Peaks:
 
 def test_a_prediction_is_the_sum_of_its_kernels_and_says_what_went_to_the_roofline():
     conv = fm.conv2d("conv", Shape(3, 32, 32), out=16, k=3, p=1, norm="bn", act="relu")
-    lrn = fm.LayerCost("lrn", "lrn", Shape(16, 32, 32), Shape(16, 32, 32), flops={"lrn": 10})
-    drop = fm.identity("drop", "dropout", Shape(16, 32, 32))
+    lrn = LayerCost("lrn", "lrn", Shape(16, 32, 32), Shape(16, 32, 32), flops={"lrn": 10})
+    drop = identity("drop", "dropout", Shape(16, 32, 32))
     profile = Profile("tiny", "analytic", Shape(3, 32, 32), (conv, lrn, drop))
     found = predict(profile, _device())
     macs, elements = 16 * 32 * 32 * 3 * 9, 16 * 32 * 32  # hand-derived: 442,368 and 16,384
@@ -277,8 +278,8 @@ def test_a_profile_with_a_coefficient_missing_is_refused_in_one_line(tmp_path: P
 
 
 def test_a_1d_or_3d_kernel_goes_to_the_roofline_not_a_2d_model():
-    conv3d = fm.LayerCost("c3", "conv", Shape(8, 16, 16), Shape(8, 16, 16), kernel="3×3×3",
+    conv3d = LayerCost("c3", "conv", Shape(8, 16, 16), Shape(8, 16, 16), kernel=(3, 3, 3),
                           weight_params=8 * 8 * 27, macs=8 * 8 * 27 * 16 * 16 * 16)  # fmt: skip
-    conv1d = fm.LayerCost("c1", "conv", Shape(8, 64, 1), Shape(8, 64, 1), kernel="3",
+    conv1d = LayerCost("c1", "conv", Shape(8, 64, 1), Shape(8, 64, 1), kernel=(3,),
                           weight_params=8 * 8 * 3, macs=8 * 8 * 3 * 64)  # fmt: skip
     assert calls(conv3d, 1) is None and calls(conv1d, 1) is None

@@ -23,7 +23,7 @@ pytest.importorskip("torch")
 pytestmark = pytest.mark.torch
 
 from cnnprof.analytic.engine import profile  # noqa: E402
-from cnnprof.analytic.formulas import out_size  # noqa: E402
+from cnnprof.analytic.layers import out_size  # noqa: E402
 from cnnprof.arch.load import parse_family  # noqa: E402
 from cnnprof.arch.ops import ACTIVATIONS  # noqa: E402
 from cnnprof.arch.scale import resolve  # noqa: E402

@@ -307,7 +307,7 @@ def test_convnext_block_rows_and_flop_categories():
         "dwconv", "norm", "pwconv1", "pwconv2", "layer_scale"
     ]  # fmt: skip
     dw, norm, pw1, pw2, scale = block
-    assert dw.op == "dwconv" and dw.kernel == "7×7"
+    assert dw.op == "dwconv" and dw.kernel == (7, 7)
     assert pw1.out_shape.c == 4 * 96 and pw2.out_shape.c == 96
     assert norm.norm_params == 2 * 96 and norm.flops["norm"] > 0
     assert pw1.flops["act"] > 0  # GELU
@@ -334,12 +334,12 @@ def test_efficientnet_v2_fused_blocks():
     Fused-MBConv4 a 3×3 conv to 4× then a 1×1 projection."""
     p = cnnprof.count("efficientnet_v2_s")
     single = _row(p, "stage1.0.conv")
-    assert single.kernel == "3×3" and single.out_shape == Shape(24, 192, 192)
+    assert single.kernel == (3, 3) and single.out_shape == Shape(24, 192, 192)
     assert single.flops["add"] == single.out_shape.elements
     expand = _row(p, "stage2.0.expand")
     project = _row(p, "stage2.0.project")
-    assert expand.kernel == "3×3" and expand.out_shape == Shape(96, 96, 96)
-    assert project.kernel == "1×1" and project.out_shape == Shape(48, 96, 96)
+    assert expand.kernel == (3, 3) and expand.out_shape == Shape(96, 96, 96)
+    assert project.kernel == (1, 1) and project.out_shape == Shape(48, 96, 96)
     assert "add" not in project.flops  # stride 2: no residual
 
 

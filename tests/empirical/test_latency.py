@@ -401,10 +401,10 @@ def test_nchw_tensors_on_the_reordering_kernel_pay_two_reorders():
 
 def test_larger_kernels_follow_their_own_curve():
     profile = api.profile_analytic(api.request("resnet18"))
-    row = next(r for r in profile.rows if r.kernel == "3×3" and r.op == "conv")
+    row = next(r for r in profile.rows if r.kernel == (3, 3) and r.op == "conv")
     (conv, *_) = layer_estimate(row, ROOFS, 1, 4).ops
     assert conv.flops / conv.compute_s == pytest.approx(95e9), "top of the k×k curve"
-    one = next(r for r in profile.rows if r.kernel == "1×1")
+    one = next(r for r in profile.rows if r.kernel == (1, 1))
     (conv, *_) = layer_estimate(one, ROOFS, 1, 4).ops
     assert conv.flops / conv.compute_s <= 80e9
 
@@ -413,7 +413,7 @@ def test_convolutions_on_few_positions_move_toward_their_own_curve():
     few = ((10**6, 5e9), (10**8, 20e9))
     roofs = replace(ROOFS, curve_pixels=784, few_pixels=49, conv_curve_few=few)
     rate = functools.partial(conv_rate, roofs)  # (op) → FLOP/s
-    op = OpCost("conv", 10**7, 0, 0, kernel="1×1", pixels=784)
+    op = OpCost("conv", 10**7, 0, 0, kernel=(1, 1), pixels=784)
     many = rate(op)
     assert many == pytest.approx(interpolate(ROOFS.conv_curve, 10**7))
     low = interpolate(few, 10**7)
@@ -424,7 +424,7 @@ def test_convolutions_on_few_positions_move_toward_their_own_curve():
     squeeze = next(r for r in api.profile_analytic(api.request("efficientnet_b0")).rows
                    if r.op == "se")  # fmt: skip
     assert row_ops(squeeze, 4, 4)[0].pixels == 4, "an SE block convolves a pooled 1×1 map"
-    kxk = replace(op, kernel="3×3", pixels=49)
+    kxk = replace(op, kernel=(3, 3), pixels=49)
     assert rate(kxk) == pytest.approx(interpolate(ROOFS.kxk_curve, 10**7)), "no pair"
     both = replace(roofs, kxk_curve_few=((10**6, 10e9), (10**8, 30e9)))
     profile = api.profile_analytic(api.request("resnet18"))
@@ -666,13 +666,3 @@ def test_every_calibration_plan_draws_networks_that_build(kind: str):
         # building is the check (nn.Conv2d refuses groups that do not divide the channels);
         # and grouped convolutions are among what was built
         assert any(c.x[6] > 1 for c in convs)
-
-
-def test_a_kernel_given_as_one_int_has_the_modules_own_dimensions():
-    from cnnprof.empirical.count import kernel_text
-
-    assert kernel_text(nn.MaxPool1d(3)) == "3"
-    assert kernel_text(nn.MaxPool2d(3)) == "3×3"
-    assert kernel_text(nn.AvgPool3d(2)) == "2×2×2"
-    assert kernel_text(nn.Conv2d(4, 4, (1, 7))) == "1×7"
-    assert kernel_text(nn.ReLU()) == ""
