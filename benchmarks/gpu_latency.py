@@ -31,8 +31,16 @@ from cnnprof.errors import CnnprofError
 from cnnprof.results.device import DeviceQuery, Peaks
 from cnnprof.results.timing import LatencySettings
 
-MODELS = ("resnet50", "mobilenet_v2", "efficientnet_b0", "mobilenet_v3_large", "resnext50_32x4d",
-          "regnet_y_800mf", "densenet121", "convnext_tiny")  # fmt: skip
+MODELS = (
+    "resnet50",
+    "mobilenet_v2",
+    "efficientnet_b0",
+    "mobilenet_v3_large",
+    "resnext50_32x4d",
+    "regnet_y_800mf",
+    "densenet121",
+    "convnext_tiny",
+)
 LAYERS_MODEL = "resnet50"  # measured per layer too, at batch 32
 
 
@@ -50,8 +58,11 @@ def calibrate(device: str, dtypes: list[str], out: Path) -> dict[str, Peaks]:
         measured = api.peaks(DeviceQuery(device, dtype, refresh=True))
         path = out / f"{_profile_name(measured)}.json"
         path.write_text(json.dumps(measured.to_dict(), indent=1) + "\n", encoding="utf-8")
-        print(f"  calibrated {dtype} in {time.perf_counter() - started:.0f} s → {path}",
-              file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"  calibrated {dtype} in {time.perf_counter() - started:.0f} s → {path}",
+            file=sys.stderr,
+            flush=True,
+        )
         found[dtype] = measured
     return found
 
@@ -77,8 +88,9 @@ def main() -> int:
     for dtype in dtypes:
         for model in args.models.split(","):
             for batch in map(int, args.batches.split(",")):
-                settings = LatencySettings(device=args.device, min_time=args.min_time,
-                                           budget=args.budget)  # fmt: skip
+                settings = LatencySettings(
+                    device=args.device, min_time=args.min_time, budget=args.budget
+                )
                 try:
                     source = resolve(request(model, batch=batch, dtype=dtype))
                     timing = api.measure(source, settings)
@@ -88,21 +100,28 @@ def main() -> int:
                 kernels = predictor.predict(source.profile(), devices[dtype]).seconds
                 roofline = api.predict(source, timing, devices[dtype]).seconds
                 rows.append((timing, kernels, roofline))
-                print(f"  {model} batch {batch} {dtype}: {timing.median * 1e3:.3f} ms",
-                      file=sys.stderr, flush=True)  # fmt: skip
+                print(
+                    f"  {model} batch {batch} {dtype}: {timing.median * 1e3:.3f} ms",
+                    file=sys.stderr,
+                    flush=True,
+                )
     first = next(iter(devices.values()))
     cuda = f", CUDA {torch.version.cuda}" if args.device == "cuda" else ""
     print(f"## cnnprof latency on {first.device_name} (torch {first.torch_version}{cuda})\n")
     for dtype, measured in devices.items():
         bandwidth = max(b for _, b in measured.roofs.bandwidth)
         loo = ", ".join(f"{k.kind} {100 * k.loo_error:.0f} %" for k in measured.kernels)
-        print(f"- {dtype}: {measured.roofs.flops_per_s / 1e12:.1f} TFLOP/s (matmul), "
-              f"{bandwidth / 1e9:,.0f} GB/s (best copy); calibrated in "
-              f"{measured.calibration_s:.0f} s; kernel models' error from their neighbours: "
-              f"{loo}")  # fmt: skip
+        print(
+            f"- {dtype}: {measured.roofs.flops_per_s / 1e12:.1f} TFLOP/s (matmul), "
+            f"{bandwidth / 1e9:,.0f} GB/s (best copy); calibrated in "
+            f"{measured.calibration_s:.0f} s; kernel models' error from their neighbours: "
+            f"{loo}"
+        )
     print()
-    print("| model | batch | dtype | median ms | p10 / p90 ms | CV | images/s | kernels ms | "
-          "kernels ÷ measured | roofline ms | roofline ÷ measured |")  # fmt: skip
+    print(
+        "| model | batch | dtype | median ms | p10 / p90 ms | CV | images/s | kernels ms | "
+        "kernels ÷ measured | roofline ms | roofline ÷ measured |"
+    )
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for t, kernels, roofline in rows:
         print(
@@ -113,14 +132,18 @@ def main() -> int:
         )
     ratios = sorted(abs(k / t.median - 1) for t, k, _ in rows)
     if ratios:
-        print(f"\nkernel models: median error {100 * ratios[len(ratios) // 2]:.1f} % over "
-              f"{len(ratios)} measurements")  # fmt: skip
+        print(
+            f"\nkernel models: median error {100 * ratios[len(ratios) // 2]:.1f} % over "
+            f"{len(ratios)} measurements"
+        )
     _layers(args, dtypes[0], devices[dtypes[0]])
     for line in failures:
         print(f"- not measured: {line}")
     clock = "CUDA events read after synchronising" if args.device == "cuda" else "host clock"
-    print(f"\n{len(rows)} measurements in {time.perf_counter() - start:.0f} s; {clock}; "
-          "random weights, eval, inference mode.")  # fmt: skip
+    print(
+        f"\n{len(rows)} measurements in {time.perf_counter() - start:.0f} s; {clock}; "
+        "random weights, eval, inference mode."
+    )
     return 0
 
 
@@ -130,8 +153,9 @@ def _layers(args: argparse.Namespace, dtype: str, device: Peaks) -> None:
     batches = list(map(int, args.batches.split(",")))
     batch = batches[len(batches) // 2]
     model = LAYERS_MODEL if LAYERS_MODEL in args.models.split(",") else args.models.split(",")[0]
-    settings = LatencySettings(device=args.device, min_time=args.min_time, budget=args.budget,
-                               layers=True)  # fmt: skip
+    settings = LatencySettings(
+        device=args.device, min_time=args.min_time, budget=args.budget, layers=True
+    )
     try:
         source = resolve(request(model, batch=batch, dtype=dtype))
         timing = api.measure(source, settings)
@@ -140,12 +164,16 @@ def _layers(args: argparse.Namespace, dtype: str, device: Peaks) -> None:
         return
     predicted = predictor.predict(source.profile(), device).by_path()
     ratio = timing.layer_ratio or 0.0
-    print(f"\n{model} per layer, batch {batch}, {dtype} (per-layer sum "
-          f"{timing.layer_sum * 1e3:.3f} ms = {ratio:.3f}× the median):\n")  # fmt: skip
+    print(
+        f"\n{model} per layer, batch {batch}, {dtype} (per-layer sum "
+        f"{timing.layer_sum * 1e3:.3f} ms = {ratio:.3f}× the median):\n"
+    )
     print("| row | op | ms | kernels ms |\n|---|---|---:|---:|")
     for layer in sorted(timing.layers, key=lambda x: -x.seconds)[:10]:
-        print(f"| {layer.path} | {layer.op} | {layer.seconds * 1e3:.3f} | "
-              f"{predicted.get(layer.path, 0.0) * 1e3:.3f} |")  # fmt: skip
+        print(
+            f"| {layer.path} | {layer.op} | {layer.seconds * 1e3:.3f} | "
+            f"{predicted.get(layer.path, 0.0) * 1e3:.3f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -125,11 +125,13 @@ def run_zoo(batch: int, threads: int, settings: LatencySettings) -> list[dict]:
                 "runs": timing.runs,
                 "faults": timing.page_faults or 0.0,
                 "roofline": estimate(
-                    profile, device.roofs, kernels=timing.kernel_map(),
+                    profile,
+                    device.roofs,
+                    kernels=timing.kernel_map(),
                     page_faults=timing.page_faults,
                 ).seconds,
             }
-        )  # fmt: skip
+        )
         print(f"  measured {reference:<30} {timing.median * 1e3:9.2f} ms", file=sys.stderr)
     # (a): one constant per batch size, the geometric mean of measured / MACs across the zoo
     c = math.exp(statistics.fmean(math.log(r["measured"] / r["macs"]) for r in rows))
@@ -140,8 +142,10 @@ def run_zoo(batch: int, threads: int, settings: LatencySettings) -> list[dict]:
 
 def print_table(batch: int, rows: list[dict]) -> None:
     print(f"\n## batch {batch}: predicted ÷ measured\n")
-    print("| model | MACs | measured ms | CV | load | matmul GFLOP/s | page faults | (a) MACs ms | "
-          "(a) ratio | (b) roofline ms | (b) ratio |")  # fmt: skip
+    print(
+        "| model | MACs | measured ms | CV | load | matmul GFLOP/s | page faults | (a) MACs ms | "
+        "(a) ratio | (b) roofline ms | (b) ratio |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
@@ -153,11 +157,15 @@ def print_table(batch: int, rows: list[dict]) -> None:
             f"{r['roofline'] / r['measured']:.2f} |"
         )
     light = sum(r["macs_per_image"] < LIGHT_MACS for r in rows)
-    print(f"\n| predictor (batch {batch}, {len(rows)} models, {light} lightweight) | "
-          "median abs error | worst ratio | Spearman, lightweight |")  # fmt: skip
+    print(
+        f"\n| predictor (batch {batch}, {len(rows)} models, {light} lightweight) | "
+        "median abs error | worst ratio | Spearman, lightweight |"
+    )
     print("|---|---:|---:|---:|")
-    for name, key in (("(a) MACs × one fitted constant", "macs_model"),
-                      ("(b) roofline, measured peaks only", "roofline")):  # fmt: skip
+    for name, key in (
+        ("(a) MACs × one fitted constant", "macs_model"),
+        ("(b) roofline, measured peaks only", "roofline"),
+    ):
         error, worst, rho = scores(rows, key)
         print(f"| {name} | {100 * error:.1f} % | {worst:.2f}× | {rho:.3f} |")
 
@@ -190,8 +198,10 @@ def agreement(threads: int, rounds: int = AGREEMENT_ROUNDS) -> list[float]:
         else:
             a, b = ours(), theirs()
         ratios.append(a / b)
-        print(f"  round {index + 1}: cnnprof median {a * 1e3:.3f} ms · blocked_autorange median "
-              f"{b * 1e3:.3f} ms · ratio {ratios[-1]:.3f}")  # fmt: skip
+        print(
+            f"  round {index + 1}: cnnprof median {a * 1e3:.3f} ms · blocked_autorange median "
+            f"{b * 1e3:.3f} ms · ratio {ratios[-1]:.3f}"
+        )
     return ratios
 
 
@@ -203,9 +213,11 @@ def main() -> None:
     args = parser.parse_args()
     start = time.perf_counter()
     device = peaks(DeviceQuery("cpu", "float32", args.threads, refresh=True))
-    print(f"# cnnprof latency benchmark — {device.device_name}, {device.threads} threads, "
-          f"torch {device.torch_version}, float32, load average {os.getloadavg()[0]:.2f} "
-          f"at the start")  # fmt: skip
+    print(
+        f"# cnnprof latency benchmark — {device.device_name}, {device.threads} threads, "
+        f"torch {device.torch_version}, float32, load average {os.getloadavg()[0]:.2f} "
+        f"at the start"
+    )
     curves = "; ".join(
         f"{label} [" + ", ".join(f"{f / 1e6:.1f} M {r / 1e9:.0f}" for f, r in curve) + "] GFLOP/s"
         for label, curve in device.conv_curves()
@@ -217,34 +229,44 @@ def main() -> None:
         + [f"{k} {v / 1e9:.2f} GFLOP/s" for k, v in device.flop_ceilings]
     )
     overhead = ", ".join(f"{k} {v * 1e6:.1f} µs" for k, v in device.roofs.op_overhead)
-    print(f"\npeaks at the start (cnnprof device; each model below is predicted from a round "
-          f"measured just before it): matmul {device.roofs.flops_per_s / 1e9:.1f} GFLOP/s; "
-          f"convolutions by FLOPs: {curves}; "
-          f"copy_ [{copy}] GB/s; {device.layout_kernel} reorder [{layout}] GB/s; "
-          f"page fault {device.fault_s * 1e6:.2f} µs; "
-          f"ceilings {ceilings}; per-op overhead {overhead}")  # fmt: skip
+    print(
+        f"\npeaks at the start (cnnprof device; each model below is predicted from a round "
+        f"measured just before it): matmul {device.roofs.flops_per_s / 1e9:.1f} GFLOP/s; "
+        f"convolutions by FLOPs: {curves}; "
+        f"copy_ [{copy}] GB/s; {device.layout_kernel} reorder [{layout}] GB/s; "
+        f"page fault {device.fault_s * 1e6:.2f} µs; "
+        f"ceilings {ceilings}; per-op overhead {overhead}"
+    )
     settings = LatencySettings(threads=args.threads, min_time=args.min_time, budget=30.0)
     for batch in (int(b) for b in args.batches.split(",") if b):
         rows = run_zoo(batch, args.threads, settings)
         print_table(batch, rows)
         if batch > 1:
             skipped = [m for m in zoo() if m not in {r["model"] for r in rows}]
-            print(f"\nnot run at batch {batch} (> {BATCH8_MAX_MACS / 1e9:g} GMAC per image): "
-                  + ", ".join(skipped))  # fmt: skip
-    print(f"\n## agreement with torch.utils.benchmark (resnet18, CPU, batch 1, {args.threads} "
-          "threads)\n")  # fmt: skip
+            print(
+                f"\nnot run at batch {batch} (> {BATCH8_MAX_MACS / 1e9:g} GMAC per image): "
+                + ", ".join(skipped)
+            )
+    print(
+        f"\n## agreement with torch.utils.benchmark (resnet18, CPU, batch 1, {args.threads} "
+        "threads)\n"
+    )
     ratios = agreement(args.threads)
     print(f"  ratio cnnprof ÷ blocked_autorange: median {statistics.median(ratios):.3f}")
     print("\n## per-layer sum ÷ whole-model median (batch 1)\n")
     for model in LAYER_MODELS:
         settings = LatencySettings(threads=args.threads, min_time=1.0, layers=True)
         timing = measure_request(api.request(model), settings)
-        print(f"  {model:<16} whole {timing.median * 1e3:8.2f} ms · per-layer sum "
-              f"{timing.layer_sum * 1e3:8.2f} ms · ratio {timing.layer_ratio:.3f} "
-              f"({len(timing.layers)} rows, {timing.hook_overhead * 1e6:.2f} µs hook cost "
-              "per row)")  # fmt: skip
-    print(f"\ntotal benchmark time {time.perf_counter() - start:.0f} s; load average "
-          f"{os.getloadavg()[0]:.2f} at the end")  # fmt: skip
+        print(
+            f"  {model:<16} whole {timing.median * 1e3:8.2f} ms · per-layer sum "
+            f"{timing.layer_sum * 1e3:8.2f} ms · ratio {timing.layer_ratio:.3f} "
+            f"({len(timing.layers)} rows, {timing.hook_overhead * 1e6:.2f} µs hook cost "
+            "per row)"
+        )
+    print(
+        f"\ntotal benchmark time {time.perf_counter() - start:.0f} s; load average "
+        f"{os.getloadavg()[0]:.2f} at the end"
+    )
 
 
 if __name__ == "__main__":

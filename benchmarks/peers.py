@@ -31,8 +31,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MODELS = ("resnet50", "vgg16", "mobilenet_v2", "efficientnet_b7", "vgg16@res=2048",
-          "tests/factories/custom_cnn.py:make")  # fmt: skip
+MODELS = (
+    "resnet50",
+    "vgg16",
+    "mobilenet_v2",
+    "efficientnet_b7",
+    "vgg16@res=2048",
+    "tests/factories/custom_cnn.py:make",
+)
 BASELINE = "torch import"
 BUILT = "torch + build"  # import torch and build the model on the CPU, as every peer must
 CNNPROF = ("cnnprof analytic", "cnnprof empirical")

@@ -33,19 +33,44 @@ import tempfile
 from pathlib import Path
 
 REGISTRY = (
-    "mobilenet_v2", "mobilenet_v3_large", "mnasnet_a1", "efficientnet_b0", "shufflenet_v2_x1_0",
-    "squeezenet1_1", "resnet18", "resnext50_32x4d", "densenet121", "regnet_x_400mf",
-    "regnet_y_800mf", "googlenet",
-)  # fmt: skip
+    "mobilenet_v2",
+    "mobilenet_v3_large",
+    "mnasnet_a1",
+    "efficientnet_b0",
+    "shufflenet_v2_x1_0",
+    "squeezenet1_1",
+    "resnet18",
+    "resnext50_32x4d",
+    "densenet121",
+    "regnet_x_400mf",
+    "regnet_y_800mf",
+    "googlenet",
+)
 TIMM = tuple(
     f"timm:{name}"
     for name in (
-        "ghostnet_100", "mobilenetv3_large_100", "mobilenetv3_small_100", "regnety_016",
-        "rexnet_100", "lcnet_100", "mixnet_s", "tinynet_a", "densenet121", "dla34", "resnet26",
-        "efficientnet_b0", "convnext_nano", "hardcorenas_a", "fbnetc_100", "spnasnet_100",
-        "mnasnet_100", "semnasnet_100", "resnet18d", "cspresnet50",
+        "ghostnet_100",
+        "mobilenetv3_large_100",
+        "mobilenetv3_small_100",
+        "regnety_016",
+        "rexnet_100",
+        "lcnet_100",
+        "mixnet_s",
+        "tinynet_a",
+        "densenet121",
+        "dla34",
+        "resnet26",
+        "efficientnet_b0",
+        "convnext_nano",
+        "hardcorenas_a",
+        "fbnetc_100",
+        "spnasnet_100",
+        "mnasnet_100",
+        "semnasnet_100",
+        "resnet18d",
+        "cspresnet50",
     )
-)  # fmt: skip
+)
 METHODS = ("kernels", "roofline", "macs")
 MIN_TIME = 2.0  # seconds of timed runs per model
 
@@ -67,17 +92,27 @@ def child(model: str, threads: int, batch: int, profile: str | None, save: str |
     timing = api.measure(source, LatencySettings(threads=threads, min_time=MIN_TIME, budget=120))
     kernels = predictor.predict(source.profile(), device)
     roofline = api.predict(source, timing, device)
-    print(json.dumps({
-        "model": model, "macs": source.profile().macs, "measured": timing.median,
-        "p10": timing.p10, "p90": timing.p90, "faults": timing.page_faults,
-        "kernels": kernels.seconds, "roofline": roofline.seconds,
-        "calibration_s": device.calibration_s,
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "model": model,
+                "macs": source.profile().macs,
+                "measured": timing.median,
+                "p10": timing.p10,
+                "p90": timing.p90,
+                "faults": timing.page_faults,
+                "kernels": kernels.seconds,
+                "roofline": roofline.seconds,
+                "calibration_s": device.calibration_s,
+            }
+        )
+    )
 
 
 def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
-                          timeout=900)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, timeout=900
+    )
 
 
 def spearman(a: list[float], b: list[float]) -> float:
@@ -118,17 +153,21 @@ def stats(rows: list[dict], key: str) -> dict[str, float]:
 
 def report(rows: list[dict], threads: int, batch: int) -> str:
     with_macs_baseline(rows)
-    lines = [f"\n## {threads} thread(s), batch {batch}\n",
-             f"{'model':<28} {'measured ms':>11} {'p10–p90 ms':>17} {'kernels':>8} "
-             f"{'roofline':>8} {'MACs×c':>8}"]  # fmt: skip
+    lines = [
+        f"\n## {threads} thread(s), batch {batch}\n",
+        f"{'model':<28} {'measured ms':>11} {'p10–p90 ms':>17} {'kernels':>8} "
+        f"{'roofline':>8} {'MACs×c':>8}",
+    ]
     for r in rows:
         lines.append(
             f"{r['model']:<28} {1e3 * r['measured']:>11.2f} "
             f"{1e3 * r['p10']:>8.2f}–{1e3 * r['p90']:<8.2f} {r['kernels'] / r['measured']:>7.2f}× "
             f"{r['roofline'] / r['measured']:>7.2f}× {r['macs_pred'] / r['measured']:>7.2f}×"
         )
-    lines.append(f"\n{'method':<10} {'median err':>10} {'worst':>7} {'±10 %':>6} {'±25 %':>6} "
-                 f"{'Spearman':>8}")  # fmt: skip
+    lines.append(
+        f"\n{'method':<10} {'median err':>10} {'worst':>7} {'±10 %':>6} {'±25 %':>6} "
+        f"{'Spearman':>8}"
+    )
     for method, key in (("kernels", "kernels"), ("roofline", "roofline"), ("MACs×c", "macs_pred")):
         s = stats(rows, key)
         lines.append(
@@ -164,15 +203,27 @@ def main() -> int:
             for batch in map(int, args.batch.split(",")):
                 rows = []
                 for model in models:
-                    proc = _run(["--child", model, "--threads", str(threads), "--batch",
-                                 str(batch), *profile])  # fmt: skip
+                    proc = _run(
+                        [
+                            "--child",
+                            model,
+                            "--threads",
+                            str(threads),
+                            "--batch",
+                            str(batch),
+                            *profile,
+                        ]
+                    )
                     if proc.returncode != 0:
                         failed += 1
                         print(f"{model}: failed: {proc.stderr.strip().splitlines()[-1:]}")
                         continue
                     rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-                    print(f"  {model} t{threads} b{batch}: {1e3 * rows[-1]['measured']:.2f} ms",
-                          file=sys.stderr, flush=True)  # fmt: skip
+                    print(
+                        f"  {model} t{threads} b{batch}: {1e3 * rows[-1]['measured']:.2f} ms",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 if rows:
                     print(report(rows, threads, batch), flush=True)
     return 1 if failed else 0

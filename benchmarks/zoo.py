@@ -37,18 +37,65 @@ from cnnprof.api.count import cross_check
 from cnnprof.errors import CnnprofError
 
 TIMM_MODELS = (
-    "resnet18", "resnet50", "resnet50d", "resnet101", "resnext50_32x4d", "seresnet50",
-    "wide_resnet50_2", "resnetrs50", "resnest50d", "res2net50_26w_4s", "skresnet18",
-    "ecaresnet50d", "regnetx_002", "regnety_004", "regnetz_b16", "densenet121", "dla34",
-    "dpn68", "vgg11", "vgg16_bn", "inception_v3", "inception_v4", "inception_resnet_v2",
-    "xception41", "efficientnet_b0", "efficientnet_b3", "tf_efficientnet_b0",
-    "tf_efficientnetv2_s", "efficientnetv2_rw_s", "mixnet_s", "tf_mixnet_s", "mnasnet_100",
-    "mobilenetv2_100", "mobilenetv3_large_100", "tf_mobilenetv3_small_100", "fbnetc_100",
-    "spnasnet_100", "ghostnet_100", "lcnet_100", "hrnet_w18_small", "cspresnet50",
-    "cspdarknet53", "darknet53", "dm_nfnet_f0", "nf_resnet50", "rexnet_100", "selecsls42b",
-    "tresnet_m", "convnext_nano", "convnextv2_atto", "efficientformer_l1", "mobilevit_s",
-    "gernet_s", "repvgg_a2", "hardcorenas_a", "vovnet39a", "ese_vovnet19b_dw", "edgenext_small",
-)  # fmt: skip
+    "resnet18",
+    "resnet50",
+    "resnet50d",
+    "resnet101",
+    "resnext50_32x4d",
+    "seresnet50",
+    "wide_resnet50_2",
+    "resnetrs50",
+    "resnest50d",
+    "res2net50_26w_4s",
+    "skresnet18",
+    "ecaresnet50d",
+    "regnetx_002",
+    "regnety_004",
+    "regnetz_b16",
+    "densenet121",
+    "dla34",
+    "dpn68",
+    "vgg11",
+    "vgg16_bn",
+    "inception_v3",
+    "inception_v4",
+    "inception_resnet_v2",
+    "xception41",
+    "efficientnet_b0",
+    "efficientnet_b3",
+    "tf_efficientnet_b0",
+    "tf_efficientnetv2_s",
+    "efficientnetv2_rw_s",
+    "mixnet_s",
+    "tf_mixnet_s",
+    "mnasnet_100",
+    "mobilenetv2_100",
+    "mobilenetv3_large_100",
+    "tf_mobilenetv3_small_100",
+    "fbnetc_100",
+    "spnasnet_100",
+    "ghostnet_100",
+    "lcnet_100",
+    "hrnet_w18_small",
+    "cspresnet50",
+    "cspdarknet53",
+    "darknet53",
+    "dm_nfnet_f0",
+    "nf_resnet50",
+    "rexnet_100",
+    "selecsls42b",
+    "tresnet_m",
+    "convnext_nano",
+    "convnextv2_atto",
+    "efficientformer_l1",
+    "mobilevit_s",
+    "gernet_s",
+    "repvgg_a2",
+    "hardcorenas_a",
+    "vovnet39a",
+    "ese_vovnet19b_dw",
+    "edgenext_small",
+)
 KINDS = (
     ("classification", tvm),
     ("segmentation", tvm.segmentation),
@@ -111,8 +158,11 @@ def heads_run(weights: str) -> tuple[dict[str, object], str]:
     if detections == 0:
         args = {**PROPOSALS[proposals], "box_score_thresh": 1.0}
     else:
-        args = {**PROPOSALS[proposals], "box_score_thresh": 0.0,
-                "box_detections_per_img": detections}  # fmt: skip
+        args = {
+            **PROPOSALS[proposals],
+            "box_score_thresh": 0.0,
+            "box_detections_per_img": detections,
+        }
     runs = f"{proposals} proposals, {shown}" if proposals == "all" else "no proposal"
     return args, f"heads run on {runs} ({', '.join(f'{k}={v}' for k, v in args.items())})"
 
@@ -123,8 +173,12 @@ def frozen_norm_params(reference: str) -> int:
     with torch.device("meta"):
         model = tvm.get_model(reference.split(":")[1], weights=None, weights_backbone=None)
     body = getattr(model.backbone, "body", model.backbone)
-    return sum(p.numel() for m in body.modules() if isinstance(m, torch.nn.BatchNorm2d)
-               for p in m.parameters(recurse=False))  # fmt: skip
+    return sum(
+        p.numel()
+        for m in body.modules()
+        if isinstance(m, torch.nn.BatchNorm2d)
+        for p in m.parameters(recurse=False)
+    )
 
 
 @dataclass(frozen=True)
@@ -145,24 +199,35 @@ def torchvision_cases(only: str | None) -> Iterator[Case]:
                 continue
             seen: set[tuple[int | None, float]] = set()
             for weights in tvm.get_model_weights(name):
-                crop = weights.transforms.keywords.get("crop_size") if hasattr(
-                    weights.transforms, "keywords") else None  # fmt: skip
+                crop = (
+                    weights.transforms.keywords.get("crop_size")
+                    if hasattr(weights.transforms, "keywords")
+                    else None
+                )
                 side = crop[0] if isinstance(crop, (list, tuple)) else crop
                 figure = (side, weights.meta["_ops"])
                 if figure in seen:
                     continue
                 again = any(s == side for s, _ in seen)  # another figure at the same size
                 seen.add(figure)
-                shapes = {"classification": ((3, side, side),), "video": ((3, 16, side, side),),
-                          "optical_flow": ((3, 512, 512),) * 2}.get(kind)  # fmt: skip
+                shapes = {
+                    "classification": ((3, side, side),),
+                    "video": ((3, 16, side, side),),
+                    "optical_flow": ((3, 512, 512),) * 2,
+                }.get(kind)
                 label = f"{name}@{side}" if side else name
                 heads, note = heads_run(f"{type(weights).__name__}.{weights.name}")
                 yield Case(
                     name=f"{label} {weights.name}" if again else label,
-                    reference=f"torchvision:{name}", kind=kind, inputs=shapes,
-                    params=weights.meta["num_params"], macs=weights.meta["_ops"], published=True,
-                    args=tuple({**pretrained_args(name, kind, side), **heads}.items()), note=note,
-                )  # fmt: skip
+                    reference=f"torchvision:{name}",
+                    kind=kind,
+                    inputs=shapes,
+                    params=weights.meta["num_params"],
+                    macs=weights.meta["_ops"],
+                    published=True,
+                    args=tuple({**pretrained_args(name, kind, side), **heads}.items()),
+                    note=note,
+                )
 
 
 def timm_cases(only: str | None) -> Iterator[Case]:
@@ -176,8 +241,15 @@ def timm_cases(only: str | None) -> Iterator[Case]:
         with torch.no_grad(), counter:
             model(torch.empty(1, *side, device="meta"))
         params = sum(p.numel() for p in model.parameters())
-        yield Case(name, f"timm:{name}", "timm", (tuple(side),), params,
-                   counter.get_total_flops() / 2, published=False)  # fmt: skip
+        yield Case(
+            name,
+            f"timm:{name}",
+            "timm",
+            (tuple(side),),
+            params,
+            counter.get_total_flops() / 2,
+            published=False,
+        )
 
 
 def verdict(case: Case, params: int, macs: int) -> str:
@@ -187,10 +259,16 @@ def verdict(case: Case, params: int, macs: int) -> str:
         same_macs = macs == case.macs
     if params == case.params and same_macs:
         return "exact"
-    close_macs = abs(macs / 1e9 - case.macs) <= 0.01 * case.macs if case.published else abs(
-        macs - case.macs) <= 0.01 * case.macs  # fmt: skip
-    return "within 1 %" if close_macs and abs(params - case.params) <= 0.01 * case.params else (
-        "wrong")  # fmt: skip
+    close_macs = (
+        abs(macs / 1e9 - case.macs) <= 0.01 * case.macs
+        if case.published
+        else abs(macs - case.macs) <= 0.01 * case.macs
+    )
+    return (
+        "within 1 %"
+        if close_macs and abs(params - case.params) <= 0.01 * case.params
+        else ("wrong")
+    )
 
 
 def run(case: Case) -> Outcome:
@@ -222,13 +300,16 @@ def run(case: Case) -> Outcome:
     if default.counted_on != "meta":
         note = (note + "; " if note else "") + default.counted_on.split(":")[0]
     agree = "=" if check.agree else f"≠ ({len(check.differences)} rows)"
-    return Outcome(case, default.params, default.macs, found, agree,
-                   time.perf_counter() - start, note)  # fmt: skip
+    return Outcome(
+        case, default.params, default.macs, found, agree, time.perf_counter() - start, note
+    )
 
 
 def table(outcomes: list[Outcome]) -> str:
-    lines = [f"{'model':<42} {'kind':<14} {'params':>12} {'expected':>12} {'GMACs':>9} "
-             f"{'expected':>9} {'verdict':<10} {'walk':<12} {'s':>5}  note"]  # fmt: skip
+    lines = [
+        f"{'model':<42} {'kind':<14} {'params':>12} {'expected':>12} {'GMACs':>9} "
+        f"{'expected':>9} {'verdict':<10} {'walk':<12} {'s':>5}  note"
+    ]
     for o in outcomes:
         c = o.case
         expected = f"{c.macs:.3f}" if c.published else f"{c.macs / 1e9:.3f}"
@@ -242,10 +323,13 @@ def table(outcomes: list[Outcome]) -> str:
 
 
 def summary(outcomes: list[Outcome]) -> str:
-    counts = {v: sum(o.verdict == v for o in outcomes) for v in
-              ("exact", "within 1 %", "wrong", "failed")}  # fmt: skip
-    return (f"{counts['exact']} exact · {counts['within 1 %']} within 1 % · "
-            f"{counts['wrong']} wrong · {counts['failed']} failed")  # fmt: skip
+    counts = {
+        v: sum(o.verdict == v for o in outcomes) for v in ("exact", "within 1 %", "wrong", "failed")
+    }
+    return (
+        f"{counts['exact']} exact · {counts['within 1 %']} within 1 % · "
+        f"{counts['wrong']} wrong · {counts['failed']} failed"
+    )
 
 
 def main() -> int:

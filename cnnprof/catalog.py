@@ -37,9 +37,14 @@ def _summary(entry: Entry) -> CatalogEntry:
 
     p = analytic_profile(entry.arch())
     return CatalogEntry(
-        name=entry.name, aliases=tuple(entry.variant.aliases), family=entry.family.name,
-        input=tuple(p.input.as_list()), params=p.params, macs=p.macs, paper=entry.paper,
-    )  # fmt: skip
+        name=entry.name,
+        aliases=tuple(entry.variant.aliases),
+        family=entry.family.name,
+        input=tuple(p.input.as_list()),
+        params=p.params,
+        macs=p.macs,
+        paper=entry.paper,
+    )
 
 
 def _read_catalog(path: Path) -> list[CatalogEntry] | None:

@@ -197,6 +197,8 @@ def update(path: Path, change: Callable[[bytes], bytes], label: str) -> None:
             before = fh.read()
         after = change(before)
         if read_bytes(path, label) != before:
-            raise OptionError(f"{label} {path}: changed by another process while it was being "
-                              "updated; nothing written, run the update again")  # fmt: skip
+            raise OptionError(
+                f"{label} {path}: changed by another process while it was being "
+                "updated; nothing written, run the update again"
+            )
         write(path, after, label)

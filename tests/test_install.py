@@ -29,8 +29,10 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv.create(where, with_pip=True)
     done = subprocess.run(
         [where / "bin" / "python", "-m", "pip", "install", "-v", str(ROOT)],
-        capture_output=True, text=True, cwd=ROOT,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert done.returncode == 0, done.stderr
     log = done.stdout + done.stderr  # -v shows what the build backend printed
     for warning in SETUPTOOLS_WARNINGS:
@@ -40,8 +42,13 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _shell(command: str, bin_dir: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
-    return subprocess.run(["bash", "-c", command], capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, "PATH": path, **env})  # fmt: skip
+    return subprocess.run(
+        ["bash", "-c", command],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PATH": path, **env},
+    )
 
 
 def test_workflow_installs_and_guards(fresh: Path, tmp_path: Path) -> None:

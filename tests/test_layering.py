@@ -182,8 +182,10 @@ def violations(root: Path) -> list[str]:
 
 
 def _cycles(modules: dict[str, tuple[str, set[str]]]) -> list[list[str]]:
-    edges = {m: sorted(i for i in imported if i in modules and i != m) for m, (_, imported) in
-             modules.items()}  # fmt: skip
+    edges = {
+        m: sorted(i for i in imported if i in modules and i != m)
+        for m, (_, imported) in modules.items()
+    }
     cycles, state = [], {}
 
     def visit(node: str, path: list[str]) -> None:
@@ -251,20 +253,39 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
     ("files", "expected"),
     [
         ({"arch/a.py": "from cnnprof.cli.app import app\n", "cli/app.py": ""}, "(arch) imports"),
-        ({"results/a.py": "def f():\n    from cnnprof.api import x\n", "api/x.py": ""},
-         "(results) imports"),
+        (
+            {"results/a.py": "def f():\n    from cnnprof.api import x\n", "api/x.py": ""},
+            "(results) imports",
+        ),
         ({"analytic/a.py": "import torch\n"}, "torch belongs to empirical/"),
-        ({"results/a.py": "import importlib\nimportlib.import_module('cnnprof.cli.app')\n",
-          "cli/app.py": ""}, "(results) imports"),
-        ({"api/count.py": "import importlib\nname = 'count'\n"
-          "importlib.import_module(f'cnnprof.empirical.{name}')\n"}, "computed name"),
+        (
+            {
+                "results/a.py": "import importlib\nimportlib.import_module('cnnprof.cli.app')\n",
+                "cli/app.py": "",
+            },
+            "(results) imports",
+        ),
+        (
+            {
+                "api/count.py": "import importlib\nname = 'count'\n"
+                "importlib.import_module(f'cnnprof.empirical.{name}')\n"
+            },
+            "computed name",
+        ),
         ({"arch/a.py": "from .. import cli\n", "cli/__init__.py": ""}, "(arch) imports"),
-        ({"api/count.py": "from cnnprof.empirical.count import c\n", "empirical/count.py": ""},
-         "only api/sources.py"),
-        ({"arch/a.py": "from cnnprof.arch.b import x\n",
-          "arch/b.py": "from cnnprof.arch.a import y\n"}, "import cycle"),
+        (
+            {"api/count.py": "from cnnprof.empirical.count import c\n", "empirical/count.py": ""},
+            "only api/sources.py",
+        ),
+        (
+            {
+                "arch/a.py": "from cnnprof.arch.b import x\n",
+                "arch/b.py": "from cnnprof.arch.a import y\n",
+            },
+            "import cycle",
+        ),
     ],
-)  # fmt: skip
+)
 def test_the_checker_catches_a_back_import(tmp_path: Path, files: dict[str, str], expected: str):
     found = violations(_tree(tmp_path, files))
     assert any(expected in line for line in found), found

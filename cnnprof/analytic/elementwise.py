@@ -44,9 +44,13 @@ def global_pool(path: str, x: Shape) -> LayerCost:
     """Global average pool: H·W−1 adds and a divide per channel."""
     y = Shape(x.c, 1, 1)
     return LayerCost(
-        path=path, op="gap", in_shape=x, out_shape=y,
-        flops=nonzero({"pool": x.elements}), live=x.elements + y.elements,
-    )  # fmt: skip
+        path=path,
+        op="gap",
+        in_shape=x,
+        out_shape=y,
+        flops=nonzero({"pool": x.elements}),
+        live=x.elements + y.elements,
+    )
 
 
 def identity(path: str, op: str, x: Shape, y: Shape | None = None) -> LayerCost:
@@ -73,9 +77,14 @@ def norm_act(path: str, x: Shape, norm: str, act: str) -> LayerCost:
 def layer_norm(path: str, x: Shape) -> LayerCost:
     """LayerNorm over the channels at each position (ConvNeXt's LayerNorm2d); γ, β per channel."""
     return LayerCost(
-        path=path, op="layernorm", in_shape=x, out_shape=x, norm_params=2 * x.c,
-        flops=nonzero({"norm": LAYER_NORM_FLOPS * x.elements}), live=2 * x.elements,
-    )  # fmt: skip
+        path=path,
+        op="layernorm",
+        in_shape=x,
+        out_shape=x,
+        norm_params=2 * x.c,
+        flops=nonzero({"norm": LAYER_NORM_FLOPS * x.elements}),
+        live=2 * x.elements,
+    )
 
 
 def layer_scale(path: str, x: Shape, *, residual: bool) -> LayerCost:
@@ -83,13 +92,22 @@ def layer_scale(path: str, x: Shape, *, residual: bool) -> LayerCost:
     it is neither a bias nor a normalisation), then the block's residual add if it has one."""
     n = x.elements
     return LayerCost(
-        path=path, op="scale", in_shape=x, out_shape=x, weight_params=x.c,
-        flops=nonzero({"scale": n, "add": n if residual else 0}), live=2 * n,
-    )  # fmt: skip
+        path=path,
+        op="scale",
+        in_shape=x,
+        out_shape=x,
+        weight_params=x.c,
+        flops=nonzero({"scale": n, "add": n if residual else 0}),
+        live=2 * n,
+    )
 
 
 def local_response_norm(path: str, x: Shape, size: int) -> LayerCost:
     return LayerCost(
-        path=path, op="lrn", in_shape=x, out_shape=x,
-        flops=nonzero({"lrn": (2 * size + LRN_EXTRA) * x.elements}), live=2 * x.elements,
-    )  # fmt: skip
+        path=path,
+        op="lrn",
+        in_shape=x,
+        out_shape=x,
+        flops=nonzero({"lrn": (2 * size + LRN_EXTRA) * x.elements}),
+        live=2 * x.elements,
+    )

@@ -164,8 +164,10 @@ def pool2d(
     """Max pool: k²−1 comparisons per output; average pool: k²−1 adds and a divide."""
     k, s, p = pair(k), pair(s), pair(p)
     if p[0] > k[0] // 2 or p[1] > k[1] // 2:
-        raise ShapeError(f"row '{path}' ({kind}): padding {p[0]} exceeds half the {k[0]}×{k[1]} "
-                         "window (torch refuses it)")  # fmt: skip
+        raise ShapeError(
+            f"row '{path}' ({kind}): padding {p[0]} exceeds half the {k[0]}×{k[1]} "
+            "window (torch refuses it)"
+        )
     h, w = _spatial(path, kind, x, k, s, p, ceil=ceil)
     y = Shape(x.c, h, w)
     per_output = k[0] * k[1] - (1 if kind == "maxpool" else 0)

@@ -59,9 +59,13 @@ def lanes(*channels: int) -> int:
 
 def _conv_terms(x: Sequence[float]) -> tuple[float, ...]:
     batch, per_group, out, pixels, kernel, stride, groups = x[:7]
-    return (1.0, batch * pixels * out * per_group * kernel,
-            batch * per_group * groups * pixels * stride * stride, batch * out * pixels,
-            out * per_group * kernel)  # fmt: skip
+    return (
+        1.0,
+        batch * pixels * out * per_group * kernel,
+        batch * per_group * groups * pixels * stride * stride,
+        batch * out * pixels,
+        out * per_group * kernel,
+    )
 
 
 def _dw_terms(x: Sequence[float]) -> tuple[float, ...]:
@@ -324,8 +328,10 @@ def predict(profile: Profile, device: Peaks) -> Prediction:
             wrapper = device.module_s if len(found) != 1 else 0.0
             rows.append(RowPrediction(row.path, row.op, seconds + wrapper, len(found)))
             continue
-        guess = layer_estimate(row, device.roofs, profile.batch, profile.dtype_bytes,
-                               footprint=profile.bytes_moved)  # fmt: skip
+        guess = layer_estimate(
+            row, device.roofs, profile.batch, profile.dtype_bytes, footprint=profile.bytes_moved
+        )
         rows.append(RowPrediction(row.path, row.op, guess.seconds, 0, on_roofline=True))
-    return Prediction(profile.model, profile.batch, profile.dtype, device.device_name,
-                      device.threads, tuple(rows))  # fmt: skip
+    return Prediction(
+        profile.model, profile.batch, profile.dtype, device.device_name, device.threads, tuple(rows)
+    )

@@ -267,11 +267,17 @@ def estimate(
     own = row_faults or {}
     rows = tuple(
         layer_estimate(
-            r, roofs, profile.batch, profile.dtype_bytes, channels_last, footprint,
-            launches.get(r.path, ()), own.get(r.path, 0.0),
+            r,
+            roofs,
+            profile.batch,
+            profile.dtype_bytes,
+            channels_last,
+            footprint,
+            launches.get(r.path, ()),
+            own.get(r.path, 0.0),
         )
         for r in profile.rows
-    )  # fmt: skip
+    )
     faults = page_faults or 0.0
     rest = max(faults - sum(r.page_faults for r in rows), 0.0)
     return Estimate(profile.model, profile.batch, profile.dtype, rows, faults, rest * roofs.fault_s)

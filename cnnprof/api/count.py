@@ -70,8 +70,14 @@ def count(
     ``pkg.mod:factory``, ``file.py:factory``) or an ``nn.Module``. ``multipliers``: alpha, depth,
     resolution, rho, phi, num_classes. Analytic by default; ``empirical=True`` counts the
     running module."""
-    req = request(model, batch=batch, dtype=dtype, input=None if input is None else tuple(input),
-                  args=args, **multipliers)  # fmt: skip
+    req = request(
+        model,
+        batch=batch,
+        dtype=dtype,
+        input=None if input is None else tuple(input),
+        args=args,
+        **multipliers,
+    )
     return profile_empirical(req, counter) if empirical else profile_analytic(req)
 
 

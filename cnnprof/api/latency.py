@@ -39,10 +39,23 @@ MIN_CALIBRATION_S = 3.0  # a device microbenchmark is not started with less time
 
 
 __all__ = [
-    "Machine", "Measured", "Predicted", "cached_peaks", "device_profile", "machine", "measure",
-    "measure_and_predict", "measure_together", "named_profile", "peaks", "peaks_cache", "predict",
-    "predict_on", "predicted_for", "shipped_profiles",
-]  # fmt: skip
+    "Machine",
+    "Measured",
+    "Predicted",
+    "cached_peaks",
+    "device_profile",
+    "machine",
+    "measure",
+    "measure_and_predict",
+    "measure_together",
+    "named_profile",
+    "peaks",
+    "peaks_cache",
+    "predict",
+    "predict_on",
+    "predicted_for",
+    "shipped_profiles",
+]
 
 
 def measure(
@@ -97,9 +110,13 @@ def predict(source: Source, timing: Timing, measured: Peaks) -> Estimate:
     """The roofline's prediction of the source's model on ``measured``'s roofs, with the
     kernels and page faults of ``timing``."""
     return estimate(
-        source.profile(), measured.roofs, timing.channels_last, timing.kernel_map(),
-        timing.page_faults, timing.row_faults(),
-    )  # fmt: skip
+        source.profile(),
+        measured.roofs,
+        timing.channels_last,
+        timing.kernel_map(),
+        timing.page_faults,
+        timing.row_faults(),
+    )
 
 
 def measure_together(
@@ -110,8 +127,9 @@ def measure_together(
 ) -> Interleaved:
     """The requests' models measured in one run, interleaved round by round (see
     `Interleaved`), so that a change of load weighs on all alike."""
-    return time_models([resolve(r) for r in requests], settings or LatencySettings(), progress,
-                       needs)  # fmt: skip
+    return time_models(
+        [resolve(r) for r in requests], settings or LatencySettings(), progress, needs
+    )
 
 
 # --- device profiles: a calibration saved, and predictions from it without the device ------------
@@ -135,8 +153,10 @@ def device_profile(reference: str, what: str | None = None) -> Peaks:
         raise OptionError(f"{what}: no such file, nor a shipped profile (shipped: {names})")
     record, problem = files.parse_file(path, "device profile", parse_record, RECORD_LIMIT)
     if record is None or problem is not None:
-        raise OptionError(f"{what}: not a usable device profile ({problem}; `cnnprof device "
-                          "--save FILE` writes one)")  # fmt: skip
+        raise OptionError(
+            f"{what}: not a usable device profile ({problem}; `cnnprof device "
+            "--save FILE` writes one)"
+        )
     return record
 
 
@@ -151,9 +171,11 @@ def named_profile(reference: str, dtype: str, what: str | None = None) -> Device
 
 def _calibrated_for(device: DeviceProfile, dtype: str, what: str) -> None:
     if device.peaks.dtype != dtype:
-        raise OptionError(f"{what}: calibrated in {device.peaks.dtype}, the models run in "
-                          f"{dtype}; calibrate one in {dtype} (`cnnprof device --dtype {dtype} "
-                          "--save FILE`)")  # fmt: skip
+        raise OptionError(
+            f"{what}: calibrated in {device.peaks.dtype}, the models run in "
+            f"{dtype}; calibrate one in {dtype} (`cnnprof device --dtype {dtype} "
+            "--save FILE`)"
+        )
 
 
 def predicted_for(profile: Profile, device: DeviceProfile) -> Prediction:
@@ -197,8 +219,9 @@ def measure_and_predict(
     # the microbenchmark is tried only when its share of the budget could hold it
     calibrate = cached is None and (1 - TIMING_SHARE) * settings.budget >= MIN_CALIBRATION_S
     share = TIMING_SHARE if calibrate else 1.0
-    measured_timing = measure(source, settings, timing, deadline=deadline.part(share),
-                              stop=deadline)  # fmt: skip
+    measured_timing = measure(
+        source, settings, timing, deadline=deadline.part(share), stop=deadline
+    )
     measured, seconds = cached, None
     left = deadline.left() - PREDICT_RESERVE
     if calibrate and left >= MIN_CALIBRATION_S:

@@ -57,8 +57,9 @@ class Request:
     def label(self) -> str:
         """The reference as a user would write it, e.g. ``mobilenet@alpha=0.5,res=160``."""
         keys = self.multipliers.reference_keys() + list(self.transforms)
-        keys += [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in
-                 self.design.items()]  # fmt: skip
+        keys += [
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.design.items()
+        ]
         keys += [f"train={self.train}"] if self.train else []
         return self.name + ("@" + ",".join(keys) if keys else "")
 

@@ -190,8 +190,10 @@ class SpecSource(ModuleSource):
     @property
     def options(self) -> str:
         """What differs from the spec as written, for titles (``alpha=0.5``, ``wm=2.5``)."""
-        design = [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in
-                  self.arch.design.items()]  # fmt: skip
+        design = [
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in self.arch.design.items()
+        ]
         return ", ".join(filter(None, [self.arch.multipliers.describe(), *design]))
 
     def profile(self) -> Profile:

@@ -139,8 +139,10 @@ def regnet_rows(design: Mapping[str, Any], *, width: float = 1.0) -> list[RowDoc
     for index, (stage_width, blocks_in_stage) in enumerate(regnet_stages(blocks), start=1):
         inner = int(stage_width * multiplier)
         if inner < 1:
-            raise ShapeError(f"RegNet stage {index}: width {stage_width} / b = {design['b']:g} "
-                             "leaves no inner channels; use a smaller b")  # fmt: skip
+            raise ShapeError(
+                f"RegNet stage {index}: width {stage_width} / b = {design['b']:g} "
+                "leaves no inner channels; use a smaller b"
+            )
         group_width = min(design["g"], inner)
         inner = GROUP_ROUNDING[design["rounding"]](inner, group_width)
         out = int(inner / multiplier)

@@ -92,8 +92,10 @@ def _bounded(doc: Any, where: str, error: type[CnnprofError]) -> None:
         node = stack.pop()
         seen += 1
         if seen > MAX_YAML_VALUES:
-            raise error(f"{where}: expands to more than {MAX_YAML_VALUES:,} values (YAML "
-                        "aliases used over and over?); refused")  # fmt: skip
+            raise error(
+                f"{where}: expands to more than {MAX_YAML_VALUES:,} values (YAML "
+                "aliases used over and over?); refused"
+            )
         if isinstance(node, dict):
             stack.extend(node.values())
             seen += len(node)
@@ -223,9 +225,13 @@ def _generated(
     fields.mapping(design, where, "field 'design'")
     values = check_design(name, design, f"{where}: design")
     return Generated(
-        generator=name, design=frozen(values), defaults=frozen(defaults), at=at, count=0,
+        generator=name,
+        design=frozen(values),
+        defaults=frozen(defaults),
+        at=at,
+        count=0,
         where=where,
-    )  # fmt: skip
+    )
 
 
 def check_design(
@@ -236,8 +242,9 @@ def check_design(
     schema = GENERATORS[generator].design
     unknown = sorted(str(k) for k in set(doc) - set(schema))
     if unknown:
-        raise error(f"{where}: unknown parameter '{unknown[0]}'; {generator} takes: "
-                    f"{', '.join(schema)}")  # fmt: skip
+        raise error(
+            f"{where}: unknown parameter '{unknown[0]}'; {generator} takes: {', '.join(schema)}"
+        )
     values: dict[str, Any] = {}
     for key, field in schema.items():
         if key in doc:

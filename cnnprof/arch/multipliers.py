@@ -79,8 +79,12 @@ class Multipliers:
 
     def spec_only(self) -> list[str]:
         """The options given that only a spec can honour (outside models have no rows to scale)."""
-        given = {"--alpha": self.alpha != 1.0, "--depth": self.depth != 1.0,
-                 "--rho": self.rho is not None, "--phi": self.phi is not None}  # fmt: skip
+        given = {
+            "--alpha": self.alpha != 1.0,
+            "--depth": self.depth != 1.0,
+            "--rho": self.rho is not None,
+            "--phi": self.phi is not None,
+        }
         return [name for name, on in given.items() if on]
 
 

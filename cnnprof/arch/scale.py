@@ -174,8 +174,9 @@ def generated_rows(variant: Variant, design: Mapping[str, Any], width: float) ->
         return variant.rows
     if not design and width == 1.0:
         return variant.rows
-    values = check_design(generated.generator, {**generated.design, **design},
-                          f"'{variant.name}' design", OptionError)  # fmt: skip
+    values = check_design(
+        generated.generator, {**generated.design, **design}, f"'{variant.name}' design", OptionError
+    )
     rows = write_rows(generated, design=values, width=width)
     before, after = variant.rows[: generated.at], variant.rows[generated.at + generated.count :]
     return (*before, *rows, *after)

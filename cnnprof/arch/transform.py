@@ -22,9 +22,20 @@ def _dws_to_conv(layer: Layer) -> Layer:
     if layer.op != "dws":
         return layer
     a = layer.args
-    args = {"out": a["out"], "k": a["k"], "s": a["s"], "p": "same", "groups": 1,
-            "bias": a["norm"] == "none", "norm": a["norm"], "act": a["act"], "separable": False,
-            "classifier": False, "fixed": a["fixed"], "no_shrink": a["no_shrink"]}  # fmt: skip
+    args = {
+        "out": a["out"],
+        "k": a["k"],
+        "s": a["s"],
+        "p": "same",
+        "groups": 1,
+        "bias": a["norm"] == "none",
+        "norm": a["norm"],
+        "act": a["act"],
+        "separable": False,
+        "classifier": False,
+        "fixed": a["fixed"],
+        "no_shrink": a["no_shrink"],
+    }
     return Layer(op="conv", path=layer.path, args=args, where=layer.where)
 
 

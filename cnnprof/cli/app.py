@@ -184,8 +184,11 @@ class _Group(TyperGroup):
         except Exception as exc:  # a bug: one line for the user, the traceback on request
             if os.environ.get("CNNPROF_DEBUG"):
                 raise
-            code = _fail(f"internal error: {type(exc).__name__}: {exc} (CNNPROF_DEBUG=1 shows "
-                         "the traceback; please report it)", 3)  # fmt: skip
+            code = _fail(
+                f"internal error: {type(exc).__name__}: {exc} (CNNPROF_DEBUG=1 shows "
+                "the traceback; please report it)",
+                3,
+            )
         code = code if isinstance(code, int) else 0
         if standalone_mode:
             sys.exit(code)
@@ -219,10 +222,11 @@ def _version(shown: bool) -> None:
 def _root(
     version: Annotated[
         bool,
-        typer.Option("--version", help="Print the version and exit.", is_eager=True,
-                     callback=_version),
+        typer.Option(
+            "--version", help="Print the version and exit.", is_eager=True, callback=_version
+        ),
     ] = False,
-) -> None:  # fmt: skip
+) -> None:
     """Profile convolutional networks: params, MACs, FLOPs, memory, latency."""
 
 

@@ -330,9 +330,11 @@ def _calibrated(measured: Peaks, seconds: float) -> None:
         from cnnprof.api.latency import peaks_cache
 
         where = peaks_cache(measured) or "not cached"
-        typer.echo(f"cnnprof: calibrated {measured.device_name} once in {seconds:.0f} s "
-                   f"({where}); later runs reuse it, `cnnprof device --refresh` redoes it",
-                   err=True)  # fmt: skip
+        typer.echo(
+            f"cnnprof: calibrated {measured.device_name} once in {seconds:.0f} s "
+            f"({where}); later runs reuse it, `cnnprof device --refresh` redoes it",
+            err=True,
+        )
 
 
 def _doubt(measured: Peaks) -> None:
@@ -340,5 +342,8 @@ def _doubt(measured: Peaks) -> None:
     it is used."""
 
     for reason in implausible(measured):
-        typer.echo(f"cnnprof: device peaks look implausible ({reason}); a quieter machine and "
-                   "`cnnprof device --refresh` measure them again", err=True)  # fmt: skip
+        typer.echo(
+            f"cnnprof: device peaks look implausible ({reason}); a quieter machine and "
+            "`cnnprof device --refresh` measure them again",
+            err=True,
+        )

@@ -23,8 +23,9 @@ def measure_together(requests: Sequence[Request], device: str = "cpu") -> tuple[
     load weighs on all alike and their ranking holds; one progress bar for them all."""
     label = f"{len(requests)} models, interleaved"
     with progress_bar(label) as progress:
-        measured = latency.measure_together(requests, LatencySettings(device=device), progress,
-                                            needs="--latency")  # fmt: skip
+        measured = latency.measure_together(
+            requests, LatencySettings(device=device), progress, needs="--latency"
+        )
     return measured.timings
 
 

@@ -113,10 +113,13 @@ MaxDepth = Annotated[
 Latency = Annotated[bool, typer.Option("--latency", help="Also measure latency on this CPU.")]
 DeviceProfileOpt = Annotated[
     str | None,
-    typer.Option("--device-profile", help="Predict latency for a saved device profile "
-                 "(FILE.json from `cnnprof device --save`, or a shipped name): no torch, no "
-                 "device needed."),
-]  # fmt: skip
+    typer.Option(
+        "--device-profile",
+        help="Predict latency for a saved device profile "
+        "(FILE.json from `cnnprof device --save`, or a shipped name): no torch, no "
+        "device needed.",
+    ),
+]
 PlotOpt = Annotated[
     Path | None,
     typer.Option("--plot", help="Chart to FILE.png, .svg or .pdf (needs matplotlib)."),
@@ -124,33 +127,62 @@ PlotOpt = Annotated[
 Device = Annotated[DeviceName, typer.Option("--device", "-d", help="Where to run.")]
 Allocator = Annotated[
     AllocatorName,
-    typer.Option("--allocator", help="steady: freed memory stays with the process (a server "
-                 "after warm-up); release: it goes back to the system, fresh pages every run."),
-]  # fmt: skip
+    typer.Option(
+        "--allocator",
+        help="steady: freed memory stays with the process (a server "
+        "after warm-up); release: it goes back to the system, fresh pages every run.",
+    ),
+]
 Threads = Annotated[
     int | None,
     typer.Option("--threads", "-t", help="Intra-op threads (default: torch's current)."),
 ]
 Timeout = Annotated[
     float,
-    typer.Option("--timeout", help="Seconds each stage of an outside model's own code (import, "
-                 "factory, forward) may take before it is stopped."),
-]  # fmt: skip
+    typer.Option(
+        "--timeout",
+        help="Seconds each stage of an outside model's own code (import, "
+        "factory, forward) may take before it is stopped.",
+    ),
+]
 
 # The multiplier options: (parameter, annotation, default), in the order help lists them.
 MULTIPLIER_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("alpha", Annotated[float, typer.Option("--alpha", "-a", help="Width multiplier α.")], 1.0),
     ("rho", Annotated[float | None, typer.Option("--rho", help="Resolution multiplier ρ.")], None),
-    ("resolution", Annotated[int | None, typer.Option("--resolution", "-r",
-                                                      help="Input side in pixels.")], None),
-    ("depth", Annotated[float, typer.Option("--depth", help=(
-        "Depth multiplier: each stage's repeats ×D, rounded up; it changes the network, "
-        "it is not a display depth."))], 1.0),
-    ("phi", Annotated[float | None, typer.Option(
-        "--phi", help="Compound coefficient φ (EfficientNet scaling).")], None),
-    ("num_classes", Annotated[int | None, typer.Option("--num-classes",
-                                                       help="Classifier outputs.")], None),
-)  # fmt: skip
+    (
+        "resolution",
+        Annotated[int | None, typer.Option("--resolution", "-r", help="Input side in pixels.")],
+        None,
+    ),
+    (
+        "depth",
+        Annotated[
+            float,
+            typer.Option(
+                "--depth",
+                help=(
+                    "Depth multiplier: each stage's repeats ×D, rounded up; it changes the "
+                    "network, it is not a display depth."
+                ),
+            ),
+        ],
+        1.0,
+    ),
+    (
+        "phi",
+        Annotated[
+            float | None,
+            typer.Option("--phi", help="Compound coefficient φ (EfficientNet scaling)."),
+        ],
+        None,
+    ),
+    (
+        "num_classes",
+        Annotated[int | None, typer.Option("--num-classes", help="Classifier outputs.")],
+        None,
+    ),
+)
 
 
 def with_group(
@@ -287,9 +319,10 @@ def emit(content: Any, output: Path | None, force: bool) -> None:
                 console(content=content).print(content)
             sys.stdout.flush()
         except UnicodeEncodeError:
-            raise OptionError(f"stdout's encoding ({sys.stdout.encoding}) cannot show this "
-                              "output; set PYTHONIOENCODING=utf-8 or write it with -o FILE"
-                              ) from None  # fmt: skip
+            raise OptionError(
+                f"stdout's encoding ({sys.stdout.encoding}) cannot show this "
+                "output; set PYTHONIOENCODING=utf-8 or write it with -o FILE"
+            ) from None
         except BrokenPipeError:
             raise
         except OSError as exc:

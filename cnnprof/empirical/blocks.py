@@ -174,8 +174,9 @@ class LayerNorm2d(nn.LayerNorm):
     layer_op = "layernorm"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias,
-                         self.eps)  # fmt: skip
+        y = F.layer_norm(
+            x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps
+        )
         return y.permute(0, 3, 1, 2)
 
 

@@ -39,9 +39,16 @@ def conv_backend(conv: ConvModule, x: torch.Tensor) -> str | None:
         return None
     try:
         backend = select(
-            x, conv.weight, conv.bias, list(conv.stride), _padding(conv), list(conv.dilation),
-            conv.transposed, list(conv.output_padding), conv.groups,
-        )  # fmt: skip
+            x,
+            conv.weight,
+            conv.bias,
+            list(conv.stride),
+            _padding(conv),
+            list(conv.dilation),
+            conv.transposed,
+            list(conv.output_padding),
+            conv.groups,
+        )
     except (RuntimeError, TypeError, ValueError):
         return None
     return str(backend).rsplit(".", 1)[-1].lower()

@@ -58,9 +58,11 @@ ACTIVATIONS: Mapping[str, tuple[Callable[[], nn.Module], int]] = MappingProxyTyp
     }
 )
 GATES: Mapping[str, tuple[Callable[[], nn.Module], int]] = MappingProxyType(
-    {"sigmoid": (nn.Sigmoid, ACT_FLOPS["sigmoid"]), "hsigmoid": (nn.Hardsigmoid,
-                                                                ACT_FLOPS["hsigmoid"])}
-)  # fmt: skip
+    {
+        "sigmoid": (nn.Sigmoid, ACT_FLOPS["sigmoid"]),
+        "hsigmoid": (nn.Hardsigmoid, ACT_FLOPS["hsigmoid"]),
+    }
+)
 SIDES = (112, 56, 28, 14, 7)  # the stages' maps after a stride-2 stem on 224×224
 MAX_ELEMENTS = 1_000_000  # activation elements per image of a layer (64×112×112: 0.8 M)
 MAX_WEIGHTS = 2_500_000  # weights of a layer (ResNet-50's largest 3×3: 2.4 M)
@@ -125,8 +127,9 @@ def _channels(rng: random.Random, low: int, high: int) -> int:
 class _Net:
     """A synthetic network being drawn: its ops, the current shape, and how to add to it."""
 
-    def __init__(self, rng: random.Random, batch: int, device: torch.device,
-                 dtype: torch.dtype) -> None:  # fmt: skip
+    def __init__(
+        self, rng: random.Random, batch: int, device: torch.device, dtype: torch.dtype
+    ) -> None:
         self.rng, self.batch, self.device, self.dtype = rng, batch, device, dtype
         self.ops: list[_Op] = []
         self.act = rng.choice(tuple(ACTIVATIONS))
@@ -135,8 +138,15 @@ class _Net:
     def _to(self, module: nn.Module) -> nn.Module:
         return module.eval().to(self.device, self.dtype)
 
-    def conv(self, out: int, kernel: int, stride: int = 1, groups: int = 1,
-             act: bool = True, keep: str = "") -> None:  # fmt: skip
+    def conv(
+        self,
+        out: int,
+        kernel: int,
+        stride: int = 1,
+        groups: int = 1,
+        act: bool = True,
+        keep: str = "",
+    ) -> None:
         """A convolution (depthwise when ``groups`` is the channels), BatchNorm, activation."""
         cin = self.c
         if groups > 1 and (cin % groups or out % groups):
@@ -157,8 +167,11 @@ class _Net:
         pixels, area = out_side * out_side, kernel * kernel
         per_group = cin // groups
         features = (self.batch, per_group, out, pixels, area, stride, groups, lanes(per_group, out))
-        call = (Call("dwconv", (self.batch, out, pixels, area, stride, lanes(out))) if depthwise
-                else Call(conv_kind(area), features))  # fmt: skip
+        call = (
+            Call("dwconv", (self.batch, out, pixels, area, stride, lanes(out)))
+            if depthwise
+            else Call(conv_kind(area), features)
+        )
         self.ops.append(_Op(call, _module(self._to(conv)), keep))
         self.c, self.side = out, out_side
         elements = self.batch * out * pixels
@@ -183,14 +196,17 @@ class _Net:
         down = self._to(nn.Conv2d(c, squeeze, 1))
         up = self._to(nn.Conv2d(squeeze, c, 1))
         self.ops += [
-            _Op(Call("avgpool", (b * c, pixels, 1, pixels)),
-                _module(self._to(nn.AdaptiveAvgPool2d(1))), keep="se"),
+            _Op(
+                Call("avgpool", (b * c, pixels, 1, pixels)),
+                _module(self._to(nn.AdaptiveAvgPool2d(1))),
+                keep="se",
+            ),
             _Op(Call("pointwise", (b, c, squeeze, 1, 1, 1, 1, lanes(c, squeeze))), _module(down)),
             _Op(Call("act", (b * squeeze, act_flops)), _module(self._to(act()))),
             _Op(Call("pointwise", (b, squeeze, c, 1, 1, 1, 1, lanes(c, squeeze))), _module(up)),
             _Op(Call("act", (b * c, gate_flops)), _module(self._to(gate()))),
             _Op(Call("add", (b * c * pixels,)), lambda g, kept: kept["se"] * g),
-        ]  # fmt: skip
+        ]
 
     def pool(self) -> None:
         kernel = self.rng.choice((2, 3))
@@ -205,11 +221,13 @@ class _Net:
         classes = self.rng.choice((1000, 1000, 100, 10))
         linear = self._to(nn.Linear(c, classes))
         self.ops += [
-            _Op(Call("avgpool", (b * c, pixels, 1, pixels)),
-                _module(self._to(nn.AdaptiveAvgPool2d(1)))),
+            _Op(
+                Call("avgpool", (b * c, pixels, 1, pixels)),
+                _module(self._to(nn.AdaptiveAvgPool2d(1))),
+            ),
             _Op(None, _module(nn.Flatten())),
             _Op(Call("linear", (b, c, classes)), _module(linear)),
-        ]  # fmt: skip
+        ]
 
 
 def _cap(side: int) -> int:
@@ -285,9 +303,11 @@ def _network(rng: random.Random, batch: int, device: torch.device, dtype: torch.
 
 def _networks(plan: KernelPlan, device: torch.device, dtype: torch.dtype) -> list[_Net]:
     rng = random.Random(plan.seed)
-    return [_network(rng, batch, device, dtype)
-            for batch, count in zip(plan.batches, plan.networks, strict=True)
-            for _ in range(count)]  # fmt: skip
+    return [
+        _network(rng, batch, device, dtype)
+        for batch, count in zip(plan.batches, plan.networks, strict=True)
+        for _ in range(count)
+    ]
 
 
 def _passes(net: _Net, image: torch.Tensor, clock: Clock, passes: int, timed: bool) -> None:

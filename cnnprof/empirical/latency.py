@@ -232,9 +232,13 @@ class _Rows:
     and keeps each row's time, net of the hooks' measured cost, and its page faults."""
 
     def __init__(
-        self, net: nn.Module, run: Callable[[], object], paths: Sequence[str], clock: Clock,
+        self,
+        net: nn.Module,
+        run: Callable[[], object],
+        paths: Sequence[str],
+        clock: Clock,
         overhead: float,
-    ) -> None:  # fmt: skip
+    ) -> None:
         modules = dict(net.named_modules())
         self.net, self.run, self.overhead = net, run, overhead
         self.rows = {p: modules[p] for p in paths if p in modules}  # rows no module runs: none

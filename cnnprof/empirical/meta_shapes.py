@@ -34,9 +34,11 @@ def _batch_norm_on_meta(x: torch.Tensor, *rest: Any) -> tuple[torch.Tensor, ...]
     decomposition that imports torch._dynamo; the normalised map has the input's shape and the
     saved statistics are empty in eval."""
     weight = rest[0] if rest else None
-    _check(weight is None or weight.shape[0] == x.shape[1],
-           f"BatchNorm of {weight.shape[0] if weight is not None else 0} channels got input "
-           f"{list(x.shape)}")  # fmt: skip
+    _check(
+        weight is None or weight.shape[0] == x.shape[1],
+        f"BatchNorm of {weight.shape[0] if weight is not None else 0} channels got input "
+        f"{list(x.shape)}",
+    )
     return x.new_empty(x.shape), x.new_empty((0,)), x.new_empty((0,))
 
 
@@ -48,14 +50,17 @@ def _pointwise_on_meta(*args: Any) -> torch.Tensor:
     padded = [(1,) * (rank - t.dim()) + tuple(t.shape) for t in tensors]
     shape = [max(sizes) if min(sizes) else 0 for sizes in zip(*padded, strict=True)]
     for sizes, size in zip(zip(*padded, strict=True), shape, strict=True):
-        _check(all(n in (1, size) for n in sizes), f"shapes {[list(d) for d in padded]} do not "
-               "broadcast")  # fmt: skip
+        _check(
+            all(n in (1, size) for n in sizes),
+            f"shapes {[list(d) for d in padded]} do not broadcast",
+        )
     dtype = torch.result_type(*args[:2]) if len(args) > 1 else tensors[0].dtype
     return tensors[0].new_empty(shape, dtype=dtype)
 
 
-def _reduce_on_meta(x: torch.Tensor, dim: Any = None, keepdim: bool = False,
-                    *rest: Any) -> torch.Tensor:  # fmt: skip
+def _reduce_on_meta(
+    x: torch.Tensor, dim: Any = None, keepdim: bool = False, *rest: Any
+) -> torch.Tensor:
     """mean/sum over ``dim`` by shape alone."""
     dims = range(x.dim()) if dim is None or dim == [] else [d % x.dim() for d in dim]
     shape = [1 if i in dims else n for i, n in enumerate(x.shape)]
@@ -69,8 +74,9 @@ def _matmul_on_meta(*args: Any) -> torch.Tensor:
     return a.new_empty((*a.shape[:-1], b.shape[-1]))
 
 
-def _windows(x: torch.Tensor, kernel: Any, stride: Any, padding: Any, dilation: Any = 1,
-             ceil: bool = False) -> list[int]:  # fmt: skip
+def _windows(
+    x: torch.Tensor, kernel: Any, stride: Any, padding: Any, dilation: Any = 1, ceil: bool = False
+) -> list[int]:
     """Output sizes of a sliding window over ``x``'s spatial dims (torch's rule)."""
     dims = x.dim() - 2
     k, s, p, d = (_spread(v, dims) for v in (kernel, stride or kernel, padding, dilation))
@@ -82,9 +88,17 @@ def _spread(value: Any, dims: int) -> list[int]:
     return value * dims if len(value) == 1 else value
 
 
-def _convolution_on_meta(x: torch.Tensor, weight: torch.Tensor, bias: Any, stride: Any,
-                         padding: Any, dilation: Any, transposed: bool, output_padding: Any,
-                         groups: int) -> torch.Tensor:  # fmt: skip
+def _convolution_on_meta(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    transposed: bool,
+    output_padding: Any,
+    groups: int,
+) -> torch.Tensor:
     """``aten.convolution``'s output on meta by shape alone."""
     channels = weight.shape[0] if transposed else weight.shape[1] * groups
     _check(
@@ -137,9 +151,24 @@ META_SHORTCUTS: Mapping[Any, Callable[..., Any]] = MappingProxyType(
     {
         aten._native_batch_norm_legit_no_training: _batch_norm_on_meta,
         aten.native_batch_norm: _batch_norm_on_meta,
-        **{op: _pointwise_on_meta for op in (
-            aten.relu, aten.hardtanh, aten.sigmoid, aten.silu, aten.hardswish, aten.hardsigmoid,
-            aten.gelu, aten.tanh, aten.add, aten.mul, aten.sub, aten.div, aten.pow)},
+        **{
+            op: _pointwise_on_meta
+            for op in (
+                aten.relu,
+                aten.hardtanh,
+                aten.sigmoid,
+                aten.silu,
+                aten.hardswish,
+                aten.hardsigmoid,
+                aten.gelu,
+                aten.tanh,
+                aten.add,
+                aten.mul,
+                aten.sub,
+                aten.div,
+                aten.pow,
+            )
+        },
         aten.mean: _reduce_on_meta,
         aten.convolution: _convolution_on_meta,
         aten.max_pool2d_with_indices: _max_pool_on_meta,
@@ -148,8 +177,18 @@ META_SHORTCUTS: Mapping[Any, Callable[..., Any]] = MappingProxyType(
         aten.mm: _matmul_on_meta,
         aten.bmm: _matmul_on_meta,
         aten.addmm: _matmul_on_meta,
-        **{op: _in_place_on_meta for op in (
-            aten.relu_, aten.hardtanh_, aten.sigmoid_, aten.silu_, aten.hardswish_,
-            aten.hardsigmoid_, aten.add_, aten.mul_)},
+        **{
+            op: _in_place_on_meta
+            for op in (
+                aten.relu_,
+                aten.hardtanh_,
+                aten.sigmoid_,
+                aten.silu_,
+                aten.hardswish_,
+                aten.hardsigmoid_,
+                aten.add_,
+                aten.mul_,
+            )
+        },
     }
-)  # fmt: skip
+)

@@ -101,11 +101,17 @@ def _convolution(
     y = call.y
     bias = m.bias is not None
     return LayerCost(
-        path=path, op=op, in_shape=call.x, out_shape=y, kernel=kernel_of(m),
-        weight_params=weights, bias_params=m.out_channels if bias else 0, macs=macs,
+        path=path,
+        op=op,
+        in_shape=call.x,
+        out_shape=y,
+        kernel=kernel_of(m),
+        weight_params=weights,
+        bias_params=m.out_channels if bias else 0,
+        macs=macs,
         flops=ew.nonzero({"mac": 2 * macs, "bias": y.elements if bias else 0}),
         live=call.x.elements + y.elements,
-    )  # fmt: skip
+    )
 
 
 def _positions(size: torch.Size, call: Call) -> int:
@@ -148,11 +154,16 @@ def _filtered(filt: torch.Tensor) -> ModuleFormula:
         channels = call.args[0][1]
         macs = prod(filt.shape[1:]) * call.out[1] * _positions(call.out, call)
         return LayerCost(
-            path=path, op=layers.conv_kind(channels, channels // filt.shape[1]),
-            in_shape=call.x, out_shape=call.y, kernel=tuple(filt.shape[2:]),
-            buffers=filt.numel(), macs=macs, flops=ew.nonzero({"mac": 2 * macs}),
+            path=path,
+            op=layers.conv_kind(channels, channels // filt.shape[1]),
+            in_shape=call.x,
+            out_shape=call.y,
+            kernel=tuple(filt.shape[2:]),
+            buffers=filt.numel(),
+            macs=macs,
+            flops=ew.nonzero({"mac": 2 * macs}),
             live=call.x.elements + call.y.elements,
-        )  # fmt: skip
+        )
 
     return formula
 
@@ -172,8 +183,9 @@ def held_formula(m: nn.Module, macs: int, calls: list[Call]) -> ModuleFormula | 
 def _linear(path: str, m: nn.Module, call: Call) -> LayerCost:
     # Linear on N-D input: one product per leading position
     rows = prod(call.args[0][1:-1]) * call.per_image(call.args[0])
-    cost = layers.linear(path, Shape(m.in_features, 1, 1), out=m.out_features,
-                         bias=m.bias is not None, rows=rows)  # fmt: skip
+    cost = layers.linear(
+        path, Shape(m.in_features, 1, 1), out=m.out_features, bias=m.bias is not None, rows=rows
+    )
     return replace(cost, in_shape=call.x, out_shape=call.y)
 
 
@@ -184,17 +196,24 @@ def _attention(path: str, m: nn.Module, call: Call) -> LayerCost:
     batch_dim = 0 if m.batch_first else 1
     length, source = query[1 - batch_dim], key[1 - batch_dim]
     e = m.embed_dim
-    macs = (length * e * e + source * (m.kdim + m.vdim) * e + 2 * length * source * e
-            + length * e * e)  # fmt: skip
+    macs = (
+        length * e * e + source * (m.kdim + m.vdim) * e + 2 * length * source * e + length * e * e
+    )
     own = {n: p.numel() for n, p in m.named_parameters(recurse=False)}
     biases = sum(v for n, v in own.items() if "bias" in n)
     return LayerCost(
-        path=path, op="attention", in_shape=call.x, out_shape=call.y,
-        weight_params=sum(own.values()) - biases, bias_params=biases, macs=macs,
-        flops=ew.nonzero({"mac": 2 * macs, "bias": 3 * length * e if m.in_proj_bias is not None
-                          else 0}),
+        path=path,
+        op="attention",
+        in_shape=call.x,
+        out_shape=call.y,
+        weight_params=sum(own.values()) - biases,
+        bias_params=biases,
+        macs=macs,
+        flops=ew.nonzero(
+            {"mac": 2 * macs, "bias": 3 * length * e if m.in_proj_bias is not None else 0}
+        ),
         live=call.x.elements + call.y.elements,
-    )  # fmt: skip
+    )
 
 
 def _norm(per_element: int) -> ModuleKind:
@@ -203,10 +222,15 @@ def _norm(per_element: int) -> ModuleKind:
         affine = sum(p.numel() for p in m.parameters(recurse=False))
         buffers = sum(b.numel() for b in m.buffers(recurse=False) if b.is_floating_point())
         return LayerCost(
-            path=path, op="norm", in_shape=call.x, out_shape=y, norm_params=affine,
-            buffers=buffers, flops=ew.nonzero({"norm": per_element * y.elements}),
+            path=path,
+            op="norm",
+            in_shape=call.x,
+            out_shape=y,
+            norm_params=affine,
+            buffers=buffers,
+            flops=ew.nonzero({"norm": per_element * y.elements}),
             live=2 * y.elements,
-        )  # fmt: skip
+        )
 
     return ModuleKind("norm", formula)
 
@@ -215,9 +239,13 @@ def _activation(op: str, per_element: int) -> ModuleKind:
     def formula(path: str, m: nn.Module, call: Call) -> LayerCost:
         y = call.y
         return LayerCost(
-            path=path, op=op, in_shape=call.x, out_shape=y,
-            flops=ew.nonzero({"act": per_element * y.elements}), live=2 * y.elements,
-        )  # fmt: skip
+            path=path,
+            op=op,
+            in_shape=call.x,
+            out_shape=y,
+            flops=ew.nonzero({"act": per_element * y.elements}),
+            live=2 * y.elements,
+        )
 
     return ModuleKind(op, formula)
 
@@ -230,10 +258,14 @@ def _pool(op: str) -> ModuleKind:
         y = call.y
         per_output = prod(kernel) - (1 if op == "maxpool" else 0)
         return LayerCost(
-            path=path, op=op, in_shape=call.x, out_shape=y,
-            kernel=kernel, flops=ew.nonzero({"pool": per_output * y.elements}),
+            path=path,
+            op=op,
+            in_shape=call.x,
+            out_shape=y,
+            kernel=kernel,
+            flops=ew.nonzero({"pool": per_output * y.elements}),
             live=call.x.elements + y.elements,
-        )  # fmt: skip
+        )
 
     return ModuleKind(op, formula)
 
@@ -248,9 +280,13 @@ def _adaptive_op(m: nn.Module) -> str:
 def _adaptive_pool(path: str, m: nn.Module, call: Call) -> LayerCost:
     x, y = call.x, call.y
     return LayerCost(
-        path=path, op=_adaptive_op(m), in_shape=x, out_shape=y,
-        flops=ew.nonzero({"pool": prod(call.args[0][1:])}), live=x.elements + y.elements,
-    )  # fmt: skip
+        path=path,
+        op=_adaptive_op(m),
+        in_shape=x,
+        out_shape=y,
+        flops=ew.nonzero({"pool": prod(call.args[0][1:])}),
+        live=x.elements + y.elements,
+    )
 
 
 def _lrn(path: str, m: nn.Module, call: Call) -> LayerCost:

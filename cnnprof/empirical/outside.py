@@ -30,11 +30,36 @@ from cnnprof.errors import CnnprofError, LoadError
 
 Factory = Callable[..., nn.Module]
 # Modules whose callables run commands, touch files or the interpreter: never a model factory.
-NOT_FACTORIES = frozenset({
-    "builtins", "os", "posix", "nt", "subprocess", "sys", "shutil", "pathlib", "io", "socket",
-    "signal", "ctypes", "importlib", "runpy", "pty", "code", "pickle", "multiprocessing",
-    "webbrowser", "urllib", "http", "ftplib", "smtplib", "tempfile", "glob", "platform",
-})  # fmt: skip
+NOT_FACTORIES = frozenset(
+    {
+        "builtins",
+        "os",
+        "posix",
+        "nt",
+        "subprocess",
+        "sys",
+        "shutil",
+        "pathlib",
+        "io",
+        "socket",
+        "signal",
+        "ctypes",
+        "importlib",
+        "runpy",
+        "pty",
+        "code",
+        "pickle",
+        "multiprocessing",
+        "webbrowser",
+        "urllib",
+        "http",
+        "ftplib",
+        "smtplib",
+        "tempfile",
+        "glob",
+        "platform",
+    }
+)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -59,12 +84,15 @@ def guest(
     except (KeyboardInterrupt, CnnprofError, Alarm):
         raise
     except SystemExit as exc:
-        raise LoadError(f"{reference}: {stage} called sys.exit({exc.code!r}); a model's code "
-                        "must return, not exit") from None  # fmt: skip
+        raise LoadError(
+            f"{reference}: {stage} called sys.exit({exc.code!r}); a model's code "
+            "must return, not exit"
+        ) from None
     except BaseException as exc:
         detail = _first_line(exc)
-        raise LoadError(f"{reference}: {stage} failed: {type(exc).__name__}"
-                        + (f": {detail}" if detail else "")) from None  # fmt: skip
+        raise LoadError(
+            f"{reference}: {stage} failed: {type(exc).__name__}" + (f": {detail}" if detail else "")
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -172,8 +200,10 @@ def _from_module(module_name: str, attr: str) -> Factory:
 def _refuse_module(module_name: str, reference: str) -> None:
     root = module_name.partition(".")[0]
     if root in NOT_FACTORIES:
-        raise LoadError(f"{reference}: {root} is not a model library; a factory is a callable "
-                        "of yours returning an nn.Module")  # fmt: skip
+        raise LoadError(
+            f"{reference}: {root} is not a model library; a factory is a callable "
+            "of yours returning an nn.Module"
+        )
 
 
 def _attribute(module: Any, attr: str, reference: str, where: str) -> Factory:
@@ -184,8 +214,10 @@ def _attribute(module: Any, attr: str, reference: str, where: str) -> Factory:
         inspect.isclass(factory) and not issubclass(factory, nn.Module)
     ):
         kind = "a builtin" if inspect.isbuiltin(factory) else f"the class {factory.__name__}"
-        raise LoadError(f"{reference}: {kind} is not a model factory; a factory is a callable "
-                        "returning an nn.Module")  # fmt: skip
+        raise LoadError(
+            f"{reference}: {kind} is not a model factory; a factory is a callable "
+            "returning an nn.Module"
+        )
     _refuse_module(getattr(factory, "__module__", None) or "", reference)
     return factory
 

@@ -142,9 +142,12 @@ def measure_peaks(
 
             measured.append(_measure_round(clock, target, dtype, count, plan, within))
         fitted = calibrate(
-            clock, target, TORCH_DTYPES[dtype], kernel_plan,
+            clock,
+            target,
+            TORCH_DTYPES[dtype],
+            kernel_plan,
             lambda fraction: report("kernels", ROOFS_SHARE + (1 - ROOFS_SHARE) * fraction),
-        )  # fmt: skip
+        )
     merged = functools.reduce(best, measured)
     return replace(
         merged,

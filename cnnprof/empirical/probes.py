@@ -114,8 +114,9 @@ class _Beyond:
         layout_kernel: str = "",
     ) -> None:
         self.layout_kernel = layout_kernel
-        self.roofs = Roofs(0.0, (), (), tuple(overhead.items()), layout=layout,
-                           layout_kernel=layout_kernel)  # fmt: skip
+        self.roofs = Roofs(
+            0.0, (), (), tuple(overhead.items()), layout=layout, layout_kernel=layout_kernel
+        )
 
     def _op(self, conv: nn.Conv2d, x: torch.Tensor, out_bytes: int) -> OpCost:
         in_bytes = x.numel() * x.element_size()

@@ -131,10 +131,17 @@ def _parameter_rows(root: nn.Module, held: set[str]) -> list[LayerCost]:
         for name, p in own:
             kind[param_kind(m, name)] += p.numel()
         unknown = Shape(0, 0, 0)
-        out.append(LayerCost(
-            path=path or "(root)", op=module_op(m), in_shape=unknown, out_shape=unknown,
-            weight_params=kind["weight"], bias_params=kind["bias"], norm_params=kind["norm"],
-        ))  # fmt: skip
+        out.append(
+            LayerCost(
+                path=path or "(root)",
+                op=module_op(m),
+                in_shape=unknown,
+                out_shape=unknown,
+                weight_params=kind["weight"],
+                bias_params=kind["bias"],
+                norm_params=kind["norm"],
+            )
+        )
     return out
 
 
@@ -147,5 +154,9 @@ def _calls(costs: Iterable[LayerCost]) -> LayerCost:
     for cost in rest:
         for key, value in cost.flops.items():
             flops[key] = flops.get(key, 0) + value
-    return replace(first, macs=first.macs + sum(c.macs for c in rest), flops=frozen(flops),
-                   live=max(c.live for c in (first, *rest)))  # fmt: skip
+    return replace(
+        first,
+        macs=first.macs + sum(c.macs for c in rest),
+        flops=frozen(flops),
+        live=max(c.live for c in (first, *rest)),
+    )

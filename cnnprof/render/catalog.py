@@ -18,16 +18,26 @@ from cnnprof.results.tables import CatalogEntry
 
 def model_list(records: Sequence[dict[str, Any]]) -> Fit:
     table = Table(title="cnnprof registry (analytic, default input)", title_justify="left")
-    for name, justify in (("name", "left"), ("aliases", "left"), ("family", "left"),
-                          ("input", "right"), ("params", "right"), ("MACs", "right"),
-                          ("paper", "left")):  # fmt: skip
+    for name, justify in (
+        ("name", "left"),
+        ("aliases", "left"),
+        ("family", "left"),
+        ("input", "right"),
+        ("params", "right"),
+        ("MACs", "right"),
+        ("paper", "left"),
+    ):
         table.add_column(name, justify=justify)
     for r in records:
         cells = (
-            str(r["name"]), ", ".join(r["aliases"]), str(r["family"]),
-            "×".join(map(str, r["input"])), human(r["params"]), human(r["macs"]),
+            str(r["name"]),
+            ", ".join(r["aliases"]),
+            str(r["family"]),
+            "×".join(map(str, r["input"])),
+            human(r["params"]),
+            human(r["macs"]),
             str(r["paper"]).split(",")[0],
-        )  # fmt: skip
+        )
         table.add_row(*map(Text, cells))  # Text, not str: no markup to parse (13 % of the render)
     return Fit(table, ("paper", "aliases", "input", "family"))
 

@@ -35,10 +35,14 @@ def check_table(results: Sequence[CheckResult], source: str) -> Group:
         failed += not ok
         style = "" if ok else "bold red"
         table.add_row(
-            r.model, r.label, human(r.before), Text(human(r.after), style=style),
-            Text(f"{100 * r.delta:+.2f} %", style=style), human(r.limit),
+            r.model,
+            r.label,
+            human(r.before),
+            Text(human(r.after), style=style),
+            Text(f"{100 * r.delta:+.2f} %", style=style),
+            human(r.limit),
             Text(report.status(r), style="green" if ok else "bold red"),
-        )  # fmt: skip
+        )
     verdict = (
         Text(f"{failed} of {len(results)} metrics over their limit", style="bold red")
         if failed

@@ -93,8 +93,10 @@ class Fit:
             left_out.append(header or "bar")
         yield _folding(table)
         if left_out:
-            yield note(f"left out at {options.max_width} columns: {', '.join(left_out)} "
-                       "(a wider terminal, COLUMNS=N or --format shows them)")  # fmt: skip
+            yield note(
+                f"left out at {options.max_width} columns: {', '.join(left_out)} "
+                "(a wider terminal, COLUMNS=N or --format shows them)"
+            )
 
 
 def _column_width(column: Column) -> int:

@@ -61,10 +61,12 @@ def summary(
         grid.add_row(
             Text("noisy", style="bold yellow"),
             "",
-            Text(f"runs vary by {100 * t.cv:.0f} % (over {100 * NOISY_CV:.0f} %): read the p10–p90 "
-                 "range, not the median alone; a quieter machine or --min-time helps",
-                 style="yellow"),
-        )  # fmt: skip
+            Text(
+                f"runs vary by {100 * t.cv:.0f} % (over {100 * NOISY_CV:.0f} %): read the p10–p90 "
+                "range, not the median alone; a quieter machine or --min-time helps",
+                style="yellow",
+            ),
+        )
     grid.add_row("runs", str(t.runs), f"after {t.warmup_runs} warm-up runs ({warm})")
     grid.add_row("throughput", f"{t.throughput:,.1f}", "images/s at the median")
     if t.macs:
@@ -121,8 +123,7 @@ def _predicted_rows(
 
 
 # The timed layer table's columns leave in this order when the terminal is narrow.
-LAYER_DROP = ("time", "faults", "FLOP/B", "bytes", "GMAC/s", "% MACs", "bound", "roofline ms",
-              "op")  # fmt: skip
+LAYER_DROP = ("time", "faults", "FLOP/B", "bytes", "GMAC/s", "% MACs", "bound", "roofline ms", "op")
 
 
 def layer_table(
@@ -208,21 +209,35 @@ def prediction_view(
     grid.add_column(justify="right")
     grid.add_column(style="dim")
     memory = roofline.share_bound("memory")
-    grid.add_row("predicted", f"{ms_short(p.seconds)} ms",
-                 "the sum of each kernel's prediction from the device profile")  # fmt: skip
-    grid.add_row("roofline", f"{ms_short(roofline.seconds)} ms",
-                 f"{100 * memory:.0f} % of it in memory-bound rows")  # fmt: skip
+    grid.add_row(
+        "predicted",
+        f"{ms_short(p.seconds)} ms",
+        "the sum of each kernel's prediction from the device profile",
+    )
+    grid.add_row(
+        "roofline",
+        f"{ms_short(roofline.seconds)} ms",
+        f"{100 * memory:.0f} % of it in memory-bound rows",
+    )
     if p.on_roofline:
-        grid.add_row("on the roofline", str(len(p.on_roofline)),
-                     "rows no kernel model covers: " + ", ".join(p.on_roofline[:4])
-                     + (" …" if len(p.on_roofline) > 4 else ""))  # fmt: skip
+        grid.add_row(
+            "on the roofline",
+            str(len(p.on_roofline)),
+            "rows no kernel model covers: "
+            + ", ".join(p.on_roofline[:4])
+            + (" …" if len(p.on_roofline) > 4 else ""),
+        )
     regime = device.allocator or "allocator not recorded"
-    grid.add_row("calibrated", device.measured_at[:16].replace("T", " "),
-                 f"torch {device.torch_version}; {regime}")  # fmt: skip
+    grid.add_row(
+        "calibrated",
+        device.measured_at[:16].replace("T", " "),
+        f"torch {device.torch_version}; {regime}",
+    )
     parts: list = [Panel(grid, title=prediction_title(p, device), title_align="left")]
     if layers:
-        table = Table(title=f"layers · predicted at batch {p.batch}", title_justify="left",
-                      show_edge=False)  # fmt: skip
+        table = Table(
+            title=f"layers · predicted at batch {p.batch}", title_justify="left", show_edge=False
+        )
         table.add_column("path", no_wrap=True)
         table.add_column("op")
         for name in ("predicted ms", "% time"):
@@ -233,16 +248,19 @@ def prediction_view(
         for r in prediction_records(p, roofline):
             bound = r["bound"] or ""
             table.add_row(
-                r["path"], r["op"],
+                r["path"],
+                r["op"],
                 ms_short(r["predicted_seconds"]) + (" ᴿ" if r["on_roofline"] else ""),
-                percent_number(r["time_share"]), bar(r["time_share"] or 0.0, 12),
+                percent_number(r["time_share"]),
+                bar(r["time_share"] or 0.0, 12),
                 "–" if r["roofline_seconds"] is None else ms_short(r["roofline_seconds"]),
                 Text(bound, style="yellow" if bound == "memory" else "green"),
-            )  # fmt: skip
+            )
         parts.append(Fit(table, ("time", "bound", "roofline ms", "op")))
         if p.on_roofline:
-            parts.append(Text("ᴿ no kernel model covers the row: costed on the roofline",
-                              style="dim"))  # fmt: skip
+            parts.append(
+                Text("ᴿ no kernel model covers the row: costed on the roofline", style="dim")
+            )
     return Group(*parts)
 
 
@@ -266,8 +284,11 @@ def peaks_table(peaks: Peaks, cache: str | None = None) -> Group:
     for moved, rate in p.roofs.bandwidth:
         table.add_row("bandwidth", f"copy moving {human_bytes(moved)}", f"{rate / 1e9:,.1f} GB/s")
     for moved, rate in p.roofs.layout:
-        table.add_row(f"{p.roofs.layout_kernel} reorder", f"NCHW moving {human_bytes(moved)}",
-                      f"{rate / 1e9:,.1f} GB/s")  # fmt: skip
+        table.add_row(
+            f"{p.roofs.layout_kernel} reorder",
+            f"NCHW moving {human_bytes(moved)}",
+            f"{rate / 1e9:,.1f} GB/s",
+        )
     table.add_row("page fault", "fresh memory from the system", f"{p.roofs.fault_s * 1e6:,.2f} µs")
     for kind, rate in p.roofs.byte_ceilings:
         table.add_row("kernel ceiling", _kernel(kind), f"{rate / 1e9:,.1f} GB/s")
@@ -277,8 +298,11 @@ def peaks_table(peaks: Peaks, cache: str | None = None) -> Group:
         table.add_row("per-op overhead", f"tiny {kind}", f"{seconds * 1e6:,.1f} µs")
     table.add_row("ridge point", "peak ÷ largest-copy bandwidth", f"{p.roofs.ridge:,.1f} FLOP/B")
     for kind, samples, loo, spread in kernel_rows(p):
-        table.add_row("kernel model", f"{kind}, {samples} samples (runs ±{100 * spread / 2:.0f} %)",
-                      f"{100 * loo:.1f} % error from its neighbours")  # fmt: skip
+        table.add_row(
+            "kernel model",
+            f"{kind}, {samples} samples (runs ±{100 * spread / 2:.0f} %)",
+            f"{100 * loo:.1f} % error from its neighbours",
+        )
     if p.allocator:
         table.add_row("allocator", "while the kernels were timed", p.allocator.split(":")[0])
     lines: list = [Fit(table)]

@@ -33,10 +33,11 @@ def summary(profile: Profile, title: str = "", published: Published | None = Non
     grid.add_column(justify="right")
     grid.add_column(style="dim")
     grid.add_row(
-        "params", human(profile.params),
+        "params",
+        human(profile.params),
         f"weights {human(kinds['weights'])} · biases {human(kinds['biases'])} · "
         f"norm {human(kinds['norm'])}; buffers {human(profile.buffers)} (not counted)",
-    )  # fmt: skip
+    )
     grid.add_row("MACs", human(profile.macs), "conv + fc multiply-accumulates")
     grid.add_row(
         "FLOPs", human(profile.flops), " · ".join(f"{k} {human(v)}" for k, v in cats.items())
@@ -112,8 +113,12 @@ def cross_check(check: CrossCheck, limit: int = 10) -> Group:
     table = Table(title=f"{a.model}: analytic vs empirical ({e.source})", title_justify="left")
     for name in ("metric", "analytic", "empirical", "difference"):
         table.add_column(name, justify="left" if name == "metric" else "right")
-    metrics = [("params", a.params, e.params), ("MACs", a.macs, e.macs),
-               ("FLOPs", a.flops, e.flops), ("buffers", a.buffers, e.buffers)]  # fmt: skip
+    metrics = [
+        ("params", a.params, e.params),
+        ("MACs", a.macs, e.macs),
+        ("FLOPs", a.flops, e.flops),
+        ("buffers", a.buffers, e.buffers),
+    ]
     for category in a.flops_by_category:
         left, right = a.flops_by_category[category], e.flops_by_category.get(category, 0)
         if left or right:
@@ -156,17 +161,25 @@ def training(lines: Sequence[tuple[str, str, str]], mode: str) -> Panel:
 
 def row_comparison(records: Sequence[dict[str, Any]], batch: int) -> Fit:
     """Every row counted both ways; rows that differ in red."""
-    table = Table(title=f"rows · analytic vs empirical · MACs at batch {batch}",
-                  title_justify="left", show_edge=False)  # fmt: skip
+    table = Table(
+        title=f"rows · analytic vs empirical · MACs at batch {batch}",
+        title_justify="left",
+        show_edge=False,
+    )
     for name in ("path", "op", "params analytic", "empirical", "MACs analytic", "empirical ", ""):
         table.add_column(name.strip(), justify="left" if name in ("path", "op") else "right")
     for r in records:
         style = "" if r["agree"] else "bold red"
         table.add_row(
-            r["path"], r["op"], _number(r["analytic_params"]), _number(r["empirical_params"]),
-            _number(r["analytic_macs"]), _number(r["empirical_macs"]),
-            Text("=" if r["agree"] else "≠", style=style or "green"), style=style,
-        )  # fmt: skip
+            r["path"],
+            r["op"],
+            _number(r["analytic_params"]),
+            _number(r["empirical_params"]),
+            _number(r["analytic_macs"]),
+            _number(r["empirical_macs"]),
+            Text("=" if r["agree"] else "≠", style=style or "green"),
+            style=style,
+        )
     return Fit(table, ("op",))
 
 

@@ -50,9 +50,14 @@ def command_bar(label: str, phases: Sequence[str]) -> Iterator[Bar]:
     if not console.is_terminal:
         yield Bar(_plain_lines(console, label), phases)
         return
-    columns = (TextColumn("{task.description}"), BarColumn(),
-               TextColumn("{task.percentage:>3.0f} %"), TimeElapsedColumn(), TextColumn("left"),
-               TimeRemainingColumn())  # fmt: skip
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f} %"),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task(label, total=1.0)
 
@@ -71,8 +76,11 @@ def _plain_lines(console: Console, label: str) -> Callable[[str, float], None]:
         if now - last["at"] < PLAIN_EVERY_S and phase == last["phase"]:
             return
         last.update(at=now, phase=phase)
-        console.print(f"cnnprof: {label} · {stage} · {100 * done:.0f} % · {now - started:.0f} s",
-                      highlight=False, soft_wrap=True)  # fmt: skip
+        console.print(
+            f"cnnprof: {label} · {stage} · {100 * done:.0f} % · {now - started:.0f} s",
+            highlight=False,
+            soft_wrap=True,
+        )
 
     return show
 

@@ -18,10 +18,27 @@ from cnnprof.results.timing import Timing
 # (`undecided`); a latency ratio names the model it was measured against and both medians; a
 # predicted latency names the device profile it was predicted for.
 CHECK_COLUMNS = (
-    "model", "metric", "kind", "reference", "value", "limit", "delta", "status", "value_p10",
-    "value_p90", "undecided", "against", "model_median_ms", "model_p10_ms", "model_p90_ms",
-    "against_median_ms", "against_p10_ms", "against_p90_ms", "rounds", "device_profile",
-)  # fmt: skip
+    "model",
+    "metric",
+    "kind",
+    "reference",
+    "value",
+    "limit",
+    "delta",
+    "status",
+    "value_p10",
+    "value_p90",
+    "undecided",
+    "against",
+    "model_median_ms",
+    "model_p10_ms",
+    "model_p90_ms",
+    "against_median_ms",
+    "against_p10_ms",
+    "against_p90_ms",
+    "rounds",
+    "device_profile",
+)
 
 
 def _number(x: float) -> float | int:
@@ -40,24 +57,26 @@ def check_records(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
         low, high = r.spread or (None, None)
         mine = r.ratio.model_timing if r.ratio else None
         other = r.ratio.reference_timing if r.ratio else None
-        out.append({
-            "model": r.model,
-            "metric": r.metric,
-            "kind": r.kind,
-            "reference": _number(r.before),
-            "value": _number(r.after),
-            "limit": _number(r.limit),
-            "delta": round(r.delta, 6),
-            "status": "ok" if r.ok else "FAIL",
-            "value_p10": None if low is None else _number(low),
-            "value_p90": None if high is None else _number(high),
-            "undecided": r.undecided,
-            "against": r.ratio.reference if r.ratio else None,
-            **{f"model_{q}_ms": _ms(mine, q) for q in ("median", "p10", "p90")},
-            **{f"against_{q}_ms": _ms(other, q) for q in ("median", "p10", "p90")},
-            "rounds": r.ratio.rounds if r.ratio else None,
-            "device_profile": r.device_profile,
-        })  # fmt: skip
+        out.append(
+            {
+                "model": r.model,
+                "metric": r.metric,
+                "kind": r.kind,
+                "reference": _number(r.before),
+                "value": _number(r.after),
+                "limit": _number(r.limit),
+                "delta": round(r.delta, 6),
+                "status": "ok" if r.ok else "FAIL",
+                "value_p10": None if low is None else _number(low),
+                "value_p90": None if high is None else _number(high),
+                "undecided": r.undecided,
+                "against": r.ratio.reference if r.ratio else None,
+                **{f"model_{q}_ms": _ms(mine, q) for q in ("median", "p10", "p90")},
+                **{f"against_{q}_ms": _ms(other, q) for q in ("median", "p10", "p90")},
+                "rounds": r.ratio.rounds if r.ratio else None,
+                "device_profile": r.device_profile,
+            }
+        )
     return out
 
 
@@ -110,10 +129,17 @@ def check_markdown(results: Sequence[CheckResult]) -> str:
         else f"**cnnprof check: all {len(results)} metrics hold** ✅\n\n"
     )
     rows = [
-        (r.model, r.label, human(r.before), human(r.after), f"{100 * r.delta:+.2f} %",
-         human(r.limit), status(r) if r.ok else f"**{status(r)}**")
+        (
+            r.model,
+            r.label,
+            human(r.before),
+            human(r.after),
+            f"{100 * r.delta:+.2f} %",
+            human(r.limit),
+            status(r) if r.ok else f"**{status(r)}**",
+        )
         for r in results
-    ]  # fmt: skip
+    ]
     headers = ("model", "metric", "before / limit", "after", "delta", "allowed", "status")
     return head + to_markdown(headers, rows, right=2)
 

@@ -193,18 +193,35 @@ def latency_markdown(
         faulting = any(layer.page_faults for layer in t.layers)
         body = [
             (
-                r["path"], r["op"], ms_fixed(r["seconds"]), percent(r["time_share"]),
-                percent(r["mac_share"]), f"{r['gmacs_per_s']:.1f}", human_bytes(r["bytes"]),
+                r["path"],
+                r["op"],
+                ms_fixed(r["seconds"]),
+                percent(r["time_share"]),
+                percent(r["mac_share"]),
+                f"{r['gmacs_per_s']:.1f}",
+                human_bytes(r["bytes"]),
                 f"{r['intensity']:.1f}",
                 *([fault_count(r["page_faults"])] if faulting else []),
                 *([_ms_or_dash(r["kernel_predicted_seconds"])] if kernels else []),
-                _ms_or_dash(r["predicted_seconds"]), r["bound"] or "–",
+                _ms_or_dash(r["predicted_seconds"]),
+                r["bound"] or "–",
             )
             for r in layer_records(t, estimate, sort, top, kernels=kernels)
-        ]  # fmt: skip
-        headers = ("path", "op", "ms", "time %", "MACs %", "GMAC/s", "bytes", "FLOP/B",
-                   *(["faults"] if faulting else []), *(["kernels ms"] if kernels else []),
-                   "roofline ms", "bound")  # fmt: skip
+        ]
+        headers = (
+            "path",
+            "op",
+            "ms",
+            "time %",
+            "MACs %",
+            "GMAC/s",
+            "bytes",
+            "FLOP/B",
+            *(["faults"] if faulting else []),
+            *(["kernels ms"] if kernels else []),
+            "roofline ms",
+            "bound",
+        )
         parts.append("\n" + to_markdown(headers, body, right=2))
     return "".join(parts)
 
@@ -238,23 +255,41 @@ def peaks_records(peaks: Peaks) -> list[dict[str, Any]]:
     records = [
         {"metric": "compute", "size": "", "value": peaks.roofs.flops_per_s, "unit": "FLOP/s"}
     ]
-    records += [{"metric": "bandwidth", "size": n, "value": b, "unit": "B/s"}
-                for n, b in peaks.roofs.bandwidth]  # fmt: skip
-    records += [{"metric": label, "size": f, "value": r, "unit": "FLOP/s"}
-                for label, curve in peaks.conv_curves() for f, r in curve]  # fmt: skip
+    records += [
+        {"metric": "bandwidth", "size": n, "value": b, "unit": "B/s"}
+        for n, b in peaks.roofs.bandwidth
+    ]
+    records += [
+        {"metric": label, "size": f, "value": r, "unit": "FLOP/s"}
+        for label, curve in peaks.conv_curves()
+        for f, r in curve
+    ]
     reorder = f"{peaks.roofs.layout_kernel} reorder"
-    records += [{"metric": reorder, "size": n, "value": b, "unit": "B/s"}
-                for n, b in peaks.roofs.layout]  # fmt: skip
+    records += [
+        {"metric": reorder, "size": n, "value": b, "unit": "B/s"} for n, b in peaks.roofs.layout
+    ]
     records.append({"metric": "page fault", "size": "", "value": peaks.roofs.fault_s, "unit": "s"})
-    records += [{"metric": f"ceiling {k}", "size": "", "value": v, "unit": "B/s"}
-                for k, v in peaks.roofs.byte_ceilings]  # fmt: skip
-    records += [{"metric": f"ceiling {k}", "size": "", "value": v, "unit": "FLOP/s"}
-                for k, v in peaks.roofs.flop_ceilings]  # fmt: skip
-    records += [{"metric": f"overhead {k}", "size": "", "value": v, "unit": "s"}
-                for k, v in peaks.roofs.op_overhead]  # fmt: skip
-    records += [{"metric": f"kernel model {label}", "size": samples, "value": loo,
-                 "unit": "error from its neighbours"}
-                for label, samples, loo, _ in kernel_rows(peaks)]  # fmt: skip
+    records += [
+        {"metric": f"ceiling {k}", "size": "", "value": v, "unit": "B/s"}
+        for k, v in peaks.roofs.byte_ceilings
+    ]
+    records += [
+        {"metric": f"ceiling {k}", "size": "", "value": v, "unit": "FLOP/s"}
+        for k, v in peaks.roofs.flop_ceilings
+    ]
+    records += [
+        {"metric": f"overhead {k}", "size": "", "value": v, "unit": "s"}
+        for k, v in peaks.roofs.op_overhead
+    ]
+    records += [
+        {
+            "metric": f"kernel model {label}",
+            "size": samples,
+            "value": loo,
+            "unit": "error from its neighbours",
+        }
+        for label, samples, loo, _ in kernel_rows(peaks)
+    ]
     return records
 
 
@@ -270,20 +305,33 @@ def peaks_markdown(peaks: Peaks) -> str:
         f"torch {peaks.torch_version}, measured {peaks.measured_at}\n\n"
     )
     rows = [("peak compute", "large matmul", f"{peaks.roofs.flops_per_s / 1e9:,.1f} GFLOP/s")]
-    rows += [("bandwidth", f"copy moving {human_bytes(n)}", f"{b / 1e9:,.1f} GB/s")
-             for n, b in peaks.roofs.bandwidth]  # fmt: skip
-    rows += [(label, flop_size(f), f"{r / 1e9:,.1f} GFLOP/s")
-             for label, curve in peaks.conv_curves() for f, r in curve]  # fmt: skip
-    rows += [(f"{peaks.roofs.layout_kernel} reorder", f"NCHW moving {human_bytes(n)}",
-              f"{b / 1e9:,.1f} GB/s") for n, b in peaks.roofs.layout]  # fmt: skip
+    rows += [
+        ("bandwidth", f"copy moving {human_bytes(n)}", f"{b / 1e9:,.1f} GB/s")
+        for n, b in peaks.roofs.bandwidth
+    ]
+    rows += [
+        (label, flop_size(f), f"{r / 1e9:,.1f} GFLOP/s")
+        for label, curve in peaks.conv_curves()
+        for f, r in curve
+    ]
+    rows += [
+        (
+            f"{peaks.roofs.layout_kernel} reorder",
+            f"NCHW moving {human_bytes(n)}",
+            f"{b / 1e9:,.1f} GB/s",
+        )
+        for n, b in peaks.roofs.layout
+    ]
     rows.append(
         ("page fault", "fresh memory from the system", f"{peaks.roofs.fault_s * 1e6:.2f} µs")
     )
     rows += [("kernel ceiling", k, f"{v / 1e9:,.1f} GB/s") for k, v in peaks.roofs.byte_ceilings]
     rows += [("kernel ceiling", k, f"{v / 1e9:,.2f} GFLOP/s") for k, v in peaks.roofs.flop_ceilings]
     rows += [("overhead", f"tiny {k}", f"{v * 1e6:.1f} µs") for k, v in peaks.roofs.op_overhead]
-    rows += [("kernel model", f"{kind}, {n} samples", f"{100 * loo:.1f} % from its neighbours")
-             for kind, n, loo, _ in kernel_rows(peaks)]  # fmt: skip
+    rows += [
+        ("kernel model", f"{kind}, {n} samples", f"{100 * loo:.1f} % from its neighbours")
+        for kind, n, loo, _ in kernel_rows(peaks)
+    ]
     return title + to_markdown(("metric", "measured on", "value"), rows, right=2)
 
 
@@ -378,12 +426,16 @@ def prediction_markdown(
     if layers:
         body = [
             (
-                r["path"], r["op"], ms_fixed(r["predicted_seconds"]), percent(r["time_share"]),
+                r["path"],
+                r["op"],
+                ms_fixed(r["predicted_seconds"]),
+                percent(r["time_share"]),
                 _ms_or_dash(r["roofline_seconds"]),
-                r["bound"] or "–", "roofline" if r["on_roofline"] else "kernels",
+                r["bound"] or "–",
+                "roofline" if r["on_roofline"] else "kernels",
             )
             for r in prediction_records(p, roofline)
-        ]  # fmt: skip
+        ]
         headers = ("path", "op", "predicted ms", "time %", "roofline ms", "bound", "from")
         parts.append("\n" + to_markdown(headers, body, right=2))
     return "".join(parts)

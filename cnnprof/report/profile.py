@@ -153,10 +153,21 @@ LAYER_COLUMNS = (
 BY_OP_COLUMNS = ("op_kind", "rows", "params", "macs", "flops")
 
 TOTAL_COLUMNS = (
-    "model", "input", "batch", "dtype", "params", "weights", "biases", "norm", "buffers",
-    "macs", "flops", *(f"flops_{c}" for c in FLOP_CATEGORIES),
-    "param_bytes", "peak_activation_bytes",
-)  # fmt: skip
+    "model",
+    "input",
+    "batch",
+    "dtype",
+    "params",
+    "weights",
+    "biases",
+    "norm",
+    "buffers",
+    "macs",
+    "flops",
+    *(f"flops_{c}" for c in FLOP_CATEGORIES),
+    "param_bytes",
+    "peak_activation_bytes",
+)
 
 
 def total_record(profile: Profile) -> dict[str, Any]:
@@ -199,8 +210,9 @@ def profile_csv(
     if not (layers or by_kind):
         record = total_record(profile)
         if timing is not None:
-            record.update(latency_ms=round(timing.median * 1e3, 4), throughput=round(
-                timing.throughput, 2))  # fmt: skip
+            record.update(
+                latency_ms=round(timing.median * 1e3, 4), throughput=round(timing.throughput, 2)
+            )
         return to_csv([record], list(record))
     rows = shown_rows(profile, by_kind, sort, top)
     if by_kind:
@@ -246,8 +258,9 @@ def profile_markdown(
         ("parameter memory", f"{t['param_bytes']:,} B", human_bytes(t["param_bytes"])),
         ("peak activations", f"{peak:,} B", human_bytes(peak)),
     ]
-    title = (f"**{profile.model}** — input {profile.input_text}, batch {profile.batch}, "
-             f"{profile.dtype}")  # fmt: skip
+    title = (
+        f"**{profile.model}** — input {profile.input_text}, batch {profile.batch}, {profile.dtype}"
+    )
     parts = [title + "\n", to_markdown(("metric", "exact", "≈"), summary)]
     if published is not None:
         parts.append(f"\nPublished ({published.source}): {published_text(published)}\n")
@@ -256,10 +269,18 @@ def profile_markdown(
     tables += [shown_rows(profile, False, sort, top)] if layers else []
     for rows in tables:  # by op first, then every row: the terminal's order
         body = [
-            (r.path, r.op, r.kernel_text, r.in_shape, r.out_shape, human(r.params),
-             human(r.macs * profile.batch), share(r.macs, profile.macs / profile.batch))
+            (
+                r.path,
+                r.op,
+                r.kernel_text,
+                r.in_shape,
+                r.out_shape,
+                human(r.params),
+                human(r.macs * profile.batch),
+                share(r.macs, profile.macs / profile.batch),
+            )
             for r in rows
-        ]  # fmt: skip
+        ]
         headers = ("path", "op", "kernel", "input", "output", "params", "MACs", "MACs %")
         parts.append("\n" + to_markdown(headers, body, right=4))
     return "".join(parts)
@@ -344,8 +365,15 @@ def cross_check_records(check: CrossCheck) -> list[dict[str, Any]]:
     ]
 
 
-ROW_COMPARISON_COLUMNS = ("path", "op", "analytic_params", "empirical_params", "analytic_macs",
-                          "empirical_macs", "agree")  # fmt: skip
+ROW_COMPARISON_COLUMNS = (
+    "path",
+    "op",
+    "analytic_params",
+    "empirical_params",
+    "analytic_macs",
+    "empirical_macs",
+    "agree",
+)
 
 
 def row_comparison(check: CrossCheck) -> list[dict[str, Any]]:
@@ -371,20 +399,38 @@ def _compared(
     a_macs = None if left is None else left.macs * batch
     e_macs = None if right is None else right.macs * batch
     return {
-        "path": path, "op": op, "analytic_params": a_params, "empirical_params": e_params,
-        "analytic_macs": a_macs, "empirical_macs": e_macs,
+        "path": path,
+        "op": op,
+        "analytic_params": a_params,
+        "empirical_params": e_params,
+        "analytic_macs": a_macs,
+        "empirical_macs": e_macs,
         "agree": (a_params, a_macs) == (e_params, e_macs),
-    }  # fmt: skip
+    }
 
 
 def row_comparison_markdown(check: CrossCheck) -> str:
     rows = [
-        (r["path"], r["op"], _count(r["analytic_params"]), _count(r["empirical_params"]),
-         _count(r["analytic_macs"]), _count(r["empirical_macs"]), "=" if r["agree"] else "≠")
+        (
+            r["path"],
+            r["op"],
+            _count(r["analytic_params"]),
+            _count(r["empirical_params"]),
+            _count(r["analytic_macs"]),
+            _count(r["empirical_macs"]),
+            "=" if r["agree"] else "≠",
+        )
         for r in row_comparison(check)
-    ]  # fmt: skip
-    headers = ("path", "op", "params (analytic)", "params (empirical)", "MACs (analytic)",
-               "MACs (empirical)", "")  # fmt: skip
+    ]
+    headers = (
+        "path",
+        "op",
+        "params (analytic)",
+        "params (empirical)",
+        "MACs (analytic)",
+        "MACs (empirical)",
+        "",
+    )
     return to_markdown(headers, rows, right=2)
 
 

@@ -47,14 +47,21 @@ def training_lines(
     rows = [
         ("trainable params", f"{cost.trainable_params:,}", f"frozen {cost.frozen_params:,}"),
         ("forward MACs", human(cost.forward_macs), "whole network"),
-        ("backward MACs", human(cost.backward_macs),
-         f"weight-grad {human(cost.weight_grad_macs)} · input-grad {human(cost.input_grad_macs)}"),
+        (
+            "backward MACs",
+            human(cost.backward_macs),
+            f"weight-grad {human(cost.weight_grad_macs)} · "
+            f"input-grad {human(cost.input_grad_macs)}",
+        ),
         ("training step MACs", human(cost.step_macs), "forward + backward, at the batch"),
         ("kept for backward", human_bytes(cost.saved_activation_bytes), "activations"),
         ("gradients", human_bytes(cost.gradient_bytes), "one per trainable parameter"),
-        ("optimizer state", f"SGD-momentum {human_bytes(opt['sgd_momentum'])}",
-         f"Adam {human_bytes(opt['adam'])}"),
-    ]  # fmt: skip
+        (
+            "optimizer state",
+            f"SGD-momentum {human_bytes(opt['sgd_momentum'])}",
+            f"Adam {human_bytes(opt['adam'])}",
+        ),
+    ]
     if measured is not None:
         same = measured.backward_macs == cost.backward_macs
         verdict = "equals the analytic count" if same else "DIFFERS from the analytic count"
@@ -62,12 +69,15 @@ def training_lines(
         if measured.grouped:
             wrong = sum(g.torch_macs for g in measured.grouped)
             right = sum(g.correct_macs for g in measured.grouped)
-            rows.append((
-                "torch's counter", human(measured.torch_backward_macs),
-                f"its convolution_backward formula ignores groups: {len(measured.grouped)} "
-                f"grouped convs cost {human(wrong)} there, {human(right)} groups-aware "
-                f"(×{wrong / right:.0f})",
-            ))  # fmt: skip
+            rows.append(
+                (
+                    "torch's counter",
+                    human(measured.torch_backward_macs),
+                    f"its convolution_backward formula ignores groups: {len(measured.grouped)} "
+                    f"grouped convs cost {human(wrong)} there, {human(right)} groups-aware "
+                    f"(×{wrong / right:.0f})",
+                )
+            )
     return rows
 
 

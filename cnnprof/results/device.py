@@ -200,9 +200,18 @@ KERNEL_FEATURES: Mapping[str, tuple[str, ...]] = MappingProxyType(
 )
 # How many work terms each kind's line is fitted over (`cnnprof.analytic.predictor.TERMS`).
 KERNEL_TERMS: Mapping[str, int] = MappingProxyType(
-    {"conv": 5, "pointwise": 5, "dwconv": 5, "linear": 5, "maxpool": 4, "avgpool": 4, "norm": 2,
-     "act": 3, "add": 2}
-)  # fmt: skip
+    {
+        "conv": 5,
+        "pointwise": 5,
+        "dwconv": 5,
+        "linear": 5,
+        "maxpool": 4,
+        "avgpool": 4,
+        "norm": 2,
+        "act": 3,
+        "add": 2,
+    }
+)
 RECORD_LIMIT = 16 * 2**20  # bytes of a device record read back (a thorough one holds ~1 MB)
 # lanes: the largest power of two up to 64 that divides the channels (in per group and out):
 # SIMD kernels run their fast path on whole vectors of channels, and a convolution on 56
@@ -276,8 +285,10 @@ def roofline_note(label: str, prediction: Prediction | None) -> str | None:
     if not rows:
         return None
     shown = ", ".join(rows[:3]) + (f" and {len(rows) - 3} more" if len(rows) > 3 else "")
-    return (f"{label}: predicted_ms costs {len(rows)} row{'s' * (len(rows) != 1)} on the "
-            f"roofline, no kernel model of the device profile covering them ({shown})")  # fmt: skip
+    return (
+        f"{label}: predicted_ms costs {len(rows)} row{'s' * (len(rows) != 1)} on the "
+        f"roofline, no kernel model of the device profile covering them ({shown})"
+    )
 
 
 PEAKS_SCHEMA = "cnnprof.device/1"
@@ -370,17 +381,25 @@ class DeviceProfile:
     def record(self) -> dict[str, Any]:
         """What identifies the calibration, as a baseline and a document record it."""
         p = self.peaks
-        return {"device_profile": self.name, "device": p.device, "device_name": p.device_name,
-                "threads": p.threads, "dtype": p.dtype, "torch": p.torch_version,
-                "calibrated_at": p.measured_at}  # fmt: skip
+        return {
+            "device_profile": self.name,
+            "device": p.device,
+            "device_name": p.device_name,
+            "threads": p.threads,
+            "dtype": p.dtype,
+            "torch": p.torch_version,
+            "calibrated_at": p.measured_at,
+        }
 
     def describe(self) -> str:
         """``predicted for Test CPU, 2 threads, float32 (device profile NAME: torch …,
         calibrated …)``."""
         p = self.peaks
-        return (f"predicted for {p.device_name}, {p.threads} thread{'s' * (p.threads != 1)}, "
-                f"{p.dtype} (device profile {self.name}: torch {p.torch_version}, calibrated "
-                f"{p.measured_at})")  # fmt: skip
+        return (
+            f"predicted for {p.device_name}, {p.threads} thread{'s' * (p.threads != 1)}, "
+            f"{p.dtype} (device profile {self.name}: torch {p.torch_version}, calibrated "
+            f"{p.measured_at})"
+        )
 
 
 @dataclass(frozen=True)
@@ -408,8 +427,11 @@ def unusable(record: Peaks) -> str | None:
             return f"{name} is not text"
     if record.dtype not in LATENCY_DTYPES:
         return f"dtype {record.dtype!r}"
-    for name, value in (("threads", record.threads), ("curve_pixels", r.curve_pixels),
-                        ("few_pixels", r.few_pixels)):  # fmt: skip
+    for name, value in (
+        ("threads", record.threads),
+        ("curve_pixels", r.curve_pixels),
+        ("few_pixels", r.few_pixels),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             return f"{name} {value!r} is not a count"
     if not _positive(r.flops_per_s):
@@ -448,8 +470,10 @@ def kernels_unusable(record: Peaks) -> str | None:
             return f"the {model.kind} model's coefficients are not finite and non-negative"
         if len(model.scale) != len(width) or not all(_positive(v) for v in model.scale):
             return f"the {model.kind} model's scale does not fit its features"
-        if not model.samples or any(len(x) != len(width) or not all(map(math.isfinite, x))
-                                    or not math.isfinite(r) for x, r in model.samples):  # fmt: skip
+        if not model.samples or any(
+            len(x) != len(width) or not all(map(math.isfinite, x)) or not math.isfinite(r)
+            for x, r in model.samples
+        ):
             return f"the {model.kind} model holds a sample that does not fit its features"
     return None
 

@@ -21,8 +21,10 @@ def _dips(curve: tuple[tuple[float, float], ...], what: str, unit: str) -> list[
     out = []
     for (_, before), (size, rate), (_, after) in zip(curve, curve[1:], curve[2:], strict=False):
         if rate * DIP < before and rate * DIP < after:
-            out.append(f"{what} at {size:,.0f}: {rate / 1e9:,.2f} {unit} between "
-                       f"{before / 1e9:,.2f} and {after / 1e9:,.2f}")  # fmt: skip
+            out.append(
+                f"{what} at {size:,.0f}: {rate / 1e9:,.2f} {unit} between "
+                f"{before / 1e9:,.2f} and {after / 1e9:,.2f}"
+            )
     return out
 
 
@@ -37,13 +39,17 @@ def implausible(peaks: Peaks) -> list[str]:
         reasons.append("no matmul peak was measured")
     rounds = [p for p in peaks.peak_rounds if p > 0]
     if len(rounds) > 1 and max(rounds) > ROUND_SPREAD * min(rounds):
-        reasons.append(f"the matmul peak differed between rounds: {min(rounds) / 1e9:,.1f} to "
-                       f"{max(rounds) / 1e9:,.1f} GFLOP/s")  # fmt: skip
+        reasons.append(
+            f"the matmul peak differed between rounds: {min(rounds) / 1e9:,.1f} to "
+            f"{max(rounds) / 1e9:,.1f} GFLOP/s"
+        )
     reasons += _dips(r.bandwidth, "copy bandwidth, bytes", "GB/s")
     for label, curve in peaks.conv_curves():
         reasons += _dips(curve, label + ", FLOPs", "GFLOP/s")
         fastest = max((rate for _, rate in curve), default=0.0)
         if r.flops_per_s > 0 and fastest > DIP * r.flops_per_s:
-            reasons.append(f"{label} reached {fastest / 1e9:,.1f} GFLOP/s, beyond the matmul "
-                           f"peak {r.flops_per_s / 1e9:,.1f}")  # fmt: skip
+            reasons.append(
+                f"{label} reached {fastest / 1e9:,.1f} GFLOP/s, beyond the matmul "
+                f"peak {r.flops_per_s / 1e9:,.1f}"
+            )
     return reasons

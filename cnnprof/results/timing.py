@@ -47,15 +47,18 @@ class LatencySettings:
         if self.device not in DEVICES:
             raise OptionError(f"--device {self.device}: expected one of {', '.join(DEVICES)}")
         if self.allocator not in ALLOCATORS:
-            raise OptionError(f"--allocator {self.allocator}: expected one of "
-                              f"{', '.join(ALLOCATORS)}")  # fmt: skip
+            raise OptionError(
+                f"--allocator {self.allocator}: expected one of {', '.join(ALLOCATORS)}"
+            )
         if self.threads is not None and self.threads < 1:
             raise OptionError(f"--threads {self.threads}: expected a thread count ≥ 1")
         cores = cpu_cores()
         if self.threads is not None and self.threads > cores:
-            raise OptionError(f"--threads {self.threads}: this machine gives cnnprof {cores} "
-                              f"cores; more threads than cores only measure contention, give "
-                              f"at most {cores}")  # fmt: skip
+            raise OptionError(
+                f"--threads {self.threads}: this machine gives cnnprof {cores} "
+                f"cores; more threads than cores only measure contention, give "
+                f"at most {cores}"
+            )
         if self.warmup is not None and self.warmup < 0:
             raise OptionError(f"--warmup {self.warmup}: expected a run count ≥ 0 or 'auto'")
         if self.runs is not None and self.min_time is not None:

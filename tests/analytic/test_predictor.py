@@ -28,8 +28,16 @@ from cnnprof.results.profile import LayerCost, Profile
 
 
 def _conv_sample(rng: random.Random) -> tuple[float, ...]:
-    return (1, rng.choice((8, 16, 64, 256)), rng.choice((16, 64, 256)), rng.choice((49, 784, 3136)),
-            rng.choice((1, 9)), 1, 1, 8)  # fmt: skip
+    return (
+        1,
+        rng.choice((8, 16, 64, 256)),
+        rng.choice((16, 64, 256)),
+        rng.choice((49, 784, 3136)),
+        rng.choice((1, 9)),
+        1,
+        1,
+        8,
+    )
 
 
 def _law(x: tuple[float, ...]) -> float:
@@ -130,10 +138,16 @@ def test_rows_no_model_covers_go_to_the_roofline():
 
 CURVE = ((1_000, 1e10), (1_000_000, 2e10))
 ROOFS = Roofs(
-    flops_per_s=1e11, conv_curve=CURVE, kxk_curve=CURVE, conv_curve_few=CURVE,
-    kxk_curve_few=CURVE, bandwidth=CURVE, curve_pixels=784, few_pixels=49,
+    flops_per_s=1e11,
+    conv_curve=CURVE,
+    kxk_curve=CURVE,
+    conv_curve_few=CURVE,
+    kxk_curve_few=CURVE,
+    bandwidth=CURVE,
+    curve_pixels=784,
+    few_pixels=49,
     op_overhead=(("conv", 1e-5), ("norm", 1e-6), ("act", 1e-6), ("pool", 1e-6)),
-)  # fmt: skip
+)
 
 
 def _model(kind: str, coefficients: tuple[float, ...]) -> KernelModel:
@@ -144,14 +158,20 @@ def _model(kind: str, coefficients: tuple[float, ...]) -> KernelModel:
 
 def _device(**changes: object) -> Peaks:
     base = dict(
-        device="cpu", device_name="Test CPU", torch_version="2.13.0", threads=2, dtype="float32",
-        measured_at="2026-11-29T00:00:00+00:00", roofs=ROOFS, module_s=2e-6,
+        device="cpu",
+        device_name="Test CPU",
+        torch_version="2.13.0",
+        threads=2,
+        dtype="float32",
+        measured_at="2026-11-29T00:00:00+00:00",
+        roofs=ROOFS,
+        module_s=2e-6,
         kernels=(
             _model("conv", (10e-6, 1e-10, 0.0, 0.0, 0.0)),
             _model("norm", (3e-6, 1e-10)),
             _model("act", (2e-6, 1e-10, 0.0)),
         ),
-    )  # fmt: skip
+    )
     return Peaks(**{**base, **changes})
 
 
@@ -228,9 +248,15 @@ def test_cli_predicts_for_a_device_profile_in_every_format(tmp_path: Path):
 
 @pytest.mark.parametrize(
     "extra",
-    [["--runs", "3"], ["--threads", "1"], ["--allocator", "release"], ["--budget", "5"],
-     ["--warmup", "2"], ["--channels-last"]],
-)  # fmt: skip
+    [
+        ["--runs", "3"],
+        ["--threads", "1"],
+        ["--allocator", "release"],
+        ["--budget", "5"],
+        ["--warmup", "2"],
+        ["--channels-last"],
+    ],
+)
 def test_cli_refuses_measuring_options_with_a_device_profile(tmp_path: Path, extra: list[str]):
     path = str(_saved(tmp_path, _device()))
     assert_error(run("latency", "mobilenet", "--device-profile", path, *extra), extra[0])
@@ -248,11 +274,16 @@ def test_prediction_for_a_device_profile_needs_no_torch(tmp_path: Path):
     stub = tmp_path / "stub" / "torch"
     stub.mkdir(parents=True)
     (stub / "__init__.py").write_text("raise ImportError('no torch here')\n", encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        p for p in (str(stub.parent), os.environ.get("PYTHONPATH")) if p)}  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (str(stub.parent), os.environ.get("PYTHONPATH")) if p
+        ),
+    }
     args = ["-m", "cnnprof", "latency", "resnet50", "--device-profile", str(path), "-f", "json"]
-    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env,
-                          timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, env=env, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     with_torch = api.predict_on(request("resnet50"), _device()).kernels.seconds
     assert json.loads(proc.stdout)["predicted_s"] == pytest.approx(with_torch, rel=1e-12)
@@ -278,8 +309,22 @@ def test_a_profile_with_a_coefficient_missing_is_refused_in_one_line(tmp_path: P
 
 
 def test_a_1d_or_3d_kernel_goes_to_the_roofline_not_a_2d_model():
-    conv3d = LayerCost("c3", "conv", Shape(8, 16, 16), Shape(8, 16, 16), kernel=(3, 3, 3),
-                          weight_params=8 * 8 * 27, macs=8 * 8 * 27 * 16 * 16 * 16)  # fmt: skip
-    conv1d = LayerCost("c1", "conv", Shape(8, 64, 1), Shape(8, 64, 1), kernel=(3,),
-                          weight_params=8 * 8 * 3, macs=8 * 8 * 3 * 64)  # fmt: skip
+    conv3d = LayerCost(
+        "c3",
+        "conv",
+        Shape(8, 16, 16),
+        Shape(8, 16, 16),
+        kernel=(3, 3, 3),
+        weight_params=8 * 8 * 27,
+        macs=8 * 8 * 27 * 16 * 16 * 16,
+    )
+    conv1d = LayerCost(
+        "c1",
+        "conv",
+        Shape(8, 64, 1),
+        Shape(8, 64, 1),
+        kernel=(3,),
+        weight_params=8 * 8 * 3,
+        macs=8 * 8 * 3 * 64,
+    )
     assert calls(conv3d, 1) is None and calls(conv1d, 1) is None

@@ -43,8 +43,14 @@ def _snapshot(directory: Path, *models: str, options: tuple[str, ...] = ()) -> P
 
 def _cli(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
     """cnnprof in its own process (for what only a process shows: the environment, stdout)."""
-    return subprocess.run([sys.executable, "-m", "cnnprof", *args], cwd=ROOT, text=True,
-                          capture_output=True, timeout=120, **kwargs)  # type: ignore[call-overload]  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "cnnprof", *args],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        timeout=120,
+        **kwargs,
+    )  # type: ignore[call-overload]
 
 
 # --- atomic writes ------------------------------------------------------------------------------
@@ -139,8 +145,10 @@ def test_concurrent_updaters_queue_and_lose_nothing(tmp_path):
     target = tmp_path / "log.txt"
     target.write_text("")
     marks = [chr(ord("a") + i) for i in range(12)]
-    procs = [subprocess.Popen([sys.executable, "-c", UPDATER, str(target), mark], cwd=ROOT)
-             for mark in marks]  # fmt: skip
+    procs = [
+        subprocess.Popen([sys.executable, "-c", UPDATER, str(target), mark], cwd=ROOT)
+        for mark in marks
+    ]
     assert all(p.wait(timeout=120) == 0 for p in procs)
     assert sorted(target.read_text()) == marks, "every updater's write is there, once"
 
@@ -162,10 +170,15 @@ def test_concurrent_check_updates_never_expose_a_partial_baseline(tmp_path):
     baseline = _snapshot(tmp_path, str(_spec(tmp_path)), "lenet5")
     _spec(tmp_path, extra="  - {op: dws, out: 32}\n")
     procs = [
-        subprocess.Popen([sys.executable, "-m", "cnnprof", "check", str(baseline), "--update"],
-                         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "cnnprof", "check", str(baseline), "--update"],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(6)
-    ]  # fmt: skip
+    ]
     reads = 0
     while any(p.poll() is None for p in procs):
         data = json.loads(baseline.read_text())  # a partial file would not parse
@@ -253,8 +266,10 @@ def test_what_a_factory_prints_stays_out_of_the_json():
 @torch_only
 def test_a_factory_that_never_returns_stops_at_the_timeout():
     start = time.monotonic()
-    assert_error(run("count", f"{GUESTS}:never_returns", "--timeout", "1"),
-                 "construct did not finish within 1 s (--timeout)")  # fmt: skip
+    assert_error(
+        run("count", f"{GUESTS}:never_returns", "--timeout", "1"),
+        "construct did not finish within 1 s (--timeout)",
+    )
     assert time.monotonic() - start < 10
 
 
@@ -420,8 +435,10 @@ def test_yaml_aliases_that_expand_without_end_are_refused_fast(tmp_path):
     rows = "\n".join(f"  - {{op: conv, out: {8 + i}, k: 3}}" for i in range(20))
     variants = "\n".join(f"  v{i}: {{layers: *rows}}" for i in range(5000))
     spec = tmp_path / "bomb.yaml"
-    spec.write_text(f"family: bomb\npaper: p\ninput: [3, 32, 32]\nlayers: &rows\n{rows}\n"
-                    f"variants:\n{variants}\n")  # fmt: skip
+    spec.write_text(
+        f"family: bomb\npaper: p\ninput: [3, 32, 32]\nlayers: &rows\n{rows}\n"
+        f"variants:\n{variants}\n"
+    )
     start = time.monotonic()
     assert_error(run("count", str(spec)), "expands to more than")
     assert time.monotonic() - start < 10
@@ -429,16 +446,20 @@ def test_yaml_aliases_that_expand_without_end_are_refused_fast(tmp_path):
 
 def test_a_sweep_grid_is_bounded_before_it_is_built():
     assert_error(run("sweep", "mobilenet", "--alpha", "0..1000000000"), "1,000,000,001 points")
-    assert_error(run("sweep", "mobilenet", "--alpha", "1..200", "--resolution", "100..300"),
-                 "40,200 points", "--max-points")  # fmt: skip
+    assert_error(
+        run("sweep", "mobilenet", "--alpha", "1..200", "--resolution", "100..300"),
+        "40,200 points",
+        "--max-points",
+    )
     args = ("sweep", "lenet5", "--resolution", "32..44", "--depth", "1,2", "--max-points", "30")
     assert run(*args).exit_code == 0
 
 
 def test_a_plot_over_its_own_output_is_refused(tmp_path):
     out = str(tmp_path / "x.png")
-    assert_error(run("sweep", "mobilenet", "--alpha", "1,0.5", "--plot", out, "-o", out),
-                 "the same file")  # fmt: skip
+    assert_error(
+        run("sweep", "mobilenet", "--alpha", "1,0.5", "--plot", out, "-o", out), "the same file"
+    )
 
 
 @torch_only
@@ -517,16 +538,36 @@ def test_a_cache_with_wrong_values_is_measured_again_with_a_note(tmp_path, monke
 def _fake_peaks() -> dict[str, object]:
     curve = [[1000, 1e9], [2000, 2e9]]
     return {
-        "schema": "cnnprof.device/1", "device": "cpu", "device_name": "Test CPU",
-        "torch_version": "2.13.0", "threads": 1, "dtype": "float32",
-        "measured_at": "2026-01-01T00:00:00+00:00", "flops_per_s": 1e11, "conv_curve": curve,
-        "bandwidth": curve, "op_overhead": {"conv": 1e-6}, "byte_ceilings": {},
-        "flop_ceilings": {}, "kxk_curve": curve, "layout": [], "layout_kernel": "",
-        "fault_s": 0.0, "curve_pixels": 784, "conv_curve_few": curve, "kxk_curve_few": curve,
+        "schema": "cnnprof.device/1",
+        "device": "cpu",
+        "device_name": "Test CPU",
+        "torch_version": "2.13.0",
+        "threads": 1,
+        "dtype": "float32",
+        "measured_at": "2026-01-01T00:00:00+00:00",
+        "flops_per_s": 1e11,
+        "conv_curve": curve,
+        "bandwidth": curve,
+        "op_overhead": {"conv": 1e-6},
+        "byte_ceilings": {},
+        "flop_ceilings": {},
+        "kxk_curve": curve,
+        "layout": [],
+        "layout_kernel": "",
+        "fault_s": 0.0,
+        "curve_pixels": 784,
+        "conv_curve_few": curve,
+        "kxk_curve_few": curve,
         "few_pixels": 49,
-        "kernels": [{"kind": "norm", "coefficients": [1e-6, 1e-10], "scale": [1.0],
-                     "samples": [[[0.0], 0.0]]}],
-    }  # fmt: skip
+        "kernels": [
+            {
+                "kind": "norm",
+                "coefficients": [1e-6, 1e-10],
+                "scale": [1.0],
+                "samples": [[[0.0], 0.0]],
+            }
+        ],
+    }
 
 
 @torch_only

@@ -33,9 +33,20 @@ CPU = "Test CPU 3000"
 
 
 def _timing(model: str, samples: Sequence[float], threads: int = 2) -> Timing:
-    return Timing(model=model, device="cpu", device_name=CPU, threads=threads, dtype="float32",
-                  batch=1, channels_last=False, torch_version="test", samples=tuple(samples),
-                  warmup_runs=1, warmup_stable=True, budget_hit=False)  # fmt: skip
+    return Timing(
+        model=model,
+        device="cpu",
+        device_name=CPU,
+        threads=threads,
+        dtype="float32",
+        batch=1,
+        channels_last=False,
+        torch_version="test",
+        samples=tuple(samples),
+        warmup_runs=1,
+        warmup_stable=True,
+        budget_hit=False,
+    )
 
 
 def _measured(model_ms: Sequence[float], reference_ms: Sequence[float]) -> Interleaved:
@@ -51,8 +62,13 @@ class FakeMachine:
     """A `Machine` that measures nothing: ``together`` returns the rounds it is given (model
     first), and records what it was asked to measure."""
 
-    def __init__(self, model_ms: Sequence[float], reference_ms: Sequence[float],
-                 threads: int = 2, name: str = CPU) -> None:  # fmt: skip
+    def __init__(
+        self,
+        model_ms: Sequence[float],
+        reference_ms: Sequence[float],
+        threads: int = 2,
+        name: str = CPU,
+    ) -> None:
         self.rounds = (model_ms, reference_ms)
         self.asked: list[tuple[Request, ...]] = []
         self.threads, self.name = threads, name
@@ -120,12 +136,15 @@ def test_undecided_means_the_spread_holds_the_limit():
 def test_a_ratio_budget_passes_and_fails_by_the_ratio(tmp_path, fake):
     """2 ms against 10 ms is 0.2: within 0.2 (+10 %), over 0.15 (+10 %); the file's reference
     is used where an entry names none, an entry's own wins."""
-    path = _budget(tmp_path, (
-        "reference: resnet18\n"
-        "models:\n"
-        "  - {model: lenet5, max_latency_ratio: 0.2}\n"
-        "  - {model: lenet5, max_latency_ratio: 0.15, reference: 'mobilenet@alpha=0.25'}\n"
-    ))  # fmt: skip
+    path = _budget(
+        tmp_path,
+        (
+            "reference: resnet18\n"
+            "models:\n"
+            "  - {model: lenet5, max_latency_ratio: 0.2}\n"
+            "  - {model: lenet5, max_latency_ratio: 0.15, reference: 'mobilenet@alpha=0.25'}\n"
+        ),
+    )
     code, report = _check(path)
     assert code == 1
     first, second = report["results"]
@@ -134,14 +153,18 @@ def test_a_ratio_budget_passes_and_fails_by_the_ratio(tmp_path, fake):
     assert (first["model_median_ms"], first["against_median_ms"], first["rounds"]) == (2, 10, 6)
     assert second["status"] == "FAIL" and second["limit"] == pytest.approx(0.165)
     assert [[r.label for r in pair] for pair in fake.asked] == [
-        ["lenet5", "resnet18"], ["lenet5", "mobilenet@alpha=0.25"]
-    ]  # fmt: skip
+        ["lenet5", "resnet18"],
+        ["lenet5", "mobilenet@alpha=0.25"],
+    ]
     assert any("latency ratio to resnet18 0.2 " in note for note in report["notes"])
 
 
 def test_the_reference_runs_at_the_entrys_batch_and_dtype(tmp_path, fake):
-    path = _budget(tmp_path, "models:\n  - {model: lenet5, max_latency_ratio: 1, batch: 4, "
-                             "dtype: bfloat16, reference: resnet18}\n")  # fmt: skip
+    path = _budget(
+        tmp_path,
+        "models:\n  - {model: lenet5, max_latency_ratio: 1, batch: 4, "
+        "dtype: bfloat16, reference: resnet18}\n",
+    )
     _check(path)
     ((model, reference),) = fake.asked
     assert (model.batch, model.dtype) == (reference.batch, reference.dtype) == (4, "bfloat16")
@@ -152,8 +175,9 @@ def test_a_spread_over_the_limit_is_said_undecided(tmp_path, monkeypatch):
     the table, the JSON and a note say another run may judge it the other way."""
     machine = FakeMachine([1.8, 1.9, 2.0, 2.0, 2.1, 2.6], [10.0] * 6)
     monkeypatch.setattr("cnnprof.cli.measure.machine", lambda *_: machine.machine())
-    path = _budget(tmp_path, "models:\n  - {model: lenet5, max_latency_ratio: 0.2, "
-                             "reference: resnet18}\n")  # fmt: skip
+    path = _budget(
+        tmp_path, "models:\n  - {model: lenet5, max_latency_ratio: 0.2, reference: resnet18}\n"
+    )
     code, report = _check(path)
     (result,) = report["results"]
     assert code == 0 and result["undecided"] and result["status"] == "ok"
@@ -165,32 +189,55 @@ def test_a_spread_over_the_limit_is_said_undecided(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("content", "fragments"),
     [
-        ("models:\n  - {model: lenet5, max_latency_ratio: 0.5}\n",
-         ("entry 1 (lenet5)", "needs a reference model")),
-        ("models:\n  - {model: lenet5, max_latency_ratio: 0.5, reference: resnt18}\n",
-         ("field 'reference'", "unknown model 'resnt18'", "did you mean resnet18")),
-        ("reference: nosuchnet\nmodels:\n  - {model: lenet5, max_latency_ratio: 0.5}\n",
-         ("field 'reference'", "nosuchnet")),
-        ("models:\n  - {model: lenet5, max_latency_ratio: 0, reference: resnet18}\n",
-         ("field 'max_latency_ratio'", "> 0")),
-        ("models:\n  - {model: lenet5, max_latency_ratio: -2, reference: resnet18}\n",
-         ("field 'max_latency_ratio'", "> 0")),
-        ("models:\n  - {model: lenet5, max_latency_ratio: .inf, reference: resnet18}\n",
-         ("field 'max_latency_ratio'", "finite")),
-        ("models:\n  - {model: lenet5, max_latency_ratio: 0.5, reference: lenet5}\n",
-         ("the model itself",)),
-        ("models:\n  - {model: lenet5, max_macs: 1M, reference: resnet18}\n",
-         ("field 'reference'", "used only by max_latency_ratio")),
-        ("reference: resnet18\nmodels:\n  - {model: lenet5, max_macs: 1M}\n",
-         ("'reference: resnet18' is used by no entry",)),
-        ("reference: ''\nmodels:\n  - {model: lenet5, max_latency_ratio: 1}\n",
-         ("field 'reference'", "non-empty string")),
-        ("models:\n  - {model: lenet5, max_latency_ratio: 1, reference: 'mobilenet@alpha=-1'}\n",
-         ("field 'reference'", "--alpha -1")),
+        (
+            "models:\n  - {model: lenet5, max_latency_ratio: 0.5}\n",
+            ("entry 1 (lenet5)", "needs a reference model"),
+        ),
+        (
+            "models:\n  - {model: lenet5, max_latency_ratio: 0.5, reference: resnt18}\n",
+            ("field 'reference'", "unknown model 'resnt18'", "did you mean resnet18"),
+        ),
+        (
+            "reference: nosuchnet\nmodels:\n  - {model: lenet5, max_latency_ratio: 0.5}\n",
+            ("field 'reference'", "nosuchnet"),
+        ),
+        (
+            "models:\n  - {model: lenet5, max_latency_ratio: 0, reference: resnet18}\n",
+            ("field 'max_latency_ratio'", "> 0"),
+        ),
+        (
+            "models:\n  - {model: lenet5, max_latency_ratio: -2, reference: resnet18}\n",
+            ("field 'max_latency_ratio'", "> 0"),
+        ),
+        (
+            "models:\n  - {model: lenet5, max_latency_ratio: .inf, reference: resnet18}\n",
+            ("field 'max_latency_ratio'", "finite"),
+        ),
+        (
+            "models:\n  - {model: lenet5, max_latency_ratio: 0.5, reference: lenet5}\n",
+            ("the model itself",),
+        ),
+        (
+            "models:\n  - {model: lenet5, max_macs: 1M, reference: resnet18}\n",
+            ("field 'reference'", "used only by max_latency_ratio"),
+        ),
+        (
+            "reference: resnet18\nmodels:\n  - {model: lenet5, max_macs: 1M}\n",
+            ("'reference: resnet18' is used by no entry",),
+        ),
+        (
+            "reference: ''\nmodels:\n  - {model: lenet5, max_latency_ratio: 1}\n",
+            ("field 'reference'", "non-empty string"),
+        ),
+        (
+            "models:\n  - {model: lenet5, max_latency_ratio: 1, reference: 'mobilenet@alpha=-1'}\n",
+            ("field 'reference'", "--alpha -1"),
+        ),
     ],
-)  # fmt: skip
-def test_bad_ratio_entries_are_one_line_before_anything_runs(tmp_path, monkeypatch, content,
-                                                             fragments):  # fmt: skip
+)
+def test_bad_ratio_entries_are_one_line_before_anything_runs(
+    tmp_path, monkeypatch, content, fragments
+):
     counted: list[str] = []
     monkeypatch.setattr(counting, "profile_analytic", lambda req: counted.append(req.label))
     assert_error(run("check", _budget(tmp_path, content)), *fragments)
@@ -201,15 +248,19 @@ def test_a_ratio_budget_without_torch_is_refused_before_anything_is_counted(tmp_
     counted: list[str] = []
     monkeypatch.setattr(counting, "profile_analytic", lambda req: counted.append(req.label))
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now fails, as without it
-    path = _budget(tmp_path, "reference: resnet18\nmodels:\n  - {model: mobilenet, max_macs: 1G}\n"
-                             "  - {model: lenet5, max_latency_ratio: 0.5}\n")  # fmt: skip
+    path = _budget(
+        tmp_path,
+        "reference: resnet18\nmodels:\n  - {model: mobilenet, max_macs: 1G}\n"
+        "  - {model: lenet5, max_latency_ratio: 0.5}\n",
+    )
     assert_error(run("check", path), "needs torch", "pip install 'cnnprof[torch]'")
     assert counted == []
 
 
 def test_without_a_machine_the_python_api_notes_what_it_did_not_measure():
-    entry = checks.BudgetEntry("lenet5", checks.Settings(), (("max_latency_ratio", 0.5),), None,
-                              reference="resnet18")  # fmt: skip
+    entry = checks.BudgetEntry(
+        "lenet5", checks.Settings(), (("max_latency_ratio", 0.5),), None, reference="resnet18"
+    )
     notes: list[str] = []
     assert checks.check_budgets([entry], 0.0, notes=notes) == []
     assert notes == ["lenet5: max_latency_ratio not checked (no machine to measure it on)"]
@@ -220,8 +271,17 @@ def test_without_a_machine_the_python_api_notes_what_it_did_not_measure():
 
 def _snapshot_ratio(tmp_path: Path, *options: str) -> Path:
     out = tmp_path / "baseline.json"
-    result = run("snapshot", "lenet5", "--latency", "--reference", "resnet18", *options,
-                 "-o", str(out), "--force")  # fmt: skip
+    result = run(
+        "snapshot",
+        "lenet5",
+        "--latency",
+        "--reference",
+        "resnet18",
+        *options,
+        "-o",
+        str(out),
+        "--force",
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -260,8 +320,7 @@ def test_a_ratio_is_compared_on_another_cpu_with_a_note_but_not_at_other_threads
     monkeypatch.setattr("cnnprof.cli.measure.machine", lambda *_: elsewhere.machine())
     code, report = _check(str(path))
     assert code == 0 and report["results"][-1]["metric"] == "latency_ratio"
-    assert any("compared across machines" in n and "Another CPU 9000" in n
-               for n in report["notes"])  # fmt: skip
+    assert any("compared across machines" in n and "Another CPU 9000" in n for n in report["notes"])
     threads = FakeMachine([2.0] * 6, [10.0] * 6, threads=1)
     monkeypatch.setattr("cnnprof.cli.measure.machine", lambda *_: threads.machine())
     code, report = _check(str(path))
@@ -312,8 +371,10 @@ def test_the_notes_name_both_medians_and_their_spreads():
     ratio = LatencyRatio.of(_measured([2.0] * 5, [10.0] * 5), "resnet18")
     result = CheckResult("lenet5", "latency_ratio", 0.3, 0.2, 0.33, "budget", (0.2, 0.2), ratio)
     (note,) = measured_notes([result])
-    assert note == ("lenet5: latency ratio to resnet18 0.2 (p10–p90 0.2–0.2 over 5 interleaved "
-                    "rounds): 2 ms (p10–p90 2–2) against 10 ms (p10–p90 10–10)")  # fmt: skip
+    assert note == (
+        "lenet5: latency ratio to resnet18 0.2 (p10–p90 0.2–0.2 over 5 interleaved "
+        "rounds): 2 ms (p10–p90 2–2) against 10 ms (p10–p90 10–10)"
+    )
 
 
 # --- compare and sweep, measured together ---------------------------------------------------------
@@ -439,11 +500,15 @@ def test_a_baseline_from_a_quiet_moment_holds_by_ratio_under_load(tmp_path, one_
     made = run("snapshot", MODEL, "--latency", "--reference", REFERENCE, "-o", str(baseline))
     assert made.exit_code == 0, made.output
     quiet = json.loads(baseline.read_text())["models"][0]["latency"]
-    path = _budget(tmp_path, (
-        "models:\n"
-        f"  - {{model: '{MODEL}', max_latency_ms: {quiet['median_ms']}}}\n"
-        f"  - {{model: '{MODEL}', max_latency_ratio: {quiet['ratio']}, reference: '{REFERENCE}'}}\n"
-    ))  # fmt: skip
+    path = _budget(
+        tmp_path,
+        (
+            "models:\n"
+            f"  - {{model: '{MODEL}', max_latency_ms: {quiet['median_ms']}}}\n"
+            f"  - {{model: '{MODEL}', max_latency_ratio: {quiet['ratio']}, "
+            f"reference: '{REFERENCE}'}}\n"
+        ),
+    )
     busy_cpu()
     code, report = _check(path, "--latency-tolerance", TOLERANCE)
     by_metric = {r["metric"]: r for r in report["results"]}

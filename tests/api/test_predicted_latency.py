@@ -52,8 +52,10 @@ SLOWER_MS = 0.10875
 def _slower() -> Peaks:
     """The synthetic device calibrated again a day later: its convolutions half as fast."""
     norm, act = _device().kernels[1:]
-    return _device(kernels=(_model("conv", (10e-6, 2e-10, 0.0, 0.0, 0.0)), norm, act),
-                   measured_at="2026-11-30T00:00:00+00:00")  # fmt: skip
+    return _device(
+        kernels=(_model("conv", (10e-6, 2e-10, 0.0, 0.0, 0.0)), norm, act),
+        measured_at="2026-11-30T00:00:00+00:00",
+    )
 
 
 @pytest.fixture
@@ -102,13 +104,17 @@ def test_predicted_ms_is_a_metric_of_the_one_table(spec: str):
 def test_a_predicted_budget_fails_past_its_limit_and_passes_within_it(tmp_path, spec, device):
     """0.064514 ms against 0.065 (ok), 0.064 (FAIL) and 0.064 + 1 % = 0.06464 (ok): the count
     tolerance applies; every format says the same, and which profile."""
-    budget = _write(tmp_path, "budget.yaml", (
-        f"device_profile: '{device}'\n"
-        "models:\n"
-        f"  - {{model: '{spec}', max_predicted_ms: 0.065}}\n"
-        f"  - {{model: '{spec}', max_predicted_ms: 0.064}}\n"
-        f"  - {{model: '{spec}', max_predicted_ms: 0.064, tolerance: 1%}}\n"
-    ))  # fmt: skip
+    budget = _write(
+        tmp_path,
+        "budget.yaml",
+        (
+            f"device_profile: '{device}'\n"
+            "models:\n"
+            f"  - {{model: '{spec}', max_predicted_ms: 0.065}}\n"
+            f"  - {{model: '{spec}', max_predicted_ms: 0.064}}\n"
+            f"  - {{model: '{spec}', max_predicted_ms: 0.064, tolerance: 1%}}\n"
+        ),
+    )
     code, report = _json("check", budget)
     check_document(report)
     assert code == 1
@@ -127,9 +133,10 @@ def test_a_predicted_budget_fails_past_its_limit_and_passes_within_it(tmp_path, 
     records = list(csv.DictReader(io.StringIO(table.stdout)))
     assert table.exit_code == 1
     assert [(r["value"], r["limit"], r["status"], r["device_profile"]) for r in records] == [
-        ("0.064514", "0.065", "ok", device), ("0.064514", "0.064", "FAIL", device),
+        ("0.064514", "0.065", "ok", device),
+        ("0.064514", "0.064", "FAIL", device),
         ("0.064514", "0.06464", "ok", device),
-    ]  # fmt: skip
+    ]
     md = run("check", budget, "--format", "md")
     assert md.exit_code == 1 and "1 of 3 metrics over their limit" in md.stdout
     assert md.stdout.count(f"| predicted_ms ({device}) | 0.064 | 0.064514 |") == 2
@@ -142,23 +149,29 @@ def test_a_predicted_budget_fails_past_its_limit_and_passes_within_it(tmp_path, 
 
 def test_an_entrys_own_profile_wins_over_the_files(tmp_path, spec, device):
     slower = _profile(tmp_path, "slower.json", _slower())
-    budget = _write(tmp_path, "budget.yaml", (
-        f"device_profile: '{device}'\n"
-        "models:\n"
-        f"  - {{model: '{spec}', max_predicted_ms: 0.1, max_macs: 500K}}\n"
-        f"  - {{model: '{spec}', max_predicted_ms: 0.1, device_profile: '{slower}'}}\n"
-    ))  # fmt: skip
+    budget = _write(
+        tmp_path,
+        "budget.yaml",
+        (
+            f"device_profile: '{device}'\n"
+            "models:\n"
+            f"  - {{model: '{spec}', max_predicted_ms: 0.1, max_macs: 500K}}\n"
+            f"  - {{model: '{spec}', max_predicted_ms: 0.1, device_profile: '{slower}'}}\n"
+        ),
+    )
     code, report = _json("check", budget)
     assert code == 1
     predicted = [r for r in report["results"] if r["metric"] == "predicted_ms"]
     assert [(r["value"], r["device_profile"], r["status"]) for r in predicted] == [
-        (ONE_CONV_MS, device, "ok"), (SLOWER_MS, slower, "FAIL")
-    ]  # fmt: skip
+        (ONE_CONV_MS, device, "ok"),
+        (SLOWER_MS, slower, "FAIL"),
+    ]
     macs = next(r for r in report["results"] if r["metric"] == "macs")
     assert macs["device_profile"] is None and macs["value"] == 442_368
     assert [n.split(" (device profile ")[1].split(":")[0] for n in report["notes"]] == [
-        device, slower
-    ]  # fmt: skip
+        device,
+        slower,
+    ]
 
 
 def test_rows_no_kernel_model_covers_are_said(tmp_path, device):
@@ -178,27 +191,45 @@ def test_rows_no_kernel_model_covers_are_said(tmp_path, device):
 @pytest.mark.parametrize(
     ("content", "fragments"),
     [
-        ("models:\n  - {model: lenet5, max_predicted_ms: 1}\n",
-         ("entry 1 (lenet5)", "max_predicted_ms needs the device profile to predict for")),
-        ("models:\n  - {model: lenet5, max_macs: 1M, device_profile: 'DEV'}\n",
-         ("field 'device_profile'", "used only by max_predicted_ms")),
-        ("device_profile: 'DEV'\nmodels:\n  - {model: lenet5, max_macs: 1M}\n",
-         ("'device_profile: DEV' is used by no entry",)),
-        ("models:\n  - {model: lenet5, max_predicted_ms: 1, device_profile: nosuch}\n",
-         ("field 'device_profile'", "nosuch: no such file, nor a shipped profile")),
-        ("models:\n  - {model: lenet5, max_predicted_ms: 1, device_profile: 'BROKEN'}\n",
-         ("field 'device_profile'", "not a usable device profile")),
-        ("models:\n  - {model: lenet5, max_predicted_ms: 1, device_profile: 'BARE'}\n",
-         ("field 'device_profile'", "holds no kernel models")),
-        ("device_profile: 'DEV'\nmodels:\n  - {model: lenet5, max_predicted_ms: 1, "
-         "dtype: bfloat16}\n",
-         ("entry 1 (lenet5)", "calibrated in float32, the models run in bfloat16")),
-        ("device_profile: ''\nmodels:\n  - {model: lenet5, max_predicted_ms: 1}\n",
-         ("field 'device_profile'", "non-empty string")),
-        ("models:\n  - {model: lenet5, max_predicted_ms: 0, device_profile: 'DEV'}\n",
-         ("field 'max_predicted_ms'", "> 0")),
+        (
+            "models:\n  - {model: lenet5, max_predicted_ms: 1}\n",
+            ("entry 1 (lenet5)", "max_predicted_ms needs the device profile to predict for"),
+        ),
+        (
+            "models:\n  - {model: lenet5, max_macs: 1M, device_profile: 'DEV'}\n",
+            ("field 'device_profile'", "used only by max_predicted_ms"),
+        ),
+        (
+            "device_profile: 'DEV'\nmodels:\n  - {model: lenet5, max_macs: 1M}\n",
+            ("'device_profile: DEV' is used by no entry",),
+        ),
+        (
+            "models:\n  - {model: lenet5, max_predicted_ms: 1, device_profile: nosuch}\n",
+            ("field 'device_profile'", "nosuch: no such file, nor a shipped profile"),
+        ),
+        (
+            "models:\n  - {model: lenet5, max_predicted_ms: 1, device_profile: 'BROKEN'}\n",
+            ("field 'device_profile'", "not a usable device profile"),
+        ),
+        (
+            "models:\n  - {model: lenet5, max_predicted_ms: 1, device_profile: 'BARE'}\n",
+            ("field 'device_profile'", "holds no kernel models"),
+        ),
+        (
+            "device_profile: 'DEV'\nmodels:\n  - {model: lenet5, max_predicted_ms: 1, "
+            "dtype: bfloat16}\n",
+            ("entry 1 (lenet5)", "calibrated in float32, the models run in bfloat16"),
+        ),
+        (
+            "device_profile: ''\nmodels:\n  - {model: lenet5, max_predicted_ms: 1}\n",
+            ("field 'device_profile'", "non-empty string"),
+        ),
+        (
+            "models:\n  - {model: lenet5, max_predicted_ms: 0, device_profile: 'DEV'}\n",
+            ("field 'max_predicted_ms'", "> 0"),
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_predicted_budgets_are_one_line_before_anything_runs(
     tmp_path, monkeypatch, device, content, fragments
 ):
@@ -227,9 +258,14 @@ def test_snapshot_records_the_prediction_and_check_holds_it_like_a_count(tmp_pat
     entry = document["models"][0]
     assert entry["counts"]["predicted_ms"] == ONE_CONV_MS
     assert entry["prediction"] == {
-        "device_profile": device, "device": "cpu", "device_name": "Test CPU", "threads": 2,
-        "dtype": "float32", "torch": "2.13.0", "calibrated_at": "2026-11-29T00:00:00+00:00",
-    }  # fmt: skip
+        "device_profile": device,
+        "device": "cpu",
+        "device_name": "Test CPU",
+        "threads": 2,
+        "dtype": "float32",
+        "torch": "2.13.0",
+        "calibrated_at": "2026-11-29T00:00:00+00:00",
+    }
     code, report = _json("check", str(baseline))
     check_document(report)
     predicted = [r for r in report["results"] if r["metric"] == "predicted_ms"]
@@ -240,8 +276,10 @@ def test_snapshot_records_the_prediction_and_check_holds_it_like_a_count(tmp_pat
     code, report = _json("check", str(baseline), "--latency-tolerance", "100%")
     first = report["results"][5]
     assert code == 1 and (first["metric"], first["value"], first["status"]) == (
-        "predicted_ms", SLOWER_MS, "FAIL"
-    )  # fmt: skip
+        "predicted_ms",
+        SLOWER_MS,
+        "FAIL",
+    )
     assert any(
         f"device profile {device} is not the calibration the baseline was predicted with "
         "(calibrated_at 2026-11-29T00:00:00+00:00 → 2026-11-30T00:00:00+00:00)" in n
@@ -264,23 +302,34 @@ def test_snapshot_records_the_prediction_and_check_holds_it_like_a_count(tmp_pat
 @pytest.mark.parametrize(
     ("change", "fragment"),
     [
-        ({"counts": {"macs": 416520, "predicted_ms": 1.0}},
-         "counts.predicted_ms needs 'prediction'"),
-        ({"counts": {"macs": 416520}, "prediction": {"device_profile": "DEV"}},
-         "field 'prediction': used only with counts.predicted_ms"),
-        ({"counts": {"macs": 416520, "predicted_ms": 1.0},
-          "prediction": {"device_profile": "gone.json"}},
-         "prediction: field 'device_profile': gone.json: no such file"),
-        ({"counts": {"macs": 416520, "predicted_ms": 1.0}, "prediction": {}},
-         "prediction: field 'device_profile': expected a non-empty string"),
+        (
+            {"counts": {"macs": 416520, "predicted_ms": 1.0}},
+            "counts.predicted_ms needs 'prediction'",
+        ),
+        (
+            {"counts": {"macs": 416520}, "prediction": {"device_profile": "DEV"}},
+            "field 'prediction': used only with counts.predicted_ms",
+        ),
+        (
+            {
+                "counts": {"macs": 416520, "predicted_ms": 1.0},
+                "prediction": {"device_profile": "gone.json"},
+            },
+            "prediction: field 'device_profile': gone.json: no such file",
+        ),
+        (
+            {"counts": {"macs": 416520, "predicted_ms": 1.0}, "prediction": {}},
+            "prediction: field 'device_profile': expected a non-empty string",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_baseline_predictions_are_one_line(tmp_path, device, change, fragment):
     entry = {"model": "lenet5", **change}
     if "prediction" in entry and entry["prediction"].get("device_profile") == "DEV":
         entry["prediction"]["device_profile"] = device
-    path = _write(tmp_path, "baseline.json",
-                  json.dumps({"schema": "cnnprof.snapshot/1", "models": [entry]}))  # fmt: skip
+    path = _write(
+        tmp_path, "baseline.json", json.dumps({"schema": "cnnprof.snapshot/1", "models": [entry]})
+    )
     assert_error(run("check", path), "entry 1 (lenet5)", fragment)
 
 
@@ -321,8 +370,11 @@ def test_compare_shows_the_predicted_latency_side_by_side(device):
     assert data["device_profile"]["device_profile"] == device
     assert data["device_profile"]["device_name"] == "Test CPU"
     assert all(m["latency_ms"] is None for m in data["models"])  # nothing measured
-    records = list(csv.DictReader(io.StringIO(run("compare", *MODELS, "--device-profile", device,
-                                                  "-f", "csv").stdout)))  # fmt: skip
+    records = list(
+        csv.DictReader(
+            io.StringIO(run("compare", *MODELS, "--device-profile", device, "-f", "csv").stdout)
+        )
+    )
     assert [float(r["predicted_ms"]) for r in records] == expected
     assert {r["device_profile"] for r in records} == {device}
     md = run("compare", *MODELS, "--device-profile", device, "-f", "md").stdout
@@ -336,8 +388,17 @@ def test_compare_shows_the_predicted_latency_side_by_side(device):
 def test_sweep_ranks_by_mnasnets_objective_on_the_predicted_latency(device):
     """ACC × (LAT/T)^-0.07 (Tan et al. 2019, Eq. 2) with LAT the prediction; the Pareto
     frontier on the prediction against published top-1 (MobileNet paper, Table 6)."""
-    args = ("sweep", "mobilenet", "--alpha", "1,0.75,0.5,0.25", "--device-profile", device,
-            "--target-ms", "20", "--pareto")  # fmt: skip
+    args = (
+        "sweep",
+        "mobilenet",
+        "--alpha",
+        "1,0.75,0.5,0.25",
+        "--device-profile",
+        device,
+        "--target-ms",
+        "20",
+        "--pareto",
+    )
     code, data = _json(*args)
     check_document(data)
     assert code == 0 and data["ranked_on"] == "predicted_ms"
@@ -358,10 +419,17 @@ def test_sweep_ranks_by_mnasnets_objective_on_the_predicted_latency(device):
 
 
 def test_sweep_without_a_latency_refuses_a_target(device):
-    assert_error(run("sweep", "mobilenet", "--alpha", "1,0.5", "--target-ms", "20"),
-                 "--target-ms needs a latency", "--device-profile")  # fmt: skip
-    assert_error(run("sweep", "mobilenet", "--alpha", "1,0.5", "--device-profile", device,
-                     "--target-ms", "0"), "> 0 ms")  # fmt: skip
+    assert_error(
+        run("sweep", "mobilenet", "--alpha", "1,0.5", "--target-ms", "20"),
+        "--target-ms needs a latency",
+        "--device-profile",
+    )
+    assert_error(
+        run(
+            "sweep", "mobilenet", "--alpha", "1,0.5", "--device-profile", device, "--target-ms", "0"
+        ),
+        "> 0 ms",
+    )
 
 
 @pytest.mark.parametrize(
@@ -369,8 +437,11 @@ def test_sweep_without_a_latency_refuses_a_target(device):
 )
 def test_compare_and_sweep_refuse_a_profile_they_cannot_use(tmp_path, command):
     half = _profile(tmp_path, "half.json", _device(dtype="bfloat16"))
-    assert_error(run(*command, "--device-profile", half), "calibrated in bfloat16",
-                 "the models run in float32")  # fmt: skip
+    assert_error(
+        run(*command, "--device-profile", half),
+        "calibrated in bfloat16",
+        "the models run in float32",
+    )
     assert_error(run(*command, "--device-profile", "nosuch"), "--device-profile nosuch")
 
 
@@ -383,13 +454,23 @@ def test_with_latency_too_both_are_shown_and_the_prediction_ranks(monkeypatch, d
         return [_timing(r.label, [0.001 * (i + 1)] * 5) for i, r in enumerate(requests)]
 
     monkeypatch.setattr("cnnprof.cli.measure.measure_together", together)
-    _, compared = _json("compare", "mobilenet", "resnet18", "--latency", "--device-profile",
-                        device)  # fmt: skip
+    _, compared = _json("compare", "mobilenet", "resnet18", "--latency", "--device-profile", device)
     assert [m["latency_ms"] for m in compared["models"]] == [1.0, 2.0]
-    assert [m["predicted_ms"] for m in compared["models"]] == [_predicted("mobilenet"),
-                                                               _predicted("resnet18")]  # fmt: skip
-    args = ("sweep", "mobilenet", "--alpha", "1,0.25", "--latency", "--device-profile", device,
-            "--target-ms", "20")  # fmt: skip
+    assert [m["predicted_ms"] for m in compared["models"]] == [
+        _predicted("mobilenet"),
+        _predicted("resnet18"),
+    ]
+    args = (
+        "sweep",
+        "mobilenet",
+        "--alpha",
+        "1,0.25",
+        "--latency",
+        "--device-profile",
+        device,
+        "--target-ms",
+        "20",
+    )
     _, swept = _json(*args)
     assert swept["ranked_on"] == "predicted_ms"
     by_alpha = {p["alpha"]: p for p in swept["points"]}
@@ -421,29 +502,46 @@ def test_compare_sweep_and_budgets_predict_with_torch_blocked(tmp_path, spec, de
     stub = tmp_path / "stub" / "torch"
     stub.mkdir(parents=True)
     (stub / "__init__.py").write_text("raise ImportError('no torch here')\n", encoding="utf-8")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        p for p in (str(stub.parent), os.environ.get("PYTHONPATH")) if p)}  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (str(stub.parent), os.environ.get("PYTHONPATH")) if p
+        ),
+    }
 
     def cnnprof_json(*args: str) -> dict:
-        proc = subprocess.run([sys.executable, "-m", "cnnprof", *args, "-f", "json"],
-                              capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, "-m", "cnnprof", *args, "-f", "json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
         assert proc.returncode == 0, proc.stderr
         return json.loads(proc.stdout)
 
-    swept = cnnprof_json("sweep", "mobilenet", "--alpha", "1,0.5", "--device-profile", device,
-                         "--target-ms", "20")  # fmt: skip
-    here = tables.sweep(request("mobilenet"), tables.sweep_settings([1.0, 0.5], [], [], []),
-                        target_ms=20, device=DeviceProfile(device, _device()))  # fmt: skip
+    swept = cnnprof_json(
+        "sweep", "mobilenet", "--alpha", "1,0.5", "--device-profile", device, "--target-ms", "20"
+    )
+    here = tables.sweep(
+        request("mobilenet"),
+        tables.sweep_settings([1.0, 0.5], [], [], []),
+        target_ms=20,
+        device=DeviceProfile(device, _device()),
+    )
     assert [p["mnas_objective"] for p in swept["points"]] == [p.objective for p in here]
     assert [p["predicted_ms"] for p in swept["points"]] == [
         value(p.column, "predicted_ms") for p in here
-    ]  # fmt: skip
+    ]
     compared = cnnprof_json("compare", "resnet50", "mobilenet", "--device-profile", device)
     assert [m["predicted_ms"] for m in compared["models"]] == [
-        _predicted("resnet50"), _predicted("mobilenet")
-    ]  # fmt: skip
-    budget = _write(tmp_path, "budget.yaml",
-                    f"models:\n  - {{model: '{spec}', max_predicted_ms: 0.065, "
-                    f"device_profile: '{device}'}}\n")  # fmt: skip
+        _predicted("resnet50"),
+        _predicted("mobilenet"),
+    ]
+    budget = _write(
+        tmp_path,
+        "budget.yaml",
+        f"models:\n  - {{model: '{spec}', max_predicted_ms: 0.065, device_profile: '{device}'}}\n",
+    )
     checked = cnnprof_json("check", budget)
     assert checked["passed"] and checked["results"][0]["value"] == ONE_CONV_MS

@@ -42,8 +42,19 @@ PROPERTY = settings(
 norms = st.sampled_from(["none", "bn"])
 acts = st.sampled_from(ACTIVATIONS)
 channels = st.integers(1, 24)
-OPS = ["conv", "dwconv", "pwconv", "dws", "mbconv", "fused_mbconv", "bottleneck", "convnext",
-       "layernorm", "maxpool", "avgpool"]  # fmt: skip
+OPS = [
+    "conv",
+    "dwconv",
+    "pwconv",
+    "dws",
+    "mbconv",
+    "fused_mbconv",
+    "bottleneck",
+    "convnext",
+    "layernorm",
+    "maxpool",
+    "avgpool",
+]
 BLOCKS = ["shuffle", "fire", "dense", "transition", "norm"]
 
 
@@ -107,19 +118,26 @@ def specs(draw: Any) -> tuple[dict[str, Any], list[str]]:
             s = _stride(draw, min(h, w))
             groups = draw(st.sampled_from([1, 1, 2, 3, 4]))
             row.update(
-                mid=groups * draw(st.integers(1, 6)), out=draw(channels), s=s,
-                groups=groups, se=draw(st.sampled_from([0, 0.25])),
-                stride_at=draw(st.sampled_from(["1x1", "3x3"])), norm=draw(norms), act=draw(acts),
-            )  # fmt: skip
+                mid=groups * draw(st.integers(1, 6)),
+                out=draw(channels),
+                s=s,
+                groups=groups,
+                se=draw(st.sampled_from([0, 0.25])),
+                stride_at=draw(st.sampled_from(["1x1", "3x3"])),
+                norm=draw(norms),
+                act=draw(acts),
+            )
             if draw(st.integers(0, 3)) == 0:
                 row["repeat"] = 2
             h, w = out_size(h, 1, s, 0), out_size(w, 1, s, 0)
             c = row["out"]
         elif op == "convnext":  # stride 1, channels kept
             row.update(
-                k=draw(st.sampled_from([3, 5, 7])), t=draw(st.sampled_from([1, 2, 4])),
-                layer_scale=draw(st.booleans()), act=draw(acts),
-            )  # fmt: skip
+                k=draw(st.sampled_from([3, 5, 7])),
+                t=draw(st.sampled_from([1, 2, 4])),
+                layer_scale=draw(st.booleans()),
+                act=draw(acts),
+            )
             if draw(st.integers(0, 3)) == 0:
                 row["repeat"] = 2
         elif op == "layernorm":

@@ -304,8 +304,12 @@ def test_convnext_block_rows_and_flop_categories():
     p = cnnprof.count("convnext_tiny")
     block = [r for r in p.rows if r.path.startswith("stage1.0.")]
     assert [r.path.rsplit(".", 1)[1] for r in block] == [
-        "dwconv", "norm", "pwconv1", "pwconv2", "layer_scale"
-    ]  # fmt: skip
+        "dwconv",
+        "norm",
+        "pwconv1",
+        "pwconv2",
+        "layer_scale",
+    ]
     dw, norm, pw1, pw2, scale = block
     assert dw.op == "dwconv" and dw.kernel == (7, 7)
     assert pw1.out_shape.c == 4 * 96 and pw2.out_shape.c == 96
@@ -321,8 +325,12 @@ def test_convnext_block_without_layer_scale():
     from cnnprof.arch.scale import resolve
 
     text = GENERATED.replace("  - {generate: regnet}\n", "  - {op: convnext, layer_scale: false}\n")
-    family = parse_family(text.replace("  small: {design: {d: 6, w0: 16, wa: 8.0, wm: 2.0, g: 8, "
-                                       "se: 0.25}}\n", "  small: {}\n"), "c.yaml")  # fmt: skip
+    family = parse_family(
+        text.replace(
+            "  small: {design: {d: 6, w0: 16, wa: 8.0, wm: 2.0, g: 8, se: 0.25}}\n", "  small: {}\n"
+        ),
+        "c.yaml",
+    )
     rows = {r.path: r for r in profile(resolve(family, "small")).rows}
     assert "1.layer_scale" not in rows
     assert rows["1.pwconv2"].flops["add"] == 32 * 32 * 32

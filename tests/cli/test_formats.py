@@ -16,8 +16,23 @@ import pytest
 from conftest import run
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "formats.md"
-NUMERIC_UNITS = {"count", "bytes", "s", "ms", "%", "fraction", "ratio", "images", "images/s",
-                 "channels", "pixels", "FLOP/s", "GMAC/s", "FLOP/byte", "bytes/s"}  # fmt: skip
+NUMERIC_UNITS = {
+    "count",
+    "bytes",
+    "s",
+    "ms",
+    "%",
+    "fraction",
+    "ratio",
+    "images",
+    "images/s",
+    "channels",
+    "pixels",
+    "FLOP/s",
+    "GMAC/s",
+    "FLOP/byte",
+    "bytes/s",
+}
 
 
 def _schemas() -> dict[str, dict[str, str]]:
@@ -131,8 +146,22 @@ def test_measured_commands_match_their_schemas(tmp_path: Path, monkeypatch) -> N
 
 
 # Columns that name things; every other CSV cell is a number or empty.
-NAME_COLUMNS = {"model", "twin", "path", "op", "kernel", "written", "op_kind", "metric", "kind",
-                "status", "official", "input", "output", "dtype"}  # fmt: skip
+NAME_COLUMNS = {
+    "model",
+    "twin",
+    "path",
+    "op",
+    "kernel",
+    "written",
+    "op_kind",
+    "metric",
+    "kind",
+    "status",
+    "official",
+    "input",
+    "output",
+    "dtype",
+}
 CSV_COMMANDS = [
     ("count", "mobilenet", "--layers"),
     ("count", "mobilenet", "--by", "op"),

@@ -17,8 +17,15 @@ COMMAND = typer.main.get_command(app)
 assert isinstance(COMMAND, click.Group)
 CONTEXT = click.Context(COMMAND)
 COMMANDS = {name: COMMAND.get_command(CONTEXT, name) for name in COMMAND.list_commands(CONTEXT)}
-MODEL_FORMS = ("cnnprof list", "mobilenet@alpha=0.5", "torchvision:NAME", "timm:NAME",
-               "package.module:factory", "file.py:factory", "spec.yaml")  # fmt: skip
+MODEL_FORMS = (
+    "cnnprof list",
+    "mobilenet@alpha=0.5",
+    "torchvision:NAME",
+    "timm:NAME",
+    "package.module:factory",
+    "file.py:factory",
+    "spec.yaml",
+)
 
 
 def _help(*args: str) -> str:
@@ -55,8 +62,16 @@ def test_count_states_the_counting_convention_and_lists_choices() -> None:
 
 def test_budget_keys_are_in_check_help() -> None:
     text = _help("check")
-    for key in ("max_params", "max_macs", "max_flops", "max_memory", "max_param_memory",
-                "max_latency_ms", "max_latency_ratio", "max_predicted_ms"):  # fmt: skip
+    for key in (
+        "max_params",
+        "max_macs",
+        "max_flops",
+        "max_memory",
+        "max_param_memory",
+        "max_latency_ms",
+        "max_latency_ratio",
+        "max_predicted_ms",
+    ):
         assert key in text
 
 

@@ -19,10 +19,12 @@ COMMANDS = {
     "count by op": (["count", "resnet50", "--by", "op"], ["conv 1×1"]),
     "compare": (["compare", "mobilenet", "mobilenet@alpha=0.5,res=160"], ["568.74 M", "76.52 M"]),
     "separable": (["separable", "mobilenet", "--layers"], ["mobilenet@standard", "568.74 M"]),
-    "sweep": (["sweep", "mobilenet", "--alpha", "1,0.5", "--resolution", "224,128"],
-              ["149.50 M", "49.16 M"]),
+    "sweep": (
+        ["sweep", "mobilenet", "--alpha", "1,0.5", "--resolution", "224,128"],
+        ["149.50 M", "49.16 M"],
+    ),
     "check": (["check", "configs/budgets/zoo.yaml"], ["efficientnet_b7", "mobilenet@alpha=0.5"]),
-}  # fmt: skip
+}
 
 
 def _run(args: list[str], columns: str | None) -> str:

@@ -129,9 +129,11 @@ def test_models_that_cannot_live_on_meta(factory: str) -> None:
     expected = "meta (built on the CPU" if factory.endswith("built") else "cpu with real tensors"
     assert profile.counted_on.startswith(expected)
     if factory.endswith("branching"):  # its forward depends on the data: the output says so
-        assert profile.counted_on.endswith("random input 3×2×2 (seed 0): what depends on the "
-                                           "data (how many proposals a detector keeps) is "
-                                           "counted for this input only")  # fmt: skip
+        assert profile.counted_on.endswith(
+            "random input 3×2×2 (seed 0): what depends on the "
+            "data (how many proposals a detector keeps) is "
+            "counted for this input only"
+        )
 
 
 def test_budget_fails_on_the_transformers_true_params(tmp_path: Path) -> None:
@@ -163,8 +165,17 @@ def test_check_fails_an_incomplete_count_unless_allowed(tmp_path: Path) -> None:
 
 
 def test_input_of_any_rank_and_max_depth_on_the_command_line() -> None:
-    result = run("count", "tests/factories/conv3d.py:make", "--input", "3,4,4,4", "--format",
-                 "json", "--layers", "--max-depth", "1")  # fmt: skip
+    result = run(
+        "count",
+        "tests/factories/conv3d.py:make",
+        "--input",
+        "3,4,4,4",
+        "--format",
+        "json",
+        "--layers",
+        "--max-depth",
+        "1",
+    )
     assert result.exit_code == 0, result.output
     assert '"inputs": [\n    [\n      3,\n      4,\n      4,\n      4' in result.output
     assert '"macs": 10368' in result.output

@@ -118,13 +118,16 @@ def test_rows_own_the_convolutions_inside_them():
 def test_best_of_two_rounds_keeps_each_figure_at_its_best(tiny_peaks: Path):
     a = peaks_module.measure_peaks("cpu", "float32", 1, plan=replace(TINY_PLAN, rounds=1))
     r = a.roofs
-    b = replace(a, roofs=replace(
-        r,
-        flops_per_s=2 * r.flops_per_s,
-        op_overhead=tuple((k, v / 2) for k, v in r.op_overhead),
-        bandwidth=tuple((n, rate / 2) for n, rate in r.bandwidth),
-        fault_s=3 * r.fault_s,
-    ))  # fmt: skip
+    b = replace(
+        a,
+        roofs=replace(
+            r,
+            flops_per_s=2 * r.flops_per_s,
+            op_overhead=tuple((k, v / 2) for k, v in r.op_overhead),
+            bandwidth=tuple((n, rate / 2) for n, rate in r.bandwidth),
+            fault_s=3 * r.fault_s,
+        ),
+    )
     merged = peaks_module.best(a, b).roofs
     assert merged.flops_per_s == b.roofs.flops_per_s and merged.op_overhead == b.roofs.op_overhead
     assert merged.bandwidth == r.bandwidth and merged.fault_s == r.fault_s
@@ -309,8 +312,13 @@ ROOFS = Roofs(
     conv_curve=((10**6, 20e9), (10**8, 80e9)),
     bandwidth=((2**16, 60e9), (2**24, 20e9), (2**28, 10e9)),
     op_overhead=(
-        ("conv", 10e-6), ("norm", 8e-6), ("act", 2e-6), ("linear", 5e-6),
-        ("conv/mkldnn", 70e-6), ("conv/mkldnn/channels_last", 50e-6), ("conv/slow2d", 9e-6),
+        ("conv", 10e-6),
+        ("norm", 8e-6),
+        ("act", 2e-6),
+        ("linear", 5e-6),
+        ("conv/mkldnn", 70e-6),
+        ("conv/mkldnn/channels_last", 50e-6),
+        ("conv/slow2d", 9e-6),
     ),
     byte_ceilings=(("dwconv", 3e9), ("dwconv/channels_last", 9e9)),
     flop_ceilings=(("maxpool", 0.3e9), ("lrn", 1e9)),
@@ -318,7 +326,7 @@ ROOFS = Roofs(
     layout=((2**16, 40e9), (2**24, 5e9)),
     layout_kernel="mkldnn",
     fault_s=1e-6,
-)  # fmt: skip
+)
 
 
 def test_roofline_rows_are_sums_of_their_ops():
@@ -387,8 +395,9 @@ def test_nchw_tensors_on_the_reordering_kernel_pay_two_reorders():
     pw = rows["3.pw"]
     inp, out = 4 * pw.in_shape.elements, 4 * pw.out_shape.elements
     reordered = layer_estimate(pw, ROOFS, 1, 4, launches=("mkldnn",)).ops[0]
-    assert reordered.layout_s == pytest.approx(reorder_s(ROOFS.layout, inp) + reorder_s(
-        ROOFS.layout, out))  # fmt: skip
+    assert reordered.layout_s == pytest.approx(
+        reorder_s(ROOFS.layout, inp) + reorder_s(ROOFS.layout, out)
+    )
     assert reordered.seconds == pytest.approx(
         max(reordered.compute_s, reordered.memory_s) + reordered.overhead_s + reordered.layout_s
     )
@@ -421,8 +430,9 @@ def test_convolutions_on_few_positions_move_toward_their_own_curve():
     assert rate(replace(op, pixels=7)) == pytest.approx(low), "flat below the probes"
     assert rate(replace(op, pixels=196)) == pytest.approx((many + low) / 2), "log"
     assert rate(replace(op, pixels=0)) == pytest.approx(many), "positions unknown"
-    squeeze = next(r for r in api.profile_analytic(api.request("efficientnet_b0")).rows
-                   if r.op == "se")  # fmt: skip
+    squeeze = next(
+        r for r in api.profile_analytic(api.request("efficientnet_b0")).rows if r.op == "se"
+    )
     assert row_ops(squeeze, 4, 4)[0].pixels == 4, "an SE block convolves a pooled 1×1 map"
     kxk = replace(op, kernel=(3, 3), pixels=49)
     assert rate(kxk) == pytest.approx(interpolate(ROOFS.kxk_curve, 10**7)), "no pair"
@@ -512,10 +522,26 @@ def test_cli_latency_json_csv_md(tmp_path: Path):
     assert data["runs"] == 3 and len(data["samples_s"]) == 3
     assert data["p10_s"] <= data["median_s"] <= data["p90_s"]
     assert data["threads"] >= 1 and data["predicted_s"] > 0
-    assert [row["path"] for row in data["layers"]] == ["C1", "S2", "C3", "S4", "C5", "flat", "F6",
-                                                       "output"]  # fmt: skip
-    assert {"seconds", "time_share", "mac_share", "gmacs_per_s", "bytes", "intensity",
-            "predicted_seconds", "bound"} <= set(data["layers"][0])  # fmt: skip
+    assert [row["path"] for row in data["layers"]] == [
+        "C1",
+        "S2",
+        "C3",
+        "S4",
+        "C5",
+        "flat",
+        "F6",
+        "output",
+    ]
+    assert {
+        "seconds",
+        "time_share",
+        "mac_share",
+        "gmacs_per_s",
+        "bytes",
+        "intensity",
+        "predicted_seconds",
+        "bound",
+    } <= set(data["layers"][0])
     csv_text = ok("latency", "lenet5", "--runs", "3", "-f", "csv")
     assert csv_text.splitlines()[0].startswith("model,device,device_name,threads")
     md = ok("latency", "lenet5", "--runs", "3", "--layers", "-f", "md")
@@ -612,11 +638,28 @@ def test_the_release_regime_takes_fresh_pages_every_run_and_steady_does_not(tiny
     in a fresh process, as `cnnprof latency` runs (a heap grown earlier serves blocks itself)."""
 
     def faults(regime: str) -> tuple[float, str]:
-        args = ["latency", "mobilenet@alpha=0.25", "--runs", "5", "--warmup", "3",
-                "--allocator", regime, "--budget", "5", "-f", "json"]  # fmt: skip
+        args = [
+            "latency",
+            "mobilenet@alpha=0.25",
+            "--runs",
+            "5",
+            "--warmup",
+            "3",
+            "--allocator",
+            regime,
+            "--budget",
+            "5",
+            "-f",
+            "json",
+        ]
         env = {**os.environ, "CNNPROF_CACHE_DIR": str(tiny_peaks)}
-        proc = subprocess.run([sys.executable, "-m", "cnnprof", *args], capture_output=True,
-                              text=True, env=env, timeout=300)  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, "-m", "cnnprof", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
         assert proc.returncode == 0, proc.stderr
         data = json.loads(proc.stdout)
         return data["page_faults"], data["allocator"]
@@ -661,8 +704,12 @@ def test_every_calibration_plan_draws_networks_that_build(kind: str):
     for plan in (kernels.KERNEL_PLANS[kind], kernels.more_samples(kernels.KERNEL_PLANS[kind])):
         nets = kernels._networks(plan, torch.device("meta"), torch.float32)
         assert len(nets) == sum(plan.networks)
-        convs = [op.call for net in nets for op in net.ops
-                 if op.call and op.call.kind in ("conv", "pointwise")]  # fmt: skip
+        convs = [
+            op.call
+            for net in nets
+            for op in net.ops
+            if op.call and op.call.kind in ("conv", "pointwise")
+        ]
         # building is the check (nn.Conv2d refuses groups that do not divide the channels);
         # and grouped convolutions are among what was built
         assert any(c.x[6] > 1 for c in convs)

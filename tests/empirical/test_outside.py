@@ -168,9 +168,16 @@ def test_module_called_twice_is_costed_twice() -> None:
 @pytest.mark.parametrize("reference", [f"{FILE}:make", f"{MODULE}:make"])
 def test_cli_count_empirical_json(reference: str) -> None:
     result = run(
-        "count", reference, "--arg", "num_classes=7", "--input", "3,32,32", "--empirical",
-        "--format", "json",
-    )  # fmt: skip
+        "count",
+        reference,
+        "--arg",
+        "num_classes=7",
+        "--input",
+        "3,32,32",
+        "--empirical",
+        "--format",
+        "json",
+    )
     assert result.exit_code == 0, (result.stdout, result.stderr)
     data = json.loads(result.stdout)
     assert data["agree"] is True
@@ -207,13 +214,15 @@ def test_cli_module_that_fails_to_import(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_cli_module_that_does_not_exist() -> None:
-    assert_error(run("count", "cnnprof_no_such_package.models:make"),
-                 "cnnprof_no_such_package.models:make")  # fmt: skip
+    assert_error(
+        run("count", "cnnprof_no_such_package.models:make"), "cnnprof_no_such_package.models:make"
+    )
 
 
 def test_cli_factory_name_missing() -> None:
-    assert_error(run("count", f"{FILE}:no_such_factory"), f"{FILE}:no_such_factory",
-                 "no_such_factory")  # fmt: skip
+    assert_error(
+        run("count", f"{FILE}:no_such_factory"), f"{FILE}:no_such_factory", "no_such_factory"
+    )
     assert_error(run("count", f"{MODULE}:no_such_factory"), f"{MODULE}:no_such_factory")
 
 
