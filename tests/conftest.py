@@ -2,8 +2,8 @@
 the markers (`torch`, `plot`, `slow`) and a seeded Hypothesis profile.
 
 Markers: a test marked `torch` or `plot` is skipped, not failed, where torch or matplotlib is not
-installed (the analytic path needs neither); `slow` marks tests of a minute or more
-(`pytest -m "not slow"` leaves them out). A module that needs torch at import time calls
+installed (the analytic path needs neither); `slow` marks tests that start a process or take
+seconds (`pytest -m "not slow"` leaves them out). A module that needs torch at import time calls
 `pytest.importorskip("torch")` first and carries `pytestmark = pytest.mark.torch`.
 """
 
@@ -38,7 +38,7 @@ EXTRAS = {"torch": "torch", "plot": "matplotlib"}
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "torch: needs torch (skipped without it)")
     config.addinivalue_line("markers", "plot: needs matplotlib (skipped without it)")
-    config.addinivalue_line("markers", "slow: takes a minute or more")
+    config.addinivalue_line("markers", "slow: starts a process or takes seconds")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

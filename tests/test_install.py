@@ -51,6 +51,7 @@ def _shell(command: str, bin_dir: Path, env: dict[str, str]) -> subprocess.Compl
     )
 
 
+@pytest.mark.slow
 def test_workflow_installs_and_guards(fresh: Path, tmp_path: Path) -> None:
     flow = yaml.safe_load((ROOT / ".github/workflows/cnnprof.yml").read_text())
     job = flow["jobs"]["budget"]
@@ -68,6 +69,7 @@ def test_workflow_installs_and_guards(fresh: Path, tmp_path: Path) -> None:
     assert "FAIL" in summary.read_text()
 
 
+@pytest.mark.slow
 def test_pre_commit_hook_installs_and_guards(fresh: Path, tmp_path: Path) -> None:
     (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     assert hook["language"] == "python"  # pre-commit pip-installs this repository
@@ -80,6 +82,7 @@ def test_pre_commit_hook_installs_and_guards(fresh: Path, tmp_path: Path) -> Non
     assert "mobilenet_v1" in failed.stdout
 
 
+@pytest.mark.slow
 def test_no_torch_in_the_fresh_install(fresh: Path) -> None:
     """The budget check needs no torch, so neither recipe installs it."""
     code = "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is not None)"

@@ -379,10 +379,12 @@ COUNT = ["count", "mobilenet", "--alpha", "0.5"]
     ],
     ids=["help", "list", "count"],
 )
+@pytest.mark.slow
 def test_a_command_loads_only_what_it_runs(tmp_path: Path, argv: list[str], forbidden):
     assert unused(loaded_by(argv, tmp_path), forbidden) == []
 
 
+@pytest.mark.slow
 def test_the_load_check_sees_what_a_command_loads(tmp_path: Path):
     """The check could fail: `latency --help` imports the latency command's module and with it
     the latency and device modules."""

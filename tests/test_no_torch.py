@@ -54,6 +54,7 @@ def run_python(args: list[str], stub: Path | None = None) -> subprocess.Complete
     )
 
 
+@pytest.mark.slow
 def test_stub_really_blocks_torch(no_torch_path: Path):
     """The stub works: with it on the path, `import torch` fails."""
     proc = run_python(["-c", "import torch"], stub=no_torch_path)
@@ -61,6 +62,7 @@ def test_stub_really_blocks_torch(no_torch_path: Path):
     assert "forbidden" in proc.stderr
 
 
+@pytest.mark.slow
 def test_count_without_torch(no_torch_path: Path):
     proc = run_python(["-m", "cnnprof", "count", "mobilenet", "--alpha", "0.5"], no_torch_path)
     assert proc.returncode == 0, proc.stderr
@@ -68,6 +70,7 @@ def test_count_without_torch(no_torch_path: Path):
     assert proc.stderr == ""
 
 
+@pytest.mark.slow
 def test_count_json_without_torch(no_torch_path: Path):
     args = ["-m", "cnnprof", "count", "mobilenet", "--alpha", "0.5", "--format", "json"]
     proc = run_python(args, no_torch_path)
@@ -75,6 +78,7 @@ def test_count_json_without_torch(no_torch_path: Path):
     assert json.loads(proc.stdout)["totals"]["macs"] == HALF_MACS
 
 
+@pytest.mark.slow
 def test_list_without_torch(no_torch_path: Path):
     proc = run_python(["-m", "cnnprof", "list"], no_torch_path)
     assert proc.returncode == 0, proc.stderr
@@ -112,6 +116,7 @@ def run_blocked(body: str) -> subprocess.CompletedProcess[str]:
     return run_python(["-c", BLOCKER + textwrap.dedent(body) + check])
 
 
+@pytest.mark.slow
 def test_blocker_really_blocks_torch():
     """The blocker works: an attempt, even one caught, is recorded and fails the check."""
     proc = run_blocked(
@@ -126,6 +131,7 @@ def test_blocker_really_blocks_torch():
     assert "tried to import: ['torch']" in proc.stderr
 
 
+@pytest.mark.slow
 def test_api_count_imports_no_torch():
     """The documented check: `cnnprof.count('mobilenet')`, then torch is not in sys.modules."""
     proc = run_python(
@@ -134,6 +140,7 @@ def test_api_count_imports_no_torch():
     assert proc.returncode == 0, proc.stderr
 
 
+@pytest.mark.slow
 def test_api_count_never_tries_torch():
     """Stronger: not even an attempt to import torch (a try/except ImportError would hide it)."""
     proc = run_blocked(
@@ -157,6 +164,7 @@ def test_api_count_never_tries_torch():
     ],
     ids=["count", "count json", "list", "error"],
 )
+@pytest.mark.slow
 def test_cli_never_tries_torch(argv: list[str]):
     proc = run_blocked(
         f"""
@@ -184,6 +192,7 @@ HINT = "needs torch: pip install 'cnnprof[torch]'"
         (["compare", "mobilenet", "resnet18", "--latency"], "--latency"),
     ],
 )
+@pytest.mark.slow
 def test_what_needs_torch_says_so_in_one_line(no_torch_path: Path, argv: list[str], needs: str):
     """Without torch, anything that needs it ends in exit 2 and one line naming the extra."""
     proc = run_python(["-m", "cnnprof", *argv], no_torch_path)

@@ -268,6 +268,7 @@ def test_cli_refuses_a_dtype_the_profile_was_not_calibrated_in(tmp_path: Path):
     assert_error(result, "calibrated in float32")
 
 
+@pytest.mark.slow
 def test_prediction_for_a_device_profile_needs_no_torch(tmp_path: Path):
     """The same figure with torch absent (a stub that refuses the import) as with it present."""
     path = _saved(tmp_path, _device())

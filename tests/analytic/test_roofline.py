@@ -199,6 +199,7 @@ def test_max_pool_and_lrn_have_their_own_compute_ceilings():
     assert op.kind == "lrn" and op.compute_s == pytest.approx(lrn.flops["lrn"] / 1e9)
 
 
+@pytest.mark.slow
 def test_roofline_and_reports_never_import_torch():
     code = (
         "import sys\n"

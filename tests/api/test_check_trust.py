@@ -141,6 +141,7 @@ files.update(Path(sys.argv[1]), lambda old: old + sys.argv[2].encode(), "--updat
 """
 
 
+@pytest.mark.slow
 def test_concurrent_updaters_queue_and_lose_nothing(tmp_path):
     target = tmp_path / "log.txt"
     target.write_text("")
@@ -166,6 +167,7 @@ def test_an_update_refuses_a_file_changed_under_it(tmp_path):
     assert target.read_text() == "someone else's\n"
 
 
+@pytest.mark.slow
 def test_concurrent_check_updates_never_expose_a_partial_baseline(tmp_path):
     baseline = _snapshot(tmp_path, str(_spec(tmp_path)), "lenet5")
     _spec(tmp_path, extra="  - {op: dws, out: 32}\n")
@@ -264,6 +266,7 @@ def test_what_a_factory_prints_stays_out_of_the_json():
 
 
 @torch_only
+@pytest.mark.slow
 def test_a_factory_that_never_returns_stops_at_the_timeout():
     start = time.monotonic()
     assert_error(
@@ -274,6 +277,7 @@ def test_a_factory_that_never_returns_stops_at_the_timeout():
 
 
 @torch_only
+@pytest.mark.slow
 def test_a_baseline_entry_stops_at_the_timeout_check_is_given(tmp_path):
     """`check baseline.json --timeout N` bounds every entry that sets no timeout of its own (the
     value once stopped short of the baseline's entries, which then waited 120 s)."""
@@ -475,6 +479,7 @@ def test_a_size_that_overflows_torch_is_exit_2(tmp_path):
     assert_error(run("count", str(spec), "--empirical"))
 
 
+@pytest.mark.slow
 def test_stdout_on_a_full_disk_is_exit_2():
     with open("/dev/full", "w") as full:
         result = subprocess.run(
@@ -489,12 +494,14 @@ def test_stdout_on_a_full_disk_is_exit_2():
     assert result.stderr == "cnnprof: error: cannot write to stdout: No space left on device\n"
 
 
+@pytest.mark.slow
 def test_a_narrow_stdout_encoding_is_exit_2():
     result = _cli("count", "mobilenet", env={**os.environ, "PYTHONIOENCODING": "ascii"})
     assert result.returncode == 2 and "PYTHONIOENCODING=utf-8" in result.stderr
     assert result.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_warnings_as_errors_start_cleanly():
     result = _cli("count", "mobilenet", env={**os.environ, "PYTHONWARNINGS": "error"})
     assert result.returncode == 0, result.stderr

@@ -497,6 +497,7 @@ def test_the_python_api_takes_a_device_profile(device):
 # --- no torch -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_compare_sweep_and_budgets_predict_with_torch_blocked(tmp_path, spec, device):
     """The same figures with torch absent (a stub that refuses the import) as in this process."""
     stub = tmp_path / "stub" / "torch"

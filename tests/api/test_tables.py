@@ -242,6 +242,7 @@ def test_split_reference_rejects_unknown_transform():
 
 
 @pytest.mark.torch
+@pytest.mark.slow
 def test_sweep_with_latency_ranks_by_mnasnet_objective():
     args = ["sweep", "mobilenet", "--alpha", "0.25", "--resolution", "224,128", "--latency"]
     points = run_json(*args, "--target-ms", "5")["points"]
@@ -256,6 +257,7 @@ def test_sweep_with_latency_ranks_by_mnasnet_objective():
 
 
 @pytest.mark.torch
+@pytest.mark.slow
 def test_compare_with_latency():
     data = run_json("compare", "lenet5", "lenet5@res=64", "--latency")
     assert all(m["latency_ms"] > 0 for m in data["models"])

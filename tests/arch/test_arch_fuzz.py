@@ -247,12 +247,14 @@ def families(draw: st.DrawFn) -> dict[Any, Any]:
 
 @FUZZ
 @given(families())
+@pytest.mark.slow
 def test_structured_documents(doc: dict[Any, Any]):
     run_through(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False))
 
 
 @FUZZ
 @given(families(), st.sampled_from([None, "[", "]", "{", ": :", "- -", "&a", "*b", "\t", "'"]))
+@pytest.mark.slow
 def test_structured_documents_as_text(doc: dict[Any, Any], garbage: str | None):
     """The same documents as flow-style YAML, sometimes with a stray token spliced in."""
     text = yaml.safe_dump(doc, default_flow_style=True, allow_unicode=True)

@@ -212,6 +212,7 @@ def _block(draw: Any, row: dict[str, Any], c: int, h: int, w: int) -> tuple[int,
 
 @PROPERTY
 @given(specs())
+@pytest.mark.slow
 def test_analytic_equals_empirical_for_any_spec(case: tuple[dict[str, Any], list[str]]) -> None:
     doc, kinds = case
     text = yaml.safe_dump(doc, sort_keys=False)

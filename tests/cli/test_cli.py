@@ -404,6 +404,7 @@ def test_yaml_file_not_utf8(tmp_path: Path):
     [["count", "mobilenett"], ["count", "mobilenet", "--alpha", "0"], ["list", "zzz_nothing"]],
     ids=["unknown model", "alpha 0", "list nothing"],
 )
+@pytest.mark.slow
 def test_errors_in_a_real_process(args: list[str]):
     proc = subprocess.run(
         [sys.executable, "-m", "cnnprof", *args], capture_output=True, text=True, timeout=60

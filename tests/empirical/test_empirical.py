@@ -165,6 +165,7 @@ MEMORY_PROBE = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_meta_counting_costs_no_memory() -> None:
     # VGG-16 at 2048×2048: fc6 alone has 512·64·64·4096 ≈ 8.6 G weights (34 GB in float32) and the
     # first conv's output is 64·2048·2048 floats (1 GiB). On meta neither exists.

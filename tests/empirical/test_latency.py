@@ -405,6 +405,7 @@ def test_an_unknown_allocator_regime_is_refused():
 
 
 @pytest.mark.skipif(not GLIBC, reason="the regime is set through glibc's mallopt")
+@pytest.mark.slow
 def test_the_release_regime_takes_fresh_pages_every_run_and_steady_does_not(tiny_peaks: Path):
     """Activations over 128 KiB (MobileNet at α 0.25: 8×112×112 floats, 392 KiB) come fresh
     from the system on every pass in the release regime; steady keeps them after warm-up. Each
@@ -469,6 +470,7 @@ def test_device_saves_a_profile_that_predicts_without_measuring(tmp_path: Path):
 
 
 @pytest.mark.parametrize("kind", ["cpu", "cuda", "mps"])
+@pytest.mark.slow
 def test_every_calibration_plan_draws_networks_that_build(kind: str):
     """The synthetic networks of each device kind's plan, and of its --thorough one, build (on
     meta: nothing allocated): every grouped convolution's groups divide both channel counts."""
