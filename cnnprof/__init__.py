@@ -2,7 +2,8 @@
 
 The Python API returns the values the CLI renders: `count` a `Profile`, `compare` a
 `Comparison`, `sweep` a list of `SweepPoint`, `separable` a `SeparableReport`, `latency` a
-`Timing`, `snapshot` a baseline document, `check` a list of `CheckResult`. `to_dict(result)` and
+`Timing`, `snapshot` a baseline document, `check` a `CheckReport` (a sequence of
+`CheckResult`, with its notes and changes). `to_dict(result)` and
 `to_json(result)` give the JSON the CLI's ``--format json`` writes for any of them.
 
 Importing cnnprof never imports torch.
@@ -30,6 +31,7 @@ _LAZY = {
     "check": "cnnprof.api.public",
     "to_dict": "cnnprof.report.data",
     "to_json": "cnnprof.report.data",
+    "CheckReport": "cnnprof.results.check",
     "CheckResult": "cnnprof.results.check",
     "Comparison": "cnnprof.results.metrics",
     "LayerCost": "cnnprof.results.profile",
@@ -60,6 +62,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CheckReport",
     "CheckResult",
     "CnnprofError",
     "Comparison",
