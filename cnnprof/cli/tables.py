@@ -71,7 +71,7 @@ def compare(
         args=parse_args(arg),
         measure=_together(latency),
     )
-    _emit(result, View(fmt.value), output, force, plot)
+    _emit(result, View(format=fmt.value), output, force, plot)
 
 
 def separable(
@@ -89,7 +89,7 @@ def separable(
     from cnnprof.api.request import request
 
     result = tables.separable(request(model, input=parse_input(input), args=parse_args(arg)))
-    _emit(result, View(fmt.value, layers=layers), output, force)
+    _emit(result, View(format=fmt.value, layers=layers), output, force)
 
 
 # The swept multipliers: the same names and short flags as the single-valued options of `count`.
@@ -172,7 +172,7 @@ def _sweep_view(fmt: Format, metric: str) -> View:
     """A sweep's view: its grid shows ``metric``, one of `METRICS`."""
     if metric not in METRICS:
         raise OptionError(f"--metric {metric}: expected one of {', '.join(METRICS)}")
-    return View(fmt.value, metric=metric)
+    return View(format=fmt.value, metric=metric)
 
 
 def _together(latency: bool) -> Measure | None:

@@ -275,17 +275,17 @@ def test_compare_with_latency():
         (
             "compare vgg16 resnet50 -f md",
             lambda: cnnprof.compare("vgg16", "resnet50"),
-            View("md"),
+            View(format="md"),
         ),
         (
             "separable mobilenet --layers -f csv",
             lambda: cnnprof.separable("mobilenet"),
-            View("csv", layers=True),
+            View(format="csv", layers=True),
         ),
         (
             "sweep mobilenet -a 1,0.5 -r 224,160 --metric params -f md",
             lambda: cnnprof.sweep("mobilenet", alpha="1,0.5", resolution="224,160", pareto=False),
-            View("md", metric="params"),
+            View(format="md", metric="params"),
         ),
     ],
 )
@@ -297,7 +297,7 @@ def test_the_command_prints_what_the_presenter_writes(args, call, view):
 
 def test_the_report_presenter_leaves_the_table_to_render():
     with pytest.raises(ValueError, match="json, csv, md"):
-        present(cnnprof.separable("lenet5"), View("table"))
+        present(cnnprof.separable("lenet5"), View(format="table"))
 
 
 def test_a_sweep_is_its_points():
