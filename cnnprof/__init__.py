@@ -1,9 +1,9 @@
 """cnnprof: params, MACs, FLOPs, memory and latency of convolutional networks, counted twice.
 
 The Python API returns the values the CLI renders: `count` a `Profile`, `compare` a
-`Comparison`, `sweep` a list of `SweepPoint`, `separable` a `SeparableReport`, `latency` a
-`Timing`, `snapshot` a baseline document, `check` a `CheckReport` (a sequence of
-`CheckResult`, with its notes and changes). `to_dict(result)` and
+`Comparison`, `sweep` a `Sweep` (a sequence of `SweepPoint`), `separable` a
+`SeparableReport`, `latency` a `Timing`, `snapshot` a baseline document, `check` a `CheckReport`
+(a sequence of `CheckResult`, with its notes and changes). `to_dict(result)` and
 `to_json(result)` give the JSON the CLI's ``--format json`` writes for any of them.
 
 Importing cnnprof never imports torch.
@@ -37,6 +37,7 @@ _LAZY = {
     "LayerCost": "cnnprof.results.profile",
     "Profile": "cnnprof.results.profile",
     "SeparableReport": "cnnprof.results.tables",
+    "Sweep": "cnnprof.results.tables",
     "SweepPoint": "cnnprof.results.tables",
     "Timing": "cnnprof.results.timing",
 }
@@ -70,6 +71,7 @@ __all__ = [
     "Multipliers",
     "Profile",
     "SeparableReport",
+    "Sweep",
     "SweepPoint",
     "Timing",
     "__version__",

@@ -3,7 +3,7 @@ separable, latency, snapshot and check, each returning the values the CLI render
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from cnnprof.api.request import request as _request
 from cnnprof.results.check import CheckReport
 from cnnprof.results.device import DeviceProfile
 from cnnprof.results.metrics import Comparison
-from cnnprof.results.tables import SeparableReport, SweepPoint
+from cnnprof.results.tables import SeparableReport, Sweep
 from cnnprof.results.timing import LatencySettings, Timing
 
 
@@ -24,10 +24,7 @@ def compare(
     """Two or more models side by side, with ratios to ``baseline`` (default: the first);
     ``device_profile`` (a saved profile's file or a shipped name) adds their latency predicted
     for that device."""
-    requests = [_request(m, batch=batch) for m in models]
-    device = _profile(device_profile, requests[0].dtype) if requests else None
-    columns = [_tables.column(r, device=device) for r in requests]
-    return _tables.compare(columns, baseline, device)
+    return _tables.compare(models, baseline=baseline, batch=batch, device_profile=device_profile)
 
 
 def _profile(reference: str | None, dtype: str) -> DeviceProfile | None:
@@ -37,21 +34,29 @@ def _profile(reference: str | None, dtype: str) -> DeviceProfile | None:
 def sweep(
     model: str,
     *,
-    alpha: Sequence[float] = (),
-    resolution: Sequence[int] = (),
-    depth: Sequence[float] = (),
-    phi: Sequence[float] = (),
+    alpha: str | Sequence[float] = (),
+    resolution: str | Sequence[int] = (),
+    depth: str | Sequence[float] = (),
+    phi: str | Sequence[float] = (),
+    design: Mapping[str, Sequence[Any]] | None = None,
     batch: int = 1,
     device_profile: str | None = None,
     target_ms: float | None = None,
-) -> list[SweepPoint]:
-    """Every combination of the given multipliers, Pareto-marked on MACs, or on the latency
-    predicted for ``device_profile`` when given (then ``target_ms`` ranks them by MnasNet's
-    objective)."""
-    settings = _tables.sweep_settings(list(alpha), list(resolution), list(depth), list(phi))
-    base = _request(model, batch=batch)
-    device = _profile(device_profile, base.dtype)
-    return _tables.sweep(base, settings, target_ms=target_ms, device=device)
+    pareto: bool = True,
+) -> Sweep:
+    """Every combination of the given multipliers (values, or text such as ``"0..7"``) and
+    design parameters, Pareto-marked on MACs, or on the latency predicted for
+    ``device_profile`` when given (then ``target_ms`` ranks them by MnasNet's objective);
+    ``pareto=False`` leaves the flags out of its JSON, as the CLI does without --pareto."""
+    settings = _tables.sweep_settings(alpha, resolution, depth, phi, design)
+    return _tables.sweep_model(
+        model,
+        settings,
+        batch=batch,
+        device_profile=device_profile,
+        target_ms=target_ms,
+        pareto=pareto,
+    )
 
 
 def separable(model: Any, **options: Any) -> SeparableReport:
@@ -77,9 +82,12 @@ def latency(
 
 
 def snapshot(
-    models: Sequence[str], *, batch: int = 1, dtype: str = "float32",
+    models: Sequence[str],
+    *,
+    batch: int = 1,
+    dtype: str = "float32",
     device_profile: str | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """A versioned baseline of each model's counts, for `check`; with ``device_profile``, also
     the latency predicted for that device."""
     return _check.snapshot(list(models), batch=batch, dtype=dtype, device_profile=device_profile)

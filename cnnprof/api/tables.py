@@ -12,10 +12,10 @@ from types import MappingProxyType
 from typing import Any
 
 from cnnprof.api.count import training
-from cnnprof.api.latency import predicted_for
-from cnnprof.api.request import Request
+from cnnprof.api.latency import named_profile, predicted_for
+from cnnprof.api.request import Request, request
 from cnnprof.api.sources import resolve
-from cnnprof.arch.reference import MULTIPLIER_KEYS
+from cnnprof.arch.reference import MULTIPLIER_KEYS, is_outside
 from cnnprof.arch.registry import lookup
 from cnnprof.errors import OptionError
 from cnnprof.results.device import DeviceProfile
@@ -26,9 +26,15 @@ from cnnprof.results.tables import (
     Column,
     SeparableReport,
     SeparableRow,
+    Sweep,
     SweepPoint,
 )
 from cnnprof.results.timing import Timing
+
+# Times the requests' models, all together (interleaved), one timing per request.
+Measure = Callable[[Sequence[Request]], Sequence[Timing]]
+# A swept axis: its values, or their text ("1,0.75,0.5"; a whole-number range "0..7").
+Axis = str | Sequence[float] | None
 
 
 def column(
@@ -47,10 +53,28 @@ def column(
 
 
 def compare(
-    columns: Sequence[Column], baseline: str | None = None, device: DeviceProfile | None = None
+    models: Sequence[Any],
+    *,
+    baseline: str | None = None,
+    batch: int = 1,
+    device_profile: str | None = None,
+    input: tuple[tuple[int, ...], ...] | None = None,
+    args: Mapping[str, Any] | None = None,
+    measure: Measure | None = None,
 ) -> Comparison:
-    """The columns side by side, ratios against ``baseline`` (default: the first); ``device``:
-    the device profile the columns were predicted for."""
+    """The models side by side, ratios against ``baseline`` (default: the first). ``input`` and
+    ``args`` go to the outside models among them; ``measure`` times them all, together;
+    ``device_profile`` (a saved profile's file or a shipped name) adds their predicted latency."""
+    if (input or args) and not any(is_outside(m) for m in models):
+        raise OptionError(
+            "--input/--arg: they are for outside models (torchvision:NAME, pkg.mod:make); "
+            "none is named here"
+        )
+    outside = {"input": input, "args": args}
+    requests = [request(m, batch=batch, **(outside if is_outside(m) else {})) for m in models]
+    device = _device(device_profile, requests[0].dtype) if requests else None
+    timings = measure(requests) if measure else [None] * len(requests)
+    columns = [column(r, t, device) for r, t in zip(requests, timings, strict=True)]
     if len(columns) < 2:
         raise OptionError("compare needs at least two models")
     index = 0
@@ -60,6 +84,10 @@ def compare(
             raise OptionError(f"--baseline {baseline}: not one of the models ({', '.join(labels)})")
         index = labels.index(baseline)
     return Comparison(tuple(columns), index, device)
+
+
+def _device(reference: str | None, dtype: str) -> DeviceProfile | None:
+    return None if reference is None else named_profile(reference, dtype)
 
 
 # --- separable --------------------------------------------------------------------------------
@@ -88,6 +116,10 @@ def separable_rows(profile: Profile) -> list[SeparableRow]:
 
 
 def separable(request: Request) -> SeparableReport:
+    """The model as written with its per-convolution costs both ways, and (spec models) its
+    standard and separable twins."""
+    if request.train:
+        raise OptionError(f"separable {request.label}: compares inference costs; leave train= out")
     written = column(request)
     twins: list[Column | None] = [None, None]
     source = resolve(request)
@@ -124,33 +156,49 @@ def parse_list(
 
 def _bounded(points: int, what: str, max_points: int) -> None:
     if points > max_points:
-        raise OptionError(f"{what}: {points:,} points; a sweep takes at most {max_points:,} "
-                          "(--max-points raises the limit)")  # fmt: skip
+        raise OptionError(
+            f"{what}: {points:,} points; a sweep takes at most {max_points:,} "
+            "(--max-points raises the limit)"
+        )
+
+
+# The multipliers a sweep takes, in its axes' order, and the type of their values.
+SWEPT = (("alpha", float), ("resolution", int), ("depth", float), ("phi", float))
 
 
 def sweep_settings(
-    alphas: list[float],
-    resolutions: list[int],
-    depths: list[float],
-    phis: list[float],
-    params: Mapping[str, list[Any]] | None = None,
+    alphas: Axis,
+    resolutions: Axis,
+    depths: Axis,
+    phis: Axis,
+    params: Mapping[str, Sequence[Any]] | None = None,
     max_points: int = MAX_SWEEP_POINTS,
 ) -> list[dict[str, Any]]:
-    """Every combination of the values given, at most ``max_points`` of them (checked before
-    any is made); ``params``: a generated family's design parameters (RegNet's wm, d, …),
-    swept like the multipliers."""
-    axes = [("alpha", alphas), ("resolution", resolutions), ("depth", depths), ("phi", phis)]
-    axes += list((params or {}).items())
-    given = [(name, values) for name, values in axes if values]
-    if not given:
+    """Every combination of the values given (or their text: ``"1,0.75"``, ``"0..7"``), at
+    most ``max_points`` of them (checked before any is made); ``params``: a generated family's
+    design parameters (RegNet's wm, d, …), swept like the multipliers."""
+    if max_points < 1:
+        raise OptionError(f"--max-points {max_points}: expected at least 1")
+    given = zip(SWEPT, (alphas, resolutions, depths, phis), strict=True)
+    axes = [(name, _axis(v, kind, name, max_points)) for (name, kind), v in given]
+    axes += [(name, list(values)) for name, values in (params or {}).items()]
+    chosen = [(name, values) for name, values in axes if values]
+    if not chosen:
         raise OptionError(
             "sweep needs at least one of --alpha, --resolution, --depth, --phi, --param"
         )
-    _bounded(math.prod(len(v) for _, v in given), "the sweep's grid", max_points)
-    names = [name for name, _ in given]
+    _bounded(math.prod(len(v) for _, v in chosen), "the sweep's grid", max_points)
+    names = [name for name, _ in chosen]
     return [
-        dict(zip(names, combo, strict=True)) for combo in itertools.product(*(v for _, v in given))
+        dict(zip(names, combo, strict=True)) for combo in itertools.product(*(v for _, v in chosen))
     ]
+
+
+def _axis(given: Axis, kind: type, name: str, max_points: int) -> list[Any]:
+    """A swept axis's values as ``kind``, from their text or as given."""
+    if given is None or isinstance(given, str):
+        return parse_list(given, kind, name, max_points)
+    return [kind(v) for v in given]
 
 
 def official_for_phi(request: Request, phi: float) -> Column | None:
@@ -203,19 +251,41 @@ def frontier(columns: Sequence[Column], cost: str) -> list[bool]:
     return flags
 
 
+def sweep_model(
+    model: Any,
+    settings: Sequence[dict[str, Any]],
+    *,
+    batch: int = 1,
+    device_profile: str | None = None,
+    target_ms: float | None = None,
+    measure: Measure | None = None,
+    pareto: bool = True,
+) -> Sweep:
+    """A model's `sweep` over ``settings`` (see `sweep_settings`), each point predicted for
+    ``device_profile`` (a saved profile's file or a shipped name) when given."""
+    base = request(model, batch=batch)
+    device = _device(device_profile, base.dtype)
+    return sweep(base, settings, measure, target_ms, device, pareto=pareto)
+
+
 def sweep(
     base: Request,
     settings: Sequence[dict[str, Any]],
-    measure: Callable[[Sequence[Request]], Sequence[Timing]] | None = None,
+    measure: Measure | None = None,
     target_ms: float | None = None,
     device: DeviceProfile | None = None,
-) -> list[SweepPoint]:
+    *,
+    pareto: bool = True,
+) -> Sweep:
     """One point per setting (``measure`` times them all, together, when given; each predicted
     for ``device`` when given), Pareto-marked on the latency `ranked_on` picks (else MACs); with
-    ``target_ms``, ranked by MnasNet's objective on that latency."""
-    if target_ms is not None and measure is None and device is None:
-        raise OptionError("--target-ms needs a latency: --latency, or --device-profile to "
-                          "predict it")  # fmt: skip
+    ``target_ms``, ranked by MnasNet's objective on that latency. ``pareto``: the flags belong
+    to the output."""
+    if target_ms is not None and (target_ms <= 0 or (measure is None and device is None)):
+        raise OptionError(
+            "--target-ms needs a latency (--latency, or --device-profile to predict it) "
+            "and a target > 0 ms"
+        )
     requests = []
     for values in settings:
         scaling = {k: v for k, v in values.items() if k in MULTIPLIER_KEYS}
@@ -232,7 +302,7 @@ def sweep(
     points = mark(points, ranked_on([p.column for p in points]), target_ms)
     if target_ms is not None:
         points.sort(key=lambda p: -(p.objective or float("-inf")))
-    return points
+    return Sweep(base.label, tuple(points), device, pareto)
 
 
 def mark(points: list[SweepPoint], cost: str, target_ms: float | None = None) -> list[SweepPoint]:

@@ -6,11 +6,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import cnnprof.files as files
 from cnnprof.errors import MissingExtra, OptionError
 from cnnprof.report.latency import timing_title
 from cnnprof.results.device import Roofs
+from cnnprof.results.metrics import METRICS, Comparison, ranked_on, value
+from cnnprof.results.tables import Sweep
 from cnnprof.results.timing import Timing
 
 FORMATS = (".png", ".svg", ".pdf")
@@ -58,33 +61,16 @@ def scatter(
     ax.margins(x=0.08, y=0.14)
     front = sorted((xi, yi) for xi, yi, f in zip(x, y, frontier, strict=True) if f)
     if front:
-        ax.plot(*zip(*front, strict=True), color="#d1495b", marker="o", zorder=3,
-                label="Pareto frontier")  # fmt: skip
-    # Labels alternate above and below their points, shifted further when a neighbour is close,
-    # so that labels of nearby points do not overprint each other.
-    for i, (label, xi, yi) in enumerate(sorted(zip(labels, x, y, strict=True),
-                                               key=lambda t: (t[1], t[2]))):  # fmt: skip
-        dy = (6 + 8 * (i % 3)) * (1 if i % 2 == 0 else -1)
-        ax.annotate(
-            label,
-            (xi, yi),
-            textcoords="offset points",
-            xytext=(5, dy),
-            fontsize=7,
-            va="center",
-            arrowprops={"arrowstyle": "-", "color": "#bbbbbb", "lw": 0.5},
+        ax.plot(
+            *zip(*front, strict=True),
+            color="#d1495b",
+            marker="o",
+            zorder=3,
+            label="Pareto frontier",
         )
+    _label_points(ax, labels, x, y)
     if log_x:
-        from matplotlib.ticker import LogLocator, ScalarFormatter
-
-        ax.set_xscale("log")
-        # Major ticks labelled in plain numbers; minor ticks unlabelled (labelled, they ran
-        # together as "500600700800900").
-        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-        formatter = ScalarFormatter()
-        formatter.set_scientific(False)
-        ax.xaxis.set_major_formatter(formatter)
-        ax.xaxis.set_minor_formatter(plt.NullFormatter())
+        _plain_log_x(ax, plt)
     ax.set_xlabel(x_label)
     ax.set_ylabel(y_label)
     ax.set_title(title)
@@ -98,6 +84,79 @@ def scatter(
             fig.savefig(fh, format=path.suffix.lower()[1:])
     finally:
         plt.close(fig)
+
+
+def _label_points(ax: Any, labels: Sequence[str], x: Sequence[float], y: Sequence[float]) -> None:
+    """Labels alternate above and below their points, shifted further when a neighbour is close,
+    so that labels of nearby points do not overprint each other."""
+    for i, (label, xi, yi) in enumerate(
+        sorted(zip(labels, x, y, strict=True), key=lambda t: (t[1], t[2]))
+    ):
+        dy = (6 + 8 * (i % 3)) * (1 if i % 2 == 0 else -1)
+        ax.annotate(
+            label,
+            (xi, yi),
+            textcoords="offset points",
+            xytext=(5, dy),
+            fontsize=7,
+            va="center",
+            arrowprops={"arrowstyle": "-", "color": "#bbbbbb", "lw": 0.5},
+        )
+
+
+def _plain_log_x(ax: Any, plt: Any) -> None:
+    """A log x axis whose major ticks read as plain numbers; minor ticks unlabelled (labelled,
+    they ran together as "500600700800900")."""
+    from matplotlib.ticker import LogLocator, ScalarFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    formatter = ScalarFormatter()
+    formatter.set_scientific(False)
+    ax.xaxis.set_major_formatter(formatter)
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
+
+
+def models_chart(path: Path, result: Comparison | Sweep) -> None:
+    """A comparison's models, or a sweep's points with its Pareto frontier, as a `scatter`: cost
+    (MACs, or the latency a sweep is ranked on) against published top-1 when at least half of
+    them have one (the others listed under the chart), else against params, every model drawn."""
+    columns = list(result.columns)
+    frontier, cost, what = _framing(result)
+    names = {c.label.partition("@")[0] for c in columns}
+    single = len(names) == 1
+    labels = [c.label.partition("@")[2] or c.label if single else c.label for c in columns]
+    known = [i for i, c in enumerate(columns) if c.top1 is not None]
+    if 2 * len(known) < len(columns):  # fewer than half published: params, every model drawn
+        known = []
+    y_key = "top1" if known else "params"
+    chosen = known or list(range(len(columns)))
+    unplotted = [labels[i] for i in range(len(columns)) if i not in chosen]
+    in_ms = METRICS[cost].unit == "ms"  # a latency, measured or predicted; else MACs
+    scale = 1.0 if in_ms else 1e6
+    xs = [(value(columns[i], cost) or 0.0) / scale for i in chosen]
+    ys = [(value(columns[i], y_key) or 0.0) / (1.0 if known else 1e6) for i in chosen]
+    x_label = METRICS[cost].title if in_ms else "MACs (millions)"
+    y_label = "published top-1 (%)" if known else "params (millions)"
+    footnote = ("no published top-1, not drawn: " + ", ".join(unplotted)) if unplotted else ""
+    scatter(
+        path,
+        [labels[i] for i in chosen],
+        xs,
+        ys,
+        [frontier[i] for i in chosen],
+        x_label,
+        y_label,
+        f"{what}: {y_label} against {x_label}",
+        footnote=footnote,
+    )
+
+
+def _framing(result: Comparison | Sweep) -> tuple[list[bool], str, str]:
+    """A chart's Pareto flags, its cost metric and what its title names."""
+    if isinstance(result, Sweep):
+        return [p.pareto for p in result], ranked_on(result.columns), f"sweep {result.label}"
+    return [False] * len(result.columns), "macs", "compare"
 
 
 def check_plot(path: Path, force: bool, output: Path | None = None) -> None:
@@ -129,8 +188,13 @@ def roofline_chart(timing: Timing, roofs: Roofs, path: Path) -> None:
         (depthwise, "depthwise kernel ceiling", "--", OP_COLOURS["dwconv"]),
     ):
         if rate:
-            axes.plot(xs, [min(peak, rate * x / 1e9) for x in xs], style, color=colour,
-                      label=f"{name}: {rate / 1e9:,.1f} GB/s")  # fmt: skip
+            axes.plot(
+                xs,
+                [min(peak, rate * x / 1e9) for x in xs],
+                style,
+                color=colour,
+                label=f"{name}: {rate / 1e9:,.1f} GB/s",
+            )
     axes.axhline(peak, color="grey", linewidth=0.8, label=f"compute roof: {peak:,.0f} GFLOP/s")
     total = sum(p.seconds for p in points) or 1.0
     for op, colour in OP_COLOURS.items():
@@ -140,12 +204,20 @@ def roofline_chart(timing: Timing, roofs: Roofs, path: Path) -> None:
                 [p.intensity for p in chosen],
                 [p.gflops_per_s for p in chosen],
                 s=[20 + 600 * p.seconds / total for p in chosen],
-                color=colour, alpha=0.7, label=op,
-            )  # fmt: skip
+                color=colour,
+                alpha=0.7,
+                label=op,
+            )
     others = [p for p in points if p.op not in OP_COLOURS]
     if others:
-        axes.scatter([p.intensity for p in others], [p.gflops_per_s for p in others],
-                     s=20, color="tab:gray", alpha=0.7, label="other")  # fmt: skip
+        axes.scatter(
+            [p.intensity for p in others],
+            [p.gflops_per_s for p in others],
+            s=20,
+            color="tab:gray",
+            alpha=0.7,
+            label="other",
+        )
     axes.set_xscale("log")
     axes.set_yscale("log")
     axes.set_xlabel("arithmetic intensity (FLOPs per byte moved)")

@@ -1,16 +1,29 @@
-"""Rich renderable of `cnnprof compare`: metrics down, models across, a bar under each value."""
+"""The comparison tables on the terminal: `cnnprof compare` (metrics down, models across, a bar
+under each value), `separable` and `sweep`. `present` draws a result's table and hands the other
+formats to `report.tables`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
 
+from rich.console import RenderableType
 from rich.table import Table
 
-from cnnprof.render.common import Fit, bar
+from cnnprof.render.common import Fit, bar, grid, group, note
+from cnnprof.report import tables as report
+from cnnprof.report.view import View
+from cnnprof.results.metrics import Comparison
+from cnnprof.results.tables import SeparableReport, Sweep
 
 
-def comparison(headers: Sequence[str], rows: Sequence[Sequence[str]],
-               ratios: Sequence[Sequence[float | None]], baseline: str) -> Fit:  # fmt: skip
+def comparison(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    ratios: Sequence[Sequence[float | None]],
+    baseline: str,
+) -> Fit:
     """Metrics down, models across; under each value a bar scaled to the largest in its row."""
     table = Table(title=f"compare · ratios to {baseline}", title_justify="left")
     for i, header in enumerate(headers):
@@ -24,3 +37,49 @@ def comparison(headers: Sequence[str], rows: Sequence[Sequence[str]],
             out.append(f"{text}\n[cyan]{fill}[/cyan]")
         table.add_row(*out)
     return Fit(table)  # one column per model: none may leave; narrow, the names wrap
+
+
+def _compare(result: Comparison, view: View) -> RenderableType:
+    headers, rows, ratios = report.compare_grid(result)
+    table = comparison(headers, rows, ratios, result.columns[result.baseline].label)
+    return group(table, *map(note, report.compare_notes(result)))
+
+
+def _separable(result: SeparableReport, view: View) -> RenderableType:
+    """The model and its twins; with ``view.layers``, every convolution's cost both ways."""
+    totals = report.separable_totals(result)
+    parts = [
+        grid("standard vs depthwise-separable", report.SEPARABLE_TOTAL_HEADERS, totals, left=2)
+    ]
+    if view.layers:
+        rows = report.separable_grid(result.rows)
+        title = "every convolution: its cost both ways"
+        parts.append(grid(title, report.SEPARABLE_HEADERS, rows, left=2))
+    return group(*parts)
+
+
+def _sweep(result: Sweep, view: View) -> RenderableType:
+    """The grid of ``view.metric`` (two swept axes), every configuration's core columns (md,
+    csv and json get them all), and the notes."""
+    parts: list[RenderableType] = []
+    cells = report.sweep_grid(result.points, view.metric)
+    if cells:
+        parts.append(grid(f"{view.metric} per configuration", *cells))
+    parts.append(grid("every configuration", *report.sweep_table(result, wide=False)))
+    overlap = report.indistinct_note(report.sweep_comparison(result.points))
+    parts += [note(n) for n in (overlap, *report.sweep_notes(result)) if n]
+    return group(*parts)
+
+
+# Result type → its terminal table.
+RENDERERS: Mapping[type, Callable[[Any, View], RenderableType]] = MappingProxyType(
+    {Comparison: _compare, SeparableReport: _separable, Sweep: _sweep}
+)
+
+
+def present(result: Comparison | SeparableReport | Sweep, view: View) -> RenderableType | str:
+    """``result`` as ``view.format``: the rich table here; JSON, CSV and Markdown from
+    `report.tables.present`."""
+    if view.format != "table":
+        return report.present(result, view)
+    return RENDERERS[type(result)](result, view)

@@ -16,7 +16,7 @@ from cnnprof.results.check import CheckReport, CheckResult
 from cnnprof.results.latency import Predicted
 from cnnprof.results.metrics import Comparison
 from cnnprof.results.profile import CrossCheck, Profile
-from cnnprof.results.tables import SeparableReport, SweepPoint
+from cnnprof.results.tables import SeparableReport, Sweep
 from cnnprof.results.timing import Timing
 
 Writer = Callable[[Any, View], dict[str, Any]]
@@ -32,7 +32,7 @@ WRITERS: Mapping[type, tuple[Writer, View]] = MappingProxyType(
         SeparableReport: (lambda s, _: tables.separable_dict(s), TOTALS),
         Timing: (lambda t, _: latency.latency_dict(t), TOTALS),
         Predicted: (latency.prediction_document, EVERY_ROW),
-        SweepPoint: (lambda points, _: tables.sweep_dict(points), TOTALS),
+        Sweep: (lambda sweep, _: tables.sweep_dict(sweep), TOTALS),
         CheckResult: (lambda results, _: check.check_dict(results), TOTALS),
         CheckReport: (lambda report, _: check.report_dict(report), TOTALS),
     }

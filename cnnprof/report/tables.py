@@ -1,5 +1,6 @@
 """The comparison tables (compare, separable, sweep) as data: one (headers, rows) grid serves the
-terminal, Markdown and CSV; JSON keeps the numbers."""
+terminal, Markdown and CSV; JSON keeps the numbers. `present` writes a result as JSON, CSV or
+Markdown; its JSON is `cnnprof.to_json`'s."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.report.units import UNIT_FORMATS, human
+from cnnprof.report.view import View
 from cnnprof.results.device import DeviceProfile, roofline_note
 from cnnprof.results.metrics import METRICS, PREDICTED, Comparison, ranked_on, value
-from cnnprof.results.tables import Column, SeparableReport, SeparableRow, SweepPoint
+from cnnprof.results.tables import Column, SeparableReport, SeparableRow, Sweep, SweepPoint
 
 COMPARE_KEYS = tuple(key for key, m in METRICS.items() if m.compare)
 SWEEP_FIELDS = tuple(key for key, m in METRICS.items() if m.sweep)
@@ -76,6 +79,12 @@ def prediction_notes(device: DeviceProfile | None, columns: Sequence[Column]) ->
     return [f"{PREDICTED}: {device.describe()}", *(n for n in notes if n)]
 
 
+def compare_notes(comparison: Comparison) -> list[str]:
+    """The sentences under a comparison: which latencies overlap, what predictions are for."""
+    notes = [n for n in (indistinct_note(comparison),) if n]
+    return notes + prediction_notes(comparison.device, comparison.columns)
+
+
 def compare_records(comparison: Comparison) -> list[dict[str, Any]]:
     """One CSV row per model: every metric as a number, then each ratio in its own column."""
     out = []
@@ -94,32 +103,56 @@ def indistinct_note(comparison: Comparison) -> str | None:
     if not pairs:
         return None
     named = "; ".join(f"{a} and {b}" for a, b in pairs)
-    return (f"latency cannot tell apart {named}: their p10–p90 ranges overlap, so the medians "
-            "do not rank them")  # fmt: skip
+    return (
+        f"latency cannot tell apart {named}: their p10–p90 ranges overlap, so the medians "
+        "do not rank them"
+    )
 
 
+# fmt: off
 SEPARABLE_HEADERS = (
     "layer", "as written", "C_in→C_out", "k", "output", "standard MACs", "separable MACs",
     "standard params", "separable params", "ratio", "1/N + 1/k²",
-)  # fmt: skip
+)
+# fmt: on
 
 
 def separable_grid(rows: Sequence[SeparableRow]) -> list[list[str]]:
     return [
-        [r.path, r.written, f"{r.c_in}→{r.c_out}", f"{r.k}×{r.k}", f"{r.h}×{r.w}",
-         human(r.standard_macs), human(r.separable_macs), human(r.standard_params),
-         human(r.separable_params), f"{r.ratio:.4f}", f"{r.paper_ratio:.4f}"]
+        [
+            r.path,
+            r.written,
+            f"{r.c_in}→{r.c_out}",
+            f"{r.k}×{r.k}",
+            f"{r.h}×{r.w}",
+            human(r.standard_macs),
+            human(r.separable_macs),
+            human(r.standard_params),
+            human(r.separable_params),
+            f"{r.ratio:.4f}",
+            f"{r.paper_ratio:.4f}",
+        ]
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 def separable_totals(report: SeparableReport) -> list[list[str]]:
     out = []
-    for name, col in (("as written", report.written), ("standard twin", report.standard),
-                      ("separable twin", report.separable)):  # fmt: skip
+    for name, col in (
+        ("as written", report.written),
+        ("standard twin", report.standard),
+        ("separable twin", report.separable),
+    ):
         if col is not None:
-            out.append([name, col.label, human(col.profile.macs), human(col.profile.params),
-                        human(col.profile.params_by_kind["weights"])])  # fmt: skip
+            out.append(
+                [
+                    name,
+                    col.label,
+                    human(col.profile.macs),
+                    human(col.profile.params),
+                    human(col.profile.params_by_kind["weights"]),
+                ]
+            )
     return out
 
 
@@ -130,8 +163,12 @@ def separable_dict(report: SeparableReport) -> dict[str, Any]:
     def col(c: Column | None) -> dict[str, Any] | None:
         if c is None:
             return None
-        return {"model": c.label, "macs": c.profile.macs, "params": c.profile.params,
-                "weight_params": c.profile.params_by_kind["weights"]}  # fmt: skip
+        return {
+            "model": c.label,
+            "macs": c.profile.macs,
+            "params": c.profile.params,
+            "weight_params": c.profile.params_by_kind["weights"],
+        }
 
     return {
         "schema": "cnnprof.separable/1",
@@ -139,14 +176,23 @@ def separable_dict(report: SeparableReport) -> dict[str, Any]:
         "standard": col(report.standard),
         "separable": col(report.separable),
         "layers": [
-            {"path": r.path, "written": r.written, "c_in": r.c_in, "c_out": r.c_out, "k": r.k,
-             "output": [r.h, r.w], "standard_macs": r.standard_macs,
-             "separable_macs": r.separable_macs, "standard_params": r.standard_params,
-             "separable_params": r.separable_params, "ratio": r.ratio,
-             "paper_ratio": r.paper_ratio}
+            {
+                "path": r.path,
+                "written": r.written,
+                "c_in": r.c_in,
+                "c_out": r.c_out,
+                "k": r.k,
+                "output": [r.h, r.w],
+                "standard_macs": r.standard_macs,
+                "separable_macs": r.separable_macs,
+                "standard_params": r.standard_params,
+                "separable_params": r.separable_params,
+                "ratio": r.ratio,
+                "paper_ratio": r.paper_ratio,
+            }
             for r in report.rows
         ],
-    }  # fmt: skip
+    }
 
 
 def separable_records(report: SeparableReport, layers: bool) -> list[dict[str, Any]]:
@@ -154,8 +200,11 @@ def separable_records(report: SeparableReport, layers: bool) -> list[dict[str, A
     convolution, its output as height and width columns."""
     data = separable_dict(report)
     if not layers:
-        return [{"twin": twin, **data[twin]} for twin in ("written", "standard", "separable")
-                if data[twin] is not None]  # fmt: skip
+        return [
+            {"twin": twin, **data[twin]}
+            for twin in ("written", "standard", "separable")
+            if data[twin] is not None
+        ]
     out = []
     for row in data["layers"]:
         h, w = row.pop("output")
@@ -168,10 +217,12 @@ WIDE_ONLY = ("model", "flops", "param_bytes", "peak_activation_bytes", "official
 
 
 # Terminal headers of the sweep fields that are not metrics (JSON and CSV keep the keys).
+# fmt: off
 FIELD_TITLES: Mapping[str, str] = MappingProxyType({
     "resolution": "res", "official": "official", "official_macs": "official MACs",
     "official_params": "official params", "mnas_objective": "ACC×(LAT/T)^w", "pareto": "Pareto",
-})  # fmt: skip
+})
+# fmt: on
 
 
 def sweep_title(key: str) -> str:
@@ -179,10 +230,12 @@ def sweep_title(key: str) -> str:
 
 
 # How a sweep cell shows the fields that are not metrics.
+# fmt: off
 FIELD_FORMATS: Mapping[str, Callable[[Any], str]] = MappingProxyType({
     "official_macs": human, "official_params": human,
     "mnas_objective": lambda v: f"{v:.2f}", "pareto": lambda v: "★" if v else "",
-})  # fmt: skip
+})
+# fmt: on
 
 
 def sweep_cell(key: str, number: Any) -> str:
@@ -218,20 +271,43 @@ def sweep_comparison(points: Sequence[SweepPoint]) -> Comparison:
     return Comparison(tuple(p.column for p in points), 0)
 
 
-def sweep_dict(
-    points: Sequence[SweepPoint], pareto: bool = True, device: DeviceProfile | None = None
-) -> dict[str, Any]:
-    """The points, and the metric their Pareto flags and MnasNet's objective were taken on;
-    ``device``: the device profile the points were predicted for."""
-    records = sweep_records(points)
-    if not pareto:
+def sweep_dict(sweep: Sweep) -> dict[str, Any]:
+    """The points, and the metric their Pareto flags and MnasNet's objective were taken on
+    (its flags only when ``sweep.pareto``); the device profile the points were predicted for."""
+    records = sweep_records(sweep.points)
+    if not sweep.pareto:
         for record in records:
             record.pop("pareto")
-    indistinct = sweep_comparison(points).indistinct()
-    cost = ranked_on([p.column for p in points])
-    return {"schema": SWEEP_SCHEMA, "points": records, "ranked_on": cost,
-            "indistinct_latency": [list(pair) for pair in indistinct],
-            "device_profile": _device(device)}  # fmt: skip
+    return {
+        "schema": SWEEP_SCHEMA,
+        "points": records,
+        "ranked_on": ranked_on(sweep.columns),
+        "indistinct_latency": [list(pair) for pair in sweep_comparison(sweep.points).indistinct()],
+        "device_profile": _device(sweep.device),
+    }
+
+
+def sweep_notes(sweep: Sweep) -> list[str]:
+    """The sentences under a sweep's table: what its predictions are for, and which latency its
+    ranking takes when it was also measured here."""
+    notes = prediction_notes(sweep.device, sweep.columns)
+    if sweep.device is not None and any(c.timing is not None for c in sweep.columns):
+        notes.append(
+            f"the Pareto flags and ACC×(LAT/T)^w take {ranked_on(sweep.columns)}, the device "
+            "profile's prediction, not the latency measured here"
+        )
+    return notes
+
+
+def sweep_table(sweep: Sweep, wide: bool = True) -> tuple[list[str], list[list[str]]]:
+    """Every configuration, one row each, with the fields known for any of them; narrow (the
+    terminal), without the `WIDE_ONLY` ones."""
+    records = sweep_dict(sweep)["points"]
+    keys = [k for k in records[0] if any(r.get(k) is not None for r in records)]
+    if not wide:
+        keys = [k for k in keys if k not in WIDE_ONLY]
+    rows = [[sweep_cell(k, r.get(k)) for k in keys] for r in records]
+    return [sweep_title(k) for k in keys], rows
 
 
 def sweep_grid(
@@ -248,3 +324,84 @@ def sweep_grid(
     headers = [f"{rows_key} \\ {cols_key}", *(f"{v:g}" for v in col_values)]
     rows = [[f"{r:g}", *(cell(metric, cells[(r, c)]) for c in col_values)] for r in row_values]
     return headers, rows
+
+
+# --- the presenter: a result in JSON, CSV or Markdown -----------------------------------------
+
+
+def _md_grid(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    return f"**{title}**\n\n" + to_markdown(headers, rows)
+
+
+def _md_notes(notes: Sequence[str]) -> str:
+    return "".join(f"\n> {n}\n" for n in notes)
+
+
+def _json(result: Any, view: View) -> str:
+    return to_json(DOCUMENTS[type(result)](result))
+
+
+def _compare_csv(comparison: Comparison, view: View) -> str:
+    """One row per model, the columns known for any of them."""
+    records = compare_records(comparison)
+    known = [k for k in records[0] if any(r[k] is not None for r in records)]
+    return to_csv([{k: r[k] for k in known} for r in records], known)
+
+
+def _compare_md(comparison: Comparison, view: View) -> str:
+    headers, rows, _ = compare_grid(comparison)
+    title = f"compare · ratios to {comparison.columns[comparison.baseline].label}"
+    return _md_grid(title, headers, rows) + _md_notes(compare_notes(comparison))
+
+
+def _separable_csv(report: SeparableReport, view: View) -> str:
+    records = separable_records(report, view.layers)
+    return to_csv(records, list(records[0]) if records else ["path"])
+
+
+def _separable_md(report: SeparableReport, view: View) -> str:
+    """The model and its twins; with ``view.layers``, every convolution too."""
+    grids = [("models", SEPARABLE_TOTAL_HEADERS, separable_totals(report))]
+    if view.layers:
+        grids.append(("convolutions", SEPARABLE_HEADERS, separable_grid(report.rows)))
+    return "\n".join(_md_grid(title, headers, rows) for title, headers, rows in grids)
+
+
+def _sweep_csv(sweep: Sweep, view: View) -> str:
+    """One table: the device profile a prediction is for, as a column."""
+    records = sweep_dict(sweep)["points"]
+    if sweep.device is not None:
+        records = [{**r, "device_profile": sweep.device.name} for r in records]
+    return to_csv(records, list(records[0]))
+
+
+def _sweep_md(sweep: Sweep, view: View) -> str:
+    """The grid of ``view.metric`` (two swept axes), every configuration, the notes."""
+    grid = sweep_grid(sweep.points, view.metric)
+    text = f"**{view.metric}**\n\n" + to_markdown(*grid) + "\n" if grid else ""
+    return text + to_markdown(*sweep_table(sweep)) + _md_notes(sweep_notes(sweep))
+
+
+# Each result's JSON document: what `cnnprof.to_json` writes for it too.
+DOCUMENTS: Mapping[type, Callable[[Any], dict[str, Any]]] = MappingProxyType(
+    {Comparison: compare_dict, SeparableReport: separable_dict, Sweep: sweep_dict}
+)
+
+# Result type → format → its writer.
+WRITERS: Mapping[type, Mapping[str, Callable[[Any, View], str]]] = MappingProxyType(
+    {
+        Comparison: MappingProxyType({"json": _json, "csv": _compare_csv, "md": _compare_md}),
+        SeparableReport: MappingProxyType(
+            {"json": _json, "csv": _separable_csv, "md": _separable_md}
+        ),
+        Sweep: MappingProxyType({"json": _json, "csv": _sweep_csv, "md": _sweep_md}),
+    }
+)
+
+
+def present(result: Comparison | SeparableReport | Sweep, view: View) -> str:
+    """``result`` as ``view.format``: JSON (its `DOCUMENTS` entry), CSV or Markdown."""
+    writers = WRITERS[type(result)]
+    if view.format not in writers:
+        raise ValueError(f"format {view.format!r}: a report writes {', '.join(writers)}")
+    return writers[view.format](result, view)

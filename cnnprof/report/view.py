@@ -21,6 +21,7 @@ class View:
     sort: str | None = None
     top: int | None = None
     max_depth: int | None = None
+    metric: str = "macs"  # the figure in each cell of a sweep's two-axis grid
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:

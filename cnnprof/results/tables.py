@@ -1,17 +1,17 @@
 """The papers' comparison tables as values: a `Column` per model or configuration, a
-`SweepPoint` per grid cell, and standard against depthwise-separable convolution per layer
-(`SeparableRow`) and per model (`SeparableReport`). Pure data. (A `Comparison` of columns sits
-in `metrics`, beside the table it reads.)"""
+`SweepPoint` per grid cell and a `Sweep` of them, and standard against depthwise-separable
+convolution per layer (`SeparableRow`) and per model (`SeparableReport`). Pure data. (A
+`Comparison` of columns sits in `metrics`, beside the table it reads.)"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # annotations only: `cnnprof list` reads CatalogEntry without these modules
     from cnnprof.arch.model import Published
-    from cnnprof.results.device import Prediction
+    from cnnprof.results.device import DeviceProfile, Prediction
     from cnnprof.results.profile import Profile
     from cnnprof.results.timing import Timing
     from cnnprof.results.training import TrainingCost
@@ -101,3 +101,27 @@ class SweepPoint:
     official: Column | None = None  # EfficientNet-B{φ} next to φ
     pareto: bool = False
     objective: float | None = None  # MnasNet's ACC × (LAT/T)^w, when measured
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A sweep: its points in order (best MnasNet objective first when ranked on a latency
+    target), and how to read them. Iterates, indexes and counts as its points."""
+
+    label: str  # the swept model's reference
+    points: tuple[SweepPoint, ...]
+    device: DeviceProfile | None = None  # what the points' predicted latency is for
+    pareto: bool = True  # the points' Pareto flags belong to the output (the CLI's --pareto)
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        return tuple(p.column for p in self.points)
+
+    def __iter__(self) -> Iterator[SweepPoint]:
+        return iter(self.points)
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def __getitem__(self, index: int) -> SweepPoint:
+        return self.points[index]

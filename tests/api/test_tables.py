@@ -10,10 +10,12 @@ import pytest
 from typer.testing import CliRunner
 
 import cnnprof
-from cnnprof.api.tables import mnas_objective, pareto_front
+from cnnprof.api.tables import compare, mnas_objective, pareto_front, sweep_settings
 from cnnprof.arch.reference import split_reference
 from cnnprof.cli import app
 from cnnprof.errors import OptionError
+from cnnprof.report.tables import present
+from cnnprof.report.view import View
 from cnnprof.results.tables import SeparableRow
 
 runner = CliRunner()
@@ -262,3 +264,59 @@ def test_compare_with_latency():
     data = run_json("compare", "lenet5", "lenet5@res=64", "--latency")
     assert all(m["latency_ms"] > 0 for m in data["models"])
     assert data["models"][1]["ratios"]["latency_ms"] > 0
+
+
+# --- one presenter per result -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "call", "view"),
+    [
+        (
+            "compare vgg16 resnet50 -f md",
+            lambda: cnnprof.compare("vgg16", "resnet50"),
+            View(format="md"),
+        ),
+        (
+            "separable mobilenet --layers -f csv",
+            lambda: cnnprof.separable("mobilenet"),
+            View(format="csv", layers=True),
+        ),
+        (
+            "sweep mobilenet -a 1,0.5 -r 224,160 --metric params -f md",
+            lambda: cnnprof.sweep("mobilenet", alpha="1,0.5", resolution="224,160", pareto=False),
+            View(format="md", metric="params"),
+        ),
+    ],
+)
+def test_the_command_prints_what_the_presenter_writes(args, call, view):
+    result = runner.invoke(app, args.split())
+    assert result.exit_code == 0, result.output
+    assert result.stdout == present(call(), view)
+
+
+def test_the_report_presenter_leaves_the_table_to_render():
+    with pytest.raises(ValueError, match="json, csv, md"):
+        present(cnnprof.separable("lenet5"), View(format="table"))
+
+
+def test_a_sweep_is_its_points():
+    swept = cnnprof.sweep("mobilenet", alpha=[1, 0.5])
+    assert len(swept) == 2 and list(swept) == list(swept.points)
+    assert swept[-1].column.label == swept.label + "@alpha=0.5"
+    # MobileNet paper, Table 6: 0.5 MobileNet-224 is 149 M mult-adds.
+    assert swept[-1].column.profile.macs == pytest.approx(149e6, rel=0.01)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: cnnprof.separable("mobilenet@train=head"), "compares inference costs"),
+        (lambda: compare(["vgg16", "resnet50"], args={"x": 1}), "for outside models"),
+        (lambda: cnnprof.sweep("mobilenet", alpha=[1], target_ms=0), "target > 0 ms"),
+        (lambda: sweep_settings("1,0.5", None, None, None, max_points=0), "at least 1"),
+    ],
+)
+def test_the_api_refuses_what_the_command_refuses(call, message):
+    with pytest.raises(OptionError, match=message):
+        call()
