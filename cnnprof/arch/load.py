@@ -8,8 +8,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import cnnprof.files as files
 from cnnprof.arch import fields
 from cnnprof.arch.generate import GENERATORS
@@ -55,24 +53,33 @@ PUBLISHED_KEYS = ("source", "width", "resolution", "top1", "macs", "params")
 def read_family(path: str | Path) -> Family:
     """Read and validate one family file (a regular file of at most MAX_INPUT_BYTES)."""
     path = Path(path)
+    return family_of(read_doc(path), str(path))
+
+
+def read_doc(path: str | Path) -> Any:
+    """A family file's plain data, as `load_yaml` returns it (not yet validated)."""
+    path = Path(path)
     try:
         text = files.read_text(path, "spec", files.MAX_INPUT_BYTES)
     except CnnprofError as exc:
         raise ArchError(str(exc)) from None
-    return parse_family(text, str(path))
+    return load_yaml(text, str(path))
 
 
 def parse_family(text: str, where: str) -> Family:
     """Parse the YAML text of a family file; ``where`` names it in errors."""
-    return _family(load_yaml(text, where), where)
+    return family_of(load_yaml(text, where), where)
 
 
 def load_yaml(text: str, where: str, error: type[CnnprofError] = ArchError) -> Any:
     """YAML text → plain data, safely (no tags run code) and bounded: a document whose aliases
     expand past MAX_YAML_VALUES values is refused before anything walks it. ``error`` is raised
-    for a document that is not YAML or too large (a budget file's reader passes its own)."""
+    for a document that is not YAML or too large (a budget file's reader passes its own).
+    PyYAML is imported here, not with the module: a family read from the cache needs none."""
+    import yaml
+
     try:
-        doc = yaml.load(text, Loader=_SafeLoader)
+        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f", line {mark.line + 1}" if mark is not None else ""
@@ -103,10 +110,9 @@ def _bounded(doc: Any, where: str, error: type[CnnprofError]) -> None:
             stack.extend(node)
 
 
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _family(doc: Any, where: str) -> Family:
+def family_of(doc: Any, where: str) -> Family:
+    """A family file's plain data (as `load_yaml` returns it) → `Family`, validated; ``where``
+    names the file in errors."""
     fields.mapping(doc, where, "the file")
     fields.known_keys(doc, FAMILY_KEYS, where)
     name = fields.text(doc, "family", where, required=True)

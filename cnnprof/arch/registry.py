@@ -6,6 +6,7 @@ by name reads the cached index of names → family files and parses the one fami
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 from collections.abc import Iterable, Mapping
@@ -14,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import cnnprof.files as files
-from cnnprof.arch.load import read_family
+from cnnprof.arch.load import family_of, read_doc, read_family
 from cnnprof.arch.model import Arch, Family, Variant, frozen
 from cnnprof.arch.multipliers import Multipliers
 from cnnprof.arch.reference import matching
 from cnnprof.arch.scale import resolve
 from cnnprof.arch.shipped import models_dir, shipped_key
-from cnnprof.cache import cache_dir, read_json, write_json
+from cnnprof.cache import cache_dir, read_json, read_shared, write_json, write_shared
 from cnnprof.errors import ArchError, UnknownModel
 
 
@@ -151,7 +152,18 @@ def _read_index(path: Path) -> Index | None:
 
 @functools.cache
 def _shipped_family(file: str) -> Family:
-    return read_family(models_dir() / file)
+    """A shipped family by file name. Its file's data is kept in the cache as JSON under the
+    files' key, so that a new process needs no YAML parser to look a model up; it is read from
+    the YAML file (and kept) when the cache is missing, damaged or from other files."""
+    path = models_dir() / file
+    kept = cache_dir() / "registry" / shipped_key() / f"{Path(file).stem}.json"
+    doc = read_shared(kept)
+    if doc is not None:
+        with contextlib.suppress(ArchError):
+            return family_of(doc, str(path))
+    doc = read_doc(path)
+    write_shared(kept, doc)
+    return family_of(doc, str(path))
 
 
 def registered(name: str) -> Entry:

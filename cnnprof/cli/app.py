@@ -22,7 +22,6 @@ from typer.core import TyperGroup
 from typer.main import get_command_from_info
 from typer.models import CommandInfo
 
-from cnnprof.cli.options import CONVENTIONS
 from cnnprof.errors import CnnprofError
 from cnnprof.version import __version__
 
@@ -36,6 +35,14 @@ class Command:
     function: str
     summary: str
 
+
+# The counting conventions, in the app's help and in `count`'s.
+CONVENTIONS = (
+    "Counting: params are learnable parameters, biases and BatchNorm affine included (buffers "
+    "apart); MACs are conv and fc multiply-accumulates.\n\n"
+    "FLOPs are 2·MACs plus element-wise work (bias, norm, activations, pooling, residual adds, "
+    "SE scaling), kept by category."
+)
 
 _LISTING = "cnnprof.listing"  # set in a context while the group's help lists its commands
 

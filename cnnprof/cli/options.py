@@ -32,14 +32,6 @@ from cnnprof.results.vocab import ALLOCATORS, COUNTERS, DEVICES, DTYPES, SORT_KE
 if TYPE_CHECKING:
     from cnnprof.api.request import Request
 
-CONVENTIONS = (
-    "Counting: params are learnable parameters, biases and BatchNorm affine included (buffers "
-    "apart); MACs are conv and fc multiply-accumulates.\n\n"
-    "FLOPs are 2·MACs plus element-wise work (bias, norm, activations, pooling, residual adds, "
-    "SE scaling), kept by category."
-)
-
-
 Format = Enum("Format", {name: name for name in FORMATS}, type=str)  # type: ignore[misc]
 
 

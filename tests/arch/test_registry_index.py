@@ -1,9 +1,12 @@
-"""A registry lookup by name reads the cached index (name → family file, alias → name) and parses
+"""A registry lookup by name reads the cached index (name → family file, alias → name) and builds
 only the one family it needs; the index is built from the whole registry, every file checked,
-when the cache is missing or damaged, and kept under the shipped files' key."""
+when the cache is missing or damaged, and kept under the shipped files' key. The family's data is
+kept too, as JSON: a later lookup builds it with no YAML parser, the same `Family`."""
 
 from __future__ import annotations
 
+import datetime
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +14,7 @@ import pytest
 
 import cnnprof.arch.registry as registry
 from cnnprof.arch.registry import default_registry, lookup, shipped_index
+from cnnprof.cache import read_shared, write_shared
 from cnnprof.errors import UnknownModel
 
 
@@ -25,17 +29,24 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     registry._shipped_family.cache_clear()
 
 
-def _parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The family files parsed from now on, by name."""
+def _built(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The families built from now on (from their file or from the cache), by file name."""
     seen: list[str] = []
-    read = registry.read_family
+    build = registry.family_of
 
-    def counting(path):
-        seen.append(Path(path).name)
-        return read(path)
+    def counting(doc, where):
+        seen.append(Path(where).name)
+        return build(doc, where)
 
-    monkeypatch.setattr(registry, "read_family", counting)
+    monkeypatch.setattr(registry, "family_of", counting)
     return seen
+
+
+def _no_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(path):
+        raise AssertionError(f"{path} parsed: the cached family was not used")
+
+    monkeypatch.setattr(registry, "read_doc", refuse)
 
 
 def test_every_name_and_alias_finds_its_registry_entry(cache: Path):
@@ -45,13 +56,61 @@ def test_every_name_and_alias_finds_its_registry_entry(cache: Path):
     assert len(list(cache.glob("*.json"))) == 1, "the index is written to the cache"
 
 
-def test_a_warm_lookup_parses_one_family(cache: Path, monkeypatch: pytest.MonkeyPatch):
+def test_a_warm_lookup_builds_one_family(cache: Path, monkeypatch: pytest.MonkeyPatch):
     lookup("resnet50")  # writes the index
     shipped_index.cache_clear()
     registry._shipped_family.cache_clear()
-    parsed = _parsed(monkeypatch)
+    built = _built(monkeypatch)
     assert lookup("mobilenet").name == "mobilenet_v1"
-    assert parsed == ["mobilenet_v1.yaml"]
+    assert built == ["mobilenet_v1.yaml"]
+
+
+def test_a_family_read_from_the_cache_is_the_one_in_its_file(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Every shipped family, shared rows included (a YAML alias: convnext's variants share rows,
+    and errors name the variant that first wrote them), equal to the registry's own."""
+    full = default_registry()
+    files = {Path(e.family.source).name for e in full.entries.values()}
+    for file in files:
+        registry._shipped_family(file)  # kept in the cache
+    registry._shipped_family.cache_clear()
+    kept = {p.stem for p in cache.glob("*/*.json")}
+    assert "convnext" in kept and len(kept) >= len(files) - 1  # shufflenet's keys are numbers
+    for name, entry in full.entries.items():
+        assert registry._shipped_family(Path(entry.family.source).name) == entry.family, name
+    registry._shipped_family.cache_clear()
+    _no_yaml(monkeypatch)
+    assert lookup("convnext_small") == full.get("convnext_small")
+
+
+DAMAGED_FAMILY = (
+    "{not json",
+    '{"data": {}, "links": []}',
+    '{"data": {"family": 1}}',
+    '{"data": {"a": [1]}, "links": [[["a", 0], ["a"]]]}',
+    '{"data": {"a": [1]}, "links": [[[], ["a"]]]}',
+    '{"data": {"a": [1]}, "links": [[["b", 0], ["a"]]]}',
+)
+
+
+def test_a_damaged_family_is_read_from_its_file(cache: Path):
+    expected = lookup("mobilenet")
+    (file,) = cache.glob("*/mobilenet_v1.json")
+    for text in DAMAGED_FAMILY:
+        file.write_text(text, encoding="utf-8")
+        registry._shipped_family.cache_clear()
+        assert lookup("mobilenet") == expected, text
+
+
+def test_what_json_cannot_hold_is_not_kept(tmp_path: Path):
+    shared = [1, {"k": 2}]
+    write_shared(tmp_path / "a.json", {"x": shared, "y": shared})
+    back = read_shared(tmp_path / "a.json")
+    assert back == {"x": shared, "y": shared} and back["x"] is back["y"]
+    for data in ({1: "a"}, {"n": math.nan}, {"d": datetime.date(2020, 1, 1)}):
+        write_shared(tmp_path / "b.json", data)
+        assert not (tmp_path / "b.json").exists(), data
 
 
 DAMAGED = (
