@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cnnprof.analytic.training import training_cost
 from cnnprof.api.kinds import Source
 from cnnprof.api.request import Request, request
 from cnnprof.api.sources import resolve
@@ -16,8 +15,10 @@ from cnnprof.arch.multipliers import Multipliers
 from cnnprof.arch.registry import Entry, lookup
 from cnnprof.errors import OptionError
 from cnnprof.results.profile import CrossCheck, Profile
-from cnnprof.results.training import MeasuredStep, TrainingCost
 from cnnprof.results.vocab import COUNTERS
+
+if TYPE_CHECKING:
+    from cnnprof.results.training import MeasuredStep, TrainingCost
 
 
 def profile_analytic(model: Request | Source) -> Profile:
@@ -46,6 +47,8 @@ def cross_check(req: Request, counter: str = "torch") -> CrossCheck:
 
 def training(req: Request, profile: Profile | None = None) -> TrainingCost:
     """The analytic cost of one training step under ``req.train``."""
+    from cnnprof.analytic.training import training_cost
+
     return training_cost(profile or profile_analytic(req), req.train or "all")
 
 

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from cnnprof.api.request import Request
 from cnnprof.arch.model import Published, Shape
 from cnnprof.results.profile import CrossCheck, Profile
-from cnnprof.results.timing import Deadline, LatencySettings, Timing
-from cnnprof.results.training import MeasuredStep
 from cnnprof.results.vocab import Progress
 
 if TYPE_CHECKING:
     from cnnprof.empirical.interleave import Contender
+    from cnnprof.results.timing import Deadline, LatencySettings, Timing
+    from cnnprof.results.training import MeasuredStep
 
 
 class Source(Protocol):

@@ -31,10 +31,7 @@ from cnnprof.arch.reference import DEFAULT_TIMEOUT, is_outside
 from cnnprof.arch.registry import lookup
 from cnnprof.arch.transform import transform
 from cnnprof.errors import CnnprofError, LoadError, MissingExtra, OptionError
-from cnnprof.results.interleaved import Interleaved
 from cnnprof.results.profile import CrossCheck, Profile
-from cnnprof.results.timing import Deadline, LatencySettings, Timing
-from cnnprof.results.training import MeasuredStep
 from cnnprof.results.vocab import Progress
 
 if TYPE_CHECKING:
@@ -44,6 +41,9 @@ if TYPE_CHECKING:
     from cnnprof.empirical.interleave import Contender
     from cnnprof.empirical.recorder import MetaFailed
     from cnnprof.results.device import DeviceQuery, Peaks
+    from cnnprof.results.interleaved import Interleaved
+    from cnnprof.results.timing import Deadline, LatencySettings, Timing
+    from cnnprof.results.training import MeasuredStep
 
 
 def require_torch(needs: str) -> None:
@@ -123,6 +123,8 @@ class ModuleSource(ABC):
         the settings' budget from now) bounds the measurement; the model's own code is stopped
         at ``stop`` (default: the deadline), so a first run may finish past a deadline that
         leaves the rest of the budget to others."""
+        from cnnprof.results.timing import Deadline
+
         ready = self.contender(settings.device, needs)
         deadline = deadline or Deadline(settings.budget)
         with self.running((stop or deadline).left()):
@@ -451,6 +453,7 @@ def time_models(
     the settings' budget for each model, from now); the models' own code is stopped there."""
     require_torch(needs)
     from cnnprof.empirical.interleave import measure_interleaved
+    from cnnprof.results.timing import Deadline
 
     deadline = deadline or Deadline(settings.budget * len(sources))
     contenders = [source.contender(settings.device, needs) for source in sources]

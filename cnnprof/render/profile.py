@@ -4,7 +4,7 @@ analytic-against-empirical check and the training step. Presentation only."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
@@ -20,8 +20,10 @@ from cnnprof.report.profile import notes as note_lines
 from cnnprof.report.units import human, human_bytes, share
 from cnnprof.report.view import View
 from cnnprof.results.profile import CrossCheck, LayerCost, Profile
-from cnnprof.results.timing import Timing
-from cnnprof.results.training import MeasuredStep, TrainingCost
+
+if TYPE_CHECKING:
+    from cnnprof.results.timing import Timing
+    from cnnprof.results.training import MeasuredStep, TrainingCost
 
 
 def summary(profile: Profile, title: str = "", published: Published | None = None) -> Panel:

@@ -6,15 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cnnprof.arch.model import Published
 from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.report.units import human, human_bytes, share
 from cnnprof.report.view import EVERY_ROW, TOTALS, View
 from cnnprof.results.profile import FLOP_CATEGORIES, CrossCheck, LayerCost, Profile
-from cnnprof.results.ranking import COUNT_KEYS, ranked
-from cnnprof.results.timing import Timing
+
+if TYPE_CHECKING:
+    from cnnprof.results.timing import Timing
 
 SCHEMA = "cnnprof.profile/1"
 
@@ -57,6 +58,8 @@ def shown_rows(
     profile: Profile, by_kind: bool = False, sort: str | None = None, top: int | None = None
 ) -> tuple[LayerCost, ...]:
     """The layer rows (or the rows summed per kind) a listing shows, after --sort and --top."""
+    from cnnprof.results.ranking import COUNT_KEYS, ranked
+
     rows = tuple(profile.by_kind().values()) if by_kind else profile.rows
     return ranked(rows, COUNT_KEYS, sort, top, "count")
 

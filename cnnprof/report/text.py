@@ -3,7 +3,6 @@ GitHub Markdown tables."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Iterable, Sequence
@@ -15,6 +14,8 @@ def to_json(data: Any) -> str:
 
 
 def to_csv(records: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    import csv  # only a CSV output needs it
+
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()

@@ -6,14 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cnnprof.report.profile import profile_dict
 from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.report.units import human, human_bytes
 from cnnprof.report.view import View
 from cnnprof.results.profile import Profile
-from cnnprof.results.training import MeasuredStep, TrainingCost
+
+if TYPE_CHECKING:
+    from cnnprof.results.training import MeasuredStep, TrainingCost
 
 
 def training_dict(cost: TrainingCost, measured: MeasuredStep | None = None) -> dict[str, Any]:
