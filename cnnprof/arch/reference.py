@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import functools
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from cnnprof.arch.generate import GENERATORS
-from cnnprof.arch.transform import TRANSFORMS
 from cnnprof.errors import OptionError
 
 # Keys of a variant reference, NAME@key=value,key=value → the option each sets and its type.
@@ -32,9 +31,23 @@ VARIANT_KEYS: Mapping[str, tuple[str, type]] = MappingProxyType(
     }
 )
 MULTIPLIER_KEYS = frozenset({"alpha", "rho", "resolution", "depth", "phi", "num_classes"})
-# A generated family's design-space parameters (RegNet: d, w0, wa, wm, g, b, se): reference keys
-# too (``regnet_y_400mf@wm=2.5``), gathered under "design".
-DESIGN_KEYS = frozenset(name for g in GENERATORS.values() for name in g.design) - set(VARIANT_KEYS)
+
+
+@functools.cache
+def design_keys() -> frozenset[str]:
+    """A generated family's design-space parameters (RegNet: d, w0, wa, wm, g, b, se): reference
+    keys too (``regnet_y_400mf@wm=2.5``), gathered under "design". Read from the generators when
+    first asked: they need `arch.model`, which `cnnprof list` never loads."""
+    from cnnprof.arch.generate import GENERATORS
+
+    return frozenset(name for g in GENERATORS.values() for name in g.design) - set(VARIANT_KEYS)
+
+
+def __getattr__(name: str) -> Any:
+    """``DESIGN_KEYS``: `design_keys()`, as a constant."""
+    if name == "DESIGN_KEYS":
+        return design_keys()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 DEFAULT_TIMEOUT = 120.0  # seconds each stage of an outside model's own code may take
@@ -51,6 +64,8 @@ def is_outside(model: object) -> bool:
 def split_reference(reference: str) -> tuple[str, dict[str, Any]]:
     """``"mobilenet@alpha=0.5,res=160"`` → ``("mobilenet", {"alpha": 0.5, "resolution": 160})``;
     flags (``@separable``) gather under ``"transforms"``."""
+    from cnnprof.arch.transform import TRANSFORMS
+
     model, sep, tail = reference.partition("@")
     options: dict[str, Any] = {}
     if not sep:
@@ -60,11 +75,11 @@ def split_reference(reference: str) -> tuple[str, dict[str, Any]]:
         if key in TRANSFORMS and not eq:
             options["transforms"] = (*options.get("transforms", ()), key)
             continue
-        if key in DESIGN_KEYS and eq:
+        if key in design_keys() and eq:
             options["design"] = {**options.get("design", {}), key: literal(value)}
             continue
         if key not in VARIANT_KEYS or not eq:
-            known = ", ".join([*VARIANT_KEYS, *TRANSFORMS, *sorted(DESIGN_KEYS)])
+            known = ", ".join([*VARIANT_KEYS, *TRANSFORMS, *sorted(design_keys())])
             raise OptionError(f"'{reference}': unknown variant key '{key}'; known: {known}")
         name, kind = VARIANT_KEYS[key]
         try:
@@ -87,8 +102,8 @@ def parse_params(pairs: list[str] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
-        if not sep or key not in DESIGN_KEYS:
-            known = ", ".join(sorted(DESIGN_KEYS))
+        if not sep or key not in design_keys():
+            known = ", ".join(sorted(design_keys()))
             raise OptionError(f"--param {pair!r}: expected NAME=VALUE with NAME one of {known}")
         out[key] = literal(value)
     return out
