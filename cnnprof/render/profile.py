@@ -196,17 +196,16 @@ def present(
     )
     parts: list[RenderableType] = [summary(profile, title, profile.published)]
     if view.by_op:
-        parts.append(
-            layer_table(profile, report.shown_rows(profile, True, view.sort, view.top), True)
-        )
+        parts.append(layer_table(profile, report.shown_rows(profile, view, by_kind=True), True))
     if view.layers:
         summed = report.summed(profile, view.max_depth)
-        parts.append(layer_table(profile, report.shown_rows(summed, False, view.sort, view.top)))
+        parts.append(layer_table(profile, report.shown_rows(summed, view)))
     parts += notes(profile)
     if timing is not None:  # imported only when measured: a count stays light
         from cnnprof.render.latency import latency_view
+        from cnnprof.results.latency import Measured
 
-        parts.append(latency_view(timing, layers=view.layers))
+        parts.append(latency_view(Measured.alone(timing), View(layers=view.layers)))
     return Group(*parts)
 
 
