@@ -17,7 +17,7 @@ from cnnprof.report import profile as report
 from cnnprof.report import training as report_training
 from cnnprof.report.profile import kind_counts, published_text
 from cnnprof.report.profile import notes as note_lines
-from cnnprof.report.units import human, human_bytes, share
+from cnnprof.report.units import exact, human, human_bytes, share
 from cnnprof.report.view import View
 from cnnprof.results.profile import CrossCheck, LayerCost, Profile
 from cnnprof.results.timing import Timing
@@ -133,7 +133,7 @@ def cross_check(check: CrossCheck, limit: int = 10) -> Group:
         for name in ("row", "metric", "analytic", "empirical"):
             rows.add_column(name, justify="left" if name in ("row", "metric") else "right")
         for d in diffs[:limit]:
-            rows.add_row(d.path, d.metric, _number(d.left), _number(d.right))
+            rows.add_row(d.path, d.metric, exact(d.left), exact(d.right))
         parts.append(Fit(rows))
     verdict = "params and MACs agree exactly" if check.agree else "params or MACs DISAGREE"
     parts.append(Text(verdict, style="green" if check.agree else "bold red"))
@@ -143,10 +143,6 @@ def cross_check(check: CrossCheck, limit: int = 10) -> Group:
     if a.unsupported:
         parts.append(Text("no formula for: " + ", ".join(a.unsupported), style="yellow"))
     return Group(*parts)
-
-
-def _number(value: int | None) -> str:
-    return "–" if value is None else f"{value:,}"
 
 
 def training(lines: Sequence[tuple[str, str, str]], mode: str) -> Panel:
@@ -170,16 +166,8 @@ def row_comparison(records: Sequence[dict[str, Any]], batch: int) -> Fit:
         table.add_column(name.strip(), justify="left" if name in ("path", "op") else "right")
     for r in records:
         style = "" if r["agree"] else "bold red"
-        table.add_row(
-            r["path"],
-            r["op"],
-            _number(r["analytic_params"]),
-            _number(r["empirical_params"]),
-            _number(r["analytic_macs"]),
-            _number(r["empirical_macs"]),
-            Text("=" if r["agree"] else "≠", style=style or "green"),
-            style=style,
-        )
+        *cells, mark = report.comparison_cells(r)
+        table.add_row(*cells, Text(mark, style=style or "green"), style=style)
     return Fit(table, ("op",))
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from cnnprof.arch.model import Published
 from cnnprof.report.text import to_csv, to_json, to_markdown
-from cnnprof.report.units import human, human_bytes, share
+from cnnprof.report.units import exact, human, human_bytes, share
 from cnnprof.report.view import EVERY_ROW, TOTALS, View
 from cnnprof.results.profile import FLOP_CATEGORIES, CrossCheck, LayerCost, Profile
 from cnnprof.results.ranking import COUNT_KEYS, ranked
@@ -395,19 +395,15 @@ def _compared(
     }
 
 
+def comparison_cells(record: dict[str, Any]) -> tuple[str, ...]:
+    """A row of `row_comparison` as the text of its cells: path, op, the four counts, and
+    whether they agree (= or ≠), in `ROW_COMPARISON_COLUMNS` order."""
+    counts = (exact(record[k]) for k in ROW_COMPARISON_COLUMNS[2:-1])
+    return (record["path"], record["op"], *counts, "=" if record["agree"] else "≠")
+
+
 def row_comparison_markdown(check: CrossCheck) -> str:
-    rows = [
-        (
-            r["path"],
-            r["op"],
-            _count(r["analytic_params"]),
-            _count(r["empirical_params"]),
-            _count(r["analytic_macs"]),
-            _count(r["empirical_macs"]),
-            "=" if r["agree"] else "≠",
-        )
-        for r in row_comparison(check)
-    ]
+    rows = [comparison_cells(r) for r in row_comparison(check)]
     headers = (
         "path",
         "op",
@@ -418,10 +414,6 @@ def row_comparison_markdown(check: CrossCheck) -> str:
         "",
     )
     return to_markdown(headers, rows, right=2)
-
-
-def _count(value: int | None) -> str:
-    return "–" if value is None else f"{value:,}"
 
 
 def cross_check_document(check: CrossCheck, view: View = TOTALS) -> dict[str, Any]:
