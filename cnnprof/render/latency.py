@@ -8,7 +8,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from cnnprof.render.common import Fit, bar, note
+from cnnprof.render.common import Fit, bar, note, panel_grid
 from cnnprof.report import latency as report
 from cnnprof.report.latency import (
     kernel_rows,
@@ -46,10 +46,7 @@ def timing_line(timing: Timing) -> Text:
 def summary(measured: Measured) -> Panel:
     """The headline panel of `cnnprof latency`."""
     t, estimate = measured.timing, measured.estimate
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column(justify="right")
-    grid.add_column(style="dim")
+    grid = panel_grid()
     warm = "its median settled" if t.warmup_stable else "its median had not yet settled"
     grid.add_row(
         "median", f"{ms_short(t.median)} ms", f"p10 {ms_short(t.p10)} · p90 {ms_short(t.p90)} ms"
@@ -189,10 +186,7 @@ def prediction_view(predicted: Predicted, view: View) -> Group:
     """`cnnprof latency --device-profile`: the kernel models' prediction, the roofline's, and
     where the profile came from; with ``view.layers`` a row each."""
     p, roofline, device = predicted.kernels, predicted.roofline, predicted.device
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column(justify="right")
-    grid.add_column(style="dim")
+    grid = panel_grid()
     memory = roofline.share_bound("memory")
     grid.add_row(
         "predicted",

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cnnprof.arch.model import Published
-from cnnprof.render.common import Fit, bar, note
+from cnnprof.render.common import Fit, bar, note, panel_grid
 from cnnprof.report import profile as report
 from cnnprof.report import training as report_training
 from cnnprof.report.profile import kind_counts, published_text
@@ -28,10 +28,7 @@ def summary(profile: Profile, title: str = "", published: Published | None = Non
     """The headline panel of `cnnprof count`."""
     kinds = profile.params_by_kind
     cats = {k: v for k, v in profile.flops_by_category.items() if v}
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column(justify="right")
-    grid.add_column(style="dim")
+    grid = panel_grid()
     grid.add_row(
         "params",
         human(profile.params),
@@ -146,10 +143,7 @@ def cross_check(check: CrossCheck, limit: int = 10) -> Group:
 
 
 def training(lines: Sequence[tuple[str, str, str]], mode: str) -> Panel:
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column(justify="right")
-    grid.add_column(style="dim")
+    grid = panel_grid()
     for label, value, comment in lines:
         grid.add_row(label, value, comment)
     return Panel(grid, title=f"training step · --train {mode}", title_align="left")
