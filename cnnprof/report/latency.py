@@ -165,40 +165,46 @@ def latency_markdown(measured: Measured, view: View = EVERY_ROW) -> str:
         rows.append(("per-layer sum", f"{ms_fixed(t.layer_sum)} ms ({t.layer_ratio:.3f}× median)"))
     parts = [title + "\n\n", to_markdown(("metric", "value"), rows)]
     if t.layers:
-        body = [
-            (
-                r["path"],
-                r["op"],
-                ms_fixed(r["seconds"]),
-                percent(r["time_share"]),
-                percent(r["mac_share"]),
-                f"{r['gmacs_per_s']:.1f}",
-                human_bytes(r["bytes"]),
-                f"{r['intensity']:.1f}",
-                *([fault_count(r["page_faults"])] if t.faulting else []),
-                *([_ms_or_dash(r["kernel_predicted_seconds"])] if kernels else []),
-                _ms_or_dash(r["predicted_seconds"]),
-                r["bound"] or "–",
-            )
-            for r in layer_records(measured, view)
-        ]
-        headers = (
-            "path",
-            "op",
-            "ms",
-            "time %",
-            "MACs %",
-            "GMAC/s",
-            "bytes",
-            "FLOP/B",
-            *(["faults"] if t.faulting else []),
-            *(["kernels ms"] if kernels else []),
-            "roofline ms",
-            "bound",
-        )
-        parts.append("\n" + to_markdown(headers, body, right=2))
+        parts.append("\n" + _layers_markdown(measured, view))
     parts += [f"\n> {n}\n" for n in measured.notes]
     return "".join(parts)
+
+
+def _layers_markdown(measured: Measured, view: View) -> str:
+    """The timed rows ``view`` orders, beside the kernel models' and the roofline's times."""
+    faulting, kernels = measured.timing.faulting, measured.kernels
+    body = [
+        (
+            r["path"],
+            r["op"],
+            ms_fixed(r["seconds"]),
+            percent(r["time_share"]),
+            percent(r["mac_share"]),
+            f"{r['gmacs_per_s']:.1f}",
+            human_bytes(r["bytes"]),
+            f"{r['intensity']:.1f}",
+            *([fault_count(r["page_faults"])] if faulting else []),
+            *([_ms_or_dash(r["kernel_predicted_seconds"])] if kernels else []),
+            _ms_or_dash(r["predicted_seconds"]),
+            r["bound"] or "–",
+        )
+        for r in layer_records(measured, view)
+    ]
+    headers = (
+        "path",
+        "op",
+        "ms",
+        "time %",
+        "MACs %",
+        "GMAC/s",
+        "bytes",
+        "FLOP/B",
+        *(["faults"] if faulting else []),
+        *(["kernels ms"] if kernels else []),
+        "roofline ms",
+        "bound",
+    )
+    return to_markdown(headers, body, right=2)
 
 
 def _ms_or_dash(seconds: float | None) -> str:
