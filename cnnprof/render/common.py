@@ -32,6 +32,16 @@ def note(text: str) -> Text:
     return Text(text, style="dim")
 
 
+def panel_grid() -> Table:
+    """The three columns of a headline panel: a label (bold), its figure (right-aligned) and
+    what the figure means (dim)."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_column(style="dim")
+    return table
+
+
 def grid(
     title: str,
     headers: Sequence[str],

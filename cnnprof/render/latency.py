@@ -8,7 +8,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from cnnprof.render.common import Fit, bar, note
+from cnnprof.render.common import Fit, bar, note, panel_grid
 from cnnprof.report import latency as report
 from cnnprof.report.latency import (
     kernel_rows,
@@ -43,15 +43,10 @@ def timing_line(timing: Timing) -> Text:
     )
 
 
-def summary(
-    timing: Timing, estimate: Estimate | None = None, *, kernels: Prediction | None = None
-) -> Panel:
+def summary(measured: Measured) -> Panel:
     """The headline panel of `cnnprof latency`."""
-    t = timing
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column(justify="right")
-    grid.add_column(style="dim")
+    t, estimate = measured.timing, measured.estimate
+    grid = panel_grid()
     warm = "its median settled" if t.warmup_stable else "its median had not yet settled"
     grid.add_row(
         "median", f"{ms_short(t.median)} ms", f"p10 {ms_short(t.p10)} · p90 {ms_short(t.p90)} ms"
@@ -71,7 +66,7 @@ def summary(
     grid.add_row("throughput", f"{t.throughput:,.1f}", "images/s at the median")
     if t.macs:
         grid.add_row("MACs", human(t.macs), f"{t.macs / t.median / 1e9:,.1f} GMAC/s achieved")
-    _predicted_rows(grid, t, estimate, kernels)
+    _predicted_rows(grid, t, estimate, measured.kernels)
     if t.allocator:
         grid.add_row("allocator", t.allocator.split(":")[0], t.allocator.partition(": ")[2])
     if t.page_faults is not None:
@@ -126,16 +121,10 @@ def _predicted_rows(
 LAYER_DROP = ("time", "faults", "FLOP/B", "bytes", "GMAC/s", "% MACs", "bound", "roofline ms", "op")
 
 
-def layer_table(
-    timing: Timing,
-    estimate: Estimate | None = None,
-    sort: str | None = None,
-    top: int | None = None,
-    *,
-    kernels: Prediction | None = None,
-) -> Fit:
+def layer_table(measured: Measured, view: View) -> Fit:
     """Per-row time with its share next to the share of MACs, the kernel models' prediction and
-    the roofline's view."""
+    the roofline's view; the rows ``view`` orders."""
+    timing, estimate, kernels = measured.timing, measured.estimate, measured.kernels
     table = Table(
         title=f"layers · median of {timing.layer_runs} hooked runs at batch {timing.batch}",
         title_justify="left",
@@ -148,15 +137,14 @@ def layer_table(
     table.add_column("time", no_wrap=True, style="cyan")
     for name in ("GMAC/s", "bytes", "FLOP/B"):
         table.add_column(name, justify="right", no_wrap=True)
-    faulting = any(layer.page_faults for layer in timing.layers)
-    if faulting:
+    if timing.faulting:
         table.add_column("faults", justify="right", no_wrap=True)
     if kernels is not None:
         table.add_column("kernels ms", justify="right", no_wrap=True)
     if estimate is not None:
         table.add_column("roofline ms", justify="right", no_wrap=True)
         table.add_column("bound", no_wrap=True)
-    for r in layer_records(timing, estimate, sort, top, kernels=kernels):
+    for r in layer_records(measured, view):
         cells = [
             r["path"],
             r["op"],
@@ -168,46 +156,37 @@ def layer_table(
             human_bytes(r["bytes"]),
             f"{r['intensity']:.1f}",
         ]
-        if faulting:
+        if timing.faulting:
             cells.append(fault_count(r["page_faults"]))
         if kernels is not None:
-            seconds = r["kernel_predicted_seconds"]
-            cells.append("–" if seconds is None else ms_short(seconds))
+            cells.append(_ms_or_dash(r["kernel_predicted_seconds"]))
         if estimate is not None:
             bound = r["bound"] or ""
             cells += [
-                "–" if r["predicted_seconds"] is None else ms_short(r["predicted_seconds"]),
+                _ms_or_dash(r["predicted_seconds"]),
                 Text(bound, style="yellow" if bound == "memory" else "green"),
             ]
         table.add_row(*cells)
     return Fit(table, LAYER_DROP)
 
 
-def latency_view(
-    timing: Timing,
-    estimate: Estimate | None = None,
-    layers: bool = True,
-    sort: str | None = None,
-    top: int | None = None,
-    *,
-    kernels: Prediction | None = None,
-) -> Group:
-    parts: list = [summary(timing, estimate, kernels=kernels)]
-    if layers and timing.layers:
-        parts.append(layer_table(timing, estimate, sort, top, kernels=kernels))
+def _ms_or_dash(seconds: float | None) -> str:
+    return "–" if seconds is None else ms_short(seconds)
+
+
+def latency_view(measured: Measured, view: View) -> Group:
+    """The summary panel, and with ``view.layers`` the timed rows (where rows were timed)."""
+    parts: list = [summary(measured)]
+    if view.layers and measured.timing.layers:
+        parts.append(layer_table(measured, view))
     return Group(*parts)
 
 
-def prediction_view(
-    prediction: Prediction, roofline: Estimate, device: Peaks, layers: bool = False
-) -> Group:
+def prediction_view(predicted: Predicted, view: View) -> Group:
     """`cnnprof latency --device-profile`: the kernel models' prediction, the roofline's, and
-    where the profile came from; with ``layers`` a row each."""
-    p = prediction
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column(justify="right")
-    grid.add_column(style="dim")
+    where the profile came from; with ``view.layers`` a row each."""
+    p, roofline, device = predicted.kernels, predicted.roofline, predicted.device
+    grid = panel_grid()
     memory = roofline.share_bound("memory")
     grid.add_row(
         "predicted",
@@ -234,7 +213,7 @@ def prediction_view(
         f"torch {device.torch_version}; {regime}",
     )
     parts: list = [Panel(grid, title=prediction_title(p, device), title_align="left")]
-    if layers:
+    if view.layers:
         table = Table(
             title=f"layers · predicted at batch {p.batch}", title_justify="left", show_edge=False
         )
@@ -245,7 +224,7 @@ def prediction_view(
         table.add_column("time", no_wrap=True, style="cyan")
         table.add_column("roofline ms", justify="right", no_wrap=True)
         table.add_column("bound", no_wrap=True)
-        for r in prediction_records(p, roofline):
+        for r in prediction_records(predicted):
             bound = r["bound"] or ""
             table.add_row(
                 r["path"],
@@ -253,7 +232,7 @@ def prediction_view(
                 ms_short(r["predicted_seconds"]) + (" ᴿ" if r["on_roofline"] else ""),
                 percent_number(r["time_share"]),
                 bar(r["time_share"] or 0.0, 12),
-                "–" if r["roofline_seconds"] is None else ms_short(r["roofline_seconds"]),
+                _ms_or_dash(r["roofline_seconds"]),
                 Text(bound, style="yellow" if bound == "memory" else "green"),
             )
         parts.append(Fit(table, ("time", "bound", "roofline ms", "op")))
@@ -322,17 +301,14 @@ def present(measured: Measured, view: View) -> RenderableType:
     and what could not be done; a table, or the text of another format."""
     if view.format != "table":
         return report.present(measured, view)
-    m = measured
-    shown = latency_view(m.timing, m.estimate, view.layers, view.sort, view.top, kernels=m.kernels)
-    return Group(shown, *map(note, m.notes))
+    return Group(latency_view(measured, view), *map(note, measured.notes))
 
 
 def present_prediction(predicted: Predicted, view: View) -> RenderableType:
     """A prediction for a device profile; a row each with ``view.layers``."""
     if view.format != "table":
         return report.present_prediction(predicted, view)
-    p = predicted
-    return prediction_view(p.kernels, p.roofline, p.device, view.layers)
+    return prediction_view(predicted, view)
 
 
 def present_peaks(peaks: Peaks, view: View, cache: str | None = None) -> RenderableType:

@@ -12,12 +12,12 @@ from rich.table import Table
 from rich.text import Text
 
 from cnnprof.arch.model import Published
-from cnnprof.render.common import Fit, bar, note
+from cnnprof.render.common import Fit, bar, note, panel_grid
 from cnnprof.report import profile as report
 from cnnprof.report import training as report_training
 from cnnprof.report.profile import kind_counts, published_text
 from cnnprof.report.profile import notes as note_lines
-from cnnprof.report.units import human, human_bytes, share
+from cnnprof.report.units import exact, human, human_bytes, share
 from cnnprof.report.view import View
 from cnnprof.results.profile import CrossCheck, LayerCost, Profile
 
@@ -30,10 +30,7 @@ def summary(profile: Profile, title: str = "", published: Published | None = Non
     """The headline panel of `cnnprof count`."""
     kinds = profile.params_by_kind
     cats = {k: v for k, v in profile.flops_by_category.items() if v}
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column(justify="right")
-    grid.add_column(style="dim")
+    grid = panel_grid()
     grid.add_row(
         "params",
         human(profile.params),
@@ -135,7 +132,7 @@ def cross_check(check: CrossCheck, limit: int = 10) -> Group:
         for name in ("row", "metric", "analytic", "empirical"):
             rows.add_column(name, justify="left" if name in ("row", "metric") else "right")
         for d in diffs[:limit]:
-            rows.add_row(d.path, d.metric, _number(d.left), _number(d.right))
+            rows.add_row(d.path, d.metric, exact(d.left), exact(d.right))
         parts.append(Fit(rows))
     verdict = "params and MACs agree exactly" if check.agree else "params or MACs DISAGREE"
     parts.append(Text(verdict, style="green" if check.agree else "bold red"))
@@ -147,15 +144,8 @@ def cross_check(check: CrossCheck, limit: int = 10) -> Group:
     return Group(*parts)
 
 
-def _number(value: int | None) -> str:
-    return "–" if value is None else f"{value:,}"
-
-
 def training(lines: Sequence[tuple[str, str, str]], mode: str) -> Panel:
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column(justify="right")
-    grid.add_column(style="dim")
+    grid = panel_grid()
     for label, value, comment in lines:
         grid.add_row(label, value, comment)
     return Panel(grid, title=f"training step · --train {mode}", title_align="left")
@@ -172,16 +162,8 @@ def row_comparison(records: Sequence[dict[str, Any]], batch: int) -> Fit:
         table.add_column(name.strip(), justify="left" if name in ("path", "op") else "right")
     for r in records:
         style = "" if r["agree"] else "bold red"
-        table.add_row(
-            r["path"],
-            r["op"],
-            _number(r["analytic_params"]),
-            _number(r["empirical_params"]),
-            _number(r["analytic_macs"]),
-            _number(r["empirical_macs"]),
-            Text("=" if r["agree"] else "≠", style=style or "green"),
-            style=style,
-        )
+        *cells, mark = report.comparison_cells(r)
+        table.add_row(*cells, Text(mark, style=style or "green"), style=style)
     return Fit(table, ("op",))
 
 
@@ -198,17 +180,16 @@ def present(
     )
     parts: list[RenderableType] = [summary(profile, title, profile.published)]
     if view.by_op:
-        parts.append(
-            layer_table(profile, report.shown_rows(profile, True, view.sort, view.top), True)
-        )
+        parts.append(layer_table(profile, report.shown_rows(profile, view, by_kind=True), True))
     if view.layers:
         summed = report.summed(profile, view.max_depth)
-        parts.append(layer_table(profile, report.shown_rows(summed, False, view.sort, view.top)))
+        parts.append(layer_table(profile, report.shown_rows(summed, view)))
     parts += notes(profile)
     if timing is not None:  # imported only when measured: a count stays light
         from cnnprof.render.latency import latency_view
+        from cnnprof.results.latency import Measured
 
-        parts.append(latency_view(timing, layers=view.layers))
+        parts.append(latency_view(Measured.alone(timing), View(layers=view.layers)))
     return Group(*parts)
 
 

@@ -13,7 +13,7 @@ from cnnprof.report import check, latency, profile, tables
 from cnnprof.report.text import to_json as json_text
 from cnnprof.report.view import EVERY_ROW, TOTALS, View
 from cnnprof.results.check import CheckReport, CheckResult
-from cnnprof.results.latency import Predicted
+from cnnprof.results.latency import Measured, Predicted
 from cnnprof.results.metrics import Comparison
 from cnnprof.results.profile import CrossCheck, Profile
 from cnnprof.results.tables import SeparableReport, Sweep
@@ -30,7 +30,7 @@ WRITERS: Mapping[type, tuple[Writer, View]] = MappingProxyType(
         CrossCheck: (profile.cross_check_document, TOTALS),
         Comparison: (lambda c, _: tables.compare_dict(c), TOTALS),
         SeparableReport: (lambda s, _: tables.separable_dict(s), TOTALS),
-        Timing: (lambda t, _: latency.latency_dict(t), TOTALS),
+        Timing: (lambda t, _: latency.latency_dict(Measured.alone(t)), TOTALS),
         Predicted: (latency.prediction_document, EVERY_ROW),
         Sweep: (lambda sweep, _: tables.sweep_dict(sweep), TOTALS),
         CheckResult: (lambda results, _: check.check_dict(results), TOTALS),

@@ -12,7 +12,7 @@ from typing import Any
 from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.report.units import fault_count, flop_size, human_bytes, ms_fixed, percent, threads
 from cnnprof.report.view import EVERY_ROW, View
-from cnnprof.results.device import Estimate, Peaks, Prediction, Roofs
+from cnnprof.results.device import Peaks, Prediction, Roofs
 from cnnprof.results.latency import Measured, Predicted
 from cnnprof.results.ranking import TIME_KEYS, ranked
 from cnnprof.results.timing import Timing
@@ -35,23 +35,17 @@ def _share(part: float, whole: float) -> float | None:
     return part / whole if whole else None
 
 
-def layer_records(
-    timing: Timing,
-    estimate: Estimate | None = None,
-    sort: str | None = None,
-    top: int | None = None,
-    *,
-    kernels: Prediction | None = None,
-) -> list[dict[str, Any]]:
-    """One record per timed row (largest ``sort`` first, the first ``top``): time and its share
-    next to MACs and their share, shares of the whole model whatever is shown; the roofline's
-    and the kernel models' predictions where given."""
+def layer_records(measured: Measured, view: View = EVERY_ROW) -> list[dict[str, Any]]:
+    """One record per timed row (largest ``view.sort`` first, the first ``view.top``): time and
+    its share next to MACs and their share, shares of the whole model whatever is shown; the
+    roofline's and the kernel models' predictions where made."""
+    timing, estimate = measured.timing, measured.estimate
     total_s, total_macs = timing.layer_sum, sum(layer.macs for layer in timing.layers)
     predicted = estimate.by_path() if estimate else {}
-    by_kernels = kernels.by_path() if kernels else {}
+    by_kernels = measured.kernels.by_path() if measured.kernels else {}
     kernels = timing.kernel_map()
     out = []
-    for layer in ranked(timing.layers, TIME_KEYS, sort, top, "latency"):
+    for layer in ranked(timing.layers, TIME_KEYS, view.sort, view.top, "latency"):
         guess = predicted.get(layer.path)
         out.append(
             {
@@ -75,10 +69,9 @@ def layer_records(
     return out
 
 
-def summary_record(
-    timing: Timing, estimate: Estimate | None = None, *, kernels: Prediction | None = None
-) -> dict[str, Any]:
+def summary_record(measured: Measured) -> dict[str, Any]:
     """The headline figures of a measurement, as plain numbers."""
+    timing, estimate, kernels = measured.timing, measured.estimate, measured.kernels
     out: dict[str, Any] = {
         "model": timing.model,
         "device": timing.device,
@@ -120,48 +113,30 @@ def summary_record(
     return out
 
 
-def latency_dict(
-    timing: Timing,
-    estimate: Estimate | None = None,
-    roofs: Roofs | None = None,
-    sort: str | None = None,
-    top: int | None = None,
-    *,
-    kernels: Prediction | None = None,
-) -> dict[str, Any]:
-    out: dict[str, Any] = {"schema": SCHEMA, **summary_record(timing, estimate, kernels=kernels)}
+def latency_dict(measured: Measured, view: View = EVERY_ROW) -> dict[str, Any]:
+    """A measurement's JSON document without its notes: the summary, every sample, the
+    device's roofs where measured, and the timed rows ``view`` orders."""
+    timing = measured.timing
+    out: dict[str, Any] = {"schema": SCHEMA, **summary_record(measured)}
     out["samples_s"] = list(timing.samples)
-    if roofs is not None:
-        out["roofs"] = roofs_dict(roofs)
+    if measured.peaks is not None:
+        out["roofs"] = roofs_dict(measured.peaks.roofs)
     if timing.layers:
-        out["layers"] = layer_records(timing, estimate, sort, top, kernels=kernels)
+        out["layers"] = layer_records(measured, view)
     return out
 
 
-def latency_csv(
-    timing: Timing,
-    estimate: Estimate | None = None,
-    sort: str | None = None,
-    top: int | None = None,
-    *,
-    kernels: Prediction | None = None,
-) -> str:
-    if timing.layers:
-        records = layer_records(timing, estimate, sort, top, kernels=kernels)
-        return to_csv(records, list(records[0]))
-    record = summary_record(timing, estimate, kernels=kernels)
-    return to_csv([record], list(record))
+def latency_csv(measured: Measured, view: View = EVERY_ROW) -> str:
+    """The timed rows ``view`` orders, or the summary when no row was timed."""
+    if measured.timing.layers:
+        return to_csv(layer_records(measured, view))
+    record = summary_record(measured)
+    return to_csv([record])
 
 
-def latency_markdown(
-    timing: Timing,
-    estimate: Estimate | None = None,
-    sort: str | None = None,
-    top: int | None = None,
-    *,
-    kernels: Prediction | None = None,
-) -> str:
-    t = timing
+def latency_markdown(measured: Measured, view: View = EVERY_ROW) -> str:
+    """The summary, the timed rows ``view`` orders, then the notes."""
+    t, estimate, kernels = measured.timing, measured.estimate, measured.kernels
     title = (
         f"**{t.model}** — {t.device_name} ({t.device}), batch {t.batch}, {t.dtype}, "
         f"{threads(t.threads)}, torch {t.torch_version}"
@@ -190,40 +165,46 @@ def latency_markdown(
         rows.append(("per-layer sum", f"{ms_fixed(t.layer_sum)} ms ({t.layer_ratio:.3f}× median)"))
     parts = [title + "\n\n", to_markdown(("metric", "value"), rows)]
     if t.layers:
-        faulting = any(layer.page_faults for layer in t.layers)
-        body = [
-            (
-                r["path"],
-                r["op"],
-                ms_fixed(r["seconds"]),
-                percent(r["time_share"]),
-                percent(r["mac_share"]),
-                f"{r['gmacs_per_s']:.1f}",
-                human_bytes(r["bytes"]),
-                f"{r['intensity']:.1f}",
-                *([fault_count(r["page_faults"])] if faulting else []),
-                *([_ms_or_dash(r["kernel_predicted_seconds"])] if kernels else []),
-                _ms_or_dash(r["predicted_seconds"]),
-                r["bound"] or "–",
-            )
-            for r in layer_records(t, estimate, sort, top, kernels=kernels)
-        ]
-        headers = (
-            "path",
-            "op",
-            "ms",
-            "time %",
-            "MACs %",
-            "GMAC/s",
-            "bytes",
-            "FLOP/B",
-            *(["faults"] if faulting else []),
-            *(["kernels ms"] if kernels else []),
-            "roofline ms",
-            "bound",
-        )
-        parts.append("\n" + to_markdown(headers, body, right=2))
+        parts.append("\n" + _layers_markdown(measured, view))
+    parts += [f"\n> {n}\n" for n in measured.notes]
     return "".join(parts)
+
+
+def _layers_markdown(measured: Measured, view: View) -> str:
+    """The timed rows ``view`` orders, beside the kernel models' and the roofline's times."""
+    faulting, kernels = measured.timing.faulting, measured.kernels
+    body = [
+        (
+            r["path"],
+            r["op"],
+            ms_fixed(r["seconds"]),
+            percent(r["time_share"]),
+            percent(r["mac_share"]),
+            f"{r['gmacs_per_s']:.1f}",
+            human_bytes(r["bytes"]),
+            f"{r['intensity']:.1f}",
+            *([fault_count(r["page_faults"])] if faulting else []),
+            *([_ms_or_dash(r["kernel_predicted_seconds"])] if kernels else []),
+            _ms_or_dash(r["predicted_seconds"]),
+            r["bound"] or "–",
+        )
+        for r in layer_records(measured, view)
+    ]
+    headers = (
+        "path",
+        "op",
+        "ms",
+        "time %",
+        "MACs %",
+        "GMAC/s",
+        "bytes",
+        "FLOP/B",
+        *(["faults"] if faulting else []),
+        *(["kernels ms"] if kernels else []),
+        "roofline ms",
+        "bound",
+    )
+    return to_markdown(headers, body, right=2)
 
 
 def _ms_or_dash(seconds: float | None) -> str:
@@ -347,11 +328,12 @@ def prediction_title(prediction: Prediction, device: Peaks) -> str:
     )
 
 
-def prediction_records(prediction: Prediction, roofline: Estimate) -> list[dict[str, Any]]:
+def prediction_records(predicted: Predicted) -> list[dict[str, Any]]:
     """One record per row: the kernel models' seconds and share, the roofline's seconds and
     bound (rows no kernel model covers are costed on the roofline and say so)."""
+    prediction = predicted.kernels
     total = prediction.seconds
-    on_roofs = roofline.by_path()
+    on_roofs = predicted.roofline.by_path()
     out = []
     for row in prediction.rows:
         roof = on_roofs.get(row.path)
@@ -370,8 +352,9 @@ def prediction_records(prediction: Prediction, roofline: Estimate) -> list[dict[
     return out
 
 
-def prediction_summary(prediction: Prediction, roofline: Estimate, device: Peaks) -> dict[str, Any]:
+def prediction_summary(predicted: Predicted) -> dict[str, Any]:
     """The headline figures of a prediction, and the device profile it came from."""
+    prediction, roofline, device = predicted.kernels, predicted.roofline, predicted.device
     return {
         "model": prediction.model,
         "device": device.device,
@@ -388,33 +371,27 @@ def prediction_summary(prediction: Prediction, roofline: Estimate, device: Peaks
     }
 
 
-def prediction_dict(
-    prediction: Prediction, roofline: Estimate, device: Peaks, layers: bool = False
-) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "schema": PREDICTION_SCHEMA,
-        **prediction_summary(prediction, roofline, device),
-    }
-    if layers:
-        out["layers"] = prediction_records(prediction, roofline)
+def prediction_document(predicted: Predicted, view: View = EVERY_ROW) -> dict[str, Any]:
+    """A prediction's JSON document (`latency --device-profile --format json`,
+    `cnnprof.to_dict`); a row each with ``view.layers``."""
+    out: dict[str, Any] = {"schema": PREDICTION_SCHEMA, **prediction_summary(predicted)}
+    if view.layers:
+        out["layers"] = prediction_records(predicted)
     return out
 
 
-def prediction_csv(
-    prediction: Prediction, roofline: Estimate, device: Peaks, layers: bool = False
-) -> str:
-    if layers:
-        records = prediction_records(prediction, roofline)
-        return to_csv(records, list(records[0]))
-    record = prediction_summary(prediction, roofline, device)
+def prediction_csv(predicted: Predicted, view: View) -> str:
+    """A row each with ``view.layers``, else the summary."""
+    if view.layers:
+        return to_csv(prediction_records(predicted))
+    record = prediction_summary(predicted)
     record["rows_on_roofline"] = " ".join(record["rows_on_roofline"])
-    return to_csv([record], list(record))
+    return to_csv([record])
 
 
-def prediction_markdown(
-    prediction: Prediction, roofline: Estimate, device: Peaks, layers: bool = False
-) -> str:
-    p = prediction
+def prediction_markdown(predicted: Predicted, view: View) -> str:
+    """The summary, and with ``view.layers`` a row each."""
+    p, roofline, device = predicted.kernels, predicted.roofline, predicted.device
     rows = [
         ("predicted", f"{ms_fixed(p.seconds)} ms (kernel models)"),
         ("roofline", f"{ms_fixed(roofline.seconds)} ms"),
@@ -423,7 +400,7 @@ def prediction_markdown(
     if p.on_roofline:
         rows.append(("on the roofline", f"{len(p.on_roofline)} rows no kernel model covers"))
     parts = [f"**{prediction_title(p, device)}**\n\n", to_markdown(("metric", "value"), rows)]
-    if layers:
+    if view.layers:
         body = [
             (
                 r["path"],
@@ -434,7 +411,7 @@ def prediction_markdown(
                 r["bound"] or "–",
                 "roofline" if r["on_roofline"] else "kernels",
             )
-            for r in prediction_records(p, roofline)
+            for r in prediction_records(predicted)
         ]
         headers = ("path", "op", "predicted ms", "time %", "roofline ms", "bound", "from")
         parts.append("\n" + to_markdown(headers, body, right=2))
@@ -444,26 +421,12 @@ def prediction_markdown(
 # --- each result as the text of a format ----------------------------------------------------------
 
 
-def _measured_json(measured: Measured, view: View) -> str:
-    m = measured
-    roofs = m.peaks.roofs if m.peaks else None
-    data = latency_dict(m.timing, m.estimate, roofs, view.sort, view.top, kernels=m.kernels)
-    return to_json({**data, "notes": list(m.notes)})
-
-
-def _measured_csv(measured: Measured, view: View) -> str:
-    m = measured
-    return latency_csv(m.timing, m.estimate, view.sort, view.top, kernels=m.kernels)
-
-
-def _measured_markdown(measured: Measured, view: View) -> str:
-    m = measured
-    text = latency_markdown(m.timing, m.estimate, view.sort, view.top, kernels=m.kernels)
-    return text + "".join(f"\n> {n}\n" for n in m.notes)
-
-
 MEASURED_TEXT: Mapping[str, Callable[[Measured, View], str]] = MappingProxyType(
-    {"json": _measured_json, "csv": _measured_csv, "md": _measured_markdown}
+    {
+        "json": lambda m, view: to_json({**latency_dict(m, view), "notes": list(m.notes)}),
+        "csv": latency_csv,
+        "md": latency_markdown,
+    }
 )
 
 
@@ -479,18 +442,11 @@ def notes_apart(measured: Measured, view: View) -> tuple[str, ...]:
     return measured.notes if view.format == "csv" else ()
 
 
-def prediction_document(predicted: Predicted, view: View = EVERY_ROW) -> dict[str, Any]:
-    """A prediction's JSON document (`latency --device-profile --format json`,
-    `cnnprof.to_dict`); a row each with ``view.layers``."""
-    p = predicted
-    return prediction_dict(p.kernels, p.roofline, p.device, view.layers)
-
-
 PREDICTED_TEXT: Mapping[str, Callable[[Predicted, View], str]] = MappingProxyType(
     {
         "json": lambda p, view: to_json(prediction_document(p, view)),
-        "csv": lambda p, view: prediction_csv(p.kernels, p.roofline, p.device, view.layers),
-        "md": lambda p, view: prediction_markdown(p.kernels, p.roofline, p.device, view.layers),
+        "csv": prediction_csv,
+        "md": prediction_markdown,
     }
 )
 
@@ -500,13 +456,12 @@ def present_prediction(predicted: Predicted, view: View) -> str:
     return PREDICTED_TEXT[view.format](predicted, view)
 
 
-def _peaks_csv(peaks: Peaks) -> str:
-    records = peaks_records(peaks)
-    return to_csv(records, list(records[0]))
-
-
 PEAKS_TEXT: Mapping[str, Callable[[Peaks], str]] = MappingProxyType(
-    {"json": lambda peaks: to_json(peaks.to_dict()), "csv": _peaks_csv, "md": peaks_markdown}
+    {
+        "json": lambda peaks: to_json(peaks.to_dict()),
+        "csv": lambda peaks: to_csv(peaks_records(peaks)),
+        "md": peaks_markdown,
+    }
 )
 
 

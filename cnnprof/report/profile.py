@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from cnnprof.arch.model import Published
 from cnnprof.report.text import to_csv, to_json, to_markdown
-from cnnprof.report.units import human, human_bytes, share
+from cnnprof.report.units import exact, human, human_bytes, share
 from cnnprof.report.view import EVERY_ROW, TOTALS, View
 from cnnprof.results.profile import FLOP_CATEGORIES, CrossCheck, LayerCost, Profile
 
@@ -54,14 +54,13 @@ def row_dict(row: LayerCost, batch: int = 1) -> dict[str, Any]:
     }
 
 
-def shown_rows(
-    profile: Profile, by_kind: bool = False, sort: str | None = None, top: int | None = None
-) -> tuple[LayerCost, ...]:
-    """The layer rows (or the rows summed per kind) a listing shows, after --sort and --top."""
+def shown_rows(profile: Profile, view: View, by_kind: bool = False) -> tuple[LayerCost, ...]:
+    """The layer rows (or the rows summed per kind) a listing shows, in ``view``'s order and
+    number."""
     from cnnprof.results.ranking import COUNT_KEYS, ranked
 
     rows = tuple(profile.by_kind().values()) if by_kind else profile.rows
-    return ranked(rows, COUNT_KEYS, sort, top, "count")
+    return ranked(rows, COUNT_KEYS, view.sort, view.top, "count")
 
 
 def kind_counts(profile: Profile) -> dict[str, int]:
@@ -73,13 +72,10 @@ def kind_counts(profile: Profile) -> dict[str, int]:
 
 
 def profile_dict(
-    profile: Profile,
-    layers: bool = False,
-    by_kind: bool = False,
-    published: Published | None = None,
-    sort: str | None = None,
-    top: int | None = None,
+    profile: Profile, view: View = TOTALS, published: Published | None = None
 ) -> dict[str, Any]:
+    """A profile as plain data: what was counted, its totals and notes, with ``published``
+    figures where given, and the rows (``view.layers``) and rows per kind (``view.by_op``)."""
     out: dict[str, Any] = {
         "schema": SCHEMA,
         "model": profile.model,
@@ -100,14 +96,10 @@ def profile_dict(
         out["ignored"] = list(profile.ignored)
         out["unsupported"] = list(profile.unsupported)
     out.update(outside_dict(profile))
-    if layers:
-        out["layers"] = [row_dict(r, profile.batch) for r in shown_rows(profile, False, sort, top)]
-    if by_kind:
-        counts = kind_counts(profile)
-        out["by_op"] = [
-            {"op_kind": r.path, "rows": counts[r.path], **_kind_dict(r, profile.batch)}
-            for r in shown_rows(profile, True, sort, top)
-        ]
+    if view.layers:
+        out["layers"] = [row_dict(r, profile.batch) for r in shown_rows(profile, view)]
+    if view.by_op:
+        out["by_op"] = kind_records(profile, view)
     return out
 
 
@@ -115,8 +107,18 @@ def profile_dict(
 PER_ROW_ONLY = frozenset({"path", "op", "kernel", "input", "output", "activations"})
 
 
-def _kind_dict(row: LayerCost, batch: int) -> dict[str, Any]:
-    return {k: v for k, v in row_dict(row, batch).items() if k not in PER_ROW_ONLY}
+def kind_records(profile: Profile, view: View) -> list[dict[str, Any]]:
+    """One record per kind of row ``view`` shows: the kind, how many rows it sums, their
+    costs."""
+    counts, batch = kind_counts(profile), profile.batch
+    return [
+        {
+            "op_kind": r.path,
+            "rows": counts[r.path],
+            **{k: v for k, v in row_dict(r, batch).items() if k not in PER_ROW_ONLY},
+        }
+        for r in shown_rows(profile, view, by_kind=True)
+    ]
 
 
 def outside_dict(profile: Profile) -> dict[str, Any]:
@@ -199,60 +201,51 @@ def layer_record(row: LayerCost, batch: int) -> dict[str, Any]:
     return {k: d[k] for k in LAYER_COLUMNS}
 
 
-def profile_csv(
-    profile: Profile,
-    layers: bool = False,
-    by_kind: bool = False,
-    timing: Timing | None = None,
-    sort: str | None = None,
-    top: int | None = None,
-) -> str:
-    """One table: the rows (``layers``), the rows summed per kind (``by_kind``) or the totals.
-    With a measured ``timing`` the rows get their measured milliseconds (summed per kind) and the
-    totals the median and throughput."""
-    if not (layers or by_kind):
-        record = total_record(profile)
+def shown_seconds(profile: Profile, view: View, timing: Timing) -> list[float | None]:
+    """The measured seconds of each row `shown_rows` shows (with ``view.by_op``, summed over
+    the rows of each kind); None where no row of it was timed."""
+    seconds = timing.by_path()
+    if not view.by_op:
+        return [seconds.get(r.path) for r in shown_rows(profile, view)]
+    per_kind: dict[str, list[float]] = {}
+    for row in profile.rows:
+        if row.path in seconds:
+            per_kind.setdefault(row.kind, []).append(seconds[row.path])
+    kinds = shown_rows(profile, view, by_kind=True)
+    return [sum(per_kind[r.path]) if r.path in per_kind else None for r in kinds]
+
+
+def profile_csv(profile: Profile, view: View, timing: Timing | None = None) -> str:
+    """One table: the rows summed to ``view.max_depth`` (``view.layers``), the rows summed per
+    kind (``view.by_op``) or the totals. With a measured ``timing`` the rows get their measured
+    milliseconds and the totals the median and throughput."""
+    shown = summed(profile, view.max_depth)
+    if not (view.layers or view.by_op):
+        record = total_record(shown)
         if timing is not None:
             record.update(
                 latency_ms=round(timing.median * 1e3, 4), throughput=round(timing.throughput, 2)
             )
-        return to_csv([record], list(record))
-    rows = shown_rows(profile, by_kind, sort, top)
-    if by_kind:
-        counts = kind_counts(profile)
-        records = [
-            {"op_kind": r.path, "rows": counts[r.path], **_kind_dict(r, profile.batch)}
-            for r in rows
-        ]
-        records = [{k: r[k] for k in BY_OP_COLUMNS} for r in records]
+        return to_csv([record])
+    if view.by_op:
+        records = [{k: r[k] for k in BY_OP_COLUMNS} for r in kind_records(shown, view)]
         columns = list(BY_OP_COLUMNS)
     else:
-        records = [layer_record(r, profile.batch) for r in rows]
+        records = [layer_record(r, shown.batch) for r in shown_rows(shown, view)]
         columns = list(LAYER_COLUMNS)
     if timing is not None:
-        seconds = timing.by_path()
-        per_row = {r.path: seconds.get(r.path) for r in profile.rows}
-        for record, row in zip(records, rows, strict=True):
-            if by_kind:
-                times = [per_row[r.path] for r in profile.rows if r.kind == row.path]
-                known = [t for t in times if t is not None]
-                total = sum(known) if known else None
-            else:
-                total = per_row[row.path]
-            record["latency_ms"] = None if total is None else round(total * 1e3, 4)
+        for record, seconds in zip(records, shown_seconds(shown, view, timing), strict=True):
+            record["latency_ms"] = None if seconds is None else round(seconds * 1e3, 4)
         columns.append("latency_ms")
     return to_csv(records, columns)
 
 
-def profile_markdown(
-    profile: Profile,
-    layers: bool = False,
-    by_kind: bool = False,
-    published: Published | None = None,
-    sort: str | None = None,
-    top: int | None = None,
-) -> str:
-    t = totals(profile)
+def profile_markdown(profile: Profile, view: View, timing: Timing | None = None) -> str:
+    """The totals, the paper's figure, the notes, the rows per kind (``view.by_op``) and the
+    rows summed to ``view.max_depth`` (``view.layers``), then ``timing``'s latency when
+    measured."""
+    shown = summed(profile, view.max_depth)
+    t = totals(shown)
     peak = t["peak_activation_bytes"]
     summary = [
         ("params", f"{t['params']:,}", human(t["params"])),
@@ -261,15 +254,14 @@ def profile_markdown(
         ("parameter memory", f"{t['param_bytes']:,} B", human_bytes(t["param_bytes"])),
         ("peak activations", f"{peak:,} B", human_bytes(peak)),
     ]
-    title = (
-        f"**{profile.model}** — input {profile.input_text}, batch {profile.batch}, {profile.dtype}"
-    )
+    title = f"**{shown.model}** — input {shown.input_text}, batch {shown.batch}, {shown.dtype}"
     parts = [title + "\n", to_markdown(("metric", "exact", "≈"), summary)]
-    if published is not None:
-        parts.append(f"\nPublished ({published.source}): {published_text(published)}\n")
-    parts += [f"\n{line}\n" for line in notes(profile)]
-    tables = [shown_rows(profile, True, sort, top)] if by_kind else []
-    tables += [shown_rows(profile, False, sort, top)] if layers else []
+    if shown.published is not None:
+        paper = shown.published
+        parts.append(f"\nPublished ({paper.source}): {published_text(paper)}\n")
+    parts += [f"\n{line}\n" for line in notes(shown)]
+    tables = [shown_rows(shown, view, by_kind=True)] if view.by_op else []
+    tables += [shown_rows(shown, view)] if view.layers else []
     for rows in tables:  # by op first, then every row: the terminal's order
         body = [
             (
@@ -279,13 +271,18 @@ def profile_markdown(
                 r.in_shape,
                 r.out_shape,
                 human(r.params),
-                human(r.macs * profile.batch),
-                share(r.macs, profile.macs / profile.batch),
+                human(r.macs * shown.batch),
+                share(r.macs, shown.macs / shown.batch),
             )
             for r in rows
         ]
         headers = ("path", "op", "kernel", "input", "output", "params", "MACs", "MACs %")
         parts.append("\n" + to_markdown(headers, body, right=4))
+    if timing is not None:  # imported only when measured: a count stays light
+        from cnnprof.report.latency import latency_markdown
+        from cnnprof.results.latency import Measured
+
+        parts.append("\n" + latency_markdown(Measured.alone(timing)))
     return "".join(parts)
 
 
@@ -300,36 +297,25 @@ def profile_document(
 ) -> dict[str, Any]:
     """A count's JSON document (`count --format json`, `cnnprof.to_dict`): the rows ``view``
     shows, the paper's figure where the profile has one, ``timing``'s latency when measured."""
-    shown = summed(profile, view.max_depth)
-    data = profile_dict(shown, view.layers, view.by_op, profile.published, view.sort, view.top)
+    data = profile_dict(summed(profile, view.max_depth), view, profile.published)
     data["totals"] = totals(profile)
     if timing is not None:  # imported only when measured: a count stays light
         from cnnprof.report.latency import layer_records, summary_record
+        from cnnprof.results.latency import Measured
 
-        data["latency"] = summary_record(timing)
+        measured = Measured.alone(timing)
+        data["latency"] = summary_record(measured)
         if view.layers:
-            data["latency"]["layers"] = layer_records(timing)
+            data["latency"]["layers"] = layer_records(measured)
     return data
-
-
-def _profile_markdown(profile: Profile, view: View, timing: Timing | None) -> str:
-    shown = summed(profile, view.max_depth)
-    text = profile_markdown(shown, view.layers, view.by_op, profile.published, view.sort, view.top)
-    if timing is None:
-        return text
-    from cnnprof.report.latency import latency_markdown
-
-    return text + "\n" + latency_markdown(timing)
 
 
 # A count (with its measured latency, if any) as the text of each format.
 PROFILE_TEXT: Mapping[str, Callable[[Profile, View, Timing | None], str]] = MappingProxyType(
     {
         "json": lambda p, view, timing: to_json(profile_document(p, view, timing)),
-        "csv": lambda p, view, timing: profile_csv(
-            summed(p, view.max_depth), view.layers, view.by_op, timing, view.sort, view.top
-        ),
-        "md": _profile_markdown,
+        "csv": profile_csv,
+        "md": profile_markdown,
     }
 )
 
@@ -412,19 +398,15 @@ def _compared(
     }
 
 
+def comparison_cells(record: dict[str, Any]) -> tuple[str, ...]:
+    """A row of `row_comparison` as the text of its cells: path, op, the four counts, and
+    whether they agree (= or ≠), in `ROW_COMPARISON_COLUMNS` order."""
+    counts = (exact(record[k]) for k in ROW_COMPARISON_COLUMNS[2:-1])
+    return (record["path"], record["op"], *counts, "=" if record["agree"] else "≠")
+
+
 def row_comparison_markdown(check: CrossCheck) -> str:
-    rows = [
-        (
-            r["path"],
-            r["op"],
-            _count(r["analytic_params"]),
-            _count(r["empirical_params"]),
-            _count(r["analytic_macs"]),
-            _count(r["empirical_macs"]),
-            "=" if r["agree"] else "≠",
-        )
-        for r in row_comparison(check)
-    ]
+    rows = [comparison_cells(r) for r in row_comparison(check)]
     headers = (
         "path",
         "op",
@@ -435,10 +417,6 @@ def row_comparison_markdown(check: CrossCheck) -> str:
         "",
     )
     return to_markdown(headers, rows, right=2)
-
-
-def _count(value: int | None) -> str:
-    return "–" if value is None else f"{value:,}"
 
 
 def cross_check_document(check: CrossCheck, view: View = TOTALS) -> dict[str, Any]:
@@ -452,8 +430,7 @@ def cross_check_document(check: CrossCheck, view: View = TOTALS) -> dict[str, An
 def _cross_check_csv(check: CrossCheck, view: View) -> str:
     if view.layers:
         return to_csv(row_comparison(check), ROW_COMPARISON_COLUMNS)
-    records = cross_check_records(check)
-    return to_csv(records, list(records[0]))
+    return to_csv(cross_check_records(check))
 
 
 def _cross_check_markdown(check: CrossCheck, view: View) -> str:

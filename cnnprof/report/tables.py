@@ -372,7 +372,7 @@ def _sweep_csv(sweep: Sweep, view: View) -> str:
     records = sweep_dict(sweep)["points"]
     if sweep.device is not None:
         records = [{**r, "device_profile": sweep.device.name} for r in records]
-    return to_csv(records, list(records[0]))
+    return to_csv(records)
 
 
 def _sweep_md(sweep: Sweep, view: View) -> str:

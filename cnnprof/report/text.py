@@ -13,11 +13,13 @@ def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def to_csv(records: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+def to_csv(records: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """A header and a line per record; the columns are the first record's keys unless given."""
     import csv  # only a CSV output needs it
 
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+    fields = list(records[0] if columns is None else columns)
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows(records)
     return buffer.getvalue()

@@ -80,6 +80,11 @@ def fault_count(value: float | None) -> str:
     return "–" if value is None else f"{value:,.0f}"
 
 
+def exact(count: int | None) -> str:
+    """1234567 → '1,234,567'; '–' when unknown (a row one side of a comparison lacks)."""
+    return "–" if count is None else f"{count:,}"
+
+
 def percent(fraction: float | None) -> str:
     """0.123 → '12.3 %'; '–' when unknown."""
     return "–" if fraction is None else f"{100 * fraction:.1f} %"

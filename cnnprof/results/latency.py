@@ -20,6 +20,12 @@ class Measured:
     calibration_s: float | None = None  # seconds the device's peaks took, when measured now
     kernels: Prediction | None = None  # the kernel predictor's, where calibrated
 
+    @classmethod
+    def alone(cls, timing: Timing) -> Measured:
+        """A timing with nothing predicted beside it (`count --latency`, `cnnprof.to_dict` of a
+        `Timing`): the writers of a measurement take it as they take a full one."""
+        return cls(timing, peaks=None, estimate=None, notes=())
+
 
 @dataclass(frozen=True)
 class Predicted:

@@ -215,6 +215,11 @@ class Timing:
         """Per-layer sum over the whole-model median; None without per-layer times."""
         return self.layer_sum / self.median if self.layers and self.median > 0 else None
 
+    @property
+    def faulting(self) -> bool:
+        """Whether any timed row took page faults (the layer tables show a faults column then)."""
+        return any(layer.page_faults for layer in self.layers)
+
     def kernel_map(self) -> dict[str, tuple[str, ...]]:
         """Row path → the kernels torch dispatched its convolutions to, in call order."""
         return dict(self.kernels)

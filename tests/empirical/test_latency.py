@@ -31,6 +31,7 @@ from cnnprof.empirical.latency import measure  # noqa: E402
 from cnnprof.errors import OptionError  # noqa: E402
 from cnnprof.report import latency as report_latency  # noqa: E402
 from cnnprof.results.device import DeviceQuery  # noqa: E402
+from cnnprof.results.latency import Measured  # noqa: E402
 from cnnprof.results.timing import MIN_RUNS, LatencySettings  # noqa: E402
 
 SMALL = "mobilenet@alpha=0.25,res=64"  # depthwise rows, residual-free, ~2.5 M MACs
@@ -149,8 +150,8 @@ def test_faults_column_appears_where_a_row_took_some():
     layers = tuple(replace(layer, page_faults=float(i)) for i, layer in enumerate(timing.layers))
     faulting = replace(timing, layers=layers)
     quiet = replace(timing, layers=tuple(replace(lt, page_faults=0.0) for lt in layers))
-    assert "faults" in report_latency.latency_markdown(faulting)
-    assert "faults" not in report_latency.latency_markdown(quiet)
+    assert "faults" in report_latency.latency_markdown(Measured.alone(faulting))
+    assert "faults" not in report_latency.latency_markdown(Measured.alone(quiet))
 
 
 def test_hooked_runs_stop_at_their_cap_while_whole_model_runs_go_on(

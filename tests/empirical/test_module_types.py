@@ -145,3 +145,11 @@ def test_a_kernel_given_as_one_int_has_the_modules_own_dimensions():
     kernels = ((3,), (3, 3), (2, 2, 2), (1, 7), ())
     texts = [LayerCost("p", "maxpool", shape, shape, kernel=k).kernel_text for k in kernels]
     assert texts == ["3", "3×3", "2×2×2", "1×7", ""]
+
+
+def test_the_counters_run_are_the_counters_the_options_name():
+    """One vocabulary: `--counter` offers `vocab.COUNTERS`, and each has exactly one counter."""
+    from cnnprof.empirical.count import COUNTERS as RUN
+    from cnnprof.results.vocab import COUNTERS
+
+    assert tuple(RUN) == COUNTERS
