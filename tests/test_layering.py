@@ -352,12 +352,7 @@ OTHER_COMMANDS = ("cnnprof.cli.check", "cnnprof.cli.tables", "cnnprof.cli.latenc
 # What the app's own help needs of cnnprof: its table of commands, nothing they import.
 STAGES = ("cnnprof.cli.options", "cnnprof.arch", "cnnprof.api", "cnnprof.render", "cnnprof.report")
 # What a count of a registry model, its family kept in the cache, never runs.
-NOT_COUNTED = (
-    "yaml",
-    "cnnprof.results.timing",
-    "cnnprof.results.training",
-    "cnnprof.results.interleaved",
-)
+NOT_COUNTED = ("yaml", *(f"cnnprof.results.{m}" for m in ("timing", "training", "interleaved")))
 
 
 def loaded_by(argv: list[str], cache: Path) -> set[str]:
