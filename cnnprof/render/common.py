@@ -66,6 +66,8 @@ UNBOUNDED = 100_000
 
 def natural_width(console: Console, renderable: RenderableType) -> int:
     """The columns ``renderable`` takes when nothing limits it."""
+    if isinstance(renderable, Fit) and (width := renderable.natural()) is not None:
+        return width
     return console.measure(renderable, options=console.options.update_width(UNBOUNDED)).maximum
 
 
@@ -79,6 +81,31 @@ class Fit:
         self.table = table
         self.drop = tuple(drop)
         self._natural: int | None = None  # the whole table's width, once measured
+
+    def natural(self) -> int | None:
+        """The table's natural width from its cells' widths, as rich measures a table of plain
+        cells (widest cell + padding per column, the rules and edges), without rich's own pass
+        over every cell; None for a table laid out any other way (rich measures that)."""
+        table = self.table
+        plain = (
+            table.box is not None
+            and table.show_edge
+            and table.pad_edge
+            and not table.collapse_padding
+            and not table.show_footer
+            and table.width is None
+            and table.min_width is None
+            and table.padding == (0, 1, 0, 1)
+            and all(c.width is None and c.min_width is None for c in table.columns)
+            and all(c.max_width is None for c in table.columns)
+            and table.show_header
+            and all(_plain(cell) for c in table.columns for cell in (c.header, *c.cells))
+        )
+        if not plain:
+            return None
+        columns = table.columns
+        self._natural = sum(_column_width(c) + 2 for c in columns) + len(columns) + 1
+        return self._natural
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         measured = Measurement.get(console, options, self.table)
@@ -113,6 +140,12 @@ def _column_width(column: Column) -> int:
     """The widest cell of ``column`` (its header included), in terminal cells."""
     cells = [column.header, *column.cells]
     return max(_cell_len(c) for c in cells)
+
+
+def _plain(cell: object) -> bool:
+    """A cell rich draws as its own characters: a Text, or a string with no markup or emoji
+    code to replace."""
+    return isinstance(cell, Text) or (isinstance(cell, str) and not any(c in cell for c in "[:"))
 
 
 def _cell_len(cell: object) -> int:
