@@ -128,7 +128,9 @@ class Fit:
             width -= _column_width(column) + 3
             table = _without(table, header)
             left_out.append(header or "bar")
-        yield _folding(table)
+        # a table drawn at its natural width or wider wraps nothing: rich's folding pass is skipped
+        fits = not left_out and width <= options.max_width
+        yield table if fits else _folding(table)
         if left_out:
             yield note(
                 f"left out at {options.max_width} columns: {', '.join(left_out)} "
