@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from cnnprof.arch.reference import matching
 from cnnprof.arch.shipped import shipped_key
 from cnnprof.cache import cache_dir, read_json, write_json
-from cnnprof.results.tables import CatalogEntry
+from cnnprof.results.catalog import CatalogEntry
 
 if TYPE_CHECKING:
     from cnnprof.arch.registry import Entry

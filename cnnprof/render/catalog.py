@@ -13,7 +13,7 @@ from cnnprof.render.common import Fit
 from cnnprof.report import catalog as report
 from cnnprof.report.units import human
 from cnnprof.report.view import View
-from cnnprof.results.tables import CatalogEntry
+from cnnprof.results.catalog import CatalogEntry
 
 
 def model_list(records: Sequence[dict[str, Any]]) -> Fit:

@@ -11,7 +11,7 @@ from typing import Any
 from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.report.units import human
 from cnnprof.report.view import View
-from cnnprof.results.tables import CatalogEntry
+from cnnprof.results.catalog import CatalogEntry
 
 SCHEMA = "cnnprof.list/1"
 

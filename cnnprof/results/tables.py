@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # annotations only: `cnnprof list` reads CatalogEntry without these modules
+if TYPE_CHECKING:  # annotations only: a count loads none of these modules
     from cnnprof.arch.model import Published
     from cnnprof.results.device import DeviceProfile, Prediction
     from cnnprof.results.profile import Profile
@@ -33,19 +33,6 @@ class Column:
     @property
     def top1(self) -> float | None:
         return self.published.top1 if self.published else None
-
-
-@dataclass(frozen=True)
-class CatalogEntry:
-    """One registry model as `cnnprof list` shows it: counts at its default input."""
-
-    name: str
-    aliases: tuple[str, ...]
-    family: str
-    input: tuple[int, ...]
-    params: int
-    macs: int
-    paper: str
 
 
 @dataclass(frozen=True)
