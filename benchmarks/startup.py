@@ -149,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Python {platform.python_version()} on {platform.machine()} ({os.cpu_count()} CPUs, "
         f"load average {load})"
     )
-    print(f"byte-compiled first (compileall, as pip install does): {package}")
+    shown = os.path.relpath(package) if str(package).startswith(os.getcwd()) else package
+    print(f"byte-compiled first (compileall, as pip install does): {shown}")
     width = max(len(name) for name in timed)
     print(f"{'command':<{width}}  {'median':>8}  {'p10':>8}  {'p90':>8}  {'cpu':>8}")
     stats = {name: spread(walls[name]) for name in timed}
