@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import functools
+import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,9 +128,18 @@ def shipped_index() -> Index:
     file parsed and checked) when the cache is missing, damaged or from other files."""
     path = cache_dir() / "registry" / f"{shipped_key()}.json"
     index = _read_index(path)
-    if index is None:
-        index = Index.of(default_registry())
-        write_json(path, {"files": dict(index.files), "aliases": dict(index.aliases)})
+    return index if index is not None else _rebuilt_index(path)
+
+
+def _rebuilt_index(path: Path) -> Index:
+    """The index built from the whole registry and kept at ``path``; what other files' keys
+    left in the cache is removed."""
+    index = Index.of(default_registry())
+    write_json(path, {"files": dict(index.files), "aliases": dict(index.aliases)})
+    for stale in path.parent.glob("*"):
+        if stale.name not in (path.name, path.stem):
+            with contextlib.suppress(OSError):
+                shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     return index
 
 
@@ -145,6 +155,7 @@ def _read_index(path: Path) -> Index | None:
         not names
         or not all(isinstance(t, str) for t in texts)
         or set(aliases.values()) - set(names)
+        or not all((models_dir() / file).is_file() for file in set(names.values()))
     ):
         return None
     return Index(frozen(names), frozen(aliases))
@@ -170,9 +181,18 @@ def registered(name: str) -> Entry:
     """A registry model by name or alias, its family alone parsed (the cached index says which)."""
     index = shipped_index()
     canonical = _canonical(name, index.files, index.aliases)
-    if canonical is None:
-        raise UnknownModel(unknown_message(name, [*index.files, *index.aliases]))
-    family = _shipped_family(index.files[canonical])
+    family = None if canonical is None else _shipped_family(index.files[canonical])
+    if family is None or canonical not in family.variants:
+        # a miss is checked against the whole registry, and a cached index that was wrong is
+        # rebuilt: a damaged cache never hides a model nor names a wrong family
+        registry = default_registry()
+        if Index.of(registry) != index:
+            shipped_index.cache_clear()
+            _rebuilt_index(cache_dir() / "registry" / f"{shipped_key()}.json")
+        canonical = _canonical(name, registry.entries, registry.aliases)
+        if canonical is None:
+            raise UnknownModel(unknown_message(name, [*registry.entries, *registry.aliases]))
+        return registry.entries[canonical]
     return Entry(family, family.variants[canonical])
 
 

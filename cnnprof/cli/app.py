@@ -291,8 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     code = app(args=args, prog_name="cnnprof", standalone_mode=False)
     if argv is None:
         try:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None:  # None: the descriptor was closed before we started
+                    stream.flush()
         except (OSError, ValueError):
             return code
         os._exit(code)

@@ -32,17 +32,6 @@ from cnnprof.results.latency import Measured, Predicted
 from cnnprof.results.timing import NOISY_CV, Timing
 
 
-def timing_line(timing: Timing) -> Text:
-    """One line for `count --latency`: median, spread and throughput."""
-    t = timing
-    noisy = f", noisy: CV {100 * t.cv:.0f} %" if t.noisy else ""
-    return Text(
-        f"latency {ms_short(t.median)} ms (p10 {ms_short(t.p10)} · p90 {ms_short(t.p90)}, "
-        f"{t.runs} runs{noisy}) · "
-        f"{t.throughput:,.1f} images/s · {t.device_name}, {threads(t.threads)}, {t.dtype}"
-    )
-
-
 def summary(measured: Measured) -> Panel:
     """The headline panel of `cnnprof latency`."""
     t, estimate = measured.timing, measured.estimate

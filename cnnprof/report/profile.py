@@ -12,7 +12,7 @@ from cnnprof.arch.model import Published
 from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.report.units import exact, human, human_bytes, share
 from cnnprof.report.view import EVERY_ROW, TOTALS, View
-from cnnprof.results.profile import FLOP_CATEGORIES, CrossCheck, LayerCost, Profile
+from cnnprof.results.profile import CrossCheck, LayerCost, Profile
 
 if TYPE_CHECKING:
     from cnnprof.results.timing import Timing
@@ -156,23 +156,6 @@ LAYER_COLUMNS = (
 )
 
 BY_OP_COLUMNS = ("op_kind", "rows", "params", "macs", "flops")
-
-TOTAL_COLUMNS = (
-    "model",
-    "input",
-    "batch",
-    "dtype",
-    "params",
-    "weights",
-    "biases",
-    "norm",
-    "buffers",
-    "macs",
-    "flops",
-    *(f"flops_{c}" for c in FLOP_CATEGORIES),
-    "param_bytes",
-    "peak_activation_bytes",
-)
 
 
 def total_record(profile: Profile) -> dict[str, Any]:

@@ -294,6 +294,25 @@ def test_a_baseline_entry_stops_at_the_timeout_check_is_given(tmp_path):
 
 
 @torch_only
+def test_check_timeout_bounds_the_outside_entries_of_a_mixed_baseline(tmp_path, monkeypatch):
+    """A snapshot of a registry model and a factory: `check --timeout` bounds the factory and
+    leaves the registry entry (no code of its own to bound) to be counted as always."""
+    (tmp_path / "small.py").write_text(
+        "from torch import nn\n\n\ndef make():\n    return nn.Linear(2, 2)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    made = run("snapshot", "lenet5", "small.py:make", "--input", "2", "-o", "mixed.json")
+    assert made.exit_code == 0, made.stderr
+    result = run("check", "mixed.json", "--timeout", "5")
+    assert result.exit_code == 0, result.stderr
+    entry = tmp_path / "entry.json"
+    doc = json.loads((tmp_path / "mixed.json").read_text())
+    doc["models"][0]["timeout"] = 5
+    entry.write_text(json.dumps(doc))
+    assert_error(run("check", str(entry)), "--timeout 5", "lenet5 is a spec")
+
+
+@torch_only
 @pytest.mark.parametrize(
     ("reference", "why"),
     [

@@ -133,3 +133,38 @@ def test_a_damaged_index_is_built_again(cache: Path):
 def test_an_unknown_name_suggests_from_the_index(cache: Path):
     with pytest.raises(UnknownModel, match="did you mean mobilenet, mobilenetv2, mobilenet_v2"):
         lookup("mobilenett")
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        '{"files": {"mobilenet_v1": "resnet.yaml"}, "aliases": {"mobilenet": "mobilenet_v1"}}',
+        '{"files": {"resnet50": "resnet.yaml"}, "aliases": {}}',
+        '{"files": {"mobilenet_v1": "nope.yaml"}, "aliases": {"mobilenet": "mobilenet_v1"}}',
+    ],
+    ids=["wrong family", "name missing", "no such file"],
+)
+def test_an_index_that_reads_but_is_wrong_is_built_again(cache: Path, wrong: str):
+    """A cached index of the right form but the wrong content never hides a model or names a
+    wrong family: a miss is checked against the whole registry and the index is rebuilt."""
+    lookup("resnet50")
+    (file,) = cache.glob("*.json")
+    file.write_text(wrong, encoding="utf-8")
+    shipped_index.cache_clear()
+    registry._shipped_family.cache_clear()
+    assert lookup("mobilenet").name == "mobilenet_v1"
+    shipped_index.cache_clear()
+    assert shipped_index() == registry.Index.of(default_registry()), "and written again"
+
+
+def test_a_new_index_removes_what_other_files_keys_left(cache: Path):
+    """Each edit of a family file makes a new key; the index built for it removes the old
+    ones, so the cache does not grow with every edit."""
+    cache.mkdir(parents=True)
+    (cache / "oldkey.json").write_text("{}", encoding="utf-8")
+    (cache / "oldkey").mkdir()
+    (cache / "oldkey" / "mobilenet.json").write_text("{}", encoding="utf-8")
+    lookup("resnet50")
+    assert sorted(p.name for p in cache.iterdir()) == sorted(
+        [f"{registry.shipped_key()}.json", registry.shipped_key()]
+    )

@@ -98,7 +98,7 @@ class Fields:
         return value
 
     def settings(self, model: str, timeout: float) -> Settings:
-        """The entry's settings; ``timeout`` where the entry gives none."""
+        """The entry's settings; ``timeout`` where an outside model's entry gives none."""
         shape = self.doc.get("input")
         shapes = None
         if shape is not None:
@@ -121,7 +121,10 @@ class Fields:
             dtype=self.choice("dtype", "float32", tuple(DTYPE_BYTES)),
             input=shapes if outside else None,  # type: ignore[arg-type]
             args=args or None,
-            timeout=self.number("timeout") if "timeout" in self.doc else timeout,
+            # a command-wide --timeout bounds the outside models' own code; a spec has none
+            timeout=self.number("timeout")
+            if "timeout" in self.doc
+            else (timeout if outside else DEFAULT_TIMEOUT),
             allow_incomplete=incomplete,
         )
 
