@@ -19,7 +19,7 @@ from torch import nn
 from cnnprof.arch.model import Shape
 from cnnprof.empirical.fvcore_count import count_fvcore
 from cnnprof.empirical.inputs import Inputs, as_inputs
-from cnnprof.empirical.recorder import count_params, layer_cost, record
+from cnnprof.empirical.recorder import count_params, layer_cost, output_fields, record
 from cnnprof.results.profile import Profile
 
 
@@ -99,6 +99,7 @@ def count(
         not_run=() if rows is not None else not_run(root, tracker.entered, recorder.used),
         inputs=() if rows is not None else inputs.shapes,
         counted_on=on,
+        **({} if rows is not None else output_fields(recorder)),
     )
 
 

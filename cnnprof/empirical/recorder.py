@@ -7,7 +7,7 @@ running; then each row as a `LayerCost`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +68,8 @@ class Recorder(TorchDispatchMode):
         self.unsupported: Counter = Counter()
         self.largest = 0  # elements of the largest tensor an op returned
         self.used: set[int] = set()  # ids of the tensors ops read (parameters among them)
+        self.uncosted: set[str] = set()  # paths of the modules an unsupported op ran in
+        self.outputs: tuple[tuple[str, tuple[int, ...]], ...] = ()  # see `returned`
 
     def dispatch(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
         kwargs = kwargs or {}
@@ -102,6 +104,7 @@ class Recorder(TorchDispatchMode):
             self.tracker.current_row().flops[category] += cost(args, kwargs, out)
         else:
             self.unsupported[f"{packet} in {self.tracker.running()}"] += 1
+            self.uncosted.add(self.tracker.stack[-1] if self.tracker.stack else "")
         return out
 
 
@@ -238,7 +241,8 @@ def record(
             param = next(root.parameters(), None)
             x = inputs.tensors(batch, param.device.type if param is not None else "meta")
             with recorder:
-                root(*x)
+                out = root(*x)
+            recorder.outputs = returned(out, batch=-1 if inputs.image_list else batch)
     except Exception as exc:  # a user's forward can raise anything; say which and stop
         message = f"{name}: forward failed: {exc}"
         if on == "meta":
@@ -247,6 +251,36 @@ def record(
     finally:
         tracker.close()
     return tracker, recorder
+
+
+def returned(value: Any, *, batch: int, name: str = "") -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """Every tensor a forward returned, as (name, dims per image): "" for a lone tensor, the
+    position in a tuple or list, the key of a dict (a named tuple's field), joined by "." when
+    nested. A leading dim of ``batch`` is the batch's (-1: none is: a detection model's list
+    of images returns a list of per-image results)."""
+    if isinstance(value, torch.Tensor):
+        dims = tuple(value.shape)
+        return ((name, dims[1:] if dims[:1] == (batch,) else dims),)
+    if isinstance(value, Mapping):
+        items: Any = value.items()
+    elif isinstance(value, tuple) and hasattr(value, "_fields"):
+        items = zip(value._fields, value, strict=True)
+    elif isinstance(value, (tuple, list)):
+        items = enumerate(value)
+    else:
+        return ()
+    return tuple(
+        found
+        for key, item in items
+        for found in returned(item, batch=batch, name=f"{name}.{key}" if name else str(key))
+    )
+
+
+def output_fields(recorder: Recorder) -> dict[str, Any]:
+    """A profile's ``outputs`` and ``returned`` (the first tensor as a row's shape) from what
+    the recorded forward returned."""
+    outputs = recorder.outputs
+    return {"outputs": outputs, "returned": shape_of(outputs[0][1]) if outputs else None}
 
 
 def layer_cost(row: Row, batch: int) -> LayerCost:

@@ -28,7 +28,7 @@ from cnnprof.empirical.module_types import (
     module_op,
     param_kind,
 )
-from cnnprof.empirical.recorder import Tracker, record
+from cnnprof.empirical.recorder import Recorder, Tracker, output_fields, record
 from cnnprof.results.profile import LayerCost, Profile
 
 
@@ -74,11 +74,11 @@ def walk(
     calls, handles = _record_calls(modules, batch)
     name = model or type(module).__name__
     try:  # the dispatch count says which formula-less modules do arithmetic
-        tracker, _ = record(root, inputs, batch=batch, rows=None, name=name, on=on)
+        tracker, recorder = record(root, inputs, batch=batch, rows=None, name=name, on=on)
     finally:
         for h in handles:
             h.remove()
-    rows, unsupported = _formula_rows(modules, calls, tracker)
+    rows, unsupported = _formula_rows(modules, calls, tracker, recorder)
     held = {r.path for r in rows}
     return Profile(
         model=name,
@@ -89,24 +89,32 @@ def walk(
         dtype=dtype,
         unsupported=tuple(unsupported),
         inputs=inputs.shapes,
+        **output_fields(recorder),
     )
 
 
 def _formula_rows(
-    modules: dict[str, nn.Module], calls: dict[str, list[Call]], tracker: Tracker
+    modules: dict[str, nn.Module],
+    calls: dict[str, list[Call]],
+    tracker: Tracker,
+    recorder: Recorder,
 ) -> tuple[list[LayerCost], list[str]]:
     """A row per called module with a formula, its calls summed; and the modules with none that
-    did arithmetic at dispatch level, as "path (Type)"."""
+    did arithmetic at dispatch level or ran an op the dispatch count could not cost either (an
+    LSTM's fused kernel on the CPU), as "path (Type)"."""
     rows, unsupported = [], []
     for path, recorded in calls.items():
         m, dispatched = modules[path], tracker.rows.get(path)
         macs = dispatched.macs if dispatched else 0
         formula = formula_for(m) or held_formula(m, macs, recorded)
         if formula is None:
-            if dispatched is not None and (dispatched.macs or sum(dispatched.flops.values())):
+            worked = dispatched is not None and (dispatched.macs or sum(dispatched.flops.values()))
+            if worked or path in recorder.uncosted:
                 unsupported.append(f"{path} ({type(m).__name__})")
             continue
         rows.append(_with_own(_calls(formula(path, m, call) for call in recorded), m))
+    outside = sorted(p for p in recorder.uncosted if p not in calls)  # a block's own forward
+    unsupported += [f"{p or '(root)'} ({type(modules[p]).__name__})" for p in outside]
     return rows, unsupported
 
 

@@ -45,7 +45,9 @@ def summary(profile: Profile, title: str = "", published: Published | None = Non
     grid.add_row(
         "peak activations",
         human_bytes(profile.peak_activation_bytes),
-        f"inference, batch {profile.batch}; output {profile.output}",
+        f"inference, batch {profile.batch}; "
+        + ("outputs " if profile.several_outputs else "output ")
+        + profile.output_text,
     )
     if published is not None:
         grid.add_row("paper", published.source, published_text(published))
@@ -134,8 +136,8 @@ def cross_check(check: CrossCheck, limit: int = 10) -> Group:
         for d in diffs[:limit]:
             rows.add_row(d.path, d.metric, exact(d.left), exact(d.right))
         parts.append(Fit(rows))
-    verdict = "params and MACs agree exactly" if check.agree else "params or MACs DISAGREE"
-    parts.append(Text(verdict, style="green" if check.agree else "bold red"))
+    style = ("green" if check.complete else "yellow") if check.agree else "bold red"
+    parts.append(Text(report.verdict_line(check), style=style))
     parts += notes(e)
     if e.ignored:
         parts.append(note("ignored (no arithmetic): " + ", ".join(e.ignored)))

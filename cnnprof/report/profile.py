@@ -130,6 +130,8 @@ def outside_dict(profile: Profile) -> dict[str, Any]:
         out["counted_on"] = profile.counted_on
     if profile.not_run:
         out["not_run_in_eval"] = list(profile.not_run)
+    if profile.several_outputs:
+        out["outputs"] = {name: list(dims) for name, dims in profile.outputs}
     return out
 
 
@@ -323,10 +325,26 @@ def cross_check_dict(check: CrossCheck) -> dict[str, Any]:
     return {
         "schema": "cnnprof.crosscheck/1",
         "agree": check.agree,
+        "complete": check.complete,
+        "not_costed": {side: list(names) for side, names in check.not_costed.items()},
         "analytic": profile_dict(check.analytic),
         "empirical": profile_dict(check.empirical),
         "differences": [vars(d) for d in check.differences],
     }
+
+
+def verdict_line(check: CrossCheck) -> str:
+    """The cross-check's verdict in one line: agreement, then what each side could not cost."""
+    if check.agree:
+        head = "params and MACs agree exactly"
+    elif check.equal:
+        head = "params and MACs equal, NOT AGREED: the empirical count is incomplete"
+    else:
+        head = "params or MACs DISAGREE"
+    gaps = [
+        f"{side} misses {', '.join(names)}" for side, names in check.not_costed.items() if names
+    ]
+    return "; ".join([head, *gaps])
 
 
 def cross_check_records(check: CrossCheck) -> list[dict[str, Any]]:

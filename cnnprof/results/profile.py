@@ -103,6 +103,11 @@ class Profile:
     not_run: tuple[str, ...] = ()  # modules holding parameters that did not run in eval
     inputs: tuple[tuple[int, ...], ...] = ()  # an outside model's inputs per image, any rank
     counted_on: str = ""  # how an outside model ran: "meta", or why and how it ran elsewhere
+    # What an outside model's forward returned: each tensor as (name, dims per image), the name
+    # "" for a lone tensor, else its place ("0", "logits", "aux.1"); and the first as a row's shape.
+    outputs: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    returned: Shape | None = None
+    unseen: tuple[str, ...] = ()  # rows of the default count whose MACs no formula of the walk sees
     published: Published | None = None  # the paper's figure for exactly this configuration
 
     @property
@@ -114,6 +119,7 @@ class Profile:
     def missing(self) -> tuple[str, ...]:
         """What keeps the count from being complete, one line each (empty when complete)."""
         out = tuple(f"unsupported: {op}" for op in self.unsupported)
+        out += tuple(f"not seen by the walk: {row}" for row in self.unseen)
         if self.extra_params:
             out += (f"{self.extra_params:,} parameters in no row",)
         return out
@@ -190,9 +196,26 @@ class Profile:
 
     @property
     def output(self) -> Shape:
-        """The last row's output (rows of parameters alone, which never ran, have none)."""
+        """What the forward returned (its first tensor), where it was recorded; else the last
+        row's output (rows of parameters alone, which never ran, have none)."""
+        if self.returned is not None:
+            return self.returned
         shapes = [r.out_shape for r in self.rows if r.out_shape.elements]
         return shapes[-1] if shapes else self.input
+
+    @property
+    def several_outputs(self) -> bool:
+        """The forward returned more than one lone tensor (a tuple, a list, a dict)."""
+        return len(self.outputs) > 1 or any(name for name, _ in self.outputs)
+
+    @property
+    def output_text(self) -> str:
+        """The output as a header shows it: ``1000×1×1``; several as ``logits: 7, aux: 3``."""
+        if not self.several_outputs:
+            return str(self.output)
+        return ", ".join(
+            f"{name}: {'×'.join(map(str, dims)) or 'scalar'}" for name, dims in self.outputs
+        )
 
     def at_depth(self, depth: int) -> list[LayerCost]:
         """Rows summed into their containers ``depth`` levels below the root (``features.3``
@@ -268,6 +291,16 @@ def differences(left: Profile, right: Profile) -> list[Difference]:
     return out
 
 
+def unseen_rows(walk: Profile, count: Profile) -> tuple[str, ...]:
+    """The rows of the default ``count`` whose MACs the formula ``walk`` cannot see (work in
+    ``(root)``'s or a block's own forward, no module's formula), when the walk's MACs fall short
+    of the count's; a module the walk already names as having no formula is not repeated."""
+    if walk.macs >= count.macs:
+        return ()
+    held = {r.path for r in walk.rows} | {u.rsplit(" (", 1)[0] for u in walk.unsupported}
+    return tuple(r.path for r in count.rows if r.macs and r.path not in held)
+
+
 @dataclass(frozen=True)
 class CrossCheck:
     """The same model counted both ways, and where they differ (params and MACs, by row)."""
@@ -278,11 +311,36 @@ class CrossCheck:
 
     @classmethod
     def of(cls, analytic: Profile, empirical: Profile) -> CrossCheck:
+        """The check, the formula side marked with the rows of the count it cannot see."""
+        unseen = unseen_rows(analytic, empirical)
+        if unseen:
+            analytic = replace(analytic, unseen=(*analytic.unseen, *unseen))
         return cls(analytic, empirical, tuple(differences(analytic, empirical)))
 
     @property
-    def agree(self) -> bool:
+    def equal(self) -> bool:
+        """Params and MACs equal, analytic against empirical."""
         return (
             self.analytic.params == self.empirical.params
             and self.analytic.macs == self.empirical.macs
         )
+
+    @property
+    def agree(self) -> bool:
+        """Params and MACs equal and the empirical count complete: an op it could not cost may
+        hold any amount, so both sides missing the same op is no agreement."""
+        return self.equal and self.empirical.complete
+
+    @property
+    def complete(self) -> bool:
+        """Both sides cost every op (or leave it deliberately free) and hold every parameter."""
+        return self.analytic.complete and self.empirical.complete
+
+    @property
+    def not_costed(self) -> dict[str, tuple[str, ...]]:
+        """What each side could not cost, by name: the formula side's modules with no formula
+        and rows it cannot see, the empirical side's unsupported ops with their modules."""
+        return {
+            "analytic": (*self.analytic.unsupported, *self.analytic.unseen),
+            "empirical": self.empirical.unsupported,
+        }
