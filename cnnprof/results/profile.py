@@ -103,6 +103,8 @@ class Profile:
     not_run: tuple[str, ...] = ()  # modules holding parameters that did not run in eval
     inputs: tuple[tuple[int, ...], ...] = ()  # an outside model's inputs per image, any rank
     counted_on: str = ""  # how an outside model ran: "meta", or why and how it ran elsewhere
+    # where the input came from: "model config", "--input", "--resolution" or "default"
+    input_from: str = ""
     published: Published | None = None  # the paper's figure for exactly this configuration
 
     @property
