@@ -10,6 +10,10 @@ torch on at least 50 timm CNNs; the leaf-formula walk against the default on eac
   detector's MACs depend on how many proposals and detections its heads run on: it is built so
   that they are the ones torchvision's figure describes (`HEADS_RUN`), and the note says so.
 - timm: params against ``sum(p.numel())``, MACs against FlopCounterMode on the meta device.
+- defaults: every model once more with no input given (``--input`` left out), so that the input
+  it declares is the one counted (timm's ``pretrained_cfg``, torchvision's default weights);
+  judged against the figure at that input, and its JSON ``output`` against the shape(s) the
+  forward returns.
 
 A model is "exact" when params and MACs match (to the published precision), "within 1 %" when
 both are within 1 %, "wrong" otherwise, "failed" when cnnprof refused or raised. Weights are never
@@ -34,7 +38,10 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from cnnprof.api import Request
 from cnnprof.api.count import cross_check
+from cnnprof.api.sources import OutsideSource, resolve
+from cnnprof.empirical.inputs import shape_of
 from cnnprof.errors import CnnprofError
+from cnnprof.report.profile import profile_dict
 
 TIMM_MODELS = (
     "resnet18",
@@ -305,6 +312,106 @@ def run(case: Case) -> Outcome:
     )
 
 
+@dataclass(frozen=True)
+class Default:
+    """A model counted with no input given: at what, from where, how it compares with the
+    figure at that input, and whether the JSON ``output`` is what the forward returns."""
+
+    reference: str
+    args: tuple[tuple[str, object], ...]
+    input: str = "–"
+    input_from: str = ""
+    verdict: str = "failed"
+    output: str = ""
+    note: str = ""
+
+
+def forward_output(source: OutsideSource) -> list[list[int]] | None:
+    """The per-image shape (as the JSON writes one) of each tensor the model's forward returns on
+    meta (a tuple's or a dict's in order); None when it returns no tensor."""
+    module, inputs = source.module("meta"), source.inputs()
+    with torch.no_grad():
+        out = module(*inputs.tensors(1, "meta"))
+    if isinstance(out, dict):
+        out = list(out.values())
+    found = out if isinstance(out, (tuple, list)) else [out]
+    shapes = [shape_of(t.shape[1:]).as_list() for t in found if isinstance(t, torch.Tensor)]
+    return shapes or None
+
+
+def output_check(source: OutsideSource, reported: list) -> str:
+    """The output check: "=" when the JSON ``output`` is the forward's (one tensor: its shape;
+    several: their list), else what each says; "–" when the forward returns no tensor or cannot
+    run on meta."""
+    try:
+        shapes = forward_output(source)
+    except Exception as exc:  # a forward meta cannot run (the count fell back to the CPU)
+        return f"– ({type(exc).__name__})"
+    if shapes is None:
+        return "–"
+    expected = shapes[0] if len(shapes) == 1 else shapes
+    return "=" if reported == expected else f"≠ reported {reported}, forward {expected}"
+
+
+def run_default(reference: str, args: tuple, cases: list[Case]) -> Default:
+    """``reference`` counted with no input given, against the one of ``cases`` (its figures)
+    whose input is the one counted."""
+    try:
+        source = resolve(Request(reference, args=dict(args)))
+        profile = source.profile()
+    except CnnprofError as exc:
+        return Default(reference, args, note=str(exc)[:120])
+    except Exception as exc:  # a bug in cnnprof: the pass goes on and the table says so
+        return Default(reference, args, note=f"BUG {type(exc).__name__}: {exc}"[:120])
+    match = [c for c in cases if c.inputs is None or c.inputs == profile.inputs]
+    found = verdict(match[0], profile.params, profile.macs) if match else "no figure"
+    doc = profile_dict(profile)
+    return Default(
+        reference,
+        args,
+        profile.input_text,
+        doc.get("input_from", ""),
+        found,
+        output_check(source, doc["output"]),
+        "; ".join(profile.missing),
+    )
+
+
+def defaults_pass(cases: list[Case]) -> list[Default]:
+    """Each model (with its pretrained arguments) once, no input given."""
+    models: dict[tuple[str, tuple], list[Case]] = {}
+    for case in cases:
+        models.setdefault((case.reference, case.args), []).append(case)
+    done = []
+    for (reference, args), same in models.items():
+        done.append(run_default(reference, args, same))
+        print(default_table(done[-1:]).splitlines()[-1], flush=True, file=sys.stderr)
+    return done
+
+
+def default_table(done: list[Default]) -> str:
+    lines = [f"{'model':<42} {'input':<16} {'from':<13} {'verdict':<10} {'output':<8}  note"]
+    for d in done:
+        name = d.reference + "".join(f" {k}={v}" for k, v in d.args)
+        lines.append(
+            f"{name[:42]:<42} {d.input:<16} {d.input_from:<13} {d.verdict:<10} {d.output:<8}  "
+            f"{d.note}"
+        )
+    return "\n".join(lines)
+
+
+def default_summary(done: list[Default]) -> str:
+    counts = {v: sum(d.verdict == v for d in done) for v in ("exact", "no figure", "failed")}
+    declared = sum(d.input_from == "model config" for d in done)
+    outputs = sum(d.output == "=" for d in done)
+    return (
+        f"no --input: {len(done)} models, {declared} at their declared input; "
+        f"{counts['exact']} exact · {counts['no figure']} no figure at that input · "
+        f"{len(done) - sum(counts.values())} off · {counts['failed']} failed; "
+        f"output = forward on {outputs} of {len(done)}"
+    )
+
+
 def table(outcomes: list[Outcome]) -> str:
     lines = [
         f"{'model':<42} {'kind':<14} {'params':>12} {'expected':>12} {'GMACs':>9} "
@@ -336,22 +443,29 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", help="only models whose name contains this")
     parser.add_argument("--skip-timm", action="store_true")
+    parser.add_argument(
+        "--defaults-only", action="store_true", help="only the pass with no input given"
+    )
     options = parser.parse_args()
     warnings.filterwarnings("ignore")
     cases = list(torchvision_cases(options.only))
     if not options.skip_timm:
         cases += list(timm_cases(options.only))
-    outcomes = []
-    for case in cases:
-        outcomes.append(run(case))
-        print(table(outcomes[-1:]).splitlines()[-1], flush=True, file=sys.stderr)
-    print(table(outcomes))
-    print(summary(outcomes))
-    walk_ok = sum(o.walk == "=" for o in outcomes if o.verdict != "failed")
-    print(
-        f"leaf walk equal to the default on {walk_ok} of "
-        f"{sum(o.verdict != 'failed' for o in outcomes)} counted"
-    )
+    if not options.defaults_only:
+        outcomes = []
+        for case in cases:
+            outcomes.append(run(case))
+            print(table(outcomes[-1:]).splitlines()[-1], flush=True, file=sys.stderr)
+        print(table(outcomes))
+        print(summary(outcomes))
+        walk_ok = sum(o.walk == "=" for o in outcomes if o.verdict != "failed")
+        print(
+            f"leaf walk equal to the default on {walk_ok} of "
+            f"{sum(o.verdict != 'failed' for o in outcomes)} counted"
+        )
+    done = defaults_pass(cases)
+    print(default_table(done))
+    print(default_summary(done))
     return 0
 
 

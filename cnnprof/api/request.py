@@ -15,8 +15,6 @@ from cnnprof.arch.multipliers import Multipliers
 from cnnprof.arch.reference import DEFAULT_TIMEOUT, MULTIPLIER_KEYS, split_reference
 from cnnprof.errors import OptionError
 
-DEFAULT_INPUT = Shape(3, 224, 224)
-
 
 @dataclass(frozen=True)
 class Request:
@@ -63,24 +61,16 @@ class Request:
         keys += [f"train={self.train}"] if self.train else []
         return self.name + ("@" + ",".join(keys) if keys else "")
 
-    def input_shapes(self) -> tuple[tuple[int, ...], ...]:
-        """The inputs an outside model is given, per image: ``input``, else one image of
-        ``resolution`` square, else 3×224×224."""
-        if self.input is not None:
-            return self.input
-        side = self.multipliers.resolution
-        return (tuple(DEFAULT_INPUT.as_list() if side is None else (3, side, side)),)
-
-    def input_shape(self) -> Shape:
-        """The one C,H,W image a measurement runs on; other inputs are refused there."""
-        shapes = self.input_shapes()
-        if len(shapes) != 1 or len(shapes[0]) != 3:
-            given = " ".join(",".join(map(str, s)) for s in shapes)
-            raise OptionError(f"--input {given}: this command takes one C,H,W image")
-        return Shape(*shapes[0])
-
     def with_multipliers(self, **changes: Any) -> Request:
         return replace(self, multipliers=replace(self.multipliers, **changes))
+
+
+def one_image(shapes: tuple[tuple[int, ...], ...]) -> Shape:
+    """``shapes`` as the one C,H,W image a measurement runs on; other inputs are refused."""
+    if len(shapes) != 1 or len(shapes[0]) != 3:
+        given = " ".join(",".join(map(str, s)) for s in shapes)
+        raise OptionError(f"--input {given}: this command takes one C,H,W image")
+    return Shape(*shapes[0])
 
 
 def _is_shape(value: Any) -> bool:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from cnnprof.analytic.engine import profile as analytic_profile
 from cnnprof.api.kinds import Kind, Source
-from cnnprof.api.request import Request
+from cnnprof.api.request import Request, one_image
 from cnnprof.arch.model import Arch, Published, Shape
 from cnnprof.arch.reference import DEFAULT_TIMEOUT, is_outside
 from cnnprof.arch.registry import lookup
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     from cnnprof.empirical.inputs import Inputs
     from cnnprof.empirical.interleave import Contender
+    from cnnprof.empirical.outside import Chosen
     from cnnprof.empirical.recorder import MetaFailed
     from cnnprof.results.device import DeviceQuery, Peaks
     from cnnprof.results.interleaved import Interleaved
@@ -203,7 +204,10 @@ class SpecSource(ModuleSource):
 
     @functools.cached_property
     def _profile(self) -> Profile:
-        return analytic_profile(self.arch, batch=self.request.batch, dtype=self.request.dtype)
+        req = self.request
+        profile = analytic_profile(self.arch, batch=req.batch, dtype=req.dtype)
+        scaled = req.multipliers.resolution is not None or req.multipliers.rho is not None
+        return replace(profile, input_from="--resolution" if scaled else "model config")
 
     def formulas(self) -> Profile:
         """The spec's own count: closed-form, row by row."""
@@ -266,7 +270,7 @@ class OutsideSource(ModuleSource):
 
     @property
     def input_shape(self) -> Shape:
-        return self.request.input_shape()
+        return one_image(self.inputs().shapes)
 
     @property
     def published(self) -> Published | None:
@@ -281,22 +285,21 @@ class OutsideSource(ModuleSource):
         return f"{self.request.name} (an outside model, counted by running it)"
 
     def inputs(self) -> Inputs:
-        """The `Inputs` the model is called with: ``--input``, else its library's convention
-        (detection: a list of images; video: a clip), at ``--resolution`` when given."""
-        require_torch(self._needs)
-        from cnnprof.empirical.inputs import Inputs
-        from cnnprof.empirical.outside import convention
+        """The `Inputs` the model is called with (`choose_inputs`)."""
+        return self._chosen.inputs
 
-        model = self.request.model
-        found = convention(model if isinstance(model, str) else "")
-        side = self.request.multipliers.resolution
-        if self.request.input is not None:
-            shapes = self.request.input
-        elif side is not None:
-            shapes = tuple((*s[:-2], side, side) for s in found.shapes)
-        else:
-            shapes = found.shapes
-        return Inputs(shapes, image_list=found.image_list)
+    @functools.cached_property
+    def _chosen(self) -> Chosen:
+        require_torch(self._needs)
+        from cnnprof.empirical.outside import choose_inputs
+
+        req, model = self.request, self.request.model
+        reference = model if isinstance(model, str) else ""
+        return choose_inputs(reference, self._meta[0], req.input, req.multipliers.resolution)
+
+    @functools.cached_property
+    def _meta(self) -> tuple[nn.Module, str]:
+        return self._built()
 
     def profile(self) -> Profile:
         """The dispatch-level count: on the meta device, or, when the forward cannot run there,
@@ -335,15 +338,15 @@ class OutsideSource(ModuleSource):
         from cnnprof.empirical.recorder import MetaFailed
 
         req, inputs = self.request, self.inputs()
-        module, how = self._built()
+        module, how = self._meta
         settings = {"batch": req.batch, "dtype": req.dtype, "model": req.name}
-        with self.running():
+        with self.running(), self._chosen.hinting():
             try:
                 profile = counter(module, inputs, **settings)
             except MetaFailed as failed:
                 real, how = self._real(module, inputs, failed)
                 profile = counter(real, inputs, on="real", **settings)
-        return replace(profile, counted_on=how)
+        return replace(profile, counted_on=how, input_from=self._chosen.origin)
 
     def _built(self) -> tuple[nn.Module, str]:
         """The model with its weights on meta, and how it was built."""

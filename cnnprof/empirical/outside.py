@@ -16,6 +16,8 @@ import importlib
 import importlib.util
 import inspect
 import sys
+import sysconfig
+import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,7 @@ import torch
 from torch import nn
 
 from cnnprof.empirical.bound import Alarm, time_limit
+from cnnprof.empirical.inputs import Inputs
 from cnnprof.errors import CnnprofError, LoadError
 
 Factory = Callable[..., nn.Module]
@@ -67,6 +70,49 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else ""
 
 
+# Frames under these are not the model's own code: torch's, cnnprof's; the standard library's
+# (outside site-packages).
+NOT_THE_MODELS = (str(Path(torch.__file__).parent), str(Path(__file__).parents[1]))
+STDLIB = sysconfig.get_paths()["stdlib"]
+
+
+def _innermost(exc: BaseException) -> str:
+    """``file:line in function`` of the innermost frame of the model's own code (the user's or
+    its library's) that ``exc`` passed through; empty when none did."""
+    found = ""
+    for frame, line in traceback.walk_tb(exc.__traceback__):
+        path = frame.f_code.co_filename
+        library = "site-packages" in path and not path.startswith(NOT_THE_MODELS)
+        if library or not path.startswith((*NOT_THE_MODELS, STDLIB, "<")):
+            found = f"{_short(path)}:{line} in {frame.f_code.co_name}"
+    return found
+
+
+def _short(path: str) -> str:
+    """``path`` from its package (after site-packages) or from the working directory."""
+    if "site-packages/" in path:
+        return path.rsplit("site-packages/", 1)[1]
+    with contextlib.suppress(ValueError):
+        return str(Path(path).relative_to(Path.cwd()))
+    return path
+
+
+def why(exc: BaseException) -> str:
+    """What ``exc`` says, one line: its type (an ``assert`` with no message has only that), its
+    first line, and where the model's own code raised it."""
+    detail, where = _first_line(exc), _innermost(exc)
+    return (
+        type(exc).__name__ + (f": {detail}" if detail else "") + (f" (at {where})" if where else "")
+    )
+
+
+def meta_specific(exc: BaseException) -> bool:
+    """Whether the meta device is to blame for ``exc`` (an op with no meta kernel, data read from
+    a meta tensor), so that real tensors on the CPU may succeed; a model's own assert or a shape
+    mismatch fails there as well."""
+    return isinstance(exc, NotImplementedError) or "meta" in str(exc).lower()
+
+
 @contextlib.contextmanager
 def guest(
     reference: str, stage: str, timeout: float | None = None, limit: str = ""
@@ -89,10 +135,7 @@ def guest(
             "must return, not exit"
         ) from None
     except BaseException as exc:
-        detail = _first_line(exc)
-        raise LoadError(
-            f"{reference}: {stage} failed: {type(exc).__name__}" + (f": {detail}" if detail else "")
-        ) from None
+        raise LoadError(f"{reference}: {stage} failed: {why(exc)}") from None
 
 
 @dataclass(frozen=True)
@@ -154,6 +197,86 @@ def convention(reference: str) -> Convention:
         return DEFAULT_CONVENTION
     found = (c for prefix, c in TORCHVISION_CONVENTIONS.items() if package.startswith(prefix))
     return next(found, DEFAULT_CONVENTION)
+
+
+def _size(value: Any) -> tuple[int, ...] | None:
+    """``value`` as C,H,W sizes when it is three whole numbers ≥ 1."""
+    ok = isinstance(value, (tuple, list)) and len(value) == 3
+    if not ok or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in value):
+        return None
+    return tuple(value)
+
+
+def declared_input(reference: str, module: nn.Module) -> tuple[int, ...] | None:
+    """The C,H,W input the model declares: its own ``input_size``, else timm's
+    ``pretrained_cfg`` / ``default_cfg`` ``input_size``, else (torchvision) the crop size its
+    default weights state; None when it declares none."""
+    cfgs = (getattr(module, key, None) for key in ("pretrained_cfg", "default_cfg"))
+    sizes = [getattr(module, "input_size", None)]
+    sizes += [cfg.get("input_size") for cfg in cfgs if isinstance(cfg, Mapping)]
+    found = next(filter(None, map(_size, sizes)), None)
+    if found is not None or not reference.startswith("torchvision:"):
+        return found
+    return _weights_size(reference.partition(":")[2], module)
+
+
+def _weights_size(name: str, module: nn.Module) -> tuple[int, ...] | None:
+    """The image a torchvision classifier's default weights are evaluated at (their transforms'
+    crop size); a model built at a size of its own without weights (ViT's ``image_size``) keeps
+    it. None where the weights state no single size (detection, segmentation, video, flow)."""
+    import torchvision.models as models
+
+    try:
+        weights = models.get_model_weights(name).DEFAULT
+    except (ValueError, AttributeError):
+        return None
+    crop = getattr(weights.transforms, "keywords", {}).get("crop_size")
+    own = getattr(module, "image_size", None)
+    side = own if isinstance(own, int) else crop
+    return (3, side, side) if isinstance(crop, int) and isinstance(side, int) else None
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """The inputs a model is counted at, where they came from ("--input", "--resolution",
+    "model config" or "default"), and the C,H,W size the model declares (None: none)."""
+
+    inputs: Inputs
+    origin: str
+    declared: tuple[int, ...] | None
+
+    @contextlib.contextmanager
+    def hinting(self) -> Iterator[None]:
+        """A failure inside, with the size the model declares when it was given another."""
+        try:
+            yield
+        except LoadError as exc:
+            if self.declared is None or self.inputs.shapes == (self.declared,):
+                raise
+            size, flag = "×".join(map(str, self.declared)), ",".join(map(str, self.declared))
+            raise LoadError(f"{exc}; the model declares {size}: try --input {flag}") from None
+
+
+def choose_inputs(
+    reference: str,
+    module: nn.Module,
+    given: tuple[tuple[int, ...], ...] | None,
+    side: int | None,
+) -> Chosen:
+    """What the model is called with: ``given`` (--input), else its library's convention
+    (detection: a list of images; video: a clip) at ``side`` square (--resolution), else its
+    declared input, else the convention's (3×224×224 for a classifier)."""
+    found = convention(reference)
+    declared = declared_input(reference, module) if found == DEFAULT_CONVENTION else None
+    if given is not None:
+        shapes, origin = given, "--input"
+    elif side is not None:
+        shapes, origin = tuple((*s[:-2], side, side) for s in found.shapes), "--resolution"
+    elif declared is not None:
+        shapes, origin = (declared,), "model config"
+    else:
+        shapes, origin = found.shapes, "default"
+    return Chosen(Inputs(shapes, image_list=found.image_list), origin, declared)
 
 
 def _timm(name: str) -> Factory:

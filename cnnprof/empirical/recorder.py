@@ -30,6 +30,7 @@ from cnnprof.empirical.op_costs import (
     first,
     numel,
 )
+from cnnprof.empirical.outside import meta_specific, why
 from cnnprof.errors import LoadError
 from cnnprof.results.profile import LayerCost
 
@@ -233,7 +234,8 @@ def record(
 ) -> tuple[Tracker, Recorder]:
     """Run ``root`` once on ``inputs`` at ``batch`` with every op recorded into ``rows`` (None:
     a row per module that does arithmetic or is a leaf). A forward that fails raises
-    `MetaFailed` on meta (the caller may retry on the CPU), else `LoadError`, naming ``name``."""
+    `MetaFailed` on meta when the meta device is to blame (the caller may retry on the CPU), else
+    `LoadError`, naming ``name``."""
     tracker = Tracker(root, rows)
     recorder = Recorder(tracker)
     try:
@@ -244,8 +246,8 @@ def record(
                 out = root(*x)
             recorder.outputs = returned(out, batch=-1 if inputs.image_list else batch)
     except Exception as exc:  # a user's forward can raise anything; say which and stop
-        message = f"{name}: forward failed: {exc}"
-        if on == "meta":
+        message = f"{name}: forward failed: {why(exc)}"
+        if on == "meta" and meta_specific(exc):
             raise MetaFailed(message, recorder.largest) from None
         raise LoadError(message) from None
     finally:

@@ -51,7 +51,9 @@ def summary(profile: Profile, title: str = "", published: Published | None = Non
     )
     if published is not None:
         grid.add_row("paper", published.source, published_text(published))
-    heading = title or f"{profile.model} · input {profile.input_text} · batch {profile.batch}"
+    heading = title or (
+        f"{profile.model} · input {report.input_label(profile)} · batch {profile.batch}"
+    )
     return Panel(grid, title=heading, title_align="left", subtitle=profile.source)
 
 
@@ -177,7 +179,7 @@ def present(
     text of another format. ``options`` (``alpha=0.5``) joins the title."""
     if view.format != "table":
         return report.present(profile, view, timing)
-    title = f"{profile.model} · input {profile.input_text} · batch {profile.batch}" + (
+    title = f"{profile.model} · input {report.input_label(profile)} · batch {profile.batch}" + (
         f" · {options}" if options else ""
     )
     parts: list[RenderableType] = [summary(profile, title, profile.published)]

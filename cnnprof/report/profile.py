@@ -81,6 +81,7 @@ def profile_dict(
         "model": profile.model,
         "source": profile.source,
         "input": profile.input.as_list(),
+        **({"input_from": profile.input_from} if profile.input_from else {}),
         "output": profile.output.as_list(),
         "batch": profile.batch,
         "dtype": profile.dtype,
@@ -133,6 +134,13 @@ def outside_dict(profile: Profile) -> dict[str, Any]:
     if profile.several_outputs:
         out["outputs"] = {name: list(dims) for name, dims in profile.outputs}
     return out
+
+
+def input_label(profile: Profile) -> str:
+    """The input as a title shows it; an outside model's with where it came from (a spec's is
+    its own)."""
+    origin = f" ({profile.input_from})" if profile.inputs and profile.input_from else ""
+    return profile.input_text + origin
 
 
 def notes(profile: Profile) -> list[str]:
@@ -239,7 +247,7 @@ def profile_markdown(profile: Profile, view: View, timing: Timing | None = None)
         ("parameter memory", f"{t['param_bytes']:,} B", human_bytes(t["param_bytes"])),
         ("peak activations", f"{peak:,} B", human_bytes(peak)),
     ]
-    title = f"**{shown.model}** — input {shown.input_text}, batch {shown.batch}, {shown.dtype}"
+    title = f"**{shown.model}** — input {input_label(shown)}, batch {shown.batch}, {shown.dtype}"
     parts = [title + "\n", to_markdown(("metric", "exact", "≈"), summary)]
     if shown.published is not None:
         paper = shown.published

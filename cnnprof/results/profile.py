@@ -108,6 +108,8 @@ class Profile:
     outputs: tuple[tuple[str, tuple[int, ...]], ...] = ()
     returned: Shape | None = None
     unseen: tuple[str, ...] = ()  # rows of the default count whose MACs no formula of the walk sees
+    # where the input came from: "model config", "--input", "--resolution" or "default"
+    input_from: str = ""
     published: Published | None = None  # the paper's figure for exactly this configuration
 
     @property
