@@ -39,9 +39,10 @@ from torch.utils.flop_counter import FlopCounterMode
 from cnnprof.api import Request
 from cnnprof.api.count import cross_check
 from cnnprof.api.sources import OutsideSource, resolve
-from cnnprof.empirical.inputs import shape_of
+from cnnprof.empirical.inputs import fixed_seed, shape_of
 from cnnprof.errors import CnnprofError
 from cnnprof.report.profile import profile_dict
+from cnnprof.results.profile import Profile
 
 TIMM_MODELS = (
     "resnet18",
@@ -278,6 +279,21 @@ def verdict(case: Case, params: int, macs: int) -> str:
     )
 
 
+def judged(case: Case, profile: Profile) -> tuple[str, str]:
+    """The verdict of ``profile`` against ``case``'s figure, and what was adjusted to compare.
+    A detector's params are as built (trainable BatchNorm) less the backbone's BatchNorm affine,
+    which the pretrained configuration freezes; its count must be complete."""
+    if case.kind != "detection":
+        return verdict(case, profile.params, profile.macs), ""
+    frozen = frozen_norm_params(case.reference)
+    pretrained = profile.params - frozen  # the v2 models keep trainable BatchNorm
+    matched = profile.params if profile.params == case.params else pretrained
+    found = verdict(case, matched, profile.macs) if profile.complete else "wrong"
+    if matched == profile.params:
+        return found, ""
+    return found, f"{profile.params:,} as built, less {frozen:,} BatchNorm frozen when pretrained"
+
+
 def run(case: Case) -> Outcome:
     start = time.perf_counter()
     request = Request(case.reference, input=case.inputs, args=dict(case.args))
@@ -289,21 +305,10 @@ def run(case: Case) -> Outcome:
         note = f"BUG {type(exc).__name__}: {exc}"[:120]
         return Outcome(case, seconds=time.perf_counter() - start, note=note)
     default = check.empirical
-    found = verdict(case, default.params, default.macs)
-    note = "; ".join(filter(None, [*default.missing, case.note]))
-    if case.kind == "detection":
-        # Params: as built (trainable BatchNorm) less the backbone's BatchNorm affine, which the
-        # pretrained configuration freezes. MACs depend on how many proposals random weights
-        # give, so they are shown, not judged; the count must be complete.
-        frozen = frozen_norm_params(case.reference)
-        pretrained = default.params - frozen  # the v2 models keep trainable BatchNorm
-        matched = default.params if default.params == case.params else pretrained
-        found = verdict(case, matched, default.macs) if default.complete else "wrong"
-        if matched != default.params:
-            built = f"{default.params:,} as built, less {frozen:,} BatchNorm frozen when pretrained"
-            note = f"{built}; {note}" if note else built
-        if found != "exact":
-            note += "; MACs depend on the proposals and detections the heads run on"
+    found, built = judged(case, default)
+    note = "; ".join(filter(None, [built, *default.missing, case.note]))
+    if case.kind == "detection" and found != "exact":
+        note += "; MACs depend on the proposals and detections the heads run on"
     if default.counted_on != "meta":
         note = (note + "; " if note else "") + default.counted_on.split(":")[0]
     agree = "=" if check.agree else f"≠ ({len(check.differences)} rows)"
@@ -326,31 +331,51 @@ class Default:
     note: str = ""
 
 
-def forward_output(source: OutsideSource) -> list[list[int]] | None:
-    """The per-image shape (as the JSON writes one) of each tensor the model's forward returns on
-    meta (a tuple's or a dict's in order); None when it returns no tensor."""
-    module, inputs = source.module("meta"), source.inputs()
-    with torch.no_grad():
-        out = module(*inputs.tensors(1, "meta"))
-    if isinstance(out, dict):
-        out = list(out.values())
-    found = out if isinstance(out, (tuple, list)) else [out]
-    shapes = [shape_of(t.shape[1:]).as_list() for t in found if isinstance(t, torch.Tensor)]
-    return shapes or None
+def _tensors(out: object) -> Iterator[torch.Tensor]:
+    """The tensors a forward returned, in order (a tuple's, a list's or a dict's, nested)."""
+    if isinstance(out, torch.Tensor):
+        yield out
+    elif isinstance(out, dict):
+        for value in out.values():
+            yield from _tensors(value)
+    elif isinstance(out, (tuple, list)):
+        for value in out:
+            yield from _tensors(value)
 
 
-def output_check(source: OutsideSource, reported: list) -> str:
-    """The output check: "=" when the JSON ``output`` is the forward's (one tensor: its shape;
-    several: their list), else what each says; "–" when the forward returns no tensor or cannot
-    run on meta."""
+def forward_output(source: OutsideSource, named: bool) -> list[list[int]] | None:
+    """The shape of each tensor the model's forward returns, as the JSON writes it (``named``:
+    the ``outputs`` dims, per image unless the model takes a list of images; else ``output``'s
+    row shape). On meta; a forward that cannot run there runs on the CPU with the count's
+    seeded weights and input. None when it returns no tensor."""
+    inputs = source.inputs()
     try:
-        shapes = forward_output(source)
-    except Exception as exc:  # a forward meta cannot run (the count fell back to the CPU)
+        module, device = source.module("meta"), "meta"
+        with torch.no_grad():
+            out = module(*inputs.tensors(1, device))
+    except NotImplementedError:  # as the count does: real weights and input, seed 0
+        with fixed_seed():
+            module = source.module("cpu", fresh=True)
+        with torch.no_grad():
+            out = module(*inputs.tensors(1, "cpu"))
+    found = list(_tensors(out))
+    if not named:
+        return [shape_of(t.shape[1:]).as_list() for t in found] or None
+    return [list(t.shape if inputs.image_list else t.shape[1:]) for t in found] or None
+
+
+def output_check(source: OutsideSource, doc: dict) -> str:
+    """The output check: "=" when the JSON's outputs (``outputs``' tensors, else ``output``) are
+    the forward's, else what each says; "–" when the forward returns no tensor."""
+    named = "outputs" in doc
+    reported = list(doc["outputs"].values()) if named else [doc["output"]]
+    try:
+        shapes = forward_output(source, named)
+    except Exception as exc:  # a forward that fails here too: said, not judged
         return f"– ({type(exc).__name__})"
     if shapes is None:
         return "–"
-    expected = shapes[0] if len(shapes) == 1 else shapes
-    return "=" if reported == expected else f"≠ reported {reported}, forward {expected}"
+    return "=" if reported == shapes else f"≠ reported {reported}, forward {shapes}"
 
 
 def run_default(reference: str, args: tuple, cases: list[Case]) -> Default:
@@ -364,7 +389,7 @@ def run_default(reference: str, args: tuple, cases: list[Case]) -> Default:
     except Exception as exc:  # a bug in cnnprof: the pass goes on and the table says so
         return Default(reference, args, note=f"BUG {type(exc).__name__}: {exc}"[:120])
     match = [c for c in cases if c.inputs is None or c.inputs == profile.inputs]
-    found = verdict(match[0], profile.params, profile.macs) if match else "no figure"
+    found = judged(match[0], profile)[0] if match else "no figure"
     doc = profile_dict(profile)
     return Default(
         reference,
@@ -372,7 +397,7 @@ def run_default(reference: str, args: tuple, cases: list[Case]) -> Default:
         profile.input_text,
         doc.get("input_from", ""),
         found,
-        output_check(source, doc["output"]),
+        output_check(source, doc),
         "; ".join(profile.missing),
     )
 
@@ -404,11 +429,17 @@ def default_summary(done: list[Default]) -> str:
     counts = {v: sum(d.verdict == v for d in done) for v in ("exact", "no figure", "failed")}
     declared = sum(d.input_from == "model config" for d in done)
     outputs = sum(d.output == "=" for d in done)
+    checked = sum(d.output != "" and not d.output.startswith("–") for d in done)
     return (
         f"no --input: {len(done)} models, {declared} at their declared input; "
         f"{counts['exact']} exact · {counts['no figure']} no figure at that input · "
         f"{len(done) - sum(counts.values())} off · {counts['failed']} failed; "
-        f"output = forward on {outputs} of {len(done)}"
+        f"output = forward on {outputs} of {checked} checked"
+        + (
+            f" ({len(done) - checked} not: no tensor returned, or failed)"
+            if checked < len(done)
+            else ""
+        )
     )
 
 

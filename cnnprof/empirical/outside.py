@@ -207,23 +207,27 @@ def _size(value: Any) -> tuple[int, ...] | None:
     return tuple(value)
 
 
-def declared_input(reference: str, module: nn.Module) -> tuple[int, ...] | None:
-    """The C,H,W input the model declares: its own ``input_size``, else timm's
-    ``pretrained_cfg`` / ``default_cfg`` ``input_size``, else (torchvision) the crop size its
-    default weights state; None when it declares none."""
+def declared_input(
+    reference: str, module: nn.Module, convention: tuple[int, ...] = (3, 224, 224)
+) -> tuple[int, ...] | None:
+    """The input the model declares: its own ``input_size``, else timm's ``pretrained_cfg`` /
+    ``default_cfg`` ``input_size`` (C,H,W), else (torchvision) the size its default weights are
+    evaluated at, in the shape of its family's ``convention``; None when it declares none."""
     cfgs = (getattr(module, key, None) for key in ("pretrained_cfg", "default_cfg"))
     sizes = [getattr(module, "input_size", None)]
     sizes += [cfg.get("input_size") for cfg in cfgs if isinstance(cfg, Mapping)]
     found = next(filter(None, map(_size, sizes)), None)
     if found is not None or not reference.startswith("torchvision:"):
         return found
-    return _weights_size(reference.partition(":")[2], module)
+    return _weights_size(reference.partition(":")[2], module, convention)
 
 
-def _weights_size(name: str, module: nn.Module) -> tuple[int, ...] | None:
-    """The image a torchvision classifier's default weights are evaluated at (their transforms'
-    crop size); a model built at a size of its own without weights (ViT's ``image_size``) keeps
-    it. None where the weights state no single size (detection, segmentation, video, flow)."""
+def _weights_size(
+    name: str, module: nn.Module, convention: tuple[int, ...]
+) -> tuple[int, ...] | None:
+    """The input a torchvision model's default weights are evaluated at (their transforms' crop
+    size); a model built at a size of its own without weights (ViT's ``image_size``) keeps it.
+    None where the weights state no single size (detection, segmentation, flow)."""
     import torchvision.models as models
 
     try:
@@ -232,8 +236,24 @@ def _weights_size(name: str, module: nn.Module) -> tuple[int, ...] | None:
         return None
     crop = getattr(weights.transforms, "keywords", {}).get("crop_size")
     own = getattr(module, "image_size", None)
-    side = own if isinstance(own, int) else crop
-    return (3, side, side) if isinstance(crop, int) and isinstance(side, int) else None
+    return evaluated_size(crop, own, weights.meta.get("min_temporal_size"), convention)
+
+
+def evaluated_size(
+    crop: Any, own: Any, frames: Any, convention: tuple[int, ...]
+) -> tuple[int, ...] | None:
+    """C,H,W (or, for a clip convention C,T,H,W: T the convention's frames, at least the
+    ``frames`` the weights need) at the square ``crop`` (an int, or an [H, W] of equal sides),
+    or at the model's ``own`` size where it was built at one; None without a square crop."""
+    if isinstance(crop, (list, tuple)) and len(crop) == 2 and crop[0] == crop[1]:
+        crop = crop[0]
+    if not isinstance(crop, int) or isinstance(crop, bool):
+        return None
+    side = own if isinstance(own, int) and not isinstance(own, bool) else crop
+    if len(convention) == 4:
+        least = frames if isinstance(frames, int) and not isinstance(frames, bool) else 0
+        return (convention[0], max(convention[1], least), side, side)
+    return (3, side, side)
 
 
 @dataclass(frozen=True)
@@ -267,7 +287,8 @@ def choose_inputs(
     (detection: a list of images; video: a clip) at ``side`` square (--resolution), else its
     declared input, else the convention's (3×224×224 for a classifier)."""
     found = convention(reference)
-    declared = declared_input(reference, module) if found == DEFAULT_CONVENTION else None
+    single = len(found.shapes) == 1 and not found.image_list  # a classifier's, or a clip's
+    declared = declared_input(reference, module, found.shapes[0]) if single else None
     if given is not None:
         shapes, origin = given, "--input"
     elif side is not None:

@@ -342,3 +342,24 @@ def test_a_failure_names_the_exception_where_it_was_raised_and_the_declared_size
     assert "in forward" in err and "try --input 3,256,256" in err
     # An assert fails on the CPU as well: the model is not rebuilt there (built once, on meta).
     assert declared.CALLS["make_timm_like"] == 1
+
+
+@pytest.mark.parametrize(
+    ("crop", "own", "frames", "convention", "size"),
+    [
+        (224, None, None, (3, 224, 224), (3, 224, 224)),  # a classifier's crop
+        (518, 224, None, (3, 224, 224), (3, 224, 224)),  # ViT built at its own 224 (no weights)
+        ([224, 224], None, 16, (3, 16, 112, 112), (3, 16, 224, 224)),  # MViT: 16 frames at 224²
+        ([224, 224], None, 14, (3, 16, 112, 112), (3, 16, 224, 224)),  # S3D: 14 frames or more
+        ([112, 112], None, None, (3, 16, 112, 112), (3, 16, 112, 112)),  # R3D-18
+        ([224, 256], None, None, (3, 224, 224), None),  # no square crop: no size declared
+        (None, None, None, (3, 224, 224), None),
+    ],
+)
+def test_the_size_torchvision_weights_are_evaluated_at(crop, own, frames, convention, size):
+    """torchvision's weights state their evaluation crop (`transforms.crop_size`) and, for
+    video, the frames they need (`meta["min_temporal_size"]`: MViT 16, S3D 14); a clip takes
+    the convention's 16 frames, or more where the weights need them."""
+    from cnnprof.empirical.outside import evaluated_size
+
+    assert evaluated_size(crop, own, frames, convention) == size
