@@ -120,16 +120,16 @@ def _probe(device: torch.device, dtype: str) -> None:
             a = torch.ones(8, 8, dtype=kind, device=device)
             torch.matmul(a, a)
     except (RuntimeError, TypeError, NotImplementedError) as exc:
+        said = first_line(exc) or type(exc).__name__
         raise OptionError(
-            f"--dtype {dtype}: not supported on {device.type} ({first_line(exc)}); "
-            "try --dtype float32"
+            f"--dtype {dtype}: not supported on {device.type} ({said}); try --dtype float32"
         ) from None
 
 
 def first_line(exc: BaseException) -> str:
-    """An error's first line, or its type's name when it says nothing."""
+    """An error's first line; empty when it says nothing."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return text.splitlines()[0] if text else ""
 
 
 def device_name(device: str | torch.device) -> str:

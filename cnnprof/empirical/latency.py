@@ -46,6 +46,7 @@ from cnnprof.empirical.device import (
     threads,
 )
 from cnnprof.empirical.dispatch import conv_kernels
+from cnnprof.empirical.outside import why
 from cnnprof.errors import LoadError, OptionError
 from cnnprof.results.profile import DTYPE_BYTES, LayerCost
 from cnnprof.results.timing import (
@@ -91,13 +92,12 @@ def _prepare(
 def _first_run(run: Callable[[], object], clock: Clock, model: str, dtype: str) -> float:
     try:
         return clock.time(run)
-    except (RuntimeError, NotImplementedError) as exc:
-        message = first_line(exc)
-        if "not implemented for" in message or "Unsupported" in message:
-            raise OptionError(f"--dtype {dtype}: {model} cannot run in it ({message})") from None
-        raise LoadError(f"{model}: forward failed: {message}") from None
     except Exception as exc:  # a user's forward can raise anything; say which and stop
-        raise LoadError(f"{model}: forward failed: {type(exc).__name__}: {exc}") from None
+        message = first_line(exc)
+        kernel = isinstance(exc, (RuntimeError, NotImplementedError))
+        if kernel and ("not implemented for" in message or "Unsupported" in message):
+            raise OptionError(f"--dtype {dtype}: {model} cannot run in it ({message})") from None
+        raise LoadError(f"{model}: forward failed: {why(exc)}") from None
 
 
 def _warm_up(

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from cnnprof.empirical.bound import Alarm, time_limit
+from cnnprof.empirical.device import first_line
 from cnnprof.empirical.inputs import Inputs
 from cnnprof.errors import CnnprofError, LoadError
 
@@ -65,11 +66,6 @@ NOT_FACTORIES = frozenset(
 )
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else ""
-
-
 # Frames under these are not the model's own code: torch's, cnnprof's; the standard library's
 # (outside site-packages).
 NOT_THE_MODELS = (str(Path(torch.__file__).parent), str(Path(__file__).parents[1]))
@@ -100,7 +96,7 @@ def _short(path: str) -> str:
 def why(exc: BaseException) -> str:
     """What ``exc`` says, one line: its type (an ``assert`` with no message has only that), its
     first line, and where the model's own code raised it."""
-    detail, where = _first_line(exc), _innermost(exc)
+    detail, where = first_line(exc), _innermost(exc)
     return (
         type(exc).__name__ + (f": {detail}" if detail else "") + (f" (at {where})" if where else "")
     )
