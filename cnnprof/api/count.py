@@ -31,18 +31,20 @@ def profile_analytic(model: Request | Source) -> Profile:
 
 def profile_empirical(req: Request, counter: str = "torch") -> Profile:
     """Counts of what the real nn.Module executes (meta device; fvcore: real CPU tensors)."""
-    if counter not in COUNTERS:
-        raise OptionError(f"--counter {counter}: expected one of {', '.join(COUNTERS)}")
+    _check_counter(counter)
     return resolve(req).counted(counter)
 
 
 def cross_check(req: Request, counter: str = "torch") -> CrossCheck:
     """Two independent opinions: the spec's formulas (an outside model's: its modules walked
     through the formula table) against what the module executes."""
-    source = resolve(req)
+    _check_counter(counter)
+    return resolve(req).cross_check(counter)
+
+
+def _check_counter(counter: str) -> None:
     if counter not in COUNTERS:
         raise OptionError(f"--counter {counter}: expected one of {', '.join(COUNTERS)}")
-    return source.cross_check(counter)
 
 
 def training(req: Request, profile: Profile | None = None) -> TrainingCost:
