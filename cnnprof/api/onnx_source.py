@@ -79,6 +79,12 @@ class OnnxSource:
     def _refuse(self, what: str) -> NoReturn:
         raise OptionError(f"{what}; {self.request.name} is an ONNX file, {ONNX_COUNTED}")
 
+    def _untimed(self, needs: str) -> NoReturn:
+        raise OptionError(
+            f"{needs or 'latency'}: {self.request.name} is an ONNX file; it is timed under "
+            "ONNX Runtime (--runtime onnxruntime), not as a torch module"
+        )
+
     def counted(self, counter: str) -> Profile:
         self._refuse(f"--empirical runs a torch module (--counter {counter})")
 
@@ -104,13 +110,11 @@ class OnnxSource:
         deadline: Deadline | None = None,
         stop: Deadline | None = None,
     ) -> Timing:
-        self._refuse(f"{needs or 'latency'} {TIMED}")
+        self._untimed(needs)
 
     def contender(self, device: str, needs: str) -> Contender:
-        self._refuse(f"{needs or 'latency'} {TIMED}")
+        self._untimed(needs)
 
 
-# Why an ONNX file is not timed here, and where it is.
-TIMED = "runs a torch module; time an ONNX file with --runtime onnxruntime"
 # What an ONNX file's count is, for refusals of what needs a torch module.
 ONNX_COUNTED = "counted from its graph by formula alone (no torch module to run)"

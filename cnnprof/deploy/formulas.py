@@ -89,7 +89,7 @@ def _gemm(node: Node, graph: Graph) -> Work:
     m, k = (a[1], a[0]) if node.attr("transA", 0) else (a[0], a[1])
     n = b[0] if node.attr("transB", 0) else b[1]
     bias = m * n if _has(node, 2) else 0
-    op = "fc" if node.inputs[1] in graph.initializers else "functional"
+    op = "fc" if graph.held(node.inputs[1]) else "functional"
     return _work(op, m * k * n, mac=2 * m * k * n, bias=bias)
 
 
@@ -97,7 +97,7 @@ def _matmul(node: Node, graph: Graph) -> Work:
     """Each output element is a dot product over A's last dim."""
     k = graph.shape(node.inputs[0])[-1]
     macs = out_elements(node, graph) * k
-    op = "fc" if any(name in graph.initializers for name in node.inputs[:2]) else "functional"
+    op = "fc" if any(graph.held(name) for name in node.inputs[:2]) else "functional"
     return _work(op, macs, mac=2 * macs)
 
 
@@ -163,7 +163,8 @@ FORMULAS: Mapping[str, Formula] = MappingProxyType({
         MappingProxyType({**NORM, 3: "buffer", 4: "buffer"}),
     ),
     "LayerNormalization": Formula(_per_output("layernorm", "norm", LAYER_NORM_FLOPS), NORM),
-    "GroupNormalization": Formula(_per_output("norm", "norm", LAYER_NORM_FLOPS), NORM),
+    # onnx infers no shape for GroupNormalization (a function op): its input's is its output's
+    "GroupNormalization": Formula(_per_input("norm", "norm", LAYER_NORM_FLOPS), NORM),
     "InstanceNormalization": Formula(_per_output("norm", "norm", LAYER_NORM_FLOPS), NORM),
     "LRN": Formula(_lrn),
     "Relu": _act("relu", ACT_FLOPS["relu"]),
@@ -195,7 +196,6 @@ FORMULAS: Mapping[str, Formula] = MappingProxyType({
     "Mul": Formula(_per_output("functional", "scale", 1)),
     "Div": Formula(_per_output("functional", "scale", 1)),
     "Resize": Formula(_resize, operands=frozenset({1, 2, 3})),
-    "Upsample": Formula(_resize, operands=frozenset({1})),
     "CumSum": Formula(_per_input("functional", "other"), operands=frozenset({1})),
     "TopK": Formula(_per_input("functional", "other"), operands=frozenset({1})),
     "ArgMax": Formula(_per_input("functional", "other")),

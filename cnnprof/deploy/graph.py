@@ -55,7 +55,7 @@ class Holdings:
 
 def _role(node: Node, index: int, graph: Graph) -> str | None:
     """The role of the initializer at ``node``'s input ``index``; None: a constant."""
-    tensor = graph.initializers[node.inputs[index]]
+    tensor = graph.initializers[graph.held(node.inputs[index]) or ""]
     formula = FORMULAS.get(node.op_type) if node.domain in DEFAULT_DOMAINS else None
     if formula is not None and index in formula.roles:
         return formula.roles[index]
@@ -70,8 +70,11 @@ def holdings(graph: Graph) -> Holdings:
     such node), else a constant (an initializer no node reads is one too)."""
     roles: dict[str, tuple[str, str]] = {}
     for node in graph.nodes:
-        for index, name in enumerate(node.inputs):
-            if name in graph.initializers and name not in roles:
+        if node.outputs and node.outputs[0] in graph.aliases:
+            continue  # an Identity of an initializer: its readers say what it is
+        for index, value in enumerate(node.inputs):
+            name = graph.held(value)
+            if name is not None and name not in roles:
                 role = _role(node, index, graph)
                 if role is not None:
                     roles[name] = (node.name, role)
@@ -84,7 +87,7 @@ def holdings(graph: Graph) -> Holdings:
 def _shape_at(graph: Graph, names: Sequence[str]) -> Shape:
     """The per-image shape of the first of ``names`` that is an activation with known dims."""
     for name in names:
-        if name and name not in graph.initializers and graph.known(name):
+        if name and graph.held(name) is None and graph.known(name):
             return shape_of(per_image(graph.shape(name), graph.batch))
     return Shape(0, 0, 0)
 
@@ -130,7 +133,7 @@ def count_nodes(graph: Graph, hold: Holdings) -> Counted:
     first: dict[str, str] = {}
     for node in graph.nodes:
         held: Counter[str] = Counter()
-        for name in dict.fromkeys(node.inputs):
+        for name in dict.fromkeys(filter(None, map(graph.held, node.inputs))):
             owner = hold.roles.get(name)
             if owner is not None and owner[0] == node.name:
                 held[owner[1]] += graph.initializers[name].elements

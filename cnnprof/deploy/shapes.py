@@ -5,7 +5,7 @@ What counting reads, and what a runtime's fused graph is derived from; no weight
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from math import prod
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -71,17 +71,26 @@ class Graph:
     producer: str
     metadata: Mapping[str, str]
     batch: int  # the leading dim of the inputs, as bound
+    # Identity outputs of initializers (torch's exporter writes equal initializers once and
+    # passes the copy through an Identity) → the initializer
+    aliases: Mapping[str, str] = field(default_factory=frozen)
+
+    def held(self, name: str) -> str | None:
+        """The initializer a value is (itself, or through Identity nodes), else None."""
+        name = self.aliases.get(name, name)
+        return name if name in self.initializers else None
 
     def shape(self, name: str) -> tuple[int, ...]:
         """A tensor's dims; `Unshaped` when inference could not tell them."""
-        if name in self.initializers:
-            return self.initializers[name].dims
+        source = self.held(name)
+        if source is not None:
+            return self.initializers[source].dims
         if name not in self.dims:
             raise Unshaped(name)
         return self.dims[name]
 
     def known(self, name: str) -> bool:
-        return name in self.initializers or name in self.dims
+        return self.held(name) is not None or name in self.dims
 
     def consumers(self) -> Mapping[str, tuple[Node, ...]]:
         """Value name → the nodes that read it."""
@@ -242,6 +251,12 @@ def shaped(
         if known is not None and all(isinstance(d, int) for d in known):
             dims[value.name] = tuple(known)  # type: ignore[arg-type]
     held = {t.name: Tensor(t.name, tuple(t.dims), t.data_type) for t in g.initializer}
+    aliases: dict[str, str] = {}
+    for n in g.node:
+        if n.op_type == "Identity" and n.input and n.output:
+            source = aliases.get(n.input[0], n.input[0])
+            if source in held:
+                aliases[n.output[0]] = source
     return Graph(
         name=g.name,
         nodes=_unique([_node(n, i) for i, n in enumerate(g.node)]),
@@ -253,4 +268,5 @@ def shaped(
         producer=" ".join(filter(None, [model.producer_name, model.producer_version])),
         metadata=frozen({p.key: p.value for p in model.metadata_props}),
         batch=bound,
+        aliases=MappingProxyType(aliases),
     )
