@@ -46,8 +46,11 @@ def per_image(dims: tuple[int, ...], batch: int) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class Holdings:
-    """Which initializers are parameters (name → the node that first uses it and its role:
-    weight, bias, norm or buffer) and which are constants (settings, indices, scalars)."""
+    """Which values read from initializers are parameters (value name → the node that first
+    uses it and its role: weight, bias, norm or buffer) and which initializers are constants
+    (settings, indices, scalars). A value is an initializer or an Identity of one: torch's
+    exporter writes parameters of equal values once and each other one as such an Identity, so
+    each stands for a parameter of its own (a tied weight is the same initializer read twice)."""
 
     roles: Mapping[str, tuple[str, str]]
     constants: tuple[tuple[str, int], ...]
@@ -66,20 +69,21 @@ def _role(node: Node, index: int, graph: Graph) -> str | None:
 
 
 def holdings(graph: Graph) -> Holdings:
-    """Each initializer's role: a parameter where any node uses it as one (held by the first
-    such node), else a constant (an initializer no node reads is one too)."""
+    """Each value read from an initializer: a parameter where any node uses it as one (held by
+    the first such node); initializers no parameter reads are constants (one no node reads
+    too)."""
     roles: dict[str, tuple[str, str]] = {}
     for node in graph.nodes:
         if node.outputs and node.outputs[0] in graph.aliases:
             continue  # an Identity of an initializer: its readers say what it is
         for index, value in enumerate(node.inputs):
-            name = graph.held(value)
-            if name is not None and name not in roles:
+            if graph.held(value) is not None and value not in roles:
                 role = _role(node, index, graph)
                 if role is not None:
-                    roles[name] = (node.name, role)
+                    roles[value] = (node.name, role)
+    used = {graph.held(value) for value in roles}
     constants = tuple(
-        (name, tensor.elements) for name, tensor in graph.initializers.items() if name not in roles
+        (name, tensor.elements) for name, tensor in graph.initializers.items() if name not in used
     )
     return Holdings(frozen(roles), constants)
 
@@ -125,6 +129,12 @@ def _qualified(node: Node) -> str:
     return node.op_type if node.domain in DEFAULT_DOMAINS else f"{node.domain}::{node.op_type}"
 
 
+def _on_constants(node: Node, graph: Graph) -> bool:
+    """Arithmetic on constants alone (shape arithmetic), which a runtime folds before it runs."""
+    outputs = [o for o in node.outputs if o]
+    return bool(outputs) and all(o in graph.folded for o in outputs)
+
+
 def count_nodes(graph: Graph, hold: Holdings) -> Counted:
     """Every node costed, free, or unsupported (no formula, a custom domain, or dims shape
     inference could not tell); a node that holds parameters is a row whatever it is."""
@@ -133,13 +143,15 @@ def count_nodes(graph: Graph, hold: Holdings) -> Counted:
     first: dict[str, str] = {}
     for node in graph.nodes:
         held: Counter[str] = Counter()
-        for name in dict.fromkeys(filter(None, map(graph.held, node.inputs))):
+        for name in dict.fromkeys(node.inputs):
             owner = hold.roles.get(name)
             if owner is not None and owner[0] == node.name:
-                held[owner[1]] += graph.initializers[name].elements
+                held[owner[1]] += graph.initializers[graph.held(name) or ""].elements
         work = None
         formula = FORMULAS.get(node.op_type) if node.domain in DEFAULT_DOMAINS else None
-        if formula is not None:
+        if formula is not None and _on_constants(node, graph):
+            ignored.add(f"{node.op_type} (on constants)")
+        elif formula is not None:
             try:
                 work = formula.cost(node, graph)
             except (Unshaped, IndexError, ValueError, TypeError):

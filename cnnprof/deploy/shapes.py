@@ -74,6 +74,8 @@ class Graph:
     # Identity outputs of initializers (torch's exporter writes equal initializers once and
     # passes the copy through an Identity) → the initializer
     aliases: Mapping[str, str] = field(default_factory=frozen)
+    # values computed from constants alone (shape arithmetic), as a runtime folds them
+    folded: frozenset[str] = frozenset()
 
     def held(self, name: str) -> str | None:
         """The initializer a value is (itself, or through Identity nodes), else None."""
@@ -234,22 +236,14 @@ def shaped(
     """``model``'s `Graph` with its inputs bound (`bind`: a copy is changed, not ``model``) and
     every tensor's dims inferred where ``onnx`` can tell them."""
     from onnx import ModelProto as Proto
-    from onnx import shape_inference
+
+    from cnnprof.deploy.fold import fold
 
     copy = Proto()
     copy.CopyFrom(model)
     bound = bind(copy, batch=batch, input=input, file=file)
-    try:
-        inferred = shape_inference.infer_shapes(copy, check_type=False, data_prop=True)
-    except Exception as exc:  # InferenceError: shapes that contradict each other
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-        raise LoadError(f"{file}: shapes cannot be inferred ({first})") from None
-    g = inferred.graph
-    dims: dict[str, tuple[int, ...]] = {}
-    for value in [*g.input, *g.value_info, *g.output]:
-        known = _dims(value.type)
-        if known is not None and all(isinstance(d, int) for d in known):
-            dims[value.name] = tuple(known)  # type: ignore[arg-type]
+    dims, folded = fold(copy, file)
+    g = copy.graph
     held = {t.name: Tensor(t.name, tuple(t.dims), t.data_type) for t in g.initializer}
     aliases: dict[str, str] = {}
     for n in g.node:
@@ -261,7 +255,7 @@ def shaped(
         name=g.name,
         nodes=_unique([_node(n, i) for i, n in enumerate(g.node)]),
         initializers=MappingProxyType(held),
-        inputs=tuple(v.name for v in _graph_inputs(inferred)),
+        inputs=tuple(v.name for v in _graph_inputs(copy)),
         outputs=tuple(v.name for v in g.output),
         dims=MappingProxyType(dims),
         opsets=frozen({o.domain or "": o.version for o in model.opset_import}),
@@ -269,4 +263,5 @@ def shaped(
         metadata=frozen({p.key: p.value for p in model.metadata_props}),
         batch=bound,
         aliases=MappingProxyType(aliases),
+        folded=folded,
     )
