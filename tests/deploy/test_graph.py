@@ -150,3 +150,17 @@ def test_the_shaped_graph_is_a_frozen_value(tmp_path: Path):
     assert graph.batch == 3 and graph.opsets[""] == 17
     with pytest.raises(AttributeError):
         graph.batch = 1  # type: ignore[misc]
+
+
+def test_an_identity_of_an_initializer_is_a_parameter_of_its_own(tmp_path: Path):
+    # torch's exporter writes two equal 4-element biases once, the second as an Identity of the
+    # first: two parameters of the source model, 8 biases (a tied weight, read twice, is one)
+    nodes = [
+        helper_node("Identity", ["b"], ["b2"], "copy"),
+        helper_node("Conv", ["x", "w", "b"], ["c"], "first"),
+        helper_node("Conv", ["c", "w2", "b2"], ["y"], "second"),
+    ]
+    inits = [weight("w", 4, 3, 1, 1), weight("w2", 4, 4, 1, 1), weight("b", 4)]
+    profile = count(save(model(nodes, {"x": (1, 3, 2, 2)}, ["y"], inits), tmp_path))
+    assert profile.params_by_kind == {"weights": 12 + 16, "biases": 8, "norm": 0}
+    assert profile.ignored == ("Identity",) and profile.constants == ()
