@@ -12,6 +12,7 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 
+import numpy as np  # noqa: E402
 from conftest import assert_error, run  # noqa: E402
 from onnx_graphs import model, node, save, weight  # noqa: E402
 
@@ -206,3 +207,16 @@ def test_weights_over_the_memory_limit_are_not_loaded(
 def test_without_onnx_the_extra_is_named(onnx_file: str, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setitem(sys.modules, "onnx", None)
     assert_error(run("count", onnx_file), "needs onnx: pip install 'cnnprof[onnx]'")
+
+
+def test_the_json_of_an_onnx_count_matches_its_schema(tmp_path: Path):
+    from test_formats import check_document
+
+    metadata = {"cnnprof.folded_params": "8", "cnnprof.source": "tiny"}
+    made = small(metadata=metadata)
+    made.graph.initializer.append(onnx.numpy_helper.from_array(np.array([1, 10]), "unused"))
+    path = save(made, tmp_path)
+    data = json.loads(run("count", path, "--layers", "--by", "op", "--format", "json").stdout)
+    assert data["constants"] == {"initializers": 1, "elements": 2, "names": ["unused"]}
+    check_document(data)
+    check_document(json.loads(run("compare", path, "mobilenet", "--format", "json").stdout))
