@@ -101,6 +101,23 @@ def _matmul(node: Node, graph: Graph) -> Work:
     return _work(op, macs, mac=2 * macs)
 
 
+def _attention(node: Node, graph: Graph) -> Work:
+    """ONNX's fused Attention (opset 23): Q·Kᵀ and P·V per query head, as torch's fused
+    attention kernels are counted (`FUSED_MACS`), and a softmax per score. Q, K, V are 4-D
+    (batch, heads, length, head size) or 3-D (batch, length, heads · head size)."""
+    q, k, v = (graph.shape(name) for name in node.inputs[:3])
+    if len(q) == 4:
+        batch, heads, length, size = q
+        source, value_size = k[-2], v[-1]
+    else:
+        heads, kv_heads = int(node.attr("q_num_heads")), int(node.attr("kv_num_heads"))
+        batch, length, size = q[0], q[1], q[2] // heads
+        source, value_size = k[1], v[2] // kv_heads
+    scores = batch * heads * length * source
+    macs = scores * (size + value_size)
+    return _work("attention", macs, mac=2 * macs, act=SOFTMAX_FLOPS * scores)
+
+
 def _per_output(op: str, category: str, per: int) -> Callable[[Node, Graph], Work]:
     return lambda node, graph: _work(op, **{category: per * out_elements(node, graph)})
 
@@ -158,6 +175,7 @@ FORMULAS: Mapping[str, Formula] = MappingProxyType({
     "ConvTranspose": Formula(_conv_transpose, MappingProxyType({1: "weight", 2: "bias"})),
     "Gemm": Formula(_gemm, MappingProxyType({1: "weight", 2: "bias"})),
     "MatMul": Formula(_matmul, MappingProxyType({0: "weight", 1: "weight"})),
+    "Attention": Formula(_attention),
     "BatchNormalization": Formula(
         _per_output("norm", "norm", NORM_FLOPS["bn"]),
         MappingProxyType({**NORM, 3: "buffer", 4: "buffer"}),

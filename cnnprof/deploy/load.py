@@ -62,7 +62,7 @@ def _checked_size(path: Path) -> int:
     size = path.stat().st_size
     if size == 0:
         raise LoadError(f"{path}: empty file, not an ONNX model")
-    limit = min(PROTO_LIMIT, memory_limit())
+    limit = min(PROTO_LIMIT, memory_limit() // 2)  # parsed, then read again to be checked
     if size > limit:
         raise LoadError(
             f"{path}: {_mb(size)}, over the limit of {_mb(limit)} for the graph itself (an "

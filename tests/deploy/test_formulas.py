@@ -129,6 +129,25 @@ CASES: dict[str, Case] = {
         "functional",
         inputs={"x": (1, 2, 5, 4), "k": (1, 2, 4, 5)},
     ),
+    # fused attention (opset 23), 2 heads of 5 queries over 7 keys: 70 scores; Q·Kᵀ 8 MACs each
+    # (head size), P·V 4 each (value size): 70·12 = 840 MACs; softmax 5 per score: 350
+    "Attention": Case(
+        [node("Attention", ["x", "k", "v"])],
+        840,
+        {"mac": 1680, "act": 350},
+        "attention",
+        inputs={"x": (1, 2, 5, 8), "k": (1, 2, 7, 8), "v": (1, 2, 7, 4)},
+        opset=23,
+    ),
+    # the same in 3-D form, heads · head size in the last dim: 16 = 2·8 for Q, K; 8 = 2·4 for V
+    "Attention/3-D": Case(
+        [node("Attention", ["x", "k", "v"], q_num_heads=2, kv_num_heads=2)],
+        840,
+        {"mac": 1680, "act": 350},
+        "attention",
+        inputs={"x": (1, 5, 16), "k": (1, 7, 16), "v": (1, 7, 8)},
+        opset=23,
+    ),
     # BatchNorm at inference: a folded scale and shift, 2 FLOPs per element: 512; γ, β: 8 norm
     # parameters; running mean and variance: 8 buffers
     "BatchNormalization": Case(
