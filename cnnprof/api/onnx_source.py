@@ -9,7 +9,7 @@ import contextlib
 import functools
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, ClassVar, NoReturn
 
 from cnnprof.api.request import Request
 from cnnprof.arch.model import Published, Shape
@@ -57,13 +57,9 @@ class OnnxSource:
     def input_shape(self) -> Shape:
         return self.profile().input
 
-    @property
-    def published(self) -> Published | None:
-        return None
-
-    @property
-    def options(self) -> str:
-        return ""
+    # no paper's figure for a file, and nothing differs from it as written (titles)
+    published: ClassVar[Published | None] = None
+    options: ClassVar[str] = ""
 
     def profile(self) -> Profile:
         """The graph's count (`cnnprof.deploy.graph.count`)."""
@@ -102,14 +98,9 @@ class OnnxSource:
         self._refuse("a measured training step runs a torch module")
 
     def timed(
-        self,
-        settings: LatencySettings,
-        progress: Progress | None,
-        needs: str,
-        *,
-        deadline: Deadline | None = None,
-        stop: Deadline | None = None,
+        self, settings: LatencySettings, progress: Progress | None, needs: str, **_: Deadline | None
     ) -> Timing:
+        """Refused: timing an ONNX file is ONNX Runtime's (its deadlines go unused)."""
         self._untimed(needs)
 
     def contender(self, device: str, needs: str) -> Contender:
