@@ -221,3 +221,14 @@ def test_the_json_of_an_onnx_count_matches_its_schema(tmp_path: Path):
     assert data["constants"] == {"initializers": 1, "elements": 2, "names": ["unused"]}
     check_document(data)
     check_document(json.loads(run("compare", path, "mobilenet", "--format", "json").stdout))
+
+
+def test_a_path_object_and_a_folder_with_an_at_sign(tmp_path: Path):
+    import cnnprof
+
+    folder = tmp_path / "run@2"
+    folder.mkdir()
+    path = Path(save(small(("N", 3, 8, 8)), folder))
+    profile = cnnprof.count(path, batch=2)
+    assert (profile.model, profile.source, profile.macs) == (str(path), "onnx", 2 * 6952)
+    assert run("count", str(path)).exit_code == 0
