@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from math import prod
+from typing import TYPE_CHECKING
 
 from cnnprof.arch.model import Shape, frozen
 from cnnprof.deploy.formulas import FORMULAS, FREE, Work
@@ -18,6 +19,9 @@ from cnnprof.deploy.load import DEFAULT_DOMAINS, load_graph
 from cnnprof.deploy.shapes import Graph, Node, Unshaped, shaped
 from cnnprof.errors import LoadError
 from cnnprof.results.profile import LayerCost, Profile
+
+if TYPE_CHECKING:
+    from onnx import ModelProto
 
 # The metadata keys cnnprof's exporter writes, and what a count shows of them.
 SOURCE_KEY = "cnnprof.source"
@@ -192,7 +196,7 @@ def origin(graph: Graph) -> tuple[tuple[str, str], ...]:
 
 
 def profile_graph(
-    graph: Graph, *, model: str, dtype: str = "float32", input_from: str = "", file: str = ""
+    graph: Graph, *, model: str, dtype: str = "float32", input_from: str = ""
 ) -> Profile:
     """The `Profile` of a shaped graph: rows per image, totals at the graph's batch."""
     hold = holdings(graph)
@@ -217,10 +221,26 @@ def profile_graph(
         returned=shape_of(outputs[0][1]) if outputs else None,
         input_from=input_from,
         constants=hold.constants,
-        folded_params=_metadata_count(graph, FOLDED_PARAMS_KEY, file or model),
-        folded_buffers=_metadata_count(graph, FOLDED_BUFFERS_KEY, file or model),
+        folded_params=_metadata_count(graph, FOLDED_PARAMS_KEY, model),
+        folded_buffers=_metadata_count(graph, FOLDED_BUFFERS_KEY, model),
         origin=origin(graph),
     )
+
+
+def count_model(
+    proto: ModelProto,
+    *,
+    name: str,
+    batch: int = 1,
+    input: tuple[tuple[int, ...], ...] | None = None,
+    dtype: str = "float32",
+) -> Profile:
+    """The count of a model in memory (read by `load_graph`, or exported here and checked with
+    ``onnx.checker``), called ``name``, at ``batch``, its dynamic input dims bound by ``input``
+    (one shape per graph input, batch left out)."""
+    graph = shaped(proto, batch=batch, input=input, file=name)
+    given = "--input" if input is not None else "the file"
+    return profile_graph(graph, model=name, dtype=dtype, input_from=given)
 
 
 def count(
@@ -229,11 +249,7 @@ def count(
     batch: int = 1,
     input: tuple[tuple[int, ...], ...] | None = None,
     dtype: str = "float32",
-    model: str = "",
 ) -> Profile:
-    """The count of the ONNX file at ``path`` (its weights never read) at ``batch``, its dynamic
-    input dims bound by ``input`` (one shape per graph input, batch left out)."""
-    file = os.fspath(path)
-    graph = shaped(load_graph(path), batch=batch, input=input, file=file)
-    given = "--input" if input is not None else "the file"
-    return profile_graph(graph, model=model or file, dtype=dtype, input_from=given, file=file)
+    """The count of the ONNX file at ``path``, its weights never read (see `count_model`)."""
+    proto = load_graph(path)
+    return count_model(proto, name=os.fspath(path), batch=batch, input=input, dtype=dtype)
