@@ -54,6 +54,29 @@ def known_dims(model: ModelProto) -> dict[str, tuple[int, ...]]:
     return out
 
 
+def skeleton(model: ModelProto) -> ModelProto:
+    """A copy of ``model`` without the data of its large initializers (nor of any external one):
+    each is a graph input of its type and dims instead, all that inference reads of it."""
+    from onnx import ModelProto as Proto
+    from onnx import helper
+    from onnx.external_data_helper import uses_external_data
+
+    out = Proto(ir_version=model.ir_version, producer_name=model.producer_name)
+    out.opset_import.extend(model.opset_import)
+    out.functions.extend(model.functions)
+    g, source = out.graph, model.graph
+    g.name = source.name
+    for field in ("node", "input", "output", "value_info"):
+        getattr(g, field).extend(getattr(source, field))
+    listed = {v.name for v in source.input}
+    for t in source.initializer:
+        if not uses_external_data(t) and prod(t.dims) <= MAX_ELEMENTS:
+            g.initializer.append(t)
+        elif t.name not in listed:
+            g.input.append(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+    return out
+
+
 def _small_initializers(model: ModelProto) -> dict[str, np.ndarray]:
     from onnx import numpy_helper
     from onnx.external_data_helper import uses_external_data

@@ -94,15 +94,6 @@ class Graph:
     def known(self, name: str) -> bool:
         return self.held(name) is not None or name in self.dims
 
-    def consumers(self) -> Mapping[str, tuple[Node, ...]]:
-        """Value name → the nodes that read it."""
-        found: dict[str, list[Node]] = {}
-        for node in self.nodes:
-            for name in node.inputs:
-                if name:
-                    found.setdefault(name, []).append(node)
-        return MappingProxyType({k: tuple(v) for k, v in found.items()})
-
 
 class Unshaped(Exception):
     """A tensor whose dims shape inference could not tell."""
@@ -128,12 +119,18 @@ def _dims_text(dims: Sequence[int | str | None]) -> str:
 
 
 def bind(
-    model: ModelProto, *, batch: int, input: tuple[tuple[int, ...], ...] | None, file: str
+    model: ModelProto,
+    *,
+    names: Sequence[str],
+    batch: int,
+    input: tuple[tuple[int, ...], ...] | None,
+    file: str,
 ) -> int:
-    """Each graph input's dynamic dims bound in place: the leading one to ``batch``, the rest to
-    ``input`` (one C,H,W… per input); fixed dims must agree. Returns the batch as bound (a file
-    that fixes its batch keeps it, when ``batch`` is the default 1)."""
-    values = _graph_inputs(model)
+    """The dynamic dims of the graph inputs ``names`` bound in place: the leading one to
+    ``batch``, the rest to ``input`` (one C,H,W… per input); fixed dims must agree. Returns the
+    batch as bound (a file that fixes its batch keeps it, when ``batch`` is the default 1)."""
+    by_name = {v.name: v for v in model.graph.input}
+    values = [by_name[name] for name in names]
     if input is not None and len(input) != len(values):
         raise OptionError(
             f"--input gives {len(input)} shape(s); {file} has {len(values)} input(s): "
@@ -142,8 +139,10 @@ def bind(
     bound = None
     for i, value in enumerate(values):
         dims = _dims(value.type)
-        if not dims:
+        if dims is None:
             raise LoadError(f"{file}: input '{value.name}' has no shape (rank unknown)")
+        if not dims:
+            continue  # a scalar: nothing to bind
         lead = _bind_batch(value.name, dims[0], batch, file)
         bound = lead if bound is None else bound
         rest = _bind_rest(value.name, dims, None if input is None else input[i], file)
@@ -233,17 +232,15 @@ def shaped(
     input: tuple[tuple[int, ...], ...] | None = None,
     file: str = "model.onnx",
 ) -> Graph:
-    """``model``'s `Graph` with its inputs bound (`bind`: a copy is changed, not ``model``) and
-    every tensor's dims inferred where ``onnx`` can tell them."""
-    from onnx import ModelProto as Proto
+    """``model``'s `Graph` with its inputs bound (`bind`, on a copy without the weights' data:
+    ``model`` is not changed) and every tensor's dims inferred where ``onnx`` can tell them."""
+    from cnnprof.deploy.fold import fold, skeleton
 
-    from cnnprof.deploy.fold import fold
-
-    copy = Proto()
-    copy.CopyFrom(model)
-    bound = bind(copy, batch=batch, input=input, file=file)
+    inputs = tuple(v.name for v in _graph_inputs(model))
+    copy = skeleton(model)
+    bound = bind(copy, names=inputs, batch=batch, input=input, file=file)
     dims, folded = fold(copy, file)
-    g = copy.graph
+    g = model.graph
     held = {t.name: Tensor(t.name, tuple(t.dims), t.data_type) for t in g.initializer}
     aliases: dict[str, str] = {}
     for n in g.node:
@@ -255,7 +252,7 @@ def shaped(
         name=g.name,
         nodes=_unique([_node(n, i) for i, n in enumerate(g.node)]),
         initializers=MappingProxyType(held),
-        inputs=tuple(v.name for v in _graph_inputs(copy)),
+        inputs=inputs,
         outputs=tuple(v.name for v in g.output),
         dims=MappingProxyType(dims),
         opsets=frozen({o.domain or "": o.version for o in model.opset_import}),
