@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from cnnprof.analytic.engine import profile as analytic_profile
 from cnnprof.api.export import Exporting
 from cnnprof.api.kinds import Kind, Source
+from cnnprof.api.onnx_source import OnnxSource
 from cnnprof.api.request import Request, one_image
 from cnnprof.arch.model import Arch, Published, Shape
 from cnnprof.arch.reference import DEFAULT_TIMEOUT, is_outside
@@ -431,7 +432,7 @@ class OutsideSource(ModuleSource):
 
 
 # The kinds of source, asked in order: the first that takes a model's reference resolves it.
-KINDS: tuple[Kind, ...] = (SpecSource, OutsideSource)
+KINDS: tuple[Kind, ...] = (OnnxSource, SpecSource, OutsideSource)
 
 
 def resolve(request: Request) -> Source:
