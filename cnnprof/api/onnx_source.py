@@ -19,6 +19,7 @@ from cnnprof.results.profile import CrossCheck, Profile
 
 if TYPE_CHECKING:
     from cnnprof.empirical.interleave import Contender
+    from cnnprof.results.export import Exported
     from cnnprof.results.timing import Deadline, LatencySettings, Timing
     from cnnprof.results.training import MeasuredStep
     from cnnprof.results.vocab import Progress
@@ -108,6 +109,12 @@ class OnnxSource:
 
     def contender(self, device: str, needs: str) -> Contender:
         self._refuse(f"{needs or 'latency'} {TIMED}")
+
+    def exported(self, exporter: str = "torchscript", opset: int | None = None) -> Exported:
+        """The file itself with its weights (``exporter`` and ``opset`` export a torch model)."""
+        from cnnprof.deploy.tag import given
+
+        return given(self.request.model)
 
 
 # Why an ONNX file is not timed here, and where it is.
