@@ -19,17 +19,17 @@ def present(check: ExportCheck, view: View) -> RenderableType:
         return report.present(check, view)
     macs, params = report.verdicts(check)
     model, file = check.model, check.file
-    table = Table(
-        title=f"the file's count against the model's ({model.source})", title_justify="left"
-    )
-    for header, justify in (("", "left"), ("model", "right"), ("file", "right"), ("", "left")):
+    table = Table()
+    columns = (("", "left"), (f"model ({model.source})", "right"), ("file", "right"), ("", "left"))
+    for header, justify in columns:
         table.add_column(header, justify=justify)
     table.add_row("MACs", f"{model.macs:,}", f"{file.macs:,}", macs)
     table.add_row("params", f"{model.params:,}", f"{file.params:,}", params)
-    lines: list[RenderableType] = [
-        Text(f"wrote {report.written(check)}"),
-        Text(report.folding(check)),
-        table,
-    ]
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold", no_wrap=True)
+    facts.add_column()
+    for label, words in report.facts(check):
+        facts.add_row(label, Text(words))
+    lines: list[RenderableType] = [facts, table]
     lines += [note(f"file count incomplete: {m}") for m in file.missing]
     return group(*lines)

@@ -15,12 +15,14 @@ SCHEMA = "cnnprof.export/1"
 FORMATS = ("table", "json")  # what `cnnprof export` reports in
 
 
-def written(check: ExportCheck) -> str:
-    """The file, its size, and who wrote it from what."""
+def facts(check: ExportCheck) -> tuple[tuple[str, str], ...]:
+    """What was written, from what, by whom, and what it folded: (label, words)."""
     e, model = check.exported, check.model
     return (
-        f"{check.path}: {len(e.data) / 2**20:,.1f} MB, {e.source} exported by {e.producer} "
-        f"at opset {e.opset} (batch {model.batch}, input {model.input_text})"
+        ("wrote", f"{check.path}, {len(e.data) / 2**20:,.1f} MB"),
+        ("exporter", f"{e.producer}, opset {e.opset}"),
+        ("model", f"{e.source}, batch {model.batch}, input {model.input_text}"),
+        ("folded", folding(check)),
     )
 
 
@@ -28,11 +30,11 @@ def folding(check: ExportCheck) -> str:
     """What the exporter folded, in words."""
     e = check.exported
     if not e.folded:
-        return "folded nothing: every BatchNorm (if any) is in the file as it ran"
-    gained = f", less {e.gained:,} biases the convolutions gained" if e.gained else ""
+        return "nothing"
+    gained = f", less the {e.gained:,} biases the convolutions gained" if e.gained else ""
     return (
-        f"folded {len(e.folded)} BatchNorm into the convolutions before them: "
-        f"{e.folded_params:,} parameters ({e.folded_params + e.gained:,} γ and β{gained}), "
+        f"{len(e.folded)} BatchNorm into the convolutions before them: {e.folded_params:,} "
+        f"parameters fewer (γ and β {e.folded_params + e.gained:,}{gained}) and "
         f"{e.folded_buffers:,} buffers (running mean and variance)"
     )
 
@@ -43,17 +45,15 @@ def verdicts(check: ExportCheck) -> tuple[str, str]:
     if macs == 0:
         said_macs = "equal"
     else:
-        said_macs = f"the file has {abs(macs):,} {'more' if macs > 0 else 'fewer'}"
+        said_macs = f"{abs(macs):,} {'more' if macs > 0 else 'fewer'} in the file"
     params, folded = check.params_difference, check.exported.folded_params
     if params == 0:
         said_params = "equal"
     elif params == folded:
-        said_params = f"the file has {params:,} fewer: exactly the parameters folded"
+        said_params = f"{params:,} fewer: exactly those folded"
     else:
         fewer = f"{abs(params):,} {'fewer' if params > 0 else 'more'}"
-        said_params = (
-            f"the file has {fewer}, {folded:,} of them folded: {params - folded:,} unexplained"
-        )
+        said_params = f"{fewer} in the file, {folded:,} folded: {params - folded:,} unexplained"
     return said_macs, said_params
 
 

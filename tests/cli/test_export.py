@@ -22,8 +22,8 @@ def test_export_writes_the_file_and_reports_the_count(tmp_path: Path):
     assert result.exit_code == 0, result.stderr
     assert out.is_file()
     lines = result.stdout.splitlines()
-    assert lines[0].startswith(f"wrote {out}: ") and "torchscript at opset 17" in lines[0]
-    assert lines[1].startswith("folded nothing")
+    assert lines[0].startswith(f"wrote     {out}, ") and "torchscript, opset 17" in lines[1]
+    assert lines[3].startswith("folded    nothing")
     assert "equal" in result.stdout and "unexplained" not in result.stdout
     assert result.stderr == ""
 
