@@ -412,23 +412,32 @@ def run_default(reference: str, args: tuple, cases: list[Case]) -> Default:
 
 def defaults_pass(cases: list[Case]) -> list[Default]:
     """Each model (with its pretrained arguments) once, no input given."""
-    models: dict[tuple[str, tuple], list[Case]] = {}
-    for case in cases:
-        models.setdefault((case.reference, case.args), []).append(case)
-    done = []
-    for (reference, args), same in models.items():
+    done: list[Default] = []
+    for (reference, args), same in per_model(cases).items():
         done.append(run_default(reference, args, same))
         print(default_table(done[-1:]).splitlines()[-1], flush=True, file=sys.stderr)
     return done
 
 
+def per_model(cases: list[Case]) -> dict[tuple[str, tuple], list[Case]]:
+    """The cases of each model (a reference with its pretrained arguments), in order."""
+    models: dict[tuple[str, tuple], list[Case]] = {}
+    for case in cases:
+        models.setdefault((case.reference, case.args), []).append(case)
+    return models
+
+
+def model_name(reference: str, args: tuple[tuple[str, object], ...]) -> str:
+    """A model as the tables name it: its reference and arguments, at most 42 characters."""
+    return (reference + "".join(f" {k}={v}" for k, v in args))[:42]
+
+
 def default_table(done: list[Default]) -> str:
     lines = [f"{'model':<42} {'input':<16} {'from':<13} {'verdict':<10} {'output':<8}  note"]
     for d in done:
-        name = d.reference + "".join(f" {k}={v}" for k, v in d.args)
         lines.append(
-            f"{name[:42]:<42} {d.input:<16} {d.input_from:<13} {d.verdict:<10} {d.output:<8}  "
-            f"{d.note}"
+            f"{model_name(d.reference, d.args):<42} {d.input:<16} {d.input_from:<13} "
+            f"{d.verdict:<10} {d.output:<8}  {d.note}"
         )
     return "\n".join(lines)
 
@@ -531,25 +540,24 @@ def run_onnx(case: Case, folder: str) -> OnnxOutcome:
 
 def onnx_pass(cases: list[Case]) -> list[OnnxOutcome]:
     """Each model (with its pretrained arguments, at its first case's input) exported once."""
-    models: dict[tuple[str, tuple], Case] = {}
-    for case in cases:
-        models.setdefault((case.reference, case.args), case)
-    done = []
+    done: list[OnnxOutcome] = []
     with tempfile.TemporaryDirectory(prefix="cnnprof-zoo-") as folder:
-        for case in models.values():
-            done.append(run_onnx(case, folder))
-            print(onnx_table(done[-1:]).splitlines()[-1], flush=True, file=sys.stderr)
+        for same in per_model(cases).values():
+            done.append(run_onnx(same[0], folder))
+            print(onnx_row(done[-1]), flush=True, file=sys.stderr)
     return done
 
 
+def onnx_row(o: OnnxOutcome) -> str:
+    return (
+        f"{model_name(o.reference, o.args):<42} {o.verdict:<8} {o.macs:<14} {o.params:<26} "
+        f"{o.seconds:6.1f}  {o.note}"
+    )
+
+
 def onnx_table(done: list[OnnxOutcome]) -> str:
-    lines = [f"{'model':<42} {'verdict':<8} {'MACs':<14} {'params':<26} {'s':>6}  note"]
-    for o in done:
-        name = o.reference + "".join(f" {k}={v}" for k, v in o.args)
-        lines.append(
-            f"{name[:42]:<42} {o.verdict:<8} {o.macs:<14} {o.params:<26} {o.seconds:6.1f}  {o.note}"
-        )
-    return "\n".join(lines)
+    header = f"{'model':<42} {'verdict':<8} {'MACs':<14} {'params':<26} {'s':>6}  note"
+    return "\n".join([header, *map(onnx_row, done)])
 
 
 def onnx_summary(done: list[OnnxOutcome]) -> str:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from enum import Enum
-from pathlib import Path
-from typing import Annotated
-
-import typer
-
 from cnnprof.arch.multipliers import Multipliers
 from cnnprof.cli.options import (
+    ExporterName,
+    ExporterOpt,
     Force,
     Format,
     FormatOpt,
     Model,
+    OnnxFile,
+    Opset,
     RunOptions,
     check_output,
     emit,
@@ -23,26 +21,6 @@ from cnnprof.cli.options import (
     with_run_options,
 )
 from cnnprof.report.export import FORMATS
-from cnnprof.results.export import EXPORTERS
-
-ExporterName = Enum("ExporterName", {name: name for name in EXPORTERS}, type=str)  # type: ignore[misc]
-
-OnnxFile = Annotated[
-    Path | None,
-    typer.Option("--output", "-o", help="The ONNX file to write (replaced atomically)."),
-]
-ExporterOpt = Annotated[
-    ExporterName,
-    typer.Option(
-        "--exporter",
-        help="torch's exporter: torchscript (fast, the broadest) or dynamo (torch.export; "
-        "needs onnxscript).",
-    ),
-]
-Opset = Annotated[
-    int | None,
-    typer.Option("--opset", help="ONNX opset to write (default: torchscript 17, dynamo 18)."),
-]
 
 
 @with_multipliers

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cnnprof.report.profile import totals
 from cnnprof.report.text import to_json
 from cnnprof.report.view import View
 from cnnprof.results.export import ExportCheck
@@ -58,11 +59,10 @@ def verdicts(check: ExportCheck) -> tuple[str, str]:
 
 
 def _count(profile: Profile) -> dict[str, Any]:
+    """A count's headline figures (`report.profile.totals`), by whom and how complete."""
     return {
         "counted_by": profile.source,
-        "params": profile.params,
-        "macs": profile.macs,
-        "flops": profile.flops,
+        **totals(profile),
         "complete": profile.complete,
         "missing": list(profile.missing),
     }
