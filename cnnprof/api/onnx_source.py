@@ -9,7 +9,7 @@ import contextlib
 import functools
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, ClassVar, NoReturn
 
 from cnnprof.api.request import Request
 from cnnprof.arch.model import Published, Shape
@@ -58,13 +58,9 @@ class OnnxSource:
     def input_shape(self) -> Shape:
         return self.profile().input
 
-    @property
-    def published(self) -> Published | None:
-        return None
-
-    @property
-    def options(self) -> str:
-        return ""
+    # no paper's figure for a file, and nothing differs from it as written (titles)
+    published: ClassVar[Published | None] = None
+    options: ClassVar[str] = ""
 
     def profile(self) -> Profile:
         """The graph's count (`cnnprof.deploy.graph.count`)."""
@@ -79,6 +75,12 @@ class OnnxSource:
 
     def _refuse(self, what: str) -> NoReturn:
         raise OptionError(f"{what}; {self.request.name} is an ONNX file, {ONNX_COUNTED}")
+
+    def _untimed(self, needs: str) -> NoReturn:
+        raise OptionError(
+            f"{needs or 'latency'}: {self.request.name} is an ONNX file; it is timed under "
+            "ONNX Runtime (--runtime onnxruntime), not as a torch module"
+        )
 
     def counted(self, counter: str) -> Profile:
         self._refuse(f"--empirical runs a torch module (--counter {counter})")
@@ -97,18 +99,13 @@ class OnnxSource:
         self._refuse("a measured training step runs a torch module")
 
     def timed(
-        self,
-        settings: LatencySettings,
-        progress: Progress | None,
-        needs: str,
-        *,
-        deadline: Deadline | None = None,
-        stop: Deadline | None = None,
+        self, settings: LatencySettings, progress: Progress | None, needs: str, **_: Deadline | None
     ) -> Timing:
-        self._refuse(f"{needs or 'latency'} {TIMED}")
+        """Refused: timing an ONNX file is ONNX Runtime's (its deadlines go unused)."""
+        self._untimed(needs)
 
     def contender(self, device: str, needs: str) -> Contender:
-        self._refuse(f"{needs or 'latency'} {TIMED}")
+        self._untimed(needs)
 
     def exported(self, exporter: str = "torchscript", opset: int | None = None) -> Exported:
         """The file itself with its weights (``exporter`` and ``opset`` export a torch model)."""
@@ -117,7 +114,5 @@ class OnnxSource:
         return given(self.request.model)
 
 
-# Why an ONNX file is not timed here, and where it is.
-TIMED = "runs a torch module; time an ONNX file with --runtime onnxruntime"
 # What an ONNX file's count is, for refusals of what needs a torch module.
 ONNX_COUNTED = "counted from its graph by formula alone (no torch module to run)"
