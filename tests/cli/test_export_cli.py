@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import assert_error, run
+from test_formats import check_document
 
 pytest.importorskip("torch")
 pytest.importorskip("onnx")
@@ -49,6 +50,7 @@ def test_export_as_json_with_the_dynamo_exporter_prints_nothing_else(tmp_path: P
     assert doc["macs_difference"] == 0
     assert doc["params_difference"] == doc["folded"]["params"] > 0
     assert len(doc["folded"]["layers"]) == 27
+    check_document(doc)  # every field described in docs/formats.md
 
 
 def test_an_existing_file_is_kept_without_force(tmp_path: Path):
