@@ -18,7 +18,8 @@ import os
 import sys
 import warnings
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import torch
@@ -36,7 +37,7 @@ from cnnprof.results.export import Exported, Norm
 FOLDS_INTO = (_ConvNd, nn.Linear)
 NORM_TENSORS = ("weight", "bias", "running_mean", "running_var")
 # Each exporter's name → whether it is torch.onnx.export's dynamo one.
-DYNAMO = {"torchscript": False, "dynamo": True}
+DYNAMO: Mapping[str, bool] = MappingProxyType({"torchscript": False, "dynamo": True})
 
 
 def torch_version() -> str:
@@ -72,7 +73,7 @@ def _require_onnxscript() -> None:
         raise MissingExtra(
             "--exporter dynamo needs onnxscript: pip install onnxscript (or use the default, "
             "--exporter torchscript)"
-        ) from None
+        )
 
 
 @torch.no_grad()
