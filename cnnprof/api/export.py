@@ -14,11 +14,15 @@ from cnnprof.results.export import ExportCheck
 
 
 def check_target(output: Path | None, model: Any) -> Path:
-    """Where `cnnprof export` writes: a file, given, not a directory, and not the model's."""
+    """Where `cnnprof export` writes: a file, given, not a directory, and not the model's own
+    file (a factory's ``file.py``, a spec's YAML)."""
     if output is None:
         raise OptionError("cnnprof export needs -o FILE.onnx: where to write the model")
     if output.is_dir():
         raise OptionError(f"-o {output}: is a directory; give the file to write, e.g. model.onnx")
+    given = Path(model.split(":")[0]) if isinstance(model, str) else None  # file.py:make, a.yaml
+    if given is not None and given.is_file() and output.is_file() and given.samefile(output):
+        raise OptionError(f"-o {output}: is the model's own file; give another file to write")
     if isinstance(model, str) and model.lower().endswith(".onnx"):
         raise OptionError(
             f"{model} is an ONNX file already; `cnnprof count {model}` counts it, and export "

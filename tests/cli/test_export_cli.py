@@ -81,6 +81,16 @@ def test_bad_input_is_one_line(argv: list[str], said: str, tmp_path: Path, monke
     assert not (tmp_path / "x.onnx").exists()
 
 
+def test_the_models_own_file_is_never_overwritten(tmp_path: Path):
+    factory = tmp_path / "net.py"
+    source = Path(__file__).parents[1] / "factories" / "custom_cnn.py"
+    factory.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    before = factory.read_bytes()
+    result = run("export", f"{factory}:make", "-o", str(factory), "--force")
+    assert_error(result, "is the model's own file")
+    assert factory.read_bytes() == before
+
+
 def test_without_onnx_export_names_the_extra(tmp_path: Path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)  # `import onnx` fails as if not installed
     result = run("export", "lenet5", "-o", str(tmp_path / "x.onnx"))
