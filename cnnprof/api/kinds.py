@@ -13,6 +13,7 @@ from cnnprof.results.vocab import Progress
 
 if TYPE_CHECKING:
     from cnnprof.empirical.interleave import Contender
+    from cnnprof.results.export import Exported
     from cnnprof.results.timing import Deadline, LatencySettings, Timing
     from cnnprof.results.training import MeasuredStep
 
@@ -68,6 +69,10 @@ class Source(Protocol):
 
     def contender(self, device: str, needs: str) -> Contender:
         """Its model on ``device``, for an interleaved measurement."""
+
+    def exported(self, exporter: str = "torchscript", opset: int | None = None) -> Exported:
+        """Its model as ONNX in memory, written by torch's ``exporter`` (``torchscript`` or
+        ``dynamo``) at ``opset`` (None: the exporter's default); an ONNX file gives itself."""
 
 
 class Kind(Protocol):

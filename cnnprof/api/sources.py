@@ -24,6 +24,7 @@ from math import prod
 from typing import TYPE_CHECKING, Any
 
 from cnnprof.analytic.engine import profile as analytic_profile
+from cnnprof.api.exporting import Exporting
 from cnnprof.api.kinds import Kind, Source
 from cnnprof.api.onnx_source import OnnxSource
 from cnnprof.api.request import Request, one_image
@@ -57,7 +58,7 @@ def require_torch(needs: str) -> None:
         raise MissingExtra(f"{needs} needs torch: pip install 'cnnprof[torch]'") from None
 
 
-class ModuleSource(ABC):
+class ModuleSource(Exporting, ABC):
     """What a source whose model is a torch ``nn.Module`` does by running that module: count
     it, train it, time it. A kind of it gives the module and the rest of `Source`."""
 

@@ -27,6 +27,7 @@ from cnnprof.arch.reference import DEFAULT_TIMEOUT, parse_args, parse_params
 from cnnprof.errors import OptionError
 from cnnprof.render.common import natural_width
 from cnnprof.report.view import FORMATS, View
+from cnnprof.results.export import EXPORTERS
 from cnnprof.results.vocab import ALLOCATORS, COUNTERS, DEVICES, DTYPES, SORT_KEYS
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ AllocatorName = Enum("AllocatorName", {name: name for name in ALLOCATORS}, type=
 
 SortKey = Enum("SortKey", {name: name for name in SORT_KEYS}, type=str)  # type: ignore[misc]
 Counter = Enum("Counter", {name: name for name in COUNTERS}, type=str)  # type: ignore[misc]
+ExporterName = Enum("ExporterName", {name: name for name in EXPORTERS}, type=str)  # type: ignore[misc]
 
 
 MODEL_FORMS = (
@@ -137,6 +139,24 @@ Timeout = Annotated[
         "factory, forward) may take before it is stopped.",
     ),
 ]
+
+OnnxFile = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="The ONNX file to write (replaced atomically)."),
+]
+ExporterOpt = Annotated[
+    ExporterName,
+    typer.Option(
+        "--exporter",
+        help="torch's exporter: torchscript (fast, the broadest) or dynamo (torch.export; "
+        "needs onnxscript).",
+    ),
+]
+Opset = Annotated[
+    int | None,
+    typer.Option("--opset", help="ONNX opset to write (default: torchscript 17, dynamo 18)."),
+]
+
 
 # The multiplier options: (parameter, annotation, default), in the order help lists them.
 MULTIPLIER_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
