@@ -12,7 +12,7 @@ from cnnprof.results.profile import CrossCheck, Profile
 from cnnprof.results.vocab import Progress
 
 if TYPE_CHECKING:
-    from cnnprof.empirical.interleave import Contender
+    from cnnprof.protocol.interleave import Contender
     from cnnprof.results.timing import Deadline, LatencySettings, Timing
     from cnnprof.results.training import MeasuredStep
 

@@ -38,9 +38,9 @@ if TYPE_CHECKING:
     from torch import nn
 
     from cnnprof.empirical.inputs import Inputs
-    from cnnprof.empirical.interleave import Contender
     from cnnprof.empirical.outside import Chosen
     from cnnprof.empirical.recorder import MetaFailed
+    from cnnprof.protocol.interleave import Contender
     from cnnprof.results.device import DeviceQuery, Peaks
     from cnnprof.results.interleaved import Interleaved
     from cnnprof.results.timing import Deadline, LatencySettings, Timing
@@ -136,13 +136,13 @@ class ModuleSource(ABC):
         first), for an interleaved measurement."""
         require_torch(needs)
         from cnnprof.empirical.device import check_device
-        from cnnprof.empirical.interleave import Contender
+        from cnnprof.empirical.interleave import ModuleContender
 
         req = self.request
         check_device(device, req.dtype)
         profile = self.profile()
         module = self.module(device, needs=needs, fresh=True)
-        return Contender(
+        return ModuleContender(
             module, self.input_shape, req.batch, req.dtype, profile.model, profile.macs
         )
 
@@ -454,8 +454,7 @@ def time_models(
     """The sources' models timed together, interleaved round by round on ``settings.device``
     (random weights; a module the caller gave is copied first), within ``deadline`` (default:
     the settings' budget for each model, from now); the models' own code is stopped there."""
-    require_torch(needs)
-    from cnnprof.empirical.interleave import measure_interleaved
+    from cnnprof.protocol.interleave import measure_interleaved
     from cnnprof.results.timing import Deadline
 
     deadline = deadline or Deadline(settings.budget * len(sources))
