@@ -66,8 +66,9 @@ class Source(Protocol):
         """Its model timed as ``settings`` say, within ``deadline``; its own code stopped at
         ``stop``."""
 
-    def contender(self, device: str, needs: str) -> Contender:
-        """Its model on ``device``, for an interleaved measurement."""
+    def contender(self, device: str, needs: str, runtime: str = "torch") -> Contender:
+        """Its model on ``device`` in ``runtime`` (one of `RUNTIMES`), for an interleaved
+        measurement."""
 
 
 class Kind(Protocol):

@@ -126,14 +126,20 @@ class ModuleSource(ABC):
         leaves the rest of the budget to others."""
         from cnnprof.results.timing import Deadline
 
-        ready = self.contender(settings.device, needs)
+        ready = self.contender(settings.device, needs, settings.runtime)
         deadline = deadline or Deadline(settings.budget)
         with self.running((stop or deadline).left()):
             return ready.timed(settings, deadline, progress, rows=self.profile().rows)
 
-    def contender(self, device: str, needs: str) -> Contender:
+    def contender(self, device: str, needs: str, runtime: str = "torch") -> Contender:
         """The module on ``device`` with random weights (a module the caller gave is copied
-        first), for an interleaved measurement."""
+        first), for an interleaved measurement; under ONNX Runtime, exported in memory."""
+        from cnnprof.results.timing import ONNXRUNTIME
+
+        if runtime == ONNXRUNTIME:
+            from cnnprof.api.runtimes import exported_model
+
+            return exported_model(self, device, needs)
         require_torch(needs)
         from cnnprof.empirical.device import check_device
         from cnnprof.empirical.interleave import ModuleContender
