@@ -24,7 +24,9 @@ from math import prod
 from typing import TYPE_CHECKING, Any
 
 from cnnprof.analytic.engine import profile as analytic_profile
+from cnnprof.api.export import Exporting
 from cnnprof.api.kinds import Kind, Source
+from cnnprof.api.onnx_source import OnnxSource
 from cnnprof.api.request import Request, one_image
 from cnnprof.arch.model import Arch, Published, Shape
 from cnnprof.arch.reference import DEFAULT_TIMEOUT, is_outside
@@ -56,7 +58,7 @@ def require_torch(needs: str) -> None:
         raise MissingExtra(f"{needs} needs torch: pip install 'cnnprof[torch]'") from None
 
 
-class ModuleSource(ABC):
+class ModuleSource(Exporting, ABC):
     """What a source whose model is a torch ``nn.Module`` does by running that module: count
     it, train it, time it. A kind of it gives the module and the rest of `Source`."""
 
@@ -436,7 +438,7 @@ class OutsideSource(ModuleSource):
 
 
 # The kinds of source, asked in order: the first that takes a model's reference resolves it.
-KINDS: tuple[Kind, ...] = (SpecSource, OutsideSource)
+KINDS: tuple[Kind, ...] = (OnnxSource, SpecSource, OutsideSource)
 
 
 def resolve(request: Request) -> Source:
