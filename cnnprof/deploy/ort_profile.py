@@ -25,6 +25,10 @@ from cnnprof.results.timing import NodeTime
 
 KERNEL_SUFFIX = "_kernel_time"
 RENAMED_SUFFIXES = ("_nchwc",)  # ORT's layout transformer names a node after its output + this
+# Ops ORT runs inside the kernel before them (a convolution's activation, its residual add)
+FUSED_AFTER = frozenset(
+    {"Add", "Sum", "Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh"}
+)
 
 
 @dataclass(frozen=True)
@@ -80,32 +84,53 @@ def coverage(
 ) -> dict[str, tuple[str, ...]]:
     """Optimised node name → the given nodes it runs, in graph order (none: a node of ORT's
     own, such as a layout reorder)."""
-    by_name = {n.name: n for n in given}
     producer = {o: n for n in given for o in n.outputs}
-    consumers: dict[str, int] = {}
+    consumers: dict[str, list[GraphNode]] = {}
     for n in given:
         for i in n.inputs:
-            consumers[i] = consumers.get(i, 0) + 1
-    kept = {n.name for n in optimised}
+            consumers.setdefault(i, []).append(n)
+    by_name = {n.name: n for n in given}
+    anchors = {
+        node.name: found
+        for node in optimised
+        if (found := by_name.get(node.name) or _by_output(node, producer)) is not None
+    }
     order = {n.name: i for i, n in enumerate(given)}
-    claimed: set[str] = set()
+    taken = {a.name for a in anchors.values()}
+    claimed: set[str] = set()  # given nodes an optimised node runs already
     out: dict[str, tuple[str, ...]] = {}
     for node in optimised:
-        anchor = by_name.get(node.name) or _by_output(node, producer)
-        if anchor is None or anchor.name in claimed:
-            out[node.name] = ()
-            continue
-        chain, stack = [anchor.name], [anchor]
-        while stack:
-            for tensor in stack.pop().inputs:
-                source = producer.get(tensor)
-                taken = source is None or source.name in kept or source.name in claimed
-                if not taken and source.name not in chain and consumers.get(tensor) == 1:
-                    chain.append(source.name)
-                    stack.append(source)
+        anchor = anchors.get(node.name)
+        free = anchor is not None and anchor.name not in claimed
+        chain = _chain(anchor, producer, consumers, taken) if free else []
+        taken.update(chain)
         claimed.update(chain)
         out[node.name] = tuple(sorted(chain, key=order.__getitem__))
     return out
+
+
+def _chain(
+    anchor: GraphNode,
+    producer: Mapping[str, GraphNode],
+    consumers: Mapping[str, Sequence[GraphNode]],
+    taken: set[str],
+) -> list[str]:
+    """The anchor, the nodes before it whose output only it reads, and after it the
+    element-wise nodes ORT fuses into a kernel (an activation, a residual add), along tensors
+    one node reads."""
+    chain, stack = [anchor.name], [anchor]
+    while stack:
+        current = stack.pop()
+        before = [(producer.get(t), t) for t in current.inputs]
+        after = [
+            (c, t) for t in current.outputs for c in consumers.get(t, ()) if c.op in FUSED_AFTER
+        ]
+        for other, tensor in (*before, *after):
+            free = other is not None and other.name not in taken and other.name not in chain
+            if free and len(consumers.get(tensor, ())) == 1:
+                chain.append(other.name)
+                stack.append(other)
+    return chain
 
 
 def _by_output(node: GraphNode, producer: Mapping[str, GraphNode]) -> GraphNode | None:
