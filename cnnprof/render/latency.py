@@ -335,7 +335,11 @@ def runtimes_view(ratio: LatencyRatio) -> Group:
     """`latency --runtime torch,onnxruntime`: each runtime's timing, interleaved, and the
     ratio of their times with its spread across rounds."""
     t = ratio.model_timing
-    table = Table(title=f"{timing_title(t)} · interleaved", title_justify="left", show_edge=False)
+    table = Table(
+        title=f"{timing_title(ratio.reference_timing)} · interleaved",
+        title_justify="left",
+        show_edge=False,
+    )
     table.add_column("runtime")
     for name in ("median ms", "p10 ms", "p90 ms", "CV", "runs", "images/s"):
         table.add_column(name, justify="right", no_wrap=True)
