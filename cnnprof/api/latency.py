@@ -128,7 +128,7 @@ def measure_together(
     needs: str = "--latency",
 ) -> Interleaved:
     """The requests' models measured in one run, interleaved round by round (see
-    `Interleaved`), so that a change of load weighs on all alike."""
+    `Interleaved`), so that a change of load weighs on all alike; in ``settings.runtime``."""
     return time_models(
         [resolve(r) for r in requests], settings or LatencySettings(), progress, needs
     )
@@ -290,8 +290,9 @@ class Machine:
 
     device_name: Callable[[str], str]  # "cpu" / "cuda" / "mps" → what the hardware is called
     threads: int
-    measure: Callable[[Request, str], Timing]  # (what to measure, device) → Timing
-    together: Callable[[Sequence[Request], str], Interleaved]  # (models, device) → interleaved
+    measure: Callable[[Request, str, str], Timing]  # (what to measure, device, runtime) → Timing
+    # (models, device, runtime) → interleaved
+    together: Callable[[Sequence[Request], str, str], Interleaved]
 
 
 def machine(
@@ -301,13 +302,25 @@ def machine(
     measurement reports to; ``needs`` names the use in the message when torch is missing."""
     device_name, threads = this_machine(needs)
 
-    def run(req: Request, device: str) -> Timing:
+    def run(req: Request, device: str, runtime: str = TORCH) -> Timing:
+        settings = LatencySettings(
+            device=device, threads=_threads(runtime, threads), runtime=runtime
+        )
         with progress(req.label) as report:
-            return measure(req, LatencySettings(device=device), report, needs)
+            return measure(req, settings, report, needs)
 
-    def interleaved(requests: Sequence[Request], device: str) -> Interleaved:
+    def interleaved(requests: Sequence[Request], device: str, runtime: str = TORCH) -> Interleaved:
         label = " and ".join(r.label for r in requests) + ", interleaved"
+        settings = LatencySettings(
+            device=device, threads=_threads(runtime, threads), runtime=runtime
+        )
         with progress(label) as report:
-            return measure_together(requests, LatencySettings(device=device), report, needs)
+            return measure_together(requests, settings, report, needs)
 
     return Machine(device_name, threads, run, interleaved)
+
+
+def _threads(runtime: str, torch_threads: int) -> int | None:
+    """A check's threads under ``runtime``: ONNX Runtime gets torch's count, so that a record
+    states the threads a check on this machine compares."""
+    return None if runtime == TORCH else torch_threads

@@ -466,7 +466,7 @@ def time_models(
     from cnnprof.results.timing import Deadline
 
     deadline = deadline or Deadline(settings.budget * len(sources))
-    contenders = [source.contender(settings.device, needs) for source in sources]
+    contenders = [source.contender(settings.device, needs, settings.runtime) for source in sources]
     with contextlib.ExitStack() as guests:
         for source in sources:
             guests.enter_context(source.running(deadline.left()))

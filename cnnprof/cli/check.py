@@ -62,6 +62,16 @@ Update = Annotated[
 ]
 
 
+SnapshotRuntime = Annotated[
+    str,
+    typer.Option(
+        "--runtime",
+        help="What runs the models --latency measures: torch or onnxruntime (recorded; "
+        "`check` measures in it again).",
+    ),
+]
+
+
 def snapshot(
     models: Models,
     batch: Batch = 1,
@@ -74,6 +84,7 @@ def snapshot(
     timeout: Timeout = DEFAULT_TIMEOUT,
     output: Output = None,
     force: Force = False,
+    runtime: SnapshotRuntime = "torch",
 ) -> None:
     """Write a versioned JSON baseline of each model's counts (for `cnnprof check`); --input
     and --arg go to the outside models and are recorded with them. --device-profile records
@@ -94,6 +105,7 @@ def snapshot(
         machine=here,
         reference=reference,
         device_profile=device_profile,
+        runtime=runtime,
     )
     emit(to_json(baseline), output, force)
 
