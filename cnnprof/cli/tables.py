@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -40,6 +41,8 @@ Models = Annotated[list[str], typer.Argument(
 BaselineOpt = Annotated[str | None, typer.Option(
     "--baseline", help="Ratios against this model (default: first).")]
 LayersOpt = Annotated[bool, typer.Option("--layers", "-l", help="Every convolution.")]
+RuntimeOpt = Annotated[str, typer.Option(
+    "--runtime", help="What runs the models --latency measures: torch or onnxruntime.")]
 # fmt: on
 
 
@@ -55,10 +58,11 @@ def compare(
     output: Output = None,
     force: Force = False,
     plot: PlotOpt = None,
+    runtime: RuntimeOpt = "torch",
 ) -> None:
     """Models side by side: params, MACs, FLOPs, memory, published top-1, ratios to a baseline.
-    --input and --arg go to the outside models among them. --latency measures them here,
-    --device-profile predicts them for a device; given both, both are shown."""
+    --input and --arg go to the outside models among them. --latency measures them here (in
+    --runtime), --device-profile predicts them for a device; given both, both are shown."""
     from cnnprof.api import tables
 
     _check_plot(plot, force, output)
@@ -69,7 +73,7 @@ def compare(
         device_profile=device_profile,
         input=parse_input(input),
         args=parse_args(arg),
-        measure=_together(latency),
+        measure=_together(latency, runtime),
     )
     _emit(result, View(format=fmt.value), output, force, plot)
 
@@ -175,13 +179,15 @@ def _sweep_view(fmt: Format, metric: str) -> View:
     return View(format=fmt.value, metric=metric)
 
 
-def _together(latency: bool) -> Measure | None:
-    """For --latency: every model measured in one run, interleaved, with a progress bar."""
-    if not latency:
+def _together(latency: bool, runtime: str = "torch") -> Measure | None:
+    """For --latency: every model measured in one run, interleaved, with a progress bar, in
+    ``runtime``."""
+    if not latency and runtime == "torch":
         return None
-    from cnnprof.cli.measure import measure_together
+    from cnnprof.cli.measure import measure_together, one_runtime
 
-    return measure_together
+    chosen = one_runtime(runtime, latency)
+    return functools.partial(measure_together, runtime=chosen)
 
 
 def _check_plot(plot: Path | None, force: bool, output: Path | None) -> None:

@@ -92,3 +92,17 @@ def test_without_onnxruntime_the_install_hint(tiny_onnx: Path, monkeypatch: pyte
 def test_per_row_options_with_two_runtimes_are_refused():
     args = ("latency", "lenet5", "--runtime", "torch,onnxruntime", "--layers")
     assert_error(run(*args), "--layers --runtime torch,onnxruntime")
+
+
+def test_compare_takes_one_runtime_and_only_with_latency():
+    assert_error(run("compare", "lenet5", "resnet18", "--runtime", "onnxruntime"), "add --latency")
+    both = ("compare", "lenet5", "resnet18", "--latency", "--runtime", "torch,onnxruntime")
+    assert_error(run(*both), "measures in one runtime")
+
+
+@pytest.mark.torch
+def test_compare_latency_in_onnx_runtime_says_so():
+    args = ("compare", "lenet5", "mobilenet@alpha=0.25,res=32", "--latency")
+    result = run(*args, "--runtime", "onnxruntime", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert "latency measured in onnxruntime" in result.stderr
