@@ -392,6 +392,8 @@ def unused(loaded: set[str], forbidden: tuple[str, ...]) -> list[str]:
 
 
 COUNT = ["count", "mobilenet", "--alpha", "0.5"]
+# What only ONNX work loads (a registry count starts without it).
+ONNX = ("onnx", "onnxruntime", "cnnprof.deploy")
 
 
 @pytest.mark.parametrize(
@@ -399,7 +401,7 @@ COUNT = ["count", "mobilenet", "--alpha", "0.5"]
     [
         (["--help"], ("cnnprof.cli.count", *OTHER_COMMANDS, *LATENCY, *STAGES)),
         (["list"], (*OTHER_COMMANDS, *LATENCY)),
-        (COUNT, (*OTHER_COMMANDS, *LATENCY)),
+        (COUNT, (*OTHER_COMMANDS, *LATENCY, *ONNX)),
     ],
     ids=["help", "list", "count"],
 )
