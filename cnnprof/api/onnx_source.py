@@ -19,6 +19,7 @@ from cnnprof.results.profile import CrossCheck, Profile
 
 if TYPE_CHECKING:
     from cnnprof.protocol.interleave import Contender
+    from cnnprof.results.export import Exported
     from cnnprof.results.timing import Deadline, LatencySettings, Timing
     from cnnprof.results.training import MeasuredStep
     from cnnprof.results.vocab import Progress
@@ -128,6 +129,12 @@ class OnnxSource:
         from cnnprof.api.runtimes import onnx_model
 
         return onnx_model(self, str(self.request.model), device, needs or "cnnprof latency")
+
+    def exported(self, exporter: str = "torchscript", opset: int | None = None) -> Exported:
+        """The file itself with its weights (``exporter`` and ``opset`` export a torch model)."""
+        from cnnprof.deploy.tag import given
+
+        return given(self.request.model)
 
 
 # What an ONNX file's count is, for refusals of what needs a torch module.

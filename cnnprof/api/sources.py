@@ -24,7 +24,7 @@ from math import prod
 from typing import TYPE_CHECKING, Any
 
 from cnnprof.analytic.engine import profile as analytic_profile
-from cnnprof.api.export import Exporting
+from cnnprof.api.exporting import Exporting
 from cnnprof.api.kinds import Kind, Source
 from cnnprof.api.onnx_source import OnnxSource
 from cnnprof.api.request import Request, one_image
