@@ -193,13 +193,14 @@ def test_a_file_over_the_memory_limit(onnx_file: str, monkeypatch: pytest.Monkey
 def test_weights_over_the_memory_limit_are_not_loaded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    # 162 float weights (648 bytes) beside a graph of a few hundred bytes: counted, and loaded
-    # for a runtime only while they fit
+    # a 64×64 float weight (16,384 bytes) beside a graph of a few hundred bytes: counted, and
+    # loaded for a runtime only while it fits
+    made = model([node("Gemm", ["x", "w"])], {"x": (1, 64)}, ["y"], [weight("w", 64, 64)])
     path = tmp_path / "model.onnx"
-    onnx.save(small(), str(path), save_as_external_data=True, location="w.bin", size_threshold=0)
-    assert len(load.load_weights(path).graph.initializer[0].raw_data) == 108 * 4
-    monkeypatch.setattr(load, "memory_limit", lambda: 640)
-    with pytest.raises(load.LoadError, match="its weights take 648 bytes"):
+    onnx.save(made, str(path), save_as_external_data=True, location="w.bin", size_threshold=0)
+    assert len(load.load_weights(path).graph.initializer[0].raw_data) == 16_384
+    monkeypatch.setattr(load, "memory_limit", lambda: 2000)
+    with pytest.raises(load.LoadError, match="its weights take 16,384 bytes"):
         load.load_weights(path)
     assert run("count", str(path)).exit_code == 0
 
