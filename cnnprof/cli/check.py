@@ -20,6 +20,7 @@ from cnnprof.cli.options import (
     FormatOpt,
     InputOpt,
     Output,
+    Runtime,
     Timeout,
     check_output,
     emit,
@@ -62,16 +63,6 @@ Update = Annotated[
 ]
 
 
-SnapshotRuntime = Annotated[
-    str,
-    typer.Option(
-        "--runtime",
-        help="What runs the models --latency measures: torch or onnxruntime (recorded; "
-        "`check` measures in it again).",
-    ),
-]
-
-
 def snapshot(
     models: Models,
     batch: Batch = 1,
@@ -84,7 +75,7 @@ def snapshot(
     timeout: Timeout = DEFAULT_TIMEOUT,
     output: Output = None,
     force: Force = False,
-    runtime: SnapshotRuntime = "torch",
+    runtime: Runtime = "torch",
 ) -> None:
     """Write a versioned JSON baseline of each model's counts (for `cnnprof check`); --input
     and --arg go to the outside models and are recorded with them. --device-profile records

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import functools
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,6 +21,7 @@ from cnnprof.cli.options import (
     Model,
     Output,
     PlotOpt,
+    Runtime,
     emit,
     parse_input,
 )
@@ -41,8 +42,6 @@ Models = Annotated[list[str], typer.Argument(
 BaselineOpt = Annotated[str | None, typer.Option(
     "--baseline", help="Ratios against this model (default: first).")]
 LayersOpt = Annotated[bool, typer.Option("--layers", "-l", help="Every convolution.")]
-RuntimeOpt = Annotated[str, typer.Option(
-    "--runtime", help="What runs the models --latency measures: torch or onnxruntime.")]
 # fmt: on
 
 
@@ -58,11 +57,11 @@ def compare(
     output: Output = None,
     force: Force = False,
     plot: PlotOpt = None,
-    runtime: RuntimeOpt = "torch",
+    runtime: Runtime = "torch",
 ) -> None:
     """Models side by side: params, MACs, FLOPs, memory, published top-1, ratios to a baseline.
-    --input and --arg go to the outside models among them. --latency measures them here (in
-    --runtime), --device-profile predicts them for a device; given both, both are shown."""
+    --input and --arg go to the outside models among them. --latency measures them here,
+    --device-profile predicts them for a device; given both, both are shown."""
     from cnnprof.api import tables
 
     _check_plot(plot, force, output)
@@ -187,7 +186,7 @@ def _together(latency: bool, runtime: str = "torch") -> Measure | None:
     from cnnprof.cli.measure import measure_together, one_runtime
 
     chosen = one_runtime(runtime, latency)
-    return functools.partial(measure_together, runtime=chosen)
+    return measure_together if chosen == "torch" else partial(measure_together, runtime=chosen)
 
 
 def _check_plot(plot: Path | None, force: bool, output: Path | None) -> None:
