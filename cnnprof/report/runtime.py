@@ -36,14 +36,7 @@ def runtime_record(timing: Timing) -> dict[str, Any]:
     """The runtime's keys of a latency document (none for torch eager)."""
     if timing.runtime == TORCH:
         return {}
-    return {
-        "runtime": timing.runtime,
-        "runtime_version": timing.runtime_version,
-        "execution_provider": timing.execution_provider,
-        "graph_optimization": timing.graph_optimization,
-        "inter_op_threads": 1,
-        "export": timing.export or None,
-    }
+    return {**timing.runtime_facts(), "inter_op_threads": 1, "export": timing.export or None}
 
 
 def node_summary(timing: Timing) -> dict[str, Any]:

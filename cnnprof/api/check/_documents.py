@@ -403,17 +403,7 @@ def latency_entry(timing: Timing) -> dict[str, Any]:
         "device_name": timing.device_name,
         "threads": timing.threads,
         "torch": timing.torch_version,
-        **({} if timing.runtime == TORCH else runtime_keys(timing)),
-    }
-
-
-def runtime_keys(timing: Timing) -> dict[str, Any]:
-    """What ran a latency that torch eager did not: the runtime and how it was set up."""
-    return {
-        "runtime": timing.runtime,
-        "runtime_version": timing.runtime_version,
-        "execution_provider": timing.execution_provider,
-        "graph_optimization": timing.graph_optimization,
+        **timing.runtime_facts(),
     }
 
 
