@@ -43,7 +43,9 @@ class GraphNode:
 
 def graph_nodes(graph: bytes | str) -> tuple[GraphNode, ...]:
     """The nodes of a serialised model (or a model file), its weights left unread."""
-    import onnx
+    from cnnprof.deploy.load import require_onnx
+
+    onnx = require_onnx("--layers --runtime onnxruntime")
 
     if isinstance(graph, bytes):
         proto = onnx.load_model_from_string(graph)
