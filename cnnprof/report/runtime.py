@@ -73,12 +73,13 @@ def fused_op(record: Mapping[str, Any]) -> str:
 
 
 def node_sum_line(timing: Timing) -> str:
-    """``nodes sum to 94.1 % of the median (50 profiled runs, ORT's profiler; 12 fused)``."""
+    """``nodes sum to 94.1 % of the median (50 profiled runs, ONNX Runtime's profiler; 12
+    fused kernels)``."""
     summary = node_summary(timing)
     return (
         f"nodes sum to {percent(summary['node_ratio'])} of the median "
         f"({summary['profiled_runs']} profiled runs, ONNX Runtime's profiler; "
-        f"{summary['fused_nodes']} fused kernels)"
+        f"{summary['fused_nodes']} fused kernel{'' if summary['fused_nodes'] == 1 else 's'})"
     )
 
 
