@@ -3,6 +3,7 @@ predict on its roofs. torch is reached only through `sources`."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -15,7 +16,7 @@ from cnnprof.analytic import predictor
 from cnnprof.analytic.roofline import estimate
 from cnnprof.api.kinds import Source
 from cnnprof.api.request import Request
-from cnnprof.api.sources import device_peaks, peaks_cache, resolve, this_machine, time_models
+from cnnprof.api.sources import device_peaks, peaks_cache, resolve, this_machine
 from cnnprof.errors import OptionError, OutOfTime
 from cnnprof.protocol.interleave import measure_interleaved
 from cnnprof.results.device import (
@@ -128,10 +129,17 @@ def measure_together(
     needs: str = "--latency",
 ) -> Interleaved:
     """The requests' models measured in one run, interleaved round by round (see
-    `Interleaved`), so that a change of load weighs on all alike; in ``settings.runtime``."""
-    return time_models(
-        [resolve(r) for r in requests], settings or LatencySettings(), progress, needs
-    )
+    `Interleaved`), so that a change of load weighs on all alike; in ``settings.runtime``, on
+    ``settings.device``, with random weights (a module the caller gave is copied first), within
+    the settings' budget for each model; the models' own code is stopped there."""
+    settings = settings or LatencySettings()
+    sources = [resolve(r) for r in requests]
+    deadline = Deadline(settings.budget * len(sources))
+    contenders = [s.contender(settings.device, needs, settings.runtime) for s in sources]
+    with contextlib.ExitStack() as guests:
+        for source in sources:
+            guests.enter_context(source.running(deadline.left()))
+        return measure_interleaved(contenders, settings, deadline, progress)
 
 
 def measure_runtimes(
