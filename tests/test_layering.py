@@ -40,8 +40,19 @@ ALLOWED: dict[str, set[str]] = {
     # results: cache and files name no back-import, but results/ may not use them (file_access)
     "results": {"errors", "cache", "files", "arch", "results"},
     "analytic": {"errors", "cache", "files", "arch", "results", "analytic"},
-    "empirical": {"errors", "cache", "files", "arch", "results", "analytic", "empirical"},
-    "deploy": {"errors", "cache", "files", "arch", "results", "analytic", "deploy"},
+    # the measurement protocol every runtime shares (warm-up, timed runs, interleaving)
+    "protocol": {"errors", "results", "protocol"},
+    "empirical": {
+        "errors",
+        "cache",
+        "files",
+        "arch",
+        "results",
+        "analytic",
+        "protocol",
+        "empirical",
+    },
+    "deploy": {"errors", "cache", "files", "arch", "results", "analytic", "protocol", "deploy"},
     "api": {
         "errors",
         "cache",
@@ -50,6 +61,7 @@ ALLOWED: dict[str, set[str]] = {
         "arch",
         "results",
         "analytic",
+        "protocol",
         "empirical",
         "deploy",
         "api",

@@ -3,6 +3,7 @@ predict on its roofs. torch is reached only through `sources`."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -15,8 +16,9 @@ from cnnprof.analytic import predictor
 from cnnprof.analytic.roofline import estimate
 from cnnprof.api.kinds import Source
 from cnnprof.api.request import Request
-from cnnprof.api.sources import device_peaks, peaks_cache, resolve, this_machine, time_models
+from cnnprof.api.sources import device_peaks, peaks_cache, resolve, this_machine
 from cnnprof.errors import OptionError, OutOfTime
+from cnnprof.protocol.interleave import measure_interleaved
 from cnnprof.results.device import (
     RECORD_LIMIT,
     DeviceProfile,
@@ -26,10 +28,10 @@ from cnnprof.results.device import (
     Prediction,
     parse_record,
 )
-from cnnprof.results.interleaved import Interleaved
+from cnnprof.results.interleaved import Interleaved, LatencyRatio
 from cnnprof.results.latency import Measured, Predicted
 from cnnprof.results.profile import Profile
-from cnnprof.results.timing import Deadline, LatencySettings, Timing
+from cnnprof.results.timing import ONNXRUNTIME, TORCH, Deadline, LatencySettings, Timing
 from cnnprof.results.vocab import Progress
 
 PEAKS_LIMIT = 600.0  # seconds the device microbenchmark may take when no budget says otherwise
@@ -47,6 +49,7 @@ __all__ = [
     "machine",
     "measure",
     "measure_and_predict",
+    "measure_runtimes",
     "measure_together",
     "named_profile",
     "peaks",
@@ -126,10 +129,38 @@ def measure_together(
     needs: str = "--latency",
 ) -> Interleaved:
     """The requests' models measured in one run, interleaved round by round (see
-    `Interleaved`), so that a change of load weighs on all alike."""
-    return time_models(
-        [resolve(r) for r in requests], settings or LatencySettings(), progress, needs
-    )
+    `Interleaved`), so that a change of load weighs on all alike; in ``settings.runtime``, on
+    ``settings.device``, with random weights (a module the caller gave is copied first), within
+    the settings' budget for each model; the models' own code is stopped there."""
+    settings = settings or LatencySettings()
+    sources = [resolve(r) for r in requests]
+    deadline = Deadline(settings.budget * len(sources))
+    contenders = [s.contender(settings.device, needs, settings.runtime) for s in sources]
+    with contextlib.ExitStack() as guests:
+        for source in sources:
+            guests.enter_context(source.running(deadline.left()))
+        return measure_interleaved(contenders, settings, deadline, progress)
+
+
+def measure_runtimes(
+    model: Request | Source,
+    settings: LatencySettings,
+    progress: Progress | None = None,
+    needs: str = "--runtime torch,onnxruntime",
+    *,
+    deadline: Deadline | None = None,
+) -> LatencyRatio:
+    """The model under ONNX Runtime and in torch eager, measured interleaved round by round
+    (see `Interleaved`) at the same batch, input shape, dtype and threads (default: torch's
+    count now, given to both): ONNX Runtime's time over eager's, per round."""
+    source = resolve(model) if isinstance(model, Request) else model
+    threads = settings.threads or this_machine(needs)[1]
+    chosen = replace(settings, threads=threads, runtime=TORCH)
+    deadline = deadline or Deadline(2 * settings.budget)
+    contenders = [source.contender(chosen.device, needs, r) for r in (ONNXRUNTIME, TORCH)]
+    with source.running(deadline.left()):
+        measured = measure_interleaved(contenders, chosen, deadline, progress)
+    return LatencyRatio.of(measured, TORCH)
 
 
 # --- device profiles: a calibration saved, and predictions from it without the device ------------
@@ -210,6 +241,8 @@ def measure_and_predict(
     ``calibration`` report each phase's progress."""
     deadline = deadline or Deadline(settings.budget)
     source = resolve(model) if isinstance(model, Request) else model
+    if settings.runtime != TORCH:  # the roofline and kernel models describe torch eager
+        return Measured.alone(measure(source, settings, timing, deadline=deadline))
     dtype = source.request.dtype
     notes: list[str] = []
     query = DeviceQuery(settings.device, dtype, settings.threads)
@@ -265,8 +298,9 @@ class Machine:
 
     device_name: Callable[[str], str]  # "cpu" / "cuda" / "mps" → what the hardware is called
     threads: int
-    measure: Callable[[Request, str], Timing]  # (what to measure, device) → Timing
-    together: Callable[[Sequence[Request], str], Interleaved]  # (models, device) → interleaved
+    measure: Callable[[Request, str, str], Timing]  # (what to measure, device, runtime) → Timing
+    # (models, device, runtime) → interleaved
+    together: Callable[[Sequence[Request], str, str], Interleaved]
 
 
 def machine(
@@ -276,13 +310,25 @@ def machine(
     measurement reports to; ``needs`` names the use in the message when torch is missing."""
     device_name, threads = this_machine(needs)
 
-    def run(req: Request, device: str) -> Timing:
+    def run(req: Request, device: str, runtime: str = TORCH) -> Timing:
+        settings = LatencySettings(
+            device=device, threads=_threads(runtime, threads), runtime=runtime
+        )
         with progress(req.label) as report:
-            return measure(req, LatencySettings(device=device), report, needs)
+            return measure(req, settings, report, needs)
 
-    def interleaved(requests: Sequence[Request], device: str) -> Interleaved:
+    def interleaved(requests: Sequence[Request], device: str, runtime: str = TORCH) -> Interleaved:
         label = " and ".join(r.label for r in requests) + ", interleaved"
+        settings = LatencySettings(
+            device=device, threads=_threads(runtime, threads), runtime=runtime
+        )
         with progress(label) as report:
-            return measure_together(requests, LatencySettings(device=device), report, needs)
+            return measure_together(requests, settings, report, needs)
 
     return Machine(device_name, threads, run, interleaved)
+
+
+def _threads(runtime: str, torch_threads: int) -> int | None:
+    """A check's threads under ``runtime``: ONNX Runtime gets torch's count, so that a record
+    states the threads a check on this machine compares."""
+    return None if runtime == TORCH else torch_threads

@@ -18,7 +18,7 @@ from cnnprof.errors import OptionError
 from cnnprof.results.profile import CrossCheck, Profile
 
 if TYPE_CHECKING:
-    from cnnprof.empirical.interleave import Contender
+    from cnnprof.protocol.interleave import Contender
     from cnnprof.results.export import Exported
     from cnnprof.results.timing import Deadline, LatencySettings, Timing
     from cnnprof.results.training import MeasuredStep
@@ -99,13 +99,32 @@ class OnnxSource:
         self._refuse("a measured training step runs a torch module")
 
     def timed(
-        self, settings: LatencySettings, progress: Progress | None, needs: str, **_: Deadline | None
+        self,
+        settings: LatencySettings,
+        progress: Progress | None,
+        needs: str,
+        *,
+        deadline: Deadline | None = None,
+        stop: Deadline | None = None,
     ) -> Timing:
-        """Refused: timing an ONNX file is ONNX Runtime's (its deadlines go unused)."""
-        self._untimed(needs)
+        """The graph timed in ONNX Runtime as ``settings`` say, per node mapped onto its rows
+        (its nodes) with ``settings.layers``; no code of its own runs, so ``stop`` is moot."""
+        from cnnprof.results.timing import Deadline
 
-    def contender(self, device: str, needs: str) -> Contender:
-        self._untimed(needs)
+        ready = self.contender(settings.device, needs, settings.runtime)
+        deadline = deadline or Deadline(settings.budget)
+        return ready.timed(settings, deadline, progress, rows=self.profile().rows)
+
+    def contender(self, device: str, needs: str, runtime: str = "torch") -> Contender:
+        """The file as ONNX Runtime runs it (its external data read beside it); torch eager
+        is refused."""
+        from cnnprof.results.timing import ONNXRUNTIME
+
+        if runtime != ONNXRUNTIME:
+            self._untimed(f"{needs or 'latency'} --runtime {runtime}")
+        from cnnprof.api.runtimes import onnx_model
+
+        return onnx_model(self, str(self.request.model), device, needs or "cnnprof latency")
 
     def exported(self, exporter: str = "torchscript", opset: int | None = None) -> Exported:
         """The file itself with its weights (``exporter`` and ``opset`` export a torch model)."""

@@ -17,7 +17,7 @@ import copy
 import functools
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from math import prod
@@ -40,11 +40,10 @@ if TYPE_CHECKING:
     from torch import nn
 
     from cnnprof.empirical.inputs import Inputs
-    from cnnprof.empirical.interleave import Contender
     from cnnprof.empirical.outside import Chosen
     from cnnprof.empirical.recorder import MetaFailed
+    from cnnprof.protocol.interleave import Contender
     from cnnprof.results.device import DeviceQuery, Peaks
-    from cnnprof.results.interleaved import Interleaved
     from cnnprof.results.timing import Deadline, LatencySettings, Timing
     from cnnprof.results.training import MeasuredStep
 
@@ -128,23 +127,29 @@ class ModuleSource(Exporting, ABC):
         leaves the rest of the budget to others."""
         from cnnprof.results.timing import Deadline
 
-        ready = self.contender(settings.device, needs)
+        ready = self.contender(settings.device, needs, settings.runtime)
         deadline = deadline or Deadline(settings.budget)
         with self.running((stop or deadline).left()):
             return ready.timed(settings, deadline, progress, rows=self.profile().rows)
 
-    def contender(self, device: str, needs: str) -> Contender:
+    def contender(self, device: str, needs: str, runtime: str = "torch") -> Contender:
         """The module on ``device`` with random weights (a module the caller gave is copied
-        first), for an interleaved measurement."""
+        first), for an interleaved measurement; under ONNX Runtime, exported in memory."""
+        from cnnprof.results.timing import ONNXRUNTIME
+
+        if runtime == ONNXRUNTIME:
+            from cnnprof.api.runtimes import exported_model
+
+            return exported_model(self, device, needs)
         require_torch(needs)
         from cnnprof.empirical.device import check_device
-        from cnnprof.empirical.interleave import Contender
+        from cnnprof.empirical.interleave import ModuleContender
 
         req = self.request
         check_device(device, req.dtype)
         profile = self.profile()
         module = self.module(device, needs=needs, fresh=True)
-        return Contender(
+        return ModuleContender(
             module, self.input_shape, req.batch, req.dtype, profile.model, profile.macs
         )
 
@@ -443,29 +448,6 @@ def resolve(request: Request) -> Source:
 
 
 # --- the other doors into empirical/, each behind the torch gate --------------------------------
-
-
-def time_models(
-    sources: Sequence[Source],
-    settings: LatencySettings,
-    progress: Progress | None,
-    needs: str,
-    *,
-    deadline: Deadline | None = None,
-) -> Interleaved:
-    """The sources' models timed together, interleaved round by round on ``settings.device``
-    (random weights; a module the caller gave is copied first), within ``deadline`` (default:
-    the settings' budget for each model, from now); the models' own code is stopped there."""
-    require_torch(needs)
-    from cnnprof.empirical.interleave import measure_interleaved
-    from cnnprof.results.timing import Deadline
-
-    deadline = deadline or Deadline(settings.budget * len(sources))
-    contenders = [source.contender(settings.device, needs) for source in sources]
-    with contextlib.ExitStack() as guests:
-        for source in sources:
-            guests.enter_context(source.running(deadline.left()))
-        return measure_interleaved(contenders, settings, deadline, progress)
 
 
 def device_peaks(

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -71,14 +72,17 @@ class FakeMachine:
     ) -> None:
         self.rounds = (model_ms, reference_ms)
         self.asked: list[tuple[Request, ...]] = []
+        self.runtimes: list[str] = []  # the runtime of every measurement asked for
         self.threads, self.name = threads, name
 
-    def together(self, requests: Sequence[Request], device: str) -> Interleaved:
+    def together(self, requests: Sequence[Request], device: str, runtime: str) -> Interleaved:
         self.asked.append(tuple(requests))
+        self.runtimes.append(runtime)
         return _measured(*self.rounds)
 
-    def measure(self, req: Request, device: str) -> Timing:
-        return _timing(req.label, [r / 1e3 for r in self.rounds[0]])
+    def measure(self, req: Request, device: str, runtime: str) -> Timing:
+        self.runtimes.append(runtime)
+        return replace(_timing(req.label, [r / 1e3 for r in self.rounds[0]]), runtime=runtime)
 
     def machine(self) -> Machine:
         return Machine(lambda _: self.name, self.threads, self.measure, self.together)
@@ -420,23 +424,24 @@ def test_compare_measures_its_models_together(monkeypatch):
 # --- the interleaving itself ----------------------------------------------------------------------
 
 
-@pytest.mark.torch
 def test_blocks_alternate_in_reversed_order_and_follow_each_models_median(monkeypatch):
-    """A fake `latency.measure` (model A 1 ms a run, B 4 ms): rounds run A B, B A, A B …;
+    """Fake contenders (model A 1 ms a run, B 4 ms): rounds run A B, B A, A B …;
     blocks last about BLOCK_SECONDS; every block's mean is a round's figure."""
-    import cnnprof.empirical.interleave as interleave
-    from cnnprof.arch.model import Shape
+    import cnnprof.protocol.interleave as interleave
     from cnnprof.results.timing import Deadline, LatencySettings
 
     calls: list[tuple[str, int]] = []
     seconds = {"A": 0.001, "B": 0.004}
 
-    def fake_measure(module, input, *, model, settings, **_: object) -> Timing:
-        calls.append((model, settings.runs))
-        return _timing(model, [seconds[model]] * settings.runs)
+    @dataclass(frozen=True)
+    class Fake:
+        model: str
 
-    monkeypatch.setattr(interleave, "measure", fake_measure)
-    contenders = [interleave.Contender(None, Shape(3, 8, 8), model=m) for m in "AB"]  # type: ignore[arg-type]
+        def timed(self, settings, deadline, progress, rows=()) -> Timing:
+            calls.append((self.model, settings.runs))
+            return _timing(self.model, [seconds[self.model]] * settings.runs)
+
+    contenders = [Fake(m) for m in "AB"]
     measured = interleave.measure_interleaved(contenders, LatencySettings(), Deadline(60))
     assert calls[:2] == [("A", 1), ("B", 1)]  # warm-up, one run each
     blocks = calls[2:]
