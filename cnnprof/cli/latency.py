@@ -16,9 +16,11 @@ from cnnprof.cli.options import (
     AllocatorName,
     Args,
     Batch,
+    CalibrationRuntime,
     Device,
     DeviceName,
     DeviceProfileOpt,
+    DeviceRuntime,
     Dtype,
     DtypeName,
     Force,
@@ -276,26 +278,34 @@ def device(
     fmt: FormatOpt = Format.table,
     output: Output = None,
     force: Force = False,
+    runtime: DeviceRuntime = CalibrationRuntime.torch,
 ) -> None:
     """Calibrate the device and show it: the roofs (matmul FLOP/s, convolution curves, copy
     bandwidth, per-op overhead) and the kernel models the predictor fits (cached per device,
-    torch version, threads and dtype; --save writes them as a portable device profile)."""
-    from cnnprof.api.latency import peaks_cache
-
+    runtime version, threads and dtype; --save writes them as a portable device profile).
+    --runtime onnxruntime times ONNX Runtime's kernels, and needs no torch."""
     where, kind = device.value, dtype.value
     LatencySettings(device=where, threads=threads)  # checked when built
     check_dtype(kind, timed=True)
     check_output(output, force)
     if save is not None:
         check_output(save, force, "--save")
-    measured, notes = _calibration(where, kind, threads, refresh=refresh, thorough=thorough)
+    if runtime is CalibrationRuntime.onnxruntime:
+        from cnnprof.cli.ort_device import ort_calibration
+
+        measured, notes, cache = ort_calibration(where, kind, threads, refresh, thorough)
+    else:
+        from cnnprof.api.latency import peaks_cache
+
+        measured, notes = _calibration(where, kind, threads, refresh=refresh, thorough=thorough)
+        cache = peaks_cache(measured)
     if save is not None:
         emit(report.present_peaks(measured, View(format="json")), save, force)
         typer.echo(f"wrote {save}", err=True)
     for line in notes:  # a cache not used or not written
         typer.echo(f"cnnprof: note: {line}", err=True)
     view = View(format=fmt.value)
-    emit(render.present_peaks(measured, view, peaks_cache(measured)), output, force)
+    emit(render.present_peaks(measured, view, cache), output, force)
     _doubt(measured)
 
 

@@ -1,0 +1,235 @@
+"""Synthetic CNNs written directly as ONNX graphs (the `onnx` helper API, no torch), for
+calibrating ONNX Runtime's kernels: the same families as `cnnprof.empirical.kernels` draws
+(inverted residuals with squeeze-excite, bottlenecks with grouped convolutions, basic blocks),
+at the same map sides and within the same bounds, each convolution followed by BatchNorm and the
+network's activation, written as exporters write them (SiLU as Sigmoid and Mul, ReLU6 as Clip).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from cnnprof.deploy.ort_nodes import onnx_modules
+
+SIDES = (112, 56, 28, 14, 7)  # the stages' maps after a stride-2 stem on 224×224
+MAX_ELEMENTS = 1_000_000  # activation elements per image of a layer
+MAX_WEIGHTS = 2_500_000  # weights of a layer
+MAX_MACS = 150_000_000  # multiply-accumulates per image of a layer
+OPSET = 20  # Gelu is an ONNX op from opset 20
+ACTIVATIONS = ("relu", "relu6", "hswish", "silu", "gelu")
+GATES = ("Sigmoid", "HardSigmoid")
+
+
+def _channels(rng: random.Random, low: int, high: int) -> int:
+    """Log-uniform between ``low`` and ``high``, to a multiple of 8, 16 or 32."""
+    value = math.exp(rng.uniform(math.log(low), math.log(max(high, low))))
+    step = rng.choice((8, 16, 32))
+    return max(step, round(value / step) * step)
+
+
+def _cap(side: int) -> int:
+    return min(2048, max(8, MAX_ELEMENTS // (side * side) // 8 * 8))
+
+
+class Network:
+    """A synthetic network being drawn as ONNX nodes: the current tensor, its channels and
+    side, and how to add to it."""
+
+    def __init__(self, rng: random.Random, batch: int) -> None:
+        self.rng, self.batch = rng, batch
+        self.act = rng.choice(ACTIVATIONS)
+        self.c, self.side, self.x = 3, 224, "input"
+        self.nodes: list[Any] = []
+        self.weights: list[Any] = []
+        self.count = 0
+
+    def _name(self, stem: str) -> str:
+        self.count += 1
+        return f"{stem}{self.count}"
+
+    def _weight(self, shape: tuple[int, ...], low: float = 0.0) -> str:
+        """A random initializer of ``shape`` (values above ``low``), by name."""
+        np, onnx = onnx_modules()
+        name = self._name("w")
+        values = np.random.default_rng(self.count).standard_normal(shape).astype(np.float32)
+        self.weights.append(
+            onnx.numpy_helper.from_array(abs(values) + low if low else values * 0.1, name)
+        )
+        return name
+
+    def node(self, op: str, inputs: list[str], **attributes: Any) -> str:
+        """Append a node reading ``inputs``; its output's name."""
+        _, onnx = onnx_modules()
+        out = self._name(op.lower())
+        self.nodes.append(onnx.helper.make_node(op, inputs, [out], name=out, **attributes))
+        return out
+
+    def activation(self, x: str, name: str) -> str:
+        return ACTIVATION_NODES[name](self, x)
+
+    def conv(
+        self, out: int, kernel: int, stride: int = 1, groups: int = 1, act: bool = True
+    ) -> str:
+        """A convolution (depthwise when ``groups`` is the channels), BatchNorm, activation."""
+        cin = self.c
+        if groups > 1 and (cin % groups or out % groups):
+            groups = 1
+        side = (self.side + 2 * (kernel // 2) - kernel) // stride + 1
+        depthwise = groups == cin and out == cin
+        while (
+            not depthwise
+            and out > 8
+            and (
+                out * (cin // groups) * kernel**2 > MAX_WEIGHTS
+                or out * (cin // groups) * kernel**2 * side**2 > MAX_MACS
+            )
+        ):
+            out = max(8, out // 2 // 8 * 8)
+            groups = groups if out % groups == 0 else 1
+        w = self._weight((out, cin // groups, kernel, kernel))
+        pads = [kernel // 2] * 4
+        x = self.node(
+            "Conv",
+            [self.x, w],
+            kernel_shape=[kernel, kernel],
+            strides=[stride, stride],
+            pads=pads,
+            group=groups,
+        )
+        norm = [
+            self._weight((out,)),
+            self._weight((out,)),
+            self._weight((out,)),
+            self._weight((out,), 1.0),
+        ]
+        x = self.node("BatchNormalization", [x, *norm])
+        self.c, self.side = out, side
+        self.x = self.activation(x, self.act) if act else x
+        return self.x
+
+    def add(self, shortcut: str, shape: tuple[int, int]) -> None:
+        """The residual add, where the block kept its input's shape."""
+        if (self.c, self.side) == shape:
+            self.x = self.node("Add", [self.x, shortcut])
+
+    def squeeze_excite(self) -> None:
+        """Global pool, 1×1 convolution down, activation, 1×1 up, gate, scale of the input."""
+        c, x = self.c, self.x
+        squeeze = max(8, c // self.rng.choice((4, 16)) // 8 * 8)
+        s = self.node("GlobalAveragePool", [x])
+        s = self.node("Conv", [s, self._weight((squeeze, c, 1, 1)), self._weight((squeeze,))])
+        s = self.activation(s, self.act)
+        s = self.node("Conv", [s, self._weight((c, squeeze, 1, 1)), self._weight((c,))])
+        s = self.node(self.rng.choice(GATES), [s])
+        self.x = self.node("Mul", [x, s])
+
+    def pool(self) -> None:
+        self.x = self.node("MaxPool", [self.x], kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4)
+        self.side = (self.side - 1) // 2 + 1
+
+    def head(self) -> None:
+        classes = self.rng.choice((1000, 1000, 100, 10))
+        x = self.node("GlobalAveragePool", [self.x])
+        x = self.node("Flatten", [x], axis=1)
+        w, b = self._weight((classes, self.c)), self._weight((classes,))
+        self.x = self.node("Gemm", [x, w, b], transB=1)
+        self.c = classes
+
+    def model(self) -> Any:
+        """The network as an ONNX ModelProto (batch fixed)."""
+        _, onnx = onnx_modules()
+        helper, floats = onnx.helper, onnx.TensorProto.FLOAT
+        graph = helper.make_graph(
+            self.nodes,
+            "calibration",
+            [helper.make_tensor_value_info("input", floats, [self.batch, 3, 224, 224])],
+            [helper.make_tensor_value_info(self.x, floats, [self.batch, self.c])],
+            self.weights,
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+        model.ir_version = 9
+        return model
+
+
+def _clip(net: Network, x: str) -> str:
+    np, onnx = onnx_modules()
+    low, high = net._name("lo"), net._name("hi")
+    net.weights += [
+        onnx.numpy_helper.from_array(np.array(0.0, np.float32), low),
+        onnx.numpy_helper.from_array(np.array(6.0, np.float32), high),
+    ]
+    return net.node("Clip", [x, low, high])
+
+
+ACTIVATION_NODES: Mapping[str, Callable[[Network, str], str]] = MappingProxyType(
+    {
+        "relu": lambda net, x: net.node("Relu", [x]),
+        "relu6": _clip,
+        "hswish": lambda net, x: net.node("HardSwish", [x]),
+        "silu": lambda net, x: net.node("Mul", [x, net.node("Sigmoid", [x])]),
+        "gelu": lambda net, x: net.node("Gelu", [x]),
+    }
+)
+
+
+def _inverted(net: Network, out: int, stride: int) -> None:
+    rng, shape, block_input = net.rng, (net.c, net.side), net.x
+    expand = rng.choice((1, 3, 4, 6))
+    kernel = rng.choices((3, 5, 7), (6, 3, 1))[0]
+    if expand > 1:
+        net.conv(min(net.c * expand, _cap(net.side)), 1)
+    net.conv(net.c, kernel, stride, groups=net.c)
+    if rng.random() < 0.4:
+        net.squeeze_excite()
+    net.conv(out, 1, act=False)
+    net.add(block_input, shape)
+
+
+def _bottleneck(net: Network, out: int, stride: int) -> None:
+    rng, shape, block_input = net.rng, (net.c, net.side), net.x
+    mid = max(8, out // rng.choice((1, 2, 4)) // 8 * 8)
+    width = rng.choice((0, 0, 4, 8, 16, 32))
+    net.conv(mid, 1)
+    groups = net.c // width if width and net.c % width == 0 else 1
+    net.conv(net.c, 3, stride, groups=groups)
+    net.conv(out, 1, act=False)
+    net.add(block_input, shape)
+    if (net.c, net.side) == shape:
+        net.x = net.activation(net.x, net.act)
+
+
+def _basic(net: Network, out: int, stride: int) -> None:
+    shape, block_input = (net.c, net.side), net.x
+    net.conv(out, 3, stride)
+    net.conv(out, 3, act=False)
+    net.add(block_input, shape)
+    net.x = net.activation(net.x, net.act)
+
+
+BLOCKS: Mapping[str, Callable[[Network, int, int], None]] = MappingProxyType(
+    {"inverted": _inverted, "bottleneck": _bottleneck, "basic": _basic}
+)
+
+
+def network(rng: random.Random, batch: int) -> Network:
+    """One synthetic network at ``batch``, drawn from ``rng``."""
+    net = Network(rng, batch)
+    net.conv(_channels(rng, 16, 64), rng.choices((3, 7), (3, 1))[0], 2)
+    if rng.random() < 0.3:
+        net.pool()
+    block = BLOCKS[rng.choices(tuple(BLOCKS), (2, 1, 1))[0]]
+    first = True
+    for side in SIDES:
+        if net.side < side:
+            continue
+        grow = (1.0, 2.5) if first else (1.3, 2.5)
+        out = min(_channels(rng, int(net.c * grow[0]), int(net.c * grow[1])), _cap(side))
+        for index in range(rng.choice((1, 2, 2, 3))):
+            block(net, out, 2 if index == 0 and net.side > side else 1)
+        first = False
+    net.head()
+    return net
