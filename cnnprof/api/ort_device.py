@@ -14,7 +14,7 @@ from cnnprof.api.kinds import Source
 from cnnprof.cache import read_json, write_json
 from cnnprof.deploy.calibrate import ORT_PLANS, calibrate
 from cnnprof.deploy.ort_nodes import graph_nodes, onnx_modules, onnxruntime_module
-from cnnprof.deploy.ort_profile import cpu_name, ort_cache_path, ort_peaks
+from cnnprof.deploy.ort_peaks import cpu_name, ort_cache_path, ort_peaks
 from cnnprof.errors import OptionError
 from cnnprof.results.device import DeviceProfile, Peaks, Prediction, unusable
 from cnnprof.results.profile import Profile
