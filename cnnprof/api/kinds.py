@@ -12,7 +12,8 @@ from cnnprof.results.profile import CrossCheck, Profile
 from cnnprof.results.vocab import Progress
 
 if TYPE_CHECKING:
-    from cnnprof.empirical.interleave import Contender
+    from cnnprof.protocol.interleave import Contender
+    from cnnprof.results.export import Exported
     from cnnprof.results.timing import Deadline, LatencySettings, Timing
     from cnnprof.results.training import MeasuredStep
 
@@ -66,8 +67,13 @@ class Source(Protocol):
         """Its model timed as ``settings`` say, within ``deadline``; its own code stopped at
         ``stop``."""
 
-    def contender(self, device: str, needs: str) -> Contender:
-        """Its model on ``device``, for an interleaved measurement."""
+    def contender(self, device: str, needs: str, runtime: str = "torch") -> Contender:
+        """Its model on ``device`` in ``runtime`` (one of `RUNTIMES`), for an interleaved
+        measurement."""
+
+    def exported(self, exporter: str = "torchscript", opset: int | None = None) -> Exported:
+        """Its model as ONNX in memory, written by torch's ``exporter`` (``torchscript`` or
+        ``dynamo``) at ``opset`` (None: the exporter's default); an ONNX file gives itself."""
 
 
 class Kind(Protocol):

@@ -18,6 +18,7 @@ from cnnprof.api.ort_device import check_runtime, kernel_prediction, onnx_nodes
 from cnnprof.api.request import Request
 from cnnprof.api.sources import device_peaks, peaks_cache, resolve, this_machine, time_models
 from cnnprof.errors import OptionError, OutOfTime
+from cnnprof.protocol.interleave import measure_interleaved
 from cnnprof.results.device import (
     RECORD_LIMIT,
     DeviceProfile,
@@ -27,10 +28,10 @@ from cnnprof.results.device import (
     Prediction,
     parse_record,
 )
-from cnnprof.results.interleaved import Interleaved
+from cnnprof.results.interleaved import Interleaved, LatencyRatio
 from cnnprof.results.latency import Measured, Predicted
 from cnnprof.results.profile import Profile
-from cnnprof.results.timing import Deadline, LatencySettings, Timing
+from cnnprof.results.timing import ONNXRUNTIME, TORCH, Deadline, LatencySettings, Timing
 from cnnprof.results.vocab import Progress
 
 PEAKS_LIMIT = 600.0  # seconds the device microbenchmark may take when no budget says otherwise
@@ -48,6 +49,7 @@ __all__ = [
     "machine",
     "measure",
     "measure_and_predict",
+    "measure_runtimes",
     "measure_together",
     "named_profile",
     "peaks",
@@ -131,6 +133,27 @@ def measure_together(
     return time_models(
         [resolve(r) for r in requests], settings or LatencySettings(), progress, needs
     )
+
+
+def measure_runtimes(
+    model: Request | Source,
+    settings: LatencySettings,
+    progress: Progress | None = None,
+    needs: str = "--runtime torch,onnxruntime",
+    *,
+    deadline: Deadline | None = None,
+) -> LatencyRatio:
+    """The model under ONNX Runtime and in torch eager, measured interleaved round by round
+    (see `Interleaved`) at the same batch, input shape, dtype and threads (default: torch's
+    count now, given to both): ONNX Runtime's time over eager's, per round."""
+    source = resolve(model) if isinstance(model, Request) else model
+    threads = settings.threads or this_machine(needs)[1]
+    chosen = replace(settings, threads=threads, runtime=TORCH)
+    deadline = deadline or Deadline(2 * settings.budget)
+    contenders = [source.contender(chosen.device, needs, r) for r in (ONNXRUNTIME, TORCH)]
+    with source.running(deadline.left()):
+        measured = measure_interleaved(contenders, chosen, deadline, progress)
+    return LatencyRatio.of(measured, TORCH)
 
 
 # --- device profiles: a calibration saved, and predictions from it without the device ------------
@@ -218,6 +241,8 @@ def measure_and_predict(
     ``calibration`` report each phase's progress."""
     deadline = deadline or Deadline(settings.budget)
     source = resolve(model) if isinstance(model, Request) else model
+    if settings.runtime != TORCH:  # the roofline and kernel models describe torch eager
+        return Measured.alone(measure(source, settings, timing, deadline=deadline))
     dtype = source.request.dtype
     notes: list[str] = []
     query = DeviceQuery(settings.device, dtype, settings.threads)

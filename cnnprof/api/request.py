@@ -4,6 +4,7 @@ settings — built once from a reference and the options, and checked when built
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from types import MappingProxyType
@@ -12,7 +13,7 @@ from typing import Any
 from cnnprof.analytic.engine import check_run_options
 from cnnprof.arch.model import Shape
 from cnnprof.arch.multipliers import Multipliers
-from cnnprof.arch.reference import DEFAULT_TIMEOUT, MULTIPLIER_KEYS, split_reference
+from cnnprof.arch.reference import DEFAULT_TIMEOUT, MULTIPLIER_KEYS, is_onnx, split_reference
 from cnnprof.errors import OptionError
 
 
@@ -90,6 +91,8 @@ def request(reference: Any, multipliers: Multipliers | None = None, **options: A
     base = multipliers or Multipliers()
     scaling = {k: options.pop(k) for k in list(options) if k in MULTIPLIER_KEYS}
     base = replace(base, **scaling)
+    if is_onnx(reference):
+        reference = os.fspath(reference)
     if isinstance(reference, str):
         reference, own = split_reference(reference)
         given_design = options.get("design") or {}

@@ -24,7 +24,9 @@ from math import prod
 from typing import TYPE_CHECKING, Any
 
 from cnnprof.analytic.engine import profile as analytic_profile
+from cnnprof.api.export import Exporting
 from cnnprof.api.kinds import Kind, Source
+from cnnprof.api.onnx_source import OnnxSource
 from cnnprof.api.request import Request, one_image
 from cnnprof.arch.model import Arch, Published, Shape
 from cnnprof.arch.reference import DEFAULT_TIMEOUT, is_outside
@@ -38,9 +40,9 @@ if TYPE_CHECKING:
     from torch import nn
 
     from cnnprof.empirical.inputs import Inputs
-    from cnnprof.empirical.interleave import Contender
     from cnnprof.empirical.outside import Chosen
     from cnnprof.empirical.recorder import MetaFailed
+    from cnnprof.protocol.interleave import Contender
     from cnnprof.results.device import DeviceQuery, Peaks
     from cnnprof.results.interleaved import Interleaved
     from cnnprof.results.timing import Deadline, LatencySettings, Timing
@@ -56,7 +58,7 @@ def require_torch(needs: str) -> None:
         raise MissingExtra(f"{needs} needs torch: pip install 'cnnprof[torch]'") from None
 
 
-class ModuleSource(ABC):
+class ModuleSource(Exporting, ABC):
     """What a source whose model is a torch ``nn.Module`` does by running that module: count
     it, train it, time it. A kind of it gives the module and the rest of `Source`."""
 
@@ -126,23 +128,29 @@ class ModuleSource(ABC):
         leaves the rest of the budget to others."""
         from cnnprof.results.timing import Deadline
 
-        ready = self.contender(settings.device, needs)
+        ready = self.contender(settings.device, needs, settings.runtime)
         deadline = deadline or Deadline(settings.budget)
         with self.running((stop or deadline).left()):
             return ready.timed(settings, deadline, progress, rows=self.profile().rows)
 
-    def contender(self, device: str, needs: str) -> Contender:
+    def contender(self, device: str, needs: str, runtime: str = "torch") -> Contender:
         """The module on ``device`` with random weights (a module the caller gave is copied
-        first), for an interleaved measurement."""
+        first), for an interleaved measurement; under ONNX Runtime, exported in memory."""
+        from cnnprof.results.timing import ONNXRUNTIME
+
+        if runtime == ONNXRUNTIME:
+            from cnnprof.api.runtimes import exported_model
+
+            return exported_model(self, device, needs)
         require_torch(needs)
         from cnnprof.empirical.device import check_device
-        from cnnprof.empirical.interleave import Contender
+        from cnnprof.empirical.interleave import ModuleContender
 
         req = self.request
         check_device(device, req.dtype)
         profile = self.profile()
         module = self.module(device, needs=needs, fresh=True)
-        return Contender(
+        return ModuleContender(
             module, self.input_shape, req.batch, req.dtype, profile.model, profile.macs
         )
 
@@ -430,7 +438,7 @@ class OutsideSource(ModuleSource):
 
 
 # The kinds of source, asked in order: the first that takes a model's reference resolves it.
-KINDS: tuple[Kind, ...] = (SpecSource, OutsideSource)
+KINDS: tuple[Kind, ...] = (OnnxSource, SpecSource, OutsideSource)
 
 
 def resolve(request: Request) -> Source:
@@ -454,8 +462,7 @@ def time_models(
     """The sources' models timed together, interleaved round by round on ``settings.device``
     (random weights; a module the caller gave is copied first), within ``deadline`` (default:
     the settings' budget for each model, from now); the models' own code is stopped there."""
-    require_torch(needs)
-    from cnnprof.empirical.interleave import measure_interleaved
+    from cnnprof.protocol.interleave import measure_interleaved
     from cnnprof.results.timing import Deadline
 
     deadline = deadline or Deadline(settings.budget * len(sources))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import fnmatch
 import functools
+import os
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -53,9 +54,16 @@ def __getattr__(name: str) -> Any:
 DEFAULT_TIMEOUT = 120.0  # seconds each stage of an outside model's own code may take
 
 
+def is_onnx(model: object) -> bool:
+    """An ONNX file: a path (text or ``os.PathLike``) ending in ``.onnx``."""
+    if isinstance(model, os.PathLike):
+        model = os.fspath(model)
+    return isinstance(model, str) and model.lower().endswith(".onnx")
+
+
 def is_outside(model: object) -> bool:
-    """A model with no spec: an ``nn.Module`` or a ``prefix:name`` reference."""
-    if not isinstance(model, str):
+    """A model with no spec: an ``nn.Module``, a ``prefix:name`` reference or an ONNX file."""
+    if not isinstance(model, str) or is_onnx(model):
         return True
     head, sep, _ = model.partition(":")
     return bool(sep) and bool(head) and not head.endswith(".yaml")
@@ -66,6 +74,8 @@ def split_reference(reference: str) -> tuple[str, dict[str, Any]]:
     flags (``@separable``) gather under ``"transforms"``."""
     from cnnprof.arch.transform import TRANSFORMS
 
+    if is_onnx(reference):  # a path, which may hold an "@"
+        return reference, {}
     model, sep, tail = reference.partition("@")
     options: dict[str, Any] = {}
     if not sep:

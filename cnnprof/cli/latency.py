@@ -49,6 +49,7 @@ from cnnprof.render.progress import command_bar
 from cnnprof.report import latency as report
 from cnnprof.report.view import View
 from cnnprof.results.device import DeviceQuery, Peaks
+from cnnprof.results.interleaved import LatencyRatio
 from cnnprof.results.latency import Measured
 from cnnprof.results.plausible import implausible
 from cnnprof.results.ranking import TIME_KEYS, ranked
@@ -98,6 +99,10 @@ MEASUREMENT_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("layers", Annotated[bool, typer.Option(
         "--layers", "-l", help="Time every row (forward hooks).")], False),
     ("allocator", Allocator, AllocatorName.steady),
+    ("runtime", Annotated[str, typer.Option(
+        "--runtime", help="What runs the model: torch (eager), onnxruntime (a model that is not "
+        "ONNX is exported in memory first), or torch,onnxruntime: both interleaved, and "
+        "ONNX Runtime's time over eager's.")], "torch"),
 )
 # fmt: on
 # The options a prediction for a device profile uses too; the others belong to a measurement.
@@ -119,10 +124,19 @@ class Measurement:
     budget: float
     layers: bool
     allocator: Any  # an AllocatorName
+    runtime: str  # one runtime, or a comma list of them
+
+    def runtimes(self) -> tuple[str, ...]:
+        from cnnprof.api.runtimes import runtimes
+
+        return runtimes(self.runtime)
 
     def settings(self, plot: bool) -> LatencySettings:
-        """The API's settings (checked when built); a chart needs every row timed."""
+        """The API's settings (checked when built); a chart needs every row timed; with two
+        runtimes, torch's (the API gives ONNX Runtime the same)."""
+        chosen = self.runtimes()
         return LatencySettings(
+            runtime=chosen[0] if len(chosen) == 1 else "torch",
             device=self.device.value,
             threads=self.threads,
             channels_last=self.channels_last,
@@ -184,7 +198,13 @@ def latency(
         predicted = api.predict_on(req, api.device_profile(device_profile))
         emit(render.present_prediction(predicted, view), output, force)
         return
+    if len(measurement.runtimes()) > 1:
+        _refuse_for_runtimes(view, plot is not None)
+        check_output(output, force)
+        emit(render.present_runtimes(_runtimes(req, settings, deadline), view), output, force)
+        return
     if plot is not None:
+        _refuse_plot(settings)
         charts.check_plot(plot, force, output)
     check_output(output, force)
     found = _measured(req, settings, deadline)
@@ -217,6 +237,28 @@ def _refuse_measuring(measurement: Measurement, view: View, plot: bool) -> None:
             "belongs to a measurement; --device-profile predicts without one "
             "(the profile fixes the device, threads and allocator)",
         )
+
+
+def _refuse_for_runtimes(view: View, plot: bool) -> None:
+    """Two runtimes interleaved give two whole-model timings and their ratio, nothing per row."""
+    for name, present in (("--layers", view.layers), ("--plot", plot)):
+        if present:
+            refuse(f"{name} --runtime torch,onnxruntime", "give one runtime for per-row times")
+
+
+def _refuse_plot(settings: LatencySettings) -> None:
+    if settings.runtime != "torch":
+        refuse(f"--plot --runtime {settings.runtime}", "the roofline chart is of torch eager")
+
+
+def _runtimes(req: Request, settings: LatencySettings, deadline: Deadline) -> LatencyRatio:
+    """The model under ONNX Runtime and in eager, interleaved, under one progress bar."""
+    from cnnprof.api import latency as api
+    from cnnprof.api.sources import resolve
+
+    source = resolve(req)
+    with command_bar(req.label, (TIMING,)) as bar:
+        return api.measure_runtimes(source, settings, bar.phase(TIMING), deadline=deadline)
 
 
 def _measured(req: Request, settings: LatencySettings, deadline: Deadline) -> Measured:

@@ -12,7 +12,6 @@ import contextlib
 import platform
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -20,6 +19,7 @@ import torch
 from torch.nn import functional as F
 
 from cnnprof.errors import OptionError
+from cnnprof.protocol.machine import cpu_name
 from cnnprof.results.vocab import check_dtype
 
 TORCH_DTYPES = MappingProxyType(
@@ -140,16 +140,6 @@ def device_name(device: str | torch.device) -> str:
     if device.type == "mps":
         return f"Apple MPS ({platform.machine()})"
     return cpu_name()
-
-
-def cpu_name() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and value.strip():
-                return value.strip()
-    return platform.processor() or platform.machine() or "unknown CPU"
 
 
 def thread_count() -> int:

@@ -1,4 +1,5 @@
-"""Measured latency: the whole model (warm-up until stable, then timed runs) and per row.
+"""Measured latency in torch eager: the whole model (warm-up until stable, then timed runs, by
+the protocol every runtime shares: `cnnprof.protocol.runs`) and per row.
 
 Every forward pass runs in eval mode under ``torch.inference_mode`` with random weights, timed on
 the device's clock (`device`). The thread count is set explicitly, reported, and restored.
@@ -25,7 +26,6 @@ import contextlib
 import functools
 import itertools
 import statistics
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,30 +48,15 @@ from cnnprof.empirical.device import (
 from cnnprof.empirical.dispatch import conv_kernels
 from cnnprof.empirical.outside import why
 from cnnprof.errors import LoadError, OptionError
+from cnnprof.protocol.runs import silent, timed_runs, warm_up
 from cnnprof.results.profile import DTYPE_BYTES, LayerCost
-from cnnprof.results.timing import (
-    DEFAULT_MIN_TIME,
-    MIN_RUNS,
-    Deadline,
-    LatencySettings,
-    LayerTime,
-    Timing,
-)
+from cnnprof.results.timing import TORCH, Deadline, LatencySettings, LayerTime, Timing
 from cnnprof.results.vocab import Progress, check_batch
 
-WINDOW_SECONDS = 0.1  # auto warm-up: each window lasts about this long …
-MAX_WINDOW = 25  # … in at most this many runs
-STABLE = 0.05  # consecutive window medians within 5 % of each other: warm
-MAX_WARMUP_WINDOWS = 20
-WARMUP_SHARE = 0.3  # of the budget, at most, spent warming up
 MAX_LAYER_RUNS = 50  # hooked runs, one after each whole-model run until there are this many
 LAYER_WARMUP = 2  # hooked runs discarded before the timed runs
 CALIBRATION_MODULES = 50  # empty modules in the chain that measures the hooks' cost
 CALIBRATION_RUNS = 100
-
-
-def _silent(stage: str, fraction: float) -> None:
-    """The default progress callback: says nothing."""
 
 
 # --- whole-model runs --------------------------------------------------------------------------
@@ -98,66 +83,6 @@ def _first_run(run: Callable[[], object], clock: Clock, model: str, dtype: str) 
         if kernel and ("not implemented for" in message or "Unsupported" in message):
             raise OptionError(f"--dtype {dtype}: {model} cannot run in it ({message})") from None
         raise LoadError(f"{model}: forward failed: {why(exc)}") from None
-
-
-def _warm_up(
-    timed: Callable[[], float],
-    first: float,
-    warmup: int | None,
-    deadline: Deadline,
-    progress: Progress,
-) -> tuple[int, bool]:
-    """Warm-up runs done (the first, untimed-for-results run included) and whether the median
-    settled. Auto: windows of about WINDOW_SECONDS until two consecutive medians agree."""
-    if warmup is not None:
-        for done in range(1, warmup):
-            if deadline.passed(WARMUP_SHARE):
-                return done, False
-            timed()
-            progress("warm-up", done / warmup)
-        progress("warm-up", 1.0)
-        return max(warmup, 1), True
-    window = max(1, min(MAX_WINDOW, round(WINDOW_SECONDS / max(first, 1e-9))))
-    runs, previous = 1, None
-    for index in range(MAX_WARMUP_WINDOWS):
-        if deadline.passed(WARMUP_SHARE):
-            break
-        median = statistics.median(timed() for _ in range(window))
-        runs += window
-        progress("warm-up", (index + 1) / MAX_WARMUP_WINDOWS)
-        if previous is not None and abs(median - previous) <= STABLE * previous:
-            progress("warm-up", 1.0)
-            return runs, True
-        previous = median
-    progress("warm-up", 1.0)
-    return runs, False
-
-
-def _timed_runs(
-    timed: Callable[[], float],
-    settings: LatencySettings,
-    deadline: Deadline,
-    progress: Progress,
-) -> tuple[list[float], bool]:
-    """Samples until ``settings.runs`` runs, or ``min_time`` seconds of timed runs and MIN_RUNS
-    runs, or the budget has no room for one more (then the second value is True). At least one
-    run."""
-    samples: list[float] = []
-    min_time = settings.min_time or DEFAULT_MIN_TIME
-    while True:
-        started = time.perf_counter()
-        samples.append(timed())
-        step = time.perf_counter() - started  # the run, and the hooked run that follows it
-        n = len(samples)
-        if settings.runs is not None:
-            fraction = n / settings.runs
-        else:
-            fraction = min(sum(samples) / min_time, n / MIN_RUNS)
-        progress("timing", min(fraction, 1.0))
-        if fraction >= 1.0:
-            return samples, False
-        if deadline.left() < step:  # another step would end past the budget
-            return samples, True
 
 
 # --- per-row times ------------------------------------------------------------------------------
@@ -372,13 +297,13 @@ def _runs(runner: _Runner, rows: Sequence[LayerCost], model: str, dtype: str) ->
     warmup_runs, stable = 0, False
     if not spent:
         warmup = runner.settings.warmup
-        warmup_runs, stable = _warm_up(runner.timed, first, warmup, runner.deadline, runner.report)
+        warmup_runs, stable = warm_up(runner.timed, first, warmup, runner.deadline, runner.report)
     per_row = None if spent else _hooks(runner, rows, first)
     faults = minor_faults()
     samples, hit = [first], True
     if not spent:
         step = functools.partial(runner.step, per_row)
-        samples, hit = _timed_runs(step, runner.settings, runner.deadline, runner.report)
+        samples, hit = timed_runs(step, runner.settings, runner.deadline, runner.report)
     after = minor_faults()
     taken = per_row.taken if per_row else 0  # the hooked runs' faults are not the model's
     page_faults = (
@@ -425,7 +350,7 @@ def measure(
         net, x = _prepare(module, input, batch, dtype, target, settings.channels_last)
         clock = CLOCKS[target.type]()
         run = functools.partial(net, x)
-        runner = _Runner(net, run, clock, target, settings, deadline, progress or _silent)
+        runner = _Runner(net, run, clock, target, settings, deadline, progress or silent)
         runs = _runs(runner, rows, model, dtype)
     return runs.timing(
         rows,
@@ -437,6 +362,8 @@ def measure(
         threads=count,
         channels_last=settings.channels_last,
         torch_version=torch.__version__,
+        runtime=TORCH,
+        runtime_version=torch.__version__,
         macs=macs,
         allocator=regime,
     )

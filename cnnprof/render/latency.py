@@ -10,6 +10,7 @@ from rich.text import Text
 
 from cnnprof.render.common import Fit, bar, note, panel_grid
 from cnnprof.report import latency as report
+from cnnprof.report import runtime as runtime_report
 from cnnprof.report.latency import (
     kernel_rows,
     layer_records,
@@ -17,6 +18,7 @@ from cnnprof.report.latency import (
     prediction_title,
     timing_title,
 )
+from cnnprof.report.runtime import fused_op, node_sum_line, ratio_line, runtime_line
 from cnnprof.report.units import (
     fault_count,
     flop_size,
@@ -28,8 +30,9 @@ from cnnprof.report.units import (
 )
 from cnnprof.report.view import View
 from cnnprof.results.device import Estimate, Peaks, Prediction
+from cnnprof.results.interleaved import LatencyRatio
 from cnnprof.results.latency import Measured, Predicted
-from cnnprof.results.timing import NOISY_CV, Timing
+from cnnprof.results.timing import NOISY_CV, TORCH, Timing
 
 
 def summary(measured: Measured) -> Panel:
@@ -69,7 +72,7 @@ def summary(measured: Measured) -> Panel:
             f"{t.page_faults:,.0f}",
             f"per run: fresh memory from the system{cost}",
         )
-    if t.layer_ratio is not None:
+    if t.layer_ratio is not None and t.runtime == TORCH:
         grid.add_row(
             "per-layer sum",
             f"{ms_short(t.layer_sum)} ms",
@@ -78,9 +81,25 @@ def summary(measured: Measured) -> Panel:
         )
     if t.budget_hit:
         grid.add_row("budget", "reached", "the time budget stopped the runs early")
-    return Panel(
-        grid, title=timing_title(t), title_align="left", subtitle=f"torch {t.torch_version}"
+    _runtime_rows(grid, t)
+    return Panel(grid, title=timing_title(t), title_align="left", subtitle=runtime_line(t))
+
+
+def _runtime_rows(grid: Table, timing: Timing) -> None:
+    """What ran the model, when it was not torch eager: how the session was set up, how the
+    model became ONNX, and the per-node times against the median."""
+    if timing.runtime == TORCH:
+        return
+    grid.add_row(
+        "runtime",
+        f"{timing.runtime} {timing.runtime_version}",
+        f"{timing.execution_provider}, graph optimisation {timing.graph_optimization}, "
+        f"{threads(timing.threads)} intra-op, 1 inter-op, sequential",
     )
+    if timing.export:
+        grid.add_row("exported", "", timing.export)
+    if timing.nodes:
+        grid.add_row("per-node sum", f"{ms_short(timing.layer_sum)} ms", node_sum_line(timing))
 
 
 def _predicted_rows(
@@ -115,7 +134,8 @@ def layer_table(measured: Measured, view: View) -> Fit:
     the roofline's view; the rows ``view`` orders."""
     timing, estimate, kernels = measured.timing, measured.estimate, measured.kernels
     table = Table(
-        title=f"layers · median of {timing.layer_runs} hooked runs at batch {timing.batch}",
+        title=f"layers · median of {timing.layer_runs} {_runs_kind(timing)} at batch "
+        f"{timing.batch}",
         title_justify="left",
         show_edge=False,
     )
@@ -136,7 +156,7 @@ def layer_table(measured: Measured, view: View) -> Fit:
     for r in layer_records(measured, view):
         cells = [
             r["path"],
-            r["op"],
+            fused_op(r),
             ms_short(r["seconds"]),
             percent_number(r["time_share"]),
             percent_number(r["mac_share"]),
@@ -157,6 +177,10 @@ def layer_table(measured: Measured, view: View) -> Fit:
             ]
         table.add_row(*cells)
     return Fit(table, LAYER_DROP)
+
+
+def _runs_kind(timing: Timing) -> str:
+    return "hooked runs" if timing.runtime == TORCH else "runs of ONNX Runtime's profiler"
 
 
 def _ms_or_dash(seconds: float | None) -> str:
@@ -305,3 +329,40 @@ def present_peaks(peaks: Peaks, view: View, cache: str | None = None) -> Rendera
     if view.format != "table":
         return report.present_peaks(peaks, view)
     return peaks_table(peaks, cache)
+
+
+def runtimes_view(ratio: LatencyRatio) -> Group:
+    """`latency --runtime torch,onnxruntime`: each runtime's timing, interleaved, and the
+    ratio of their times with its spread across rounds."""
+    t = ratio.model_timing
+    table = Table(
+        title=f"{timing_title(ratio.reference_timing)} · interleaved",
+        title_justify="left",
+        show_edge=False,
+    )
+    table.add_column("runtime")
+    for name in ("median ms", "p10 ms", "p90 ms", "CV", "runs", "images/s"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("setup")
+    for timing in (ratio.model_timing, ratio.reference_timing):
+        table.add_row(
+            f"{timing.runtime} {timing.runtime_version}",
+            ms_short(timing.median),
+            ms_short(timing.p10),
+            ms_short(timing.p90),
+            f"{100 * timing.cv:.1f} %",
+            str(timing.runs),
+            f"{timing.throughput:,.1f}",
+            "eager" if timing.runtime == TORCH else runtime_line(timing).partition(" · ")[2],
+        )
+    lines: list = [Fit(table), Text(ratio_line(ratio), style="bold")]
+    if t.export:
+        lines.append(Text(t.export, style="dim"))
+    return Group(*lines)
+
+
+def present_runtimes(ratio: LatencyRatio, view: View) -> RenderableType:
+    """Two runtimes measured interleaved, as ``view`` shows them."""
+    if view.format != "table":
+        return runtime_report.present_runtimes(ratio, view)
+    return runtimes_view(ratio)

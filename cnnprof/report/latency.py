@@ -9,13 +9,21 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from cnnprof.report.runtime import (
+    fused_op,
+    node_records,
+    node_sum_line,
+    node_summary,
+    runtime_line,
+    runtime_record,
+)
 from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.report.units import fault_count, flop_size, human_bytes, ms_fixed, percent, threads
 from cnnprof.report.view import EVERY_ROW, View
 from cnnprof.results.device import Peaks, Prediction, Roofs
 from cnnprof.results.latency import Measured, Predicted
 from cnnprof.results.ranking import TIME_KEYS, ranked
-from cnnprof.results.timing import Timing
+from cnnprof.results.timing import TORCH, Timing
 
 SCHEMA = "cnnprof.latency/1"
 PREDICTION_SCHEMA = "cnnprof.prediction/1"
@@ -25,9 +33,10 @@ def timing_title(timing: Timing) -> str:
     """``mobilenet · <cpu> (cpu) · batch 1 · float32 · 2 threads``: what a measurement was."""
     t = timing
     layout = " · channels-last" if t.channels_last else ""
+    runtime = "" if t.runtime == TORCH else f" · {t.runtime}"
     return (
         f"{t.model} · {t.device_name} ({t.device}) · batch {t.batch} · {t.dtype} · "
-        f"{threads(t.threads)}{layout}"
+        f"{threads(t.threads)}{layout}{runtime}"
     )
 
 
@@ -64,6 +73,7 @@ def layer_records(measured: Measured, view: View = EVERY_ROW) -> list[dict[str, 
                 "kernel_predicted_seconds": by_kernels.get(layer.path),
                 "bound": guess.bound if guess else None,
                 "kernels": list(kernels.get(layer.path, ())),
+                **({} if timing.runtime == TORCH else {"fused_into": layer.fused_into or None}),
             }
         )
     return out
@@ -81,7 +91,8 @@ def summary_record(measured: Measured) -> dict[str, Any]:
         "batch": timing.batch,
         "channels_last": timing.channels_last,
         "allocator": timing.allocator,
-        "torch": timing.torch_version,
+        "torch": timing.torch_version or None,
+        **runtime_record(timing),
         "runs": timing.runs,
         "warmup_runs": timing.warmup_runs,
         "warmup_stable": timing.warmup_stable,
@@ -105,6 +116,8 @@ def summary_record(measured: Measured) -> dict[str, Any]:
         out["kernel_predicted_s"] = kernels.seconds
         out["kernel_predicted_ratio"] = kernels.seconds / timing.median
     out["page_faults"] = timing.page_faults
+    if timing.nodes:
+        out.update(node_summary(timing))
     if timing.layers:
         out["layer_runs"] = timing.layer_runs
         out["layer_sum_s"] = timing.layer_sum
@@ -123,6 +136,8 @@ def latency_dict(measured: Measured, view: View = EVERY_ROW) -> dict[str, Any]:
         out["roofs"] = roofs_dict(measured.peaks.roofs)
     if timing.layers:
         out["layers"] = layer_records(measured, view)
+    if timing.nodes:
+        out["nodes"] = node_records(timing)
     return out
 
 
@@ -139,7 +154,7 @@ def latency_markdown(measured: Measured, view: View = EVERY_ROW) -> str:
     t, estimate, kernels = measured.timing, measured.estimate, measured.kernels
     title = (
         f"**{t.model}** — {t.device_name} ({t.device}), batch {t.batch}, {t.dtype}, "
-        f"{threads(t.threads)}, torch {t.torch_version}"
+        f"{threads(t.threads)}, {runtime_line(t)}"
     )
     rows = [
         ("median", f"{ms_fixed(t.median)} ms"),
@@ -163,6 +178,10 @@ def latency_markdown(measured: Measured, view: View = EVERY_ROW) -> str:
         )
     if t.layer_ratio is not None:
         rows.append(("per-layer sum", f"{ms_fixed(t.layer_sum)} ms ({t.layer_ratio:.3f}× median)"))
+    if t.nodes:
+        rows.append(("per node", node_sum_line(t)))
+    if t.export:
+        rows.append(("exported", t.export))
     parts = [title + "\n\n", to_markdown(("metric", "value"), rows)]
     if t.layers:
         parts.append("\n" + _layers_markdown(measured, view))
@@ -176,7 +195,7 @@ def _layers_markdown(measured: Measured, view: View) -> str:
     body = [
         (
             r["path"],
-            r["op"],
+            fused_op(r),
             ms_fixed(r["seconds"]),
             percent(r["time_share"]),
             percent(r["mac_share"]),

@@ -111,6 +111,13 @@ class Profile:
     # where the input came from: "model config", "--input", "--resolution" or "default"
     input_from: str = ""
     published: Published | None = None  # the paper's figure for exactly this configuration
+    # An ONNX file's: initializers that are not parameters (shapes, indices, scalars) as
+    # (name, elements); the BatchNorm parameters and running statistics its exporter folded into
+    # convolutions (the torch count has them); where it came from: (what, text), e.g. opset.
+    constants: tuple[tuple[str, int], ...] = ()
+    folded_params: int = 0
+    folded_buffers: int = 0
+    origin: tuple[tuple[str, str], ...] = ()
 
     @property
     def complete(self) -> bool:

@@ -23,6 +23,11 @@ DEFAULT_BUDGET = 60.0  # seconds for the whole measurement: warm-up, runs and la
 # frequency scaling or too few runs. Said in words on screen and as "noisy" in JSON.
 NOISY_CV = 0.10
 
+# What runs the model while it is timed: torch eager (the default) or ONNX Runtime.
+TORCH = "torch"
+ONNXRUNTIME = "onnxruntime"
+RUNTIMES = (TORCH, ONNXRUNTIME)
+
 
 @dataclass(frozen=True)
 class LatencySettings:
@@ -38,6 +43,7 @@ class LatencySettings:
     budget: float = DEFAULT_BUDGET
     layers: bool = False
     allocator: str = "steady"  # the C allocator's regime: see `cnnprof.empirical.allocator`
+    runtime: str = TORCH  # one of RUNTIMES
 
     def __post_init__(self) -> None:
         self.check()
@@ -46,6 +52,8 @@ class LatencySettings:
         """Raise `OptionError` naming the first option out of range (run when built)."""
         if self.device not in DEVICES:
             raise OptionError(f"--device {self.device}: expected one of {', '.join(DEVICES)}")
+        if self.runtime not in RUNTIMES:
+            raise OptionError(f"--runtime {self.runtime}: expected one of {', '.join(RUNTIMES)}")
         if self.allocator not in ALLOCATORS:
             raise OptionError(
                 f"--allocator {self.allocator}: expected one of {', '.join(ALLOCATORS)}"
@@ -122,6 +130,7 @@ class LayerTime:
     flops: int  # at the batch
     bytes: int  # weights + input + output, at the batch and dtype
     page_faults: float | None = None  # minor page faults the row took per hooked run (median)
+    fused_into: str = ""  # the row whose fused kernel runs this row's work (ONNX Runtime)
 
     @property
     def intensity(self) -> float:
@@ -135,6 +144,23 @@ class LayerTime:
     @property
     def gflops_per_s(self) -> float:
         return self.flops / self.seconds / 1e9 if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class NodeTime:
+    """One node ONNX Runtime ran, timed by its profiler: median seconds per run, the nodes of
+    the model as given that it runs (more than one: a fused kernel), and the row it is counted
+    in ("": none, e.g. a layout conversion ORT added)."""
+
+    name: str
+    op: str  # the op type ORT ran (FusedConv, ReorderOutput …)
+    seconds: float
+    covers: tuple[str, ...]  # the model's own nodes it runs, in graph order
+    row: str = ""
+
+    @property
+    def fused(self) -> bool:
+        return len(self.covers) > 1
 
 
 @dataclass(frozen=True)
@@ -160,6 +186,12 @@ class Timing:
     kernels: tuple[tuple[str, tuple[str, ...]], ...] = ()  # row path → its convolutions' kernels
     page_faults: float | None = None  # minor page faults per timed run (None: not countable)
     allocator: str = ""  # the allocator regime the runs were in, as described in the output
+    runtime: str = TORCH  # one of RUNTIMES
+    runtime_version: str = ""  # the runtime's own version (torch's equals torch_version)
+    graph_optimization: str = ""  # ONNX Runtime's graph optimisation level (ORT_ENABLE_ALL …)
+    execution_provider: str = ""  # ONNX Runtime's (CPUExecutionProvider …)
+    export: str = ""  # how the model became an ONNX graph, when it was exported to be timed
+    nodes: tuple[NodeTime, ...] = ()  # per node, from ONNX Runtime's profiler (with layers)
 
     @property
     def runs(self) -> int:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -420,23 +421,24 @@ def test_compare_measures_its_models_together(monkeypatch):
 # --- the interleaving itself ----------------------------------------------------------------------
 
 
-@pytest.mark.torch
 def test_blocks_alternate_in_reversed_order_and_follow_each_models_median(monkeypatch):
-    """A fake `latency.measure` (model A 1 ms a run, B 4 ms): rounds run A B, B A, A B …;
+    """Fake contenders (model A 1 ms a run, B 4 ms): rounds run A B, B A, A B …;
     blocks last about BLOCK_SECONDS; every block's mean is a round's figure."""
-    import cnnprof.empirical.interleave as interleave
-    from cnnprof.arch.model import Shape
+    import cnnprof.protocol.interleave as interleave
     from cnnprof.results.timing import Deadline, LatencySettings
 
     calls: list[tuple[str, int]] = []
     seconds = {"A": 0.001, "B": 0.004}
 
-    def fake_measure(module, input, *, model, settings, **_: object) -> Timing:
-        calls.append((model, settings.runs))
-        return _timing(model, [seconds[model]] * settings.runs)
+    @dataclass(frozen=True)
+    class Fake:
+        model: str
 
-    monkeypatch.setattr(interleave, "measure", fake_measure)
-    contenders = [interleave.Contender(None, Shape(3, 8, 8), model=m) for m in "AB"]  # type: ignore[arg-type]
+        def timed(self, settings, deadline, progress, rows=()) -> Timing:
+            calls.append((self.model, settings.runs))
+            return _timing(self.model, [seconds[self.model]] * settings.runs)
+
+    contenders = [Fake(m) for m in "AB"]
     measured = interleave.measure_interleaved(contenders, LatencySettings(), Deadline(60))
     assert calls[:2] == [("A", 1), ("B", 1)]  # warm-up, one run each
     blocks = calls[2:]

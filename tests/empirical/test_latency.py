@@ -29,6 +29,7 @@ from cnnprof.empirical.dispatch import conv_backend, owner  # noqa: E402
 from cnnprof.empirical.kernels import KernelPlan  # noqa: E402
 from cnnprof.empirical.latency import measure  # noqa: E402
 from cnnprof.errors import OptionError  # noqa: E402
+from cnnprof.protocol import runs as protocol_runs  # noqa: E402
 from cnnprof.report import latency as report_latency  # noqa: E402
 from cnnprof.results.device import DeviceQuery  # noqa: E402
 from cnnprof.results.latency import Measured  # noqa: E402
@@ -196,10 +197,10 @@ def test_auto_warmup_is_bounded_by_the_budget(monkeypatch: pytest.MonkeyPatch):
     warm-up stops at its share of the budget (unsettled: the medians never get a chance to
     agree) and the timed runs stop at the budget, far short of the default second of runs."""
     now = iter(range(10**6))
-    monkeypatch.setattr(latency_module.time, "perf_counter", lambda: next(now) * 0.01)
+    monkeypatch.setattr(protocol_runs.time, "perf_counter", lambda: next(now) * 0.01)
     timing = measure_request(api.request("lenet5"), LatencySettings(budget=0.2))
     assert timing.budget_hit and not timing.warmup_stable
-    window = latency_module.MAX_WINDOW  # a warm-up window's runs at most
+    window = protocol_runs.MAX_WINDOW  # a warm-up window's runs at most
     assert timing.warmup_runs <= 1 + window, "warm-up overran its share of the budget"
     assert 1 <= timing.runs <= 20, "timed runs overran the budget"
 
