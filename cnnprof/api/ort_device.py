@@ -11,9 +11,10 @@ from types import MappingProxyType
 from cnnprof.analytic import ort_predict, predictor
 from cnnprof.analytic.ort_calls import Node
 from cnnprof.api.kinds import Source
+from cnnprof.api.onnx_source import OnnxSource
 from cnnprof.cache import read_json, write_json
 from cnnprof.deploy.calibrate import ORT_PLANS, calibrate
-from cnnprof.deploy.ort_nodes import graph_nodes, onnx_modules, onnxruntime_module
+from cnnprof.deploy.ort_nodes import graph_nodes, onnxruntime_module
 from cnnprof.deploy.ort_peaks import cpu_name, ort_cache_path, ort_peaks
 from cnnprof.errors import OptionError
 from cnnprof.results.device import DeviceProfile, Peaks, Prediction, unusable
@@ -113,12 +114,12 @@ def check_runtime(device: DeviceProfile, runtime: str | None) -> None:
 
 def onnx_nodes(source: Source) -> tuple[Node, ...] | None:
     """An ONNX file's nodes, for predicting the graph ONNX Runtime runs; None for a model of
-    another kind."""
-    model = source.request.model
-    if not isinstance(model, (str, Path)) or Path(model).suffix != ".onnx":
+    another kind (predicted from its rows)."""
+    if not isinstance(source, OnnxSource):
         return None
-    if not Path(model).is_file():
-        return None
-    _, onnx = onnx_modules(f"predicting {model}")
-    proto = onnx.load(str(model), load_external_data=False)
-    return graph_nodes(proto, source.request.batch)
+    from cnnprof.deploy.load import load_graph
+    from cnnprof.deploy.shapes import shaped
+
+    req = source.request
+    model = load_graph(req.model)
+    return graph_nodes(shaped(model, batch=req.batch, input=req.input, file=str(req.model)))

@@ -106,7 +106,7 @@ MEASUREMENT_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
 )
 # fmt: on
 # The options a prediction for a device profile uses too; the others belong to a measurement.
-PREDICTION_USES = ("batch", "dtype", "layers")
+PREDICTION_USES = ("batch", "dtype", "layers", "runtime")
 
 
 @dataclass(frozen=True)
@@ -195,7 +195,8 @@ def latency(
     if device_profile is not None:
         _refuse_measuring(measurement, view, plot is not None)
         check_output(output, force)
-        predicted = api.predict_on(req, api.device_profile(device_profile))
+        runtime = None if measurement.runtime == "torch" else measurement.runtime
+        predicted = api.predict_on(req, api.device_profile(device_profile), runtime)
         emit(render.present_prediction(predicted, view), output, force)
         return
     if len(measurement.runtimes()) > 1:

@@ -7,8 +7,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-TORCH, ONNXRUNTIME = "torch", "onnxruntime"
-RUNTIMES = (TORCH, ONNXRUNTIME)  # what a device profile's kernels can have been timed in
+from cnnprof.results.timing import ONNXRUNTIME, RUNTIMES, TORCH
+
+__all__ = ["NODE_LIMIT", "ONNXRUNTIME", "RUNTIMES", "RUNTIME_FIELDS", "TORCH", "runtime_fields"]
 # fields only a record of another runtime than torch holds; a record without them is torch's
 NODE_LIMIT = 1e-3  # seconds a session's node_s may be, either way
 RUNTIME_FIELDS = ("runtime", "runtime_version", "run_s", "node_s", "layout_block")
