@@ -36,10 +36,16 @@ def onnxruntime_module(needs: str = "--runtime onnxruntime") -> Any:
 
 def graph_nodes(graph: Graph) -> tuple[Node, ...]:
     """The nodes of a shaped graph in its topological order, named as its count's rows, for
-    `cnnprof.analytic.ort_calls.kernels`."""
-    constants = {out for n in graph.nodes if n.op_type == "Constant" for out in n.outputs}
-    fixed = set(graph.initializers) | constants
-    return tuple(_node(n, graph, fixed) for n in graph.nodes)
+    `cnnprof.analytic.ort_calls.kernels`; a node of constants only (a Constant, an Identity of
+    a weight) is left out, as ONNX Runtime folds it, and its output read as a constant."""
+    fixed = set(graph.initializers)
+    kept = []
+    for node in graph.nodes:
+        if all(name in fixed for name in node.inputs if name):
+            fixed.update(node.outputs)  # constant folded before the graph runs
+            continue
+        kept.append(_node(node, graph, fixed))
+    return tuple(kept)
 
 
 def _node(node: GraphNode, graph: Graph, fixed: set[str]) -> Node:
