@@ -1,0 +1,94 @@
+"""`cnnprof latency --runtime`: ONNX Runtime alone, both runtimes interleaved with their ratio,
+and each bad input in one line, exit 2. Timings are asserted for their structure, never their
+speed (the machine is shared)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import assert_error, run
+
+pytest.importorskip("onnxruntime")
+QUICK = ("--threads", "1", "--min-time", "0.05", "--budget", "30")
+
+
+@pytest.fixture(scope="module")
+def tiny_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.deploy.test_ort import conv_relu_graph
+
+    path = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
+    path.write_bytes(conv_relu_graph())
+    return path
+
+
+def test_an_onnx_file_is_timed_in_onnx_runtime_and_says_so(tiny_onnx: Path):
+    result = run("latency", str(tiny_onnx), "--runtime", "onnxruntime", *QUICK, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert found["runtime"] == "onnxruntime" and found["graph_optimization"] == "ORT_ENABLE_ALL"
+    assert found["execution_provider"] == "CPUExecutionProvider" and found["threads"] == 1
+    assert found["runs"] >= 5 and found["export"] is None and found["torch"] is None
+
+
+def test_per_node_times_say_what_they_sum_to(tiny_onnx: Path):
+    args = ("latency", str(tiny_onnx), "--runtime", "onnxruntime", "--layers", *QUICK)
+    result = run(*args, "--format", "md")
+    assert result.exit_code == 0, result.stderr
+    assert "onnxruntime" in result.stdout.splitlines()[0]
+    assert "nodes sum to" in result.stdout and "of the median" in result.stdout
+
+
+@pytest.mark.torch
+def test_both_runtimes_interleaved_give_a_ratio_with_its_spread():
+    args = ("latency", "lenet5", "--runtime", "torch,onnxruntime", *QUICK, "--format", "json")
+    result = run(*args)
+    assert result.exit_code == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert [r["runtime"] for r in found["runtimes"]] == ["onnxruntime", "torch"]
+    ratio = found["ratio"]
+    assert ratio["of"] == "onnxruntime / torch" and ratio["rounds"] >= 5
+    assert ratio["p10"] <= ratio["median"] <= ratio["p90"]
+    assert "torchscript exporter, opset" in found["export"]
+    table = run("latency", "lenet5", "--runtime", "torch,onnxruntime", *QUICK)
+    assert table.exit_code == 0, table.stderr
+    assert "torch's time (p10–p90" in " ".join(table.stdout.split())
+
+
+@pytest.mark.torch
+def test_a_registry_model_is_exported_in_memory_and_the_output_says_how():
+    result = run("latency", "lenet5", "--runtime", "onnxruntime", *QUICK)
+    assert result.exit_code == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert "exported in memory by torch" in text and "opset 17" in text
+    assert "ORT_ENABLE_ALL" in text and "CPUExecutionProvider" in text
+
+
+def test_an_unknown_runtime_is_refused():
+    assert_error(run("latency", "lenet5", "--runtime", "tensorrt"), "--runtime tensorrt")
+
+
+def test_an_onnx_file_under_torch_is_refused(tiny_onnx: Path):
+    assert_error(run("latency", str(tiny_onnx), *QUICK), "--runtime onnxruntime")
+
+
+def test_cuda_without_the_cuda_provider_says_what_to_install(tiny_onnx: Path):
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this onnxruntime has the CUDA provider")
+    args = ("latency", str(tiny_onnx), "--runtime", "onnxruntime", "--device", "cuda")
+    assert_error(run(*args), "pip install onnxruntime-gpu")
+
+
+def test_without_onnxruntime_the_install_hint(tiny_onnx: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` fails
+    args = ("latency", str(tiny_onnx), "--runtime", "onnxruntime", *QUICK)
+    assert_error(run(*args), "needs onnxruntime: pip install 'cnnprof[onnx]'")
+
+
+def test_per_row_options_with_two_runtimes_are_refused():
+    args = ("latency", "lenet5", "--runtime", "torch,onnxruntime", "--layers")
+    assert_error(run(*args), "--layers --runtime torch,onnxruntime")
