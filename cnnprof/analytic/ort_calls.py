@@ -43,6 +43,11 @@ FUSABLE: Mapping[str, int] = MappingProxyType(
         "Tanh": ACT_FLOPS["tanh"],
     }
 )
+# … and after a residual add it ran inside the convolution, these only
+AFTER_SUM = frozenset({"Relu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh"})
+PLAIN_ACTIVATIONS = frozenset({"Clip", "LeakyRelu"})  # run on plain tensors only, standing alone
+# what an activation standing alone runs as: HardSwish as HardSigmoid, then a multiply
+SPLIT: Mapping[str, tuple[str, ...]] = MappingProxyType({"HardSwish": ("HardSigmoid", "Mul")})
 ACTIVATIONS: Mapping[str, int] = MappingProxyType(
     {
         **FUSABLE,
@@ -61,6 +66,7 @@ POOLS: Mapping[str, str] = MappingProxyType(
         "GlobalMaxPool": "maxpool",
     }
 )
+WINDOWED = frozenset({"MaxPool", "AveragePool"})  # pools that reorder a plain input into blocks
 LINEAR = frozenset({"Gemm", "MatMul", "FusedGemm", "FusedMatMul"})
 # nodes that copy their input's numbers elsewhere (costed as a reorder of their output)
 MOVES = frozenset({"Concat", "Transpose", "Pad", "Slice", "Split", "ReorderInput", "ReorderOutput"})
@@ -104,6 +110,7 @@ class _Conv:
 
     node: Node
     nodes: list[str]
+    blocked: bool  # it runs on blocked tensors
     act: bool = False
     sum: bool = False
 
@@ -181,11 +188,31 @@ def _call(node: Node, blocked: bool) -> Call | None:
 
 
 def _blocked_conv(node: Node, block: int) -> bool:
-    """Whether the convolution runs on blocked tensors (any channel count: the blocks are
-    padded): an ungrouped or a depthwise one, where the CPU has a blocked layout."""
+    """Whether the convolution writes blocked tensors, where the CPU has a blocked layout: an
+    ungrouped or depthwise one of any channels (the blocks are padded), a grouped one whose
+    groups' channels fill whole blocks."""
     out, per_group = node.weight[0], node.weight[1]
     cin = node.in_shape[1]
-    return bool(block) and (per_group == cin or (per_group == 1 and cin == out))
+    if not block:
+        return False
+    if per_group == cin or (per_group == 1 and cin == out):
+        return True
+    groups = max(cin // max(per_group, 1), 1)
+    return per_group % block == 0 and (out // groups) % block == 0
+
+
+def _reads_blocked(node: Node, block: int) -> bool:
+    """Whether a blocked convolution reads blocked tensors: an ungrouped one on fewer channels
+    than a block reads them plain."""
+    return not (node.weight[1] == node.in_shape[1] and node.in_shape[1] < block)
+
+
+def _fuses(op: str, conv: _Conv) -> bool:
+    """Whether activation ``op`` runs inside ``conv``: a blocked one fuses every `FUSABLE` one
+    (after a residual add, `AFTER_SUM` only), a plain one all but HardSwish."""
+    if conv.sum:
+        return op in AFTER_SUM
+    return conv.blocked or op != "HardSwish"
 
 
 class _Runtime:
@@ -212,7 +239,7 @@ class _Runtime:
             return False
         if node.op == "BatchNormalization" and not conv.act and not conv.sum:
             pass
-        elif node.op in FUSABLE and not conv.act:
+        elif node.op in FUSABLE and not conv.act and _fuses(node.op, conv):
             conv.act = True
         elif not self._sum(node, conv):
             return False
@@ -234,17 +261,17 @@ class _Runtime:
         conv.sum = True
         return True
 
-    def layout(self, node: Node, blocked: bool, keep_plain: Collection[str] = ()) -> None:
-        """Reorder the inputs ``node`` reads in the other layout (once per tensor) and record
-        its output's layout."""
+    def layout(self, node: Node, blocked: bool, writes: bool | None = None) -> None:
+        """Reorder the inputs ``node`` reads in the other layout than ``blocked`` (once per
+        tensor), and record its output's layout (``writes``, default: the one it reads)."""
         for name in node.inputs:
-            if name in keep_plain or (name in self.blocked) == blocked or name in self.reordered:
+            if (name in self.blocked) == blocked or name in self.reordered:
                 continue
             self.reordered.add(name)
             op = "ReorderInput" if blocked else "ReorderOutput"
             elements = _elements(self.shapes.get(name, node.in_shape))
             self.runs.append(Kernel(node.row or node.name, op, Call("reorder", (elements,))))
-        if blocked:
+        if blocked if writes is None else writes:
             self.blocked.add(node.output)
 
     def wants_blocked(self, node: Node) -> bool:
@@ -252,8 +279,11 @@ class _Runtime:
         if not self.block:
             return False
         if node.op in POOLS or node.op == "BatchNormalization":
-            return True
+            whole = node.in_shape[1] % self.block == 0  # pools need whole blocks of channels
+            return whole and (node.op in WINDOWED or node.inputs[0] in self.blocked)
         inputs_blocked = bool(node.inputs) and all(name in self.blocked for name in node.inputs)
+        if node.op in PLAIN_ACTIVATIONS:
+            return False
         if node.op in ACTIVATIONS or node.op == "Concat":
             return inputs_blocked
         if node.op in BINARY:
@@ -267,9 +297,8 @@ class _Runtime:
             return
         if node.op in CONV_OPS and node.weight:
             blocked = _blocked_conv(node, self.block)
-            plain_input = node.inputs if blocked and node.in_shape[1] < self.block else ()
-            self.layout(node, blocked, plain_input)
-            conv = _Conv(node, [node.name])
+            self.layout(node, blocked and _reads_blocked(node, self.block), blocked)
+            conv = _Conv(node, [node.name], blocked)
             self.convs[node.output] = conv
             self.runs.append(conv)
             return
@@ -279,7 +308,9 @@ class _Runtime:
             return
         blocked = self.wants_blocked(node)
         self.layout(node, blocked)
-        self.runs.append(Kernel(node.row or node.name, node.op, _call(node, blocked), (node.name,)))
+        for op in SPLIT.get(node.op, (node.op,)):
+            part = replace(node, op=op)
+            self.runs.append(Kernel(node.row or node.name, op, _call(part, blocked), (node.name,)))
 
 
 def _without_elided(nodes: Sequence[Node]) -> list[Node]:
