@@ -19,11 +19,11 @@ from cnnprof.results.device import DeviceProfile, parse_record
 
 pytest.importorskip("onnxruntime")
 
-from cnnprof.deploy.calibrate import OrtPlan, _options, _session, calibrate, layout_block  # noqa: E402
-from cnnprof.deploy.networks import network  # noqa: E402
-from cnnprof.deploy.ort_nodes import graph_nodes, onnx_modules  # noqa: E402
-from cnnprof.deploy.ort_peaks import ort_peaks  # noqa: E402
-from cnnprof.deploy.shapes import shaped  # noqa: E402
+from cnnprof.deploy.calibrate import OrtPlan, _options, _session, calibrate, layout_block
+from cnnprof.deploy.networks import network
+from cnnprof.deploy.ort_nodes import graph_nodes, onnx_modules
+from cnnprof.deploy.ort_peaks import ort_peaks
+from cnnprof.deploy.shapes import shaped
 
 TINY = OrtPlan(batches=(1,), networks=(1,), warmup=1, passes=2)
 
@@ -97,8 +97,8 @@ def test_a_profile_of_one_runtime_is_refused_for_the_other(calibrated):
     profile = resolve(Request("mobilenet")).profile()
     with pytest.raises(
         OptionError,
-        match="ort.json: calibrated in onnxruntime .*, it predicts "
-        "onnxruntime latency, not torch; calibrate one in torch",
+        match=r"ort\.json: calibrated in onnxruntime .*, it predicts "
+        r"onnxruntime latency, not torch; calibrate one in torch",
     ):
         predicted_for(profile, device, runtime="torch")
     assert predicted_for(profile, device).seconds > 0  # said plainly: the runtime's own
