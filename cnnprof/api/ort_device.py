@@ -4,7 +4,7 @@ own cache or measured now with onnx and onnxruntime only (no torch), and cached.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 
@@ -82,21 +82,26 @@ def ort_cache(measured: Peaks) -> str | None:
 
 # --- predictions for the runtime a device profile was calibrated in --------------------------
 
-Predictor = Callable[[Profile, Peaks, Sequence[Node] | None], Prediction]
+
+def _ort_prediction(profile: Profile, device: Peaks, source: Source | None) -> Prediction:
+    nodes = None if source is None else onnx_nodes(source)
+    return ort_predict.predict(profile, device, nodes)
+
+
+Predictor = Callable[[Profile, Peaks, Source | None], Prediction]
 PREDICTORS: Mapping[str, Predictor] = MappingProxyType(
     {
-        TORCH: lambda profile, device, nodes: predictor.predict(profile, device),
-        ONNXRUNTIME: ort_predict.predict,
+        TORCH: lambda profile, device, source: predictor.predict(profile, device),
+        ONNXRUNTIME: _ort_prediction,
     }
 )
 
 
-def kernel_prediction(
-    profile: Profile, device: Peaks, nodes: Sequence[Node] | None = None
-) -> Prediction:
+def kernel_prediction(profile: Profile, device: Peaks, source: Source | None = None) -> Prediction:
     """``profile``'s latency on ``device``'s kernel models, for the runtime they were timed in
-    (ONNX Runtime's on the graph's ``nodes`` where the model is an ONNX file)."""
-    return PREDICTORS[device.runtime](profile, device, nodes)
+    (ONNX Runtime's on the graph it runs, read from the file where ``source`` is an ONNX
+    file)."""
+    return PREDICTORS[device.runtime](profile, device, source)
 
 
 def check_runtime(device: DeviceProfile, runtime: str | None) -> None:
