@@ -7,32 +7,17 @@ network's activation, written as exporters write them (SiLU as Sigmoid and Mul, 
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from cnnprof.analytic.synthetic import SIDES, cap, channels, conv_width
 from cnnprof.deploy.ort_nodes import onnx_modules
 
-SIDES = (112, 56, 28, 14, 7)  # the stages' maps after a stride-2 stem on 224×224
-MAX_ELEMENTS = 1_000_000  # activation elements per image of a layer
-MAX_WEIGHTS = 2_500_000  # weights of a layer
-MAX_MACS = 150_000_000  # multiply-accumulates per image of a layer
 OPSET = 20  # Gelu is an ONNX op from opset 20
 ACTIVATIONS = ("relu", "relu6", "hswish", "silu", "gelu")
 GATES = ("Sigmoid", "HardSigmoid")
-
-
-def _channels(rng: random.Random, low: int, high: int) -> int:
-    """Log-uniform between ``low`` and ``high``, to a multiple of 8, 16 or 32."""
-    value = math.exp(rng.uniform(math.log(low), math.log(max(high, low))))
-    step = rng.choice((8, 16, 32))
-    return max(step, round(value / step) * step)
-
-
-def _cap(side: int) -> int:
-    return min(2048, max(8, MAX_ELEMENTS // (side * side) // 8 * 8))
 
 
 class Network:
@@ -76,20 +61,8 @@ class Network:
     ) -> str:
         """A convolution (depthwise when ``groups`` is the channels), BatchNorm, activation."""
         cin = self.c
-        if groups > 1 and (cin % groups or out % groups):
-            groups = 1
         side = (self.side + 2 * (kernel // 2) - kernel) // stride + 1
-        depthwise = groups == cin and out == cin
-        while (
-            not depthwise
-            and out > 8
-            and (
-                out * (cin // groups) * kernel**2 > MAX_WEIGHTS
-                or out * (cin // groups) * kernel**2 * side**2 > MAX_MACS
-            )
-        ):
-            out = max(8, out // 2 // 8 * 8)
-            groups = groups if out % groups == 0 else 1
+        out, groups = conv_width(out, cin, kernel, groups, side)
         w = self._weight((out, cin // groups, kernel, kernel))
         pads = [kernel // 2] * 4
         x = self.node(
@@ -181,7 +154,7 @@ def _inverted(net: Network, out: int, stride: int) -> None:
     expand = rng.choice((1, 3, 4, 6))
     kernel = rng.choices((3, 5, 7), (6, 3, 1))[0]
     if expand > 1:
-        net.conv(min(net.c * expand, _cap(net.side)), 1)
+        net.conv(min(net.c * expand, cap(net.side)), 1)
     net.conv(net.c, kernel, stride, groups=net.c)
     if rng.random() < 0.4:
         net.squeeze_excite()
@@ -218,7 +191,7 @@ BLOCKS: Mapping[str, Callable[[Network, int, int], None]] = MappingProxyType(
 def network(rng: random.Random, batch: int) -> Network:
     """One synthetic network at ``batch``, drawn from ``rng``."""
     net = Network(rng, batch)
-    net.conv(_channels(rng, 16, 64), rng.choices((3, 7), (3, 1))[0], 2)
+    net.conv(channels(rng, 16, 64), rng.choices((3, 7), (3, 1))[0], 2)
     if rng.random() < 0.3:
         net.pool()
     block = BLOCKS[rng.choices(tuple(BLOCKS), (2, 1, 1))[0]]
@@ -227,7 +200,7 @@ def network(rng: random.Random, batch: int) -> Network:
         if net.side < side:
             continue
         grow = (1.0, 2.5) if first else (1.3, 2.5)
-        out = min(_channels(rng, int(net.c * grow[0]), int(net.c * grow[1])), _cap(side))
+        out = min(channels(rng, int(net.c * grow[0]), int(net.c * grow[1])), cap(side))
         for index in range(rng.choice((1, 2, 2, 3))):
             block(net, out, 2 if index == 0 and net.side > side else 1)
         first = False
