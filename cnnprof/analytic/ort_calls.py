@@ -66,6 +66,8 @@ POOLS: Mapping[str, str] = MappingProxyType(
         "GlobalMaxPool": "maxpool",
     }
 )
+# reductions over the map (a squeeze-excite's mean, as timm writes it): plain tensors only
+REDUCTIONS: Mapping[str, str] = MappingProxyType({"ReduceMean": "avgpool", "ReduceMax": "maxpool"})
 WINDOWED = frozenset({"MaxPool", "AveragePool"})  # pools that reorder a plain input into blocks
 LINEAR = frozenset({"Gemm", "MatMul", "FusedGemm", "FusedMatMul"})
 # nodes that copy their input's numbers elsewhere (costed as a reorder of their output)
@@ -142,10 +144,12 @@ def conv_call(node: Node) -> Call:
 
 
 def _pool_call(node: Node) -> Call:
+    """A pool's call; a reduction over the map (ReduceMean, ReduceMax) as the pool it is."""
     planes = node.in_shape[0] * node.in_shape[1]
     in_pixels, out_pixels = _elements(node.in_shape[2:]), _elements(node.out_shape[2:])
-    window = _elements(node.kernel) if node.kernel else in_pixels
-    return Call(POOLS[node.op], (planes, in_pixels, out_pixels, window))
+    window = _elements(node.kernel) if node.kernel else in_pixels // max(out_pixels, 1)
+    kind = POOLS.get(node.op) or REDUCTIONS[node.op]
+    return Call(kind, (planes, in_pixels, out_pixels, window))
 
 
 def _linear_call(node: Node) -> Call:
@@ -164,6 +168,7 @@ def _act_call(node: Node) -> Call:
 # each op family's call (a BatchNormalization on its own is `_norm`'s)
 CALLS: tuple[tuple[Collection[str], Callable[[Node], Call]], ...] = (
     (POOLS, _pool_call),
+    (REDUCTIONS, _pool_call),
     (LINEAR, _linear_call),
     (ACTIVATIONS, _act_call),
     (BINARY, _elementwise("add")),
@@ -344,4 +349,10 @@ def kernels(nodes: Sequence[Node], block: int) -> tuple[Kernel, ...]:
     runtime = _Runtime(kept, block)
     for node in kept:
         runtime.run(node)
+    for node in kept:  # an output of the graph is given back plain
+        if node.output in runtime.blocked and not runtime.readers.get(node.output):
+            elements = (_elements(node.out_shape),)
+            runtime.runs.append(
+                Kernel(node.row or node.name, "ReorderOutput", Call("reorder", elements))
+            )
     return tuple(k.kernel() if isinstance(k, _Conv) else k for k in runtime.runs)

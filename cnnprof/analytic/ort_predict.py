@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 
 from cnnprof.analytic.ort_calls import FREE, Kernel, Node, kernels
-from cnnprof.analytic.predictor import POOL_OPS, kernel_seconds
+from cnnprof.analytic.predictor import ACTIVATION_OPS, POOL_OPS, kernel_seconds
 from cnnprof.analytic.roofline import layer_estimate
 from cnnprof.results.device import Peaks, Prediction, RowPrediction
 from cnnprof.results.profile import LayerCost, Profile
@@ -141,7 +141,9 @@ ROW_NODES: Mapping[str, Callable[[_Rows, LayerCost], None]] = MappingProxyType(
         **dict.fromkeys(POOL_OPS, _pool),
         "se": _se,
         "fc": _fc,
-        **dict.fromkeys(("norm", "act", "block", "functional", "scale"), _elementwise),
+        **dict.fromkeys(
+            ("norm", "act", "block", "functional", "scale", *ACTIVATION_OPS), _elementwise
+        ),
         **dict.fromkeys(("identity", "flatten", "dropout"), lambda rows, row: None),
     }
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from cnnprof.analytic.ort_calls import Node, kernels
 
 BLOCK = 16  # AVX-512's NCHWc block
+OUT = ("ReorderOutput", ())  # a blocked output of the graph, given back plain
 
 
 def conv(name: str, source: str, cin: int, cout: int, k: int = 3, groups: int = 1) -> Node:
@@ -26,7 +27,11 @@ def binary(op: str, name: str, a: str, b: str, c: int = 32) -> Node:
 
 def test_an_input_of_a_block_or_more_channels_is_reordered_first():
     """A 3-channel image is read plain; a 32-channel input is reordered into blocks."""
-    assert [k.op for k in kernels([conv("c", "x", 32, 32)], BLOCK)] == ["ReorderInput", "Conv"]
+    assert [k.op for k in kernels([conv("c", "x", 32, 32)], BLOCK)] == [
+        "ReorderInput",
+        "Conv",
+        "ReorderOutput",
+    ]
 
 
 def ops(nodes: list[Node], block: int = BLOCK) -> list[tuple[str, tuple[str, ...]]]:
@@ -39,26 +44,26 @@ def test_conv_batchnorm_relu_is_one_kernel():
         unary("BatchNormalization", "bn", "c"),
         unary("Relu", "r", "bn"),
     ]
-    assert ops(graph) == [("Conv", ("c", "bn", "r"))]
+    assert ops(graph) == [("Conv", ("c", "bn", "r")), OUT]
 
 
 def test_hardswish_folds_gelu_stays_apart():
     graph = [conv("c", "x", 3, 32), unary("HardSwish", "h", "c"), conv("d", "h", 32, 32)]
     graph += [unary("Gelu", "g", "d")]
-    assert ops(graph) == [("Conv", ("c", "h")), ("Conv", ("d",)), ("Gelu", ("g",))]
+    assert ops(graph) == [("Conv", ("c", "h")), ("Conv", ("d",)), ("Gelu", ("g",)), OUT]
 
 
 def test_silu_is_one_quickgelu_after_the_convolution():
     """Mul(x, Sigmoid(x)): x has two readers, so nothing folds into the convolution."""
     graph = [conv("c", "x", 3, 32), unary("BatchNormalization", "bn", "c")]
     graph += [unary("Sigmoid", "s", "bn"), binary("Mul", "m", "bn", "s")]
-    assert ops(graph) == [("Conv", ("c", "bn")), ("QuickGelu", ("m",))]
+    assert ops(graph) == [("Conv", ("c", "bn")), ("QuickGelu", ("m",)), OUT]
 
 
 def test_residual_add_and_relu_run_inside_the_convolution():
     graph = [conv("a", "x", 3, 32), conv("b", "a", 32, 32), unary("BatchNormalization", "bn", "b")]
     graph += [binary("Add", "add", "bn", "a"), unary("Relu", "r", "add")]
-    assert ops(graph) == [("Conv", ("a",)), ("Conv", ("b", "bn", "add", "r"))]
+    assert ops(graph) == [("Conv", ("a",)), ("Conv", ("b", "bn", "add", "r")), OUT]
 
 
 def test_without_a_blocked_layout_the_add_stays_apart():
@@ -80,19 +85,36 @@ def test_squeeze_excite_reorders_around_its_broadcast_multiply():
     ]
     found = kernels(graph, BLOCK)
     assert [k.op for k in found] == [
-        "Conv", "GlobalAveragePool", "Conv", "ReorderOutput", "ReorderOutput", "Mul",
-        "ReorderInput", "Conv",
-    ]  # fmt: skip
-    assert [k.call.x for k in found if k.op.startswith("Reorder")] == [(2048,), (32,), (2048,)]
+        "Conv",
+        "GlobalAveragePool",
+        "Conv",
+        "ReorderOutput",
+        "ReorderOutput",
+        "Mul",
+        "ReorderInput",
+        "Conv",
+        "ReorderOutput",
+    ]
+    assert [k.call.x for k in found if k.op.startswith("Reorder")] == [
+        (2048,),
+        (32,),
+        (2048,),
+        (2048,),
+    ]
 
 
 def test_a_grouped_convolution_runs_plain():
     graph = [conv("a", "x", 3, 32), conv("g", "a", 32, 32, groups=4), conv("b", "g", 32, 32)]
     assert [k.op for k in kernels(graph, BLOCK)] == [
-        "Conv", "ReorderOutput", "Conv", "ReorderInput", "Conv"
-    ]  # fmt: skip
+        "Conv",
+        "ReorderOutput",
+        "Conv",
+        "ReorderInput",
+        "Conv",
+        "ReorderOutput",
+    ]
     depthwise = [conv("a", "x", 3, 32), conv("d", "a", 32, 32, groups=32)]
-    assert [k.call.kind for k in kernels(depthwise, BLOCK)] == ["conv", "dwconv"]
+    assert [k.call.kind for k in kernels(depthwise, BLOCK) if k.op == "Conv"] == ["conv", "dwconv"]
 
 
 def test_identity_is_removed_and_flatten_reads_plain():
@@ -112,3 +134,22 @@ def test_identity_is_removed_and_flatten_reads_plain():
         "Gemm",
     ]
     assert found[3].call is None and found[4].call.x == (1, 32, 10)
+
+
+def test_a_reduce_mean_over_the_map_runs_plain_as_a_pool():
+    """A squeeze-excite's mean as timm exports it (ReduceMean over H, W): reordered out and in."""
+    graph = [
+        conv("a", "x", 3, 32),
+        Node("m", "ReduceMean", ("a",), "m", (1, 32, 8, 8), (1, 32, 1, 1)),
+        Node("s", "Conv", ("m",), "s", (1, 32, 1, 1), (1, 32, 1, 1), (32, 32, 1, 1)),
+    ]
+    found = kernels(graph, BLOCK)
+    assert [k.op for k in found] == [
+        "Conv",
+        "ReorderOutput",
+        "ReduceMean",
+        "ReorderInput",
+        "Conv",
+        "ReorderOutput",
+    ]
+    assert found[2].call.kind == "avgpool" and found[2].call.x == (32, 64, 1, 64)
