@@ -139,7 +139,7 @@ DeviceRuntime = Annotated[
     typer.Option(
         "--runtime",
         help="The runtime whose kernels are calibrated: torch (eager) or onnxruntime "
-        "(needs only cnnprof[onnx], no torch).",
+        "(needs only onnx and onnxruntime, no torch).",
     ),
 ]
 Threads = Annotated[
