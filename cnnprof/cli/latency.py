@@ -325,8 +325,10 @@ def device(
 ) -> None:
     """Calibrate the device and show it: the roofs (matmul FLOP/s, convolution curves, copy
     bandwidth, per-op overhead) and the kernel models the predictor fits (cached per device,
-    runtime version, threads and dtype; --save writes them as a portable device profile).
-    --runtime onnxruntime times ONNX Runtime's kernels, and needs no torch."""
+    torch version, threads and dtype; --save writes them as a portable device profile).
+
+    --runtime onnxruntime times ONNX Runtime's kernels instead (cached per its version), and
+    needs no torch."""
     where, kind = device.value, dtype.value
     LatencySettings(device=where, threads=threads)  # checked when built
     check_dtype(kind, timed=True)
