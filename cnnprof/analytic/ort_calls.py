@@ -67,7 +67,7 @@ POOLS: Mapping[str, str] = MappingProxyType(
     }
 )
 # reductions over the map (a squeeze-excite's mean, as timm writes it): plain tensors only
-REDUCTIONS: Mapping[str, str] = MappingProxyType({"ReduceMean": "avgpool", "ReduceMax": "maxpool"})
+REDUCTIONS: Mapping[str, str] = MappingProxyType({"ReduceMean": "reduce", "ReduceMax": "reduce"})
 WINDOWED = frozenset({"MaxPool", "AveragePool"})  # pools that reorder a plain input into blocks
 LINEAR = frozenset({"Gemm", "MatMul", "FusedGemm", "FusedMatMul"})
 # nodes that copy their input's numbers elsewhere (costed as a reorder of their output)
@@ -173,22 +173,12 @@ CALLS: tuple[tuple[Collection[str], Callable[[Node], Call]], ...] = (
     (ACTIVATIONS, _act_call),
     (BINARY, _elementwise("add")),
     (MOVES, _elementwise("reorder")),
+    (frozenset({"BatchNormalization"}), _elementwise("norm")),  # on plain tensors
 )
 
 
-def _norm(node: Node, blocked: bool) -> Call:
-    """A BatchNormalization on its own: a 1×1 depthwise convolution on blocked tensors."""
-    if blocked:
-        batch, channels = node.in_shape[0], node.in_shape[1]
-        pixels = _elements(node.out_shape[2:])
-        return Call("dwconv", (batch, channels, pixels, 1, 1, lanes(channels)))
-    return Call("norm", (_elements(node.out_shape),))
-
-
-def _call(node: Node, blocked: bool) -> Call | None:
+def node_call(node: Node) -> Call | None:
     """The kernel a node (not a convolution) runs; None when no model covers it."""
-    if node.op == "BatchNormalization":
-        return _norm(node, blocked)
     return next((make(node) for ops, make in CALLS if node.op in ops), None)
 
 
@@ -300,6 +290,9 @@ class _Runtime:
         """What ONNX Runtime runs for ``node``, unless it was folded into a convolution."""
         if self.fold(node):
             return
+        if node.op == "BatchNormalization" and self.wants_blocked(node):
+            channels = node.in_shape[1]  # a 1×1 depthwise convolution on blocked tensors
+            node = replace(node, op="Conv", weight=(channels, 1, 1, 1))
         if node.op in CONV_OPS and node.weight:
             blocked = _blocked_conv(node, self.block)
             self.layout(node, blocked and _reads_blocked(node, self.block), blocked)
@@ -315,7 +308,7 @@ class _Runtime:
         self.layout(node, blocked)
         for op in SPLIT.get(node.op, (node.op,)):
             part = replace(node, op=op)
-            self.runs.append(Kernel(node.row or node.name, op, _call(part, blocked), (node.name,)))
+            self.runs.append(Kernel(node.row or node.name, op, node_call(part), (node.name,)))
 
 
 def _without_elided(nodes: Sequence[Node]) -> list[Node]:

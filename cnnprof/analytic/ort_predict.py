@@ -20,7 +20,7 @@ from cnnprof.analytic.roofline import layer_estimate
 from cnnprof.results.device import Peaks, Prediction, RowPrediction
 from cnnprof.results.profile import LayerCost, Profile
 
-SESSION_ROW = "(session)"  # the row a prediction charges the session's own cost to
+SESSION_ROW = "(session)"  # the row a prediction charges a session run's own cost to
 ACT_NODES: Mapping[int, tuple[str, ...]] = MappingProxyType(
     {1: ("Relu",), 2: ("Clip",), 4: ("Sigmoid",), 5: ("Sigmoid", "Mul")}
 )
@@ -166,8 +166,10 @@ def row_nodes(profile: Profile) -> tuple[tuple[Node, ...], tuple[str, ...]]:
 def predict_graph(
     found: Sequence[Kernel], profile: Profile, device: Peaks, apart: Sequence[str] = ()
 ) -> Prediction:
-    """The prediction from the kernels ONNX Runtime runs; rows of ``apart`` and kernels no
-    model covers are costed on the roofline (from the profile's row of the same path)."""
+    """The prediction from the kernels ONNX Runtime runs, each with what the session adds per
+    node (`Peaks.node_s`, which takes off the profiler's own cost in the samples), the run's own
+    cost in the last row; rows of ``apart`` and kernels no model covers are costed on the
+    roofline (from the profile's row of the same path)."""
     models = device.kernel_models()
     by_path = {row.path: row for row in profile.rows}
     seconds: dict[str, float] = {}
@@ -177,8 +179,11 @@ def predict_graph(
         seconds.setdefault(kernel.row, 0.0)
         count[kernel.row] = count.get(kernel.row, 0) + 1
         if kernel.call is not None and kernel.call.kind in models:
-            seconds[kernel.row] += kernel_seconds(models[kernel.call.kind], kernel.call.x)
-        elif kernel.op not in FREE and kernel.row not in uncovered:
+            own = kernel_seconds(models[kernel.call.kind], kernel.call.x)
+            seconds[kernel.row] += max(own + device.node_s, 0.0)
+        elif kernel.op in FREE:
+            seconds[kernel.row] += max(device.node_s, 0.0)
+        elif kernel.row not in uncovered:
             uncovered.append(kernel.row)
     rows = [RowPrediction(path, _op(by_path, path), s, count[path]) for path, s in seconds.items()]
     rows = [r for r in rows if r.path not in uncovered]
@@ -186,8 +191,7 @@ def predict_graph(
         row = by_path.get(path)
         guess = 0.0 if row is None else _roofline(row, profile, device)
         rows.append(RowPrediction(path, _op(by_path, path), guess, 0, on_roofline=True))
-    session = device.run_s + device.node_s * len(found)
-    rows.append(RowPrediction(SESSION_ROW, "session", max(session, 0.0), 0))
+    rows.append(RowPrediction(SESSION_ROW, "session", device.run_s, 0))
     return Prediction(
         profile.model, profile.batch, profile.dtype, device.device_name, device.threads, tuple(rows)
     )

@@ -106,6 +106,7 @@ TERMS: Mapping[str, Callable[[Sequence[float]], tuple[float, ...]]] = MappingPro
         "act": _act_terms,
         "add": _elementwise_terms,
         "reorder": _elementwise_terms,
+        "reduce": _pool_terms,
     }
 )
 

@@ -4,8 +4,8 @@ synthetic networks (`cnnprof.deploy.networks`) run in ONNX Runtime as a user's m
 ONNX Runtime's own profiler as the network runs it — the nodes after its rewrites, a convolution
 carrying its BatchNorm, activation and residual add — and one model fitted per kernel kind
 (`cnnprof.analytic.predictor.fit`). Each network is also run whole, without the profiler, as
-`cnnprof latency` times it; what a run takes beyond its nodes' kernels is fitted as a line over
-the nodes it runs (`Peaks.run_s` + `Peaks.node_s` per node).
+`cnnprof latency` times it: what a run takes beyond its nodes' kernels is a session's own cost
+per run (`Peaks.run_s`, timed on a graph of one tiny node) and per node (`Peaks.node_s`).
 
 A kernel's features are read from the profiler's record of the node (input, weight and output
 shapes), so they describe what ran, whatever the runtime fused. The draw is seeded: the same plan
@@ -15,7 +15,6 @@ gives the same networks everywhere.
 from __future__ import annotations
 
 import json
-import math
 import random
 import statistics
 import tempfile
@@ -26,24 +25,18 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from cnnprof.analytic.ort_calls import (
-    ACTIVATIONS,
-    BINARY,
-    FREE,
-    LINEAR,
-    MOVES,
-    POOLS,
-    Node,
-    conv_call,
-)
+from cnnprof.analytic.ort_calls import CONV_OPS, FREE, Node, conv_call, node_call
 from cnnprof.analytic.predictor import Call, fit
-from cnnprof.deploy.networks import Network, network
+from cnnprof.deploy.networks import OPSET, Network, network
 from cnnprof.deploy.ort_nodes import onnx_modules, onnxruntime_module
 from cnnprof.results.device import KernelModel
 from cnnprof.results.runtime import NODE_LIMIT
 
-MIN_LINE = 5  # networks the per-run and per-node line needs (fewer: per node only)
-POOL_WINDOW = 9  # the synthetic networks' max pool is 3×3 (the profiler records no attributes)
+RUN_PROBES = 50  # runs of a one-node graph that time a session's own cost per run
+# the synthetic networks' windows (the profiler records no attributes): 3×3 max, 2×2 average
+POOL_WINDOWS: Mapping[str, tuple[int, int]] = MappingProxyType(
+    {"MaxPool": (3, 3), "AveragePool": (2, 2)}
+)
 
 
 @dataclass(frozen=True)
@@ -51,7 +44,7 @@ class OrtPlan:
     """How many synthetic networks to time at each batch, and how often."""
 
     batches: tuple[int, ...] = (1, 8)
-    networks: tuple[int, ...] = (20, 3)  # per batch, in order
+    networks: tuple[int, ...] = (24, 3)  # per batch, in order
     warmup: int = 2  # untimed runs of each network before …
     passes: int = 4  # … its timed ones
     seed: int = 0
@@ -132,27 +125,19 @@ def _event_call(op: str, args: Mapping[str, Any]) -> Call | None:
     outs = [tuple(next(iter(s.values()))) for s in args.get("output_type_shape", [])]
     if not shapes or not outs or op in FREE:
         return None
-    node = Node(op, op, (), "", shapes[0], outs[0])
-    if op in ("Conv", "FusedConv") and len(shapes) > 1:
-        return conv_call(Node(op, op, (), "", shapes[0], outs[0], weight=shapes[1]))
-    if op in POOLS:
-        window = POOL_WINDOW if op in ("MaxPool", "AveragePool") else math.prod(shapes[0][2:])
-        x, y = shapes[0], outs[0]
-        return Call(POOLS[op], (x[0] * x[1], math.prod(x[2:]), math.prod(y[2:]), window))
-    if op in LINEAR:
-        return Call("linear", (math.prod(outs[0][:-1]), shapes[0][-1], outs[0][-1]))
-    if op in ACTIVATIONS:
-        return Call("act", (math.prod(outs[0]), ACTIVATIONS[op]))
-    kind = "add" if op in BINARY else "reorder" if op in MOVES else None
-    return None if kind is None else Call(kind, (math.prod(node.out_shape),))
+    weight = shapes[1] if op in CONV_OPS and len(shapes) > 1 else ()
+    node = Node(op, op, (), "", shapes[0], outs[0], weight, POOL_WINDOWS.get(op, ()))
+    return conv_call(node) if weight else node_call(node)
 
 
 @dataclass(frozen=True)
 class _Timed:
-    """One network's profiled nodes (call, median seconds, spread) and whole runs."""
+    """One network's profiled nodes (call, median seconds, spread), and what its whole runs take
+    beyond them."""
 
     nodes: tuple[tuple[Call | None, float, float], ...]
-    whole_s: float
+    gap_s: float  # median of a whole run less its modelled kernels' times, pass by pass
+    batch: int
 
 
 def _profiled(path: str, warmup: int) -> list[tuple[Call | None, list[float]]]:
@@ -177,38 +162,57 @@ def _time_network(net: Network, plan: OrtPlan, threads: int, folder: Path) -> _T
         "input": np.random.default_rng(0).standard_normal((net.batch, 3, 224, 224), np.float32)
     }
     profiled = _session(model, _options(threads, profile=str(folder / "profile")))
-    for _ in range(plan.warmup + plan.passes):
-        profiled.run(None, image)
-    nodes = []
-    for call, times in _profiled(profiled.end_profiling(), plan.warmup):
-        median = statistics.median(times)
-        low, high = min(times), max(times)
-        nodes.append((call, median, (high - low) / median if median else 0.0))
     plain = _session(model, _options(threads))
     runs = []
-    for index in range(plan.warmup + plan.passes):
+    for _ in range(plan.warmup + plan.passes):  # in turn: a change of load weighs on both
+        profiled.run(None, image)
         started = time.perf_counter()
         plain.run(None, image)
-        if index >= plan.warmup:
-            runs.append(time.perf_counter() - started)
-    return _Timed(tuple(nodes), statistics.median(runs))
+        runs.append(time.perf_counter() - started)
+    found = _profiled(profiled.end_profiling(), plan.warmup)
+    nodes = []
+    for call, times in found:
+        median = statistics.median(times)
+        nodes.append((call, median, (max(times) - min(times)) / median if median else 0.0))
+    modelled = [times for call, times in found if call is not None]
+    kernels = [sum(t) for t in zip(*modelled, strict=True)]
+    gaps = [whole - k for whole, k in zip(runs[plan.warmup :], kernels, strict=False)]
+    return _Timed(tuple(nodes), statistics.median(gaps) if gaps else 0.0, net.batch)
 
 
-def _overhead(timed: Sequence[_Timed]) -> tuple[float, float]:
-    """What a run adds to its nodes' profiled kernels, as a line over its node count: (seconds
-    per run, seconds per node). The profiler's own cost inside each kernel's time makes the
-    per-node term negative where it outweighs the session's."""
-    counts = [float(len(t.nodes)) for t in timed]
-    gaps = [t.whole_s - sum(s for _, s, _ in t.nodes) for t in timed]
-    run_s, node_s = (
-        0.0,
-        sum(g * n for g, n in zip(gaps, counts, strict=True)) / sum(n * n for n in counts),
+def run_cost(threads: int, runs: int = RUN_PROBES) -> float:
+    """Seconds a session's run takes beyond its nodes: the median run of a graph of one Relu on
+    one number (after as many untimed runs)."""
+    np, onnx = onnx_modules()
+    helper, floats = onnx.helper, onnx.TensorProto.FLOAT
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"], name="relu")],
+        "run",
+        [helper.make_tensor_value_info("x", floats, [1])],
+        [helper.make_tensor_value_info("y", floats, [1])],
     )
-    if len(timed) >= MIN_LINE and len(set(counts)) > 1:
-        slope, intercept = statistics.linear_regression(counts, gaps)
-        if intercept >= 0:
-            run_s, node_s = intercept, slope
-    return run_s, min(max(node_s, -NODE_LIMIT / 2), NODE_LIMIT / 2)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 9
+    session = _session(model, _options(threads))
+    feed = {"x": np.ones(1, np.float32)}
+    times = []
+    for index in range(2 * runs):
+        started = time.perf_counter()
+        session.run(None, feed)
+        if index >= runs:
+            times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def _node_cost(timed: Sequence[_Timed], run_s: float) -> float:
+    """What a run adds per node it runs (those that move no numbers among them) beyond its
+    modelled kernels' profiled times and ``run_s``: the median over the networks at the smallest
+    batch (at larger ones the runs' own noise outweighs it). Negative where the profiler's own
+    cost inside each kernel's time outweighs the session's."""
+    smallest = min(t.batch for t in timed)
+    per_node = [(t.gap_s - run_s) / len(t.nodes) for t in timed if t.batch == smallest and t.nodes]
+    node_s = statistics.median(per_node) if per_node else 0.0
+    return min(max(node_s, -NODE_LIMIT / 2), NODE_LIMIT / 2)
 
 
 def calibrate(
@@ -238,7 +242,8 @@ def calibrate(
         fit(kind, found, statistics.median(spreads[kind]))
         for kind, found in sorted(samples.items())
     )
-    run_s, node_s = _overhead(timed)
+    run_s = run_cost(threads)
+    node_s = _node_cost(timed, run_s)
     found = MappingProxyType({kind: tuple(v) for kind, v in samples.items()})
     seconds = time.monotonic() - started
     return OrtCalibrated(models, found, run_s, node_s, block, ort.__version__, seconds)

@@ -46,6 +46,20 @@ class Network:
         )
         return name
 
+    def _constant(self, values: tuple[float, ...] | float, dtype: str = "float32") -> str:
+        """An initializer holding ``values``, by name."""
+        np, onnx = onnx_modules()
+        name = self._name("k")
+        self.weights.append(onnx.numpy_helper.from_array(np.array(values, dtype), name))
+        return name
+
+    def norm(self) -> str:
+        """A BatchNormalization of the current tensor (not after a convolution: DenseNet's)."""
+        c = self.c
+        scales = [self._weight((c,)), self._weight((c,)), self._weight((c,))]
+        self.x = self.node("BatchNormalization", [self.x, *scales, self._weight((c,), 1.0)])
+        return self.x
+
     def node(self, op: str, inputs: list[str], **attributes: Any) -> str:
         """Append a node reading ``inputs``; its output's name."""
         _, onnx = onnx_modules()
@@ -57,31 +71,26 @@ class Network:
         return ACTIVATION_NODES[name](self, x)
 
     def conv(
-        self, out: int, kernel: int, stride: int = 1, groups: int = 1, act: bool = True
+        self,
+        out: int,
+        kernel: int,
+        stride: int = 1,
+        groups: int = 1,
+        act: bool = True,
+        norm: bool = True,
     ) -> str:
         """A convolution (depthwise when ``groups`` is the channels), BatchNorm, activation."""
         cin = self.c
         side = (self.side + 2 * (kernel // 2) - kernel) // stride + 1
         out, groups = conv_width(out, cin, kernel, groups, side)
         w = self._weight((out, cin // groups, kernel, kernel))
-        pads = [kernel // 2] * 4
-        x = self.node(
-            "Conv",
-            [self.x, w],
-            kernel_shape=[kernel, kernel],
-            strides=[stride, stride],
-            pads=pads,
-            group=groups,
-        )
-        norm = [
-            self._weight((out,)),
-            self._weight((out,)),
-            self._weight((out,)),
-            self._weight((out,), 1.0),
-        ]
-        x = self.node("BatchNormalization", [x, *norm])
+        shape = {"kernel_shape": [kernel, kernel], "strides": [stride, stride]}
+        self.x = self.node("Conv", [self.x, w], pads=[kernel // 2] * 4, group=groups, **shape)
         self.c, self.side = out, side
-        self.x = self.activation(x, self.act) if act else x
+        if norm:
+            self.norm()
+        if act:
+            self.x = self.activation(self.x, self.act)
         return self.x
 
     def add(self, shortcut: str, shape: tuple[int, int]) -> None:
@@ -93,7 +102,10 @@ class Network:
         """Global pool, 1×1 convolution down, activation, 1×1 up, gate, scale of the input."""
         c, x = self.c, self.x
         squeeze = max(8, c // self.rng.choice((4, 16)) // 8 * 8)
-        s = self.node("GlobalAveragePool", [x])
+        if self.rng.random() < 0.5:
+            s = self.node("GlobalAveragePool", [x])
+        else:  # the mean as timm writes it
+            s = self.node("ReduceMean", [x, self._constant((2, 3), "int64")], keepdims=1)
         s = self.node("Conv", [s, self._weight((squeeze, c, 1, 1)), self._weight((squeeze,))])
         s = self.activation(s, self.act)
         s = self.node("Conv", [s, self._weight((c, squeeze, 1, 1)), self._weight((c,))])
@@ -129,13 +141,7 @@ class Network:
 
 
 def _clip(net: Network, x: str) -> str:
-    np, onnx = onnx_modules()
-    low, high = net._name("lo"), net._name("hi")
-    net.weights += [
-        onnx.numpy_helper.from_array(np.array(0.0, np.float32), low),
-        onnx.numpy_helper.from_array(np.array(6.0, np.float32), high),
-    ]
-    return net.node("Clip", [x, low, high])
+    return net.node("Clip", [x, net._constant(0.0), net._constant(6.0)])
 
 
 ACTIVATION_NODES: Mapping[str, Callable[[Network, str], str]] = MappingProxyType(
@@ -183,8 +189,25 @@ def _basic(net: Network, out: int, stride: int) -> None:
     net.x = net.activation(net.x, net.act)
 
 
+def _dense(net: Network, out: int, stride: int) -> None:
+    """DenseNet: where the map halves, a transition (BatchNorm, activation, 1×1 convolution, 2×2
+    average pool); else a dense layer (BatchNorm, activation, 1×1 convolution to 4× the growth
+    with its BatchNorm and activation, 3×3 to the growth) concatenated to its input."""
+    block_input, c = net.x, net.c
+    net.x = net.activation(net.norm(), net.act)
+    if stride == 2:
+        net.conv(out, 1, norm=False, act=False)
+        pool = {"kernel_shape": [2, 2], "strides": [2, 2]}
+        net.x, net.side = net.node("AveragePool", [net.x], **pool), net.side // 2
+        return
+    growth = net.rng.choice((16, 32))
+    net.conv(4 * growth, 1)
+    net.conv(growth, 3, norm=False, act=False)
+    net.x, net.c = net.node("Concat", [block_input, net.x], axis=1), c + net.c
+
+
 BLOCKS: Mapping[str, Callable[[Network, int, int], None]] = MappingProxyType(
-    {"inverted": _inverted, "bottleneck": _bottleneck, "basic": _basic}
+    {"inverted": _inverted, "bottleneck": _bottleneck, "basic": _basic, "dense": _dense}
 )
 
 
@@ -194,7 +217,7 @@ def network(rng: random.Random, batch: int) -> Network:
     net.conv(channels(rng, 16, 64), rng.choices((3, 7), (3, 1))[0], 2)
     if rng.random() < 0.3:
         net.pool()
-    block = BLOCKS[rng.choices(tuple(BLOCKS), (2, 1, 1))[0]]
+    block = BLOCKS[rng.choices(tuple(BLOCKS), (4, 2, 2, 1))[0]]
     first = True
     for side in SIDES:
         if net.side < side:

@@ -190,6 +190,7 @@ KERNEL_FEATURES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "act": ("elements", "flops"),  # flops: per element (the activation's definition)
         "add": ("elements",),
         "reorder": ("elements",),  # ONNX Runtime: a tensor to or from its blocked layout
+        "reduce": ("planes", "in_pixels", "out_pixels", "kernel"),  # … a mean over the map
     }
 )
 # How many work terms each kind's line is fitted over (`cnnprof.analytic.predictor.TERMS`).
@@ -205,6 +206,7 @@ KERNEL_TERMS: Mapping[str, int] = MappingProxyType(
         "act": 3,
         "add": 2,
         "reorder": 2,
+        "reduce": 4,
     }
 )
 RECORD_LIMIT = 16 * 2**20  # bytes of a device record read back (a thorough one holds ~1 MB)
