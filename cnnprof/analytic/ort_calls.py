@@ -279,7 +279,10 @@ class _Runtime:
         inputs_blocked = bool(node.inputs) and all(name in self.blocked for name in node.inputs)
         if node.op in PLAIN_ACTIVATIONS:
             return False
-        if node.op in ACTIVATIONS or node.op == "Concat":
+        if node.op == "Concat":  # of whole blocks only
+            widths = [self.shapes.get(name, node.in_shape)[1:2] for name in node.inputs]
+            return inputs_blocked and all(w and w[0] % self.block == 0 for w in widths)
+        if node.op in ACTIVATIONS:
             return inputs_blocked
         if node.op in BINARY:
             shapes = {self.shapes.get(name, node.in_shape) for name in node.inputs}
