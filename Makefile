@@ -11,6 +11,8 @@ BENCH_STAMP := $(BENCH)/.installed
 ZOO    ?= .venv-zoo
 ZOO_STAMP := $(ZOO)/.installed
 ZOO_PINS  ?= torch==2.14.1 torchvision==0.29.1 timm==1.0.31
+# The zoo's ONNX pass: export (onnxscript for the dynamo exporter), count and run the files.
+ZOO_ONNX  ?= onnx onnxscript onnxruntime
 
 .PHONY: install test demo lint bench zoo clean
 
@@ -52,6 +54,7 @@ bench: install $(BENCH_STAMP)
 $(ZOO_STAMP):
 	test -x $(ZOO)/bin/python || $(PYTHON) -m venv $(ZOO)
 	$(ZOO)/bin/python -m pip install -q $(ZOO_PINS)
+	$(ZOO)/bin/python -m pip install -q $(ZOO_ONNX)
 	$(ZOO)/bin/python -m pip install -q -e .
 	touch $(ZOO_STAMP)
 

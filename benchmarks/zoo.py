@@ -14,22 +14,29 @@ torch on at least 50 timm CNNs; the leaf-formula walk against the default on eac
   it declares is the one counted (timm's ``pretrained_cfg``, torchvision's default weights);
   judged against the figure at that input, and its JSON ``output`` against the shape(s) the
   forward returns.
+- onnx: every model once more exported with cnnprof's export (torch's TorchScript exporter) and
+  counted from the file's graph against its torch count: MACs equal, params equal or fewer by
+  exactly the BatchNorm parameters the exporter folded; each miss says why. Needs onnx and
+  onnxscript (``make zoo`` installs them).
 
 A model is "exact" when params and MACs match (to the published precision), "within 1 %" when
 both are within 1 %, "wrong" otherwise, "failed" when cnnprof refused or raised. Weights are never
 downloaded. Needs torch, torchvision and timm (``make zoo`` builds that environment)::
 
     make zoo ZOO=/path/to/venv      # or: .venv-zoo/bin/python benchmarks/zoo.py [--only NAME]
+    .venv-zoo/bin/python benchmarks/zoo.py --onnx-only --only resnet18    # the ONNX pass alone
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import timm
 import torch
@@ -38,6 +45,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from cnnprof.api import Request
 from cnnprof.api.count import cross_check
+from cnnprof.api.export import export
 from cnnprof.api.sources import OutsideSource, resolve
 from cnnprof.empirical.inputs import fixed_seed, shape_of
 from cnnprof.errors import CnnprofError
@@ -470,6 +478,99 @@ def summary(outcomes: list[Outcome]) -> str:
     )
 
 
+@dataclass(frozen=True)
+class OnnxOutcome:
+    """A model exported and counted from its file: "exact" (params and MACs equal), "folded"
+    (MACs equal, params fewer by exactly the BatchNorm folded), "differs" or "failed"."""
+
+    reference: str
+    args: tuple[tuple[str, object], ...]
+    verdict: str = "failed"
+    macs: str = ""
+    params: str = ""
+    seconds: float = 0.0
+    note: str = ""
+
+
+def run_onnx(case: Case, folder: str) -> OnnxOutcome:
+    """``case``'s model exported into ``folder`` and its file counted against the torch count."""
+    start = time.perf_counter()
+    request = Request(case.reference, input=case.inputs, args=dict(case.args))
+    path = Path(folder) / "model.onnx"
+    try:
+        check = export(request, path)
+    except CnnprofError as exc:
+        note = str(exc)[:160]
+        return OnnxOutcome(
+            case.reference, case.args, seconds=time.perf_counter() - start, note=note
+        )
+    except Exception as exc:  # a bug in cnnprof: the pass goes on and the table says so
+        note = f"BUG {type(exc).__name__}: {exc}"[:160]
+        return OnnxOutcome(
+            case.reference, case.args, seconds=time.perf_counter() - start, note=note
+        )
+    finally:
+        path.unlink(missing_ok=True)
+    macs, params, folded = (
+        check.macs_difference,
+        check.params_difference,
+        check.exported.folded_params,
+    )
+    verdict = "differs" if not check.agree else "exact" if params == 0 else "folded"
+    missing = "; ".join(check.file.missing)
+    return OnnxOutcome(
+        case.reference,
+        case.args,
+        verdict,
+        "=" if macs == 0 else f"{macs:+,}",
+        "=" if params == 0 else f"-{params:,} (folded {folded:,})",
+        time.perf_counter() - start,
+        missing[:160],
+    )
+
+
+def onnx_pass(cases: list[Case]) -> list[OnnxOutcome]:
+    """Each model (with its pretrained arguments, at its first case's input) exported once."""
+    models: dict[tuple[str, tuple], Case] = {}
+    for case in cases:
+        models.setdefault((case.reference, case.args), case)
+    done = []
+    with tempfile.TemporaryDirectory(prefix="cnnprof-zoo-") as folder:
+        for case in models.values():
+            done.append(run_onnx(case, folder))
+            print(onnx_table(done[-1:]).splitlines()[-1], flush=True, file=sys.stderr)
+    return done
+
+
+def onnx_table(done: list[OnnxOutcome]) -> str:
+    lines = [f"{'model':<42} {'verdict':<8} {'MACs':<14} {'params':<26} {'s':>6}  note"]
+    for o in done:
+        name = o.reference + "".join(f" {k}={v}" for k, v in o.args)
+        lines.append(
+            f"{name[:42]:<42} {o.verdict:<8} {o.macs:<14} {o.params:<26} {o.seconds:6.1f}  {o.note}"
+        )
+    return "\n".join(lines)
+
+
+def onnx_summary(done: list[OnnxOutcome]) -> str:
+    counts = {v: sum(o.verdict == v for o in done) for v in ("exact", "folded", "differs")}
+    failed = [o for o in done if o.verdict == "failed"]
+    named = "".join(f"\n  failed: {o.reference}: {o.note}" for o in failed)
+    differs = "".join(
+        f"\n  differs: {o.reference}: MACs {o.macs}, params {o.params}"
+        for o in done
+        if o.verdict == "differs"
+    )
+    exported = len(done) - len(failed)
+    macs_equal = sum(o.macs == "=" for o in done if o.verdict != "failed")
+    return (
+        f"onnx: {exported} exported · {macs_equal} MACs equal · params equal {counts['exact']}, "
+        f"folded-only {counts['folded']} · {counts['differs']} differ · {len(failed)} failed"
+        + differs
+        + named
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", help="only models whose name contains this")
@@ -477,11 +578,17 @@ def main() -> int:
     parser.add_argument(
         "--defaults-only", action="store_true", help="only the pass with no input given"
     )
+    parser.add_argument("--onnx-only", action="store_true", help="only the ONNX export pass")
     options = parser.parse_args()
     warnings.filterwarnings("ignore")
     cases = list(torchvision_cases(options.only))
     if not options.skip_timm:
         cases += list(timm_cases(options.only))
+    if options.onnx_only:
+        done_onnx = onnx_pass(cases)
+        print(onnx_table(done_onnx))
+        print(onnx_summary(done_onnx))
+        return 0
     if not options.defaults_only:
         outcomes = []
         for case in cases:
@@ -497,6 +604,10 @@ def main() -> int:
     done = defaults_pass(cases)
     print(default_table(done))
     print(default_summary(done))
+    if not options.defaults_only:
+        done_onnx = onnx_pass(cases)
+        print(onnx_table(done_onnx))
+        print(onnx_summary(done_onnx))
     return 0
 
 

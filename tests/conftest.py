@@ -19,9 +19,9 @@ from typer.testing import CliRunner, Result
 
 from cnnprof.cli import app
 
-# Tests live in one folder per stage (arch, results, analytic, empirical, api, cli); a test module
-# may borrow a fixture-building helper from another stage's module by its (unique) name.
-STAGES = ("arch", "results", "analytic", "empirical", "api", "cli")
+# Tests live in one folder per stage (arch, results, analytic, empirical, deploy, api, cli); a test
+# module may borrow a fixture-building helper from another stage's module by its (unique) name.
+STAGES = ("arch", "results", "analytic", "empirical", "deploy", "api", "cli")
 for _stage in STAGES:
     _folder = str(Path(__file__).parent / _stage)
     if _folder not in sys.path:

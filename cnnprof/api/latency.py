@@ -3,6 +3,7 @@ predict on its roofs. torch is reached only through `sources`."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -16,7 +17,7 @@ from cnnprof.analytic.roofline import estimate
 from cnnprof.api.kinds import Source
 from cnnprof.api.ort_device import check_runtime, kernel_prediction
 from cnnprof.api.request import Request
-from cnnprof.api.sources import device_peaks, peaks_cache, resolve, this_machine, time_models
+from cnnprof.api.sources import device_peaks, peaks_cache, resolve, this_machine
 from cnnprof.errors import OptionError, OutOfTime
 from cnnprof.protocol.interleave import measure_interleaved
 from cnnprof.results.device import (
@@ -129,10 +130,17 @@ def measure_together(
     needs: str = "--latency",
 ) -> Interleaved:
     """The requests' models measured in one run, interleaved round by round (see
-    `Interleaved`), so that a change of load weighs on all alike."""
-    return time_models(
-        [resolve(r) for r in requests], settings or LatencySettings(), progress, needs
-    )
+    `Interleaved`), so that a change of load weighs on all alike; in ``settings.runtime``, on
+    ``settings.device``, with random weights (a module the caller gave is copied first), within
+    the settings' budget for each model; the models' own code is stopped there."""
+    settings = settings or LatencySettings()
+    sources = [resolve(r) for r in requests]
+    deadline = Deadline(settings.budget * len(sources))
+    contenders = [s.contender(settings.device, needs, settings.runtime) for s in sources]
+    with contextlib.ExitStack() as guests:
+        for source in sources:
+            guests.enter_context(source.running(deadline.left()))
+        return measure_interleaved(contenders, settings, deadline, progress)
 
 
 def measure_runtimes(
@@ -302,8 +310,9 @@ class Machine:
 
     device_name: Callable[[str], str]  # "cpu" / "cuda" / "mps" → what the hardware is called
     threads: int
-    measure: Callable[[Request, str], Timing]  # (what to measure, device) → Timing
-    together: Callable[[Sequence[Request], str], Interleaved]  # (models, device) → interleaved
+    measure: Callable[[Request, str, str], Timing]  # (what to measure, device, runtime) → Timing
+    # (models, device, runtime) → interleaved
+    together: Callable[[Sequence[Request], str, str], Interleaved]
 
 
 def machine(
@@ -313,13 +322,25 @@ def machine(
     measurement reports to; ``needs`` names the use in the message when torch is missing."""
     device_name, threads = this_machine(needs)
 
-    def run(req: Request, device: str) -> Timing:
+    def run(req: Request, device: str, runtime: str = TORCH) -> Timing:
+        settings = LatencySettings(
+            device=device, threads=_threads(runtime, threads), runtime=runtime
+        )
         with progress(req.label) as report:
-            return measure(req, LatencySettings(device=device), report, needs)
+            return measure(req, settings, report, needs)
 
-    def interleaved(requests: Sequence[Request], device: str) -> Interleaved:
+    def interleaved(requests: Sequence[Request], device: str, runtime: str = TORCH) -> Interleaved:
         label = " and ".join(r.label for r in requests) + ", interleaved"
+        settings = LatencySettings(
+            device=device, threads=_threads(runtime, threads), runtime=runtime
+        )
         with progress(label) as report:
-            return measure_together(requests, LatencySettings(device=device), report, needs)
+            return measure_together(requests, settings, report, needs)
 
     return Machine(device_name, threads, run, interleaved)
+
+
+def _threads(runtime: str, torch_threads: int) -> int | None:
+    """A check's threads under ``runtime``: ONNX Runtime gets torch's count, so that a record
+    states the threads a check on this machine compares."""
+    return None if runtime == TORCH else torch_threads

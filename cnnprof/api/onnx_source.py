@@ -19,6 +19,7 @@ from cnnprof.results.profile import CrossCheck, Profile
 
 if TYPE_CHECKING:
     from cnnprof.protocol.interleave import Contender
+    from cnnprof.results.export import Exported
     from cnnprof.results.timing import Deadline, LatencySettings, Timing
     from cnnprof.results.training import MeasuredStep
     from cnnprof.results.vocab import Progress
@@ -79,6 +80,12 @@ class OnnxSource:
     def _refuse(self, what: str) -> NoReturn:
         raise OptionError(f"{what}; {self.request.name} is an ONNX file, {ONNX_COUNTED}")
 
+    def _untimed(self, needs: str) -> NoReturn:
+        raise OptionError(
+            f"{needs or 'latency'}: {self.request.name} is an ONNX file; it is timed under "
+            "ONNX Runtime (--runtime onnxruntime), not as a torch module"
+        )
+
     def counted(self, counter: str) -> Profile:
         self._refuse(f"--empirical runs a torch module (--counter {counter})")
 
@@ -118,13 +125,17 @@ class OnnxSource:
         from cnnprof.results.timing import ONNXRUNTIME
 
         if runtime != ONNXRUNTIME:
-            self._refuse(f"--runtime {runtime} {TIMED}")
+            self._untimed(f"{needs or 'latency'} --runtime {runtime}")
         from cnnprof.api.runtimes import onnx_model
 
         return onnx_model(self, str(self.request.model), device, needs or "cnnprof latency")
 
+    def exported(self, exporter: str = "torchscript", opset: int | None = None) -> Exported:
+        """The file itself with its weights (``exporter`` and ``opset`` export a torch model)."""
+        from cnnprof.deploy.tag import given
 
-# Why an ONNX file is not timed here, and where it is.
-TIMED = "runs a torch module; time an ONNX file with --runtime onnxruntime"
+        return given(self.request.model)
+
+
 # What an ONNX file's count is, for refusals of what needs a torch module.
 ONNX_COUNTED = "counted from its graph by formula alone (no torch module to run)"

@@ -17,14 +17,14 @@ import copy
 import functools
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from math import prod
 from typing import TYPE_CHECKING, Any
 
 from cnnprof.analytic.engine import profile as analytic_profile
-from cnnprof.api.export import Exporting
+from cnnprof.api.exporting import Exporting
 from cnnprof.api.kinds import Kind, Source
 from cnnprof.api.onnx_source import OnnxSource
 from cnnprof.api.request import Request, one_image
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from cnnprof.empirical.recorder import MetaFailed
     from cnnprof.protocol.interleave import Contender
     from cnnprof.results.device import DeviceQuery, Peaks
-    from cnnprof.results.interleaved import Interleaved
     from cnnprof.results.timing import Deadline, LatencySettings, Timing
     from cnnprof.results.training import MeasuredStep
 
@@ -449,28 +448,6 @@ def resolve(request: Request) -> Source:
 
 
 # --- the other doors into empirical/, each behind the torch gate --------------------------------
-
-
-def time_models(
-    sources: Sequence[Source],
-    settings: LatencySettings,
-    progress: Progress | None,
-    needs: str,
-    *,
-    deadline: Deadline | None = None,
-) -> Interleaved:
-    """The sources' models timed together, interleaved round by round on ``settings.device``
-    (random weights; a module the caller gave is copied first), within ``deadline`` (default:
-    the settings' budget for each model, from now); the models' own code is stopped there."""
-    from cnnprof.protocol.interleave import measure_interleaved
-    from cnnprof.results.timing import Deadline
-
-    deadline = deadline or Deadline(settings.budget * len(sources))
-    contenders = [source.contender(settings.device, needs) for source in sources]
-    with contextlib.ExitStack() as guests:
-        for source in sources:
-            guests.enter_context(source.running(deadline.left()))
-        return measure_interleaved(contenders, settings, deadline, progress)
 
 
 def device_peaks(

@@ -124,6 +124,14 @@ COMMANDS: Mapping[str, Command] = MappingProxyType(
                 "bandwidth) + per-op overhead, from `cnnprof device`)."
             ),
         ),
+        "export": Command(
+            module="cnnprof.cli.export",
+            function="export",
+            summary=(
+                "Write MODEL as an ONNX file with torch's exporter and count the file against "
+                "the model."
+            ),
+        ),
         "device": Command(
             module="cnnprof.cli.latency",
             function="device",
@@ -270,6 +278,10 @@ EXAMPLES = {
     "latency": (
         "cnnprof latency mobilenet --layers",
         "cnnprof latency resnet50 --device cuda --batch 8 --dtype float16",
+    ),
+    "export": (
+        "cnnprof export mobilenet -o mobilenet.onnx",
+        "cnnprof export timm:resnet18 -o resnet18.onnx --exporter dynamo --format json",
     ),
     "device": ("cnnprof device", "cnnprof device --refresh --threads 1"),
 }

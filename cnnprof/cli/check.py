@@ -20,6 +20,7 @@ from cnnprof.cli.options import (
     FormatOpt,
     InputOpt,
     Output,
+    Runtime,
     Timeout,
     check_output,
     emit,
@@ -74,6 +75,7 @@ def snapshot(
     timeout: Timeout = DEFAULT_TIMEOUT,
     output: Output = None,
     force: Force = False,
+    runtime: Runtime = "torch",
 ) -> None:
     """Write a versioned JSON baseline of each model's counts (for `cnnprof check`); --input
     and --arg go to the outside models and are recorded with them. --device-profile records
@@ -94,6 +96,7 @@ def snapshot(
         machine=here,
         reference=reference,
         device_profile=device_profile,
+        runtime=runtime,
     )
     emit(to_json(baseline), output, force)
 

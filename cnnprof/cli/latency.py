@@ -31,6 +31,7 @@ from cnnprof.cli.options import (
     Output,
     PlotOpt,
     RunOptions,
+    Runtime,
     Sort,
     Threads,
     Timeout,
@@ -99,10 +100,7 @@ MEASUREMENT_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("layers", Annotated[bool, typer.Option(
         "--layers", "-l", help="Time every row (forward hooks).")], False),
     ("allocator", Allocator, AllocatorName.steady),
-    ("runtime", Annotated[str, typer.Option(
-        "--runtime", help="What runs the model: torch (eager), onnxruntime (a model that is not "
-        "ONNX is exported in memory first), or torch,onnxruntime: both interleaved, and "
-        "ONNX Runtime's time over eager's.")], "torch"),
+    ("runtime", Runtime, "torch"),
 )
 # fmt: on
 # The options a prediction for a device profile uses too; the others belong to a measurement.

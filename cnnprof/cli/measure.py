@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import typer
+
 from cnnprof.api import latency
 from cnnprof.api.request import Request
+from cnnprof.cli.options import refuse
 from cnnprof.render.progress import progress_bar
-from cnnprof.results.timing import LatencySettings, Timing
+from cnnprof.report.runtime import runtime_line
+from cnnprof.results.timing import TORCH, LatencySettings, Timing
 
 
 def measure(req: Request, layers: bool = False, device: str = "cpu", position: str = "") -> Timing:
@@ -18,15 +22,38 @@ def measure(req: Request, layers: bool = False, device: str = "cpu", position: s
         return latency.measure(req, settings, progress, needs="--latency")
 
 
-def measure_together(requests: Sequence[Request], device: str = "cpu") -> tuple[Timing, ...]:
+def measure_together(
+    requests: Sequence[Request], device: str = "cpu", runtime: str = TORCH
+) -> tuple[Timing, ...]:
     """The requests' models measured in one run, interleaved round by round, so that a change of
-    load weighs on all alike and their ranking holds; one progress bar for them all."""
+    load weighs on all alike and their ranking holds; one progress bar for them all. In a
+    runtime other than torch, a note says which (and how a model became ONNX)."""
     label = f"{len(requests)} models, interleaved"
+    settings = LatencySettings(device=device, runtime=runtime)
     with progress_bar(label) as progress:
-        measured = latency.measure_together(
-            requests, LatencySettings(device=device), progress, needs="--latency"
-        )
+        measured = latency.measure_together(requests, settings, progress, needs="--latency")
+    first = measured.timings[0]
+    if runtime != TORCH:
+        how = f"; {first.export}" if first.export else ""
+        typer.echo(f"cnnprof: note: latency measured in {runtime_line(first)}{how}", err=True)
     return measured.timings
+
+
+def one_runtime(text: str, latency: bool) -> str:
+    """``--runtime`` of a command that measures several models: one runtime, and only with
+    --latency (one line otherwise)."""
+    from cnnprof.api.runtimes import runtimes
+
+    chosen = runtimes(text)
+    if len(chosen) > 1:
+        refuse(
+            f"--runtime {text}",
+            "this command measures in one runtime; `cnnprof latency MODEL --runtime "
+            "torch,onnxruntime` gives one model's ratio between them",
+        )
+    if chosen[0] != TORCH and not latency:
+        refuse(f"--runtime {text}", "runs the models --latency measures: add --latency")
+    return chosen[0]
 
 
 def machine(needs: str = "latency in a check") -> latency.Machine:

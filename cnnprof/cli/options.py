@@ -103,6 +103,15 @@ MaxDepth = Annotated[
     ),
 ]
 Latency = Annotated[bool, typer.Option("--latency", help="Also measure latency on this CPU.")]
+Runtime = Annotated[
+    str,
+    typer.Option(
+        "--runtime",
+        help="What runs the model when it is timed: torch (eager) or onnxruntime (a model "
+        "that is not ONNX is exported in memory first); `latency` also takes "
+        "torch,onnxruntime: both interleaved, and ONNX Runtime's time over eager's.",
+    ),
+]
 DeviceProfileOpt = Annotated[
     str | None,
     typer.Option(

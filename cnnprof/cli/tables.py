@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,6 +21,7 @@ from cnnprof.cli.options import (
     Model,
     Output,
     PlotOpt,
+    Runtime,
     emit,
     parse_input,
 )
@@ -55,6 +57,7 @@ def compare(
     output: Output = None,
     force: Force = False,
     plot: PlotOpt = None,
+    runtime: Runtime = "torch",
 ) -> None:
     """Models side by side: params, MACs, FLOPs, memory, published top-1, ratios to a baseline.
     --input and --arg go to the outside models among them. --latency measures them here,
@@ -69,7 +72,7 @@ def compare(
         device_profile=device_profile,
         input=parse_input(input),
         args=parse_args(arg),
-        measure=_together(latency),
+        measure=_together(latency, runtime),
     )
     _emit(result, View(format=fmt.value), output, force, plot)
 
@@ -175,13 +178,15 @@ def _sweep_view(fmt: Format, metric: str) -> View:
     return View(format=fmt.value, metric=metric)
 
 
-def _together(latency: bool) -> Measure | None:
-    """For --latency: every model measured in one run, interleaved, with a progress bar."""
-    if not latency:
+def _together(latency: bool, runtime: str = "torch") -> Measure | None:
+    """For --latency: every model measured in one run, interleaved, with a progress bar, in
+    ``runtime``."""
+    if not latency and runtime == "torch":
         return None
-    from cnnprof.cli.measure import measure_together
+    from cnnprof.cli.measure import measure_together, one_runtime
 
-    return measure_together
+    chosen = one_runtime(runtime, latency)
+    return measure_together if chosen == "torch" else partial(measure_together, runtime=chosen)
 
 
 def _check_plot(plot: Path | None, force: bool, output: Path | None) -> None:

@@ -89,7 +89,7 @@ def _gemm(node: Node, graph: Graph) -> Work:
     m, k = (a[1], a[0]) if node.attr("transA", 0) else (a[0], a[1])
     n = b[0] if node.attr("transB", 0) else b[1]
     bias = m * n if _has(node, 2) else 0
-    op = "fc" if node.inputs[1] in graph.initializers else "functional"
+    op = "fc" if graph.held(node.inputs[1]) else "functional"
     return _work(op, m * k * n, mac=2 * m * k * n, bias=bias)
 
 
@@ -97,8 +97,25 @@ def _matmul(node: Node, graph: Graph) -> Work:
     """Each output element is a dot product over A's last dim."""
     k = graph.shape(node.inputs[0])[-1]
     macs = out_elements(node, graph) * k
-    op = "fc" if any(name in graph.initializers for name in node.inputs[:2]) else "functional"
+    op = "fc" if any(graph.held(name) for name in node.inputs[:2]) else "functional"
     return _work(op, macs, mac=2 * macs)
+
+
+def _attention(node: Node, graph: Graph) -> Work:
+    """ONNX's fused Attention (opset 23): Q·Kᵀ and P·V per query head, as torch's fused
+    attention kernels are counted (`FUSED_MACS`), and a softmax per score. Q, K, V are 4-D
+    (batch, heads, length, head size) or 3-D (batch, length, heads · head size)."""
+    q, k, v = (graph.shape(name) for name in node.inputs[:3])
+    if len(q) == 4:
+        batch, heads, length, size = q
+        source, value_size = k[-2], v[-1]
+    else:
+        heads, kv_heads = int(node.attr("q_num_heads")), int(node.attr("kv_num_heads"))
+        batch, length, size = q[0], q[1], q[2] // heads
+        source, value_size = k[1], v[2] // kv_heads
+    scores = batch * heads * length * source
+    macs = scores * (size + value_size)
+    return _work("attention", macs, mac=2 * macs, act=SOFTMAX_FLOPS * scores)
 
 
 def _per_output(op: str, category: str, per: int) -> Callable[[Node, Graph], Work]:
@@ -158,12 +175,14 @@ FORMULAS: Mapping[str, Formula] = MappingProxyType({
     "ConvTranspose": Formula(_conv_transpose, MappingProxyType({1: "weight", 2: "bias"})),
     "Gemm": Formula(_gemm, MappingProxyType({1: "weight", 2: "bias"})),
     "MatMul": Formula(_matmul, MappingProxyType({0: "weight", 1: "weight"})),
+    "Attention": Formula(_attention),
     "BatchNormalization": Formula(
         _per_output("norm", "norm", NORM_FLOPS["bn"]),
         MappingProxyType({**NORM, 3: "buffer", 4: "buffer"}),
     ),
     "LayerNormalization": Formula(_per_output("layernorm", "norm", LAYER_NORM_FLOPS), NORM),
-    "GroupNormalization": Formula(_per_output("norm", "norm", LAYER_NORM_FLOPS), NORM),
+    # onnx infers no shape for GroupNormalization (a function op): its input's is its output's
+    "GroupNormalization": Formula(_per_input("norm", "norm", LAYER_NORM_FLOPS), NORM),
     "InstanceNormalization": Formula(_per_output("norm", "norm", LAYER_NORM_FLOPS), NORM),
     "LRN": Formula(_lrn),
     "Relu": _act("relu", ACT_FLOPS["relu"]),
@@ -195,7 +214,6 @@ FORMULAS: Mapping[str, Formula] = MappingProxyType({
     "Mul": Formula(_per_output("functional", "scale", 1)),
     "Div": Formula(_per_output("functional", "scale", 1)),
     "Resize": Formula(_resize, operands=frozenset({1, 2, 3})),
-    "Upsample": Formula(_resize, operands=frozenset({1})),
     "CumSum": Formula(_per_input("functional", "other"), operands=frozenset({1})),
     "TopK": Formula(_per_input("functional", "other"), operands=frozenset({1})),
     "ArgMax": Formula(_per_input("functional", "other")),

@@ -46,8 +46,11 @@ def per_image(dims: tuple[int, ...], batch: int) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class Holdings:
-    """Which initializers are parameters (name → the node that first uses it and its role:
-    weight, bias, norm or buffer) and which are constants (settings, indices, scalars)."""
+    """Which values read from initializers are parameters (value name → the node that first
+    uses it and its role: weight, bias, norm or buffer) and which initializers are constants
+    (settings, indices, scalars). A value is an initializer or an Identity of one: torch's
+    exporter writes parameters of equal values once and each other one as such an Identity, so
+    each stands for a parameter of its own (a tied weight is the same initializer read twice)."""
 
     roles: Mapping[str, tuple[str, str]]
     constants: tuple[tuple[str, int], ...]
@@ -55,7 +58,7 @@ class Holdings:
 
 def _role(node: Node, index: int, graph: Graph) -> str | None:
     """The role of the initializer at ``node``'s input ``index``; None: a constant."""
-    tensor = graph.initializers[node.inputs[index]]
+    tensor = graph.initializers[graph.held(node.inputs[index]) or ""]
     formula = FORMULAS.get(node.op_type) if node.domain in DEFAULT_DOMAINS else None
     if formula is not None and index in formula.roles:
         return formula.roles[index]
@@ -66,17 +69,21 @@ def _role(node: Node, index: int, graph: Graph) -> str | None:
 
 
 def holdings(graph: Graph) -> Holdings:
-    """Each initializer's role: a parameter where any node uses it as one (held by the first
-    such node), else a constant (an initializer no node reads is one too)."""
+    """Each value read from an initializer: a parameter where any node uses it as one (held by
+    the first such node); initializers no parameter reads are constants (one no node reads
+    too)."""
     roles: dict[str, tuple[str, str]] = {}
     for node in graph.nodes:
-        for index, name in enumerate(node.inputs):
-            if name in graph.initializers and name not in roles:
+        if node.outputs and node.outputs[0] in graph.aliases:
+            continue  # an Identity of an initializer: its readers say what it is
+        for index, value in enumerate(node.inputs):
+            if graph.held(value) is not None and value not in roles:
                 role = _role(node, index, graph)
                 if role is not None:
-                    roles[name] = (node.name, role)
+                    roles[value] = (node.name, role)
+    used = {graph.held(value) for value in roles}
     constants = tuple(
-        (name, tensor.elements) for name, tensor in graph.initializers.items() if name not in roles
+        (name, tensor.elements) for name, tensor in graph.initializers.items() if name not in used
     )
     return Holdings(frozen(roles), constants)
 
@@ -84,7 +91,7 @@ def holdings(graph: Graph) -> Holdings:
 def _shape_at(graph: Graph, names: Sequence[str]) -> Shape:
     """The per-image shape of the first of ``names`` that is an activation with known dims."""
     for name in names:
-        if name and name not in graph.initializers and graph.known(name):
+        if name and graph.held(name) is None and graph.known(name):
             return shape_of(per_image(graph.shape(name), graph.batch))
     return Shape(0, 0, 0)
 
@@ -122,6 +129,12 @@ def _qualified(node: Node) -> str:
     return node.op_type if node.domain in DEFAULT_DOMAINS else f"{node.domain}::{node.op_type}"
 
 
+def _on_constants(node: Node, graph: Graph) -> bool:
+    """Arithmetic on constants alone (shape arithmetic), which a runtime folds before it runs."""
+    outputs = [o for o in node.outputs if o]
+    return bool(outputs) and all(o in graph.folded for o in outputs)
+
+
 def count_nodes(graph: Graph, hold: Holdings) -> Counted:
     """Every node costed, free, or unsupported (no formula, a custom domain, or dims shape
     inference could not tell); a node that holds parameters is a row whatever it is."""
@@ -133,10 +146,12 @@ def count_nodes(graph: Graph, hold: Holdings) -> Counted:
         for name in dict.fromkeys(node.inputs):
             owner = hold.roles.get(name)
             if owner is not None and owner[0] == node.name:
-                held[owner[1]] += graph.initializers[name].elements
+                held[owner[1]] += graph.initializers[graph.held(name) or ""].elements
         work = None
         formula = FORMULAS.get(node.op_type) if node.domain in DEFAULT_DOMAINS else None
-        if formula is not None:
+        if formula is not None and _on_constants(node, graph):
+            ignored.add(f"{node.op_type} (on constants)")
+        elif formula is not None:
             try:
                 work = formula.cost(node, graph)
             except (Unshaped, IndexError, ValueError, TypeError):

@@ -52,7 +52,7 @@ def memory_limit() -> int:
 
 
 def _mb(size: int) -> str:
-    return f"{size / 2**20:,.1f} MB"
+    return f"{size / 2**20:,.1f} MB" if size >= 2**20 else f"{size:,} bytes"
 
 
 def _checked_size(path: Path) -> int:
@@ -62,7 +62,7 @@ def _checked_size(path: Path) -> int:
     size = path.stat().st_size
     if size == 0:
         raise LoadError(f"{path}: empty file, not an ONNX model")
-    limit = min(PROTO_LIMIT, memory_limit())
+    limit = min(PROTO_LIMIT, memory_limit() // 2)  # parsed, then read again to be checked
     if size > limit:
         raise LoadError(
             f"{path}: {_mb(size)}, over the limit of {_mb(limit)} for the graph itself (an "
@@ -86,8 +86,8 @@ def load_graph(path: str | os.PathLike[str]) -> ModelProto:
         raise LoadError(f"{file}: not an ONNX model (no graph in it)")
     _check_versions(onnx, model, file)
     _check_external(onnx, model, file)
-    try:
-        onnx.checker.check_model(model)
+    try:  # from the path: external data is looked for beside the model, not read
+        onnx.checker.check_model(str(file))
     except Exception as exc:  # ValidationError; a damaged file fails here when it parsed
         raise LoadError(f"{file}: not a valid ONNX model ({_reason(exc)})") from None
     return model

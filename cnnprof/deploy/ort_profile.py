@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from cnnprof.results.timing import NodeTime
 
 KERNEL_SUFFIX = "_kernel_time"
-RENAMED_SUFFIXES = ("_nchwc",)  # ORT's layout transformer names a node after its output + this
+RENAMED_SUFFIX = "_nchwc"  # ORT's layout transformer names a node after its output + this …
+RENAMED_TAGS = 1  # … with a word between at most (a BatchNorm as a convolution: "_bn_nchwc")
 # Ops ORT runs inside the kernel before them (a convolution's activation, its residual add)
 FUSED_AFTER = frozenset(
     {"Add", "Sum", "Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh"}
@@ -43,7 +44,9 @@ class GraphNode:
 
 def graph_nodes(graph: bytes | str) -> tuple[GraphNode, ...]:
     """The nodes of a serialised model (or a model file), its weights left unread."""
-    import onnx
+    from cnnprof.deploy.load import require_onnx
+
+    onnx = require_onnx("--layers --runtime onnxruntime")
 
     if isinstance(graph, bytes):
         proto = onnx.load_model_from_string(graph)
@@ -134,12 +137,15 @@ def _chain(
 
 
 def _by_output(node: GraphNode, producer: Mapping[str, GraphNode]) -> GraphNode | None:
-    """The given node that writes the tensor an optimised node is named after."""
+    """The given node that writes the tensor an optimised node is named after: its name or an
+    output as it is, or less ORT's renaming (``<tensor>_nchwc``, ``<tensor>_bn_nchwc``: up to
+    RENAMED_TAGS words before the suffix)."""
     for name in (node.name, *node.outputs):
-        for suffix in ("", *RENAMED_SUFFIXES):
-            found = producer.get(name.removesuffix(suffix)) if name.endswith(suffix) else None
-            if found is not None:
-                return found
+        stem = name.removesuffix(RENAMED_SUFFIX)
+        candidates = [name] + [stem.rsplit("_", n)[0] for n in range(RENAMED_TAGS + 1)]
+        found = next((producer[c] for c in candidates if c in producer), None)
+        if found is not None:
+            return found
     return None
 
 

@@ -5,7 +5,7 @@ What counting reads, and what a runtime's fused graph is derived from; no weight
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from math import prod
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -71,17 +71,28 @@ class Graph:
     producer: str
     metadata: Mapping[str, str]
     batch: int  # the leading dim of the inputs, as bound
+    # Identity outputs of initializers (torch's exporter writes equal initializers once and
+    # passes the copy through an Identity) → the initializer
+    aliases: Mapping[str, str] = field(default_factory=frozen)
+    # values computed from constants alone (shape arithmetic), as a runtime folds them
+    folded: frozenset[str] = frozenset()
+
+    def held(self, name: str) -> str | None:
+        """The initializer a value is (itself, or through Identity nodes), else None."""
+        name = self.aliases.get(name, name)
+        return name if name in self.initializers else None
 
     def shape(self, name: str) -> tuple[int, ...]:
         """A tensor's dims; `Unshaped` when inference could not tell them."""
-        if name in self.initializers:
-            return self.initializers[name].dims
+        source = self.held(name)
+        if source is not None:
+            return self.initializers[source].dims
         if name not in self.dims:
             raise Unshaped(name)
         return self.dims[name]
 
     def known(self, name: str) -> bool:
-        return name in self.initializers or name in self.dims
+        return self.held(name) is not None or name in self.dims
 
     def consumers(self) -> Mapping[str, tuple[Node, ...]]:
         """Value name → the nodes that read it."""
@@ -225,32 +236,32 @@ def shaped(
     """``model``'s `Graph` with its inputs bound (`bind`: a copy is changed, not ``model``) and
     every tensor's dims inferred where ``onnx`` can tell them."""
     from onnx import ModelProto as Proto
-    from onnx import shape_inference
+
+    from cnnprof.deploy.fold import fold
 
     copy = Proto()
     copy.CopyFrom(model)
     bound = bind(copy, batch=batch, input=input, file=file)
-    try:
-        inferred = shape_inference.infer_shapes(copy, check_type=False, data_prop=True)
-    except Exception as exc:  # InferenceError: shapes that contradict each other
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-        raise LoadError(f"{file}: shapes cannot be inferred ({first})") from None
-    g = inferred.graph
-    dims: dict[str, tuple[int, ...]] = {}
-    for value in [*g.input, *g.value_info, *g.output]:
-        known = _dims(value.type)
-        if known is not None and all(isinstance(d, int) for d in known):
-            dims[value.name] = tuple(known)  # type: ignore[arg-type]
+    dims, folded = fold(copy, file)
+    g = copy.graph
     held = {t.name: Tensor(t.name, tuple(t.dims), t.data_type) for t in g.initializer}
+    aliases: dict[str, str] = {}
+    for n in g.node:
+        if n.op_type == "Identity" and n.input and n.output:
+            source = aliases.get(n.input[0], n.input[0])
+            if source in held:
+                aliases[n.output[0]] = source
     return Graph(
         name=g.name,
         nodes=_unique([_node(n, i) for i, n in enumerate(g.node)]),
         initializers=MappingProxyType(held),
-        inputs=tuple(v.name for v in _graph_inputs(inferred)),
+        inputs=tuple(v.name for v in _graph_inputs(copy)),
         outputs=tuple(v.name for v in g.output),
         dims=MappingProxyType(dims),
         opsets=frozen({o.domain or "": o.version for o in model.opset_import}),
         producer=" ".join(filter(None, [model.producer_name, model.producer_version])),
         metadata=frozen({p.key: p.value for p in model.metadata_props}),
         batch=bound,
+        aliases=MappingProxyType(aliases),
+        folded=folded,
     )

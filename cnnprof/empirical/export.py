@@ -26,8 +26,8 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 
-from cnnprof.empirical.device import first_line
 from cnnprof.arch.model import Shape
+from cnnprof.empirical.device import first_line
 from cnnprof.empirical.inputs import Inputs, as_inputs, fixed_seed
 from cnnprof.errors import LoadError, MissingExtra
 from cnnprof.results.export import Exported, Norm

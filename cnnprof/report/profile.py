@@ -133,6 +133,23 @@ def outside_dict(profile: Profile) -> dict[str, Any]:
         out["not_run_in_eval"] = list(profile.not_run)
     if profile.several_outputs:
         out["outputs"] = {name: list(dims) for name, dims in profile.outputs}
+    return {**out, **onnx_dict(profile)}
+
+
+def onnx_dict(profile: Profile) -> dict[str, Any]:
+    """What an ONNX file's count adds: where the file came from, the initializers that are not
+    parameters, and what its exporter folded (the torch count has it)."""
+    out: dict[str, Any] = {}
+    if profile.origin:
+        out["onnx"] = dict(profile.origin)
+    if profile.constants:
+        out["constants"] = {
+            "initializers": len(profile.constants),
+            "elements": sum(n for _, n in profile.constants),
+            "names": [name for name, _ in profile.constants],
+        }
+    if profile.folded_params or profile.folded_buffers:
+        out["folded"] = {"params": profile.folded_params, "buffers": profile.folded_buffers}
     return out
 
 
@@ -150,6 +167,29 @@ def notes(profile: Profile) -> list[str]:
         lines.append("not run in eval (parameters counted): " + ", ".join(profile.not_run))
     if profile.counted_on and profile.counted_on != "meta":
         lines.append(f"counted on {profile.counted_on}")
+    return lines + onnx_notes(profile)
+
+
+def onnx_notes(profile: Profile) -> list[str]:
+    """An ONNX file's lines: where it came from, its constants, what its exporter folded."""
+    lines = []
+    if profile.origin:
+        lines.append("ONNX file: " + " · ".join(f"{k} {v}" for k, v in profile.origin))
+    if profile.constants:
+        elements = sum(n for _, n in profile.constants)
+        lines.append(
+            f"constants, not parameters: {len(profile.constants):,} initializers, "
+            f"{elements:,} elements (shapes, indices, axes, scalars)"
+        )
+    folded = []
+    if profile.folded_params:
+        folded.append(f"{profile.folded_params:,} BatchNorm parameters")
+    if profile.folded_buffers:
+        folded.append(f"{profile.folded_buffers:,} running statistics (buffers)")
+    if folded:
+        lines.append(
+            f"folded at export: {' and '.join(folded)} into convolutions (the torch count has them)"
+        )
     return lines
 
 

@@ -36,14 +36,7 @@ def runtime_record(timing: Timing) -> dict[str, Any]:
     """The runtime's keys of a latency document (none for torch eager)."""
     if timing.runtime == TORCH:
         return {}
-    return {
-        "runtime": timing.runtime,
-        "runtime_version": timing.runtime_version,
-        "execution_provider": timing.execution_provider,
-        "graph_optimization": timing.graph_optimization,
-        "inter_op_threads": 1,
-        "export": timing.export or None,
-    }
+    return {**timing.runtime_facts(), "inter_op_threads": 1, "export": timing.export or None}
 
 
 def node_summary(timing: Timing) -> dict[str, Any]:
@@ -80,12 +73,13 @@ def fused_op(record: Mapping[str, Any]) -> str:
 
 
 def node_sum_line(timing: Timing) -> str:
-    """``nodes sum to 94.1 % of the median (50 profiled runs, ORT's profiler; 12 fused)``."""
+    """``nodes sum to 94.1 % of the median (50 profiled runs, ONNX Runtime's profiler; 12
+    fused kernels)``."""
     summary = node_summary(timing)
     return (
         f"nodes sum to {percent(summary['node_ratio'])} of the median "
         f"({summary['profiled_runs']} profiled runs, ONNX Runtime's profiler; "
-        f"{summary['fused_nodes']} fused kernels)"
+        f"{summary['fused_nodes']} fused kernel{'' if summary['fused_nodes'] == 1 else 's'})"
     )
 
 

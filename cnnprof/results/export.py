@@ -5,8 +5,7 @@ count held to the model's own (`ExportCheck`).
 An exporter folds an eval-mode BatchNorm that directly follows a convolution into it: γ, β and
 the running statistics disappear from the graph, the convolution's weight is rescaled and it
 gains a bias where it had none. So the file holds fewer parameters than the model, by γ and β
-less the biases gained: `Exported.folded_params`, which the file's metadata records
-(`METADATA_KEYS`).
+less the biases gained: `Exported.folded_params`, which the file's metadata records.
 """
 
 from __future__ import annotations
@@ -17,13 +16,6 @@ from types import MappingProxyType
 
 from cnnprof.errors import OptionError
 from cnnprof.results.profile import Profile
-
-# The keys an exported file's ``metadata_props`` carry (a count of the file reads them back).
-SOURCE_KEY = "cnnprof.source"  # the model reference it was exported from
-EXPORTER_KEY = "cnnprof.exporter"  # "torch 2.13.0 torchscript"
-FOLDED_PARAMS_KEY = "cnnprof.folded_params"  # parameters the model has and the file lacks
-FOLDED_BUFFERS_KEY = "cnnprof.folded_buffers"  # running mean and variance folded away
-METADATA_KEYS = (SOURCE_KEY, EXPORTER_KEY, FOLDED_PARAMS_KEY, FOLDED_BUFFERS_KEY)
 
 
 @dataclass(frozen=True)
@@ -77,47 +69,33 @@ class Norm:
 
     @property
     def folded_params(self) -> int:
-        """The parameters the model loses when this layer is folded away."""
+        """The parameters the model loses when this layer is folded away: γ and β less the
+        bias gained."""
         return self.affine - self.gained
 
 
 @dataclass(frozen=True)
 class Exported:
     """A model as an ONNX file in memory: its bytes, the reference it came from, the exporter
-    and opset that wrote it, torch's version, and the BatchNorm layers folded away."""
+    and opset that wrote it (a file given as it is: its producer), torch's version when torch
+    wrote it here, and the BatchNorm layers folded away with what that removed."""
 
     data: bytes = field(repr=False)
     source: str
-    exporter: str  # "torchscript" or "dynamo"
+    exporter: str  # "torchscript" or "dynamo"; a file given as it is: its producer
     opset: int
-    torch_version: str
-    folded: tuple[Norm, ...] = ()
+    torch_version: str = ""  # empty: not exported here
+    folded: tuple[str, ...] = ()  # the BatchNorm layers folded, by path
+    folded_params: int = 0  # parameters the model has and the file does not (γ, β − gained)
+    folded_buffers: int = 0  # running mean and variance elements folded away
+    gained: int = 0  # bias elements the convolutions gained from the folding
 
     @property
     def producer(self) -> str:
-        """Who wrote it, as the metadata says: ``torch 2.13.0 torchscript``."""
-        return f"torch {self.torch_version} {self.exporter}"
-
-    @property
-    def folded_params(self) -> int:
-        """Parameters of the model the file does not hold: the folded γ and β, less the biases
-        the convolutions gained."""
-        return sum(n.folded_params for n in self.folded)
-
-    @property
-    def folded_affine(self) -> int:
-        return sum(n.affine for n in self.folded)
-
-    @property
-    def folded_buffers(self) -> int:
-        """Running mean and variance elements folded away."""
-        return sum(n.stats for n in self.folded)
-
-    @property
-    def metadata(self) -> Mapping[str, str]:
-        """The ``metadata_props`` the file carries (`METADATA_KEYS`)."""
-        values = (self.source, self.producer, str(self.folded_params), str(self.folded_buffers))
-        return MappingProxyType(dict(zip(METADATA_KEYS, values, strict=True)))
+        """Who wrote it: ``torch 2.13.0 torchscript``."""
+        return (
+            f"torch {self.torch_version} {self.exporter}" if self.torch_version else self.exporter
+        )
 
 
 @dataclass(frozen=True)

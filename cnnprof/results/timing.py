@@ -252,6 +252,18 @@ class Timing:
         """Whether any timed row took page faults (the layer tables show a faults column then)."""
         return any(layer.page_faults for layer in self.layers)
 
+    def runtime_facts(self) -> dict[str, str]:
+        """What ran the model and how it was set up, when it was not torch eager (whose
+        version is ``torch_version``): empty for torch."""
+        if self.runtime == TORCH:
+            return {}
+        return {
+            "runtime": self.runtime,
+            "runtime_version": self.runtime_version,
+            "execution_provider": self.execution_provider,
+            "graph_optimization": self.graph_optimization,
+        }
+
     def kernel_map(self) -> dict[str, tuple[str, ...]]:
         """Row path → the kernels torch dispatched its convolutions to, in call order."""
         return dict(self.kernels)

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -72,14 +72,17 @@ class FakeMachine:
     ) -> None:
         self.rounds = (model_ms, reference_ms)
         self.asked: list[tuple[Request, ...]] = []
+        self.runtimes: list[str] = []  # the runtime of every measurement asked for
         self.threads, self.name = threads, name
 
-    def together(self, requests: Sequence[Request], device: str) -> Interleaved:
+    def together(self, requests: Sequence[Request], device: str, runtime: str) -> Interleaved:
         self.asked.append(tuple(requests))
+        self.runtimes.append(runtime)
         return _measured(*self.rounds)
 
-    def measure(self, req: Request, device: str) -> Timing:
-        return _timing(req.label, [r / 1e3 for r in self.rounds[0]])
+    def measure(self, req: Request, device: str, runtime: str) -> Timing:
+        self.runtimes.append(runtime)
+        return replace(_timing(req.label, [r / 1e3 for r in self.rounds[0]]), runtime=runtime)
 
     def machine(self) -> Machine:
         return Machine(lambda _: self.name, self.threads, self.measure, self.together)

@@ -92,3 +92,32 @@ def test_without_onnxruntime_the_install_hint(tiny_onnx: Path, monkeypatch: pyte
 def test_per_row_options_with_two_runtimes_are_refused():
     args = ("latency", "lenet5", "--runtime", "torch,onnxruntime", "--layers")
     assert_error(run(*args), "--layers --runtime torch,onnxruntime")
+
+
+def test_compare_takes_one_runtime_and_only_with_latency():
+    assert_error(run("compare", "lenet5", "resnet18", "--runtime", "onnxruntime"), "add --latency")
+    both = ("compare", "lenet5", "resnet18", "--latency", "--runtime", "torch,onnxruntime")
+    assert_error(run(*both), "measures in one runtime")
+
+
+@pytest.mark.torch
+def test_compare_latency_in_onnx_runtime_says_so():
+    args = ("compare", "lenet5", "mobilenet@alpha=0.25,res=32", "--latency")
+    result = run(*args, "--runtime", "onnxruntime", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert "latency measured in onnxruntime" in result.stderr
+
+
+def test_an_onnx_file_with_external_data_is_timed(tmp_path: Path):
+    """The session reads the weights beside the file, as the count does."""
+    import onnx
+
+    from tests.deploy.test_ort import conv_relu_graph
+
+    path = tmp_path / "external.onnx"
+    made = onnx.load_model_from_string(conv_relu_graph())
+    onnx.save(made, str(path), save_as_external_data=True, location="w.bin", size_threshold=0)
+    assert (tmp_path / "w.bin").is_file()
+    result = run("latency", str(path), "--runtime", "onnxruntime", *QUICK, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["runs"] >= 5

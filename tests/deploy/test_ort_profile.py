@@ -126,3 +126,22 @@ def test_node_times_go_to_the_row_of_their_first_node_and_fused_rows_say_into_wh
         ("fc", False),
     ]
     assert fused_rows(nodes, rows) == {"b.act1": "b.conv1"}
+
+
+def test_a_batchnorm_run_as_a_blocked_convolution_is_found_by_its_renamed_output():
+    """ORT 1.32 runs a BatchNorm it could not fold as an NCHWc convolution named
+    ``<output>_bn_nchwc``; the ReLU after it is fused there, not into the pool that follows."""
+    bn_out = "/bn/BatchNormalization_output_0"
+    given = (
+        GraphNode("/bn/BatchNormalization", "BatchNormalization", ("x", "s"), (bn_out,)),
+        GraphNode("/act/Relu", "Relu", (bn_out,), ("r",)),
+        GraphNode("/MaxPool", "MaxPool", ("r",), ("/MaxPool_output_0",)),
+    )
+    optimised = (
+        GraphNode(f"{bn_out}_bn_nchwc", "Conv", ("t0",), ("t1",)),
+        GraphNode("/MaxPool_output_0_nchwc", "MaxPool", ("t1",), ("t2",)),
+    )
+    assert coverage(given, optimised) == {
+        "/bn/BatchNormalization_output_0_bn_nchwc": ("/bn/BatchNormalization", "/act/Relu"),
+        "/MaxPool_output_0_nchwc": ("/MaxPool",),
+    }

@@ -74,6 +74,12 @@ def _timed(
     """An entry's latency measured again, alone or as a ratio to its reference, as it was
     recorded; nothing (and a note) where the thread count differs, or the machine does and no
     reference rides along to cancel it."""
+    if record.runtime != entry.settings.runtime:
+        notes.append(
+            f"{entry.model}: latency skipped: the baseline was measured under "
+            f"{record.runtime}, the entry's runtime is {entry.settings.runtime}"
+        )
+        return None, None
     name = here.device_name(record.device)
     moved = record.device_name != name
     if record.threads != here.threads or (moved and record.reference is None):
@@ -84,7 +90,8 @@ def _timed(
         )
         return None, None
     if record.reference is None:
-        return here.measure(entry_request(entry.model, entry.settings), record.device), None
+        req = entry_request(entry.model, entry.settings)
+        return here.measure(req, record.device, record.runtime), None
     if moved:
         notes.append(
             f"{entry.model}: latency ratio to {record.reference} compared "

@@ -18,7 +18,8 @@ _COUNT_NAMES = {key: name for name, key in BASELINE_COUNTS.items()}  # how check
 
 
 def _budget_ms(here: Machine, entry: BudgetEntry, limit: float, allowed: float) -> CheckResult:
-    timing = here.measure(counting.entry_request(entry.model, entry.settings), entry.device)
+    req = counting.entry_request(entry.model, entry.settings)
+    timing = here.measure(req, entry.device, entry.settings.runtime)
     return counting.ms_result(entry.model, "budget", limit, timing, allowed)
 
 

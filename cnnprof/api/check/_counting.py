@@ -31,12 +31,12 @@ def latency_ratio(
     here: Machine, model: str, settings: Settings, reference: str, device: str
 ) -> LatencyRatio:
     """``model`` measured with ``reference`` in one run, interleaved, on ``device``; the
-    reference at the entry's batch and dtype."""
+    reference at the entry's batch and dtype, in the entry's runtime."""
     pair = (
         entry_request(model, settings),
         request(reference, batch=settings.batch, dtype=settings.dtype),
     )
-    return LatencyRatio.of(here.together(pair, device), reference)
+    return LatencyRatio.of(here.together(pair, device, settings.runtime), reference)
 
 
 def counted(model: str, settings: Settings, device: DeviceProfile | None = None) -> Column:

@@ -23,10 +23,10 @@ from cnnprof.results.device import DeviceProfile
 from cnnprof.results.interleaved import LatencyRatio
 from cnnprof.results.metrics import BASELINE_COUNTS, BUDGET_KEYS, PREDICTED
 from cnnprof.results.tables import Column
-from cnnprof.results.timing import DEVICES, Timing
+from cnnprof.results.timing import DEVICES, RUNTIMES, TORCH, Timing
 
 SNAPSHOT_SCHEMA = "cnnprof.snapshot/1"
-_SETTING_KEYS = ("batch", "dtype", "input", "args", "timeout", "allow_incomplete")
+_SETTING_KEYS = ("batch", "dtype", "input", "args", "timeout", "allow_incomplete", "runtime")
 _ENTRY_KEYS = (
     "model",
     "tolerance",
@@ -68,6 +68,7 @@ class LatencyRecord:
     threads: int | None
     reference: str | None = None  # the model measured with it, interleaved (snapshot --reference)
     ratio: float | None = None  # the median over that reference's, round by round
+    runtime: str = TORCH  # what ran the model
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,8 @@ def _prediction(fields: Fields, settings: Settings) -> DeviceProfile | None:
         )
     inner = Fields(record, f"{fields.where}: prediction")
     name = inner.text("device_profile", required=True) or ""
-    return _device_profile(name, f"{inner.where}: field 'device_profile'", settings.dtype)
+    where = f"{inner.where}: field 'device_profile'"
+    return _for_runtime(_device_profile(name, where, settings.dtype), settings.runtime, where)
 
 
 def _device_profile(name: str, where: str, dtype: str) -> DeviceProfile:
@@ -204,6 +206,7 @@ def _latency(doc: Any, where: str) -> LatencyRecord | None:
         threads=fields.integer("threads", None),
         reference=reference,
         ratio=None if reference is None else fields.number("ratio"),
+        runtime=fields.choice("runtime", TORCH, RUNTIMES),
     )
 
 
@@ -327,7 +330,21 @@ def _predict_for(fields: Fields, settings: Settings, default: str | None) -> Dev
     chosen = _chosen(fields, "device_profile", default)
     if chosen is None:
         return None
-    return _device_profile(chosen, f"{fields.where}: field 'device_profile'", settings.dtype)
+    where = f"{fields.where}: field 'device_profile'"
+    return _for_runtime(_device_profile(chosen, where, settings.dtype), settings.runtime, where)
+
+
+def _for_runtime(device: DeviceProfile, runtime: str, where: str) -> DeviceProfile:
+    """A device profile calibrated under the entry's runtime; another is refused in one line
+    (a prediction for one runtime is never checked against another's budget)."""
+    calibrated = getattr(device.peaks, "runtime", TORCH) or TORCH
+    if calibrated != runtime:
+        raise CheckFileError(
+            f"{where}: {device.name} was calibrated under {calibrated}, the entry's runtime "
+            f"is {runtime}; give runtime: {calibrated}, or a profile made with "
+            f"`cnnprof device --runtime {runtime} --save FILE`"
+        )
+    return device
 
 
 def _entry_tolerance(value: Any, where: str) -> float:
@@ -349,15 +366,18 @@ def snapshot_entry(
     args: Mapping[str, Any] | None = None,
     ratio: LatencyRatio | None = None,
     device: DeviceProfile | None = None,
+    runtime: str = TORCH,
 ) -> dict[str, Any]:
-    """A baseline's entry for a counted model: its settings, its counts, the device profile its
-    prediction is for, and its latency (alone or as a ratio to a reference) where measured."""
+    """A baseline's entry for a counted model: its settings (its runtime where not torch), its
+    counts, the device profile its prediction is for, and its latency (alone or as a ratio to a
+    reference) where measured."""
     profile = column.profile
     entry: dict[str, Any] = {
         "model": model,
         "input": profile.input.as_list(),
         "batch": profile.batch,
         "dtype": profile.dtype,
+        **({} if runtime == TORCH else {"runtime": runtime}),
         "counts": counts(column),
     }
     if device is not None:
@@ -383,6 +403,7 @@ def latency_entry(timing: Timing) -> dict[str, Any]:
         "device_name": timing.device_name,
         "threads": timing.threads,
         "torch": timing.torch_version,
+        **timing.runtime_facts(),
     }
 
 

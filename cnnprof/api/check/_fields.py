@@ -15,6 +15,7 @@ from cnnprof.api.request import DEFAULT_TIMEOUT
 from cnnprof.arch.reference import is_outside
 from cnnprof.errors import CheckFileError, OptionError
 from cnnprof.results.profile import DTYPE_BYTES
+from cnnprof.results.timing import RUNTIMES, TORCH
 
 _UNITS = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
 
@@ -51,6 +52,7 @@ class Settings:
     args: Mapping[str, Any] | None = None  # outside models only: factory keyword arguments
     timeout: float = DEFAULT_TIMEOUT
     allow_incomplete: bool = False  # an incomplete count passes (otherwise it fails)
+    runtime: str = TORCH  # what runs the model when its latency is measured (or predicted)
 
 
 class Fields:
@@ -126,6 +128,7 @@ class Fields:
             if "timeout" in self.doc
             else (timeout if outside else DEFAULT_TIMEOUT),
             allow_incomplete=incomplete,
+            runtime=self.choice("runtime", TORCH, RUNTIMES),
         )
 
 
