@@ -155,17 +155,22 @@ def test_a_reduce_mean_over_the_map_runs_plain_as_a_pool():
     assert found[2].call.kind == "reduce" and found[2].call.x == (32, 64, 1, 64)
 
 
-def test_a_batchnorm_on_its_own_is_a_depthwise_convolution_with_its_activation():
-    """DenseNet's BatchNorm after a concatenation (both inputs blocked): a 1×1 depthwise
-    convolution that runs the ReLU after it (ONNX Runtime 1.32's optimised model)."""
-    graph = [
+def dense(growth: int) -> list[Node]:
+    """DenseNet's concatenation of 32 channels and ``growth`` more, then BatchNorm and ReLU."""
+    c = 32 + growth
+    return [
         conv("a", "x", 3, 32),
-        conv("b", "a", 32, 16),
-        Node("cat", "Concat", ("a", "b"), "cat", (1, 32, 8, 8), (1, 48, 8, 8)),
-        Node("bn", "BatchNormalization", ("cat",), "bn", (1, 48, 8, 8), (1, 48, 8, 8)),
-        Node("r", "Relu", ("bn",), "r", (1, 48, 8, 8), (1, 48, 8, 8)),
+        conv("b", "a", 32, growth),
+        Node("cat", "Concat", ("a", "b"), "cat", (1, 32, 8, 8), (1, c, 8, 8)),
+        Node("bn", "BatchNormalization", ("cat",), "bn", (1, c, 8, 8), (1, c, 8, 8)),
+        Node("r", "Relu", ("bn",), "r", (1, c, 8, 8), (1, c, 8, 8)),
     ]
-    found = kernels(graph, BLOCK)
+
+
+def test_a_batchnorm_on_its_own_is_a_depthwise_convolution_with_its_activation():
+    """After a concatenation of whole blocks: a 1×1 depthwise convolution that runs the ReLU
+    after it (ONNX Runtime 1.32's optimised model)."""
+    found = kernels(dense(16), BLOCK)
     assert [(k.op, k.nodes) for k in found[2:]] == [
         ("Concat", ("cat",)),
         ("Conv", ("bn", "r")),
@@ -176,14 +181,7 @@ def test_a_batchnorm_on_its_own_is_a_depthwise_convolution_with_its_activation()
 
 def test_a_concatenation_of_part_blocks_runs_plain():
     """32 and 24 channels: both reordered out, the concatenation, BatchNorm and ReLU plain."""
-    graph = [
-        conv("a", "x", 3, 32),
-        conv("b", "a", 32, 24),
-        Node("cat", "Concat", ("a", "b"), "cat", (1, 32, 8, 8), (1, 56, 8, 8)),
-        Node("bn", "BatchNormalization", ("cat",), "bn", (1, 56, 8, 8), (1, 56, 8, 8)),
-        Node("r", "Relu", ("bn",), "r", (1, 56, 8, 8), (1, 56, 8, 8)),
-    ]
-    found = kernels(graph, BLOCK)
+    found = kernels(dense(24), BLOCK)
     assert [k.op for k in found[2:]] == [
         "ReorderOutput",
         "ReorderOutput",
