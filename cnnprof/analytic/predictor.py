@@ -105,6 +105,8 @@ TERMS: Mapping[str, Callable[[Sequence[float]], tuple[float, ...]]] = MappingPro
         "norm": _elementwise_terms,
         "act": _act_terms,
         "add": _elementwise_terms,
+        "reorder": _elementwise_terms,
+        "reduce": _pool_terms,
     }
 )
 

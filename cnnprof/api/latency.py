@@ -15,6 +15,7 @@ import cnnprof.files as files
 from cnnprof.analytic import predictor
 from cnnprof.analytic.roofline import estimate
 from cnnprof.api.kinds import Source
+from cnnprof.api.ort_device import check_runtime, kernel_prediction
 from cnnprof.api.request import Request
 from cnnprof.api.sources import device_peaks, peaks_cache, resolve, this_machine
 from cnnprof.errors import OptionError, OutOfTime
@@ -209,21 +210,32 @@ def _calibrated_for(device: DeviceProfile, dtype: str, what: str) -> None:
         )
 
 
-def predicted_for(profile: Profile, device: DeviceProfile) -> Prediction:
-    """A counted profile's latency on a named device profile's kernel models (no torch); the
-    profile's dtype must be the one the device was calibrated in."""
+def predicted_for(
+    profile: Profile,
+    device: DeviceProfile,
+    runtime: str | None = None,
+    source: Source | None = None,
+) -> Prediction:
+    """A counted profile's latency on a named device profile's kernel models (no torch), for
+    the runtime it was calibrated in (``runtime``, when given, must be that one; ``source``,
+    when given, the model's, whose graph ONNX Runtime's prediction reads where it is an ONNX
+    file); the profile's dtype must be the one the device was calibrated in."""
     _calibrated_for(device, profile.dtype, f"device profile {device.name}")
-    return predictor.predict(profile, device.peaks)
+    check_runtime(device, runtime)
+    return kernel_prediction(profile, device.peaks, source)
 
 
-def predict_on(model: Request | Source, device: Peaks) -> Predicted:
-    """Predict ``model`` (at its request's batch and dtype) on ``device``, a device profile;
-    a spec needs no torch. The dtype must be the profile's."""
+def predict_on(model: Request | Source, device: Peaks, runtime: str | None = None) -> Predicted:
+    """Predict ``model`` (at its request's batch and dtype) on ``device``, a device profile,
+    for the runtime it was calibrated in (``runtime``, when given, must be that one); a spec
+    needs no torch. The dtype must be the profile's."""
     source = resolve(model) if isinstance(model, Request) else model
     dtype = source.request.dtype
     _calibrated_for(DeviceProfile("", device), dtype, f"--dtype {dtype}: the device profile")
+    check_runtime(DeviceProfile("--device-profile", device), runtime)
     profile = source.profile()
-    return Predicted(predictor.predict(profile, device), estimate(profile, device.roofs), device)
+    prediction = kernel_prediction(profile, device, source)
+    return Predicted(prediction, estimate(profile, device.roofs), device)
 
 
 def measure_and_predict(

@@ -45,7 +45,7 @@ def column(
     source = resolve(request)
     profile = source.profile()
     cost = training(request, profile) if request.train else None
-    predicted = None if device is None else predicted_for(profile, device)
+    predicted = None if device is None else predicted_for(profile, device, source=source)
     return Column(request.label, profile, source.published, timing, cost, predicted)
 
 

@@ -16,9 +16,11 @@ from cnnprof.cli.options import (
     AllocatorName,
     Args,
     Batch,
+    CalibrationRuntime,
     Device,
     DeviceName,
     DeviceProfileOpt,
+    DeviceRuntime,
     Dtype,
     DtypeName,
     Force,
@@ -102,7 +104,7 @@ MEASUREMENT_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
 )
 # fmt: on
 # The options a prediction for a device profile uses too; the others belong to a measurement.
-PREDICTION_USES = ("batch", "dtype", "layers")
+PREDICTION_USES = ("batch", "dtype", "layers", "runtime")
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,8 @@ def latency(
     if device_profile is not None:
         _refuse_measuring(measurement, view, plot is not None)
         check_output(output, force)
-        predicted = api.predict_on(req, api.device_profile(device_profile))
+        runtime = None if measurement.runtime == "torch" else measurement.runtime
+        predicted = api.predict_on(req, api.device_profile(device_profile), runtime)
         emit(render.present_prediction(predicted, view), output, force)
         return
     if len(measurement.runtimes()) > 1:
@@ -316,26 +319,36 @@ def device(
     fmt: FormatOpt = Format.table,
     output: Output = None,
     force: Force = False,
+    runtime: DeviceRuntime = CalibrationRuntime.torch,
 ) -> None:
     """Calibrate the device and show it: the roofs (matmul FLOP/s, convolution curves, copy
     bandwidth, per-op overhead) and the kernel models the predictor fits (cached per device,
-    torch version, threads and dtype; --save writes them as a portable device profile)."""
-    from cnnprof.api.latency import peaks_cache
+    torch version, threads and dtype; --save writes them as a portable device profile).
 
+    --runtime onnxruntime times ONNX Runtime's kernels instead (cached per its version), and
+    needs no torch."""
     where, kind = device.value, dtype.value
     LatencySettings(device=where, threads=threads)  # checked when built
     check_dtype(kind, timed=True)
     check_output(output, force)
     if save is not None:
         check_output(save, force, "--save")
-    measured, notes = _calibration(where, kind, threads, refresh=refresh, thorough=thorough)
+    if runtime is CalibrationRuntime.onnxruntime:
+        from cnnprof.cli.ort_device import ort_calibration
+
+        measured, notes, cache = ort_calibration(where, kind, threads, refresh, thorough)
+    else:
+        from cnnprof.api.latency import peaks_cache
+
+        measured, notes = _calibration(where, kind, threads, refresh=refresh, thorough=thorough)
+        cache = peaks_cache(measured)
     if save is not None:
         emit(report.present_peaks(measured, View(format="json")), save, force)
         typer.echo(f"wrote {save}", err=True)
     for line in notes:  # a cache not used or not written
         typer.echo(f"cnnprof: note: {line}", err=True)
     view = View(format=fmt.value)
-    emit(render.present_peaks(measured, view, peaks_cache(measured)), output, force)
+    emit(render.present_peaks(measured, view, cache), output, force)
     _doubt(measured)
 
 

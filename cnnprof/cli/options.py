@@ -136,6 +136,23 @@ Allocator = Annotated[
         "after warm-up); release: it goes back to the system, fresh pages every run.",
     ),
 ]
+
+
+class CalibrationRuntime(str, Enum):
+    """What `cnnprof device` times the kernels in."""
+
+    torch = "torch"
+    onnxruntime = "onnxruntime"
+
+
+DeviceRuntime = Annotated[
+    CalibrationRuntime,
+    typer.Option(
+        "--runtime",
+        help="The runtime whose kernels are calibrated: torch (eager) or onnxruntime "
+        "(needs only onnx and onnxruntime, no torch).",
+    ),
+]
 Threads = Annotated[
     int | None,
     typer.Option("--threads", "-t", help="Intra-op threads (default: torch's current)."),

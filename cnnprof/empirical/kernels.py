@@ -32,7 +32,6 @@ kernels, as in a network, in the allocator regime the caller set (`allocator`).
 
 from __future__ import annotations
 
-import math
 import random
 import statistics
 from collections.abc import Callable, Mapping, Sequence
@@ -44,6 +43,7 @@ from torch import nn
 
 from cnnprof.analytic.elementwise import ACT_FLOPS
 from cnnprof.analytic.predictor import Call, conv_kind, fit, lanes
+from cnnprof.analytic.synthetic import SIDES, cap, channels, conv_width
 from cnnprof.empirical.device import Clock
 from cnnprof.results.device import KernelModel
 
@@ -63,10 +63,6 @@ GATES: Mapping[str, tuple[Callable[[], nn.Module], int]] = MappingProxyType(
         "hsigmoid": (nn.Hardsigmoid, ACT_FLOPS["hsigmoid"]),
     }
 )
-SIDES = (112, 56, 28, 14, 7)  # the stages' maps after a stride-2 stem on 224×224
-MAX_ELEMENTS = 1_000_000  # activation elements per image of a layer (64×112×112: 0.8 M)
-MAX_WEIGHTS = 2_500_000  # weights of a layer (ResNet-50's largest 3×3: 2.4 M)
-MAX_MACS = 150_000_000  # multiply-accumulates per image of a layer (ResNet-50's: 116 M)
 
 
 @dataclass(frozen=True)
@@ -116,14 +112,6 @@ def _module(module: nn.Module) -> Run:
     return lambda x, kept: module(x)
 
 
-def _channels(rng: random.Random, low: int, high: int) -> int:
-    """Log-uniform between ``low`` and ``high``, to a multiple of 8, 16 or 32 (as networks round
-    them)."""
-    value = math.exp(rng.uniform(math.log(low), math.log(max(high, low))))
-    step = rng.choice((8, 16, 32))
-    return max(step, round(value / step) * step)
-
-
 class _Net:
     """A synthetic network being drawn: its ops, the current shape, and how to add to it."""
 
@@ -149,20 +137,9 @@ class _Net:
     ) -> None:
         """A convolution (depthwise when ``groups`` is the channels), BatchNorm, activation."""
         cin = self.c
-        if groups > 1 and (cin % groups or out % groups):
-            groups = 1  # a width an earlier cap changed: ungrouped
         out_side = (self.side + 2 * (kernel // 2) - kernel) // stride + 1
+        out, groups = conv_width(out, cin, kernel, groups, out_side)
         depthwise = groups == cin and out == cin
-        while (
-            not depthwise
-            and out > 8
-            and (
-                out * (cin // groups) * kernel * kernel > MAX_WEIGHTS
-                or out * (cin // groups) * kernel * kernel * out_side**2 > MAX_MACS
-            )
-        ):
-            out = max(8, out // 2 // 8 * 8)
-            groups = groups if out % groups == 0 else 1
         conv = nn.Conv2d(cin, out, kernel, stride, kernel // 2, groups=groups, bias=False)
         pixels, area = out_side * out_side, kernel * kernel
         per_group = cin // groups
@@ -230,21 +207,15 @@ class _Net:
         ]
 
 
-def _cap(side: int) -> int:
-    """The most channels a layer on a ``side``² map may have, a multiple of 8 (as networks
-    round them: SIMD kernels run their fast path on whole vectors of channels)."""
-    return min(2048, max(8, MAX_ELEMENTS // (side * side) // 8 * 8))
-
-
 def _widen(rng: random.Random, c: int, side: int, grow: tuple[float, float]) -> int:
-    return min(_channels(rng, int(c * grow[0]), int(c * grow[1])), _cap(side))
+    return min(channels(rng, int(c * grow[0]), int(c * grow[1])), cap(side))
 
 
 def _inverted(net: _Net, out: int, stride: int) -> None:
     rng, shape = net.rng, (net.c, net.side)
     expand = rng.choice((1, 3, 4, 6))
     kernel = rng.choices((3, 5, 7), (6, 3, 1))[0]
-    wide = min(net.c * expand, _cap(net.side))
+    wide = min(net.c * expand, cap(net.side))
     if expand > 1:
         net.conv(wide, 1, keep="block")
         net.conv(net.c, kernel, stride, groups=net.c)
@@ -282,7 +253,7 @@ BLOCKS: Mapping[str, Callable[[_Net, int, int], None]] = MappingProxyType(
 
 def _network(rng: random.Random, batch: int, device: torch.device, dtype: torch.dtype) -> _Net:
     net = _Net(rng, batch, device, dtype)
-    net.conv(_channels(rng, 16, 64), rng.choices((3, 7), (3, 1))[0], 2)
+    net.conv(channels(rng, 16, 64), rng.choices((3, 7), (3, 1))[0], 2)
     if rng.random() < 0.3:
         net.pool()
     block = BLOCKS[rng.choices(tuple(BLOCKS), (2, 1, 1))[0]]  # lightweight networks: most kinds

@@ -223,7 +223,7 @@ def prediction_view(predicted: Predicted, view: View) -> Group:
     grid.add_row(
         "calibrated",
         device.measured_at[:16].replace("T", " "),
-        f"torch {device.torch_version}; {regime}",
+        f"{device.runtime_label}; {regime}",
     )
     parts: list = [Panel(grid, title=prediction_title(p, device), title_align="left")]
     if view.layers:
@@ -261,7 +261,7 @@ def peaks_table(peaks: Peaks, cache: str | None = None) -> Group:
     p = peaks
     table = Table(
         title=f"{p.device_name} ({p.device}) · {p.dtype} · {threads(p.threads)} · "
-        f"torch {p.torch_version}",
+        f"{p.runtime_label}",
         title_justify="left",
     )
     table.add_column("metric")

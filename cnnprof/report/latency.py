@@ -302,7 +302,7 @@ def kernel_rows(peaks: Peaks) -> list[tuple[str, int, float, float]]:
 def peaks_markdown(peaks: Peaks) -> str:
     title = (
         f"**{peaks.device_name}** ({peaks.device}), {peaks.dtype}, {threads(peaks.threads)}, "
-        f"torch {peaks.torch_version}, measured {peaks.measured_at}\n\n"
+        f"{peaks.runtime_label}, measured {peaks.measured_at}\n\n"
     )
     rows = [("peak compute", "large matmul", f"{peaks.roofs.flops_per_s / 1e9:,.1f} GFLOP/s")]
     rows += [
@@ -382,6 +382,7 @@ def prediction_summary(predicted: Predicted) -> dict[str, Any]:
         "dtype": prediction.dtype,
         "batch": prediction.batch,
         "torch": device.torch_version,
+        **({} if device.runtime == "torch" else {"runtime": device.runtime_label}),
         "calibrated_at": device.measured_at,
         "allocator": device.allocator,
         "predicted_s": prediction.seconds,
@@ -414,7 +415,7 @@ def prediction_markdown(predicted: Predicted, view: View) -> str:
     rows = [
         ("predicted", f"{ms_fixed(p.seconds)} ms (kernel models)"),
         ("roofline", f"{ms_fixed(roofline.seconds)} ms"),
-        ("calibrated", f"{device.measured_at}, torch {device.torch_version}"),
+        ("calibrated", f"{device.measured_at}, {device.runtime_label}"),
     ]
     if p.on_roofline:
         rows.append(("on the roofline", f"{len(p.on_roofline)} rows no kernel model covers"))

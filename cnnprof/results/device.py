@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, fields
 from types import MappingProxyType
 from typing import Any
 
+from cnnprof.results.runtime import RUNTIME_FIELDS, TORCH, runtime_fields
 from cnnprof.results.vocab import LATENCY_DTYPES
 
 Curve = tuple[tuple[int, float], ...]  # (bytes moved, bytes/s) or (FLOPs, FLOP/s), ascending
@@ -175,20 +176,12 @@ class Estimate:
         return part / total if total else 0.0
 
 
+CONV_FEATURES = ("batch", "in_per_group", "out", "pixels", "kernel", "stride", "groups", "lanes")
 # The kernel kinds the predictor models and each one's features, in the order a sample holds them.
 KERNEL_FEATURES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
-        "conv": ("batch", "in_per_group", "out", "pixels", "kernel", "stride", "groups", "lanes"),
-        "pointwise": (
-            "batch",
-            "in_per_group",
-            "out",
-            "pixels",
-            "kernel",
-            "stride",
-            "groups",
-            "lanes",
-        ),
+        "conv": CONV_FEATURES,
+        "pointwise": CONV_FEATURES,
         "dwconv": ("batch", "channels", "pixels", "kernel", "stride", "lanes"),
         "linear": ("rows", "in", "out"),
         "maxpool": ("planes", "in_pixels", "out_pixels", "kernel"),
@@ -196,6 +189,8 @@ KERNEL_FEATURES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "norm": ("elements",),
         "act": ("elements", "flops"),  # flops: per element (the activation's definition)
         "add": ("elements",),
+        "reorder": ("elements",),  # ONNX Runtime: a tensor to or from its blocked layout
+        "reduce": ("planes", "in_pixels", "out_pixels", "kernel"),  # … a mean over the map
     }
 )
 # How many work terms each kind's line is fitted over (`cnnprof.analytic.predictor.TERMS`).
@@ -210,6 +205,8 @@ KERNEL_TERMS: Mapping[str, int] = MappingProxyType(
         "norm": 2,
         "act": 3,
         "add": 2,
+        "reorder": 2,
+        "reduce": 4,
     }
 )
 RECORD_LIMIT = 16 * 2**20  # bytes of a device record read back (a thorough one holds ~1 MB)
@@ -312,6 +309,16 @@ class Peaks:
     allocator: str = ""  # the allocator regime the kernels were timed in
     module_s: float = 0.0  # seconds of calling a module that does no arithmetic (nn.Identity)
     calibration_s: float = 0.0  # seconds the calibration took
+    runtime: str = "torch"  # what ran the kernels: torch (eager) or onnxruntime
+    runtime_version: str = ""  # the runtime's version ("": torch's, torch_version)
+    run_s: float = 0.0  # ONNX Runtime: seconds a session's run adds to its nodes' …
+    node_s: float = 0.0  # … and seconds it adds per node it runs
+    layout_block: int = 0  # ONNX Runtime: channels per block of its blocked layout (0: none)
+
+    @property
+    def runtime_label(self) -> str:
+        """``torch 2.13.0`` or ``onnxruntime 1.32.0``: what the kernels were timed in."""
+        return f"{self.runtime} {self.runtime_version or self.torch_version}"
 
     def kernel_models(self) -> dict[str, KernelModel]:
         return {k.kind: k for k in self.kernels}
@@ -329,6 +336,9 @@ class Peaks:
     def to_dict(self) -> dict[str, Any]:
         """The versioned record (`cnnprof.device/1`): curves as lists, tables as mappings."""
         data = {k: v for k, v in asdict(self).items() if k not in ("roofs", "kernels")}
+        if self.runtime == TORCH:  # an eager record reads as before (no runtime keys)
+            for key in RUNTIME_FIELDS:
+                data.pop(key)
         data["kernels"] = [asdict(k) for k in self.kernels]
         roofs = asdict(self.roofs)
         for key in CURVES:
@@ -346,10 +356,14 @@ class Peaks:
             roofs[key] = tuple((int(n), float(b)) for n, b in roofs[key])
         for key in TABLES:
             roofs[key] = tuple((str(k), float(v)) for k, v in roofs[key].items())
-        optional = ("roofs", "peak_rounds", "kernels", "allocator", "module_s", "calibration_s")
+        optional = (
+            *("roofs", "peak_rounds", "kernels", "allocator", "module_s", "calibration_s"),
+            *RUNTIME_FIELDS,
+        )
         own = {f.name: data[f.name] for f in fields(cls) if f.name not in optional}
         return cls(
             **own,
+            **runtime_fields(data),
             roofs=Roofs(**roofs),
             peak_rounds=tuple(float(v) for v in data.get("peak_rounds", ())),
             kernels=tuple(KernelModel.from_dict(k) for k in data.get("kernels", ())),
@@ -389,7 +403,7 @@ class DeviceProfile:
             "dtype": p.dtype,
             "torch": p.torch_version,
             "calibrated_at": p.measured_at,
-        }
+        } | ({} if p.runtime == TORCH else {"runtime": p.runtime_label})
 
     def describe(self) -> str:
         """``predicted for Test CPU, 2 threads, float32 (device profile NAME: torch …,
@@ -397,7 +411,7 @@ class DeviceProfile:
         p = self.peaks
         return (
             f"predicted for {p.device_name}, {p.threads} thread{'s' * (p.threads != 1)}, "
-            f"{p.dtype} (device profile {self.name}: torch {p.torch_version}, calibrated "
+            f"{p.dtype} (device profile {self.name}: {p.runtime_label}, calibrated "
             f"{p.measured_at})"
         )
 

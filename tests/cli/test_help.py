@@ -78,7 +78,7 @@ def test_budget_keys_are_in_check_help() -> None:
 def test_the_same_option_has_the_same_flags_and_help_everywhere() -> None:
     seen: dict[str, tuple[tuple[str, ...], str]] = {}
     # Options whose help names what they do in that command (the meaning is the same).
-    own_words = {"--layers", "--latency", "--format", "--output"}
+    own_words = {"--layers", "--latency", "--format", "--output", "--runtime"}
     for name, command in COMMANDS.items():
         for param in command.params:
             if not isinstance(param, click.Option):

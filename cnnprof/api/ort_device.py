@@ -1,0 +1,130 @@
+"""`cnnprof device --runtime onnxruntime`: the device's calibration under ONNX Runtime, from its
+own cache or measured now with onnx and onnxruntime only (no torch), and cached."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import MappingProxyType
+
+from cnnprof.analytic import ort_predict, predictor
+from cnnprof.analytic.ort_calls import Node
+from cnnprof.api.kinds import Source
+from cnnprof.api.onnx_source import OnnxSource
+from cnnprof.cache import read_json, write_json
+from cnnprof.deploy.calibrate import ORT_PLANS, calibrate
+from cnnprof.deploy.ort_nodes import graph_nodes, onnxruntime_module
+from cnnprof.deploy.ort_peaks import cpu_name, ort_cache_path, ort_peaks
+from cnnprof.errors import OptionError
+from cnnprof.results.device import DeviceProfile, Peaks, Prediction, unusable
+from cnnprof.results.profile import Profile
+from cnnprof.results.runtime import ONNXRUNTIME, TORCH
+from cnnprof.results.vocab import Progress
+
+NEEDS = "cnnprof device --runtime onnxruntime"
+
+
+def ort_threads(threads: int | None) -> int:
+    """The intra-op threads a calibration runs at: the ones given, else ONNX Runtime's default
+    (one per core)."""
+    return threads if threads is not None else max(1, os.cpu_count() or 1)
+
+
+def ort_calibration(
+    threads: int | None,
+    *,
+    refresh: bool = False,
+    plan: str = "default",
+    progress: Progress | None = None,
+    notes: list[str] | None = None,
+) -> Peaks:
+    """This CPU's calibration under ONNX Runtime at ``threads`` (float32): the cached one unless
+    ``refresh`` (or a plan other than the default is asked for), else measured now and cached."""
+    ort = onnxruntime_module(NEEDS)
+    count = ort_threads(threads)
+    path = ort_cache_path(cpu_name(), ort.__version__, count, "float32")
+    if not refresh and plan == "default":
+        cached = _cached(path)
+        if cached is not None:
+            return cached
+
+    def report(fraction: float) -> None:
+        if progress is not None:
+            progress("onnxruntime kernels", fraction)
+
+    measured = ort_peaks(calibrate(ORT_PLANS[plan], count, report), count)
+    if plan == "default":
+        write_json(path, measured.to_dict())
+    elif notes is not None:
+        notes.append(f"a {plan} calibration is not cached")
+    return measured
+
+
+def _cached(path: Path) -> Peaks | None:
+    data = read_json(path)
+    if data is None:
+        return None
+    try:
+        found = Peaks.from_dict(data)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return None if unusable(found) or not found.kernels else found
+
+
+def ort_cache(measured: Peaks) -> str | None:
+    """Where an ONNX Runtime calibration is cached, if it is."""
+    path = ort_cache_path(
+        measured.device_name, measured.runtime_version, measured.threads, measured.dtype
+    )
+    return str(path) if path.is_file() else None
+
+
+# --- predictions for the runtime a device profile was calibrated in --------------------------
+
+
+def _ort_prediction(profile: Profile, device: Peaks, source: Source | None) -> Prediction:
+    nodes = None if source is None else onnx_nodes(source)
+    return ort_predict.predict(profile, device, nodes)
+
+
+Predictor = Callable[[Profile, Peaks, Source | None], Prediction]
+PREDICTORS: Mapping[str, Predictor] = MappingProxyType(
+    {
+        TORCH: lambda profile, device, source: predictor.predict(profile, device),
+        ONNXRUNTIME: _ort_prediction,
+    }
+)
+
+
+def kernel_prediction(profile: Profile, device: Peaks, source: Source | None = None) -> Prediction:
+    """``profile``'s latency on ``device``'s kernel models, for the runtime they were timed in
+    (ONNX Runtime's on the graph it runs, read from the file where ``source`` is an ONNX
+    file)."""
+    return PREDICTORS[device.runtime](profile, device, source)
+
+
+def check_runtime(device: DeviceProfile, runtime: str | None) -> None:
+    """`OptionError` when a prediction for ``runtime`` would use a profile calibrated in
+    another: a profile predicts only the runtime its kernels were timed in."""
+    calibrated = device.peaks.runtime
+    if runtime is None or runtime == calibrated:
+        return
+    raise OptionError(
+        f"{device.name}: calibrated in {device.peaks.runtime_label}, it predicts {calibrated} "
+        f"latency, not {runtime}; calibrate one in {runtime} (`cnnprof device --runtime "
+        f"{runtime} --save FILE`)"
+    )
+
+
+def onnx_nodes(source: Source) -> tuple[Node, ...] | None:
+    """An ONNX file's nodes, for predicting the graph ONNX Runtime runs; None for a model of
+    another kind (predicted from its rows)."""
+    if not isinstance(source, OnnxSource):
+        return None
+    from cnnprof.deploy.load import load_graph
+    from cnnprof.deploy.shapes import shaped
+
+    req = source.request
+    model = load_graph(req.model)
+    return graph_nodes(shaped(model, batch=req.batch, input=req.input, file=str(req.model)))
