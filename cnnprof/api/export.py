@@ -43,5 +43,5 @@ def export(
     exported = source.exported(exporter=exporter, opset=opset)
     model = source.profile()
     files.write(target, exported.data, "-o")
-    file = count(target, batch=req.batch, dtype=req.dtype, model=str(target))
+    file = count(target, batch=req.batch, dtype=req.dtype)
     return ExportCheck(exported, str(target), model, file)
