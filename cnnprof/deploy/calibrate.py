@@ -163,9 +163,12 @@ def _time_network(net: Network, plan: OrtPlan, threads: int, folder: Path) -> _T
     }
     profiled = _session(model, _options(threads, profile=str(folder / "profile")))
     plain = _session(model, _options(threads))
-    runs = []
-    for _ in range(plan.warmup + plan.passes):  # in turn: a change of load weighs on both
+    # one session after the other, never in turn: with more than one intra-op thread, each
+    # session's threads spin after its run on the cores the other needs (both ran 2× slower)
+    for _ in range(plan.warmup + plan.passes):
         profiled.run(None, image)
+    runs = []
+    for _ in range(plan.warmup + plan.passes):
         started = time.perf_counter()
         plain.run(None, image)
         runs.append(time.perf_counter() - started)

@@ -6,8 +6,8 @@ The session is made the way a deployment makes it, and the timing says how: intr
 from ``--threads`` (default: every core cnnprof may use), one inter-op thread and sequential
 execution, graph optimisation GRAPH_OPTIMIZATION, the execution provider of ``--device``. The
 input is random, at the request's batch, image shape and dtype (which must be the graph's input
-type). With ``settings.layers`` a second session runs with ORT's profiler on, one profiled run
-after each timed run (`ort_profile` maps its nodes onto the rows). On CUDA the input is bound
+type). With ``settings.layers`` a second session runs with ORT's profiler on, after the timed
+runs (`ort_profile` maps its nodes onto the rows). On CUDA the input is bound
 on the device once (IO binding) and each run waits for its outputs there.
 """
 
@@ -46,7 +46,7 @@ INPUT_TYPES = MappingProxyType(
     {"float32": ("tensor(float)", "float32"), "float16": ("tensor(float16)", "float16")}
 )
 LAYER_WARMUP = 2  # profiled runs discarded before the recorded ones
-MAX_LAYER_RUNS = 50  # profiled runs, one after each timed run until there are this many
+MAX_LAYER_RUNS = 50  # profiled runs after the timed ones: as many, up to this many
 QUIET = 3  # ORT's log severity: errors only (its warnings would land in cnnprof's output)
 
 
@@ -241,9 +241,12 @@ class _Profiled:
         for _ in range(LAYER_WARMUP):
             self.run()
 
-    def record(self) -> None:
-        if self.runs < MAX_LAYER_RUNS:
-            self.run()
+    def record(self, deadline: Deadline, runs: int) -> None:
+        """Up to ``runs`` profiled runs (at most MAX_LAYER_RUNS), while ``deadline`` leaves room
+        for one more."""
+        last = 0.0
+        while self.runs < min(runs, MAX_LAYER_RUNS) and deadline.left() > last:
+            last = self.run()
             self.runs += 1
 
     def nodes(self, rows: Sequence[str]) -> tuple[tuple[NodeTime, ...], int]:
@@ -287,8 +290,12 @@ def measure(
     progress: Progress | None = None,
     rows: Sequence[LayerCost] = (),
 ) -> Timing:
-    """Time ``model`` in ONNX Runtime: the first run, warm-up, timed runs (each followed by a
-    profiled run while there are fewer than MAX_LAYER_RUNS, with ``settings.layers``)."""
+    """Time ``model`` in ONNX Runtime: the first run, warm-up, timed runs, then (with
+    ``settings.layers``) as many profiled runs in a second session, at most MAX_LAYER_RUNS.
+
+    The profiled runs follow the timed ones rather than alternate with them: two sessions run in
+    turn with more than one intra-op thread slow each other down (each one's threads spin after
+    its run, on the cores the other needs; on this 2-core machine both took twice as long)."""
     _refused(settings)
     report = progress or silent
     session, feed = model.ready(settings)
@@ -302,17 +309,11 @@ def measure(
         profiled = None
         if not spent:
             warmup_runs, stable = warm_up(timed, first, settings.warmup, deadline, report)
+            samples, hit = timed_runs(timed, settings, deadline, report)
             room = deadline.left() > (LAYER_WARMUP + 2) * first + 0.1
             if settings.layers and room:
                 profiled = _Profiled(model, settings, Path(folder))
-
-            def step() -> float:
-                seconds = timed()
-                if profiled is not None:
-                    profiled.record()
-                return seconds
-
-            samples, hit = timed_runs(step, settings, deadline, report)
+                profiled.record(deadline, len(samples))
         if profiled is not None:
             nodes, layer_runs = profiled.nodes([r.path for r in rows])
     hit = hit or (settings.layers and profiled is None)
