@@ -47,7 +47,8 @@ from cnnprof.api import Request
 from cnnprof.api.count import cross_check
 from cnnprof.api.export import export
 from cnnprof.api.sources import OutsideSource, resolve
-from cnnprof.empirical.inputs import fixed_seed, shape_of
+from cnnprof.arch.model import shape_of
+from cnnprof.empirical.inputs import fixed_seed
 from cnnprof.errors import CnnprofError
 from cnnprof.report.profile import profile_dict
 from cnnprof.results.profile import Profile

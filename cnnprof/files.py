@@ -202,3 +202,16 @@ def update(path: Path, change: Callable[[bytes], bytes], label: str) -> None:
                 "updated; nothing written, run the update again"
             )
         write(path, after, label)
+
+
+def available_bytes() -> int:
+    """Memory this machine can give now (Linux: MemAvailable), else its physical memory: the
+    bound on what a file or a model's tensors may take."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

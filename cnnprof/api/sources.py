@@ -379,8 +379,9 @@ class OutsideSource(ModuleSource):
 
     def _real(self, module: nn.Module, inputs: Inputs, failed: MetaFailed) -> tuple[nn.Module, str]:
         """The model with real weights on the CPU, if the estimate of its memory fits."""
-        from cnnprof.empirical.count import available_bytes, tensor_bytes
+        from cnnprof.empirical.count import tensor_bytes
         from cnnprof.empirical.inputs import fixed_seed
+        from cnnprof.files import available_bytes
 
         batch = self.request.batch
         largest = max(failed.largest, batch * max(prod(s) for s in inputs.shapes))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -27,6 +28,17 @@ class Shape:
 
     def as_list(self) -> list[int]:
         return [self.c, self.h, self.w]
+
+
+def shape_of(dims: Sequence[int]) -> Shape:
+    """A row's shape per image from a tensor's dims after the batch, as every count shapes them:
+    (C,) is C×1×1, (L, C) a sequence of C features, (C, H, W, …) is C × H × (W·…)."""
+    dims = list(dims) or [1]
+    if len(dims) == 1:
+        return Shape(dims[0], 1, 1)
+    if len(dims) == 2:
+        return Shape(dims[-1], dims[0], 1)
+    return Shape(dims[0], dims[1], math.prod(dims[2:]))
 
 
 def frozen(mapping: Mapping[str, Any] | None = None) -> Mapping[str, Any]:

@@ -10,10 +10,9 @@ import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from math import prod
 from typing import TYPE_CHECKING
 
-from cnnprof.arch.model import Shape, frozen
+from cnnprof.arch.model import Shape, frozen, shape_of
 from cnnprof.deploy.formulas import FORMULAS, FREE, Work
 from cnnprof.deploy.load import DEFAULT_DOMAINS, load_graph
 from cnnprof.deploy.shapes import Graph, Node, Unshaped, shaped
@@ -30,17 +29,6 @@ FOLDED_PARAMS_KEY = "cnnprof.folded_params"
 FOLDED_BUFFERS_KEY = "cnnprof.folded_buffers"
 # A count in the metadata above this is not a real model's.
 MAX_COUNT = 10**13
-
-
-def shape_of(dims: Sequence[int]) -> Shape:
-    """A row's shape from a tensor's dims after the batch, as the torch count shapes them: (C,)
-    is C×1×1, (L, C) a sequence of C features, (C, H, W, …) is C × H × (W·…)."""
-    dims = list(dims) or [1]
-    if len(dims) == 1:
-        return Shape(dims[0], 1, 1)
-    if len(dims) == 2:
-        return Shape(dims[-1], dims[0], 1)
-    return Shape(dims[0], dims[1], prod(dims[2:]))
 
 
 def per_image(dims: tuple[int, ...], batch: int) -> tuple[int, ...]:

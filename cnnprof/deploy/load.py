@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from cnnprof.errors import LoadError, MissingExtra
+from cnnprof.files import available_bytes
 
 if TYPE_CHECKING:
     from onnx import ModelProto
@@ -32,18 +33,6 @@ def require_onnx(needs: str) -> ModuleType:
         return importlib.import_module("onnx")
     except ImportError:
         raise MissingExtra(f"{needs} needs onnx: pip install 'cnnprof[onnx]'") from None
-
-
-def available_bytes() -> int:
-    """Memory available now (Linux: MemAvailable), else the physical memory."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def memory_limit() -> int:

@@ -10,7 +10,6 @@ with the module that called it. The other counter is fvcore's (`fvcore_count`).
 from __future__ import annotations
 
 import copy
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 
@@ -35,18 +34,6 @@ def not_run(root: nn.Module, entered: set[str], used: set[int]) -> tuple[str, ..
         prefixes = (".".join(parts[:i]) for i in range(1, len(parts) + 1))
         out.setdefault(next(p for p in prefixes if p not in entered))
     return tuple(out)
-
-
-def available_bytes() -> int:
-    """Memory this machine can give now (MemAvailable on Linux, else physical memory)."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def tensor_bytes(module: nn.Module) -> int:

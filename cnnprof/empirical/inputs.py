@@ -5,25 +5,13 @@ images), made the same every run, and the per-image shape a row reports for a te
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from math import prod
 from typing import Any
 
 import torch
 
-from cnnprof.arch.model import Shape
-
-
-def shape_of(dims: Sequence[int]) -> Shape:
-    """A row's shape per image from a tensor's dims after the batch: (C,) is C×1×1, (L, C) is a
-    sequence of C features, (C, H, W, …) is C × H × (W·…)."""
-    dims = list(dims) or [1]
-    if len(dims) == 1:
-        return Shape(dims[0], 1, 1)
-    if len(dims) == 2:
-        return Shape(dims[-1], dims[0], 1)
-    return Shape(dims[0], dims[1], prod(dims[2:]))
+from cnnprof.arch.model import Shape, shape_of
 
 
 @contextlib.contextmanager

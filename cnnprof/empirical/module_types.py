@@ -20,8 +20,7 @@ from torch import nn
 
 from cnnprof.analytic import elementwise as ew
 from cnnprof.analytic import layers
-from cnnprof.arch.model import Shape
-from cnnprof.empirical.inputs import shape_of
+from cnnprof.arch.model import Shape, shape_of
 from cnnprof.empirical.op_costs import GELU_FLOPS, SOFTMAX_FLOPS
 from cnnprof.results.profile import LAYER_OPS, LayerCost
 

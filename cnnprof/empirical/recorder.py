@@ -17,8 +17,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
 from cnnprof.analytic.elementwise import LRN_EXTRA
-from cnnprof.arch.model import Shape, frozen
-from cnnprof.empirical.inputs import Inputs, shape_of
+from cnnprof.arch.model import Shape, frozen, shape_of
+from cnnprof.empirical.inputs import Inputs
 from cnnprof.empirical.meta_shapes import META_SHORTCUTS, all_meta
 from cnnprof.empirical.module_types import kernel_of, module_op, param_kind
 from cnnprof.empirical.op_costs import (
