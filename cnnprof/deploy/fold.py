@@ -2,15 +2,19 @@
 alone (``Shape → Gather → Div → Mul`` giving a ``Slice``'s bounds: torch's exporter writes a
 ``chunk`` so) are evaluated with onnx's reference evaluator and handed to the next round of
 inference as initializers, until no new one appears. onnx's own data propagation stops at the
-first ``Div``, leaving every later tensor of unknown shape. Small values only: weights are never
-read (an external one is not even in memory)."""
+first ``Div``, leaving every later tensor of unknown shape. An ``If`` whose condition is so
+computed is replaced by the branch it takes (`cnnprof.deploy.branch`). Small values only:
+weights are never read (an external one is not even in memory)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from math import prod
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from cnnprof.deploy.branch import inline_known
 from cnnprof.errors import LoadError
 
 if TYPE_CHECKING:
@@ -153,17 +157,36 @@ def _with_values(model: ModelProto, folded: Mapping[str, Any]) -> ModelProto:
     return copy
 
 
-def fold(model: ModelProto, file: str) -> tuple[dict[str, tuple[int, ...]], frozenset[str]]:
-    """The dims of every value of ``model`` (inputs bound) that inference, helped by the values
-    computed from constants, can tell; and the names of those computed values."""
+@dataclass(frozen=True)
+class Folded:
+    """What folding tells of a model: the dims of every value inference could tell, the names of
+    the values computed from constants, and the nodes (each If whose condition is known replaced
+    by the branch it takes)."""
+
+    dims: Mapping[str, tuple[int, ...]]
+    values: frozenset[str]
+    nodes: tuple[NodeProto, ...]
+
+
+def fold(model: ModelProto, file: str) -> Folded:
+    """``model`` (inputs bound) folded: inference, helped by the values computed from constants
+    and by the branches of the Ifs they decide (`inline_known`), round after round until nothing
+    new appears (a round that takes an If is not one of the ``MAX_ROUNDS``: each takes one away,
+    so they end)."""
     values = _small_initializers(model)
     folded: dict[str, Any] = {}
     dims = known_dims(infer(model, file))
-    for _ in range(MAX_ROUNDS):
+    rounds = 0
+    while rounds < MAX_ROUNDS:
         new = _round(model, values, dims)
-        if not new:
+        taken = inline_known(model, values)
+        if not new and taken is None:
             break
+        if taken is None:
+            rounds += 1
+        else:
+            model = taken
         folded.update(new)
         dims = known_dims(infer(_with_values(model, folded), file))
     dims.update({name: tuple(value.shape) for name, value in folded.items()})
-    return dims, frozenset(folded)
+    return Folded(MappingProxyType(dims), frozenset(folded), tuple(model.graph.node))

@@ -239,26 +239,26 @@ def shaped(
     inputs = tuple(v.name for v in _graph_inputs(model))
     copy = skeleton(model)
     bound = bind(copy, names=inputs, batch=batch, input=input, file=file)
-    dims, folded = fold(copy, file)
+    folded = fold(copy, file)
     g = model.graph
     held = {t.name: Tensor(t.name, tuple(t.dims), t.data_type) for t in g.initializer}
     aliases: dict[str, str] = {}
-    for n in g.node:
+    for n in folded.nodes:
         if n.op_type == "Identity" and n.input and n.output:
             source = aliases.get(n.input[0], n.input[0])
             if source in held:
                 aliases[n.output[0]] = source
     return Graph(
         name=g.name,
-        nodes=_unique([_node(n, i) for i, n in enumerate(g.node)]),
+        nodes=_unique([_node(n, i) for i, n in enumerate(folded.nodes)]),
         initializers=MappingProxyType(held),
         inputs=inputs,
         outputs=tuple(v.name for v in g.output),
-        dims=MappingProxyType(dims),
+        dims=folded.dims,
         opsets=frozen({o.domain or "": o.version for o in model.opset_import}),
         producer=" ".join(filter(None, [model.producer_name, model.producer_version])),
         metadata=frozen({p.key: p.value for p in model.metadata_props}),
         batch=bound,
         aliases=MappingProxyType(aliases),
-        folded=folded,
+        folded=folded.values,
     )

@@ -27,18 +27,6 @@ FAST = ("lenet5", "mobilenet_v1", "resnet18")  # no BatchNorm; BN after every co
 # Over the 2 GiB an ONNX file holds without external data (export refuses it, in one line).
 TOO_LARGE = ("regnet_y_128gf",)
 REGISTRY = [e.name for e in catalog(None) if e.name not in TOO_LARGE]
-# What the TorchScript exporter writes and the count of a file cannot yet follow: LRN as an `If`
-# on the input's rank (AlexNet, GoogLeNet). The dynamo exporter writes it as plain arithmetic,
-# and it counts exactly (`test_the_dynamo_exporter_...`).
-NOT_COUNTED_FROM_TORCHSCRIPT = {"alexnet": "LRN exported as If", "googlenet": "LRN exported as If"}
-
-
-def _registry_case(name: str):
-    why = NOT_COUNTED_FROM_TORCHSCRIPT.get(name)
-    if why is None:
-        return name
-    reason = f"the count of a TorchScript-exported file: {why}"
-    return pytest.param(name, marks=pytest.mark.xfail(reason=reason, strict=False))
 
 
 def _exported_and_counted(name: str, tmp_path: Path, exporter: str = "torchscript"):
@@ -60,14 +48,16 @@ def test_a_registry_model_exported_counts_as_the_model(name: str, tmp_path: Path
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [_registry_case(n) for n in REGISTRY if n not in FAST])
+@pytest.mark.parametrize("name", [n for n in REGISTRY if n not in FAST])
 def test_every_registry_model_exported_counts_as_the_model(name: str, tmp_path: Path):
     _exported_and_counted(name, tmp_path)
 
 
+# LocalResponseNorm: the TorchScript exporter writes it with an `If` on its input's rank (counted
+# through the branch taken, `cnnprof.deploy.branch`), the dynamo exporter as plain arithmetic.
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["alexnet", "googlenet"])
-def test_the_dynamo_exporter_writes_what_torchscript_leaves_uncounted(name: str, tmp_path: Path):
+def test_the_dynamo_exporter_counts_local_response_norm_alike(name: str, tmp_path: Path):
     _exported_and_counted(name, tmp_path, exporter="dynamo")
 
 
