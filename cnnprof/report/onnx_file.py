@@ -39,11 +39,12 @@ def onnx_notes(profile: Profile) -> list[str]:
         )
     folded = []
     if profile.folded_params:
-        folded.append(f"{profile.folded_params:,} BatchNorm parameters")
+        folded.append(
+            f"{profile.folded_params:,} parameters fewer than the model's (BatchNorm γ and β, "
+            "less the biases the convolutions gained)"
+        )
     if profile.folded_buffers:
         folded.append(f"{profile.folded_buffers:,} running statistics (buffers)")
     if folded:
-        lines.append(
-            f"folded at export: {' and '.join(folded)} into convolutions (the torch count has them)"
-        )
+        lines.append(f"BatchNorm folded into convolutions at export: {' and '.join(folded)}")
     return lines

@@ -66,9 +66,9 @@ def test_folding_and_constants_are_shown(tmp_path: Path):
     metadata = {"cnnprof.folded_params": "53120", "cnnprof.folded_buffers": "53120"}
     path = save(small(metadata=metadata), tmp_path)
     result = run("count", path)
-    assert "folded at export: 53,120 BatchNorm parameters and 53,120 running statistics" in (
-        " ".join(result.stdout.split())
-    )
+    text = " ".join(result.stdout.split())
+    assert "BatchNorm folded into convolutions at export: 53,120 parameters fewer" in text
+    assert "and 53,120 running statistics (buffers)" in text
     data = json.loads(run("count", path, "--format", "json").stdout)
     assert data["folded"] == {"params": 53120, "buffers": 53120}
 
