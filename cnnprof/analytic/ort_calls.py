@@ -76,13 +76,16 @@ MOVES = frozenset({"Concat", "Transpose", "Pad", "Slice", "Split", "ReorderInput
 # plain tensors
 FREE = frozenset({"Flatten", "Reshape", "Squeeze", "Unsqueeze", "Shape"})
 ELIDED = frozenset({"Identity", "Dropout", "Constant"})  # removed (or folded) before running
+STANDARD_DOMAINS = frozenset({"", "ai.onnx"})  # ONNX's own ops; another domain's are custom
 
 
 @dataclass(frozen=True)
 class Node:
     """One node of a graph as ONNX Runtime sees it: its op type, the activation tensors it reads
     (initializers left out) and writes, and the shapes (batch first) of its first input and of
-    its output. A convolution carries its weight's shape ``(out, in per group, kh, kw)``."""
+    its output. A convolution carries its weight's shape ``(out, in per group, kh, kw)``. A node
+    of a custom domain, or one whose dims shape inference could not tell (``shaped`` False),
+    runs a kernel no model covers."""
 
     name: str
     op: str
@@ -93,6 +96,18 @@ class Node:
     weight: tuple[int, ...] = ()
     kernel: tuple[int, ...] = ()  # a pool's window
     row: str = ""  # the profile row it belongs to ("": its own name)
+    domain: str = ""  # its op set ("" or "ai.onnx": ONNX's own)
+    shaped: bool = True  # the dims of every tensor it reads and writes are known
+
+    @property
+    def opaque(self) -> bool:
+        """A kernel no model covers, whose shapes are never read: a custom op, or unknown dims."""
+        return self.domain not in STANDARD_DOMAINS or not self.shaped
+
+    @property
+    def qualified(self) -> str:
+        """Its op, with the domain where that is custom (``com.me::Relu``)."""
+        return self.op if self.domain in STANDARD_DOMAINS else f"{self.domain}::{self.op}"
 
 
 @dataclass(frozen=True)
@@ -291,6 +306,10 @@ class _Runtime:
 
     def run(self, node: Node) -> None:
         """What ONNX Runtime runs for ``node``, unless it was folded into a convolution."""
+        if node.opaque:
+            self.layout(node, False)
+            self.runs.append(Kernel(node.row or node.name, node.qualified, None, (node.name,)))
+            return
         if self.fold(node):
             return
         if node.op == "BatchNormalization" and self.wants_blocked(node):
@@ -316,24 +335,32 @@ class _Runtime:
 
 def _without_elided(nodes: Sequence[Node]) -> list[Node]:
     """The nodes ONNX Runtime keeps: an Identity or Dropout removed, its readers reading its
-    input; SiLU written as ``Mul(x, Sigmoid(x))`` one QuickGelu node."""
+    input; SiLU written as ``Mul(x, Sigmoid(x))`` one QuickGelu node, where the multiply is the
+    Sigmoid's only reader (another one reads the Sigmoid's output, which is then kept)."""
     alias: dict[str, str] = {}
     kept: list[Node] = []
     sigmoids: dict[str, Node] = {}
+    readers: dict[str, int] = {}
     for node in nodes:
         inputs = tuple(alias.get(name, name) for name in node.inputs)
-        if node.op in ELIDED:
+        if node.op in ELIDED and node.domain in STANDARD_DOMAINS:
             if inputs:
                 alias[node.output] = inputs[0]
             continue
-        gate = next((sigmoids[n] for n in inputs if n in sigmoids), None)
-        if node.op == "Mul" and gate is not None and set(inputs) == {gate.inputs[0], gate.output}:
-            kept.remove(gate)
-            kept.append(replace(gate, op="QuickGelu", output=node.output, name=node.name))
-            continue
-        if node.op == "Sigmoid" and inputs:
-            sigmoids[node.output] = replace(node, inputs=inputs)
+        for name in set(inputs):
+            readers[name] = readers.get(name, 0) + 1
         kept.append(replace(node, inputs=inputs))
+        if node.op == "Sigmoid" and inputs and not node.opaque:
+            sigmoids[node.output] = kept[-1]
+    for gate in sigmoids.values():
+        mul = next((n for n in kept if gate.output in n.inputs), None)
+        pair = {gate.inputs[0], gate.output}
+        if mul is None or mul.op != "Mul" or mul.opaque or set(mul.inputs) != pair:
+            continue
+        if readers.get(gate.output) != 1:
+            continue
+        kept.remove(gate)
+        kept[kept.index(mul)] = replace(gate, op="QuickGelu", output=mul.output, name=mul.name)
     return kept
 
 

@@ -234,7 +234,7 @@ def predict_on(model: Request | Source, device: Peaks, runtime: str | None = Non
     _calibrated_for(DeviceProfile("", device), dtype, f"--dtype {dtype}: the device profile")
     check_runtime(DeviceProfile("--device-profile", device), runtime)
     profile = source.profile()
-    prediction = kernel_prediction(profile, device, source)
+    prediction = replace(kernel_prediction(profile, device, source), missing=profile.missing)
     return Predicted(prediction, estimate(profile, device.roofs), device)
 
 

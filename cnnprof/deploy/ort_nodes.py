@@ -37,11 +37,14 @@ def onnxruntime_module(needs: str = "--runtime onnxruntime") -> Any:
 def graph_nodes(graph: Graph) -> tuple[Node, ...]:
     """The nodes of a shaped graph in its topological order, named as its count's rows, for
     `cnnprof.analytic.ort_calls.kernels`; a node of constants only (a Constant, an Identity of
-    a weight) is left out, as ONNX Runtime folds it, and its output read as a constant."""
+    a weight) or one whose outputs the count computed from constants (shape arithmetic) is
+    left out, as ONNX Runtime folds it, and its output read as a constant."""
     fixed = set(graph.initializers)
     kept = []
     for node in graph.nodes:
-        if all(name in fixed for name in node.inputs if name):
+        outputs = [name for name in node.outputs if name]
+        on_constants = bool(outputs) and all(name in graph.folded for name in outputs)
+        if on_constants or all(name in fixed for name in node.inputs if name):
             fixed.update(node.outputs)  # constant folded before the graph runs
             continue
         kept.append(_node(node, graph, fixed))
@@ -64,4 +67,6 @@ def _node(node: GraphNode, graph: Graph, fixed: set[str]) -> Node:
         out_shape=graph.dims.get(output, ()),
         weight=tuple(weight),
         kernel=tuple(node.attr("kernel_shape", ()) or ()),
+        domain=node.domain,
+        shaped=all(name in graph.dims for name in (*inputs, output)),
     )

@@ -3,6 +3,8 @@ measures or computes a figure."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
@@ -253,7 +255,16 @@ def prediction_view(predicted: Predicted, view: View) -> Group:
             parts.append(
                 Text("ᴿ no kernel model covers the row: costed on the roofline", style="dim")
             )
+    if p.missing:
+        parts.append(Text(incomplete_note(p.missing), style="yellow"))
     return Group(*parts)
+
+
+def incomplete_note(missing: Sequence[str]) -> str:
+    """The note under a prediction of an incomplete count (``missing``: `Profile.missing`):
+    its figure leaves out the work no formula counted."""
+    shown = "; ".join(missing[:3]) + (f"; and {len(missing) - 3} more" if len(missing) > 3 else "")
+    return f"the count is incomplete ({shown}): the prediction leaves their work out"
 
 
 def peaks_table(peaks: Peaks, cache: str | None = None) -> Group:

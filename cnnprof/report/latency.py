@@ -388,6 +388,7 @@ def prediction_summary(predicted: Predicted) -> dict[str, Any]:
         "predicted_s": prediction.seconds,
         "roofline_s": roofline.seconds,
         "rows_on_roofline": list(prediction.on_roofline),
+        **({"count_missing": list(prediction.missing)} if prediction.missing else {}),
     }
 
 
@@ -406,6 +407,8 @@ def prediction_csv(predicted: Predicted, view: View) -> str:
         return to_csv(prediction_records(predicted))
     record = prediction_summary(predicted)
     record["rows_on_roofline"] = " ".join(record["rows_on_roofline"])
+    if "count_missing" in record:
+        record["count_missing"] = "; ".join(record["count_missing"])
     return to_csv([record])
 
 

@@ -262,6 +262,8 @@ class Prediction:
     device_name: str
     threads: int
     rows: tuple[RowPrediction, ...]
+    # what keeps the count predicted from being complete (`Profile.missing`): work left out
+    missing: tuple[str, ...] = ()
 
     @property
     def seconds(self) -> float:

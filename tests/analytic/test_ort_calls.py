@@ -190,3 +190,22 @@ def test_a_concatenation_of_part_blocks_runs_plain():
         "Relu",
     ]
     assert found[5].call.kind == "norm"
+
+
+def test_a_sigmoid_with_another_reader_is_kept_beside_the_multiply():
+    """Mul(x, Sigmoid(x)) where the gate is read again: it must be computed, so ONNX Runtime
+    cannot fuse the pair into one QuickGelu."""
+    graph = [unary("Sigmoid", "s", "x"), binary("Mul", "m", "x", "s"), binary("Add", "a", "m", "s")]
+    assert ops(graph, 0) == [("Sigmoid", ("s",)), ("Mul", ("m",)), ("Add", ("a",))]
+
+
+def test_a_custom_node_and_one_of_unknown_dims_run_no_kernel_model():
+    """A custom-domain op, and a convolution whose input dims are unknown (empty shapes), are
+    kernels with no call; their shapes are never read."""
+    custom = Node("u", "Relu", ("c",), "u", (1, 32, 8, 8), (1, 32, 8, 8), domain="com.me")
+    unknown = Node("d", "Conv", ("u",), "d", (), (), (32, 32, 3, 3), shaped=False)
+    pool = Node("p", "MaxPool", ("d",), "p", (), (), kernel=(2, 2), shaped=False)
+    found = kernels([conv("c", "x", 3, 32), custom, unknown, pool], BLOCK)
+    # the blocked convolution's output is reordered for the custom node, which reads it plain
+    assert [k.op for k in found] == ["Conv", "ReorderOutput", "com.me::Relu", "Conv", "MaxPool"]
+    assert [k.call is None for k in found] == [False, False, True, True, True]
