@@ -3,7 +3,6 @@ own cache or measured now with onnx and onnxruntime only (no torch), and cached.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -20,15 +19,16 @@ from cnnprof.errors import OptionError
 from cnnprof.results.device import DeviceProfile, Peaks, Prediction, unusable
 from cnnprof.results.profile import Profile
 from cnnprof.results.runtime import ONNXRUNTIME, TORCH
+from cnnprof.results.timing import cpu_cores
 from cnnprof.results.vocab import Progress
 
 NEEDS = "cnnprof device --runtime onnxruntime"
 
 
 def ort_threads(threads: int | None) -> int:
-    """The intra-op threads a calibration runs at: the ones given, else ONNX Runtime's default
-    (one per core)."""
-    return threads if threads is not None else max(1, os.cpu_count() or 1)
+    """The intra-op threads a calibration runs at: the ones given, else one per core this
+    process may run on (`cpu_cores`, as `latency --runtime onnxruntime` runs its session)."""
+    return threads if threads is not None else cpu_cores()
 
 
 def ort_calibration(

@@ -155,7 +155,12 @@ DeviceRuntime = Annotated[
 ]
 Threads = Annotated[
     int | None,
-    typer.Option("--threads", "-t", help="Intra-op threads (default: torch's current)."),
+    typer.Option(
+        "--threads",
+        "-t",
+        help="Intra-op threads (default: torch's current under torch; one per core this "
+        "process may run on under --runtime onnxruntime).",
+    ),
 ]
 Timeout = Annotated[
     float,
