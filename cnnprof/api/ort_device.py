@@ -105,15 +105,26 @@ def kernel_prediction(profile: Profile, device: Peaks, source: Source | None = N
 
 
 def check_runtime(device: DeviceProfile, runtime: str | None) -> None:
-    """`OptionError` when a prediction for ``runtime`` would use a profile calibrated in
-    another: a profile predicts only the runtime its kernels were timed in."""
+    """`OptionError` when a prediction for ``runtime`` (None: not asked for) would use a profile
+    calibrated in another, or for two runtimes: a profile predicts only the runtime its kernels
+    were timed in."""
+    from cnnprof.api.runtimes import runtimes
+
     calibrated = device.peaks.runtime
-    if runtime is None or runtime == calibrated:
+    if runtime is None:
+        return
+    if len(runtimes(runtime)) > 1:
+        raise OptionError(
+            f"--runtime {runtime} with {device.name}: a profile predicts one runtime, the one "
+            f"it was calibrated in ({device.peaks.runtime_label}); give --runtime {calibrated}, "
+            "or leave --runtime out"
+        )
+    if runtime == calibrated:
         return
     raise OptionError(
         f"{device.name}: calibrated in {device.peaks.runtime_label}, it predicts {calibrated} "
         f"latency, not {runtime}; calibrate one in {runtime} (`cnnprof device --runtime "
-        f"{runtime} --save FILE`)"
+        f"{runtime} --save FILE`), or give --runtime {calibrated} or none"
     )
 
 
