@@ -14,8 +14,9 @@ from cnnprof.results.export import ExportCheck
 
 
 def check_target(output: Path | None, model: Any) -> Path:
-    """Where `cnnprof export` writes: a file, given, not a directory, and not the model's own
-    file (a factory's ``file.py``, a spec's YAML)."""
+    """Where `cnnprof export` writes: a file, given, not a directory, named ``.onnx`` (what
+    `cnnprof count` reads as ONNX), and not the model's own file (a factory's ``file.py``, a
+    spec's YAML)."""
     if output is None:
         raise OptionError("cnnprof export needs -o FILE.onnx: where to write the model")
     if output.is_dir():
@@ -27,6 +28,11 @@ def check_target(output: Path | None, model: Any) -> Path:
         raise OptionError(
             f"{model} is an ONNX file already; `cnnprof count {model}` counts it, and export "
             "writes models cnnprof builds (registry, torchvision, timm, a factory)"
+        )
+    if output.suffix.lower() != ".onnx":
+        raise OptionError(
+            f"-o {output}: export writes an ONNX file, read back by its suffix; give a name "
+            "ending in .onnx"
         )
     return output
 

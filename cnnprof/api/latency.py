@@ -192,6 +192,17 @@ def device_profile(reference: str, what: str | None = None) -> Peaks:
     return record
 
 
+def for_profile(runtime: str | None, reference: str | None) -> str | None:
+    """``--runtime`` beside ``--device-profile`` (``reference``): as given when it is the
+    profile's runtime, refused in one line when it is another or two; not given, the
+    profile's (None without a profile)."""
+    if reference is None:
+        return runtime
+    peaks = device_profile(reference)
+    check_runtime(DeviceProfile("--device-profile", peaks), runtime)
+    return runtime or peaks.runtime
+
+
 def named_profile(reference: str, dtype: str, what: str | None = None) -> DeviceProfile:
     """`device_profile`, for models that run in ``dtype``: a profile calibrated in another dtype
     is refused now, in one line, before anything is counted."""

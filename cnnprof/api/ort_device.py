@@ -3,7 +3,6 @@ own cache or measured now with onnx and onnxruntime only (no torch), and cached.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -20,15 +19,16 @@ from cnnprof.errors import OptionError
 from cnnprof.results.device import DeviceProfile, Peaks, Prediction, unusable
 from cnnprof.results.profile import Profile
 from cnnprof.results.runtime import ONNXRUNTIME, TORCH
+from cnnprof.results.timing import cpu_cores
 from cnnprof.results.vocab import Progress
 
 NEEDS = "cnnprof device --runtime onnxruntime"
 
 
 def ort_threads(threads: int | None) -> int:
-    """The intra-op threads a calibration runs at: the ones given, else ONNX Runtime's default
-    (one per core)."""
-    return threads if threads is not None else max(1, os.cpu_count() or 1)
+    """The intra-op threads a calibration runs at: the ones given, else one per core this
+    process may run on (`cpu_cores`, as `latency --runtime onnxruntime` runs its session)."""
+    return threads if threads is not None else cpu_cores()
 
 
 def ort_calibration(
@@ -105,15 +105,26 @@ def kernel_prediction(profile: Profile, device: Peaks, source: Source | None = N
 
 
 def check_runtime(device: DeviceProfile, runtime: str | None) -> None:
-    """`OptionError` when a prediction for ``runtime`` would use a profile calibrated in
-    another: a profile predicts only the runtime its kernels were timed in."""
+    """`OptionError` when a prediction for ``runtime`` (None: not asked for) would use a profile
+    calibrated in another, or for two runtimes: a profile predicts only the runtime its kernels
+    were timed in."""
+    from cnnprof.api.runtimes import runtimes
+
     calibrated = device.peaks.runtime
-    if runtime is None or runtime == calibrated:
+    if runtime is None:
+        return
+    if len(runtimes(runtime)) > 1:
+        raise OptionError(
+            f"--runtime {runtime} with {device.name}: a profile predicts one runtime, the one "
+            f"it was calibrated in ({device.peaks.runtime_label}); give --runtime {calibrated}, "
+            "or leave --runtime out"
+        )
+    if runtime == calibrated:
         return
     raise OptionError(
         f"{device.name}: calibrated in {device.peaks.runtime_label}, it predicts {calibrated} "
         f"latency, not {runtime}; calibrate one in {runtime} (`cnnprof device --runtime "
-        f"{runtime} --save FILE`)"
+        f"{runtime} --save FILE`), or give --runtime {calibrated} or none"
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cnnprof.arch.reference import is_onnx
 from cnnprof.errors import OptionError
 from cnnprof.results.timing import ONNXRUNTIME, RUNTIMES, TORCH
 
@@ -25,6 +26,12 @@ def runtimes(text: str) -> tuple[str, ...]:
             f"--runtime {text}: expected {', '.join(RUNTIMES)}, or both: {','.join(BOTH)}"
         )
     return names
+
+
+def default_runtime(model: object) -> str:
+    """The runtime a model is timed in when ``--runtime`` is not given: ONNX Runtime for an ONNX
+    file (only it runs one), torch eager for any other."""
+    return ONNXRUNTIME if is_onnx(model) else TORCH
 
 
 def onnx_model(

@@ -30,6 +30,7 @@ from cnnprof.render import check as render
 from cnnprof.report import check as report
 from cnnprof.report.text import to_json
 from cnnprof.report.view import View
+from cnnprof.results.timing import TORCH
 
 # The options only these two commands take.
 Models = Annotated[list[str], typer.Argument(help="Models or variant references.")]
@@ -75,13 +76,17 @@ def snapshot(
     timeout: Timeout = DEFAULT_TIMEOUT,
     output: Output = None,
     force: Force = False,
-    runtime: Runtime = "torch",
+    runtime: Runtime = None,
 ) -> None:
     """Write a versioned JSON baseline of each model's counts (for `cnnprof check`); --input
     and --arg go to the outside models and are recorded with them. --device-profile records
     the latency predicted for that device (predicted_ms, with the profile that made it), which
-    `check` compares like a count."""
+    `check` compares like a count.
+
+    With --device-profile the runtime recorded (and measured, with --latency) is the
+    profile's; a --runtime of another is refused."""
     from cnnprof.api.check import snapshot as take
+    from cnnprof.api.latency import for_profile
     from cnnprof.cli.measure import machine
 
     check_output(output, force)
@@ -96,7 +101,7 @@ def snapshot(
         machine=here,
         reference=reference,
         device_profile=device_profile,
-        runtime=runtime,
+        runtime=for_profile(runtime, device_profile) or TORCH,
     )
     emit(to_json(baseline), output, force)
 

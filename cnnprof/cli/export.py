@@ -41,7 +41,7 @@ def export(
     and exported at --batch and its input. The output says which exporter and opset wrote it,
     which BatchNorm layers it folded into the convolutions before them, and the file's count
     against the model's: MACs equal; params equal, or fewer by exactly the parameters folded.
-    Needs torch and onnx (pip install 'cnnprof[onnx]')."""
+    Needs torch and onnx (pip install 'cnnprof\\[torch,onnx]')."""
     from cnnprof.api.export import check_target, export
     from cnnprof.render import export as render
     from cnnprof.render.progress import spinner

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -54,7 +54,7 @@ from cnnprof.results.interleaved import LatencyRatio
 from cnnprof.results.latency import Measured
 from cnnprof.results.plausible import implausible
 from cnnprof.results.ranking import TIME_KEYS, ranked
-from cnnprof.results.timing import DEFAULT_BUDGET, Deadline, LatencySettings
+from cnnprof.results.timing import DEFAULT_BUDGET, TORCH, Deadline, LatencySettings
 from cnnprof.results.vocab import check_dtype
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ MEASUREMENT_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
     ("layers", Annotated[bool, typer.Option(
         "--layers", "-l", help="Time every row (forward hooks).")], False),
     ("allocator", Allocator, AllocatorName.steady),
-    ("runtime", Runtime, "torch"),
+    ("runtime", Runtime, None),
 )
 # fmt: on
 # The options a prediction for a device profile uses too; the others belong to a measurement.
@@ -122,12 +122,19 @@ class Measurement:
     budget: float
     layers: bool
     allocator: Any  # an AllocatorName
-    runtime: str  # one runtime, or a comma list of them
+    runtime: str | None  # one runtime, or a comma list of them (None: the model's default)
 
     def runtimes(self) -> tuple[str, ...]:
         from cnnprof.api.runtimes import runtimes
 
-        return runtimes(self.runtime)
+        return runtimes(self.runtime or TORCH)
+
+    def for_model(self, model: str) -> Measurement:
+        """These options with the runtime ``model`` is timed in when --runtime is not given
+        (`default_runtime`: ONNX Runtime for an ONNX file)."""
+        from cnnprof.api.runtimes import default_runtime
+
+        return replace(self, runtime=self.runtime or default_runtime(model))
 
     def settings(self, plot: bool) -> LatencySettings:
         """The API's settings (checked when built); a chart needs every row timed; with two
@@ -185,17 +192,15 @@ def latency(
     timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> None:
     deadline = Deadline(measurement.budget)  # the budget counts from the command's start
-    from cnnprof.api import latency as api
-
+    asked = measurement.runtime  # None: the profile's runtime predicts, the model's is timed
+    measurement = measurement.for_model(model)
     view = view_of(fmt, sort, layers=measurement.layers, top=top)
     settings = _checked(measurement, view, plot is not None)
     req = measurement.request(model, multipliers, input=input, arg=arg, timeout=timeout)
     if device_profile is not None:
         _refuse_measuring(measurement, view, plot is not None)
         check_output(output, force)
-        runtime = None if measurement.runtime == "torch" else measurement.runtime
-        predicted = api.predict_on(req, api.device_profile(device_profile), runtime)
-        emit(render.present_prediction(predicted, view), output, force)
+        _predict(req, device_profile, asked, view, output, force)
         return
     if len(measurement.runtimes()) > 1:
         _refuse_for_runtimes(view, plot is not None)
@@ -236,6 +241,26 @@ def _refuse_measuring(measurement: Measurement, view: View, plot: bool) -> None:
             "belongs to a measurement; --device-profile predicts without one "
             "(the profile fixes the device, threads and allocator)",
         )
+
+
+def _predict(
+    req: Request, device_profile: str, asked: str | None, view: View, output: Any, force: bool
+) -> None:
+    """The model predicted for the device profile, in the runtime it was calibrated in (an
+    ``asked`` runtime other than that is refused); an ONNX file predicted from a torch eager
+    profile is said so: its rows as torch eager would run them, not the graph in ONNX Runtime."""
+    from cnnprof.api import latency as api
+    from cnnprof.arch.reference import is_onnx
+
+    predicted = api.predict_on(req, api.device_profile(device_profile), asked)
+    if is_onnx(req.model) and predicted.device.runtime == TORCH:
+        typer.echo(
+            f"cnnprof: note: {device_profile} was calibrated in torch eager: this predicts "
+            "the file's rows as torch eager would run them, not ONNX Runtime (a profile from "
+            "`cnnprof device --runtime onnxruntime --save FILE` predicts that)",
+            err=True,
+        )
+    emit(render.present_prediction(predicted, view), output, force)
 
 
 def _refuse_for_runtimes(view: View, plot: bool) -> None:

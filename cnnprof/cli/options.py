@@ -106,12 +106,14 @@ MaxDepth = Annotated[
 ]
 Latency = Annotated[bool, typer.Option("--latency", help="Also measure latency on this CPU.")]
 Runtime = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--runtime",
         help="What runs the model when it is timed: torch (eager) or onnxruntime (a model "
         "that is not ONNX is exported in memory first); `latency` also takes "
-        "torch,onnxruntime: both interleaved, and ONNX Runtime's time over eager's.",
+        "torch,onnxruntime: both interleaved, and ONNX Runtime's time over eager's. "
+        "Default: onnxruntime for an ONNX file, else torch; with --device-profile, the "
+        "runtime the profile was calibrated in (another is refused).",
     ),
 ]
 DeviceProfileOpt = Annotated[
@@ -155,7 +157,12 @@ DeviceRuntime = Annotated[
 ]
 Threads = Annotated[
     int | None,
-    typer.Option("--threads", "-t", help="Intra-op threads (default: torch's current)."),
+    typer.Option(
+        "--threads",
+        "-t",
+        help="Intra-op threads (default: torch's current under torch; one per core this "
+        "process may run on under --runtime onnxruntime).",
+    ),
 ]
 Timeout = Annotated[
     float,

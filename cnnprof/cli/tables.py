@@ -31,6 +31,7 @@ from cnnprof.render.tables import present
 from cnnprof.report.view import View
 from cnnprof.results.metrics import METRICS, Comparison
 from cnnprof.results.tables import MAX_SWEEP_POINTS, SeparableReport, Sweep
+from cnnprof.results.timing import TORCH
 
 if TYPE_CHECKING:
     from cnnprof.api.tables import Measure
@@ -57,7 +58,7 @@ def compare(
     output: Output = None,
     force: Force = False,
     plot: PlotOpt = None,
-    runtime: Runtime = "torch",
+    runtime: Runtime = None,
 ) -> None:
     """Models side by side: params, MACs, FLOPs, memory, published top-1, ratios to a baseline.
     --input and --arg go to the outside models among them. --latency measures them here,
@@ -72,7 +73,7 @@ def compare(
         device_profile=device_profile,
         input=parse_input(input),
         args=parse_args(arg),
-        measure=_together(latency, runtime),
+        measure=_together(latency, runtime, device_profile),
     )
     _emit(result, View(format=fmt.value), output, force, plot)
 
@@ -153,7 +154,7 @@ def sweep(
         batch=batch,
         device_profile=device_profile,
         target_ms=target_ms,
-        measure=_together(latency),
+        measure=_together(latency, None, device_profile),
         pareto=pareto,
     )
     _emit(result, view, output, force, plot)
@@ -178,15 +179,21 @@ def _sweep_view(fmt: Format, metric: str) -> View:
     return View(format=fmt.value, metric=metric)
 
 
-def _together(latency: bool, runtime: str = "torch") -> Measure | None:
+def _together(
+    latency: bool, runtime: str | None, device_profile: str | None = None
+) -> Measure | None:
     """For --latency: every model measured in one run, interleaved, with a progress bar, in
-    ``runtime``."""
-    if not latency and runtime == "torch":
+    ``runtime`` (not given: the device profile's, else torch eager; one other than the
+    profile's is refused, measured or not)."""
+    from cnnprof.api.latency import for_profile
+
+    chosen = for_profile(runtime, device_profile) or TORCH
+    if not latency and runtime in (None, TORCH):
         return None
     from cnnprof.cli.measure import measure_together, one_runtime
 
-    chosen = one_runtime(runtime, latency)
-    return measure_together if chosen == "torch" else partial(measure_together, runtime=chosen)
+    chosen = one_runtime(chosen, latency)
+    return measure_together if chosen == TORCH else partial(measure_together, runtime=chosen)
 
 
 def _check_plot(plot: Path | None, force: bool, output: Path | None) -> None:

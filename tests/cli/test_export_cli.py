@@ -95,3 +95,14 @@ def test_without_onnx_export_names_the_extra(tmp_path: Path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)  # `import onnx` fails as if not installed
     result = run("export", "lenet5", "-o", str(tmp_path / "x.onnx"))
     assert_error(result, "cnnprof export needs onnx: pip install 'cnnprof[onnx]'")
+
+
+def test_a_target_not_named_onnx_is_refused_and_nothing_written(tmp_path: Path):
+    out = tmp_path / "out.txt"
+    assert_error(run("export", "lenet5", "-o", str(out)), f"-o {out}", "ending in .onnx")
+    assert not out.exists()
+
+
+def test_help_names_the_extras_to_install():
+    result = run("export", "--help")
+    assert "pip install 'cnnprof[torch,onnx]'" in " ".join(result.stdout.split())

@@ -71,7 +71,17 @@ def test_an_unknown_runtime_is_refused():
 
 
 def test_an_onnx_file_under_torch_is_refused(tiny_onnx: Path):
-    assert_error(run("latency", str(tiny_onnx), *QUICK), "--runtime onnxruntime")
+    args = ("latency", str(tiny_onnx), "--runtime", "torch", *QUICK)
+    assert_error(run(*args), "--runtime torch", "--runtime onnxruntime")
+
+
+def test_an_onnx_file_is_timed_in_onnx_runtime_without_runtime(
+    tiny_onnx: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Without --runtime an ONNX file goes to ONNX Runtime (here refused for want of it, so
+    nothing is timed), not to torch."""
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    assert_error(run("latency", str(tiny_onnx), *QUICK), "needs onnxruntime")
 
 
 def test_cuda_without_the_cuda_provider_says_what_to_install(tiny_onnx: Path):

@@ -108,7 +108,7 @@ def test_check_fails_an_incomplete_onnx_count_unless_allowed(tmp_path: Path):
         (["count", "--alpha", "0.5"], "alpha=0.5: "),
         (["count", "--empirical"], "counted from its graph by formula alone"),
         (["sweep", "--alpha", "1,0.5"], "multipliers scale a spec"),
-        (["latency"], "--runtime onnxruntime"),
+        (["latency", "--runtime", "torch"], "--runtime onnxruntime"),
         (["count", "--arg", "k=1"], "--arg constructs a Python model"),
     ],
 )

@@ -120,3 +120,12 @@ def test_an_onnxruntime_profile_predicts_its_runtime(calibrated, tmp_path: Path)
     assert result.exit_code == 0, result.output
     found = json.loads(result.output)
     assert found["runtime"].startswith("onnxruntime ") and found["predicted_s"] > 0
+
+
+def test_a_calibration_defaults_to_the_cores_latency_runs_on(monkeypatch: pytest.MonkeyPatch):
+    """`device --runtime onnxruntime` and `latency --runtime onnxruntime` default alike: one
+    thread per core this process may run on (its affinity), not every core of the machine."""
+    from cnnprof.api import ort_device
+
+    monkeypatch.setattr(ort_device, "cpu_cores", lambda: 3)
+    assert ort_device.ort_threads(None) == 3 and ort_device.ort_threads(2) == 2
