@@ -14,8 +14,9 @@ from cnnprof.api.onnx_source import OnnxSource
 from cnnprof.cache import read_json, write_json
 from cnnprof.deploy.calibrate import ORT_PLANS, calibrate
 from cnnprof.deploy.ort_nodes import graph_nodes, onnxruntime_module
-from cnnprof.deploy.ort_peaks import cpu_name, ort_cache_path, ort_peaks
+from cnnprof.deploy.ort_peaks import ort_cache_path, ort_peaks
 from cnnprof.errors import OptionError
+from cnnprof.protocol.machine import cpu_name
 from cnnprof.results.device import DeviceProfile, Peaks, Prediction, unusable
 from cnnprof.results.profile import Profile
 from cnnprof.results.runtime import ONNXRUNTIME, TORCH

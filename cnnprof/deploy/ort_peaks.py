@@ -7,7 +7,6 @@ torch's."""
 from __future__ import annotations
 
 import math
-import platform
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -15,22 +14,13 @@ from pathlib import Path
 
 from cnnprof.cache import cache_dir
 from cnnprof.deploy.calibrate import OrtCalibrated
+from cnnprof.protocol.machine import cpu_name
 from cnnprof.results.device import Curve, Peaks, Roofs
 from cnnprof.results.runtime import ONNXRUNTIME
 
 Samples = Mapping[str, Sequence[tuple[tuple[float, ...], float]]]
 POINTS = 10  # points of a roof's curve at most
 DTYPE_BYTES = 4  # float32, the one dtype calibrated
-
-
-def cpu_name() -> str:
-    """The CPU's model name, as the system reports it."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        text = ""
-    found = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
-    return (found.group(1).strip() if found else platform.processor()) or platform.machine()
 
 
 def _curve(points: Sequence[tuple[float, float]]) -> Curve:

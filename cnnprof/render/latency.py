@@ -34,6 +34,7 @@ from cnnprof.report.view import View
 from cnnprof.results.device import Estimate, Peaks, Prediction
 from cnnprof.results.interleaved import LatencyRatio
 from cnnprof.results.latency import Measured, Predicted
+from cnnprof.results.runtime import ROOF_LABELS
 from cnnprof.results.timing import NOISY_CV, TORCH, Timing
 
 
@@ -278,27 +279,30 @@ def peaks_table(peaks: Peaks, cache: str | None = None) -> Group:
     table.add_column("metric")
     table.add_column("measured on")
     table.add_column("value", justify="right")
-    table.add_row(
-        "peak compute", "large matmul, best size", f"{p.roofs.flops_per_s / 1e9:,.1f} GFLOP/s"
-    )
+    labels = ROOF_LABELS[p.runtime]
+    table.add_row("peak compute", labels.peak, f"{p.roofs.flops_per_s / 1e9:,.1f} GFLOP/s")
     for label, curve in p.conv_curves():
         for flops, rate in curve:
             table.add_row(label, flop_size(flops), f"{rate / 1e9:,.1f} GFLOP/s")
     for moved, rate in p.roofs.bandwidth:
-        table.add_row("bandwidth", f"copy moving {human_bytes(moved)}", f"{rate / 1e9:,.1f} GB/s")
+        where = labels.bandwidth.format(moved=human_bytes(moved))
+        table.add_row("bandwidth", where, f"{rate / 1e9:,.1f} GB/s")
     for moved, rate in p.roofs.layout:
         table.add_row(
             f"{p.roofs.layout_kernel} reorder",
             f"NCHW moving {human_bytes(moved)}",
             f"{rate / 1e9:,.1f} GB/s",
         )
-    table.add_row("page fault", "fresh memory from the system", f"{p.roofs.fault_s * 1e6:,.2f} µs")
+    if labels.fault_measured:
+        fault = f"{p.roofs.fault_s * 1e6:,.2f} µs"
+        table.add_row("page fault", "fresh memory from the system", fault)
     for kind, rate in p.roofs.byte_ceilings:
         table.add_row("kernel ceiling", _kernel(kind), f"{rate / 1e9:,.1f} GB/s")
     for kind, rate in p.roofs.flop_ceilings:
         table.add_row("kernel ceiling", _kernel(kind), f"{rate / 1e9:,.2f} GFLOP/s")
     for kind, seconds in p.roofs.op_overhead:
-        table.add_row("per-op overhead", f"tiny {kind}", f"{seconds * 1e6:,.1f} µs")
+        where = labels.overhead.format(kind=kind)
+        table.add_row("per-op overhead", where, f"{seconds * 1e6:,.1f} µs")
     table.add_row("ridge point", "peak ÷ largest-copy bandwidth", f"{p.roofs.ridge:,.1f} FLOP/B")
     for kind, samples, loo, spread in kernel_rows(p):
         table.add_row(

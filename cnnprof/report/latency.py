@@ -23,6 +23,7 @@ from cnnprof.report.view import EVERY_ROW, View
 from cnnprof.results.device import Peaks, Prediction, Roofs
 from cnnprof.results.latency import Measured, Predicted
 from cnnprof.results.ranking import TIME_KEYS, ranked
+from cnnprof.results.runtime import ROOF_LABELS
 from cnnprof.results.timing import TORCH, Timing
 
 SCHEMA = "cnnprof.latency/1"
@@ -304,9 +305,10 @@ def peaks_markdown(peaks: Peaks) -> str:
         f"**{peaks.device_name}** ({peaks.device}), {peaks.dtype}, {threads(peaks.threads)}, "
         f"{peaks.runtime_label}, measured {peaks.measured_at}\n\n"
     )
-    rows = [("peak compute", "large matmul", f"{peaks.roofs.flops_per_s / 1e9:,.1f} GFLOP/s")]
+    labels = ROOF_LABELS[peaks.runtime]
+    rows = [("peak compute", labels.peak_short, f"{peaks.roofs.flops_per_s / 1e9:,.1f} GFLOP/s")]
     rows += [
-        ("bandwidth", f"copy moving {human_bytes(n)}", f"{b / 1e9:,.1f} GB/s")
+        ("bandwidth", labels.bandwidth.format(moved=human_bytes(n)), f"{b / 1e9:,.1f} GB/s")
         for n, b in peaks.roofs.bandwidth
     ]
     rows += [
@@ -322,12 +324,15 @@ def peaks_markdown(peaks: Peaks) -> str:
         )
         for n, b in peaks.roofs.layout
     ]
-    rows.append(
-        ("page fault", "fresh memory from the system", f"{peaks.roofs.fault_s * 1e6:.2f} µs")
-    )
+    if labels.fault_measured:
+        fault = f"{peaks.roofs.fault_s * 1e6:.2f} µs"
+        rows.append(("page fault", "fresh memory from the system", fault))
     rows += [("kernel ceiling", k, f"{v / 1e9:,.1f} GB/s") for k, v in peaks.roofs.byte_ceilings]
     rows += [("kernel ceiling", k, f"{v / 1e9:,.2f} GFLOP/s") for k, v in peaks.roofs.flop_ceilings]
-    rows += [("overhead", f"tiny {k}", f"{v * 1e6:.1f} µs") for k, v in peaks.roofs.op_overhead]
+    rows += [
+        ("overhead", labels.overhead.format(kind=k), f"{v * 1e6:.1f} µs")
+        for k, v in peaks.roofs.op_overhead
+    ]
     rows += [
         ("kernel model", f"{kind}, {n} samples", f"{100 * loo:.1f} % from its neighbours")
         for kind, n, loo, _ in kernel_rows(peaks)

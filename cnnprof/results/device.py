@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, fields
 from types import MappingProxyType
 from typing import Any
 
-from cnnprof.results.runtime import RUNTIME_FIELDS, TORCH, runtime_fields
+from cnnprof.results.runtime import ROOF_LABELS, RUNTIME_FIELDS, TORCH, runtime_fields
 from cnnprof.results.vocab import LATENCY_DTYPES
 
 Curve = tuple[tuple[int, float], ...]  # (bytes moved, bytes/s) or (FLOPs, FLOP/s), ascending
@@ -326,8 +326,10 @@ class Peaks:
         return {k.kind: k for k in self.kernels}
 
     def conv_curves(self) -> tuple[tuple[str, Curve], ...]:
-        """The convolution curves, each labelled with its kernel and output positions."""
+        """The convolution curves, labelled with their kernel and output positions (ROOF_LABELS)."""
         r = self.roofs
+        if not ROOF_LABELS[self.runtime].few_curves:
+            return (("1×1 conv kernels", r.conv_curve), ("k×k conv kernels", r.kxk_curve))
         return (
             (f"1×1 conv, {r.curve_pixels:,} px", r.conv_curve),
             (f"3×3 conv, {r.curve_pixels:,} px", r.kxk_curve),

@@ -6,6 +6,7 @@ for predicting the other."""
 from __future__ import annotations
 
 import collections
+import io
 import json
 import random
 from pathlib import Path
@@ -129,3 +130,23 @@ def test_a_calibration_defaults_to_the_cores_latency_runs_on(monkeypatch: pytest
 
     monkeypatch.setattr(ort_device, "cpu_cores", lambda: 3)
     assert ort_device.ort_threads(None) == 3 and ort_device.ort_threads(2) == 2
+
+
+def test_a_shipped_onnxruntime_profile_says_what_its_roofs_were_read_off():
+    """An ONNX Runtime record's roofs come from its calibration's kernels: its tables name them
+    so (no matmul, no copies, no page-fault probe, one curve per kernel), in text and Markdown."""
+    path = Path(__file__).resolve().parents[2] / "configs" / "devices" / "intel-xeon-ort-1t.json"
+    record, problem = parse_record(path.read_text(encoding="utf-8"))
+    assert problem is None and record is not None and record.runtime == "onnxruntime"
+    assert [label for label, _ in record.conv_curves()] == ["1×1 conv kernels", "k×k conv kernels"]
+    from rich.console import Console
+
+    from cnnprof.render.latency import peaks_table
+    from cnnprof.report.latency import peaks_markdown
+
+    console = Console(width=120, record=True, file=io.StringIO())
+    console.print(peaks_table(record))
+    for shown in (console.export_text(), peaks_markdown(record)):
+        text = " ".join(shown.split())
+        assert "page fault" not in text and "copy moving" not in text and "matmul" not in text
+        assert "fastest convolution kernel" in text and "smallest conv kernel" in text
