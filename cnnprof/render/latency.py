@@ -204,16 +204,10 @@ def prediction_view(predicted: Predicted, view: View) -> Group:
     p, roofline, device = predicted.kernels, predicted.roofline, predicted.device
     grid = panel_grid()
     memory = roofline.share_bound("memory")
-    grid.add_row(
-        "predicted",
-        f"{ms_short(p.seconds)} ms",
-        "the sum of each kernel's prediction from the device profile",
-    )
-    grid.add_row(
-        "roofline",
-        f"{ms_short(roofline.seconds)} ms",
-        f"{100 * memory:.0f} % of it in memory-bound rows",
-    )
+    summed = "the sum of each kernel's prediction from the device profile"
+    grid.add_row("predicted", f"{ms_short(p.seconds)} ms", summed)
+    share = f"{100 * memory:.0f} % of it in memory-bound rows"
+    grid.add_row("roofline", f"{ms_short(roofline.seconds)} ms", share)
     if p.on_roofline:
         grid.add_row(
             "on the roofline",
