@@ -62,12 +62,23 @@ CALIBRATION_RUNS = 100
 # --- whole-model runs --------------------------------------------------------------------------
 
 
+def _image(dims: tuple[int, ...]) -> torch.Tensor:
+    """The input every runtime times: standard normal numbers from numpy's generator seeded 0,
+    as ONNX Runtime's feed draws them (`cnnprof.deploy.ort`), so `--runtime torch,onnxruntime`
+    runs both on the same numbers; torch's generator, seeded alike, where numpy is missing."""
+    try:
+        import numpy
+    except ImportError:
+        return torch.randn(*dims, generator=torch.Generator().manual_seed(0))
+    return torch.from_numpy(numpy.random.default_rng(0).standard_normal(dims))
+
+
 def _prepare(
     module: nn.Module, shape: Shape, batch: int, dtype: str, device: torch.device, last: bool
 ) -> tuple[nn.Module, torch.Tensor]:
     kind = TORCH_DTYPES[dtype]
     module = module.eval().to(device=device, dtype=kind)
-    x = torch.randn(batch, *shape.as_list(), device=device, dtype=kind)
+    x = _image((batch, *shape.as_list())).to(device=device, dtype=kind)
     if last:
         module = module.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)

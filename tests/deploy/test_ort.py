@@ -127,3 +127,18 @@ def test_options_of_eager_alone_are_refused():
     model = OrtModel(conv_relu_graph(), Shape(3, 8, 8), model="tiny")
     with pytest.raises(OptionError, match="--channels-last"):
         model.timed(LatencySettings(channels_last=True), Deadline(20), None)
+
+
+def test_both_runtimes_time_the_same_numbers():
+    """`--runtime torch,onnxruntime` compares like for like: the input torch eager times holds the
+    very numbers ONNX Runtime's feed holds (same shape, dtype and values)."""
+    torch = pytest.importorskip("torch")
+    from cnnprof.empirical.latency import _prepare
+
+    model = OrtModel(conv_relu_graph(), Shape(3, 8, 8), batch=2, model="tiny")
+    _, feed = model.ready(LatencySettings(threads=1, runtime=ONNXRUNTIME))
+    (given,) = feed.values()
+    module = torch.nn.Conv2d(3, 4, 3)
+    _, x = _prepare(module, Shape(3, 8, 8), 2, "float32", torch.device("cpu"), last=False)
+    assert x.dtype == torch.float32 and tuple(x.shape) == given.shape == (2, 3, 8, 8)
+    assert (x.numpy() == given).all()
