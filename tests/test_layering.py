@@ -41,7 +41,7 @@ ALLOWED: dict[str, set[str]] = {
     "results": {"errors", "cache", "files", "arch", "results"},
     "analytic": {"errors", "cache", "files", "arch", "results", "analytic"},
     # the measurement protocol every runtime shares (warm-up, timed runs, interleaving)
-    "protocol": {"errors", "results", "protocol"},
+    "protocol": {"errors", "files", "results", "protocol"},
     "empirical": {
         "errors",
         "cache",

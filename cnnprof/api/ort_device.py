@@ -4,20 +4,20 @@ own cache or measured now with onnx and onnxruntime only (no torch), and cached.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from types import MappingProxyType
 
 from cnnprof.analytic import ort_predict, predictor
 from cnnprof.analytic.ort_calls import Node
 from cnnprof.api.kinds import Source
 from cnnprof.api.onnx_source import OnnxSource
-from cnnprof.cache import read_json, write_json
+from cnnprof.cache import write_json
 from cnnprof.deploy.calibrate import ORT_PLANS, calibrate
 from cnnprof.deploy.ort_nodes import graph_nodes, onnxruntime_module
 from cnnprof.deploy.ort_peaks import ort_cache_path, ort_peaks
 from cnnprof.errors import OptionError
 from cnnprof.protocol.machine import cpu_name
-from cnnprof.results.device import DeviceProfile, Peaks, Prediction, unusable
+from cnnprof.protocol.records import read_cached
+from cnnprof.results.device import DeviceProfile, Peaks, Prediction
 from cnnprof.results.profile import Profile
 from cnnprof.results.runtime import ONNXRUNTIME, TORCH
 from cnnprof.results.timing import cpu_cores
@@ -46,7 +46,7 @@ def ort_calibration(
     count = ort_threads(threads)
     path = ort_cache_path(cpu_name(), ort.__version__, count, "float32")
     if not refresh and plan == "default":
-        cached = _cached(path)
+        cached = read_cached(path, notes)
         if cached is not None:
             return cached
 
@@ -60,17 +60,6 @@ def ort_calibration(
     elif notes is not None:
         notes.append(f"a {plan} calibration is not cached")
     return measured
-
-
-def _cached(path: Path) -> Peaks | None:
-    data = read_json(path)
-    if data is None:
-        return None
-    try:
-        found = Peaks.from_dict(data)
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None
-    return None if unusable(found) or not found.kernels else found
 
 
 def ort_cache(measured: Peaks) -> str | None:

@@ -31,7 +31,8 @@ from cnnprof.empirical.device import CLOCKS, TORCH_DTYPES, Clock, check_device, 
 from cnnprof.empirical.kernels import KERNEL_PLANS, KernelPlan, calibrate, more_samples
 from cnnprof.empirical.probes import Pairs, Plan, measure_roofs
 from cnnprof.errors import CnnprofError
-from cnnprof.results.device import CURVES, RECORD_LIMIT, DeviceQuery, Peaks, parse_record
+from cnnprof.protocol.records import read_cached
+from cnnprof.results.device import CURVES, DeviceQuery, Peaks
 from cnnprof.results.plausible import MEASURE_TRIES, implausible
 from cnnprof.results.vocab import Progress
 
@@ -157,23 +158,6 @@ def measure_peaks(
         allocator=described,
         calibration_s=time.perf_counter() - started,
     )
-
-
-def read_cached(path: Path, notes: list[str] | None = None) -> Peaks | None:
-    """The peaks in ``path``; None when missing, unreadable or unusable (then they are
-    measured again, and ``notes`` says why the cached ones were not used)."""
-    try:
-        if not files.exists(path, "peaks cache"):
-            return None
-    except CnnprofError as exc:
-        problem = str(exc)
-    else:
-        record, problem = files.parse_file(path, "peaks cache", parse_record, RECORD_LIMIT)
-        if record is not None and problem is None:
-            return record
-    if notes is not None:
-        notes.append(f"cached device peaks not used ({problem}); measured again")
-    return None
 
 
 def peaks(

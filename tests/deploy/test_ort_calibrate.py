@@ -150,3 +150,23 @@ def test_a_shipped_onnxruntime_profile_says_what_its_roofs_were_read_off():
         text = " ".join(shown.split())
         assert "page fault" not in text and "copy moving" not in text and "matmul" not in text
         assert "fastest convolution kernel" in text and "smallest conv kernel" in text
+
+
+def test_a_damaged_onnxruntime_cache_is_said_and_measured_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The ONNX Runtime cache is read as eager's is: a damaged record is not used, and the notes
+    say so, before it is measured again (with the quick plan here) and cached anew."""
+    from cnnprof.api import ort_device
+
+    monkeypatch.setenv("CNNPROF_CACHE_DIR", str(tmp_path))
+    quick = ort_device.ORT_PLANS["quick"]
+    monkeypatch.setattr(ort_device, "calibrate", lambda _, n, report: calibrate(quick, n, report))
+    first = ort_device.ort_calibration(1)
+    (path,) = (tmp_path / "peaks").glob("*onnxruntime*.json")
+    assert ort_device.ort_calibration(1) == first, "read back from the cache"
+    path.write_text("{not json", encoding="utf-8")
+    notes: list[str] = []
+    again = ort_device.ort_calibration(1, notes=notes)
+    assert again.runtime == "onnxruntime" and "cached device peaks not used" in notes[0]
+    assert json.loads(path.read_text(encoding="utf-8"))["runtime"] == "onnxruntime"
