@@ -154,6 +154,9 @@ def measure_runtimes(
     """The model under ONNX Runtime and in torch eager, measured interleaved round by round
     (see `Interleaved`) at the same batch, input shape, dtype and threads (default: torch's
     count now, given to both): ONNX Runtime's time over eager's, per round."""
+    from cnnprof.deploy.ort import refuse_options
+
+    refuse_options(settings)  # before either runtime starts
     source = resolve(model) if isinstance(model, Request) else model
     threads = settings.threads or this_machine(needs)[1]
     chosen = replace(settings, threads=threads, runtime=TORCH)

@@ -170,7 +170,7 @@ def _line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _refused(settings: LatencySettings) -> None:
+def refuse_options(settings: LatencySettings) -> None:
     """Options eager honours that ONNX Runtime has no meaning for: refused, not ignored."""
     if settings.channels_last:
         raise OptionError("--channels-last: ONNX Runtime chooses its own layout (NCHWc on CPU)")
@@ -296,7 +296,7 @@ def measure(
     The profiled runs follow the timed ones rather than alternate with them: two sessions run in
     turn with more than one intra-op thread slow each other down (each one's threads spin after
     its run, on the cores the other needs; on this 2-core machine both took twice as long)."""
-    _refused(settings)
+    refuse_options(settings)
     report = progress or silent
     session, feed = model.ready(settings)
     timed = _clocked(RUNS[settings.device](session, feed))

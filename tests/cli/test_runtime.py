@@ -131,3 +131,22 @@ def test_an_onnx_file_with_external_data_is_timed(tmp_path: Path):
     result = run("latency", str(path), "--runtime", "onnxruntime", *QUICK, "--format", "json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["runs"] >= 5
+
+
+def test_an_option_onnx_runtime_cannot_honour_is_refused_before_either_runtime_runs(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """`--channels-last` and `--allocator release` mean nothing to ONNX Runtime: with two runtimes
+    they are refused before torch eager has timed anything."""
+    from cnnprof.api import latency
+    from cnnprof.api.request import request
+    from cnnprof.errors import OptionError
+    from cnnprof.results.timing import LatencySettings
+
+    def never(*args, **kwargs):
+        raise AssertionError("measured before the refusal")
+
+    monkeypatch.setattr(latency, "measure_interleaved", never)
+    for settings in (LatencySettings(channels_last=True), LatencySettings(allocator="release")):
+        with pytest.raises(OptionError, match=r"--channels-last|--allocator release"):
+            latency.measure_runtimes(request("lenet5"), settings)
