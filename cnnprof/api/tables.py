@@ -11,6 +11,7 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
+from cnnprof.analytic.roofline import estimate
 from cnnprof.api.count import training
 from cnnprof.api.latency import named_profile, predicted_for
 from cnnprof.api.request import Request, request
@@ -19,10 +20,12 @@ from cnnprof.arch.reference import MULTIPLIER_KEYS, is_outside
 from cnnprof.arch.registry import lookup
 from cnnprof.errors import OptionError
 from cnnprof.results.device import DeviceProfile
+from cnnprof.results.interleaved import Interleaved
 from cnnprof.results.metrics import METRICS, Comparison, ranked_on, value
 from cnnprof.results.profile import LayerCost, Profile
 from cnnprof.results.tables import (
     MAX_SWEEP_POINTS,
+    TWINS,
     Column,
     SeparableReport,
     SeparableRow,
@@ -33,6 +36,8 @@ from cnnprof.results.timing import Timing
 
 # Times the requests' models, all together (interleaved), one timing per request.
 Measure = Callable[[Sequence[Request]], Sequence[Timing]]
+# Times the requests' models in one run, interleaved round by round (see `measure_together`).
+Interleave = Callable[[Sequence[Request]], Interleaved]
 # A swept axis: its values, or their text ("1,0.75,0.5"; a whole-number range "0..7").
 Axis = str | Sequence[float] | None
 
@@ -115,18 +120,48 @@ def separable_rows(profile: Profile) -> list[SeparableRow]:
     return out
 
 
-def separable(request: Request) -> SeparableReport:
-    """The model as written with its per-convolution costs both ways, and (spec models) its
-    standard and separable twins."""
+def separable(
+    request: Request,
+    *,
+    measure: Interleave | None = None,
+    device_profile: str | None = None,
+) -> SeparableReport:
+    """The model as written with its per-convolution costs both ways, and its standard and
+    separable twins where its source can be rewritten (why not, where it cannot); ``measure``
+    times them all, interleaved; ``device_profile`` (a saved profile's file or a shipped name)
+    predicts them, each row on the device's roofline too (its bound)."""
     if request.train:
         raise OptionError(f"separable {request.label}: compares inference costs; leave train= out")
-    written = column(request)
-    twins: list[Column | None] = [None, None]
     source = resolve(request)
-    for i, name in enumerate(("standard", "separable")):
-        if source.rewrite_refusal(name) is None:
-            twins[i] = column(replace(request, transforms=(*request.transforms, name)))
-    return SeparableReport(written, tuple(separable_rows(written.profile)), *twins)
+    requests, refused = {"written": request}, {}
+    for name in TWINS[1:]:
+        why = source.rewrite_refusal(name)
+        if why is None:
+            requests[name] = replace(request, transforms=(*request.transforms, name))
+        else:
+            refused[name] = why
+    device = _device(device_profile, request.dtype)
+    measured = measure(list(requests.values())) if measure else None
+    timings = measured.timings if measured else [None] * len(requests)
+    columns = {
+        name: column(r, t, device) for (name, r), t in zip(requests.items(), timings, strict=True)
+    }
+    rooflines = {
+        name: estimate(c.profile, device.peaks.roofs)
+        for name, c in columns.items()
+        if device is not None
+    }
+    written = columns["written"]
+    return SeparableReport(
+        written,
+        tuple(separable_rows(written.profile)),
+        columns.get("standard"),
+        columns.get("separable"),
+        MappingProxyType(refused),
+        device,
+        MappingProxyType(rooflines),
+        measured,
+    )
 
 
 # --- sweep ------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from cnnprof.arch.reference import DESIGN_KEYS, literal, parse_args
+from cnnprof.cli.count import ByOp
 from cnnprof.cli.options import (
     Args,
     Batch,
@@ -22,8 +23,10 @@ from cnnprof.cli.options import (
     Output,
     PlotOpt,
     Runtime,
+    Threads,
     emit,
     parse_input,
+    refuse,
 )
 from cnnprof.errors import OptionError
 from cnnprof.render import charts
@@ -31,10 +34,14 @@ from cnnprof.render.tables import present
 from cnnprof.report.view import View
 from cnnprof.results.metrics import METRICS, Comparison
 from cnnprof.results.tables import MAX_SWEEP_POINTS, SeparableReport, Sweep
-from cnnprof.results.timing import TORCH
+from cnnprof.results.timing import TORCH, LatencySettings
 
 if TYPE_CHECKING:
-    from cnnprof.api.tables import Measure
+    from collections.abc import Sequence
+
+    from cnnprof.api.request import Request
+    from cnnprof.api.tables import Interleave, Measure
+    from cnnprof.results.interleaved import Interleaved
 
 # fmt: off
 Models = Annotated[list[str], typer.Argument(
@@ -81,6 +88,10 @@ def compare(
 def separable(
     model: Model,
     layers: LayersOpt = False,
+    by: ByOp = None,
+    latency: Latency = False,
+    device_profile: DeviceProfileOpt = None,
+    threads: Threads = None,
     input: InputOpt = None,
     arg: Args = None,
     fmt: FormatOpt = Format.table,
@@ -88,12 +99,49 @@ def separable(
     force: Force = False,
 ) -> None:
     """Standard k×k against depthwise-separable convolution, per layer and for the whole model
-    (MobileNet paper, Tables 3 and 4)."""
+    (MobileNet paper, Tables 2 to 4; --by op: each model's share of MACs, params and predicted
+    time by op kind). --latency measures the model and its twins here,
+    interleaved; --device-profile predicts them (each convolution's time both ways and its
+    roofline bound with --layers); with a time, how many times fewer MACs and how many times
+    faster than the standard twin."""
     from cnnprof.api import tables
     from cnnprof.api.request import request
 
-    result = tables.separable(request(model, input=parse_input(input), args=parse_args(arg)))
-    _emit(result, View(format=fmt.value, layers=layers), output, force)
+    view = View(format=fmt.value, layers=layers, by_op=by is not None)
+    if view.format == "csv" and layers and view.by_op:
+        refuse("--layers with --by op in CSV", "a CSV file holds one table: give one of them")
+    req = request(model, input=parse_input(input), args=parse_args(arg))
+    measure = _interleaved(latency, threads, device_profile)
+    result = tables.separable(req, measure=measure, device_profile=device_profile)
+    _emit(result, view, output, force)
+
+
+def _interleaved(
+    latency: bool, threads: int | None, device_profile: str | None
+) -> Interleave | None:
+    """For separable's --latency: the models measured in one run, interleaved, on ``threads``,
+    in the device profile's runtime (else torch eager), with a progress bar."""
+    if not latency:
+        if threads is not None:
+            refuse(f"--threads {threads}", "sets the threads --latency measures on: add --latency")
+        return None
+    from cnnprof.api import latency as api
+    from cnnprof.render.progress import progress_bar
+    from cnnprof.report.runtime import runtime_line
+
+    runtime = api.for_profile(None, device_profile) or TORCH
+    settings = LatencySettings(threads=threads, runtime=runtime)
+
+    def measure(requests: Sequence[Request]) -> Interleaved:
+        with progress_bar(f"{len(requests)} models, interleaved") as progress:
+            measured = api.measure_together(requests, settings, progress, needs="--latency")
+        if runtime != TORCH:
+            typer.echo(
+                f"cnnprof: note: latency measured in {runtime_line(measured.timings[0])}", err=True
+            )
+        return measured
+
+    return measure
 
 
 # The swept multipliers: the same names and short flags as the single-valued options of `count`.

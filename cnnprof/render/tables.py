@@ -12,6 +12,7 @@ from rich.console import RenderableType
 from rich.table import Table
 
 from cnnprof.render.common import Fit, bar, grid, group, note
+from cnnprof.report import separable
 from cnnprof.report import tables as report
 from cnnprof.report.view import View
 from cnnprof.results.metrics import Comparison
@@ -46,16 +47,11 @@ def _compare(result: Comparison, view: View) -> RenderableType:
 
 
 def _separable(result: SeparableReport, view: View) -> RenderableType:
-    """The model and its twins; with ``view.layers``, every convolution's cost both ways."""
-    totals = report.separable_totals(result)
-    parts = [
-        grid("standard vs depthwise-separable", report.SEPARABLE_TOTAL_HEADERS, totals, left=2)
-    ]
-    if view.layers:
-        rows = report.separable_grid(result.rows)
-        title = "every convolution: its cost both ways"
-        parts.append(grid(title, report.SEPARABLE_HEADERS, rows, left=2))
-    return group(*parts)
+    """The model and its twins (their time and ratios where known); with ``view.by_op`` each
+    twin's rows per op kind, with ``view.layers`` every convolution both ways; the notes."""
+    tables = separable.tables(result, view)
+    parts = [grid(title, headers, rows, left=left) for _, title, headers, rows, left in tables]
+    return group(*parts, *map(note, separable.separable_notes(result, view)))
 
 
 def _sweep(result: Sweep, view: View) -> RenderableType:

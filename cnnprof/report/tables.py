@@ -8,12 +8,14 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+from cnnprof.report import separable
+from cnnprof.report.separable import separable_dict
 from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.report.units import UNIT_FORMATS, human
 from cnnprof.report.view import View
 from cnnprof.results.device import DeviceProfile, roofline_note
 from cnnprof.results.metrics import METRICS, PREDICTED, Comparison, ranked_on, value
-from cnnprof.results.tables import Column, SeparableReport, SeparableRow, Sweep, SweepPoint
+from cnnprof.results.tables import Column, SeparableReport, Sweep, SweepPoint
 
 COMPARE_KEYS = tuple(key for key, m in METRICS.items() if m.compare)
 SWEEP_FIELDS = tuple(key for key, m in METRICS.items() if m.sweep)
@@ -107,109 +109,6 @@ def indistinct_note(comparison: Comparison) -> str | None:
         f"latency cannot tell apart {named}: their p10–p90 ranges overlap, so the medians "
         "do not rank them"
     )
-
-
-# fmt: off
-SEPARABLE_HEADERS = (
-    "layer", "as written", "C_in→C_out", "k", "output", "standard MACs", "separable MACs",
-    "standard params", "separable params", "ratio", "1/N + 1/k²",
-)
-# fmt: on
-
-
-def separable_grid(rows: Sequence[SeparableRow]) -> list[list[str]]:
-    return [
-        [
-            r.path,
-            r.written,
-            f"{r.c_in}→{r.c_out}",
-            f"{r.k}×{r.k}",
-            f"{r.h}×{r.w}",
-            human(r.standard_macs),
-            human(r.separable_macs),
-            human(r.standard_params),
-            human(r.separable_params),
-            f"{r.ratio:.4f}",
-            f"{r.paper_ratio:.4f}",
-        ]
-        for r in rows
-    ]
-
-
-def separable_totals(report: SeparableReport) -> list[list[str]]:
-    out = []
-    for name, col in (
-        ("as written", report.written),
-        ("standard twin", report.standard),
-        ("separable twin", report.separable),
-    ):
-        if col is not None:
-            out.append(
-                [
-                    name,
-                    col.label,
-                    human(col.profile.macs),
-                    human(col.profile.params),
-                    human(col.profile.params_by_kind["weights"]),
-                ]
-            )
-    return out
-
-
-SEPARABLE_TOTAL_HEADERS = ("model", "reference", "MACs", "params", "weights only")
-
-
-def separable_dict(report: SeparableReport) -> dict[str, Any]:
-    def col(c: Column | None) -> dict[str, Any] | None:
-        if c is None:
-            return None
-        return {
-            "model": c.label,
-            "macs": c.profile.macs,
-            "params": c.profile.params,
-            "weight_params": c.profile.params_by_kind["weights"],
-        }
-
-    return {
-        "schema": "cnnprof.separable/1",
-        "written": col(report.written),
-        "standard": col(report.standard),
-        "separable": col(report.separable),
-        "layers": [
-            {
-                "path": r.path,
-                "written": r.written,
-                "c_in": r.c_in,
-                "c_out": r.c_out,
-                "k": r.k,
-                "output": [r.h, r.w],
-                "standard_macs": r.standard_macs,
-                "separable_macs": r.separable_macs,
-                "standard_params": r.standard_params,
-                "separable_params": r.separable_params,
-                "ratio": r.ratio,
-                "paper_ratio": r.paper_ratio,
-            }
-            for r in report.rows
-        ],
-    }
-
-
-def separable_records(report: SeparableReport, layers: bool) -> list[dict[str, Any]]:
-    """CSV holds one table of numbers: the model and its two twins, or (``layers``) every
-    convolution, its output as height and width columns."""
-    data = separable_dict(report)
-    if not layers:
-        return [
-            {"twin": twin, **data[twin]}
-            for twin in ("written", "standard", "separable")
-            if data[twin] is not None
-        ]
-    out = []
-    for row in data["layers"]:
-        h, w = row.pop("output")
-        out.append({**row, "output_h": h, "output_w": w})
-    return out
 
 
 # Sweep fields left out of the terminal table (the settings columns name the model).
@@ -354,19 +253,6 @@ def _compare_md(comparison: Comparison, view: View) -> str:
     return _md_grid(title, headers, rows) + _md_notes(compare_notes(comparison))
 
 
-def _separable_csv(report: SeparableReport, view: View) -> str:
-    records = separable_records(report, view.layers)
-    return to_csv(records, list(records[0]) if records else ["path"])
-
-
-def _separable_md(report: SeparableReport, view: View) -> str:
-    """The model and its twins; with ``view.layers``, every convolution too."""
-    grids = [("models", SEPARABLE_TOTAL_HEADERS, separable_totals(report))]
-    if view.layers:
-        grids.append(("convolutions", SEPARABLE_HEADERS, separable_grid(report.rows)))
-    return "\n".join(_md_grid(title, headers, rows) for title, headers, rows in grids)
-
-
 def _sweep_csv(sweep: Sweep, view: View) -> str:
     """One table: the device profile a prediction is for, as a column."""
     records = sweep_dict(sweep)["points"]
@@ -391,9 +277,7 @@ DOCUMENTS: Mapping[type, Callable[[Any], dict[str, Any]]] = MappingProxyType(
 WRITERS: Mapping[type, Mapping[str, Callable[[Any, View], str]]] = MappingProxyType(
     {
         Comparison: MappingProxyType({"json": _json, "csv": _compare_csv, "md": _compare_md}),
-        SeparableReport: MappingProxyType(
-            {"json": _json, "csv": _separable_csv, "md": _separable_md}
-        ),
+        SeparableReport: separable.WRITERS,
         Sweep: MappingProxyType({"json": _json, "csv": _sweep_csv, "md": _sweep_md}),
     }
 )

@@ -5,13 +5,16 @@ convolution per layer (`SeparableRow`) and per model (`SeparableReport`). Pure d
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # annotations only: a count loads none of these modules
     from cnnprof.arch.model import Published
-    from cnnprof.results.device import DeviceProfile, Prediction
+    from cnnprof.results.device import DeviceProfile, Estimate, Prediction
+    from cnnprof.results.interleaved import Interleaved
     from cnnprof.results.profile import Profile
     from cnnprof.results.timing import Timing
     from cnnprof.results.training import TrainingCost
@@ -73,12 +76,68 @@ class SeparableRow:
         return 1 / self.c_out + 1 / (self.k * self.k)
 
 
+def _empty() -> Mapping[str, Any]:
+    return MappingProxyType({})
+
+
+# The models of a separable report, in the order it shows and measures them.
+TWINS = ("written", "standard", "separable")
+
+
 @dataclass(frozen=True)
 class SeparableReport:
+    """The model as written, its twins, and every convolution's cost both ways; with a time
+    (measured, predicted), ratios against the standard twin (the model as written when there
+    is none): how many times fewer MACs, how many times faster."""
+
     written: Column
     rows: tuple[SeparableRow, ...]
-    standard: Column | None  # the spec rewritten with full convolutions (spec models only)
-    separable: Column | None  # the spec rewritten with depthwise-separable convolutions
+    standard: Column | None  # every separable pair made one full convolution (specs only)
+    separable: Column | None  # every k×k convolution made depthwise-separable
+    refused: Mapping[str, str] = field(default_factory=_empty)  # twin → why it was not made
+    device: DeviceProfile | None = None  # what the columns' predictions are for
+    rooflines: Mapping[str, Estimate] = field(default_factory=_empty)  # twin → on device's roofs
+    interleaved: Interleaved | None = None  # the twins measured in rotation, in `twins` order
+
+    def twins(self) -> tuple[tuple[str, Column], ...]:
+        """The models made, by name (`TWINS`), in order."""
+        named = zip(TWINS, (self.written, self.standard, self.separable), strict=True)
+        return tuple((name, c) for name, c in named if c is not None)
+
+    @property
+    def reference(self) -> str:
+        """What the ratios are against: the standard twin, else the model as written."""
+        return "standard" if self.standard is not None else "written"
+
+    def _column(self, name: str) -> Column:
+        return dict(self.twins())[name]
+
+    @property
+    def timed(self) -> bool:
+        """Whether any time is known: measured or predicted."""
+        return self.interleaved is not None or self.device is not None
+
+    def macs_fewer(self, name: str) -> float:
+        """The reference's MACs over twin ``name``'s: 8.6 reads "8.6× fewer MACs"."""
+        return self._column(self.reference).profile.macs / self._column(name).profile.macs
+
+    def predicted_faster(self, name: str) -> float | None:
+        """The reference's predicted time over twin ``name``'s (None: not predicted)."""
+        mine, ref = self._column(name).prediction, self._column(self.reference).prediction
+        return None if mine is None or ref is None else ref.seconds / mine.seconds
+
+    def latency_faster(self, name: str) -> tuple[float, float, float] | None:
+        """The reference's measured time over twin ``name``'s, round by round (a change of
+        load falls on both alike): their median, p10 and p90 (None: not measured)."""
+        from cnnprof.results.timing import quantile  # not loaded by a count
+
+        if self.interleaved is None:
+            return None
+        names = [n for n, _ in self.twins()]
+        ratios = self.interleaved.ratios(names.index(self.reference), names.index(name))
+        if not ratios:
+            return None
+        return statistics.median(ratios), quantile(ratios, 0.1), quantile(ratios, 0.9)
 
 
 @dataclass(frozen=True)
