@@ -59,9 +59,10 @@ def sweep(
     )
 
 
-def separable(model: Any, **options: Any) -> SeparableReport:
-    """Standard k×k against depthwise-separable convolution (MobileNet Tables 3 and 4)."""
-    return _tables.separable(_request(model, **options))
+def separable(model: Any, *, device_profile: str | None = None, **options: Any) -> SeparableReport:
+    """Standard k×k against depthwise-separable convolution (MobileNet Tables 3 and 4), the
+    model and its twins predicted for ``device_profile`` when given."""
+    return _tables.separable(_request(model, **options), device_profile=device_profile)
 
 
 def latency(

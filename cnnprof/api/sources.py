@@ -271,8 +271,9 @@ class OutsideSource(ModuleSource):
                 f"design parameters ({', '.join(request.design)}) shape a generated spec "
                 "(RegNet); outside models have none"
             )
-        if request.transforms:
-            raise OptionError(source.rewrite_refusal(request.transforms[0]))
+        refused = [why for t in request.transforms if (why := source.rewrite_refusal(t))]
+        if refused:
+            raise OptionError(refused[0])
         return source
 
     @property
@@ -335,11 +336,26 @@ class OutsideSource(ModuleSource):
         """The torch count is the default count; fvcore's runs a copy on the CPU."""
         return self.profile() if counter == "torch" else super().counted(counter)
 
-    def rewrite_refusal(self, transform: str) -> str:
+    def rewrite_refusal(self, transform: str) -> str | None:
+        """``separable`` is module surgery (`separable_twin`); ``standard`` would merge each
+        depthwise convolution with the pointwise one after it, which no surgery on the modules
+        alone can make (they do not say how the forward joins them)."""
+        if transform == "separable":
+            return None
         return (
-            f"@{transform} rewrites a spec; outside models have none "
-            "(`cnnprof separable` shows the per-layer what-if for them)"
+            f"@{transform} merges each depthwise convolution with the pointwise one after it; "
+            f"{self.request.name} is an outside model, whose modules do not say how its "
+            "forward joins them (only a spec can be rewritten that way)"
         )
+
+    def _rewritten(self, module: nn.Module) -> nn.Module:
+        """A copy of ``module`` with the request's transforms made (`separable_twin`), or
+        ``module`` itself when there are none."""
+        if not self.request.transforms:
+            return module
+        from cnnprof.empirical.rewrite import separable_twin
+
+        return separable_twin(module)
 
     def _run(self, counter: Callable[..., Profile]) -> Profile:
         from cnnprof.empirical.recorder import MetaFailed
@@ -359,12 +375,13 @@ class OutsideSource(ModuleSource):
         """The model with its weights on meta, and how it was built."""
         model = self.request.model
         if not isinstance(model, str):
-            return model, "meta"
+            return self._rewritten(model), "meta"
         from cnnprof.empirical.outside import construct, parameters_on_meta
 
         args = self._args()
         try:
-            return construct(model, args, "meta", timeout=self.request.timeout), "meta"
+            built = construct(model, args, "meta", timeout=self.request.timeout)
+            return self._rewritten(built), "meta"
         except CnnprofError as on_meta:
             try:
                 with parameters_on_meta():
@@ -372,7 +389,7 @@ class OutsideSource(ModuleSource):
             except CnnprofError:
                 raise on_meta from None
         return (
-            built,
+            self._rewritten(built),
             "meta (built on the CPU, each parameter moved to meta as it was made: "
             "the factory computes with real tensors)",
         )
@@ -428,13 +445,14 @@ class OutsideSource(ModuleSource):
         ``fresh``: a measurement must not move the caller's module)."""
         model = self.request.model
         if not isinstance(model, str):
-            return copy.deepcopy(model) if fresh else model
+            return self._rewritten(copy.deepcopy(model) if fresh else model)
         require_torch(needs or self._needs)
         if device == "meta":
             return self._built()[0]
         from cnnprof.empirical.outside import construct
 
-        return construct(model, self._args(), device, timeout=self.request.timeout)
+        built = construct(model, self._args(), device, timeout=self.request.timeout)
+        return self._rewritten(built)
 
 
 # The kinds of source, asked in order: the first that takes a model's reference resolves it.

@@ -15,10 +15,13 @@ from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.report.units import human, ms_short
 from cnnprof.report.view import TOTALS, View
 from cnnprof.results.device import roofline_note
-from cnnprof.results.metrics import PREDICTED
+from cnnprof.results.metrics import PREDICTED, value
 from cnnprof.results.tables import Column, SeparableReport, SeparableRow
 
 SCHEMA = "cnnprof.separable/1"  # keys added with --latency, --device-profile, --by op only
+
+# A model's time, as compare names it: measured (median, p10, p90) and predicted.
+TIME_METRICS = ("latency_ms", "latency_p10_ms", "latency_p90_ms", PREDICTED)
 
 # How the tables name each model of the report (`TWINS`).
 # fmt: off
@@ -130,7 +133,7 @@ def _pct(share: float | None) -> str:
 def by_op_records(column: Column) -> list[dict[str, Any]]:
     """Per op kind of ``column``'s rows: how many, their MACs (at the batch) and params, each a
     share of the model's; with a prediction, their predicted time and its share. The paper's
-    params are conv and fc weights only (`weight_params_share` reproduces its Table 2)."""
+    params are conv and fc weights only (`weight_share` reproduces its Table 2)."""
     profile, prediction = column.profile, column.prediction
     seconds = prediction.by_path() if prediction else {}
     per_kind: dict[str, float] = {}
@@ -146,13 +149,13 @@ def by_op_records(column: Column) -> list[dict[str, Any]]:
             "macs": r.macs * batch,
             "weight_params": r.weight_params,
             "params": r.params,
-            "macs_share": _share(r.macs * batch, profile.macs),
-            "weight_params_share": _share(r.weight_params, weights),
-            "params_share": _share(r.params, profile.params),
+            "mac_share": _share(r.macs * batch, profile.macs),
+            "weight_share": _share(r.weight_params, weights),
+            "param_share": _share(r.params, profile.params),
         }
         if prediction is not None:
             record["predicted_ms"] = per_kind[kind] * 1e3
-            record["predicted_share"] = _share(per_kind[kind], prediction.seconds)
+            record["time_share"] = _share(per_kind[kind], prediction.seconds)
         out.append(record)
     return out
 
@@ -166,11 +169,11 @@ def by_op_grid(column: Column) -> list[list[str]]:
         [
             r["op_kind"],
             str(r["rows"]),
-            _pct(r["macs_share"]),
-            _pct(r["weight_params_share"]),
-            _pct(r["params_share"]),
+            _pct(r["mac_share"]),
+            _pct(r["weight_share"]),
+            _pct(r["param_share"]),
             _ms(r.get("predicted_ms")),
-            _pct(r.get("predicted_share")),
+            _pct(r.get("time_share")),
         ]
         for r in by_op_records(column)
     ]
@@ -190,14 +193,10 @@ def twin_record(report: SeparableReport, name: str, column: Column) -> dict[str,
     }
     if not report.timed:
         return record
-    timing, prediction = column.timing, column.prediction
     measured = report.latency_faster(name)
+    record.update({key: value(column, key) for key in TIME_METRICS})
     record.update(
         {
-            "latency_ms": timing.median * 1e3 if timing else None,
-            "latency_p10_ms": timing.p10 * 1e3 if timing else None,
-            "latency_p90_ms": timing.p90 * 1e3 if timing else None,
-            PREDICTED: prediction.seconds * 1e3 if prediction else None,
             "macs_fewer_ratio": report.macs_fewer(name),
             "latency_faster_ratio": measured[0] if measured else None,
             "latency_faster_p10_ratio": measured[1] if measured else None,
@@ -246,24 +245,28 @@ def separable_title(report: SeparableReport) -> str:
     return f"{title} · measured, {timing.threads} thread{'s' * (timing.threads != 1)}"
 
 
+def _reads(ratio: float, more: str, less: str) -> str:
+    """A ratio of the reference over a model as people say it: "2.90× faster", "1.18× slower"."""
+    return f"{ratio:.2f}× {more}" if ratio >= 1 else f"{1 / ratio:.2f}× {less}"
+
+
 def verdicts(report: SeparableReport) -> list[str]:
-    """One line per model beside the reference: "8.56× fewer MACs, 2.90× faster"."""
+    """One line per model beside the reference: "8.56× fewer MACs, 2.90× faster measured"."""
     if not report.timed:
         return []
-    columns = dict(report.twins())
-    reference = columns[report.reference].label
+    reference = dict(report.twins())[report.reference].label
     out = []
     for name, column in report.twins():
         if name == report.reference:
             continue
-        parts = [f"{report.macs_fewer(name):.2f}× fewer MACs than {reference}"]
+        parts = [_reads(report.macs_fewer(name), "fewer MACs", "more MACs")]
         measured = report.latency_faster(name)
         if measured is not None:
-            parts.append(f"{measured[0]:.2f}× faster measured")
+            parts.append(_reads(measured[0], "faster", "slower") + " measured")
         predicted = report.predicted_faster(name)
         if predicted is not None:
-            parts.append(f"{predicted:.2f}× faster predicted")
-        out.append(f"{column.label}: " + ", ".join(parts))
+            parts.append(_reads(predicted, "faster", "slower") + " predicted")
+        out.append(f"{column.label} against {reference}: " + ", ".join(parts))
     return out
 
 
@@ -289,7 +292,8 @@ def separable_notes(report: SeparableReport, view: View) -> list[str]:
                 "models"
             )
     if report.device is not None:
-        notes.append(f"{PREDICTED}: {report.device.describe()}; bound: the roofline's")
+        bound = "; bound: the roofline's, on its roofs" if view.layers else ""
+        notes.append(f"{PREDICTED}: {report.device.describe()}{bound}")
         notes += [n for _, c in report.twins() if (n := roofline_note(c.label, c.prediction))]
     return notes + verdicts(report)
 
