@@ -124,12 +124,14 @@ def separable(
     request: Request,
     *,
     measure: Interleave | None = None,
+    measure_rows: Callable[[Request], Timing] | None = None,
     device_profile: str | None = None,
 ) -> SeparableReport:
     """The model as written with its per-convolution costs both ways, and its standard and
     separable twins where its source can be rewritten (why not, where it cannot); ``measure``
-    times them all, interleaved; ``device_profile`` (a saved profile's file or a shipped name)
-    predicts them, each row on the device's roofline too (its bound)."""
+    times them all, interleaved; ``measure_rows`` times each alone, row by row;
+    ``device_profile`` (a saved profile's file or a shipped name) predicts them, each row on
+    the device's roofline too (its bound)."""
     if request.train:
         raise OptionError(f"separable {request.label}: compares inference costs; leave train= out")
     source = resolve(request)
@@ -151,6 +153,7 @@ def separable(
         for name, c in columns.items()
         if device is not None
     }
+    per_row = {name: measure_rows(r) for name, r in requests.items()} if measure_rows else {}
     written = columns["written"]
     return SeparableReport(
         written,
@@ -161,6 +164,7 @@ def separable(
         device,
         MappingProxyType(rooflines),
         measured,
+        MappingProxyType(per_row),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -37,11 +38,12 @@ from cnnprof.results.tables import MAX_SWEEP_POINTS, SeparableReport, Sweep
 from cnnprof.results.timing import TORCH, LatencySettings
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from cnnprof.api.request import Request
     from cnnprof.api.tables import Interleave, Measure
     from cnnprof.results.interleaved import Interleaved
+    from cnnprof.results.timing import Timing
 
 # fmt: off
 Models = Annotated[list[str], typer.Argument(
@@ -99,11 +101,11 @@ def separable(
     force: Force = False,
 ) -> None:
     """Standard k×k against depthwise-separable convolution, per layer and for the whole model
-    (MobileNet paper, Tables 2 to 4; --by op: each model's share of MACs, params and predicted
-    time by op kind). --latency measures the model and its twins here,
-    interleaved; --device-profile predicts them (each convolution's time both ways and its
-    roofline bound with --layers); with a time, how many times fewer MACs and how many times
-    faster than the standard twin."""
+    (MobileNet paper, Tables 2 to 4; --by op: each model's share of MACs, params and time by op
+    kind). --latency measures the model and its twins here, interleaved (with --by op or
+    --layers, each alone too, row by row); --device-profile predicts them (with --layers, each
+    convolution's time both ways and its roofline bound). With a time: how many times fewer
+    MACs and how many times faster than the standard twin."""
     from cnnprof.api import tables
     from cnnprof.api.request import request
 
@@ -111,37 +113,60 @@ def separable(
     if view.format == "csv" and layers and view.by_op:
         refuse("--layers with --by op in CSV", "a CSV file holds one table: give one of them")
     req = request(model, input=parse_input(input), args=parse_args(arg))
-    measure = _interleaved(latency, threads, device_profile)
-    result = tables.separable(req, measure=measure, device_profile=device_profile)
+    measures = _measures(latency, threads, device_profile, per_row=layers or view.by_op)
+    result = tables.separable(req, device_profile=device_profile, **measures)
     _emit(result, view, output, force)
 
 
-def _interleaved(
-    latency: bool, threads: int | None, device_profile: str | None
-) -> Interleave | None:
-    """For separable's --latency: the models measured in one run, interleaved, on ``threads``,
-    in the device profile's runtime (else torch eager), with a progress bar."""
+def _measures(
+    latency: bool, threads: int | None, device_profile: str | None, per_row: bool
+) -> dict[str, Any]:
+    """What separable's --latency measures with: the models interleaved, and with ``per_row``
+    each alone, row by row; on ``threads``, in the device profile's runtime (else torch)."""
     if not latency:
         if threads is not None:
             refuse(f"--threads {threads}", "sets the threads --latency measures on: add --latency")
-        return None
-    from cnnprof.api import latency as api
+        return {}
+    from cnnprof.api.latency import for_profile
+
+    settings = LatencySettings(threads=threads, runtime=for_profile(None, device_profile) or TORCH)
+    return {
+        "measure": _interleaved(settings),
+        "measure_rows": _per_row(settings) if per_row else None,
+    }
+
+
+def _interleaved(settings: LatencySettings) -> Interleave:
+    """For separable's --latency: the models measured in one run, interleaved, with a progress
+    bar (in a runtime other than torch, a note says which)."""
+    from cnnprof.api.latency import measure_together
     from cnnprof.render.progress import progress_bar
     from cnnprof.report.runtime import runtime_line
 
-    runtime = api.for_profile(None, device_profile) or TORCH
-    settings = LatencySettings(threads=threads, runtime=runtime)
-
     def measure(requests: Sequence[Request]) -> Interleaved:
         with progress_bar(f"{len(requests)} models, interleaved") as progress:
-            measured = api.measure_together(requests, settings, progress, needs="--latency")
-        if runtime != TORCH:
-            typer.echo(
-                f"cnnprof: note: latency measured in {runtime_line(measured.timings[0])}", err=True
-            )
+            measured = measure_together(requests, settings, progress, needs="--latency")
+        if settings.runtime != TORCH:
+            line = runtime_line(measured.timings[0])
+            typer.echo(f"cnnprof: note: latency measured in {line}", err=True)
         return measured
 
     return measure
+
+
+def _per_row(settings: LatencySettings) -> Callable[[Request], Timing]:
+    """For separable's --latency with --by op or --layers: each model measured alone, a hook on
+    every row (as `latency --layers`), with a progress bar."""
+    from cnnprof.api.latency import measure
+    from cnnprof.render.progress import progress_bar
+
+    rows = replace(settings, layers=True)
+
+    def timed(req: Request) -> Timing:
+        with progress_bar(f"{req.label}, per row") as progress:
+            return measure(req, rows, progress, needs="--latency")
+
+    return timed
 
 
 # The swept multipliers: the same names and short flags as the single-valued options of `count`.

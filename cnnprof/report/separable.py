@@ -1,8 +1,7 @@
 """`cnnprof separable` as data: the model and its twins (with their time where it was measured or
 predicted, and the ratios against the standard twin: how many times fewer MACs, how many times
-faster), every convolution both ways (with each form's predicted time and its roofline bound),
-and each twin's share of MACs, params and time per op kind (the MobileNet paper's Table 2). One
-(headers, rows) grid serves the terminal, Markdown and CSV; JSON keeps the numbers."""
+faster), every convolution both ways, and row by row what `separable_rows` adds. One (headers,
+rows) grid serves the terminal, Markdown and CSV; JSON keeps the numbers."""
 
 from __future__ import annotations
 
@@ -10,9 +9,19 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from cnnprof.report.profile import kind_counts
+from cnnprof.report.separable_rows import (
+    ColumnSpec,
+    by_op_records,
+    by_op_table,
+    cell,
+    layer_time_table,
+    layer_times,
+    ms,
+    shown,
+    times,
+)
 from cnnprof.report.text import to_csv, to_json, to_markdown
-from cnnprof.report.units import human, ms_short
+from cnnprof.report.units import human
 from cnnprof.report.view import TOTALS, View
 from cnnprof.results.device import roofline_note
 from cnnprof.results.metrics import PREDICTED, value
@@ -32,12 +41,6 @@ SEPARABLE_HEADERS = (
     "layer", "as written", "C_in→C_out", "k", "output", "standard MACs", "separable MACs",
     "standard params", "separable params", "ratio", "1/N + 1/k²",
 )
-LAYER_TIME_HEADERS = (
-    "layer", "standard ms", "bound", "separable ms", "dw bound", "pw bound", "fewer MACs",
-    "faster",
-)
-SEPARABLE_TOTAL_HEADERS = ("model", "reference", "MACs", "params", "weights only")
-BY_OP_HEADERS = ("op kind", "rows", "% MACs", "% weights", "% params", "pred. ms", "% time")
 # fmt: on
 
 
@@ -57,125 +60,6 @@ def separable_grid(rows: Sequence[SeparableRow]) -> list[list[str]]:
             f"{r.paper_ratio:.4f}",
         ]
         for r in rows
-    ]
-
-
-# --- every convolution's predicted time, both ways ----------------------------------------------
-
-
-def form_time(
-    report: SeparableReport, row: SeparableRow, form: str
-) -> tuple[float, tuple[str, ...]] | None:
-    """``row`` in ``form`` (``standard``: one k×k convolution; ``separable``: its depthwise and
-    pointwise rows): predicted seconds and each row's roofline bound, read off the twin of that
-    form, else the model as written where it has that form (None: not predicted)."""
-    paths = (row.path,) if form == "standard" else (f"{row.path}.dw", f"{row.path}.pw")
-    columns = dict(report.twins())
-    for name in (form, "written"):
-        column, roofline = columns.get(name), report.rooflines.get(name)
-        if column is None or column.prediction is None or roofline is None:
-            continue
-        seconds, rows = column.prediction.by_path(), roofline.by_path()
-        if all(p in seconds and p in rows for p in paths):
-            return sum(seconds[p] for p in paths), tuple(rows[p].bound for p in paths)
-    return None
-
-
-def layer_times(report: SeparableReport, row: SeparableRow) -> dict[str, Any]:
-    """A convolution's predicted time both ways, each form's roofline bound, and how many times
-    faster the separable form is predicted to run."""
-    standard, separable = form_time(report, row, "standard"), form_time(report, row, "separable")
-    faster = standard[0] / separable[0] if standard and separable and separable[0] else None
-    return {
-        "standard_predicted_ms": standard[0] * 1e3 if standard else None,
-        "separable_predicted_ms": separable[0] * 1e3 if separable else None,
-        "standard_bound": standard[1][0] if standard else None,
-        "depthwise_bound": separable[1][0] if separable else None,
-        "pointwise_bound": separable[1][1] if separable else None,
-        "predicted_faster_ratio": faster,
-    }
-
-
-def layer_time_grid(report: SeparableReport) -> list[list[str]]:
-    out = []
-    for row in report.rows:
-        t = layer_times(report, row)
-        out.append(
-            [
-                row.path,
-                _ms(t["standard_predicted_ms"]),
-                t["standard_bound"] or "–",
-                _ms(t["separable_predicted_ms"]),
-                t["depthwise_bound"] or "–",
-                t["pointwise_bound"] or "–",
-                _times(1 / row.ratio),
-                _times(t["predicted_faster_ratio"]),
-            ]
-        )
-    return out
-
-
-def _ms(ms: float | None) -> str:
-    return "–" if ms is None else ms_short(ms / 1e3)
-
-
-def _times(ratio: float | None) -> str:
-    return "–" if ratio is None else f"{ratio:.2f}×"
-
-
-def _pct(share: float | None) -> str:
-    return "–" if share is None else f"{100 * share:.2f} %"
-
-
-# --- by op: the MobileNet paper's Table 2, per twin ---------------------------------------------
-
-
-def by_op_records(column: Column) -> list[dict[str, Any]]:
-    """Per op kind of ``column``'s rows: how many, their MACs (at the batch) and params, each a
-    share of the model's; with a prediction, their predicted time and its share. The paper's
-    params are conv and fc weights only (`weight_share` reproduces its Table 2)."""
-    profile, prediction = column.profile, column.prediction
-    seconds = prediction.by_path() if prediction else {}
-    per_kind: dict[str, float] = {}
-    for row in profile.rows:
-        per_kind[row.kind] = per_kind.get(row.kind, 0.0) + seconds.get(row.path, 0.0)
-    counts, batch = kind_counts(profile), profile.batch
-    weights = profile.params_by_kind["weights"]
-    out = []
-    for kind, r in profile.by_kind().items():
-        record = {
-            "op_kind": kind,
-            "rows": counts[kind],
-            "macs": r.macs * batch,
-            "weight_params": r.weight_params,
-            "params": r.params,
-            "mac_share": _share(r.macs * batch, profile.macs),
-            "weight_share": _share(r.weight_params, weights),
-            "param_share": _share(r.params, profile.params),
-        }
-        if prediction is not None:
-            record["predicted_ms"] = per_kind[kind] * 1e3
-            record["time_share"] = _share(per_kind[kind], prediction.seconds)
-        out.append(record)
-    return out
-
-
-def _share(part: float, whole: float) -> float | None:
-    return part / whole if whole else None
-
-
-def by_op_grid(column: Column) -> list[list[str]]:
-    return [
-        [
-            r["op_kind"],
-            str(r["rows"]),
-            _pct(r["mac_share"]),
-            _pct(r["weight_share"]),
-            _pct(r["param_share"]),
-            _ms(r.get("predicted_ms")),
-            _pct(r.get("time_share")),
-        ]
-        for r in by_op_records(column)
     ]
 
 
@@ -207,33 +91,46 @@ def twin_record(report: SeparableReport, name: str, column: Column) -> dict[str,
     return record
 
 
-# The time columns of the models' table: header, the record's key, how a cell shows it.
+def _spread(
+    header: str,
+    keys: tuple[str, str, str],
+    show: Callable[[float], str],
+    bound: Callable[[float], str],
+) -> ColumnSpec:
+    """A column of a median with its p10–p90 (``keys``): ``12.300 (11.900–12.800)``."""
+    key, low, high = keys
+
+    def text(r: Mapping[str, Any]) -> str:
+        if r.get(key) is None:
+            return "–"
+        return f"{show(r[key])} ({bound(r[low])}–{bound(r[high])})"
+
+    return header, key, text
+
+
+LATENCY = ("latency_ms", "latency_p10_ms", "latency_p90_ms")
+FASTER = ("latency_faster_ratio", "latency_faster_p10_ratio", "latency_faster_p90_ratio")
+# The models' table: the counts, then the time columns known for any model.
 # fmt: off
-TIME_COLUMNS: tuple[tuple[str, str, Callable[[dict[str, Any]], str]], ...] = (
-    ("ms (p10–p90)", "latency_ms", lambda r: (
-        f"{_ms(r['latency_ms'])} ({_ms(r['latency_p10_ms'])}–{_ms(r['latency_p90_ms'])})")),
-    ("pred. ms", PREDICTED, lambda r: _ms(r[PREDICTED])),
-    ("fewer MACs", "macs_fewer_ratio", lambda r: _times(r["macs_fewer_ratio"])),
-    ("faster", "latency_faster_ratio", lambda r: (
-        f"{_times(r['latency_faster_ratio'])} ({r['latency_faster_p10_ratio']:.2f}–"
-        f"{r['latency_faster_p90_ratio']:.2f})")),
-    ("faster pred.", "predicted_faster_ratio", lambda r: _times(r["predicted_faster_ratio"])),
+TOTAL_COLUMNS: tuple[ColumnSpec, ...] = (
+    ("model", "twin", cell("twin", TITLES.__getitem__)),
+    ("reference", "model", cell("model", str)),
+    ("MACs", "macs", cell("macs", human)),
+    ("params", "params", cell("params", human)),
+    ("weights only", "weight_params", cell("weight_params", human)),
+    _spread("ms (p10–p90)", LATENCY, ms, ms),
+    ("pred. ms", PREDICTED, cell(PREDICTED, ms)),
+    ("fewer MACs", "macs_fewer_ratio", cell("macs_fewer_ratio", times)),
+    _spread("faster", FASTER, times, lambda v: f"{v:.2f}"),
+    ("faster pred.", "predicted_faster_ratio", cell("predicted_faster_ratio", times)),
 )
 # fmt: on
 
 
 def totals_table(report: SeparableReport) -> tuple[list[str], list[list[str]]]:
     """One row per model: its counts, and the time columns known for any of them."""
-    records = [(name, twin_record(report, name, c)) for name, c in report.twins()]
-    shown = [col for col in TIME_COLUMNS if any(r.get(col[1]) is not None for _, r in records)]
-    headers = [*SEPARABLE_TOTAL_HEADERS, *(header for header, _, _ in shown)]
-    rows = []
-    for name, r in records:
-        cells = [TITLES[name], r["model"], human(r["macs"]), human(r["params"])]
-        cells.append(human(r["weight_params"]))
-        cells += [show(r) if r[key] is not None else "–" for _, key, show in shown]
-        rows.append(cells)
-    return headers, rows
+    records = [{"twin": name, **twin_record(report, name, c)} for name, c in report.twins()]
+    return shown(records, TOTAL_COLUMNS)
 
 
 def separable_title(report: SeparableReport) -> str:
@@ -286,10 +183,10 @@ def separable_notes(report: SeparableReport, view: View) -> list[str]:
             f"median (p10–p90) over its runs; faster: the median (p10–p90) over "
             f"{len(report.interleaved.rounds)} rounds of the reference's time over the model's"
         )
-        if (view.by_op or view.layers) and report.device is None:
+        if report.per_row:
             notes.append(
-                "per-row time is predicted (--device-profile): an interleaved run times whole "
-                "models"
+                "per-row time measured with each model alone, a hook on every row (as "
+                "`latency --layers`): ms and % time are of the per-row sum"
             )
     if report.device is not None:
         bound = "; bound: the roofline's, on its roofs" if view.layers else ""
@@ -303,8 +200,8 @@ def separable_dict(report: SeparableReport, view: View = TOTALS) -> dict[str, An
     the time-related keys only where a time is known."""
     twins = {name: twin_record(report, name, c) for name, c in report.twins()}
     if view.by_op:
-        for name, column in report.twins():
-            twins[name]["by_op"] = by_op_records(column)
+        for name, _ in report.twins():
+            twins[name]["by_op"] = by_op_records(report, name)
     out: dict[str, Any] = {"schema": SCHEMA}
     out.update({name: twins.get(name) for name in TITLES})
     if report.timed:
@@ -339,7 +236,7 @@ def _layer_dict(report: SeparableReport, r: SeparableRow) -> dict[str, Any]:
         "ratio": r.ratio,
         "paper_ratio": r.paper_ratio,
     }
-    return record | (layer_times(report, r) if report.device is not None else {})
+    return record | layer_times(report, r)
 
 
 def separable_records(report: SeparableReport, view: View) -> list[dict[str, Any]]:
@@ -376,16 +273,13 @@ def tables(report: SeparableReport, view: View) -> list[Table]:
     if view.by_op:
         for name, column in report.twins():
             title = f"by op · {TITLES[name]} · {column.label}"
-            headers = BY_OP_HEADERS if column.prediction else BY_OP_HEADERS[:-2]
-            rows = [r[: len(headers)] for r in by_op_grid(column)]
-            out.append((title, title, headers, rows, 1))
+            out.append((title, title, *by_op_table(report, name), 1))
     if view.layers:
         title = "every convolution: its cost both ways"
         out.append(("convolutions", title, SEPARABLE_HEADERS, separable_grid(report.rows), 2))
-        if report.device is not None:
-            title = "every convolution: its predicted time both ways"
-            grid = layer_time_grid(report)
-            out.append(("predicted time", title, LAYER_TIME_HEADERS, grid, 1))
+        if report.device is not None or report.per_row:
+            title = "every convolution: its time both ways"
+            out.append(("time", title, *layer_time_table(report), 1))
     return out
 
 

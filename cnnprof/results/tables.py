@@ -98,6 +98,7 @@ class SeparableReport:
     device: DeviceProfile | None = None  # what the columns' predictions are for
     rooflines: Mapping[str, Estimate] = field(default_factory=_empty)  # twin → on device's roofs
     interleaved: Interleaved | None = None  # the twins measured in rotation, in `twins` order
+    per_row: Mapping[str, Timing] = field(default_factory=_empty)  # twin → alone, per-row hooks
 
     def twins(self) -> tuple[tuple[str, Column], ...]:
         """The models made, by name (`TWINS`), in order."""
@@ -114,7 +115,7 @@ class SeparableReport:
 
     @property
     def timed(self) -> bool:
-        """Whether any time is known: measured or predicted."""
+        """Whether a model's time is known: measured or predicted."""
         return self.interleaved is not None or self.device is not None
 
     def macs_fewer(self, name: str) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 from conftest import assert_error, run
@@ -18,9 +19,10 @@ from cnnprof.api.request import Request, request
 from cnnprof.api.sources import resolve
 from cnnprof.api.tables import separable
 from cnnprof.report import separable as report
+from cnnprof.report import separable_rows as by_row
 from cnnprof.report.view import View
 from cnnprof.results.interleaved import Interleaved
-from cnnprof.results.timing import Timing
+from cnnprof.results.timing import LayerTime, Timing
 from tests.test_no_torch import no_torch_path, run_python
 
 __all__ = ["no_torch_path"]  # the stub's fixture, used by name
@@ -111,7 +113,7 @@ def test_every_convolution_predicted_both_ways_with_its_bound():
     ``1.pw``; the depthwise row is memory-bound on the roofline, the full 3×3 compute-bound."""
     result = separable(request("mobilenet"), device_profile=PROFILE)
     row = next(r for r in result.rows if r.path == "1")
-    times = report.layer_times(result, row)
+    times = by_row.layer_times(result, row)
     standard = result.standard.prediction.by_path()["1"]
     pair = result.separable.prediction.by_path()
     assert times["standard_predicted_ms"] == pytest.approx(standard * 1e3)
@@ -120,7 +122,7 @@ def test_every_convolution_predicted_both_ways_with_its_bound():
         standard / (pair["1.dw"] + pair["1.pw"])
     )
     assert (times["standard_bound"], times["depthwise_bound"]) == ("compute", "memory")
-    assert all(report.layer_times(result, r)["pointwise_bound"] for r in result.rows)
+    assert all(by_row.layer_times(result, r)["pointwise_bound"] for r in result.rows)
 
 
 def test_by_op_is_the_mobilenet_papers_table_2_and_its_shares_add_up():
@@ -128,15 +130,15 @@ def test_by_op_is_the_mobilenet_papers_table_2_and_its_shares_add_up():
     74.59 %; Conv DW 3×3 3.06 % / 1.06 %; Conv 3×3 1.91 % (printed 1.19 %, a misprint: the
     column must add to 100) / 0.02 %; FC 0.18 % / 24.33 %."""
     result = separable(request("mobilenet"), device_profile=PROFILE)
-    table = {r["op_kind"]: r for r in report.by_op_records(result.written)}
+    table = {r["op_kind"]: r for r in by_row.by_op_records(result, "written")}
     paper = {"conv 1×1": (94.86, 74.59), "dwconv 3×3": (3.06, 1.06), "conv 3×3": (1.91, 0.02)}
     paper["fc"] = (0.18, 24.33)
     for kind, (macs, weights) in paper.items():
         assert round(100 * table[kind]["mac_share"], 2) == macs
         assert round(100 * table[kind]["weight_share"], 2) == weights
-    for _, column in result.twins():
-        records = report.by_op_records(column)
-        for share in ("mac_share", "weight_share", "param_share", "time_share"):
+    for name, column in result.twins():
+        records = by_row.by_op_records(result, name)
+        for share in ("mac_share", "weight_share", "param_share", "predicted_share"):
             assert sum(r[share] for r in records) == pytest.approx(1.0)
         assert sum(r["predicted_ms"] for r in records) == pytest.approx(
             column.prediction.seconds * 1e3
@@ -169,11 +171,12 @@ def test_csv_and_markdown_carry_the_time():
     csv = run("separable", "mobilenet", "--device-profile", PROFILE, "--by", "op", "-f", "csv")
     assert csv.exit_code == 0, csv.stderr
     header, first = csv.stdout.splitlines()[:2]
-    assert header.startswith("twin,model,op_kind,rows,macs") and header.endswith("time_share")
+    assert header.startswith("twin,model,op_kind,rows,macs")
+    assert header.endswith("predicted_ms,predicted_share")
     assert first.startswith("written,mobilenet,conv 3×3,1,")
     md = run("separable", "mobilenet", "--device-profile", PROFILE, "--layers", "-f", "md")
     assert md.exit_code == 0, md.stderr
-    assert "**predicted time**" in md.stdout and "| standard ms | bound |" in md.stdout
+    assert "**time**" in md.stdout and "| standard pred. ms | bound |" in md.stdout
     assert "> mobilenet against mobilenet@standard: 8.56× fewer MACs" in md.stdout
 
 
@@ -212,3 +215,32 @@ def test_the_prediction_needs_no_torch(no_torch_path):
         result.predicted_faster("written"), rel=1e-12
     )
     assert data["separable"]["by_op"][0]["op_kind"] == "dwconv 3×3"
+
+
+def _per_row(req: Request) -> Timing:
+    """A row-by-row measurement that runs nothing: each row 10 µs plus 1 ns per MAC."""
+    profile = resolve(req).profile()
+    layers = tuple(
+        LayerTime(r.path, r.op, 1e-5 + r.macs * 1e-9, r.macs, r.total_flops, 1)
+        for r in profile.rows
+    )
+    return replace(_timing(req.label, [sum(t.seconds for t in layers)] * 5), layers=layers)
+
+
+def test_measured_row_by_row_by_op_and_every_convolution():
+    measure, _ = _fake([(10, 30, 9)] * 5)
+    result = separable(request("mobilenet"), measure=measure, measure_rows=_per_row)
+    assert set(result.per_row) == {"written", "standard", "separable"}
+    for name, _ in result.twins():
+        records = by_row.by_op_records(result, name)
+        assert sum(r["latency_share"] for r in records) == pytest.approx(1.0)
+        assert all("predicted_ms" not in r for r in records)
+    times = by_row.layer_times(result, next(r for r in result.rows if r.path == "1"))
+    standard = 1e-5 + 231_211_008 * 1e-9  # row 1 as one 3×3 convolution, 32 → 64 at 112×112
+    assert times["standard_latency_ms"] == pytest.approx(standard * 1e3)
+    assert times["latency_faster_ratio"] > 1 and "standard_bound" not in times
+    headers, _ = by_row.by_op_table(result, "written")
+    assert headers[-2:] == ["ms", "% time"]
+    notes = report.separable_notes(result, View(by_op=True))
+    assert any(n.startswith("per-row time measured with each model alone") for n in notes)
+    check_document(report.separable_dict(result, View(format="json", by_op=True)))

@@ -20,6 +20,7 @@ from cnnprof.api.request import request  # noqa: E402
 from cnnprof.api.tables import separable  # noqa: E402
 from cnnprof.empirical.rewrite import Separable, separable_twin  # noqa: E402
 from cnnprof.report import separable as report  # noqa: E402
+from cnnprof.report.separable_rows import layer_times  # noqa: E402
 from cnnprof.report.view import View  # noqa: E402
 from tests.factories.custom_cnn import make as custom  # noqa: E402
 
@@ -83,7 +84,7 @@ def test_the_outside_twin_predicted_and_the_refusal_in_the_notes():
     assert notes[0].startswith("no standard twin: @standard merges each depthwise convolution")
     assert notes[0].endswith("; the ratios are against the model as written")
     assert result.predicted_faster("written") == 1.0
-    times = report.layer_times(result, result.rows[0])
+    times = layer_times(result, result.rows[0])
     assert times["standard_predicted_ms"] > 0 and times["separable_predicted_ms"] > 0
 
 
@@ -96,10 +97,13 @@ def test_references_to_the_outside_twins():
 
 @pytest.mark.slow
 def test_separable_latency_runs_for_real():
-    """Structure only: every model measured, ratios against the reference present."""
-    for model in ("mobilenet@alpha=0.25,res=96", PLAIN):
-        args = [sys.executable, "-m", "cnnprof", "separable", model, "--latency", "--threads"]
-        proc = subprocess.run([*args, "1", "-f", "json"], capture_output=True, text=True)
+    """Structure only: every model measured, ratios against the reference present; the tiny
+    outside model also row by row (--layers)."""
+    for model, more in (("mobilenet@alpha=0.25,res=96", []), (PLAIN, ["--layers"])):
+        args = [sys.executable, "-m", "cnnprof", "separable", model, "--latency", *more]
+        proc = subprocess.run(
+            [*args, "--threads", "1", "-f", "json"], capture_output=True, text=True
+        )
         assert proc.returncode == 0, proc.stderr
         data = json.loads(proc.stdout)
         assert data["measured"]["threads"] == 1 and data["measured"]["rounds"] >= 5
@@ -108,3 +112,4 @@ def test_separable_latency_runs_for_real():
                 assert data[name]["latency_ms"] > 0
                 assert data[name]["latency_faster_ratio"] > 0
         assert data["reference"] == ("written" if model == PLAIN else "standard")
+    assert all(row["separable_latency_ms"] > 0 for row in data["layers"])
