@@ -101,11 +101,13 @@ def separable(
     force: Force = False,
 ) -> None:
     """Standard k×k against depthwise-separable convolution, per layer and for the whole model
-    (MobileNet paper, Tables 2 to 4; --by op: each model's share of MACs, params and time by op
-    kind). --latency measures the model and its twins here, interleaved (with --by op or
-    --layers, each alone too, row by row); --device-profile predicts them (with --layers, each
+    (MobileNet paper, Tables 3 and 4).
+
+    --latency measures the model and its twins here, interleaved (with --by op or --layers,
+    each alone too, row by row); --device-profile predicts them (with --layers, each
     convolution's time both ways and its roofline bound). With a time: how many times fewer
-    MACs and how many times faster than the standard twin."""
+    MACs and how many times faster than the standard twin. --by op: each model's share of
+    MACs, params and time by op kind (Table 2)."""
     from cnnprof.api import tables
     from cnnprof.api.request import request
 

@@ -29,7 +29,7 @@ WRITERS: Mapping[type, tuple[Writer, View]] = MappingProxyType(
         Profile: (profile.profile_document, EVERY_ROW),
         CrossCheck: (profile.cross_check_document, TOTALS),
         Comparison: (lambda c, _: tables.compare_dict(c), TOTALS),
-        SeparableReport: (lambda s, _: tables.separable_dict(s), TOTALS),
+        SeparableReport: (tables.separable_dict, TOTALS),
         Timing: (lambda t, _: latency.latency_dict(Measured.alone(t)), TOTALS),
         Predicted: (latency.prediction_document, EVERY_ROW),
         Sweep: (lambda sweep, _: tables.sweep_dict(sweep), TOTALS),

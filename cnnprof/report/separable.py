@@ -267,8 +267,7 @@ Table = tuple[str, str, Sequence[str], list[list[str]], int]
 
 def tables(report: SeparableReport, view: View) -> list[Table]:
     """Every table ``view`` shows: the models; with ``view.by_op`` each twin's rows per op
-    kind; with ``view.layers`` every convolution, and its predicted time both ways where
-    predicted."""
+    kind; with ``view.layers`` every convolution, and its time both ways where known."""
     out: list[Table] = [("models", separable_title(report), *totals_table(report), 2)]
     if view.by_op:
         for name, column in report.twins():
@@ -298,13 +297,7 @@ def _markdown(report: SeparableReport, view: View) -> str:
     return text + "".join(f"\n> {n}\n" for n in notes)
 
 
+# Format → its writer (`report.tables.present` dispatches to these).
 WRITERS: Mapping[str, Callable[[SeparableReport, View], str]] = MappingProxyType(
     {"json": lambda r, view: to_json(separable_dict(r, view)), "csv": _csv, "md": _markdown}
 )
-
-
-def present(report: SeparableReport, view: View) -> str:
-    """``report`` as ``view.format``: JSON, CSV or Markdown."""
-    if view.format not in WRITERS:
-        raise ValueError(f"format {view.format!r}: a report writes {', '.join(WRITERS)}")
-    return WRITERS[view.format](report, view)

@@ -13,6 +13,7 @@ from dataclasses import replace
 import pytest
 from conftest import assert_error, run
 from test_formats import check_document
+from test_latency_ratio import _timing as timing
 
 from cnnprof.api.latency import named_profile, predicted_for
 from cnnprof.api.request import Request, request
@@ -31,20 +32,7 @@ PROFILE = "amd-epyc-1t"  # shipped: configs/devices/amd-epyc-1t.json
 
 
 def _timing(model: str, samples: Sequence[float]) -> Timing:
-    return Timing(
-        model=model,
-        device="cpu",
-        device_name="Test CPU",
-        threads=1,
-        dtype="float32",
-        batch=1,
-        channels_last=False,
-        torch_version="test",
-        samples=tuple(samples),
-        warmup_runs=1,
-        warmup_stable=True,
-        budget_hit=False,
-    )
+    return timing(model, samples, threads=1)
 
 
 def _fake(ms_per_round: Sequence[Sequence[float]]):
