@@ -283,8 +283,10 @@ def tables(report: SeparableReport, view: View) -> list[Table]:
 
 
 def _csv(report: SeparableReport, view: View) -> str:
+    """One table, the columns known for any of its rows."""
     records = separable_records(report, view)
-    return to_csv(records, list(records[0]) if records else ["path"])
+    known = [k for k in records[0] if any(r[k] is not None for r in records)] if records else []
+    return to_csv([{k: r[k] for k in known} for r in records], known or ["path"])
 
 
 def _markdown(report: SeparableReport, view: View) -> str:
