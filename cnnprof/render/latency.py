@@ -152,7 +152,7 @@ def layer_table(measured: Measured, view: View) -> Fit:
     if timing.faulting:
         table.add_column("faults", justify="right", no_wrap=True)
     if kernels is not None:
-        table.add_column("kernels ms", justify="right", no_wrap=True)
+        table.add_column("predicted ms", justify="right", no_wrap=True)
     if estimate is not None:
         table.add_column("roofline ms", justify="right", no_wrap=True)
         table.add_column("bound", no_wrap=True)
@@ -160,22 +160,22 @@ def layer_table(measured: Measured, view: View) -> Fit:
         cells = [
             r["path"],
             fused_op(r),
-            ms_short(r["seconds"]),
+            ms_short(r["measured_s"]),
             percent_number(r["time_share"]),
             percent_number(r["mac_share"]),
             bar(r["time_share"] or 0.0, 12),
             f"{r['gmacs_per_s']:,.1f}" if r["macs"] else "–",
-            human_bytes(r["bytes"]),
+            human_bytes(r["bytes_moved"]),
             f"{r['intensity']:.1f}",
         ]
         if timing.faulting:
             cells.append(fault_count(r["page_faults"]))
         if kernels is not None:
-            cells.append(_ms_or_dash(r["kernel_predicted_seconds"]))
+            cells.append(_ms_or_dash(r["predicted_s"]))
         if estimate is not None:
             bound = r["bound"] or ""
             cells += [
-                _ms_or_dash(r["predicted_seconds"]),
+                _ms_or_dash(r["roofline_s"]),
                 Text(bound, style="yellow" if bound == "memory" else "green"),
             ]
         table.add_row(*cells)
@@ -195,7 +195,20 @@ def latency_view(measured: Measured, view: View) -> Group:
     parts: list = [summary(measured)]
     if view.layers and measured.timing.layers:
         parts.append(layer_table(measured, view))
+        parts += predictors_caption(
+            kernels=measured.kernels is not None, roofline=measured.estimate is not None
+        )
     return Group(*parts)
+
+
+def predictors_caption(*, kernels: bool, roofline: bool) -> list[Text]:
+    """The line under a layer table naming the predictor behind each predicted column (none
+    when the table has no predicted column)."""
+    named = [
+        *(["predicted ms: the kernel models' prediction"] if kernels else []),
+        *(["roofline ms: the roofline's estimate"] if roofline else []),
+    ]
+    return [Text(" · ".join(named), style="dim")] if named else []
 
 
 def prediction_view(predicted: Predicted, view: View) -> Group:
@@ -204,7 +217,7 @@ def prediction_view(predicted: Predicted, view: View) -> Group:
     p, roofline, device = predicted.kernels, predicted.roofline, predicted.device
     grid = panel_grid()
     memory = roofline.share_bound("memory")
-    summed = "the sum of each kernel's prediction from the device profile"
+    summed = "kernel models: each kernel's prediction from the device profile, summed"
     grid.add_row("predicted", f"{ms_short(p.seconds)} ms", summed)
     share = f"{100 * memory:.0f} % of it in memory-bound rows"
     grid.add_row("roofline", f"{ms_short(roofline.seconds)} ms", share)
@@ -239,13 +252,14 @@ def prediction_view(predicted: Predicted, view: View) -> Group:
             table.add_row(
                 r["path"],
                 r["op"],
-                ms_short(r["predicted_seconds"]) + (" ᴿ" if r["on_roofline"] else ""),
+                ms_short(r["predicted_s"]) + (" ᴿ" if r["on_roofline"] else ""),
                 percent_number(r["time_share"]),
                 bar(r["time_share"] or 0.0, 12),
-                _ms_or_dash(r["roofline_seconds"]),
+                _ms_or_dash(r["roofline_s"]),
                 Text(bound, style="yellow" if bound == "memory" else "green"),
             )
         parts.append(Fit(table, ("time", "bound", "roofline ms", "op")))
+        parts += predictors_caption(kernels=True, roofline=True)
         if p.on_roofline:
             parts.append(
                 Text("ᴿ no kernel model covers the row: costed on the roofline", style="dim")

@@ -26,8 +26,8 @@ from cnnprof.results.ranking import TIME_KEYS, ranked
 from cnnprof.results.runtime import ROOF_LABELS
 from cnnprof.results.timing import TORCH, Timing
 
-SCHEMA = "cnnprof.latency/1"
-PREDICTION_SCHEMA = "cnnprof.prediction/1"
+SCHEMA = "cnnprof.latency/2"
+PREDICTION_SCHEMA = "cnnprof.prediction/2"
 
 
 def timing_title(timing: Timing) -> str:
@@ -61,17 +61,17 @@ def layer_records(measured: Measured, view: View = EVERY_ROW) -> list[dict[str, 
             {
                 "path": layer.path,
                 "op": layer.op,
-                "seconds": layer.seconds,
+                "measured_s": layer.seconds,
                 "time_share": _share(layer.seconds, total_s),
                 "macs": layer.macs,
                 "mac_share": _share(layer.macs, total_macs),
                 "gmacs_per_s": layer.gmacs_per_s,
                 "flops": layer.flops,
-                "bytes": layer.bytes,
+                "bytes_moved": layer.bytes,
                 "intensity": layer.intensity,
                 "page_faults": layer.page_faults,
-                "predicted_seconds": guess.seconds if guess else None,
-                "kernel_predicted_seconds": by_kernels.get(layer.path),
+                "roofline_s": guess.seconds if guess else None,
+                "predicted_s": by_kernels.get(layer.path),
                 "bound": guess.bound if guess else None,
                 "kernels": list(kernels.get(layer.path, ())),
                 **({} if timing.runtime == TORCH else {"fused_into": layer.fused_into or None}),
@@ -109,13 +109,13 @@ def summary_record(measured: Measured) -> dict[str, Any]:
         "gmacs_per_s": timing.macs / timing.median / 1e9 if timing.median else 0.0,
     }
     if estimate is not None:
-        out["predicted_s"] = estimate.seconds
-        out["predicted_ratio"] = estimate.seconds / timing.median
+        out["roofline_s"] = estimate.seconds
+        out["roofline_ratio"] = estimate.seconds / timing.median
         out["memory_bound_share"] = estimate.share_bound("memory")
         out["page_faults_s"] = estimate.all_faults_s
     if kernels is not None:
-        out["kernel_predicted_s"] = kernels.seconds
-        out["kernel_predicted_ratio"] = kernels.seconds / timing.median
+        out["predicted_s"] = kernels.seconds
+        out["predicted_ratio"] = kernels.seconds / timing.median
     out["page_faults"] = timing.page_faults
     if timing.nodes:
         out.update(node_summary(timing))
@@ -197,15 +197,15 @@ def _layers_markdown(measured: Measured, view: View) -> str:
         (
             r["path"],
             fused_op(r),
-            ms_fixed(r["seconds"]),
+            ms_fixed(r["measured_s"]),
             percent(r["time_share"]),
             percent(r["mac_share"]),
             f"{r['gmacs_per_s']:.1f}",
-            human_bytes(r["bytes"]),
+            human_bytes(r["bytes_moved"]),
             f"{r['intensity']:.1f}",
             *([fault_count(r["page_faults"])] if faulting else []),
-            *([_ms_or_dash(r["kernel_predicted_seconds"])] if kernels else []),
-            _ms_or_dash(r["predicted_seconds"]),
+            *([_ms_or_dash(r["predicted_s"])] if kernels else []),
+            _ms_or_dash(r["roofline_s"]),
             r["bound"] or "–",
         )
         for r in layer_records(measured, view)
@@ -220,7 +220,7 @@ def _layers_markdown(measured: Measured, view: View) -> str:
         "bytes",
         "FLOP/B",
         *(["faults"] if faulting else []),
-        *(["kernels ms"] if kernels else []),
+        *(["kernel models ms"] if kernels else []),
         "roofline ms",
         "bound",
     )
@@ -365,11 +365,11 @@ def prediction_records(predicted: Predicted) -> list[dict[str, Any]]:
             {
                 "path": row.path,
                 "op": row.op,
-                "predicted_seconds": row.seconds,
+                "predicted_s": row.seconds,
                 "time_share": _share(row.seconds, total),
-                "kernels": row.kernels,
+                "kernel_calls": row.kernels,
                 "on_roofline": row.on_roofline,
-                "roofline_seconds": roof.seconds if roof else None,
+                "roofline_s": roof.seconds if roof else None,
                 "bound": roof.bound if roof else None,
             }
         )
@@ -433,15 +433,15 @@ def prediction_markdown(predicted: Predicted, view: View) -> str:
             (
                 r["path"],
                 r["op"],
-                ms_fixed(r["predicted_seconds"]),
+                ms_fixed(r["predicted_s"]),
                 percent(r["time_share"]),
-                _ms_or_dash(r["roofline_seconds"]),
+                _ms_or_dash(r["roofline_s"]),
                 r["bound"] or "–",
                 "roofline" if r["on_roofline"] else "kernels",
             )
             for r in prediction_records(predicted)
         ]
-        headers = ("path", "op", "predicted ms", "time %", "roofline ms", "bound", "from")
+        headers = ("path", "op", "kernel models ms", "time %", "roofline ms", "bound", "from")
         parts.append("\n" + to_markdown(headers, body, right=2))
     return "".join(parts)
 

@@ -51,7 +51,7 @@ def compare_grid(
 def compare_dict(comparison: Comparison) -> dict[str, Any]:
     cols = comparison.columns
     return {
-        "schema": "cnnprof.compare/1",
+        "schema": "cnnprof.compare/2",
         "baseline": cols[comparison.baseline].label,
         "models": [
             {
@@ -76,7 +76,10 @@ def prediction_notes(device: DeviceProfile | None, columns: Sequence[Column]) ->
     if device is None:
         return []
     notes = [roofline_note(c.label, c.prediction) for c in columns]
-    return [f"{PREDICTED}: {device.describe()}", *(n for n in notes if n)]
+    return [
+        f"{PREDICTED}: the kernel models' latency, {device.describe()}",
+        *(n for n in notes if n),
+    ]
 
 
 def compare_notes(comparison: Comparison) -> list[str]:
@@ -247,7 +250,7 @@ def sweep_cell(key: str, number: Any) -> str:
     return fmt(number) if fmt else (f"{number:g}" if isinstance(number, float) else str(number))
 
 
-SWEEP_SCHEMA = "cnnprof.sweep/1"
+SWEEP_SCHEMA = "cnnprof.sweep/2"
 
 
 def sweep_records(points: Sequence[SweepPoint]) -> list[dict[str, Any]]:
