@@ -217,7 +217,7 @@ def prediction_view(predicted: Predicted, view: View) -> Group:
     p, roofline, device = predicted.kernels, predicted.roofline, predicted.device
     grid = panel_grid()
     memory = roofline.share_bound("memory")
-    summed = "kernel models: each kernel's prediction from the device profile, summed"
+    summed = "summed from the device profile's kernel models"
     grid.add_row("predicted", f"{ms_short(p.seconds)} ms", summed)
     share = f"{100 * memory:.0f} % of it in memory-bound rows"
     grid.add_row("roofline", f"{ms_short(roofline.seconds)} ms", share)

@@ -130,7 +130,7 @@ _ROWS = (
     ),
     Metric(
         PREDICTED,
-        "predicted latency (ms, kernel models)",
+        "predicted ms (kernel models)",
         "ms",
         _predicted_ms,
         compare=True,

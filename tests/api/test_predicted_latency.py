@@ -378,10 +378,10 @@ def test_compare_shows_the_predicted_latency_side_by_side(device):
     assert [float(r["predicted_ms"]) for r in records] == expected
     assert {r["device_profile"] for r in records} == {device}
     md = run("compare", *MODELS, "--device-profile", device, "-f", "md").stdout
-    assert "| predicted latency (ms, kernel models) |" in md
+    assert "| predicted ms (kernel models) |" in md
     assert "> predicted_ms: the kernel models' latency, predicted for Test CPU" in md
     table = " ".join(run("compare", *MODELS, "--device-profile", device).stdout.split())
-    assert "predicted latency (ms, kernel models)" in table
+    assert "predicted ms (kernel models)" in table
     assert "kernel models' latency, predicted for Test CPU, 2 threads" in table
     plain = _json("compare", *MODELS)[1]
     assert plain["device_profile"] is None and "predicted_ms" in plain["models"][0]

@@ -457,8 +457,10 @@ def test_latency_shows_the_kernel_models_beside_the_roofline():
     per_row = [row["predicted_s"] for row in data["layers"]]
     assert all(s is not None and s > 0 for s in per_row)
     assert sum(per_row) == pytest.approx(data["predicted_s"])
-    table = ok("latency", "lenet5", "--runs", "3")
+    table = ok("latency", "lenet5", "--runs", "3", "--layers")
     assert "kernel models" in table and "allocator" in table
+    said = "predicted ms: the kernel models' prediction · roofline ms: the roofline's estimate"
+    assert said in " ".join(table.split())
 
 
 def test_device_saves_a_profile_that_predicts_without_measuring(tmp_path: Path):
