@@ -33,6 +33,25 @@ settings.register_profile("cnnprof", derandomize=True, database=None, print_blob
 settings.load_profile("cnnprof")
 
 EXTRAS = {"torch": "torch", "plot": "matplotlib"}
+# The units of docs/formats.md whose fields hold numbers (tests/cli/test_formats.py,
+# tests/test_formats_doc.py).
+NUMERIC_UNITS = {
+    "count",
+    "bytes",
+    "s",
+    "ms",
+    "%",
+    "fraction",
+    "ratio",
+    "images",
+    "images/s",
+    "channels",
+    "pixels",
+    "FLOP/s",
+    "GMAC/s",
+    "FLOP/byte",
+    "bytes/s",
+}
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -24,25 +24,9 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from conftest import NUMERIC_UNITS
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "formats.md"
-NUMERIC_UNITS = {
-    "count",
-    "bytes",
-    "s",
-    "ms",
-    "%",
-    "fraction",
-    "ratio",
-    "images",
-    "images/s",
-    "channels",
-    "pixels",
-    "FLOP/s",
-    "GMAC/s",
-    "FLOP/byte",
-    "bytes/s",
-}
 DIMS = re.compile(r"[A-Z](, [A-Z])*|sizes")
 # A name's ending → the unit it promises (checked in order: `_per_s` before `_s`).
 SUFFIX_UNITS = (

@@ -13,26 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run
+from conftest import NUMERIC_UNITS, run
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "formats.md"
-NUMERIC_UNITS = {
-    "count",
-    "bytes",
-    "s",
-    "ms",
-    "%",
-    "fraction",
-    "ratio",
-    "images",
-    "images/s",
-    "channels",
-    "pixels",
-    "FLOP/s",
-    "GMAC/s",
-    "FLOP/byte",
-    "bytes/s",
-}
 
 
 def _schemas() -> dict[str, dict[str, str]]:
