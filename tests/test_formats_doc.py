@@ -35,7 +35,6 @@ SUFFIX_UNITS = (
     ("_s", "s"),
     ("_bytes", "bytes"),
     ("_share", "fraction"),
-    ("_cv", "fraction"),
     ("cv", "fraction"),
     ("_ratio", "ratio"),
 )
