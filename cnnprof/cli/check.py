@@ -20,17 +20,20 @@ from cnnprof.cli.options import (
     FormatOpt,
     InputOpt,
     Output,
+    Processes,
     Runtime,
+    Threads,
     Timeout,
     check_output,
     emit,
     parse_input,
+    refuse,
 )
 from cnnprof.render import check as render
 from cnnprof.report import check as report
 from cnnprof.report.text import to_json
 from cnnprof.report.view import View
-from cnnprof.results.timing import TORCH
+from cnnprof.results.timing import DEFAULT_PROCESSES, TORCH, LatencySettings
 
 # The options only these two commands take.
 Models = Annotated[list[str], typer.Argument(help="Models or variant references.")]
@@ -77,6 +80,8 @@ def snapshot(
     output: Output = None,
     force: Force = False,
     runtime: Runtime = None,
+    threads: Threads = None,
+    processes: Processes = DEFAULT_PROCESSES,
 ) -> None:
     """Write a versioned JSON baseline of each model's counts (for `cnnprof check`); --input
     and --arg go to the outside models and are recorded with them. --device-profile records
@@ -90,7 +95,12 @@ def snapshot(
     from cnnprof.cli.measure import machine
 
     check_output(output, force)
-    here = functools.partial(machine, "snapshot --latency") if latency else None
+    for name, value in (("--threads", threads), ("--processes", processes)):
+        if not latency and value not in (None, DEFAULT_PROCESSES):
+            refuse(f"{name} {value}", "sets how --latency measures: add --latency")
+    here = None
+    if latency:
+        here = functools.partial(machine, "snapshot --latency", threads, processes)
     baseline = take(
         models,
         batch=batch,
@@ -115,20 +125,23 @@ def check(
     fmt: FormatOpt = Format.table,
     output: Output = None,
     force: Force = False,
+    threads: Threads = None,
+    processes: Processes = DEFAULT_PROCESSES,
 ) -> None:
     """Recount every model in a baseline or budget file; exit 1 when any metric grew past it.
     Counts and latency predicted for a device profile (deterministic) are held to --tolerance;
     measured latency to --latency-tolerance, and only on the device and thread count it was
-    recorded with."""
+    recorded with. --threads and --processes say how latency is measured (a budget entry's own
+    threads: and processes: win; a baseline recorded at other threads is refused)."""
     from cnnprof.api.check import parse_tolerance, run_check
     from cnnprof.cli.measure import machine
 
     allowed = parse_tolerance(tolerance)
     allowed_latency = parse_tolerance(latency_tolerance, "--latency-tolerance")
     check_output(output, force)
-    found = run_check(
-        path, allowed, allowed_latency, machine=machine, update=update, timeout=timeout
-    )
+    LatencySettings(threads=threads, processes=processes)  # checked before anything is counted
+    here = functools.partial(machine, "latency in a check", threads, processes)
+    found = run_check(path, allowed, allowed_latency, machine=here, update=update, timeout=timeout)
     emit(render.present(found, View(format=fmt.value)), output, force)
     if update:
         typer.echo(report.changed(found), err=True)
