@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import assert_error, run
+from test_latency_ratio import _timing
 
 from cnnprof.api import worker
 from cnnprof.api.check import _documents as documents
@@ -33,24 +34,6 @@ from cnnprof.results.timing import (
     pooled,
     process_record,
 )
-
-
-def _timing(model: str, samples: Sequence[float], threads: int = 2) -> Timing:
-    return Timing(
-        model=model,
-        device="cpu",
-        device_name="Test CPU",
-        threads=threads,
-        dtype="float32",
-        batch=1,
-        channels_last=False,
-        torch_version="2.x",
-        samples=tuple(samples),
-        warmup_runs=3,
-        warmup_stable=True,
-        budget_hit=False,
-    )
-
 
 # --- the settings ----------------------------------------------------------------------------
 
@@ -93,7 +76,7 @@ def test_the_median_is_the_median_of_the_process_medians_and_the_runs_are_pooled
     assert t.runs == 15
     assert t.processes == 3
     assert (t.between_min, t.between_max) == pytest.approx((0.0165, 0.0279))
-    assert t.warmup_runs == 9
+    assert t.warmup_runs == 3  # one each
 
 
 def test_a_range_wider_than_one_process_spread_says_so():
