@@ -18,6 +18,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from cnnprof.api.request import Request
+from cnnprof.api.sources import resolve
 from cnnprof.errors import CnnprofError, LoadError, OptionError, OutOfTime
 from cnnprof.protocol.runs import silent
 from cnnprof.results.interleaved import Interleaved
@@ -49,12 +50,11 @@ def serve(writer: Connection, job: Job) -> None:
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, 1)
     os.dup2(null, 2)
-    from cnnprof.api.latency import measure
-
     try:
         budget = max(job.end - time.time(), MIN_WORKER_S)
         settings = replace(job.settings, budget=budget)
-        answer: tuple[str, Any] = ("timing", measure(job.request, settings, None, job.needs))
+        timing = resolve(job.request).timed(settings, None, job.needs)
+        answer: tuple[str, Any] = ("timing", timing)
     except CnnprofError as exc:
         answer = ("error", exc)
     except Exception as exc:  # a worker's failure is reported, never raised past the pipe

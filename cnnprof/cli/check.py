@@ -33,6 +33,7 @@ from cnnprof.render import check as render
 from cnnprof.report import check as report
 from cnnprof.report.text import to_json
 from cnnprof.report.view import View
+from cnnprof.results.check import CheckReport
 from cnnprof.results.timing import DEFAULT_PROCESSES, TORCH, LatencySettings
 
 # The options only these two commands take.
@@ -131,8 +132,10 @@ def check(
     """Recount every model in a baseline or budget file; exit 1 when any metric grew past it.
     Counts and latency predicted for a device profile (deterministic) are held to --tolerance;
     measured latency to --latency-tolerance, and only on the device and thread count it was
-    recorded with. --threads and --processes say how latency is measured (a budget entry's own
-    threads: and processes: win; a baseline recorded at other threads is refused)."""
+    recorded with.
+
+    --threads and --processes say how latency is measured (a budget entry's own threads: and
+    processes: win; a baseline recorded at other threads is refused)."""
     from cnnprof.api.check import parse_tolerance, run_check
     from cnnprof.cli.measure import machine
 
@@ -143,7 +146,20 @@ def check(
     here = functools.partial(machine, "latency in a check", threads, processes)
     found = run_check(path, allowed, allowed_latency, machine=here, update=update, timeout=timeout)
     emit(render.present(found, View(format=fmt.value)), output, force)
+    _unused(found, threads, processes)
     if update:
         typer.echo(report.changed(found), err=True)
     elif not found.passed:
         raise typer.Exit(1)
+
+
+def _unused(found: CheckReport, threads: int | None, processes: int) -> None:
+    """A note when --threads or --processes shaped nothing: the check measured no latency."""
+    asked = [f"--threads {threads}"] if threads is not None else []
+    asked += [f"--processes {processes}"] if processes != DEFAULT_PROCESSES else []
+    if asked and not any(r.timing or r.ratio for r in found.results):
+        typer.echo(
+            f"cnnprof: note: {' and '.join(asked)}: no latency in {found.source} was "
+            f"measured here, so {'they' if len(asked) > 1 else 'it'} set nothing",
+            err=True,
+        )

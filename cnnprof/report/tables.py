@@ -64,7 +64,8 @@ def _range_cell(column: Column) -> str:
     t = column.timing
     if t is None or t.processes == 1:
         return "–"
-    return f"{t.between_min * 1e3:.3g}–{t.between_max * 1e3:.3g} ({t.processes} processes)"
+    low, high = (cell("latency_ms", m * 1e3) for m in (t.between_min, t.between_max))
+    return f"{low}–{high} ({t.processes} processes)"
 
 
 def compare_title(comparison: Comparison) -> str:

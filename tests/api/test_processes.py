@@ -393,3 +393,30 @@ def test_a_real_run_in_two_fresh_processes():
     assert data["between_min_s"] <= data["median_s"] <= data["between_max_s"]
     assert data["runs"] == len(data["samples_s"]) >= 2
     assert isinstance(data["between_exceeds_within"], bool)
+
+
+def test_check_says_when_threads_set_nothing():
+    result = run("check", "configs/budgets/zoo.yaml", "--threads", "1", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert "--threads 1: no latency in configs/budgets/zoo.yaml was measured here" in (
+        result.stderr
+    )
+
+
+def test_sweep_shows_the_threads_and_each_point_range(monkeypatch):
+    def together(requests: Sequence[Request], **options: object) -> list[Timing]:
+        return [
+            pooled([_timing(r.label, [0.001 * (i + j + 1)] * 3, threads=1) for j in range(3)])
+            for i, r in enumerate(requests)
+        ]
+
+    monkeypatch.setattr("cnnprof.cli.measure.measure_together", together)
+    args = ("sweep", "mobilenet", "--alpha", "1,0.5", "--latency", "--processes", "3")
+    table = " ".join(run(*args, "--threads", "1").stdout.split())
+    assert "every configuration · latency at 1 thread, 3 processes" in table
+    assert "range ms" in table and "1.00–3.00 (3 processes)" in table
+    data = json.loads(run(*args, "--format", "json").stdout)
+    assert data["processes"] == 3
+    assert [p["latency_between_max_ms"] for p in data["points"]] == pytest.approx([3.0, 4.0])
+    csv = run(*args, "--format", "csv").stdout
+    assert "latency_process_medians_ms" not in csv and "latency_between_min_ms" in csv
