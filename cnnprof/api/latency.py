@@ -84,7 +84,9 @@ def measure(
     the request, with random weights: a spec built on the device, an outside model constructed
     there (an ``nn.Module`` given directly is copied first). Per-row times follow the analytic
     rows. ``deadline`` (default: the settings' budget from now) bounds the whole measurement;
-    an outside model's own code is stopped at ``stop`` (default: the deadline)."""
+    an outside model's own code is stopped at ``stop`` (default: the deadline). With
+    ``settings.processes`` > 1 the model is timed once in each of that many fresh processes
+    (`worker`), their runs pooled and the median the median of theirs."""
     settings = settings or LatencySettings()
     source = resolve(model) if isinstance(model, Request) else model
     if settings.processes > 1:  # each process times the model afresh: see `worker`

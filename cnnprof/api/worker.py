@@ -58,12 +58,18 @@ def serve(writer: Connection, job: Job) -> None:
     except CnnprofError as exc:
         answer = ("error", exc)
     except Exception as exc:  # a worker's failure is reported, never raised past the pipe
-        answer = ("error", LoadError(f"{type(exc).__name__}: {exc}".splitlines()[0]))
+        answer = ("error", _failed(job, f"{type(exc).__name__}: {exc}"))
     try:
         writer.send(answer)
     except (pickle.PicklingError, TypeError, AttributeError):
-        writer.send(("error", LoadError(str(answer[1]).splitlines()[0])))
+        writer.send(("error", _failed(job, str(answer[1]))))
     writer.close()
+
+
+def _failed(job: Job, what: str) -> LoadError:
+    """One line naming the model: what stopped its worker."""
+    first = what.strip().splitlines()[0] if what.strip() else "no message"
+    return LoadError(f"{job.request.label}: in a fresh worker process: {first}")
 
 
 def _sendable(request: Request) -> Request:

@@ -91,7 +91,7 @@ def _measured(result: CheckResult) -> dict[str, Any]:
     timing = result.timing or (result.ratio.model_timing if result.ratio else None)
     if timing is None:
         return {}
-    record = process_record(timing, "ms")
+    record = process_record(timing, "ms", digits=4)
     timed = result.timing is not None
     return {
         "threads": timing.threads,

@@ -38,7 +38,9 @@ RUNTIMES = (TORCH, ONNXRUNTIME)
 @dataclass(frozen=True)
 class LatencySettings:
     """How to measure. ``warmup=None`` warms up until stable; ``runs`` and ``min_time`` are
-    alternatives (neither: at least ``MIN_RUNS`` runs and ``DEFAULT_MIN_TIME`` seconds)."""
+    alternatives (neither: at least ``MIN_RUNS`` runs and ``DEFAULT_MIN_TIME`` seconds);
+    ``processes`` > 1 repeats the measurement in that many fresh processes, each with its share
+    of the budget."""
 
     device: str = "cpu"
     threads: int | None = None  # None: torch's current setting (always reported)
@@ -355,16 +357,22 @@ def pooled(timings: Sequence[Timing]) -> Timing:
 _UNITS = MappingProxyType({"s": ("_s", 1.0), "ms": ("_ms", 1e3)})
 
 
-def process_record(timing: Timing, unit: str = "s", prefix: str = "") -> dict[str, Any]:
+def process_record(
+    timing: Timing, unit: str = "s", prefix: str = "", digits: int | None = None
+) -> dict[str, Any]:
     """The processes a latency was timed in, each one's median, their range and whether it is
-    wider than one process's p10–p90, in ``unit`` (``s`` or ``ms``), each key after
-    ``prefix``; timed in one process, no medians and no range (null)."""
+    wider than one process's p10–p90, in ``unit`` (``s`` or ``ms``, rounded to ``digits`` when
+    given), each key after ``prefix``; timed in one process, no medians and no range (null)."""
     suffix, scale = _UNITS[unit]
+
+    def shown(seconds: float) -> float:
+        return seconds * scale if digits is None else round(seconds * scale, digits)
+
     several = timing.processes > 1
     return {
         f"{prefix}processes": timing.processes,
-        f"{prefix}process_medians{suffix}": [m * scale for m in timing.process_medians],
-        f"{prefix}between_min{suffix}": timing.between_min * scale if several else None,
-        f"{prefix}between_max{suffix}": timing.between_max * scale if several else None,
+        f"{prefix}process_medians{suffix}": [shown(m) for m in timing.process_medians],
+        f"{prefix}between_min{suffix}": shown(timing.between_min) if several else None,
+        f"{prefix}between_max{suffix}": shown(timing.between_max) if several else None,
         f"{prefix}between_exceeds_within": timing.between_exceeds_within if several else None,
     }

@@ -432,7 +432,7 @@ def latency_entry(timing: Timing) -> dict[str, Any]:
         "threads": timing.threads,
         "torch": timing.torch_version,
         **timing.runtime_facts(),
-        **process_record(timing, "ms"),
+        **process_record(timing, "ms", digits=4),
     }
 
 
