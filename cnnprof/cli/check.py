@@ -27,7 +27,6 @@ from cnnprof.cli.options import (
     check_output,
     emit,
     parse_input,
-    refuse,
 )
 from cnnprof.render import check as render
 from cnnprof.report import check as report
@@ -93,15 +92,11 @@ def snapshot(
     profile's; a --runtime of another is refused."""
     from cnnprof.api.check import snapshot as take
     from cnnprof.api.latency import for_profile
-    from cnnprof.cli.measure import machine
+    from cnnprof.cli.measure import machine, refuse_unmeasured
 
     check_output(output, force)
-    for name, value in (("--threads", threads), ("--processes", processes)):
-        if not latency and value not in (None, DEFAULT_PROCESSES):
-            refuse(f"{name} {value}", "sets how --latency measures: add --latency")
-    here = None
-    if latency:
-        here = functools.partial(machine, "snapshot --latency", threads, processes)
+    refuse_unmeasured(latency, threads, processes)
+    here = functools.partial(machine, "snapshot --latency", threads, processes) if latency else None
     baseline = take(
         models,
         batch=batch,

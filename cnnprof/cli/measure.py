@@ -44,6 +44,16 @@ def measure_together(
     return measured.timings
 
 
+def refuse_unmeasured(latency: bool, threads: int | None, processes: int) -> None:
+    """``--threads`` and ``--processes`` shape a measurement: refused in one line without
+    --latency (they would do nothing), and checked in range before anything is counted."""
+    given = {"--threads": (threads, None), "--processes": (processes, DEFAULT_PROCESSES)}
+    for name, (value, default) in given.items():
+        if not latency and value != default:
+            refuse(f"{name} {value}", "sets how --latency measures: add --latency")
+    LatencySettings(threads=threads, processes=processes)
+
+
 def one_runtime(text: str, latency: bool) -> str:
     """``--runtime`` of a command that measures several models: one runtime, and only with
     --latency (one line otherwise)."""

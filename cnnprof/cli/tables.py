@@ -26,7 +26,6 @@ from cnnprof.cli.options import (
     Threads,
     emit,
     parse_input,
-    refuse,
 )
 from cnnprof.errors import OptionError
 from cnnprof.render import charts
@@ -34,7 +33,7 @@ from cnnprof.render.tables import present
 from cnnprof.report.view import View
 from cnnprof.results.metrics import METRICS, Comparison
 from cnnprof.results.tables import MAX_SWEEP_POINTS, SeparableReport, Sweep
-from cnnprof.results.timing import DEFAULT_PROCESSES, TORCH, LatencySettings
+from cnnprof.results.timing import DEFAULT_PROCESSES, TORCH
 
 if TYPE_CHECKING:
     from cnnprof.api.tables import Measure
@@ -198,18 +197,16 @@ def _together(
     profile's is refused, measured or not), at ``threads`` in ``processes`` fresh processes
     (refused without --latency: they would do nothing)."""
     from cnnprof.api.latency import for_profile
+    from cnnprof.cli.measure import refuse_unmeasured
 
     chosen = for_profile(runtime, device_profile) or TORCH
-    given = {"threads": threads, "processes": processes if processes != DEFAULT_PROCESSES else None}
-    for name, value in given.items():
-        if value is not None and not latency:
-            refuse(f"--{name} {value}", "sets how --latency measures: add --latency")
+    refuse_unmeasured(latency, threads, processes)
     if not latency and runtime in (None, TORCH):
         return None
     from cnnprof.cli.measure import measure_together, one_runtime
 
     chosen = one_runtime(chosen, latency)
-    LatencySettings(threads=threads, processes=processes)  # checked before anything is counted
+    given = {"threads": threads, "processes": processes if processes != DEFAULT_PROCESSES else None}
     options = {k: v for k, v in given.items() if v is not None}
     if chosen != TORCH:
         options["runtime"] = chosen

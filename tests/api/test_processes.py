@@ -324,6 +324,7 @@ def test_a_measured_check_result_carries_its_threads_and_processes():
         (("compare", "lenet5", "resnet18", "--threads", "1"), ("--threads 1", "add --latency")),
         (("sweep", "mobilenet", "--alpha", "1,0.5", "--processes", "2"), ("add --latency",)),
         (("snapshot", "lenet5", "--processes", "2"), ("--processes 2", "add --latency")),
+        (("snapshot", "lenet5", "--threads", "1"), ("--threads 1", "add --latency")),
         (("latency", "lenet5", "--processes", "0"), ("--processes 0: expected 1 to 32",)),
         (("latency", "lenet5", "--layers", "--processes", "2"), ("per-row times come from one",)),
         (("latency", "lenet5", "--plot", "x.png", "--processes", "2"), ("--plot --processes 2",)),
