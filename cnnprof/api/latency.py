@@ -4,6 +4,7 @@ predict on its roofs. torch is reached only through `sources`."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -14,6 +15,7 @@ from pathlib import Path
 import cnnprof.files as files
 from cnnprof.analytic import predictor
 from cnnprof.analytic.roofline import estimate
+from cnnprof.api import worker
 from cnnprof.api.kinds import Source
 from cnnprof.api.ort_device import check_runtime, kernel_prediction
 from cnnprof.api.request import Request
@@ -32,7 +34,14 @@ from cnnprof.results.device import (
 from cnnprof.results.interleaved import Interleaved, LatencyRatio
 from cnnprof.results.latency import Measured, Predicted
 from cnnprof.results.profile import Profile
-from cnnprof.results.timing import ONNXRUNTIME, TORCH, Deadline, LatencySettings, Timing
+from cnnprof.results.timing import (
+    DEFAULT_PROCESSES,
+    ONNXRUNTIME,
+    TORCH,
+    Deadline,
+    LatencySettings,
+    Timing,
+)
 from cnnprof.results.vocab import Progress
 
 PEAKS_LIMIT = 600.0  # seconds the device microbenchmark may take when no budget says otherwise
@@ -75,9 +84,14 @@ def measure(
     the request, with random weights: a spec built on the device, an outside model constructed
     there (an ``nn.Module`` given directly is copied first). Per-row times follow the analytic
     rows. ``deadline`` (default: the settings' budget from now) bounds the whole measurement;
-    an outside model's own code is stopped at ``stop`` (default: the deadline)."""
+    an outside model's own code is stopped at ``stop`` (default: the deadline). With
+    ``settings.processes`` > 1 the model is timed once in each of that many fresh processes
+    (`worker`), their runs pooled and the median the median of theirs."""
     settings = settings or LatencySettings()
     source = resolve(model) if isinstance(model, Request) else model
+    if settings.processes > 1:  # each process times the model afresh: see `worker`
+        deadline = deadline or Deadline(settings.budget)
+        return worker.timed_in_processes(source.request, settings, deadline, progress, needs)
     return source.timed(settings, progress, needs, deadline=deadline, stop=stop)
 
 
@@ -132,10 +146,14 @@ def measure_together(
     """The requests' models measured in one run, interleaved round by round (see
     `Interleaved`), so that a change of load weighs on all alike; in ``settings.runtime``, on
     ``settings.device``, with random weights (a module the caller gave is copied first), within
-    the settings' budget for each model; the models' own code is stopped there."""
+    the settings' budget for each model; the models' own code is stopped there. With
+    ``settings.processes`` > 1, each round times every model in a fresh process (`worker`)."""
     settings = settings or LatencySettings()
     sources = [resolve(r) for r in requests]
     deadline = Deadline(settings.budget * len(sources))
+    if settings.processes > 1:
+        requests = [s.request for s in sources]
+        return worker.together_in_processes(requests, settings, deadline, progress, needs)
     contenders = [s.contender(settings.device, needs, settings.runtime) for s in sources]
     with contextlib.ExitStack() as guests:
         for source in sources:
@@ -157,6 +175,11 @@ def measure_runtimes(
     from cnnprof.deploy.ort import refuse_options
 
     refuse_options(settings)  # before either runtime starts
+    if settings.processes > 1:
+        raise OptionError(
+            f"--processes {settings.processes} --runtime torch,onnxruntime: the ratio is read "
+            "round by round inside one process; give --processes 1"
+        )
     source = resolve(model) if isinstance(model, Request) else model
     threads = settings.threads or this_machine(needs)[1]
     chosen = replace(settings, threads=threads, runtime=TORCH)
@@ -320,38 +343,56 @@ def _conditions_note(settings: LatencySettings, measured: Peaks) -> list[str]:
 
 @dataclass(frozen=True)
 class Machine:
-    """Where a latency check would measure now: it compares only against the same device."""
+    """Where a latency check would measure now, and how: it compares only against the same
+    device and thread count."""
 
     device_name: Callable[[str], str]  # "cpu" / "cuda" / "mps" → what the hardware is called
-    threads: int
+    threads: int  # what it measures at: the threads asked for, else torch's count
     measure: Callable[[Request, str, str], Timing]  # (what to measure, device, runtime) → Timing
     # (models, device, runtime) → interleaved
     together: Callable[[Sequence[Request], str, str], Interleaved]
+    processes: int = DEFAULT_PROCESSES  # fresh processes each measurement is timed in
+    chosen: bool = False  # the threads were asked for (--threads), not torch's count
+    # (threads, processes) → this machine measuring so (a budget entry's own threads:)
+    remake: Callable[[int | None, int], Machine] | None = None
+
+    def at(self, threads: int | None, processes: int | None) -> Machine:
+        """This machine measuring at ``threads`` in ``processes`` (None: as it does)."""
+        wanted = (threads or self.threads, processes or self.processes)
+        if wanted == (self.threads, self.processes) or self.remake is None:
+            return self
+        return self.remake(threads or (self.threads if self.chosen else None), wanted[1])
 
 
 def machine(
-    progress: Callable[[str], AbstractContextManager[Progress]], needs: str = "latency in a check"
+    progress: Callable[[str], AbstractContextManager[Progress]],
+    needs: str = "latency in a check",
+    threads: int | None = None,
+    processes: int = DEFAULT_PROCESSES,
 ) -> Machine:
     """This machine, for latency checks and snapshots; ``progress(label)`` is the context each
-    measurement reports to; ``needs`` names the use in the message when torch is missing."""
-    device_name, threads = this_machine(needs)
+    measurement reports to; ``needs`` names the use in the message when torch is missing.
+    ``threads`` (default: torch's count now) and ``processes`` are every measurement's."""
+    device_name, count = this_machine(needs)
+    LatencySettings(threads=threads, processes=processes)  # checked before anything is counted
+
+    def settings(device: str, runtime: str) -> LatencySettings:
+        chosen = threads or _threads(runtime, count)
+        return LatencySettings(device=device, threads=chosen, runtime=runtime, processes=processes)
 
     def run(req: Request, device: str, runtime: str = TORCH) -> Timing:
-        settings = LatencySettings(
-            device=device, threads=_threads(runtime, threads), runtime=runtime
-        )
         with progress(req.label) as report:
-            return measure(req, settings, report, needs)
+            return measure(req, settings(device, runtime), report, needs)
 
     def interleaved(requests: Sequence[Request], device: str, runtime: str = TORCH) -> Interleaved:
         label = " and ".join(r.label for r in requests) + ", interleaved"
-        settings = LatencySettings(
-            device=device, threads=_threads(runtime, threads), runtime=runtime
-        )
         with progress(label) as report:
-            return measure_together(requests, settings, report, needs)
+            return measure_together(requests, settings(device, runtime), report, needs)
 
-    return Machine(device_name, threads, run, interleaved)
+    remake = functools.partial(machine, progress, needs)
+    return Machine(
+        device_name, threads or count, run, interleaved, processes, threads is not None, remake
+    )
 
 
 def _threads(runtime: str, torch_threads: int) -> int | None:

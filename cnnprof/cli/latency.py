@@ -30,6 +30,7 @@ from cnnprof.cli.options import (
     Model,
     Output,
     PlotOpt,
+    Processes,
     RunOptions,
     Runtime,
     Sort,
@@ -54,7 +55,13 @@ from cnnprof.results.interleaved import LatencyRatio
 from cnnprof.results.latency import Measured
 from cnnprof.results.plausible import implausible
 from cnnprof.results.ranking import TIME_KEYS, ranked
-from cnnprof.results.timing import DEFAULT_BUDGET, TORCH, Deadline, LatencySettings
+from cnnprof.results.timing import (
+    DEFAULT_BUDGET,
+    DEFAULT_PROCESSES,
+    TORCH,
+    Deadline,
+    LatencySettings,
+)
 from cnnprof.results.vocab import check_dtype
 
 if TYPE_CHECKING:
@@ -101,6 +108,7 @@ MEASUREMENT_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
         "--layers", "-l", help="Time every row (forward hooks).")], False),
     ("allocator", Allocator, AllocatorName.steady),
     ("runtime", Runtime, None),
+    ("processes", Processes, DEFAULT_PROCESSES),
 )
 # fmt: on
 # The options a prediction for a device profile uses too; the others belong to a measurement.
@@ -123,6 +131,7 @@ class Measurement:
     layers: bool
     allocator: Any  # an AllocatorName
     runtime: str | None  # one runtime, or a comma list of them (None: the model's default)
+    processes: int
 
     def runtimes(self) -> tuple[str, ...]:
         from cnnprof.api.runtimes import runtimes
@@ -151,6 +160,7 @@ class Measurement:
             budget=self.budget,
             layers=self.layers or plot,
             allocator=self.allocator.value,
+            processes=self.processes,
         )
 
     def request(
@@ -227,6 +237,11 @@ def _checked(measurement: Measurement, view: View, plot: bool) -> LatencySetting
             "orders the timed layer table: add --layers",
         )
     ranked((), TIME_KEYS, view.sort, view.top, "latency")  # a bad --sort or --top
+    if plot and measurement.processes > 1:
+        refuse(
+            f"--plot --processes {measurement.processes}",
+            "the chart needs per-row times, which come from one process; give --processes 1",
+        )
     settings = measurement.settings(plot)
     check_dtype(measurement.dtype.value, timed=True)  # refused before the device is calibrated
     return settings

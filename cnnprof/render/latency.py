@@ -20,6 +20,7 @@ from cnnprof.report.latency import (
     prediction_title,
     timing_title,
 )
+from cnnprof.report.processes import range_text
 from cnnprof.report.runtime import fused_op, node_sum_line, ratio_line, runtime_line
 from cnnprof.report.units import (
     fault_count,
@@ -58,6 +59,9 @@ def summary(measured: Measured) -> Panel:
             ),
         )
     grid.add_row("runs", str(t.runs), f"after {t.warmup_runs} warm-up runs ({warm})")
+    if t.processes > 1:
+        style = "yellow" if t.between_exceeds_within else ""
+        grid.add_row("processes", str(t.processes), Text(range_text(t), style=style))
     grid.add_row("throughput", f"{t.throughput:,.1f}", "images/s at the median")
     if t.macs:
         grid.add_row("MACs", human(t.macs), f"{t.macs / t.median / 1e9:,.1f} GMAC/s achieved")

@@ -1,7 +1,5 @@
-"""Latency and device peaks as data for other programs: JSON (versioned), CSV and Markdown.
-
-Returns text or plain dicts only. Times are in seconds in JSON and CSV, milliseconds in Markdown.
-"""
+"""Latency and device peaks as data for other programs: JSON (versioned), CSV and Markdown, as
+text or plain dicts only. Times are in seconds in JSON and CSV, milliseconds in Markdown."""
 
 from __future__ import annotations
 
@@ -9,6 +7,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from cnnprof.report.processes import fresh_words, process_record, range_text, scalars
 from cnnprof.report.runtime import (
     fused_op,
     node_records,
@@ -34,7 +33,7 @@ def timing_title(timing: Timing) -> str:
     """``mobilenet · <cpu> (cpu) · batch 1 · float32 · 2 threads``: what a measurement was."""
     t = timing
     layout = " · channels-last" if t.channels_last else ""
-    runtime = "" if t.runtime == TORCH else f" · {t.runtime}"
+    runtime = ("" if t.runtime == TORCH else f" · {t.runtime}") + fresh_words(t)
     return (
         f"{t.model} · {t.device_name} ({t.device}) · batch {t.batch} · {t.dtype} · "
         f"{threads(t.threads)}{layout}{runtime}"
@@ -104,6 +103,7 @@ def summary_record(measured: Measured) -> dict[str, Any]:
         "iqr_s": timing.iqr,
         "cv": timing.cv,
         "noisy": timing.noisy,
+        **process_record(timing),
         "throughput": timing.throughput,
         "macs": timing.macs,
         "gmacs_per_s": timing.macs / timing.median / 1e9 if timing.median else 0.0,
@@ -146,8 +146,7 @@ def latency_csv(measured: Measured, view: View = EVERY_ROW) -> str:
     """The timed rows ``view`` orders, or the summary when no row was timed."""
     if measured.timing.layers:
         return to_csv(layer_records(measured, view))
-    record = summary_record(measured)
-    return to_csv([record])
+    return to_csv([scalars(summary_record(measured))])
 
 
 def latency_markdown(measured: Measured, view: View = EVERY_ROW) -> str:
@@ -162,6 +161,7 @@ def latency_markdown(measured: Measured, view: View = EVERY_ROW) -> str:
         ("p10 / p90", f"{ms_fixed(t.p10)} / {ms_fixed(t.p90)} ms"),
         ("IQR · CV", f"{ms_fixed(t.iqr)} ms · {100 * t.cv:.1f} %"),
         ("runs", f"{t.runs} (after {t.warmup_runs} warm-up)"),
+        *([("processes", range_text(t))] if t.processes > 1 else []),
         *(
             [("noisy", f"yes: CV {100 * t.cv:.0f} %, read p10–p90, not the median alone")]
             if t.noisy

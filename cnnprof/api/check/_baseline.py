@@ -27,6 +27,7 @@ from cnnprof.api.check._documents import (
     ratio_entry,
 )
 from cnnprof.api.latency import Machine
+from cnnprof.errors import OptionError
 from cnnprof.results.check import CheckResult
 from cnnprof.results.interleaved import LatencyRatio
 from cnnprof.results.metrics import PREDICTED
@@ -82,6 +83,12 @@ def _timed(
         return None, None
     name = here.device_name(record.device)
     moved = record.device_name != name
+    if here.chosen and record.threads != here.threads:
+        raise OptionError(
+            f"check --threads {here.threads}: the baseline's latency of {entry.model} was "
+            f"recorded at {record.threads} threads; give --threads {record.threads}, or record "
+            f"it again with `cnnprof snapshot --latency --threads {here.threads}`"
+        )
     if record.threads != here.threads or (moved and record.reference is None):
         notes.append(
             f"{entry.model}: latency skipped: the baseline was measured on "
