@@ -4,6 +4,7 @@ own cache or measured now with onnx and onnxruntime only (no torch), and cached.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from types import MappingProxyType
 
 from cnnprof.analytic import ort_predict, predictor
@@ -15,9 +16,12 @@ from cnnprof.deploy.calibrate import ORT_PLANS, calibrate
 from cnnprof.deploy.ort_nodes import graph_nodes, onnxruntime_module
 from cnnprof.deploy.ort_peaks import ort_cache_path, ort_peaks
 from cnnprof.errors import OptionError
+from cnnprof.protocol.load import load_between, snapshot
 from cnnprof.protocol.machine import cpu_name
 from cnnprof.protocol.records import read_cached
+from cnnprof.results import judge
 from cnnprof.results.device import DeviceProfile, Peaks, Prediction
+from cnnprof.results.judge import Calibration
 from cnnprof.results.profile import Profile
 from cnnprof.results.runtime import ONNXRUNTIME, TORCH
 from cnnprof.results.timing import cpu_cores
@@ -32,6 +36,43 @@ def ort_threads(threads: int | None) -> int:
     return threads if threads is not None else cpu_cores()
 
 
+def ort_calibrated(
+    threads: int | None,
+    *,
+    refresh: bool = False,
+    plan: str = "default",
+    progress: Progress | None = None,
+    notes: list[str] | None = None,
+) -> Calibration:
+    """This CPU's calibration under ONNX Runtime at ``threads`` (float32): the cached one unless
+    ``refresh`` (or a plan other than the default is asked for), else measured now, with the
+    machine's load over it, and cached when the judge accepts it (`judge.refusals`)."""
+    ort = onnxruntime_module(NEEDS)
+    count = ort_threads(threads)
+    path = ort_cache_path(cpu_name(), ort.__version__, count, "float32")
+    if not refresh and plan == "default":
+        cached = read_cached(path, notes)
+        if cached is not None:
+            return Calibration(cached, cached_from=str(path), refused=tuple(judge.refusals(cached)))
+
+    def report(fraction: float) -> None:
+        if progress is not None:
+            progress("onnxruntime kernels", fraction)
+
+    before = snapshot()
+    measured = ort_peaks(calibrate(ORT_PLANS[plan], count, report), count)
+    measured = replace(measured, load=load_between(before, snapshot()))
+    refused = tuple(judge.refusals(measured))
+    if refused:
+        return Calibration(measured, refused=refused)
+    if plan != "default":
+        if notes is not None:
+            notes.append(f"a {plan} calibration is not cached")
+        return Calibration(measured)
+    write_json(path, measured.to_dict())  # nothing written where the directory refuses it
+    return Calibration(measured, cached_to=str(path) if path.is_file() else None)
+
+
 def ort_calibration(
     threads: int | None,
     *,
@@ -40,26 +81,9 @@ def ort_calibration(
     progress: Progress | None = None,
     notes: list[str] | None = None,
 ) -> Peaks:
-    """This CPU's calibration under ONNX Runtime at ``threads`` (float32): the cached one unless
-    ``refresh`` (or a plan other than the default is asked for), else measured now and cached."""
-    ort = onnxruntime_module(NEEDS)
-    count = ort_threads(threads)
-    path = ort_cache_path(cpu_name(), ort.__version__, count, "float32")
-    if not refresh and plan == "default":
-        cached = read_cached(path, notes)
-        if cached is not None:
-            return cached
-
-    def report(fraction: float) -> None:
-        if progress is not None:
-            progress("onnxruntime kernels", fraction)
-
-    measured = ort_peaks(calibrate(ORT_PLANS[plan], count, report), count)
-    if plan == "default":
-        write_json(path, measured.to_dict())
-    elif notes is not None:
-        notes.append(f"a {plan} calibration is not cached")
-    return measured
+    """`ort_calibrated`'s record alone."""
+    found = ort_calibrated(threads, refresh=refresh, plan=plan, progress=progress, notes=notes)
+    return found.peaks
 
 
 def ort_cache(measured: Peaks) -> str | None:
