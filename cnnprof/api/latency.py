@@ -148,10 +148,11 @@ def load_note(threads: int | None, load: Load | None = None) -> str | None:
     asked = threads or cpu_cores()
     if load is None or load.free_cores >= asked:
         return None
+    advice = "a quieter machine" if asked == 1 else "`--threads 1` or a quieter machine"
     return (
         f"the machine is busy ({load.describe()}): about {load.free_cores:.1f} of its "
-        f"{load.cores} cores are free for {asked} thread{'s' * (asked != 1)}; the times will "
-        "vary with the load. `--threads 1` measures with less contention"
+        f"{load.cores} cores are free for {asked} thread{'s' * (asked != 1)}, and the times "
+        f"will vary with the load; {advice} gives steadier ones"
     )
 
 

@@ -383,9 +383,9 @@ def device(
     else:
         query = DeviceQuery(where, kind, threads, refresh=refresh, thorough=thorough)
         found, notes = _calibration(query)
-    _calibrated(found)
     if save is not None:
         _save(found, save, force)
+    _calibrated(found)
     for line in notes:  # a cache not used or not written
         typer.echo(f"cnnprof: note: {line}", err=True)
     view = View(format=fmt.value)

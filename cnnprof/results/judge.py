@@ -63,13 +63,13 @@ def untrusted(peaks: Peaks) -> list[str]:
     if error is not None and error > limit:
         reasons.append(
             f"its kernel models are {100 * error:.0f} % off their own samples (median "
-            f"leave-one-out error; a quiet machine gives under {100 * limit:.0f} %)"
+            f"leave-one-out error, under {100 * limit:.0f} % on a quiet machine)"
         )
     limit = SPREAD_LIMITS.get(peaks.runtime, SPREAD_LIMITS[TORCH])
     if spread is not None and spread > limit:
         reasons.append(
-            f"its samples' runs spread ±{50 * spread:.0f} % (a quiet machine: under "
-            f"±{50 * limit:.0f} %)"
+            f"its samples' runs spread ±{50 * spread:.0f} % (under ±{50 * limit:.0f} % on a "
+            "quiet machine)"
         )
     if load is not None and load.others_share * load.cores > crowded(load.cores, peaks.threads):
         reasons.append(
@@ -117,5 +117,5 @@ def refused_sentence(reasons: tuple[str, ...] | list[str], cached: bool = False)
         if cached
         else "the device calibration was refused"
     )
-    kept = "" if cached else ": it is not cached"
-    return f"{what} ({'; '.join(reasons)}){kept}; {ADVICE}"
+    kept = "" if cached else "; it is not cached"
+    return f"{what}: {'; '.join(reasons)}{kept}; {ADVICE}"
