@@ -412,7 +412,7 @@ def _calibration(query: DeviceQuery) -> tuple[Calibration, list[str]]:
 
     notes: list[str] = []
     if query.refresh or query.thorough or api.cached_peaks(query, [], "cnnprof device") is None:
-        _say_load(query.threads)
+        say_load(query.threads)
     with command_bar("cnnprof device", (CALIBRATION,)) as bar:
         found = api.calibration(
             query, progress=bar.phase(CALIBRATION), needs="cnnprof device", notes=notes
@@ -420,8 +420,9 @@ def _calibration(query: DeviceQuery) -> tuple[Calibration, list[str]]:
     return found, notes
 
 
-def _say_load(threads: int | None) -> None:
-    """The note before measuring, when the load leaves fewer free cores than ``threads``."""
+def say_load(threads: int | None) -> None:
+    """The note before measuring, when the load leaves fewer free cores than ``threads``
+    (None: one per core)."""
     from cnnprof.api.latency import load_note
 
     note = load_note(threads)

@@ -28,11 +28,12 @@ ERROR_LIMITS: Mapping[str, float] = MappingProxyType({TORCH: 0.15, ONNXRUNTIME: 
 # 0.186 at 1.
 SPREAD_LIMITS: Mapping[str, float] = MappingProxyType({TORCH: 0.12, ONNXRUNTIME: 0.25})
 # Cores other processes may take beyond those the calibration's threads leave them: past it,
-# the threads shared their cores (at 1 thread on 2 cores, others above 75 % of the CPU time; at
-# 2 threads, above 25 %). Quiet (other jobs idle) 0.02–0.05 of the CPU time; the same machine
-# with other users' tests running 0.5 (fine at 1 thread); under 4 busy processes on 2 cores
-# OTHERS_LOADED.
-OTHERS_SLACK = 0.5
+# the threads shared their cores (at 1 thread on 2 cores, others above 65 % of the CPU time; at
+# 2 threads, above 15 %). Under 4 busy processes on 2 cores (load average 2.8–10.9, other jobs
+# running too) others took 96 % at 1 thread, OTHERS_LOADED_2T at 2, ONNX Runtime
+# OTHERS_LOADED_ORT; 4 busy processes beside a 1-thread calibration leave it 0.4 of a core (80 %
+# to others) even on an otherwise idle machine.
+OTHERS_SLACK = 0.3
 # The share stolen by the hypervisor, above which the virtual machine did not own its cores
 # (0.00 here, quiet and loaded).
 STEAL_LIMIT = 0.10
