@@ -10,6 +10,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import cnnprof.files as files
 from cnnprof.analytic import predictor
@@ -119,15 +120,9 @@ def calibration(
     return found
 
 
-def peaks(
-    query: DeviceQuery,
-    *,
-    progress: Progress | None = None,
-    needs: str = "cnnprof latency",
-    notes: list[str] | None = None,
-) -> Peaks:
-    """`calibration`'s record alone."""
-    return calibration(query, progress=progress, needs=needs, notes=notes).peaks
+def peaks(query: DeviceQuery, **options: Any) -> Peaks:
+    """`calibration`'s record alone (``options`` as `calibration` takes them)."""
+    return calibration(query, **options).peaks
 
 
 def cached_peaks(

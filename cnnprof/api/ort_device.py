@@ -36,7 +36,7 @@ def ort_threads(threads: int | None) -> int:
     return threads if threads is not None else cpu_cores()
 
 
-def ort_calibrated(
+def ort_calibration(
     threads: int | None,
     *,
     refresh: bool = False,
@@ -71,19 +71,6 @@ def ort_calibrated(
         return Calibration(measured)
     write_json(path, measured.to_dict())  # nothing written where the directory refuses it
     return Calibration(measured, cached_to=str(path) if path.is_file() else None)
-
-
-def ort_calibration(
-    threads: int | None,
-    *,
-    refresh: bool = False,
-    plan: str = "default",
-    progress: Progress | None = None,
-    notes: list[str] | None = None,
-) -> Peaks:
-    """`ort_calibrated`'s record alone."""
-    found = ort_calibrated(threads, refresh=refresh, plan=plan, progress=progress, notes=notes)
-    return found.peaks
 
 
 def ort_cache(measured: Peaks) -> str | None:

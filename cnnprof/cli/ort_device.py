@@ -18,7 +18,7 @@ def ort_calibration(
 ) -> tuple[Calibration, list[str]]:
     """This CPU's calibration under ONNX Runtime (cached, or measured now), and the notes on
     it."""
-    from cnnprof.api.ort_device import ort_calibrated
+    from cnnprof.api.ort_device import ort_calibration as calibrated
 
     if device != "cpu" or dtype != "float32":
         raise OptionError(
@@ -29,7 +29,7 @@ def ort_calibration(
         raise OptionError(f"{QUICK_ENV}={plan}: expected quick")
     notes: list[str] = []
     with command_bar("cnnprof device", (CALIBRATION,)) as bar:
-        found = ort_calibrated(
+        found = calibrated(
             threads, refresh=refresh, plan=plan, progress=bar.phase(CALIBRATION), notes=notes
         )
     return found, notes

@@ -165,11 +165,11 @@ def test_a_damaged_onnxruntime_cache_is_said_and_measured_again(
     quick = ort_device.ORT_PLANS["quick"]
     monkeypatch.setattr(ort_device, "calibrate", lambda _, n, report: calibrate(quick, n, report))
     monkeypatch.setattr(judge, "refusals", lambda measured: [])  # a quick plan fits loosely
-    first = ort_device.ort_calibration(1)
+    first = ort_device.ort_calibration(1).peaks
     (path,) = (tmp_path / "peaks").glob("*onnxruntime*.json")
-    assert ort_device.ort_calibration(1) == first, "read back from the cache"
+    assert ort_device.ort_calibration(1).peaks == first, "read back from the cache"
     path.write_text("{not json", encoding="utf-8")
     notes: list[str] = []
-    again = ort_device.ort_calibration(1, notes=notes)
+    again = ort_device.ort_calibration(1, notes=notes).peaks
     assert again.runtime == "onnxruntime" and "cached device peaks not used" in notes[0]
     assert json.loads(path.read_text(encoding="utf-8"))["runtime"] == "onnxruntime"
