@@ -365,6 +365,7 @@ def device(
     """Calibrate the device and show it: the roofs (matmul FLOP/s, convolution curves, copy
     bandwidth, per-op overhead) and the kernel models the predictor fits (cached per device,
     torch version, threads and dtype; --save writes them as a portable device profile).
+
     A calibration the judge refuses (its kernel models' error, its samples' spread, the load
     on the machine) is shown with the reasons, not cached, and not saved without --force.
 

@@ -34,6 +34,7 @@ from cnnprof.report.view import View
 from cnnprof.results.device import Estimate, Peaks, Prediction, calibration_quality
 from cnnprof.results.interleaved import LatencyRatio
 from cnnprof.results.latency import Measured, Predicted
+from cnnprof.results.load import describe_load
 from cnnprof.results.runtime import ROOF_LABELS
 from cnnprof.results.timing import NOISY_CV, TORCH, Timing
 
@@ -226,8 +227,9 @@ def prediction_view(predicted: Predicted, view: View) -> Group:
     grid.add_row(
         "calibrated",
         device.measured_at[:16].replace("T", " "),
-        f"{device.runtime_label}; {regime}; {calibration_quality(device)}",
+        f"{device.runtime_label}; {regime}",
     )
+    grid.add_row("error", *_profile_error(device))
     parts: list = [Panel(grid, title=prediction_title(p, device), title_align="left")]
     if view.layers:
         table = Table(
@@ -259,6 +261,14 @@ def prediction_view(predicted: Predicted, view: View) -> Group:
     if p.missing:
         parts.append(Text(incomplete_note(p.missing), style="yellow"))
     return Group(*parts)
+
+
+def _profile_error(device: Peaks) -> tuple[str, str]:
+    """The profile's own error and what it is, with the load it was calibrated under."""
+    error = "–" if device.error is None else f"{100 * device.error:.0f} %"
+    partial = f"; partial: {device.partial}" if device.partial else ""
+    what = "the profile's: its kernel models' median leave-one-out error"
+    return error, f"{what}; {describe_load(device.load)}{partial}"
 
 
 def incomplete_note(missing: Sequence[str]) -> str:

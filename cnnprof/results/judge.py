@@ -16,26 +16,29 @@ from cnnprof.results.device import Peaks
 from cnnprof.results.plausible import implausible
 from cnnprof.results.runtime import ONNXRUNTIME, TORCH
 
+# Figures from a 2-core Xeon. Quiet: the shipped calibrations (configs/devices). Loaded: `cnnprof
+# device --refresh` beside 4 busy processes (2 per core), twice each, other users' jobs running
+# too (load average 2.5–5.4 the first time, 7.7–10.9 the second).
+#
 # The profile's error (its kernel models' median leave-one-out error) above which its models
-# describe the noise more than the kernels, per runtime. Quiet calibrations (configs/devices, a
-# 2-core Xeon): torch 0.092 at 1 thread, 0.098 at 2; ONNX Runtime 0.153 at 1, 0.135 at 2. Under
-# 4 busy processes (2 per core, load average 2.5–5.4): torch 0.215 at 1 thread, 0.448 at 2;
-# ONNX Runtime 0.170 at 1 — within its quiet range: there the load itself refuses it.
+# describe the noise more than the kernels, per runtime. Quiet: torch 0.092 at 1 thread, 0.098
+# at 2; ONNX Runtime 0.153 at 1, 0.135 at 2. Loaded: torch 0.215 and 0.28 at 1 thread, 0.448
+# and 0.49 at 2; ONNX Runtime 0.170 at 1 — within its quiet range: there spread and load refuse
+# it. (With other users' tests alone running, load average 1.4: torch 0.17 at 1 thread.)
 ERROR_LIMITS: Mapping[str, float] = MappingProxyType({TORCH: 0.15, ONNXRUNTIME: 0.25})
 # The samples' median run spread ((p90 − p10) / median for torch, (max − min) / median for ONNX
 # Runtime) above which their runs did not repeat. Quiet: torch 0.050 at 1 thread, 0.049 at 2;
-# ONNX Runtime 0.113 at 1, 0.154 at 2. Loaded: torch 0.183 at 1, 0.232 at 2; ONNX Runtime
-# 0.186 at 1.
+# ONNX Runtime 0.113 at 1, 0.154 at 2. Loaded: torch 0.183 and 0.40 at 1 thread, 0.232 and 0.46
+# at 2; ONNX Runtime 0.186 and 0.36 at 1.
 SPREAD_LIMITS: Mapping[str, float] = MappingProxyType({TORCH: 0.12, ONNXRUNTIME: 0.25})
 # Cores other processes may take beyond those the calibration's threads leave them: past it,
 # the threads shared their cores (at 1 thread on 2 cores, others above 65 % of the CPU time; at
-# 2 threads, above 15 %). Under 4 busy processes on 2 cores (load average 2.8–10.9, other jobs
-# running too) others took 96 % at 1 thread, OTHERS_LOADED_2T at 2, ONNX Runtime
-# OTHERS_LOADED_ORT; 4 busy processes beside a 1-thread calibration leave it 0.4 of a core (80 %
-# to others) even on an otherwise idle machine.
+# 2 threads, above 15 %). Loaded (the second time): others took 96 % at 1 thread, 87 % at 2,
+# 91 % under ONNX Runtime at 1; 4 busy processes beside a 1-thread calibration leave it 0.4 of
+# a core (80 % to others) even on an otherwise idle machine, where others take a few %.
 OTHERS_SLACK = 0.3
 # The share stolen by the hypervisor, above which the virtual machine did not own its cores
-# (0.00 here, quiet and loaded).
+# (none seen here, quiet or loaded).
 STEAL_LIMIT = 0.10
 ADVICE = (
     "calibrate on a quieter machine (other jobs stopped), at `--threads 1`, with "
