@@ -56,7 +56,7 @@ def unknown_load(monkeypatch: pytest.MonkeyPatch) -> None:
     """The machine's load is taken as unknown before a measurement, so that what a test prints
     does not depend on what else runs beside it (tests/empirical/test_calibration_judged.py
     sets a load where it tests the note)."""
-    monkeypatch.setattr("cnnprof.api.latency.sample_load", lambda: None)
+    monkeypatch.setattr("cnnprof.api.machine_load.sample_load", lambda: None)
 
 
 def run(*args: str) -> Result:

@@ -16,12 +16,12 @@ import cnnprof.files as files
 from cnnprof.analytic import predictor
 from cnnprof.analytic.roofline import estimate
 from cnnprof.api.kinds import Source
+from cnnprof.api.machine_load import load_note
 from cnnprof.api.ort_device import check_runtime, kernel_prediction
 from cnnprof.api.request import Request
 from cnnprof.api.sources import device_peaks, peaks_cache, resolve, this_machine
 from cnnprof.errors import OptionError, OutOfTime
 from cnnprof.protocol.interleave import measure_interleaved
-from cnnprof.protocol.load import sample_load
 from cnnprof.results.device import (
     RECORD_LIMIT,
     DeviceProfile,
@@ -33,16 +33,8 @@ from cnnprof.results.device import (
 from cnnprof.results.interleaved import Interleaved, LatencyRatio
 from cnnprof.results.judge import Calibration
 from cnnprof.results.latency import Measured, Predicted
-from cnnprof.results.load import Load
 from cnnprof.results.profile import Profile
-from cnnprof.results.timing import (
-    ONNXRUNTIME,
-    TORCH,
-    Deadline,
-    LatencySettings,
-    Timing,
-    cpu_cores,
-)
+from cnnprof.results.timing import ONNXRUNTIME, TORCH, Deadline, LatencySettings, Timing
 from cnnprof.results.validate import parse_record
 from cnnprof.results.vocab import Progress
 
@@ -133,22 +125,6 @@ def cached_peaks(
     query = replace(query, refresh=False, thorough=False, cached_only=True)
     found = device_peaks(query, progress=None, needs=needs, notes=notes)
     return None if found is None else found.peaks
-
-
-def load_note(threads: int | None, load: Load | None = None) -> str | None:
-    """The sentence to say before measuring at ``threads`` (None: one per core) when the load
-    on the machine (``load``, else sampled now for `LOAD_WINDOW_S`) leaves fewer free cores
-    than that; None when it leaves enough, or is unknown."""
-    load = load or sample_load()
-    asked = threads or cpu_cores()
-    if load is None or load.free_cores >= asked:
-        return None
-    advice = "a quieter machine" if asked == 1 else "`--threads 1` or a quieter machine"
-    return (
-        f"the machine is busy ({load.describe()}): about {load.free_cores:.1f} of its "
-        f"{load.cores} cores are free for {asked} thread{'s' * (asked != 1)}, and the times "
-        f"will vary with the load; {advice} gives steadier ones"
-    )
 
 
 def calibration_note(budget: float) -> str | None:

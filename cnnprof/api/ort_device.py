@@ -10,6 +10,7 @@ from types import MappingProxyType
 from cnnprof.analytic import ort_predict, predictor
 from cnnprof.analytic.ort_calls import Node
 from cnnprof.api.kinds import Source
+from cnnprof.api.machine_load import load_note
 from cnnprof.api.onnx_source import OnnxSource
 from cnnprof.cache import write_json
 from cnnprof.deploy.calibrate import ORT_PLANS, calibrate
@@ -43,10 +44,12 @@ def ort_calibration(
     plan: str = "default",
     progress: Progress | None = None,
     notes: list[str] | None = None,
+    before: Callable[[str], None] | None = None,
 ) -> Calibration:
     """This CPU's calibration under ONNX Runtime at ``threads`` (float32): the cached one unless
     ``refresh`` (or a plan other than the default is asked for), else measured now, with the
-    machine's load over it, and cached when the judge accepts it (`judge.refusals`)."""
+    machine's load over it, and cached when the judge accepts it (`judge.refusals`). ``before``
+    gets, before measuring, a load that leaves fewer free cores than the threads (`load_note`)."""
     ort = onnxruntime_module(NEEDS)
     count = ort_threads(threads)
     path = ort_cache_path(cpu_name(), ort.__version__, count, "float32")
@@ -59,9 +62,12 @@ def ort_calibration(
         if progress is not None:
             progress("onnxruntime kernels", fraction)
 
-    before = snapshot()
+    busy = load_note(count)
+    if busy is not None and before is not None:
+        before(busy)
+    start = snapshot()
     measured = ort_peaks(calibrate(ORT_PLANS[plan], count, report), count)
-    measured = replace(measured, load=load_between(before, snapshot()))
+    measured = replace(measured, load=load_between(start, snapshot()))
     refused = tuple(judge.refusals(measured))
     if refused:
         return Calibration(measured, refused=refused)

@@ -424,7 +424,7 @@ def _calibration(query: DeviceQuery) -> tuple[Calibration, list[str]]:
 def say_load(threads: int | None) -> None:
     """The note before measuring, when the load leaves fewer free cores than ``threads``
     (None: one per core)."""
-    from cnnprof.api.latency import load_note
+    from cnnprof.api.machine_load import load_note
 
     note = load_note(threads)
     if note is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+import typer
+
 from cnnprof.errors import OptionError
 from cnnprof.render.progress import command_bar
 from cnnprof.results.judge import Calibration
@@ -30,6 +32,11 @@ def ort_calibration(
     notes: list[str] = []
     with command_bar("cnnprof device", (CALIBRATION,)) as bar:
         found = calibrated(
-            threads, refresh=refresh, plan=plan, progress=bar.phase(CALIBRATION), notes=notes
+            threads,
+            refresh=refresh,
+            plan=plan,
+            progress=bar.phase(CALIBRATION),
+            notes=notes,
+            before=lambda line: typer.echo(f"cnnprof: note: {line}", err=True),
         )
     return found, notes

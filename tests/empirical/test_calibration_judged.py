@@ -17,6 +17,7 @@ from conftest import run  # noqa: E402
 from test_latency import TINY_KERNELS, TINY_PLAN  # noqa: E402
 
 from cnnprof.api import latency as api  # noqa: E402
+from cnnprof.api import machine_load as load_module  # noqa: E402
 from cnnprof.empirical import kernels  # noqa: E402
 from cnnprof.empirical import peaks as peaks_module  # noqa: E402
 from cnnprof.empirical.device import CLOCKS  # noqa: E402
@@ -37,7 +38,6 @@ def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(peaks_module, "KERNEL_PLANS", {"cpu": TINY_KERNELS})
     monkeypatch.setattr(peaks_module, "implausible", lambda measured: [])
     monkeypatch.setattr(judge, "refusals", lambda measured: [])
-    monkeypatch.setattr(api, "sample_load", lambda: None)
     return tmp_path / "cache"
 
 
@@ -146,7 +146,7 @@ def test_a_busy_machine_is_said_before_measuring(monkeypatch):
     assert "`--threads 1`" not in (api.load_note(1, busy) or "")
     assert api.load_note(1, replace(busy, others_share=0.02)) is None
     assert api.load_note(2) is None, "an unknown load says nothing"
-    monkeypatch.setattr(api, "sample_load", lambda: busy)
+    monkeypatch.setattr(load_module, "sample_load", lambda: busy)
     result = run("device", "--threads", "2")
     assert result.exit_code == 0
     assert result.stderr.startswith("cnnprof: note: the machine is busy"), "before measuring"
