@@ -376,8 +376,8 @@ def prediction_records(predicted: Predicted) -> list[dict[str, Any]]:
     return out
 
 
-def prediction_summary(predicted: Predicted) -> dict[str, Any]:
-    """The headline figures of a prediction, and the device profile it came from."""
+def prediction_summary(predicted: Predicted, flat: bool = False) -> dict[str, Any]:
+    """A prediction's headline figures and the profile it came from (``flat``: for a CSV row)."""
     prediction, roofline, device = predicted.kernels, predicted.roofline, predicted.device
     return {
         "model": prediction.model,
@@ -389,7 +389,7 @@ def prediction_summary(predicted: Predicted) -> dict[str, Any]:
         "torch": device.torch_version,
         **({} if device.runtime == "torch" else {"runtime": device.runtime_label}),
         "calibrated_at": device.measured_at,
-        **calibration_record(device),
+        **calibration_record(device, flat),
         "allocator": device.allocator,
         "predicted_s": prediction.seconds,
         "roofline_s": roofline.seconds,
@@ -411,7 +411,7 @@ def prediction_csv(predicted: Predicted, view: View) -> str:
     """A row each with ``view.layers``, else the summary."""
     if view.layers:
         return to_csv(prediction_records(predicted))
-    record = prediction_summary(predicted)
+    record = prediction_summary(predicted, flat=True)
     record["rows_on_roofline"] = " ".join(record["rows_on_roofline"])
     if "count_missing" in record:
         record["count_missing"] = "; ".join(record["count_missing"])

@@ -430,11 +430,16 @@ class DeviceProfile:
 DESCRIBING = ("profile_error", "calibration_load")
 
 
-def calibration_record(peaks: Peaks) -> dict[str, Any]:
+def calibration_record(peaks: Peaks, flat: bool = False) -> dict[str, Any]:
     """How far a calibration's kernel models are from their own samples (the profile's error,
-    a fraction) and the load it was made under, as documents record them (`DESCRIBING`)."""
+    a fraction) and the load it was made under, as documents record them (`DESCRIBING`); with
+    ``flat``, the load spread over ``calibration_load.*`` columns (a CSV row holds no mapping;
+    empty where it was not recorded)."""
     load = None if peaks.load is None else peaks.load.to_dict()
-    return {"profile_error": peaks.error, "calibration_load": load}
+    if not flat:
+        return {"profile_error": peaks.error, "calibration_load": load}
+    columns = load or dict.fromkeys(asdict(Load(0, 0, 0, 1)))
+    return {"profile_error": peaks.error} | {f"calibration_load.{k}": v for k, v in columns.items()}
 
 
 def calibration_quality(peaks: Peaks) -> str:

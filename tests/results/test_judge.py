@@ -140,3 +140,12 @@ def test_where_there_is_no_proc_the_load_is_unknown():
     assert snapshot(missing) is None
     assert sample_load(0.0, missing, sleep=lambda s: None) is None
     assert load_between(Snapshot(0, 0, 0, 0), Snapshot(1, 0, 0, 0), missing) is None
+
+
+def test_a_csv_row_holds_the_load_as_columns():
+    from cnnprof.results.device import calibration_record
+
+    row = calibration_record(_peaks(loo=0.07), flat=True)
+    assert row["calibration_load.others_share"] == 0.02 and row["calibration_load.cores"] == 2
+    empty = calibration_record(_peaks(load=None), flat=True)
+    assert set(empty) == set(row) and empty["calibration_load.cores"] is None
