@@ -172,8 +172,9 @@ def measure_peaks(
     )
 
 
-SOFT_SHARE = 0.75  # of a calibration's time limit, when its kernels' networks stop (the rest: the
-# network running then, at batch 8 a second or two on a busy machine, and the fit)
+# The share of a calibration's time limit after which its kernels' networks stop; the rest holds
+# the network running then (at batch 8, a second or two on a busy machine) and the fit.
+SOFT_SHARE = 0.75
 
 
 def calibration(
