@@ -70,6 +70,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def unknown_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The machine's load is taken as unknown before a measurement, so that what a test prints
+    does not depend on what else runs beside it (tests/empirical/test_calibration_judged.py
+    sets a load where it tests the note)."""
+    monkeypatch.setattr("cnnprof.api.machine_load.sample_load", lambda: None)
+
+
 def run(*args: str) -> Result:
     return CliRunner().invoke(app, list(args))
 

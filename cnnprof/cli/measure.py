@@ -8,6 +8,7 @@ import typer
 
 from cnnprof.api import latency
 from cnnprof.api.request import Request
+from cnnprof.cli.latency import say_load
 from cnnprof.cli.options import refuse
 from cnnprof.render.progress import progress_bar
 from cnnprof.report.runtime import runtime_line
@@ -18,6 +19,7 @@ def measure(req: Request, layers: bool = False, device: str = "cpu", position: s
     """Measured latency with random weights, for a command's --latency (imports torch, through
     the API's gate); ``position`` ("2 of 5") says where it stands in multi-model work."""
     settings = LatencySettings(device=device, layers=layers)
+    say_load(settings.threads)
     with progress_bar(f"{position}: {req.label}" if position else req.label) as progress:
         return latency.measure(req, settings, progress, needs="--latency")
 
@@ -35,6 +37,7 @@ def measure_together(
     a note says which (and how a model became ONNX)."""
     label = f"{len(requests)} models, interleaved"
     settings = LatencySettings(device=device, runtime=runtime, threads=threads, processes=processes)
+    say_load(settings.threads)
     with progress_bar(label) as progress:
         measured = latency.measure_together(requests, settings, progress, needs="--latency")
     first = measured.timings[0]

@@ -32,9 +32,10 @@ from cnnprof.report.units import (
     threads,
 )
 from cnnprof.report.view import View
-from cnnprof.results.device import Estimate, Peaks, Prediction
+from cnnprof.results.device import Estimate, Peaks, Prediction, calibration_quality
 from cnnprof.results.interleaved import LatencyRatio
 from cnnprof.results.latency import Measured, Predicted
+from cnnprof.results.load import describe_load
 from cnnprof.results.runtime import ROOF_LABELS
 from cnnprof.results.timing import NOISY_CV, TORCH, Timing
 
@@ -65,7 +66,7 @@ def summary(measured: Measured) -> Panel:
     grid.add_row("throughput", f"{t.throughput:,.1f}", "images/s at the median")
     if t.macs:
         grid.add_row("MACs", human(t.macs), f"{t.macs / t.median / 1e9:,.1f} GMAC/s achieved")
-    _predicted_rows(grid, t, estimate, measured.kernels)
+    _predicted_rows(grid, t, estimate, measured.kernels, measured.peaks)
     if t.allocator:
         grid.add_row("allocator", t.allocator.split(":")[0], t.allocator.partition(": ")[2])
     if t.page_faults is not None:
@@ -110,9 +111,14 @@ def _runtime_rows(grid: Table, timing: Timing) -> None:
 
 
 def _predicted_rows(
-    grid: Table, timing: Timing, estimate: Estimate | None, kernels: Prediction | None
+    grid: Table,
+    timing: Timing,
+    estimate: Estimate | None,
+    kernels: Prediction | None,
+    peaks: Peaks | None = None,
 ) -> None:
-    """The roofline's and the kernel models' predictions beside the median, where made."""
+    """The roofline's and the kernel models' predictions beside the median, where made (the
+    kernel models' with their calibration's error and load)."""
     if estimate is not None:
         ratio = estimate.seconds / timing.median
         grid.add_row(
@@ -128,7 +134,8 @@ def _predicted_rows(
             "kernel models",
             f"{ms_short(kernels.seconds)} ms",
             f"{kernels.seconds / timing.median:.2f}× the median: the sum of each kernel's "
-            f"prediction from this device's calibration{covered}",
+            f"prediction from this device's calibration{covered}"
+            + (f" ({calibration_quality(peaks)})" if peaks is not None else ""),
         )
 
 
@@ -239,6 +246,7 @@ def prediction_view(predicted: Predicted, view: View) -> Group:
         device.measured_at[:16].replace("T", " "),
         f"{device.runtime_label}; {regime}",
     )
+    grid.add_row("error", *_profile_error(device))
     parts: list = [Panel(grid, title=prediction_title(p, device), title_align="left")]
     if view.layers:
         table = Table(
@@ -271,6 +279,14 @@ def prediction_view(predicted: Predicted, view: View) -> Group:
     if p.missing:
         parts.append(Text(incomplete_note(p.missing), style="yellow"))
     return Group(*parts)
+
+
+def _profile_error(device: Peaks) -> tuple[str, str]:
+    """The profile's own error and what it is, with the load it was calibrated under."""
+    error = "–" if device.error is None else f"{100 * device.error:.0f} %"
+    partial = f"; partial: {device.partial}" if device.partial else ""
+    what = "the profile's: its kernel models' median leave-one-out error"
+    return error, f"{what}; {describe_load(device.load)}{partial}"
 
 
 def incomplete_note(missing: Sequence[str]) -> str:
@@ -326,7 +342,10 @@ def peaks_table(peaks: Peaks, cache: str | None = None) -> Group:
         table.add_row("allocator", "while the kernels were timed", p.allocator.split(":")[0])
     lines: list = [Fit(table)]
     where = f"cached {cache}" if cache else "not cached"
-    lines.append(Text(f"measured {p.measured_at}; {where}; --refresh remeasures", style="dim"))
+    quality = calibration_quality(p)
+    lines.append(
+        Text(f"measured {p.measured_at} ({quality}); {where}; --refresh remeasures", style="dim")
+    )
     return Group(*lines)
 
 

@@ -19,7 +19,7 @@ from cnnprof.report.runtime import (
 from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.report.units import fault_count, flop_size, human_bytes, ms_fixed, percent, threads
 from cnnprof.report.view import EVERY_ROW, View
-from cnnprof.results.device import Peaks, Prediction, Roofs
+from cnnprof.results.device import Peaks, Prediction, Roofs, calibration_line, calibration_record
 from cnnprof.results.latency import Measured, Predicted
 from cnnprof.results.ranking import TIME_KEYS, ranked
 from cnnprof.results.runtime import ROOF_LABELS
@@ -134,7 +134,7 @@ def latency_dict(measured: Measured, view: View = EVERY_ROW) -> dict[str, Any]:
     out: dict[str, Any] = {"schema": SCHEMA, **summary_record(measured)}
     out["samples_s"] = list(timing.samples)
     if measured.peaks is not None:
-        out["roofs"] = roofs_dict(measured.peaks.roofs)
+        out |= {"roofs": roofs_dict(measured.peaks.roofs), **calibration_record(measured.peaks)}
     if timing.layers:
         out["layers"] = layer_records(measured, view)
     if timing.nodes:
@@ -303,7 +303,7 @@ def kernel_rows(peaks: Peaks) -> list[tuple[str, int, float, float]]:
 def peaks_markdown(peaks: Peaks) -> str:
     title = (
         f"**{peaks.device_name}** ({peaks.device}), {peaks.dtype}, {threads(peaks.threads)}, "
-        f"{peaks.runtime_label}, measured {peaks.measured_at}\n\n"
+        f"{calibration_line(peaks)}\n\n"
     )
     labels = ROOF_LABELS[peaks.runtime]
     rows = [("peak compute", labels.peak_short, f"{peaks.roofs.flops_per_s / 1e9:,.1f} GFLOP/s")]
@@ -376,8 +376,8 @@ def prediction_records(predicted: Predicted) -> list[dict[str, Any]]:
     return out
 
 
-def prediction_summary(predicted: Predicted) -> dict[str, Any]:
-    """The headline figures of a prediction, and the device profile it came from."""
+def prediction_summary(predicted: Predicted, flat: bool = False) -> dict[str, Any]:
+    """A prediction's headline figures and the profile it came from (``flat``: for a CSV row)."""
     prediction, roofline, device = predicted.kernels, predicted.roofline, predicted.device
     return {
         "model": prediction.model,
@@ -389,6 +389,7 @@ def prediction_summary(predicted: Predicted) -> dict[str, Any]:
         "torch": device.torch_version,
         **({} if device.runtime == "torch" else {"runtime": device.runtime_label}),
         "calibrated_at": device.measured_at,
+        **calibration_record(device, flat),
         "allocator": device.allocator,
         "predicted_s": prediction.seconds,
         "roofline_s": roofline.seconds,
@@ -410,7 +411,7 @@ def prediction_csv(predicted: Predicted, view: View) -> str:
     """A row each with ``view.layers``, else the summary."""
     if view.layers:
         return to_csv(prediction_records(predicted))
-    record = prediction_summary(predicted)
+    record = prediction_summary(predicted, flat=True)
     record["rows_on_roofline"] = " ".join(record["rows_on_roofline"])
     if "count_missing" in record:
         record["count_missing"] = "; ".join(record["count_missing"])
@@ -423,7 +424,7 @@ def prediction_markdown(predicted: Predicted, view: View) -> str:
     rows = [
         ("predicted", f"{ms_fixed(p.seconds)} ms (kernel models)"),
         ("roofline", f"{ms_fixed(roofline.seconds)} ms"),
-        ("calibrated", f"{device.measured_at}, {device.runtime_label}"),
+        ("calibration", calibration_line(device)),
     ]
     if p.on_roofline:
         rows.append(("on the roofline", f"{len(p.on_roofline)} rows no kernel model covers"))

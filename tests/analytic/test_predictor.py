@@ -21,8 +21,9 @@ from cnnprof.api import latency as api
 from cnnprof.api.request import request
 from cnnprof.arch.model import Shape
 from cnnprof.errors import OptionError
-from cnnprof.results.device import KernelModel, Peaks, Roofs, unusable
+from cnnprof.results.device import KernelModel, Peaks, Roofs
 from cnnprof.results.profile import LayerCost, Profile
+from cnnprof.results.validate import unusable
 
 # --- the fit -------------------------------------------------------------------------------------
 

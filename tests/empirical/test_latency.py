@@ -31,6 +31,7 @@ from cnnprof.empirical.latency import measure  # noqa: E402
 from cnnprof.errors import OptionError  # noqa: E402
 from cnnprof.protocol import runs as protocol_runs  # noqa: E402
 from cnnprof.report import latency as report_latency  # noqa: E402
+from cnnprof.results import judge  # noqa: E402
 from cnnprof.results.device import DeviceQuery  # noqa: E402
 from cnnprof.results.latency import Measured  # noqa: E402
 from cnnprof.results.timing import MIN_RUNS, LatencySettings  # noqa: E402
@@ -64,6 +65,7 @@ def tiny_peaks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(peaks_module, "PLANS", {"cpu": TINY_PLAN})
     monkeypatch.setattr(peaks_module, "KERNEL_PLANS", {"cpu": TINY_KERNELS})
     monkeypatch.setattr(peaks_module, "implausible", lambda measured: [])
+    monkeypatch.setattr(judge, "refusals", lambda measured: [])  # tiny plans fit loosely
     return tmp_path / "cache"
 
 

@@ -29,6 +29,7 @@ from cnnprof.api.check._documents import (
 from cnnprof.api.latency import Machine
 from cnnprof.errors import OptionError
 from cnnprof.results.check import CheckResult
+from cnnprof.results.device import DESCRIBING
 from cnnprof.results.interleaved import LatencyRatio
 from cnnprof.results.metrics import PREDICTED
 from cnnprof.results.tables import Column
@@ -115,7 +116,8 @@ def _recalibrated(entry: BaselineEntry) -> list[str]:
     if entry.predict_for is None:
         return []
     then, now = dict(entry.raw["prediction"]), entry.predict_for.record()
-    changed = [k for k in now if k != "device_profile" and then.get(k) != now[k]]
+    named = [k for k in now if k not in ("device_profile", *DESCRIBING)]
+    changed = [k for k in named if then.get(k) != now[k]]
     if not changed:
         return []
     differences = ", ".join(f"{k} {then.get(k)} → {now[k]}" for k in changed)
