@@ -25,13 +25,13 @@ within ±10 %, worst ≤ 1.5×).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from fresh import TIMEOUT, cnnprof, passes, scores
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS_DIR = ROOT / "benchmarks" / ".ort_models"
@@ -59,7 +59,6 @@ HELD_OUT = (
 )
 DESIGNED_ON = ("resnet18", "mobilenet_v2", "efficientnet_b0", "mnasnet_a1")  # never judged
 TARGETS = {"median_error": 0.10, "within_10": 0.70, "worst_ratio": 1.5}
-TIMEOUT = 900  # seconds a child process may take
 
 
 def export(names: list[str]) -> None:
@@ -98,26 +97,16 @@ def prepare(names: list[str], zoo_python: str) -> None:
         subprocess.run(args, check=True, timeout=TIMEOUT * len(missing))
 
 
-def cnnprof(*args: str, env: dict[str, str]) -> dict:
-    """``cnnprof ARGS --format json`` in a fresh process: its document."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "cnnprof", *args, "--format", "json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=TIMEOUT,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"cnnprof {' '.join(args)}: {proc.stderr.strip()[-400:]}")
-    return json.loads(proc.stdout)
+def run_json(*args: str, env: dict[str, str]) -> dict:
+    return cnnprof(sys.executable, *args, env=env)
 
 
 def judge(name: str, profile: Path, threads: int, env: dict[str, str]) -> dict:
     """Predict, then measure twice, ``name`` (each in a fresh process)."""
     path = str(model_file(name))
-    predicted = cnnprof("latency", path, "--device-profile", str(profile), env=env)["predicted_s"]
+    predicted = run_json("latency", path, "--device-profile", str(profile), env=env)["predicted_s"]
     timing = ("latency", path, "--runtime", "onnxruntime", "--threads", str(threads))
-    first, second = (cnnprof(*timing, env=env) for _ in range(2))
+    first, second = (run_json(*timing, env=env) for _ in range(2))
     measured = (first["median_s"] + second["median_s"]) / 2
     return {
         "model": name,
@@ -131,22 +120,7 @@ def judge(name: str, profile: Path, threads: int, env: dict[str, str]) -> dict:
 
 
 def summary(rows: list[dict]) -> dict:
-    errors = [abs(r["error"]) for r in rows]
-    ratios = [max(r["error"] + 1, 1 / (r["error"] + 1)) for r in rows]
-    return {
-        "median_error": statistics.median(errors),
-        "within_10": sum(e <= 0.10 for e in errors) / len(errors),
-        "worst_ratio": max(ratios),
-    }
-
-
-def verdict(found: dict) -> str:
-    passed = (
-        found["median_error"] <= TARGETS["median_error"]
-        and found["within_10"] >= TARGETS["within_10"]
-        and found["worst_ratio"] <= TARGETS["worst_ratio"]
-    )
-    return "PASS" if passed else "FAIL"
+    return scores([r["predicted_s"] for r in rows], [r["measured_s"] for r in rows])
 
 
 def show(rows: list[dict], threads: int, calibration_s: float) -> None:
@@ -166,7 +140,7 @@ def show(rows: list[dict], threads: int, calibration_s: float) -> None:
     print(
         f"median |error| {found['median_error']:.1%} (target ≤ 10 %), within ±10 % "
         f"{found['within_10']:.0%} (≥ 70 %), worst {found['worst_ratio']:.2f}× (≤ 1.5×): "
-        f"{verdict(found)}"
+        f"{'PASS' if passes(found, TARGETS) else 'FAIL'}"
     )
 
 
@@ -177,7 +151,7 @@ def run(names: list[str], threads: int, plan: str | None) -> None:
             env["CNNPROF_ORT_PLAN"] = plan
         profile = Path(folder) / f"ort-{threads}t.json"
         args = ("device", "--runtime", "onnxruntime", "--threads", str(threads))
-        record = cnnprof(*args, "--refresh", "--save", str(profile), env=env)
+        record = run_json(*args, "--refresh", "--save", str(profile), env=env)
         rows = []
         for name in names:
             rows.append(judge(name, profile, threads, env))

@@ -1,37 +1,44 @@
-"""How well cnnprof predicts latency on CNNs it was not designed on: the kernel models and the
-roofline against the measured median, with MACs × a constant as the baseline to beat.
+"""How well cnnprof predicts torch eager latency on CNNs it was not designed on, the way a user
+works: calibrate once (`cnnprof device --refresh --threads T --save FILE`, a fresh process), then
+for each held-out model predict it from that profile (`cnnprof latency MODEL --device-profile
+FILE --batch B`) and measure it in ``--runs`` fresh processes (`cnnprof latency MODEL --threads T
+--batch B`), the models interleaved round by round so that a change of load weighs on all alike.
 
-For each thread count and batch, each model runs in a fresh process that calibrates the device
-(roofs and kernel models, `cnnprof.empirical.peaks.measure_peaks`, in the steady allocator
-regime) and right after measures the model in that regime (`cnnprof latency`'s path, at least 2 s
-of timed runs) and predicts it from the calibration. ``--calibrate once`` calibrates one process
-per thread count instead and lets each model's process read that profile (faster; the device may
-drift between the calibration and a later model).
+The measurement is the median of the fresh processes' medians; its own run-to-run spread (the
+range of those medians over their median) is printed beside each prediction's error, so that
+predictor error and measurement noise can be told apart. The baselines: the roofline (the same
+profile's roofs) and MACs × a constant (for each model, the median seconds per MAC of the *other*
+models, so it is not fitted to the model it predicts).
 
 The held-out set: registry CNNs whose figures were never looked at while the calibration was
 designed (it samples synthetic kernels only), and with ``--timm`` (the zoo's side environment,
-`make zoo`) 20 timm CNNs. MACs × a constant uses, for each model, the median seconds-per-MAC of
-the *other* models (leave-one-out), so it is not fitted to the model it predicts.
+`make zoo`: its python runs every step) 20 timm CNNs.
 
-Prints per configuration a table and, per method, median error, worst ratio (the larger of
-predicted/measured and its inverse), share within ±10 % and ±25 %, and Spearman's rank
-correlation with the measured medians. Targets (issue #17): median error ≤ 10 %, ≥ 60 % within
-±10 %, worst ≤ 1.5×, at batch 1 and 8.
+Prints per configuration the calibration (its seconds and the profile's own leave-one-out
+error), a table per model and, per predictor, median |error|, worst ratio (the larger of
+predicted / measured and its inverse), shares within ±10 % and ±25 %, Spearman's rank
+correlation, and the share of models whose prediction falls inside the fresh runs' range; then
+PASS or FAIL for the kernel models against the targets (issue #17: median error ≤ 10 %, ≥ 60 %
+within ±10 %, worst ≤ 1.5×).
 
-    .venv/bin/python benchmarks/predict.py [--threads 1,2] [--batch 1,8] [--calibrate once]
-    .venv-zoo/bin/python benchmarks/predict.py --timm
+    .venv/bin/python benchmarks/predict.py [--threads 1,2] [--batch 1,8] [--runs 3]
+    .venv-zoo/bin/python benchmarks/predict.py --timm --threads 1
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
-import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
+from fresh import cnnprof, passes, scores
+
+ROOT = Path(__file__).resolve().parents[1]
 REGISTRY = (
     "mobilenet_v2",
     "mobilenet_v3_large",
@@ -71,162 +78,123 @@ TIMM = tuple(
         "cspresnet50",
     )
 )
-METHODS = ("kernels", "roofline", "macs")
-MIN_TIME = 2.0  # seconds of timed runs per model
+TARGETS = {"median_error": 0.10, "within_10": 0.60, "worst_ratio": 1.5}
+PREDICTORS = (("kernel models", "predicted_s"), ("roofline", "roofline_s"), ("MACs × c", "macs_s"))
 
 
-def child(model: str, threads: int, batch: int, profile: str | None, save: str | None) -> None:
-    """In a fresh process: calibrate (or read ``profile``), measure, predict; one JSON line."""
-    from cnnprof.analytic import predictor
-    from cnnprof.api import latency as api
-    from cnnprof.api.request import request
-    from cnnprof.api.sources import resolve
-    from cnnprof.empirical.peaks import measure_peaks
-    from cnnprof.results.timing import LatencySettings
-
-    device = api.device_profile(profile) if profile else measure_peaks("cpu", "float32", threads)
-    if save:
-        Path(save).write_text(json.dumps(device.to_dict()), encoding="utf-8")
-        return
-    source = resolve(request(model, batch=batch))
-    timing = api.measure(source, LatencySettings(threads=threads, min_time=MIN_TIME, budget=120))
-    kernels = predictor.predict(source.profile(), device)
-    roofline = api.predict(source, timing, device)
-    print(
-        json.dumps(
-            {
-                "model": model,
-                "macs": source.profile().macs,
-                "measured": timing.median,
-                "p10": timing.p10,
-                "p90": timing.p90,
-                "faults": timing.page_faults,
-                "kernels": kernels.seconds,
-                "roofline": roofline.seconds,
-                "calibration_s": device.calibration_s,
-            }
-        )
-    )
+def calibrate(threads: int, folder: Path, env: dict[str, str]) -> tuple[Path, dict]:
+    """One `cnnprof device` at ``threads``, saved as a profile: its path and its record."""
+    profile = folder / f"cpu-{threads}t.json"
+    args = ("device", "--refresh", "--threads", str(threads), "--save", str(profile))
+    cnnprof(sys.executable, *args, env=env)
+    return profile, json.loads(profile.read_text(encoding="utf-8"))
 
 
-def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, __file__, *args], capture_output=True, text=True, timeout=900
-    )
+def profile_error(record: dict) -> float:
+    """The profile's own error: the median of its kernel models' leave-one-out errors."""
+    return statistics.median(k["loo_error"] for k in record["kernels"])
 
 
-def spearman(a: list[float], b: list[float]) -> float:
-    """Spearman's rank correlation (no ties expected among timings)."""
-
-    def ranks(values: list[float]) -> list[int]:
-        order = sorted(range(len(values)), key=values.__getitem__)
-        out = [0] * len(values)
-        for rank, index in enumerate(order):
-            out[index] = rank
-        return out
-
-    ra, rb = ranks(a), ranks(b)
-    n = len(a)
-    if n < 2:
-        return 1.0
-    return 1 - 6 * sum((x - y) ** 2 for x, y in zip(ra, rb, strict=True)) / (n * (n * n - 1))
+def measure(models: list[str], threads: int, batch: int, runs: int, env: dict) -> dict[str, list]:
+    """Each model's documents from ``runs`` fresh `cnnprof latency` processes, interleaved."""
+    found: dict[str, list] = {m: [] for m in models}
+    for _ in range(runs):
+        for model in models:
+            args = ("latency", model, "--threads", str(threads), "--batch", str(batch))
+            found[model].append(cnnprof(sys.executable, *args, env=env))
+    return found
 
 
-def with_macs_baseline(rows: list[dict]) -> None:
-    """Each row's MACs × the median seconds-per-MAC of the other rows (leave-one-out)."""
+def judge(models: list[str], profile: Path, threads: int, batch: int, runs: int, env: dict):
+    """Per model: the predictions from ``profile`` and the fresh runs' medians."""
+    rows = []
+    for model in models:
+        args = ("latency", model, "--device-profile", str(profile), "--batch", str(batch))
+        predicted = cnnprof(sys.executable, *args, env=env)
+        rows.append({"model": model, **{k: predicted[k] for k in ("predicted_s", "roofline_s")}})
+    started = time.monotonic()
+    measured = measure(models, threads, batch, runs, env)
+    for row in rows:
+        docs = measured[row["model"]]
+        medians = sorted(d["median_s"] for d in docs)
+        row["medians_s"] = medians
+        row["measured_s"] = statistics.median(medians)
+        row["between"] = (medians[-1] - medians[0]) / row["measured_s"]
+        row["within"] = statistics.median((d["p90_s"] - d["p10_s"]) / d["median_s"] for d in docs)
+        row["macs"] = docs[0]["macs"]
     for i, row in enumerate(rows):
-        others = [r["measured"] / r["macs"] for j, r in enumerate(rows) if j != i and r["macs"]]
-        row["macs_pred"] = row["macs"] * statistics.median(others) if others else row["measured"]
+        others = [r["measured_s"] / r["macs"] for j, r in enumerate(rows) if j != i and r["macs"]]
+        row["macs_s"] = row["macs"] * statistics.median(others) if others else row["measured_s"]
+    return rows, time.monotonic() - started
 
 
-def stats(rows: list[dict], key: str) -> dict[str, float]:
-    ratios = [r[key] / r["measured"] for r in rows]
-    errors = [abs(x - 1) for x in ratios]
-    return {
-        "median_error": statistics.median(errors),
-        "worst": max(max(x, 1 / x) for x in ratios),
-        "within_10": sum(e <= 0.10 for e in errors) / len(errors),
-        "within_25": sum(e <= 0.25 for e in errors) / len(errors),
-        "spearman": spearman([r[key] for r in rows], [r["measured"] for r in rows]),
-    }
-
-
-def report(rows: list[dict], threads: int, batch: int) -> str:
-    with_macs_baseline(rows)
-    lines = [
-        f"\n## {threads} thread(s), batch {batch}\n",
-        f"{'model':<28} {'measured ms':>11} {'p10–p90 ms':>17} {'kernels':>8} "
-        f"{'roofline':>8} {'MACs×c':>8}",
-    ]
-    for r in rows:
-        lines.append(
-            f"{r['model']:<28} {1e3 * r['measured']:>11.2f} "
-            f"{1e3 * r['p10']:>8.2f}–{1e3 * r['p90']:<8.2f} {r['kernels'] / r['measured']:>7.2f}× "
-            f"{r['roofline'] / r['measured']:>7.2f}× {r['macs_pred'] / r['measured']:>7.2f}×"
-        )
-    lines.append(
-        f"\n{'method':<10} {'median err':>10} {'worst':>7} {'±10 %':>6} {'±25 %':>6} "
-        f"{'Spearman':>8}"
+def show(rows: list[dict], threads: int, batch: int, runs: int) -> None:
+    print(
+        f"\n## {threads} thread(s), batch {batch}: {runs} fresh runs per model\n\n"
+        f"{'model':<28} {'measured':>9} {'run-to-run':>10} {'p10–p90':>8}   "
+        f"{'kernels':>8} {'error':>7}   {'roofline':>8} {'MACs×c':>7}"
     )
-    for method, key in (("kernels", "kernels"), ("roofline", "roofline"), ("MACs×c", "macs_pred")):
-        s = stats(rows, key)
-        lines.append(
-            f"{method:<10} {100 * s['median_error']:>9.1f}% {s['worst']:>6.2f}× "
-            f"{100 * s['within_10']:>5.0f}% {100 * s['within_25']:>5.0f}% {s['spearman']:>8.2f}"
+    for r in rows:
+        print(
+            f"{r['model']:<28} {r['measured_s'] * 1e3:7.2f}ms {r['between']:>9.1%} "
+            f"{r['within']:>8.1%}   {r['predicted_s'] * 1e3:6.2f}ms "
+            f"{r['predicted_s'] / r['measured_s'] - 1:>+7.1%}   "
+            f"{r['roofline_s'] / r['measured_s']:>7.2f}× {r['macs_s'] / r['measured_s']:>6.2f}×"
         )
-    return "\n".join(lines)
+    between = statistics.median(r["between"] for r in rows)
+    print(f"\nmedian run-to-run spread (range of the fresh runs' medians): {between:.1%}")
+    print(
+        f"{'predictor':<14} {'median err':>10} {'worst':>7} {'±10 %':>6} {'±25 %':>6} "
+        f"{'Spearman':>8} {'in range':>8}"
+    )
+    for name, key in PREDICTORS:
+        predicted = [r[key] for r in rows]
+        s = scores(predicted, [r["measured_s"] for r in rows])
+        inside = sum(r["medians_s"][0] <= r[key] <= r["medians_s"][-1] for r in rows) / len(rows)
+        print(
+            f"{name:<14} {s['median_error']:>10.1%} {s['worst_ratio']:>6.2f}× "
+            f"{s['within_10']:>6.0%} {s['within_25']:>6.0%} {s['spearman']:>8.2f} {inside:>8.0%}"
+        )
+        if name == "kernel models":
+            kernels = s
+    verdict = "PASS" if passes(kernels, TARGETS) else "FAIL"
+    print(
+        f"kernel models against the targets (median ≤ 10 %, ≥ 60 % within ±10 %, worst ≤ 1.5×): "
+        f"{verdict}",
+        flush=True,
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--threads", default="1,2")
-    parser.add_argument("--batch", default="1,8")
+    parser.add_argument("--threads", default="1,2", help="thread counts, comma-separated")
+    parser.add_argument("--batch", default="1,8", help="batch sizes, comma-separated")
+    parser.add_argument("--runs", type=int, default=3, help="fresh measuring processes per model")
     parser.add_argument("--models", default="", help="comma-separated references")
     parser.add_argument("--timm", action="store_true", help="the 20 timm CNNs (zoo env)")
-    parser.add_argument("--calibrate", choices=("each", "once"), default="each")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--profile", help=argparse.SUPPRESS)
-    parser.add_argument("--save", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child is not None:
-        child(args.child, int(args.threads), int(args.batch), args.profile, args.save)
-        return 0
     models = [m for m in args.models.split(",") if m] or list(TIMM if args.timm else REGISTRY)
-    failed = 0
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(prefix="cnnprof-predict-") as tmp:
+        folder = Path(tmp)
+        env = {
+            **os.environ,
+            "CNNPROF_CACHE_DIR": str(folder / "cache"),
+            "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))),
+        }
         for threads in map(int, args.threads.split(",")):
-            profile: list[str] = []
-            if args.calibrate == "once":
-                path = str(Path(tmp) / f"{threads}t.json")
-                _run(["--child", "", "--threads", str(threads), "--batch", "1", "--save", path])
-                profile = ["--profile", path]
+            started = time.monotonic()
+            profile, record = calibrate(threads, folder, env)
+            print(
+                f"\n# calibrated once at {threads} thread(s) in {time.monotonic() - started:.0f} s "
+                f"(cnnprof device: {record['calibration_s']:.1f} s); the profile's own error "
+                f"{profile_error(record):.1%}",
+                flush=True,
+            )
             for batch in map(int, args.batch.split(",")):
-                rows = []
-                for model in models:
-                    proc = _run(
-                        [
-                            "--child",
-                            model,
-                            "--threads",
-                            str(threads),
-                            "--batch",
-                            str(batch),
-                            *profile,
-                        ]
-                    )
-                    if proc.returncode != 0:
-                        failed += 1
-                        print(f"{model}: failed: {proc.stderr.strip().splitlines()[-1:]}")
-                        continue
-                    rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-                    print(
-                        f"  {model} t{threads} b{batch}: {1e3 * rows[-1]['measured']:.2f} ms",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                if rows:
-                    print(report(rows, threads, batch), flush=True)
-    return 1 if failed else 0
+                rows, seconds = judge(models, profile, threads, batch, args.runs, env)
+                show(rows, threads, batch, args.runs)
+                print(f"({seconds:.0f} s of fresh measuring processes)", flush=True)
+    return 0
 
 
 if __name__ == "__main__":

@@ -33,6 +33,25 @@ settings.register_profile("cnnprof", derandomize=True, database=None, print_blob
 settings.load_profile("cnnprof")
 
 EXTRAS = {"torch": "torch", "plot": "matplotlib"}
+# The units of docs/formats.md whose fields hold numbers (tests/cli/test_formats.py,
+# tests/test_formats_doc.py).
+NUMERIC_UNITS = {
+    "count",
+    "bytes",
+    "s",
+    "ms",
+    "%",
+    "fraction",
+    "ratio",
+    "images",
+    "images/s",
+    "channels",
+    "pixels",
+    "FLOP/s",
+    "GMAC/s",
+    "FLOP/byte",
+    "bytes/s",
+}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -49,6 +68,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in items:
             if marker in item.keywords:
                 item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def unknown_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The machine's load is taken as unknown before a measurement, so that what a test prints
+    does not depend on what else runs beside it (tests/empirical/test_calibration_judged.py
+    sets a load where it tests the note)."""
+    monkeypatch.setattr("cnnprof.api.machine_load.sample_load", lambda: None)
 
 
 def run(*args: str) -> Result:

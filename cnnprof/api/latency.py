@@ -4,17 +4,21 @@ predict on its roofs. torch is reached only through `sources`."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import cnnprof.files as files
 from cnnprof.analytic import predictor
 from cnnprof.analytic.roofline import estimate
+from cnnprof.api import worker
 from cnnprof.api.kinds import Source
+from cnnprof.api.machine_load import load_note
 from cnnprof.api.ort_device import check_runtime, kernel_prediction
 from cnnprof.api.request import Request
 from cnnprof.api.sources import device_peaks, peaks_cache, resolve, this_machine
@@ -27,18 +31,31 @@ from cnnprof.results.device import (
     Estimate,
     Peaks,
     Prediction,
-    parse_record,
 )
 from cnnprof.results.interleaved import Interleaved, LatencyRatio
+from cnnprof.results.judge import Calibration
 from cnnprof.results.latency import Measured, Predicted
 from cnnprof.results.profile import Profile
-from cnnprof.results.timing import ONNXRUNTIME, TORCH, Deadline, LatencySettings, Timing
+from cnnprof.results.timing import (
+    DEFAULT_PROCESSES,
+    ONNXRUNTIME,
+    TORCH,
+    Deadline,
+    LatencySettings,
+    Timing,
+)
+from cnnprof.results.validate import parse_record
 from cnnprof.results.vocab import Progress
 
 PEAKS_LIMIT = 600.0  # seconds the device microbenchmark may take when no budget says otherwise
 TIMING_SHARE = 0.5  # of a budget, for the timing, when the device's peaks must be measured too
 PREDICT_RESERVE = 0.5  # seconds of a budget kept for the prediction and the output
-MIN_CALIBRATION_S = 3.0  # a device microbenchmark is not started with less time than this
+# Seconds a CPU calibration takes on a quiet machine (the shipped profiles, a 2-core Xeon: 9–13 s
+# at 1 and 2 threads; on a busy one 40–90 s), and the share of it that holds the minimum kept
+# when a budget cuts it short: the roofs (40 %) and the networks that fit the conv kinds' models.
+CALIBRATION_S = 15.0
+MINIMUM_SHARE = 0.6
+MIN_CALIBRATION_S = MINIMUM_SHARE * CALIBRATION_S  # a calibration is not started with less
 
 
 __all__ = [
@@ -46,7 +63,9 @@ __all__ = [
     "Measured",
     "Predicted",
     "cached_peaks",
+    "calibration",
     "device_profile",
+    "load_note",
     "machine",
     "measure",
     "measure_and_predict",
@@ -75,30 +94,41 @@ def measure(
     the request, with random weights: a spec built on the device, an outside model constructed
     there (an ``nn.Module`` given directly is copied first). Per-row times follow the analytic
     rows. ``deadline`` (default: the settings' budget from now) bounds the whole measurement;
-    an outside model's own code is stopped at ``stop`` (default: the deadline)."""
+    an outside model's own code is stopped at ``stop`` (default: the deadline). With
+    ``settings.processes`` > 1 the model is timed once in each of that many fresh processes
+    (`worker`), their runs pooled and the median the median of theirs."""
     settings = settings or LatencySettings()
     source = resolve(model) if isinstance(model, Request) else model
+    if settings.processes > 1:  # each process times the model afresh: see `worker`
+        deadline = deadline or Deadline(settings.budget)
+        return worker.timed_in_processes(source.request, settings, deadline, progress, needs)
     return source.timed(settings, progress, needs, deadline=deadline, stop=stop)
 
 
-def peaks(
+def calibration(
     query: DeviceQuery,
     *,
     progress: Progress | None = None,
     needs: str = "cnnprof latency",
     notes: list[str] | None = None,
-) -> Peaks:
+) -> Calibration:
     """The calibration (roofs and kernel models) of ``query``'s device, from the cache or
-    measured now (and cached); it takes at most ``query.within`` seconds (default:
-    PEAKS_LIMIT; `OutOfTime` past it); ``notes`` gets a cache not used or not written;
-    ``query.thorough`` calibrates the kernels on more samples, measured afresh (and cached in
-    place of the default calibration)."""
+    measured now (and cached when the judge accepts it), with whether it was read or measured
+    and why it was refused; it takes at most ``query.within`` seconds (default: PEAKS_LIMIT;
+    `OutOfTime` past it); ``notes`` gets a cache not used or not written; ``query.thorough``
+    calibrates the kernels on more samples, measured afresh (and cached in place of the
+    default calibration)."""
     within = PEAKS_LIMIT if query.within is None else query.within
     query = replace(query, within=within)
-    measured = device_peaks(query, progress=progress, needs=needs, notes=notes)
-    if measured is None:  # only a cached_only query gives none
+    found = device_peaks(query, progress=progress, needs=needs, notes=notes)
+    if found is None:  # only a cached_only query gives none
         raise OutOfTime(f"the device's peaks were not measured within {within:g} s")
-    return measured
+    return found
+
+
+def peaks(query: DeviceQuery, **options: Any) -> Peaks:
+    """`calibration`'s record alone (``options`` as `calibration` takes them)."""
+    return calibration(query, **options).peaks
 
 
 def cached_peaks(
@@ -107,7 +137,21 @@ def cached_peaks(
     """The peaks of ``query``'s device if a usable record is cached (None otherwise; nothing
     is measured)."""
     query = replace(query, refresh=False, thorough=False, cached_only=True)
-    return device_peaks(query, progress=None, needs=needs, notes=notes)
+    found = device_peaks(query, progress=None, needs=needs, notes=notes)
+    return None if found is None else found.peaks
+
+
+def calibration_note(budget: float) -> str | None:
+    """The sentence to say before a `cnnprof latency` whose device is not calibrated when its
+    ``budget`` leaves too little for even the minimum of a calibration; None when it does."""
+    share = (1 - TIMING_SHARE) * budget
+    if share >= MIN_CALIBRATION_S:
+        return None
+    return (
+        f"this device is not calibrated: a calibration takes about {CALIBRATION_S:.0f} s "
+        f"({MIN_CALIBRATION_S:.0f} s at the least), more than the {share:.1f} s --budget "
+        f"{budget:g} leaves it; no prediction this time. `cnnprof device` calibrates once"
+    )
 
 
 def predict(source: Source, timing: Timing, measured: Peaks) -> Estimate:
@@ -132,10 +176,14 @@ def measure_together(
     """The requests' models measured in one run, interleaved round by round (see
     `Interleaved`), so that a change of load weighs on all alike; in ``settings.runtime``, on
     ``settings.device``, with random weights (a module the caller gave is copied first), within
-    the settings' budget for each model; the models' own code is stopped there."""
+    the settings' budget for each model; the models' own code is stopped there. With
+    ``settings.processes`` > 1, each round times every model in a fresh process (`worker`)."""
     settings = settings or LatencySettings()
     sources = [resolve(r) for r in requests]
     deadline = Deadline(settings.budget * len(sources))
+    if settings.processes > 1:
+        requests = [s.request for s in sources]
+        return worker.together_in_processes(requests, settings, deadline, progress, needs)
     contenders = [s.contender(settings.device, needs, settings.runtime) for s in sources]
     with contextlib.ExitStack() as guests:
         for source in sources:
@@ -157,6 +205,11 @@ def measure_runtimes(
     from cnnprof.deploy.ort import refuse_options
 
     refuse_options(settings)  # before either runtime starts
+    if settings.processes > 1:
+        raise OptionError(
+            f"--processes {settings.processes} --runtime torch,onnxruntime: the ratio is read "
+            "round by round inside one process; give --processes 1"
+        )
     source = resolve(model) if isinstance(model, Request) else model
     threads = settings.threads or this_machine(needs)[1]
     chosen = replace(settings, threads=threads, runtime=TORCH)
@@ -259,14 +312,19 @@ def measure_and_predict(
     *,
     timing: Progress | None = None,
     calibration: Progress | None = None,
+    before: Callable[[str], None] | None = None,
 ) -> Measured:
     """Time ``req`` and predict it on the device's roofs, all within ``settings.budget`` (or
     ``deadline``): with the peaks cached, or a budget too short to measure them, the timing may
-    use the whole budget; otherwise it uses TIMING_SHARE of it and the microbenchmark what is
-    left (no prediction when that is not enough: a note says so). ``timing`` and
-    ``calibration`` report each phase's progress."""
+    use the whole budget; otherwise it uses TIMING_SHARE of it and the calibration what is
+    left (kept when the budget cuts it short after its minimum, not cached; no prediction
+    when not even that fits: a note says so). ``timing`` and ``calibration`` report each
+    phase's progress; ``before`` gets, before anything is timed, a load that leaves fewer free
+    cores than the threads asked and a budget too short to calibrate (`load_note`,
+    `calibration_note`)."""
     deadline = deadline or Deadline(settings.budget)
     source = resolve(model) if isinstance(model, Request) else model
+    say = before or (lambda line: None)
     if settings.runtime != TORCH:  # the roofline and kernel models describe torch eager
         return Measured.alone(measure(source, settings, timing, deadline=deadline))
     dtype = source.request.dtype
@@ -275,8 +333,10 @@ def measure_and_predict(
     cached = cached_peaks(query, notes)
     with source.running(deadline.left()):  # the analytic walk of an outside model runs it
         source.profile()
-    # the microbenchmark is tried only when its share of the budget could hold it
-    calibrate = cached is None and (1 - TIMING_SHARE) * settings.budget >= MIN_CALIBRATION_S
+    short = None if cached is not None else calibration_note(settings.budget)
+    for line in filter(None, (load_note(settings.threads), short)):
+        say(line)
+    calibrate = cached is None and short is None  # only when its share could hold it
     share = TIMING_SHARE if calibrate else 1.0
     measured_timing = measure(
         source, settings, timing, deadline=deadline.part(share), stop=deadline
@@ -284,12 +344,7 @@ def measure_and_predict(
     measured, seconds = cached, None
     left = deadline.left() - PREDICT_RESERVE
     if calibrate and left >= MIN_CALIBRATION_S:
-        started = time.monotonic()
-        try:
-            measured = peaks(replace(query, within=left), progress=calibration, notes=notes)
-            seconds = time.monotonic() - started
-        except OutOfTime:
-            pass
+        measured, seconds = _calibrated_within(query, left, calibration, notes)
     if measured is None:
         notes.append(
             f"no roofline prediction: this device's peaks are not cached and measuring them "
@@ -302,6 +357,24 @@ def measure_and_predict(
         kernels = predictor.predict(source.profile(), measured)
         notes += _conditions_note(settings, measured)
     return Measured(measured_timing, measured, estimate, tuple(notes), seconds, kernels)
+
+
+def _calibrated_within(
+    query: DeviceQuery, left: float, progress: Progress | None, notes: list[str]
+) -> tuple[Peaks | None, float | None]:
+    """The device calibrated within ``left`` seconds, and the seconds it took (None, None when
+    not even its minimum fit); one cut short says so in ``notes``."""
+    started = time.monotonic()
+    try:
+        found = calibration(replace(query, within=left), progress=progress, notes=notes)
+    except OutOfTime:
+        return None, None
+    if found.peaks.partial:
+        notes.append(
+            f"the device calibration was cut short by --budget ({found.peaks.partial}): kept "
+            "for this prediction, not cached; `cnnprof device` calibrates fully once"
+        )
+    return found.peaks, time.monotonic() - started
 
 
 def _conditions_note(settings: LatencySettings, measured: Peaks) -> list[str]:
@@ -320,38 +393,56 @@ def _conditions_note(settings: LatencySettings, measured: Peaks) -> list[str]:
 
 @dataclass(frozen=True)
 class Machine:
-    """Where a latency check would measure now: it compares only against the same device."""
+    """Where a latency check would measure now, and how: it compares only against the same
+    device and thread count."""
 
     device_name: Callable[[str], str]  # "cpu" / "cuda" / "mps" → what the hardware is called
-    threads: int
+    threads: int  # what it measures at: the threads asked for, else torch's count
     measure: Callable[[Request, str, str], Timing]  # (what to measure, device, runtime) → Timing
     # (models, device, runtime) → interleaved
     together: Callable[[Sequence[Request], str, str], Interleaved]
+    processes: int = DEFAULT_PROCESSES  # fresh processes each measurement is timed in
+    chosen: bool = False  # the threads were asked for (--threads), not torch's count
+    # (threads, processes) → this machine measuring so (a budget entry's own threads:)
+    remake: Callable[[int | None, int], Machine] | None = None
+
+    def at(self, threads: int | None, processes: int | None) -> Machine:
+        """This machine measuring at ``threads`` in ``processes`` (None: as it does)."""
+        wanted = (threads or self.threads, processes or self.processes)
+        if wanted == (self.threads, self.processes) or self.remake is None:
+            return self
+        return self.remake(threads or (self.threads if self.chosen else None), wanted[1])
 
 
 def machine(
-    progress: Callable[[str], AbstractContextManager[Progress]], needs: str = "latency in a check"
+    progress: Callable[[str], AbstractContextManager[Progress]],
+    needs: str = "latency in a check",
+    threads: int | None = None,
+    processes: int = DEFAULT_PROCESSES,
 ) -> Machine:
     """This machine, for latency checks and snapshots; ``progress(label)`` is the context each
-    measurement reports to; ``needs`` names the use in the message when torch is missing."""
-    device_name, threads = this_machine(needs)
+    measurement reports to; ``needs`` names the use in the message when torch is missing.
+    ``threads`` (default: torch's count now) and ``processes`` are every measurement's."""
+    device_name, count = this_machine(needs)
+    LatencySettings(threads=threads, processes=processes)  # checked before anything is counted
+
+    def settings(device: str, runtime: str) -> LatencySettings:
+        chosen = threads or _threads(runtime, count)
+        return LatencySettings(device=device, threads=chosen, runtime=runtime, processes=processes)
 
     def run(req: Request, device: str, runtime: str = TORCH) -> Timing:
-        settings = LatencySettings(
-            device=device, threads=_threads(runtime, threads), runtime=runtime
-        )
         with progress(req.label) as report:
-            return measure(req, settings, report, needs)
+            return measure(req, settings(device, runtime), report, needs)
 
     def interleaved(requests: Sequence[Request], device: str, runtime: str = TORCH) -> Interleaved:
         label = " and ".join(r.label for r in requests) + ", interleaved"
-        settings = LatencySettings(
-            device=device, threads=_threads(runtime, threads), runtime=runtime
-        )
         with progress(label) as report:
-            return measure_together(requests, settings, report, needs)
+            return measure_together(requests, settings(device, runtime), report, needs)
 
-    return Machine(device_name, threads, run, interleaved)
+    remake = functools.partial(machine, progress, needs)
+    return Machine(
+        device_name, threads or count, run, interleaved, processes, threads is not None, remake
+    )
 
 
 def _threads(runtime: str, torch_threads: int) -> int | None:

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from cnnprof.empirical.recorder import MetaFailed
     from cnnprof.protocol.interleave import Contender
     from cnnprof.results.device import DeviceQuery, Peaks
+    from cnnprof.results.judge import Calibration
     from cnnprof.results.timing import Deadline, LatencySettings, Timing
     from cnnprof.results.training import MeasuredStep
 
@@ -471,14 +472,14 @@ def resolve(request: Request) -> Source:
 
 def device_peaks(
     query: DeviceQuery, *, progress: Progress | None, needs: str, notes: list[str] | None = None
-) -> Peaks | None:
-    """The peaks of ``query``'s device, from the cache or measured now (and cached); with
-    ``query.cached_only``, None rather than measuring. ``notes`` gets a cache not used or not
-    written."""
+) -> Calibration | None:
+    """The calibration of ``query``'s device, from the cache or measured now (and cached when
+    accepted); with ``query.cached_only``, None rather than measuring. ``notes`` gets a cache
+    not used or not written."""
     require_torch(needs)
-    from cnnprof.empirical.peaks import peaks
+    from cnnprof.empirical.peaks import calibration
 
-    return peaks(query, progress=progress, notes=notes)
+    return calibration(query, progress=progress, notes=notes)
 
 
 def peaks_cache(measured: Peaks) -> str | None:

@@ -20,7 +20,9 @@ from cnnprof.cli.options import (
     FormatOpt,
     InputOpt,
     Output,
+    Processes,
     Runtime,
+    Threads,
     Timeout,
     check_output,
     emit,
@@ -30,7 +32,8 @@ from cnnprof.render import check as render
 from cnnprof.report import check as report
 from cnnprof.report.text import to_json
 from cnnprof.report.view import View
-from cnnprof.results.timing import TORCH
+from cnnprof.results.check import CheckReport
+from cnnprof.results.timing import DEFAULT_PROCESSES, TORCH, LatencySettings
 
 # The options only these two commands take.
 Models = Annotated[list[str], typer.Argument(help="Models or variant references.")]
@@ -77,6 +80,8 @@ def snapshot(
     output: Output = None,
     force: Force = False,
     runtime: Runtime = None,
+    threads: Threads = None,
+    processes: Processes = DEFAULT_PROCESSES,
 ) -> None:
     """Write a versioned JSON baseline of each model's counts (for `cnnprof check`); --input
     and --arg go to the outside models and are recorded with them. --device-profile records
@@ -87,10 +92,11 @@ def snapshot(
     profile's; a --runtime of another is refused."""
     from cnnprof.api.check import snapshot as take
     from cnnprof.api.latency import for_profile
-    from cnnprof.cli.measure import machine
+    from cnnprof.cli.measure import machine, refuse_unmeasured
 
     check_output(output, force)
-    here = functools.partial(machine, "snapshot --latency") if latency else None
+    refuse_unmeasured(latency, threads, processes)
+    here = functools.partial(machine, "snapshot --latency", threads, processes) if latency else None
     baseline = take(
         models,
         batch=batch,
@@ -115,22 +121,40 @@ def check(
     fmt: FormatOpt = Format.table,
     output: Output = None,
     force: Force = False,
+    threads: Threads = None,
+    processes: Processes = DEFAULT_PROCESSES,
 ) -> None:
     """Recount every model in a baseline or budget file; exit 1 when any metric grew past it.
     Counts and latency predicted for a device profile (deterministic) are held to --tolerance;
     measured latency to --latency-tolerance, and only on the device and thread count it was
-    recorded with."""
+    recorded with.
+
+    --threads and --processes say how latency is measured (a budget entry's own threads: and
+    processes: win; a baseline recorded at other threads is refused)."""
     from cnnprof.api.check import parse_tolerance, run_check
     from cnnprof.cli.measure import machine
 
     allowed = parse_tolerance(tolerance)
     allowed_latency = parse_tolerance(latency_tolerance, "--latency-tolerance")
     check_output(output, force)
-    found = run_check(
-        path, allowed, allowed_latency, machine=machine, update=update, timeout=timeout
-    )
+    LatencySettings(threads=threads, processes=processes)  # checked before anything is counted
+    here = functools.partial(machine, "latency in a check", threads, processes)
+    found = run_check(path, allowed, allowed_latency, machine=here, update=update, timeout=timeout)
     emit(render.present(found, View(format=fmt.value)), output, force)
+    _unused(found, threads, processes)
     if update:
         typer.echo(report.changed(found), err=True)
     elif not found.passed:
         raise typer.Exit(1)
+
+
+def _unused(found: CheckReport, threads: int | None, processes: int) -> None:
+    """A note when --threads or --processes shaped nothing: the check measured no latency."""
+    asked = [f"--threads {threads}"] if threads is not None else []
+    asked += [f"--processes {processes}"] if processes != DEFAULT_PROCESSES else []
+    if asked and not any(r.timing or r.ratio for r in found.results):
+        typer.echo(
+            f"cnnprof: note: {' and '.join(asked)}: no latency in {found.source} was "
+            f"measured here, so {'they' if len(asked) > 1 else 'it'} set nothing",
+            err=True,
+        )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -30,6 +29,7 @@ from cnnprof.cli.options import (
     Model,
     Output,
     PlotOpt,
+    Processes,
     RunOptions,
     Runtime,
     Sort,
@@ -49,12 +49,20 @@ from cnnprof.render import latency as render
 from cnnprof.render.progress import command_bar
 from cnnprof.report import latency as report
 from cnnprof.report.view import View
+from cnnprof.results import judge
 from cnnprof.results.device import DeviceQuery, Peaks
 from cnnprof.results.interleaved import LatencyRatio
+from cnnprof.results.judge import Calibration, refused_sentence
 from cnnprof.results.latency import Measured
 from cnnprof.results.plausible import implausible
 from cnnprof.results.ranking import TIME_KEYS, ranked
-from cnnprof.results.timing import DEFAULT_BUDGET, TORCH, Deadline, LatencySettings
+from cnnprof.results.timing import (
+    DEFAULT_BUDGET,
+    DEFAULT_PROCESSES,
+    TORCH,
+    Deadline,
+    LatencySettings,
+)
 from cnnprof.results.vocab import check_dtype
 
 if TYPE_CHECKING:
@@ -101,6 +109,7 @@ MEASUREMENT_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
         "--layers", "-l", help="Time every row (forward hooks).")], False),
     ("allocator", Allocator, AllocatorName.steady),
     ("runtime", Runtime, None),
+    ("processes", Processes, DEFAULT_PROCESSES),
 )
 # fmt: on
 # The options a prediction for a device profile uses too; the others belong to a measurement.
@@ -123,6 +132,7 @@ class Measurement:
     layers: bool
     allocator: Any  # an AllocatorName
     runtime: str | None  # one runtime, or a comma list of them (None: the model's default)
+    processes: int
 
     def runtimes(self) -> tuple[str, ...]:
         from cnnprof.api.runtimes import runtimes
@@ -151,6 +161,7 @@ class Measurement:
             budget=self.budget,
             layers=self.layers or plot,
             allocator=self.allocator.value,
+            processes=self.processes,
         )
 
     def request(
@@ -227,6 +238,11 @@ def _checked(measurement: Measurement, view: View, plot: bool) -> LatencySetting
             "orders the timed layer table: add --layers",
         )
     ranked((), TIME_KEYS, view.sort, view.top, "latency")  # a bad --sort or --top
+    if plot and measurement.processes > 1:
+        refuse(
+            f"--plot --processes {measurement.processes}",
+            "the chart needs per-row times, which come from one process; give --processes 1",
+        )
     settings = measurement.settings(plot)
     check_dtype(measurement.dtype.value, timed=True)  # refused before the device is calibrated
     return settings
@@ -294,13 +310,28 @@ def _measured(req: Request, settings: LatencySettings, deadline: Deadline) -> Me
     source = resolve(req)  # an unknown model or a refused option: one line, before measuring
     with command_bar(req.label, PHASES) as bar:
         found = api.measure_and_predict(
-            source, settings, deadline, timing=bar.phase(TIMING), calibration=bar.phase(CALIBRATION)
+            source,
+            settings,
+            deadline,
+            timing=bar.phase(TIMING),
+            calibration=bar.phase(CALIBRATION),
+            before=lambda line: typer.echo(f"cnnprof: note: {line}", err=True),
         )
     if found.peaks is not None:
-        if found.calibration_s is not None:
-            _calibrated(found.peaks, found.calibration_s)
-        _doubt(found.peaks)
+        _judged(found.peaks, found.calibration_s)
     return found
+
+
+def _judged(peaks: Peaks, calibration_s: float | None) -> None:
+    """What `latency` says of the calibration its prediction used: one made now (and whether
+    it was cached), and the judge's reasons against it (measured now: refused, not cached)."""
+    from cnnprof.api.latency import peaks_cache
+
+    refused = judge.refusals(peaks)
+    if calibration_s is not None:
+        cached = None if refused or peaks.partial else peaks_cache(peaks)
+        _calibrated(Calibration(peaks, cached_to=cached, refused=tuple(refused)))
+    _doubt(peaks, refused, cached=calibration_s is None)
 
 
 def _chart(found: Measured, plot: Path) -> None:
@@ -350,6 +381,9 @@ def device(
     bandwidth, per-op overhead) and the kernel models the predictor fits (cached per device,
     torch version, threads and dtype; --save writes them as a portable device profile).
 
+    A calibration the judge refuses (its kernel models' error, its samples' spread, the load
+    on the machine) is shown with the reasons, not cached, and not saved without --force.
+
     --runtime onnxruntime times ONNX Runtime's kernels instead (cached per its version), and
     needs no torch."""
     where, kind = device.value, dtype.value
@@ -361,38 +395,55 @@ def device(
     if runtime is CalibrationRuntime.onnxruntime:
         from cnnprof.cli.ort_device import ort_calibration
 
-        measured, notes, cache = ort_calibration(where, kind, threads, refresh, thorough)
+        found, notes = ort_calibration(where, kind, threads, refresh, thorough)
     else:
-        from cnnprof.api.latency import peaks_cache
-
-        measured, notes = _calibration(where, kind, threads, refresh=refresh, thorough=thorough)
-        cache = peaks_cache(measured)
+        query = DeviceQuery(where, kind, threads, refresh=refresh, thorough=thorough)
+        found, notes = _calibration(query)
     if save is not None:
-        emit(report.present_peaks(measured, View(format="json")), save, force)
-        typer.echo(f"wrote {save}", err=True)
+        _save(found, save, force)
+    _calibrated(found)
     for line in notes:  # a cache not used or not written
         typer.echo(f"cnnprof: note: {line}", err=True)
     view = View(format=fmt.value)
-    emit(render.present_peaks(measured, view, cache), output, force)
-    _doubt(measured)
+    emit(render.present_peaks(found.peaks, view, found.cache), output, force)
+    _doubt(found.peaks, found.refused, not found.measured_now)
 
 
-def _calibration(
-    device: str, dtype: str, threads: int | None, *, refresh: bool, thorough: bool
-) -> tuple[Peaks, list[str]]:
-    """The device's calibration (from the cache, or measured under a progress bar), and the
-    notes on a cache not used or not written."""
+def _save(found: Calibration, save: Path, force: bool) -> None:
+    """``--save``: the calibration as a device profile; one the judge refused only with
+    ``--force`` (exit 2 otherwise, saying why and what to do)."""
+    if found.refused and not force:
+        raise OptionError(
+            f"--save {save}: {refused_sentence(found.refused)}; --force saves it anyway"
+        )
+    emit(report.present_peaks(found.peaks, View(format="json")), save, force)
+    typer.echo(f"wrote {save}", err=True)
+
+
+def _calibration(query: DeviceQuery) -> tuple[Calibration, list[str]]:
+    """The device's calibration (from the cache, or measured under a progress bar, after a
+    note when the load leaves fewer free cores than the threads asked), and the notes on a
+    cache not used or not written."""
     from cnnprof.api import latency as api
 
     notes: list[str] = []
+    if query.refresh or query.thorough or api.cached_peaks(query, [], "cnnprof device") is None:
+        say_load(query.threads)
     with command_bar("cnnprof device", (CALIBRATION,)) as bar:
-        started = time.monotonic()
-        query = DeviceQuery(device, dtype, threads, refresh=refresh, thorough=thorough)
-        measured = api.peaks(
+        found = api.calibration(
             query, progress=bar.phase(CALIBRATION), needs="cnnprof device", notes=notes
         )
-        _calibrated(measured, time.monotonic() - started)
-    return measured, notes
+    return found, notes
+
+
+def say_load(threads: int | None) -> None:
+    """The note before measuring, when the load leaves fewer free cores than ``threads``
+    (None: one per core)."""
+    from cnnprof.api.machine_load import load_note
+
+    note = load_note(threads)
+    if note is not None:
+        typer.echo(f"cnnprof: note: {note}", err=True)
 
 
 # One bar per command: timing, then calibrating the device (only when its peaks are not cached,
@@ -401,25 +452,37 @@ TIMING, CALIBRATION = "timing", "device calibration"
 PHASES = (TIMING, CALIBRATION)
 
 
-def _calibrated(measured: Peaks, seconds: float) -> None:
-    """The one-time note: a calibration ran (it is cached for every later run)."""
-
-    if seconds > 1.0:
-        from cnnprof.api.latency import peaks_cache
-
-        where = peaks_cache(measured) or "not cached"
+def _calibrated(found: Calibration) -> None:
+    """Where the calibration came from: the cache (when it was made), or measured now (how long
+    it took, and where it is cached, or that it was not)."""
+    p = found.peaks
+    if not found.measured_now:
         typer.echo(
-            f"cnnprof: calibrated {measured.device_name} once in {seconds:.0f} s "
-            f"({where}); later runs reuse it, `cnnprof device --refresh` redoes it",
+            f"cnnprof: using the calibration cached from {p.measured_at} ({found.cached_from});"
+            " `cnnprof device --refresh` measures again",
             err=True,
         )
+        return
+    runs = "" if p.runtime == TORCH else f" under {p.runtime_label}"
+    kept = (
+        f"({found.cached_to}); later runs reuse it, `cnnprof device --refresh` redoes it"
+        if found.cached_to
+        else "(not cached)"
+    )
+    typer.echo(
+        f"cnnprof: calibrated {p.device_name}{runs} once in {p.calibration_s:.0f} s {kept}",
+        err=True,
+    )
 
 
-def _doubt(measured: Peaks) -> None:
-    """A calibration that stayed implausible after measuring again: said on stderr, every time
-    it is used."""
-
-    for reason in implausible(measured):
+def _doubt(
+    measured: Peaks, refused: tuple[str, ...] | list[str] = (), cached: bool = False
+) -> None:
+    """A calibration the judge refused, said on stderr every time it is used: measured now (not
+    cached), or read from a cache made before calibrations were judged."""
+    if refused:
+        typer.echo(f"cnnprof: warning: {refused_sentence(refused, cached)}", err=True)
+    for reason in implausible(measured) if not refused else ():
         typer.echo(
             f"cnnprof: device peaks look implausible ({reason}); a quieter machine and "
             "`cnnprof device --refresh` measure them again",

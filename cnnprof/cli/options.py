@@ -379,3 +379,14 @@ def emit(content: Any, output: Path | None, force: bool) -> None:
         console(buffer, content).print(content)
         content = buffer.getvalue()
     files.write(output, content, "--output")
+
+
+Processes = Annotated[
+    int,
+    typer.Option(
+        "--processes",
+        help="Time in N fresh worker processes and report the median of their medians with "
+        "their range (one process's spread does not say what the next run will). Not with "
+        "--layers (per-row times come from one process) nor --runtime torch,onnxruntime.",
+    ),
+]

@@ -23,6 +23,7 @@ from cnnprof.cli.options import (
     Model,
     Output,
     PlotOpt,
+    Processes,
     Runtime,
     Threads,
     emit,
@@ -35,7 +36,7 @@ from cnnprof.render.tables import present
 from cnnprof.report.view import View
 from cnnprof.results.metrics import METRICS, Comparison
 from cnnprof.results.tables import MAX_SWEEP_POINTS, SeparableReport, Sweep
-from cnnprof.results.timing import TORCH, LatencySettings
+from cnnprof.results.timing import DEFAULT_PROCESSES, TORCH, LatencySettings
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -68,6 +69,8 @@ def compare(
     force: Force = False,
     plot: PlotOpt = None,
     runtime: Runtime = None,
+    threads: Threads = None,
+    processes: Processes = DEFAULT_PROCESSES,
 ) -> None:
     """Models side by side: params, MACs, FLOPs, memory, published top-1, ratios to a baseline.
     --input and --arg go to the outside models among them. --latency measures them here,
@@ -82,7 +85,7 @@ def compare(
         device_profile=device_profile,
         input=parse_input(input),
         args=parse_args(arg),
-        measure=_together(latency, runtime, device_profile),
+        measure=_together(latency, runtime, device_profile, threads, processes),
     )
     _emit(result, View(format=fmt.value), output, force, plot)
 
@@ -213,6 +216,8 @@ def sweep(
     force: Force = False,
     plot: PlotOpt = None,
     max_points: MaxPoints = MAX_SWEEP_POINTS,
+    threads: Threads = None,
+    processes: Processes = DEFAULT_PROCESSES,
 ) -> None:
     """A grid over width, resolution, depth or compound multipliers (MobileNet Tables 6 and 7,
     EfficientNet's compound scaling next to the official B0…B7). The Pareto frontier and
@@ -229,7 +234,7 @@ def sweep(
         batch=batch,
         device_profile=device_profile,
         target_ms=target_ms,
-        measure=_together(latency, None, device_profile),
+        measure=_together(latency, None, device_profile, threads, processes),
         pareto=pareto,
     )
     _emit(result, view, output, force, plot)
@@ -255,20 +260,31 @@ def _sweep_view(fmt: Format, metric: str) -> View:
 
 
 def _together(
-    latency: bool, runtime: str | None, device_profile: str | None = None
+    latency: bool,
+    runtime: str | None,
+    device_profile: str | None = None,
+    threads: int | None = None,
+    processes: int = DEFAULT_PROCESSES,
 ) -> Measure | None:
     """For --latency: every model measured in one run, interleaved, with a progress bar, in
     ``runtime`` (not given: the device profile's, else torch eager; one other than the
-    profile's is refused, measured or not)."""
+    profile's is refused, measured or not), at ``threads`` in ``processes`` fresh processes
+    (refused without --latency: they would do nothing)."""
     from cnnprof.api.latency import for_profile
+    from cnnprof.cli.measure import refuse_unmeasured
 
     chosen = for_profile(runtime, device_profile) or TORCH
+    refuse_unmeasured(latency, threads, processes)
     if not latency and runtime in (None, TORCH):
         return None
     from cnnprof.cli.measure import measure_together, one_runtime
 
     chosen = one_runtime(chosen, latency)
-    return measure_together if chosen == TORCH else partial(measure_together, runtime=chosen)
+    given = {"threads": threads, "processes": processes if processes != DEFAULT_PROCESSES else None}
+    options = {k: v for k, v in given.items() if v is not None}
+    if chosen != TORCH:
+        options["runtime"] = chosen
+    return partial(measure_together, **options) if options else measure_together
 
 
 def _check_plot(plot: Path | None, force: bool, output: Path | None) -> None:

@@ -45,7 +45,9 @@ from cnnprof.analytic.elementwise import ACT_FLOPS
 from cnnprof.analytic.predictor import Call, conv_kind, fit, lanes
 from cnnprof.analytic.synthetic import SIDES, cap, channels, conv_width
 from cnnprof.empirical.device import Clock
+from cnnprof.errors import OutOfTime
 from cnnprof.results.device import KernelModel
+from cnnprof.results.timing import Deadline
 
 # activation → (module, FLOPs per element as the formulas count them)
 ACTIVATIONS: Mapping[str, tuple[Callable[[], nn.Module], int]] = MappingProxyType(
@@ -83,6 +85,8 @@ KERNEL_PLANS: Mapping[str, KernelPlan] = MappingProxyType(
         "mps": KernelPlan(batches=(1, 8), networks=(8, 4)),
     }
 )
+# The kinds a torch calibration fits (ONNX Runtime's add its reorders and reductions).
+ALL_KINDS = ("conv", "pointwise", "dwconv", "linear", "maxpool", "avgpool", "norm", "act", "add")
 THOROUGH = 3  # --thorough: this many times the networks, and more rounds
 
 
@@ -298,10 +302,17 @@ def _passes(net: _Net, image: torch.Tensor, clock: Clock, passes: int, timed: bo
                 op.times.append(clock.elapsed(start, end))
 
 
+# The kinds that take most of a CNN's time: a calibration cut short must have fitted these (the
+# rest of the kinds, where missing, are costed on the roofline).
+CORE_KINDS = ("conv", "pointwise", "dwconv")
+MIN_SAMPLES = 3  # samples of a kind, at the least, for a model of it from a calibration cut short
+
+
 @dataclass(frozen=True)
 class Calibrated:
     models: tuple[KernelModel, ...]
     module_s: float  # a module call that does no arithmetic
+    partial: str = ""  # what a calibration cut short left out ("": every network was timed)
 
 
 def calibrate(
@@ -310,15 +321,28 @@ def calibrate(
     dtype: torch.dtype,
     plan: KernelPlan,
     report: Callable[[float], None] = lambda fraction: None,
+    deadline: Deadline | None = None,
 ) -> Calibrated:
     """Time the plan's synthetic networks, one after another, and fit one model per kernel kind
-    (under ``torch.inference_mode``, at the thread count in effect)."""
+    (under ``torch.inference_mode``, at the thread count in effect). Past ``deadline`` no
+    further network starts: the kinds with `MIN_SAMPLES` are fitted and the others named in
+    ``partial``; `OutOfTime` when a kind of `CORE_KINDS` is among them."""
     nets = _networks(plan, device, dtype)
     images = {b: torch.randn(b, 3, 224, 224, device=device).to(dtype) for b in plan.batches}
-    for index, net in enumerate(nets):
+    timed = 0
+    for net in nets:
+        if deadline is not None and timed and deadline.passed():
+            break
         _passes(net, images[net.batch], clock, plan.warmup, timed=False)
         _passes(net, images[net.batch], clock, plan.passes, timed=True)
-        report((index + 1) / len(nets))
+        timed += 1
+        report(timed / len(nets))
+    return _fitted(nets[:timed], len(nets))
+
+
+def _fitted(nets: Sequence[_Net], planned: int) -> Calibrated:
+    """One model per kind timed in ``nets`` (of ``planned`` networks; with fewer, only the
+    kinds with `MIN_SAMPLES`)."""
     samples: dict[str, list[tuple[tuple[float, ...], float]]] = {}
     spreads: dict[str, list[float]] = {}
     idle: list[float] = []
@@ -330,10 +354,32 @@ def calibrate(
         samples.setdefault(op.call.kind, []).append((op.call.x, median))
         low, high = _quantiles(op.times)
         spreads.setdefault(op.call.kind, []).append((high - low) / median if median else 0.0)
+    enough = 1 if len(nets) == planned else MIN_SAMPLES
     models = tuple(
-        fit(kind, found, statistics.median(spreads[kind])) for kind, found in samples.items()
+        fit(kind, found, statistics.median(spreads[kind]))
+        for kind, found in samples.items()
+        if len(found) >= enough
     )
-    return Calibrated(models, statistics.median(idle) if idle else 0.0)
+    partial = _left_out(models, len(nets), planned)
+    return Calibrated(models, statistics.median(idle) if idle else 0.0, partial)
+
+
+def _left_out(models: Sequence[KernelModel], timed: int, planned: int) -> str:
+    """What a calibration that timed ``timed`` of ``planned`` networks left out ("": nothing);
+    `OutOfTime` when a kind of `CORE_KINDS` has no model."""
+    if timed == planned:
+        return ""
+    fitted = {m.kind for m in models}
+    core = [kind for kind in CORE_KINDS if kind not in fitted]
+    if core:
+        raise OutOfTime(
+            f"the device calibration timed {timed} of {planned} kernel networks before its "
+            f"deadline, too few for a model of {', '.join(core)} kernels"
+        )
+    missing = sorted({k for k in ALL_KINDS if k not in fitted})
+    return f"{timed} of {planned} kernel networks timed" + (
+        f"; no model of {', '.join(missing)} kernels (costed on the roofline)" if missing else ""
+    )
 
 
 def _quantiles(times: Sequence[float]) -> tuple[float, float]:

@@ -31,9 +31,13 @@ from cnnprof.empirical.device import CLOCKS, TORCH_DTYPES, Clock, check_device, 
 from cnnprof.empirical.kernels import KERNEL_PLANS, KernelPlan, calibrate, more_samples
 from cnnprof.empirical.probes import Pairs, Plan, measure_roofs
 from cnnprof.errors import CnnprofError
+from cnnprof.protocol.load import load_between, snapshot
 from cnnprof.protocol.records import read_cached
+from cnnprof.results import judge
 from cnnprof.results.device import CURVES, DeviceQuery, Peaks
+from cnnprof.results.judge import Calibration
 from cnnprof.results.plausible import MEASURE_TRIES, implausible
+from cnnprof.results.timing import Deadline
 from cnnprof.results.vocab import Progress
 
 # One plan per kind of device: a GPU needs a batch to fill it, a CPU at batch 1 does not.
@@ -121,11 +125,15 @@ def measure_peaks(
     plan: Plan | None = None,
     kernel_plan: KernelPlan | None = None,
     progress: Progress | None = None,
+    deadline: Deadline | None = None,
 ) -> Peaks:
     """Calibrate the device now: the roofs (the plan's ``rounds`` times, each figure from its
     best round) and the kernel predictor (``kernel_plan``, in the steady allocator regime); some
     seconds. Nothing is read from or written to the cache. ``plan`` and ``kernel_plan``: the
-    device kind's `PLANS` and `KERNEL_PLANS` entries unless given."""
+    device kind's `PLANS` and `KERNEL_PLANS` entries unless given. The machine's load over the
+    whole calibration is recorded beside it; past ``deadline`` the kernels' networks stop and
+    the record says what it left out (`Peaks.partial`; `OutOfTime` when too little was
+    timed)."""
     target = check_device(device, dtype)
     plan = plan or PLANS[target.type]
     kernel_plan = kernel_plan or KERNEL_PLANS[target.type]
@@ -133,7 +141,7 @@ def measure_peaks(
     report = progress or (lambda stage, fraction: None)
     rounds = max(plan.rounds, 1)
     measured: list[Peaks] = []
-    started = time.perf_counter()
+    started, before = time.perf_counter(), snapshot()
     described = allocator.apply("steady")
     with threads(thread_count) as count, torch.inference_mode():
         for index in range(rounds):
@@ -148,7 +156,9 @@ def measure_peaks(
             TORCH_DTYPES[dtype],
             kernel_plan,
             lambda fraction: report("kernels", ROOFS_SHARE + (1 - ROOFS_SHARE) * fraction),
+            deadline,
         )
+    load = load_between(before, snapshot())
     merged = functools.reduce(best, measured)
     return replace(
         merged,
@@ -157,37 +167,75 @@ def measure_peaks(
         module_s=fitted.module_s,
         allocator=described,
         calibration_s=time.perf_counter() - started,
+        load=load,
+        partial=fitted.partial,
     )
 
 
-def peaks(
+# The share of a calibration's time limit after which its kernels' networks stop; the rest holds
+# the network running then (at batch 8, a second or two on a busy machine) and the fit.
+SOFT_SHARE = 0.75
+
+
+def calibration(
     query: DeviceQuery, *, progress: Progress | None = None, notes: list[str] | None = None
-) -> Peaks | None:
-    """The peaks of ``query``'s device from the cache, measured (and cached) when absent, on
+) -> Calibration | None:
+    """The calibration of ``query``'s device from the cache, or measured now when absent, on
     ``refresh`` or ``thorough`` (a kernel calibration with `THOROUGH` times the samples:
-    slower, closer), within ``query.within`` seconds (past it, `OutOfTime`); with
-    ``cached_only``, None rather than measuring. ``notes`` gets what a caller should tell: a
-    cache not used, a measurement not cached."""
+    slower, closer), within ``query.within`` seconds (its kernels' networks stop at
+    `SOFT_SHARE` of it, keeping what they timed; past it, `OutOfTime`); with ``cached_only``,
+    None rather than measuring. Either is judged (`judge.refusals`). One measured now is cached
+    only when it is accepted and complete: a refused one would mislead every later prediction,
+    and one cut short (`Peaks.partial`) would cost its missing kinds on the roofline in every
+    later run, where one `cnnprof device` measures them all. ``notes`` gets a cache not used or
+    not written."""
     target = check_device(query.device, query.dtype)
     with threads(query.threads) as count:
         path = cache_path(device_name(target), torch.__version__, count, query.dtype)
     cached = None if query.refresh or query.thorough else read_cached(path, notes)
-    if cached is not None or query.cached_only:
-        return cached
-    kernel_plan = KERNEL_PLANS[target.type]
-    kernel_plan = more_samples(kernel_plan) if query.thorough else kernel_plan
-    message = f"the device microbenchmark took over {query.within or 0:.1f} s"
-    with time_limit(query.within, message):
-        for attempt in range(MEASURE_TRIES):  # an implausible calibration is measured again;
-            measured = measure_peaks(
-                query.device, query.dtype, count, kernel_plan=kernel_plan, progress=progress
-            )
-            if not implausible(measured) or attempt == MEASURE_TRIES - 1:  # last kept, flagged
-                break
+    if cached is not None:
+        return Calibration(cached, cached_from=str(path), refused=tuple(judge.refusals(cached)))
+    if query.cached_only:
+        return None
+    measured = _measured(query, count, progress)
+    refused = tuple(judge.refusals(measured))
+    if refused or measured.partial:
+        return Calibration(measured, refused=refused)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         files.write(path, json.dumps(measured.to_dict(), indent=2) + "\n", "peaks cache")
     except (OSError, CnnprofError) as exc:  # a cache not written only means measuring again
         if notes is not None:
             notes.append(f"device peaks not cached: {exc}")
+        return Calibration(measured)
+    return Calibration(measured, cached_to=str(path))
+
+
+def _measured(query: DeviceQuery, count: int, progress: Progress | None = None) -> Peaks:
+    """The device calibrated now at ``count`` threads, again while implausible and there is
+    time (`MEASURE_TRIES`)."""
+    kernel_plan = KERNEL_PLANS[check_device(query.device, query.dtype).type]
+    kernel_plan = more_samples(kernel_plan) if query.thorough else kernel_plan
+    soft = None if query.within is None else Deadline(SOFT_SHARE * query.within)
+    message = f"the device microbenchmark took over {query.within or 0:.1f} s"
+    with time_limit(query.within, message):
+        for _ in range(MEASURE_TRIES):
+            measured = measure_peaks(
+                query.device,
+                query.dtype,
+                count,
+                kernel_plan=kernel_plan,
+                progress=progress,
+                deadline=soft,
+            )
+            if not implausible(measured) or measured.partial or (soft and soft.passed(0.5)):
+                break
     return measured
+
+
+def peaks(
+    query: DeviceQuery, *, progress: Progress | None = None, notes: list[str] | None = None
+) -> Peaks | None:
+    """`calibration`'s record alone (None where ``cached_only`` finds none cached)."""
+    found = calibration(query, progress=progress, notes=notes)
+    return None if found is None else found.peaks

@@ -1,5 +1,5 @@
 """A device record read back from a cache, whichever runtime calibrated it: validated as a
-profile file is (`results.device.parse_record`, within `RECORD_LIMIT` bytes), and a record that
+profile file is (`results.validate.parse_record`, within `RECORD_LIMIT` bytes), and a record that
 cannot be used is said, never silently measured again."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ from pathlib import Path
 
 import cnnprof.files as files
 from cnnprof.errors import CnnprofError
-from cnnprof.results.device import RECORD_LIMIT, Peaks, parse_record
+from cnnprof.results.device import RECORD_LIMIT, Peaks
+from cnnprof.results.validate import parse_record
 
 
 def read_cached(path: Path, notes: list[str] | None = None) -> Peaks | None:

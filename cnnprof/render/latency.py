@@ -20,6 +20,7 @@ from cnnprof.report.latency import (
     prediction_title,
     timing_title,
 )
+from cnnprof.report.processes import range_text
 from cnnprof.report.runtime import fused_op, node_sum_line, ratio_line, runtime_line
 from cnnprof.report.units import (
     fault_count,
@@ -31,9 +32,10 @@ from cnnprof.report.units import (
     threads,
 )
 from cnnprof.report.view import View
-from cnnprof.results.device import Estimate, Peaks, Prediction
+from cnnprof.results.device import Estimate, Peaks, Prediction, calibration_quality
 from cnnprof.results.interleaved import LatencyRatio
 from cnnprof.results.latency import Measured, Predicted
+from cnnprof.results.load import describe_load
 from cnnprof.results.runtime import ROOF_LABELS
 from cnnprof.results.timing import NOISY_CV, TORCH, Timing
 
@@ -58,10 +60,13 @@ def summary(measured: Measured) -> Panel:
             ),
         )
     grid.add_row("runs", str(t.runs), f"after {t.warmup_runs} warm-up runs ({warm})")
+    if t.processes > 1:
+        style = "yellow" if t.between_exceeds_within else ""
+        grid.add_row("processes", str(t.processes), Text(range_text(t), style=style))
     grid.add_row("throughput", f"{t.throughput:,.1f}", "images/s at the median")
     if t.macs:
         grid.add_row("MACs", human(t.macs), f"{t.macs / t.median / 1e9:,.1f} GMAC/s achieved")
-    _predicted_rows(grid, t, estimate, measured.kernels)
+    _predicted_rows(grid, t, estimate, measured.kernels, measured.peaks)
     if t.allocator:
         grid.add_row("allocator", t.allocator.split(":")[0], t.allocator.partition(": ")[2])
     if t.page_faults is not None:
@@ -106,9 +111,14 @@ def _runtime_rows(grid: Table, timing: Timing) -> None:
 
 
 def _predicted_rows(
-    grid: Table, timing: Timing, estimate: Estimate | None, kernels: Prediction | None
+    grid: Table,
+    timing: Timing,
+    estimate: Estimate | None,
+    kernels: Prediction | None,
+    peaks: Peaks | None = None,
 ) -> None:
-    """The roofline's and the kernel models' predictions beside the median, where made."""
+    """The roofline's and the kernel models' predictions beside the median, where made (the
+    kernel models' with their calibration's error and load)."""
     if estimate is not None:
         ratio = estimate.seconds / timing.median
         grid.add_row(
@@ -124,7 +134,8 @@ def _predicted_rows(
             "kernel models",
             f"{ms_short(kernels.seconds)} ms",
             f"{kernels.seconds / timing.median:.2f}× the median: the sum of each kernel's "
-            f"prediction from this device's calibration{covered}",
+            f"prediction from this device's calibration{covered}"
+            + (f" ({calibration_quality(peaks)})" if peaks is not None else ""),
         )
 
 
@@ -152,7 +163,7 @@ def layer_table(measured: Measured, view: View) -> Fit:
     if timing.faulting:
         table.add_column("faults", justify="right", no_wrap=True)
     if kernels is not None:
-        table.add_column("kernels ms", justify="right", no_wrap=True)
+        table.add_column("predicted ms", justify="right", no_wrap=True)
     if estimate is not None:
         table.add_column("roofline ms", justify="right", no_wrap=True)
         table.add_column("bound", no_wrap=True)
@@ -160,22 +171,22 @@ def layer_table(measured: Measured, view: View) -> Fit:
         cells = [
             r["path"],
             fused_op(r),
-            ms_short(r["seconds"]),
+            ms_short(r["measured_s"]),
             percent_number(r["time_share"]),
             percent_number(r["mac_share"]),
             bar(r["time_share"] or 0.0, 12),
             f"{r['gmacs_per_s']:,.1f}" if r["macs"] else "–",
-            human_bytes(r["bytes"]),
+            human_bytes(r["bytes_moved"]),
             f"{r['intensity']:.1f}",
         ]
         if timing.faulting:
             cells.append(fault_count(r["page_faults"]))
         if kernels is not None:
-            cells.append(_ms_or_dash(r["kernel_predicted_seconds"]))
+            cells.append(_ms_or_dash(r["predicted_s"]))
         if estimate is not None:
             bound = r["bound"] or ""
             cells += [
-                _ms_or_dash(r["predicted_seconds"]),
+                _ms_or_dash(r["roofline_s"]),
                 Text(bound, style="yellow" if bound == "memory" else "green"),
             ]
         table.add_row(*cells)
@@ -195,7 +206,20 @@ def latency_view(measured: Measured, view: View) -> Group:
     parts: list = [summary(measured)]
     if view.layers and measured.timing.layers:
         parts.append(layer_table(measured, view))
+        parts += predictors_caption(
+            kernels=measured.kernels is not None, roofline=measured.estimate is not None
+        )
     return Group(*parts)
+
+
+def predictors_caption(*, kernels: bool, roofline: bool) -> list[Text]:
+    """The line under a layer table naming the predictor behind each predicted column (none
+    when the table has no predicted column)."""
+    named = [
+        *(["predicted ms: the kernel models' prediction"] if kernels else []),
+        *(["roofline ms: the roofline's estimate"] if roofline else []),
+    ]
+    return [Text(" · ".join(named), style="dim")] if named else []
 
 
 def prediction_view(predicted: Predicted, view: View) -> Group:
@@ -204,7 +228,7 @@ def prediction_view(predicted: Predicted, view: View) -> Group:
     p, roofline, device = predicted.kernels, predicted.roofline, predicted.device
     grid = panel_grid()
     memory = roofline.share_bound("memory")
-    summed = "the sum of each kernel's prediction from the device profile"
+    summed = "summed from the device profile's kernel models"
     grid.add_row("predicted", f"{ms_short(p.seconds)} ms", summed)
     share = f"{100 * memory:.0f} % of it in memory-bound rows"
     grid.add_row("roofline", f"{ms_short(roofline.seconds)} ms", share)
@@ -222,6 +246,7 @@ def prediction_view(predicted: Predicted, view: View) -> Group:
         device.measured_at[:16].replace("T", " "),
         f"{device.runtime_label}; {regime}",
     )
+    grid.add_row("error", *_profile_error(device))
     parts: list = [Panel(grid, title=prediction_title(p, device), title_align="left")]
     if view.layers:
         table = Table(
@@ -239,13 +264,14 @@ def prediction_view(predicted: Predicted, view: View) -> Group:
             table.add_row(
                 r["path"],
                 r["op"],
-                ms_short(r["predicted_seconds"]) + (" ᴿ" if r["on_roofline"] else ""),
+                ms_short(r["predicted_s"]) + (" ᴿ" if r["on_roofline"] else ""),
                 percent_number(r["time_share"]),
                 bar(r["time_share"] or 0.0, 12),
-                _ms_or_dash(r["roofline_seconds"]),
+                _ms_or_dash(r["roofline_s"]),
                 Text(bound, style="yellow" if bound == "memory" else "green"),
             )
         parts.append(Fit(table, ("time", "bound", "roofline ms", "op")))
+        parts += predictors_caption(kernels=True, roofline=True)
         if p.on_roofline:
             parts.append(
                 Text("ᴿ no kernel model covers the row: costed on the roofline", style="dim")
@@ -253,6 +279,14 @@ def prediction_view(predicted: Predicted, view: View) -> Group:
     if p.missing:
         parts.append(Text(incomplete_note(p.missing), style="yellow"))
     return Group(*parts)
+
+
+def _profile_error(device: Peaks) -> tuple[str, str]:
+    """The profile's own error and what it is, with the load it was calibrated under."""
+    error = "–" if device.error is None else f"{100 * device.error:.0f} %"
+    partial = f"; partial: {device.partial}" if device.partial else ""
+    what = "the profile's: its kernel models' median leave-one-out error"
+    return error, f"{what}; {describe_load(device.load)}{partial}"
 
 
 def incomplete_note(missing: Sequence[str]) -> str:
@@ -308,7 +342,10 @@ def peaks_table(peaks: Peaks, cache: str | None = None) -> Group:
         table.add_row("allocator", "while the kernels were timed", p.allocator.split(":")[0])
     lines: list = [Fit(table)]
     where = f"cached {cache}" if cache else "not cached"
-    lines.append(Text(f"measured {p.measured_at}; {where}; --refresh remeasures", style="dim"))
+    quality = calibration_quality(p)
+    lines.append(
+        Text(f"measured {p.measured_at} ({quality}); {where}; --refresh remeasures", style="dim")
+    )
     return Group(*lines)
 
 

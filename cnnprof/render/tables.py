@@ -23,10 +23,10 @@ def comparison(
     headers: Sequence[str],
     rows: Sequence[Sequence[str]],
     ratios: Sequence[Sequence[float | None]],
-    baseline: str,
+    title: str,
 ) -> Fit:
     """Metrics down, models across; under each value a bar scaled to the largest in its row."""
-    table = Table(title=f"compare · ratios to {baseline}", title_justify="left")
+    table = Table(title=title, title_justify="left")
     for i, header in enumerate(headers):
         table.add_column(header, justify="left" if i == 0 else "right")
     for cells, line in zip(rows, ratios, strict=True):
@@ -42,7 +42,7 @@ def comparison(
 
 def _compare(result: Comparison, view: View) -> RenderableType:
     headers, rows, ratios = report.compare_grid(result)
-    table = comparison(headers, rows, ratios, result.columns[result.baseline].label)
+    table = comparison(headers, rows, ratios, report.compare_title(result))
     return group(table, *map(note, report.compare_notes(result)))
 
 
@@ -71,10 +71,11 @@ def _sweep(result: Sweep, view: View) -> RenderableType:
     """The grid of ``view.metric`` (two swept axes), every configuration's core columns (md,
     csv and json get them all), and the notes."""
     parts: list[RenderableType] = []
+    words = report.sweep_title_words(result)  # the threads latency was measured at
     cells = report.sweep_grid(result.points, view.metric)
     if cells:
-        parts.append(grid(f"{view.metric} per configuration", *cells))
-    parts.append(grid("every configuration", *report.sweep_table(result, wide=False)))
+        parts.append(grid(f"{view.metric} per configuration{words}", *cells))
+    parts.append(grid(f"every configuration{words}", *report.sweep_table(result, wide=False)))
     overlap = report.indistinct_note(report.sweep_comparison(result.points))
     parts += [note(n) for n in (overlap, *report.sweep_notes(result)) if n]
     return group(*parts)

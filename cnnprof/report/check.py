@@ -6,8 +6,9 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+from cnnprof.report.processes import between_note, process_record, range_text
 from cnnprof.report.text import to_csv, to_json, to_markdown
-from cnnprof.report.units import human
+from cnnprof.report.units import human, threads
 from cnnprof.report.view import View
 from cnnprof.results.check import CheckReport, CheckResult
 from cnnprof.results.timing import Timing
@@ -39,6 +40,9 @@ CHECK_COLUMNS = (
     "rounds",
     "device_profile",
 )
+# A measured result's columns besides: how it was measured (threads, fresh processes, their
+# medians' range in the metric's unit); a check that measured nothing writes none of them.
+MEASURED_COLUMNS = ("threads", "processes", "between_min", "between_max", "between_exceeds_within")
 
 
 def _number(x: float) -> float | int:
@@ -75,9 +79,34 @@ def check_records(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
                 **{f"against_{q}_ms": _ms(other, q) for q in ("median", "p10", "p90")},
                 "rounds": r.ratio.rounds if r.ratio else None,
                 "device_profile": r.device_profile,
+                **_measured(r),
             }
         )
     return out
+
+
+def _measured(result: CheckResult) -> dict[str, Any]:
+    """How a measured result was measured: its threads and processes, and for a latency in
+    ms the range of its processes' medians (nothing for a count or a prediction)."""
+    timing = result.timing or (result.ratio.model_timing if result.ratio else None)
+    if timing is None:
+        return {}
+    record = process_record(timing, "ms", digits=4)
+    timed = result.timing is not None
+    return {
+        "threads": timing.threads,
+        "processes": timing.processes,
+        "between_min": record["between_min_ms"] if timed else None,
+        "between_max": record["between_max_ms"] if timed else None,
+        "between_exceeds_within": record["between_exceeds_within"] if timed else None,
+    }
+
+
+def _csv(results: Sequence[CheckResult]) -> str:
+    """One row per result; the measured columns only when something was measured."""
+    records = check_records(results)
+    measured = any(MEASURED_COLUMNS[0] in r for r in records)
+    return to_csv(records, CHECK_COLUMNS + (MEASURED_COLUMNS if measured else ()))
 
 
 def check_dict(results: Sequence[CheckResult]) -> dict[str, Any]:
@@ -98,17 +127,27 @@ def _spread_ms(timing: Timing) -> str:
     return f"{timing.median * 1e3:.3g} ms (p10–p90 {timing.p10 * 1e3:.3g}–{timing.p90 * 1e3:.3g})"
 
 
+def _how(timing: Timing) -> str:
+    """``measured at 2 threads`` (and the processes' range when timed in several)."""
+    fresh = f", {range_text(timing)}" if timing.processes > 1 else ""
+    return f"measured at {threads(timing.threads)}{fresh}"
+
+
 def measured_notes(results: Sequence[CheckResult]) -> list[str]:
     """A sentence per measured result that the table cannot hold: a ratio's two medians and
     spreads, and a verdict the spread leaves undecided."""
     notes = []
     for r in results:
+        if r.timing is not None:
+            notes.append(f"{r.model}: {r.metric} {_how(r.timing)}")
+            notes += [n for n in (between_note(r.timing),) if n]
         if r.ratio is not None:
             q = r.ratio
             notes.append(
                 f"{r.model}: latency ratio to {q.reference} {q.median:.4g} (p10–p90 "
                 f"{q.p10:.4g}–{q.p90:.4g} over {q.rounds} interleaved rounds): "
-                f"{_spread_ms(q.model_timing)} against {_spread_ms(q.reference_timing)}"
+                f"{_spread_ms(q.model_timing)} against {_spread_ms(q.reference_timing)}, "
+                f"{_how(q.model_timing)}"
             )
         if r.undecided and r.spread is not None:
             low, high = r.spread
@@ -164,7 +203,7 @@ def changed(report: CheckReport) -> str:
 WRITERS: Mapping[str, Callable[[CheckReport], str]] = MappingProxyType(
     {
         "json": lambda report: to_json(report_dict(report)),
-        "csv": lambda report: to_csv(check_records(report.results), CHECK_COLUMNS),
+        "csv": lambda report: _csv(report.results),
         "md": lambda report: (
             check_markdown(report.results) + "".join(f"\n> {n}\n" for n in notes(report))
         ),

@@ -1,7 +1,5 @@
-"""Latency and device peaks as data for other programs: JSON (versioned), CSV and Markdown.
-
-Returns text or plain dicts only. Times are in seconds in JSON and CSV, milliseconds in Markdown.
-"""
+"""Latency and device peaks as data for other programs: JSON (versioned), CSV and Markdown, as
+text or plain dicts only. Times are in seconds in JSON and CSV, milliseconds in Markdown."""
 
 from __future__ import annotations
 
@@ -9,6 +7,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from cnnprof.report.processes import fresh_words, process_record, range_text, scalars
 from cnnprof.report.runtime import (
     fused_op,
     node_records,
@@ -20,21 +19,21 @@ from cnnprof.report.runtime import (
 from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.report.units import fault_count, flop_size, human_bytes, ms_fixed, percent, threads
 from cnnprof.report.view import EVERY_ROW, View
-from cnnprof.results.device import Peaks, Prediction, Roofs
+from cnnprof.results.device import Peaks, Prediction, Roofs, calibration_line, calibration_record
 from cnnprof.results.latency import Measured, Predicted
 from cnnprof.results.ranking import TIME_KEYS, ranked
 from cnnprof.results.runtime import ROOF_LABELS
 from cnnprof.results.timing import TORCH, Timing
 
-SCHEMA = "cnnprof.latency/1"
-PREDICTION_SCHEMA = "cnnprof.prediction/1"
+SCHEMA = "cnnprof.latency/2"
+PREDICTION_SCHEMA = "cnnprof.prediction/2"
 
 
 def timing_title(timing: Timing) -> str:
     """``mobilenet · <cpu> (cpu) · batch 1 · float32 · 2 threads``: what a measurement was."""
     t = timing
     layout = " · channels-last" if t.channels_last else ""
-    runtime = "" if t.runtime == TORCH else f" · {t.runtime}"
+    runtime = ("" if t.runtime == TORCH else f" · {t.runtime}") + fresh_words(t)
     return (
         f"{t.model} · {t.device_name} ({t.device}) · batch {t.batch} · {t.dtype} · "
         f"{threads(t.threads)}{layout}{runtime}"
@@ -61,17 +60,17 @@ def layer_records(measured: Measured, view: View = EVERY_ROW) -> list[dict[str, 
             {
                 "path": layer.path,
                 "op": layer.op,
-                "seconds": layer.seconds,
+                "measured_s": layer.seconds,
                 "time_share": _share(layer.seconds, total_s),
                 "macs": layer.macs,
                 "mac_share": _share(layer.macs, total_macs),
                 "gmacs_per_s": layer.gmacs_per_s,
                 "flops": layer.flops,
-                "bytes": layer.bytes,
+                "bytes_moved": layer.bytes,
                 "intensity": layer.intensity,
                 "page_faults": layer.page_faults,
-                "predicted_seconds": guess.seconds if guess else None,
-                "kernel_predicted_seconds": by_kernels.get(layer.path),
+                "roofline_s": guess.seconds if guess else None,
+                "predicted_s": by_kernels.get(layer.path),
                 "bound": guess.bound if guess else None,
                 "kernels": list(kernels.get(layer.path, ())),
                 **({} if timing.runtime == TORCH else {"fused_into": layer.fused_into or None}),
@@ -104,18 +103,19 @@ def summary_record(measured: Measured) -> dict[str, Any]:
         "iqr_s": timing.iqr,
         "cv": timing.cv,
         "noisy": timing.noisy,
+        **process_record(timing),
         "throughput": timing.throughput,
         "macs": timing.macs,
         "gmacs_per_s": timing.macs / timing.median / 1e9 if timing.median else 0.0,
     }
     if estimate is not None:
-        out["predicted_s"] = estimate.seconds
-        out["predicted_ratio"] = estimate.seconds / timing.median
+        out["roofline_s"] = estimate.seconds
+        out["roofline_ratio"] = estimate.seconds / timing.median
         out["memory_bound_share"] = estimate.share_bound("memory")
         out["page_faults_s"] = estimate.all_faults_s
     if kernels is not None:
-        out["kernel_predicted_s"] = kernels.seconds
-        out["kernel_predicted_ratio"] = kernels.seconds / timing.median
+        out["predicted_s"] = kernels.seconds
+        out["predicted_ratio"] = kernels.seconds / timing.median
     out["page_faults"] = timing.page_faults
     if timing.nodes:
         out.update(node_summary(timing))
@@ -134,7 +134,7 @@ def latency_dict(measured: Measured, view: View = EVERY_ROW) -> dict[str, Any]:
     out: dict[str, Any] = {"schema": SCHEMA, **summary_record(measured)}
     out["samples_s"] = list(timing.samples)
     if measured.peaks is not None:
-        out["roofs"] = roofs_dict(measured.peaks.roofs)
+        out |= {"roofs": roofs_dict(measured.peaks.roofs), **calibration_record(measured.peaks)}
     if timing.layers:
         out["layers"] = layer_records(measured, view)
     if timing.nodes:
@@ -146,8 +146,7 @@ def latency_csv(measured: Measured, view: View = EVERY_ROW) -> str:
     """The timed rows ``view`` orders, or the summary when no row was timed."""
     if measured.timing.layers:
         return to_csv(layer_records(measured, view))
-    record = summary_record(measured)
-    return to_csv([record])
+    return to_csv([scalars(summary_record(measured))])
 
 
 def latency_markdown(measured: Measured, view: View = EVERY_ROW) -> str:
@@ -162,6 +161,7 @@ def latency_markdown(measured: Measured, view: View = EVERY_ROW) -> str:
         ("p10 / p90", f"{ms_fixed(t.p10)} / {ms_fixed(t.p90)} ms"),
         ("IQR · CV", f"{ms_fixed(t.iqr)} ms · {100 * t.cv:.1f} %"),
         ("runs", f"{t.runs} (after {t.warmup_runs} warm-up)"),
+        *([("processes", range_text(t))] if t.processes > 1 else []),
         *(
             [("noisy", f"yes: CV {100 * t.cv:.0f} %, read p10–p90, not the median alone")]
             if t.noisy
@@ -197,15 +197,15 @@ def _layers_markdown(measured: Measured, view: View) -> str:
         (
             r["path"],
             fused_op(r),
-            ms_fixed(r["seconds"]),
+            ms_fixed(r["measured_s"]),
             percent(r["time_share"]),
             percent(r["mac_share"]),
             f"{r['gmacs_per_s']:.1f}",
-            human_bytes(r["bytes"]),
+            human_bytes(r["bytes_moved"]),
             f"{r['intensity']:.1f}",
             *([fault_count(r["page_faults"])] if faulting else []),
-            *([_ms_or_dash(r["kernel_predicted_seconds"])] if kernels else []),
-            _ms_or_dash(r["predicted_seconds"]),
+            *([_ms_or_dash(r["predicted_s"])] if kernels else []),
+            _ms_or_dash(r["roofline_s"]),
             r["bound"] or "–",
         )
         for r in layer_records(measured, view)
@@ -220,7 +220,7 @@ def _layers_markdown(measured: Measured, view: View) -> str:
         "bytes",
         "FLOP/B",
         *(["faults"] if faulting else []),
-        *(["kernels ms"] if kernels else []),
+        *(["kernel models ms"] if kernels else []),
         "roofline ms",
         "bound",
     )
@@ -303,7 +303,7 @@ def kernel_rows(peaks: Peaks) -> list[tuple[str, int, float, float]]:
 def peaks_markdown(peaks: Peaks) -> str:
     title = (
         f"**{peaks.device_name}** ({peaks.device}), {peaks.dtype}, {threads(peaks.threads)}, "
-        f"{peaks.runtime_label}, measured {peaks.measured_at}\n\n"
+        f"{calibration_line(peaks)}\n\n"
     )
     labels = ROOF_LABELS[peaks.runtime]
     rows = [("peak compute", labels.peak_short, f"{peaks.roofs.flops_per_s / 1e9:,.1f} GFLOP/s")]
@@ -365,19 +365,19 @@ def prediction_records(predicted: Predicted) -> list[dict[str, Any]]:
             {
                 "path": row.path,
                 "op": row.op,
-                "predicted_seconds": row.seconds,
+                "predicted_s": row.seconds,
                 "time_share": _share(row.seconds, total),
-                "kernels": row.kernels,
+                "kernel_calls": row.kernels,
                 "on_roofline": row.on_roofline,
-                "roofline_seconds": roof.seconds if roof else None,
+                "roofline_s": roof.seconds if roof else None,
                 "bound": roof.bound if roof else None,
             }
         )
     return out
 
 
-def prediction_summary(predicted: Predicted) -> dict[str, Any]:
-    """The headline figures of a prediction, and the device profile it came from."""
+def prediction_summary(predicted: Predicted, flat: bool = False) -> dict[str, Any]:
+    """A prediction's headline figures and the profile it came from (``flat``: for a CSV row)."""
     prediction, roofline, device = predicted.kernels, predicted.roofline, predicted.device
     return {
         "model": prediction.model,
@@ -389,6 +389,7 @@ def prediction_summary(predicted: Predicted) -> dict[str, Any]:
         "torch": device.torch_version,
         **({} if device.runtime == "torch" else {"runtime": device.runtime_label}),
         "calibrated_at": device.measured_at,
+        **calibration_record(device, flat),
         "allocator": device.allocator,
         "predicted_s": prediction.seconds,
         "roofline_s": roofline.seconds,
@@ -410,7 +411,7 @@ def prediction_csv(predicted: Predicted, view: View) -> str:
     """A row each with ``view.layers``, else the summary."""
     if view.layers:
         return to_csv(prediction_records(predicted))
-    record = prediction_summary(predicted)
+    record = prediction_summary(predicted, flat=True)
     record["rows_on_roofline"] = " ".join(record["rows_on_roofline"])
     if "count_missing" in record:
         record["count_missing"] = "; ".join(record["count_missing"])
@@ -423,7 +424,7 @@ def prediction_markdown(predicted: Predicted, view: View) -> str:
     rows = [
         ("predicted", f"{ms_fixed(p.seconds)} ms (kernel models)"),
         ("roofline", f"{ms_fixed(roofline.seconds)} ms"),
-        ("calibrated", f"{device.measured_at}, {device.runtime_label}"),
+        ("calibration", calibration_line(device)),
     ]
     if p.on_roofline:
         rows.append(("on the roofline", f"{len(p.on_roofline)} rows no kernel model covers"))
@@ -433,15 +434,15 @@ def prediction_markdown(predicted: Predicted, view: View) -> str:
             (
                 r["path"],
                 r["op"],
-                ms_fixed(r["predicted_seconds"]),
+                ms_fixed(r["predicted_s"]),
                 percent(r["time_share"]),
-                _ms_or_dash(r["roofline_seconds"]),
+                _ms_or_dash(r["roofline_s"]),
                 r["bound"] or "–",
                 "roofline" if r["on_roofline"] else "kernels",
             )
             for r in prediction_records(predicted)
         ]
-        headers = ("path", "op", "predicted ms", "time %", "roofline ms", "bound", "from")
+        headers = ("path", "op", "kernel models ms", "time %", "roofline ms", "bound", "from")
         parts.append("\n" + to_markdown(headers, body, right=2))
     return "".join(parts)
 

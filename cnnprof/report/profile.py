@@ -18,7 +18,7 @@ from cnnprof.results.profile import CrossCheck, LayerCost, Profile
 if TYPE_CHECKING:
     from cnnprof.results.timing import Timing
 
-SCHEMA = "cnnprof.profile/1"
+SCHEMA = "cnnprof.profile/2"
 
 
 def totals(profile: Profile) -> dict[str, Any]:

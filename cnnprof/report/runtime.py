@@ -57,7 +57,7 @@ def node_records(timing: Timing) -> list[dict[str, Any]]:
         {
             "name": n.name,
             "op": n.op,
-            "seconds": n.seconds,
+            "measured_s": n.seconds,
             "fused": n.fused,
             "covers": list(n.covers),
             "row": n.row or None,

@@ -13,7 +13,7 @@ from cnnprof.report.units import ms_short
 from cnnprof.results.tables import SeparableReport, SeparableRow
 
 # Where a row's time comes from: measured (each twin alone, per-row hooks) or predicted.
-SOURCES = ("latency", "predicted")
+SOURCES = ("measured", "predicted")
 
 # A table's column: its header, the record's key, how a cell shows the record.
 ColumnSpec = tuple[str, str, Callable[[Mapping[str, Any]], str]]
@@ -46,7 +46,7 @@ def shown(
 
 def row_seconds(report: SeparableReport, name: str, source: str) -> dict[str, float] | None:
     """Twin ``name``'s seconds per row from ``source`` (one of `SOURCES`; None: not known)."""
-    if source == "latency":
+    if source == "measured":
         timing = report.per_row.get(name)
         return timing.by_path() if timing is not None and timing.layers else None
     column = dict(report.twins()).get(name)
@@ -99,9 +99,9 @@ def layer_times(report: SeparableReport, row: SeparableRow) -> dict[str, Any]:
 # fmt: off
 LAYER_TIME_COLUMNS: tuple[ColumnSpec, ...] = (
     ("layer", "path", cell("path", str)),
-    ("standard ms", "standard_latency_ms", cell("standard_latency_ms", ms)),
-    ("separable ms", "separable_latency_ms", cell("separable_latency_ms", ms)),
-    ("faster", "latency_faster_ratio", cell("latency_faster_ratio", times)),
+    ("standard ms", "standard_measured_ms", cell("standard_measured_ms", ms)),
+    ("separable ms", "separable_measured_ms", cell("separable_measured_ms", ms)),
+    ("faster", "measured_faster_ratio", cell("measured_faster_ratio", times)),
     ("standard pred. ms", "standard_predicted_ms", cell("standard_predicted_ms", ms)),
     ("bound", "standard_bound", cell("standard_bound", str)),
     ("separable pred. ms", "separable_predicted_ms", cell("separable_predicted_ms", ms)),
@@ -171,8 +171,8 @@ BY_OP_COLUMNS: tuple[ColumnSpec, ...] = (
     ("% MACs", "mac_share", cell("mac_share", pct)),
     ("% weights", "weight_share", cell("weight_share", pct)),
     ("% params", "param_share", cell("param_share", pct)),
-    ("ms", "latency_ms", cell("latency_ms", ms)),
-    ("% time", "latency_share", cell("latency_share", pct)),
+    ("ms", "measured_ms", cell("measured_ms", ms)),
+    ("% time", "measured_share", cell("measured_share", pct)),
     ("pred. ms", "predicted_ms", cell("predicted_ms", ms)),
     ("% pred. time", "predicted_share", cell("predicted_share", pct)),
 )

@@ -9,6 +9,13 @@ from types import MappingProxyType
 from typing import Any
 
 from cnnprof.report import separable
+from cnnprof.report.processes import (
+    between_notes,
+    measured_record,
+    measured_title,
+    process_record,
+    scalars,
+)
 from cnnprof.report.separable import separable_dict
 from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.report.units import UNIT_FORMATS, human
@@ -16,6 +23,7 @@ from cnnprof.report.view import View
 from cnnprof.results.device import DeviceProfile, roofline_note
 from cnnprof.results.metrics import METRICS, PREDICTED, Comparison, ranked_on, value
 from cnnprof.results.tables import Column, SeparableReport, Sweep, SweepPoint
+from cnnprof.results.timing import Timing
 
 COMPARE_KEYS = tuple(key for key, m in METRICS.items() if m.compare)
 SWEEP_FIELDS = tuple(key for key, m in METRICS.items() if m.sweep)
@@ -47,24 +55,54 @@ def compare_grid(
                 cells.append(f"{cell(key, number)} (×{ratio:.2f})")
         rows.append(cells)
         ratios.append(line)
+    if any(c.timing is not None and c.timing.processes > 1 for c in cols):
+        rows.append(["latency range (ms)", *(_range_cell(c) for c in cols)])
+        ratios.append([None] * len(cols))
     return headers, rows, ratios
+
+
+def _range_cell(column: Column) -> str:
+    """The process medians' range of a model timed in fresh processes (``–`` otherwise)."""
+    t = column.timing
+    if t is None or t.processes == 1:
+        return "–"
+    low, high = (cell("latency_ms", m * 1e3) for m in (t.between_min, t.between_max))
+    return f"{low}–{high} ({t.processes} processes)"
+
+
+def compare_title(comparison: Comparison) -> str:
+    """``compare · ratios to mobilenet``, and the threads (and processes) latency was measured
+    at."""
+    baseline = comparison.columns[comparison.baseline].label
+    return f"compare · ratios to {baseline}" + measured_title(_timings(comparison.columns))
+
+
+def _timings(columns: Sequence[Column]) -> list[Timing | None]:
+    return [c.timing for c in columns]
+
+
+def _latency_keys(column: Column) -> dict[str, Any]:
+    """A measured model's processes, their medians and range (ms); nothing when not measured."""
+    return {} if column.timing is None else process_record(column.timing, "ms", "latency_")
 
 
 def compare_dict(comparison: Comparison) -> dict[str, Any]:
     cols = comparison.columns
     return {
-        "schema": "cnnprof.compare/1",
+        "schema": "cnnprof.compare/2",
         "baseline": cols[comparison.baseline].label,
         "models": [
             {
                 "model": c.label,
                 **{key: value(c, key) for key in COMPARE_KEYS},
                 "ratios": {key: comparison.ratio(key, i) for key in COMPARE_KEYS},
+                **_latency_keys(c),
             }
             for i, c in enumerate(cols)
         ],
         "indistinct_latency": [list(pair) for pair in comparison.indistinct()],
         "device_profile": _device(comparison.device),
+        **measured_record(_timings(cols)),
     }
 
 
@@ -78,12 +116,16 @@ def prediction_notes(device: DeviceProfile | None, columns: Sequence[Column]) ->
     if device is None:
         return []
     notes = [roofline_note(c.label, c.prediction) for c in columns]
-    return [f"{PREDICTED}: {device.describe()}", *(n for n in notes if n)]
+    return [
+        f"{PREDICTED}: the kernel models' latency, {device.describe()}",
+        *(n for n in notes if n),
+    ]
 
 
 def compare_notes(comparison: Comparison) -> list[str]:
     """The sentences under a comparison: which latencies overlap, what predictions are for."""
     notes = [n for n in (indistinct_note(comparison),) if n]
+    notes += between_notes(_timings(comparison.columns))
     return notes + prediction_notes(comparison.device, comparison.columns)
 
 
@@ -95,7 +137,7 @@ def compare_records(comparison: Comparison) -> list[dict[str, Any]]:
         record.update({key: value(c, key) for key in COMPARE_KEYS})
         record.update({f"{key}_ratio": comparison.ratio(key, i) for key in COMPARE_KEYS})
         record["device_profile"] = None if comparison.device is None else comparison.device.name
-        out.append(record)
+        out.append({**record, **scalars(_latency_keys(c))})
     return out
 
 
@@ -120,6 +162,7 @@ WIDE_ONLY = ("model", "flops", "param_bytes", "peak_activation_bytes", "official
 FIELD_TITLES: Mapping[str, str] = MappingProxyType({
     "resolution": "res", "official": "official", "official_macs": "official MACs",
     "official_params": "official params", "mnas_objective": "ACC×(LAT/T)^w", "pareto": "Pareto",
+    "latency_range": "range ms",
 })
 # fmt: on
 
@@ -146,7 +189,7 @@ def sweep_cell(key: str, number: Any) -> str:
     return fmt(number) if fmt else (f"{number:g}" if isinstance(number, float) else str(number))
 
 
-SWEEP_SCHEMA = "cnnprof.sweep/1"
+SWEEP_SCHEMA = "cnnprof.sweep/2"
 
 
 def sweep_records(points: Sequence[SweepPoint]) -> list[dict[str, Any]]:
@@ -161,7 +204,7 @@ def sweep_records(points: Sequence[SweepPoint]) -> list[dict[str, Any]]:
         record["pareto"] = p.pareto
         if p.objective is not None:
             record["mnas_objective"] = p.objective
-        out.append(record)
+        out.append({**record, **_latency_keys(p.column)})
     return out
 
 
@@ -183,13 +226,14 @@ def sweep_dict(sweep: Sweep) -> dict[str, Any]:
         "ranked_on": ranked_on(sweep.columns),
         "indistinct_latency": [list(pair) for pair in sweep_comparison(sweep.points).indistinct()],
         "device_profile": _device(sweep.device),
+        **measured_record(_timings(sweep.columns)),
     }
 
 
 def sweep_notes(sweep: Sweep) -> list[str]:
     """The sentences under a sweep's table: what its predictions are for, and which latency its
     ranking takes when it was also measured here."""
-    notes = prediction_notes(sweep.device, sweep.columns)
+    notes = prediction_notes(sweep.device, sweep.columns) + between_notes(_timings(sweep.columns))
     if sweep.device is not None and any(c.timing is not None for c in sweep.columns):
         notes.append(
             f"the Pareto flags and ACC×(LAT/T)^w take {ranked_on(sweep.columns)}, the device "
@@ -198,15 +242,29 @@ def sweep_notes(sweep: Sweep) -> list[str]:
     return notes
 
 
+def sweep_title_words(sweep: Sweep) -> str:
+    """`` · latency at 2 threads`` when the points' latency was measured (empty otherwise)."""
+    return measured_title(_timings(sweep.columns))
+
+
 def sweep_table(sweep: Sweep, wide: bool = True) -> tuple[list[str], list[list[str]]]:
     """Every configuration, one row each, with the fields known for any of them; narrow (the
     terminal), without the `WIDE_ONLY` ones."""
-    records = sweep_dict(sweep)["points"]
+    points = zip(sweep_dict(sweep)["points"], sweep.points, strict=True)
+    records = [_range_field(r, p.column) for r, p in points]
     keys = [k for k in records[0] if any(r.get(k) is not None for r in records)]
     if not wide:
         keys = [k for k in keys if k not in WIDE_ONLY]
     rows = [[sweep_cell(k, r.get(k)) for k in keys] for r in records]
     return [sweep_title(k) for k in keys], rows
+
+
+def _range_field(record: dict[str, Any], column: Column) -> dict[str, Any]:
+    """A point's record as its table row shows it: the processes' range as one cell, in place
+    of their keys (which JSON and CSV keep)."""
+    shown = {k: v for k, v in record.items() if k not in _latency_keys(column)}
+    several = column.timing is not None and column.timing.processes > 1
+    return {**shown, "latency_range": _range_cell(column) if several else None}
 
 
 def sweep_grid(
@@ -249,13 +307,13 @@ def _compare_csv(comparison: Comparison, view: View) -> str:
 
 def _compare_md(comparison: Comparison, view: View) -> str:
     headers, rows, _ = compare_grid(comparison)
-    title = f"compare · ratios to {comparison.columns[comparison.baseline].label}"
+    title = compare_title(comparison)
     return _md_grid(title, headers, rows) + _md_notes(compare_notes(comparison))
 
 
 def _sweep_csv(sweep: Sweep, view: View) -> str:
     """One table: the device profile a prediction is for, as a column."""
-    records = sweep_dict(sweep)["points"]
+    records = [scalars(r) for r in sweep_dict(sweep)["points"]]
     if sweep.device is not None:
         records = [{**r, "device_profile": sweep.device.name} for r in records]
     return to_csv(records)
@@ -263,9 +321,10 @@ def _sweep_csv(sweep: Sweep, view: View) -> str:
 
 def _sweep_md(sweep: Sweep, view: View) -> str:
     """The grid of ``view.metric`` (two swept axes), every configuration, the notes."""
-    grid = sweep_grid(sweep.points, view.metric)
-    text = f"**{view.metric}**\n\n" + to_markdown(*grid) + "\n" if grid else ""
-    return text + to_markdown(*sweep_table(sweep)) + _md_notes(sweep_notes(sweep))
+    grid, words = sweep_grid(sweep.points, view.metric), sweep_title_words(sweep)
+    text = f"**{view.metric}{words}**\n\n" + to_markdown(*grid) + "\n" if grid else ""
+    head = f"**every configuration{words}**\n\n" if words else ""
+    return text + head + to_markdown(*sweep_table(sweep)) + _md_notes(sweep_notes(sweep))
 
 
 # Each result's JSON document: what `cnnprof.to_json` writes for it too.

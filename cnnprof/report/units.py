@@ -44,6 +44,11 @@ def millions(value: float) -> str:
     return f"{value / 1e6:g} M"
 
 
+def fraction_as_percent(value: float) -> str:
+    """0.031 → '3.1' (for a column whose header says %): a fraction's tenths of a percent."""
+    return general(round(100 * value, 1))
+
+
 # How each unit of `results.metrics.METRICS` is shown in a table cell.
 UNIT_FORMATS: Mapping[str, Callable[[float], str]] = MappingProxyType(
     {
@@ -52,6 +57,7 @@ UNIT_FORMATS: Mapping[str, Callable[[float], str]] = MappingProxyType(
         "ms": milliseconds,
         "images/s": per_second,
         "%": general,
+        "fraction": fraction_as_percent,
         "paper": millions,
     }
 )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import overload
 
 from cnnprof.results.interleaved import LatencyRatio
+from cnnprof.results.timing import Timing
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class CheckResult:
     spread: tuple[float, float] | None = None  # a measured value's p10–p90 (None: a count)
     ratio: LatencyRatio | None = None  # a latency ratio: the model and its reference, measured
     device_profile: str | None = None  # a predicted latency: the device profile it is for
+    timing: Timing | None = None  # a measured latency: how it was measured (threads, processes)
 
     @property
     def label(self) -> str:

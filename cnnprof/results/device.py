@@ -10,15 +10,15 @@ in `cnnprof.analytic.roofline` reads its `Roofs`; report and render show both.
 from __future__ import annotations
 
 import itertools
-import json
 import math
+import statistics
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from types import MappingProxyType
 from typing import Any
 
+from cnnprof.results.load import Load, describe_load
 from cnnprof.results.runtime import ROOF_LABELS, RUNTIME_FIELDS, TORCH, runtime_fields
-from cnnprof.results.vocab import LATENCY_DTYPES
 
 Curve = tuple[tuple[int, float], ...]  # (bytes moved, bytes/s) or (FLOPs, FLOP/s), ascending
 Table = tuple[tuple[str, float], ...]
@@ -316,6 +316,15 @@ class Peaks:
     run_s: float = 0.0  # ONNX Runtime: seconds a session's run adds to its nodes' …
     node_s: float = 0.0  # … and seconds it adds per node it runs
     layout_block: int = 0  # ONNX Runtime: channels per block of its blocked layout (0: none)
+    load: Load | None = None  # the machine's load during the calibration (None: not recorded)
+    partial: str = ""  # what a calibration cut short by its deadline left out ("": complete)
+
+    @property
+    def error(self) -> float | None:
+        """The profile's error: the median of its kernel models' leave-one-out errors (None
+        without kernel models)."""
+        errors = [k.loo_error for k in self.kernels]
+        return statistics.median(errors) if errors else None
 
     @property
     def runtime_label(self) -> str:
@@ -343,6 +352,9 @@ class Peaks:
         if self.runtime == TORCH:  # an eager record reads as before (no runtime keys)
             for key in RUNTIME_FIELDS:
                 data.pop(key)
+        for key, absent in (("load", None), ("partial", "")):  # written where there is one
+            if data[key] == absent:
+                data.pop(key)
         data["kernels"] = [asdict(k) for k in self.kernels]
         roofs = asdict(self.roofs)
         for key in CURVES:
@@ -362,7 +374,7 @@ class Peaks:
             roofs[key] = tuple((str(k), float(v)) for k, v in roofs[key].items())
         optional = (
             *("roofs", "peak_rounds", "kernels", "allocator", "module_s", "calibration_s"),
-            *RUNTIME_FIELDS,
+            *("load", "partial", *RUNTIME_FIELDS),
         )
         own = {f.name: data[f.name] for f in fields(cls) if f.name not in optional}
         return cls(
@@ -374,18 +386,9 @@ class Peaks:
             allocator=str(data.get("allocator", "")),
             module_s=float(data.get("module_s", 0.0)),
             calibration_s=float(data.get("calibration_s", 0.0)),
+            load=None if data.get("load") is None else Load.from_dict(data["load"]),
+            partial=str(data.get("partial", "")),
         )
-
-
-def parse_record(text: str) -> tuple[Peaks | None, str | None]:
-    """A device record from its JSON text, and what makes it unusable for a prediction
-    (malformed, or holding no kernel models), or None when it is usable."""
-    try:
-        record = Peaks.from_dict(json.loads(text))
-        problem = unusable(record)
-    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
-        return None, f"{type(exc).__name__}: {exc}"
-    return record, problem if problem or record.kernels else "it holds no kernel models"
 
 
 @dataclass(frozen=True)
@@ -397,7 +400,8 @@ class DeviceProfile:
     peaks: Peaks
 
     def record(self) -> dict[str, Any]:
-        """What identifies the calibration, as a baseline and a document record it."""
+        """What identifies the calibration, as a baseline and a document record it, and what
+        describes it (`DESCRIBING`: its error, the load it was made under)."""
         p = self.peaks
         return {
             "device_profile": self.name,
@@ -407,17 +411,51 @@ class DeviceProfile:
             "dtype": p.dtype,
             "torch": p.torch_version,
             "calibrated_at": p.measured_at,
-        } | ({} if p.runtime == TORCH else {"runtime": p.runtime_label})
+            **({} if p.runtime == TORCH else {"runtime": p.runtime_label}),
+            **calibration_record(p),
+        }
 
     def describe(self) -> str:
         """``predicted for Test CPU, 2 threads, float32 (device profile NAME: torch …,
-        calibrated …)``."""
+        calibrated …, error 7 %, load 0.3, others 2 % CPU)``."""
         p = self.peaks
         return (
             f"predicted for {p.device_name}, {p.threads} thread{'s' * (p.threads != 1)}, "
-            f"{p.dtype} (device profile {self.name}: {p.runtime_label}, calibrated "
-            f"{p.measured_at})"
+            f"{p.dtype} (device profile {self.name}: {calibration_line(p)})"
         )
+
+
+# The keys of `DeviceProfile.record` that describe a calibration rather than name it: a baseline
+# recorded without them holds the same calibration.
+DESCRIBING = ("profile_error", "calibration_load")
+
+
+def calibration_record(peaks: Peaks, flat: bool = False) -> dict[str, Any]:
+    """How far a calibration's kernel models are from their own samples (the profile's error,
+    a fraction) and the load it was made under, as documents record them (`DESCRIBING`); with
+    ``flat``, the load spread over ``calibration_load.*`` columns (a CSV row holds no mapping;
+    empty where it was not recorded)."""
+    load = None if peaks.load is None else peaks.load.to_dict()
+    if not flat:
+        return {"profile_error": peaks.error, "calibration_load": load}
+    columns = load or dict.fromkeys(asdict(Load(0, 0, 0, 1)))
+    return {"profile_error": peaks.error} | {f"calibration_load.{k}": v for k, v in columns.items()}
+
+
+def calibration_quality(peaks: Peaks) -> str:
+    """``error 7 %, load 0.3, others 2 % CPU``: how close a calibration's kernel models came to
+    their own samples (the profile's error), the load it was made under, and what a calibration
+    cut short left out."""
+    error = peaks.error
+    told = "error not recorded" if error is None else f"error {100 * error:.0f} %"
+    partial = f", partial: {peaks.partial}" if peaks.partial else ""
+    return f"{told}, {describe_load(peaks.load)}{partial}"
+
+
+def calibration_line(peaks: Peaks) -> str:
+    """``torch 2.13.0, calibrated 2026-11-29T22:54:47+00:00, error 7 %, load 0.3, others 2 %
+    CPU``: what a calibration was made with, when, and `calibration_quality`."""
+    return f"{peaks.runtime_label}, calibrated {peaks.measured_at}, {calibration_quality(peaks)}"
 
 
 @dataclass(frozen=True)
@@ -434,67 +472,3 @@ class DeviceQuery:
     thorough: bool = False
     within: float | None = None
     cached_only: bool = False
-
-
-def unusable(record: Peaks) -> str | None:
-    """What makes a cached record unusable (wrong types, values that are not finite and
-    positive, empty or unordered curves), or None."""
-    r = record.roofs
-    for name in ("device", "device_name", "torch_version", "dtype", "measured_at"):
-        if not isinstance(getattr(record, name), str):
-            return f"{name} is not text"
-    if record.dtype not in LATENCY_DTYPES:
-        return f"dtype {record.dtype!r}"
-    for name, value in (
-        ("threads", record.threads),
-        ("curve_pixels", r.curve_pixels),
-        ("few_pixels", r.few_pixels),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            return f"{name} {value!r} is not a count"
-    if not _positive(r.flops_per_s):
-        return f"flops_per_s {r.flops_per_s!r}"
-    if not (isinstance(r.fault_s, (int, float)) and 0 <= r.fault_s < math.inf):
-        return f"fault_s {r.fault_s!r}"
-    for name in CURVES:
-        curve = getattr(r, name)
-        if not curve and name != "layout":
-            return f"{name} is empty"
-        if not all(n > 0 and _positive(rate) for n, rate in curve):
-            return f"{name} holds a value that is not finite and positive"
-        if any(a[0] >= b[0] for a, b in itertools.pairwise(curve)):
-            return f"{name} is not in ascending order"
-    for name in ("byte_ceilings", "flop_ceilings"):
-        if not all(_positive(v) for _, v in getattr(r, name)):
-            return f"{name} holds a value that is not finite and positive"
-    if not r.op_overhead or not all(0 <= v < math.inf for _, v in r.op_overhead):
-        return "op_overhead is empty or not finite"
-    return kernels_unusable(record)
-
-
-def kernels_unusable(record: Peaks) -> str | None:
-    """What makes a record's kernel models unusable (an unknown kind, a coefficient that is not
-    finite and non-negative, a sample of the wrong length), or None."""
-    for model in record.kernels:
-        width = KERNEL_FEATURES.get(model.kind)
-        if width is None:
-            return f"kernel kind {model.kind!r}"
-        if len(model.coefficients) != KERNEL_TERMS[model.kind]:
-            return (
-                f"the {model.kind} model holds {len(model.coefficients)} coefficients, not "
-                f"{KERNEL_TERMS[model.kind]}"
-            )
-        if not all(0 <= c < math.inf for c in model.coefficients) or not any(model.coefficients):
-            return f"the {model.kind} model's coefficients are not finite and non-negative"
-        if len(model.scale) != len(width) or not all(_positive(v) for v in model.scale):
-            return f"the {model.kind} model's scale does not fit its features"
-        if not model.samples or any(
-            len(x) != len(width) or not all(map(math.isfinite, x)) or not math.isfinite(r)
-            for x, r in model.samples
-        ):
-            return f"the {model.kind} model holds a sample that does not fit its features"
-    return None
-
-
-def _positive(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < math.inf

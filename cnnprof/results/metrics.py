@@ -21,7 +21,7 @@ from cnnprof.results.tables import Column
 class Metric:
     key: str
     title: str
-    unit: str  # "count", "bytes", "ms", "images/s", "%"
+    unit: str  # "count", "bytes", "ms", "images/s", "%", "fraction"
     get: Callable[[Column], float | None]
     lower_is_better: bool = True
     compare: bool = False  # a row of `cnnprof compare`
@@ -122,15 +122,15 @@ _ROWS = (
     Metric(
         "latency_cv",
         "latency CV (%)",
-        "%",
-        _timing("cv", 100.0, digits=1),
+        "fraction",
+        _timing("cv", digits=3),
         compare=True,
         sweep=True,
         short="CV %",
     ),
     Metric(
         PREDICTED,
-        "predicted latency (ms)",
+        "predicted ms (kernel models)",
         "ms",
         _predicted_ms,
         compare=True,

@@ -9,8 +9,8 @@ from cnnprof.results.device import Peaks
 # A point this many times slower than both its neighbours is a dip no cache or kernel change
 # explains (real steps, e.g. leaving the last-level cache, are a few times, and one-sided).
 DIP = 8.0
-# Calibrations run before an implausible one is kept as it is (cached, and flagged by the CLI each
-# time it is used: a machine that always shows the dip would otherwise recalibrate every run).
+# Calibrations run before an implausible one is kept as it is (shown with the reasons, and refused
+# by the judge: `cnnprof.results.judge`, not cached).
 MEASURE_TRIES = 2
 # Rounds of the benchmark whose matmul peaks differ by more than this factor did not measure the
 # same machine: something else ran during one of them.

@@ -12,6 +12,8 @@ import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
 
 from cnnprof.errors import OptionError
 from cnnprof.results.vocab import ALLOCATORS, DEVICES
@@ -22,6 +24,10 @@ DEFAULT_BUDGET = 60.0  # seconds for the whole measurement: warm-up, runs and la
 # A coefficient of variation above this is too wide to trust the median alone: a busy machine,
 # frequency scaling or too few runs. Said in words on screen and as "noisy" in JSON.
 NOISY_CV = 0.10
+# Fresh worker processes a measurement is timed in (pyperf's answer to a spread that one process
+# does not show): one constant, read by every command and budget that measures.
+DEFAULT_PROCESSES = 1
+MAX_PROCESSES = 32
 
 # What runs the model while it is timed: torch eager (the default) or ONNX Runtime.
 TORCH = "torch"
@@ -32,7 +38,9 @@ RUNTIMES = (TORCH, ONNXRUNTIME)
 @dataclass(frozen=True)
 class LatencySettings:
     """How to measure. ``warmup=None`` warms up until stable; ``runs`` and ``min_time`` are
-    alternatives (neither: at least ``MIN_RUNS`` runs and ``DEFAULT_MIN_TIME`` seconds)."""
+    alternatives (neither: at least ``MIN_RUNS`` runs and ``DEFAULT_MIN_TIME`` seconds);
+    ``processes`` > 1 repeats the measurement in that many fresh processes, each with its share
+    of the budget."""
 
     device: str = "cpu"
     threads: int | None = None  # None: torch's current setting (always reported)
@@ -44,6 +52,7 @@ class LatencySettings:
     layers: bool = False
     allocator: str = "steady"  # the C allocator's regime: see `cnnprof.empirical.allocator`
     runtime: str = TORCH  # one of RUNTIMES
+    processes: int = DEFAULT_PROCESSES  # fresh worker processes, each timing the model once
 
     def __post_init__(self) -> None:
         self.check()
@@ -77,6 +86,19 @@ class LatencySettings:
             raise OptionError(f"--min-time {self.min_time:g}: expected seconds > 0")
         if not 0 < self.budget < math.inf:
             raise OptionError(f"--budget {self.budget:g}: expected seconds > 0")
+        self._check_processes()
+
+    def _check_processes(self) -> None:
+        """``processes`` in range, and not with per-row times (they come from one process)."""
+        if not 1 <= self.processes <= MAX_PROCESSES:
+            raise OptionError(
+                f"--processes {self.processes}: expected 1 to {MAX_PROCESSES} fresh processes"
+            )
+        if self.processes > 1 and self.layers:
+            raise OptionError(
+                f"--layers --processes {self.processes}: per-row times come from one process; "
+                "give --processes 1 for them"
+            )
 
 
 @dataclass(frozen=True)
@@ -192,6 +214,9 @@ class Timing:
     execution_provider: str = ""  # ONNX Runtime's (CPUExecutionProvider …)
     export: str = ""  # how the model became an ONNX graph, when it was exported to be timed
     nodes: tuple[NodeTime, ...] = ()  # per node, from ONNX Runtime's profiler (with layers)
+    # timed in fresh worker processes (`pooled`): each one's median and (p10, p90); none: one
+    process_medians: tuple[float, ...] = ()
+    process_spreads: tuple[tuple[float, float], ...] = ()
 
     @property
     def runs(self) -> int:
@@ -199,7 +224,37 @@ class Timing:
 
     @property
     def median(self) -> float:
+        """The median of the runs; timed in several processes, the median of their medians."""
+        if self.process_medians:
+            return statistics.median(self.process_medians)
         return quantile(self.samples, 0.5)
+
+    @property
+    def processes(self) -> int:
+        """Fresh processes the runs were timed in (1: this one, or one worker)."""
+        return max(1, len(self.process_medians))
+
+    @property
+    def between_min(self) -> float:
+        """The smallest process median (the median itself when timed in one process)."""
+        return min(self.process_medians, default=self.median)
+
+    @property
+    def between_max(self) -> float:
+        return max(self.process_medians, default=self.median)
+
+    @property
+    def within_width(self) -> float:
+        """One process's p10–p90 width: the median over the processes (this one's when one)."""
+        if not self.process_spreads:
+            return self.p90 - self.p10
+        return statistics.median(high - low for low, high in self.process_spreads)
+
+    @property
+    def between_exceeds_within(self) -> bool:
+        """The process medians range wider than one process's p10–p90: the spread inside one
+        process does not say what the next run will; trust the range."""
+        return self.processes > 1 and self.between_max - self.between_min > self.within_width
 
     @property
     def p10(self) -> float:
@@ -275,3 +330,49 @@ class Timing:
     def by_path(self) -> dict[str, float]:
         """Row path → measured seconds (empty without per-layer times)."""
         return {layer.path: layer.seconds for layer in self.layers}
+
+
+def pooled(timings: Sequence[Timing]) -> Timing:
+    """Timings of one model in fresh processes as one: every run pooled, each process's median
+    and p10–p90 kept (the median is the median of theirs); the first's context and per-row
+    record."""
+    if not timings:
+        raise ValueError("pooled of no timings")
+    first = timings[0]
+    faults = [t.page_faults for t in timings]
+    known = [f for f in faults if f is not None]
+    return replace(
+        first,
+        samples=tuple(s for t in timings for s in t.samples),
+        warmup_runs=sum(t.warmup_runs for t in timings),
+        warmup_stable=all(t.warmup_stable for t in timings),
+        budget_hit=any(t.budget_hit for t in timings),
+        page_faults=statistics.fmean(known) if len(known) == len(faults) else None,
+        process_medians=tuple(t.median for t in timings),
+        process_spreads=tuple((t.p10, t.p90) for t in timings),
+    )
+
+
+# A document's unit → (key suffix, seconds → that unit).
+_UNITS = MappingProxyType({"s": ("_s", 1.0), "ms": ("_ms", 1e3)})
+
+
+def process_record(
+    timing: Timing, unit: str = "s", prefix: str = "", digits: int | None = None
+) -> dict[str, Any]:
+    """The processes a latency was timed in, each one's median, their range and whether it is
+    wider than one process's p10–p90, in ``unit`` (``s`` or ``ms``, rounded to ``digits`` when
+    given), each key after ``prefix``; timed in one process, no medians and no range (null)."""
+    suffix, scale = _UNITS[unit]
+
+    def shown(seconds: float) -> float:
+        return seconds * scale if digits is None else round(seconds * scale, digits)
+
+    several = timing.processes > 1
+    return {
+        f"{prefix}processes": timing.processes,
+        f"{prefix}process_medians{suffix}": [shown(m) for m in timing.process_medians],
+        f"{prefix}between_min{suffix}": shown(timing.between_min) if several else None,
+        f"{prefix}between_max{suffix}": shown(timing.between_max) if several else None,
+        f"{prefix}between_exceeds_within": timing.between_exceeds_within if several else None,
+    }

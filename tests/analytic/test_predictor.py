@@ -21,8 +21,9 @@ from cnnprof.api import latency as api
 from cnnprof.api.request import request
 from cnnprof.arch.model import Shape
 from cnnprof.errors import OptionError
-from cnnprof.results.device import KernelModel, Peaks, Roofs, unusable
+from cnnprof.results.device import KernelModel, Peaks, Roofs
 from cnnprof.results.profile import LayerCost, Profile
+from cnnprof.results.validate import unusable
 
 # --- the fit -------------------------------------------------------------------------------------
 
@@ -237,11 +238,12 @@ def test_cli_predicts_for_a_device_profile_in_every_format(tmp_path: Path):
     assert table.exit_code == 0, table.stderr
     assert "predicted for Test CPU" in table.stdout and "1.pw" in table.stdout
     data = json.loads(run("latency", "mobilenet", "--device-profile", path, "-f", "json").stdout)
-    assert data["schema"] == "cnnprof.prediction/1" and data["predicted_s"] > 0
+    assert data["schema"] == "cnnprof.prediction/2" and data["predicted_s"] > 0
     expected = api.predict_on(request("mobilenet"), _device()).kernels.seconds
     assert data["predicted_s"] == pytest.approx(expected)
     csv = run("latency", "mobilenet", "--device-profile", path, "-f", "csv", "--layers").stdout
-    assert csv.splitlines()[0].startswith("path,op,predicted_seconds")
+    header = "path,op,predicted_s,time_share,kernel_calls,on_roofline,roofline_s,bound"
+    assert csv.splitlines()[0] == header
     md = run("latency", "mobilenet", "--device-profile", path, "-f", "md").stdout
     assert "| predicted |" in md
 

@@ -377,7 +377,7 @@ def test_the_notes_name_both_medians_and_their_spreads():
     (note,) = measured_notes([result])
     assert note == (
         "lenet5: latency ratio to resnet18 0.2 (p10–p90 0.2–0.2 over 5 interleaved "
-        "rounds): 2 ms (p10–p90 2–2) against 10 ms (p10–p90 10–10)"
+        "rounds): 2 ms (p10–p90 2–2) against 10 ms (p10–p90 10–10), measured at 2 threads"
     )
 
 

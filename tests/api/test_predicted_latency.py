@@ -127,7 +127,7 @@ def test_a_predicted_budget_fails_past_its_limit_and_passes_within_it(tmp_path, 
     assert [r["value_p10"] for r in rows] == [None] * 3  # a prediction has no spread
     assert report["notes"] == [
         f"predicted_ms: predicted for Test CPU, 2 threads, float32 (device profile {device}: "
-        "torch 2.13.0, calibrated 2026-11-29T00:00:00+00:00)"
+        "torch 2.13.0, calibrated 2026-11-29T00:00:00+00:00, error 0 %, load not recorded)"
     ]
     table = run("check", budget, "--format", "csv")
     records = list(csv.DictReader(io.StringIO(table.stdout)))
@@ -265,6 +265,8 @@ def test_snapshot_records_the_prediction_and_check_holds_it_like_a_count(tmp_pat
         "dtype": "float32",
         "torch": "2.13.0",
         "calibrated_at": "2026-11-29T00:00:00+00:00",
+        "profile_error": 0.0,
+        "calibration_load": None,
     }
     code, report = _json("check", str(baseline))
     check_document(report)
@@ -378,9 +380,11 @@ def test_compare_shows_the_predicted_latency_side_by_side(device):
     assert [float(r["predicted_ms"]) for r in records] == expected
     assert {r["device_profile"] for r in records} == {device}
     md = run("compare", *MODELS, "--device-profile", device, "-f", "md").stdout
-    assert "| predicted latency (ms) |" in md and "> predicted_ms: predicted for Test CPU" in md
+    assert "| predicted ms (kernel models) |" in md
+    assert "> predicted_ms: the kernel models' latency, predicted for Test CPU" in md
     table = " ".join(run("compare", *MODELS, "--device-profile", device).stdout.split())
-    assert "predicted latency (ms)" in table and "predicted for Test CPU, 2 threads" in table
+    assert "predicted ms (kernel models)" in table
+    assert "kernel models' latency, predicted for Test CPU, 2 threads" in table
     plain = _json("compare", *MODELS)[1]
     assert plain["device_profile"] is None and "predicted_ms" in plain["models"][0]
 

@@ -221,12 +221,12 @@ def test_measured_row_by_row_by_op_and_every_convolution():
     assert set(result.per_row) == {"written", "standard", "separable"}
     for name, _ in result.twins():
         records = by_row.by_op_records(result, name)
-        assert sum(r["latency_share"] for r in records) == pytest.approx(1.0)
+        assert sum(r["measured_share"] for r in records) == pytest.approx(1.0)
         assert all("predicted_ms" not in r for r in records)
     times = by_row.layer_times(result, next(r for r in result.rows if r.path == "1"))
     standard = 1e-5 + 231_211_008 * 1e-9  # row 1 as one 3×3 convolution, 32 → 64 at 112×112
-    assert times["standard_latency_ms"] == pytest.approx(standard * 1e3)
-    assert times["latency_faster_ratio"] > 1 and "standard_bound" not in times
+    assert times["standard_measured_ms"] == pytest.approx(standard * 1e3)
+    assert times["measured_faster_ratio"] > 1 and "standard_bound" not in times
     headers, _ = by_row.by_op_table(result, "written")
     assert headers[-2:] == ["ms", "% time"]
     notes = report.separable_notes(result, View(by_op=True))

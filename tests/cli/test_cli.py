@@ -110,7 +110,7 @@ def test_count_table():
 
 def test_count_json():
     data = count_json("mobilenet")
-    assert data["schema"] == "cnnprof.profile/1"
+    assert data["schema"] == "cnnprof.profile/2"
     assert data["model"] == "mobilenet_v1"
     assert data["source"] == "analytic"
     assert data["input"] == [3, 224, 224]
@@ -238,7 +238,7 @@ def test_output_force_overwrites(tmp_path: Path):
     target = tmp_path / "taken.json"
     target.write_text("precious\n", encoding="utf-8")
     ok("count", "mobilenet", "-f", "json", "-o", str(target), "--force")
-    assert json.loads(target.read_text(encoding="utf-8"))["schema"] == "cnnprof.profile/1"
+    assert json.loads(target.read_text(encoding="utf-8"))["schema"] == "cnnprof.profile/2"
 
 
 def test_output_into_missing_directory(tmp_path: Path):

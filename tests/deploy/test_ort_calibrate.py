@@ -16,7 +16,9 @@ from typer.testing import CliRunner
 
 from cnnprof.analytic.ort_calls import kernels
 from cnnprof.cli.app import app
-from cnnprof.results.device import DeviceProfile, parse_record
+from cnnprof.results import judge
+from cnnprof.results.device import DeviceProfile
+from cnnprof.results.validate import parse_record
 
 pytest.importorskip("onnxruntime")
 
@@ -162,11 +164,31 @@ def test_a_damaged_onnxruntime_cache_is_said_and_measured_again(
     monkeypatch.setenv("CNNPROF_CACHE_DIR", str(tmp_path))
     quick = ort_device.ORT_PLANS["quick"]
     monkeypatch.setattr(ort_device, "calibrate", lambda _, n, report: calibrate(quick, n, report))
-    first = ort_device.ort_calibration(1)
+    monkeypatch.setattr(judge, "refusals", lambda measured: [])  # a quick plan fits loosely
+    first = ort_device.ort_calibration(1).peaks
     (path,) = (tmp_path / "peaks").glob("*onnxruntime*.json")
-    assert ort_device.ort_calibration(1) == first, "read back from the cache"
+    assert ort_device.ort_calibration(1).peaks == first, "read back from the cache"
     path.write_text("{not json", encoding="utf-8")
     notes: list[str] = []
-    again = ort_device.ort_calibration(1, notes=notes)
+    again = ort_device.ort_calibration(1, notes=notes).peaks
     assert again.runtime == "onnxruntime" and "cached device peaks not used" in notes[0]
     assert json.loads(path.read_text(encoding="utf-8"))["runtime"] == "onnxruntime"
+
+
+def test_a_refused_onnxruntime_calibration_is_not_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The ONNX Runtime calibration is judged as eager's is: refused, it is returned with the
+    reasons and the load it ran under, and not cached; accepted, it is cached."""
+    from cnnprof.api import ort_device
+
+    monkeypatch.setenv("CNNPROF_CACHE_DIR", str(tmp_path))
+    quick = ort_device.ORT_PLANS["quick"]
+    monkeypatch.setattr(ort_device, "calibrate", lambda _, n, report: calibrate(quick, n, report))
+    monkeypatch.setattr(judge, "refusals", lambda measured: ["too noisy"])
+    refused = ort_device.ort_calibration(1)
+    assert refused.refused == ("too noisy",) and refused.cache is None
+    assert not list(tmp_path.glob("peaks/*.json"))
+    monkeypatch.setattr(judge, "refusals", lambda measured: [])
+    accepted = ort_device.ort_calibration(1)
+    assert accepted.cached_to and list(tmp_path.glob("peaks/*onnxruntime*.json"))

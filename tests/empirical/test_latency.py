@@ -31,6 +31,7 @@ from cnnprof.empirical.latency import measure  # noqa: E402
 from cnnprof.errors import OptionError  # noqa: E402
 from cnnprof.protocol import runs as protocol_runs  # noqa: E402
 from cnnprof.report import latency as report_latency  # noqa: E402
+from cnnprof.results import judge  # noqa: E402
 from cnnprof.results.device import DeviceQuery  # noqa: E402
 from cnnprof.results.latency import Measured  # noqa: E402
 from cnnprof.results.timing import MIN_RUNS, LatencySettings  # noqa: E402
@@ -64,6 +65,7 @@ def tiny_peaks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(peaks_module, "PLANS", {"cpu": TINY_PLAN})
     monkeypatch.setattr(peaks_module, "KERNEL_PLANS", {"cpu": TINY_KERNELS})
     monkeypatch.setattr(peaks_module, "implausible", lambda measured: [])
+    monkeypatch.setattr(judge, "refusals", lambda measured: [])  # tiny plans fit loosely
     return tmp_path / "cache"
 
 
@@ -297,10 +299,10 @@ def test_cli_latency_table_with_layers():
 
 def test_cli_latency_json_csv_md(tmp_path: Path):
     data = json.loads(ok("latency", "lenet5", "--runs", "3", "--layers", "-f", "json"))
-    assert data["schema"] == "cnnprof.latency/1"
+    assert data["schema"] == "cnnprof.latency/2"
     assert data["runs"] == 3 and len(data["samples_s"]) == 3
     assert data["p10_s"] <= data["median_s"] <= data["p90_s"]
-    assert data["threads"] >= 1 and data["predicted_s"] > 0
+    assert data["threads"] >= 1 and data["roofline_s"] > 0
     assert [row["path"] for row in data["layers"]] == [
         "C1",
         "S2",
@@ -312,13 +314,13 @@ def test_cli_latency_json_csv_md(tmp_path: Path):
         "output",
     ]
     assert {
-        "seconds",
+        "measured_s",
         "time_share",
         "mac_share",
         "gmacs_per_s",
-        "bytes",
+        "bytes_moved",
         "intensity",
-        "predicted_seconds",
+        "roofline_s",
         "bound",
     } <= set(data["layers"][0])
     csv_text = ok("latency", "lenet5", "--runs", "3", "-f", "csv")
@@ -452,15 +454,15 @@ def test_the_release_regime_takes_fresh_pages_every_run_and_steady_does_not(tiny
 def test_latency_shows_the_kernel_models_beside_the_roofline():
     data = json.loads(ok("latency", "lenet5", "--runs", "3", "--layers", "-f", "json"))
     assert data["allocator"].split(":")[0] in ("steady", "steady not set")
-    assert data["kernel_predicted_s"] > 0
-    assert data["kernel_predicted_ratio"] == pytest.approx(
-        data["kernel_predicted_s"] / data["median_s"]
-    )
-    per_row = [row["kernel_predicted_seconds"] for row in data["layers"]]
+    assert data["predicted_s"] > 0
+    assert data["predicted_ratio"] == pytest.approx(data["predicted_s"] / data["median_s"])
+    per_row = [row["predicted_s"] for row in data["layers"]]
     assert all(s is not None and s > 0 for s in per_row)
-    assert sum(per_row) == pytest.approx(data["kernel_predicted_s"])
-    table = ok("latency", "lenet5", "--runs", "3")
+    assert sum(per_row) == pytest.approx(data["predicted_s"])
+    table = ok("latency", "lenet5", "--runs", "3", "--layers")
     assert "kernel models" in table and "allocator" in table
+    said = "predicted ms: the kernel models' prediction · roofline ms: the roofline's estimate"
+    assert said in " ".join(table.split())
 
 
 def test_device_saves_a_profile_that_predicts_without_measuring(tmp_path: Path):
@@ -471,7 +473,7 @@ def test_device_saves_a_profile_that_predicts_without_measuring(tmp_path: Path):
     assert {k["kind"] for k in record["kernels"]} >= {"conv", "norm", "act"}
     assert record["allocator"].startswith("steady")
     data = json.loads(ok("latency", "lenet5", "--device-profile", str(saved), "-f", "json"))
-    assert data["schema"] == "cnnprof.prediction/1" and data["predicted_s"] > 0
+    assert data["schema"] == "cnnprof.prediction/2" and data["predicted_s"] > 0
     assert_error(run("device", "--threads", "1", "--save", str(saved)), "--save", "--force")
 
 

@@ -27,7 +27,9 @@ from cnnprof.api.check._documents import (
     ratio_entry,
 )
 from cnnprof.api.latency import Machine
+from cnnprof.errors import OptionError
 from cnnprof.results.check import CheckResult
+from cnnprof.results.device import DESCRIBING
 from cnnprof.results.interleaved import LatencyRatio
 from cnnprof.results.metrics import PREDICTED
 from cnnprof.results.tables import Column
@@ -82,6 +84,12 @@ def _timed(
         return None, None
     name = here.device_name(record.device)
     moved = record.device_name != name
+    if here.chosen and record.threads != here.threads:
+        raise OptionError(
+            f"check --threads {here.threads}: the baseline's latency of {entry.model} was "
+            f"recorded at {record.threads} threads; give --threads {record.threads}, or record "
+            f"it again with `cnnprof snapshot --latency --threads {here.threads}`"
+        )
     if record.threads != here.threads or (moved and record.reference is None):
         notes.append(
             f"{entry.model}: latency skipped: the baseline was measured on "
@@ -108,7 +116,8 @@ def _recalibrated(entry: BaselineEntry) -> list[str]:
     if entry.predict_for is None:
         return []
     then, now = dict(entry.raw["prediction"]), entry.predict_for.record()
-    changed = [k for k in now if k != "device_profile" and then.get(k) != now[k]]
+    named = [k for k in now if k not in ("device_profile", *DESCRIBING)]
+    changed = [k for k in named if then.get(k) != now[k]]
     if not changed:
         return []
     differences = ", ".join(f"{k} {then.get(k)} → {now[k]}" for k in changed)

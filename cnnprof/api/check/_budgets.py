@@ -64,7 +64,8 @@ def check_budgets(
                 notes.append(f"{entry.model}: {key} not checked (no machine to measure it on)")
             elif key in _MEASURED and here is not None:
                 allowed = limit * (1 + latency_tolerance)
-                results.append(_MEASURED[key](here, entry, limit, allowed))
+                how = here.at(entry.threads, entry.processes)
+                results.append(_MEASURED[key](how, entry, limit, allowed))
     notes += counting.profile_notes([e.predict_for for e in entries], columns)
     return results
 

@@ -73,7 +73,10 @@ def predicted_on(metric: str, device: DeviceProfile | None) -> str | None:
 def ms_result(model: str, kind: str, before: float, timing: Timing, limit: float) -> CheckResult:
     """A measured latency against a baseline's or a budget's milliseconds."""
     spread = (timing.p10 * 1e3, timing.p90 * 1e3)
-    return CheckResult(model, "latency_ms", before, timing.median * 1e3, limit, kind, spread=spread)
+    median = timing.median * 1e3
+    return CheckResult(
+        model, "latency_ms", before, median, limit, kind, spread=spread, timing=timing
+    )
 
 
 def ratio_result(

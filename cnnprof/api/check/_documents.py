@@ -23,7 +23,14 @@ from cnnprof.results.device import DeviceProfile
 from cnnprof.results.interleaved import LatencyRatio
 from cnnprof.results.metrics import BASELINE_COUNTS, BUDGET_KEYS, PREDICTED
 from cnnprof.results.tables import Column
-from cnnprof.results.timing import DEVICES, RUNTIMES, TORCH, Timing
+from cnnprof.results.timing import (
+    DEVICES,
+    MAX_PROCESSES,
+    RUNTIMES,
+    TORCH,
+    Timing,
+    process_record,
+)
 
 SNAPSHOT_SCHEMA = "cnnprof.snapshot/1"
 _SETTING_KEYS = ("batch", "dtype", "input", "args", "timeout", "allow_incomplete", "runtime")
@@ -36,7 +43,10 @@ _ENTRY_KEYS = (
     "device_profile",
     *_SETTING_KEYS,
     *BUDGET_KEYS,
+    *("threads", "processes"),
 )
+# The limits measured on this machine: what an entry's threads: and processes: shape.
+_TIMED_LIMITS = ("max_latency_ms", "max_latency_ratio")
 # A budget file's own keys: its entries, and the defaults its entries may leave out.
 _BUDGET_TOP_KEYS = ("models", "reference", "device_profile")
 # An entry's key that a budget file may also give once at its top, and the limit it serves.
@@ -97,6 +107,8 @@ class BudgetEntry:
     device: str = "cpu"
     reference: str | None = None  # what max_latency_ratio is measured against
     predict_for: DeviceProfile | None = None  # what max_predicted_ms is predicted for
+    threads: int | None = None  # what its latency is measured at (None: check --threads)
+    processes: int | None = None  # fresh processes it is timed in (None: check --processes)
 
 
 # --- baselines ----------------------------------------------------------------------------------
@@ -294,7 +306,23 @@ def _budget(
         fields.choice("device", "cpu", DEVICES),
         _ratio_reference(fields, model, default),
         _predict_for(fields, settings, default_profile),
+        *_measured_how(fields),
     )
+
+
+def _measured_how(fields: Fields) -> tuple[int | None, int | None]:
+    """An entry's own threads: and processes: for its measured limits; refused where it gives
+    none (they would shape nothing) or out of range."""
+    given = [key for key in ("threads", "processes") if key in fields.doc]
+    if given and not any(limit in fields.doc for limit in _TIMED_LIMITS):
+        raise CheckFileError(
+            f"{fields.where}: field '{given[0]}': used only by "
+            f"{' and '.join(_TIMED_LIMITS)}, which this entry does not give"
+        )
+    processes = fields.integer("processes", None)
+    if processes is not None and processes > MAX_PROCESSES:
+        raise fields.fail("processes", f"an integer from 1 to {MAX_PROCESSES}")
+    return fields.integer("threads", None), processes
 
 
 def _chosen(fields: Fields, key: str, default: str | None) -> str | None:
@@ -404,6 +432,7 @@ def latency_entry(timing: Timing) -> dict[str, Any]:
         "threads": timing.threads,
         "torch": timing.torch_version,
         **timing.runtime_facts(),
+        **process_record(timing, "ms", digits=4),
     }
 
 

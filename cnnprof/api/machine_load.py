@@ -1,0 +1,24 @@
+"""The load on this machine as a command tells it before measuring: a note when other processes
+leave fewer free cores than the threads asked (`cnnprof.protocol.load`, no runtime)."""
+
+from __future__ import annotations
+
+from cnnprof.protocol.load import sample_load
+from cnnprof.results.load import Load
+from cnnprof.results.timing import cpu_cores
+
+
+def load_note(threads: int | None, load: Load | None = None) -> str | None:
+    """The sentence to say before measuring at ``threads`` (None: one per core) when the load
+    on the machine (``load``, else sampled now for `LOAD_WINDOW_S`) leaves fewer free cores
+    than that; None when it leaves enough, or is unknown."""
+    load = load or sample_load()
+    asked = threads or cpu_cores()
+    if load is None or load.free_cores >= asked:
+        return None
+    advice = "a quieter machine" if asked == 1 else "`--threads 1` or a quieter machine"
+    return (
+        f"the machine is busy ({load.describe()}): about {load.free_cores:.1f} of its "
+        f"{load.cores} cores are free for {asked} thread{'s' * (asked != 1)}, and the times "
+        f"will vary with the load; {advice} gives steadier ones"
+    )
