@@ -97,6 +97,7 @@ def separable(
     latency: Latency = False,
     device_profile: DeviceProfileOpt = None,
     threads: Threads = None,
+    processes: Processes = DEFAULT_PROCESSES,
     input: InputOpt = None,
     arg: Args = None,
     fmt: FormatOpt = Format.table,
@@ -118,23 +119,32 @@ def separable(
     if view.format == "csv" and layers and view.by_op:
         refuse("--layers with --by op in CSV", "a CSV file holds one table: give one of them")
     req = request(model, input=parse_input(input), args=parse_args(arg))
-    measures = _measures(latency, threads, device_profile, per_row=layers or view.by_op)
+    settings = _settings(latency, threads, processes, device_profile)
+    measures = _measures(settings, per_row=layers or view.by_op) if settings else {}
     result = tables.separable(req, device_profile=device_profile, **measures)
     _emit(result, view, output, force)
 
 
-def _measures(
-    latency: bool, threads: int | None, device_profile: str | None, per_row: bool
-) -> dict[str, Any]:
-    """What separable's --latency measures with: the models interleaved, and with ``per_row``
-    each alone, row by row; on ``threads``, in the device profile's runtime (else torch)."""
+def _settings(
+    latency: bool, threads: int | None, processes: int, device_profile: str | None
+) -> LatencySettings | None:
+    """How separable's --latency measures: on ``threads``, in ``processes`` fresh processes,
+    in the device profile's runtime (else torch eager); None without --latency (--threads and
+    --processes are then refused)."""
+    from cnnprof.cli.measure import refuse_unmeasured
+
+    refuse_unmeasured(latency, threads, processes)
     if not latency:
-        if threads is not None:
-            refuse(f"--threads {threads}", "sets the threads --latency measures on: add --latency")
-        return {}
+        return None
     from cnnprof.api.latency import for_profile
 
-    settings = LatencySettings(threads=threads, runtime=for_profile(None, device_profile) or TORCH)
+    runtime = for_profile(None, device_profile) or TORCH
+    return LatencySettings(threads=threads, runtime=runtime, processes=processes)
+
+
+def _measures(settings: LatencySettings, per_row: bool) -> dict[str, Any]:
+    """What separable measures with: the models interleaved, and with ``per_row`` each alone,
+    row by row (in this process: per-row times come from one)."""
     return {
         "measure": _interleaved(settings),
         "measure_rows": _per_row(settings) if per_row else None,
@@ -145,10 +155,12 @@ def _interleaved(settings: LatencySettings) -> Interleave:
     """For separable's --latency: the models measured in one run, interleaved, with a progress
     bar (in a runtime other than torch, a note says which)."""
     from cnnprof.api.latency import measure_together
+    from cnnprof.cli.latency import say_load
     from cnnprof.render.progress import progress_bar
     from cnnprof.report.runtime import runtime_line
 
     def measure(requests: Sequence[Request]) -> Interleaved:
+        say_load(settings.threads)
         with progress_bar(f"{len(requests)} models, interleaved") as progress:
             measured = measure_together(requests, settings, progress, needs="--latency")
         if settings.runtime != TORCH:
@@ -165,7 +177,7 @@ def _per_row(settings: LatencySettings) -> Callable[[Request], Timing]:
     from cnnprof.api.latency import measure
     from cnnprof.render.progress import progress_bar
 
-    rows = replace(settings, layers=True)
+    rows = replace(settings, layers=True, processes=1)
 
     def timed(req: Request) -> Timing:
         with progress_bar(f"{req.label}, per row") as progress:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+from cnnprof.report.processes import between_notes
 from cnnprof.report.separable_rows import (
     ColumnSpec,
     by_op_records,
@@ -21,11 +22,12 @@ from cnnprof.report.separable_rows import (
     times,
 )
 from cnnprof.report.text import to_csv, to_json, to_markdown
-from cnnprof.report.units import human
+from cnnprof.report.units import human, threads
 from cnnprof.report.view import TOTALS, View
 from cnnprof.results.device import roofline_note
 from cnnprof.results.metrics import PREDICTED, value
 from cnnprof.results.tables import Column, SeparableReport, SeparableRow
+from cnnprof.results.timing import Timing
 
 SCHEMA = "cnnprof.separable/1"  # keys added with --latency, --device-profile, --by op only
 
@@ -133,13 +135,17 @@ def totals_table(report: SeparableReport) -> tuple[list[str], list[list[str]]]:
     return shown(records, TOTAL_COLUMNS)
 
 
+def _measured_on(timing: Timing) -> str:
+    """``1 thread`` or ``2 threads, 3 processes``."""
+    fresh = f", {timing.processes} processes" if timing.processes > 1 else ""
+    return threads(timing.threads) + fresh
+
+
 def separable_title(report: SeparableReport) -> str:
-    """The models' table's title; with a measurement, the threads it ran on."""
+    """The models' table's title; with a measurement, the threads and processes it ran in."""
     title = "standard vs depthwise-separable"
     timing = report.written.timing
-    if timing is None:
-        return title
-    return f"{title} · measured, {timing.threads} thread{'s' * (timing.threads != 1)}"
+    return title if timing is None else f"{title} · measured, {_measured_on(timing)}"
 
 
 def _reads(ratio: float, more: str, less: str) -> str:
@@ -177,12 +183,14 @@ def separable_notes(report: SeparableReport, view: View) -> list[str]:
     ]
     timing = report.written.timing
     if timing is not None and report.interleaved is not None:
+        fresh = " (of its processes' medians)" if timing.processes > 1 else ""
         notes.append(
-            f"measured in one run on {timing.device_name}, {timing.threads} thread"
-            f"{'s' * (timing.threads != 1)}, the models interleaved: each one's "
-            f"median (p10–p90) over its runs; faster: the median (p10–p90) over "
-            f"{len(report.interleaved.rounds)} rounds of the reference's time over the model's"
+            f"measured in one run on {timing.device_name}, {_measured_on(timing)}, the models "
+            f"interleaved: each one's median{fresh} (p10–p90) over its runs; faster: the median "
+            f"(p10–p90) over {len(report.interleaved.rounds)} rounds of the reference's time "
+            "over the model's"
         )
+        notes += between_notes([c.timing for _, c in report.twins()])
         if report.per_row:
             notes.append(
                 "per-row time measured with each model alone, a hook on every row (as "
@@ -214,6 +222,7 @@ def separable_dict(report: SeparableReport, view: View = TOTALS) -> dict[str, An
         out["measured"] = {
             "device_name": timing.device_name if timing else None,
             "threads": timing.threads if timing else None,
+            "processes": timing.processes if timing else None,
             "rounds": len(report.interleaved.rounds),
         }
     if report.device is not None:

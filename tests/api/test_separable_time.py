@@ -232,3 +232,30 @@ def test_measured_row_by_row_by_op_and_every_convolution():
     notes = report.separable_notes(result, View(by_op=True))
     assert any(n.startswith("per-row time measured with each model alone") for n in notes)
     check_document(report.separable_dict(result, View(format="json", by_op=True)))
+
+
+def test_measured_in_fresh_processes_says_so():
+    """Each round one fresh process (`--processes`): the title and the document say how many,
+    and a between-process range wider than one process's p10–p90 is said in the notes."""
+    measure, _ = _fake([(10, 30, 9), (14, 42, 12)])
+
+    def in_processes(requests: Sequence[Request]) -> Interleaved:
+        measured = measure(requests)
+        timings = tuple(
+            replace(t, process_medians=tuple(r[i] for r in measured.rounds))
+            for i, t in enumerate(measured.timings)
+        )
+        return Interleaved(timings, measured.rounds)
+
+    result = separable(request("mobilenet"), measure=in_processes)
+    assert report.separable_title(result).endswith("· measured, 1 thread, 2 processes")
+    data = report.separable_dict(result)
+    assert data["measured"]["processes"] == 2 and data["measured"]["rounds"] == 2
+    assert data["written"]["latency_ms"] == pytest.approx(12.0)
+    notes = report.separable_notes(result, View())
+    assert any("median (of its processes' medians)" in n for n in notes)
+    assert any("medians of 2 fresh processes ranged" in n for n in notes)
+
+
+def test_processes_need_latency():
+    assert_error(run("separable", "mobilenet", "--processes", "2"), "add --latency")

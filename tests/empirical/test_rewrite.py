@@ -113,3 +113,14 @@ def test_separable_latency_runs_for_real():
                 assert data[name]["latency_faster_ratio"] > 0
         assert data["reference"] == ("written" if model == PLAIN else "standard")
     assert all(row["separable_measured_ms"] > 0 for row in data["layers"])
+
+
+@pytest.mark.slow
+def test_separable_latency_in_fresh_processes_runs_for_real():
+    """Structure only: two fresh processes, one round each."""
+    args = [sys.executable, "-m", "cnnprof", "separable", PLAIN, "--latency", "--processes", "2"]
+    proc = subprocess.run([*args, "--threads", "1", "-f", "json"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["measured"]["processes"] == 2 and data["measured"]["rounds"] == 2
+    assert data["separable"]["latency_faster_ratio"] > 0
