@@ -44,18 +44,20 @@ def _peaks(loo: float = 0.09, spread: float = 0.05, load: Load | None = QUIET, t
 
 
 def test_a_quiet_calibration_is_accepted():
-    """The shipped 1-thread profile's figures (configs/devices/amd-epyc-1t.json: median
-    loo_error 0.092, median spread 0.050) on a quiet machine."""
+    """The worst figures of six quiet `cnnprof device --refresh` runs on the 2-core Xeon
+    (judge.py: median loo_error 0.174, median spread 0.167, at 2 threads) and the shipped
+    1-thread profile's (configs/devices/amd-epyc-1t.json: 0.092, 0.050)."""
+    assert judge.refusals(_peaks(loo=0.174, spread=0.167, threads=2)) == []
     assert judge.refusals(_peaks(loo=0.092, spread=0.050)) == []
 
 
 def test_a_loaded_calibration_is_refused_for_each_cause():
-    """The figures of `cnnprof device --threads 1` beside 4 busy processes (2 per core):
-    median loo_error 0.215, median spread 0.183, others 80 % of the CPU."""
-    reasons = judge.refusals(_peaks(loo=0.215, spread=0.183, load=BUSY))
+    """The figures of `cnnprof device --threads 1` beside 4 busy processes (2 per core, on the
+    2-core Xeon; judge.py): median loo_error 0.245, median spread 0.367, others 80 % of the CPU."""
+    reasons = judge.refusals(_peaks(loo=0.245, spread=0.367, load=BUSY))
     assert len(reasons) == 3
-    assert "22 % off their own samples" in reasons[0]
-    assert "spread ±9 %" in reasons[1]
+    assert "24 % off their own samples" in reasons[0]
+    assert "spread ±18 %" in reasons[1]
     assert "other processes took 80 % of the CPU time" in reasons[2]
 
 
@@ -71,8 +73,8 @@ def test_steal_and_onnxruntime_limits():
     stolen = replace(QUIET, steal_share=0.3)
     (reason,) = judge.refusals(_peaks(load=stolen))
     assert "hypervisor stole 30 %" in reason
-    # ONNX Runtime's quiet figures (intel-xeon-ort-2t: loo 0.135, spread 0.154) pass its limits
-    ort = replace(_peaks(loo=0.135, spread=0.154), runtime="onnxruntime", runtime_version="1.32")
+    # ONNX Runtime's quiet figures (judge.py, 1 thread: loo 0.187, spread 0.290) pass its limits
+    ort = replace(_peaks(loo=0.187, spread=0.290), runtime="onnxruntime", runtime_version="1.32")
     assert judge.refusals(ort) == []
     assert judge.refusals(replace(ort, runtime="torch")) != []
 
