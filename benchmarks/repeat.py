@@ -137,6 +137,12 @@ def report(found: list[Model], args: argparse.Namespace) -> None:
         f"p10–p90 {100 * width_w:.1f} %"
     )
     print(f"median deviation of a fresh median from its model's: ±{100 * spread:.1f} %")
+    modes = ((f"--processes {k}", "between_median"), ("--processes 1", "within_median"))
+    for label, median in modes:
+        off = statistics.median(
+            abs(getattr(m, median) / statistics.median(m.fresh) - 1) for m in found
+        )
+        print(f"the {label} median, off the fresh runs' median of medians: ±{100 * off:.1f} %")
     for mode in (f"--processes {k}", "--processes 1"):
         walls = [w for m in found for w in m.wall.get(mode, [])]
         print(f"wall time {mode}: median {statistics.median(walls):.1f} s per run")

@@ -80,5 +80,7 @@ def machine(
     processes: int = DEFAULT_PROCESSES,
 ) -> latency.Machine:
     """This machine for latency checks, each measurement with its own progress bar, at
-    ``threads`` (default: torch's count) in ``processes`` fresh processes."""
+    ``threads`` (default: torch's count) in ``processes`` fresh processes; made only when a
+    check or snapshot measures, after saying a busy machine."""
+    say_load(threads)
     return latency.machine(progress_bar, needs, threads, processes)

@@ -76,7 +76,7 @@ def load_between(
     others = (end.busy_s - start.busy_s) - (end.own_s - start.own_s)
     return Load(
         load_average=float(text.split()[0]),
-        others_share=max(0.0, others / capacity),
+        others_share=min(1.0, max(0.0, others / capacity)),  # jiffies are coarse
         steal_share=max(0.0, (end.steal_s - start.steal_s) / capacity),
         cores=cores,
         window_s=wall,

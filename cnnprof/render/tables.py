@@ -47,10 +47,10 @@ def _compare(result: Comparison, view: View) -> RenderableType:
 
 
 # Columns of separable's tables that leave first on a narrow terminal (then the others, from the
-# right): the counts and milliseconds before the ratios they explain.
+# right): the counts, then the milliseconds, before the ratios they explain.
 # fmt: off
 SEPARABLE_DROP_FIRST: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "models": ("weights only", "params", "pred. ms", "ms (p10–p90)", "MACs"),
+    "models": ("weights only", "params", "MACs", "pred. ms", "ms (p10–p90)"),
     "time": ("standard pred. ms", "separable pred. ms", "standard ms", "separable ms", "pw bound"),
 })
 # fmt: on

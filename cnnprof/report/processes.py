@@ -31,7 +31,7 @@ def range_text(timing: Timing) -> str:
     if timing.between_exceeds_within:
         text += (
             f", wider than one process's p10–p90 ({ms_short(timing.within_width)} ms): "
-            "trust the range, not one run"
+            "one run's spread understates the next run's"
         )
     return text
 
@@ -43,7 +43,8 @@ def between_note(timing: Timing) -> str | None:
     return (
         f"{timing.model}: the medians of {timing.processes} fresh processes ranged "
         f"{ms_short(timing.between_min)}–{ms_short(timing.between_max)} ms, wider than one "
-        f"process's p10–p90 ({ms_short(timing.within_width)} ms): trust the range, not one run"
+        f"process's p10–p90 ({ms_short(timing.within_width)} ms): one run's spread "
+        "understates the next run's"
     )
 
 

@@ -149,8 +149,9 @@ def separable_title(report: SeparableReport) -> str:
 
 
 def _reads(ratio: float, more: str, less: str) -> str:
-    """A ratio of the reference over a model as people say it: "2.90× faster", "1.18× slower"."""
-    return f"{ratio:.2f}× {more}" if ratio >= 1 else f"{1 / ratio:.2f}× {less}"
+    """A ratio of the reference over a model as people say it: "2.90× faster", "1.18× slower"
+    ("1.00× faster" for one that rounds to 1)."""
+    return f"{ratio:.2f}× {more}" if ratio >= 0.995 else f"{1 / ratio:.2f}× {less}"
 
 
 def verdicts(report: SeparableReport) -> list[str]:

@@ -253,7 +253,7 @@ class Timing:
     @property
     def between_exceeds_within(self) -> bool:
         """The process medians range wider than one process's p10–p90: the spread inside one
-        process does not say what the next run will; trust the range."""
+        process does not say what the next run will."""
         return self.processes > 1 and self.between_max - self.between_min > self.within_width
 
     @property

@@ -86,7 +86,7 @@ def test_a_range_wider_than_one_process_spread_says_so():
     note = between_note(t)
     assert note == (
         "m: the medians of 3 fresh processes ranged 16.500–27.900 ms, wider than one "
-        "process's p10–p90 (1.600 ms): trust the range, not one run"
+        "process's p10–p90 (1.600 ms): one run's spread understates the next run's"
     )
     record = process_record(t)
     assert record["processes"] == 3
@@ -312,7 +312,7 @@ def test_a_measured_check_result_carries_its_threads_and_processes():
     assert (record["between_min"], record["between_max"]) == pytest.approx((16.5, 27.9))
     notes = measured_notes([result])
     assert notes[0].startswith("m: latency_ms measured at 2 threads, medians 16.500–27.900 ms")
-    assert "trust the range, not one run" in notes[1]
+    assert "one run's spread understates the next run's" in notes[1]
 
 
 # --- the CLI: refused where it would do nothing or cannot hold -------------------------------
