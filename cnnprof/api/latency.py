@@ -50,9 +50,10 @@ from cnnprof.results.vocab import Progress
 PEAKS_LIMIT = 600.0  # seconds the device microbenchmark may take when no budget says otherwise
 TIMING_SHARE = 0.5  # of a budget, for the timing, when the device's peaks must be measured too
 PREDICT_RESERVE = 0.5  # seconds of a budget kept for the prediction and the output
-# Seconds a CPU calibration takes on a quiet machine (the shipped profiles, a 2-core Xeon: 9–13 s
-# at 1 and 2 threads; on a busy one 40–90 s), and the share of it that holds the minimum kept
-# when a budget cuts it short: the roofs (40 %) and the networks that fit the conv kinds' models.
+# Seconds a CPU calibration takes on a quiet machine (a 2-core Xeon: 17.7–18.6 s at 1 thread,
+# 12.9–14.4 s at 2, four runs each; beside 4 busy processes 54 s and 128 s), and the share of it
+# that holds the minimum kept when a budget cuts it short: the roofs (40 %) and the networks that
+# fit the conv kinds' models.
 CALIBRATION_S = 15.0
 MINIMUM_SHARE = 0.6
 MIN_CALIBRATION_S = MINIMUM_SHARE * CALIBRATION_S  # a calibration is not started with less
