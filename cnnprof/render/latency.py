@@ -55,7 +55,9 @@ def summary(measured: Measured) -> Panel:
             "",
             Text(
                 f"runs vary by {100 * t.cv:.0f} % (over {100 * NOISY_CV:.0f} %): read the p10–p90 "
-                "range, not the median alone; a quieter machine or --min-time helps",
+                "range, not the median alone; a quieter machine"
+                + (" or --threads 1 (one core is steadier to share)" if t.threads > 1 else "")
+                + " helps",
                 style="yellow",
             ),
         )
