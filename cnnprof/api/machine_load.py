@@ -4,6 +4,7 @@ leave fewer free cores than the threads asked (`cnnprof.protocol.load`, no runti
 from __future__ import annotations
 
 from cnnprof.protocol.load import sample_load
+from cnnprof.results.judge import OTHERS_SLACK
 from cnnprof.results.load import Load
 from cnnprof.results.timing import cpu_cores
 
@@ -11,10 +12,11 @@ from cnnprof.results.timing import cpu_cores
 def load_note(threads: int | None, load: Load | None = None) -> str | None:
     """The sentence to say before measuring at ``threads`` (None: one per core) when the load
     on the machine (``load``, else sampled now for `LOAD_WINDOW_S`) leaves fewer free cores
-    than that; None when it leaves enough, or is unknown."""
+    than that, by more than the judge's `OTHERS_SLACK`; None when it leaves enough, or is
+    unknown."""
     load = load or sample_load()
     asked = threads or cpu_cores()
-    if load is None or load.free_cores >= asked:
+    if load is None or load.free_cores >= asked - OTHERS_SLACK:  # a little load is no crowd
         return None
     advice = "a quieter machine" if asked == 1 else "`--threads 1` or a quieter machine"
     return (

@@ -25,10 +25,11 @@ from cnnprof.results.runtime import ONNXRUNTIME, TORCH
 #
 # The profile's error (its kernel models' median leave-one-out error) above which its models
 # describe the noise more than the kernels, per runtime. Quiet: torch 0.146, 0.127, 0.122 at 1
-# thread, 0.122, 0.174, 0.124 at 2; ONNX Runtime 0.187 at 1, 0.153 at 2. Loaded: torch 0.245
-# at 1, 0.706 at 2; ONNX Runtime 0.254 at 1, 0.197 at 2 (within its quiet range: spread and load
-# refuse it).
-ERROR_LIMITS: Mapping[str, float] = MappingProxyType({TORCH: 0.21, ONNXRUNTIME: 0.30})
+# thread (and 0.22 seconds after four busy processes stopped), 0.122, 0.174, 0.124 at 2; ONNX
+# Runtime 0.187 at 1, 0.153 at 2. Loaded: torch 0.245 and 0.26 at 1, 0.706 at 2; ONNX Runtime
+# 0.254 at 1, 0.197 at 2. Quiet and loaded overlap at 1 thread: the limit refuses only the
+# grossly noisy calibration (issue 24's was 51–96 % off); spread and load refuse the others.
+ERROR_LIMITS: Mapping[str, float] = MappingProxyType({TORCH: 0.30, ONNXRUNTIME: 0.30})
 # The samples' median run spread ((p90 − p10) / median for torch, (max − min) / median for ONNX
 # Runtime) above which their runs did not repeat. Quiet: torch 0.111, 0.103, 0.110 at 1 thread,
 # 0.102, 0.167, 0.143 at 2; ONNX Runtime 0.263 at 1, 0.290 at 2. Loaded: torch 0.367 at 1, 0.888

@@ -52,11 +52,12 @@ def test_a_quiet_calibration_is_accepted():
 
 
 def test_a_loaded_calibration_is_refused_for_each_cause():
-    """The figures of `cnnprof device --threads 1` beside 4 busy processes (2 per core, on the
-    2-core Xeon; judge.py): median loo_error 0.245, median spread 0.367, others 80 % of the CPU."""
-    reasons = judge.refusals(_peaks(loo=0.245, spread=0.367, load=BUSY))
+    """Issue 24's loaded calibration (kernel models 51 % off at best) with the spread and load
+    of `cnnprof device --threads 1` beside 4 busy processes (2 per core, on the 2-core Xeon;
+    judge.py): median spread 0.367, others 80 % of the CPU."""
+    reasons = judge.refusals(_peaks(loo=0.51, spread=0.367, load=BUSY))
     assert len(reasons) == 3
-    assert "24 % off their own samples" in reasons[0]
+    assert "51 % off their own samples" in reasons[0]
     assert "spread ±18 %" in reasons[1]
     assert "other processes took 80 % of the CPU time" in reasons[2]
 
