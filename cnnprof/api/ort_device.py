@@ -12,15 +12,13 @@ from cnnprof.analytic.ort_calls import Node
 from cnnprof.api.kinds import Source
 from cnnprof.api.machine_load import load_note
 from cnnprof.api.onnx_source import OnnxSource
-from cnnprof.cache import write_json
 from cnnprof.deploy.calibrate import ORT_PLANS, calibrate
 from cnnprof.deploy.ort_nodes import graph_nodes, onnxruntime_module
 from cnnprof.deploy.ort_peaks import ort_cache_path, ort_peaks
 from cnnprof.errors import OptionError
 from cnnprof.protocol.load import load_between, snapshot
 from cnnprof.protocol.machine import cpu_name
-from cnnprof.protocol.records import read_cached
-from cnnprof.results import judge
+from cnnprof.protocol.records import calibrated
 from cnnprof.results.device import DeviceProfile, Peaks, Prediction
 from cnnprof.results.judge import Calibration
 from cnnprof.results.profile import Profile
@@ -53,30 +51,26 @@ def ort_calibration(
     ort = onnxruntime_module(NEEDS)
     count = ort_threads(threads)
     path = ort_cache_path(cpu_name(), ort.__version__, count, "float32")
-    if not refresh and plan == "default":
-        cached = read_cached(path, notes)
-        if cached is not None:
-            return Calibration(cached, cached_from=str(path), refused=tuple(judge.refusals(cached)))
 
     def report(fraction: float) -> None:
         if progress is not None:
             progress("onnxruntime kernels", fraction)
 
-    busy = load_note(count)
-    if busy is not None and before is not None:
-        before(busy)
-    start = snapshot()
-    measured = ort_peaks(calibrate(ORT_PLANS[plan], count, report), count)
-    measured = replace(measured, load=load_between(start, snapshot()))
-    refused = tuple(judge.refusals(measured))
-    if refused:
-        return Calibration(measured, refused=refused)
-    if plan != "default":
-        if notes is not None:
-            notes.append(f"a {plan} calibration is not cached")
-        return Calibration(measured)
-    write_json(path, measured.to_dict())  # nothing written where the directory refuses it
-    return Calibration(measured, cached_to=str(path) if path.is_file() else None)
+    def measure() -> Peaks:
+        busy = load_note(count)
+        if busy is not None and before is not None:
+            before(busy)
+        start = snapshot()
+        measured = ort_peaks(calibrate(ORT_PLANS[plan], count, report), count)
+        return replace(measured, load=load_between(start, snapshot()))
+
+    return calibrated(
+        path,
+        measure,
+        use_cache=not refresh and plan == "default",
+        uncached=lambda _: None if plan == "default" else f"a {plan} calibration is not cached",
+        notes=notes,
+    )
 
 
 def ort_cache(measured: Peaks) -> str | None:

@@ -12,7 +12,6 @@ macOS).
 from __future__ import annotations
 
 import functools
-import json
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -23,17 +22,14 @@ from types import MappingProxyType
 
 import torch
 
-import cnnprof.files as files
 from cnnprof.cache import cache_dir
 from cnnprof.empirical import allocator
 from cnnprof.empirical.bound import time_limit
 from cnnprof.empirical.device import CLOCKS, TORCH_DTYPES, Clock, check_device, device_name, threads
 from cnnprof.empirical.kernels import KERNEL_PLANS, KernelPlan, calibrate, more_samples
 from cnnprof.empirical.probes import Pairs, Plan, measure_roofs
-from cnnprof.errors import CnnprofError
 from cnnprof.protocol.load import load_between, snapshot
-from cnnprof.protocol.records import read_cached
-from cnnprof.results import judge
+from cnnprof.protocol.records import calibrated, from_cache
 from cnnprof.results.device import CURVES, DeviceQuery, Peaks
 from cnnprof.results.judge import Calibration
 from cnnprof.results.plausible import MEASURE_TRIES, implausible
@@ -192,23 +188,15 @@ def calibration(
     target = check_device(query.device, query.dtype)
     with threads(query.threads) as count:
         path = cache_path(device_name(target), torch.__version__, count, query.dtype)
-    cached = None if query.refresh or query.thorough else read_cached(path, notes)
-    if cached is not None:
-        return Calibration(cached, cached_from=str(path), refused=tuple(judge.refusals(cached)))
     if query.cached_only:
-        return None
-    measured = _measured(query, count, progress)
-    refused = tuple(judge.refusals(measured))
-    if refused or measured.partial:
-        return Calibration(measured, refused=refused)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        files.write(path, json.dumps(measured.to_dict(), indent=2) + "\n", "peaks cache")
-    except (OSError, CnnprofError) as exc:  # a cache not written only means measuring again
-        if notes is not None:
-            notes.append(f"device peaks not cached: {exc}")
-        return Calibration(measured)
-    return Calibration(measured, cached_to=str(path))
+        return from_cache(path, notes)
+    return calibrated(
+        path,
+        lambda: _measured(query, count, progress),
+        use_cache=not (query.refresh or query.thorough),
+        uncached=lambda measured: "" if measured.partial else None,
+        notes=notes,
+    )
 
 
 def _measured(query: DeviceQuery, count: int, progress: Progress | None = None) -> Peaks:
