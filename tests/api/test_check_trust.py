@@ -548,6 +548,7 @@ def test_warnings_as_errors_start_cleanly():
 )
 def test_a_cache_with_wrong_values_is_measured_again_with_a_note(tmp_path, monkeypatch, damage):
     from cnnprof.empirical import peaks as peaks_module
+    from cnnprof.protocol.records import read_cached
 
     monkeypatch.setenv("CNNPROF_CACHE_DIR", str(tmp_path))
     record = peaks_module.Peaks.from_dict(_fake_peaks())
@@ -557,10 +558,10 @@ def test_a_cache_with_wrong_values_is_measured_again_with_a_note(tmp_path, monke
     damage(data)
     path.write_text(json.dumps(data))
     notes: list[str] = []
-    assert peaks_module.read_cached(path, notes) is None
+    assert read_cached(path, notes) is None
     assert "cached device peaks not used" in notes[0]
     path.write_text(json.dumps(_fake_peaks()))
-    assert peaks_module.read_cached(path, []) == record
+    assert read_cached(path, []) == record
 
 
 def _fake_peaks() -> dict[str, object]:
@@ -598,14 +599,13 @@ def _fake_peaks() -> dict[str, object]:
     }
 
 
-@torch_only
 def test_a_fifo_in_place_of_the_peaks_cache_is_not_read(tmp_path):
-    from cnnprof.empirical import peaks as peaks_module
+    from cnnprof.protocol.records import read_cached
 
     path = tmp_path / "peaks.json"
     os.mkfifo(path)
     notes: list[str] = []
-    assert peaks_module.read_cached(path, notes) is None
+    assert read_cached(path, notes) is None
     assert "is a FIFO" in notes[0]
 
 
