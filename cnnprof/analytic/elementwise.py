@@ -48,7 +48,7 @@ def global_pool(path: str, x: Shape) -> LayerCost:
         op="gap",
         in_shape=x,
         out_shape=y,
-        flops=nonzero({"pool": x.elements}),
+        flops_by_category=nonzero({"pool": x.elements}),
         live=x.elements + y.elements,
     )
 
@@ -69,7 +69,9 @@ def norm_act(path: str, x: Shape, norm: str, act: str) -> LayerCost:
         out_shape=x,
         norm_params=bn,
         buffers=bn,
-        flops=nonzero({"norm": NORM_FLOPS[norm] * x.elements, "act": ACT_FLOPS[act] * x.elements}),
+        flops_by_category=nonzero(
+            {"norm": NORM_FLOPS[norm] * x.elements, "act": ACT_FLOPS[act] * x.elements}
+        ),
         live=2 * x.elements,
     )
 
@@ -82,7 +84,7 @@ def layer_norm(path: str, x: Shape) -> LayerCost:
         in_shape=x,
         out_shape=x,
         norm_params=2 * x.c,
-        flops=nonzero({"norm": LAYER_NORM_FLOPS * x.elements}),
+        flops_by_category=nonzero({"norm": LAYER_NORM_FLOPS * x.elements}),
         live=2 * x.elements,
     )
 
@@ -97,7 +99,7 @@ def layer_scale(path: str, x: Shape, *, residual: bool) -> LayerCost:
         in_shape=x,
         out_shape=x,
         weight_params=x.c,
-        flops=nonzero({"scale": n, "add": n if residual else 0}),
+        flops_by_category=nonzero({"scale": n, "add": n if residual else 0}),
         live=2 * n,
     )
 
@@ -108,6 +110,6 @@ def local_response_norm(path: str, x: Shape, size: int) -> LayerCost:
         op="lrn",
         in_shape=x,
         out_shape=x,
-        flops=nonzero({"lrn": (2 * size + LRN_EXTRA) * x.elements}),
+        flops_by_category=nonzero({"lrn": (2 * size + LRN_EXTRA) * x.elements}),
         live=2 * x.elements,
     )

@@ -42,7 +42,7 @@ def profile(arch: Arch, batch: int = 1, dtype: str = "float32") -> Profile:
         model=arch.name,
         source="analytic",
         input=arch.input,
-        rows=tuple(rows),
+        layers=tuple(rows),
         batch=batch,
         dtype=dtype,
         options=frozen(

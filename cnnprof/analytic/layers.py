@@ -96,7 +96,7 @@ def conv2d(
         norm_params=2 * out if norm == "bn" else 0,
         buffers=2 * out if norm == "bn" else 0,
         macs=macs,
-        flops=nonzero(
+        flops_by_category=nonzero(
             {
                 "mac": 2 * macs,
                 "bias": n if bias else 0,
@@ -144,7 +144,7 @@ def linear(
         weight_params=x.c * out,
         bias_params=out if bias else 0,
         macs=macs,
-        flops=nonzero(
+        flops_by_category=nonzero(
             {"mac": 2 * macs, "bias": out * rows if bias else 0, "act": ACT_FLOPS[act] * out * rows}
         ),
         live=x.elements + y.elements,
@@ -177,7 +177,7 @@ def pool2d(
         in_shape=x,
         out_shape=y,
         kernel=k,
-        flops=nonzero({"pool": per_output * y.elements}),
+        flops_by_category=nonzero({"pool": per_output * y.elements}),
         live=x.elements + y.elements,
     )
 
@@ -196,7 +196,7 @@ def squeeze_excite(
         weight_params=2 * c * squeeze,
         bias_params=squeeze + c,
         macs=macs,
-        flops=nonzero(
+        flops_by_category=nonzero(
             {
                 "mac": 2 * macs,
                 "bias": squeeze + c,
@@ -229,7 +229,7 @@ def preact_conv(
     before = {"norm": NORM_FLOPS[norm] * n, "act": ACT_FLOPS[act] * n}
     return evolve(
         conv,
-        flops=nonzero({**conv.flops, **before}),
+        flops_by_category=nonzero({**conv.flops_by_category, **before}),
         norm_params=2 * x.c if norm == "bn" else 0,
         buffers=2 * x.c if norm == "bn" else 0,
         live=2 * n + conv.out_shape.elements + held,

@@ -71,7 +71,7 @@ class _Rows:
 
 
 def _activation(rows: _Rows, row: LayerCost, out: tuple[int, ...]) -> None:
-    per_element = round(row.flops.get("act", 0) / max(row.out_shape.elements, 1))
+    per_element = round(row.flops_by_category.get("act", 0) / max(row.out_shape.elements, 1))
     ops = ACT_NODES.get(per_element, ("Relu",))
     source = rows.x
     for op in ops:
@@ -90,11 +90,11 @@ def _conv(rows: _Rows, row: LayerCost) -> None:
     in_shape = rows.shape(x.c, x.h, x.w)
     weight = (y.c, per_group, *(row.kernel or (1, 1)))
     rows.add(row, "Conv", out, in_shape=in_shape, weight=weight)
-    if row.flops.get("norm"):
+    if row.flops_by_category.get("norm"):
         rows.add(row, "BatchNormalization", out)
-    if row.flops.get("add"):
+    if row.flops_by_category.get("add"):
         rows.add(row, "Add", out, extra=(rows.shortcut(out, len(rows.made) - start + 1),))
-    if row.flops.get("act"):
+    if row.flops_by_category.get("act"):
         _activation(rows, row, out)
 
 
@@ -127,11 +127,11 @@ def _fc(rows: _Rows, row: LayerCost) -> None:
 def _elementwise(rows: _Rows, row: LayerCost) -> None:
     y = row.out_shape
     out = rows.shape(y.c, y.h, y.w)
-    if row.flops.get("norm"):
+    if row.flops_by_category.get("norm"):
         rows.add(row, "BatchNormalization", out)
-    if row.flops.get("add"):
+    if row.flops_by_category.get("add"):
         rows.add(row, "Add", out, extra=(rows.shortcut(out, 1),))
-    if row.flops.get("act"):
+    if row.flops_by_category.get("act"):
         _activation(rows, row, out)
 
 
@@ -154,7 +154,7 @@ def row_nodes(profile: Profile) -> tuple[tuple[Node, ...], tuple[str, ...]]:
     describes (costed on the roofline)."""
     rows = _Rows(profile.batch)
     apart = []
-    for row in profile.rows:
+    for row in profile.layers:
         write = ROW_NODES.get(row.op)
         if write is None or (row.kernel and len(row.kernel) != 2):
             apart.append(row.path)
@@ -171,7 +171,7 @@ def predict_graph(
     cost in the last row; rows of ``apart`` and kernels no model covers are costed on the
     roofline (from the profile's row of the same path)."""
     models = device.kernel_models()
-    by_path = {row.path: row for row in profile.rows}
+    by_path = {row.path: row for row in profile.layers}
     seconds: dict[str, float] = {}
     count: dict[str, int] = {}
     uncovered: list[str] = list(apart)

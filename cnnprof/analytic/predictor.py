@@ -266,7 +266,9 @@ def _se_calls(row: LayerCost, batch: int) -> list[Call]:
     activations, and the scale of the input."""
     c, pixels = row.in_shape.c, row.in_shape.h * row.in_shape.w
     squeeze = max(1, row.weight_params // (2 * c))
-    per_element = row.flops.get("act", 0) / (squeeze + c)  # the activation's and the gate's
+    per_element = row.flops_by_category.get("act", 0) / (
+        squeeze + c
+    )  # the activation's and the gate's
     return [
         Call("avgpool", (batch * c, pixels, 1, pixels)),
         Call("pointwise", (batch, c, squeeze, 1, 1, 1, 1, lanes(c, squeeze))),
@@ -293,16 +295,18 @@ def calls(row: LayerCost, batch: int) -> tuple[Call, ...] | None:
     elif row.op in POOL_OPS:
         x, y = row.in_shape, row.out_shape
         pixels = max(y.h * y.w, 1)
-        per_output = row.flops.get("pool", 0) // max(y.elements, 1) + (row.op == "maxpool")
+        per_output = row.flops_by_category.get("pool", 0) // max(y.elements, 1) + (
+            row.op == "maxpool"
+        )
         main.append(Call(POOL_OPS[row.op], (batch * x.c, x.h * x.w, pixels, max(per_output, 1))))
     elif (row.op not in PASS_OPS and row.op not in ACTIVATION_OPS) or row.macs:
         return None
     covered = FUSED | set(PASS_CATEGORIES) | ({"pool"} if row.op in POOL_OPS else set())
-    if any(v for k, v in row.flops.items() if k not in covered):
+    if any(v for k, v in row.flops_by_category.items() if k not in covered):
         return None
     elements = batch * row.out_shape.elements
     for category, kind in PASS_CATEGORIES.items():
-        count = row.flops.get(category, 0) * batch
+        count = row.flops_by_category.get(category, 0) * batch
         if not count or not elements:
             continue
         features = (elements, count / elements) if kind == "act" else (elements,)
@@ -321,7 +325,7 @@ def predict(profile: Profile, device: Peaks) -> Prediction:
     profile calibrated with kernels, at the profile's dtype)."""
     models = device.kernel_models()
     rows = []
-    for row in profile.rows:
+    for row in profile.layers:
         found = calls(row, profile.batch)
         if found is not None and all(c.kind in models for c in found):
             seconds = sum(kernel_seconds(models[c.kind], c.x) for c in found)

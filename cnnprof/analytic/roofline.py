@@ -186,7 +186,7 @@ def row_ops(
     """The ops a row runs: the main op (convolution, matrix product, pool or LRN) reading the
     weights and input and writing the output, then one element-wise pass per FLOP category.
     ``launches``: the kernels the row's convolutions were dispatched to, one per call."""
-    flops = row.flops
+    flops = row.flops_by_category
     ops: list[OpCost] = []
     written = row.out_shape.elements * batch * dtype_bytes
     read = row.bytes_moved(dtype_bytes, batch) - written
@@ -238,7 +238,7 @@ def layer_estimate(
     return LayerEstimate(
         path=row.path,
         op=row.op,
-        flops=row.total_flops * batch,
+        flops=row.flops * batch,
         bytes=row.bytes_moved(dtype_bytes, batch),
         ops=ops,
         page_faults=page_faults,
@@ -276,7 +276,7 @@ def estimate(
             launches.get(r.path, ()),
             own.get(r.path, 0.0),
         )
-        for r in profile.rows
+        for r in profile.layers
     )
     faults = page_faults or 0.0
     rest = max(faults - sum(r.page_faults for r in rows), 0.0)

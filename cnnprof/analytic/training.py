@@ -41,7 +41,7 @@ def trainable_rows(rows: Sequence[LayerCost], mode: str) -> list[int]:
 
 
 def training_cost(profile: Profile, mode: str) -> TrainingCost:
-    rows = profile.rows
+    rows = profile.layers
     chosen = trainable_rows(rows, mode)
     first = chosen[0]
     trains = set(chosen)

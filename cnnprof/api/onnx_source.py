@@ -113,7 +113,7 @@ class OnnxSource:
 
         ready = self.contender(settings.device, needs, settings.runtime)
         deadline = deadline or Deadline(settings.budget)
-        return ready.timed(settings, deadline, progress, rows=self.profile().rows)
+        return ready.timed(settings, deadline, progress, rows=self.profile().layers)
 
     def contender(self, device: str, needs: str, runtime: str = "torch") -> Contender:
         """The file as ONNX Runtime runs it (its external data read beside it); torch eager

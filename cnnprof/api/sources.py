@@ -131,7 +131,7 @@ class ModuleSource(Exporting, ABC):
         ready = self.contender(settings.device, needs, settings.runtime)
         deadline = deadline or Deadline(settings.budget)
         with self.running((stop or deadline).left()):
-            return ready.timed(settings, deadline, progress, rows=self.profile().rows)
+            return ready.timed(settings, deadline, progress, rows=self.profile().layers)
 
     def contender(self, device: str, needs: str, runtime: str = "torch") -> Contender:
         """The module on ``device`` with random weights (a module the caller gave is copied
@@ -222,7 +222,7 @@ class SpecSource(ModuleSource):
         return self.profile()
 
     def row_paths(self) -> list[str]:
-        return [r.path for r in self.profile().rows]
+        return [r.path for r in self.profile().layers]
 
     def rewrite_refusal(self, transform: str) -> None:
         """Every spec can be rewritten."""

@@ -105,7 +105,7 @@ def _kernel(row: LayerCost) -> int:
 def separable_rows(profile: Profile) -> list[SeparableRow]:
     """Every k×k convolution (k > 1, groups 1) and every depthwise → 1×1 pair of a profile."""
     out = []
-    rows = profile.rows
+    rows = profile.layers
     for i, row in enumerate(rows):
         k = _kernel(row)
         if row.op == "conv" and k > 1:

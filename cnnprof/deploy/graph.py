@@ -103,7 +103,7 @@ def _row(node: Node, work: Work, graph: Graph, held: Mapping[str, int]) -> Layer
         norm_params=held.get("norm", 0),
         buffers=held.get("buffer", 0),
         macs=work.macs // b,
-        flops=frozen({k: v // b for k, v in work.flops.items()}),
+        flops_by_category=frozen({k: v // b for k, v in work.flops.items()}),
         live=x.elements + y.elements,
     )
 
@@ -112,7 +112,7 @@ def _row(node: Node, work: Work, graph: Graph, held: Mapping[str, int]) -> Layer
 class Counted:
     """What the nodes add up to: rows, free op types, unsupported ones (op → nodes)."""
 
-    rows: tuple[LayerCost, ...]
+    layers: tuple[LayerCost, ...]
     ignored: tuple[str, ...]
     unsupported: tuple[str, ...]
 
@@ -199,7 +199,7 @@ def profile_graph(
         model=model,
         source="onnx",
         input=shape_of(inputs[0]) if inputs else Shape(0, 0, 0),
-        rows=counted.rows,
+        layers=counted.layers,
         batch=graph.batch,
         dtype=dtype,
         ignored=counted.ignored,

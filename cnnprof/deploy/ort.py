@@ -273,7 +273,7 @@ def _layers(
             op=r.op,
             seconds=sum(n.seconds for n in nodes if n.row == r.path),
             macs=r.macs * batch,
-            flops=r.total_flops * batch,
+            flops=r.flops * batch,
             bytes=r.bytes_moved(size, batch),
             fused_into=fused.get(r.path, ""),
         )

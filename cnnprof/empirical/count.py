@@ -77,7 +77,7 @@ def count(
         model=name,
         source="torch",
         input=inputs.first,
-        rows=tuple(layer_cost(r, batch) for r in [*ordered, *extra]),
+        layers=tuple(layer_cost(r, batch) for r in [*ordered, *extra]),
         batch=batch,
         dtype=dtype,
         ignored=tuple(sorted(recorder.ignored)),

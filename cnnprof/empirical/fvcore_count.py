@@ -84,7 +84,7 @@ def count_fvcore(
         model=model or type(module).__name__,
         source="fvcore",
         input=shape,
-        rows=tuple(layer_cost(r, batch) for r in ordered),
+        layers=tuple(layer_cost(r, batch) for r in ordered),
         batch=batch,
         dtype=dtype,
         unsupported=tuple(f"{op} ×{n}" for op, n in sorted(unsupported.items())),

@@ -215,7 +215,7 @@ class _Rows:
                 op=r.op,
                 seconds=statistics.median(self.per_row.get(r.path) or [0.0]),
                 macs=r.macs * batch,
-                flops=r.total_flops * batch,
+                flops=r.flops * batch,
                 bytes=r.bytes_moved(size, batch),
                 page_faults=_median_or_none(self.faults.get(r.path)),
             )

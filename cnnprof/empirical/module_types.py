@@ -108,7 +108,7 @@ def _convolution(
         weight_params=weights,
         bias_params=m.out_channels if bias else 0,
         macs=macs,
-        flops=ew.nonzero({"mac": 2 * macs, "bias": y.elements if bias else 0}),
+        flops_by_category=ew.nonzero({"mac": 2 * macs, "bias": y.elements if bias else 0}),
         live=call.x.elements + y.elements,
     )
 
@@ -160,7 +160,7 @@ def _filtered(filt: torch.Tensor) -> ModuleFormula:
             kernel=tuple(filt.shape[2:]),
             buffers=filt.numel(),
             macs=macs,
-            flops=ew.nonzero({"mac": 2 * macs}),
+            flops_by_category=ew.nonzero({"mac": 2 * macs}),
             live=call.x.elements + call.y.elements,
         )
 
@@ -208,7 +208,7 @@ def _attention(path: str, m: nn.Module, call: Call) -> LayerCost:
         weight_params=sum(own.values()) - biases,
         bias_params=biases,
         macs=macs,
-        flops=ew.nonzero(
+        flops_by_category=ew.nonzero(
             {"mac": 2 * macs, "bias": 3 * length * e if m.in_proj_bias is not None else 0}
         ),
         live=call.x.elements + call.y.elements,
@@ -227,7 +227,7 @@ def _norm(per_element: int) -> ModuleKind:
             out_shape=y,
             norm_params=affine,
             buffers=buffers,
-            flops=ew.nonzero({"norm": per_element * y.elements}),
+            flops_by_category=ew.nonzero({"norm": per_element * y.elements}),
             live=2 * y.elements,
         )
 
@@ -242,7 +242,7 @@ def _activation(op: str, per_element: int) -> ModuleKind:
             op=op,
             in_shape=call.x,
             out_shape=y,
-            flops=ew.nonzero({"act": per_element * y.elements}),
+            flops_by_category=ew.nonzero({"act": per_element * y.elements}),
             live=2 * y.elements,
         )
 
@@ -262,7 +262,7 @@ def _pool(op: str) -> ModuleKind:
             in_shape=call.x,
             out_shape=y,
             kernel=kernel,
-            flops=ew.nonzero({"pool": per_output * y.elements}),
+            flops_by_category=ew.nonzero({"pool": per_output * y.elements}),
             live=call.x.elements + y.elements,
         )
 
@@ -283,7 +283,7 @@ def _adaptive_pool(path: str, m: nn.Module, call: Call) -> LayerCost:
         op=_adaptive_op(m),
         in_shape=x,
         out_shape=y,
-        flops=ew.nonzero({"pool": prod(call.args[0][1:])}),
+        flops_by_category=ew.nonzero({"pool": prod(call.args[0][1:])}),
         live=x.elements + y.elements,
     )
 

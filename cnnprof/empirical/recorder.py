@@ -299,6 +299,6 @@ def layer_cost(row: Row, batch: int) -> LayerCost:
         norm_params=row.params["norm"],
         buffers=row.buffers,
         macs=row.macs // batch,
-        flops=frozen({k: v // batch for k, v in row.flops.items()}),
+        flops_by_category=frozen({k: v // batch for k, v in row.flops.items()}),
         live=(row.in_shape or unknown).elements + (row.out_shape or unknown).elements,
     )

@@ -84,7 +84,7 @@ def walk(
         model=name,
         source="analytic",
         input=inputs.first,
-        rows=(*rows, *_parameter_rows(root, held)),
+        layers=(*rows, *_parameter_rows(root, held)),
         batch=batch,
         dtype=dtype,
         unsupported=tuple(unsupported),
@@ -158,13 +158,13 @@ def _calls(costs: Iterable[LayerCost]) -> LayerCost:
     first, *rest = costs
     if not rest:
         return first
-    flops = dict(first.flops)
+    flops = dict(first.flops_by_category)
     for cost in rest:
-        for key, value in cost.flops.items():
+        for key, value in cost.flops_by_category.items():
             flops[key] = flops.get(key, 0) + value
     return replace(
         first,
         macs=first.macs + sum(c.macs for c in rest),
-        flops=frozen(flops),
+        flops_by_category=frozen(flops),
         live=max(c.live for c in (first, *rest)),
     )

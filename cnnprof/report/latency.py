@@ -359,7 +359,7 @@ def prediction_records(predicted: Predicted) -> list[dict[str, Any]]:
     total = prediction.seconds
     on_roofs = predicted.roofline.by_path()
     out = []
-    for row in prediction.rows:
+    for row in prediction.layers:
         roof = on_roofs.get(row.path)
         out.append(
             {

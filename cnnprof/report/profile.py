@@ -49,8 +49,8 @@ def row_dict(row: LayerCost, batch: int = 1) -> dict[str, Any]:
         "bias_params": row.bias_params,
         "norm_params": row.norm_params,
         "macs": row.macs * batch,
-        "flops": row.total_flops * batch,
-        "flops_by_category": {k: v * batch for k, v in row.flops.items() if v},
+        "flops": row.flops * batch,
+        "flops_by_category": {k: v * batch for k, v in row.flops_by_category.items() if v},
         "activations": row.out_shape.elements * batch,
     }
 
@@ -60,14 +60,14 @@ def shown_rows(profile: Profile, view: View, by_kind: bool = False) -> tuple[Lay
     number."""
     from cnnprof.results.ranking import COUNT_KEYS, ranked
 
-    rows = tuple(profile.by_kind().values()) if by_kind else profile.rows
+    rows = tuple(profile.by_kind().values()) if by_kind else profile.layers
     return ranked(rows, COUNT_KEYS, view.sort, view.top, "count")
 
 
 def kind_counts(profile: Profile) -> dict[str, int]:
     """How many rows each kind ("conv 1×1", "dwconv 3×3" …) sums."""
     counts: dict[str, int] = {}
-    for row in profile.rows:
+    for row in profile.layers:
         counts[row.kind] = counts.get(row.kind, 0) + 1
     return counts
 
@@ -202,7 +202,7 @@ def shown_seconds(profile: Profile, view: View, timing: Timing) -> list[float | 
     if not view.by_op:
         return [seconds.get(r.path) for r in shown_rows(profile, view)]
     per_kind: dict[str, list[float]] = {}
-    for row in profile.rows:
+    for row in profile.layers:
         if row.path in seconds:
             per_kind.setdefault(row.kind, []).append(seconds[row.path])
     kinds = shown_rows(profile, view, by_kind=True)
@@ -283,7 +283,7 @@ def profile_markdown(profile: Profile, view: View, timing: Timing | None = None)
 def summed(profile: Profile, depth: int | None) -> Profile:
     """``profile`` with its rows summed into modules at most ``depth`` levels deep (all rows
     without a depth); no total changes."""
-    return replace(profile, rows=tuple(profile.at_depth(depth))) if depth else profile
+    return replace(profile, layers=tuple(profile.at_depth(depth))) if depth else profile
 
 
 def profile_document(
@@ -379,9 +379,9 @@ def row_comparison(check: CrossCheck) -> list[dict[str, Any]]:
     """Every row both ways (params and MACs at the batch), in the analytic order, then rows only
     the empirical count has; a side without the row reads None."""
     batch = check.analytic.batch
-    theirs = {r.path: r for r in check.empirical.rows}
+    theirs = {r.path: r for r in check.empirical.layers}
     records = []
-    for row in check.analytic.rows:
+    for row in check.analytic.layers:
         other = theirs.pop(row.path, None)
         records.append(_compared(row.path, row.op, row, other, batch))
     for path, other in theirs.items():  # as `differences` has it: a free row is no difference

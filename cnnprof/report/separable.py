@@ -217,7 +217,7 @@ def separable_dict(report: SeparableReport, view: View = TOTALS) -> dict[str, An
         out["reference"] = report.reference
     if report.refused:
         out["refused"] = dict(report.refused)
-    out["layers"] = [_layer_dict(report, r) for r in report.rows]
+    out["layers"] = [_layer_dict(report, r) for r in report.layers]
     if report.interleaved is not None:
         timing = report.written.timing
         out["measured"] = {
@@ -285,7 +285,7 @@ def tables(report: SeparableReport, view: View) -> list[Table]:
             out.append((title, title, *by_op_table(report, name), 1))
     if view.layers:
         title = "every convolution: its cost both ways"
-        out.append(("convolutions", title, SEPARABLE_HEADERS, separable_grid(report.rows), 2))
+        out.append(("convolutions", title, SEPARABLE_HEADERS, separable_grid(report.layers), 2))
         if report.device is not None or report.per_row:
             title = "every convolution: its time both ways"
             out.append(("time", title, *layer_time_table(report), 1))

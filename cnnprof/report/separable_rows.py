@@ -117,7 +117,7 @@ def layer_time_table(report: SeparableReport) -> tuple[list[str], list[list[str]
     """Every convolution's time both ways, the columns known."""
     records = [
         {"path": r.path, **layer_times(report, r), "macs_fewer_ratio": 1 / r.ratio}
-        for r in report.rows
+        for r in report.layers
     ]
     return shown(records, LAYER_TIME_COLUMNS)
 
@@ -151,7 +151,7 @@ def by_op_records(report: SeparableReport, name: str) -> list[dict[str, Any]]:
         if seconds is None:
             continue
         per_kind: dict[str, float] = {}
-        for row in profile.rows:
+        for row in profile.layers:
             per_kind[row.kind] = per_kind.get(row.kind, 0.0) + seconds.get(row.path, 0.0)
         for record in out:
             kind_s = per_kind[record["op_kind"]]

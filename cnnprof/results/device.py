@@ -149,30 +149,30 @@ class Estimate:
     model: str
     batch: int
     dtype: str
-    rows: tuple[LayerEstimate, ...]
+    layers: tuple[LayerEstimate, ...]
     page_faults: float = 0.0  # minor page faults per forward pass, counted in the run
     faults_s: float = 0.0  # what those no row was charged for cost at the device's rate
 
     @property
-    def rows_s(self) -> float:
-        return sum(r.seconds for r in self.rows)
+    def layers_s(self) -> float:
+        return sum(r.seconds for r in self.layers)
 
     @property
     def seconds(self) -> float:
-        return self.rows_s + self.faults_s
+        return self.layers_s + self.faults_s
 
     @property
     def all_faults_s(self) -> float:
         """Seconds of page faults in the prediction: the rows' own and the rest of the pass's."""
-        return self.faults_s + sum(r.faults_s for r in self.rows)
+        return self.faults_s + sum(r.faults_s for r in self.layers)
 
     def by_path(self) -> dict[str, LayerEstimate]:
-        return {r.path: r for r in self.rows}
+        return {r.path: r for r in self.layers}
 
     def share_bound(self, bound: str) -> float:
         """Share of the predicted time spent in rows with this bound."""
         total = self.seconds
-        part = sum(r.seconds for r in self.rows if r.bound == bound)
+        part = sum(r.seconds for r in self.layers if r.bound == bound)
         return part / total if total else 0.0
 
 
@@ -261,20 +261,20 @@ class Prediction:
     dtype: str
     device_name: str
     threads: int
-    rows: tuple[RowPrediction, ...]
+    layers: tuple[RowPrediction, ...]
     # what keeps the count predicted from being complete (`Profile.missing`): work left out
     missing: tuple[str, ...] = ()
 
     @property
     def seconds(self) -> float:
-        return sum(r.seconds for r in self.rows)
+        return sum(r.seconds for r in self.layers)
 
     @property
     def on_roofline(self) -> tuple[str, ...]:
-        return tuple(r.path for r in self.rows if r.on_roofline)
+        return tuple(r.path for r in self.layers if r.on_roofline)
 
     def by_path(self) -> dict[str, float]:
-        return {r.path: r.seconds for r in self.rows}
+        return {r.path: r.seconds for r in self.layers}
 
 
 def roofline_note(label: str, prediction: Prediction | None) -> str | None:

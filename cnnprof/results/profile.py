@@ -48,7 +48,9 @@ class LayerCost:
     norm_params: int = 0  # BatchNorm affine (γ, β)
     buffers: int = 0  # BatchNorm running mean and variance
     macs: int = 0  # multiply-accumulates of conv and fc layers
-    flops: Mapping[str, int] = field(default_factory=frozen)  # by category, see FLOP_CATEGORIES
+    flops_by_category: Mapping[str, int] = field(
+        default_factory=frozen
+    )  # by category, see FLOP_CATEGORIES
     live: int = 0  # activation elements alive while this row runs (for peak memory)
 
     def __post_init__(self) -> None:
@@ -60,8 +62,8 @@ class LayerCost:
         return self.weight_params + self.bias_params + self.norm_params
 
     @property
-    def total_flops(self) -> int:
-        return sum(self.flops.values())
+    def flops(self) -> int:
+        return sum(self.flops_by_category.values())
 
     @property
     def kernel_text(self) -> str:
@@ -79,11 +81,11 @@ class LayerCost:
         return (self.params + activations) * dtype_bytes
 
     def plus_flops(self, **extra: int) -> LayerCost:
-        merged = dict(self.flops)
+        merged = dict(self.flops_by_category)
         for key, value in extra.items():
             if value:
                 merged[key] = merged.get(key, 0) + value
-        return evolve(self, flops=frozen(merged))
+        return evolve(self, flops_by_category=frozen(merged))
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ class Profile:
     model: str
     source: str  # "analytic", "torch" (FlopCounterMode) or "fvcore"
     input: Shape
-    rows: tuple[LayerCost, ...]
+    layers: tuple[LayerCost, ...]
     batch: int = 1
     dtype: str = "float32"
     options: Mapping[str, Any] = field(default_factory=frozen)
@@ -145,7 +147,7 @@ class Profile:
         return (
             f"Profile({self.model!r}, {self.source}, input {self.input}, batch {self.batch}: "
             f"params={self.params:,}, macs={self.macs:,}, flops={self.flops:,}, "
-            f"{len(self.rows)} rows)"
+            f"{len(self.layers)} rows)"
         )
 
     @property
@@ -154,29 +156,29 @@ class Profile:
 
     @property
     def params(self) -> int:
-        return sum(r.params for r in self.rows) + self.extra_params
+        return sum(r.params for r in self.layers) + self.extra_params
 
     @property
     def params_by_kind(self) -> dict[str, int]:
         return {
-            "weights": sum(r.weight_params for r in self.rows),
-            "biases": sum(r.bias_params for r in self.rows),
-            "norm": sum(r.norm_params for r in self.rows),
+            "weights": sum(r.weight_params for r in self.layers),
+            "biases": sum(r.bias_params for r in self.layers),
+            "norm": sum(r.norm_params for r in self.layers),
         }
 
     @property
     def buffers(self) -> int:
-        return sum(r.buffers for r in self.rows)
+        return sum(r.buffers for r in self.layers)
 
     @property
     def macs(self) -> int:
-        return sum(r.macs for r in self.rows) * self.batch
+        return sum(r.macs for r in self.layers) * self.batch
 
     @property
     def flops_by_category(self) -> dict[str, int]:
         totals = dict.fromkeys(FLOP_CATEGORIES, 0)
-        for row in self.rows:
-            for key, value in row.flops.items():
+        for row in self.layers:
+            for key, value in row.flops_by_category.items():
                 totals[key] = totals.get(key, 0) + value
         return {k: v * self.batch for k, v in totals.items()}
 
@@ -187,7 +189,7 @@ class Profile:
     @property
     def activations(self) -> int:
         """Output elements of every row, summed, at the batch."""
-        return sum(r.out_shape.elements for r in self.rows) * self.batch
+        return sum(r.out_shape.elements for r in self.layers) * self.batch
 
     @property
     def param_bytes(self) -> int:
@@ -196,12 +198,12 @@ class Profile:
     @property
     def peak_activation_bytes(self) -> int:
         """Largest set of activations alive at once during inference, at the batch."""
-        live = max((r.live for r in self.rows), default=0)
+        live = max((r.live for r in self.layers), default=0)
         return max(live, self.input.elements) * self.batch * self.dtype_bytes
 
     @property
     def bytes_moved(self) -> int:
-        return sum(r.bytes_moved(self.dtype_bytes, self.batch) for r in self.rows)
+        return sum(r.bytes_moved(self.dtype_bytes, self.batch) for r in self.layers)
 
     @property
     def output(self) -> Shape:
@@ -209,7 +211,7 @@ class Profile:
         row's output (rows of parameters alone, which never ran, have none)."""
         if self.returned is not None:
             return self.returned
-        shapes = [r.out_shape for r in self.rows if r.out_shape.elements]
+        shapes = [r.out_shape for r in self.layers if r.out_shape.elements]
         return shapes[-1] if shapes else self.input
 
     @property
@@ -231,7 +233,7 @@ class Profile:
         at depth 2), in order of first appearance; a container's op is "block" when it holds
         rows of several ops. Rows no deeper than ``depth`` stay as they are."""
         groups: dict[str, LayerCost] = {}
-        for row in self.rows:
+        for row in self.layers:
             key = ".".join(row.path.split(".")[:depth])
             if key not in groups:
                 groups[key] = replace(row, path=key)
@@ -245,7 +247,7 @@ class Profile:
     def by_kind(self) -> dict[str, LayerCost]:
         """Rows summed per kind ("conv 1×1", "dwconv 3×3" …), in order of first appearance."""
         groups: dict[str, LayerCost] = {}
-        for row in self.rows:
+        for row in self.layers:
             key = row.kind
             groups[key] = _plus(groups[key], row) if key in groups else replace(row, path=key)
         return groups
@@ -253,8 +255,8 @@ class Profile:
 
 def _plus(group: LayerCost, row: LayerCost) -> LayerCost:
     """``group`` with ``row``'s parameters, buffers, MACs and FLOPs added."""
-    flops = dict(group.flops)
-    for cat, value in row.flops.items():
+    flops = dict(group.flops_by_category)
+    for cat, value in row.flops_by_category.items():
         flops[cat] = flops.get(cat, 0) + value
     return replace(
         group,
@@ -263,7 +265,7 @@ def _plus(group: LayerCost, row: LayerCost) -> LayerCost:
         norm_params=group.norm_params + row.norm_params,
         buffers=group.buffers + row.buffers,
         macs=group.macs + row.macs,
-        flops=frozen(flops),
+        flops_by_category=frozen(flops),
         live=max(group.live, row.live),
     )
 
@@ -281,9 +283,9 @@ class Difference:
 def differences(left: Profile, right: Profile) -> list[Difference]:
     """Row-by-row disagreements in params and MACs, in the left profile's order, then rows only
     the right one has."""
-    right_rows = {r.path: r for r in right.rows}
+    right_rows = {r.path: r for r in right.layers}
     out: list[Difference] = []
-    for row in left.rows:
+    for row in left.layers:
         other = right_rows.pop(row.path, None)
         if other is None:
             out.append(Difference(row.path, "row", row.macs, None))
@@ -306,8 +308,8 @@ def unseen_rows(walk: Profile, count: Profile) -> tuple[str, ...]:
     of the count's; a module the walk already names as having no formula is not repeated."""
     if walk.macs >= count.macs:
         return ()
-    held = {r.path for r in walk.rows} | {u.rsplit(" (", 1)[0] for u in walk.unsupported}
-    return tuple(r.path for r in count.rows if r.macs and r.path not in held)
+    held = {r.path for r in walk.layers} | {u.rsplit(" (", 1)[0] for u in walk.unsupported}
+    return tuple(r.path for r in count.layers if r.macs and r.path not in held)
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,7 @@ class SeparableReport:
     is none): how many times fewer MACs, how many times faster."""
 
     written: Column
-    rows: tuple[SeparableRow, ...]
+    layers: tuple[SeparableRow, ...]
     standard: Column | None  # every separable pair made one full convolution (specs only)
     separable: Column | None  # every k×k convolution made depthwise-separable
     refused: Mapping[str, str] = field(default_factory=_empty)  # twin → why it was not made

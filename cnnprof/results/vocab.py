@@ -34,7 +34,7 @@ COUNT_SORT: Mapping[str, str] = MappingProxyType(
     {
         "macs": "macs",
         "params": "params",
-        "flops": "total_flops",
+        "flops": "flops",
         "activations": "out_shape.elements",
     }
 )

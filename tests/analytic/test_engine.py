@@ -35,7 +35,7 @@ def test_repeats_reuse_rows_only_when_the_formula_agrees(options):
         if rule.widths and rule.column(width) is None:
             continue  # a width ShuffleNetV2's table lacks (0.25, 0.75)
         arch = entry.arch(Multipliers(**options))
-        assert profile(arch).rows == every_layer_by_its_formula(arch), name
+        assert profile(arch).layers == every_layer_by_its_formula(arch), name
 
 
 def test_evolve_is_replace():

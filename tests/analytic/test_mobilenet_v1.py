@@ -137,15 +137,15 @@ def test_table_2_mac_shares_sum_to_100(by_op_json: dict):
 def test_table_1_rows_and_output_shape():
     """Howard et al. 2017, Table 1: 1 conv + 13 separable pairs (26 rows) + pool + fc = 29 rows."""
     p = cnnprof.count("mobilenet")
-    assert len(p.rows) == 29
+    assert len(p.layers) == 29
     assert p.output.as_list() == [1000, 1, 1]
-    kinds = [r.kind for r in p.rows]
+    kinds = [r.kind for r in p.layers]
     assert kinds.count("dwconv 3×3") == 13
     assert kinds.count("conv 1×1") == 13
     assert kinds[0] == "conv 3×3"
     assert kinds[-2:] == ["gap", "fc"]
     # Downsampling by stride-2 convolutions: 224 → 112 → 56 → 28 → 14 → 7.
-    assert p.rows[-3].out_shape.as_list() == [1024, 7, 7]
+    assert p.layers[-3].out_shape.as_list() == [1024, 7, 7]
 
 
 def test_params_conventions():
@@ -156,7 +156,7 @@ def test_params_conventions():
     assert p.params == kinds["weights"] + kinds["biases"] + kinds["norm"]
     assert kinds["norm"] > 0 and kinds["biases"] == 1000  # fc bias only: convs carry BN
     # every conv is followed by BN: gamma and beta per output channel
-    conv_channels = sum(r.out_shape.c for r in p.rows if r.op in ("conv", "dwconv"))
+    conv_channels = sum(r.out_shape.c for r in p.layers if r.op in ("conv", "dwconv"))
     assert kinds["norm"] == 2 * conv_channels
     assert p.buffers == kinds["norm"]  # running mean and variance, reported apart
     assert p.params > kinds["weights"]

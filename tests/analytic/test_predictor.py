@@ -129,7 +129,9 @@ def test_a_matrix_product_a_pool_and_squeeze_excite():
 
 
 def test_rows_no_model_covers_go_to_the_roofline():
-    lrn = LayerCost("lrn", "lrn", Shape(96, 55, 55), Shape(96, 55, 55), flops={"lrn": 10})
+    lrn = LayerCost(
+        "lrn", "lrn", Shape(96, 55, 55), Shape(96, 55, 55), flops_by_category={"lrn": 10}
+    )
     assert calls(lrn, 1) is None
     dropout = identity("drop", "dropout", Shape(8, 4, 4))
     assert calls(dropout, 1) == ()
@@ -178,7 +180,9 @@ def _device(**changes: object) -> Peaks:
 
 def test_a_prediction_is_the_sum_of_its_kernels_and_says_what_went_to_the_roofline():
     conv = fm.conv2d("conv", Shape(3, 32, 32), out=16, k=3, p=1, norm="bn", act="relu")
-    lrn = LayerCost("lrn", "lrn", Shape(16, 32, 32), Shape(16, 32, 32), flops={"lrn": 10})
+    lrn = LayerCost(
+        "lrn", "lrn", Shape(16, 32, 32), Shape(16, 32, 32), flops_by_category={"lrn": 10}
+    )
     drop = identity("drop", "dropout", Shape(16, 32, 32))
     profile = Profile("tiny", "analytic", Shape(3, 32, 32), (conv, lrn, drop))
     found = predict(profile, _device())

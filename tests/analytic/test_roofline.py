@@ -45,7 +45,7 @@ ROOFS = Roofs(
 
 def test_roofline_rows_are_sums_of_their_ops():
     profile = api.profile_analytic(api.request("mobilenet"))
-    rows = {r.path: r for r in profile.rows}
+    rows = {r.path: r for r in profile.layers}
     dw = layer_estimate(rows["1.dw"], ROOFS, 1, 4)
     assert [o.kind for o in dw.ops] == ["dwconv", "norm", "act"]
     assert dw.overhead_s == pytest.approx(20e-6)
@@ -66,7 +66,7 @@ def test_roofline_rows_are_sums_of_their_ops():
     assert [o.kind for o in fc.ops] == ["linear"] and fc.bound == "memory"
     assert fc.overhead_s == pytest.approx(5e-6), "an fc row costs a linear launch"
     whole = estimate(profile, ROOFS)
-    assert whole.seconds == pytest.approx(sum(r.seconds for r in whole.rows))
+    assert whole.seconds == pytest.approx(sum(r.seconds for r in whole.layers))
     assert 0 < whole.share_bound("memory") < 1
     batched = estimate(api.profile_analytic(api.request("mobilenet", batch=8)), ROOFS)
     assert batched.seconds > whole.seconds
@@ -74,7 +74,7 @@ def test_roofline_rows_are_sums_of_their_ops():
 
 def test_squeeze_excite_reads_its_input_for_the_pool():
     profile = api.profile_analytic(api.request("efficientnet_b0"))
-    se = next(r for r in profile.rows if r.op == "se")
+    se = next(r for r in profile.layers if r.op == "se")
     kinds = {o.kind: o for o in layer_estimate(se, ROOFS, 1, 4).ops}
     assert kinds["pool"].bytes == 4 * se.in_shape.elements
     assert kinds["act"].bytes < 4 * 1000, "the SE activations run on the squeezed vector"
@@ -90,7 +90,7 @@ def test_bandwidth_curve_is_interpolated_and_flat_outside():
 
 def test_each_convolution_pays_the_launch_of_the_kernel_it_ran():
     profile = api.profile_analytic(api.request("mobilenet"))
-    row = {r.path: r for r in profile.rows}["7.0.pw"]
+    row = {r.path: r for r in profile.layers}["7.0.pw"]
     assert layer_estimate(row, ROOFS, 1, 4).overhead_s == pytest.approx(10e-6 + 8e-6 + 2e-6)
     onednn = layer_estimate(row, ROOFS, 1, 4, launches=("mkldnn",))
     assert onednn.ops[0].overhead_s == pytest.approx(70e-6)
@@ -98,14 +98,16 @@ def test_each_convolution_pays_the_launch_of_the_kernel_it_ran():
     assert last.ops[0].overhead_s == pytest.approx(50e-6), "its channels-last launch"
     unknown = layer_estimate(row, ROOFS, 1, 4, launches=("slow2d", "", "cudnn"))
     assert unknown.ops[0].overhead_s == pytest.approx(9e-6 + 10e-6 + 10e-6), "generic otherwise"
-    se = next(r for r in api.profile_analytic(api.request("efficientnet_b0")).rows if r.op == "se")
+    se = next(
+        r for r in api.profile_analytic(api.request("efficientnet_b0")).layers if r.op == "se"
+    )
     two = layer_estimate(se, ROOFS, 1, 4, launches=("slow2d", "slow2d"))
     assert two.ops[0].overhead_s == pytest.approx(18e-6), "SE runs two convolutions"
 
 
 def test_nchw_tensors_on_the_reordering_kernel_pay_two_reorders():
     profile = api.profile_analytic(api.request("mobilenet"))
-    rows = {r.path: r for r in profile.rows}
+    rows = {r.path: r for r in profile.layers}
     pw = rows["3.pw"]
     inp, out = 4 * pw.in_shape.elements, 4 * pw.out_shape.elements
     reordered = layer_estimate(pw, ROOFS, 1, 4, launches=("mkldnn",)).ops[0]
@@ -124,10 +126,10 @@ def test_nchw_tensors_on_the_reordering_kernel_pay_two_reorders():
 
 def test_larger_kernels_follow_their_own_curve():
     profile = api.profile_analytic(api.request("resnet18"))
-    row = next(r for r in profile.rows if r.kernel == (3, 3) and r.op == "conv")
+    row = next(r for r in profile.layers if r.kernel == (3, 3) and r.op == "conv")
     (conv, *_) = layer_estimate(row, ROOFS, 1, 4).ops
     assert conv.flops / conv.compute_s == pytest.approx(95e9), "top of the k×k curve"
-    one = next(r for r in profile.rows if r.kernel == (1, 1))
+    one = next(r for r in profile.layers if r.kernel == (1, 1))
     (conv, *_) = layer_estimate(one, ROOFS, 1, 4).ops
     assert conv.flops / conv.compute_s <= 80e9
 
@@ -145,14 +147,14 @@ def test_convolutions_on_few_positions_move_toward_their_own_curve():
     assert rate(replace(op, pixels=196)) == pytest.approx((many + low) / 2), "log"
     assert rate(replace(op, pixels=0)) == pytest.approx(many), "positions unknown"
     squeeze = next(
-        r for r in api.profile_analytic(api.request("efficientnet_b0")).rows if r.op == "se"
+        r for r in api.profile_analytic(api.request("efficientnet_b0")).layers if r.op == "se"
     )
     assert row_ops(squeeze, 4, 4)[0].pixels == 4, "an SE block convolves a pooled 1×1 map"
     kxk = replace(op, kernel=(3, 3), pixels=49)
     assert rate(kxk) == pytest.approx(interpolate(ROOFS.kxk_curve, 10**7)), "no pair"
     both = replace(roofs, kxk_curve_few=((10**6, 10e9), (10**8, 30e9)))
     profile = api.profile_analytic(api.request("resnet18"))
-    late = {r.path for r in profile.rows if r.out_shape.h == 7 and r.op == "conv"}
+    late = {r.path for r in profile.layers if r.out_shape.h == 7 and r.op == "conv"}
     slower, plain = estimate(profile, both).by_path(), estimate(profile, ROOFS).by_path()
     assert late and all(slower[p].seconds > plain[p].seconds for p in late)
 
@@ -161,7 +163,7 @@ def test_page_faults_are_charged_on_top_of_the_rows():
     profile = api.profile_analytic(api.request("mobilenet"))
     plain = estimate(profile, ROOFS)
     faulting = estimate(profile, ROOFS, page_faults=2500.0)
-    assert plain.faults_s == 0 and faulting.rows_s == pytest.approx(plain.seconds)
+    assert plain.faults_s == 0 and faulting.layers_s == pytest.approx(plain.seconds)
     assert faulting.seconds - plain.seconds == pytest.approx(2500 * 1e-6)
 
 
@@ -184,19 +186,19 @@ def test_weights_move_at_the_rate_for_a_whole_forward_pass():
     assert roofline.memory_s(ROOFS, hot) == pytest.approx(2**20 / ROOFS.bytes_per_s(2**20))
     assert roofline.memory_s(ROOFS, cold, footprint=2**28) == pytest.approx(2**20 / 10e9)
     profile = api.profile_analytic(api.request("vgg16"))
-    fc = layer_estimate(profile.rows[-3], ROOFS, 1, 4, footprint=profile.bytes_moved)
-    assert fc.op == "fc" and fc.ops[0].memory_s > profile.rows[-3].params * 4 / 10e9
+    fc = layer_estimate(profile.layers[-3], ROOFS, 1, 4, footprint=profile.bytes_moved)
+    assert fc.op == "fc" and fc.ops[0].memory_s > profile.layers[-3].params * 4 / 10e9
 
 
 def test_max_pool_and_lrn_have_their_own_compute_ceilings():
     profile = api.profile_analytic(api.request("googlenet"))
-    pool = next(r for r in profile.rows if r.op == "maxpool")
+    pool = next(r for r in profile.layers if r.op == "maxpool")
     op = layer_estimate(pool, ROOFS, 1, 4).ops[0]
     assert op.kind == "maxpool" and op.bound == "compute"
-    assert op.compute_s == pytest.approx(pool.flops["pool"] / 0.3e9)
-    lrn = next(r for r in profile.rows if r.op == "lrn")
+    assert op.compute_s == pytest.approx(pool.flops_by_category["pool"] / 0.3e9)
+    lrn = next(r for r in profile.layers if r.op == "lrn")
     (op,) = layer_estimate(lrn, ROOFS, 1, 4).ops
-    assert op.kind == "lrn" and op.compute_s == pytest.approx(lrn.flops["lrn"] / 1e9)
+    assert op.kind == "lrn" and op.compute_s == pytest.approx(lrn.flops_by_category["lrn"] / 1e9)
 
 
 @pytest.mark.slow

@@ -40,8 +40,8 @@ def test_batch_scales_the_step():
 def test_mobilenet_v2_from_last_stages_depthwise_backward_is_twice_forward():
     request, c = cost("mobilenet_v2@train=from:6")
     profile = api.profile_analytic(request)
-    first = next(i for i, r in enumerate(profile.rows) if r.path.startswith("6."))
-    depthwise_after = [r for r in profile.rows[first + 1 :] if r.op == "dwconv"]
+    first = next(i for i, r in enumerate(profile.layers) if r.path.startswith("6."))
+    depthwise_after = [r for r in profile.layers[first + 1 :] if r.op == "dwconv"]
     measured = api.measured_training(request, c)
     # every grouped conv that trains: input-grad + weight-grad = 2 × its forward MACs
     assert sorted(g.correct_macs for g in measured.grouped) == sorted(
@@ -61,7 +61,7 @@ def test_train_all_analytic_equals_measured_exactly(reference):
     measured = api.measured_training(request, c)
     assert measured.forward_macs == c.forward_macs
     assert measured.backward_macs == c.backward_macs
-    assert c.input_grad_macs == c.forward_macs - api.profile_analytic(request).rows[0].macs
+    assert c.input_grad_macs == c.forward_macs - api.profile_analytic(request).layers[0].macs
 
 
 @pytest.mark.torch

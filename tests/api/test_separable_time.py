@@ -100,7 +100,7 @@ def test_every_convolution_predicted_both_ways_with_its_bound():
     """Row 1 of MobileNet: the standard twin's row ``1``, the separable twin's ``1.dw`` and
     ``1.pw``; the depthwise row is memory-bound on the roofline, the full 3×3 compute-bound."""
     result = separable(request("mobilenet"), device_profile=PROFILE)
-    row = next(r for r in result.rows if r.path == "1")
+    row = next(r for r in result.layers if r.path == "1")
     times = by_row.layer_times(result, row)
     standard = result.standard.prediction.by_path()["1"]
     pair = result.separable.prediction.by_path()
@@ -110,7 +110,7 @@ def test_every_convolution_predicted_both_ways_with_its_bound():
         standard / (pair["1.dw"] + pair["1.pw"])
     )
     assert (times["standard_bound"], times["depthwise_bound"]) == ("compute", "memory")
-    assert all(by_row.layer_times(result, r)["pointwise_bound"] for r in result.rows)
+    assert all(by_row.layer_times(result, r)["pointwise_bound"] for r in result.layers)
 
 
 def test_by_op_is_the_mobilenet_papers_table_2_and_its_shares_add_up():
@@ -209,8 +209,7 @@ def _per_row(req: Request) -> Timing:
     """A row-by-row measurement that runs nothing: each row 10 µs plus 1 ns per MAC."""
     profile = resolve(req).profile()
     layers = tuple(
-        LayerTime(r.path, r.op, 1e-5 + r.macs * 1e-9, r.macs, r.total_flops, 1)
-        for r in profile.rows
+        LayerTime(r.path, r.op, 1e-5 + r.macs * 1e-9, r.macs, r.flops, 1) for r in profile.layers
     )
     return replace(_timing(req.label, [sum(t.seconds for t in layers)] * 5), layers=layers)
 
@@ -223,7 +222,7 @@ def test_measured_row_by_row_by_op_and_every_convolution():
         records = by_row.by_op_records(result, name)
         assert sum(r["measured_share"] for r in records) == pytest.approx(1.0)
         assert all("predicted_ms" not in r for r in records)
-    times = by_row.layer_times(result, next(r for r in result.rows if r.path == "1"))
+    times = by_row.layer_times(result, next(r for r in result.layers if r.path == "1"))
     standard = 1e-5 + 231_211_008 * 1e-9  # row 1 as one 3×3 convolution, 32 → 64 at 112×112
     assert times["standard_measured_ms"] == pytest.approx(standard * 1e3)
     assert times["measured_faster_ratio"] > 1 and "standard_bound" not in times

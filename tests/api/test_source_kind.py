@@ -63,7 +63,7 @@ class TinySource:
             weight_params=n * n,
             bias_params=n,
             macs=n * n,
-            flops={"mac": 2 * n * n, "bias": n},
+            flops_by_category={"mac": 2 * n * n, "bias": n},
         )
         return Profile(self.request.name, "analytic", self.input_shape, (row,), batch=batch)
 

@@ -224,14 +224,14 @@ def test_analytic_equals_empirical_for_any_spec(case: tuple[dict[str, Any], list
         event("rejected: the feature map vanishes")
         assume(False)
     network = build(arch)
-    empirical = count(network, arch.input, rows=[r.path for r in analytic.rows])
+    empirical = count(network, arch.input, rows=[r.path for r in analytic.layers])
     event("valid")
     for op in kinds:
         event(f"op {op}")
     assert empirical.params == analytic.params, text
     assert empirical.macs == analytic.macs, text
     assert differences(analytic, empirical) == [], text
-    assert [r.out_shape for r in empirical.rows] == [r.out_shape for r in analytic.rows], text
+    assert [r.out_shape for r in empirical.layers] == [r.out_shape for r in analytic.layers], text
     assert empirical.unsupported == (), text
     assert dict(empirical.flops_by_category) == dict(analytic.flops_by_category), text
 
@@ -285,6 +285,6 @@ def test_pool_padding_refused_exactly_when_torch_refuses(
     assert (analytic is None) == torch_refuses == (p > k // 2)
     if analytic is not None:
         network = build(arch)
-        empirical = count(network, arch.input, rows=[r.path for r in analytic.rows])
-        assert [r.out_shape for r in empirical.rows] == [r.out_shape for r in analytic.rows]
+        empirical = count(network, arch.input, rows=[r.path for r in analytic.layers])
+        assert [r.out_shape for r in empirical.layers] == [r.out_shape for r in analytic.layers]
         assert dict(empirical.flops_by_category) == dict(analytic.flops_by_category)

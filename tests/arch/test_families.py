@@ -175,7 +175,7 @@ def test_efficientnet_phi_compound_scaling():
 
 
 def _row(profile: cnnprof.Profile, path: str):
-    rows = [r for r in profile.rows if r.path == path]
+    rows = [r for r in profile.layers if r.path == path]
     assert rows, f"{profile.model}: no row '{path}'"
     return rows[0]
 
@@ -220,14 +220,14 @@ def test_feature_map_shapes(model, path, side, shape):
 )
 def test_last_feature_map(model, shape):
     profile = cnnprof.count(model)
-    pool = next(r for r in profile.rows if r.op in ("gap", "flatten"))
+    pool = next(r for r in profile.layers if r.op in ("gap", "flatten"))
     assert pool.in_shape == shape
 
 
 def test_mobilenet_v2_head_does_not_shrink():
     """Sandler et al. 2018 (and the authors' code): widths below 1 keep the last conv at 1280."""
     profile = cnnprof.count("mobilenet_v2", alpha=0.35)
-    pool = next(r for r in profile.rows if r.op == "gap")
+    pool = next(r for r in profile.layers if r.op == "gap")
     assert pool.in_shape.c == 1280
 
 

@@ -273,7 +273,7 @@ def test_generated_rows_collide_with_written_names():
 
 
 def _row(profile, path):
-    return next(r for r in profile.rows if r.path == path)
+    return next(r for r in profile.layers if r.path == path)
 
 
 @pytest.mark.parametrize(
@@ -288,7 +288,7 @@ def _row(profile, path):
     ],
 )
 def test_last_feature_map(model, shape):
-    pool = next(r for r in cnnprof.count(model).rows if r.op == "gap")
+    pool = next(r for r in cnnprof.count(model).layers if r.op == "gap")
     assert pool.in_shape == shape
 
 
@@ -302,7 +302,7 @@ def test_resnext_grouped_3x3():
 def test_convnext_block_rows_and_flop_categories():
     """Liu et al. 2022 Fig. 4: 7×7 depthwise → LN → 1×1 (4×) → GELU → 1×1 → layer scale → add."""
     p = cnnprof.count("convnext_tiny")
-    block = [r for r in p.rows if r.path.startswith("stage1.0.")]
+    block = [r for r in p.layers if r.path.startswith("stage1.0.")]
     assert [r.path.rsplit(".", 1)[1] for r in block] == [
         "dwconv",
         "norm",
@@ -313,10 +313,10 @@ def test_convnext_block_rows_and_flop_categories():
     dw, norm, pw1, pw2, scale = block
     assert dw.op == "dwconv" and dw.kernel == (7, 7)
     assert pw1.out_shape.c == 4 * 96 and pw2.out_shape.c == 96
-    assert norm.norm_params == 2 * 96 and norm.flops["norm"] > 0
-    assert pw1.flops["act"] > 0  # GELU
+    assert norm.norm_params == 2 * 96 and norm.flops_by_category["norm"] > 0
+    assert pw1.flops_by_category["act"] > 0  # GELU
     assert scale.weight_params == 96  # γ, one per channel
-    assert scale.flops["scale"] == scale.flops["add"] == 96 * 56 * 56
+    assert scale.flops_by_category["scale"] == scale.flops_by_category["add"] == 96 * 56 * 56
 
 
 def test_convnext_block_without_layer_scale():
@@ -331,10 +331,10 @@ def test_convnext_block_without_layer_scale():
         ),
         "c.yaml",
     )
-    rows = {r.path: r for r in profile(resolve(family, "small")).rows}
+    rows = {r.path: r for r in profile(resolve(family, "small")).layers}
     assert "1.layer_scale" not in rows
-    assert rows["1.pwconv2"].flops["add"] == 32 * 32 * 32
-    assert "scale" not in rows["1.pwconv2"].flops
+    assert rows["1.pwconv2"].flops_by_category["add"] == 32 * 32 * 32
+    assert "scale" not in rows["1.pwconv2"].flops_by_category
 
 
 def test_efficientnet_v2_fused_blocks():
@@ -343,12 +343,12 @@ def test_efficientnet_v2_fused_blocks():
     p = cnnprof.count("efficientnet_v2_s")
     single = _row(p, "stage1.0.conv")
     assert single.kernel == (3, 3) and single.out_shape == Shape(24, 192, 192)
-    assert single.flops["add"] == single.out_shape.elements
+    assert single.flops_by_category["add"] == single.out_shape.elements
     expand = _row(p, "stage2.0.expand")
     project = _row(p, "stage2.0.project")
     assert expand.kernel == (3, 3) and expand.out_shape == Shape(96, 96, 96)
     assert project.kernel == (1, 1) and project.out_shape == Shape(48, 96, 96)
-    assert "add" not in project.flops  # stride 2: no residual
+    assert "add" not in project.flops_by_category  # stride 2: no residual
 
 
 @pytest.mark.parametrize(

@@ -105,7 +105,7 @@ def test_squeezenet_1_1_computation_and_parameters():
 
 
 def _row(profile: cnnprof.Profile, path: str):
-    rows = [r for r in profile.rows if r.path == path]
+    rows = [r for r in profile.layers if r.path == path]
     assert rows, f"{profile.model}: no row '{path}'"
     return rows[0]
 
@@ -281,7 +281,7 @@ def test_squeezenet_num_classes_sets_conv10():
 def test_separable_rewrites_fire_and_dense_layers(model, twins):
     written = profile_analytic(Request(model))
     separable = profile_analytic(Request(model, transforms=("separable",)))
-    paths = {r.path for r in separable.rows}
+    paths = {r.path for r in separable.layers}
     assert set(twins) <= paths
     assert separable.macs < written.macs
     result = CliRunner().invoke(app, ["separable", model])

@@ -27,10 +27,10 @@ def test_every_op_has_a_formula_that_costs_its_row(op: str):
     known kind, no negative count."""
     arch = resolve(parse_family(one_row_spec(op), "one.yaml"), "one")
     profile = analytic_profile(arch)
-    own = [r for r in profile.rows if r.path.split(".")[0] == "1"]
+    own = [r for r in profile.layers if r.path.split(".")[0] == "1"]
     assert own, f"{op}: its formula produced no row"
     assert all(r.op in LAYER_OPS for r in own)
-    assert all(min(r.params, r.macs, r.total_flops) >= 0 for r in own)
+    assert all(min(r.params, r.macs, r.flops) >= 0 for r in own)
 
 
 @pytest.mark.torch
@@ -45,7 +45,7 @@ def test_every_op_has_a_builder_that_agrees_with_its_formula(op: str):
     assert op in BUILDERS
     arch = resolve(parse_family(one_row_spec(op), "one.yaml"), "one")
     analytic = analytic_profile(arch)
-    empirical = count(build(arch), arch.input, rows=[r.path for r in analytic.rows])
+    empirical = count(build(arch), arch.input, rows=[r.path for r in analytic.layers])
     assert differences(analytic, empirical) == []
 
 

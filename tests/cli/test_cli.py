@@ -439,7 +439,7 @@ def test_options_that_would_do_nothing_are_refused(args: tuple[str, ...], fragme
 
 def test_layers_and_by_op_give_both_tables_in_every_format_that_holds_two():
     """`--layers --by op`: the per-op summary and every row, in JSON, Markdown and the table."""
-    rows = len(cnnprof.count("mobilenet").rows)
+    rows = len(cnnprof.count("mobilenet").layers)
     kinds = len(cnnprof.count("mobilenet").by_kind())
     data = json.loads(run("count", "mobilenet", "--layers", "--by", "op", "-f", "json").stdout)
     assert (len(data["layers"]), len(data["by_op"])) == (rows, kinds)
@@ -453,7 +453,7 @@ def test_layers_and_by_op_give_both_tables_in_every_format_that_holds_two():
 @pytest.mark.parametrize("fmt", ["table", "json", "csv", "md"])
 def test_empirical_layers_compares_every_row(fmt: str):
     """`--empirical --layers` shows each row counted both ways, in every format."""
-    rows = len(cnnprof.count("lenet5").rows)
+    rows = len(cnnprof.count("lenet5").layers)
     out = run("count", "lenet5", "--empirical", "--layers", "-f", fmt)
     assert out.exit_code == 0, out.stderr
     if fmt == "json":
@@ -475,7 +475,7 @@ def test_empirical_layers_marks_a_row_that_differs():
     from cnnprof.results.profile import CrossCheck
 
     analytic = cnnprof.count("lenet5")
-    changed = replace(analytic.rows[0], weight_params=analytic.rows[0].weight_params + 1)
-    empirical = replace(analytic, rows=(changed, *analytic.rows[1:]), source="torch")
+    changed = replace(analytic.layers[0], weight_params=analytic.layers[0].weight_params + 1)
+    empirical = replace(analytic, layers=(changed, *analytic.layers[1:]), source="torch")
     records = row_comparison(CrossCheck.of(analytic, empirical))
     assert [r["agree"] for r in records] == [False] + [True] * (len(records) - 1)

@@ -365,8 +365,8 @@ def test_an_op_costs_what_its_formula_says(tmp_path: Path, name: str):
     made = model(case.nodes, case.inputs, outputs, case.inits, opset=case.opset, types=case.types)
     profile = count(save(made, tmp_path))
     assert profile.complete, profile.unsupported
-    [row] = profile.rows
-    assert (row.op, row.macs, dict(row.flops), row.kernel) == (
+    [row] = profile.layers
+    assert (row.op, row.macs, dict(row.flops_by_category), row.kernel) == (
         case.op,
         case.macs,
         case.flops,

@@ -38,7 +38,7 @@ def test_a_shared_initializer_is_counted_once(tmp_path: Path):
     ]
     profile = count(save(model(nodes, {"x": (1, 16)}, ["y"], [weight("w", 16, 16)]), tmp_path))
     assert (profile.params, profile.macs) == (256, 512)
-    assert [r.params for r in profile.rows] == [256, 0]
+    assert [r.params for r in profile.layers] == [256, 0]
 
 
 def helper_node(op: str, inputs: list[str], outputs: list[str], name: str):
@@ -65,7 +65,7 @@ def test_shape_constants_are_listed_apart_and_not_counted(tmp_path: Path):
     assert (profile.params, profile.macs) == (32, 32)
     assert dict(profile.constants) == {"starts": 1, "ends": 1, "axes": 1, "steps": 1, "shape": 2}
     assert profile.ignored == ("Reshape", "Slice")
-    assert [r.path for r in profile.rows] == ["fc"]
+    assert [r.path for r in profile.layers] == ["fc"]
     assert profile.complete
 
 
@@ -83,7 +83,7 @@ def test_dynamic_dims_are_bound_by_batch_and_input(tmp_path: Path):
         count(path)
     profile = count(path, batch=2, input=((3, 8, 8),))
     # 6,912 MACs per image, at batch 2
-    assert (profile.batch, profile.macs, profile.rows[0].macs) == (2, 13_824, 6912)
+    assert (profile.batch, profile.macs, profile.layers[0].macs) == (2, 13_824, 6912)
     assert profile.input_from == "--input" and profile.inputs == ((3, 8, 8),)
 
 

@@ -57,9 +57,9 @@ def test_an_if_on_a_known_rank_is_its_branch_inlined(tmp_path: Path):
     ]
     profile = count(save(conv_after_if(rank), tmp_path))
     assert profile.complete, profile.unsupported
-    rows = {r.path: r for r in profile.rows}
+    rows = {r.path: r for r in profile.layers}
     assert list(rows) == ["lrn/If/then/relu", "conv"]
-    assert dict(rows["lrn/If/then/relu"].flops) == {"act": 192}
+    assert dict(rows["lrn/If/then/relu"].flops_by_category) == {"act": 192}
     assert (profile.macs, profile.params) == (3_888, 108)
     assert rows["conv"].in_shape.elements == 192
 
@@ -73,7 +73,7 @@ def test_an_if_on_a_constant_false_takes_its_else_branch(tmp_path: Path):
         helper.make_node("If", ["cond"], ["y"], name="if", **branches()),
     ]
     profile = count(save(model(nodes, {"x": X}, {"y": (1, *X)}), tmp_path))
-    assert profile.complete and profile.rows == ()
+    assert profile.complete and profile.layers == ()
     assert profile.outputs == (("", (1, 3, 8, 8)),)
     assert "Unsqueeze" in profile.ignored
 
@@ -123,5 +123,5 @@ def test_an_if_in_a_branch_taken_is_followed_too(tmp_path: Path):
     ]
     profile = count(save(model(nodes, {"x": X}, {"y": X}), tmp_path))
     assert profile.complete, profile.unsupported
-    flops = {r.path: dict(r.flops) for r in profile.rows}
+    flops = {r.path: dict(r.flops_by_category) for r in profile.layers}
     assert flops == {"if/then/relu": {"act": 192}, "if/then/inner/then/sigmoid": {"act": 4 * 192}}

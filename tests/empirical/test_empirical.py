@@ -65,8 +65,8 @@ def test_registry_analytic_equals_empirical(name: str, option: str) -> None:
     assert e.unsupported == ()
     # Rows line up: the built network's module paths are the spec's row paths, in order, and
     # torch's shapes are the formulas' shapes.
-    assert [r.path for r in e.rows] == [r.path for r in a.rows]
-    for ra, re in zip(a.rows, e.rows, strict=True):
+    assert [r.path for r in e.layers] == [r.path for r in a.layers]
+    for ra, re in zip(a.layers, e.layers, strict=True):
         assert re.out_shape == ra.out_shape, ra.path
         assert re.in_shape == ra.in_shape, ra.path
         assert (re.params, re.macs) == (ra.params, ra.macs), ra.path
@@ -90,7 +90,7 @@ def test_build_batchnorm_on_a_one_by_one_map() -> None:
     # used to do so in training mode at batch 1, and BatchNorm refused the 1×1 map ("Expected
     # more than 1 value per channel when training").
     req = request("resnet18", resolution=32)
-    rows = {r.path: r for r in profile_analytic(req).rows}
+    rows = {r.path: r for r in profile_analytic(req).layers}
     assert rows["conv5.1.conv2"].out_shape.as_list() == [512, 1, 1]
     check = cross_check(req)
     assert check.agree and check.differences == ()

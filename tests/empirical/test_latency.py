@@ -88,7 +88,7 @@ def test_latency_structure_and_rows():
     assert timing.throughput == pytest.approx(1 / timing.median)
     profile = api.profile_analytic(request)
     assert timing.macs == profile.macs
-    assert [layer.path for layer in timing.layers] == [row.path for row in profile.rows]
+    assert [layer.path for layer in timing.layers] == [row.path for row in profile.layers]
     assert all(layer.seconds >= 0 for layer in timing.layers)
     assert sum(layer.macs for layer in timing.layers) == profile.macs
     assert timing.layer_runs == timing.runs, "one hooked run after each whole-model run"
@@ -96,13 +96,15 @@ def test_latency_structure_and_rows():
     assert all(f >= 0 for f in counted) and set(timing.row_faults()) <= set(timing.by_path())
     assert timing.hook_overhead >= 0
     assert timing.layer_ratio is not None and timing.layer_ratio > 0
-    assert set(timing.by_path()) == {row.path for row in profile.rows}
+    assert set(timing.by_path()) == {row.path for row in profile.layers}
 
 
 def test_each_convolution_row_records_the_kernel_torch_ran():
     timing = measure_request(api.request(SMALL), LatencySettings(threads=1, **QUICK))
     profile = api.profile_analytic(api.request(SMALL))
-    assert set(timing.kernel_map()) == {r.path for r in profile.rows if r.op in ("conv", "dwconv")}
+    assert set(timing.kernel_map()) == {
+        r.path for r in profile.layers if r.op in ("conv", "dwconv")
+    }
     assert all(len(k) == 1 and k[0] for k in timing.kernel_map().values()), "one call each"
     assert timing.page_faults is None or timing.page_faults >= 0
 

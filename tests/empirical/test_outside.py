@@ -71,10 +71,10 @@ def test_custom_cnn(reference: str) -> None:
     assert (a.params, a.macs) == (CNN_PARAMS, CNN_MACS)
     assert (e.params, e.macs) == (CNN_PARAMS, CNN_MACS)
     assert check.agree and check.differences == ()
-    assert {r.path: (r.params, r.macs) for r in a.rows} == CNN_ROWS
+    assert {r.path: (r.params, r.macs) for r in a.layers} == CNN_ROWS
     # The Conv2d subclass is costed as a convolution (dispatch along the class hierarchy).
-    assert {r.path: r.op for r in a.rows}["stem"] == "conv"
-    assert {r.path: r.op for r in a.rows}["dw"] == "dwconv"
+    assert {r.path: r.op for r in a.layers}["stem"] == "conv"
+    assert {r.path: r.op for r in a.layers}["dw"] == "dwconv"
     assert a.output.as_list() == [7, 1, 1]
     assert e.unsupported == ()
 
@@ -108,8 +108,8 @@ UP_MACS = 2 * 2 * 4 * 8 * 16 * 16
 def test_conv_transpose_counts_over_the_input() -> None:
     check = cross_check(Request(f"{FILE}:make_decoder", input=(3, 16, 16)))
     a, e = check.analytic, check.empirical
-    rows_a = {r.path: r for r in a.rows}
-    rows_e = {r.path: r for r in e.rows}
+    rows_a = {r.path: r for r in a.layers}
+    rows_e = {r.path: r for r in e.layers}
     assert UP_MACS == 32_768
     assert rows_a["up"].macs == rows_e["up"].macs == UP_MACS
     assert rows_a["up"].params == rows_e["up"].params == 132
@@ -131,8 +131,8 @@ TOKEN_MACS = 64 * 12 * 5
 def test_linear_on_tokens_counts_every_position() -> None:
     check = cross_check(Request(f"{FILE}:make_tokens", input=(3, 32, 32)))
     a, e = check.analytic, check.empirical
-    rows_a = {r.path: r for r in a.rows}
-    rows_e = {r.path: r for r in e.rows}
+    rows_a = {r.path: r for r in a.layers}
+    rows_e = {r.path: r for r in e.layers}
     assert rows_a["proj"].macs == rows_e["proj"].macs == TOKEN_MACS == 3_840
     assert rows_a["proj"].params == rows_e["proj"].params == 65
     assert (a.params, a.macs) == (e.params, e.macs) == (588 + 65, 36_864 + TOKEN_MACS)

@@ -66,7 +66,7 @@ def test_the_outside_twin_is_counted_exactly_and_its_standard_twin_refused():
     assert "outside model" in result.refused["standard"]
     written, twin = result.written.profile, result.separable.profile
     assert result.separable.label == f"{PLAIN}@separable"
-    rows = result.rows
+    rows = result.layers
     assert [r.path for r in rows] == ["stem", "body.0", "body.3"]
     assert twin.macs == written.macs - sum(r.standard_macs for r in rows) + sum(
         r.separable_macs for r in rows
@@ -75,7 +75,7 @@ def test_the_outside_twin_is_counted_exactly_and_its_standard_twin_refused():
         r.separable_params for r in rows
     )
     assert twin.complete
-    assert {"stem.dw", "stem.pw"} <= {r.path for r in twin.rows}
+    assert {"stem.dw", "stem.pw"} <= {r.path for r in twin.layers}
 
 
 def test_the_outside_twin_predicted_and_the_refusal_in_the_notes():
@@ -84,7 +84,7 @@ def test_the_outside_twin_predicted_and_the_refusal_in_the_notes():
     assert notes[0].startswith("no standard twin: @standard merges each depthwise convolution")
     assert notes[0].endswith("; the ratios are against the model as written")
     assert result.predicted_faster("written") == 1.0
-    times = layer_times(result, result.rows[0])
+    times = layer_times(result, result.layers[0])
     assert times["standard_predicted_ms"] > 0 and times["separable_predicted_ms"] > 0
 
 
