@@ -4,9 +4,11 @@ that prints them. Presentation only."""
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType
 from rich.errors import MarkupError
 from rich.measure import Measurement
@@ -42,22 +44,39 @@ def panel_grid() -> Table:
     return table
 
 
+@dataclass(frozen=True)
+class Importance:
+    """How much a table's columns matter on a narrow terminal, by header: the ``answer``
+    columns stay (none of them in the table: the one after the names), the ``context`` ones
+    leave first (least important first), then the others from the right. The names (the first
+    ``left`` columns) always stay; what still does not fit wraps."""
+
+    answer: tuple[str, ...] = ()
+    context: tuple[str, ...] = ()
+
+    def drop_order(self, headers: Sequence[str], left: int) -> list[str]:
+        """The columns of ``headers`` in the order they leave a table too wide for the width."""
+        kept = [h for h in self.answer if h in headers[left:]] or headers[left : left + 1]
+        first = [h for h in self.context if h in headers[left:] and h not in kept]
+        rest = [h for h in reversed(headers[left:]) if h not in first and h not in kept]
+        return first + rest
+
+
 def grid(
     title: str,
     headers: Sequence[str],
     rows: Sequence[Sequence[str]],
     left: int = 1,
-    drop: Sequence[str] | None = None,
+    importance: Importance = Importance(),
 ) -> Fit:
     """A plain table: the first ``left`` columns left-aligned, numbers right-aligned. When the
-    terminal is narrow the ``drop`` columns leave first (default: from the right, the first
-    ``left`` and the one after them always kept)."""
+    terminal is narrow its columns leave by ``importance``, the answer kept."""
     table = Table(title=title, title_justify="left")
     for i, header in enumerate(headers):
         table.add_column(header, justify="left" if i < left else "right", no_wrap=True)
     for row in rows:
         table.add_row(*row)
-    return Fit(table, list(reversed(headers[left + 1 :])) if drop is None else drop)
+    return Fit(table, importance.drop_order(headers, left))
 
 
 # Wider than any table cnnprof draws: measuring at this width gives a table's natural width.
@@ -138,6 +157,58 @@ class Fit:
             )
 
 
+class FirstFit:
+    """The first of ``layouts`` (plain tables, widest first) that fits the width it is drawn
+    at, its wrapping columns wrapped between words; the last, when none fits, as a `Fit`
+    (folded). Piped, it takes the first one's width."""
+
+    def __init__(self, *layouts: Table) -> None:
+        self.layouts = layouts
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.layouts[0])
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator:
+        for table in self.layouts:
+            if _narrowest(table) <= options.max_width:
+                yield table
+                return
+        yield Fit(self.layouts[-1])
+
+
+def _narrowest(table: Table) -> int:
+    """The columns a plain table takes with its wrapping columns at their longest word and the
+    others (``no_wrap``) at their widest line, the padding and rules included."""
+    widths = [
+        _column_width(c) if c.no_wrap else max(map(_word_len, (c.header, *c.cells)))
+        for c in table.columns
+    ]
+    return sum(w + 3 for w in widths) + 1
+
+
+def _word_len(cell: object) -> int:
+    """Terminal cells of a table cell's longest word."""
+    return max((cell_len(word) for word in _text(cell).plain.split()), default=0)
+
+
+# Where a model's name may break across the lines of a narrow header: after a comma or a slash,
+# before an '@' or a ':', never inside a word.
+NAME_BREAKS = re.compile(r"(?<=[,/])|(?=[@:])")
+
+
+def name_lines(name: str) -> str:
+    """``name`` on as many lines as its longest part needs, broken only where `NAME_BREAKS`
+    allows: ``mobilenet`` / ``@alpha=0.5,`` / ``res=160``."""
+    parts = [p for p in NAME_BREAKS.split(name) if p]
+    width = max(map(len, parts), default=0)
+    lines = [""]
+    for part in parts:
+        if lines[-1] and len(lines[-1]) + len(part) > width:
+            lines.append("")
+        lines[-1] += part
+    return "\n".join(lines)
+
+
 def _column_width(column: Column) -> int:
     """The widest cell of ``column`` (its header included), in terminal cells."""
     cells = [column.header, *column.cells]
@@ -150,15 +221,19 @@ def _plain(cell: object) -> bool:
     return isinstance(cell, Text) or (isinstance(cell, str) and not any(c in cell for c in "[:"))
 
 
-def _cell_len(cell: object) -> int:
-    """Terminal cells of a table cell's widest line (markup in a string is not shown)."""
+def _text(cell: object) -> Text:
+    """A table cell as the text it shows (markup in a string is not shown)."""
     if isinstance(cell, str):
         try:
-            cell = Text.from_markup(cell)
+            return Text.from_markup(cell)
         except MarkupError:
-            cell = Text(cell)
-    text = cell if isinstance(cell, Text) else Text(str(cell))
-    return max((line.cell_len for line in text.split("\n")), default=0)
+            return Text(cell)
+    return cell if isinstance(cell, Text) else Text(str(cell))
+
+
+def _cell_len(cell: object) -> int:
+    """Terminal cells of a table cell's widest line."""
+    return max((line.cell_len for line in _text(cell).split("\n")), default=0)
 
 
 def _without(table: Table, header: str) -> Table:

@@ -11,12 +11,15 @@ from typing import Any
 from rich.console import RenderableType
 from rich.table import Table
 
-from cnnprof.render.common import Fit, bar, grid, group, note
+from cnnprof.render.common import FirstFit, Importance, bar, grid, group, name_lines, note
 from cnnprof.report import separable
 from cnnprof.report import tables as report
 from cnnprof.report.view import View
 from cnnprof.results.metrics import Comparison
 from cnnprof.results.tables import SeparableReport, Sweep
+
+BAR = 12  # a comparison's bars: columns wide
+NARROW_BAR = 8  # on a terminal too narrow for the table as it is
 
 
 def comparison(
@@ -24,20 +27,39 @@ def comparison(
     rows: Sequence[Sequence[str]],
     ratios: Sequence[Sequence[float | None]],
     title: str,
-) -> Fit:
-    """Metrics down, models across; under each value a bar scaled to the largest in its row."""
+) -> FirstFit:
+    """Metrics down, models across; under each value a bar scaled to the largest in its row.
+    One column per model, none may leave: narrow, each model's name breaks between its parts
+    (never inside a word), then each ratio takes a line of its own over a shorter bar."""
+    names = [headers[0], *map(name_lines, headers[1:])]
+    return FirstFit(
+        _comparison(headers, rows, ratios, title),
+        _comparison(names, rows, ratios, title),
+        _comparison(names, rows, ratios, title, narrow=True),
+    )
+
+
+def _comparison(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    ratios: Sequence[Sequence[float | None]],
+    title: str,
+    narrow: bool = False,
+) -> Table:
     table = Table(title=title, title_justify="left")
     for i, header in enumerate(headers):
-        table.add_column(header, justify="left" if i == 0 else "right")
+        table.add_column(header, justify="left" if i == 0 else "right", no_wrap=i > 0)
+    width = NARROW_BAR if narrow else BAR
     for cells, line in zip(rows, ratios, strict=True):
         known = [r for r in line if r is not None]
         top = max(known) if known else 0.0
         out = [cells[0]]
         for text, ratio in zip(cells[1:], line, strict=True):
-            fill = bar(ratio / top, 12) if ratio is not None and top > 0 else ""
-            out.append(f"{text}\n[cyan]{fill}[/cyan]")
+            fill = bar(ratio / top, width) if ratio is not None and top > 0 else ""
+            shown = text.replace(" (×", "\n(×") if narrow else text
+            out.append(f"{shown}\n[cyan]{fill}[/cyan]")
         table.add_row(*out)
-    return Fit(table)  # one column per model: none may leave; narrow, the names wrap
+    return table
 
 
 def _compare(result: Comparison, view: View) -> RenderableType:
@@ -46,12 +68,24 @@ def _compare(result: Comparison, view: View) -> RenderableType:
     return group(table, *map(note, report.compare_notes(result)))
 
 
-# Columns of separable's tables that leave first on a narrow terminal (then the others, from the
-# right): the counts, then the milliseconds, before the ratios they explain.
+# What separable's tables keep longest on a narrow terminal (the ratios, the separable MACs) and
+# what leaves first (the counts and times the ratios come from, the paper's formula).
 # fmt: off
-SEPARABLE_DROP_FIRST: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "models": ("weights only", "params", "MACs", "pred. ms", "ms (p10–p90)"),
-    "time": ("standard pred. ms", "separable pred. ms", "standard ms", "separable ms", "pw bound"),
+SEPARABLE_IMPORTANCE: Mapping[str, Importance] = MappingProxyType({
+    "models": Importance(
+        answer=("fewer MACs", "faster", "faster pred."),
+        context=("weights only", "params", "MACs", "pred. ms", "ms (p10–p90)"),
+    ),
+    "convolutions": Importance(
+        answer=("separable MACs", "ratio"),
+        context=("1/N + 1/k²", "separable params", "standard params", "output", "k",
+                 "C_in→C_out", "standard MACs"),
+    ),
+    "time": Importance(
+        answer=("faster", "faster pred.", "fewer MACs"),
+        context=("standard pred. ms", "separable pred. ms", "standard ms", "separable ms",
+                 "pw bound"),
+    ),
 })
 # fmt: on
 
@@ -61,9 +95,8 @@ def _separable(result: SeparableReport, view: View) -> RenderableType:
     twin's rows per op kind, with ``view.layers`` every convolution both ways; the notes."""
     parts = []
     for name, title, headers, rows, left in separable.tables(result, view):
-        first = [h for h in SEPARABLE_DROP_FIRST.get(name, ()) if h in headers]
-        drop = first + [h for h in reversed(headers[left + 1 :]) if h not in first]
-        parts.append(grid(title, headers, rows, left=left, drop=drop))
+        importance = SEPARABLE_IMPORTANCE.get(name, Importance())
+        parts.append(grid(title, headers, rows, left=left, importance=importance))
     return group(*parts, *map(note, separable.separable_notes(result, view)))
 
 
@@ -75,7 +108,9 @@ def _sweep(result: Sweep, view: View) -> RenderableType:
     cells = report.sweep_grid(result.points, view.metric)
     if cells:
         parts.append(grid(f"{view.metric} per configuration{words}", *cells))
-    parts.append(grid(f"every configuration{words}", *report.sweep_table(result, wide=False)))
+    headers, rows = report.sweep_table(result, wide=False)
+    importance = Importance(report.sweep_answer(result), report.SWEEP_CONTEXT)
+    parts.append(grid(f"every configuration{words}", headers, rows, importance=importance))
     overlap = report.indistinct_note(report.sweep_comparison(result.points))
     parts += [note(n) for n in (overlap, *report.sweep_notes(result)) if n]
     return group(*parts)

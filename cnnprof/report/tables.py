@@ -259,6 +259,19 @@ def sweep_table(sweep: Sweep, wide: bool = True) -> tuple[list[str], list[list[s
     return [sweep_title(k) for k in keys], rows
 
 
+# Sweep columns that leave first on a narrow terminal: the paper's figures and the weights beside
+# the counts.
+SWEEP_CONTEXT = tuple(sweep_title(k) for k in ("weight_params", "paper_params", "paper_macs"))
+
+
+def sweep_answer(sweep: Sweep) -> tuple[str, ...]:
+    """The sweep columns a narrow terminal keeps: the swept settings, the Pareto mark (with
+    --pareto), MnasNet's objective, top-1 and the cost the points are ranked on."""
+    keys = [*(sweep.points[0].settings if sweep.points else ()), "mnas_objective", "top1"]
+    keys += ["pareto"] if sweep.pareto else []
+    return tuple(sweep_title(k) for k in (*keys, ranked_on(sweep.columns)))
+
+
 def _range_field(record: dict[str, Any], column: Column) -> dict[str, Any]:
     """A point's record as its table row shows it: the processes' range as one cell, in place
     of their keys (which JSON and CSV keep)."""

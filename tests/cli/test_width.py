@@ -89,3 +89,62 @@ def test_measured_commands_fit_without_cutting(
         assert text in out, (text, out)
     if columns is not None:
         assert max(map(len, out.splitlines())) <= int(columns)
+
+
+# Issue 25: narrow terminals keep what matters — each table's answer stays, context leaves first.
+NARROW = ["60", "80"]
+
+
+def _header(out: str, first: str) -> str:
+    """The header line of the table whose first column is ``first``."""
+    return next(line for line in out.splitlines() if line.startswith(f"┃ {first} "))
+
+
+@pytest.mark.parametrize("columns", NARROW)
+def test_a_narrow_sweep_keeps_the_pareto_mark_and_top1(columns: str) -> None:
+    out = _run(["sweep", "mobilenet", "--alpha", "1,0.75,0.5,0.25", "--pareto"], columns)
+    header = _header(out, "alpha")
+    assert "Pareto" in header and "top-1" in header and "MACs" in header
+    assert out.count("★") == 4  # every width multiplier is on the MACs / top-1 frontier
+    # MobileNet paper (Howard et al. 2017), Table 6: top-1 of 1.0, 0.75, 0.5, 0.25 MobileNet-224
+    for top1 in ("70.6", "68.4", "63.7", "50.6"):
+        assert top1 in out
+    assert "weights" in out.split("left out at")[1]  # the context leaves first
+
+
+@pytest.mark.parametrize("columns", NARROW)
+def test_a_narrow_separable_keeps_the_separable_macs_and_the_ratio(columns: str) -> None:
+    out = _run(["separable", "mobilenet", "--layers"], columns)
+    header = _header(out, "layer")
+    assert "separable MACs" in header and "ratio" in header
+    # layer 1 (32→64, 3×3 at 112×112): (9·32 + 32·64)·112² = 29.30 M MACs, the ratio
+    # 1/N + 1/D_K² = 1/64 + 1/9 = 0.1267 (Howard et al. 2017, Sec. 3.1)
+    assert "29.30 M" in out and "0.1267" in out
+    assert "1/N + 1/k²" in out.split("left out at")[-1]
+
+
+@pytest.mark.parametrize("columns", NARROW)
+def test_a_narrow_compare_breaks_no_model_name_inside_a_word(columns: str) -> None:
+    models = ["mobilenet@alpha=0.5,res=160", "efficientnet_b0", "resnet50"]
+    out = _run(["compare", *models], columns)
+    assert max(map(len, out.splitlines())) <= int(columns)
+    header = out.split("┡")[0]
+    for word in ("mobilenet", "@alpha=0.5,", "res=160", "efficientnet_b0", "resnet50"):
+        assert word in header, (word, header)
+    assert "(×50.41)" in out  # resnet50's MACs over the baseline's, on a line of its own
+
+
+def test_a_wide_compare_keeps_each_name_and_ratio_on_one_line() -> None:
+    out = _run(["compare", "mobilenet@alpha=0.5,res=160", "efficientnet_b0", "resnet50"], "120")
+    assert "mobilenet@alpha=0.5,res=160" in out and "3.86 G (×50.41)" in out
+
+
+def test_importance_keeps_the_answer_and_drops_the_context_first() -> None:
+    from cnnprof.render.common import Importance, name_lines
+
+    headers = ["name", "a", "b", "c", "d"]
+    assert Importance().drop_order(headers, 1) == ["d", "c", "b"]
+    assert Importance(answer=("d",), context=("b",)).drop_order(headers, 1) == ["b", "c", "a"]
+    assert Importance(answer=("x",)).drop_order(headers, 1) == ["d", "c", "b"]
+    assert name_lines("mobilenet@alpha=0.5,res=160") == "mobilenet\n@alpha=0.5,\nres=160"
+    assert name_lines("resnet50") == "resnet50"
