@@ -303,7 +303,7 @@ def predict_on(model: Request | Source, device: Peaks, runtime: str | None = Non
     check_runtime(DeviceProfile("--device-profile", device), runtime)
     profile = source.profile()
     prediction = replace(kernel_prediction(profile, device, source), missing=profile.missing)
-    return Predicted(prediction, estimate(profile, device.roofs), device)
+    return Predicted(prediction, estimate(profile, device.roofs), device, source.request.label)
 
 
 def measure_and_predict(
@@ -327,7 +327,8 @@ def measure_and_predict(
     source = resolve(model) if isinstance(model, Request) else model
     say = before or (lambda line: None)
     if settings.runtime != TORCH:  # the roofline and kernel models describe torch eager
-        return Measured.alone(measure(source, settings, timing, deadline=deadline))
+        found = Measured.alone(measure(source, settings, timing, deadline=deadline))
+        return replace(found, label=source.request.label)
     dtype = source.request.dtype
     notes: list[str] = []
     query = DeviceQuery(settings.device, dtype, settings.threads)
@@ -357,7 +358,8 @@ def measure_and_predict(
     if measured is not None and measured.kernels:
         kernels = predictor.predict(source.profile(), measured)
         notes += _conditions_note(settings, measured)
-    return Measured(measured_timing, measured, estimate, tuple(notes), seconds, kernels)
+    label = source.request.label
+    return Measured(measured_timing, measured, estimate, tuple(notes), seconds, kernels, label)
 
 
 def _calibrated_within(

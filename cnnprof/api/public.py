@@ -19,12 +19,24 @@ from cnnprof.results.timing import LatencySettings, Timing
 
 
 def compare(
-    *models: Any, baseline: str | None = None, batch: int = 1, device_profile: str | None = None
+    *models: Any,
+    baseline: str | None = None,
+    batch: int = 1,
+    device_profile: str | None = None,
+    pareto: bool = False,
+    pareto_by: str | None = None,
 ) -> Comparison:
     """Two or more models side by side, with ratios to ``baseline`` (default: the first);
     ``device_profile`` (a saved profile's file or a shipped name) adds their latency predicted
-    for that device."""
-    return _tables.compare(models, baseline=baseline, batch=batch, device_profile=device_profile)
+    for that device; ``pareto`` (or a ``pareto_by`` cost) marks the frontier, as --pareto."""
+    return _tables.compare(
+        models,
+        baseline=baseline,
+        batch=batch,
+        device_profile=device_profile,
+        pareto=pareto,
+        pareto_by=pareto_by,
+    )
 
 
 def _profile(reference: str | None, dtype: str) -> DeviceProfile | None:
@@ -43,11 +55,13 @@ def sweep(
     device_profile: str | None = None,
     target_ms: float | None = None,
     pareto: bool = True,
+    pareto_by: str | None = None,
 ) -> Sweep:
     """Every combination of the given multipliers (values, or text such as ``"0..7"``) and
     design parameters, Pareto-marked on MACs, or on the latency predicted for
     ``device_profile`` when given (then ``target_ms`` ranks them by MnasNet's objective);
-    ``pareto=False`` leaves the flags out of its JSON, as the CLI does without --pareto."""
+    ``pareto=False`` leaves the flags out of its JSON, as the CLI does without --pareto;
+    ``pareto_by``: their cost, as --pareto-by."""
     settings = _tables.sweep_settings(alpha, resolution, depth, phi, design)
     return _tables.sweep_model(
         model,
@@ -56,6 +70,7 @@ def sweep(
         device_profile=device_profile,
         target_ms=target_ms,
         pareto=pareto,
+        pareto_by=pareto_by,
     )
 
 

@@ -21,7 +21,14 @@ from cnnprof.arch.registry import lookup
 from cnnprof.errors import OptionError
 from cnnprof.results.device import DeviceProfile
 from cnnprof.results.interleaved import Interleaved
-from cnnprof.results.metrics import METRICS, Comparison, ranked_on, value
+from cnnprof.results.metrics import (
+    PARETO_COSTS,
+    PREDICTED,
+    Comparison,
+    pareto_flags,
+    ranked_on,
+    value,
+)
 from cnnprof.results.profile import LayerCost, Profile
 from cnnprof.results.tables import (
     MAX_SWEEP_POINTS,
@@ -66,10 +73,15 @@ def compare(
     input: tuple[tuple[int, ...], ...] | None = None,
     args: Mapping[str, Any] | None = None,
     measure: Measure | None = None,
+    pareto: bool = False,
+    pareto_by: str | None = None,
 ) -> Comparison:
     """The models side by side, ratios against ``baseline`` (default: the first). ``input`` and
     ``args`` go to the outside models among them; ``measure`` times them all, together;
-    ``device_profile`` (a saved profile's file or a shipped name) adds their predicted latency."""
+    ``device_profile`` (a saved profile's file or a shipped name) adds their predicted latency.
+    ``pareto`` (or a ``pareto_by`` cost) marks the models on the frontier of top-1 against that
+    cost (default: the one `sweep` takes, `ranked_on`)."""
+    cost = pareto_cost(pareto_by, measure is not None, device_profile is not None)
     if (input or args) and not any(is_outside(m) for m in models):
         raise OptionError(
             "--input/--arg: they are for outside models (torchvision:NAME, pkg.mod:make); "
@@ -88,7 +100,26 @@ def compare(
         if baseline not in labels:
             raise OptionError(f"--baseline {baseline}: not one of the models ({', '.join(labels)})")
         index = labels.index(baseline)
-    return Comparison(tuple(columns), index, device)
+    marked = cost or (ranked_on(columns) if pareto else None)
+    return Comparison(tuple(columns), index, device, marked)
+
+
+# What a latency cost of `--pareto-by` needs, to be known.
+PARETO_NEEDS: Mapping[str, str] = MappingProxyType(
+    {"latency_ms": "--latency", PREDICTED: "--device-profile"}
+)
+
+
+def pareto_cost(pareto_by: str | None, measured: bool, predicted: bool) -> str | None:
+    """``pareto_by`` checked before anything is measured: one of `PARETO_COSTS`, a latency only
+    where it is measured (``measured``) or predicted (``predicted``)."""
+    if pareto_by is None:
+        return None
+    if pareto_by not in PARETO_COSTS:
+        raise OptionError(f"--pareto-by {pareto_by}: expected one of {', '.join(PARETO_COSTS)}")
+    if not {"latency_ms": measured, PREDICTED: predicted}.get(pareto_by, True):
+        raise OptionError(f"--pareto-by {pareto_by}: needs {PARETO_NEEDS[pareto_by]}")
+    return pareto_by
 
 
 def _device(reference: str | None, dtype: str) -> DeviceProfile | None:
@@ -251,20 +282,6 @@ def official_for_phi(request: Request, phi: float) -> Column | None:
     return column(Request(name))
 
 
-def pareto_front(points: Sequence[tuple[float, float]]) -> list[bool]:
-    """Non-dominated points when the first coordinate is a cost (lower is better) and the second
-    a benefit (higher is better)."""
-    flags = []
-    for i, (cost, gain) in enumerate(points):
-        dominated = any(
-            c <= cost and g >= gain and (c < cost or g > gain)
-            for j, (c, g) in enumerate(points)
-            if j != i
-        )
-        flags.append(not dominated)
-    return flags
-
-
 MNAS_W = -0.07  # Tan et al. 2019, Eq. 2 (soft latency constraint)
 
 
@@ -275,19 +292,9 @@ def mnas_objective(top1: float, latency_ms: float, target_ms: float) -> float:
 
 def frontier(columns: Sequence[Column], cost: str) -> list[bool]:
     """Pareto flags: cost against published top-1 among the configurations whose accuracy the
-    paper prints; when it prints none, against params (capacity) for all of them. A cost metric
-    where higher is better (throughput) counts the other way round."""
-    known = [i for i, c in enumerate(columns) if c.top1 is not None]
-    benefit = "top1" if known else "params"
-    chosen = known or list(range(len(columns)))
-    sign = 1.0 if METRICS[cost].lower_is_better else -1.0
-    pairs = [
-        (sign * (value(columns[i], cost) or 0.0), value(columns[i], benefit) or 0.0) for i in chosen
-    ]
-    flags = [False] * len(columns)
-    for i, flag in zip(chosen, pareto_front(pairs), strict=True):
-        flags[i] = flag
-    return flags
+    paper prints; when it prints none, against params (capacity) for all of them."""
+    benefit = "top1" if any(c.top1 is not None for c in columns) else "params"
+    return [bool(flag) for flag in pareto_flags(columns, cost, benefit)]
 
 
 def sweep_model(
@@ -299,12 +306,15 @@ def sweep_model(
     target_ms: float | None = None,
     measure: Measure | None = None,
     pareto: bool = True,
+    pareto_by: str | None = None,
 ) -> Sweep:
     """A model's `sweep` over ``settings`` (see `sweep_settings`), each point predicted for
-    ``device_profile`` (a saved profile's file or a shipped name) when given."""
+    ``device_profile`` (a saved profile's file or a shipped name) when given; ``pareto_by``:
+    the cost its Pareto flags take (default: `ranked_on`'s)."""
+    cost = pareto_cost(pareto_by, measure is not None, device_profile is not None)
     base = request(model, batch=batch)
     device = _device(device_profile, base.dtype)
-    return sweep(base, settings, measure, target_ms, device, pareto=pareto)
+    return sweep(base, settings, measure, target_ms, device, pareto=pareto, pareto_by=cost)
 
 
 def sweep(
@@ -315,11 +325,12 @@ def sweep(
     device: DeviceProfile | None = None,
     *,
     pareto: bool = True,
+    pareto_by: str | None = None,
 ) -> Sweep:
     """One point per setting (``measure`` times them all, together, when given; each predicted
-    for ``device`` when given), Pareto-marked on the latency `ranked_on` picks (else MACs); with
-    ``target_ms``, ranked by MnasNet's objective on that latency. ``pareto``: the flags belong
-    to the output."""
+    for ``device`` when given), Pareto-marked on ``pareto_by``, else the latency `ranked_on`
+    picks (else MACs); with ``target_ms``, ranked by MnasNet's objective on that latency.
+    ``pareto``: the flags belong to the output."""
     if target_ms is not None and (target_ms <= 0 or (measure is None and device is None)):
         raise OptionError(
             "--target-ms needs a latency (--latency, or --device-profile to predict it) "
@@ -338,16 +349,22 @@ def sweep(
     for values, point, timing in zip(settings, requests, timings, strict=True):
         official = official_for_phi(base, values["phi"]) if "phi" in values else None
         points.append(SweepPoint(column(point, timing, device), MappingProxyType(values), official))
-    points = mark(points, ranked_on([p.column for p in points]), target_ms)
+    latency = ranked_on([p.column for p in points])
+    points = mark(points, latency, target_ms, pareto_by)
     if target_ms is not None:
         points.sort(key=lambda p: -(p.objective or float("-inf")))
-    return Sweep(base.label, tuple(points), device, pareto)
+    return Sweep(base.label, tuple(points), device, pareto, pareto_by or latency)
 
 
-def mark(points: list[SweepPoint], cost: str, target_ms: float | None = None) -> list[SweepPoint]:
-    """Pareto flags on ``cost`` (see `frontier`) and, with a latency target, MnasNet's
-    objective on that latency (``cost``, in ms)."""
-    flags = frontier([p.column for p in points], cost)
+def mark(
+    points: list[SweepPoint],
+    cost: str,
+    target_ms: float | None = None,
+    pareto_by: str | None = None,
+) -> list[SweepPoint]:
+    """Pareto flags on ``pareto_by``, else ``cost`` (see `frontier`) and, with a latency target,
+    MnasNet's objective on that latency (``cost``, in ms)."""
+    flags = frontier([p.column for p in points], pareto_by or cost)
     out = []
     for point, flag in zip(points, flags, strict=True):
         objective = None

@@ -56,9 +56,20 @@ LayersOpt = Annotated[bool, typer.Option("--layers", "-l", help="Every convoluti
 # fmt: on
 
 
+# fmt: off
+ParetoOpt = Annotated[bool, typer.Option("--pareto", help="Mark non-dominated points.")]
+ParetoBy = Annotated[str | None, typer.Option(
+    "--pareto-by", help="The cost the Pareto frontier takes against published top-1: "
+    "macs, params, flops, latency_ms (with --latency), predicted_ms (with --device-profile); "
+    "default: predicted_ms, else latency_ms, else macs. Implies --pareto.")]
+# fmt: on
+
+
 def compare(
     models: Models,
     baseline: BaselineOpt = None,
+    pareto: ParetoOpt = False,
+    pareto_by: ParetoBy = None,
     latency: Latency = False,
     device_profile: DeviceProfileOpt = None,
     batch: Batch = 1,
@@ -74,7 +85,10 @@ def compare(
 ) -> None:
     """Models side by side: params, MACs, FLOPs, memory, published top-1, ratios to a baseline.
     --input and --arg go to the outside models among them. --latency measures them here,
-    --device-profile predicts them for a device; given both, both are shown."""
+    --device-profile predicts them for a device; given both, both are shown.
+
+    --pareto marks the models on the frontier of published top-1 against MACs (against the
+    latency where it is predicted or measured, as `sweep` does; --pareto-by picks the cost)."""
     from cnnprof.api import tables
 
     _check_plot(plot, force, output)
@@ -86,6 +100,8 @@ def compare(
         input=parse_input(input),
         args=parse_args(arg),
         measure=_together(latency, runtime, device_profile, threads, processes),
+        pareto=pareto,
+        pareto_by=pareto_by,
     )
     _emit(result, View(format=fmt.value), output, force, plot)
 
@@ -201,7 +217,6 @@ ParamValues = Annotated[list[str] | None, typer.Option(
     "(RegNet: d, w0, wa, wm, g, b, se), e.g. wm=2,2.5,3; repeatable.")]
 MetricOpt = Annotated[str, typer.Option(
     "--metric", help="Grid cell: macs, params, flops, top1, latency_ms …")]
-ParetoOpt = Annotated[bool, typer.Option("--pareto", help="Mark non-dominated points.")]
 TargetMs = Annotated[float | None, typer.Option(
     "--target-ms", help="Rank by MnasNet's ACC×(LAT/T)^-0.07 (LAT: predicted with "
     "--device-profile, else measured with --latency).")]
@@ -219,6 +234,7 @@ def sweep(
     param: ParamValues = None,
     metric: MetricOpt = "macs",
     pareto: ParetoOpt = False,
+    pareto_by: ParetoBy = None,
     latency: Latency = False,
     device_profile: DeviceProfileOpt = None,
     target_ms: TargetMs = None,
@@ -247,7 +263,8 @@ def sweep(
         device_profile=device_profile,
         target_ms=target_ms,
         measure=_together(latency, None, device_profile, threads, processes),
-        pareto=pareto,
+        pareto=pareto or pareto_by is not None,
+        pareto_by=pareto_by,
     )
     _emit(result, view, output, force, plot)
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import cnnprof.files as files
 from cnnprof.errors import MissingExtra, OptionError
-from cnnprof.report.latency import timing_title
+from cnnprof.report.titles import timing_title
 from cnnprof.results.device import Roofs
-from cnnprof.results.metrics import METRICS, Comparison, ranked_on, value
+from cnnprof.results.metrics import METRICS, Comparison, frontier_cost, value
 from cnnprof.results.tables import Sweep
 from cnnprof.results.timing import Timing
 
@@ -153,10 +153,12 @@ def models_chart(path: Path, result: Comparison | Sweep) -> None:
 
 
 def _framing(result: Comparison | Sweep) -> tuple[list[bool], str, str]:
-    """A chart's Pareto flags, its cost metric and what its title names."""
+    """A chart's Pareto flags, its cost metric and what its title names (a comparison's: MACs
+    and no flags, unless --pareto marked them on a cost)."""
     if isinstance(result, Sweep):
-        return [p.pareto for p in result], ranked_on(result.columns), f"sweep {result.label}"
-    return [False] * len(result.columns), "macs", "compare"
+        return [p.pareto for p in result], frontier_cost(result), f"sweep {result.label}"
+    flags = [flag is True for flag in result.pareto()]
+    return flags, result.pareto_by or "macs", "compare"
 
 
 def check_plot(path: Path, force: bool, output: Path | None = None) -> None:

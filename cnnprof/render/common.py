@@ -12,6 +12,7 @@ from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType
 from rich.errors import MarkupError
 from rich.measure import Measurement
+from rich.panel import Panel
 from rich.table import Column, Table
 from rich.text import Text
 
@@ -189,6 +190,30 @@ def _narrowest(table: Table) -> int:
 def _word_len(cell: object) -> int:
     """Terminal cells of a table cell's longest word."""
     return max((cell_len(word) for word in _text(cell).plain.split()), default=0)
+
+
+class Titled:
+    """A panel whose title and subtitle are never cut: on a terminal too narrow for one in the
+    border, it wraps on lines of its own, the title above the panel, the subtitle below."""
+
+    def __init__(self, body: RenderableType, title: str, subtitle: str | None = None) -> None:
+        self.body, self.title, self.subtitle = body, title, subtitle
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self._panel(self.title, self.subtitle))
+
+    def _panel(self, title: str | None, subtitle: str | None) -> Panel:
+        return Panel(self.body, title=title, title_align="left", subtitle=subtitle)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator:
+        room = options.max_width - 6  # the border's corners, a rule each side and a space each
+        title = self.title if cell_len(self.title) <= room else None
+        subtitle = self.subtitle if cell_len(self.subtitle or "") <= room else None
+        if title is None:
+            yield Text(self.title, style="bold")
+        yield self._panel(title, subtitle)
+        if self.subtitle and subtitle is None:
+            yield note(self.subtitle)
 
 
 # Where a model's name may break across the lines of a narrow header: after a comma or a slash,

@@ -10,18 +10,17 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from cnnprof.render.common import Fit, bar, note, panel_grid
+from cnnprof.render.common import Fit, Titled, bar, note, panel_grid
 from cnnprof.report import latency as report
 from cnnprof.report import runtime as runtime_report
 from cnnprof.report.latency import (
     kernel_rows,
     layer_records,
     prediction_records,
-    prediction_title,
-    timing_title,
 )
-from cnnprof.report.processes import range_text
+from cnnprof.report.processes import noisy_words, range_text
 from cnnprof.report.runtime import fused_op, node_sum_line, ratio_line, runtime_line
+from cnnprof.report.titles import prediction_title, timing_title
 from cnnprof.report.units import (
     fault_count,
     flop_size,
@@ -37,7 +36,7 @@ from cnnprof.results.interleaved import LatencyRatio
 from cnnprof.results.latency import Measured, Predicted
 from cnnprof.results.load import describe_load
 from cnnprof.results.runtime import ROOF_LABELS
-from cnnprof.results.timing import NOISY_CV, TORCH, Timing
+from cnnprof.results.timing import TORCH, Timing
 
 
 def summary(measured: Measured) -> Panel:
@@ -54,8 +53,8 @@ def summary(measured: Measured) -> Panel:
             Text("noisy", style="bold yellow"),
             "",
             Text(
-                f"runs vary by {100 * t.cv:.0f} % (over {100 * NOISY_CV:.0f} %): read the p10–p90 "
-                "range, not the median alone; a quieter machine"
+                noisy_words(t)
+                + "; a quieter machine"
                 + (" or --threads 1 (one core is steadier to share)" if t.threads > 1 else "")
                 + " helps",
                 style="yellow",
@@ -92,7 +91,7 @@ def summary(measured: Measured) -> Panel:
     if t.budget_hit:
         grid.add_row("budget", "reached", "the time budget stopped the runs early")
     _runtime_rows(grid, t)
-    return Panel(grid, title=timing_title(t), title_align="left", subtitle=runtime_line(t))
+    return Titled(grid, timing_title(t, measured.label), subtitle=runtime_line(t))
 
 
 def _runtime_rows(grid: Table, timing: Timing) -> None:
@@ -249,7 +248,7 @@ def prediction_view(predicted: Predicted, view: View) -> Group:
         f"{device.runtime_label}; {regime}",
     )
     grid.add_row("error", *_profile_error(device))
-    parts: list = [Panel(grid, title=prediction_title(p, device), title_align="left")]
+    parts: list = [Titled(grid, prediction_title(p, device, predicted.label))]
     if view.layers:
         table = Table(
             title=f"layers · predicted at batch {p.batch}", title_justify="left", show_edge=False

@@ -25,7 +25,7 @@ NARROW_BAR = 8  # on a terminal too narrow for the table as it is
 def comparison(
     headers: Sequence[str],
     rows: Sequence[Sequence[str]],
-    ratios: Sequence[Sequence[float | None]],
+    ratios: Sequence[Sequence[float | None] | None],
     title: str,
 ) -> FirstFit:
     """Metrics down, models across; under each value a bar scaled to the largest in its row.
@@ -42,7 +42,7 @@ def comparison(
 def _comparison(
     headers: Sequence[str],
     rows: Sequence[Sequence[str]],
-    ratios: Sequence[Sequence[float | None]],
+    ratios: Sequence[Sequence[float | None] | None],
     title: str,
     narrow: bool = False,
 ) -> Table:
@@ -51,6 +51,9 @@ def _comparison(
         table.add_column(header, justify="left" if i == 0 else "right", no_wrap=i > 0)
     width = NARROW_BAR if narrow else BAR
     for cells, line in zip(rows, ratios, strict=True):
+        if line is None:  # a row of flags: no ratios, no bars
+            table.add_row(*cells)
+            continue
         known = [r for r in line if r is not None]
         top = max(known) if known else 0.0
         out = [cells[0]]

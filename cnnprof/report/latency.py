@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from cnnprof.report.processes import fresh_words, process_record, range_text, scalars
+from cnnprof.report.processes import process_record, range_text, scalars
 from cnnprof.report.runtime import (
     fused_op,
     node_records,
@@ -17,27 +17,17 @@ from cnnprof.report.runtime import (
     runtime_record,
 )
 from cnnprof.report.text import to_csv, to_json, to_markdown
+from cnnprof.report.titles import prediction_title
 from cnnprof.report.units import fault_count, flop_size, human_bytes, ms_fixed, percent, threads
 from cnnprof.report.view import EVERY_ROW, View
-from cnnprof.results.device import Peaks, Prediction, Roofs, calibration_line, calibration_record
+from cnnprof.results.device import Peaks, Roofs, calibration_line, calibration_record
 from cnnprof.results.latency import Measured, Predicted
 from cnnprof.results.ranking import TIME_KEYS, ranked
 from cnnprof.results.runtime import ROOF_LABELS
-from cnnprof.results.timing import TORCH, Timing
+from cnnprof.results.timing import TORCH
 
 SCHEMA = "cnnprof.latency/2"
 PREDICTION_SCHEMA = "cnnprof.prediction/2"
-
-
-def timing_title(timing: Timing) -> str:
-    """``mobilenet · <cpu> (cpu) · batch 1 · float32 · 2 threads``: what a measurement was."""
-    t = timing
-    layout = " · channels-last" if t.channels_last else ""
-    runtime = ("" if t.runtime == TORCH else f" · {t.runtime}") + fresh_words(t)
-    return (
-        f"{t.model} · {t.device_name} ({t.device}) · batch {t.batch} · {t.dtype} · "
-        f"{threads(t.threads)}{layout}{runtime}"
-    )
 
 
 def _share(part: float, whole: float) -> float | None:
@@ -153,8 +143,8 @@ def latency_markdown(measured: Measured, view: View = EVERY_ROW) -> str:
     """The summary, the timed rows ``view`` orders, then the notes."""
     t, estimate, kernels = measured.timing, measured.estimate, measured.kernels
     title = (
-        f"**{t.model}** — {t.device_name} ({t.device}), batch {t.batch}, {t.dtype}, "
-        f"{threads(t.threads)}, {runtime_line(t)}"
+        f"**{measured.label or t.model}** — {t.device_name} ({t.device}), batch {t.batch}, "
+        f"{t.dtype}, {threads(t.threads)}, {runtime_line(t)}"
     )
     rows = [
         ("median", f"{ms_fixed(t.median)} ms"),
@@ -343,15 +333,6 @@ def peaks_markdown(peaks: Peaks) -> str:
 # --- a prediction for a device profile (no measurement) -------------------------------------------
 
 
-def prediction_title(prediction: Prediction, device: Peaks) -> str:
-    """``resnet50 · predicted for <cpu> (cpu) · batch 1 · float32 · 2 threads``."""
-    p = prediction
-    return (
-        f"{p.model} · predicted for {device.device_name} ({device.device}) · batch {p.batch} · "
-        f"{p.dtype} · {threads(p.threads)}"
-    )
-
-
 def prediction_records(predicted: Predicted) -> list[dict[str, Any]]:
     """One record per row: the kernel models' seconds and share, the roofline's seconds and
     bound (rows no kernel model covers are costed on the roofline and say so)."""
@@ -428,7 +409,8 @@ def prediction_markdown(predicted: Predicted, view: View) -> str:
     ]
     if p.on_roofline:
         rows.append(("on the roofline", f"{len(p.on_roofline)} rows no kernel model covers"))
-    parts = [f"**{prediction_title(p, device)}**\n\n", to_markdown(("metric", "value"), rows)]
+    title = prediction_title(p, device, predicted.label)
+    parts = [f"**{title}**\n\n", to_markdown(("metric", "value"), rows)]
     if view.layers:
         body = [
             (

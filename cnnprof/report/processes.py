@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cnnprof.report.units import ms_short, threads
-from cnnprof.results.timing import Timing, process_record
+from cnnprof.results.timing import NOISY_CV, Timing, process_record
 
 
 def scalars(record: dict[str, Any]) -> dict[str, Any]:
@@ -34,6 +34,15 @@ def range_text(timing: Timing) -> str:
             "one run's spread understates the next run's"
         )
     return text
+
+
+def noisy_words(timing: Timing) -> str:
+    """What a noisy timing (`Timing.noisy`) means: ``runs vary by 36 % (over 10 %): read the
+    p10–p90 range, not the median alone``."""
+    return (
+        f"runs vary by {100 * timing.cv:.0f} % (over {100 * NOISY_CV:.0f} %): read the p10–p90 "
+        "range, not the median alone"
+    )
 
 
 def between_note(timing: Timing) -> str | None:

@@ -13,6 +13,7 @@ from cnnprof.report.processes import (
     between_notes,
     measured_record,
     measured_title,
+    noisy_words,
     process_record,
     scalars,
 )
@@ -21,7 +22,14 @@ from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.report.units import UNIT_FORMATS, human
 from cnnprof.report.view import View
 from cnnprof.results.device import DeviceProfile, roofline_note
-from cnnprof.results.metrics import METRICS, PREDICTED, Comparison, ranked_on, value
+from cnnprof.results.metrics import (
+    METRICS,
+    PREDICTED,
+    Comparison,
+    frontier_cost,
+    ranked_on,
+    value,
+)
 from cnnprof.results.tables import Column, SeparableReport, Sweep, SweepPoint
 from cnnprof.results.timing import Timing
 
@@ -36,18 +44,20 @@ def cell(key: str, number: float | None) -> str:
 
 def compare_grid(
     comparison: Comparison,
-) -> tuple[list[str], list[list[str]], list[list[float | None]]]:
-    """Rows are metrics, columns models; each cell ``value (×ratio)``. Also the raw ratios."""
+) -> tuple[list[str], list[list[str]], list[list[float | None] | None]]:
+    """Rows are metrics, columns models; each cell ``value (×ratio)``. Also the raw ratios
+    (None: a row of flags, which has none)."""
     cols = comparison.columns
     headers = ["metric", *(c.label for c in cols)]
-    rows, ratios = [], []
+    rows: list[list[str]] = []
+    ratios: list[list[float | None] | None] = []
     for key in COMPARE_KEYS:
         values = [value(c, key) for c in cols]
         if all(v is None for v in values):
             continue
         cells, line = [METRICS[key].title], []
         for i, number in enumerate(values):
-            ratio = comparison.ratio(key, i)
+            ratio = comparison.ratio(key, i) if METRICS[key].ratio else None
             line.append(ratio)
             if number is None or i == comparison.baseline or ratio is None:
                 cells.append(cell(key, number))
@@ -58,7 +68,29 @@ def compare_grid(
     if any(c.timing is not None and c.timing.processes > 1 for c in cols):
         rows.append(["latency range (ms)", *(_range_cell(c) for c in cols)])
         ratios.append([None] * len(cols))
+    for title, cells in _flag_rows(comparison):
+        rows.append([title, *cells])
+        ratios.append(None)
     return headers, rows, ratios
+
+
+# How compare's Pareto row shows a model: on the frontier, dominated, not ranked (no top-1).
+PARETO_CELLS: Mapping[bool | None, str] = MappingProxyType(
+    {True: "★", False: "", None: "not ranked"}
+)
+
+
+def _flag_rows(comparison: Comparison) -> list[tuple[str, list[str]]]:
+    """The rows that flag models: noisy (a measured model's CV over `NOISY_CV`, as `latency`
+    says) and the Pareto frontier (with --pareto)."""
+    timings = _timings(comparison.columns)
+    out = []
+    if any(t is not None and t.noisy for t in timings):
+        noisy = [f"yes: CV {100 * t.cv:.0f} %" if t and t.noisy else "" for t in timings]
+        out.append(("noisy", noisy))
+    if comparison.pareto_by is not None:
+        out.append(("Pareto", [PARETO_CELLS[flag] for flag in comparison.pareto()]))
+    return out
 
 
 def _range_cell(column: Column) -> str:
@@ -97,13 +129,20 @@ def compare_dict(comparison: Comparison) -> dict[str, Any]:
                 **{key: value(c, key) for key in COMPARE_KEYS},
                 "ratios": {key: comparison.ratio(key, i) for key in COMPARE_KEYS},
                 **_latency_keys(c),
+                **_pareto_key(comparison, i),
             }
             for i, c in enumerate(cols)
         ],
         "indistinct_latency": [list(pair) for pair in comparison.indistinct()],
         "device_profile": _device(comparison.device),
         **measured_record(_timings(cols)),
+        **({} if comparison.pareto_by is None else {"ranked_on": comparison.pareto_by}),
     }
+
+
+def _pareto_key(comparison: Comparison, index: int) -> dict[str, bool | None]:
+    """With --pareto, a model's flag: on the frontier, dominated, or None (not ranked)."""
+    return {} if comparison.pareto_by is None else {"pareto": comparison.pareto()[index]}
 
 
 def _device(device: DeviceProfile | None) -> dict[str, Any] | None:
@@ -123,10 +162,34 @@ def prediction_notes(device: DeviceProfile | None, columns: Sequence[Column]) ->
 
 
 def compare_notes(comparison: Comparison) -> list[str]:
-    """The sentences under a comparison: which latencies overlap, what predictions are for."""
+    """The sentences under a comparison: which latencies overlap and which are noisy, what
+    predictions are for, what the Pareto frontier takes."""
     notes = [n for n in (indistinct_note(comparison),) if n]
     notes += between_notes(_timings(comparison.columns))
-    return notes + prediction_notes(comparison.device, comparison.columns)
+    notes += [f"noisy: {c.label}: {noisy_words(c.timing)}" for c in _noisy(comparison.columns)]
+    return (
+        notes + prediction_notes(comparison.device, comparison.columns) + pareto_notes(comparison)
+    )
+
+
+def _noisy(columns: Sequence[Column]) -> list[Column]:
+    return [c for c in columns if c.timing is not None and c.timing.noisy]
+
+
+def pareto_notes(comparison: Comparison) -> list[str]:
+    """With --pareto: what the frontier takes, and the models it could not rank."""
+    if comparison.pareto_by is None:
+        return []
+    cost = METRICS[comparison.pareto_by].title
+    flags = zip(comparison.columns, comparison.pareto(), strict=True)
+    unranked = [c.label for c, flag in flags if flag is None]
+    note = (
+        f"Pareto: ★ marks the frontier of published top-1 against {cost} (no other model is "
+        "as accurate for less, or more accurate for as much)"
+    )
+    if unranked:
+        note += f"; not ranked (no published top-1): {', '.join(unranked)}"
+    return [note]
 
 
 def compare_records(comparison: Comparison) -> list[dict[str, Any]]:
@@ -137,7 +200,7 @@ def compare_records(comparison: Comparison) -> list[dict[str, Any]]:
         record.update({key: value(c, key) for key in COMPARE_KEYS})
         record.update({f"{key}_ratio": comparison.ratio(key, i) for key in COMPARE_KEYS})
         record["device_profile"] = None if comparison.device is None else comparison.device.name
-        out.append({**record, **scalars(_latency_keys(c))})
+        out.append({**record, **scalars(_latency_keys(c)), **_pareto_key(comparison, i)})
     return out
 
 
@@ -223,7 +286,7 @@ def sweep_dict(sweep: Sweep) -> dict[str, Any]:
     return {
         "schema": SWEEP_SCHEMA,
         "points": records,
-        "ranked_on": ranked_on(sweep.columns),
+        "ranked_on": frontier_cost(sweep),
         "indistinct_latency": [list(pair) for pair in sweep_comparison(sweep.points).indistinct()],
         "device_profile": _device(sweep.device),
         **measured_record(_timings(sweep.columns)),
@@ -235,8 +298,10 @@ def sweep_notes(sweep: Sweep) -> list[str]:
     ranking takes when it was also measured here."""
     notes = prediction_notes(sweep.device, sweep.columns) + between_notes(_timings(sweep.columns))
     if sweep.device is not None and any(c.timing is not None for c in sweep.columns):
+        both = frontier_cost(sweep) == PREDICTED  # not when --pareto-by chose another cost
+        what = "the Pareto flags and ACC×(LAT/T)^w take" if both else "ACC×(LAT/T)^w takes"
         notes.append(
-            f"the Pareto flags and ACC×(LAT/T)^w take {ranked_on(sweep.columns)}, the device "
+            f"{what} {ranked_on(sweep.columns)}, the device "
             "profile's prediction, not the latency measured here"
         )
     return notes
@@ -269,7 +334,7 @@ def sweep_answer(sweep: Sweep) -> tuple[str, ...]:
     --pareto), MnasNet's objective, top-1 and the cost the points are ranked on."""
     keys = [*(sweep.points[0].settings if sweep.points else ()), "mnas_objective", "top1"]
     keys += ["pareto"] if sweep.pareto else []
-    return tuple(sweep_title(k) for k in (*keys, ranked_on(sweep.columns)))
+    return tuple(sweep_title(k) for k in (*keys, frontier_cost(sweep)))
 
 
 def _range_field(record: dict[str, Any], column: Column) -> dict[str, Any]:

@@ -19,6 +19,7 @@ class Measured:
     notes: tuple[str, ...]
     calibration_s: float | None = None  # seconds the device's peaks took, when measured now
     kernels: Prediction | None = None  # the kernel predictor's, where calibrated
+    label: str = ""  # the model as the request named it, for titles ("": the timing's model)
 
     @classmethod
     def alone(cls, timing: Timing) -> Measured:
@@ -35,3 +36,4 @@ class Predicted:
     kernels: Prediction
     roofline: Estimate
     device: Peaks
+    label: str = ""  # the model as the request named it, for titles ("": the prediction's model)

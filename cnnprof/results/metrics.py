@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from cnnprof.results.device import DeviceProfile
-from cnnprof.results.tables import Column
+from cnnprof.results.tables import Column, Sweep
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,7 @@ class Metric:
     compare: bool = False  # a row of `cnnprof compare`
     sweep: bool = False  # a column of `cnnprof sweep`
     short: str = ""  # a narrow column's header (the title when empty)
+    ratio: bool = True  # compare shows its ratio to the baseline (not for a spread's p10, p90, CV)
 
     @property
     def header(self) -> str:
@@ -109,6 +110,7 @@ _ROWS = (
         compare=True,
         sweep=True,
         short="p10 ms",
+        ratio=False,
     ),
     Metric(
         "latency_p90_ms",
@@ -118,6 +120,7 @@ _ROWS = (
         compare=True,
         sweep=True,
         short="p90 ms",
+        ratio=False,
     ),
     Metric(
         "latency_cv",
@@ -127,6 +130,7 @@ _ROWS = (
         compare=True,
         sweep=True,
         short="CV %",
+        ratio=False,
     ),
     Metric(
         PREDICTED,
@@ -203,9 +207,47 @@ def ranked_on(columns: Sequence[Column]) -> str:
     return "latency_ms" if any(c.timing is not None for c in columns) else "macs"
 
 
+def frontier_cost(sweep: Sweep) -> str:
+    """The cost a sweep's Pareto flags take against top-1: the one it was marked on (`--pareto-by`),
+    else `ranked_on`'s."""
+    return sweep.ranked_on or ranked_on(sweep.columns)
+
+
 def value(column: Column, key: str) -> float | None:
     """The figure metric ``key`` reads off ``column`` (None: not known for it)."""
     return METRICS[key].get(column)
+
+
+# The costs a Pareto frontier may take (`--pareto-by`), each against published top-1.
+PARETO_COSTS = ("macs", "params", "flops", "latency_ms", PREDICTED)
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[bool]:
+    """Non-dominated points when the first coordinate is a cost (lower is better) and the second
+    a benefit (higher is better)."""
+    flags = []
+    for i, (cost, gain) in enumerate(points):
+        dominated = any(
+            c <= cost and g >= gain and (c < cost or g > gain)
+            for j, (c, g) in enumerate(points)
+            if j != i
+        )
+        flags.append(not dominated)
+    return flags
+
+
+def pareto_flags(columns: Sequence[Column], cost: str, benefit: str) -> list[bool | None]:
+    """Whether each column is non-dominated on ``cost`` against ``benefit`` among the columns
+    where both are known; None for the others (not ranked). A cost where higher is better
+    (throughput) counts the other way round."""
+    sign = 1.0 if METRICS[cost].lower_is_better else -1.0
+    pairs = [(value(c, cost), value(c, benefit)) for c in columns]
+    known = [i for i, (x, y) in enumerate(pairs) if x is not None and y is not None]
+    front = pareto_front([(sign * (pairs[i][0] or 0.0), pairs[i][1] or 0.0) for i in known])
+    flags: list[bool | None] = [None] * len(columns)
+    for i, flag in zip(known, front, strict=True):
+        flags[i] = flag
+    return flags
 
 
 @dataclass(frozen=True)
@@ -215,6 +257,7 @@ class Comparison:
     columns: tuple[Column, ...]
     baseline: int  # index of the column the ratios are taken against
     device: DeviceProfile | None = None  # what the columns' predicted latency is for
+    pareto_by: str | None = None  # the cost its Pareto flags take (compare --pareto); None: none
 
     def indistinct(self) -> list[tuple[str, str]]:
         """Pairs of measured models whose p10–p90 latency intervals overlap: their medians must
@@ -228,6 +271,13 @@ class Comparison:
             and b.timing is not None
             and not a.timing.distinct_from(b.timing)
         ]
+
+    def pareto(self) -> list[bool | None]:
+        """Each model non-dominated on `pareto_by` against published top-1 (sweep's frontier);
+        None where it is not ranked (no top-1) or no frontier was asked for."""
+        if self.pareto_by is None:
+            return [None] * len(self.columns)
+        return pareto_flags(self.columns, self.pareto_by, "top1")
 
     def ratio(self, key: str, index: int) -> float | None:
         base = value(self.columns[self.baseline], key)

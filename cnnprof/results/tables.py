@@ -159,6 +159,7 @@ class Sweep:
     points: tuple[SweepPoint, ...]
     device: DeviceProfile | None = None  # what the points' predicted latency is for
     pareto: bool = True  # the points' Pareto flags belong to the output (the CLI's --pareto)
+    ranked_on: str = ""  # the cost the flags take against top-1 (`metrics.ranked_on`'s when "")
 
     @property
     def columns(self) -> tuple[Column, ...]:

@@ -10,12 +10,13 @@ import pytest
 from typer.testing import CliRunner
 
 import cnnprof
-from cnnprof.api.tables import compare, mnas_objective, pareto_front, sweep_settings
+from cnnprof.api.tables import compare, mnas_objective, sweep_settings
 from cnnprof.arch.reference import split_reference
 from cnnprof.cli import app
 from cnnprof.errors import OptionError
 from cnnprof.report.tables import present
 from cnnprof.report.view import View
+from cnnprof.results.metrics import pareto_front
 from cnnprof.results.tables import SeparableRow
 
 runner = CliRunner()
