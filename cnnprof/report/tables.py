@@ -46,7 +46,7 @@ def compare_grid(
     comparison: Comparison,
 ) -> tuple[list[str], list[list[str]], list[list[float | None] | None]]:
     """Rows are metrics, columns models; each cell ``value (×ratio)``. Also the raw ratios
-    (None: a row of flags, which has none)."""
+    (None: a row without, a spread's or a flag's)."""
     cols = comparison.columns
     headers = ["metric", *(c.label for c in cols)]
     rows: list[list[str]] = []
@@ -64,7 +64,7 @@ def compare_grid(
             else:
                 cells.append(f"{cell(key, number)} (×{ratio:.2f})")
         rows.append(cells)
-        ratios.append(line)
+        ratios.append(line if METRICS[key].ratio else None)
     if any(c.timing is not None and c.timing.processes > 1 for c in cols):
         rows.append(["latency range (ms)", *(_range_cell(c) for c in cols)])
         ratios.append([None] * len(cols))
