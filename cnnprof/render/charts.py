@@ -118,9 +118,10 @@ def _plain_log_x(ax: Any, plt: Any) -> None:
 
 
 def models_chart(path: Path, result: Comparison | Sweep) -> None:
-    """A comparison's models, or a sweep's points with its Pareto frontier, as a `scatter`: cost
-    (MACs, or the latency a sweep is ranked on) against published top-1 when at least half of
-    them have one (the others listed under the chart), else against params, every model drawn."""
+    """A comparison's models or a sweep's points, with their Pareto frontier where marked, as a
+    `scatter`: cost (MACs, or the cost the frontier takes) against published top-1 when at least
+    half of them have one (the others listed under the chart), else against params, every
+    model drawn."""
     columns = list(result.columns)
     frontier, cost, what = _framing(result)
     names = {c.label.partition("@")[0] for c in columns}
@@ -132,11 +133,11 @@ def models_chart(path: Path, result: Comparison | Sweep) -> None:
     y_key = "top1" if known else "params"
     chosen = known or list(range(len(columns)))
     unplotted = [labels[i] for i in range(len(columns)) if i not in chosen]
-    in_ms = METRICS[cost].unit == "ms"  # a latency, measured or predicted; else MACs
+    in_ms = METRICS[cost].unit == "ms"  # a latency, measured or predicted; else a count
     scale = 1.0 if in_ms else 1e6
     xs = [(value(columns[i], cost) or 0.0) / scale for i in chosen]
     ys = [(value(columns[i], y_key) or 0.0) / (1.0 if known else 1e6) for i in chosen]
-    x_label = METRICS[cost].title if in_ms else "MACs (millions)"
+    x_label = METRICS[cost].title if in_ms else f"{METRICS[cost].title} (millions)"
     y_label = "published top-1 (%)" if known else "params (millions)"
     footnote = ("no published top-1, not drawn: " + ", ".join(unplotted)) if unplotted else ""
     scatter(

@@ -25,20 +25,9 @@ VARIANT = "mobilenet@alpha=0.25,res=128"
 
 
 def _timing(samples: tuple[float, ...], threads: int = 2) -> Timing:
-    return Timing(
-        model="mobilenet_v1",
-        device="cpu",
-        device_name="Test CPU",
-        threads=threads,
-        dtype="float32",
-        batch=1,
-        channels_last=False,
-        torch_version="2.13.0",
-        samples=samples,
-        warmup_runs=3,
-        warmup_stable=True,
-        budget_hit=False,
-    )
+    """A timing of mobilenet_v1 (the registry's name) at ``threads``, float32, batch 1."""
+    head = ("mobilenet_v1", "cpu", "Test CPU", threads, "float32", 1, False, "2.13.0")
+    return Timing(*head, samples, warmup_runs=3, warmup_stable=True, budget_hit=False)
 
 
 QUIET = (0.0100, 0.0101, 0.0102, 0.0101, 0.0100)
