@@ -93,3 +93,14 @@ def test_the_python_api_marks_as_the_cli_does() -> None:
 
     assert cnnprof.compare(*MODELS, pareto=True).pareto() == [True, True, None, False]
     assert cnnprof.compare(*MODELS).pareto() == [None] * 4
+
+
+def test_sweep_takes_the_same_option() -> None:
+    """`sweep --pareto-by params`: at equal params a lower resolution only loses accuracy (MobileNet
+    paper, Tables 6 and 7: 1.0 at 224 70.6 %, at 160 67.2 %; 0.5 at 224 63.7 %, at 160 60.2 %)."""
+    args = ["--alpha", "1,0.5", "--resolution", "224,160", "--pareto-by", "params"]
+    result = run("sweep", "mobilenet", *args, "--format", "json")
+    document = json.loads(result.stdout)
+    assert document["ranked_on"] == "params"
+    assert [p["pareto"] for p in document["points"]] == [True, False, True, False]
+    assert_error(run("sweep", "mobilenet", "--alpha", "1,0.5", "--pareto-by", "top1"), "macs")
