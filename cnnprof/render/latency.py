@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.console import Group, RenderableType
-from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
@@ -39,7 +38,7 @@ from cnnprof.results.runtime import ROOF_LABELS
 from cnnprof.results.timing import TORCH, Timing
 
 
-def summary(measured: Measured) -> Panel:
+def summary(measured: Measured) -> Titled:
     """The headline panel of `cnnprof latency`."""
     t, estimate = measured.timing, measured.estimate
     grid = panel_grid()

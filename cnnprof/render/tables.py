@@ -51,7 +51,7 @@ def _comparison(
         table.add_column(header, justify="left" if i == 0 else "right", no_wrap=i > 0)
     width = NARROW_BAR if narrow else BAR
     for cells, line in zip(rows, ratios, strict=True):
-        if line is None:  # a row of flags: no ratios, no bars
+        if line is None:  # a row without ratios (a spread's, a flag's): no bars
             table.add_row(*cells)
             continue
         known = [r for r in line if r is not None]

@@ -46,7 +46,7 @@ def compare_grid(
     comparison: Comparison,
 ) -> tuple[list[str], list[list[str]], list[list[float | None] | None]]:
     """Rows are metrics, columns models; each cell ``value (×ratio)``. Also the raw ratios
-    (None: a row without, a spread's or a flag's)."""
+    (None: a row without any, a spread's or a flag's)."""
     cols = comparison.columns
     headers = ["metric", *(c.label for c in cols)]
     rows: list[list[str]] = []
@@ -166,14 +166,14 @@ def compare_notes(comparison: Comparison) -> list[str]:
     predictions are for, what the Pareto frontier takes."""
     notes = [n for n in (indistinct_note(comparison),) if n]
     notes += between_notes(_timings(comparison.columns))
-    notes += [f"noisy: {c.label}: {noisy_words(c.timing)}" for c in _noisy(comparison.columns)]
+    notes += [
+        f"noisy: {c.label}: {noisy_words(t)}"
+        for c in comparison.columns
+        if (t := c.timing) is not None and t.noisy
+    ]
     return (
         notes + prediction_notes(comparison.device, comparison.columns) + pareto_notes(comparison)
     )
-
-
-def _noisy(columns: Sequence[Column]) -> list[Column]:
-    return [c for c in columns if c.timing is not None and c.timing.noisy]
 
 
 def pareto_notes(comparison: Comparison) -> list[str]:
