@@ -42,7 +42,9 @@ def list_models(
     output: Output = None,
     force: Force = False,
 ) -> None:
-    """List the registry: name, aliases, family, params and MACs at the default input, paper."""
+    """List the registry: name, aliases, family, params, MACs, paper.
+
+    Params and MACs are at each model's default input."""
     from cnnprof.catalog import catalog
     from cnnprof.render.catalog import present
 

@@ -69,7 +69,8 @@ if TYPE_CHECKING:
     from cnnprof.api.request import Request
 
 LATENCY_HELP = (
-    "Measure MODEL's latency on this machine: warm-up until stable, then timed runs (median, "
+    "Measure MODEL's latency on this machine.\n\n"
+    "Warm-up until stable, then timed runs (median, "
     "p10/p90, CV, throughput), in eval and inference mode with random weights. --layers times "
     "every row and sets each row's time next to its MACs and the roofline's prediction "
     "(max(FLOPs ÷ peak, bytes ÷ bandwidth) + per-op overhead, from `cnnprof device`)."
@@ -377,9 +378,11 @@ def device(
     force: Force = False,
     runtime: DeviceRuntime = CalibrationRuntime.torch,
 ) -> None:
-    """Calibrate the device and show it: the roofs (matmul FLOP/s, convolution curves, copy
-    bandwidth, per-op overhead) and the kernel models the predictor fits (cached per device,
-    torch version, threads and dtype; --save writes them as a portable device profile).
+    """Calibrate this device: its roofs and kernel timing models.
+
+    The roofs (matmul FLOP/s, convolution curves, copy bandwidth, per-op overhead) and the
+    kernel models the predictor fits (cached per device, torch version, threads and dtype;
+    --save writes them as a portable device profile).
 
     A calibration the judge refuses (its kernel models' error, its samples' spread, the load
     on the machine) is shown with the reasons, not cached, and not saved without --force.
