@@ -40,6 +40,14 @@ def test_torchvision_and_timm_hints_are_the_zoos_pins():
         assert "make zoo" in INSTALL[package] and "whl/cpu" in INSTALL[package]
 
 
+def test_the_readme_says_what_its_torchvision_examples_need():
+    """The Faster R-CNN and RAFT examples name the zoo's environment and the hint's command."""
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    passage = readme.split("This example and RAFT's below need torchvision")[1][:300]
+    assert "`make zoo`" in passage
+    assert INSTALL["torchvision"].split(" (or")[0] in passage
+
+
 @pytest.mark.torch
 @pytest.mark.parametrize("source", ["torchvision", "timm"])
 def test_an_outside_library_that_is_missing_says_how_to_install_it(source: str):
