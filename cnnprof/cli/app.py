@@ -127,7 +127,9 @@ class _Group(TyperGroup):
         info = CommandInfo(
             cmd_name,
             callback=callback,
-            help=_unwrapped(_HELP[cmd_name](module) if cmd_name in _HELP else callback.__doc__),
+            help=_unwrapped(
+                _HELP[cmd_name](module) if cmd_name in _HELP else callback.__doc__ or ""
+            ),
             epilog="Examples:\n\n" + examples,
         )
         return get_command_from_info(
