@@ -32,3 +32,12 @@ class View:
 # result has rows to show (a count, a prediction).
 TOTALS = View(format="json")
 EVERY_ROW = View(format="json", layers=True)
+
+
+def cut_line(shown: int, total: int, part: float, whole: float, of: str, noun: str) -> str | None:
+    """What a table cut by ``--top`` still holds, said under it: "10 of 54 rows, 87.3 % of
+    MACs" (``part`` of ``whole`` in the shown rows); None when it shows every row."""
+    if shown >= total:
+        return None
+    share = f", {100 * part / whole:.1f} % of {of}" if whole else ""
+    return f"{shown} of {total} {noun}{share}"
