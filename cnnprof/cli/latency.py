@@ -48,6 +48,7 @@ from cnnprof.render import charts
 from cnnprof.render import latency as render
 from cnnprof.render.progress import command_bar
 from cnnprof.report import latency as report
+from cnnprof.report.peaks import present_peaks
 from cnnprof.report.view import View
 from cnnprof.results import judge
 from cnnprof.results.device import DeviceQuery, Peaks
@@ -416,7 +417,7 @@ def _save(found: Calibration, save: Path, force: bool) -> None:
         raise OptionError(
             f"--save {save}: {refused_sentence(found.refused)}; --force saves it anyway"
         )
-    emit(report.present_peaks(found.peaks, View(format="json")), save, force)
+    emit(present_peaks(found.peaks, View(format="json")), save, force)
     typer.echo(f"wrote {save}", err=True)
 
 
