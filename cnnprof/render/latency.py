@@ -209,6 +209,7 @@ def latency_view(measured: Measured, view: View) -> Group:
     parts: list = [summary(measured)]
     if view.layers and measured.timing.layers:
         parts.append(layer_table(measured, view))
+        parts += [note(cut)] if (cut := report.rows_cut(measured, view)) else []
         parts += predictors_caption(
             kernels=measured.kernels is not None, roofline=measured.estimate is not None
         )

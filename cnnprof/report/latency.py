@@ -19,7 +19,7 @@ from cnnprof.report.runtime import (
 )
 from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.report.units import fault_count, human_bytes, ms_fixed, percent, threads
-from cnnprof.report.view import EVERY_ROW, View
+from cnnprof.report.view import EVERY_ROW, View, cut_line
 from cnnprof.results.device import Peaks, Prediction, calibration_line, calibration_record
 from cnnprof.results.latency import Measured, Predicted
 from cnnprof.results.ranking import TIME_KEYS, ranked
@@ -77,6 +77,16 @@ def layer_records(measured: Measured, view: View = EVERY_ROW) -> list[dict[str, 
             }
         )
     return out
+
+
+def rows_cut(measured: Measured, view: View) -> str | None:
+    """The line under a timed layer table ``view.top`` cuts: how many rows it shows and their
+    share of the measured time (of the rows' sum); None when it shows them all."""
+    rows = measured.timing.layers
+    kept = ranked(rows, TIME_KEYS, view.sort, view.top, "latency")
+    seconds = sum(row.seconds for row in kept)
+    whole = measured.timing.layer_sum
+    return cut_line(len(kept), len(rows), seconds, whole, "measured time", "rows")
 
 
 def summary_record(measured: Measured) -> dict[str, Any]:
@@ -184,8 +194,9 @@ def latency_markdown(measured: Measured, view: View = EVERY_ROW) -> str:
     if t.export:
         rows.append(("exported", t.export))
     parts = [title + "\n\n", to_markdown(("metric", "value"), rows)]
-    if t.layers:
-        parts.append("\n" + _layers_markdown(measured, view))
+    if t.layers and (view.layers or not view.grouped):  # summed rows: their own table
+        cut = rows_cut(measured, view)
+        parts.append("\n" + _layers_markdown(measured, view) + (f"\n{cut}\n" if cut else ""))
     parts += [f"\n> {n}\n" for n in measured.notes]
     return "".join(parts)
 

@@ -23,6 +23,11 @@ class View:
     max_depth: int | None = None
     metric: str = "macs"  # the figure in each cell of a sweep's two-axis grid
 
+    @property
+    def grouped(self) -> bool:
+        """Rows summed: per op kind (``by_op``) or into modules (``max_depth``)."""
+        return self.by_op or self.max_depth is not None
+
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
             raise ValueError(f"format {self.format!r} is not one of {', '.join(FORMATS)}")
