@@ -52,15 +52,15 @@ def gap_place(gap: FlopGap) -> str:
 
 
 def flop_gap_records(check: CrossCheck) -> list[dict[str, Any]]:
-    """The rows whose FLOPs differ, by category, at the batch; where the work is done."""
+    """The rows whose FLOPs differ, by category, at the batch (``left`` the formula side's,
+    ``right`` the empirical count's, as in `differences`); whose forward does the work."""
     batch = check.analytic.batch
     return [
         {
             "path": g.path,
             "category": g.category,
-            "analytic": g.left * batch,
-            "empirical": g.right * batch,
-            "difference": (g.right - g.left) * batch,
+            "left": g.left * batch,
+            "right": g.right * batch,
             "where": gap_place(g),
         }
         for g in check.flop_gaps
@@ -98,7 +98,8 @@ def flop_gap_markdown(check: CrossCheck) -> str:
 def gap_cells(record: dict[str, Any]) -> tuple[str, ...]:
     """A record of `flop_gap_records` as the text of its cells: row, category, where, the two
     counts and their difference."""
-    counts = (f"{record['analytic']:,}", f"{record['empirical']:,}", f"{record['difference']:+,}")
+    left, right = record["left"], record["right"]
+    counts = (f"{left:,}", f"{right:,}", f"{right - left:+,}")
     return (record["path"], record["category"], record["where"], *counts)
 
 
