@@ -13,13 +13,15 @@ import importlib.util
 import io
 import json
 import re
+from dataclasses import replace
 
 import pytest
 from conftest import assert_error, run
+from test_predictor_names import _timing
 
 import cnnprof
 from cnnprof.results.latency import Measured
-from cnnprof.results.timing import LayerTime, Timing
+from cnnprof.results.timing import LayerTime
 
 
 def ok(*args: str) -> str:
@@ -70,11 +72,7 @@ def test_a_summed_row_is_a_block_of_its_kinds_in_every_format() -> None:
     assert (record["rows"], record["kinds"]) == (4, ["conv 1×1", "conv 3×3"])
     rows = {r["path"]: r for r in csv.DictReader(io.StringIO(ok(*args, "-f", "csv")))}
     assert (rows["conv2.0"]["rows"], rows["conv2.0"]["kinds"]) == ("4", "conv 1×1 + conv 3×3")
-    assert (rows["conv1"]["op"], rows["conv1"]["kernel"], rows["conv1"]["rows"]) == (
-        "conv",
-        "7×7",
-        "1",
-    )
+    assert [rows["conv1"][k] for k in ("op", "kernel", "rows")] == ["conv", "7×7", "1"]
     md = ok(*args, "-f", "md")
     assert "| path | rows | op | kernel |" in md
     assert "| conv2.0 | 4 | conv 1×1 + conv 3×3 |  |" in md
@@ -121,22 +119,8 @@ def _timed(model: str) -> Measured:
         LayerTime(r.path, r.op, 1e-6 + r.macs * 1e-12, r.macs, r.flops, r.bytes_moved(4))
         for r in profile.layers
     )
-    timing = Timing(
-        model=profile.model,
-        device="cpu",
-        device_name="Test CPU",
-        threads=1,
-        dtype="float32",
-        batch=1,
-        channels_last=False,
-        torch_version="test",
-        samples=(0.02, 0.021, 0.022),
-        warmup_runs=1,
-        warmup_stable=True,
-        budget_hit=False,
-        macs=profile.macs,
-        layers=layers,
-        layer_runs=3,
+    timing = replace(
+        _timing(profile.model, (20.0, 21.0, 22.0)), macs=profile.macs, layers=layers, layer_runs=3
     )
     return Measured(timing, peaks=None, estimate=None, notes=())
 
@@ -247,11 +231,8 @@ def test_the_cross_check_says_which_rows_hold_the_flops_the_walk_cannot_see() ->
     check_document(data)
     gaps = [(g["path"], g["category"], g["right"] - g["left"]) for g in data["flop_differences"]]
     assert gaps == [("stem", "act", 16_384), ("dw", "act", 2_048), ("(root)", "pool", 12_288)]
-    assert [g["where"] for g in data["flop_differences"]] == [
-        "its own forward",
-        "its own forward",
-        "the model's forward",
-    ]
+    places = [g["where"] for g in data["flop_differences"]]
+    assert places == ["its own forward"] * 2 + ["the model's forward"]
     md = ok(*args, "-f", "md")
     assert "| metric | module walk | empirical | difference |" in md
     assert "| (root) | pool | the model's forward | 0 | 12,288 | +12,288 |" in md
