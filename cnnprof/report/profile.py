@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from operator import attrgetter
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +14,7 @@ from cnnprof.report.onnx_file import onnx_dict, onnx_notes
 from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.report.units import human, human_bytes, share
 from cnnprof.report.view import EVERY_ROW, TOTALS, View, cut_line
-from cnnprof.results.profile import LayerCost, Profile, distinct_kinds
+from cnnprof.results.profile import LayerCost, Profile, depth_key, distinct_kinds, grouped
 
 if TYPE_CHECKING:
     from cnnprof.results.timing import Timing
@@ -95,10 +96,7 @@ def op_text(row: LayerCost, members: Mapping[str, Sequence[LayerCost]]) -> str:
 
 def kind_counts(profile: Profile) -> dict[str, int]:
     """How many rows each kind ("conv 1×1", "dwconv 3×3" …) sums."""
-    counts: dict[str, int] = {}
-    for row in profile.layers:
-        counts[row.kind] = counts.get(row.kind, 0) + 1
-    return counts
+    return {kind: len(rows) for kind, rows in grouped(profile.layers, attrgetter("kind")).items()}
 
 
 def profile_dict(
@@ -231,17 +229,18 @@ def layer_record(
 
 
 def shown_seconds(profile: Profile, view: View, timing: Timing) -> list[float | None]:
-    """The measured seconds of each row `shown_rows` shows (with ``view.by_op``, summed over
-    the rows of each kind); None where no row of it was timed."""
-    seconds = timing.by_path()
-    if not view.by_op:
-        return [seconds.get(r.path) for r in shown_rows(profile, view)]
-    per_kind: dict[str, list[float]] = {}
-    for row in profile.layers:
-        if row.path in seconds:
-            per_kind.setdefault(row.kind, []).append(seconds[row.path])
-    kinds = shown_rows(profile, view, by_kind=True)
-    return [sum(per_kind[r.path]) if r.path in per_kind else None for r in kinds]
+    """The measured seconds of each row `shown_rows` shows, summed over the rows it sums (of
+    its kind with ``view.by_op``, of its module with ``view.max_depth``); None where no row of
+    it was timed."""
+    seconds, depth = timing.by_path(), view.max_depth
+    key: Callable[[LayerCost], str] = attrgetter("path")
+    if view.by_op:
+        key, shown = attrgetter("kind"), shown_rows(profile, view, by_kind=True)
+    else:
+        key = (lambda row: depth_key(row.path, depth)) if depth else key
+        shown = shown_rows(summed(profile, depth), view)
+    timed = grouped((r for r in profile.layers if r.path in seconds), key)
+    return [sum(seconds[t.path] for t in timed[r.path]) if r.path in timed else None for r in shown]
 
 
 def profile_csv(profile: Profile, view: View, timing: Timing | None = None) -> str:
@@ -264,7 +263,7 @@ def profile_csv(profile: Profile, view: View, timing: Timing | None = None) -> s
         records = [layer_record(r, shown.batch, members) for r in shown_rows(shown, view)]
         columns = [*LAYER_COLUMNS, *(("rows", "kinds") if members else ())]
     if timing is not None:
-        for record, seconds in zip(records, shown_seconds(shown, view, timing), strict=True):
+        for record, seconds in zip(records, shown_seconds(profile, view, timing), strict=True):
             record["latency_ms"] = None if seconds is None else round(seconds * 1e3, 4)
         columns.append("latency_ms")
     return to_csv(records, columns)

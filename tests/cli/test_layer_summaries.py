@@ -244,3 +244,15 @@ def test_a_spec_that_agrees_keeps_its_analytic_title_and_explains_nothing() -> N
     table = ok("count", "lenet5", "--empirical")
     assert "analytic vs empirical" in table and "FLOPs differ" not in table
     assert "flop_differences" not in json.loads(ok("count", "lenet5", "--empirical", "-f", "json"))
+
+
+def test_count_latency_sums_the_measured_times_of_a_summed_row(monkeypatch) -> None:
+    """`count --latency --layers --max-depth 1`: a module's milliseconds are its rows'."""
+    timing = _timed("mobilenet").timing
+    monkeypatch.setattr("cnnprof.cli.measure.measure", lambda *args, **kwargs: timing)
+    args = ("count", "mobilenet", "--latency", "--layers", "--max-depth", "1", "-f", "csv")
+    rows = list(csv.DictReader(io.StringIO(ok(*args))))
+    groups = cnnprof.count("mobilenet").depth_groups(1)
+    seconds = timing.by_path()
+    expected = [round(sum(seconds[r.path] for r in g) * 1e3, 4) for g in groups.values()]
+    assert [float(r["latency_ms"]) for r in rows] == pytest.approx(expected)
