@@ -16,7 +16,7 @@ from cnnprof.render.common import Fit, bar, note, panel_grid
 from cnnprof.report import cross_check as checks
 from cnnprof.report import profile as report
 from cnnprof.report import training as report_training
-from cnnprof.report.profile import kind_counts, op_text, published_text
+from cnnprof.report.profile import kind_counts, kinds_cell, published_text
 from cnnprof.report.profile import notes as note_lines
 from cnnprof.report.units import exact, human, human_bytes, share
 from cnnprof.report.view import View
@@ -67,7 +67,7 @@ def notes(profile: Profile) -> list[Text]:
 
 
 # The layer table's columns leave in this order when the terminal is narrow (header names).
-LAYER_DROP = ("", "% params", "input", "kernel", "op", "rows", "% MACs", "output")
+LAYER_DROP = ("", "% params", "input", "kernel", "op", "kinds", "rows", "% MACs", "output")
 
 
 def layer_table(
@@ -77,7 +77,8 @@ def layer_table(
     members: Mapping[str, Sequence[LayerCost]] | None = None,
 ) -> Fit:
     """Per-row costs with their input and output shapes and a bar for each row's share of MACs;
-    rows summed to a depth (``members``) say how many rows each sums and their kinds."""
+    rows summed to a depth (``members``) say how many rows each sums and their kinds (in place
+    of op and kernel)."""
     b = profile.batch
     total_macs = profile.macs / b
     total_params = profile.params
@@ -90,9 +91,12 @@ def layer_table(
     table.add_column("op kind" if grouped else "path", no_wrap=True)
     if grouped or members:
         table.add_column("rows", justify="right")
-    if not grouped:
+    if members:
+        table.add_column("kinds")
+    elif not grouped:
         table.add_column("op")
         table.add_column("kernel", justify="right")
+    if not grouped:
         table.add_column("input", justify="right", no_wrap=True)
         table.add_column("output", justify="right", no_wrap=True)
     for name in ("params", "% params", "MACs"):
@@ -104,9 +108,12 @@ def layer_table(
         cells = [row.path]
         if grouped:
             cells += [str(counts[row.path])]
+        elif members:
+            cells += [str(len(members[row.path])), kinds_cell(row, members)]
         else:
-            cells += [str(len(members[row.path]))] if members else []
-            cells += [op_text(row, members), row.kernel_text, str(row.in_shape), str(row.out_shape)]
+            cells += [row.op, row.kernel_text]
+        if not grouped:
+            cells += [str(row.in_shape), str(row.out_shape)]
         cells += [
             human(row.params),
             share(row.params, total_params),

@@ -41,10 +41,11 @@ def group_key(view: View, kinds: Kinds) -> Callable[[LayerTime | RowPrediction],
 
 
 def _sum(name: str, rows: Sequence[LayerTime]) -> LayerTime:
-    """``rows`` as one timed row: their seconds, MACs, FLOPs and bytes added."""
+    """``rows`` as one timed row (a "block"): their seconds, MACs, FLOPs and bytes added, what
+    `--sort` orders groups by."""
     return LayerTime(
         path=name,
-        op=rows[0].op if len(rows) == 1 else "block",
+        op="block",
         seconds=sum(r.seconds for r in rows),
         macs=sum(r.macs for r in rows),
         flops=sum(r.flops for r in rows),

@@ -88,10 +88,10 @@ def kinds_text(kinds: Sequence[str], most: int = 3) -> str:
     return " + ".join(kinds[: most - 1]) + f" + {len(kinds) - most + 1} more"
 
 
-def op_text(row: LayerCost, members: Mapping[str, Sequence[LayerCost]]) -> str:
-    """A row's op as a table shows it; a row summed from several, the kinds it sums."""
-    group = members.get(row.path, ())
-    return kinds_text(distinct_kinds(group)) if len(group) > 1 else row.op
+def kinds_cell(row: LayerCost, members: Mapping[str, Sequence[LayerCost]]) -> str:
+    """What a row summed to a depth holds, as its table cell: its kind ("conv 7×7"), or the
+    kinds of the rows it sums ("conv 1×1 + conv 3×3")."""
+    return kinds_text(distinct_kinds(members[row.path]))
 
 
 def kind_counts(profile: Profile) -> dict[str, int]:
@@ -322,14 +322,13 @@ def kinds_markdown(profile: Profile, view: View) -> str:
 
 def rows_markdown(profile: Profile, view: View, members: Mapping[str, Sequence[LayerCost]]) -> str:
     """The rows ``view`` shows; summed to a depth (``members``), how many rows each sums and
-    their kinds; under a table ``view.top`` cuts, how much of it shows."""
+    their kinds in place of op and kernel; under a table ``view.top`` cuts, how much of it
+    shows."""
     batch = profile.batch
     body = [
         (
             r.path,
-            *([len(members[r.path])] if members else []),
-            op_text(r, members),
-            r.kernel_text,
+            *((len(members[r.path]), kinds_cell(r, members)) if members else (r.op, r.kernel_text)),
             r.in_shape,
             r.out_shape,
             human(r.params),
@@ -338,10 +337,9 @@ def rows_markdown(profile: Profile, view: View, members: Mapping[str, Sequence[L
         )
         for r in shown_rows(profile, view)
     ]
-    headers = ("path", *(["rows"] if members else []), "op", "kernel", "input", "output")
-    headers += ("params", "MACs", "MACs %")
-    table = to_markdown(headers, body, right=len(headers) - 4)
-    return table + _cut_markdown(cut_summary(profile, view))
+    named = ("rows", "kinds") if members else ("op", "kernel")
+    headers = ("path", *named, "input", "output", "params", "MACs", "MACs %")
+    return to_markdown(headers, body, right=4) + _cut_markdown(cut_summary(profile, view))
 
 
 def _cut_markdown(line: str | None) -> str:

@@ -74,8 +74,9 @@ def test_a_summed_row_is_a_block_of_its_kinds_in_every_format() -> None:
     assert (rows["conv2.0"]["rows"], rows["conv2.0"]["kinds"]) == ("4", "conv 1×1 + conv 3×3")
     assert [rows["conv1"][k] for k in ("op", "kernel", "rows")] == ["conv", "7×7", "1"]
     md = ok(*args, "-f", "md")
-    assert "| path | rows | op | kernel |" in md
-    assert "| conv2.0 | 4 | conv 1×1 + conv 3×3 |  |" in md
+    assert "| path | rows | kinds | input |" in md
+    assert "| conv2.0 | 4 | conv 1×1 + conv 3×3 | 64×56×56 |" in md
+    assert "| conv1 | 1 | conv 7×7 |" in md
     assert re.search(r"conv2\.0 +│ +4 │ conv 1×1 \+ conv 3×3 ", ok(*args))
 
 
