@@ -81,8 +81,8 @@ def depth_members(profile: Profile, depth: int | None) -> dict[str, list[LayerCo
 
 
 def kinds_text(kinds: Sequence[str], most: int = 3) -> str:
-    """ "dwconv 3×3 + conv 1×1": what a summed row sums; past ``most`` kinds, the first ones
-    and how many more."""
+    """What a summed row sums, as text: "dwconv 3×3 + conv 1×1"; past ``most`` kinds, the
+    first ones and how many more."""
     if len(kinds) <= most:
         return " + ".join(kinds)
     return " + ".join(kinds[: most - 1]) + f" + {len(kinds) - most + 1} more"
@@ -233,14 +233,17 @@ def shown_seconds(profile: Profile, view: View, timing: Timing) -> list[float | 
     its kind with ``view.by_op``, of its module with ``view.max_depth``); None where no row of
     it was timed."""
     seconds, depth = timing.by_path(), view.max_depth
-    key: Callable[[LayerCost], str] = attrgetter("path")
     if view.by_op:
         key, shown = attrgetter("kind"), shown_rows(profile, view, by_kind=True)
     else:
-        key = (lambda row: depth_key(row.path, depth)) if depth else key
-        shown = shown_rows(summed(profile, depth), view)
+        key, shown = _container(depth), shown_rows(summed(profile, depth), view)
     timed = grouped((r for r in profile.layers if r.path in seconds), key)
     return [sum(seconds[t.path] for t in timed[r.path]) if r.path in timed else None for r in shown]
+
+
+def _container(depth: int | None) -> Callable[[LayerCost], str]:
+    """A row's module ``depth`` levels deep (without a depth, the row itself)."""
+    return lambda row: depth_key(row.path, depth) if depth else row.path
 
 
 def profile_csv(profile: Profile, view: View, timing: Timing | None = None) -> str:
