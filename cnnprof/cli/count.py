@@ -9,6 +9,7 @@ import typer
 
 from cnnprof.arch.multipliers import Multipliers
 from cnnprof.cli.options import (
+    ByOp,
     Counter,
     Force,
     Format,
@@ -55,7 +56,6 @@ def list_models(
 
 
 Layers = Annotated[bool, typer.Option("--layers", "-l", help="Per-layer table.")]
-ByOp = Annotated[GroupBy | None, typer.Option("--by", help="Group layers by op kind.")]
 Empirical = Annotated[
     bool, typer.Option("--empirical", "-e", help="Also count the real nn.Module; diff rows.")
 ]

@@ -106,6 +106,7 @@ MaxDepth = Annotated[
         min=1,
     ),
 ]
+ByOp = Annotated[GroupBy | None, typer.Option("--by", help="Group layers by op kind.")]
 Latency = Annotated[bool, typer.Option("--latency", help="Also measure latency on this CPU.")]
 Runtime = Annotated[
     str | None,

@@ -12,14 +12,15 @@ from rich.text import Text
 
 from cnnprof.render.common import Fit, bar, note, panel_grid
 from cnnprof.report import latency as report
+from cnnprof.report import peaks as report_peaks
 from cnnprof.report import runtime as runtime_report
 from cnnprof.report.latency import (
-    kernel_rows,
     layer_records,
     prediction_records,
     prediction_title,
     timing_title,
 )
+from cnnprof.report.peaks import kernel_rows
 from cnnprof.report.processes import range_text
 from cnnprof.report.runtime import fused_op, node_sum_line, ratio_line, runtime_line
 from cnnprof.report.units import (
@@ -208,6 +209,7 @@ def latency_view(measured: Measured, view: View) -> Group:
     parts: list = [summary(measured)]
     if view.layers and measured.timing.layers:
         parts.append(layer_table(measured, view))
+        parts += [note(cut)] if (cut := report.rows_cut(measured, view)) else []
         parts += predictors_caption(
             kernels=measured.kernels is not None, roofline=measured.estimate is not None
         )
@@ -375,7 +377,7 @@ def present_prediction(predicted: Predicted, view: View) -> RenderableType:
 def present_peaks(peaks: Peaks, view: View, cache: str | None = None) -> RenderableType:
     """A device's calibration, and where it is cached."""
     if view.format != "table":
-        return report.present_peaks(peaks, view)
+        return report_peaks.present_peaks(peaks, view)
     return peaks_table(peaks, cache)
 
 
