@@ -177,7 +177,10 @@ def test_cli_never_tries_torch(argv: list[str]):
     assert "CLEAN" in proc.stdout
 
 
-HINT = "needs torch: pip install 'cnnprof[torch]'"
+HINT = (
+    "needs torch: pip install torch --index-url https://download.pytorch.org/whl/cpu, then "
+    "pip install 'cnnprof[torch]'"
+)
 
 
 @pytest.mark.parametrize(

@@ -55,7 +55,7 @@ class Exporting:
         try:
             from cnnprof.empirical.export import export as torch_export
         except ImportError:
-            raise MissingExtra(f"{NEEDS} needs torch: pip install 'cnnprof[torch]'") from None
+            raise MissingExtra.of("torch", NEEDS) from None
 
         own_inputs = getattr(self, "inputs", None)  # an outside model's, with their convention
         inputs = own_inputs() if callable(own_inputs) else self.input_shape

@@ -51,11 +51,11 @@ if TYPE_CHECKING:
 
 def require_torch(needs: str) -> None:
     """`MissingExtra` saying what ``needs`` torch (e.g. "--empirical needs torch: pip install
-    'cnnprof[torch]'") when it cannot be imported."""
+    torch --index-url …/whl/cpu, then …") when it cannot be imported."""
     try:
         importlib.import_module("torch")
     except ImportError:
-        raise MissingExtra(f"{needs} needs torch: pip install 'cnnprof[torch]'") from None
+        raise MissingExtra.of("torch", needs) from None
 
 
 class ModuleSource(Exporting, ABC):

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cnnprof.arch.ops import ACTIVATION_ALIASES, MAX_MULTIPLIER, Field
-from cnnprof.errors import ArchError
+from cnnprof.errors import ArchError, did_you_mean
 
 
 def checked(value: Any, field: Field, where: str) -> Any:
@@ -48,7 +48,10 @@ def mapping(doc: Any, where: str, what: str) -> None:
 def known_keys(doc: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
     unknown = sorted(str(k) for k in set(doc) - set(allowed))
     if unknown:
-        raise ArchError(f"{where}: unknown field '{unknown[0]}'; allowed: {', '.join(allowed)}")
+        hint = did_you_mean(unknown[0], allowed)
+        raise ArchError(
+            f"{where}: unknown field '{unknown[0]}'{hint}; allowed: {', '.join(allowed)}"
+        )
 
 
 def text(doc: Mapping[str, Any], key: str, where: str, required: bool = False) -> str:

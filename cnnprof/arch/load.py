@@ -30,7 +30,7 @@ from cnnprof.arch.ops import (
     OPS,
     REQUIRED,
 )
-from cnnprof.errors import ArchError, CnnprofError
+from cnnprof.errors import ArchError, CnnprofError, did_you_mean
 
 FAMILY_KEYS = ("family", "paper", "input", "defaults", "channels", "compound", "layers", "variants")
 VARIANT_KEYS = (
@@ -248,8 +248,10 @@ def check_design(
     schema = GENERATORS[generator].design
     unknown = sorted(str(k) for k in set(doc) - set(schema))
     if unknown:
+        hint = did_you_mean(unknown[0], schema)
         raise error(
-            f"{where}: unknown parameter '{unknown[0]}'; {generator} takes: {', '.join(schema)}"
+            f"{where}: unknown parameter '{unknown[0]}'{hint}; {generator} takes: "
+            f"{', '.join(schema)}"
         )
     values: dict[str, Any] = {}
     for key, field in schema.items():
@@ -294,13 +296,15 @@ def parse_row(item: Any, where: str, defaults: Mapping[str, Any], path: str) -> 
     op = item.get("op")
     if not isinstance(op, str) or op not in OPS:
         allowed = ", ".join(sorted(OPS))
-        raise ArchError(f"{where}: field 'op': unknown op {op!r}; allowed: {allowed}")
+        hint = did_you_mean(op, OPS) if isinstance(op, str) else ""
+        raise ArchError(f"{where}: field 'op': unknown op {op!r}{hint}; allowed: {allowed}")
     where = f"{where} (op {op})"
     schema = {**OPS[op], **COMMON}
     unknown = sorted((str(k) for k in set(item) - set(schema) - {"op"}), key=str)
     if unknown:
         allowed = ", ".join(sorted(schema))
-        raise ArchError(f"{where}: unknown field '{unknown[0]}'; {op} takes: {allowed}")
+        hint = did_you_mean(unknown[0], schema)
+        raise ArchError(f"{where}: unknown field '{unknown[0]}'{hint}; {op} takes: {allowed}")
     args: dict[str, Any] = {}
     for key, field in schema.items():
         if key in item:
@@ -330,7 +334,8 @@ def _defaults(doc: Any, where: str, inherited: Mapping[str, Any]) -> dict[str, A
         field = DEFAULTS.get(key)
         if field is None:
             allowed = ", ".join(DEFAULTS)
-            raise ArchError(f"{where}: defaults: unknown field '{key}'; allowed: {allowed}")
+            hint = did_you_mean(str(key), DEFAULTS)
+            raise ArchError(f"{where}: defaults: unknown field '{key}'{hint}; allowed: {allowed}")
         out[key] = fields.checked(value, field, f"{where}: defaults: field '{key}'")
     for key, field in DEFAULTS.items():
         out.setdefault(key, field.default)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from cnnprof.errors import OptionError
+from cnnprof.errors import OptionError, did_you_mean
 
 # Keys of a variant reference, NAME@key=value,key=value → the option each sets and its type.
 # Multiplier keys name a field of `Multipliers`; the others a field of the request.
@@ -89,8 +89,11 @@ def split_reference(reference: str) -> tuple[str, dict[str, Any]]:
             options["design"] = {**options.get("design", {}), key: literal(value)}
             continue
         if key not in VARIANT_KEYS or not eq:
-            known = ", ".join([*VARIANT_KEYS, *TRANSFORMS, *sorted(design_keys())])
-            raise OptionError(f"'{reference}': unknown variant key '{key}'; known: {known}")
+            keys = [*VARIANT_KEYS, *TRANSFORMS, *sorted(design_keys())]
+            hint = "" if key in keys else did_you_mean(key, keys)
+            raise OptionError(
+                f"'{reference}': unknown variant key '{key}'{hint}; known: {', '.join(keys)}"
+            )
         name, kind = VARIANT_KEYS[key]
         try:
             options[name] = kind(value)
@@ -113,8 +116,11 @@ def parse_params(pairs: list[str] | None) -> dict[str, Any]:
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or key not in design_keys():
-            known = ", ".join(sorted(design_keys()))
-            raise OptionError(f"--param {pair!r}: expected NAME=VALUE with NAME one of {known}")
+            known = sorted(design_keys())
+            raise OptionError(
+                f"--param {pair!r}{did_you_mean(key, known)}: expected NAME=VALUE with NAME one "
+                f"of {', '.join(known)}"
+            )
         out[key] = literal(value)
     return out
 

@@ -6,8 +6,8 @@ by name reads the cached index of names → family files and parses the one fami
 
 from __future__ import annotations
 
+import ast
 import contextlib
-import difflib
 import functools
 import shutil
 from collections.abc import Iterable, Mapping
@@ -23,7 +23,7 @@ from cnnprof.arch.reference import matching
 from cnnprof.arch.scale import resolve
 from cnnprof.arch.shipped import models_dir, shipped_key
 from cnnprof.cache import cache_dir, read_json, read_shared, write_json, write_shared
-from cnnprof.errors import ArchError, UnknownModel
+from cnnprof.errors import ArchError, UnknownModel, close_matches, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -94,13 +94,27 @@ def _canonical(name: str, names: Mapping[str, Any], aliases: Mapping[str, str]) 
 
 
 def unknown_message(name: str, choices: list[str]) -> str:
-    """The error for a name no source knows, with the registry names closest to it."""
-    close = difflib.get_close_matches(name.lower(), choices, n=3, cutoff=0.5)
+    """The error for a name no source knows, with the registry names closest to it; for a Python
+    file named without its factory, the functions and classes it defines."""
+    if name.endswith(".py") and files.exists(Path(name), "model"):
+        return f"'{name}' is a file: name its factory, {name}:FACTORY ({_defined(Path(name))})"
+    close = close_matches(name.lower(), choices)
     hint = f"did you mean {', '.join(close)}?" if close else "see `cnnprof list`"
     return (
         f"unknown model '{name}': {hint} (outside models: torchvision:NAME, timm:NAME, "
         "package.module:factory, file.py:factory, spec.yaml)"
     )
+
+
+def _defined(path: Path) -> str:
+    """What ``path`` defines at its top level (read, not run: no import, no torch)."""
+    try:
+        tree = ast.parse(files.read_text(path, "model"))
+    except SyntaxError as exc:
+        return f"it does not parse: line {exc.lineno}: {exc.msg}"
+    kinds = (ast.FunctionDef, ast.ClassDef)
+    names = [node.name for node in tree.body if isinstance(node, kinds)]
+    return f"it defines {', '.join(names)}" if names else "it defines no function or class"
 
 
 @functools.lru_cache(maxsize=1)
@@ -208,6 +222,7 @@ def lookup(model: str) -> Entry:
         name = variant[1:] or next(iter(family.variants))
         if name not in family.variants:
             known = ", ".join(family.variants)
-            raise UnknownModel(f"'{file}' has no variant '{name}'; it has: {known}")
+            hint = did_you_mean(name, family.variants)
+            raise UnknownModel(f"'{file}' has no variant '{name}'{hint}; it has: {known}")
         return Entry(family, family.variants[name])
     return registered(model)

@@ -9,6 +9,7 @@ input or a missing extra, 1 for a regression `check` found, 3 only for a bug in 
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -22,14 +23,15 @@ from typer.core import TyperGroup
 from typer.main import get_command_from_info
 from typer.models import CommandInfo
 
-from cnnprof.errors import CnnprofError
+from cnnprof.errors import CnnprofError, close_matches
 from cnnprof.version import __version__
 
 
 @dataclass(frozen=True)
 class Command:
-    """Where a command's function lives, and its summary: the first paragraph of its help, which
-    `cnnprof --help` lists without importing the command (a test holds the two equal)."""
+    """Where a command's function lives, and its summary: the first paragraph of its help, one
+    sentence that fits a line of `cnnprof --help` at 80 columns, which lists it without importing
+    the command (a test holds the two equal)."""
 
     module: str
     function: str
@@ -52,10 +54,7 @@ COMMANDS: Mapping[str, Command] = MappingProxyType(
         "list": Command(
             module="cnnprof.cli.count",
             function="list_models",
-            summary=(
-                "List the registry: name, aliases, family, params and MACs at the default "
-                "input, paper."
-            ),
+            summary="List the registry: name, aliases, family, params, MACs, paper.",
         ),
         "count": Command(
             module="cnnprof.cli.count",
@@ -65,82 +64,42 @@ COMMANDS: Mapping[str, Command] = MappingProxyType(
         "snapshot": Command(
             module="cnnprof.cli.check",
             function="snapshot",
-            summary=(
-                "Write a versioned JSON baseline of each model's counts (for `cnnprof "
-                "check`); --input\nand --arg go to the outside models and are recorded with "
-                "them. --device-profile records\nthe latency predicted for that device "
-                "(predicted_ms, with the profile that made it), which\n`check` compares like "
-                "a count."
-            ),
+            summary="Write a JSON baseline of models' counts, for `cnnprof check`.",
         ),
         "check": Command(
             module="cnnprof.cli.check",
             function="check",
-            summary=(
-                "Recount every model in a baseline or budget file; exit 1 when any metric "
-                "grew past it.\nCounts and latency predicted for a device profile "
-                "(deterministic) are held to --tolerance;\nmeasured latency to "
-                "--latency-tolerance, and only on the device and thread count it was\n"
-                "recorded with."
-            ),
+            summary="Hold models to a baseline or budget file; exit 1 when one grew.",
         ),
         "compare": Command(
             module="cnnprof.cli.tables",
             function="compare",
-            summary=(
-                "Models side by side: params, MACs, FLOPs, memory, published top-1, ratios "
-                "to a baseline.\n--input and --arg go to the outside models among them. "
-                "--latency measures them here,\n--device-profile predicts them for a device; "
-                "given both, both are shown."
-            ),
+            summary="Show models side by side, with ratios to a baseline.",
         ),
         "separable": Command(
             module="cnnprof.cli.tables",
             function="separable",
-            summary=(
-                "Standard k×k against depthwise-separable convolution, per layer and for the "
-                "whole model\n(MobileNet paper, Tables 3 and 4)."
-            ),
+            summary="Standard k×k against depthwise-separable convolution, per layer.",
         ),
         "sweep": Command(
             module="cnnprof.cli.tables",
             function="sweep",
-            summary=(
-                "A grid over width, resolution, depth or compound multipliers (MobileNet "
-                "Tables 6 and 7,\nEfficientNet's compound scaling next to the official "
-                "B0…B7). The Pareto frontier and\n--target-ms take latency predicted for "
-                "--device-profile when given (measured latency, with\n--latency too, is "
-                "shown beside it), else latency measured with --latency, else MACs."
-            ),
+            summary="Sweep width, resolution, depth or compound multipliers.",
         ),
         "latency": Command(
             module="cnnprof.cli.latency",
             function="latency",
-            summary=(
-                "Measure MODEL's latency on this machine: warm-up until stable, then timed "
-                "runs (median, p10/p90, CV, throughput), in eval and inference mode with "
-                "random weights. --layers times every row and sets each row's time next to "
-                "its MACs and the roofline's prediction (max(FLOPs ÷ peak, bytes ÷ "
-                "bandwidth) + per-op overhead, from `cnnprof device`)."
-            ),
+            summary="Measure MODEL's latency on this machine.",
         ),
         "export": Command(
             module="cnnprof.cli.export",
             function="export",
-            summary=(
-                "Write MODEL as an ONNX file with torch's exporter and count the file against "
-                "the model."
-            ),
+            summary="Write MODEL as an ONNX file and count the file against the model.",
         ),
         "device": Command(
             module="cnnprof.cli.latency",
             function="device",
-            summary=(
-                "Calibrate the device and show it: the roofs (matmul FLOP/s, convolution "
-                "curves, copy\nbandwidth, per-op overhead) and the kernel models the "
-                "predictor fits (cached per device,\ntorch version, threads and dtype; "
-                "--save writes them as a portable device profile)."
-            ),
+            summary="Calibrate this device: its roofs and kernel timing models.",
         ),
     }
 )
@@ -164,15 +123,33 @@ class _Group(TyperGroup):
             return summary
         module = importlib.import_module(COMMANDS[cmd_name].module)
         examples = "\n\n".join(f"  {line}" for line in EXAMPLES[cmd_name])
+        callback = getattr(module, COMMANDS[cmd_name].function)
         info = CommandInfo(
             cmd_name,
-            callback=getattr(module, COMMANDS[cmd_name].function),
-            help=_HELP[cmd_name](module) if cmd_name in _HELP else None,
+            callback=callback,
+            help=_unwrapped(
+                _HELP[cmd_name](module) if cmd_name in _HELP else callback.__doc__ or ""
+            ),
             epilog="Examples:\n\n" + examples,
         )
         return get_command_from_info(
             info, pretty_exceptions_short=True, rich_markup_mode=self.rich_markup_mode
         )
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        """The command ``args`` names; a name no command has is one error with one suggestion
+        (click ≥ 8.2 and typer each add theirs to it: "Did you mean 'count'?" came twice)."""
+        try:
+            return click.Group.resolve_command(self, ctx, args)
+        except click.UsageError as exc:
+            name = args[0] if args else ""
+            if name in self.commands or name.startswith("-"):
+                raise
+            close = close_matches(name, self.commands)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise click.UsageError(f"No such command {name!r}.{hint}", ctx) from exc
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         ctx.meta[_LISTING] = True
@@ -208,6 +185,12 @@ class _Group(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _unwrapped(text: str) -> str:
+    """``text`` with each paragraph on one line, for the terminal to wrap at its width (typer
+    prints a docstring's line breaks as they are)."""
+    return "\n\n".join(" ".join(p.split()) for p in inspect.cleandoc(text).split("\n\n"))
 
 
 def _fail(message: str, code: int) -> int:

@@ -83,10 +83,11 @@ def snapshot(
     threads: Threads = None,
     processes: Processes = DEFAULT_PROCESSES,
 ) -> None:
-    """Write a versioned JSON baseline of each model's counts (for `cnnprof check`); --input
-    and --arg go to the outside models and are recorded with them. --device-profile records
-    the latency predicted for that device (predicted_ms, with the profile that made it), which
-    `check` compares like a count.
+    """Write a JSON baseline of models' counts, for `cnnprof check`.
+
+    The baseline is versioned; --input and --arg go to the outside models and are recorded
+    with them. --device-profile records the latency predicted for that device (predicted_ms,
+    with the profile that made it), which `check` compares like a count.
 
     With --device-profile the runtime recorded (and measured, with --latency) is the
     profile's; a --runtime of another is refused."""
@@ -124,10 +125,11 @@ def check(
     threads: Threads = None,
     processes: Processes = DEFAULT_PROCESSES,
 ) -> None:
-    """Recount every model in a baseline or budget file; exit 1 when any metric grew past it.
-    Counts and latency predicted for a device profile (deterministic) are held to --tolerance;
-    measured latency to --latency-tolerance, and only on the device and thread count it was
-    recorded with.
+    """Hold models to a baseline or budget file; exit 1 when one grew.
+
+    Every model is recounted; exit 1 when any metric grew past it. Counts and latency
+    predicted for a device profile (deterministic) are held to --tolerance; measured latency
+    to --latency-tolerance, and only on the device and thread count it was recorded with.
 
     --threads and --processes say how latency is measured (a budget entry's own threads: and
     processes: win; a baseline recorded at other threads is refused)."""

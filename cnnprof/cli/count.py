@@ -9,6 +9,7 @@ import typer
 
 from cnnprof.arch.multipliers import Multipliers
 from cnnprof.cli.options import (
+    ByOp,
     Counter,
     Force,
     Format,
@@ -42,7 +43,9 @@ def list_models(
     output: Output = None,
     force: Force = False,
 ) -> None:
-    """List the registry: name, aliases, family, params and MACs at the default input, paper."""
+    """List the registry: name, aliases, family, params, MACs, paper.
+
+    Params and MACs are at each model's default input."""
     from cnnprof.catalog import catalog
     from cnnprof.render.catalog import present
 
@@ -53,7 +56,6 @@ def list_models(
 
 
 Layers = Annotated[bool, typer.Option("--layers", "-l", help="Per-layer table.")]
-ByOp = Annotated[GroupBy | None, typer.Option("--by", help="Group layers by op kind.")]
 Empirical = Annotated[
     bool, typer.Option("--empirical", "-e", help="Also count the real nn.Module; diff rows.")
 ]

@@ -35,12 +35,13 @@ def export(
     fmt: FormatOpt = Format.table,
     force: Force = False,
 ) -> None:
-    """Write MODEL as an ONNX file with torch's exporter and count the file against the model.
+    """Write MODEL as an ONNX file and count the file against the model.
 
     The model is built on the CPU in eval mode with seeded random weights (nothing downloaded)
-    and exported at --batch and its input. The output says which exporter and opset wrote it,
-    which BatchNorm layers it folded into the convolutions before them, and the file's count
-    against the model's: MACs equal; params equal, or fewer by exactly the parameters folded.
+    and exported with torch's exporter at --batch and its input. The output says which
+    exporter and opset wrote it, which BatchNorm layers it folded into the convolutions before
+    them, and the file's count against the model's: MACs equal; params equal, or fewer by
+    exactly the parameters folded.
     Needs torch and onnx (pip install 'cnnprof\\[torch,onnx]')."""
     from cnnprof.api.export import check_target, export
     from cnnprof.render import export as render

@@ -10,11 +10,13 @@ import typer
 
 from cnnprof.arch.multipliers import Multipliers
 from cnnprof.arch.reference import DEFAULT_TIMEOUT
+from cnnprof.cli import latency_view as shown
 from cnnprof.cli.options import (
     Allocator,
     AllocatorName,
     Args,
     Batch,
+    ByOp,
     CalibrationRuntime,
     Device,
     DeviceName,
@@ -26,6 +28,7 @@ from cnnprof.cli.options import (
     Format,
     FormatOpt,
     InputOpt,
+    MaxDepth,
     Model,
     Output,
     PlotOpt,
@@ -39,7 +42,6 @@ from cnnprof.cli.options import (
     check_output,
     emit,
     refuse,
-    view_of,
     with_group,
     with_multipliers,
 )
@@ -48,6 +50,7 @@ from cnnprof.render import charts
 from cnnprof.render import latency as render
 from cnnprof.render.progress import command_bar
 from cnnprof.report import latency as report
+from cnnprof.report.peaks import present_peaks
 from cnnprof.report.view import View
 from cnnprof.results import judge
 from cnnprof.results.device import DeviceQuery, Peaks
@@ -66,10 +69,12 @@ from cnnprof.results.timing import (
 from cnnprof.results.vocab import check_dtype
 
 if TYPE_CHECKING:
+    from cnnprof.api.kinds import Source
     from cnnprof.api.request import Request
 
 LATENCY_HELP = (
-    "Measure MODEL's latency on this machine: warm-up until stable, then timed runs (median, "
+    "Measure MODEL's latency on this machine.\n\n"
+    "Warm-up until stable, then timed runs (median, "
     "p10/p90, CV, throughput), in eval and inference mode with random weights. --layers times "
     "every row and sets each row's time next to its MACs and the roofline's prediction "
     "(max(FLOPs ÷ peak, bytes ÷ bandwidth) + per-op overhead, from `cnnprof device`)."
@@ -193,6 +198,8 @@ def latency(
     measurement: Measurement,
     device_profile: DeviceProfileOpt = None,
     plot: PlotOpt = None,
+    by: ByOp = None,
+    max_depth: MaxDepth = None,
     sort: Sort = None,
     top: Top = None,
     fmt: FormatOpt = Format.table,
@@ -205,7 +212,7 @@ def latency(
     deadline = Deadline(measurement.budget)  # the budget counts from the command's start
     asked = measurement.runtime  # None: the profile's runtime predicts, the model's is timed
     measurement = measurement.for_model(model)
-    view = view_of(fmt, sort, layers=measurement.layers, top=top)
+    view = shown.view(fmt, sort, measurement.layers, top, by, max_depth)
     settings = _checked(measurement, view, plot is not None)
     req = measurement.request(model, multipliers, input=input, arg=arg, timeout=timeout)
     if device_profile is not None:
@@ -214,7 +221,7 @@ def latency(
         _predict(req, device_profile, asked, view, output, force)
         return
     if len(measurement.runtimes()) > 1:
-        _refuse_for_runtimes(view, plot is not None)
+        shown.refuse_for_runtimes(view, plot is not None)
         check_output(output, force)
         emit(render.present_runtimes(_runtimes(req, settings, deadline), view), output, force)
         return
@@ -222,17 +229,17 @@ def latency(
         _refuse_plot(settings)
         charts.check_plot(plot, force, output)
     check_output(output, force)
-    found = _measured(req, settings, deadline)
+    found, source = _measured(req, settings, deadline)
     for line in report.notes_apart(found, view):
         typer.echo(f"cnnprof: note: {line}", err=True)
-    emit(render.present(found, view), output, force)
+    emit(shown.measured(found, view, source), output, force)
     if plot is not None:
         _chart(found, plot)
 
 
 def _checked(measurement: Measurement, view: View, plot: bool) -> LatencySettings:
     """The measurement's settings, after refusing what would do nothing (before measuring)."""
-    if (view.sort is not None or view.top is not None) and not view.layers:
+    if (view.sort is not None or view.top is not None) and not (view.layers or view.by_op):
         refuse(
             "--sort" if view.sort is not None else "--top",
             "orders the timed layer table: add --layers",
@@ -243,7 +250,7 @@ def _checked(measurement: Measurement, view: View, plot: bool) -> LatencySetting
             f"--plot --processes {measurement.processes}",
             "the chart needs per-row times, which come from one process; give --processes 1",
         )
-    settings = measurement.settings(plot)
+    settings = measurement.settings(plot or view.by_op)  # --by op times every row too
     check_dtype(measurement.dtype.value, timed=True)  # refused before the device is calibrated
     return settings
 
@@ -266,9 +273,11 @@ def _predict(
     ``asked`` runtime other than that is refused); an ONNX file predicted from a torch eager
     profile is said so: its rows as torch eager would run them, not the graph in ONNX Runtime."""
     from cnnprof.api import latency as api
+    from cnnprof.api.sources import resolve
     from cnnprof.arch.reference import is_onnx
 
-    predicted = api.predict_on(req, api.device_profile(device_profile), asked)
+    source = resolve(req)
+    predicted = api.predict_on(source, api.device_profile(device_profile), asked)
     if is_onnx(req.model) and predicted.device.runtime == TORCH:
         typer.echo(
             f"cnnprof: note: {device_profile} was calibrated in torch eager: this predicts "
@@ -276,14 +285,7 @@ def _predict(
             "`cnnprof device --runtime onnxruntime --save FILE` predicts that)",
             err=True,
         )
-    emit(render.present_prediction(predicted, view), output, force)
-
-
-def _refuse_for_runtimes(view: View, plot: bool) -> None:
-    """Two runtimes interleaved give two whole-model timings and their ratio, nothing per row."""
-    for name, present in (("--layers", view.layers), ("--plot", plot)):
-        if present:
-            refuse(f"{name} --runtime torch,onnxruntime", "give one runtime for per-row times")
+    emit(shown.predicted(predicted, view, source), output, force)
 
 
 def _refuse_plot(settings: LatencySettings) -> None:
@@ -301,9 +303,11 @@ def _runtimes(req: Request, settings: LatencySettings, deadline: Deadline) -> La
         return api.measure_runtimes(source, settings, bar.phase(TIMING), deadline=deadline)
 
 
-def _measured(req: Request, settings: LatencySettings, deadline: Deadline) -> Measured:
+def _measured(
+    req: Request, settings: LatencySettings, deadline: Deadline
+) -> tuple[Measured, Source]:
     """The model timed under one progress bar, and predicted on the device's roofs (calibrated
-    first when they are not cached and the budget allows)."""
+    first when they are not cached and the budget allows); and the source it was timed from."""
     from cnnprof.api import latency as api
     from cnnprof.api.sources import resolve
 
@@ -319,7 +323,7 @@ def _measured(req: Request, settings: LatencySettings, deadline: Deadline) -> Me
         )
     if found.peaks is not None:
         _judged(found.peaks, found.calibration_s)
-    return found
+    return found, source
 
 
 def _judged(peaks: Peaks, calibration_s: float | None) -> None:
@@ -377,9 +381,11 @@ def device(
     force: Force = False,
     runtime: DeviceRuntime = CalibrationRuntime.torch,
 ) -> None:
-    """Calibrate the device and show it: the roofs (matmul FLOP/s, convolution curves, copy
-    bandwidth, per-op overhead) and the kernel models the predictor fits (cached per device,
-    torch version, threads and dtype; --save writes them as a portable device profile).
+    """Calibrate this device: its roofs and kernel timing models.
+
+    The roofs (matmul FLOP/s, convolution curves, copy bandwidth, per-op overhead) and the
+    kernel models the predictor fits (cached per device, torch version, threads and dtype;
+    --save writes them as a portable device profile).
 
     A calibration the judge refuses (its kernel models' error, its samples' spread, the load
     on the machine) is shown with the reasons, not cached, and not saved without --force.
@@ -416,7 +422,7 @@ def _save(found: Calibration, save: Path, force: bool) -> None:
         raise OptionError(
             f"--save {save}: {refused_sentence(found.refused)}; --force saves it anyway"
         )
-    emit(report.present_peaks(found.peaks, View(format="json")), save, force)
+    emit(present_peaks(found.peaks, View(format="json")), save, force)
     typer.echo(f"wrote {save}", err=True)
 
 

@@ -11,6 +11,7 @@ import functools
 import inspect
 import io
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import click
 import typer
 from rich.console import Console
 
@@ -104,6 +106,7 @@ MaxDepth = Annotated[
         min=1,
     ),
 ]
+ByOp = Annotated[GroupBy | None, typer.Option("--by", help="Group layers by op kind.")]
 Latency = Annotated[bool, typer.Option("--latency", help="Also measure latency on this CPU.")]
 Runtime = Annotated[
     str | None,
@@ -191,13 +194,63 @@ Opset = Annotated[
 ]
 
 
+# The options `cnnprof sweep` takes as lists, by the same names.
+SWEPT = ("alpha", "resolution", "depth", "phi", "param")
+
+
+def one_value(option: str, value: str, *, model: str = "MODEL", decimal: bool = False) -> str:
+    """The error for a list or a range (``1,0.5``, ``0..7``) given where one value is taken: the
+    `cnnprof sweep` that takes it (for ``model``), and, for a ``decimal`` number written with a
+    comma (``1,5``), the number it may have meant."""
+    context = click.get_current_context(silent=True)
+    command = context.info_name if context is not None else "this command"
+    message = f"{option} {value}: {command} takes one value"
+    if decimal and re.fullmatch(r"\d+,\d+", value):
+        message += f" (a decimal point is '.': {value.replace(',', '.')})"
+    if option.removeprefix("--") in SWEPT:
+        message += f"; for several, `cnnprof sweep {model} {option} {value}`"
+    return message
+
+
+class OneNumber(click.ParamType):
+    """A number option of one value; a list or a range is refused with `one_value`, and any
+    other text as ``kind`` refuses it."""
+
+    def __init__(self, kind: click.ParamType) -> None:
+        self.kind = kind
+        self.name = kind.name
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and ("," in value or ".." in value) and param is not None:
+            option = max(param.opts, key=len)
+            raise OptionError(one_value(option, value, decimal=self.kind is click.FLOAT))
+        return self.kind.convert(value, param, ctx)
+
+
+FLOAT, INT = OneNumber(click.FLOAT), OneNumber(click.INT)
+
 # The multiplier options: (parameter, annotation, default), in the order help lists them.
 MULTIPLIER_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
-    ("alpha", Annotated[float, typer.Option("--alpha", "-a", help="Width multiplier α.")], 1.0),
-    ("rho", Annotated[float | None, typer.Option("--rho", help="Resolution multiplier ρ.")], None),
+    (
+        "alpha",
+        Annotated[
+            float, typer.Option("--alpha", "-a", help="Width multiplier α.", click_type=FLOAT)
+        ],
+        1.0,
+    ),
+    (
+        "rho",
+        Annotated[
+            float | None, typer.Option("--rho", help="Resolution multiplier ρ.", click_type=FLOAT)
+        ],
+        None,
+    ),
     (
         "resolution",
-        Annotated[int | None, typer.Option("--resolution", "-r", help="Input side in pixels.")],
+        Annotated[
+            int | None,
+            typer.Option("--resolution", "-r", help="Input side in pixels.", click_type=INT),
+        ],
         None,
     ),
     (
@@ -210,6 +263,7 @@ MULTIPLIER_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
                     "Depth multiplier: each stage's repeats ×D, rounded up; it changes the "
                     "network, it is not a display depth."
                 ),
+                click_type=FLOAT,
             ),
         ],
         1.0,
@@ -218,13 +272,18 @@ MULTIPLIER_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
         "phi",
         Annotated[
             float | None,
-            typer.Option("--phi", help="Compound coefficient φ (EfficientNet scaling)."),
+            typer.Option(
+                "--phi", help="Compound coefficient φ (EfficientNet scaling).", click_type=FLOAT
+            ),
         ],
         None,
     ),
     (
         "num_classes",
-        Annotated[int | None, typer.Option("--num-classes", help="Classifier outputs.")],
+        Annotated[
+            int | None,
+            typer.Option("--num-classes", help="Classifier outputs.", click_type=INT),
+        ],
         None,
     ),
 )
@@ -317,9 +376,17 @@ class RunOptions:
             input=parse_input(self.input),
             args=parse_args(self.arg),
             timeout=self.timeout,
-            design=parse_params(self.param),
+            design=parse_params(_single(self.param, model)),
             **options,
         )
+
+
+def _single(pairs: list[str] | None, model: str) -> list[str] | None:
+    """``--param`` pairs of one value each; a list (``wm=2,2.5``) is refused with `one_value`."""
+    for pair in pairs or []:
+        if "," in pair.partition("=")[2]:
+            raise OptionError(one_value("--param", pair, model=model))
+    return pairs
 
 
 # ``command(..., run: RunOptions)``: --batch, --dtype, --input, --arg, --param and --timeout.

@@ -83,7 +83,9 @@ def compare(
     threads: Threads = None,
     processes: Processes = DEFAULT_PROCESSES,
 ) -> None:
-    """Models side by side: params, MACs, FLOPs, memory, published top-1, ratios to a baseline.
+    """Show models side by side, with ratios to a baseline.
+
+    Params, MACs, FLOPs, memory, published top-1, ratios to a baseline.
     --input and --arg go to the outside models among them. --latency measures them here,
     --device-profile predicts them for a device; given both, both are shown.
 
@@ -120,8 +122,9 @@ def separable(
     output: Output = None,
     force: Force = False,
 ) -> None:
-    """Standard k×k against depthwise-separable convolution, per layer and for the whole model
-    (MobileNet paper, Tables 3 and 4).
+    """Standard k×k against depthwise-separable convolution, per layer.
+
+    Per layer and for the whole model (MobileNet paper, Tables 3 and 4).
 
     --latency measures the model and its twins here, interleaved (with --by op or --layers,
     each alone too, row by row); --device-profile predicts them (with --layers, each
@@ -247,7 +250,9 @@ def sweep(
     threads: Threads = None,
     processes: Processes = DEFAULT_PROCESSES,
 ) -> None:
-    """A grid over width, resolution, depth or compound multipliers (MobileNet Tables 6 and 7,
+    """Sweep width, resolution, depth or compound multipliers.
+
+    A grid over width, resolution, depth or compound multipliers (MobileNet Tables 6 and 7,
     EfficientNet's compound scaling next to the official B0…B7). The Pareto frontier and
     --target-ms take latency predicted for --device-profile when given (measured latency, with
     --latency too, is shown beside it), else latency measured with --latency, else MACs."""
@@ -319,6 +324,7 @@ def _together(
 def _check_plot(plot: Path | None, force: bool, output: Path | None) -> None:
     """Fail before any work when the chart asked for could not be written."""
     if plot is not None:
+        charts.require_matplotlib()
         charts.check_path(plot, force, output)
 
 

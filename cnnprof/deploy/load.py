@@ -32,7 +32,7 @@ def require_onnx(needs: str) -> ModuleType:
     try:
         return importlib.import_module("onnx")
     except ImportError:
-        raise MissingExtra(f"{needs} needs onnx: pip install 'cnnprof[onnx]'") from None
+        raise MissingExtra.of("onnx", needs) from None
 
 
 def memory_limit() -> int:

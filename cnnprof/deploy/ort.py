@@ -55,7 +55,7 @@ def onnxruntime(needs: str) -> ModuleType:
     try:
         import onnxruntime
     except ImportError:
-        raise MissingExtra(f"{needs} needs onnxruntime: pip install 'cnnprof[onnx]'") from None
+        raise MissingExtra.of("onnxruntime", needs) from None
     return onnxruntime
 
 

@@ -30,7 +30,7 @@ def onnxruntime_module(needs: str = "--runtime onnxruntime") -> Any:
     try:
         import onnxruntime
     except ImportError:
-        raise MissingExtra(f"{needs} needs onnxruntime: pip install 'cnnprof[onnx]'") from None
+        raise MissingExtra.of("onnxruntime", needs) from None
     return onnxruntime
 
 

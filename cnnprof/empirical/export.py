@@ -70,9 +70,8 @@ def _require_onnxscript() -> None:
     """torch's dynamo exporter writes through onnxscript (looked for, not imported: deploy/
     alone imports the onnx packages)."""
     if importlib.util.find_spec("onnxscript") is None:
-        raise MissingExtra(
-            "--exporter dynamo needs onnxscript: pip install onnxscript (or use the default, "
-            "--exporter torchscript)"
+        raise MissingExtra.of(
+            "onnxscript", "--exporter dynamo", " (or use the default, --exporter torchscript)"
         )
 
 

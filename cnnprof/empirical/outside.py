@@ -30,7 +30,7 @@ from torch import nn
 from cnnprof.empirical.bound import Alarm, time_limit
 from cnnprof.empirical.device import first_line
 from cnnprof.empirical.inputs import Inputs
-from cnnprof.errors import CnnprofError, LoadError
+from cnnprof.errors import CnnprofError, LoadError, MissingExtra, did_you_mean
 
 Factory = Callable[..., nn.Module]
 # Modules whose callables run commands, touch files or the interpreter: never a model factory.
@@ -172,11 +172,12 @@ def _torchvision(name: str) -> Factory:
     try:
         import torchvision.models as models
     except ImportError:
-        raise LoadError(f"torchvision:{name}: torchvision is not installed") from None
+        raise MissingExtra.of("torchvision", f"torchvision:{name}") from None
     try:
         builder = models.get_model_builder(name)
     except ValueError:
-        raise LoadError(f"torchvision:{name}: torchvision has no model '{name}'") from None
+        hint = did_you_mean(name, models.list_models())
+        raise LoadError(f"torchvision:{name}: torchvision has no model '{name}'{hint}") from None
     return _offline(builder)
 
 
@@ -300,9 +301,10 @@ def _timm(name: str) -> Factory:
     try:
         import timm
     except ImportError:
-        raise LoadError(f"timm:{name}: timm is not installed") from None
+        raise MissingExtra.of("timm", f"timm:{name}") from None
     if not timm.is_model(name):
-        raise LoadError(f"timm:{name}: timm has no model '{name}'")
+        hint = did_you_mean(name, timm.list_models())
+        raise LoadError(f"timm:{name}: timm has no model '{name}'{hint}")
     return lambda **kw: timm.create_model(name, **{**kw, "pretrained": False})
 
 
@@ -349,7 +351,10 @@ def _refuse_module(module_name: str, reference: str) -> None:
 def _attribute(module: Any, attr: str, reference: str, where: str) -> Factory:
     factory = getattr(module, attr, None)
     if not callable(factory):
-        raise LoadError(f"{reference}: no callable '{attr}' in {where}")
+        own = _callables(module)
+        defines = f"it defines {', '.join(own)}" if own else "it defines no function or class"
+        hint = did_you_mean(attr, own)
+        raise LoadError(f"{reference}: no callable '{attr}' in {where}{hint}; {defines}")
     if inspect.isbuiltin(factory) or (
         inspect.isclass(factory) and not issubclass(factory, nn.Module)
     ):
@@ -360,6 +365,19 @@ def _attribute(module: Any, attr: str, reference: str, where: str) -> Factory:
         )
     _refuse_module(getattr(factory, "__module__", None) or "", reference)
     return factory
+
+
+def _callables(module: Any) -> list[str]:
+    """The functions and classes ``module`` defines itself (not those it imports): what a
+    factory's name may be."""
+    name = module.__name__
+    return [
+        key
+        for key, value in vars(module).items()
+        if (inspect.isfunction(value) or inspect.isclass(value))
+        and getattr(value, "__module__", None) == name
+        and not key.startswith("_")
+    ]
 
 
 def factory(reference: str, timeout: float | None = None) -> Factory:

@@ -3,6 +3,7 @@ matplotlib is an optional extra, imported here and nowhere else. Writes a file; 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,8 +27,15 @@ def _pyplot():  # type: ignore[no-untyped-def]
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise MissingExtra("--plot needs matplotlib: pip install 'cnnprof[plot]'") from None
+        raise MissingExtra.of("matplotlib", "--plot") from None
     return plt
+
+
+def require_matplotlib() -> None:
+    """Fail before any work when matplotlib is not installed: looked for, not imported (a second
+    or so), so that --plot never ends after the table was computed and printed."""
+    if importlib.util.find_spec("matplotlib") is None:
+        raise MissingExtra.of("matplotlib", "--plot")
 
 
 def check_path(path: Path, force: bool, output: Path | None = None) -> None:

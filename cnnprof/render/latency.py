@@ -11,12 +11,13 @@ from rich.text import Text
 
 from cnnprof.render.common import Fit, Titled, bar, note, panel_grid
 from cnnprof.report import latency as report
+from cnnprof.report import peaks as report_peaks
 from cnnprof.report import runtime as runtime_report
 from cnnprof.report.latency import (
-    kernel_rows,
     layer_records,
     prediction_records,
 )
+from cnnprof.report.peaks import kernel_rows
 from cnnprof.report.processes import noisy_words, range_text
 from cnnprof.report.runtime import fused_op, node_sum_line, ratio_line, runtime_line
 from cnnprof.report.titles import prediction_title, timing_title
@@ -206,6 +207,7 @@ def latency_view(measured: Measured, view: View) -> Group:
     parts: list = [summary(measured)]
     if view.layers and measured.timing.layers:
         parts.append(layer_table(measured, view))
+        parts += [note(cut)] if (cut := report.rows_cut(measured, view)) else []
         parts += predictors_caption(
             kernels=measured.kernels is not None, roofline=measured.estimate is not None
         )
@@ -373,7 +375,7 @@ def present_prediction(predicted: Predicted, view: View) -> RenderableType:
 def present_peaks(peaks: Peaks, view: View, cache: str | None = None) -> RenderableType:
     """A device's calibration, and where it is cached."""
     if view.format != "table":
-        return report.present_peaks(peaks, view)
+        return report_peaks.present_peaks(peaks, view)
     return peaks_table(peaks, cache)
 
 

@@ -23,7 +23,7 @@ def records(entries: Sequence[CatalogEntry]) -> list[dict[str, Any]]:
 
 def _csv(entries: Sequence[CatalogEntry]) -> str:
     flat = [
-        {**r, "aliases": " ".join(r["aliases"]), "input": "x".join(map(str, r["input"]))}
+        {**r, "aliases": " ".join(r["aliases"]), "input": "×".join(map(str, r["input"]))}
         for r in records(entries)
     ]
     return to_csv(flat, list(flat[0]) if flat else ["name"])

@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Any
 
 from cnnprof.errors import OptionError
-from cnnprof.report import check, latency, profile, tables
+from cnnprof.report import check, cross_check, latency, profile, tables
 from cnnprof.report.text import to_json as json_text
 from cnnprof.report.view import EVERY_ROW, TOTALS, View
 from cnnprof.results.check import CheckReport, CheckResult
@@ -27,7 +27,7 @@ Writer = Callable[[Any, View], dict[str, Any]]
 WRITERS: Mapping[type, tuple[Writer, View]] = MappingProxyType(
     {
         Profile: (profile.profile_document, EVERY_ROW),
-        CrossCheck: (profile.cross_check_document, TOTALS),
+        CrossCheck: (cross_check.cross_check_document, TOTALS),
         Comparison: (lambda c, _: tables.compare_dict(c), TOTALS),
         SeparableReport: (tables.separable_dict, TOTALS),
         Timing: (lambda t, _: latency.latency_dict(Measured.alone(t)), TOTALS),

@@ -88,6 +88,7 @@ __all__ = [
     "fresh_words",
     "measured_record",
     "measured_title",
+    "noisy_words",
     "process_record",
     "range_text",
     "scalars",

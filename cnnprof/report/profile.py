@@ -3,17 +3,18 @@ Returns text or plain dicts only."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from operator import attrgetter
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from cnnprof.arch.model import Published
 from cnnprof.report.onnx_file import onnx_dict, onnx_notes
 from cnnprof.report.text import to_csv, to_json, to_markdown
-from cnnprof.report.units import exact, human, human_bytes, share
-from cnnprof.report.view import EVERY_ROW, TOTALS, View
-from cnnprof.results.profile import CrossCheck, LayerCost, Profile
+from cnnprof.report.units import human, human_bytes, share
+from cnnprof.report.view import EVERY_ROW, TOTALS, View, cut_line
+from cnnprof.results.profile import LayerCost, Profile, depth_key, distinct_kinds, grouped
 
 if TYPE_CHECKING:
     from cnnprof.results.timing import Timing
@@ -64,12 +65,38 @@ def shown_rows(profile: Profile, view: View, by_kind: bool = False) -> tuple[Lay
     return ranked(rows, COUNT_KEYS, view.sort, view.top, "count")
 
 
+def cut_summary(profile: Profile, view: View, by_kind: bool = False) -> str | None:
+    """The line under a table ``view.top`` cuts: how many of the rows (or op kinds) it shows
+    and their share of the MACs; None when it shows them all."""
+    every = profile.by_kind() if by_kind else profile.layers
+    shown = shown_rows(profile, view, by_kind)
+    macs = sum(r.macs for r in shown)
+    noun = "op kinds" if by_kind else "rows"
+    return cut_line(len(shown), len(every), macs, profile.macs / profile.batch, "MACs", noun)
+
+
+def depth_members(profile: Profile, depth: int | None) -> dict[str, list[LayerCost]]:
+    """The rows each row summed to ``depth`` holds, by its path (none without a depth)."""
+    return profile.depth_groups(depth) if depth else {}
+
+
+def kinds_text(kinds: Sequence[str], most: int = 3) -> str:
+    """What a summed row sums, as text: "dwconv 3×3 + conv 1×1"; past ``most`` kinds, the
+    first ones and how many more."""
+    if len(kinds) <= most:
+        return " + ".join(kinds)
+    return " + ".join(kinds[: most - 1]) + f" + {len(kinds) - most + 1} more"
+
+
+def kinds_cell(row: LayerCost, members: Mapping[str, Sequence[LayerCost]]) -> str:
+    """What a row summed to a depth holds, as its table cell: its kind ("conv 7×7"), or the
+    kinds of the rows it sums ("conv 1×1 + conv 3×3")."""
+    return kinds_text(distinct_kinds(members[row.path]))
+
+
 def kind_counts(profile: Profile) -> dict[str, int]:
     """How many rows each kind ("conv 1×1", "dwconv 3×3" …) sums."""
-    counts: dict[str, int] = {}
-    for row in profile.layers:
-        counts[row.kind] = counts.get(row.kind, 0) + 1
-    return counts
+    return {kind: len(rows) for kind, rows in grouped(profile.layers, attrgetter("kind")).items()}
 
 
 def profile_dict(
@@ -173,7 +200,7 @@ def total_record(profile: Profile) -> dict[str, Any]:
     t = totals(profile)
     record = {
         "model": profile.model,
-        "input": "x".join(map(str, profile.input.as_list())),
+        "input": str(profile.input),
         "batch": profile.batch,
         "dtype": profile.dtype,
         "params": t["params"],
@@ -188,25 +215,35 @@ def total_record(profile: Profile) -> dict[str, Any]:
     return record
 
 
-def layer_record(row: LayerCost, batch: int) -> dict[str, Any]:
-    d = row_dict(row, batch)
-    d["input"] = "x".join(map(str, d["input"]))
-    d["output"] = "x".join(map(str, d["output"]))
-    return {k: d[k] for k in LAYER_COLUMNS}
+def layer_record(
+    row: LayerCost, batch: int, members: Mapping[str, Sequence[LayerCost]]
+) -> dict[str, Any]:
+    """A row as CSV holds it: shapes as the tables write them (``32×112×112``); summed to a
+    depth (``members``), how many rows it sums and their kinds."""
+    d = row_dict(row, batch) | {"input": str(row.in_shape), "output": str(row.out_shape)}
+    record = {k: d[k] for k in LAYER_COLUMNS}
+    if members:
+        group = members[row.path]
+        record |= {"rows": len(group), "kinds": " + ".join(distinct_kinds(group))}
+    return record
 
 
 def shown_seconds(profile: Profile, view: View, timing: Timing) -> list[float | None]:
-    """The measured seconds of each row `shown_rows` shows (with ``view.by_op``, summed over
-    the rows of each kind); None where no row of it was timed."""
-    seconds = timing.by_path()
-    if not view.by_op:
-        return [seconds.get(r.path) for r in shown_rows(profile, view)]
-    per_kind: dict[str, list[float]] = {}
-    for row in profile.layers:
-        if row.path in seconds:
-            per_kind.setdefault(row.kind, []).append(seconds[row.path])
-    kinds = shown_rows(profile, view, by_kind=True)
-    return [sum(per_kind[r.path]) if r.path in per_kind else None for r in kinds]
+    """The measured seconds of each row `shown_rows` shows, summed over the rows it sums (of
+    its kind with ``view.by_op``, of its module with ``view.max_depth``); None where no row of
+    it was timed."""
+    seconds, depth = timing.by_path(), view.max_depth
+    if view.by_op:
+        key, shown = attrgetter("kind"), shown_rows(profile, view, by_kind=True)
+    else:
+        key, shown = _container(depth), shown_rows(summed(profile, depth), view)
+    timed = grouped((r for r in profile.layers if r.path in seconds), key)
+    return [sum(seconds[t.path] for t in timed[r.path]) if r.path in timed else None for r in shown]
+
+
+def _container(depth: int | None) -> Callable[[LayerCost], str]:
+    """A row's module ``depth`` levels deep (without a depth, the row itself)."""
+    return lambda row: depth_key(row.path, depth) if depth else row.path
 
 
 def profile_csv(profile: Profile, view: View, timing: Timing | None = None) -> str:
@@ -225,10 +262,11 @@ def profile_csv(profile: Profile, view: View, timing: Timing | None = None) -> s
         records = [{k: r[k] for k in BY_OP_COLUMNS} for r in kind_records(shown, view)]
         columns = list(BY_OP_COLUMNS)
     else:
-        records = [layer_record(r, shown.batch) for r in shown_rows(shown, view)]
-        columns = list(LAYER_COLUMNS)
+        members = depth_members(profile, view.max_depth)
+        records = [layer_record(r, shown.batch, members) for r in shown_rows(shown, view)]
+        columns = [*LAYER_COLUMNS, *(("rows", "kinds") if members else ())]
     if timing is not None:
-        for record, seconds in zip(records, shown_seconds(shown, view, timing), strict=True):
+        for record, seconds in zip(records, shown_seconds(profile, view, timing), strict=True):
             record["latency_ms"] = None if seconds is None else round(seconds * 1e3, 4)
         columns.append("latency_ms")
     return to_csv(records, columns)
@@ -254,30 +292,61 @@ def profile_markdown(profile: Profile, view: View, timing: Timing | None = None)
         paper = shown.published
         parts.append(f"\nPublished ({paper.source}): {published_text(paper)}\n")
     parts += [f"\n{line}\n" for line in notes(shown)]
-    tables = [shown_rows(shown, view, by_kind=True)] if view.by_op else []
-    tables += [shown_rows(shown, view)] if view.layers else []
-    for rows in tables:  # by op first, then every row: the terminal's order
-        body = [
-            (
-                r.path,
-                r.op,
-                r.kernel_text,
-                r.in_shape,
-                r.out_shape,
-                human(r.params),
-                human(r.macs * shown.batch),
-                share(r.macs, shown.macs / shown.batch),
-            )
-            for r in rows
-        ]
-        headers = ("path", "op", "kernel", "input", "output", "params", "MACs", "MACs %")
-        parts.append("\n" + to_markdown(headers, body, right=4))
+    if view.by_op:  # by op first, then every row: the terminal's order
+        parts.append("\n" + kinds_markdown(shown, view))
+    if view.layers:
+        parts.append("\n" + rows_markdown(shown, view, depth_members(profile, view.max_depth)))
     if timing is not None:  # imported only when measured: a count stays light
         from cnnprof.report.latency import latency_markdown
         from cnnprof.results.latency import Measured
 
         parts.append("\n" + latency_markdown(Measured.alone(timing)))
     return "".join(parts)
+
+
+def kinds_markdown(profile: Profile, view: View) -> str:
+    """The rows summed per kind ``view`` shows: how many each sums, their costs and share of
+    the MACs; under a table ``view.top`` cuts, how much of it shows."""
+    counts, batch = kind_counts(profile), profile.batch
+    body = [
+        (
+            r.path,
+            counts[r.path],
+            human(r.params),
+            human(r.macs * batch),
+            human(r.flops * batch),
+            share(r.macs, profile.macs / batch),
+        )
+        for r in shown_rows(profile, view, by_kind=True)
+    ]
+    headers = ("op kind", "rows", "params", "MACs", "FLOPs", "MACs %")
+    return to_markdown(headers, body) + _cut_markdown(cut_summary(profile, view, by_kind=True))
+
+
+def rows_markdown(profile: Profile, view: View, members: Mapping[str, Sequence[LayerCost]]) -> str:
+    """The rows ``view`` shows; summed to a depth (``members``), how many rows each sums and
+    their kinds in place of op and kernel; under a table ``view.top`` cuts, how much of it
+    shows."""
+    batch = profile.batch
+    body = [
+        (
+            r.path,
+            *((len(members[r.path]), kinds_cell(r, members)) if members else (r.op, r.kernel_text)),
+            r.in_shape,
+            r.out_shape,
+            human(r.params),
+            human(r.macs * batch),
+            share(r.macs, profile.macs / batch),
+        )
+        for r in shown_rows(profile, view)
+    ]
+    named = ("rows", "kinds") if members else ("op", "kernel")
+    headers = ("path", *named, "input", "output", "params", "MACs", "MACs %")
+    return to_markdown(headers, body, right=4) + _cut_markdown(cut_summary(profile, view))
+
+
+def _cut_markdown(line: str | None) -> str:
+    return "" if line is None else f"\n{line}\n"
 
 
 def summed(profile: Profile, depth: int | None) -> Profile:
@@ -293,6 +362,10 @@ def profile_document(
     shows, the paper's figure where the profile has one, ``timing``'s latency when measured."""
     data = profile_dict(summed(profile, view.max_depth), view, profile.published)
     data["totals"] = totals(profile)
+    members = depth_members(profile, view.max_depth)
+    for record in data.get("layers", []) if members else []:
+        group = members[record["path"]]
+        record.update(rows=len(group), kinds=list(distinct_kinds(group)))
     if timing is not None:  # imported only when measured: a count stays light
         from cnnprof.report.latency import layer_records, summary_record
         from cnnprof.results.latency import Measured
@@ -328,136 +401,3 @@ def published_text(p: Published) -> str:
     if p.top1 is not None:
         bits.append(f"top-1 {p.top1:g} %")
     return ", ".join(bits)
-
-
-def cross_check_dict(check: CrossCheck) -> dict[str, Any]:
-    return {
-        "schema": "cnnprof.crosscheck/1",
-        "agree": check.agree,
-        "complete": check.complete,
-        "not_costed": {side: list(names) for side, names in check.not_costed.items()},
-        "analytic": profile_dict(check.analytic),
-        "empirical": profile_dict(check.empirical),
-        "differences": [vars(d) for d in check.differences],
-    }
-
-
-def verdict_line(check: CrossCheck) -> str:
-    """The cross-check's verdict in one line: agreement, then what each side could not cost."""
-    if check.agree:
-        head = "params and MACs agree exactly"
-    elif check.equal:
-        head = "params and MACs equal, NOT AGREED: the empirical count is incomplete"
-    else:
-        head = "params or MACs DISAGREE"
-    gaps = [
-        f"{side} misses {', '.join(names)}" for side, names in check.not_costed.items() if names
-    ]
-    return "; ".join([head, *gaps])
-
-
-def cross_check_records(check: CrossCheck) -> list[dict[str, Any]]:
-    a, e = totals(check.analytic), totals(check.empirical)
-    return [
-        {"metric": key, "analytic": a[key], "empirical": e[key], "difference": e[key] - a[key]}
-        for key in ("params", "macs", "flops", "buffers")
-    ]
-
-
-ROW_COMPARISON_COLUMNS = (
-    "path",
-    "op",
-    "analytic_params",
-    "empirical_params",
-    "analytic_macs",
-    "empirical_macs",
-    "agree",
-)
-
-
-def row_comparison(check: CrossCheck) -> list[dict[str, Any]]:
-    """Every row both ways (params and MACs at the batch), in the analytic order, then rows only
-    the empirical count has; a side without the row reads None."""
-    batch = check.analytic.batch
-    theirs = {r.path: r for r in check.empirical.layers}
-    records = []
-    for row in check.analytic.layers:
-        other = theirs.pop(row.path, None)
-        records.append(_compared(row.path, row.op, row, other, batch))
-    for path, other in theirs.items():  # as `differences` has it: a free row is no difference
-        if other.params or other.macs:
-            records.append(_compared(path, other.op, None, other, batch))
-    return records
-
-
-def _compared(
-    path: str, op: str, left: LayerCost | None, right: LayerCost | None, batch: int
-) -> dict[str, Any]:
-    a_params = None if left is None else left.params
-    e_params = None if right is None else right.params
-    a_macs = None if left is None else left.macs * batch
-    e_macs = None if right is None else right.macs * batch
-    return {
-        "path": path,
-        "op": op,
-        "analytic_params": a_params,
-        "empirical_params": e_params,
-        "analytic_macs": a_macs,
-        "empirical_macs": e_macs,
-        "agree": (a_params, a_macs) == (e_params, e_macs),
-    }
-
-
-def comparison_cells(record: dict[str, Any]) -> tuple[str, ...]:
-    """A row of `row_comparison` as the text of its cells: path, op, the four counts, and
-    whether they agree (= or ≠), in `ROW_COMPARISON_COLUMNS` order."""
-    counts = (exact(record[k]) for k in ROW_COMPARISON_COLUMNS[2:-1])
-    return (record["path"], record["op"], *counts, "=" if record["agree"] else "≠")
-
-
-def row_comparison_markdown(check: CrossCheck) -> str:
-    rows = [comparison_cells(r) for r in row_comparison(check)]
-    headers = (
-        "path",
-        "op",
-        "params (analytic)",
-        "params (empirical)",
-        "MACs (analytic)",
-        "MACs (empirical)",
-        "",
-    )
-    return to_markdown(headers, rows, right=2)
-
-
-def cross_check_document(check: CrossCheck, view: View = TOTALS) -> dict[str, Any]:
-    """A cross-check's JSON document; with ``view.layers``, every row both ways."""
-    data = cross_check_dict(check)
-    if view.layers:
-        data["layers"] = row_comparison(check)
-    return data
-
-
-def _cross_check_csv(check: CrossCheck, view: View) -> str:
-    if view.layers:
-        return to_csv(row_comparison(check), ROW_COMPARISON_COLUMNS)
-    return to_csv(cross_check_records(check))
-
-
-def _cross_check_markdown(check: CrossCheck, view: View) -> str:
-    records = cross_check_records(check)
-    text = to_markdown(tuple(records[0]), [tuple(r.values()) for r in records])
-    return text + ("\n" + row_comparison_markdown(check) if view.layers else "")
-
-
-CROSS_CHECK_TEXT: Mapping[str, Callable[[CrossCheck, View], str]] = MappingProxyType(
-    {
-        "json": lambda check, view: to_json(cross_check_document(check, view)),
-        "csv": _cross_check_csv,
-        "md": _cross_check_markdown,
-    }
-)
-
-
-def present_cross_check(check: CrossCheck, view: View) -> str:
-    """Analytic against empirical as ``view.format`` text; every row with ``view.layers``."""
-    return CROSS_CHECK_TEXT[view.format](check, view)

@@ -6,9 +6,10 @@ Rows hold per-image counts; a profile's totals are at its batch size. Pure data,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from functools import reduce
+from typing import Any, TypeVar
 
 from cnnprof.arch.model import Published, Shape, evolve, frozen
 from cnnprof.arch.ops import ACTIVATIONS
@@ -230,27 +231,57 @@ class Profile:
 
     def at_depth(self, depth: int) -> list[LayerCost]:
         """Rows summed into their containers ``depth`` levels below the root (``features.3``
-        at depth 2), in order of first appearance; a container's op is "block" when it holds
-        rows of several ops. Rows no deeper than ``depth`` stay as they are."""
-        groups: dict[str, LayerCost] = {}
-        for row in self.layers:
-            key = ".".join(row.path.split(".")[:depth])
-            if key not in groups:
-                groups[key] = replace(row, path=key)
-                continue
-            merged = _plus(groups[key], row)
-            if row.out_shape.elements:  # a container's output is its last row's
-                merged = replace(merged, out_shape=row.out_shape)
-            groups[key] = merged if merged.op == row.op else replace(merged, op="block", kernel=())
-        return list(groups.values())
+        at depth 2), in order of first appearance; a container summing several rows is a
+        "block" (`depth_groups` says which kinds it sums). Rows no deeper than ``depth`` stay
+        as they are."""
+        return [_summed(path, rows) for path, rows in self.depth_groups(depth).items()]
+
+    def depth_groups(self, depth: int) -> dict[str, list[LayerCost]]:
+        """The rows each container ``depth`` levels below the root holds, in order."""
+        return grouped(self.layers, lambda row: depth_key(row.path, depth))
 
     def by_kind(self) -> dict[str, LayerCost]:
         """Rows summed per kind ("conv 1×1", "dwconv 3×3" …), in order of first appearance."""
-        groups: dict[str, LayerCost] = {}
-        for row in self.layers:
-            key = row.kind
-            groups[key] = _plus(groups[key], row) if key in groups else replace(row, path=key)
-        return groups
+        groups = grouped(self.layers, lambda row: row.kind)
+        return {k: reduce(_plus, rows[1:], replace(rows[0], path=k)) for k, rows in groups.items()}
+
+    def kind_by_path(self) -> dict[str, str]:
+        """Each row's kind by its path (what `--by op` groups timed rows by)."""
+        return {row.path: row.kind for row in self.layers}
+
+
+Row = TypeVar("Row")
+
+
+def grouped(rows: Iterable[Row], key: Callable[[Row], str]) -> dict[str, list[Row]]:
+    """``rows`` by ``key``, groups in order of first appearance: what `--by op` and
+    `--max-depth` sum, for counted rows and timed ones alike."""
+    groups: dict[str, list[Row]] = {}
+    for row in rows:
+        groups.setdefault(key(row), []).append(row)
+    return groups
+
+
+def depth_key(path: str, depth: int) -> str:
+    """The container ``depth`` levels below the root holding the row at ``path``
+    (``features.3.conv`` → ``features.3`` at depth 2)."""
+    return ".".join(path.split(".")[:depth])
+
+
+def distinct_kinds(rows: Iterable[LayerCost]) -> tuple[str, ...]:
+    """The kinds of ``rows``, each once, in order of first appearance."""
+    return tuple(dict.fromkeys(row.kind for row in rows))
+
+
+def _summed(path: str, rows: list[LayerCost]) -> LayerCost:
+    """``rows`` as the one row of their container at ``path``: costs added, the first input
+    and the last output; a "block" without a kernel when it sums several."""
+    total = replace(rows[0], path=path)
+    for row in rows[1:]:
+        total = _plus(total, row)
+        if row.out_shape.elements:  # a container's output is its last row's
+            total = replace(total, out_shape=row.out_shape)
+    return total if len(rows) == 1 else replace(total, op="block", kernel=())
 
 
 def _plus(group: LayerCost, row: LayerCost) -> LayerCost:
@@ -313,6 +344,43 @@ def unseen_rows(walk: Profile, count: Profile) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class FlopGap:
+    """FLOPs of one category that two profiles of the same model count differently in one
+    row (per image); ``held``: the left profile has the row."""
+
+    path: str
+    category: str  # one of FLOP_CATEGORIES
+    left: int
+    right: int
+    held: bool
+
+
+def flop_gaps(left: Profile, right: Profile) -> tuple[FlopGap, ...]:
+    """The rows whose FLOPs differ, by category: in the right profile's order, then rows
+    only the left one has."""
+    mine = {r.path: r for r in left.layers}
+    out: list[FlopGap] = []
+    for row in right.layers:
+        other = mine.pop(row.path, None)
+        theirs = {} if other is None else other.flops_by_category
+        out += _gaps(row.path, theirs, row.flops_by_category, held=other is not None)
+    for path, row in mine.items():
+        out += _gaps(path, row.flops_by_category, {}, held=True)
+    return tuple(out)
+
+
+def _gaps(
+    path: str, left: Mapping[str, int], right: Mapping[str, int], held: bool
+) -> list[FlopGap]:
+    categories = dict.fromkeys([*FLOP_CATEGORIES, *left, *right])
+    return [
+        FlopGap(path, cat, left.get(cat, 0), right.get(cat, 0), held)
+        for cat in categories
+        if left.get(cat, 0) != right.get(cat, 0)
+    ]
+
+
+@dataclass(frozen=True)
 class CrossCheck:
     """The same model counted both ways, and where they differ (params and MACs, by row)."""
 
@@ -327,6 +395,16 @@ class CrossCheck:
         if unseen:
             analytic = replace(analytic, unseen=(*analytic.unseen, *unseen))
         return cls(analytic, empirical, tuple(differences(analytic, empirical)))
+
+    @property
+    def walked(self) -> bool:
+        """The formula side walked an outside model's modules (a spec's is its own count)."""
+        return bool(self.analytic.inputs)
+
+    @property
+    def flop_gaps(self) -> tuple[FlopGap, ...]:
+        """The rows whose FLOPs differ, by category, formula side against empirical."""
+        return flop_gaps(self.analytic, self.empirical)
 
     @property
     def equal(self) -> bool:

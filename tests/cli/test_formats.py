@@ -75,9 +75,13 @@ def _json(*args: str) -> dict[str, Any]:
     return json.loads(result.stdout)
 
 
+SHIPPED_PROFILE = ("--device-profile", "amd-epyc-1t")  # predicts without measuring
 ANALYTIC = {
     "list": ("list",),
     "count": ("count", "mobilenet", "--layers", "--by", "op"),
+    "count depth": ("count", "mobilenet", "--layers", "--max-depth", "1"),
+    "prediction by op": ("latency", "mobilenet", *SHIPPED_PROFILE, "--by", "op"),
+    "prediction depth": ("latency", "resnet18", *SHIPPED_PROFILE, "-l", "--max-depth", "1"),
     "count train": ("count", "mobilenet", "--train", "head"),
     "compare": ("compare", "mobilenet", "resnet18", "mobilenet@alpha=0.5"),
     "separable": ("separable", "mobilenet", "--layers"),

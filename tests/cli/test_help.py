@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from cnnprof import __version__
 from cnnprof.cli import app
+from cnnprof.cli.app import COMMANDS as SUMMARIES
 
 COMMAND = typer.main.get_command(app)
 assert isinstance(COMMAND, click.Group)
@@ -110,3 +111,24 @@ REFUSED = [
 @pytest.mark.parametrize(("args", *["fragments"]), [(a, f) for a, *f in REFUSED])
 def test_options_that_would_do_nothing_are_refused(args: tuple[str, ...], fragments) -> None:
     assert_error(run(*args), *fragments)
+
+
+def test_the_command_list_gives_each_command_one_line_at_80_columns():
+    """Issue 25, item 9: `cnnprof --help` lists each command by one sentence, without a hard
+    break, on one row of an 80-column terminal."""
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["--help"])
+    assert result.exit_code == 0, result.stderr
+    panel = result.stdout.split("Commands")[1].split("╰")[0]
+    rows = [line for line in panel.splitlines() if line.startswith("│")]
+    assert [row.split()[1] for row in rows] == list(COMMANDS), rows
+    for row, name in zip(rows, COMMANDS, strict=True):
+        summary = SUMMARIES[name].summary
+        assert "\n" not in summary and summary.count(". ") == 0 and summary.endswith(".")
+        assert row == f"│ {name:<9}  {summary:<65} │", row
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_a_commands_own_help_has_no_hard_breaks(name: str):
+    """Each paragraph is one line of the help text, for the terminal to wrap at its width."""
+    for paragraph in COMMANDS[name].help.split("\n\n"):
+        assert "\n" not in paragraph, (name, paragraph)

@@ -144,7 +144,7 @@ def test_a_shipped_onnxruntime_profile_says_what_its_roofs_were_read_off():
     from rich.console import Console
 
     from cnnprof.render.latency import peaks_table
-    from cnnprof.report.latency import peaks_markdown
+    from cnnprof.report.peaks import peaks_markdown
 
     console = Console(width=120, record=True, file=io.StringIO())
     console.print(peaks_table(record))

@@ -246,7 +246,11 @@ def test_cli_forward_that_fails(empirical: bool) -> None:
 def test_cli_torchvision_not_installed() -> None:
     if importlib.util.find_spec("torchvision") is not None:
         pytest.skip("torchvision is installed")
-    assert_error(run("count", "torchvision:resnet18"), "torchvision:resnet18", "not installed")
+    assert_error(
+        run("count", "torchvision:resnet18"),
+        "torchvision:resnet18",
+        "needs torchvision: pip install",
+    )
 
 
 @pytest.mark.parametrize("option", [["--alpha", "0.5"], ["--depth", "2"], ["--phi", "1"]])

@@ -18,7 +18,7 @@ from cnnprof.api.latency import named_profile
 from cnnprof.api.request import DEFAULT_TIMEOUT, request
 from cnnprof.api.sources import resolve
 from cnnprof.arch.load import load_yaml
-from cnnprof.errors import CheckFileError, CnnprofError, OptionError
+from cnnprof.errors import CheckFileError, CnnprofError, OptionError, did_you_mean
 from cnnprof.results.device import DeviceProfile
 from cnnprof.results.interleaved import LatencyRatio
 from cnnprof.results.metrics import BASELINE_COUNTS, BUDGET_KEYS, PREDICTED
@@ -287,8 +287,9 @@ def _budget(
     entry, where = fields.doc, fields.where
     unknown = sorted(map(str, set(entry) - set(_ENTRY_KEYS)))
     if unknown:
+        hint = did_you_mean(unknown[0], _ENTRY_KEYS)
         raise CheckFileError(
-            f"{where}: unknown field '{unknown[0]}'; allowed: {', '.join(_ENTRY_KEYS)}"
+            f"{where}: unknown field '{unknown[0]}'{hint}; allowed: {', '.join(_ENTRY_KEYS)}"
         )
     limits = tuple((key, fields.number(key)) for key in BUDGET_KEYS if key in entry)
     if not limits:
