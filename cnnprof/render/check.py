@@ -11,7 +11,6 @@ from rich.text import Text
 
 from cnnprof.render.common import Fit, group, note
 from cnnprof.report import check as report
-from cnnprof.report.units import human
 from cnnprof.report.view import View
 from cnnprof.results.check import CheckReport, CheckResult
 
@@ -20,7 +19,8 @@ def present(found: CheckReport, view: View) -> RenderableType:
     """A check's report as ``view`` asks: the table with its notes below, or report's text."""
     if view.format != "table":
         return report.present(found, view)
-    return group(check_table(found.results, found.source), *map(note, report.notes(found)))
+    steps = [Text(report.step_text(step)) for step in report.next_steps(found)]
+    return group(check_table(found.results, found.source), *steps, *map(note, report.notes(found)))
 
 
 def check_table(results: Sequence[CheckResult], source: str) -> Group:
@@ -37,10 +37,10 @@ def check_table(results: Sequence[CheckResult], source: str) -> Group:
         table.add_row(
             r.model,
             r.label,
-            human(r.before),
-            Text(human(r.after), style=style),
+            report.figure(r, r.before),
+            Text(report.figure(r, r.after), style=style),
             Text(f"{100 * r.delta:+.2f} %", style=style),
-            human(r.limit),
+            report.figure(r, r.limit),
             Text(report.status(r), style="green" if ok else "bold red"),
         )
     verdict = (
@@ -48,4 +48,6 @@ def check_table(results: Sequence[CheckResult], source: str) -> Group:
         if failed
         else Text(f"all {len(results)} metrics hold", style="green")
     )
-    return Group(Fit(table, ("allowed", "before / limit", "delta")), verdict)
+    # the answer first, context last: a narrow terminal leaves out the delta, then the baseline
+    # or budget, never the limit a failing figure is held to (allowed: the tolerance applied)
+    return Group(Fit(table, ("delta", "before / limit")), verdict)
