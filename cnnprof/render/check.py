@@ -3,7 +3,8 @@ draws the table and hands the other formats to `report.check`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -13,6 +14,13 @@ from cnnprof.render.common import Fit, group, note
 from cnnprof.report import check as report
 from cnnprof.report.view import View
 from cnnprof.results.check import CheckReport, CheckResult
+
+# The columns a narrow terminal leaves out first (the answer first, context last), whether a row
+# failed → in that order: a failing table keeps the limit a figure broke (allowed: the budget or
+# baseline with its tolerance applied), a passing one may leave it out.
+_LEFT_OUT: Mapping[bool, tuple[str, ...]] = MappingProxyType(
+    {True: ("delta", "before / limit"), False: ("allowed", "before / limit", "delta")}
+)
 
 
 def present(found: CheckReport, view: View) -> RenderableType:
@@ -48,6 +56,4 @@ def check_table(results: Sequence[CheckResult], source: str) -> Group:
         if failed
         else Text(f"all {len(results)} metrics hold", style="green")
     )
-    # the answer first, context last: a narrow terminal leaves out the delta, then the baseline
-    # or budget, never the limit a failing figure is held to (allowed: the tolerance applied)
-    return Group(Fit(table, ("delta", "before / limit")), verdict)
+    return Group(Fit(table, _LEFT_OUT[failed > 0]), verdict)
