@@ -51,7 +51,13 @@ def _env(tmp_path: Path, bin_dir: Path) -> dict[str, str]:
     """A user's shell: pre-commit on PATH, its cache and git's settings inside ``tmp_path``."""
     config = tmp_path / "gitconfig"
     config.write_text("[user]\n\tname = A User\n\temail = user@example.com\n")
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "PRE_COMMIT"))}
+    skip = (
+        "GIT_",
+        "PRE_COMMIT",
+        "PYTHONPATH",
+        "VIRTUAL_ENV",
+    )  # cnnprof is what pre-commit installs
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
     return {
         **keep,
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
