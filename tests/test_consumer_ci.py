@@ -51,12 +51,8 @@ def _env(tmp_path: Path, bin_dir: Path) -> dict[str, str]:
     """A user's shell: pre-commit on PATH, its cache and git's settings inside ``tmp_path``."""
     config = tmp_path / "gitconfig"
     config.write_text("[user]\n\tname = A User\n\temail = user@example.com\n")
-    skip = (
-        "GIT_",
-        "PRE_COMMIT",
-        "PYTHONPATH",
-        "VIRTUAL_ENV",
-    )  # cnnprof is what pre-commit installs
+    # cnnprof is the one pre-commit installs, never a PYTHONPATH's source tree
+    skip = ("GIT_", "PRE_COMMIT", "PYTHONPATH", "VIRTUAL_ENV")
     keep = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
     return {
         **keep,
