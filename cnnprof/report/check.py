@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from cnnprof.arch.reference import literal
 from cnnprof.report.processes import between_note, process_record, range_text
 from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.report.units import UNIT_FORMATS, human, threads
@@ -187,8 +188,14 @@ def _options(settings: Settings | None) -> list[str]:
     for shape in s.input or ():
         out += ["--input", ",".join(map(str, shape))]
     for name, value in (s.args or {}).items():
-        out += ["--arg", f"{name}={value if isinstance(value, str) else repr(value)}"]
+        out += ["--arg", f"{name}={_argument(value)}"]
     return out
+
+
+def _argument(value: Any) -> str:
+    """A factory argument as `--arg` reads it back: text as itself where it reads as text,
+    anything else (and text such as "10") as its Python literal."""
+    return value if isinstance(value, str) and literal(value) == value else repr(value)
 
 
 def _count_again(r: CheckResult) -> list[str]:

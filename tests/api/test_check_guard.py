@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from conftest import run
 from test_latency_ratio import FakeMachine
 from typer.testing import CliRunner
 
+from cnnprof.arch.reference import parse_args
 from cnnprof.cli import app
 from cnnprof.report.check import next_steps, step_text
 from cnnprof.results.check import CheckReport, CheckResult, Settings
@@ -103,12 +105,14 @@ def test_a_passing_check_names_no_next_step(tmp_path: Path):
 
 
 def test_the_next_step_carries_an_outside_entrys_input_and_arguments():
-    settings = Settings(input=((3, 32, 32),), args={"width": 2, "name": "a b"})
+    settings = Settings(input=((3, 32, 32),), args={"width": 2, "name": "a b", "tag": "10"})
     failed = CheckResult("net.py:make", "params", 1, 2, 1, "baseline", settings=settings)
     first, intended = next_steps(CheckReport("my baseline.json", (failed,)))
-    assert first.command == (
-        "cnnprof count net.py:make --layers --input 3,32,32 --arg width=2 --arg 'name=a b'"
-    )
+    words = shlex.split(first.command or "")
+    assert words[:4] == ["cnnprof", "count", "net.py:make", "--layers"]
+    assert words[4:6] == ["--input", "3,32,32"]
+    given = [words[i + 1] for i, word in enumerate(words) if word == "--arg"]
+    assert parse_args(given) == settings.args  # read back as the entry gave them ("10" as text)
     assert step_text(intended) == (
         "if the growth is intended, record it: cnnprof check 'my baseline.json' --update"
     )
