@@ -60,6 +60,9 @@ def _env(tmp_path: Path, bin_dir: Path) -> dict[str, str]:
         "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-cache"),
         "GIT_CONFIG_GLOBAL": str(config),
         "GIT_CONFIG_NOSYSTEM": "1",
+        # a test's speed, not a user's setting: pip leaves torch's thousands of modules to be
+        # compiled when imported, not all at install
+        "PIP_NO_COMPILE": "1",
     }
 
 
