@@ -8,9 +8,10 @@ the check's table in the log and in the step summary, and its exit code failing 
 No network is needed: `repo:` is a git repository holding this working tree (in CI, a clean
 clone: the code under test), and pip takes torch and PyPI packages from wherever this machine's
 pip is configured to. Here that is a local CPU wheel and a local mirror, and pytorch's CPU index
-is out of reach, so the templates' pytorch index option is the one line taken out; everything
-else runs as shipped. Slow (a minute or more): pre-commit installs torch into its hook
-environment, as it does on a user's first commit."""
+is out of reach, so the one thing changed in the templates is that index's URL: a local one that
+holds nothing takes its place, and pip is still given the option (pre-commit passes it through
+additional_dependencies); everything else runs as shipped. Slow (a minute or more): pre-commit
+installs torch into its hook environment, as it does on a user's first commit."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 PRE_COMMIT_TEMPLATE = ROOT / "templates" / "pre-commit-config.yaml"
 WORKFLOW_TEMPLATE = ROOT / "templates" / "github-workflow.yml"
-CPU_INDEX = "https://download.pytorch.org/whl/cpu"  # unreachable here: the one option taken out
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"  # unreachable here: the one URL replaced
 
 # The user's model: its params grow with WIDTH (conv 3→16 3×3: 448; conv 16→WIDTH 3×3: 145·WIDTH),
 # 2,768 at WIDTH 16 against a budget of 3,000.
@@ -40,6 +41,8 @@ WIDTH = {width}
 def factory() -> nn.Module:
     return nn.Sequential(nn.Conv2d(3, 16, 3), nn.ReLU(), nn.Conv2d(16, WIDTH, 3))
 """
+EMPTY_INDEX = "file:///nonexistent/cpu-index"  # what pip reads in its place: no packages
+
 BUDGET = 'models:\n  - {model: "model.py:factory", max_params: 3K, input: [3, 32, 32]}\n'
 
 
@@ -84,9 +87,11 @@ def _cnnprof_repository(where: Path, env: dict[str, str]) -> str:
 
 
 def _copied(template: Path, replaced: dict[str, str]) -> str:
-    """A template as a user copies it, each placeholder set, and the pytorch index option taken
-    out (see the module's docstring); nothing else changed."""
+    """A template as a user copies it, each placeholder set, and pytorch's CPU index replaced
+    by an empty one (see the module's docstring); nothing else changed."""
     text = template.read_text()
+    assert CPU_INDEX in text
+    text = text.replace(CPU_INDEX, EMPTY_INDEX)
     for old, new in replaced.items():
         assert text.count(old) == 1, old
         text = text.replace(old, new)
@@ -122,7 +127,6 @@ def test_a_model_grown_in_its_py_alone_is_refused(tmp_path: Path) -> None:
     placeholders = {
         "SET-TO-CNNPROF-GIT-URL": str(source),
         "SET-TO-A-CNNPROF-COMMIT-OR-TAG": rev,
-        f"          - --extra-index-url={CPU_INDEX}\n": "",
     }
     config = _copied(PRE_COMMIT_TEMPLATE, placeholders)
     (repo / ".pre-commit-config.yaml").write_text(config)
@@ -158,7 +162,7 @@ def _workflow_fails_in_log_and_summary(
     """The workflow template's steps, run in order in the hook's environment (which holds torch
     already, so its torch step finds it installed): the grown model fails the job, and the
     check's table is in both the log and the summary."""
-    flow = yaml.safe_load(_copied(WORKFLOW_TEMPLATE, {f" --index-url {CPU_INDEX}": ""}))
+    flow = yaml.safe_load(_copied(WORKFLOW_TEMPLATE, {}))
     assert flow["env"]["CNNPROF_GIT"] == ""  # the one line a user sets
     hook_bin = next((tmp_path / "pre-commit-cache").glob("repo*/py_env-*/bin"))
     summary = tmp_path / "summary.md"
