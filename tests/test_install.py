@@ -1,7 +1,8 @@
-"""The install recipes a user copies: the GitHub Actions workflow and the pre-commit hook. Each is
-parsed and its commands run on a fresh venv that installs cnnprof from this repository (the
-package index only for the dependencies): the budget check passes on the zoo and fails (exit 1)
-on a budget the model has outgrown. The wheel build must not warn."""
+"""This repository's own GitHub Actions workflow and its pre-commit hook. Each is parsed and its
+commands run on a fresh venv that installs cnnprof from this repository (the package index only
+for the dependencies): the budget check passes on the zoo and fails (exit 1) on a budget the model
+has outgrown, its table in the job's log and its summary; the hook runs on every commit. The wheel
+build must not warn. tests/test_consumer_ci.py runs the templates a user's repository copies."""
 
 from __future__ import annotations
 
@@ -42,12 +43,13 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _shell(command: str, bin_dir: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+    installed = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # not the source tree
     return subprocess.run(
         ["bash", "-c", command],
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env={**os.environ, "PATH": path, **env},
+        env={**installed, "PATH": path, **env},
     )
 
 
@@ -60,21 +62,25 @@ def test_workflow_installs_and_guards(fresh: Path, tmp_path: Path) -> None:
     assert "pip install ." in install  # from the repository, never `cnnprof[...]` off the index
     summary = tmp_path / "summary.md"
     env = {"GITHUB_STEP_SUMMARY": str(summary), **job["env"]}
-    assert _shell(check, fresh, env).returncode == 0
-    assert "metrics hold" in summary.read_text()
+    held = _shell(check, fresh, env)
+    assert held.returncode == 0
+    assert "metrics hold" in summary.read_text() and "metrics hold" in held.stdout  # summary, log
     grown = tmp_path / "grown.yaml"
     grown.write_text(GROWN)
     failed = _shell(check, fresh, {**env, "BUDGET": str(grown)})
-    assert failed.returncode == 1, failed.stderr
-    assert "FAIL" in summary.read_text()
+    assert failed.returncode == 1, failed.stderr  # through the pipe into the summary
+    assert "FAIL" in summary.read_text() and "FAIL" in failed.stdout
 
 
 @pytest.mark.slow
 def test_pre_commit_hook_installs_and_guards(fresh: Path, tmp_path: Path) -> None:
     (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     assert hook["language"] == "python"  # pre-commit pip-installs this repository
+    # on every commit, whatever changed: a model grown in its .py alone must not pass
+    assert hook["always_run"] is True and hook["pass_filenames"] is False and "files" not in hook
+    assert hook["args"] == ["budgets.yaml"]  # a user's budget, at their repository's root
     command = shlex.split(hook["entry"])
-    assert _shell(shlex.join(command + hook["args"]), fresh, {}).returncode == 0
+    assert _shell(shlex.join([*command, "configs/budgets/zoo.yaml"]), fresh, {}).returncode == 0
     grown = tmp_path / "grown.yaml"
     grown.write_text(GROWN)
     failed = _shell(shlex.join([*command, str(grown)]), fresh, {})

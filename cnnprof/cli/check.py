@@ -35,6 +35,10 @@ from cnnprof.report.view import View
 from cnnprof.results.check import CheckReport
 from cnnprof.results.timing import DEFAULT_PROCESSES, TORCH, LatencySettings
 
+# `check`'s exit codes besides 0 (every metric holds), 2 (bad input) and 3 (a bug in cnnprof).
+GREW = 1  # a metric grew past its limit
+UNDECIDED = 4  # every failure a measured latency whose p10–p90 holds its limit: run it again
+
 # The options only these two commands take.
 Models = Annotated[list[str], typer.Argument(help="Models or variant references.")]
 RecordLatency = Annotated[
@@ -111,6 +115,9 @@ def snapshot(
         runtime=for_profile(runtime, device_profile) or TORCH,
     )
     emit(to_json(baseline), output, force)
+    if output is not None:
+        count = len(baseline["models"])
+        typer.echo(f"wrote {output} ({count} model{'' if count == 1 else 's'})", err=True)
 
 
 def check(
@@ -131,6 +138,10 @@ def check(
     predicted for a device profile (deterministic) are held to --tolerance; measured latency
     to --latency-tolerance, and only on the device and thread count it was recorded with.
 
+    Exit codes: 0 every metric holds; 1 a metric grew past its limit; 2 bad input; 3 a bug in
+    cnnprof; 4 undecided: every failing metric is a measured latency whose p10–p90 holds its
+    limit (no metric grew clearly; run the check again).
+
     --threads and --processes say how latency is measured (a budget entry's own threads: and
     processes: win; a baseline recorded at other threads is refused)."""
     from cnnprof.api.check import parse_tolerance, run_check
@@ -147,7 +158,7 @@ def check(
     if update:
         typer.echo(report.changed(found), err=True)
     elif not found.passed:
-        raise typer.Exit(1)
+        raise typer.Exit(UNDECIDED if found.undecided else GREW)
 
 
 def _unused(found: CheckReport, threads: int | None, processes: int) -> None:

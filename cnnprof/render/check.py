@@ -3,7 +3,8 @@ draws the table and hands the other formats to `report.check`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -11,16 +12,23 @@ from rich.text import Text
 
 from cnnprof.render.common import Fit, group, note
 from cnnprof.report import check as report
-from cnnprof.report.units import human
 from cnnprof.report.view import View
 from cnnprof.results.check import CheckReport, CheckResult
+
+# The columns a narrow terminal leaves out first (the answer first, context last), whether a row
+# failed → in that order: a failing table keeps the limit a figure broke (allowed: the budget or
+# baseline with its tolerance applied), a passing one may leave it out.
+_LEFT_OUT: Mapping[bool, tuple[str, ...]] = MappingProxyType(
+    {True: ("delta", "before / limit"), False: ("allowed", "before / limit", "delta")}
+)
 
 
 def present(found: CheckReport, view: View) -> RenderableType:
     """A check's report as ``view`` asks: the table with its notes below, or report's text."""
     if view.format != "table":
         return report.present(found, view)
-    return group(check_table(found.results, found.source), *map(note, report.notes(found)))
+    steps = [Text(report.step_text(step)) for step in report.next_steps(found)]
+    return group(check_table(found.results, found.source), *steps, *map(note, report.notes(found)))
 
 
 def check_table(results: Sequence[CheckResult], source: str) -> Group:
@@ -37,10 +45,10 @@ def check_table(results: Sequence[CheckResult], source: str) -> Group:
         table.add_row(
             r.model,
             r.label,
-            human(r.before),
-            Text(human(r.after), style=style),
+            report.figure(r, r.before),
+            Text(report.figure(r, r.after), style=style),
             Text(f"{100 * r.delta:+.2f} %", style=style),
-            human(r.limit),
+            report.figure(r, r.limit),
             Text(report.status(r), style="green" if ok else "bold red"),
         )
     verdict = (
@@ -48,4 +56,4 @@ def check_table(results: Sequence[CheckResult], source: str) -> Group:
         if failed
         else Text(f"all {len(results)} metrics hold", style="green")
     )
-    return Group(Fit(table, ("allowed", "before / limit", "delta")), verdict)
+    return Group(Fit(table, _LEFT_OUT[failed > 0]), verdict)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from cnnprof.arch.reference import literal
 from cnnprof.report.processes import between_note, process_record, range_text
 from cnnprof.report.text import to_csv, to_json, to_markdown
-from cnnprof.report.units import human, threads
+from cnnprof.report.units import UNIT_FORMATS, human, threads
 from cnnprof.report.view import View
-from cnnprof.results.check import CheckReport, CheckResult
+from cnnprof.results.check import CheckReport, CheckResult, Settings
+from cnnprof.results.metrics import METRICS, PREDICTED
 from cnnprof.results.timing import Timing
 
 # `reference`: the baseline's value, or the budget itself; `value`: today's count; `limit`: the
@@ -160,6 +164,95 @@ def measured_notes(results: Sequence[CheckResult]) -> list[str]:
     return notes
 
 
+def figure(result: CheckResult, value: float) -> str:
+    """A check's figure as `count` shows its metric: bytes in KiB/MiB, everything else
+    as a number (568.74 M, 0.5, 16.1693)."""
+    metric = METRICS.get(result.metric)
+    return UNIT_FORMATS["bytes"](value) if metric and metric.unit == "bytes" else human(value)
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """What to do after a failure: a sentence, and the command it names (None: an edit)."""
+
+    text: str
+    command: str | None = None
+
+
+def _options(settings: Settings | None) -> list[str]:
+    """The options that count an entry's model as the check did (its batch, dtype, input and
+    factory arguments), where they differ from the defaults."""
+    s = settings or Settings()
+    out = ["--batch", str(s.batch)] if s.batch != 1 else []
+    out += ["--dtype", s.dtype] if s.dtype != "float32" else []
+    for shape in s.input or ():
+        out += ["--input", ",".join(map(str, shape))]
+    for name, value in (s.args or {}).items():
+        out += ["--arg", f"{name}={_argument(value)}"]
+    return out
+
+
+def _argument(value: Any) -> str:
+    """A factory argument as `--arg` reads it back: text as itself where it reads as text,
+    anything else (and text such as "10") as its Python literal."""
+    return value if isinstance(value, str) and literal(value) == value else repr(value)
+
+
+def _count_again(r: CheckResult) -> list[str]:
+    return ["count", r.model, "--layers"]
+
+
+def _time_again(r: CheckResult) -> list[str]:
+    return ["latency", r.model, "--layers"]
+
+
+def _predict_again(r: CheckResult) -> list[str]:
+    return ["latency", r.model, "--device-profile", r.device_profile or "", "--layers"]
+
+
+# A failed metric → the command that shows where it grew, row by row (a count, the default).
+_WHERE: Mapping[str, Callable[[CheckResult], list[str]]] = MappingProxyType(
+    {"latency_ms": _time_again, "latency_ratio": _time_again, PREDICTED: _predict_again}
+)
+# A failure's kind of reference → what to do when the growth is intended (given the file).
+_INTENDED: Mapping[str, Callable[[str], NextStep]] = MappingProxyType(
+    {
+        "baseline": lambda source: NextStep(
+            "if the growth is intended, record it", f"cnnprof check {shlex.quote(source)} --update"
+        ),
+        "budget": lambda source: NextStep(
+            f"if the growth is intended, raise its limit in {source}"
+        ),
+        "complete": lambda source: NextStep(
+            f"if an incomplete count is expected, give its entry allow_incomplete: true in {source}"
+        ),
+    }
+)
+
+
+def next_steps(report: CheckReport) -> list[NextStep]:
+    """After a failure: for each failed model, the command that shows where it grew (with the
+    entry's own options, so it counts the model the check counted), and what to do when the
+    growth is intended; nothing when every metric holds or ``--update`` recorded the figures."""
+    failed = [r for r in report.results if not r.ok]
+    if report.updated or not failed:
+        return []
+    where: dict[str, NextStep] = {}
+    for r in failed:
+        words = ["cnnprof", *_WHERE.get(r.metric, _count_again)(r), *_options(r.settings)]
+        command = shlex.join(words)
+        what = "what its count misses" if r.metric == "missing" else "where it grew"
+        where.setdefault(command, NextStep(f"to see {what}", command))
+    intended = {r.kind: _INTENDED[r.kind](report.source) for r in failed}
+    again = [NextStep("undecided: no metric grew clearly; run the check again (exit 4)")]
+    return [*where.values(), *intended.values(), *(again if report.undecided else [])]
+
+
+def step_text(step: NextStep, code: str = "") -> str:
+    """A next step as a line: the sentence, and its command (between ``code`` marks)."""
+    return step.text if step.command is None else f"{step.text}: {code}{step.command}{code}"
+
+
 def check_markdown(results: Sequence[CheckResult]) -> str:
     failed = sum(not r.ok for r in results)
     head = (
@@ -171,10 +264,10 @@ def check_markdown(results: Sequence[CheckResult]) -> str:
         (
             r.model,
             r.label,
-            human(r.before),
-            human(r.after),
+            figure(r, r.before),
+            figure(r, r.after),
             f"{100 * r.delta:+.2f} %",
-            human(r.limit),
+            figure(r, r.limit),
             status(r) if r.ok else f"**{status(r)}**",
         )
         for r in results
@@ -205,7 +298,9 @@ WRITERS: Mapping[str, Callable[[CheckReport], str]] = MappingProxyType(
         "json": lambda report: to_json(report_dict(report)),
         "csv": lambda report: _csv(report.results),
         "md": lambda report: (
-            check_markdown(report.results) + "".join(f"\n> {n}\n" for n in notes(report))
+            check_markdown(report.results)
+            + "".join(f"\n{step_text(step, '`')}\n" for step in next_steps(report))
+            + "".join(f"\n> {n}\n" for n in notes(report))
         ),
     }
 )

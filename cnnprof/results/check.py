@@ -3,12 +3,26 @@ the notes that go with them in a `CheckReport`. Pure data."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import overload
+from typing import Any, overload
 
+from cnnprof.arch.reference import DEFAULT_TIMEOUT
 from cnnprof.results.interleaved import LatencyRatio
-from cnnprof.results.timing import Timing
+from cnnprof.results.timing import TORCH, Timing
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How an entry's model is counted: what shapes the counts (and its time limit)."""
+
+    batch: int = 1
+    dtype: str = "float32"
+    input: tuple[tuple[int, ...], ...] | None = None  # outside models only: the input shapes
+    args: Mapping[str, Any] | None = None  # outside models only: factory keyword arguments
+    timeout: float = DEFAULT_TIMEOUT
+    allow_incomplete: bool = False  # an incomplete count passes (otherwise it fails)
+    runtime: str = TORCH  # what runs the model when its latency is measured (or predicted)
 
 
 @dataclass(frozen=True)
@@ -25,6 +39,7 @@ class CheckResult:
     ratio: LatencyRatio | None = None  # a latency ratio: the model and its reference, measured
     device_profile: str | None = None  # a predicted latency: the device profile it is for
     timing: Timing | None = None  # a measured latency: how it was measured (threads, processes)
+    settings: Settings | None = None  # how the entry's model was counted (None: not said)
 
     @property
     def label(self) -> str:
@@ -60,11 +75,19 @@ class CheckReport(Sequence[CheckResult]):
     results: tuple[CheckResult, ...]
     notes: tuple[str, ...] = ()
     changes: tuple[str, ...] = ()
+    updated: bool = False  # ``--update`` rewrote the baseline with today's figures
 
     @property
     def passed(self) -> bool:
         """Every metric within its limit: the CLI's exit 0."""
         return all(r.ok for r in self.results)
+
+    @property
+    def undecided(self) -> bool:
+        """Failed, but only where a measured spread holds the limit: no metric grew clearly, and
+        another run may pass (the CLI's exit 4)."""
+        failed = [r for r in self.results if not r.ok]
+        return bool(failed) and all(r.undecided for r in failed)
 
     def __len__(self) -> int:
         return len(self.results)

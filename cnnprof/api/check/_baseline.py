@@ -11,6 +11,7 @@ from typing import Any
 from cnnprof.api.check._counting import (
     completeness,
     counted,
+    counted_with,
     counts,
     entry_request,
     latency_ratio,
@@ -136,12 +137,12 @@ def compare_baseline(
     results = []
     for r in recounts:
         model = r.entry.model
-        results += completeness(model, r.column.profile, r.entry.settings.allow_incomplete)
+        mine = completeness(model, r.column.profile, r.entry.settings.allow_incomplete)
         now = counts(r.column)
         for metric, before in r.entry.counts:
             on = predicted_on(metric, r.entry.predict_for)
             limit = before * (1 + tolerance)
-            results.append(
+            mine.append(
                 CheckResult(
                     model, metric, before, now[metric], limit, "baseline", device_profile=on
                 )
@@ -150,11 +151,12 @@ def compare_baseline(
         if r.timing is not None and record is not None:
             before = record.median_ms
             limit = before * (1 + latency_tolerance)
-            results.append(ms_result(model, "baseline", before, r.timing, limit))
+            mine.append(ms_result(model, "baseline", before, r.timing, limit))
         if r.ratio is not None and record is not None and record.ratio is not None:
             before = record.ratio
             limit = before * (1 + latency_tolerance)
-            results.append(ratio_result(model, "baseline", before, r.ratio, limit))
+            mine.append(ratio_result(model, "baseline", before, r.ratio, limit))
+        results += counted_with(mine, r.entry.settings)
     return results
 
 

@@ -55,17 +55,16 @@ def check_budgets(
     for entry in entries:
         column = counting.counted(entry.model, entry.settings, entry.predict_for)
         columns.append(column)
-        results += counting.completeness(
-            entry.model, column.profile, entry.settings.allow_incomplete
-        )
-        results += _counted_limits(entry, column, tolerance)
+        mine = counting.completeness(entry.model, column.profile, entry.settings.allow_incomplete)
+        mine += _counted_limits(entry, column, tolerance)
         for key, limit in entry.limits:
             if key in _MEASURED and here is None:
                 notes.append(f"{entry.model}: {key} not checked (no machine to measure it on)")
             elif key in _MEASURED and here is not None:
                 allowed = limit * (1 + latency_tolerance)
                 how = here.at(entry.threads, entry.processes)
-                results.append(_MEASURED[key](how, entry, limit, allowed))
+                mine.append(_MEASURED[key](how, entry, limit, allowed))
+        results += counting.counted_with(mine, entry.settings)
     notes += counting.profile_notes([e.predict_for for e in entries], columns)
     return results
 

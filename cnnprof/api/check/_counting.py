@@ -4,6 +4,7 @@ check makes of its figures: what a snapshot records and a check compares, counte
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from cnnprof.api.check._fields import Settings
 from cnnprof.api.count import profile_analytic
@@ -62,6 +63,12 @@ def completeness(model: str, profile: Profile, allowed: bool) -> list[CheckResul
         return []
     missing = len(profile.missing)
     return [CheckResult(model, "missing", 0, missing, missing if allowed else 0, "complete")]
+
+
+def counted_with(results: Sequence[CheckResult], settings: Settings) -> list[CheckResult]:
+    """An entry's results, each with the settings its model was counted with (so a failure
+    can say how to count it again)."""
+    return [replace(r, settings=settings) for r in results]
 
 
 def predicted_on(metric: str, device: DeviceProfile | None) -> str | None:

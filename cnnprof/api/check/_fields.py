@@ -7,13 +7,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cnnprof.api.request import DEFAULT_TIMEOUT
 from cnnprof.arch.reference import is_outside
 from cnnprof.errors import CheckFileError, OptionError
+from cnnprof.results.check import Settings
 from cnnprof.results.profile import DTYPE_BYTES
 from cnnprof.results.timing import RUNTIMES, TORCH
 
@@ -40,19 +40,6 @@ def parse_tolerance(text: str | float, name: str = "--tolerance") -> float:
     if not math.isfinite(value):
         raise OptionError(f"{name} {text}: expected a finite tolerance")
     return value
-
-
-@dataclass(frozen=True)
-class Settings:
-    """How an entry's model is counted: what shapes the counts (and its time limit)."""
-
-    batch: int = 1
-    dtype: str = "float32"
-    input: tuple[tuple[int, ...], ...] | None = None  # outside models only: the input shapes
-    args: Mapping[str, Any] | None = None  # outside models only: factory keyword arguments
-    timeout: float = DEFAULT_TIMEOUT
-    allow_incomplete: bool = False  # an incomplete count passes (otherwise it fails)
-    runtime: str = TORCH  # what runs the model when its latency is measured (or predicted)
 
 
 class Fields:

@@ -53,7 +53,7 @@ def run_check(
         results = compare_baseline(recounts, tolerance, latency_tolerance)
     else:
         results = _update(path, tolerance, latency_tolerance, machine, timeout, notes, changes)
-    return CheckReport(str(path), tuple(results), tuple(notes), tuple(changes))
+    return CheckReport(str(path), tuple(results), tuple(notes), tuple(changes), updated=update)
 
 
 def _update(
