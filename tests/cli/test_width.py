@@ -148,3 +148,26 @@ def test_importance_keeps_the_answer_and_drops_the_context_first() -> None:
     assert Importance(answer=("x",)).drop_order(headers, 1) == ["d", "c", "b"]
     assert name_lines("mobilenet@alpha=0.5,res=160") == "mobilenet\n@alpha=0.5,\nres=160"
     assert name_lines("resnet50") == "resnet50"
+
+
+@pytest.mark.parametrize("width", [60, 80])
+def test_a_narrow_rich_console_keeps_the_answer_too(width: int) -> None:
+    """The same columns stay when a program prints the table on its own rich console."""
+    import io
+
+    from rich.console import Console
+
+    from cnnprof.api.request import request
+    from cnnprof.api.tables import separable, sweep_model, sweep_settings
+    from cnnprof.render.tables import present
+    from cnnprof.report.view import View
+
+    def shown(result: object, view: View) -> str:
+        console = Console(file=io.StringIO(), record=True, width=width)
+        console.print(present(result, view))  # type: ignore[arg-type]
+        return console.export_text()
+
+    swept = shown(sweep_model("mobilenet", sweep_settings("1,0.5", None, None, None)), View())
+    assert "Pareto" in _header(swept, "alpha") and "top-1" in _header(swept, "alpha")
+    layers = shown(separable(request("mobilenet")), View(layers=True))
+    assert "separable MACs" in _header(layers, "layer") and "ratio" in _header(layers, "layer")
