@@ -3,17 +3,22 @@ leave fewer free cores than the threads asked (`cnnprof.protocol.load`, no runti
 
 from __future__ import annotations
 
+from importlib.util import find_spec
+
 from cnnprof.protocol.load import sample_load
 from cnnprof.results.judge import OTHERS_SLACK
 from cnnprof.results.load import Load
-from cnnprof.results.timing import cpu_cores
+from cnnprof.results.timing import TORCH, cpu_cores
 
 
-def load_note(threads: int | None, load: Load | None = None) -> str | None:
-    """The sentence to say before measuring at ``threads`` (None: one per core) when the load
-    on the machine (``load``, else sampled now for `LOAD_WINDOW_S`) leaves fewer free cores
-    than that, by more than the judge's `OTHERS_SLACK`; None when it leaves enough, or is
-    unknown."""
+def load_note(threads: int | None, load: Load | None = None, runtime: str = TORCH) -> str | None:
+    """The sentence to say before measuring at ``threads`` (None: one per core) in ``runtime``
+    when the load on the machine (``load``, else sampled now for `LOAD_WINDOW_S`) leaves fewer
+    free cores than that, by more than the judge's `OTHERS_SLACK`; None when it leaves enough,
+    or is unknown, or the runtime is not installed (each runtime is the package of its name:
+    the measurement then refuses in one line, with nothing said before it)."""
+    if find_spec(runtime) is None:
+        return None
     load = load or sample_load()
     asked = threads or cpu_cores()
     if load is None or load.free_cores >= asked - OTHERS_SLACK:  # a little load is no crowd

@@ -442,12 +442,12 @@ def _calibration(query: DeviceQuery) -> tuple[Calibration, list[str]]:
     return found, notes
 
 
-def say_load(threads: int | None) -> None:
-    """The note before measuring, when the load leaves fewer free cores than ``threads``
-    (None: one per core)."""
+def say_load(threads: int | None, runtime: str = TORCH) -> None:
+    """The note before measuring in ``runtime``, when the load leaves fewer free cores than
+    ``threads`` (None: one per core)."""
     from cnnprof.api.machine_load import load_note
 
-    note = load_note(threads)
+    note = load_note(threads, runtime=runtime)
     if note is not None:
         typer.echo(f"cnnprof: note: {note}", err=True)
 

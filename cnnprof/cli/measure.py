@@ -37,7 +37,7 @@ def measure_together(
     a note says which (and how a model became ONNX)."""
     label = f"{len(requests)} models, interleaved"
     settings = LatencySettings(device=device, runtime=runtime, threads=threads, processes=processes)
-    say_load(settings.threads)
+    say_load(settings.threads, settings.runtime)
     with progress_bar(label) as progress:
         measured = latency.measure_together(requests, settings, progress, needs="--latency")
     first = measured.timings[0]

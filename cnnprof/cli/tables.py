@@ -179,7 +179,7 @@ def _interleaved(settings: LatencySettings) -> Interleave:
     from cnnprof.report.runtime import runtime_line
 
     def measure(requests: Sequence[Request]) -> Interleaved:
-        say_load(settings.threads)
+        say_load(settings.threads, settings.runtime)
         with progress_bar(f"{len(requests)} models, interleaved") as progress:
             measured = measure_together(requests, settings, progress, needs="--latency")
         if settings.runtime != TORCH:

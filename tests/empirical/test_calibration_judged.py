@@ -146,6 +146,8 @@ def test_a_busy_machine_is_said_before_measuring(monkeypatch):
     assert "`--threads 1`" not in (api.load_note(1, busy) or "")
     assert api.load_note(1, replace(busy, others_share=0.02)) is None
     assert api.load_note(2) is None, "an unknown load says nothing"
+    # A runtime that is not installed refuses in one line: nothing is said before that line.
+    assert api.load_note(2, busy, runtime="onnxruntime_not_installed") is None
     monkeypatch.setattr(load_module, "sample_load", lambda: busy)
     result = run("device", "--threads", "2")
     assert result.exit_code == 0
