@@ -3,7 +3,7 @@ leave fewer free cores than the threads asked (`cnnprof.protocol.load`, no runti
 
 from __future__ import annotations
 
-from importlib.util import find_spec
+from importlib import import_module
 
 from cnnprof.protocol.load import sample_load
 from cnnprof.results.judge import OTHERS_SLACK
@@ -15,9 +15,12 @@ def load_note(threads: int | None, load: Load | None = None, runtime: str = TORC
     """The sentence to say before measuring at ``threads`` (None: one per core) in ``runtime``
     when the load on the machine (``load``, else sampled now for `LOAD_WINDOW_S`) leaves fewer
     free cores than that, by more than the judge's `OTHERS_SLACK`; None when it leaves enough,
-    or is unknown, or the runtime is not installed (each runtime is the package of its name:
-    the measurement then refuses in one line, with nothing said before it)."""
-    if find_spec(runtime) is None:
+    or is unknown, or the runtime does not import (each runtime is the package of its name:
+    the measurement then refuses in one line, with nothing said before it; it imports the
+    runtime next, so importing it here costs nothing)."""
+    try:
+        import_module(runtime)
+    except ImportError:
         return None
     load = load or sample_load()
     asked = threads or cpu_cores()
