@@ -3,24 +3,47 @@ leave fewer free cores than the threads asked (`cnnprof.protocol.load`, no runti
 
 from __future__ import annotations
 
-from importlib import import_module
-
+from cnnprof.errors import MissingExtra
 from cnnprof.protocol.load import sample_load
 from cnnprof.results.judge import OTHERS_SLACK
 from cnnprof.results.load import Load
-from cnnprof.results.timing import TORCH, cpu_cores
+from cnnprof.results.timing import ONNXRUNTIME, TORCH, cpu_cores
+
+
+def _torch() -> None:
+    from cnnprof.api.sources import require_torch
+
+    require_torch("torch")
+
+
+def _onnxruntime() -> None:
+    from cnnprof.deploy.ort import onnxruntime
+
+    onnxruntime("onnxruntime")
+
+
+# Runtime → its gate: the trial import that refuses (`MissingExtra`) when it is missing or broken.
+_IMPORT = {TORCH: _torch, ONNXRUNTIME: _onnxruntime}
+
+
+def importable(runtime: str) -> bool:
+    """Whether ``runtime`` imports here: when it does not, its measurement refuses in one line
+    (and nothing need be said before that line)."""
+    try:
+        _IMPORT[runtime]()
+    except MissingExtra:
+        return False
+    return True
 
 
 def load_note(threads: int | None, load: Load | None = None, runtime: str = TORCH) -> str | None:
     """The sentence to say before measuring at ``threads`` (None: one per core) in ``runtime``
     when the load on the machine (``load``, else sampled now for `LOAD_WINDOW_S`) leaves fewer
     free cores than that, by more than the judge's `OTHERS_SLACK`; None when it leaves enough,
-    or is unknown, or the runtime does not import (each runtime is the package of its name:
-    the measurement then refuses in one line, with nothing said before it; it imports the
-    runtime next, so importing it here costs nothing)."""
-    try:
-        import_module(runtime)
-    except ImportError:
+    or is unknown, or the runtime does not import (the measurement then refuses in one line,
+    with nothing said before it; it imports the runtime next, so importing it here costs
+    nothing)."""
+    if not importable(runtime):
         return None
     load = load or sample_load()
     asked = threads or cpu_cores()

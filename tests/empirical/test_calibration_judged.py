@@ -138,6 +138,21 @@ def test_latency_shows_its_prediction_from_a_refused_calibration(tiny: Path, mon
     assert "(not cached)" in result.stderr and _cached(tiny) == []
 
 
+def test_nothing_is_said_before_a_runtime_that_does_not_import(monkeypatch):
+    """Its measurement refuses in one line (tests/test_no_torch.py): no note comes before it."""
+    from cnnprof.api import machine_load
+    from cnnprof.errors import MissingExtra
+
+    def missing() -> None:
+        raise MissingExtra("--runtime onnxruntime needs onnxruntime")
+
+    busy = Load(load_average=4.6, others_share=0.8, steal_share=0.0, cores=2)
+    assert api.load_note(2, busy) is not None
+    monkeypatch.setitem(machine_load._IMPORT, "onnxruntime", missing)
+    assert api.load_note(2, busy, runtime="onnxruntime") is None
+    assert not machine_load.importable("onnxruntime") and machine_load.importable("torch")
+
+
 def test_a_busy_machine_is_said_before_measuring(monkeypatch):
     busy = Load(load_average=4.6, others_share=0.8, steal_share=0.0, cores=2)
     note = api.load_note(2, busy)
@@ -146,8 +161,6 @@ def test_a_busy_machine_is_said_before_measuring(monkeypatch):
     assert "`--threads 1`" not in (api.load_note(1, busy) or "")
     assert api.load_note(1, replace(busy, others_share=0.02)) is None
     assert api.load_note(2) is None, "an unknown load says nothing"
-    # A runtime that is not installed refuses in one line: nothing is said before that line.
-    assert api.load_note(2, busy, runtime="onnxruntime_not_installed") is None
     monkeypatch.setattr(load_module, "sample_load", lambda: busy)
     result = run("device", "--threads", "2")
     assert result.exit_code == 0
