@@ -81,7 +81,18 @@ ALLOWED: dict[str, set[str]] = {
         "render",
         "cli",
     },
-    "__init__": {"errors", "cache", "files", "version", "arch", "results", "api", "report"},
+    # the public API: render too, for `cnnprof.show` (the CLI's tables, printed from a script)
+    "__init__": {
+        "errors",
+        "cache",
+        "files",
+        "version",
+        "arch",
+        "results",
+        "api",
+        "report",
+        "render",
+    },
     "__main__": {"cli"},
 }
 TORCH = ("torch", "torchvision", "timm", "fvcore")

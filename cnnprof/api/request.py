@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any
@@ -78,6 +78,17 @@ def _is_shape(value: Any) -> bool:
     return isinstance(value, (tuple, list)) and all(
         isinstance(d, int) and not isinstance(d, bool) for d in value
     )
+
+
+def pairs(
+    given: Mapping[str, Any] | Iterable[str] | str | None,
+    parse: Callable[[list[str]], dict[str, Any]],
+) -> dict[str, Any] | None:
+    """A keyword's NAME=VALUE pairs as a mapping: given as one (``{"num_classes": 10}``), or as
+    the CLI's text (``"num_classes=10"`` or a list of them, read by ``parse``)."""
+    if given is None or isinstance(given, Mapping):
+        return None if given is None else dict(given)
+    return parse([given] if isinstance(given, str) else list(given))
 
 
 def request(reference: Any, multipliers: Multipliers | None = None, **options: Any) -> Request:

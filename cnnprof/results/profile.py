@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from cnnprof.arch.model import Published, Shape, evolve, frozen
 from cnnprof.arch.ops import ACTIVATIONS
+from cnnprof.results.shown import Shown
 from cnnprof.results.vocab import DTYPE_BYTES
 
 # Element-wise FLOP categories, in display order. `mac` is 2 × MACs (one multiply, one add);
@@ -90,7 +91,7 @@ class LayerCost:
 
 
 @dataclass(frozen=True)
-class Profile:
+class Profile(Shown):
     """Rows plus the context that produced them. Totals are at ``batch``."""
 
     model: str
@@ -121,6 +122,9 @@ class Profile:
     folded_params: int = 0
     folded_buffers: int = 0
     origin: tuple[tuple[str, str], ...] = ()
+    # what the count's options changed from the model as written, as its title says it
+    # ("alpha=0.5, resolution=160"; empty: nothing, or not counted through `cnnprof.count`)
+    given: str = ""
 
     @property
     def complete(self) -> bool:

@@ -1,0 +1,109 @@
+"""The public functions' keywords are the CLI's options by the same names (``--min-time`` is
+``min_time``); the options a function does not take are listed here, each with the reason and
+where the API gives it instead, so that an option added to the CLI is either taken by its
+function or said here (tests/api/test_api_parity.py holds the two together)."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import inspect
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+Function = TypeVar("Function", bound=Callable[..., Any])
+
+# Each command of the CLI → the public function that does its work (`cnnprof.<function>`).
+FUNCTIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "count": "count",
+        "compare": "compare",
+        "sweep": "sweep",
+        "separable": "separable",
+        "latency": "latency",
+        "snapshot": "snapshot",
+        "check": "check",
+    }
+)
+
+# The commands with no public function, and why.
+NO_FUNCTION: Mapping[str, str] = MappingProxyType(
+    {
+        "list": "the registry as a listing: cnnprof.entry(name) reads one entry",
+        "export": "writes an ONNX file with torch's exporter: a file, not a value to return",
+        "device": "calibrates this machine and caches the result: a side effect, not a value",
+    }
+)
+
+_FORMAT = "chooses the output's format: cnnprof.show(result, format=...) prints it"
+_OUTPUT = "the file the CLI writes: the API returns the value (cnnprof.to_json(result) is the JSON)"
+_FORCE = "lets --output replace a file; the API writes none"
+_PLOT = "a chart file drawn from the result; the API returns the result"
+_SHOWN = "shapes the table shown, not the result: cnnprof.show(result, {name}=...)"
+_OUTPUT_ONLY = {"format": _FORMAT, "output": _OUTPUT, "force": _FORCE}
+
+# Command → its options (by their keyword names: --max-depth is max_depth) that its function does
+# not take, and why.
+CLI_ONLY: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {
+        "count": {
+            **{name: _SHOWN.format(name=name) for name in ("layers", "max_depth", "by")},
+            **{name: _SHOWN.format(name=name) for name in ("sort", "top")},
+            "latency": "measures the model too: cnnprof.latency(model) returns the Timing",
+            "train": "prints a training step's cost, which the API does not return",
+            **_OUTPUT_ONLY,
+        },
+        "compare": {"plot": _PLOT, **_OUTPUT_ONLY},
+        "sweep": {"metric": _SHOWN.format(name="metric"), "plot": _PLOT, **_OUTPUT_ONLY},
+        "separable": dict(_OUTPUT_ONLY),
+        "latency": {
+            "plot": _PLOT,
+            **{name: _SHOWN.format(name=name) for name in ("sort", "top")},
+            **_OUTPUT_ONLY,
+        },
+        "snapshot": {
+            "output": "the file the CLI writes: the API returns the baseline document "
+            "(cnnprof.to_json(baseline) is its text)",
+            "force": _FORCE,
+        },
+        "check": dict(_OUTPUT_ONLY),
+    }
+)
+
+
+def keywords(command: str) -> Callable[[Function], Function]:
+    """A decorator: the public function of ``command`` refuses a keyword it does not take in
+    one `TypeError` that says why (an option of the CLI's alone: where the API gives it) or
+    which keywords it takes, with the nearest."""
+    refused = CLI_ONLY[command]
+
+    def decorate(function: Function) -> Function:
+        taken = [
+            p.name
+            for p in inspect.signature(function).parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY
+        ]
+
+        @functools.wraps(function)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            unknown = [name for name in kwargs if name not in taken]
+            if unknown:
+                raise TypeError(
+                    _unknown(f"cnnprof.{function.__name__}()", unknown[0], taken, refused)
+                )
+            return function(*args, **kwargs)
+
+        return checked  # type: ignore[return-value]
+
+    return decorate
+
+
+def _unknown(where: str, name: str, taken: list[str], refused: Mapping[str, str]) -> str:
+    """The sentence for a keyword ``name`` the function does not take."""
+    why = refused.get(name)
+    if why is not None:
+        return f"{where}: {name}= is the CLI's --{name.replace('_', '-')} alone; it {why}"
+    near = difflib.get_close_matches(name, taken, n=1)
+    hint = f"; did you mean {near[0]!r}?" if near else ""
+    return f"{where} takes no keyword {name!r}{hint} (it takes: {', '.join(taken)})"
