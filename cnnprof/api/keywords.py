@@ -37,9 +37,9 @@ NO_FUNCTION: Mapping[str, str] = MappingProxyType(
 )
 
 _FORMAT = "chooses the output's format: cnnprof.show(result, format=...) prints it"
-_OUTPUT = "the file the CLI writes: the API returns the value (cnnprof.to_json(result) is the JSON)"
+_OUTPUT = "names the file the CLI writes; the API returns the value (cnnprof.to_json: its JSON)"
 _FORCE = "lets --output replace a file; the API writes none"
-_PLOT = "a chart file drawn from the result; the API returns the result"
+_PLOT = "draws a chart into a file; the API returns the value charted"
 _SHOWN = "shapes the table shown, not the result: cnnprof.show(result, {name}=...)"
 _OUTPUT_ONLY = {"format": _FORMAT, "output": _OUTPUT, "force": _FORCE}
 
@@ -63,7 +63,7 @@ CLI_ONLY: Mapping[str, Mapping[str, str]] = MappingProxyType(
             **_OUTPUT_ONLY,
         },
         "snapshot": {
-            "output": "the file the CLI writes: the API returns the baseline document "
+            "output": "names the file the CLI writes; the API returns the baseline document "
             "(cnnprof.to_json(baseline) is its text)",
             "force": _FORCE,
         },

@@ -69,9 +69,10 @@ def show(
     file: IO[str] | None = None,
 ) -> None:
     """Print ``result`` as the CLI prints it, at ``width`` columns (default: the terminal's,
-    else ``COLUMNS``, else 80), to ``file`` (default: stdout). The other keywords are the
-    CLI's display options by their names (``layers`` not given: a timing's rows when it has
-    them, as `cnnprof latency --layers` shows them)."""
+    else ``COLUMNS``, else 80), to ``file`` as plain text (default: stdout, where a terminal
+    or a notebook shows colour). The other keywords are the CLI's display options by their
+    names (``layers`` not given: a timing's rows when it has them, as `cnnprof latency
+    --layers` shows them)."""
     if by not in (None, "op"):
         raise OptionError(f"by={by!r}: expected 'op'")
     if layers is None:
@@ -84,11 +85,19 @@ def show(
     if isinstance(content, str):
         out.write(content)
     else:
-        Console(file=out, width=width, highlight=False).print(content)
+        _console(out, width, plain=file is not None).print(content)
+
+
+def _console(out: IO[str], width: int | None, plain: bool) -> Console:
+    """Rich's console for ``out``; ``plain``: text alone, no colour, and never the notebook's
+    own display (which would show the table itself rather than give its text)."""
+    if not plain:
+        return Console(file=out, width=width, highlight=False)
+    return Console(file=out, width=width, highlight=False, color_system=None, force_jupyter=False)
 
 
 def text(result: Any, width: int | None = None) -> str:
-    """``result``'s table as plain text (no colour): what IPython and Jupyter display."""
+    """``result``'s table as plain text: what IPython and Jupyter display."""
     buffer = io.StringIO()
     show(result, width=width, file=buffer)
     return buffer.getvalue()

@@ -104,7 +104,7 @@ class Profile(Shown):
     ignored: tuple[str, ...] = ()  # ops seen and deliberately not counted
     unsupported: tuple[str, ...] = ()  # ops seen that no formula covers, with who called them
     extra_params: int = 0  # parameters outside any row (shared or loose), counted once
-    not_run: tuple[str, ...] = ()  # modules holding parameters that did not run in eval
+    not_run_in_eval: tuple[str, ...] = ()  # modules holding parameters that eval skipped
     inputs: tuple[tuple[int, ...], ...] = ()  # an outside model's inputs per image, any rank
     counted_on: str = ""  # how an outside model ran: "meta", or why and how it ran elsewhere
     # What an outside model's forward returned: each tensor as (name, dims per image), the name

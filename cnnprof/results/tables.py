@@ -149,7 +149,7 @@ class SweepPoint:
     settings: Mapping[str, Any]  # the swept values, e.g. {"alpha": 0.5, "resolution": 160}
     official: Column | None = None  # EfficientNet-B{φ} next to φ
     pareto: bool = False
-    objective: float | None = None  # MnasNet's ACC × (LAT/T)^w, when measured
+    mnas_objective: float | None = None  # MnasNet's ACC × (LAT/T)^w, when measured
 
 
 @dataclass(frozen=True)

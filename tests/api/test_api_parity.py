@@ -74,7 +74,9 @@ def test_an_option_added_to_the_cli_alone_is_caught() -> None:
 def test_an_unknown_keyword_names_the_taken_ones_and_the_nearest() -> None:
     with pytest.raises(TypeError, match=r"no keyword 'thread'; did you mean 'threads'.*min_time"):
         cnnprof.latency("lenet5", thread=1)
-    with pytest.raises(TypeError, match=r"plot= is the CLI's --plot alone; it a chart file"):
+    with pytest.raises(
+        TypeError, match=r"plot= is the CLI's --plot alone; it draws a chart into a file"
+    ):
         cnnprof.compare("lenet5", "alexnet", plot="c.png")
     with pytest.raises(TypeError, match=r"layers= .*cnnprof.show\(result, layers=...\)"):
         cnnprof.count("lenet5", layers=True)
