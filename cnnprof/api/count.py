@@ -9,11 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from cnnprof.api.keywords import keywords
 from cnnprof.api.kinds import Source
-from cnnprof.api.request import DEFAULT_TIMEOUT, Request, pairs, request
+from cnnprof.api.request import DEFAULT_TIMEOUT, Request, keyword_request
 from cnnprof.api.sources import resolve
 from cnnprof.arch.model import Arch
 from cnnprof.arch.multipliers import Multipliers
-from cnnprof.arch.reference import parse_args, parse_params
 from cnnprof.arch.registry import Entry, lookup
 from cnnprof.errors import OptionError
 from cnnprof.results.profile import CrossCheck, Profile
@@ -65,12 +64,7 @@ def measured_training(req: Request, cost: TrainingCost) -> MeasuredStep:
 def count(
     model: Any,
     *,
-    alpha: float = 1.0,
-    rho: float | None = None,
-    resolution: int | None = None,
-    depth: float = 1.0,
-    phi: float | None = None,
-    num_classes: int | None = None,
+    multipliers: Multipliers,
     batch: int = 1,
     dtype: str = "float32",
     input: Iterable[Any] | None = None,
@@ -83,23 +77,17 @@ def count(
     """Params, MACs, FLOPs and memory of ``model``: a registry name or variant reference
     (``mobilenet@alpha=0.5``), a spec.yaml, an outside reference (``torchvision:resnet18``,
     ``pkg.mod:factory``, ``file.py:factory``) or an ``nn.Module``; the keywords are `cnnprof
-    count`'s options (``arg`` and ``param``: a mapping, or the CLI's NAME=VALUE text). Analytic
-    by default; ``empirical=True`` counts the running module."""
-    req = request(
+    count`'s options (the multipliers ``alpha`` … ``num_classes`` where ``multipliers`` stands;
+    ``arg`` and ``param``: a mapping, or the CLI's NAME=VALUE text). Analytic by default;
+    ``empirical=True`` counts the running module."""
+    req = keyword_request(
         model,
-        Multipliers(
-            alpha=alpha,
-            depth=depth,
-            resolution=resolution,
-            rho=rho,
-            phi=phi,
-            num_classes=num_classes,
-        ),
+        multipliers,
         batch=batch,
         dtype=dtype,
-        input=None if input is None else tuple(input),
-        args=pairs(arg, parse_args),
-        design=pairs(param, parse_params) or {},
+        input=input,
+        arg=arg,
+        param=param,
         timeout=timeout,
     )
     _check_counter(counter)

@@ -9,8 +9,11 @@ import difflib
 import functools
 import inspect
 from collections.abc import Callable, Mapping
+from dataclasses import fields
 from types import MappingProxyType
 from typing import Any, TypeVar
+
+from cnnprof.arch.multipliers import Multipliers
 
 Function = TypeVar("Function", bound=Callable[..., Any])
 
@@ -75,28 +78,45 @@ CLI_ONLY: Mapping[str, Mapping[str, str]] = MappingProxyType(
 def keywords(command: str) -> Callable[[Function], Function]:
     """A decorator: the public function of ``command`` refuses a keyword it does not take in
     one `TypeError` that says why (an option of the CLI's alone: where the API gives it) or
-    which keywords it takes, with the nearest."""
+    which keywords it takes, with the nearest. Where it declares ``multipliers``, it takes the
+    multiplier options there (``alpha`` … ``num_classes``) and is given their `Multipliers`."""
     refused = CLI_ONLY[command]
 
     def decorate(function: Function) -> Function:
-        taken = [
-            p.name
-            for p in inspect.signature(function).parameters.values()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY
-        ]
+        signature = inspect.signature(function)
+        params: list[inspect.Parameter] = []
+        for p in signature.parameters.values():
+            params += list(_MULTIPLIERS) if p.name == "multipliers" else [p]
+        taken = [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
+        grouped = "multipliers" in signature.parameters
 
         @functools.wraps(function)
         def checked(*args: Any, **kwargs: Any) -> Any:
             unknown = [name for name in kwargs if name not in taken]
             if unknown:
-                raise TypeError(
-                    _unknown(f"cnnprof.{function.__name__}()", unknown[0], taken, refused)
-                )
+                where = f"cnnprof.{function.__name__}()"
+                raise TypeError(_unknown(where, unknown[0], taken, refused))
+            if grouped:
+                given = {p.name: kwargs.pop(p.name) for p in _MULTIPLIERS if p.name in kwargs}
+                kwargs["multipliers"] = Multipliers(**given)
             return function(*args, **kwargs)
 
+        checked.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
         return checked  # type: ignore[return-value]
 
     return decorate
+
+
+# The multiplier options as keywords, in the order the CLI's help lists them.
+_MULTIPLIERS = tuple(
+    inspect.Parameter(
+        name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=next(f.default for f in fields(Multipliers) if f.name == name),
+        annotation=next(f.type for f in fields(Multipliers) if f.name == name),
+    )
+    for name in ("alpha", "rho", "resolution", "depth", "phi", "num_classes")
+)
 
 
 def _unknown(where: str, name: str, taken: list[str], refused: Mapping[str, str]) -> str:

@@ -15,8 +15,7 @@ from cnnprof.api import check as _check
 from cnnprof.api import latency as _latency
 from cnnprof.api import tables as _tables
 from cnnprof.api.keywords import keywords
-from cnnprof.api.request import DEFAULT_TIMEOUT, Request, pairs
-from cnnprof.api.request import request as _request
+from cnnprof.api.request import DEFAULT_TIMEOUT, Request, keyword_request, pairs
 from cnnprof.api.runtimes import default_runtime, runtimes
 from cnnprof.arch.multipliers import Multipliers
 from cnnprof.arch.reference import parse_args
@@ -177,9 +176,7 @@ def separable(
             "holds every row, cnnprof.show(report, layers=True) shows them"
         )
     settings = _settings(latency, threads, processes, None, device_profile)
-    req = _request(
-        model, input=None if input is None else tuple(input), args=pairs(arg, parse_args)
-    )
+    req = keyword_request(model, input=input, arg=arg)
     measures: dict[str, Any] = {}
     if settings is not None:
         rows = replace(settings, layers=True, processes=1)
@@ -195,12 +192,7 @@ def separable(
 def latency(
     model: Any,
     *,
-    alpha: float = 1.0,
-    rho: float | None = None,
-    resolution: int | None = None,
-    depth: float = 1.0,
-    phi: float | None = None,
-    num_classes: int | None = None,
+    multipliers: Multipliers,
     device: str | None = None,
     batch: int = 1,
     threads: int | None = None,
@@ -223,19 +215,11 @@ def latency(
     """Latency with random weights (needs torch): measured, a `Timing` (median, spread,
     per-row times with ``layers``); with ``device_profile``, predicted for that device (a
     `Predicted`, no torch); with ``runtime="torch,onnxruntime"``, both interleaved (a
-    `LatencyRatio`). The keywords are `cnnprof latency`'s options (``warmup``: runs or
-    ``"auto"``); ``settings`` gives the measurement's at once, the keywords given override it."""
-    scaling = Multipliers(
-        alpha=alpha, depth=depth, resolution=resolution, rho=rho, phi=phi, num_classes=num_classes
-    )
-    req = _request(
-        model,
-        scaling,
-        batch=batch,
-        dtype=dtype,
-        input=None if input is None else tuple(input),
-        args=pairs(arg, parse_args),
-        timeout=timeout,
+    `LatencyRatio`). The keywords are `cnnprof latency`'s options (the multipliers ``alpha`` …
+    ``num_classes`` where ``multipliers`` stands; ``warmup``: runs or ``"auto"``); ``settings``
+    gives the measurement's at once, the keywords given override it."""
+    req = keyword_request(
+        model, multipliers, batch=batch, dtype=dtype, input=input, arg=arg, timeout=timeout
     )
     check_dtype(dtype, timed=True)
     measuring = {

@@ -13,7 +13,14 @@ from typing import Any
 from cnnprof.analytic.engine import check_run_options
 from cnnprof.arch.model import Shape
 from cnnprof.arch.multipliers import Multipliers
-from cnnprof.arch.reference import DEFAULT_TIMEOUT, MULTIPLIER_KEYS, is_onnx, split_reference
+from cnnprof.arch.reference import (
+    DEFAULT_TIMEOUT,
+    MULTIPLIER_KEYS,
+    is_onnx,
+    parse_args,
+    parse_params,
+    split_reference,
+)
 from cnnprof.errors import OptionError
 
 
@@ -89,6 +96,27 @@ def pairs(
     if given is None or isinstance(given, Mapping):
         return None if given is None else dict(given)
     return parse([given] if isinstance(given, str) else list(given))
+
+
+def keyword_request(
+    model: Any,
+    multipliers: Multipliers | None = None,
+    *,
+    input: Iterable[Any] | None = None,
+    arg: Mapping[str, Any] | Iterable[str] | None = None,
+    param: Mapping[str, Any] | Iterable[str] | None = None,
+    **options: Any,
+) -> Request:
+    """A `Request` from the public API's keywords, named as the CLI's options: ``input`` the
+    shapes, ``arg`` and ``param`` a mapping or the CLI's NAME=VALUE text."""
+    return request(
+        model,
+        multipliers,
+        input=None if input is None else tuple(input),
+        args=pairs(arg, parse_args),
+        design=pairs(param, parse_params) or {},
+        **options,
+    )
 
 
 def request(reference: Any, multipliers: Multipliers | None = None, **options: Any) -> Request:

@@ -9,6 +9,7 @@ shipped device profile and counts the analytic path."""
 from __future__ import annotations
 
 import inspect
+import io
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -116,6 +117,8 @@ def test_compare_sweep_and_separable_take_their_options() -> None:
         cnnprof.compare("mobilenet", "resnet18", threads=1)
     with pytest.raises(cnnprof.CnnprofError, match="layers/by without latency=True"):
         cnnprof.separable("mobilenet", layers=True)
+    with pytest.raises(cnnprof.CnnprofError, match="this measures in one runtime"):
+        cnnprof.compare("mobilenet", "resnet18", latency=True, runtime="torch,onnxruntime")
 
 
 def test_latency_predicts_for_a_device_profile_as_the_cli() -> None:
@@ -144,6 +147,8 @@ def test_snapshot_and_check_take_their_options(tmp_path: Path) -> None:
     path.write_text(cnnprof.to_json(baseline))
     report = cnnprof.check(path, tolerance="1%", latency_tolerance="20%", timeout=30, threads=1)
     assert report.passed
+    cnnprof.show(report, width=WIDTH, file=(shown := io.StringIO()))
+    assert shown.getvalue() == _run("check", str(path), "--tolerance", "1%").stdout
     assert cnnprof.check(path, update=True).changes == ()
     with pytest.raises(cnnprof.CnnprofError, match="processes=2: sets how latency=True"):
         cnnprof.snapshot(["lenet5"], processes=2)
@@ -175,6 +180,12 @@ def _json(*args: str) -> dict:
             lambda: cnnprof.latency("mobilenet", device_profile=DEVICE),
             ("latency", "mobilenet", "--device-profile", DEVICE, "--layers"),
         ),
+        (
+            lambda: cnnprof.sweep("mobilenet", alpha="1,0.5", resolution="224,160"),
+            ("sweep", "mobilenet", "-a", "1,0.5", "-r", "224,160", "--pareto"),
+        ),
+        (lambda: cnnprof.separable("mobilenet"), ("separable", "mobilenet", "--layers")),
+        (lambda: cnnprof.snapshot(["lenet5"]), ("snapshot", "lenet5")),
     ],
 )
 def test_show_prints_the_cli_s_table(call, args, capsys, monkeypatch) -> None:
