@@ -51,8 +51,8 @@ _OUTPUT_ONLY = {"format": _FORMAT, "output": _OUTPUT, "force": _FORCE}
 CLI_ONLY: Mapping[str, Mapping[str, str]] = MappingProxyType(
     {
         "count": {
-            **{name: _SHOWN.format(name=name) for name in ("layers", "max_depth", "by")},
-            **{name: _SHOWN.format(name=name) for name in ("sort", "top")},
+            **{name: _SHOWN.format(name=name) for name in ("layers", "max_depth", "by", "sort")},
+            "top": _SHOWN.format(name="top"),
             "latency": "measures the model too: cnnprof.latency(model) returns the Timing",
             "train": "prints a training step's cost, which the API does not return",
             **_OUTPUT_ONLY,

@@ -236,7 +236,7 @@ def latency(
         "processes": processes,
     }
     given = {name: value for name, value in measuring.items() if value is not None}
-    given |= {"warmup": None} if warmup == "auto" else {}
+    given |= {"warmup": None} if warmup == "auto" and settings is not None else {}
     if device_profile is not None:
         return _predicted(req, device_profile, given, settings)
     base = settings or LatencySettings(runtime=default_runtime(model))
