@@ -44,6 +44,10 @@ _OUTPUT = "names the file the CLI writes; the API returns the value (cnnprof.to_
 _FORCE = "lets --output replace a file; the API writes none"
 _PLOT = "draws a chart into a file; the API returns the value charted"
 _SHOWN = "shapes the table shown, not the result: cnnprof.show(result, {name}=...)"
+_GROUPED = (
+    "sums the timed rows per op kind or into modules by the count's rows, which a Timing does "
+    "not carry: the CLI's latency --by op and --max-depth show them (layers=True times the rows)"
+)
 _OUTPUT_ONLY = {"format": _FORMAT, "output": _OUTPUT, "force": _FORCE}
 
 # Command → its options (by their keyword names: --max-depth is max_depth) that its function does
@@ -61,6 +65,7 @@ CLI_ONLY: Mapping[str, Mapping[str, str]] = MappingProxyType(
         "sweep": {"metric": _SHOWN.format(name="metric"), "plot": _PLOT, **_OUTPUT_ONLY},
         "separable": dict(_OUTPUT_ONLY),
         "latency": {
+            **{name: _GROUPED for name in ("by", "max_depth")},
             "plot": _PLOT,
             **{name: _SHOWN.format(name=name) for name in ("sort", "top")},
             **_OUTPUT_ONLY,

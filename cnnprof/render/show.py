@@ -75,6 +75,11 @@ def show(
     --layers` shows them)."""
     if by not in (None, "op"):
         raise OptionError(f"by={by!r}: expected 'op'")
+    if isinstance(result, (Timing, Predicted)) and (by is not None or max_depth is not None):
+        raise OptionError(
+            "show: a latency's rows are summed by the count's rows, which it does not carry; "
+            "`cnnprof latency MODEL --by op` or `--max-depth N` shows them"
+        )
     if layers is None:
         layers = isinstance(result, Timing) and bool(result.layers)
     if format not in FORMATS:

@@ -205,6 +205,9 @@ def test_show_takes_a_width_and_the_other_formats(capsys) -> None:
     assert capsys.readouterr().out == _run("count", "lenet5", "--format", "json").stdout
     with pytest.raises(cnnprof.CnnprofError, match="show: no table for int"):
         cnnprof.show(3)
+    predicted = cnnprof.latency("lenet5", device_profile=DEVICE)
+    with pytest.raises(cnnprof.CnnprofError, match="--by op` or `--max-depth N` shows them"):
+        cnnprof.show(predicted, by="op")
 
 
 class _Printer:
