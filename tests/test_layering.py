@@ -27,6 +27,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "cnnprof"
 
+# The stages that present a result: JSON and text (report), the terminal's tables (render).
+PRESENTATION = {"report", "render"}
 # Stage → the stages it may import (itself included). The package's own `__init__`, `__main__`,
 # errors and version are listed as stages of their own.
 ALLOWED: dict[str, set[str]] = {
@@ -81,7 +83,8 @@ ALLOWED: dict[str, set[str]] = {
         "render",
         "cli",
     },
-    "__init__": {"errors", "cache", "files", "version", "arch", "results", "api", "report"},
+    # the public API, with report and render for `cnnprof.to_json` and `cnnprof.show`
+    "__init__": {"errors", "cache", "files", "version", "arch", "results", "api"} | PRESENTATION,
     "__main__": {"cli"},
 }
 TORCH = ("torch", "torchvision", "timm", "fvcore")

@@ -7,8 +7,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from cnnprof.api.keywords import keywords
 from cnnprof.api.kinds import Source
-from cnnprof.api.request import Request, request
+from cnnprof.api.request import DEFAULT_TIMEOUT, Request, keyword_request
 from cnnprof.api.sources import resolve
 from cnnprof.arch.model import Arch
 from cnnprof.arch.multipliers import Multipliers
@@ -59,31 +60,42 @@ def measured_training(req: Request, cost: TrainingCost) -> MeasuredStep:
     return resolve(req).trained(cost.trainable)
 
 
+@keywords("count")
 def count(
     model: Any,
     *,
+    multipliers: Multipliers,
     batch: int = 1,
     dtype: str = "float32",
-    input: Iterable[int] | None = None,
-    args: Mapping[str, Any] | None = None,
+    input: Iterable[Any] | None = None,
+    arg: Mapping[str, Any] | Iterable[str] | None = None,
+    param: Mapping[str, Any] | Iterable[str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
     empirical: bool = False,
     counter: str = "torch",
-    **multipliers: Any,
 ) -> Profile:
     """Params, MACs, FLOPs and memory of ``model``: a registry name or variant reference
     (``mobilenet@alpha=0.5``), a spec.yaml, an outside reference (``torchvision:resnet18``,
-    ``pkg.mod:factory``, ``file.py:factory``) or an ``nn.Module``. ``multipliers``: alpha, depth,
-    resolution, rho, phi, num_classes. Analytic by default; ``empirical=True`` counts the
-    running module."""
-    req = request(
+    ``pkg.mod:factory``, ``file.py:factory``) or an ``nn.Module``; the keywords are `cnnprof
+    count`'s options (the multipliers ``alpha`` … ``num_classes`` where ``multipliers`` stands;
+    ``arg`` and ``param``: a mapping, or the CLI's NAME=VALUE text). Analytic by default;
+    ``empirical=True`` counts the running module."""
+    req = keyword_request(
         model,
+        multipliers,
         batch=batch,
         dtype=dtype,
-        input=None if input is None else tuple(input),
-        args=args,
-        **multipliers,
+        input=input,
+        arg=arg,
+        param=param,
+        timeout=timeout,
     )
-    return profile_empirical(req, counter) if empirical else profile_analytic(req)
+    _check_counter(counter)
+    if counter != "torch" and not empirical:
+        raise OptionError(f"counter={counter}: chooses the empirical counter; add empirical=True")
+    source = resolve(req)
+    profile = source.counted(counter) if empirical else profile_analytic(source)
+    return replace(profile, given=source.options)
 
 
 def entry(model: str) -> Entry:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any
@@ -13,7 +13,14 @@ from typing import Any
 from cnnprof.analytic.engine import check_run_options
 from cnnprof.arch.model import Shape
 from cnnprof.arch.multipliers import Multipliers
-from cnnprof.arch.reference import DEFAULT_TIMEOUT, MULTIPLIER_KEYS, is_onnx, split_reference
+from cnnprof.arch.reference import (
+    DEFAULT_TIMEOUT,
+    MULTIPLIER_KEYS,
+    is_onnx,
+    parse_args,
+    parse_params,
+    split_reference,
+)
 from cnnprof.errors import OptionError
 
 
@@ -77,6 +84,38 @@ def one_image(shapes: tuple[tuple[int, ...], ...]) -> Shape:
 def _is_shape(value: Any) -> bool:
     return isinstance(value, (tuple, list)) and all(
         isinstance(d, int) and not isinstance(d, bool) for d in value
+    )
+
+
+def pairs(
+    given: Mapping[str, Any] | Iterable[str] | str | None,
+    parse: Callable[[list[str]], dict[str, Any]],
+) -> dict[str, Any] | None:
+    """A keyword's NAME=VALUE pairs as a mapping: given as one (``{"num_classes": 10}``), or as
+    the CLI's text (``"num_classes=10"`` or a list of them, read by ``parse``)."""
+    if given is None or isinstance(given, Mapping):
+        return None if given is None else dict(given)
+    return parse([given] if isinstance(given, str) else list(given))
+
+
+def keyword_request(
+    model: Any,
+    multipliers: Multipliers | None = None,
+    *,
+    input: Iterable[Any] | None = None,
+    arg: Mapping[str, Any] | Iterable[str] | None = None,
+    param: Mapping[str, Any] | Iterable[str] | None = None,
+    **options: Any,
+) -> Request:
+    """A `Request` from the public API's keywords, named as the CLI's options: ``input`` the
+    shapes, ``arg`` and ``param`` a mapping or the CLI's NAME=VALUE text."""
+    return request(
+        model,
+        multipliers,
+        input=None if input is None else tuple(input),
+        args=pairs(arg, parse_args),
+        design=pairs(param, parse_params) or {},
+        **options,
     )
 
 

@@ -352,7 +352,7 @@ def sweep(
     latency = ranked_on([p.column for p in points])
     points = mark(points, latency, target_ms, pareto_by)
     if target_ms is not None:
-        points.sort(key=lambda p: -(p.objective or float("-inf")))
+        points.sort(key=lambda p: -(p.mnas_objective or float("-inf")))
     return Sweep(base.label, tuple(points), device, pareto, pareto_by or latency)
 
 

@@ -83,7 +83,7 @@ def count(
         ignored=tuple(sorted(recorder.ignored)),
         unsupported=tuple(f"{op} ×{n}" for op, n in sorted(recorder.unsupported.items())),
         extra_params=loose,
-        not_run=() if rows is not None else not_run(root, tracker.entered, recorder.used),
+        not_run_in_eval=() if rows is not None else not_run(root, tracker.entered, recorder.used),
         inputs=() if rows is not None else inputs.shapes,
         counted_on=on,
         **({} if rows is not None else output_fields(recorder)),

@@ -157,8 +157,8 @@ def outside_dict(profile: Profile) -> dict[str, Any]:
         out["inputs"] = [list(s) for s in profile.inputs]
     if profile.counted_on and profile.counted_on != "meta":
         out["counted_on"] = profile.counted_on
-    if profile.not_run:
-        out["not_run_in_eval"] = list(profile.not_run)
+    if profile.not_run_in_eval:
+        out["not_run_in_eval"] = list(profile.not_run_in_eval)
     if profile.several_outputs:
         out["outputs"] = {name: list(dims) for name, dims in profile.outputs}
     return {**out, **onnx_dict(profile)}
@@ -174,8 +174,8 @@ def input_label(profile: Profile) -> str:
 def notes(profile: Profile) -> list[str]:
     """One line each: what is missing from the count, what eval skipped, where it ran."""
     lines = [f"INCOMPLETE: {m}" for m in profile.missing]
-    if profile.not_run:
-        lines.append("not run in eval (parameters counted): " + ", ".join(profile.not_run))
+    if profile.not_run_in_eval:
+        lines.append("not run in eval (parameters counted): " + ", ".join(profile.not_run_in_eval))
     if profile.counted_on and profile.counted_on != "meta":
         lines.append(f"counted on {profile.counted_on}")
     return lines + onnx_notes(profile)

@@ -265,8 +265,8 @@ def sweep_records(points: Sequence[SweepPoint]) -> list[dict[str, Any]]:
             record["official_macs"] = p.official.profile.macs
             record["official_params"] = p.official.profile.params
         record["pareto"] = p.pareto
-        if p.objective is not None:
-            record["mnas_objective"] = p.objective
+        if p.mnas_objective is not None:
+            record["mnas_objective"] = p.mnas_objective
         out.append({**record, **_latency_keys(p.column)})
     return out
 

@@ -9,6 +9,7 @@ from typing import Any, overload
 
 from cnnprof.arch.reference import DEFAULT_TIMEOUT
 from cnnprof.results.interleaved import LatencyRatio
+from cnnprof.results.shown import Shown
 from cnnprof.results.timing import TORCH, Timing
 
 
@@ -66,7 +67,7 @@ class CheckResult:
 
 
 @dataclass(frozen=True)
-class CheckReport(Sequence[CheckResult]):
+class CheckReport(Shown, Sequence[CheckResult]):
     """One check of a baseline or budget file: a result per model and metric (the report reads
     as the sequence of them), the notes on what was measured or predicted and how, and the
     figures ``--update`` changed."""

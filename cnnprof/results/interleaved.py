@@ -9,6 +9,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
+from cnnprof.results.shown import Shown
 from cnnprof.results.timing import Timing, quantile
 
 
@@ -26,7 +27,7 @@ class Interleaved:
 
 
 @dataclass(frozen=True)
-class LatencyRatio:
+class LatencyRatio(Shown):
     """A model's latency relative to a reference measured with it, interleaved: the median of
     the per-round ratios, and their p10–p90 as its spread."""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cnnprof.results.device import Estimate, Peaks, Prediction
+from cnnprof.results.shown import Shown
 from cnnprof.results.timing import Timing
 
 
@@ -29,7 +30,7 @@ class Measured:
 
 
 @dataclass(frozen=True)
-class Predicted:
+class Predicted(Shown):
     """A model's latency predicted for a device profile: the kernel models' and the roofline's
     (the roofline without the kernels torch picks, which only a run can tell)."""
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from cnnprof.results.device import DeviceProfile
+from cnnprof.results.shown import Shown
 from cnnprof.results.tables import Column, Sweep
 
 
@@ -251,7 +252,7 @@ def pareto_flags(columns: Sequence[Column], cost: str, benefit: str) -> list[boo
 
 
 @dataclass(frozen=True)
-class Comparison:
+class Comparison(Shown):
     """Models side by side; ratios against one of them."""
 
     columns: tuple[Column, ...]

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from cnnprof.arch.model import Published, Shape, evolve, frozen
 from cnnprof.arch.ops import ACTIVATIONS
+from cnnprof.results.shown import Shown
 from cnnprof.results.vocab import DTYPE_BYTES
 
 # Element-wise FLOP categories, in display order. `mac` is 2 × MACs (one multiply, one add);
@@ -90,7 +91,7 @@ class LayerCost:
 
 
 @dataclass(frozen=True)
-class Profile:
+class Profile(Shown):
     """Rows plus the context that produced them. Totals are at ``batch``."""
 
     model: str
@@ -103,7 +104,7 @@ class Profile:
     ignored: tuple[str, ...] = ()  # ops seen and deliberately not counted
     unsupported: tuple[str, ...] = ()  # ops seen that no formula covers, with who called them
     extra_params: int = 0  # parameters outside any row (shared or loose), counted once
-    not_run: tuple[str, ...] = ()  # modules holding parameters that did not run in eval
+    not_run_in_eval: tuple[str, ...] = ()  # modules holding parameters that eval skipped
     inputs: tuple[tuple[int, ...], ...] = ()  # an outside model's inputs per image, any rank
     counted_on: str = ""  # how an outside model ran: "meta", or why and how it ran elsewhere
     # What an outside model's forward returned: each tensor as (name, dims per image), the name
@@ -121,6 +122,9 @@ class Profile:
     folded_params: int = 0
     folded_buffers: int = 0
     origin: tuple[tuple[str, str], ...] = ()
+    # what the count's options changed from the model as written, as its title says it
+    # ("alpha=0.5, resolution=160"; empty: nothing, or not counted through `cnnprof.count`)
+    given: str = ""
 
     @property
     def complete(self) -> bool:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from cnnprof.results.shown import Shown
+
 if TYPE_CHECKING:  # annotations only: a count loads none of these modules
     from cnnprof.arch.model import Published
     from cnnprof.results.device import DeviceProfile, Estimate, Prediction
@@ -85,7 +87,7 @@ TWINS = ("written", "standard", "separable")
 
 
 @dataclass(frozen=True)
-class SeparableReport:
+class SeparableReport(Shown):
     """The model as written, its twins, and every convolution's cost both ways; with a time
     (measured, predicted), ratios against the standard twin (the model as written when there
     is none): how many times fewer MACs, how many times faster."""
@@ -147,11 +149,11 @@ class SweepPoint:
     settings: Mapping[str, Any]  # the swept values, e.g. {"alpha": 0.5, "resolution": 160}
     official: Column | None = None  # EfficientNet-B{φ} next to φ
     pareto: bool = False
-    objective: float | None = None  # MnasNet's ACC × (LAT/T)^w, when measured
+    mnas_objective: float | None = None  # MnasNet's ACC × (LAT/T)^w, when measured
 
 
 @dataclass(frozen=True)
-class Sweep:
+class Sweep(Shown):
     """A sweep: its points in order (best MnasNet objective first when ranked on a latency
     target), and how to read them. Iterates, indexes and counts as its points."""
 

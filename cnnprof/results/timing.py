@@ -16,6 +16,7 @@ from types import MappingProxyType
 from typing import Any
 
 from cnnprof.errors import OptionError
+from cnnprof.results.shown import Shown
 from cnnprof.results.vocab import ALLOCATORS, DEVICES
 
 DEFAULT_MIN_TIME = 1.0  # seconds of timed runs when neither runs nor min_time is given
@@ -186,7 +187,7 @@ class NodeTime:
 
 
 @dataclass(frozen=True)
-class Timing:
+class Timing(Shown):
     """A measured latency: raw samples plus everything that shaped them."""
 
     model: str

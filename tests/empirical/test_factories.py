@@ -110,7 +110,7 @@ def test_a_buffer_only_added_is_no_filter() -> None:
 
 
 def test_aux_head_is_named_not_run() -> None:
-    assert counted("aux_head.py:make", (3, 2, 2)).not_run == ("aux",)
+    assert counted("aux_head.py:make", (3, 2, 2)).not_run_in_eval == ("aux",)
 
 
 def test_attention_costs_the_same_on_cpu() -> None:

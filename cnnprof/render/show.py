@@ -1,0 +1,108 @@
+"""`cnnprof.show(result)`: any result the API returns, drawn by the presenter its command uses,
+so that a script or a notebook prints the table the CLI prints (the same code, no second
+renderer). The CLI's display options (--layers, --by, --sort, --top, --max-depth, --metric,
+--format) are its keywords."""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import IO, Any
+
+from rich.console import Console, RenderableType
+
+from cnnprof.errors import OptionError
+from cnnprof.render import check, latency, profile, tables
+from cnnprof.report.text import to_json
+from cnnprof.report.view import FORMATS, View
+from cnnprof.results.check import CheckReport
+from cnnprof.results.interleaved import LatencyRatio
+from cnnprof.results.latency import Measured, Predicted
+from cnnprof.results.metrics import Comparison
+from cnnprof.results.profile import CrossCheck, Profile
+from cnnprof.results.tables import SeparableReport, Sweep
+from cnnprof.results.timing import Timing
+
+Presenter = Callable[[Any, View], RenderableType | str]
+
+# A result's type → its command's presenter (a snapshot, a mapping, is its JSON, as the CLI
+# prints it).
+PRESENTERS: Mapping[type, Presenter] = MappingProxyType(
+    {
+        Profile: lambda p, view: profile.present(p, view, None, p.given),
+        CrossCheck: profile.present_cross_check,
+        Comparison: tables.present,
+        SeparableReport: tables.present,
+        Sweep: tables.present,
+        Timing: lambda t, view: latency.present(Measured.alone(t), view),
+        Predicted: latency.present_prediction,
+        LatencyRatio: latency.present_runtimes,
+        CheckReport: check.present,
+    }
+)
+
+
+def rendered(result: Any, view: View) -> RenderableType | str:
+    """``result`` as its command presents it in ``view``."""
+    if isinstance(result, Mapping):
+        return to_json(dict(result))
+    presenter = PRESENTERS.get(type(result))
+    if presenter is None:
+        known = ", ".join(kind.__name__ for kind in PRESENTERS)
+        raise OptionError(f"show: no table for {type(result).__name__} (it shows {known})")
+    return presenter(result, view)
+
+
+def show(
+    result: Any,
+    *,
+    width: int | None = None,
+    format: str = "table",
+    layers: bool | None = None,
+    by: str | None = None,
+    sort: str | None = None,
+    top: int | None = None,
+    max_depth: int | None = None,
+    metric: str = "macs",
+    file: IO[str] | None = None,
+) -> None:
+    """Print ``result`` as the CLI prints it, at ``width`` columns (default: the terminal's,
+    else ``COLUMNS``, else 80), to ``file`` as plain text (default: stdout, where a terminal
+    or a notebook shows colour). The other keywords are the CLI's display options by their
+    names (``layers`` not given: a timing's rows when it has them, as `cnnprof latency
+    --layers` shows them)."""
+    if by not in (None, "op"):
+        raise OptionError(f"by={by!r}: expected 'op'")
+    if isinstance(result, (Timing, Predicted)) and (by is not None or max_depth is not None):
+        raise OptionError(
+            "show: a latency's rows are summed by the count's rows, which it does not carry; "
+            "`cnnprof latency MODEL --by op` or `--max-depth N` shows them"
+        )
+    if layers is None:
+        layers = isinstance(result, Timing) and bool(result.layers)
+    if format not in FORMATS:
+        raise OptionError(f"format={format!r}: expected one of {', '.join(FORMATS)}")
+    shown = View(format, layers, by is not None, sort, top, max_depth, metric)
+    content = rendered(result, shown)
+    out = file or sys.stdout
+    if isinstance(content, str):
+        out.write(content)
+    else:
+        _console(out, width, plain=file is not None).print(content)
+
+
+def _console(out: IO[str], width: int | None, plain: bool) -> Console:
+    """Rich's console for ``out``; ``plain``: text alone, no colour, and never the notebook's
+    own display (which would show the table itself rather than give its text)."""
+    if not plain:
+        return Console(file=out, width=width, highlight=False)
+    return Console(file=out, width=width, highlight=False, color_system=None, force_jupyter=False)
+
+
+def text(result: Any, width: int | None = None) -> str:
+    """``result``'s table as plain text: what IPython and Jupyter display."""
+    buffer = io.StringIO()
+    show(result, width=width, file=buffer)
+    return buffer.getvalue()
