@@ -146,6 +146,9 @@ def test_a_model_grown_in_its_py_alone_is_refused(tmp_path: Path) -> None:
     assert "params" in row and "3.00 K" in row and "9.73 K" in row and "FAIL" in row, out
     assert "cnnprof count model.py:factory --layers --input 3,32,32" in out
     assert "raise its limit in budgets.yaml" in out
+    assert "NumPy" not in out, (
+        "torch's CPU wheel comes without numpy: its import warning is kept out"
+    )
     assert _commits(repo, env) == 1
 
     _workflow_fails_in_log_and_summary(repo, source, tmp_path, env)

@@ -16,6 +16,7 @@ import contextlib
 import copy
 import functools
 import importlib
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -53,7 +54,10 @@ def require_torch(needs: str) -> None:
     """`MissingExtra` saying what ``needs`` torch (e.g. "--empirical needs torch: pip install
     torch --index-url …/whl/cpu, then …") when it cannot be imported."""
     try:
-        importlib.import_module("torch")
+        with warnings.catch_warnings():
+            # The CPU wheel comes without numpy, which cnnprof does without (empirical.latency).
+            warnings.filterwarnings("ignore", message="Failed to initialize NumPy")
+            importlib.import_module("torch")
     except ImportError:
         raise MissingExtra.of("torch", needs) from None
 
@@ -86,19 +90,12 @@ class ModuleSource(Exporting, ABC):
         "fvcore": real tensors on the CPU, on a copy of a module the caller gave)."""
         device = "cpu" if counter == "fvcore" else "meta"
         module = self.module(device, needs="--empirical", fresh=device != "meta")
-        rows = self.row_paths()
         from cnnprof.empirical.count import COUNTERS
 
-        req = self.request
+        req, shape, rows = self.request, self.input_shape, self.row_paths()
         with self.running():
-            count = COUNTERS[counter]
-            return count(
-                module,
-                self.input_shape,
-                batch=req.batch,
-                dtype=req.dtype,
-                rows=rows,
-                model=req.name,
+            return COUNTERS[counter](
+                module, shape, batch=req.batch, dtype=req.dtype, rows=rows, model=req.name
             )
 
     def cross_check(self, counter: str) -> CrossCheck:
