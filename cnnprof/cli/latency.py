@@ -420,7 +420,8 @@ def _save(found: Calibration, save: Path, force: bool) -> None:
     ``--force`` (exit 2 otherwise, saying why and what to do)."""
     if found.refused and not force:
         raise OptionError(
-            f"--save {save}: {refused_sentence(found.refused)}; --force saves it anyway"
+            f"--save {save}: {refused_sentence(found.refused, threads=found.peaks.threads)}; "
+            "--force saves it anyway"
         )
     emit(present_peaks(found.peaks, View(format="json")), save, force)
     typer.echo(f"wrote {save}", err=True)
@@ -487,7 +488,8 @@ def _doubt(
     """A calibration the judge refused, said on stderr every time it is used: measured now (not
     cached), or read from a cache made before calibrations were judged."""
     if refused:
-        typer.echo(f"cnnprof: warning: {refused_sentence(refused, cached)}", err=True)
+        sentence = refused_sentence(refused, cached, threads=measured.threads)
+        typer.echo(f"cnnprof: warning: {sentence}", err=True)
     for reason in implausible(measured) if not refused else ():
         typer.echo(
             f"cnnprof: device peaks look implausible ({reason}); a quieter machine and "

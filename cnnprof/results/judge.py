@@ -43,10 +43,8 @@ OTHERS_SLACK = 0.3
 # The share stolen by the hypervisor, above which the virtual machine did not own its cores
 # (none seen here, quiet or loaded).
 STEAL_LIMIT = 0.10
-ADVICE = (
-    "calibrate on a quieter machine (other jobs stopped), at `--threads 1`, with "
-    "`cnnprof device --refresh`"
-)
+QUIETER = "calibrate on a quieter machine (other jobs stopped)"
+REFRESH = "with `cnnprof device --refresh`"
 
 
 def median_spread(peaks: Peaks) -> float | None:
@@ -116,13 +114,17 @@ class Calibration:
         return self.cached_from or self.cached_to
 
 
-def refused_sentence(reasons: tuple[str, ...] | list[str], cached: bool = False) -> str:
+def refused_sentence(
+    reasons: tuple[str, ...] | list[str], cached: bool = False, threads: int | None = None
+) -> str:
     """The device calibration refused, why, and what to do (``cached``: one read from a cache
-    made before calibrations were judged, which is used but not to be trusted)."""
+    made before calibrations were judged, which is used but not to be trusted; ``threads``: the
+    calibration's, and fewer is advised only where it ran at more than one)."""
     what = (
         "the cached device calibration cannot be trusted"
         if cached
         else "the device calibration was refused"
     )
     kept = "" if cached else "; it is not cached"
-    return f"{what}: {'; '.join(reasons)}{kept}; {ADVICE}"
+    fewer = "" if threads == 1 else ", at `--threads 1`,"
+    return f"{what}: {'; '.join(reasons)}{kept}; {QUIETER}{fewer} {REFRESH}"

@@ -90,6 +90,9 @@ def test_the_sentence_names_the_reasons_and_what_to_do():
     assert "refused: a; b; it is not cached" in text
     assert "--threads 1" in text and "cnnprof device --refresh" in text
     assert "cannot be trusted" in judge.refused_sentence(["a"], cached=True)
+    one = judge.refused_sentence(["a"], threads=1)
+    assert "--threads 1" not in one and "quieter machine (other jobs stopped) with" in one
+    assert "at `--threads 1`" in judge.refused_sentence(["a"], threads=2)
 
 
 def test_the_profile_error_load_and_partial_travel_with_the_record():
