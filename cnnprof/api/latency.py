@@ -102,8 +102,10 @@ def measure(
     source = resolve(model) if isinstance(model, Request) else model
     if settings.processes > 1:  # each process times the model afresh: see `worker`
         deadline = deadline or Deadline(settings.budget)
-        return worker.timed_in_processes(source.request, settings, deadline, progress, needs)
-    return source.timed(settings, progress, needs, deadline=deadline, stop=stop)
+        timed = worker.timed_in_processes(source.request, settings, deadline, progress, needs)
+    else:
+        timed = source.timed(settings, progress, needs, deadline=deadline, stop=stop)
+    return replace(timed, label=source.request.label)
 
 
 def calibration(

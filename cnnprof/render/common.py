@@ -160,11 +160,13 @@ class Fit:
 
 class FirstFit:
     """The first of ``layouts`` (plain tables, widest first) that fits the width it is drawn
-    at, its wrapping columns wrapped between words; the last, when none fits, as a `Fit`
-    (folded). Piped, it takes the first one's width."""
+    at, its wrapping columns wrapped between words; when none fits, the first ``split`` (each a
+    list of tables drawn one under the other, fewer columns each) whose tables all fit, else
+    the last layout as a `Fit` (folded). Piped, it takes the first one's width."""
 
-    def __init__(self, *layouts: Table) -> None:
+    def __init__(self, *layouts: Table, split: Sequence[Sequence[Table]] = ()) -> None:
         self.layouts = layouts
+        self.split = split
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         return Measurement.get(console, options, self.layouts[0])
@@ -173,6 +175,10 @@ class FirstFit:
         for table in self.layouts:
             if _narrowest(table) <= options.max_width:
                 yield table
+                return
+        for tables in self.split:
+            if all(_narrowest(table) <= options.max_width for table in tables):
+                yield from tables
                 return
         yield Fit(self.layouts[-1])
 

@@ -30,13 +30,44 @@ def comparison(
 ) -> FirstFit:
     """Metrics down, models across; under each value a bar scaled to the largest in its row.
     One column per model, none may leave: narrow, each model's name breaks between its parts
-    (never inside a word), then each ratio takes a line of its own over a shorter bar."""
+    (never inside a word), then each ratio takes a line of its own over a shorter bar, then the
+    models go in several tables, one under the other, as many in each as the width holds."""
     names = [headers[0], *map(name_lines, headers[1:])]
+    models = len(headers) - 1
     return FirstFit(
         _comparison(headers, rows, ratios, title),
         _comparison(names, rows, ratios, title),
         _comparison(names, rows, ratios, title, narrow=True),
+        split=[_split(names, rows, ratios, title, size) for size in range(models - 1, 0, -1)],
     )
+
+
+def _split(
+    names: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    ratios: Sequence[Sequence[float | None] | None],
+    title: str,
+    size: int,
+) -> list[Table]:
+    """The comparison as tables of ``size`` models each (the metric column in every one), the
+    bars still scaled to the largest value over all the models."""
+    tables = []
+    for start in range(1, len(names), size):
+        part = slice(start, start + size)
+        last, total = min(start + size, len(names)) - 1, len(names) - 1
+        which = f"model {start}" if last == start else f"models {start}–{last}"
+        cells = [[row[0], *row[part]] for row in rows]
+        tables.append(
+            _comparison(
+                [names[0], *names[part]],
+                cells,
+                ratios,
+                f"{title} · {which} of {total}",
+                narrow=True,
+                columns=(part.start - 1, part.stop - 1),
+            )
+        )
+    return tables
 
 
 def _comparison(
@@ -45,7 +76,10 @@ def _comparison(
     ratios: Sequence[Sequence[float | None] | None],
     title: str,
     narrow: bool = False,
+    columns: tuple[int, int] | None = None,
 ) -> Table:
+    """One table of the comparison; ``columns``: the models' slice of each row of ``ratios``
+    when the table shows only some of them (the bars scaled over all)."""
     table = Table(title=title, title_justify="left")
     for i, header in enumerate(headers):
         table.add_column(header, justify="left" if i == 0 else "right", no_wrap=i > 0)
@@ -57,7 +91,8 @@ def _comparison(
         known = [r for r in line if r is not None]
         top = max(known) if known else 0.0
         out = [cells[0]]
-        for text, ratio in zip(cells[1:], line, strict=True):
+        part = line[slice(*columns)] if columns else line
+        for text, ratio in zip(cells[1:], part, strict=True):
             fill = bar(ratio / top, width) if ratio is not None and top > 0 else ""
             shown = text.replace(" (×", "\n(×") if narrow else text
             out.append(f"{shown}\n[cyan]{fill}[/cyan]")

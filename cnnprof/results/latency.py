@@ -26,7 +26,7 @@ class Measured:
     def alone(cls, timing: Timing) -> Measured:
         """A timing with nothing predicted beside it (`count --latency`, `cnnprof.to_dict` of a
         `Timing`): the writers of a measurement take it as they take a full one."""
-        return cls(timing, peaks=None, estimate=None, notes=())
+        return cls(timing, peaks=None, estimate=None, notes=(), label=timing.label)
 
 
 @dataclass(frozen=True)

@@ -218,6 +218,7 @@ class Timing(Shown):
     # timed in fresh worker processes (`pooled`): each one's median and (p10, p90); none: one
     process_medians: tuple[float, ...] = ()
     process_spreads: tuple[tuple[float, float], ...] = ()
+    label: str = ""  # the model as the request named it, for titles ("": the model's name)
 
     @property
     def runs(self) -> int:

@@ -102,3 +102,17 @@ def test_compare_gives_ratios_of_the_median_not_of_the_spread() -> None:
     for spread in ("latency p10 (ms)", "latency p90 (ms)", "latency CV (%)"):
         assert all("(×" not in cell for cell in by_metric[spread][1:]), by_metric[spread]
     assert "(×" in by_metric["MACs"][2] and "(×" in by_metric["params"][2]
+
+
+@pytest.mark.torch
+def test_the_api_names_a_measurement_as_the_request_does_and_show_titles_it_so() -> None:
+    """`cnnprof.show` of the `Timing` `cnnprof.latency` returns prints the CLI's title: the model
+    as written, not the registry's name."""
+    pytest.importorskip("torch")
+    import cnnprof
+    from cnnprof.render.show import text
+
+    tiny = "mobilenet@alpha=0.25,res=32"
+    timing = cnnprof.latency(tiny, threads=1, runs=5, warmup=2)
+    assert timing.model == "mobilenet_v1" and timing.label == tiny
+    assert text(timing, width=120).splitlines()[0].startswith(f"╭─ {tiny} · ")

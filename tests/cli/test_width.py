@@ -134,6 +134,20 @@ def test_a_narrow_compare_breaks_no_model_name_inside_a_word(columns: str) -> No
     assert "(×50.41)" in out  # resnet50's MACs over the baseline's, on a line of its own
 
 
+@pytest.mark.parametrize("columns", NARROW)
+def test_more_models_than_a_narrow_terminal_holds_go_in_several_tables(columns: str) -> None:
+    """Four models at 60 columns: rather than break a name (or a metric) inside a word, the
+    models go in tables one under the other, the metric column in each."""
+    models = ["mobilenet", "mobilenet@alpha=0.5,res=160", "efficientnet_b0", "resnet50"]
+    out = _run(["compare", *models, "--pareto"], columns)
+    assert max(map(len, out.splitlines())) <= int(columns)
+    headers = " ".join(table.split("┡")[0] for table in out.split("┏")[1:])
+    for word in ("mobilenet", "@alpha=0.5,", "res=160", "efficientnet_b0", "resnet50"):
+        assert word in headers, (word, headers)
+    assert "activations" in out and out.count("★") == 3  # two on the frontier, one in the note
+    assert "(×6.78)" in out  # resnet50's MACs over mobilenet's 568.74 M: 3.86 G
+
+
 def test_a_wide_compare_keeps_each_name_and_ratio_on_one_line() -> None:
     out = _run(["compare", "mobilenet@alpha=0.5,res=160", "efficientnet_b0", "resnet50"], "120")
     assert "mobilenet@alpha=0.5,res=160" in out and "3.86 G (×50.41)" in out
