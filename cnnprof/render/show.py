@@ -20,7 +20,7 @@ from cnnprof.report.view import FORMATS, View
 from cnnprof.results.check import CheckReport
 from cnnprof.results.interleaved import LatencyRatio
 from cnnprof.results.latency import Measured, Predicted
-from cnnprof.results.metrics import Comparison
+from cnnprof.results.metrics import METRICS, Comparison
 from cnnprof.results.profile import CrossCheck, Profile
 from cnnprof.results.tables import SeparableReport, Sweep
 from cnnprof.results.timing import Timing
@@ -42,6 +42,37 @@ PRESENTERS: Mapping[type, Presenter] = MappingProxyType(
         CheckReport: check.present,
     }
 )
+
+
+# A result's type → the display keywords its command takes; any other one given is refused, as
+# the CLI refuses an option its command does not have (never silently ignored).
+DISPLAY: Mapping[type, frozenset[str]] = MappingProxyType(
+    {
+        Profile: frozenset({"layers", "by", "sort", "top", "max_depth"}),
+        CrossCheck: frozenset({"layers"}),
+        Comparison: frozenset(),
+        SeparableReport: frozenset({"layers", "by"}),
+        Sweep: frozenset({"metric"}),
+        Timing: frozenset({"layers", "sort", "top"}),
+        Predicted: frozenset({"layers"}),
+        LatencyRatio: frozenset(),
+        CheckReport: frozenset(),
+    }
+)
+ROW_OPTIONS = ("sort", "top", "max_depth")  # shape the layer rows: need layers=True (or by="op")
+
+
+def _refuse_unshown(result: Any, given: Mapping[str, Any]) -> None:
+    """An `OptionError` for a display keyword ``result``'s table has no use for."""
+    takes = DISPLAY.get(type(result), frozenset())
+    unused = sorted(name for name in given if name not in takes)
+    if unused:
+        kind = type(result).__name__
+        shown = ", ".join(sorted(takes)) or "none"
+        raise OptionError(f"show: a {kind} takes no {', '.join(unused)} (it takes: {shown})")
+    rows = [name for name in ROW_OPTIONS if name in given]
+    if rows and not given.get("layers") and "by" not in given:
+        raise OptionError(f"show: {', '.join(rows)} shape the layer rows: add layers=True")
 
 
 def rendered(result: Any, view: View) -> RenderableType | str:
@@ -82,8 +113,16 @@ def show(
         )
     if layers is None:
         layers = isinstance(result, Timing) and bool(result.layers)
+    given = {"layers": layers, "by": by, "sort": sort, "top": top, "max_depth": max_depth}
+    given = {name: value for name, value in given.items() if value not in (None, False)}
+    if metric != "macs":
+        given["metric"] = metric
+    if not isinstance(result, Mapping):
+        _refuse_unshown(result, given)
     if format not in FORMATS:
         raise OptionError(f"format={format!r}: expected one of {', '.join(FORMATS)}")
+    if metric not in METRICS:
+        raise OptionError(f"metric={metric!r}: expected one of {', '.join(METRICS)}")
     shown = View(format, layers, by is not None, sort, top, max_depth, metric)
     content = rendered(result, shown)
     out = file or sys.stdout

@@ -228,3 +228,28 @@ def test_a_notebook_displays_the_table() -> None:
     cycled = _Printer()
     profile._repr_pretty_(cycled, True)
     assert cycled.shown == repr(profile)
+
+
+@pytest.mark.parametrize(
+    ("keywords", "said"),
+    [
+        ({"top": 3}, "top shape the layer rows: add layers=True"),
+        ({"max_depth": 1}, "max_depth shape the layer rows: add layers=True"),
+        ({"metric": "params"}, "a Profile takes no metric"),
+    ],
+)
+def test_show_refuses_what_a_profiles_table_has_no_use_for(keywords: dict, said: str) -> None:
+    """As the CLI refuses an option its command does not have: never silently ignored."""
+    with pytest.raises(cnnprof.CnnprofError, match=said):
+        cnnprof.show(cnnprof.count("lenet5"), **keywords)
+
+
+def test_show_refuses_row_options_a_prediction_does_not_take() -> None:
+    predicted = cnnprof.latency("lenet5", device_profile=DEVICE)
+    with pytest.raises(cnnprof.CnnprofError, match="a Predicted takes no sort, top"):
+        cnnprof.show(predicted, layers=True, sort="time", top=3)
+    comparison = cnnprof.compare("lenet5", "mobilenet")
+    with pytest.raises(cnnprof.CnnprofError, match="a Comparison takes no layers"):
+        cnnprof.show(comparison, layers=True)
+    with pytest.raises(cnnprof.CnnprofError, match="metric='bogus': expected one of"):
+        cnnprof.show(cnnprof.sweep("mobilenet", alpha="1,0.5"), metric="bogus")
