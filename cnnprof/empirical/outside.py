@@ -317,6 +317,9 @@ def _from_file(path: str, attr: str) -> Factory:
     file = Path(path)
     if not file.is_file():
         raise LoadError(f"{path}:{attr}: no such file")
+    for folder in (Path.cwd(), file.resolve().parent):  # as `python -m` and `python FILE` would:
+        if str(folder) not in sys.path:  # the file's own package and its siblings import
+            sys.path.insert(0, str(folder))
     name = f"cnnprof_user_{abs(hash(file.resolve()))}"
     spec = importlib.util.spec_from_file_location(name, file)
     if spec is None or spec.loader is None:

@@ -414,8 +414,9 @@ def test_tolerance_is_a_fraction_or_a_percentage():
     assert parse_tolerance("5%") == pytest.approx(0.05)
     assert parse_tolerance("0.05") == pytest.approx(0.05)
     assert parse_tolerance(0.01) == pytest.approx(0.01)
-    assert parse_tolerance("1") == 1.0
-    for bad in ("5", "-1%", "nan", "inf", "1e400%", "five"):
+    assert parse_tolerance("100%") == 1.0
+    # A bare 1 doubles every limit where 1 % was likely meant: refused, as 5 is.
+    for bad in ("1", "1.0", "5", "-1%", "nan", "inf", "1e400%", "five"):
         with pytest.raises(OptionError):
             parse_tolerance(bad)
 

@@ -179,3 +179,27 @@ def test_input_of_any_rank_and_max_depth_on_the_command_line() -> None:
     assert result.exit_code == 0, result.output
     assert '"inputs": [\n    [\n      3,\n      4,\n      4,\n      4' in result.output
     assert '"macs": 10368' in result.output
+
+
+LAYERS = "import torch.nn as nn\n\n\ndef block():\n    return nn.Conv2d(3, 8, 3)\n"
+# A model file of a user's package importing its sibling both ways a repository's code does.
+MODEL = "import torch.nn as nn\nfrom {package}.layers import block\nfrom layers import block as b\n"
+MODEL += "\n\ndef factory():\n    return nn.Sequential(block(), nn.ReLU())\n"
+
+
+def test_a_model_file_imports_its_own_package_and_siblings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pkg/model.py:factory` run from the repository's root, as a CI guard runs it: the file's
+    package imports (the working directory, as `python -m`) and so do its siblings (the file's
+    folder, as `python FILE`)."""
+    package = f"userpkg_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / package).mkdir()
+    (tmp_path / package / "__init__.py").write_text("")
+    (tmp_path / package / "layers.py").write_text(LAYERS)
+    (tmp_path / package / "model.py").write_text(MODEL.format(package=package))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.path", list(__import__("sys").path))
+    result = run("count", f"{package}/model.py:factory", "--input", "3,8,8", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert '"params": 224' in result.stdout  # 8 × 3 × 3 × 3 weights + 8 biases

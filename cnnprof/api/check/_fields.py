@@ -21,8 +21,9 @@ _UNITS = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
 
 
 def parse_tolerance(text: str | float, name: str = "--tolerance") -> float:
-    """A growth allowed, as a fraction: ``"5%"`` → 0.05, ``"0.05"`` → 0.05. A bare number above 1
-    is refused (``5`` would mean 500 %), as is anything negative, non-finite or malformed."""
+    """A growth allowed, as a fraction: ``"5%"`` → 0.05, ``"0.05"`` → 0.05. A bare number of 1
+    or more is refused (``5`` would mean 500 %, and ``1`` doubles every limit where 1 % was
+    likely meant: ``100%`` says it), as is anything negative, non-finite or malformed."""
     given = str(text).strip()
     if isinstance(text, bool):
         given = "?"
@@ -32,7 +33,7 @@ def parse_tolerance(text: str | float, name: str = "--tolerance") -> float:
     value = float(match.group(1))
     if match.group(2):
         value /= 100
-    elif value > 1:
+    elif value >= 1:
         raise OptionError(
             f"{name} {text}: a bare number is a fraction (1 = 100 %); write "
             f"{text}% for {text} percent, or {value / 100:g}"
