@@ -65,14 +65,24 @@ def shown_rows(profile: Profile, view: View, by_kind: bool = False) -> tuple[Lay
     return ranked(rows, COUNT_KEYS, view.sort, view.top, "count")
 
 
+# What a cut table's share is of: the key its rows are sorted by (MACs when unsorted).
+SHARE_OF: Mapping[str, str] = MappingProxyType(
+    {"macs": "MACs", "params": "params", "flops": "FLOPs", "activations": "activations"}
+)
+
+
 def cut_summary(profile: Profile, view: View, by_kind: bool = False) -> str | None:
     """The line under a table ``view.top`` cuts: how many of the rows (or op kinds) it shows
-    and their share of the MACs; None when it shows them all."""
-    every = profile.by_kind() if by_kind else profile.layers
+    and their share of what they are sorted by (the MACs when unsorted); None when it shows
+    them all."""
+    from cnnprof.results.ranking import COUNT_KEYS
+
+    every = tuple(profile.by_kind().values()) if by_kind else profile.layers
     shown = shown_rows(profile, view, by_kind)
-    macs = sum(r.macs for r in shown)
+    key = view.sort if view.sort in SHARE_OF else "macs"
+    part, whole = (sum(map(COUNT_KEYS[key], rows)) for rows in (shown, every))
     noun = "op kinds" if by_kind else "rows"
-    return cut_line(len(shown), len(every), macs, profile.macs / profile.batch, "MACs", noun)
+    return cut_line(len(shown), len(every), part, whole, SHARE_OF[key], noun)
 
 
 def depth_members(profile: Profile, depth: int | None) -> dict[str, list[LayerCost]]:

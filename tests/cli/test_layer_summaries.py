@@ -257,3 +257,11 @@ def test_count_latency_sums_the_measured_times_of_a_summed_row(monkeypatch) -> N
     seconds = timing.by_path()
     expected = [round(sum(seconds[r.path] for r in g) * 1e3, 4) for g in groups.values()]
     assert [float(r["latency_ms"]) for r in rows] == pytest.approx(expected)
+
+
+def test_the_share_under_a_cut_table_is_of_what_it_is_sorted_by() -> None:
+    """MobileNet v1 (Howard et al. 2017, Table 1): its three largest rows by params are the
+    1024→1024 pointwise (1,048,576 weights + 2,048 BN), the fc (1,025,000) and the 512→1024
+    pointwise (524,288 + 2,048): 2,601,960 of its 4,231,976 params, 61.5 %, not a MACs share."""
+    out = run("count", "mobilenet", "--layers", "--sort", "params", "--top", "3").stdout
+    assert "3 of 29 rows, 61.5 % of params" in out and "% of MACs" not in out
