@@ -15,7 +15,7 @@ from cnnprof.report.units import UNIT_FORMATS, human, threads
 from cnnprof.report.view import View
 from cnnprof.results.check import CheckReport, CheckResult, Settings
 from cnnprof.results.metrics import METRICS, PREDICTED
-from cnnprof.results.timing import Timing
+from cnnprof.results.timing import TORCH, Timing
 
 # `reference`: the baseline's value, or the budget itself; `value`: today's count; `limit`: the
 # largest value that passes (reference plus tolerance). All numbers, in the metric's unit. A
@@ -202,8 +202,22 @@ def _count_again(r: CheckResult) -> list[str]:
     return ["count", r.model, "--layers"]
 
 
+def _how_timed(r: CheckResult) -> list[str]:
+    """The runtime (when not torch eager) and threads a measured latency was timed with."""
+    runtime = (r.settings or Settings()).runtime
+    timing = r.timing or (r.ratio.model_timing if r.ratio else None)
+    out = ["--runtime", runtime] if runtime != TORCH else []
+    return out + (["--threads", str(timing.threads)] if timing is not None else [])
+
+
 def _time_again(r: CheckResult) -> list[str]:
-    return ["latency", r.model, "--layers"]
+    return ["latency", r.model, "--layers", *_how_timed(r)]
+
+
+def _ratio_again(r: CheckResult) -> list[str]:
+    """A latency ratio is shown by the comparison that measures both models interleaved."""
+    reference = [r.ratio.reference] if r.ratio else []
+    return ["compare", r.model, *reference, "--latency", *_how_timed(r)]
 
 
 def _predict_again(r: CheckResult) -> list[str]:
@@ -212,7 +226,7 @@ def _predict_again(r: CheckResult) -> list[str]:
 
 # A failed metric → the command that shows where it grew, row by row (a count, the default).
 _WHERE: Mapping[str, Callable[[CheckResult], list[str]]] = MappingProxyType(
-    {"latency_ms": _time_again, "latency_ratio": _time_again, PREDICTED: _predict_again}
+    {"latency_ms": _time_again, "latency_ratio": _ratio_again, PREDICTED: _predict_again}
 )
 # A failure's kind of reference → what to do when the growth is intended (given the file).
 _INTENDED: Mapping[str, Callable[[str], NextStep]] = MappingProxyType(

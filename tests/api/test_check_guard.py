@@ -118,9 +118,26 @@ def test_the_next_step_carries_an_outside_entrys_input_and_arguments():
     )
 
 
-def test_a_latency_failure_points_at_the_latency_rows(tmp_path: Path, noisy: FakeMachine):
+def test_a_latency_ratio_failure_points_at_the_comparison_as_it_was_measured(
+    tmp_path: Path, noisy: FakeMachine
+):
+    """A ratio is shown by the comparison that measures both models interleaved, at the
+    threads the check measured with (the fake machine's 2)."""
     result = run("check", _file(tmp_path, UNDECIDED))
-    assert "to see where it grew: cnnprof latency lenet5 --layers" in result.stdout
+    step = "to see where it grew: cnnprof compare lenet5 resnet18 --latency --threads 2"
+    assert step in result.stdout
+
+
+def test_a_measured_latency_failure_points_at_its_rows_in_its_runtime():
+    from dataclasses import replace
+
+    from cnnprof.report.check import next_steps
+    from cnnprof.results.check import CheckReport, CheckResult, Settings
+
+    failed = CheckResult("mobilenet", "latency_ms", 5.0, 9.0, 5.5, "budget")
+    failed = replace(failed, settings=Settings(batch=2, runtime="onnxruntime"))
+    (where, _) = next_steps(CheckReport("b.yaml", (failed,)))
+    assert where.command == "cnnprof latency mobilenet --layers --runtime onnxruntime --batch 2"
 
 
 # --- what the table shows -------------------------------------------------------------------------
