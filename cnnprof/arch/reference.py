@@ -88,6 +88,8 @@ def split_reference(reference: str) -> tuple[str, dict[str, Any]]:
         if key in design_keys() and eq:
             options["design"] = {**options.get("design", {}), key: literal(value)}
             continue
+        if not eq and (key in VARIANT_KEYS or key in design_keys()):
+            raise OptionError(f"'{reference}': variant key '{key}' needs a value ({key}=…)")
         if key not in VARIANT_KEYS or not eq:
             keys = [*VARIANT_KEYS, *TRANSFORMS, *sorted(design_keys())]
             hint = "" if key in keys else did_you_mean(key, keys)

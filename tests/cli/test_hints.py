@@ -82,6 +82,8 @@ def _budget(tmp_path: Path) -> str:
 
 MISTAKES = [
     (("count", "mobilenet@aplha=0.5"), "unknown variant key 'aplha' (did you mean 'alpha'?)"),
+    (("count", "mobilenet@alpha"), "variant key 'alpha' needs a value (alpha=…)"),
+    (("count", "regnet_y_400mf@wm"), "variant key 'wm' needs a value (wm=…)"),
     (("count", "regnet_y_400mf", "--param", "wn=2"), "--param 'wn=2' (did you mean 'wm'?)"),
     (
         ("count", "configs/models/mobilenet_v1.yaml:mobilenet_v1x"),
