@@ -188,3 +188,13 @@ def test_snapshot_says_what_it_wrote(tmp_path: Path):
     result = run("snapshot", "mobilenet", "resnet18", "-o", str(out))
     assert result.exit_code == 0 and result.stderr == f"wrote {out} (2 models)\n"
     assert result.stdout == ""
+
+
+def test_a_memory_limit_reads_bytes_as_check_shows_them(tmp_path: Path):
+    """`max_param_memory: 16MiB` is 16 × 1024² bytes: MobileNet v1's 4,231,976 float32 params
+    (Howard et al. 2017, Table 1: 4.2 M) take 16.14 MiB, over it; 17MiB holds them."""
+    over = "models:\n  - {model: mobilenet, max_param_memory: 16MiB}\n"
+    result = run("check", _file(tmp_path, over))
+    assert result.exit_code == 1 and "16.00 MiB" in result.stdout
+    within = "models:\n  - {model: mobilenet, max_param_memory: 17MiB}\n"
+    assert run("check", _file(tmp_path, within, "within.yaml")).exit_code == 0

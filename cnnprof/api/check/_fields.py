@@ -18,6 +18,8 @@ from cnnprof.results.profile import DTYPE_BYTES
 from cnnprof.results.timing import RUNTIMES, TORCH
 
 _UNITS = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+# Bytes as `count` and `check` show them (KiB, MiB …: powers of 1024), for the memory limits.
+_UNITS.update({f"{prefix}iB": 1024.0 ** (i + 1) for i, prefix in enumerate("KMGT")})
 
 
 def parse_tolerance(text: str | float, name: str = "--tolerance") -> float:
@@ -135,15 +137,15 @@ def _shape(value: Any) -> tuple[int, ...] | None:
 
 
 def _number(text: str, where: str) -> float:
-    """``"4.3M"``, ``"600e6"``, ``"1.5G"`` → a number (not yet checked for range)."""
-    match = re.fullmatch(r"\s*([0-9.eE+-]+)\s*([KMGT]?)\s*", text)
+    """``"4.3M"``, ``"600e6"``, ``"1.5G"``, ``"10MiB"`` → a number (not yet checked for range)."""
+    match = re.fullmatch(r"\s*([0-9.eE+-]+)\s*([KMGT]iB|[KMGT]?)\s*", text)
     try:
         if not match:
             raise ValueError
         return float(match.group(1)) * _UNITS[match.group(2)]
     except ValueError:
         raise CheckFileError(
-            f"{where}: expected a number like 4.3M or 600e6, got {text!r}"
+            f"{where}: expected a number like 4.3M, 600e6 or 10MiB, got {text!r}"
         ) from None
 
 
