@@ -18,7 +18,7 @@ from cnnprof.api.request import Request, request
 from cnnprof.api.sources import resolve
 from cnnprof.arch.reference import MULTIPLIER_KEYS, is_outside
 from cnnprof.arch.registry import lookup
-from cnnprof.errors import OptionError
+from cnnprof.errors import OptionError, did_you_mean
 from cnnprof.results.device import DeviceProfile
 from cnnprof.results.interleaved import Interleaved
 from cnnprof.results.metrics import (
@@ -116,7 +116,10 @@ def pareto_cost(pareto_by: str | None, measured: bool, predicted: bool) -> str |
     if pareto_by is None:
         return None
     if pareto_by not in PARETO_COSTS:
-        raise OptionError(f"--pareto-by {pareto_by}: expected one of {', '.join(PARETO_COSTS)}")
+        hint = did_you_mean(pareto_by, PARETO_COSTS)
+        raise OptionError(
+            f"--pareto-by {pareto_by}{hint}: expected one of {', '.join(PARETO_COSTS)}"
+        )
     if not {"latency_ms": measured, PREDICTED: predicted}.get(pareto_by, True):
         raise OptionError(f"--pareto-by {pareto_by}: needs {PARETO_NEEDS[pareto_by]}")
     return pareto_by

@@ -97,8 +97,8 @@ class LatencySettings:
             )
         if self.processes > 1 and self.layers:
             raise OptionError(
-                f"--layers --processes {self.processes}: per-row times come from one process; "
-                "give --processes 1 for them"
+                f"--processes {self.processes}: per-row times (--layers, --by op) come from one "
+                "process; give --processes 1 for them"
             )
 
 

@@ -50,7 +50,9 @@ def test_a_process_count_out_of_range_is_refused(count: int):
 
 
 def test_per_row_times_come_from_one_process():
-    with pytest.raises(OptionError, match="--layers --processes 2: per-row times come from one"):
+    with pytest.raises(
+        OptionError, match=r"--processes 2: per-row times \(--layers, --by op\) come from one"
+    ):
         LatencySettings(processes=2, layers=True)
     assert LatencySettings(processes=1, layers=True).layers
 
@@ -326,7 +328,10 @@ def test_a_measured_check_result_carries_its_threads_and_processes():
         (("snapshot", "lenet5", "--processes", "2"), ("--processes 2", "add --latency")),
         (("snapshot", "lenet5", "--threads", "1"), ("--threads 1", "add --latency")),
         (("latency", "lenet5", "--processes", "0"), ("--processes 0: expected 1 to 32",)),
-        (("latency", "lenet5", "--layers", "--processes", "2"), ("per-row times come from one",)),
+        (
+            ("latency", "lenet5", "--layers", "--processes", "2"),
+            ("per-row times (--layers, --by op) come from one",),
+        ),
         (("latency", "lenet5", "--plot", "x.png", "--processes", "2"), ("--plot --processes 2",)),
         (("check", "configs/budgets/zoo.yaml", "--processes", "40"), ("--processes 40",)),
     ],

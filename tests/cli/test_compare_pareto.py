@@ -55,7 +55,7 @@ def test_pareto_by_picks_the_cost_and_implies_pareto() -> None:
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["--pareto-by", "latency"], "expected one of macs, params, flops, latency_ms"),
+        (["--pareto-by", "latency"], "(did you mean 'latency_ms'?): expected one of macs, params"),
         (["--pareto-by", "latency_ms"], "needs --latency"),
         (["--pareto-by", "predicted_ms"], "needs --device-profile"),
     ],
