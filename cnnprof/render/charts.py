@@ -45,6 +45,9 @@ def check_path(path: Path, force: bool, output: Path | None = None) -> None:
         raise OptionError(f"--plot {path} and --output {output}: the same file; name two files")
     if path.suffix.lower() not in FORMATS:
         raise OptionError(f"--plot {path}: expected a .png, .svg or .pdf file name")
+    folder = path.absolute().parent
+    if not folder.is_dir():
+        raise OptionError(f"--plot {path}: cannot write: no folder {folder}")
     if files.exists(path, "--plot") and not force:
         raise OptionError(f"--plot {path}: the file exists; add --force to overwrite it")
 

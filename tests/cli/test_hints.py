@@ -74,6 +74,12 @@ def test_plot_without_matplotlib_fails_before_any_work(
     assert_error(run(*args), "--plot needs matplotlib: pip install 'cnnprof[plot]'")
 
 
+def test_a_plot_into_a_missing_folder_fails_before_any_work(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr("cnnprof.api.tables.compare", pytest.fail)  # nothing is computed
+    args = ("compare", "mobilenet", "resnet18", "--plot", "/nonexistent/folder/x.png")
+    assert_error(run(*args), "--plot /nonexistent/folder/x.png: cannot write: no folder")
+
+
 def _budget(tmp_path: Path) -> str:
     path = tmp_path / "budget.yaml"
     path.write_text("models:\n  - model: mobilenet\n    max_mac: 600M\n", encoding="utf-8")
