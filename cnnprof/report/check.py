@@ -198,6 +198,14 @@ def _argument(value: Any) -> str:
     return value if isinstance(value, str) and literal(value) == value else repr(value)
 
 
+def _quoted(word: str) -> str:
+    """``word`` as a shell reads it back, in double quotes where it holds single ones and
+    nothing a double-quoted word expands (``"name='10'"`` rather than shlex's ``'name='"'"'…``)."""
+    if "'" in word and not any(c in word for c in '"$`\\!'):
+        return f'"{word}"'
+    return shlex.quote(word)
+
+
 def _count_again(r: CheckResult) -> list[str]:
     return ["count", r.model, "--layers"]
 
@@ -232,7 +240,7 @@ _WHERE: Mapping[str, Callable[[CheckResult], list[str]]] = MappingProxyType(
 _INTENDED: Mapping[str, Callable[[str], NextStep]] = MappingProxyType(
     {
         "baseline": lambda source: NextStep(
-            "if the growth is intended, record it", f"cnnprof check {shlex.quote(source)} --update"
+            "if the growth is intended, record it", f"cnnprof check {_quoted(source)} --update"
         ),
         "budget": lambda source: NextStep(
             f"if the growth is intended, raise its limit in {source}"
@@ -254,7 +262,7 @@ def next_steps(report: CheckReport) -> list[NextStep]:
     where: dict[str, NextStep] = {}
     for r in failed:
         words = ["cnnprof", *_WHERE.get(r.metric, _count_again)(r), *_options(r.settings)]
-        command = shlex.join(words)
+        command = " ".join(map(_quoted, words))
         what = "what its count misses" if r.metric == "missing" else "where it grew"
         where.setdefault(command, NextStep(f"to see {what}", command))
     intended = {r.kind: _INTENDED[r.kind](report.source) for r in failed}

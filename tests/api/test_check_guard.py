@@ -113,6 +113,7 @@ def test_the_next_step_carries_an_outside_entrys_input_and_arguments():
     assert words[4:6] == ["--input", "3,32,32"]
     given = [words[i + 1] for i, word in enumerate(words) if word == "--arg"]
     assert parse_args(given) == settings.args  # read back as the entry gave them ("10" as text)
+    assert "--arg \"tag='10'\"" in (first.command or "")  # quoted as a person would
     assert step_text(intended) == (
         "if the growth is intended, record it: cnnprof check 'my baseline.json' --update"
     )
