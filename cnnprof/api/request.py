@@ -108,15 +108,31 @@ def keyword_request(
     **options: Any,
 ) -> Request:
     """A `Request` from the public API's keywords, named as the CLI's options: ``input`` the
-    shapes, ``arg`` and ``param`` a mapping or the CLI's NAME=VALUE text."""
+    shapes (or the CLI's text, "3,224,224"), ``arg`` and ``param`` a mapping or the CLI's
+    NAME=VALUE text."""
+    if model is None or isinstance(model, (bool, int, float)):
+        raise TypeError(
+            f"expected a model: a name, a reference or an nn.Module, got {type(model).__name__}"
+        )
     return request(
         model,
         multipliers,
-        input=None if input is None else tuple(input),
+        input=None if input is None else _sizes(input),
         args=pairs(arg, parse_args),
         design=pairs(param, parse_params) or {},
         **options,
     )
+
+
+def _sizes(given: Iterable[Any]) -> tuple[Any, ...]:
+    """The ``input`` keyword as `Request` holds it: the CLI's text ("3,224,224") read as its
+    sizes, anything else as given."""
+    if not isinstance(given, str):
+        return tuple(given)
+    try:
+        return tuple(int(size) for size in given.split(","))
+    except ValueError:
+        raise OptionError(f"input={given!r}: expected sizes such as '3,224,224'") from None
 
 
 def request(reference: Any, multipliers: Multipliers | None = None, **options: Any) -> Request:

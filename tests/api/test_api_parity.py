@@ -253,3 +253,15 @@ def test_show_refuses_row_options_a_prediction_does_not_take() -> None:
         cnnprof.show(comparison, layers=True)
     with pytest.raises(cnnprof.CnnprofError, match="metric='bogus': expected one of"):
         cnnprof.show(cnnprof.sweep("mobilenet", alpha="1,0.5"), metric="bogus")
+
+
+def test_the_input_keyword_takes_the_clis_text_and_a_model_must_be_one() -> None:
+    """`input="3,32,32"` is read as `--input 3,32,32` is (not as its characters); None or a
+    number is no model (a TypeError naming what is expected, not a failed forward)."""
+    factory = "tests.factories.custom_cnn:make"
+    assert cnnprof.count(factory, input="3,32,32") == cnnprof.count(factory, input=(3, 32, 32))
+    for bad in (None, 5):
+        with pytest.raises(TypeError, match="expected a model: a name, a reference or an"):
+            cnnprof.count(bad)
+    with pytest.raises(cnnprof.CnnprofError, match="expected sizes such as '3,224,224'"):
+        cnnprof.count(factory, input="3,x")
