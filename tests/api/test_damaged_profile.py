@@ -14,6 +14,7 @@ import pytest
 from conftest import assert_error, run
 from rich.console import Console
 
+from cnnprof.analytic.predictor import UnsoundPrediction, sound
 from cnnprof.api.latency import device_profile, predict_on
 from cnnprof.api.request import request
 from cnnprof.render.latency import peaks_table, prediction_view
@@ -99,3 +100,37 @@ def test_a_name_that_looks_like_markup_is_shown_as_written_never_interpreted():
     console.print(peaks_table(device))
     shown = console.export_text()
     assert shown.count(name) == 2 and allocator in shown
+
+
+def _zero_latency(directory: Path) -> Path:
+    """An ONNX Runtime profile that passes every field's bound but predicts nothing: each
+    node's cost taken off to below 0 (node_s at its bound), the session's run free."""
+    profile = damaged(directory, "node_s", -0.0009, name="intel-xeon-ort-1t")
+    record = json.loads(profile.read_text(encoding="utf-8"))
+    profile.write_text(json.dumps({**record, "run_s": 0.0}), encoding="utf-8")
+    return profile
+
+
+@pytest.mark.parametrize("command", ["latency", "compare"])
+def test_a_prediction_of_no_time_is_an_error_naming_the_profile(tmp_path: Path, command: str):
+    profile = _zero_latency(tmp_path)
+    result = run(*COMMANDS[command][:3], "--device-profile", str(profile))
+    assert_error(result, str(profile), "a latency is finite and above 0")
+
+
+def test_a_budget_on_a_profile_predicting_no_time_never_passes(tmp_path: Path):
+    profile = _zero_latency(tmp_path)
+    budget = tmp_path / "budget.yaml"
+    budget.write_text(
+        f"device_profile: {profile}\n"
+        "models:\n  - {model: mobilenet, runtime: onnxruntime, max_predicted_ms: 1}\n"
+    )
+    assert_error(run("check", str(budget)), str(profile), "a latency is finite and above 0")
+
+
+def test_an_overflow_in_a_prediction_is_no_number():
+    def overflowing() -> Any:
+        raise OverflowError("math range error")
+
+    with pytest.raises(UnsoundPrediction, match="overflow"):
+        sound(overflowing)
