@@ -4,7 +4,6 @@ each entry's settings and every key it does not own."""
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +16,7 @@ from cnnprof.api.latency import Machine
 from cnnprof.api.request import DEFAULT_TIMEOUT
 from cnnprof.errors import OptionError
 from cnnprof.results.check import CheckReport, CheckResult
+from cnnprof.results.validate import json_text
 
 
 def run_check(
@@ -75,7 +75,7 @@ def _update(
         results.extend(compare_baseline(recounts, tolerance, latency_tolerance))
         document, changed = updated(baseline, recounts)
         changes.extend(changed)
-        return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        return json_text(document).encode("utf-8")
 
     files.update(path, change, "--update")
     return results
