@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import cnnprof.files as files
-from cnnprof.api.check._baseline import compare_baseline, recount, updated
+from cnnprof.api.check._baseline import compare_baseline, recount, unchanged_profiles, updated
 from cnnprof.api.check._budgets import check_budgets
 from cnnprof.api.check._documents import baseline_from, read_baseline, read_budgets
 from cnnprof.api.latency import Machine
@@ -49,7 +49,9 @@ def run_check(
         budgets = read_budgets(path, timeout)
         results = check_budgets(budgets, tolerance, latency_tolerance, machine, notes)
     elif not update:
-        recounts = recount(read_baseline(path, timeout), machine, notes)
+        baseline = read_baseline(path, timeout)
+        notes += unchanged_profiles(baseline)
+        recounts = recount(baseline, machine, notes)
         results = compare_baseline(recounts, tolerance, latency_tolerance)
     else:
         results = _update(path, tolerance, latency_tolerance, machine, timeout, notes, changes)
