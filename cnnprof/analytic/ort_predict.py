@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 
 from cnnprof.analytic.ort_calls import FREE, Kernel, Node, kernels
-from cnnprof.analytic.predictor import ACTIVATION_OPS, POOL_OPS, kernel_seconds
+from cnnprof.analytic.predictor import ACTIVATION_OPS, POOL_OPS, kernel_seconds, sound
 from cnnprof.analytic.roofline import layer_estimate
 from cnnprof.results.device import Peaks, Prediction, RowPrediction
 from cnnprof.results.profile import LayerCost, Profile
@@ -210,8 +210,9 @@ def _roofline(row: LayerCost, profile: Profile, device: Peaks) -> float:
 
 def predict(profile: Profile, device: Peaks, nodes: Sequence[Node] | None = None) -> Prediction:
     """``profile``'s latency under ONNX Runtime on ``device``: from the graph's ``nodes`` when
-    given (an ONNX file's), else from the profile's rows."""
+    given (an ONNX file's), else from the profile's rows; `sound`, or `UnsoundPrediction`."""
     apart: tuple[str, ...] = ()
     if nodes is None:
         nodes, apart = row_nodes(profile)
-    return predict_graph(kernels(nodes, device.layout_block), profile, device, apart)
+    found = kernels(nodes, device.layout_block)
+    return sound(lambda: predict_graph(found, profile, device, apart))

@@ -35,6 +35,7 @@ from types import MappingProxyType
 
 from cnnprof.analytic.roofline import layer_estimate
 from cnnprof.arch.ops import ACTIVATIONS
+from cnnprof.errors import CnnprofError
 from cnnprof.results.device import (
     KERNEL_FEATURES,
     MAX_LANES,
@@ -320,9 +321,34 @@ ACTIVATION_OPS = frozenset(ACTIVATIONS)
 # --- prediction ---------------------------------------------------------------------------------
 
 
+class UnsoundPrediction(CnnprofError):
+    """A device profile's models predicted no latency (a figure not finite, or not above 0):
+    the profile is damaged; the caller names it."""
+
+
+def sound(predict: Callable[[], Prediction]) -> Prediction:
+    """What ``predict`` returns when it is a latency: every row's seconds finite and ≥ 0, their
+    sum finite and > 0; else (an overflow on the way too) `UnsoundPrediction`, never a number."""
+    try:
+        found = predict()
+    except OverflowError:
+        raise UnsoundPrediction("its kernel models overflow (a figure beyond any float)") from None
+    rows = [r.seconds for r in found.layers]
+    if not all(0 <= s < math.inf for s in rows) or not 0 < found.seconds < math.inf:
+        raise UnsoundPrediction(
+            f"its kernel models predict {found.seconds!r} s for {found.model}: a latency is "
+            "finite and above 0"
+        )
+    return found
+
+
 def predict(profile: Profile, device: Peaks) -> Prediction:
     """Predicted seconds of every row of ``profile`` on ``device``'s kernel models (a device
-    profile calibrated with kernels, at the profile's dtype)."""
+    profile calibrated with kernels, at the profile's dtype); `sound`, or `UnsoundPrediction`."""
+    return sound(lambda: _predict(profile, device))
+
+
+def _predict(profile: Profile, device: Peaks) -> Prediction:
     models = device.kernel_models()
     rows = []
     for row in profile.layers:

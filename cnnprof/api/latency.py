@@ -15,6 +15,7 @@ from typing import Any
 
 import cnnprof.files as files
 from cnnprof.analytic import predictor
+from cnnprof.analytic.predictor import UnsoundPrediction
 from cnnprof.analytic.roofline import estimate
 from cnnprof.api import worker
 from cnnprof.api.kinds import Source
@@ -292,19 +293,40 @@ def predicted_for(
     file); the profile's dtype must be the one the device was calibrated in."""
     _calibrated_for(device, profile.dtype, f"device profile {device.name}")
     check_runtime(device, runtime)
-    return kernel_prediction(profile, device.peaks, source)
+    return _named(
+        f"device profile {device.name}", lambda: kernel_prediction(profile, device.peaks, source)
+    )
 
 
-def predict_on(model: Request | Source, device: Peaks, runtime: str | None = None) -> Predicted:
-    """Predict ``model`` (at its request's batch and dtype) on ``device``, a device profile,
-    for the runtime it was calibrated in (``runtime``, when given, must be that one); a spec
-    needs no torch. The dtype must be the profile's."""
+def _named(name: str, predict: Callable[[], Prediction]) -> Prediction:
+    """``predict()``, its `UnsoundPrediction` (a damaged profile's figure) an `OptionError`
+    in one line starting with ``name``, the device profile's."""
+    try:
+        return predict()
+    except UnsoundPrediction as exc:
+        raise OptionError(
+            f"{name}: not a usable device profile ({exc}; `cnnprof device --save FILE` writes one)"
+        ) from None
+
+
+def predict_on(
+    model: Request | Source,
+    device: Peaks,
+    runtime: str | None = None,
+    *,
+    name: str = "the device profile",
+) -> Predicted:
+    """Predict ``model`` (at its request's batch and dtype) on ``device``, a device profile
+    (``name``: the option naming it, where its errors start), for the runtime it was
+    calibrated in (``runtime``, when given, must be that one); a spec needs no torch. The
+    dtype must be the profile's."""
     source = resolve(model) if isinstance(model, Request) else model
     dtype = source.request.dtype
     _calibrated_for(DeviceProfile("", device), dtype, f"--dtype {dtype}: the device profile")
     check_runtime(DeviceProfile("--device-profile", device), runtime)
     profile = source.profile()
-    prediction = replace(kernel_prediction(profile, device, source), missing=profile.missing)
+    found = _named(name, lambda: kernel_prediction(profile, device, source))
+    prediction = replace(found, missing=profile.missing)
     return Predicted(prediction, estimate(profile, device.roofs), device, source.request.label)
 
 
@@ -358,7 +380,9 @@ def measure_and_predict(
     estimate = None if measured is None else predict(source, measured_timing, measured)
     kernels = None
     if measured is not None and measured.kernels:
-        kernels = predictor.predict(source.profile(), measured)
+        kernels = _named(
+            "this device's calibration", lambda: predictor.predict(source.profile(), measured)
+        )
         notes += _conditions_note(settings, measured)
     label = source.request.label
     return Measured(measured_timing, measured, estimate, tuple(notes), seconds, kernels, label)

@@ -267,7 +267,9 @@ def _predicted(
             "profile fixes the device, threads and allocator"
         )
     device = _latency.device_profile(device_profile, f"device_profile={device_profile}")
-    return _latency.predict_on(req, device, given.get("runtime"))
+    return _latency.predict_on(
+        req, device, given.get("runtime"), name=f"device_profile={device_profile}"
+    )
 
 
 def _measured(req: Request, settings: LatencySettings, both: bool) -> Timing | LatencyRatio:

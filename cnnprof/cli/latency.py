@@ -277,7 +277,9 @@ def _predict(
     from cnnprof.arch.reference import is_onnx
 
     source = resolve(req)
-    predicted = api.predict_on(source, api.device_profile(device_profile), asked)
+    predicted = api.predict_on(
+        source, api.device_profile(device_profile), asked, name=f"--device-profile {device_profile}"
+    )
     if is_onnx(req.model) and predicted.device.runtime == TORCH:
         typer.echo(
             f"cnnprof: note: {device_profile} was calibrated in torch eager: this predicts "

@@ -5,7 +5,6 @@ calibration is judged and cached (`calibrated`)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from cnnprof.errors import CnnprofError
 from cnnprof.results import judge
 from cnnprof.results.device import RECORD_LIMIT, Peaks
 from cnnprof.results.judge import Calibration
-from cnnprof.results.validate import parse_record
+from cnnprof.results.validate import json_text, parse_record
 
 
 def read_cached(path: Path, notes: list[str] | None = None) -> Peaks | None:
@@ -70,7 +69,7 @@ def calibrated(
         return Calibration(measured)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        files.write(path, json.dumps(measured.to_dict(), indent=2) + "\n", "peaks cache")
+        files.write(path, json_text(measured.to_dict(), ensure_ascii=True), "peaks cache")
     except (OSError, CnnprofError) as exc:  # a cache not written only means measuring again
         if notes is not None:
             notes.append(f"device peaks not cached: {exc}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.console import Group, RenderableType
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -91,7 +92,7 @@ def summary(measured: Measured) -> Titled:
     if t.budget_hit:
         grid.add_row("budget", "reached", "the time budget stopped the runs early")
     _runtime_rows(grid, t)
-    return Titled(grid, timing_title(t, measured.label), subtitle=runtime_line(t))
+    return Titled(grid, escape(timing_title(t, measured.label)), subtitle=escape(runtime_line(t)))
 
 
 def _runtime_rows(grid: Table, timing: Timing) -> None:
@@ -246,10 +247,10 @@ def prediction_view(predicted: Predicted, view: View) -> Group:
     grid.add_row(
         "calibrated",
         device.measured_at[:16].replace("T", " "),
-        f"{device.runtime_label}; {regime}",
+        escape(f"{device.runtime_label}; {regime}"),
     )
     grid.add_row("error", *_profile_error(device))
-    parts: list = [Titled(grid, prediction_title(p, device, predicted.label))]
+    parts: list = [Titled(grid, escape(prediction_title(p, device, predicted.label)))]
     if view.layers:
         table = Table(
             title=f"layers · predicted at batch {p.batch}", title_justify="left", show_edge=False
@@ -302,8 +303,9 @@ def peaks_table(peaks: Peaks, cache: str | None = None) -> Group:
     """What `cnnprof device` shows: the device's measured roofs."""
     p = peaks
     table = Table(
-        title=f"{p.device_name} ({p.device}) · {p.dtype} · {threads(p.threads)} · "
-        f"{p.runtime_label}",
+        title=escape(
+            f"{p.device_name} ({p.device}) · {p.dtype} · {threads(p.threads)} · {p.runtime_label}"
+        ),
         title_justify="left",
     )
     table.add_column("metric")
@@ -384,7 +386,7 @@ def runtimes_view(ratio: LatencyRatio) -> Group:
     ratio of their times with its spread across rounds."""
     t = ratio.model_timing
     table = Table(
-        title=f"{timing_title(ratio.reference_timing)} · interleaved",
+        title=escape(f"{timing_title(ratio.reference_timing)} · interleaved"),
         title_justify="left",
         show_edge=False,
     )

@@ -4,13 +4,15 @@ GitHub Markdown tables."""
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from cnnprof.results.validate import json_text
+
 
 def to_json(data: Any) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    """``data`` as indented JSON; a NaN or infinity in it is an error, never written."""
+    return json_text(data)
 
 
 def to_csv(records: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:

@@ -9,7 +9,9 @@ in `cnnprof.analytic.roofline` reads its `Roofs`; report and render show both.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import math
 import statistics
 from collections.abc import Mapping
@@ -415,6 +417,22 @@ class DeviceProfile:
             **calibration_record(p),
         }
 
+    @property
+    def content_hash(self) -> str:
+        """The SHA-256 of the calibration's content (its record, keys sorted): a baseline keeps
+        it, so a profile file replaced or renamed since is never compared against silently."""
+        text = json.dumps(self.peaks.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def baseline_record(self) -> dict[str, Any]:
+        """`record`, with `content_hash` beside the profile's name: what a baseline keeps."""
+        record = self.record()
+        return {
+            "device_profile": record.pop("device_profile"),
+            PROFILE_HASH: self.content_hash,
+            **record,
+        }
+
     def describe(self) -> str:
         """``predicted for Test CPU, 2 threads, float32 (device profile NAME: torch …,
         calibrated …, error 7 %, load 0.3, others 2 % CPU)``."""
@@ -425,6 +443,8 @@ class DeviceProfile:
         )
 
 
+# The key of a baseline's prediction record holding its device profile's `content_hash`.
+PROFILE_HASH = "profile_sha256"
 # The keys of `DeviceProfile.record` that describe a calibration rather than name it: a baseline
 # recorded without them holds the same calibration.
 DESCRIBING = ("profile_error", "calibration_load")

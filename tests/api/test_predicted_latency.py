@@ -257,7 +257,9 @@ def test_snapshot_records_the_prediction_and_check_holds_it_like_a_count(tmp_pat
     check_document(document)
     entry = document["models"][0]
     assert entry["counts"]["predicted_ms"] == ONE_CONV_MS
-    assert entry["prediction"] == {
+    recorded = dict(entry["prediction"])
+    assert recorded.pop("profile_sha256") == api.named_profile(device, "float32").content_hash
+    assert recorded == {
         "device_profile": device,
         "device": "cpu",
         "device_name": "Test CPU",
@@ -275,7 +277,12 @@ def test_snapshot_records_the_prediction_and_check_holds_it_like_a_count(tmp_pat
     assert {r["device_profile"] for r in predicted} == {device}
 
     Path(device).write_text(json.dumps(_slower().to_dict()), encoding="utf-8")
+    assert_error(run("check", str(baseline)), "the profile changed since this baseline")
+    for model in document["models"]:  # a baseline from before the hash: compared, with a note
+        del model["prediction"]["profile_sha256"]
+    baseline.write_text(json.dumps(document))
     code, report = _json("check", str(baseline), "--latency-tolerance", "100%")
+    assert any("records no profile_sha256" in n for n in report["notes"]), report["notes"]
     first = report["results"][5]
     assert code == 1 and (first["metric"], first["value"], first["status"]) == (
         "predicted_ms",
@@ -297,6 +304,7 @@ def test_snapshot_records_the_prediction_and_check_holds_it_like_a_count(tmp_pat
     entry = json.loads(baseline.read_text())["models"][0]
     assert entry["counts"]["predicted_ms"] == SLOWER_MS and entry["owner"] == "vision team"
     assert entry["prediction"]["calibrated_at"] == "2026-11-30T00:00:00+00:00"
+    assert "profile_sha256" in entry["prediction"]
     code, report = _json("check", str(baseline))
     assert code == 0 and not any("not the calibration" in n for n in report["notes"])
 

@@ -28,9 +28,9 @@ from cnnprof.api.check._documents import (
     ratio_entry,
 )
 from cnnprof.api.latency import Machine
-from cnnprof.errors import OptionError
+from cnnprof.errors import CheckFileError, OptionError
 from cnnprof.results.check import CheckResult
-from cnnprof.results.device import DESCRIBING
+from cnnprof.results.device import DESCRIBING, PROFILE_HASH
 from cnnprof.results.interleaved import LatencyRatio
 from cnnprof.results.metrics import PREDICTED
 from cnnprof.results.tables import Column
@@ -111,6 +111,29 @@ def _timed(
     return None, ratio
 
 
+def unchanged_profiles(baseline: Baseline) -> list[str]:
+    """`CheckFileError` for an entry whose device profile's content is not the one its baseline
+    recorded (`PROFILE_HASH`: the file replaced, or the name edited to another profile); a note
+    for each entry recorded before baselines kept it, checked as before."""
+    notes = []
+    for index, entry in enumerate(baseline.entries, start=1):
+        if entry.predict_for is None:
+            continue
+        recorded, name = entry.raw["prediction"].get(PROFILE_HASH), entry.predict_for.name
+        if recorded is None:
+            notes.append(
+                f"{entry.model}: {PREDICTED}: the baseline records no {PROFILE_HASH} of device "
+                f"profile {name}: its content is not verified; `check --update` records it"
+            )
+        elif recorded != entry.predict_for.content_hash:
+            raise CheckFileError(
+                f"{baseline.path}: entry {index} ({entry.model}): field "
+                f"'prediction.{PROFILE_HASH}': device profile {name}: the profile changed since "
+                "this baseline: re-snapshot or --update"
+            )
+    return notes
+
+
 def _recalibrated(entry: BaselineEntry) -> list[str]:
     """A note when the device profile an entry names now holds another calibration than the
     one its prediction was recorded with: the figures compare two calibrations."""
@@ -167,7 +190,7 @@ def updated(baseline: Baseline, recounts: Sequence[Recount]) -> tuple[dict[str, 
     for r in recounts:
         entry = dict(r.entry.raw)
         if r.entry.predict_for is not None:
-            entry["prediction"] = {**entry["prediction"], **r.entry.predict_for.record()}
+            entry["prediction"] = {**entry["prediction"], **r.entry.predict_for.baseline_record()}
         entry["counts"] = dict(entry["counts"])
         now = counts(r.column)
         for metric, before in r.entry.counts:

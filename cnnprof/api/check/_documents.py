@@ -410,7 +410,7 @@ def snapshot_entry(
         "counts": counts(column),
     }
     if device is not None:
-        entry["prediction"] = device.record()
+        entry["prediction"] = device.baseline_record()
     if profile.inputs:  # an outside model: what it is called with, recounted the same way
         entry["input"] = [list(s) for s in profile.inputs]
     if args:

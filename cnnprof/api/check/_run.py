@@ -4,19 +4,19 @@ each entry's settings and every key it does not own."""
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
 
 import cnnprof.files as files
-from cnnprof.api.check._baseline import compare_baseline, recount, updated
+from cnnprof.api.check._baseline import compare_baseline, recount, unchanged_profiles, updated
 from cnnprof.api.check._budgets import check_budgets
 from cnnprof.api.check._documents import baseline_from, read_baseline, read_budgets
 from cnnprof.api.latency import Machine
 from cnnprof.api.request import DEFAULT_TIMEOUT
 from cnnprof.errors import OptionError
 from cnnprof.results.check import CheckReport, CheckResult
+from cnnprof.results.validate import json_text
 
 
 def run_check(
@@ -49,7 +49,9 @@ def run_check(
         budgets = read_budgets(path, timeout)
         results = check_budgets(budgets, tolerance, latency_tolerance, machine, notes)
     elif not update:
-        recounts = recount(read_baseline(path, timeout), machine, notes)
+        baseline = read_baseline(path, timeout)
+        notes += unchanged_profiles(baseline)
+        recounts = recount(baseline, machine, notes)
         results = compare_baseline(recounts, tolerance, latency_tolerance)
     else:
         results = _update(path, tolerance, latency_tolerance, machine, timeout, notes, changes)
@@ -75,7 +77,7 @@ def _update(
         results.extend(compare_baseline(recounts, tolerance, latency_tolerance))
         document, changed = updated(baseline, recounts)
         changes.extend(changed)
-        return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        return json_text(document).encode("utf-8")
 
     files.update(path, change, "--update")
     return results
