@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cnnprof.analytic.memory import check_fits
 from cnnprof.arch.reference import is_onnx
 from cnnprof.errors import OptionError
+from cnnprof.files import available_bytes
 from cnnprof.results.timing import ONNXRUNTIME, RUNTIMES, TORCH
 
 if TYPE_CHECKING:
@@ -62,6 +64,7 @@ def exported_model(source: Any, device: str, needs: str) -> OrtModel:
     from cnnprof.deploy.ort import onnxruntime, provider
 
     provider(onnxruntime(needs), device)  # before the export: a refusal costs nothing
+    check_fits(source.profile(), available_bytes(), "cpu")  # the export runs at the batch
     exported = source.exported()
     export = (
         f"exported in memory by torch {exported.torch_version}'s {exported.exporter} "

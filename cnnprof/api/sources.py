@@ -143,9 +143,8 @@ class ModuleSource(Exporting, ABC):
         from cnnprof.empirical.device import check_device
         from cnnprof.empirical.interleave import ModuleContender
 
-        req = self.request
-        check_device(device, req.dtype)
-        profile = self.profile()
+        req, profile = self.request, self.profile()
+        check_device(device, req.dtype, fits=profile)  # before the module is built there
         module = self.module(device, needs=needs, fresh=True)
         return ModuleContender(
             module, self.input_shape, req.batch, req.dtype, profile.model, profile.macs

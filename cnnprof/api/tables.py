@@ -334,7 +334,9 @@ def sweep(
     for ``device`` when given), Pareto-marked on ``pareto_by``, else the latency `ranked_on`
     picks (else MACs); with ``target_ms``, ranked by MnasNet's objective on that latency.
     ``pareto``: the flags belong to the output."""
-    if target_ms is not None and (target_ms <= 0 or (measure is None and device is None)):
+    if target_ms is not None and not (math.isfinite(target_ms) and target_ms > 0):
+        raise OptionError(f"--target-ms {target_ms:g}: expected a finite target > 0 ms")
+    if target_ms is not None and measure is None and device is None:
         raise OptionError(
             "--target-ms needs a latency (--latency, or --device-profile to predict it) "
             "and a target > 0 ms"

@@ -57,7 +57,19 @@ def _tabulated(channels: int, width: float, rule: Channels) -> int:
 ROUNDING: Mapping[str, Callable[[int, float, Channels], int]] = MappingProxyType(
     {"floor": _floor, "divisible": _divisible, "table": _tabulated}
 )
-if set(ROUNDING) != set(ROUND_RULES):  # the loader accepts exactly the rules scaling knows
+# The least a scaled channel count c·w must reach for each rule not to round it up to its
+# minimum: floor keeps int(c·w), divisible rounds c·w to the nearest multiple of the divisor.
+UNROUNDED: Mapping[str, Callable[[Channels], float | None]] = MappingProxyType(
+    {
+        "floor": lambda rule: max(rule.min, 1),
+        "divisible": lambda rule: (
+            -(-max(rule.min, rule.divisor) // rule.divisor) * rule.divisor - rule.divisor / 2
+        ),
+        "table": lambda rule: None,  # only the tabulated widths are taken
+    }
+)
+# the loader accepts exactly the rules scaling knows
+if set(ROUNDING) != set(ROUND_RULES) or set(UNROUNDED) != set(ROUND_RULES):
     raise ValueError(f"rounding rules {sorted(ROUNDING)} are not the model's {ROUND_RULES}")
 
 
@@ -102,6 +114,7 @@ def resolve(
         )
     classes = m.num_classes if m.num_classes is not None else variant.num_classes
     written = generated_rows(variant, design or {}, width)
+    _check_width(written, width, family.channels, m, variant_name)
     rows = tuple(_scale_row(row, width, depth_mult, classes, family.channels) for row in written)
     layers = sum(row.repeat or 1 for row in rows)
     if layers > MAX_LAYERS:
@@ -122,6 +135,34 @@ def resolve(
         note=variant.note,
         width=width,
         depth=depth_mult,
+    )
+
+
+def _check_width(
+    rows: tuple[Row, ...], width: float, rule: Channels, m: Multipliers, name: str
+) -> None:
+    """Refuse a width that rounds every layer it scales below the rounding's minimum (each is
+    raised to it: the same network at any smaller --alpha), naming the smallest --alpha at
+    which one layer reaches it."""
+    least = UNROUNDED[rule.round](rule)
+    widest = max(
+        (
+            row.layer[key]
+            for row in rows
+            if not any(row.layer.get(flag) for flag in ("classifier", "fixed", "no_shrink"))
+            for key, field in OPS[row.layer.op].items()
+            if field.channels
+        ),
+        default=0,
+    )
+    if least is None or not widest or round(widest * width, 9) >= least:
+        return
+    smallest = least / widest / (width / m.alpha)
+    step = 10.0 ** (math.floor(math.log10(smallest)) - 2)  # three digits, rounded up
+    raise OptionError(
+        f"--alpha {m.alpha:g}: at width {width:g} every layer of {name} rounds below the "
+        f"fewest channels its rounding keeps (its widest has {widest}); the smallest --alpha "
+        f"is {math.ceil(round(smallest / step, 9)) * step:.3g}"
     )
 
 

@@ -18,9 +18,12 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
+from cnnprof.analytic.memory import check_fits
 from cnnprof.errors import OptionError
+from cnnprof.files import available_bytes
 from cnnprof.protocol.machine import cpu_name
-from cnnprof.results.vocab import check_dtype
+from cnnprof.results.profile import Profile
+from cnnprof.results.vocab import LATENCY_DTYPES, check_dtype
 
 TORCH_DTYPES = MappingProxyType(
     {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -91,8 +94,9 @@ def _mps_available() -> bool:
     return bool(backend is not None and backend.is_available())
 
 
-def check_device(device: str, dtype: str = "float32") -> torch.device:
-    """The torch device for ``device``, after checking it exists and runs ``dtype``."""
+def check_device(device: str, dtype: str = "float32", fits: Profile | None = None) -> torch.device:
+    """The torch device for ``device``, after checking it exists and runs ``dtype`` (and, with
+    ``fits``, that the profile's batch fits in its free memory)."""
     check_dtype(dtype, timed=True)
     if device == "cuda" and not torch.cuda.is_available():
         why = "torch was built without CUDA" if torch.version.cuda is None else "no GPU is visible"
@@ -105,25 +109,39 @@ def check_device(device: str, dtype: str = "float32") -> torch.device:
     if device not in CLOCKS:
         raise OptionError(f"--device {device}: expected one of {', '.join(CLOCKS)}")
     target = torch.device(device)
-    _probe(target, dtype)
+    failed = probe_failure(target, dtype)
+    if failed is not None:
+        runs = [d for d in LATENCY_DTYPES if d != dtype and probe_failure(target, d) is None]
+        raise OptionError(
+            f"--dtype {dtype}: not supported on {target.type} ({failed}); it runs "
+            f"{', '.join(f'--dtype {d}' for d in runs) or 'none of them'}"
+        )
+    if fits is not None:
+        check_memory(target, fits)
     return target
 
 
-def _probe(device: torch.device, dtype: str) -> None:
-    """Run a small convolution and matrix product in ``dtype``; a kernel that is missing
-    becomes an OptionError."""
+def probe_failure(device: torch.device, dtype: str) -> str | None:
+    """Why a tiny convolution (a dense one and a strided depthwise one) and a matrix product in
+    ``dtype`` fail on ``device`` (a kernel missing from this build); None when they run."""
     kind = TORCH_DTYPES[dtype]
     try:
         with torch.inference_mode():
             x = torch.ones(1, 4, 6, 6, dtype=kind, device=device)
             F.conv2d(x, torch.ones(4, 4, 3, 3, dtype=kind, device=device), padding=1)
+            F.conv2d(x, torch.ones(4, 1, 3, 3, dtype=kind, device=device), stride=2, groups=4)
             a = torch.ones(8, 8, dtype=kind, device=device)
             torch.matmul(a, a)
     except (RuntimeError, TypeError, NotImplementedError) as exc:
-        said = first_line(exc) or type(exc).__name__
-        raise OptionError(
-            f"--dtype {dtype}: not supported on {device.type} ({said}); try --dtype float32"
-        ) from None
+        return first_line(exc) or type(exc).__name__
+    return None
+
+
+def check_memory(device: torch.device, profile: Profile) -> None:
+    """`check_fits` on the memory ``device`` has free now: the GPU's own on CUDA, the
+    machine's elsewhere."""
+    free = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else available_bytes()
+    check_fits(profile, free, device.type)
 
 
 def first_line(exc: BaseException) -> str:

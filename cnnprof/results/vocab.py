@@ -42,12 +42,16 @@ TIME_SORT: Mapping[str, str] = MappingProxyType(
     {"time": "seconds", "macs": "macs", "flops": "flops", "bytes": "bytes"}
 )
 SORT_KEYS = tuple(dict.fromkeys([*COUNT_SORT, *TIME_SORT]))
+MAX_BATCH = 2**31 - 1  # the largest batch a C int holds
 
 
 def check_batch(batch: int) -> None:
-    """A batch size ≥ 1, or `OptionError` naming the option."""
+    """A batch size ≥ 1 that a C int holds (tensor sizes, ONNX dimensions), or `OptionError`
+    naming the option."""
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise OptionError(f"--batch {batch}: expected a batch size ≥ 1")
+    if batch > MAX_BATCH:
+        raise OptionError(f"--batch {batch}: expected a batch size ≥ 1 and ≤ {MAX_BATCH}")
 
 
 def check_dtype(dtype: str, timed: bool = False) -> None:
