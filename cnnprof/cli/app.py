@@ -132,8 +132,12 @@ class _Group(TyperGroup):
             ),
             epilog="Examples:\n\n" + examples,
         )
-        return get_command_from_info(
-            info, pretty_exceptions_short=True, rich_markup_mode=self.rich_markup_mode
+        from cnnprof.cli.outputs import guarded
+
+        return guarded(
+            get_command_from_info(
+                info, pretty_exceptions_short=True, rich_markup_mode=self.rich_markup_mode
+            )
         )
 
     def resolve_command(

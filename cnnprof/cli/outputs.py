@@ -1,0 +1,87 @@
+"""A command never writes over one of its own inputs: an --output (or --plot) that is the same
+file as a file the command reads (its spec, model file, baseline, budget or device profile;
+through symlinks and hard links too) is refused before any work, whatever --force says.
+
+One guard for every command: it reads the command's parsed parameters, so no command lists its
+inputs by hand."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import click
+
+from cnnprof.errors import OptionError
+
+OUTPUTS = ("output", "plot")  # the parameters a command writes
+FILE_SUFFIXES = (".yaml", ".yml", ".json", ".py", ".onnx")  # a text argument that names a file
+
+# What a command offers instead of writing over its input.
+INSTEAD: Mapping[str, str] = MappingProxyType(
+    {"check": "; --update is the way to rewrite a baseline"}
+)
+
+
+def _identity(path: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """The file ``path`` names (device and inode, links followed), None when there is none."""
+    try:
+        found = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _named(text: str) -> Iterator[str]:
+    """The files a text argument may read: itself, a spec.yaml[:variant], a file.py:factory, a
+    reference's model before its @variant."""
+    for candidate in (text, text.partition("@")[0], text.partition(":")[0]):
+        if candidate.lower().endswith(FILE_SUFFIXES):
+            yield candidate
+
+
+def _inputs(params: Mapping[str, Any]) -> Iterator[str]:
+    """Every file the parameters other than the outputs name."""
+    for name, value in params.items():
+        if name in OUTPUTS:
+            continue
+        for item in value if isinstance(value, list | tuple) else (value,):
+            if isinstance(item, Path):
+                yield str(item)
+            elif isinstance(item, str):
+                yield from _named(item)
+
+
+def refuse_inputs(command: click.Command, params: Mapping[str, Any]) -> None:
+    """Refuse (one line, exit 2) an output of ``command`` that is one of its inputs."""
+    labels = {param.name: param.opts[0] for param in command.params}
+    for name in OUTPUTS:
+        output = params.get(name)
+        target = None if output is None else _identity(output)
+        if target is None:
+            continue
+        for path in _inputs(params):
+            if _identity(path) == target:
+                raise OptionError(
+                    f"{labels.get(name, name)} {output}: is this command's input {path}; "
+                    f"refused, even with --force{INSTEAD.get(command.name or '', '')}"
+                )
+
+
+def guarded(command: click.Command) -> click.Command:
+    """``command``, refusing an output onto its own input before its callback runs."""
+    callback = command.callback
+    if callback is None:
+        return command
+
+    @functools.wraps(callback)
+    def run(**params: Any) -> Any:
+        refuse_inputs(command, params)
+        return callback(**params)
+
+    command.callback = run
+    return command

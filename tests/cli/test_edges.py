@@ -1,0 +1,56 @@
+"""The last edges of the command: an output onto the command's own input, a baseline behind a
+symlink, a closed stdout; each one line and its exit code, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import assert_error, run
+
+SPEC = Path(__file__).parents[2] / "configs" / "models" / "vgg.yaml"
+
+
+@pytest.fixture
+def baseline(tmp_path: Path) -> Path:
+    path = tmp_path / "baseline.json"
+    assert run("snapshot", "mobilenet", "-o", str(path)).exit_code == 0
+    return path
+
+
+def test_count_refuses_its_spec_as_output_even_with_force(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    shutil.copy(SPEC, spec)
+    before = spec.read_bytes()
+    for model in (str(spec), f"{spec}@alpha=0.5"):
+        assert_error(run("count", model, "-o", str(spec), "--force"), "input", str(spec))
+    assert spec.read_bytes() == before
+
+
+def test_count_refuses_its_model_file_as_output(tmp_path: Path) -> None:
+    net = tmp_path / "net.py"
+    net.write_text("def build():\n    return None\n")
+    assert_error(run("count", f"{net}:build", "-o", str(net), "--force"), "input")
+    assert_error(run("compare", "mobilenet", f"{net}:build", "--plot", str(net)), "--plot")
+    assert net.read_text().startswith("def build")
+
+
+def test_check_refuses_its_baseline_as_output_through_links(baseline: Path) -> None:
+    before = baseline.read_bytes()
+    link, hard = baseline.with_name("link.json"), baseline.with_name("hard.json")
+    link.symlink_to(baseline.name)
+    os.link(baseline, hard)
+    for given, output in ((baseline, baseline), (link, baseline), (baseline, hard)):
+        err = assert_error(run("check", str(given), "-o", str(output), "--force"))
+        assert "--update is the way to rewrite a baseline" in err
+    assert baseline.read_bytes() == before and link.is_symlink()
+
+
+def test_an_output_apart_from_the_inputs_is_written(baseline: Path) -> None:
+    out = baseline.with_name("report.json")
+    result = run("check", str(baseline), "-o", str(out), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(out.read_text())
