@@ -54,3 +54,39 @@ def test_an_output_apart_from_the_inputs_is_written(baseline: Path) -> None:
     result = run("check", str(baseline), "-o", str(out), "--format", "json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(out.read_text())
+
+
+def test_check_update_through_a_symlink_rewrites_the_baseline_and_keeps_the_link(
+    baseline: Path,
+) -> None:
+    data = json.loads(baseline.read_text())
+    data["models"][0]["counts"]["params"] -= 1
+    baseline.write_text(json.dumps(data))
+    link = baseline.with_name("link.json")
+    link.symlink_to(baseline.name)
+    result = run("check", str(link), "--update")
+    assert result.exit_code == 0, result.stderr
+    assert link.is_symlink() and link.resolve() == baseline
+    counts = json.loads(baseline.read_text())["models"][0]["counts"]
+    assert counts["params"] == data["models"][0]["counts"]["params"] + 1
+    assert [p.name for p in baseline.parent.iterdir() if p.name.startswith(".cnnprof-")] == []
+
+
+def test_a_write_through_a_link_replaces_its_target_from_beside_it(tmp_path: Path) -> None:
+    from cnnprof import files
+
+    target_dir, link_dir = tmp_path / "real", tmp_path / "links"
+    target_dir.mkdir()
+    link_dir.mkdir()
+    target = target_dir / "out.txt"
+    target.write_text("old")
+    target.chmod(0o640)
+    link = link_dir / "out.txt"
+    link.symlink_to(target)
+    files.write(link, "new", "--output")
+    assert link.is_symlink() and target.read_text() == "new"
+    assert target.stat().st_mode & 0o777 == 0o640
+    dangling = link_dir / "dangling.txt"
+    dangling.symlink_to(target_dir / "fresh.txt")
+    files.write(dangling, "made", "--output")
+    assert dangling.is_symlink() and (target_dir / "fresh.txt").read_text() == "made"
