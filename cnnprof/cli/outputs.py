@@ -3,11 +3,12 @@ file as a file the command reads (its spec, model file, baseline, budget or devi
 through symlinks and hard links too) is refused before any work, whatever --force says.
 
 One guard for every command: it reads the command's parsed parameters, so no command lists its
-inputs by hand."""
+inputs by hand. A closed standard output fails like a full one."""
 
 from __future__ import annotations
 
 import functools
+import io
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -85,3 +86,16 @@ def guarded(command: click.Command) -> click.Command:
 
     command.callback = run
     return command
+
+
+class Closed(io.TextIOBase):
+    """Standard output when the shell closed it (``>&-``): writing to it is bad input, as a full
+    disk is (one line, exit 2), wherever it is written from; a command with -o FILE still runs."""
+
+    encoding = "utf-8"
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        raise OptionError("cannot write to stdout: it is closed")

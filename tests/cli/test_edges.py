@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,3 +92,30 @@ def test_a_write_through_a_link_replaces_its_target_from_beside_it(tmp_path: Pat
     dangling.symlink_to(target_dir / "fresh.txt")
     files.write(dangling, "made", "--output")
     assert dangling.is_symlink() and (target_dir / "fresh.txt").read_text() == "made"
+
+
+def _closed_stdout(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``cnnprof ARGS >&-``: the real process, its standard output closed before it starts."""
+    return subprocess.run(
+        [sys.executable, "-m", "cnnprof", *args],
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        preexec_fn=lambda: os.close(1),
+    )
+
+
+@pytest.mark.parametrize(
+    "args", [["count", "mobilenet"], ["list", "--format", "json"], ["--version"]]
+)
+def test_a_closed_stdout_is_one_line_and_exit_2(args: list[str]) -> None:
+    proc = _closed_stdout(*args)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr == "cnnprof: error: cannot write to stdout: it is closed\n"
+
+
+def test_a_closed_stdout_does_not_stop_an_output_file(tmp_path: Path) -> None:
+    proc = _closed_stdout("count", "mobilenet", "-o", "out.txt", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "mobilenet" in (tmp_path / "out.txt").read_text()
