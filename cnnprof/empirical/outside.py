@@ -2,11 +2,11 @@
 path/to/file.py:factory. Each is constructed with the user's arguments.
 
 A user's code is a guest: importing it, calling its factory and running its forward happen inside
-`guest`, the one boundary that turns anything it raises (``SystemExit`` with any code included;
-only ``KeyboardInterrupt`` passes) into a one-line `LoadError` naming the reference and the stage,
-sends what it prints to stderr (never into cnnprof's own output), and stops it at its time limit.
-What is clearly not a model factory (a builtin, ``os``, ``subprocess`` …) is refused before it is
-called.
+`guest`, the one boundary that turns anything it raises (``SystemExit`` with any code included,
+and a ``KeyboardInterrupt`` of its own; only the user's Ctrl-C passes) into a one-line `LoadError`
+naming the reference and the stage, sends what it prints to stderr (never into cnnprof's own
+output), and stops it at its time limit. What is clearly not a model factory (a builtin, ``os``,
+``subprocess`` …) is refused before it is called.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnprof.empirical.bound import Alarm, time_limit
+from cnnprof.empirical.bound import Alarm, Interrupted, time_limit, user_interrupts
 from cnnprof.empirical.device import first_line
 from cnnprof.empirical.inputs import Inputs
 from cnnprof.errors import CnnprofError, LoadError, MissingExtra, did_you_mean
@@ -114,24 +114,27 @@ def guest(
     reference: str, stage: str, timeout: float | None = None, limit: str = ""
 ) -> Iterator[None]:
     """Run a user's code (``stage``: import, construct or forward) as a guest: what it prints
-    goes to stderr; whatever it raises but ``KeyboardInterrupt`` (cnnprof's own errors pass as
+    goes to stderr; whatever it raises but the user's Ctrl-C (cnnprof's own errors pass as
     they are) becomes one `LoadError` line; past ``timeout`` seconds (None: none), `OutOfTime`
     naming ``limit`` (default: "N s (--timeout)")."""
     late = (
         f"{reference}: {stage} did not finish within {limit or f'{timeout or 0:g} s (--timeout)'}"
     )
-    try:
-        with contextlib.redirect_stdout(sys.stderr), time_limit(timeout, late):
-            yield
-    except (KeyboardInterrupt, CnnprofError, Alarm):
-        raise
-    except SystemExit as exc:
-        raise LoadError(
-            f"{reference}: {stage} called sys.exit({exc.code!r}); a model's code "
-            "must return, not exit"
-        ) from None
-    except BaseException as exc:
-        raise LoadError(f"{reference}: {stage} failed: {why(exc)}") from None
+    with user_interrupts() as told:
+        try:
+            with contextlib.redirect_stdout(sys.stderr), time_limit(timeout, late):
+                yield
+        except (Interrupted, CnnprofError, Alarm):
+            raise
+        except SystemExit as exc:
+            raise LoadError(
+                f"{reference}: {stage} called sys.exit({exc.code!r}); a model's code "
+                "must return, not exit"
+            ) from None
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt) and not told:  # maybe the user's Ctrl-C
+                raise
+            raise LoadError(f"{reference}: {stage} failed: {why(exc)}") from None
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -119,3 +121,45 @@ def test_a_closed_stdout_does_not_stop_an_output_file(tmp_path: Path) -> None:
     proc = _closed_stdout("count", "mobilenet", "-o", "out.txt", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "mobilenet" in (tmp_path / "out.txt").read_text()
+
+
+# --- a KeyboardInterrupt of the guest's own against the user's Ctrl-C --------------------------
+
+GUESTS = "tests.factories.guests"
+ROOT = Path(__file__).parents[2]
+
+
+def test_a_factory_raising_keyboard_interrupt_is_one_line_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(ROOT)
+    assert_error(run("count", f"{GUESTS}:interrupts"), f"{GUESTS}:interrupts", "KeyboardInterrupt")
+
+
+def test_a_ctrl_c_inside_a_guest_still_interrupts() -> None:
+    from cnnprof.empirical.bound import Interrupted
+    from cnnprof.empirical.outside import guest
+
+    with pytest.raises(Interrupted), guest("net.py:build", "construct"):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.slow
+def test_the_users_ctrl_c_during_a_factory_ends_the_command_with_130(tmp_path: Path) -> None:
+    waiting = tmp_path / "waiting"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cnnprof", "count", f"{GUESTS}:waits"],
+        cwd=ROOT,
+        env={**os.environ, "GUEST_WAITING": str(waiting)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not waiting.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and out == ""
