@@ -70,6 +70,7 @@ NOT_FACTORIES = frozenset(
 # (outside site-packages).
 NOT_THE_MODELS = (str(Path(torch.__file__).parent), str(Path(__file__).parents[1]))
 STDLIB = sysconfig.get_paths()["stdlib"]
+FRAMES_PER_LEVEL = 5  # about the Python frames a level of nesting takes in a hooked forward
 
 
 def _innermost(exc: BaseException) -> str:
@@ -438,4 +439,27 @@ def construct(
         module = make(**args)
     if not isinstance(module, nn.Module):
         raise LoadError(f"{reference}: the factory returned {type(module).__name__}, not nn.Module")
+    refuse_deep(reference, module)
     return module.eval()
+
+
+def nesting(module: nn.Module) -> int:
+    """How many levels of modules ``module`` holds (itself alone: 1), walked without recursion."""
+    deepest, stack = 0, [(module, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in node._modules.values() if child is not None)
+    return deepest
+
+
+def refuse_deep(reference: str, module: nn.Module) -> None:
+    """Refuse a model nested deeper than torch's own recursive walks (``eval``, ``forward`` of
+    nested containers) can go within Python's recursion limit: one line, not a crash."""
+    most = sys.getrecursionlimit() // FRAMES_PER_LEVEL
+    depth = nesting(module)
+    if depth >= most:
+        raise LoadError(
+            f"{reference}: modules nested {depth:,} levels deep; cnnprof follows fewer than "
+            f"{most:,} (Python's recursion limit, {sys.getrecursionlimit():,} frames)"
+        )

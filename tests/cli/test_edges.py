@@ -163,3 +163,30 @@ def test_the_users_ctrl_c_during_a_factory_ends_the_command_with_130(tmp_path: P
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130 and out == ""
+
+
+# --- a model nested deeper than recursion goes ----------------------------------------------------
+
+
+@pytest.mark.parametrize("extra", [(), ("--empirical",), ("--layers",)])
+def test_a_model_nested_5000_deep_is_one_line_naming_the_depth(
+    monkeypatch: pytest.MonkeyPatch, extra: tuple[str, ...]
+) -> None:
+    monkeypatch.chdir(ROOT)
+    assert_error(run("count", f"{GUESTS}:nested", *extra), f"{GUESTS}:nested", "5,001 levels")
+
+
+def test_a_model_nested_a_few_levels_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    result = run("count", f"{GUESTS}:nested", "--arg", "depth=20", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["totals"]["params"] == 3 * 3 * 3 * 3 + 3  # conv 3→3, 3×3
+
+
+def test_the_api_refuses_a_deep_module_given_as_is() -> None:
+    import cnnprof
+    from cnnprof.errors import CnnprofError
+    from tests.factories.guests import nested
+
+    with pytest.raises(CnnprofError, match="5,001 levels"):
+        cnnprof.count(nested())

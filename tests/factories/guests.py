@@ -8,6 +8,7 @@ Factories:
 - ``never_returns``: the factory sleeps forever
 - ``slow_forward``: every forward on a real device takes ``SLOW_SECONDS``
 - ``interrupts``: the factory raises ``KeyboardInterrupt`` itself
+- ``nested``: ``depth`` Sequentials, each holding the next (5,000: deeper than recursion goes)
 - ``waits``: the factory creates the file ``$GUEST_WAITING``, then sleeps (for a Ctrl-C)
 """
 
@@ -51,6 +52,13 @@ def waits() -> nn.Module:
     open(os.environ["GUEST_WAITING"], "w").close()
     time.sleep(60)
     return _small()
+
+
+def nested(depth: int = 5000) -> nn.Module:
+    module: nn.Module = nn.Conv2d(3, 3, 3, padding=1)
+    for _ in range(depth):
+        module = nn.Sequential(module)
+    return module
 
 
 def loud() -> nn.Module:
