@@ -165,7 +165,7 @@ def test_the_users_ctrl_c_during_a_factory_ends_the_command_with_130(tmp_path: P
     assert proc.returncode == 130 and out == ""
 
 
-# --- a model nested deeper than recursion goes ----------------------------------------------------
+# --- a model nested deeper than recursion goes ------------------------------------------------
 
 
 @pytest.mark.parametrize("extra", [(), ("--empirical",), ("--layers",)])
@@ -190,3 +190,15 @@ def test_the_api_refuses_a_deep_module_given_as_is() -> None:
 
     with pytest.raises(CnnprofError, match="5,001 levels"):
         cnnprof.count(nested())
+
+
+# --- the Python API refuses what the CLI refuses ----------------------------------------------
+
+
+@pytest.mark.parametrize("models", [[], (), "mobilenet"], ids=["list", "tuple", "text"])
+def test_the_api_snapshot_of_no_models_is_refused(models: object) -> None:
+    import cnnprof
+    from cnnprof.errors import OptionError
+
+    with pytest.raises(OptionError, match="expected a list of models"):
+        cnnprof.snapshot(models)  # type: ignore[arg-type]
