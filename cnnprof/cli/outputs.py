@@ -11,7 +11,6 @@ import functools
 import io
 import os
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -20,6 +19,7 @@ import click
 from cnnprof.errors import OptionError
 
 OUTPUTS = ("output", "plot")  # the parameters a command writes
+MODELS = ("model", "models", "reference", "baseline")  # the parameters that name models
 FILE_SUFFIXES = (".yaml", ".yml", ".json", ".py", ".onnx")  # a text argument that names a file
 
 # What a command offers instead of writing over its input.
@@ -45,31 +45,37 @@ def _named(text: str) -> Iterator[str]:
             yield candidate
 
 
-def _inputs(params: Mapping[str, Any]) -> Iterator[str]:
-    """Every file the parameters other than the outputs name."""
+def _inputs(
+    command: click.Command, params: Mapping[str, Any], labels: Mapping[str | None, str]
+) -> Iterator[tuple[str, str]]:
+    """Every file the parameters other than the outputs name, with what it is to the command:
+    a path parameter's file, a model argument's own file, an option's file."""
+    paths = {param.name for param in command.params if isinstance(param.type, click.Path)}
     for name, value in params.items():
         if name in OUTPUTS:
             continue
         for item in value if isinstance(value, list | tuple) else (value,):
-            if isinstance(item, Path):
-                yield str(item)
+            if name in paths and item is not None:
+                yield str(item), f"the file this command reads ({item})"
             elif isinstance(item, str):
-                yield from _named(item)
+                what = f"the file {labels.get(name)} names"
+                what = "the model's own file" if name in MODELS else what
+                yield from ((path, what) for path in _named(item))
 
 
 def refuse_inputs(command: click.Command, params: Mapping[str, Any]) -> None:
     """Refuse (one line, exit 2) an output of ``command`` that is one of its inputs."""
-    labels = {param.name: param.opts[0] for param in command.params}
+    labels: dict[str | None, str] = {p.name: min(p.opts, key=len) for p in command.params}
     for name in OUTPUTS:
         output = params.get(name)
         target = None if output is None else _identity(output)
         if target is None:
             continue
-        for path in _inputs(params):
+        for path, what in _inputs(command, params, labels):
             if _identity(path) == target:
                 raise OptionError(
-                    f"{labels.get(name, name)} {output}: is this command's input {path}; "
-                    f"refused, even with --force{INSTEAD.get(command.name or '', '')}"
+                    f"{labels.get(name, name)} {output}: is {what}; give another file to "
+                    f"write{INSTEAD.get(command.name or '', '')}"
                 )
 
 

@@ -30,14 +30,14 @@ def test_count_refuses_its_spec_as_output_even_with_force(tmp_path: Path) -> Non
     shutil.copy(SPEC, spec)
     before = spec.read_bytes()
     for model in (str(spec), f"{spec}@alpha=0.5"):
-        assert_error(run("count", model, "-o", str(spec), "--force"), "input", str(spec))
+        assert_error(run("count", model, "-o", str(spec), "--force"), "the model's own file")
     assert spec.read_bytes() == before
 
 
 def test_count_refuses_its_model_file_as_output(tmp_path: Path) -> None:
     net = tmp_path / "net.py"
     net.write_text("def build():\n    return None\n")
-    assert_error(run("count", f"{net}:build", "-o", str(net), "--force"), "input")
+    assert_error(run("count", f"{net}:build", "-o", str(net), "--force"), "model's own file")
     assert_error(run("compare", "mobilenet", f"{net}:build", "--plot", str(net)), "--plot")
     assert net.read_text().startswith("def build")
 
@@ -202,3 +202,13 @@ def test_the_api_snapshot_of_no_models_is_refused(models: object) -> None:
 
     with pytest.raises(OptionError, match="expected a list of models"):
         cnnprof.snapshot(models)  # type: ignore[arg-type]
+
+
+def test_an_option_s_file_is_an_input_too(tmp_path: Path) -> None:
+    profile = tmp_path / "device.json"
+    profile.write_text("{}")
+    result = run(
+        "compare", "mobilenet", "--device-profile", str(profile), "-o", str(profile), "--force"
+    )
+    assert_error(result, "is the file --device-profile names")
+    assert profile.read_text() == "{}"
