@@ -1,7 +1,8 @@
 """A user's files, read and written so that they are never damaged and never hang a run.
 
-Every write goes to a temporary file in the target's directory, is flushed and fsynced, and then
-replaces the target in one `os.replace`: a reader sees the old file or the new one, never a part,
+Every write goes to a temporary file in the target's directory (a symlink is written through: the
+file it points to is the target, the link stays), is flushed and fsynced, and then replaces the
+target in one `os.replace`: a reader sees the old file or the new one, never a part,
 and a failure at any point (a full disk, a read-only directory, an interrupt) leaves the old file
 as it was. `update` serialises concurrent updaters of one file with a lock and checks, before it
 replaces the file, that nobody changed it since it was read (compare-and-swap), so an update is
@@ -107,11 +108,13 @@ def parse_file(
 def replacing(path: Path, label: str) -> Iterator[BinaryIO]:
     """A binary file to write ``path``'s new content into; on leaving the block without an
     error it is flushed, fsynced and replaces ``path`` atomically (keeping ``path``'s
-    permissions). On any error the temporary file is removed and ``path`` is untouched."""
+    permissions). A symlink is written through: its target is replaced, from beside the target,
+    and the link stays. On any error the temporary file is removed and ``path`` is untouched."""
     existed = exists(path, label)
     if existed and not os.stat(path).st_mode & 0o222:  # its owner made it read-only: respected
         raise OptionError(f"{label} {path}: the file is read-only; nothing written")
-    directory = path.parent
+    target = Path(os.path.realpath(path))
+    directory = target.parent
     try:
         fd, temporary = tempfile.mkstemp(prefix=".cnnprof-", suffix=".tmp", dir=directory)
     except OSError as exc:
@@ -121,8 +124,8 @@ def replacing(path: Path, label: str) -> Iterator[BinaryIO]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(temporary, _mode(path))
-        os.replace(temporary, path)
+        os.chmod(temporary, _mode(target))
+        os.replace(temporary, target)
     except OSError as exc:
         _remove(temporary)
         kept = "; the file is unchanged" if existed else ""

@@ -300,7 +300,10 @@ def snapshot(
 ) -> dict[str, Any]:
     """A versioned baseline of each model's counts, for `check`; ``latency=True`` records its
     latency measured here (with ``reference``, the ratio to that model's); with
-    ``device_profile``, the latency predicted for that device."""
+    ``device_profile``, the latency predicted for that device. No model is refused, as the CLI
+    refuses it: a baseline of nothing would hold every check."""
+    if isinstance(models, str) or not models:
+        raise OptionError(f"models={models!r}: expected a list of models, e.g. ['mobilenet']")
     _settings(latency, threads, processes)  # threads and processes only with latency
     here = _machine("snapshot latency=True", threads, processes) if latency else None
     return _check.snapshot(

@@ -370,10 +370,12 @@ class OutsideSource(ModuleSource):
 
     def _built(self) -> tuple[nn.Module, str]:
         """The model with its weights on meta, and how it was built."""
+        from cnnprof.empirical.outside import construct, parameters_on_meta, refuse_deep
+
         model = self.request.model
         if not isinstance(model, str):
+            refuse_deep(self.request.name, model)
             return self._rewritten(model), "meta"
-        from cnnprof.empirical.outside import construct, parameters_on_meta
 
         args = self._args()
         try:

@@ -132,8 +132,12 @@ class _Group(TyperGroup):
             ),
             epilog="Examples:\n\n" + examples,
         )
-        return get_command_from_info(
-            info, pretty_exceptions_short=True, rich_markup_mode=self.rich_markup_mode
+        from cnnprof.cli.outputs import guarded
+
+        return guarded(
+            get_command_from_info(
+                info, pretty_exceptions_short=True, rich_markup_mode=self.rich_markup_mode
+            )
         )
 
     def resolve_command(
@@ -162,6 +166,10 @@ class _Group(TyperGroup):
         reconfigure = getattr(sys.stderr, "reconfigure", None)
         if reconfigure is not None:  # messages reach a terminal of any encoding, escaped if need be
             reconfigure(errors="backslashreplace")
+        if sys.stdout is None:  # closed by the shell (>&-): writing to it is an error, not a bug
+            from cnnprof.cli.outputs import Closed
+
+            sys.stdout = Closed()
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
         except CnnprofError as exc:

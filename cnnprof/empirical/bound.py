@@ -82,3 +82,33 @@ def time_limit(seconds: float | None, message: str) -> Iterator[None]:
         if outer > 0:
             left = outer - (time.monotonic() - start)
             signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), REPEAT)
+
+
+class Interrupted(KeyboardInterrupt):
+    """A Ctrl-C (``SIGINT``) that reached the process inside `user_interrupts`: the user's, told
+    apart from a ``KeyboardInterrupt`` the guarded code raised itself."""
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise Interrupted
+
+
+@contextlib.contextmanager
+def user_interrupts() -> Iterator[bool]:
+    """Inside the block a ``SIGINT`` raises `Interrupted`; yields whether that holds (not off the
+    main thread, nor where a host program set its own handler: there every ``KeyboardInterrupt``
+    may be the user's)."""
+    current = signal.getsignal(signal.SIGINT)
+    if current is _interrupt:
+        yield True
+        return
+    if threading.current_thread() is not threading.main_thread() or (
+        current is not signal.default_int_handler
+    ):
+        yield False
+        return
+    signal.signal(signal.SIGINT, _interrupt)
+    try:
+        yield True
+    finally:
+        signal.signal(signal.SIGINT, current)

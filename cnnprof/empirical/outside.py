@@ -2,11 +2,11 @@
 path/to/file.py:factory. Each is constructed with the user's arguments.
 
 A user's code is a guest: importing it, calling its factory and running its forward happen inside
-`guest`, the one boundary that turns anything it raises (``SystemExit`` with any code included;
-only ``KeyboardInterrupt`` passes) into a one-line `LoadError` naming the reference and the stage,
-sends what it prints to stderr (never into cnnprof's own output), and stops it at its time limit.
-What is clearly not a model factory (a builtin, ``os``, ``subprocess`` …) is refused before it is
-called.
+`guest`, the one boundary that turns anything it raises (``SystemExit`` with any code included,
+and a ``KeyboardInterrupt`` of its own; only the user's Ctrl-C passes) into a one-line `LoadError`
+naming the reference and the stage, sends what it prints to stderr (never into cnnprof's own
+output), and stops it at its time limit. What is clearly not a model factory (a builtin, ``os``,
+``subprocess`` …) is refused before it is called.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from cnnprof.empirical.bound import Alarm, time_limit
+from cnnprof.empirical.bound import Alarm, Interrupted, time_limit, user_interrupts
 from cnnprof.empirical.device import first_line
 from cnnprof.empirical.inputs import Inputs
 from cnnprof.errors import CnnprofError, LoadError, MissingExtra, did_you_mean
@@ -70,6 +70,7 @@ NOT_FACTORIES = frozenset(
 # (outside site-packages).
 NOT_THE_MODELS = (str(Path(torch.__file__).parent), str(Path(__file__).parents[1]))
 STDLIB = sysconfig.get_paths()["stdlib"]
+FRAMES_PER_LEVEL = 5  # about the Python frames a level of nesting takes in a hooked forward
 
 
 def _innermost(exc: BaseException) -> str:
@@ -114,24 +115,27 @@ def guest(
     reference: str, stage: str, timeout: float | None = None, limit: str = ""
 ) -> Iterator[None]:
     """Run a user's code (``stage``: import, construct or forward) as a guest: what it prints
-    goes to stderr; whatever it raises but ``KeyboardInterrupt`` (cnnprof's own errors pass as
+    goes to stderr; whatever it raises but the user's Ctrl-C (cnnprof's own errors pass as
     they are) becomes one `LoadError` line; past ``timeout`` seconds (None: none), `OutOfTime`
     naming ``limit`` (default: "N s (--timeout)")."""
     late = (
         f"{reference}: {stage} did not finish within {limit or f'{timeout or 0:g} s (--timeout)'}"
     )
-    try:
-        with contextlib.redirect_stdout(sys.stderr), time_limit(timeout, late):
-            yield
-    except (KeyboardInterrupt, CnnprofError, Alarm):
-        raise
-    except SystemExit as exc:
-        raise LoadError(
-            f"{reference}: {stage} called sys.exit({exc.code!r}); a model's code "
-            "must return, not exit"
-        ) from None
-    except BaseException as exc:
-        raise LoadError(f"{reference}: {stage} failed: {why(exc)}") from None
+    with user_interrupts() as told:
+        try:
+            with contextlib.redirect_stdout(sys.stderr), time_limit(timeout, late):
+                yield
+        except (Interrupted, CnnprofError, Alarm):
+            raise
+        except SystemExit as exc:
+            raise LoadError(
+                f"{reference}: {stage} called sys.exit({exc.code!r}); a model's code "
+                "must return, not exit"
+            ) from None
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt) and not told:  # maybe the user's Ctrl-C
+                raise
+            raise LoadError(f"{reference}: {stage} failed: {why(exc)}") from None
 
 
 @dataclass(frozen=True)
@@ -435,4 +439,27 @@ def construct(
         module = make(**args)
     if not isinstance(module, nn.Module):
         raise LoadError(f"{reference}: the factory returned {type(module).__name__}, not nn.Module")
+    refuse_deep(reference, module)
     return module.eval()
+
+
+def nesting(module: nn.Module) -> int:
+    """How many levels of modules ``module`` holds (itself alone: 1), walked without recursion."""
+    deepest, stack = 0, [(module, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in node._modules.values() if child is not None)
+    return deepest
+
+
+def refuse_deep(reference: str, module: nn.Module) -> None:
+    """Refuse a model nested deeper than torch's own recursive walks (``eval``, ``forward`` of
+    nested containers) can go within Python's recursion limit: one line, not a crash."""
+    most = sys.getrecursionlimit() // FRAMES_PER_LEVEL
+    depth = nesting(module)
+    if depth >= most:
+        raise LoadError(
+            f"{reference}: modules nested {depth:,} levels deep; cnnprof follows fewer than "
+            f"{most:,} (Python's recursion limit, {sys.getrecursionlimit():,} frames)"
+        )

@@ -7,10 +7,14 @@ Factories:
 - ``forward_exits``: the model's forward calls ``sys.exit(0)``
 - ``never_returns``: the factory sleeps forever
 - ``slow_forward``: every forward on a real device takes ``SLOW_SECONDS``
+- ``interrupts``: the factory raises ``KeyboardInterrupt`` itself
+- ``nested``: ``depth`` Sequentials, each holding the next (5,000: deeper than recursion goes)
+- ``waits``: the factory creates the file ``$GUEST_WAITING``, then sleeps (for a Ctrl-C)
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -38,6 +42,23 @@ def exits_three() -> nn.Module:
 
 def raises_base() -> nn.Module:
     raise Fatal("the factory gave up")
+
+
+def interrupts() -> nn.Module:
+    raise KeyboardInterrupt
+
+
+def waits() -> nn.Module:
+    open(os.environ["GUEST_WAITING"], "w").close()
+    time.sleep(60)
+    return _small()
+
+
+def nested(depth: int = 5000) -> nn.Module:
+    module: nn.Module = nn.Conv2d(3, 3, 3, padding=1)
+    for _ in range(depth):
+        module = nn.Sequential(module)
+    return module
 
 
 def loud() -> nn.Module:
