@@ -95,12 +95,13 @@ def _interrupt(signum: int, frame: object) -> None:
 
 @contextlib.contextmanager
 def user_interrupts() -> Iterator[bool]:
-    """Inside the block a ``SIGINT`` raises `Interrupted`; yields whether that holds (not off the
-    main thread, nor where a host program set its own handler: there every ``KeyboardInterrupt``
-    may be the user's)."""
+    """Inside the block a ``SIGINT`` raises `Interrupted`; yields whether a ``KeyboardInterrupt``
+    inside is then the guest's own (not off the main thread, nor where a host program set its own
+    handler: there every ``KeyboardInterrupt`` may be the user's; yes where SIGINT is ignored, as
+    in a background job, since no Ctrl-C reaches the process)."""
     current = signal.getsignal(signal.SIGINT)
-    if current is _interrupt:
-        yield True
+    if current is _interrupt or current == signal.SIG_IGN:  # ignored: no Ctrl-C can come, so
+        yield True  # every KeyboardInterrupt inside is the guest's own
         return
     if threading.current_thread() is not threading.main_thread() or (
         current is not signal.default_int_handler

@@ -12,8 +12,9 @@ import cnnprof.files as files
 from cnnprof.errors import CnnprofError
 from cnnprof.results import judge
 from cnnprof.results.device import RECORD_LIMIT, Peaks
+from cnnprof.results.json_text import json_text
 from cnnprof.results.judge import Calibration
-from cnnprof.results.validate import json_text, parse_record
+from cnnprof.results.validate import parse_record
 
 
 def read_cached(path: Path, notes: list[str] | None = None) -> Peaks | None:

@@ -7,7 +7,7 @@ import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from cnnprof.results.validate import json_text
+from cnnprof.results.json_text import json_text
 
 
 def to_json(data: Any) -> str:

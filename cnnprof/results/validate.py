@@ -11,10 +11,7 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Mapping
-from typing import Any
 
-from cnnprof.errors import CnnprofError
 from cnnprof.results.device import CURVES, KERNEL_FEATURES, KERNEL_TERMS, TABLES, Peaks
 from cnnprof.results.vocab import LATENCY_DTYPES
 
@@ -204,30 +201,3 @@ def _within(value: object, low: float, high: float) -> bool:
 
 def _rate(value: object) -> bool:
     return _within(value, *RATE_RANGE)
-
-
-def json_text(data: Any, *, ensure_ascii: bool = False) -> str:
-    """``data`` as indented JSON text, written by every document cnnprof writes: NaN and the
-    infinities are not JSON (other readers refuse them), so a figure that is one is a
-    `CnnprofError` naming where it is, never written."""
-    try:
-        return json.dumps(data, indent=2, ensure_ascii=ensure_ascii, allow_nan=False) + "\n"
-    except ValueError:
-        where = non_finite(data) or "a value"
-        raise CnnprofError(
-            f"{where} is not a finite number: no document is written with NaN or infinity"
-        ) from None
-
-
-def non_finite(data: Any, where: str = "$") -> str | None:
-    """Where in ``data`` (``$.models[0].counts.predicted_ms``) its first NaN or infinity is, or
-    None."""
-    if isinstance(data, float) and not math.isfinite(data):
-        return f"{where} ({data!r})"
-    if isinstance(data, Mapping):
-        items: Any = ((f"{where}.{k}", v) for k, v in data.items())
-    elif isinstance(data, (list, tuple)):
-        items = ((f"{where}[{i}]", v) for i, v in enumerate(data))
-    else:
-        return None
-    return next(filter(None, (non_finite(v, w) for w, v in items)), None)

@@ -140,10 +140,27 @@ def test_a_ctrl_c_inside_a_guest_still_interrupts() -> None:
     from cnnprof.empirical.bound import Interrupted
     from cnnprof.empirical.outside import guest
 
-    with pytest.raises(Interrupted), guest("net.py:build", "construct"):
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(5)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # As in a terminal (a background job, as CI may run the suite, starts with SIGINT ignored).
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(Interrupted), guest("net.py:build", "construct"):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def test_a_factorys_own_keyboard_interrupt_is_its_failure_where_sigint_is_ignored() -> None:
+    """A background job ignores SIGINT: no Ctrl-C can come, so the guest's is its own."""
+    from cnnprof.empirical.bound import user_interrupts
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with user_interrupts() as guests_own:
+            assert guests_own and signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 @pytest.mark.slow
@@ -151,6 +168,8 @@ def test_the_users_ctrl_c_during_a_factory_ends_the_command_with_130(tmp_path: P
     waiting = tmp_path / "waiting"
     proc = subprocess.Popen(
         [sys.executable, "-m", "cnnprof", "count", f"{GUESTS}:waits"],
+        # Ctrl-C reaches it as in a terminal, even where the suite runs with SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         cwd=ROOT,
         env={**os.environ, "GUEST_WAITING": str(waiting)},
         stdout=subprocess.PIPE,

@@ -10,7 +10,7 @@ import pytest
 import cnnprof
 from cnnprof.errors import CnnprofError
 from cnnprof.report.text import to_json
-from cnnprof.results.validate import json_text, non_finite
+from cnnprof.results.json_text import json_text, non_finite
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])

@@ -16,7 +16,7 @@ from cnnprof.api.latency import Machine
 from cnnprof.api.request import DEFAULT_TIMEOUT
 from cnnprof.errors import OptionError
 from cnnprof.results.check import CheckReport, CheckResult
-from cnnprof.results.validate import json_text
+from cnnprof.results.json_text import json_text
 
 
 def run_check(
