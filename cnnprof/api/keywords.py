@@ -5,7 +5,6 @@ function or said here (tests/api/test_api_parity.py holds the two together)."""
 
 from __future__ import annotations
 
-import difflib
 import functools
 import inspect
 from collections.abc import Callable, Mapping
@@ -14,6 +13,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from cnnprof.arch.multipliers import Multipliers
+from cnnprof.errors import close_matches
 
 Function = TypeVar("Function", bound=Callable[..., Any])
 
@@ -129,6 +129,6 @@ def _unknown(where: str, name: str, taken: list[str], refused: Mapping[str, str]
     why = refused.get(name)
     if why is not None:
         return f"{where}: {name}= is the CLI's --{name.replace('_', '-')} alone; it {why}"
-    near = difflib.get_close_matches(name, taken, n=1)
+    near = close_matches(name, taken)
     hint = f"; did you mean {near[0]!r}?" if near else ""
     return f"{where} takes no keyword {name!r}{hint} (it takes: {', '.join(taken)})"
