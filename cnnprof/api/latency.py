@@ -351,8 +351,8 @@ def measure_and_predict(
     source = resolve(model) if isinstance(model, Request) else model
     say = before or (lambda line: None)
     if settings.runtime != TORCH:  # the roofline and kernel models describe torch eager
-        found = Measured.alone(measure(source, settings, timing, deadline=deadline))
-        return replace(found, label=source.request.label)
+        timed = _within_budget(measure(source, settings, timing, deadline=deadline), deadline)
+        return replace(Measured.alone(timed), label=source.request.label)
     dtype = source.request.dtype
     notes: list[str] = []
     query = DeviceQuery(settings.device, dtype, settings.threads)
@@ -384,8 +384,17 @@ def measure_and_predict(
             "this device's calibration", lambda: predictor.predict(source.profile(), measured)
         )
         notes += _conditions_note(settings, measured)
+    stopped = calibrate and (measured is None or bool(measured.partial))  # no time for all of it
+    measured_timing = _within_budget(measured_timing, deadline, stopped)
     label = source.request.label
     return Measured(measured_timing, measured, estimate, tuple(notes), seconds, kernels, label)
+
+
+def _within_budget(timing: Timing, deadline: Deadline, stopped: bool = False) -> Timing:
+    """``timing`` with ``budget_hit`` set where the budget stopped a later phase (``stopped``:
+    the calibration, left out or cut short) or the command has run past it (a calibration's
+    native kernel running on past its time limit, a run past the deadline)."""
+    return replace(timing, budget_hit=True) if stopped or deadline.passed() else timing
 
 
 def _calibrated_within(

@@ -308,8 +308,9 @@ def measure(
     with tempfile.TemporaryDirectory(prefix="cnnprof-ort-") as folder:
         profiled = None
         if not spent:
-            warmup_runs, stable = warm_up(timed, first, settings.warmup, deadline, report)
+            warmup_runs, stable, cut = warm_up(timed, first, settings.warmup, deadline, report)
             samples, hit = timed_runs(timed, settings, deadline, report)
+            hit = hit or cut
             room = deadline.left() > (LAYER_WARMUP + 2) * first + 0.1
             if settings.layers and room:
                 profiled = _Profiled(model, settings, Path(folder))

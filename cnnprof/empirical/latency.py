@@ -299,28 +299,34 @@ def _hooks(runner: _Runner, rows: Sequence[LayerCost], first: float) -> _Rows | 
 
 
 def _runs(runner: _Runner, rows: Sequence[LayerCost], model: str, dtype: str) -> _Runs:
-    """The first run, the kernel record, the warm-up, the hooks and the timed runs, each while
-    the deadline leaves room for it."""
+    """The first run, the kernel record, the warm-up, the hooks and the timed runs, each started
+    only while the deadline leaves room for it (judged on the runs so far); ``hit`` when one was
+    cut short or left out for lack of time, or the runs ended past the deadline."""
+    deadline = runner.deadline
     first = _first_run(runner.run, runner.clock, model, dtype)
-    spent = runner.deadline.left() < first  # no room for one more run: the first is the sample
-    recorded = bool(rows) and not spent
+    spent = deadline.left() < first  # no room for one more run: the first is the sample
+    # the kernel record, where a timed run still fits after it
+    recorded = bool(rows) and deadline.left() >= 2 * first
     kernels = conv_kernels(runner.net, runner.run, [r.path for r in rows]) if recorded else {}
-    warmup_runs, stable = 0, False
+    warmup_runs, stable, cut = 0, False, False
     if not spent:
         warmup = runner.settings.warmup
-        warmup_runs, stable = warm_up(runner.timed, first, warmup, runner.deadline, runner.report)
+        warmup_runs, stable, cut = warm_up(runner.timed, first, warmup, deadline, runner.report)
     per_row = None if spent else _hooks(runner, rows, first)
     faults = minor_faults()
     samples, hit = [first], True
     if not spent:
         step = functools.partial(runner.step, per_row)
-        samples, hit = timed_runs(step, runner.settings, runner.deadline, runner.report)
+        samples, hit = timed_runs(step, runner.settings, deadline, runner.report)
     after = minor_faults()
     taken = per_row.taken if per_row else 0  # the hooked runs' faults are not the model's
     page_faults = (
         None if faults is None or after is None else (after - faults - taken) / len(samples)
     )
-    hit = hit or (runner.settings.layers and bool(rows) and per_row is None)
+    left_out = (bool(rows) and not recorded) or (
+        runner.settings.layers and bool(rows) and per_row is None
+    )
+    hit = hit or cut or left_out or deadline.passed()
     # the run that recorded the kernels warmed up too
     return _Runs(tuple(samples), warmup_runs + recorded, stable, hit, kernels, per_row, page_faults)
 
@@ -347,9 +353,11 @@ def measure(
     whole-model run until there are MAX_LAYER_RUNS).
 
     ``deadline`` (default: ``settings.budget`` from now) bounds every phase: the first run, the
-    kernel record, the warm-up, the hooks' calibration and the timed runs. A phase the budget
-    has no room for is skipped and ``budget_hit`` says so; when the first run alone spends it,
-    that run is the only sample.
+    kernel record, the warm-up, the hooks' calibration and the timed runs; a run starts only
+    when one as long as the last fits, so the measurement ends within the deadline or one run
+    past it. A phase the budget cuts short or has no room for is skipped and ``budget_hit``
+    says so, as it does a measurement that ended past the deadline; when the first run alone
+    spends it, that run is the only sample.
     """
     settings = settings or LatencySettings()
     check_batch(batch)

@@ -29,31 +29,51 @@ def warm_up(
     warmup: int | None,
     deadline: Deadline,
     progress: Progress,
-) -> tuple[int, bool]:
-    """Warm-up runs done (the first, untimed-for-results run included) and whether the median
-    settled. Auto: windows of about WINDOW_SECONDS until two consecutive medians agree."""
+) -> tuple[int, bool, bool]:
+    """Warm-up runs done (the first, untimed-for-results run included), whether the median
+    settled, and whether the budget cut the warm-up short. A run starts only when one as long as
+    the last ends within WARMUP_SHARE of the budget. Auto: windows of about WINDOW_SECONDS
+    until two consecutive medians agree."""
     if warmup is not None:
-        for done in range(1, warmup):
-            if deadline.passed(WARMUP_SHARE):
-                return done, False
-            timed()
-            progress("warm-up", done / warmup)
+        times = _within(
+            timed, warmup - 1, first, deadline, lambda done: progress("warm-up", done / warmup)
+        )
         progress("warm-up", 1.0)
-        return max(warmup, 1), True
+        cut = len(times) < warmup - 1
+        return (1 + len(times), False, True) if cut else (max(warmup, 1), True, False)
     window = max(1, min(MAX_WINDOW, round(WINDOW_SECONDS / max(first, 1e-9))))
-    runs, previous = 1, None
+    runs, previous, last = 1, None, first
     for index in range(MAX_WARMUP_WINDOWS):
-        if deadline.passed(WARMUP_SHARE):
-            break
-        median = statistics.median(timed() for _ in range(window))
-        runs += window
+        times = _within(timed, window, last, deadline)
+        runs += len(times)
+        if len(times) < window:
+            progress("warm-up", 1.0)
+            return runs, False, True
+        median, last = statistics.median(times), times[-1]
         progress("warm-up", (index + 1) / MAX_WARMUP_WINDOWS)
         if previous is not None and abs(median - previous) <= STABLE * previous:
             progress("warm-up", 1.0)
-            return runs, True
+            return runs, True, False
         previous = median
     progress("warm-up", 1.0)
-    return runs, False
+    return runs, False, False
+
+
+def _within(
+    timed: Callable[[], float],
+    count: int,
+    last: float,
+    deadline: Deadline,
+    tick: Callable[[int], None] = lambda done: None,
+) -> list[float]:
+    """Up to ``count`` runs' seconds, each run started only while one as long as the last (at
+    first ``last``) would end within WARMUP_SHARE of the budget; ``tick`` gets the runs done
+    after each."""
+    times: list[float] = []
+    while len(times) < count and deadline.left(WARMUP_SHARE) >= (times[-1] if times else last):
+        times.append(timed())
+        tick(len(times))
+    return times
 
 
 def timed_runs(
