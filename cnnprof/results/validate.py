@@ -35,6 +35,11 @@ SCALE_RANGE = (1e-6, 1e3)
 # A log residual is ln(time / line), both at least a nanosecond (the fit's floor) and at most
 # hours: |ln(1e4 / 1e-9)| ≈ 30; beyond it the record was not fitted, and exp() may overflow.
 MAX_RESIDUAL = 30.0
+# A prediction scans a kind's samples whole for each kernel of that kind it costs. `cnnprof
+# device` records at most 506 of a kind (BatchNorm, on a CPU), `--thorough` 1,607 (the kernel
+# plans' networks, counted in tests/results/test_profile_samples_bound.py): five times that
+# keeps a prediction from any profile within a few times a thorough calibration's.
+MAX_SAMPLES = 8192
 MAX_RELATIVE = 1e3  # a spread or an error as a fraction of a time: a thousandfold is no fit
 MAX_TEXT = 4096  # characters of one string field: a name or a line, never a document
 # What rich reads as a style tag ([bold], [/red], [@click]): a profile's text is never markup.
@@ -173,6 +178,11 @@ def kernels_unusable(record: Peaks) -> str | None:
             return f"{what} scale does not fit its features (from {low:g} to {high:g})"
         if not all(_within(v, 0.0, MAX_RELATIVE) for v in (model.spread, model.loo_error)):
             return f"{what} spread or loo_error is not from 0 to {MAX_RELATIVE:g}"
+        if len(model.samples) > MAX_SAMPLES:
+            return (
+                f"the {model.kind} model holds {len(model.samples)} samples, more than the "
+                f"{MAX_SAMPLES} a kind may hold"
+            )
         problem = _samples_unusable(model.samples, len(width))
         if problem:
             return f"the {model.kind} model holds a sample {problem}"
