@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from conftest import assert_error, run
 import cnnprof
 from cnnprof.api import check as checks
 from cnnprof.api.check._documents import read_baseline, read_budgets
+from cnnprof.api.request import DEFAULT_TIMEOUT, Request
 from cnnprof.errors import CheckFileError, OptionError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -175,4 +177,67 @@ def test_a_baseline_entry_stops_at_a_short_timeout(tmp_path):
         run("check", str(path), "--timeout", "1"),
         f"{factory}:make",
         "did not finish within 1 s (--timeout)",
+    )
+
+
+class _Stop(Exception):
+    """What the stub machine raises once it has seen the requests it was asked to measure."""
+
+
+class _Stub:
+    """A machine that records what it is asked to measure together, and measures nothing."""
+
+    def __init__(self) -> None:
+        self.seen: list[Request] = []
+
+    def __call__(self) -> _Stub:  # made as a check makes its machine
+        return self
+
+    def at(self, threads: object, processes: object) -> _Stub:
+        return self
+
+    def together(self, requests: Sequence[Request], device: str, runtime: str) -> None:
+        self.seen += requests
+        raise _Stop
+
+
+def test_the_timeout_bounds_an_outside_reference_too(tmp_path, monkeypatch):
+    """A ratio's outside reference runs its own code: the command's --timeout bounds it, as it
+    bounds the entries' models (a spec reference keeps the default: it runs none)."""
+    monkeypatch.chdir(tmp_path)
+    _file(tmp_path, "ref.py", "def make():\n    raise AssertionError('never run')\n")
+    for reference, bound in (("ref.py:make", 7.0), ("resnet18", DEFAULT_TIMEOUT)):
+        text = f"models:\n  - {{model: lenet5, max_latency_ratio: 2, reference: '{reference}'}}\n"
+        stub = _Stub()
+        with pytest.raises(_Stop):
+            checks.run_check(_file(tmp_path, "b.yaml", text), machine=stub, timeout=7)
+        assert [(r.model, r.timeout) for r in stub.seen] == [
+            ("lenet5", DEFAULT_TIMEOUT),
+            (reference, bound),
+        ]
+
+
+@pytest.mark.torch
+def test_snapshot_timeout_bounds_an_outside_reference(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _file(tmp_path, "net.py", "from torch import nn\n\n\ndef make():\n    return nn.Linear(2, 2)\n")
+    _file(tmp_path, "ref.py", "def make():\n    raise AssertionError('never run')\n")
+    stub = _Stub()
+    with pytest.raises(_Stop):
+        checks.snapshot(
+            ["net.py:make"], input=[(2,)], machine=stub, reference="./ref.py:make", timeout=7
+        )
+    assert [r.timeout for r in stub.seen] == [7, 7]
+
+
+@pytest.mark.torch
+@pytest.mark.slow
+def test_check_timeout_stops_a_reference_that_sleeps(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _file(tmp_path, "sleeps.py", "import time\n\n\ndef make():\n    time.sleep(3)\n")
+    text = "models:\n  - {model: lenet5, max_latency_ratio: 2, reference: sleeps.py:make}\n"
+    path = _file(tmp_path, "b.yaml", text)
+    assert_error(
+        run("check", str(path), "--timeout", "1", "--threads", "1"),
+        "sleeps.py:make: construct did not finish within 1 s (--timeout)",
     )

@@ -26,7 +26,7 @@ def _budget_ms(here: Machine, entry: BudgetEntry, limit: float, allowed: float) 
 
 def _budget_ratio(here: Machine, entry: BudgetEntry, limit: float, allowed: float) -> CheckResult:
     ratio = counting.latency_ratio(
-        here, entry.model, entry.settings, entry.reference or "", entry.device
+        here, entry.model, entry.settings, entry.reference or "", entry.device, entry.timeout
     )
     return counting.ratio_result(entry.model, "budget", limit, ratio, allowed)
 

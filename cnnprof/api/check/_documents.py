@@ -79,6 +79,7 @@ class LatencyRecord:
     reference: str | None = None  # the model measured with it, interleaved (snapshot --reference)
     ratio: float | None = None  # the median over that reference's, round by round
     runtime: str = TORCH  # what ran the model
+    timeout: float = DEFAULT_TIMEOUT  # what bounds the reference's own code (check --timeout)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ class BudgetEntry:
     predict_for: DeviceProfile | None = None  # what max_predicted_ms is predicted for
     threads: int | None = None  # what its latency is measured at (None: check --threads)
     processes: int | None = None  # fresh processes it is timed in (None: check --processes)
+    timeout: float = DEFAULT_TIMEOUT  # what bounds the reference's own code (check --timeout)
 
 
 # --- baselines ----------------------------------------------------------------------------------
@@ -145,7 +147,7 @@ def _parse_baseline(data: Any, path: Path, timeout: float) -> Baseline:
     for fields, model in entries(data, path, "{model, counts}", "'model' and 'counts'"):
         recorded = _counts(fields)
         settings = fields.settings(model, timeout)
-        latency = _latency(fields.doc.get("latency"), fields.where, model, settings)
+        latency = _latency(fields.doc.get("latency"), fields.where, model, settings, timeout)
         prediction = _prediction(fields, settings)
         parsed.append(BaselineEntry(model, settings, recorded, latency, fields.doc, prediction))
     return Baseline(path, tuple(parsed), data)
@@ -200,7 +202,9 @@ def _device_profile(name: str, where: str, dtype: str) -> DeviceProfile:
         raise CheckFileError(str(exc)) from None
 
 
-def _latency(doc: Any, where: str, model: str, settings: Settings) -> LatencyRecord | None:
+def _latency(
+    doc: Any, where: str, model: str, settings: Settings, timeout: float
+) -> LatencyRecord | None:
     if doc is None:
         return None
     if not isinstance(doc, dict):
@@ -220,6 +224,7 @@ def _latency(doc: Any, where: str, model: str, settings: Settings) -> LatencyRec
         reference=reference,
         ratio=None if reference is None else fields.number("ratio"),
         runtime=fields.choice("runtime", TORCH, RUNTIMES),
+        timeout=timeout,
     )
 
 
@@ -285,6 +290,7 @@ def _budget(
         _ratio_reference(fields, model, settings, default),
         _predict_for(fields, settings, default_profile),
         *_measured_how(fields),
+        timeout=timeout,
     )
 
 

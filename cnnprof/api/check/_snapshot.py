@@ -60,6 +60,6 @@ def snapshot(
         if here is not None and reference is None:
             timing = here.measure(entry_request(model, settings), "cpu", runtime)
         if here is not None and reference is not None:
-            ratio = latency_ratio(here, model, settings, reference, "cpu")
+            ratio = latency_ratio(here, model, settings, reference, "cpu", timeout)
         entries.append(snapshot_entry(model, column, timing, own[0], ratio, device, runtime))
     return {"schema": SNAPSHOT_SCHEMA, "cnnprof": __version__, "models": entries}
