@@ -6,32 +6,31 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
+from cnnprof.api.count import profile_analytic
 from cnnprof.api.request import request
-from cnnprof.api.sources import SpecSource, resolve
+from cnnprof.api.sources import resolve
 from cnnprof.arch.reference import is_onnx, is_outside
 from cnnprof.errors import CheckFileError, CnnprofError, OptionError
 
 
 def _configuration(name: str) -> Any:
-    """What a model name computes, to tell two spellings of one model: a spec's input and rows
-    as resolved (an alias, a variant at its defaults, a spec's file by another path all give
-    the same), an outside model's file (links followed) and factory; None for a name that does
-    not resolve (its count reports it)."""
+    """What a model name computes, to tell two spellings of one model: a spec's input and
+    layers as counted, whatever their names (an alias, a variant at its defaults, a spec's
+    file by another path all give the same), an outside model's file (links followed) and
+    factory; None for a name that does not resolve (its count reports it)."""
     if is_onnx(name):
         return os.path.realpath(name)
     if is_outside(name):
         head, _, tail = name.partition(":")
         return (os.path.realpath(head) if head.endswith(".py") else head), tail
     try:
-        source = resolve(request(name))
+        profile = profile_analytic(request(name))
     except CnnprofError:
         return None
-    if not isinstance(source, SpecSource):
-        return None
-    rows = [(r.layer.op, dict(r.layer.args), r.repeat) for r in source.arch.rows]
-    return source.arch.input, rows
+    return profile.input, [replace(layer, path="") for layer in profile.layers]
 
 
 def _itself(name: str, model: str, where: str, error: type[CnnprofError], own_inputs: bool) -> None:
