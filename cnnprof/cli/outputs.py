@@ -1,6 +1,7 @@
 """A command never writes over one of its own inputs: an --output (or --plot) that is the same
-file as a file the command reads (its spec, model file, baseline, budget or device profile;
-through symlinks and hard links too) is refused before any work, whatever --force says.
+file as a file the command reads (its spec, model file, baseline, budget or device profile, and
+the model files, specs and device profiles a baseline or budget names; through symlinks and hard
+links too) is refused before any work, whatever --force says.
 
 One guard for every command: it reads the command's parsed parameters, so no command lists its
 inputs by hand. A closed standard output fails like a full one."""
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 import os
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -26,6 +29,8 @@ FILE_SUFFIXES = (".yaml", ".yml", ".json", ".py", ".onnx")  # a text argument th
 INSTEAD: Mapping[str, str] = MappingProxyType(
     {"check": "; --update is the way to rewrite a baseline"}
 )
+# A command's parameter whose file names other files the command reads (a budget's models).
+LISTS: Mapping[str, str] = MappingProxyType({"check": "path"})
 
 
 def _identity(path: str | os.PathLike[str]) -> tuple[int, int] | None:
@@ -63,19 +68,37 @@ def _inputs(
                 yield from ((path, what) for path in _named(item))
 
 
+def _listed(command: click.Command, params: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """Every file that the file a command reads names in turn, with what it is: a baseline's or
+    budget's models, references and device profiles (`LISTS`)."""
+    name = LISTS.get(command.name or "")
+    source = None if name is None else params.get(name)
+    if source is None:
+        return
+    from cnnprof.api.check import named_files
+
+    for what, text in named_files(Path(source)):
+        paths = (text,) if what == "device profile" else tuple(_named(text))
+        yield from ((path, f"the {what} {source} names ({text})") for path in paths)
+
+
 def refuse_inputs(command: click.Command, params: Mapping[str, Any]) -> None:
-    """Refuse (one line, exit 2) an output of ``command`` that is one of its inputs."""
+    """Refuse (one line, exit 2) an output of ``command`` that is one of its inputs, or a file
+    one of its input files names."""
     labels: dict[str | None, str] = {p.name: min(p.opts, key=len) for p in command.params}
     for name in OUTPUTS:
         output = params.get(name)
         target = None if output is None else _identity(output)
         if target is None:
             continue
-        for path, what in _inputs(command, params, labels):
+        instead = INSTEAD.get(command.name or "", "")
+        own = ((path, what, instead) for path, what in _inputs(command, params, labels))
+        listed = ((path, what, "") for path, what in _listed(command, params))
+        for path, what, hint in itertools.chain(own, listed):
             if _identity(path) == target:
                 raise OptionError(
                     f"{labels.get(name, name)} {output}: is {what}; give another file to "
-                    f"write{INSTEAD.get(command.name or '', '')}"
+                    f"write{hint}"
                 )
 
 

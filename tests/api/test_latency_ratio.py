@@ -262,11 +262,10 @@ def test_a_ratio_budget_without_torch_is_refused_before_anything_is_counted(tmp_
 
 
 def test_without_a_machine_the_python_api_notes_what_it_did_not_measure():
-    entry = checks.BudgetEntry(
-        "lenet5", checks.Settings(), (("max_latency_ratio", 0.5),), None, reference="resnet18"
-    )
+    limits = (("max_macs", 1e9), ("max_latency_ratio", 0.5))
+    entry = checks.BudgetEntry("lenet5", checks.Settings(), limits, None, reference="resnet18")
     notes: list[str] = []
-    assert checks.check_budgets([entry], 0.0, notes=notes) == []
+    assert [r.metric for r in checks.check_budgets([entry], 0.0, notes=notes)] == ["macs"]
     assert notes == ["lenet5: max_latency_ratio not checked (no machine to measure it on)"]
 
 

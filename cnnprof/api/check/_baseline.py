@@ -107,7 +107,9 @@ def _timed(
             f"across machines: the baseline's was measured on "
             f"{record.device_name}, this is {name}"
         )
-    ratio = latency_ratio(here, entry.model, entry.settings, record.reference, record.device)
+    ratio = latency_ratio(
+        here, entry.model, entry.settings, record.reference, record.device, record.timeout
+    )
     return None, ratio
 
 

@@ -9,6 +9,7 @@ from types import MappingProxyType
 import cnnprof.api.check._counting as counting
 from cnnprof.api.check._documents import BudgetEntry
 from cnnprof.api.latency import Machine
+from cnnprof.errors import OptionError
 from cnnprof.results import metrics
 from cnnprof.results.check import CheckResult
 from cnnprof.results.metrics import BASELINE_COUNTS, BUDGET_KEYS
@@ -25,7 +26,7 @@ def _budget_ms(here: Machine, entry: BudgetEntry, limit: float, allowed: float) 
 
 def _budget_ratio(here: Machine, entry: BudgetEntry, limit: float, allowed: float) -> CheckResult:
     ratio = counting.latency_ratio(
-        here, entry.model, entry.settings, entry.reference or "", entry.device
+        here, entry.model, entry.settings, entry.reference or "", entry.device, entry.timeout
     )
     return counting.ratio_result(entry.model, "budget", limit, ratio, allowed)
 
@@ -64,7 +65,7 @@ def check_budgets(
                 allowed = limit * (1 + latency_tolerance)
                 how = here.at(entry.threads, entry.processes)
                 mine.append(_MEASURED[key](how, entry, limit, allowed))
-        results += counting.counted_with(mine, entry.settings)
+        results += counting.counted_with(_checked(entry, mine), entry.settings)
     notes += counting.profile_notes([e.predict_for for e in entries], columns)
     return results
 
@@ -86,3 +87,15 @@ def _counted_limits(entry: BudgetEntry, column: Column, tolerance: float) -> lis
             CheckResult(entry.model, name, limit, after, limit * slack, "budget", device_profile=on)
         )
     return results
+
+
+def _checked(entry: BudgetEntry, results: list[CheckResult]) -> list[CheckResult]:
+    """An entry's results; none is an error (one line, exit 2), never a pass: a check that
+    checked nothing of the entry would hold whatever its model became."""
+    if results:
+        return results
+    limits = " and ".join(key for key, _ in entry.limits)
+    raise OptionError(
+        f"{entry.model}: {limits} not checked (no machine to measure it on), and the entry "
+        "has no other limit: a check of nothing would pass; give a machine to measure it on"
+    )

@@ -9,7 +9,8 @@ from dataclasses import replace
 from cnnprof.api.check._fields import Settings
 from cnnprof.api.count import profile_analytic
 from cnnprof.api.latency import Machine, predicted_for
-from cnnprof.api.request import Request, request
+from cnnprof.api.request import DEFAULT_TIMEOUT, Request, request
+from cnnprof.arch.reference import is_outside
 from cnnprof.results import metrics
 from cnnprof.results.check import CheckResult
 from cnnprof.results.device import DeviceProfile, roofline_note
@@ -29,13 +30,20 @@ def entry_request(model: str, settings: Settings) -> Request:
 
 
 def latency_ratio(
-    here: Machine, model: str, settings: Settings, reference: str, device: str
+    here: Machine,
+    model: str,
+    settings: Settings,
+    reference: str,
+    device: str,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> LatencyRatio:
     """``model`` measured with ``reference`` in one run, interleaved, on ``device``; the
-    reference at the entry's batch and dtype, in the entry's runtime."""
+    reference at the entry's batch and dtype, in the entry's runtime, its own code (an outside
+    reference's) bounded by ``timeout``, the command's."""
+    bound = timeout if is_outside(reference) else DEFAULT_TIMEOUT
     pair = (
         entry_request(model, settings),
-        request(reference, batch=settings.batch, dtype=settings.dtype),
+        request(reference, batch=settings.batch, dtype=settings.dtype, timeout=bound),
     )
     return LatencyRatio.of(here.together(pair, device, settings.runtime), reference)
 

@@ -5,7 +5,7 @@ entry and the field), and the snapshot document a baseline is written as."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -14,11 +14,11 @@ from typing import Any
 import cnnprof.files as files
 from cnnprof.api.check._counting import counts
 from cnnprof.api.check._fields import Fields, Settings, entries, parse_tolerance
+from cnnprof.api.check._reference import reference as ratio_reference
 from cnnprof.api.latency import named_profile
-from cnnprof.api.request import DEFAULT_TIMEOUT, request
-from cnnprof.api.sources import resolve
+from cnnprof.api.request import DEFAULT_TIMEOUT
 from cnnprof.arch.load import load_yaml
-from cnnprof.errors import CheckFileError, CnnprofError, OptionError, did_you_mean
+from cnnprof.errors import CheckFileError, OptionError, did_you_mean
 from cnnprof.results.device import DeviceProfile
 from cnnprof.results.interleaved import LatencyRatio
 from cnnprof.results.metrics import BASELINE_COUNTS, BUDGET_KEYS, PREDICTED
@@ -79,6 +79,7 @@ class LatencyRecord:
     reference: str | None = None  # the model measured with it, interleaved (snapshot --reference)
     ratio: float | None = None  # the median over that reference's, round by round
     runtime: str = TORCH  # what ran the model
+    timeout: float = DEFAULT_TIMEOUT  # what bounds the reference's own code (check --timeout)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ class BudgetEntry:
     predict_for: DeviceProfile | None = None  # what max_predicted_ms is predicted for
     threads: int | None = None  # what its latency is measured at (None: check --threads)
     processes: int | None = None  # fresh processes it is timed in (None: check --processes)
+    timeout: float = DEFAULT_TIMEOUT  # what bounds the reference's own code (check --timeout)
 
 
 # --- baselines ----------------------------------------------------------------------------------
@@ -145,7 +147,7 @@ def _parse_baseline(data: Any, path: Path, timeout: float) -> Baseline:
     for fields, model in entries(data, path, "{model, counts}", "'model' and 'counts'"):
         recorded = _counts(fields)
         settings = fields.settings(model, timeout)
-        latency = _latency(fields.doc.get("latency"), fields.where)
+        latency = _latency(fields.doc.get("latency"), fields.where, model, settings, timeout)
         prediction = _prediction(fields, settings)
         parsed.append(BaselineEntry(model, settings, recorded, latency, fields.doc, prediction))
     return Baseline(path, tuple(parsed), data)
@@ -200,7 +202,9 @@ def _device_profile(name: str, where: str, dtype: str) -> DeviceProfile:
         raise CheckFileError(str(exc)) from None
 
 
-def _latency(doc: Any, where: str) -> LatencyRecord | None:
+def _latency(
+    doc: Any, where: str, model: str, settings: Settings, timeout: float
+) -> LatencyRecord | None:
     if doc is None:
         return None
     if not isinstance(doc, dict):
@@ -210,7 +214,8 @@ def _latency(doc: Any, where: str) -> LatencyRecord | None:
     if reference is None and "ratio" in doc:
         raise fields.fail("reference", "the model the ratio was measured against")
     if reference is not None:
-        _reference(reference, f"{where}: latency: field 'reference'")
+        own = _own_inputs(settings)
+        ratio_reference(reference, f"{where}: latency: field 'reference'", model, own_inputs=own)
     return LatencyRecord(
         median_ms=fields.number("median_ms"),
         device=fields.choice("device", "cpu", DEVICES),
@@ -219,31 +224,8 @@ def _latency(doc: Any, where: str) -> LatencyRecord | None:
         reference=reference,
         ratio=None if reference is None else fields.number("ratio"),
         runtime=fields.choice("runtime", TORCH, RUNTIMES),
+        timeout=timeout,
     )
-
-
-def _reference(
-    name: str, where: str, model: str | None = None, error: type[CnnprofError] = CheckFileError
-) -> str:
-    """A reference model, checked now (``where`` names the field in the message): an unknown
-    name or a bad variant is refused before anything runs (an outside reference's own code is
-    checked when it is measured)."""
-    try:
-        resolve(request(name))
-    except CnnprofError as exc:
-        raise error(f"{where}: {exc}") from None
-    if name == model:
-        raise error(
-            f"{where}: {name} is the model itself; a ratio to itself is 1 on any "
-            "machine — name another model"
-        )
-    return name
-
-
-def check_reference(reference: str, models: Sequence[str]) -> None:
-    """``snapshot --reference``: a model known now, and none of the models it is measured with."""
-    itself = reference if reference in models else None
-    _reference(reference, "--reference", itself, OptionError)
 
 
 # --- budgets ------------------------------------------------------------------------------------
@@ -305,9 +287,10 @@ def _budget(
         limits,
         tolerance,
         fields.choice("device", "cpu", DEVICES),
-        _ratio_reference(fields, model, default),
+        _ratio_reference(fields, model, settings, default),
         _predict_for(fields, settings, default_profile),
         *_measured_how(fields),
+        timeout=timeout,
     )
 
 
@@ -345,12 +328,20 @@ def _chosen(fields: Fields, key: str, default: str | None) -> str | None:
     return chosen
 
 
-def _ratio_reference(fields: Fields, model: str, default: str | None) -> str | None:
+def _ratio_reference(
+    fields: Fields, model: str, settings: Settings, default: str | None
+) -> str | None:
     """The model an entry's max_latency_ratio is measured against, checked now."""
     chosen = _chosen(fields, "reference", default)
     if chosen is None:
         return None
-    return _reference(chosen, f"{fields.where}: field 'reference'", model)
+    where, own = f"{fields.where}: field 'reference'", _own_inputs(settings)
+    return ratio_reference(chosen, where, model, own_inputs=own)
+
+
+def _own_inputs(settings: Settings) -> bool:
+    """An entry's model is called with inputs or factory arguments of its own."""
+    return settings.input is not None or bool(settings.args)
 
 
 def _predict_for(fields: Fields, settings: Settings, default: str | None) -> DeviceProfile | None:

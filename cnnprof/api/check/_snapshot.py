@@ -7,8 +7,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from cnnprof.api.check._counting import counted, entry_request, latency_ratio
-from cnnprof.api.check._documents import SNAPSHOT_SCHEMA, check_reference, snapshot_entry
+from cnnprof.api.check._documents import SNAPSHOT_SCHEMA, snapshot_entry
 from cnnprof.api.check._fields import Settings
+from cnnprof.api.check._reference import check_reference
 from cnnprof.api.latency import Machine, named_profile
 from cnnprof.api.request import DEFAULT_TIMEOUT
 from cnnprof.api.runtimes import runtimes
@@ -44,7 +45,7 @@ def snapshot(
     if len(runtimes(runtime)) != 1:
         raise OptionError(f"--runtime {runtime}: a snapshot records one runtime")
     if reference is not None:
-        check_reference(reference, models)
+        check_reference(reference, models, own_inputs=bool(args) or input is not None)
     device = None if device_profile is None else named_profile(device_profile, dtype)
     here = None if machine is None else machine()
     entries = []
@@ -59,6 +60,6 @@ def snapshot(
         if here is not None and reference is None:
             timing = here.measure(entry_request(model, settings), "cpu", runtime)
         if here is not None and reference is not None:
-            ratio = latency_ratio(here, model, settings, reference, "cpu")
+            ratio = latency_ratio(here, model, settings, reference, "cpu", timeout)
         entries.append(snapshot_entry(model, column, timing, own[0], ratio, device, runtime))
     return {"schema": SNAPSHOT_SCHEMA, "cnnprof": __version__, "models": entries}
