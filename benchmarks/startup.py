@@ -1,5 +1,7 @@
 """Cold start of `cnnprof count mobilenet --alpha 0.5`, `cnnprof list` and `cnnprof --help`, each
-as a ratio to `python -c "import torch"`, in fresh processes.
+as a ratio to `python -c "import torch"`, in fresh processes; and what the supervised worker
+process adds to `cnnprof count FILE.py:factory` (a user's model), against the same count with the
+factory run in cnnprof's own process (`CNNPROF_GUEST_IN_PROCESS=1`, as before the worker).
 
 Every run is a new process (interpreter start, imports, the registry's cached index, count,
 render), so this is the latency a user feels at the shell. The commands and their peers run
@@ -12,11 +14,13 @@ regular install: an editable install or a source tree run with PYTHONDONTWRITEBY
 otherwise compile every module from source in every process, which torch, installed by pip,
 never does. The header says which directory was compiled.
 
-    python benchmarks/startup.py [--runs 15] [--warmup 2] [--max-ratio 0.10]
+    python benchmarks/startup.py [--runs 15] [--warmup 2] [--max-ratio 0.10] [--max-worker 0.15]
 
 Prints median, p10 and p90 of the wall time per command (and the median CPU time, user + system,
 which a busy machine inflates less), then each command's median as a ratio to torch's, with PASS
-or FAIL against --max-ratio. Exit code 1 on any FAIL, 2 when torch is not installed (no ratio).
+or FAIL against --max-ratio, and the worker's cost: the supervised count's median minus the
+in-process one's (and their ratio), PASS or FAIL against --max-worker seconds (issue #27: 0.15).
+Exit code 1 on any FAIL, 2 when torch is not installed (no ratio).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,6 +45,16 @@ except ImportError:  # Windows: no CPU time of children
 # The commands held to the target: a count of a registry model, the registry list, the help.
 COMMANDS = (["count", "mobilenet", "--alpha", "0.5"], ["list"], ["--help"])
 TORCH = 'python -c "import torch"'
+# A user's model for the worker's cost: a small network, built by a factory in a file.
+FACTORY = """from torch import nn
+
+
+def small():
+    return nn.Sequential(nn.Conv2d(3, 16, 3), nn.ReLU(), nn.Conv2d(16, 16, 3), nn.Flatten())
+"""
+IN_PROCESS = "CNNPROF_GUEST_IN_PROCESS"
+SUPERVISED = "count model.py:small (worker)"
+OWN_PROCESS = "count model.py:small (in-process)"
 
 
 def cnnprof_command() -> tuple[list[str], str]:
@@ -83,10 +98,15 @@ def children_cpu() -> float:
 
 
 def time_once(command: list[str]) -> tuple[float, float]:
-    """Wall time and CPU time (user + system) of one fresh process."""
+    """Wall time and CPU time (user + system) of one fresh process (a leading ``NAME=VALUE``
+    is set in its environment)."""
+    env = dict(os.environ)
+    if "=" in command[0]:
+        key, _, value = command[0].partition("=")
+        env[key], command = value, command[1:]
     cpu = children_cpu()
     start = time.perf_counter()
-    proc = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         message = proc.stderr.decode(errors="replace").strip().splitlines()[-1:]
@@ -100,13 +120,32 @@ def spread(samples: list[float]) -> tuple[float, float, float]:
     return statistics.median(samples), deciles[0], deciles[-1]
 
 
-def commands() -> dict[str, list[str]]:
-    """Label → argv of every process timed: cnnprof's commands, then the two peers."""
+def commands(folder: Path) -> dict[str, list[str]]:
+    """Label → argv of every process timed: cnnprof's commands, the two peers, then the count
+    of a factory in ``folder`` supervised and in-process."""
     base, label = cnnprof_command()
     out = {f"{label} {' '.join(args)}": [*base, *args] for args in COMMANDS}
     out["python -c pass"] = [sys.executable, "-c", "pass"]
     out[TORCH] = [sys.executable, "-c", "import torch"]
+    (folder / "model.py").write_text(FACTORY)
+    guest = [*base, "count", str(folder / "model.py") + ":small", "--input", "3,32,32"]
+    out[SUPERVISED] = guest
+    out[OWN_PROCESS] = [f"{IN_PROCESS}=1", *guest]
     return out
+
+
+def worker_verdict(stats: dict[str, tuple[float, float, float]], most: float) -> bool:
+    """Print what the worker adds to a count of a user's model; whether it is within ``most``
+    seconds."""
+    added = stats[SUPERVISED][0] - stats[OWN_PROCESS][0]
+    ratio = stats[SUPERVISED][0] / stats[OWN_PROCESS][0]
+    passed = added <= most
+    verdict, sign = ("PASS", "≤") if passed else ("FAIL", ">")
+    print(
+        f"{verdict}: the worker adds {added:+.3f} s to count model.py:small "
+        f"({ratio:.3f}× the in-process count; {sign} {most:g} s)"
+    )
+    return passed
 
 
 def measure(
@@ -133,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--max-ratio", type=float, default=0.10, help="each median ÷ torch's median at most this"
     )
+    parser.add_argument(
+        "--max-worker", type=float, default=0.15, help="seconds the worker may add at most"
+    )
     options = parser.parse_args(argv)
     if options.runs < 2:
         parser.error("--runs must be at least 2")
@@ -141,8 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     package = compile_package()
-    timed = commands()
-    walls, cpus = measure(timed, options.runs, options.warmup)
+    with tempfile.TemporaryDirectory() as folder:
+        timed = commands(Path(folder))
+        walls, cpus = measure(timed, options.runs, options.warmup)
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "–"
     print(
         f"cold start, {options.runs} fresh processes each after {options.warmup} warm-ups; "
@@ -166,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         failed += not passed
         verdict, sign = ("PASS", "≤") if passed else ("FAIL", ">")
         print(f"{verdict}: {name}: {ratio:.3f}× import torch ({sign} {options.max_ratio:g}×)")
+    failed += not worker_verdict(stats, options.max_worker)
     return 1 if failed else 0
 
 

@@ -89,8 +89,9 @@ ALLOWED: dict[str, set[str]] = {
 }
 TORCH = ("torch", "torchvision", "timm", "fvcore")
 ONNX = ("onnx", "onnxruntime", "onnxscript")  # imported only in deploy/ (torch's exporter aside)
-# the modules above `empirical` that may import it: the sources, and the export of their models
-EMPIRICAL_DOOR = {"api/sources.py", "api/exporting.py"}
+# the modules above `empirical` that may import it: the sources, the other doors (the device's
+# calibration), the export of their models, and the worker process that runs a guest model
+EMPIRICAL_DOOR = {"api/sources.py", "api/doors.py", "api/exporting.py", "api/guest_worker.py"}
 # An import by a name computed at run time, which no reading can follow: allowed only where a
 # user's code is imported by design, and in the CLI's command table, which imports a command's
 # module when it runs (tests/cli/test_app.py holds every module it names to cli/). The torch

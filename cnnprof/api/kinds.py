@@ -30,6 +30,11 @@ class Source(Protocol):
         """The C,H,W image its model is measured on."""
 
     @property
+    def guest(self) -> bool:
+        """Whether its model is built by code cnnprof does not own, named by a reference (run
+        in a worker process that cnnprof supervises)."""
+
+    @property
     def published(self) -> Published | None:
         """The paper's figure for exactly this configuration, if any."""
 

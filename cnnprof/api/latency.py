@@ -18,11 +18,12 @@ from cnnprof.analytic import predictor
 from cnnprof.analytic.predictor import UnsoundPrediction
 from cnnprof.analytic.roofline import estimate
 from cnnprof.api import worker
+from cnnprof.api.doors import device_peaks, peaks_cache, this_machine
 from cnnprof.api.kinds import Source
 from cnnprof.api.machine_load import load_note
 from cnnprof.api.ort_device import check_runtime, kernel_prediction
 from cnnprof.api.request import Request
-from cnnprof.api.sources import device_peaks, peaks_cache, resolve, this_machine
+from cnnprof.api.sources import resolve
 from cnnprof.errors import OptionError, OutOfTime
 from cnnprof.protocol.interleave import measure_interleaved
 from cnnprof.results.device import (

@@ -31,6 +31,7 @@ class OnnxSource:
     node."""
 
     request: Request
+    guest = False  # a file, read by ONNX's own parser: no user's code runs
 
     takes = staticmethod(is_onnx)
 

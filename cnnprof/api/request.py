@@ -37,7 +37,7 @@ class Request:
     transforms: tuple[str, ...] = ()  # "standard", "separable" (spec models only)
     design: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))  # RegNet: wm…
     train: str | None = None  # "head", "all" or "from:PATH": the cost of a training step
-    # seconds each of an outside model's import, construct and forward may take
+    # seconds an outside model's own code (import, construct, counting forwards) may take in all
     timeout: float = DEFAULT_TIMEOUT
 
     def __post_init__(self) -> None:
@@ -71,6 +71,12 @@ class Request:
 
     def with_multipliers(self, **changes: Any) -> Request:
         return replace(self, multipliers=replace(self.multipliers, **changes))
+
+
+def plain(request: Request) -> Request:
+    """``request`` with plain mappings, as another process can receive it."""
+    args = None if request.args is None else dict(request.args)
+    return replace(request, design=dict(request.design), args=args)
 
 
 def one_image(shapes: tuple[tuple[int, ...], ...]) -> Shape:

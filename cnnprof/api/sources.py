@@ -5,9 +5,11 @@ timm, a user's factory or ``nn.Module``: constructed, no spec). Callers ask a so
 timed), never which kind it is: only `resolve` knows the kinds (`KINDS`), so a new kind is one
 class and one line there.
 
-This module is the one door into `cnnprof.empirical` and the one torch gate: each function below
-that needs torch asks `require_torch` first, which, without torch, ends in one line naming the
-extra to install; then it imports what it needs from `cnnprof.empirical` by name.
+A source whose model is a user's code named by a reference (its ``guest``) is answered from a
+worker process (`guest.supervise`). This module is the torch gate, and the door into
+`cnnprof.empirical` for a model's source (`doors` for the device's): each function below that
+needs torch asks `require_torch` first, which, without torch, ends in one line naming the extra
+to install; then it imports what it needs from `cnnprof.empirical` by name.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from cnnprof.analytic.engine import profile as analytic_profile
 from cnnprof.api.exporting import Exporting
+from cnnprof.api.guest import supervise
 from cnnprof.api.kinds import Kind, Source
 from cnnprof.api.onnx_source import OnnxSource
 from cnnprof.api.request import Request, one_image
@@ -33,7 +36,7 @@ from cnnprof.arch.model import Arch, Published, Shape
 from cnnprof.arch.reference import DEFAULT_TIMEOUT, is_outside
 from cnnprof.arch.registry import lookup
 from cnnprof.arch.transform import transform
-from cnnprof.errors import CnnprofError, LoadError, MissingExtra, OptionError
+from cnnprof.errors import CnnprofError, LoadError, MissingExtra, OptionError, OutOfTime
 from cnnprof.results.profile import CrossCheck, Profile
 from cnnprof.results.vocab import Progress
 
@@ -44,8 +47,6 @@ if TYPE_CHECKING:
     from cnnprof.empirical.outside import Chosen
     from cnnprof.empirical.recorder import MetaFailed
     from cnnprof.protocol.interleave import Contender
-    from cnnprof.results.device import DeviceQuery, Peaks
-    from cnnprof.results.judge import Calibration
     from cnnprof.results.timing import Deadline, LatencySettings, Timing
     from cnnprof.results.training import MeasuredStep
 
@@ -157,6 +158,7 @@ class SpecSource(ModuleSource):
 
     request: Request
     arch: Arch
+    guest = False  # cnnprof's own code builds it
 
     @staticmethod
     def takes(model: Any) -> bool:
@@ -277,16 +279,17 @@ class OutsideSource(ModuleSource):
     def input_shape(self) -> Shape:
         return one_image(self.inputs().shapes)
 
-    @property
-    def published(self) -> Published | None:
-        return None
+    published = None  # no paper's figure, and no options for titles: it is counted as it is
+    options = ""
 
     @property
-    def options(self) -> str:
-        return ""
+    def guest(self) -> bool:
+        """Built by a user's code (or a library's) that a reference names."""
+        return isinstance(self.request.model, str)
 
     @property
-    def _needs(self) -> str:
+    def needs(self) -> str:
+        """What needs torch, for the line saying it is missing."""
         return f"{self.request.name} (an outside model, counted by running it)"
 
     def inputs(self) -> Inputs:
@@ -295,7 +298,7 @@ class OutsideSource(ModuleSource):
 
     @functools.cached_property
     def _chosen(self) -> Chosen:
-        require_torch(self._needs)
+        require_torch(self.needs)
         from cnnprof.empirical.outside import choose_inputs
 
         req, model = self.request, self.request.model
@@ -313,7 +316,7 @@ class OutsideSource(ModuleSource):
 
     @functools.cached_property
     def _profile(self) -> Profile:
-        require_torch(self._needs)
+        require_torch(self.needs)
         from cnnprof.empirical.count import count
 
         return self._run(count)
@@ -321,7 +324,7 @@ class OutsideSource(ModuleSource):
     def formulas(self) -> Profile:
         """The cross-check: modules with shapes recorded on the meta device, through the
         formula table."""
-        require_torch(self._needs)
+        require_torch(self.needs)
         from cnnprof.empirical.walk import walk
 
         return self._run(walk)
@@ -382,6 +385,8 @@ class OutsideSource(ModuleSource):
             built = construct(model, args, "meta", timeout=self.request.timeout)
             return self._rewritten(built), "meta"
         except CnnprofError as on_meta:
+            if isinstance(on_meta, OutOfTime):  # the model's time is spent: no second attempt
+                raise
             try:
                 with parameters_on_meta():
                     built = construct(model, args, "cpu", timeout=self.request.timeout)
@@ -429,7 +434,7 @@ class OutsideSource(ModuleSource):
     def running(self, budget: float | None = None) -> AbstractContextManager[None]:
         """The boundary the model's own code runs in (a guest): for at most the request's
         timeout, or ``budget`` seconds when that is sooner."""
-        require_torch(self._needs)
+        require_torch(self.needs)
         from cnnprof.empirical.outside import guest
 
         timeout = self.request.timeout
@@ -445,7 +450,7 @@ class OutsideSource(ModuleSource):
         model = self.request.model
         if not isinstance(model, str):
             return self._rewritten(copy.deepcopy(model) if fresh else model)
-        require_torch(needs or self._needs)
+        require_torch(needs or self.needs)
         if device == "meta":
             return self._built()[0]
         from cnnprof.empirical.outside import construct
@@ -458,42 +463,9 @@ class OutsideSource(ModuleSource):
 KINDS: tuple[Kind, ...] = (OnnxSource, SpecSource, OutsideSource)
 
 
-def resolve(request: Request) -> Source:
+def resolve(request: Request, *, supervised: bool = True) -> Source:
     """The source of ``request``'s model, of the first kind that takes its reference; options
-    that kind cannot honour are refused here."""
-    kind = next(k for k in KINDS if k.takes(request.model))
-    return kind.of(request)
-
-
-# --- the other doors into empirical/, each behind the torch gate --------------------------------
-
-
-def device_peaks(
-    query: DeviceQuery, *, progress: Progress | None, needs: str, notes: list[str] | None = None
-) -> Calibration | None:
-    """The calibration of ``query``'s device, from the cache or measured now (and cached when
-    accepted); with ``query.cached_only``, None rather than measuring. ``notes`` gets a cache
-    not used or not written."""
-    require_torch(needs)
-    from cnnprof.empirical.peaks import calibration
-
-    return calibration(query, progress=progress, notes=notes)
-
-
-def peaks_cache(measured: Peaks) -> str | None:
-    """Where ``measured`` is cached, if it is."""
-    require_torch("cnnprof device")
-    from cnnprof.empirical.peaks import cache_path
-
-    path = cache_path(
-        measured.device_name, measured.torch_version, measured.threads, measured.dtype
-    )
-    return str(path) if path.is_file() else None
-
-
-def this_machine(needs: str) -> tuple[Callable[[str], str], int]:
-    """How this machine names a device ("cpu" → its CPU's model), and torch's thread count."""
-    require_torch(needs)
-    from cnnprof.empirical.device import device_name, thread_count
-
-    return device_name, thread_count()
+    that kind cannot honour are refused here. A user's code runs in a worker process
+    (`guest.supervise`), unless not ``supervised`` (inside such a worker)."""
+    source = next(k for k in KINDS if k.takes(request.model)).of(request)
+    return supervise(source) if supervised else source

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from cnnprof.api.request import Request
+from cnnprof.api.request import Request, plain
 from cnnprof.api.sources import resolve
 from cnnprof.errors import CnnprofError, LoadError, OptionError, OutOfTime
 from cnnprof.protocol.runs import silent
@@ -53,7 +53,7 @@ def serve(writer: Connection, job: Job) -> None:
     try:
         budget = max(job.end - time.time(), MIN_WORKER_S)
         settings = replace(job.settings, budget=budget)
-        timing = resolve(job.request).timed(settings, None, job.needs)
+        timing = resolve(job.request, supervised=False).timed(settings, None, job.needs)
         answer: tuple[str, Any] = ("timing", timing)
     except CnnprofError as exc:
         answer = ("error", exc)
@@ -75,11 +75,7 @@ def _failed(job: Job, what: str) -> LoadError:
 def _sendable(request: Request) -> Request:
     """The request as a worker can receive it (plain mappings); refused in one line when its
     model cannot be sent to another process."""
-    sent = replace(
-        request,
-        design=dict(request.design),
-        args=None if request.args is None else dict(request.args),
-    )
+    sent = plain(request)
     try:
         pickle.dumps(sent)
     except Exception:

@@ -171,8 +171,8 @@ Timeout = Annotated[
     float,
     typer.Option(
         "--timeout",
-        help="Seconds each stage of an outside model's own code (import, "
-        "factory, forward) may take before it is stopped.",
+        help="Seconds an outside model's own code (import, factory, counting "
+        "forwards) may take in all before its process is stopped.",
     ),
 ]
 

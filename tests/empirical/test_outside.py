@@ -339,7 +339,10 @@ def test_a_spec_says_its_input_is_its_own() -> None:
     assert count("mobilenet").input_from == "model config"
 
 
-def test_a_failure_names_the_exception_where_it_was_raised_and_the_declared_size() -> None:
+def test_a_failure_names_the_exception_where_it_was_raised_and_the_declared_size(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CNNPROF_GUEST_IN_PROCESS", "1")  # the factory's calls counted here
     declared.CALLS.clear()
     err = assert_error(run("count", TIMM_LIKE, "--input", "3,224,224"), TIMM_LIKE, "forward failed")
     assert "AssertionError (at tests/factories/declared.py:" in err

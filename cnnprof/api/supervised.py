@@ -1,0 +1,326 @@
+"""A process cnnprof can kill, for work that runs a user's code: the parent starts a fresh
+interpreter (``python -c``, so nothing of the parent's ``__main__`` is run again), sends it calls
+and reads each answer over the worker's own pipes, framed and pickled; it never reads what the
+worker prints, which goes to the null device (to stderr when ``CNNPROF_GUEST_OUTPUT`` is set).
+
+The parent alone enforces a call's time: past it, and ``GRACE`` seconds more for the worker to
+stop itself with its own message, the worker is killed, whatever its code did to signals. Every
+way a worker can end without an answer (an exit code of its own choosing, ``os._exit``, a signal,
+a closed pipe, an answer that cannot be read) is one `LoadError` naming the model.
+
+The worker's side (`serve`) runs calls from a table its caller gives, in the worker's main thread,
+each in the working directory the parent had when it started the worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copyreg
+import ctypes
+import os
+import pickle
+import select
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from pathlib import Path
+from types import MappingProxyType
+from typing import IO, Any
+
+from cnnprof.errors import CnnprofError, LoadError, OutOfTime
+
+ENDING_S = 0.5  # seconds a worker that closed its pipe is given to exit, for its exit code
+STARTUP_S = 120.0  # seconds a worker may take to start (import torch), not the model's
+GRACE = 0.25  # seconds past a call's time for the worker to answer before it is killed
+SHOW_OUTPUT = "CNNPROF_GUEST_OUTPUT"  # set: a worker's prints go to stderr
+IN_PROCESS = "CNNPROF_GUEST_IN_PROCESS"  # set: no worker (a debugger in a factory; a benchmark)
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent ends
+HEADER = struct.Struct("!Q")  # each message: its length, then its pickle
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding this cnnprof
+
+
+def read_only(mapping: dict[Any, Any]) -> MappingProxyType[Any, Any]:
+    return MappingProxyType(mapping)
+
+
+def _proxy(mapping: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dict[Any, Any]]]:
+    return read_only, (dict(mapping),)
+
+
+# Results keep their mappings read-only (`arch.model.frozen`); they cross the pipe as copies.
+copyreg.pickle(MappingProxyType, _proxy)
+
+
+def available() -> bool:
+    """Whether a user's code runs in a worker: where its pipes can be waited on with a deadline
+    (POSIX), unless ``CNNPROF_GUEST_IN_PROCESS`` asks for cnnprof's own process."""
+    return os.name == "posix" and not os.environ.get(IN_PROCESS)
+
+
+class Ended(Exception):
+    """The worker's pipe closed, or a message on it could not be read."""
+
+
+def send(stream: IO[bytes], message: Any) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def _read(fd: int, size: int, end: float | None) -> bytes:
+    """Exactly ``size`` bytes from ``fd`` by ``end`` (``time.monotonic``; None: no end);
+    `Ended` on end of file, `TimeoutError` past ``end``."""
+    chunks, left = [], size
+    while left:
+        wait = None if end is None else end - time.monotonic()
+        if wait is not None and (wait <= 0 or not select.select([fd], [], [], wait)[0]):
+            raise TimeoutError
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            raise Ended
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def receive(fd: int, end: float | None = None) -> Any:
+    """The next message on ``fd`` by ``end`` (see `_read`)."""
+    (size,) = HEADER.unpack(_read(fd, HEADER.size, end))
+    try:
+        return pickle.loads(_read(fd, size, end))
+    except (pickle.UnpicklingError, AttributeError, ImportError, EOFError, TypeError) as exc:
+        raise Ended from exc
+
+
+def _kinds(base: type[CnnprofError]) -> dict[str, type[CnnprofError]]:
+    """``base`` and every subclass of it, by name."""
+    found = {base.__name__: base}
+    for sub in base.__subclasses__():
+        found.update(_kinds(sub))
+    return found
+
+
+def rebuilt(kind: str, message: str) -> CnnprofError:
+    """An error a worker sent (its class name and message), as the parent raises it."""
+    return _kinds(CnnprofError).get(kind, LoadError)(message)
+
+
+# Workers are started from one thread that lasts as long as the process: on Linux a worker ends
+# with the thread that started it (`_end_with_parent`), which must not be a caller's short one.
+_LAUNCHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cnnprof-launcher")
+
+
+class Worker:
+    """A worker process for the models of one reference (the points of a sweep share it),
+    started on first use; each model is opened in it once, by its key. A call that runs past
+    its time, or a worker that stops answering, ends the process: the call raises why, and
+    the next call starts a fresh one. Calls from several threads take turns; the process is
+    killed when the worker is collected (or at exit)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self._box: list[subprocess.Popen[bytes]] = []  # the running process, if any
+        self._opened: set[int] = set()
+        self._lock = threading.Lock()
+        weakref.finalize(self, _close, self._box)
+
+    def call(
+        self,
+        key: int,
+        opening: Any,
+        name: str,
+        *args: Any,
+        limit: float | None,
+        within: float,
+        late: str,
+        progress: Callable[[str, float], None] | None = None,
+    ) -> Any:
+        """The answer of model ``key`` (opened from ``opening`` on first use) to
+        ``name(*args)``: the worker stops the call itself at ``limit`` seconds (None: none)
+        with ``late``; the parent kills it after ``within`` (and GRACE) seconds, with
+        `OutOfTime(late)`. What the call raised is raised here."""
+        with self._lock:
+            self._started()
+            if key not in self._opened:
+                opened = f"{self.label}: its process did not start within {STARTUP_S:g} s"
+                self._answer(("open", key, opening), STARTUP_S, opened, None)
+                self._opened.add(key)
+            message = ("call", key, name, args, limit, late)
+            return self._answer(message, max(within, 0.0) + GRACE, late, progress)
+
+    def _started(self) -> subprocess.Popen[bytes]:
+        """The running process; a fresh one when there is none, or when it ended between
+        calls."""
+        if self._box and self._box[0].poll() is None:
+            return self._box[0]
+        _close(self._box)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, env.get("PYTHONPATH")]))
+        try:
+            process = _LAUNCHER.submit(
+                subprocess.Popen,
+                [sys.executable, "-c", "from cnnprof.api.guest_worker import serve; serve()"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                cwd=os.getcwd(),
+                env=env,
+            ).result()
+        except OSError as exc:
+            raise LoadError(f"{self.label}: cannot start a process for its code: {exc}") from None
+        self._box.append(process)
+        self._opened.clear()
+        send(process.stdin, (sys.path, os.getcwd()))  # type: ignore[arg-type]
+        return process
+
+    def _answer(
+        self,
+        message: Any,
+        seconds: float,
+        late: str,
+        progress: Callable[[str, float], None] | None,
+    ) -> Any:
+        """``message`` sent, and the worker's answer to it within ``seconds``; progress
+        reported on the way. A worker that misses the time or stops answering is ended."""
+        process = self._started()
+        end = time.monotonic() + seconds
+        failure: CnnprofError | None = None
+        try:
+            send(process.stdin, message)  # type: ignore[arg-type]
+            while True:
+                kind, *value = receive(process.stdout.fileno(), end)  # type: ignore[union-attr]
+                if kind != "progress":
+                    break
+                if progress is not None:
+                    progress(*value)
+        except TimeoutError:
+            failure = OutOfTime(f"{late}; its process was stopped")
+        except (Ended, OSError):
+            failure = LoadError(f"{self.label}: {_ending(process)} before it answered")
+        if failure is not None:
+            _close(self._box)
+            raise failure
+        if kind == "error":
+            raise rebuilt(*value)
+        return value[0]
+
+
+def _ending(process: subprocess.Popen[bytes]) -> str:
+    """How a worker that stopped answering ended."""
+    try:
+        code: int | None = process.wait(ENDING_S)
+    except subprocess.TimeoutExpired:
+        code = None
+    running = "the process running the model's code"
+    if code is None:
+        return f"{running} closed its pipe to cnnprof"
+    if code >= 0:
+        return f"{running} exited with code {code}"
+    try:
+        return f"{running} was killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"{running} was killed by signal {-code}"
+
+
+def _close(box: list[subprocess.Popen[bytes]]) -> None:
+    """Kill the process in ``box`` (if any), reap it, and empty the box."""
+    while box:
+        process = box.pop()
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        for stream in (process.stdin, process.stdout):
+            with contextlib.suppress(OSError):
+                stream.close()  # type: ignore[union-attr]
+
+
+def _private_pipes() -> tuple[IO[bytes], int]:
+    """The worker's own copies of its pipes; stdin then reads the null device, stdout and
+    stderr write there (or to stderr, on request), so the user's code never sees them."""
+    reply = os.fdopen(os.dup(1), "wb")
+    calls = os.dup(0)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(2 if os.environ.get(SHOW_OUTPUT) else null, 1)
+    if not os.environ.get(SHOW_OUTPUT):
+        os.dup2(null, 2)
+    return reply, calls
+
+
+def _end_with_parent() -> None:
+    """On Linux, the kernel kills the worker when its parent ends, however it ends (a parent
+    killed outright runs no clean-up of its own); strictly, when the parent's thread that
+    started it ends (`_LAUNCHER`, which lasts)."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent ended before the request took effect
+        os._exit(0)
+
+
+def serve(
+    handlers: Mapping[str, Callable[..., Any]],
+    setup: Callable[[Any], Any],
+    limit: Callable[[float | None, str], AbstractContextManager[None]],
+) -> None:
+    """The worker's loop, until the parent closes the pipe: ``("open", key, opening)`` sets up
+    a model's state with ``setup(opening)``; ``("call", key, name, args, seconds, message)``
+    answers ``handlers[name](state, progress, *args)``, inside ``limit(seconds, message)`` here
+    (the parent kills the worker GRACE seconds later)."""
+    reply, calls = _private_pipes()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _end_with_parent()
+
+    def progress(stage: str, fraction: float) -> None:
+        send(reply, ("progress", stage, fraction))
+
+    try:
+        path, cwd = receive(calls)
+        sys.path[:] = path + [p for p in sys.path if p not in path]
+        hosted: dict[int, Any] = {}
+        while True:
+            kind, key, *rest = receive(calls)
+            os.chdir(cwd)
+            if kind == "open":
+                send(reply, _opened(hosted, key, setup, rest[0]))
+                continue
+            name, args, seconds, late = rest
+            limited = limit(seconds, late)
+            send(reply, _answered(hosted[key], handlers[name], args, limited, progress))
+    except (Ended, OSError):
+        os._exit(0)
+
+
+def _opened(hosted: dict[int, Any], key: int, setup: Callable[[Any], Any], opening: Any) -> Any:
+    """The answer to opening model ``key``: its state set up, or the error that stopped it."""
+    try:
+        hosted[key] = setup(opening)
+        return ("ok", None)
+    except CnnprofError as exc:
+        return ("error", type(exc).__name__, str(exc))
+
+
+def _answered(
+    state: Any,
+    handler: Callable[..., Any],
+    args: tuple[Any, ...],
+    limited: AbstractContextManager[None],
+    progress: Callable[[str, float], None],
+) -> tuple[Any, ...]:
+    """The message answering one call: ("ok", value), or ("error", class name, message)."""
+    try:
+        with limited:
+            value = handler(state, progress, *args)
+        pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        return ("ok", value)
+    except CnnprofError as exc:
+        return ("error", type(exc).__name__, str(exc))
+    except BaseException as exc:  # the model's code: whatever it raised, one line
+        return ("error", "LoadError", state.failed(exc))
