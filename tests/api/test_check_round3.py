@@ -239,5 +239,5 @@ def test_check_timeout_stops_a_reference_that_sleeps(tmp_path, monkeypatch):
     path = _file(tmp_path, "b.yaml", text)
     assert_error(
         run("check", str(path), "--timeout", "1", "--threads", "1"),
-        "sleeps.py:make: construct did not finish within 1 s (--timeout)",
+        "sleeps.py:make: its own code did not finish within 1 s (--timeout)",
     )
