@@ -19,7 +19,7 @@ from cnnprof.api.request import DEFAULT_TIMEOUT, Request, keyword_request, pairs
 from cnnprof.api.runtimes import default_runtime, runtimes
 from cnnprof.arch.multipliers import Multipliers
 from cnnprof.arch.reference import parse_args
-from cnnprof.errors import OptionError
+from cnnprof.errors import LoadError, OptionError
 from cnnprof.results.check import CheckReport
 from cnnprof.results.interleaved import Interleaved, LatencyRatio
 from cnnprof.results.latency import Predicted
@@ -339,11 +339,14 @@ def check(
     """Recount the models of a baseline .json or budget .yaml; a report that reads as a result
     per model and metric, with the notes the CLI prints (``report.passed``, or
     ``all(r.ok for r in report)``, is the CLI's exit 0). Latency is measured here at
-    ``threads`` in ``processes`` fresh processes; ``update=True`` rewrites the baseline."""
+    ``threads`` in ``processes`` fresh processes; ``update=True`` rewrites the baseline. An
+    entry whose model fails (its code raised, hung or ended its process) is an error here,
+    `LoadError` or `OutOfTime` naming it, where the CLI prints the other entries' results
+    first: a program never reads a pass off a check that skipped an entry."""
     allowed = _check.parse_tolerance(tolerance)
     allowed_latency = _check.parse_tolerance(latency_tolerance, "--latency-tolerance")
     LatencySettings(threads=threads, processes=processes)  # checked before anything is counted
-    return _check.run_check(
+    found = _check.run_check(
         Path(path),
         allowed,
         allowed_latency,
@@ -351,3 +354,7 @@ def check(
         update=update,
         timeout=timeout,
     )
+    if found.errors:
+        more = len(found.errors) - 1
+        raise LoadError(found.errors[0] + (f" (and {more} more entries failed)" if more else ""))
+    return found

@@ -37,6 +37,7 @@ from cnnprof.results.timing import DEFAULT_PROCESSES, TORCH, LatencySettings
 
 # `check`'s exit codes besides 0 (every metric holds), 2 (bad input) and 3 (a bug in cnnprof).
 GREW = 1  # a metric grew past its limit
+FAILED_ENTRY = 2  # an entry's model failed (as bad input does); the other entries were checked
 UNDECIDED = 4  # every failure a measured latency whose p10–p90 holds its limit: run it again
 
 # The options only these two commands take.
@@ -138,9 +139,10 @@ def check(
     predicted for a device profile (deterministic) are held to --tolerance; measured latency
     to --latency-tolerance, and only on the device and thread count it was recorded with.
 
-    Exit codes: 0 every metric holds; 1 a metric grew past its limit; 2 bad input; 3 a bug in
-    cnnprof; 4 undecided: every failing metric is a measured latency whose p10–p90 holds its
-    limit (no metric grew clearly; run the check again).
+    Exit codes: 0 every metric holds; 1 a metric grew past its limit; 2 bad input, or an
+    entry's model failed (the other entries are still checked); 3 a bug in cnnprof; 4
+    undecided: every failing metric is a measured latency whose p10–p90 holds its limit (no
+    metric grew clearly; run the check again).
 
     --threads and --processes say how latency is measured (a budget entry's own threads: and
     processes: win; a baseline recorded at other threads is refused)."""
@@ -153,12 +155,23 @@ def check(
     LatencySettings(threads=threads, processes=processes)  # checked before anything is counted
     here = functools.partial(machine, "latency in a check", threads, processes)
     found = run_check(path, allowed, allowed_latency, machine=here, update=update, timeout=timeout)
-    emit(render.present(found, View(format=fmt.value)), output, force)
-    _unused(found, threads, processes)
+    if found.results or not found.errors:  # every entry failed: the lines below say it all
+        emit(render.present(found, View(format=fmt.value)), output, force)
+        _unused(found, threads, processes)
+    for line in found.errors:  # entries not checked: the others' results are above
+        typer.echo(f"cnnprof: error: {line}", err=True)
     if update:
         typer.echo(report.changed(found), err=True)
     elif not found.passed:
-        raise typer.Exit(UNDECIDED if found.undecided else GREW)
+        raise typer.Exit(_exit_code(found))
+
+
+def _exit_code(found: CheckReport) -> int:
+    """A metric that grew (1) wins over an entry that could not be checked (2), which wins
+    over a verdict left undecided (4)."""
+    if found.grew:
+        return GREW
+    return FAILED_ENTRY if found.errors else UNDECIDED
 
 
 def _unused(found: CheckReport, threads: int | None, processes: int) -> None:

@@ -28,12 +28,13 @@ def present(found: CheckReport, view: View) -> RenderableType:
     if view.format != "table":
         return report.present(found, view)
     steps = [Text(report.step_text(step)) for step in report.next_steps(found)]
-    return group(check_table(found.results, found.source), *steps, *map(note, report.notes(found)))
+    table = check_table(found.results, found.source, found.errors)
+    return group(table, *steps, *map(note, report.notes(found)))
 
 
-def check_table(results: Sequence[CheckResult], source: str) -> Group:
+def check_table(results: Sequence[CheckResult], source: str, errors: Sequence[str] = ()) -> Group:
     """Before / after / delta per model and metric; failing cells marked, undecided verdicts
-    said."""
+    said; the verdict counts the entries not checked (``errors``, printed apart)."""
     table = Table(title=f"cnnprof check {source}", title_justify="left")
     for name in ("model", "metric", "before / limit", "after", "delta", "allowed", "status"):
         table.add_column(name, justify="left" if name in ("model", "metric") else "right")
@@ -51,9 +52,7 @@ def check_table(results: Sequence[CheckResult], source: str) -> Group:
             report.figure(r, r.limit),
             Text(report.status(r), style="green" if ok else "bold red"),
         )
-    verdict = (
-        Text(f"{failed} of {len(results)} metrics over their limit", style="bold red")
-        if failed
-        else Text(f"all {len(results)} metrics hold", style="green")
+    verdict = Text(
+        report.verdict(results, errors), style="bold red" if failed or errors else "green"
     )
     return Group(Fit(table, _LEFT_OUT[failed > 0]), verdict)

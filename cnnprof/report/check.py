@@ -275,13 +275,23 @@ def step_text(step: NextStep, code: str = "") -> str:
     return step.text if step.command is None else f"{step.text}: {code}{step.command}{code}"
 
 
-def check_markdown(results: Sequence[CheckResult]) -> str:
+def verdict(results: Sequence[CheckResult], errors: Sequence[str] = ()) -> str:
+    """The check's verdict in words: how many metrics failed, and entries not checked."""
     failed = sum(not r.ok for r in results)
-    head = (
-        f"**cnnprof check: {failed} of {len(results)} metrics over their limit** ❌\n\n"
+    said = (
+        f"{failed} of {len(results)} metrics over their limit"
         if failed
-        else f"**cnnprof check: all {len(results)} metrics hold** ✅\n\n"
+        else f"all {len(results)} metrics hold"
     )
+    if not errors:
+        return said
+    return f"{said}; {len(errors)} {'entry' if len(errors) == 1 else 'entries'} not checked"
+
+
+def check_markdown(results: Sequence[CheckResult], errors: Sequence[str] = ()) -> str:
+    """The md table under its verdict, and a line per entry not checked."""
+    mark = "✅" if not errors and all(r.ok for r in results) else "❌"
+    head = f"**cnnprof check: {verdict(results, errors)}** {mark}\n\n"
     rows = [
         (
             r.model,
@@ -295,7 +305,8 @@ def check_markdown(results: Sequence[CheckResult]) -> str:
         for r in results
     ]
     headers = ("model", "metric", "before / limit", "after", "delta", "allowed", "status")
-    return head + to_markdown(headers, rows, right=2)
+    unchecked = "".join(f"\n**not checked:** {line}\n" for line in errors)
+    return head + to_markdown(headers, rows, right=2) + unchecked
 
 
 def notes(report: CheckReport) -> list[str]:
@@ -304,8 +315,10 @@ def notes(report: CheckReport) -> list[str]:
 
 
 def report_dict(report: CheckReport) -> dict[str, Any]:
-    """A check's JSON document: its results and its notes (`cnnprof.to_dict` of a report)."""
-    return {**check_dict(report.results), "notes": notes(report)}
+    """A check's JSON document: its results, the entries that could not be checked, and its
+    notes (`cnnprof.to_dict` of a report)."""
+    found = check_dict(report.results)
+    return {**found, "passed": report.passed, "errors": list(report.errors), "notes": notes(report)}
 
 
 def changed(report: CheckReport) -> str:
@@ -320,7 +333,7 @@ WRITERS: Mapping[str, Callable[[CheckReport], str]] = MappingProxyType(
         "json": lambda report: to_json(report_dict(report)),
         "csv": lambda report: _csv(report.results),
         "md": lambda report: (
-            check_markdown(report.results)
+            check_markdown(report.results, report.errors)
             + "".join(f"\n{step_text(step, '`')}\n" for step in next_steps(report))
             + "".join(f"\n> {n}\n" for n in notes(report))
         ),

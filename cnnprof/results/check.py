@@ -77,18 +77,26 @@ class CheckReport(Shown, Sequence[CheckResult]):
     notes: tuple[str, ...] = ()
     changes: tuple[str, ...] = ()
     updated: bool = False  # ``--update`` rewrote the baseline with today's figures
+    # one line per entry whose model's own code failed (raised, hung, ended its process): its
+    # limits were not checked, and the other entries' results stand
+    errors: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
-        """Every metric within its limit: the CLI's exit 0."""
-        return all(r.ok for r in self.results)
+        """Every entry checked and every metric within its limit: the CLI's exit 0."""
+        return not self.errors and all(r.ok for r in self.results)
+
+    @property
+    def grew(self) -> bool:
+        """A metric failed clearly (not undecided): the CLI's exit 1, whatever else failed."""
+        return any(not r.ok and not r.undecided for r in self.results)
 
     @property
     def undecided(self) -> bool:
         """Failed, but only where a measured spread holds the limit: no metric grew clearly, and
         another run may pass (the CLI's exit 4)."""
         failed = [r for r in self.results if not r.ok]
-        return bool(failed) and all(r.undecided for r in failed)
+        return bool(failed) and all(r.undecided for r in failed) and not self.errors
 
     def __len__(self) -> int:
         return len(self.results)

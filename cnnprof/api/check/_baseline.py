@@ -14,6 +14,7 @@ from cnnprof.api.check._counting import (
     counted_with,
     counts,
     entry_request,
+    guarded,
     latency_ratio,
     ms_result,
     predicted_on,
@@ -49,26 +50,41 @@ class Recount:
 
 
 def recount(
-    baseline: Baseline, machine: Callable[[], Machine] | None, notes: list[str]
+    baseline: Baseline,
+    machine: Callable[[], Machine] | None,
+    notes: list[str],
+    failed: list[str] | None = None,
 ) -> list[Recount]:
     """Every entry counted with its own settings, and predicted for its device profile where
     it records a prediction (a note when that profile is not the calibration it recorded);
     latency measured where it was recorded on this device with this thread count (otherwise a
-    note says why it is not)."""
+    note says why it is not). An entry whose model fails goes to ``failed`` (one line; raised
+    without it), and the others are recounted."""
     out = []
-    here: Machine | None = None
+    here: list[Machine] = []  # made once, on the first entry that measures
     for entry in baseline.entries:
-        column = counted(entry.model, entry.settings, entry.predict_for)
-        notes += _recalibrated(entry)
-        timing = ratio = None
-        if entry.latency is not None and machine is None:
-            notes.append(f"{entry.model}: latency not measured (no machine to measure it on)")
-        elif entry.latency is not None and machine is not None:
-            here = here or machine()
-            timing, ratio = _timed(entry, entry.latency, here, notes)
-        out.append(Recount(entry, column, timing, ratio))
-    notes += profile_notes([e.predict_for for e in baseline.entries], [r.column for r in out])
+        with guarded(entry.model, failed):
+            out.append(_recounted(entry, machine, here, notes))
+    predicted = [r.entry.predict_for for r in out]
+    notes += profile_notes(predicted, [r.column for r in out])
     return out
+
+
+def _recounted(
+    entry: BaselineEntry,
+    machine: Callable[[], Machine] | None,
+    here: list[Machine],
+    notes: list[str],
+) -> Recount:
+    column = counted(entry.model, entry.settings, entry.predict_for)
+    notes += _recalibrated(entry)
+    timing = ratio = None
+    if entry.latency is not None and machine is None:
+        notes.append(f"{entry.model}: latency not measured (no machine to measure it on)")
+    elif entry.latency is not None and machine is not None:
+        here[:] = here or [machine()]
+        timing, ratio = _timed(entry, entry.latency, here[0], notes)
+    return Recount(entry, column, timing, ratio)
 
 
 def _timed(

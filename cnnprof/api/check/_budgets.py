@@ -45,29 +45,46 @@ def check_budgets(
     latency_tolerance: float = 0.10,
     machine: Callable[[], Machine] | None = None,
     notes: list[str] | None = None,
+    failed: list[str] | None = None,
 ) -> list[CheckResult]:
     """Every entry counted against its limits, and measured against its latency limits with
     ``machine`` (made before anything is counted, so a missing torch or device stops the check
-    first; without one, a note says which limits were not checked)."""
+    first; without one, a note says which limits were not checked). An entry whose model's own
+    code fails goes to ``failed`` (one line), and the others are checked; without ``failed``
+    the failure is raised."""
     measured = any(key in _MEASURED for e in entries for key, _ in e.limits)
     here = machine() if machine is not None and measured else None
     notes = [] if notes is None else notes
     results, columns = [], []
     for entry in entries:
-        column = counting.counted(entry.model, entry.settings, entry.predict_for)
-        columns.append(column)
-        mine = counting.completeness(entry.model, column.profile, entry.settings.allow_incomplete)
-        mine += _counted_limits(entry, column, tolerance)
-        for key, limit in entry.limits:
-            if key in _MEASURED and here is None:
-                notes.append(f"{entry.model}: {key} not checked (no machine to measure it on)")
-            elif key in _MEASURED and here is not None:
-                allowed = limit * (1 + latency_tolerance)
-                how = here.at(entry.threads, entry.processes)
-                mine.append(_MEASURED[key](how, entry, limit, allowed))
-        results += counting.counted_with(_checked(entry, mine), entry.settings)
+        with counting.guarded(entry.model, failed):
+            column = counting.counted(entry.model, entry.settings, entry.predict_for)
+            mine = _entry_results(entry, column, tolerance, latency_tolerance, here, notes)
+            columns.append(column)
+            results += counting.counted_with(_checked(entry, mine), entry.settings)
     notes += counting.profile_notes([e.predict_for for e in entries], columns)
     return results
+
+
+def _entry_results(
+    entry: BudgetEntry,
+    column: Column,
+    tolerance: float,
+    latency_tolerance: float,
+    here: Machine | None,
+    notes: list[str],
+) -> list[CheckResult]:
+    """One entry's results: complete, its counted limits, then its measured ones."""
+    mine = counting.completeness(entry.model, column.profile, entry.settings.allow_incomplete)
+    mine += _counted_limits(entry, column, tolerance)
+    for key, limit in entry.limits:
+        if key in _MEASURED and here is None:
+            notes.append(f"{entry.model}: {key} not checked (no machine to measure it on)")
+        elif key in _MEASURED and here is not None:
+            allowed = limit * (1 + latency_tolerance)
+            how = here.at(entry.threads, entry.processes)
+            mine.append(_MEASURED[key](how, entry, limit, allowed))
+    return mine
 
 
 def _counted_limits(entry: BudgetEntry, column: Column, tolerance: float) -> list[CheckResult]:

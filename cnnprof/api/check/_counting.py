@@ -3,7 +3,8 @@ check makes of its figures: what a snapshot records and a check compares, counte
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from cnnprof.api.check._fields import Settings
@@ -11,6 +12,7 @@ from cnnprof.api.count import profile_analytic
 from cnnprof.api.latency import Machine, predicted_for
 from cnnprof.api.request import DEFAULT_TIMEOUT, Request, request
 from cnnprof.arch.reference import is_outside
+from cnnprof.errors import LoadError, OutOfTime
 from cnnprof.results import metrics
 from cnnprof.results.check import CheckResult
 from cnnprof.results.device import DeviceProfile, roofline_note
@@ -19,6 +21,22 @@ from cnnprof.results.metrics import BASELINE_COUNTS, PREDICTED
 from cnnprof.results.profile import Profile
 from cnnprof.results.tables import Column
 from cnnprof.results.timing import Timing
+
+# A model that could not be loaded, or whose own code failed (raised, ran past its timeout, ended
+# its process): that entry's failure, which the other entries' results outlive.
+ENTRY_FAILURES = (LoadError, OutOfTime)
+
+
+@contextlib.contextmanager
+def guarded(model: str, failed: list[str] | None) -> Iterator[None]:
+    """Inside, a failure of ``model`` (`ENTRY_FAILURES`) goes to ``failed`` as its one line;
+    where ``failed`` is None, it is raised."""
+    try:
+        yield
+    except ENTRY_FAILURES as exc:
+        if failed is None:
+            raise
+        failed.append(str(exc))
 
 
 def entry_request(model: str, settings: Settings) -> Request:

@@ -45,17 +45,19 @@ def run_check(
         raise OptionError("--update rewrites a baseline .json; edit a budget .yaml by hand")
     notes: list[str] = []
     changes: list[str] = []
+    failed: list[str] = []  # entries whose model failed: the others' results stand
     if path.suffix != ".json":
         budgets = read_budgets(path, timeout)
-        results = check_budgets(budgets, tolerance, latency_tolerance, machine, notes)
+        results = check_budgets(budgets, tolerance, latency_tolerance, machine, notes, failed)
     elif not update:
         baseline = read_baseline(path, timeout)
         notes += unchanged_profiles(baseline)
-        recounts = recount(baseline, machine, notes)
+        recounts = recount(baseline, machine, notes, failed)
         results = compare_baseline(recounts, tolerance, latency_tolerance)
     else:
         results = _update(path, tolerance, latency_tolerance, machine, timeout, notes, changes)
-    return CheckReport(str(path), tuple(results), tuple(notes), tuple(changes), updated=update)
+    found = (tuple(results), tuple(notes), tuple(changes))
+    return CheckReport(str(path), *found, updated=update, errors=tuple(failed))
 
 
 def _update(
