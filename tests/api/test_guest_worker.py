@@ -132,6 +132,30 @@ def test_a_hang_is_stopped_at_the_timeout_from_a_thread():
     assert time.monotonic() - start < 30  # the worker's start (torch's import) and 1 s + grace
 
 
+def test_a_check_from_a_thread_stops_an_entry_at_its_timeout(tmp_path: Path):
+    """`cnnprof.check` from a thread: the entry's own ``timeout:`` holds (issue #27)."""
+    budget = tmp_path / "budgets.yaml"
+    budget.write_text(
+        f"models:\n  - model: '{GUESTS}:never_returns'\n    timeout: 1\n    max_params: 1K\n"
+    )
+    found: list[BaseException] = []
+
+    def check() -> None:
+        try:
+            cnnprof.check(budget)
+        except BaseException as exc:  # what the thread saw, checked below
+            found.append(exc)
+
+    start = time.monotonic()
+    thread = threading.Thread(target=check)
+    thread.start()
+    thread.join(60)
+    assert not thread.is_alive()
+    assert len(found) == 1 and isinstance(found[0], LoadError), found
+    assert "did not finish within 1 s (--timeout)" in str(found[0])
+    assert time.monotonic() - start < 30
+
+
 def test_the_timeout_is_the_models_not_each_attempts(tmp_path: Path):
     """A factory that hangs on meta is not retried on the CPU with a second full timeout."""
     start = time.monotonic()
