@@ -125,20 +125,29 @@ def _counted(
     """Every request's `column`, in order, each request resolved first (its bad options
     refused before any model runs); with ``partial``, a `CnnprofError` raised while one model
     is counted is that model's failure (None in its place, its message under its reference),
-    else it stops them all."""
+    else it stops them all. The predictions for ``device`` come after, outside: a damaged
+    profile is the command's failure, not one model's."""
     for req in requests:
         resolve(req)
     done: list[Column | None] = []
     failed: dict[str, str] = {}
     for req in requests:
         try:
-            done.append(column(req, None, device))
+            done.append(column(req))
         except CnnprofError as exc:
             if not partial:
                 raise
             done.append(None)
             failed[req.label] = _naming(req, exc)
+    if device is not None:
+        done = [c and _predicted(c, r, device) for c, r in zip(done, requests, strict=True)]
     return done, failed
+
+
+def _predicted(counted: Column, req: Request, device: DeviceProfile) -> Column:
+    """``counted`` with its latency predicted for ``device``."""
+    prediction = predicted_for(counted.profile, device, source=resolve(req))
+    return replace(counted, prediction=prediction)
 
 
 def _naming(req: Request, exc: CnnprofError) -> str:
