@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Result, assert_error, run
+from test_formats import check_document
 
 import cnnprof
 from cnnprof.errors import LoadError, OptionError
@@ -115,6 +116,7 @@ def test_compare_json_carries_the_good_rows_and_the_failures(nets: str) -> None:
     result = run("compare", "mobilenet", nets + "raises", nets + "good", "--format", "json")
     failed_lines(result, nets + "raises")
     doc = json.loads(result.stdout)
+    check_document(doc)
     assert [m["model"] for m in doc["models"]] == ["mobilenet", nets + "good"]
     assert doc["baseline"] == "mobilenet"
     (failed,) = doc["failed"]
@@ -146,6 +148,7 @@ def test_no_ratios_to_a_baseline_that_failed(nets: str) -> None:
     )
     failed_lines(chosen, nets + "raises")
     doc = json.loads(chosen.stdout)
+    check_document(doc)
     assert doc["baseline"] is None
     assert all(r is None for r in doc["models"][0]["ratios"].values())
 
@@ -191,6 +194,7 @@ def test_sweep_json_carries_the_failures(nets: str) -> None:
     result = run("sweep", nets + "picky", "--resolution", "32,8", "--format", "json")
     failed_lines(result, nets + "picky@res=8")
     doc = json.loads(result.stdout)
+    check_document(doc)
     assert [p["resolution"] for p in doc["points"]] == [32]
     assert [f["model"] for f in doc["failed"]] == [nets + "picky@res=8"]
 
@@ -206,6 +210,7 @@ def test_separable_keeps_the_model_when_its_twin_fails(nets: str) -> None:
     assert "AttributeError" in line
     assert "as written" in result.stdout and "separable twin" not in result.stdout
     doc = json.loads(run("separable", nets + "fragile", "--format", "json").stdout)
+    check_document(doc)
     assert doc["separable"] is None and doc["failed"][0]["model"] == nets + "fragile@separable"
 
 
