@@ -95,10 +95,11 @@ def compare(
     index = 0 if baseline is None else labels.index(baseline)
     device = _device(device_profile, requests[0].dtype)
     counted, failed = _counted(requests, device, partial)
-    columns = _timed(counted, requests, measure)
-    kept = None if counted[index] is None else sum(c is not None for c in counted[:index])
+    timed, late = _timed(counted, requests, measure, partial)
+    columns = [c for c in timed if c is not None]
+    kept = None if timed[index] is None else sum(c is not None for c in timed[:index])
     marked = cost or (ranked_on(columns) if pareto else None)
-    return Comparison(tuple(columns), kept, device, marked, MappingProxyType(failed))
+    return Comparison(tuple(columns), kept, device, marked, MappingProxyType(failed | late))
 
 
 def _outside_options(models: Sequence[Any], **given: Any) -> dict[str, Any]:
@@ -160,15 +161,30 @@ def _naming(req: Request, exc: CnnprofError) -> str:
 
 
 def _timed(
-    counted: Sequence[Column | None], requests: Sequence[Request], measure: Measure | None
-) -> list[Column]:
-    """The columns counted (the failed ones left out), each with its time when ``measure``
-    times them, all together."""
-    kept = [(c, r) for c, r in zip(counted, requests, strict=True) if c is not None]
-    if measure is None or not kept:
-        return [c for c, _ in kept]
-    timings = measure([r for _, r in kept])
-    return [replace(c, timing=t) for (c, _), t in zip(kept, timings, strict=True)]
+    counted: Sequence[Column | None],
+    requests: Sequence[Request],
+    measure: Measure | None,
+    partial: bool,
+) -> tuple[list[Column | None], dict[str, str]]:
+    """The columns counted (None: failed), each with its time when ``measure`` times them, all
+    together. With ``partial``, a `CnnprofError` that names one of the models (a guest's does)
+    is that model's failure, and the others are measured again without it; any other (one that
+    names no model, or a name several share: the points of a sweep) stops them all."""
+    timed, failed = list(counted), {}
+    while measure is not None and (kept := [i for i, c in enumerate(timed) if c is not None]):
+        try:
+            timings = measure([requests[i] for i in kept])
+        except CnnprofError as exc:
+            named = [i for i in kept if str(exc).startswith(f"{requests[i].name}:")]
+            if not partial or len(named) != 1:
+                raise
+            timed[named[0]] = None
+            failed[requests[named[0]].label] = _naming(requests[named[0]], exc)
+            continue
+        for i, timing in zip(kept, timings, strict=True):
+            timed[i] = replace(counted[i], timing=timing)
+        break
+    return timed, failed
 
 
 # What a latency cost of `--pareto-by` needs, to be known.
@@ -428,18 +444,23 @@ def sweep(
         )
     requests = [_point(base, values) for values in settings]
     counted, failed = _counted(requests, device, partial)
-    columns = iter(_timed(counted, requests, measure))
+    timed, late = _timed(counted, requests, measure, partial)
     points = []
-    for values, kept in zip(settings, counted, strict=True):
-        if kept is not None:
+    for values, column in zip(settings, timed, strict=True):
+        if column is not None:
             official = official_for_phi(base, values["phi"]) if "phi" in values else None
-            points.append(SweepPoint(next(columns), MappingProxyType(values), official))
+            points.append(SweepPoint(column, MappingProxyType(values), official))
     latency = ranked_on([p.column for p in points])
     points = mark(points, latency, target_ms, pareto_by)
     if target_ms is not None:
         points.sort(key=lambda p: -(p.mnas_objective or float("-inf")))
     return Sweep(
-        base.label, tuple(points), device, pareto, pareto_by or latency, MappingProxyType(failed)
+        base.label,
+        tuple(points),
+        device,
+        pareto,
+        pareto_by or latency,
+        MappingProxyType(failed | late),
     )
 
 

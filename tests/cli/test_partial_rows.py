@@ -35,6 +35,13 @@ class Picky(nn.Module):
         return self.conv(x)
 
 
+class RealFails(Picky):
+    def forward(self, x):
+        if x.device.type != "meta":  # counted on meta; fails when measured on the CPU
+            raise ValueError("fails on real tensors")
+        return self.conv(x)
+
+
 class Fragile(Picky):
     def forward(self, x):
         _ = self.conv.weight  # a separable twin's convolution has no weight of its own
@@ -51,6 +58,10 @@ def picky():
 
 def fragile():
     return Fragile()
+
+
+def real_fails():
+    return RealFails()
 
 
 def raises():
@@ -134,6 +145,17 @@ def test_compare_csv_and_markdown_keep_the_good_rows(nets: str, fmt: str) -> Non
     result = run("compare", "mobilenet", nets + "exits", "--format", fmt)
     failed_lines(result, nets + "exits")
     assert "mobilenet" in result.stdout and nets + "exits" not in result.stdout
+
+
+@pytest.mark.slow
+def test_a_model_that_fails_when_measured_leaves_the_others_measured(nets: str) -> None:
+    result = run("compare", "lenet5", nets + "real_fails", nets + "good", "--latency")
+    assert result.exit_code == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("cnnprof: error:")]
+    assert len(errors) == 1 and "fails on real tensors" in errors[0], result.stderr
+    assert errors[0].startswith(f"cnnprof: error: {nets}real_fails: forward failed")
+    assert "latency median" in result.stdout and nets + "good" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
 
 
 def test_no_ratios_to_a_baseline_that_failed(nets: str) -> None:
