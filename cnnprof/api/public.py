@@ -93,11 +93,13 @@ def compare(
     processes: int = DEFAULT_PROCESSES,
     pareto: bool = False,
     pareto_by: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> Comparison:
     """Two or more models side by side, with ratios to ``baseline`` (default: the first);
     ``latency=True`` measures them here, interleaved; ``device_profile`` (a saved profile's
-    file or a shipped name) predicts them for that device; ``input`` and ``arg`` go to the
-    outside models among them; ``pareto`` (or a ``pareto_by`` cost) marks the frontier."""
+    file or a shipped name) predicts them for that device; ``input``, ``arg`` and ``timeout``
+    go to the outside models among them; ``pareto`` (or a ``pareto_by`` cost) marks the
+    frontier. A model that fails raises its error (the CLI shows the others' rows)."""
     settings = _settings(latency, threads, processes, runtime, device_profile)
     return _tables.compare(
         models,
@@ -106,6 +108,7 @@ def compare(
         device_profile=device_profile,
         input=None if input is None else tuple(input),
         args=pairs(arg, parse_args),
+        timeout=timeout,
         measure=_timings(settings),
         pareto=pareto,
         pareto_by=pareto_by,
@@ -130,12 +133,14 @@ def sweep(
     max_points: int = MAX_SWEEP_POINTS,
     threads: int | None = None,
     processes: int = DEFAULT_PROCESSES,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> Sweep:
     """Every combination of the given multipliers (values, or text such as ``"0..7"``) and
     design parameters (``param={"wm": [2, 2.5]}``), Pareto-marked on the latency predicted for
     ``device_profile`` when given, else on the latency measured with ``latency=True``, else on
     MACs, or on ``pareto_by`` (``target_ms`` ranks them by MnasNet's objective). The flags are
-    in its JSON unless ``pareto=False`` (the API marks them by default; the CLI with --pareto)."""
+    in its JSON unless ``pareto=False`` (the API marks them by default; the CLI with --pareto).
+    ``timeout`` bounds an outside model's own code."""
     settings = _settings(latency, threads, processes, None, device_profile)
     grid = _tables.sweep_settings(alpha, resolution, depth, phi, param, max_points)
     return _tables.sweep_model(
@@ -144,6 +149,7 @@ def sweep(
         batch=batch,
         device_profile=device_profile,
         target_ms=target_ms,
+        timeout=timeout,
         measure=_timings(settings),
         pareto=pareto,
         pareto_by=pareto_by,
@@ -162,11 +168,13 @@ def separable(
     processes: int = DEFAULT_PROCESSES,
     input: Iterable[Any] | None = None,
     arg: Pairs = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> SeparableReport:
     """Standard k×k against depthwise-separable convolution (MobileNet Tables 3 and 4): the
     model and its twins, measured together with ``latency=True`` (with ``layers`` or
     ``by="op"`` each alone too, row by row), predicted for ``device_profile`` when given. The
-    report holds every row: ``cnnprof.show(report, layers=True)`` shows them."""
+    report holds every row: ``cnnprof.show(report, layers=True)`` shows them. ``timeout``
+    bounds an outside model's own code."""
     if by not in (None, "op"):
         raise OptionError(f"by={by!r}: expected 'op'")
     per_row = layers or by is not None
@@ -176,7 +184,7 @@ def separable(
             "holds every row, cnnprof.show(report, layers=True) shows them"
         )
     settings = _settings(latency, threads, processes, None, device_profile)
-    req = keyword_request(model, input=input, arg=arg)
+    req = keyword_request(model, input=input, arg=arg, timeout=timeout)
     measures: dict[str, Any] = {}
     if settings is not None:
         rows = replace(settings, layers=True, processes=1)

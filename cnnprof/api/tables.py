@@ -14,11 +14,11 @@ from typing import Any
 from cnnprof.analytic.roofline import estimate
 from cnnprof.api.count import training
 from cnnprof.api.latency import named_profile, predicted_for
-from cnnprof.api.request import Request, request
+from cnnprof.api.request import DEFAULT_TIMEOUT, Request, request
 from cnnprof.api.sources import resolve
 from cnnprof.arch.reference import MULTIPLIER_KEYS, is_outside
 from cnnprof.arch.registry import lookup
-from cnnprof.errors import OptionError, did_you_mean
+from cnnprof.errors import CnnprofError, OptionError, did_you_mean
 from cnnprof.results.device import DeviceProfile
 from cnnprof.results.interleaved import Interleaved
 from cnnprof.results.metrics import (
@@ -72,36 +72,119 @@ def compare(
     device_profile: str | None = None,
     input: tuple[tuple[int, ...], ...] | None = None,
     args: Mapping[str, Any] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
     measure: Measure | None = None,
     pareto: bool = False,
     pareto_by: str | None = None,
+    partial: bool = False,
 ) -> Comparison:
-    """The models side by side, ratios against ``baseline`` (default: the first). ``input`` and
-    ``args`` go to the outside models among them; ``measure`` times them all, together;
-    ``device_profile`` (a saved profile's file or a shipped name) adds their predicted latency.
-    ``pareto`` (or a ``pareto_by`` cost) marks the models on the frontier of top-1 against that
-    cost (default: the one `sweep` takes, `ranked_on`)."""
+    """The models side by side, ratios against ``baseline`` (default: the first). ``input``,
+    ``args`` and ``timeout`` go to the outside models among them; ``measure`` times them all,
+    together; ``device_profile`` (a saved profile's file or a shipped name) adds their predicted
+    latency. ``pareto`` (or a ``pareto_by`` cost) marks the models on the frontier of top-1
+    against that cost (default: the one `sweep` takes, `ranked_on`). With ``partial``, a model
+    that fails is named in ``failed`` and the others kept (no ratios when the baseline failed)."""
     cost = pareto_cost(pareto_by, measure is not None, device_profile is not None)
-    if (input or args) and not any(is_outside(m) for m in models):
+    outside = _outside_options(models, input=input, args=args, timeout=timeout)
+    requests = [request(m, batch=batch, **(outside if is_outside(m) else {})) for m in models]
+    if len(requests) < 2:
+        raise OptionError("compare needs at least two models")
+    labels = [r.label for r in requests]
+    if baseline is not None and baseline not in labels:
+        raise OptionError(f"--baseline {baseline}: not one of the models ({', '.join(labels)})")
+    index = 0 if baseline is None else labels.index(baseline)
+    device = _device(device_profile, requests[0].dtype)
+    counted, failed = _counted(requests, device, partial)
+    timed, late = _timed(counted, requests, measure, partial)
+    columns = [c for c in timed if c is not None]
+    kept = None if timed[index] is None else sum(c is not None for c in timed[:index])
+    marked = cost or (ranked_on(columns) if pareto else None)
+    return Comparison(tuple(columns), kept, device, marked, MappingProxyType(failed | late))
+
+
+def _outside_options(models: Sequence[Any], **given: Any) -> dict[str, Any]:
+    """The options for the outside models among ``models`` (``input``, ``args``, ``timeout``),
+    refused when none is named: they would do nothing."""
+    if any(is_outside(m) for m in models):
+        return given
+    if given["input"] or given["args"]:
         raise OptionError(
             "--input/--arg: they are for outside models (torchvision:NAME, pkg.mod:make); "
             "none is named here"
         )
-    outside = {"input": input, "args": args}
-    requests = [request(m, batch=batch, **(outside if is_outside(m) else {})) for m in models]
-    device = _device(device_profile, requests[0].dtype) if requests else None
-    timings = measure(requests) if measure else [None] * len(requests)
-    columns = [column(r, t, device) for r, t in zip(requests, timings, strict=True)]
-    if len(columns) < 2:
-        raise OptionError("compare needs at least two models")
-    index = 0
-    if baseline is not None:
-        labels = [c.label for c in columns]
-        if baseline not in labels:
-            raise OptionError(f"--baseline {baseline}: not one of the models ({', '.join(labels)})")
-        index = labels.index(baseline)
-    marked = cost or (ranked_on(columns) if pareto else None)
-    return Comparison(tuple(columns), index, device, marked)
+    if given["timeout"] != DEFAULT_TIMEOUT:
+        raise OptionError(
+            f"--timeout {given['timeout']:g}: it bounds an outside model's own code (import, "
+            "factory, forward); none is named here (a spec is counted by cnnprof alone)"
+        )
+    return {}
+
+
+def _counted(
+    requests: Sequence[Request], device: DeviceProfile | None, partial: bool
+) -> tuple[list[Column | None], dict[str, str]]:
+    """Every request's `column`, in order, each request resolved first (its bad options
+    refused before any model runs); with ``partial``, a `CnnprofError` raised while one model
+    is counted is that model's failure (None in its place, its message under its reference),
+    else it stops them all. The predictions for ``device`` come after, outside: a damaged
+    profile is the command's failure, not one model's."""
+    for req in requests:
+        resolve(req)
+    done: list[Column | None] = []
+    failed: dict[str, str] = {}
+    for req in requests:
+        try:
+            done.append(column(req))
+        except CnnprofError as exc:
+            if not partial:
+                raise
+            done.append(None)
+            failed[req.label] = _naming(req, exc)
+    if device is not None:
+        done = [c and _predicted(c, r, device) for c, r in zip(done, requests, strict=True)]
+    return done, failed
+
+
+def _predicted(counted: Column, req: Request, device: DeviceProfile) -> Column:
+    """``counted`` with its latency predicted for ``device``."""
+    prediction = predicted_for(counted.profile, device, source=resolve(req))
+    return replace(counted, prediction=prediction)
+
+
+def _naming(req: Request, exc: CnnprofError) -> str:
+    """``exc``'s message naming the model it stopped by its reference (``mobilenet@res=160``):
+    in place of the model's name where the message starts with it (a guest's failure does),
+    else before the message."""
+    message = str(exc)
+    named = message.removeprefix(f"{req.name}:")
+    return f"{req.label}:{named}" if named != message else f"{req.label}: {message}"
+
+
+def _timed(
+    counted: Sequence[Column | None],
+    requests: Sequence[Request],
+    measure: Measure | None,
+    partial: bool,
+) -> tuple[list[Column | None], dict[str, str]]:
+    """The columns counted (None: failed), each with its time when ``measure`` times them, all
+    together. With ``partial``, a `CnnprofError` that names one of the models (a guest's does)
+    is that model's failure, and the others are measured again without it; any other (one that
+    names no model, or a name several share: the points of a sweep) stops them all."""
+    timed, failed = list(counted), {}
+    while measure is not None and (kept := [i for i, c in enumerate(timed) if c is not None]):
+        try:
+            timings = measure([requests[i] for i in kept])
+        except CnnprofError as exc:
+            named = [i for i in kept if str(exc).startswith(f"{requests[i].name}:")]
+            if not partial or len(named) != 1:
+                raise
+            timed[named[0]] = None
+            failed[requests[named[0]].label] = _naming(requests[named[0]], exc)
+            continue
+        for i, timing in zip(kept, timings, strict=True):
+            timed[i] = replace(counted[i], timing=timing)
+        break
+    return timed, failed
 
 
 # What a latency cost of `--pareto-by` needs, to be known.
@@ -160,45 +243,49 @@ def separable(
     measure: Interleave | None = None,
     measure_rows: Callable[[Request], Timing] | None = None,
     device_profile: str | None = None,
+    partial: bool = False,
 ) -> SeparableReport:
     """The model as written with its per-convolution costs both ways, and its standard and
     separable twins where its source can be rewritten (why not, where it cannot); ``measure``
     times them all, interleaved; ``measure_rows`` times each alone, row by row;
     ``device_profile`` (a saved profile's file or a shipped name) predicts them, each row on
-    the device's roofline too (its bound)."""
+    the device's roofline too (its bound). With ``partial``, a twin that fails is named in
+    ``failed`` and left out, as one not made (the model as written failing stops all)."""
     if request.train:
         raise OptionError(f"separable {request.label}: compares inference costs; leave train= out")
     source = resolve(request)
-    requests, refused = {"written": request}, {}
+    twins, refused = {}, {}
     for name in TWINS[1:]:
         why = source.rewrite_refusal(name)
         if why is None:
-            requests[name] = replace(request, transforms=(*request.transforms, name))
+            twins[name] = replace(request, transforms=(*request.transforms, name))
         else:
             refused[name] = why
     device = _device(device_profile, request.dtype)
-    measured = measure(list(requests.values())) if measure else None
-    timings = measured.timings if measured else [None] * len(requests)
-    columns = {
-        name: column(r, t, device) for (name, r), t in zip(requests.items(), timings, strict=True)
-    }
+    written = column(request, None, device)  # the twins are made from it: its failure stops all
+    counted, failed = _counted(list(twins.values()), device, partial)
+    made = {"written": written} | {n: c for n, c in zip(twins, counted, strict=True) if c}
+    requests = {"written": request, **twins}
+    measured = measure([requests[n] for n in made]) if measure else None
+    timings = measured.timings if measured else [None] * len(made)
+    columns = {n: replace(c, timing=t) for (n, c), t in zip(made.items(), timings, strict=True)}
     rooflines = {
         name: estimate(c.profile, device.peaks.roofs)
         for name, c in columns.items()
         if device is not None
     }
-    per_row = {name: measure_rows(r) for name, r in requests.items()} if measure_rows else {}
-    written = columns["written"]
+    per_row = {n: measure_rows(requests[n]) for n in made} if measure_rows else {}
     return SeparableReport(
-        written,
-        tuple(separable_rows(written.profile)),
-        columns.get("standard"),
-        columns.get("separable"),
-        MappingProxyType(refused),
-        device,
-        MappingProxyType(rooflines),
-        measured,
-        MappingProxyType(per_row),
+        written=columns["written"],
+        layers=tuple(separable_rows(written.profile)),
+        standard=columns.get("standard"),
+        separable=columns.get("separable"),
+        refused=MappingProxyType(refused),
+        device=device,
+        rooflines=MappingProxyType(rooflines),
+        interleaved=measured,
+        per_row=MappingProxyType(per_row),
+        failed=MappingProxyType(failed),
     )
 
 
@@ -307,17 +394,29 @@ def sweep_model(
     batch: int = 1,
     device_profile: str | None = None,
     target_ms: float | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
     measure: Measure | None = None,
     pareto: bool = True,
     pareto_by: str | None = None,
+    partial: bool = False,
 ) -> Sweep:
     """A model's `sweep` over ``settings`` (see `sweep_settings`), each point predicted for
     ``device_profile`` (a saved profile's file or a shipped name) when given; ``pareto_by``:
-    the cost its Pareto flags take (default: `ranked_on`'s)."""
+    the cost its Pareto flags take (default: `ranked_on`'s); ``timeout``: how long an outside
+    model's own code may take; with ``partial``, a point that fails is named in ``failed``."""
     cost = pareto_cost(pareto_by, measure is not None, device_profile is not None)
-    base = request(model, batch=batch)
+    base = request(model, batch=batch, timeout=timeout)
     device = _device(device_profile, base.dtype)
-    return sweep(base, settings, measure, target_ms, device, pareto=pareto, pareto_by=cost)
+    return sweep(
+        base,
+        settings,
+        measure,
+        target_ms,
+        device,
+        pareto=pareto,
+        pareto_by=cost,
+        partial=partial,
+    )
 
 
 def sweep(
@@ -329,11 +428,13 @@ def sweep(
     *,
     pareto: bool = True,
     pareto_by: str | None = None,
+    partial: bool = False,
 ) -> Sweep:
     """One point per setting (``measure`` times them all, together, when given; each predicted
     for ``device`` when given), Pareto-marked on ``pareto_by``, else the latency `ranked_on`
     picks (else MACs); with ``target_ms``, ranked by MnasNet's objective on that latency.
-    ``pareto``: the flags belong to the output."""
+    ``pareto``: the flags belong to the output. With ``partial``, a point that fails is named
+    in ``failed`` and the others kept."""
     if target_ms is not None and not (math.isfinite(target_ms) and target_ms > 0):
         raise OptionError(f"--target-ms {target_ms:g}: expected a finite target > 0 ms")
     if target_ms is not None and measure is None and device is None:
@@ -341,24 +442,36 @@ def sweep(
             "--target-ms needs a latency (--latency, or --device-profile to predict it) "
             "and a target > 0 ms"
         )
-    requests = []
-    for values in settings:
-        scaling = {k: v for k, v in values.items() if k in MULTIPLIER_KEYS}
-        design = {k: v for k, v in values.items() if k not in MULTIPLIER_KEYS}
-        point = base.with_multipliers(**scaling)
-        if design:
-            point = replace(point, design=MappingProxyType({**point.design, **design}))
-        requests.append(point)
-    timings = measure(requests) if measure else [None] * len(requests)
+    requests = [_point(base, values) for values in settings]
+    counted, failed = _counted(requests, device, partial)
+    timed, late = _timed(counted, requests, measure, partial)
     points = []
-    for values, point, timing in zip(settings, requests, timings, strict=True):
-        official = official_for_phi(base, values["phi"]) if "phi" in values else None
-        points.append(SweepPoint(column(point, timing, device), MappingProxyType(values), official))
+    for values, column in zip(settings, timed, strict=True):
+        if column is not None:
+            official = official_for_phi(base, values["phi"]) if "phi" in values else None
+            points.append(SweepPoint(column, MappingProxyType(values), official))
     latency = ranked_on([p.column for p in points])
     points = mark(points, latency, target_ms, pareto_by)
     if target_ms is not None:
         points.sort(key=lambda p: -(p.mnas_objective or float("-inf")))
-    return Sweep(base.label, tuple(points), device, pareto, pareto_by or latency)
+    return Sweep(
+        base.label,
+        tuple(points),
+        device,
+        pareto,
+        pareto_by or latency,
+        MappingProxyType(failed | late),
+    )
+
+
+def _point(base: Request, values: Mapping[str, Any]) -> Request:
+    """``base`` at one setting of the grid: its multipliers and design parameters."""
+    scaling = {k: v for k, v in values.items() if k in MULTIPLIER_KEYS}
+    design = {k: v for k, v in values.items() if k not in MULTIPLIER_KEYS}
+    point = base.with_multipliers(**scaling)
+    if design:
+        point = replace(point, design=MappingProxyType({**point.design, **design}))
+    return point
 
 
 def mark(

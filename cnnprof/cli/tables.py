@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cnnprof.arch.reference import DESIGN_KEYS, literal, parse_args
+from cnnprof.arch.reference import DEFAULT_TIMEOUT, DESIGN_KEYS, literal, parse_args
 from cnnprof.cli.count import ByOp
 from cnnprof.cli.options import (
     Args,
@@ -26,6 +26,7 @@ from cnnprof.cli.options import (
     Processes,
     Runtime,
     Threads,
+    Timeout,
     emit,
     parse_input,
     refuse,
@@ -82,12 +83,14 @@ def compare(
     runtime: Runtime = None,
     threads: Threads = None,
     processes: Processes = DEFAULT_PROCESSES,
+    timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> None:
     """Show models side by side, with ratios to a baseline.
 
     Params, MACs, FLOPs, memory, published top-1, ratios to a baseline.
-    --input and --arg go to the outside models among them. --latency measures them here,
-    --device-profile predicts them for a device; given both, both are shown.
+    --input, --arg and --timeout go to the outside models among them. --latency measures them
+    here, --device-profile predicts them for a device; given both, both are shown. A model that
+    fails is named on stderr (exit 2), the others shown (no ratios when the baseline failed).
 
     --pareto marks the models on the frontier of published top-1 against MACs (against the
     latency where it is predicted or measured, as `sweep` does; --pareto-by picks the cost)."""
@@ -101,9 +104,11 @@ def compare(
         device_profile=device_profile,
         input=parse_input(input),
         args=parse_args(arg),
+        timeout=timeout,
         measure=_together(latency, runtime, device_profile, threads, processes),
         pareto=pareto,
         pareto_by=pareto_by,
+        partial=True,
     )
     _emit(result, View(format=fmt.value), output, force, plot)
 
@@ -118,6 +123,7 @@ def separable(
     processes: Processes = DEFAULT_PROCESSES,
     input: InputOpt = None,
     arg: Args = None,
+    timeout: Timeout = DEFAULT_TIMEOUT,
     fmt: FormatOpt = Format.table,
     output: Output = None,
     force: Force = False,
@@ -137,10 +143,10 @@ def separable(
     view = View(format=fmt.value, layers=layers, by_op=by is not None)
     if view.format == "csv" and layers and view.by_op:
         refuse("--layers with --by op in CSV", "a CSV file holds one table: give one of them")
-    req = request(model, input=parse_input(input), args=parse_args(arg))
+    req = request(model, input=parse_input(input), args=parse_args(arg), timeout=timeout)
     settings = _settings(latency, threads, processes, device_profile)
     measures = _measures(settings, per_row=layers or view.by_op) if settings else {}
-    result = tables.separable(req, device_profile=device_profile, **measures)
+    result = tables.separable(req, device_profile=device_profile, partial=True, **measures)
     _emit(result, view, output, force)
 
 
@@ -249,6 +255,7 @@ def sweep(
     max_points: MaxPoints = MAX_SWEEP_POINTS,
     threads: Threads = None,
     processes: Processes = DEFAULT_PROCESSES,
+    timeout: Timeout = DEFAULT_TIMEOUT,
 ) -> None:
     """Sweep width, resolution, depth or compound multipliers.
 
@@ -267,9 +274,11 @@ def sweep(
         batch=batch,
         device_profile=device_profile,
         target_ms=target_ms,
+        timeout=timeout,
         measure=_together(latency, None, device_profile, threads, processes),
         pareto=pareto or pareto_by is not None,
         pareto_by=pareto_by,
+        partial=True,
     )
     _emit(result, view, output, force, plot)
 
@@ -336,8 +345,14 @@ def _emit(
     plot: Path | None = None,
 ) -> None:
     """``result`` in ``view`` to the terminal or ``output``; its chart to ``plot`` when asked
-    for ("wrote FILE" on stderr)."""
-    emit(present(result, view), output, force)
-    if plot is not None:
-        charts.models_chart(plot, result)
-        typer.echo(f"wrote {plot}", err=True)
+    for ("wrote FILE" on stderr). Then each model that failed, one line on stderr, and exit 2
+    (with no table when every one failed)."""
+    if isinstance(result, SeparableReport) or result.columns:
+        emit(present(result, view), output, force)
+        if plot is not None:
+            charts.models_chart(plot, result)
+            typer.echo(f"wrote {plot}", err=True)
+    for message in result.failed.values():
+        typer.echo(f"cnnprof: error: {message}", err=True)
+    if result.failed:
+        raise typer.Exit(2)

@@ -204,6 +204,14 @@ def separable_notes(report: SeparableReport, view: View) -> list[str]:
     return notes + verdicts(report)
 
 
+def failed_record(failed: Mapping[str, str]) -> dict[str, Any]:
+    """The models that failed, each with its error (``failed``: model → message), under
+    ``failed``; nothing when none did (a whole result's document is as it always was)."""
+    if not failed:
+        return {}
+    return {"failed": [{"model": model, "error": error} for model, error in failed.items()]}
+
+
 def separable_dict(report: SeparableReport, view: View = TOTALS) -> dict[str, Any]:
     """The models (each with its rows per op kind with ``view.by_op``) and every convolution;
     the time-related keys only where a time is known."""
@@ -228,7 +236,7 @@ def separable_dict(report: SeparableReport, view: View = TOTALS) -> dict[str, An
         }
     if report.device is not None:
         out["device_profile"] = report.device.record()
-    return out
+    return out | failed_record(report.failed)
 
 
 def _layer_dict(report: SeparableReport, r: SeparableRow) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from cnnprof.report.processes import (
     process_record,
     scalars,
 )
-from cnnprof.report.separable import separable_dict
+from cnnprof.report.separable import failed_record, separable_dict
 from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.report.units import UNIT_FORMATS, human
 from cnnprof.report.view import View
@@ -46,7 +46,8 @@ def compare_grid(
     comparison: Comparison,
 ) -> tuple[list[str], list[list[str]], list[list[float | None] | None]]:
     """Rows are metrics, columns models; each cell ``value (×ratio)``. Also the raw ratios
-    (None: a row without any, a spread's or a flag's)."""
+    (None: a row without any, a spread's or a flag's), which scale the bars: the values
+    themselves when there is no baseline (it failed)."""
     cols = comparison.columns
     headers = ["metric", *(c.label for c in cols)]
     rows: list[list[str]] = []
@@ -58,7 +59,7 @@ def compare_grid(
         cells, line = [METRICS[key].title], []
         for i, number in enumerate(values):
             ratio = comparison.ratio(key, i) if METRICS[key].ratio else None
-            line.append(ratio)
+            line.append(number if comparison.baseline is None else ratio)
             if number is None or i == comparison.baseline or ratio is None:
                 cells.append(cell(key, number))
             else:
@@ -105,8 +106,11 @@ def _range_cell(column: Column) -> str:
 def compare_title(comparison: Comparison) -> str:
     """``compare · ratios to mobilenet``, and the threads (and processes) latency was measured
     at."""
-    baseline = comparison.columns[comparison.baseline].label
-    return f"compare · ratios to {baseline}" + measured_title(_timings(comparison.columns))
+    if comparison.baseline is None:
+        ratios = "no ratios: the baseline failed"
+    else:
+        ratios = f"ratios to {comparison.columns[comparison.baseline].label}"
+    return f"compare · {ratios}" + measured_title(_timings(comparison.columns))
 
 
 def _timings(columns: Sequence[Column]) -> list[Timing | None]:
@@ -122,7 +126,7 @@ def compare_dict(comparison: Comparison) -> dict[str, Any]:
     cols = comparison.columns
     return {
         "schema": "cnnprof.compare/2",
-        "baseline": cols[comparison.baseline].label,
+        "baseline": None if comparison.baseline is None else cols[comparison.baseline].label,
         "models": [
             {
                 "model": c.label,
@@ -137,6 +141,7 @@ def compare_dict(comparison: Comparison) -> dict[str, Any]:
         "device_profile": _device(comparison.device),
         **measured_record(_timings(cols)),
         **({} if comparison.pareto_by is None else {"ranked_on": comparison.pareto_by}),
+        **failed_record(comparison.failed),
     }
 
 
@@ -290,6 +295,7 @@ def sweep_dict(sweep: Sweep) -> dict[str, Any]:
         "indistinct_latency": [list(pair) for pair in sweep_comparison(sweep.points).indistinct()],
         "device_profile": _device(sweep.device),
         **measured_record(_timings(sweep.columns)),
+        **failed_record(sweep.failed),
     }
 
 

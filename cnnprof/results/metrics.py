@@ -10,7 +10,7 @@ One name per quantity: a profile's JSON, compare, sweep, snapshots and checks al
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from cnnprof.results.device import DeviceProfile
@@ -256,9 +256,11 @@ class Comparison(Shown):
     """Models side by side; ratios against one of them."""
 
     columns: tuple[Column, ...]
-    baseline: int  # index of the column the ratios are taken against
+    baseline: int | None  # index of the column the ratios are taken against; None: it failed
     device: DeviceProfile | None = None  # what the columns' predicted latency is for
     pareto_by: str | None = None  # the cost its Pareto flags take (compare --pareto); None: none
+    # model → why it failed (its own code, its count): left out of the columns, named apart
+    failed: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def indistinct(self) -> list[tuple[str, str]]:
         """Pairs of measured models whose p10–p90 latency intervals overlap: their medians must
@@ -281,6 +283,9 @@ class Comparison(Shown):
         return pareto_flags(self.columns, self.pareto_by, "top1")
 
     def ratio(self, key: str, index: int) -> float | None:
+        """Column ``index``'s ``key`` over the baseline's (None: unknown, or no baseline)."""
+        if self.baseline is None:
+            return None
         base = value(self.columns[self.baseline], key)
         mine = value(self.columns[index], key)
         if base in (None, 0) or mine is None:

@@ -101,6 +101,7 @@ class SeparableReport(Shown):
     rooflines: Mapping[str, Estimate] = field(default_factory=_empty)  # twin → on device's roofs
     interleaved: Interleaved | None = None  # the twins measured in rotation, in `twins` order
     per_row: Mapping[str, Timing] = field(default_factory=_empty)  # twin → alone, per-row hooks
+    failed: Mapping[str, str] = field(default_factory=_empty)  # a twin's reference → why it failed
 
     def twins(self) -> tuple[tuple[str, Column], ...]:
         """The models made, by name (`TWINS`), in order."""
@@ -162,6 +163,7 @@ class Sweep(Shown):
     device: DeviceProfile | None = None  # what the points' predicted latency is for
     pareto: bool = True  # the points' Pareto flags belong to the output (the CLI's --pareto)
     ranked_on: str = ""  # the cost the flags take against top-1 (`metrics.ranked_on`'s when "")
+    failed: Mapping[str, str] = field(default_factory=_empty)  # a point's reference → why it failed
 
     @property
     def columns(self) -> tuple[Column, ...]:
