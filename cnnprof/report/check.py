@@ -10,6 +10,7 @@ from typing import Any
 
 from cnnprof.arch.reference import literal
 from cnnprof.report.processes import between_note, process_record, range_text
+from cnnprof.report.separable import failed_record
 from cnnprof.report.text import to_csv, to_json, to_markdown
 from cnnprof.report.units import UNIT_FORMATS, human, threads
 from cnnprof.report.view import View
@@ -318,7 +319,8 @@ def report_dict(report: CheckReport) -> dict[str, Any]:
     """A check's JSON document: its results, the entries that could not be checked, and its
     notes (`cnnprof.to_dict` of a report)."""
     found = check_dict(report.results)
-    return {**found, "passed": report.passed, "errors": list(report.errors), "notes": notes(report)}
+    failed = failed_record(report.failed)
+    return {**found, "passed": report.passed, **failed, "notes": notes(report)}
 
 
 def changed(report: CheckReport) -> str:

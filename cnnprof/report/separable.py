@@ -204,12 +204,12 @@ def separable_notes(report: SeparableReport, view: View) -> list[str]:
     return notes + verdicts(report)
 
 
-def failed_record(failed: Mapping[str, str]) -> dict[str, Any]:
-    """The models that failed, each with its error (``failed``: model → message), under
-    ``failed``; nothing when none did (a whole result's document is as it always was)."""
-    if not failed:
-        return {}
-    return {"failed": [{"model": model, "error": error} for model, error in failed.items()]}
+def failed_record(failed: Mapping[str, str] | Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """The models that failed, each with its error (``failed``: model → message, or pairs of
+    them), under ``failed``; nothing when none did (a whole result's document is as it always
+    was)."""
+    pairs = failed.items() if isinstance(failed, Mapping) else failed
+    return {"failed": [{"model": m, "error": e} for m, e in pairs]} if failed else {}
 
 
 def separable_dict(report: SeparableReport, view: View = TOTALS) -> dict[str, Any]:

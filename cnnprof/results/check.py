@@ -77,9 +77,14 @@ class CheckReport(Shown, Sequence[CheckResult]):
     notes: tuple[str, ...] = ()
     changes: tuple[str, ...] = ()
     updated: bool = False  # ``--update`` rewrote the baseline with today's figures
-    # one line per entry whose model's own code failed (raised, hung, ended its process): its
-    # limits were not checked, and the other entries' results stand
-    errors: tuple[str, ...] = ()
+    # (model, line) per entry whose model failed (not loaded; its code raised, hung, ended its
+    # process): its limits were not checked, and the other entries' results stand
+    failed: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def errors(self) -> tuple[str, ...]:
+        """The line of each entry that failed, naming its model."""
+        return tuple(line for _, line in self.failed)
 
     @property
     def passed(self) -> bool:

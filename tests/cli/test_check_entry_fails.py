@@ -58,7 +58,8 @@ def test_the_json_report_lists_the_entry_that_failed(tmp_path: Path):
     doc = json.loads(result.stdout)
     assert doc["passed"] is False
     assert [r["model"] for r in doc["results"]] == [f"{DEFIANT}:quick"]
-    assert len(doc["errors"]) == 1 and "exits_process" in doc["errors"][0]
+    (failed,) = doc["failed"]
+    assert failed["model"] == f"{DEFIANT}:exits_process" and "exited" in failed["error"]
 
 
 def test_a_baseline_entry_that_fails_leaves_the_others_checked(tmp_path: Path):

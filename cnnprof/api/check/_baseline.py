@@ -53,7 +53,7 @@ def recount(
     baseline: Baseline,
     machine: Callable[[], Machine] | None,
     notes: list[str],
-    failed: list[str] | None = None,
+    failed: list[tuple[str, str]] | None = None,
 ) -> list[Recount]:
     """Every entry counted with its own settings, and predicted for its device profile where
     it records a prediction (a note when that profile is not the calibration it recorded);

@@ -45,7 +45,7 @@ def check_budgets(
     latency_tolerance: float = 0.10,
     machine: Callable[[], Machine] | None = None,
     notes: list[str] | None = None,
-    failed: list[str] | None = None,
+    failed: list[tuple[str, str]] | None = None,
 ) -> list[CheckResult]:
     """Every entry counted against its limits, and measured against its latency limits with
     ``machine`` (made before anything is counted, so a missing torch or device stops the check

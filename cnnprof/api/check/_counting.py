@@ -28,15 +28,15 @@ ENTRY_FAILURES = (LoadError, OutOfTime)
 
 
 @contextlib.contextmanager
-def guarded(model: str, failed: list[str] | None) -> Iterator[None]:
-    """Inside, a failure of ``model`` (`ENTRY_FAILURES`) goes to ``failed`` as its one line;
+def guarded(model: str, failed: list[tuple[str, str]] | None) -> Iterator[None]:
+    """Inside, a failure of ``model`` (`ENTRY_FAILURES`) goes to ``failed`` with its one line;
     where ``failed`` is None, it is raised."""
     try:
         yield
     except ENTRY_FAILURES as exc:
         if failed is None:
             raise
-        failed.append(str(exc))
+        failed.append((model, str(exc)))
 
 
 def entry_request(model: str, settings: Settings) -> Request:

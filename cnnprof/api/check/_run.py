@@ -45,7 +45,7 @@ def run_check(
         raise OptionError("--update rewrites a baseline .json; edit a budget .yaml by hand")
     notes: list[str] = []
     changes: list[str] = []
-    failed: list[str] = []  # entries whose model failed: the others' results stand
+    failed: list[tuple[str, str]] = []  # entries whose model failed: the others' results stand
     if path.suffix != ".json":
         budgets = read_budgets(path, timeout)
         results = check_budgets(budgets, tolerance, latency_tolerance, machine, notes, failed)
@@ -57,7 +57,7 @@ def run_check(
     else:
         results = _update(path, tolerance, latency_tolerance, machine, timeout, notes, changes)
     found = (tuple(results), tuple(notes), tuple(changes))
-    return CheckReport(str(path), *found, updated=update, errors=tuple(failed))
+    return CheckReport(str(path), *found, updated=update, failed=tuple(failed))
 
 
 def _update(
