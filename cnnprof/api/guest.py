@@ -12,6 +12,7 @@ models, are counted in cnnprof's own process (no cost to the common case).
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import itertools
@@ -20,9 +21,10 @@ import pickle
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import cnnprof.api.supervised as supervised
@@ -42,10 +44,13 @@ if TYPE_CHECKING:
 
 
 # One worker per reference (and working directory): the models a command makes of one factory
-# (a sweep's points) share its process, which ends when the last of them is collected.
+# (a sweep's points, made one after another) share its process. The last RECENT workers are
+# kept; an older one ends when the last model using it is collected.
+RECENT = 4
 _WORKERS: weakref.WeakValueDictionary[tuple[str, str], supervised.Worker] = (
     weakref.WeakValueDictionary()
 )
+_RECENT: collections.OrderedDict[tuple[str, str], supervised.Worker] = collections.OrderedDict()
 _WORKERS_LOCK = threading.Lock()
 _KEYS = itertools.count()
 
@@ -56,7 +61,17 @@ def _worker(reference: str) -> supervised.Worker:
         found = _WORKERS.get(where)
         if found is None:
             found = _WORKERS[where] = supervised.Worker(reference)
+        _RECENT[where] = found
+        _RECENT.move_to_end(where)
+        while len(_RECENT) > RECENT:
+            _RECENT.popitem(last=False)
         return found
+
+
+def _later(deadline: Deadline, worker: supervised.Worker) -> Deadline:
+    """``deadline`` moved on by the time its worker took to start since it began: starting a
+    process (and importing torch there) is not the model's time."""
+    return replace(deadline, start=deadline.start + worker.startup_since(deadline.start))
 
 
 def supervise(source: Source) -> Source:
@@ -140,8 +155,8 @@ class GuestSource:
         ``deadline``, its code stopped at ``stop``."""
         from cnnprof.results.timing import Deadline
 
-        ready = self.contender(settings.device, needs, settings.runtime)
         deadline = deadline or Deadline(settings.budget)
+        ready = self.contender(settings.device, needs, settings.runtime)
         rows = self.profile().layers
         return self.measure(ready.index, settings, deadline, progress, rows, stop or deadline)
 
@@ -154,30 +169,35 @@ class GuestSource:
         rows: Sequence[LayerCost],
         stop: Deadline,
     ) -> Timing:
-        """Contender ``index`` timed in the worker, for at most the timeout or what is left
-        until ``stop``, whichever is sooner."""
-        left = max(stop.left(), 0.0)
-        within = min(self.request.timeout, left)
-        late = f"{self.request.name}: forward did not finish within " + (
-            f"the {left:.1f} s left of --budget" if left < self.request.timeout else self._limit
-        )
+        """Contender ``index`` timed in the worker within ``deadline``, its code stopped at
+        ``stop`` (both moved on by the worker's start: see `_later`): a timed measurement is
+        bounded by its time budget, not by --timeout."""
+        from cnnprof.results.timing import Timing, budget_left
+
+        deadline, stop = _later(deadline, self._worker), _later(stop, self._worker)
+        within = max(stop.left(), 0.0)
+        late = f"{self.request.name}: forward did not finish within {budget_left(within)}"
         args = (index, settings, deadline, tuple(rows), within)
-        return self._call("time", *args, limit=None, within=within, late=late, progress=progress)
+        return self._call(
+            "time", *args, limit=None, within=within, late=late, progress=progress, expect=Timing
+        )
 
     @property
     def _limit(self) -> str:
         return f"{self.request.timeout:g} s (--timeout)"
 
     def _own(self, name: str, *args: Any) -> Any:
-        """``name(*args)`` answered by the worker, within what is left of the model's timeout
-        for its own code."""
+        """``name(*args)`` answered by the worker (as `_answers` says), within what is left of
+        the model's timeout for its own code (the worker's start is not the model's)."""
         left = self.request.timeout - self._spent
         late = f"{self.request.name}: its own code did not finish within {self._limit}"
-        start = time.monotonic()
+        start = time.perf_counter()
         try:
-            return self._call(name, *args, limit=left, within=left, late=late)
+            expect = _answers()[name]
+            return self._call(name, *args, limit=left, within=left, late=late, expect=expect)
         finally:
-            self._spent += time.monotonic() - start
+            took = time.perf_counter() - start
+            self._spent += took - self._worker.startup_since(start)
 
     def _call(self, name: str, *args: Any, **bounds: Any) -> Any:
         if self._late is not None:
@@ -187,6 +207,25 @@ class GuestSource:
         except OutOfTime as exc:
             self._late = exc
             raise
+
+
+def _answers() -> Mapping[str, type]:
+    """What the worker answers each call with: anything else is not an answer (one line, exit
+    2). Imported when asked, so that a count loads no module of training or export."""
+    from cnnprof.results.export import Exported
+    from cnnprof.results.training import MeasuredStep
+
+    return MappingProxyType(
+        {
+            "input_shape": Shape,
+            "profile": Profile,
+            "counted": Profile,
+            "cross_check": CrossCheck,
+            "trained": MeasuredStep,
+            "exported": Exported,
+            "contender": int,
+        }
+    )
 
 
 @dataclass(frozen=True)

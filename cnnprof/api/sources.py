@@ -432,16 +432,17 @@ class OutsideSource(ModuleSource):
         return args
 
     def running(self, budget: float | None = None) -> AbstractContextManager[None]:
-        """The boundary the model's own code runs in (a guest): for at most the request's
-        timeout, or ``budget`` seconds when that is sooner."""
+        """The boundary the model's own code runs in (a guest): a timed measurement for at
+        most what is left of its time budget (``budget`` seconds), other work for at most the
+        request's timeout."""
         require_torch(self.needs)
         from cnnprof.empirical.outside import guest
+        from cnnprof.results.timing import budget_left
 
-        timeout = self.request.timeout
-        if budget is not None and budget < timeout:
+        if budget is not None:
             left = max(budget, 0.0)
-            return guest(self.request.name, "forward", left, f"the {left:.1f} s left of --budget")
-        return guest(self.request.name, "forward", timeout)
+            return guest(self.request.name, "forward", left, budget_left(left))
+        return guest(self.request.name, "forward", self.request.timeout)
 
     def module(self, device: str, needs: str = "", fresh: bool = False) -> nn.Module:
         """The model on ``device``: constructed there from its reference (on meta also when the

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import copyreg
 import ctypes
+import functools
 import os
 import pickle
 import select
@@ -38,6 +39,7 @@ from cnnprof.errors import CnnprofError, LoadError, OutOfTime
 
 ENDING_S = 0.5  # seconds a worker that closed its pipe is given to exit, for its exit code
 STARTUP_S = 120.0  # seconds a worker may take to start (import torch), not the model's
+POLL_S = 0.25  # seconds between looks at whether a silent worker still runs
 GRACE = 0.25  # seconds past a call's time for the worker to answer before it is killed
 SHOW_OUTPUT = "CNNPROF_GUEST_OUTPUT"  # set: a worker's prints go to stderr
 IN_PROCESS = "CNNPROF_GUEST_IN_PROCESS"  # set: no worker (a debugger in a factory; a benchmark)
@@ -69,19 +71,27 @@ class Ended(Exception):
 
 
 def send(stream: IO[bytes], message: Any) -> None:
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    send_pickled(stream, pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def send_pickled(stream: IO[bytes], data: bytes) -> None:
     stream.write(HEADER.pack(len(data)) + data)
     stream.flush()
 
 
-def _read(fd: int, size: int, end: float | None) -> bytes:
+def _read(fd: int, size: int, end: float | None, alive: Callable[[], bool]) -> bytes:
     """Exactly ``size`` bytes from ``fd`` by ``end`` (``time.monotonic``; None: no end);
-    `Ended` on end of file, `TimeoutError` past ``end``."""
+    `Ended` on end of file, or once the writer is no longer ``alive`` and nothing is left to
+    read (a process it forked may hold the pipe open); `TimeoutError` past ``end``."""
     chunks, left = [], size
     while left:
-        wait = None if end is None else end - time.monotonic()
-        if wait is not None and (wait <= 0 or not select.select([fd], [], [], wait)[0]):
+        wait = POLL_S if end is None else min(end - time.monotonic(), POLL_S)
+        if wait <= 0:
             raise TimeoutError
+        if not select.select([fd], [], [], wait)[0]:
+            if not alive() and not select.select([fd], [], [], 0)[0]:
+                raise Ended
+            continue
         chunk = os.read(fd, min(left, 1 << 20))
         if not chunk:
             raise Ended
@@ -90,11 +100,11 @@ def _read(fd: int, size: int, end: float | None) -> bytes:
     return b"".join(chunks)
 
 
-def receive(fd: int, end: float | None = None) -> Any:
+def receive(fd: int, end: float | None = None, alive: Callable[[], bool] = lambda: True) -> Any:
     """The next message on ``fd`` by ``end`` (see `_read`)."""
-    (size,) = HEADER.unpack(_read(fd, HEADER.size, end))
+    (size,) = HEADER.unpack(_read(fd, HEADER.size, end, alive))
     try:
-        return pickle.loads(_read(fd, size, end))
+        return pickle.loads(_read(fd, size, end, alive))
     except (pickle.UnpicklingError, AttributeError, ImportError, EOFError, TypeError) as exc:
         raise Ended from exc
 
@@ -120,16 +130,24 @@ _LAUNCHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cnnprof-launch
 class Worker:
     """A worker process for the models of one reference (the points of a sweep share it),
     started on first use; each model is opened in it once, by its key. A call that runs past
-    its time, or a worker that stops answering, ends the process: the call raises why, and
-    the next call starts a fresh one. Calls from several threads take turns; the process is
-    killed when the worker is collected (or at exit)."""
+    its time, a worker that stops answering, and a call the caller abandons (Ctrl-C) end the
+    process, with every process it started: the call raises why, and the next call starts a
+    fresh one. Calls from several threads take turns; the process is killed when the worker
+    is collected (or at exit). ``startups`` keeps when each start began and what it took
+    (``time.perf_counter``), so that callers can leave it out of a model's time."""
 
     def __init__(self, label: str) -> None:
         self.label = label
         self._box: list[subprocess.Popen[bytes]] = []  # the running process, if any
         self._opened: set[int] = set()
+        self._greeted = False  # the fresh process was sent its start message
         self._lock = threading.Lock()
+        self.startups: list[tuple[float, float]] = []
         weakref.finalize(self, _close, self._box)
+
+    def startup_since(self, since: float) -> float:
+        """Seconds spent starting the worker (and opening models in it) from ``since`` on."""
+        return sum(took for began, took in self.startups if began >= since)
 
     def call(
         self,
@@ -140,24 +158,33 @@ class Worker:
         limit: float | None,
         within: float,
         late: str,
+        expect: type | tuple[type, ...] = object,
         progress: Callable[[str, float], None] | None = None,
     ) -> Any:
         """The answer of model ``key`` (opened from ``opening`` on first use) to
-        ``name(*args)``: the worker stops the call itself at ``limit`` seconds (None: none)
-        with ``late``; the parent kills it after ``within`` (and GRACE) seconds, with
-        `OutOfTime(late)`. What the call raised is raised here."""
+        ``name(*args)``, an ``expect``: the worker stops the call itself at ``limit`` seconds
+        (None: none) with ``late``; the parent kills it after ``within`` (and GRACE) seconds,
+        with `OutOfTime(late)`. What the call raised is raised here."""
         with self._lock:
-            self._started()
-            if key not in self._opened:
+            began = time.perf_counter()
+            fresh = not (self._box and self._box[0].poll() is None)
+            if fresh or key not in self._opened:
+                self._started()
                 opened = f"{self.label}: its process did not start within {STARTUP_S:g} s"
                 self._answer(("open", key, opening), STARTUP_S, opened, None)
                 self._opened.add(key)
+                self.startups.append((began, time.perf_counter() - began))
             message = ("call", key, name, args, limit, late)
-            return self._answer(message, max(within, 0.0) + GRACE, late, progress)
+            answer = self._answer(message, max(within, 0.0) + GRACE, late, progress)
+        if not isinstance(answer, expect):
+            said = type(answer).__name__
+            raise LoadError(f"{self.label}: the process running the model's code answered {said}")
+        return answer
 
     def _started(self) -> subprocess.Popen[bytes]:
         """The running process; a fresh one when there is none, or when it ended between
-        calls."""
+        calls. It leads a session of its own, so that what it starts ends with it and a
+        terminal's Ctrl-C reaches cnnprof alone."""
         if self._box and self._box[0].poll() is None:
             return self._box[0]
         _close(self._box)
@@ -171,12 +198,13 @@ class Worker:
                 stdout=subprocess.PIPE,
                 cwd=os.getcwd(),
                 env=env,
+                start_new_session=True,
             ).result()
         except OSError as exc:
             raise LoadError(f"{self.label}: cannot start a process for its code: {exc}") from None
         self._box.append(process)
         self._opened.clear()
-        send(process.stdin, (sys.path, os.getcwd()))  # type: ignore[arg-type]
+        self._greeted = False
         return process
 
     def _answer(
@@ -186,15 +214,20 @@ class Worker:
         late: str,
         progress: Callable[[str, float], None] | None,
     ) -> Any:
-        """``message`` sent, and the worker's answer to it within ``seconds``; progress
-        reported on the way. A worker that misses the time or stops answering is ended."""
-        process = self._started()
+        """``message`` sent (the start message first, to a fresh worker), and the worker's
+        answer to it within ``seconds``; progress reported on the way. A worker that misses
+        the time, stops answering or is abandoned is ended."""
+        process = self._box[0]
         end = time.monotonic() + seconds
         failure: CnnprofError | None = None
         try:
+            if not self._greeted:  # a fresh worker: where to import from, and to work in
+                send(process.stdin, (sys.path, os.getcwd()))  # type: ignore[arg-type]
+                self._greeted = True
             send(process.stdin, message)  # type: ignore[arg-type]
             while True:
-                kind, *value = receive(process.stdout.fileno(), end)  # type: ignore[union-attr]
+                alive = functools.partial(_alive, process)
+                kind, *value = receive(process.stdout.fileno(), end, alive)  # type: ignore[union-attr]
                 if kind != "progress":
                     break
                 if progress is not None:
@@ -203,12 +236,19 @@ class Worker:
             failure = OutOfTime(f"{late}; its process was stopped")
         except (Ended, OSError):
             failure = LoadError(f"{self.label}: {_ending(process)} before it answered")
+        except BaseException:  # abandoned mid-answer: a later call must not read this one's
+            _close(self._box)
+            raise
         if failure is not None:
             _close(self._box)
             raise failure
         if kind == "error":
             raise rebuilt(*value)
         return value[0]
+
+
+def _alive(process: subprocess.Popen[bytes]) -> bool:
+    return process.poll() is None
 
 
 def _ending(process: subprocess.Popen[bytes]) -> str:
@@ -229,9 +269,12 @@ def _ending(process: subprocess.Popen[bytes]) -> str:
 
 
 def _close(box: list[subprocess.Popen[bytes]]) -> None:
-    """Kill the process in ``box`` (if any), reap it, and empty the box."""
+    """Kill the process in ``box`` (if any) and every process of its session, reap it, and
+    empty the box."""
     while box:
         process = box.pop()
+        with contextlib.suppress(OSError):
+            os.killpg(process.pid, signal.SIGKILL)  # it leads its own group (start_new_session)
         if process.poll() is None:
             process.kill()
         process.wait()
@@ -293,7 +336,7 @@ def serve(
                 continue
             name, args, seconds, late = rest
             limited = limit(seconds, late)
-            send(reply, _answered(hosted[key], handlers[name], args, limited, progress))
+            send_pickled(reply, _answered(hosted[key], handlers[name], args, limited, progress))
     except (Ended, OSError):
         os._exit(0)
 
@@ -313,14 +356,16 @@ def _answered(
     args: tuple[Any, ...],
     limited: AbstractContextManager[None],
     progress: Callable[[str, float], None],
-) -> tuple[Any, ...]:
-    """The message answering one call: ("ok", value), or ("error", class name, message)."""
+) -> bytes:
+    """The message answering one call, pickled: ("ok", value), or ("error", class name,
+    message) — also when the value cannot be pickled."""
     try:
         with limited:
             value = handler(state, progress, *args)
-        pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        return ("ok", value)
+        answer: tuple[Any, ...] = ("ok", value)
+        return pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
     except CnnprofError as exc:
-        return ("error", type(exc).__name__, str(exc))
-    except BaseException as exc:  # the model's code: whatever it raised, one line
-        return ("error", "LoadError", state.failed(exc))
+        answer = ("error", type(exc).__name__, str(exc))
+    except BaseException as exc:  # the model's code, or an answer it made unpicklable: one line
+        answer = ("error", "LoadError", state.failed(exc))
+    return pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)

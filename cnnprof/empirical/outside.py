@@ -15,6 +15,7 @@ import contextlib
 import importlib
 import importlib.util
 import inspect
+import os
 import sys
 import sysconfig
 import traceback
@@ -111,17 +112,29 @@ def meta_specific(exc: BaseException) -> bool:
 
 
 @contextlib.contextmanager
+def _staying() -> Iterator[None]:
+    """The working directory as it was before the block, whatever the guest's code did to it
+    (a second construct of a `file.py:factory` looks its file up there)."""
+    home = os.getcwd()
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.chdir(home)
+
+
+@contextlib.contextmanager
 def guest(
     reference: str, stage: str, timeout: float | None = None, limit: str = ""
 ) -> Iterator[None]:
     """Run a user's code (``stage``: import, construct or forward) as a guest: what it prints
     goes to stderr; whatever it raises but the user's Ctrl-C (cnnprof's own errors pass as
     they are) becomes one `LoadError` line; past ``timeout`` seconds (None: none), `OutOfTime`
-    naming ``limit`` (default: "N s (--timeout)")."""
+    naming ``limit`` (default: "N s (--timeout)"); a change of directory is undone."""
     late = (
         f"{reference}: {stage} did not finish within {limit or f'{timeout or 0:g} s (--timeout)'}"
     )
-    with user_interrupts() as told:
+    with user_interrupts() as told, _staying():
         try:
             with contextlib.redirect_stdout(sys.stderr), time_limit(timeout, late):
                 yield

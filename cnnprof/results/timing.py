@@ -102,6 +102,11 @@ class LatencySettings:
             )
 
 
+def budget_left(left: float) -> str:
+    """What a timed measurement's own code was stopped at: what was left of its budget."""
+    return f"the {left:.1f} s left of its time budget"
+
+
 @dataclass(frozen=True)
 class Deadline:
     """The end of a command's time budget, from the moment it is made (``perf_counter``):
