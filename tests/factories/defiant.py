@@ -16,20 +16,28 @@ Factories that end or disturb their process:
 - ``closes_stdout``: closes ``sys.stdout`` and file descriptor 1, then returns a model
 - ``closes_everything``: closes every file descriptor, then returns a model
 - ``changes_directory``: changes the working directory to ``$GUEST_ELSEWHERE``, then returns a model
+- ``sleeps_three``: sleeps 3 s, then returns a model
+- ``forks_and_exits``: forks a process that sleeps on (holding the worker's pipes), then exits
+- ``forges_an_answer``: writes a well-framed answer that is not a profile to its descriptors
+
+And ``slow_forward``: a model whose every forward takes ``SLOW_FORWARD_S``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import re
 import signal
+import struct
 import sys
 import time
 
 from torch import nn
 
 SPIN_SECONDS = 60.0
+SLOW_FORWARD_S = 0.2  # each forward of ``slow_forward``
 
 
 def _small() -> nn.Module:
@@ -100,3 +108,43 @@ def closes_everything() -> nn.Module:
 def changes_directory() -> nn.Module:
     os.chdir(os.environ["GUEST_ELSEWHERE"])
     return _small()
+
+
+def sleeps_three() -> nn.Module:
+    time.sleep(3)
+    return _small()
+
+
+def forks_and_exits() -> nn.Module:
+    """Leaves a process of its own behind (its pid in ``$GUEST_PIDFILE``), holding the pipes
+    it inherited, then ends its worker."""
+    pid = os.fork()
+    if pid == 0:
+        time.sleep(300)
+        os._exit(0)
+    with open(os.environ["GUEST_PIDFILE"], "w") as out:
+        out.write(str(pid))
+    os._exit(0)
+
+
+def forges_an_answer() -> nn.Module:
+    """Writes a well-framed answer that is not a profile to every descriptor it holds."""
+    data = pickle.dumps(("ok", "I am a profile"))
+    for fd in range(3, 64):
+        with contextlib.suppress(OSError):
+            os.write(fd, struct.pack("!Q", len(data)) + data)
+    return _small()
+
+
+class _Slow(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x: object) -> object:
+        time.sleep(SLOW_FORWARD_S)
+        return self.conv(x)
+
+
+def slow_forward() -> nn.Module:
+    return _Slow()
