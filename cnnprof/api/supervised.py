@@ -127,6 +127,15 @@ def rebuilt(kind: str, message: str) -> CnnprofError:
 _LAUNCHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cnnprof-launcher")
 
 
+_LIVE: weakref.WeakSet[Worker] = weakref.WeakSet()  # every worker made, while it lasts
+
+
+def close_all() -> None:
+    """End every worker now (the CLI, before it ends its process without clean-up)."""
+    for worker in list(_LIVE):
+        _close(worker._box)
+
+
 class Worker:
     """A worker process for the models of one reference (the points of a sweep share it),
     started on first use; each model is opened in it once, by its key. A call that runs past
@@ -144,6 +153,7 @@ class Worker:
         self._lock = threading.Lock()
         self.startups: list[tuple[float, float]] = []
         weakref.finalize(self, _close, self._box)
+        _LIVE.add(self)
 
     def startup_since(self, since: float) -> float:
         """Seconds spent starting the worker (and opening models in it) from ``since`` on."""

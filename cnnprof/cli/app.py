@@ -299,5 +299,8 @@ def main(argv: list[str] | None = None) -> int:
                     stream.flush()
         except (OSError, ValueError):
             return code
+        workers = sys.modules.get("cnnprof.api.supervised")  # loaded only if a model needed one
+        if workers is not None:
+            workers.close_all()  # reaped here, on every system (none outlives the command)
         os._exit(code)
     return code

@@ -52,13 +52,22 @@ def _timed(folder: Path, command: str, factory: str) -> tuple[subprocess.Complet
     return done, time.monotonic() - start
 
 
+_QUICK: dict[str, float] = {}  # a command's time on the quick model, measured once
+
+
+def _quick(folder: Path, command: str) -> float:
+    if command not in _QUICK:
+        quick, _QUICK[command] = _timed(folder, command, "quick")
+        assert quick.returncode == 0, quick.stderr
+    return _QUICK[command]
+
+
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 @pytest.mark.parametrize("factory", FACTORIES)
 def test_a_factory_that_defeats_signals_is_stopped_within_5_s(
     tmp_path: Path, command: str, factory: str
 ):
-    quick, started = _timed(tmp_path, command, "quick")
-    assert quick.returncode in (0, 1), quick.stderr  # a budget of 1K params may fail: exit 1
+    started = _quick(tmp_path, command)
     done, took = _timed(tmp_path, command, factory)
     assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
     lines = done.stderr.strip().splitlines()
