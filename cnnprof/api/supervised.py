@@ -293,17 +293,29 @@ def _close(box: list[subprocess.Popen[bytes]]) -> None:
                 stream.close()  # type: ignore[union-attr]
 
 
-def _private_pipes() -> tuple[IO[bytes], int]:
-    """The worker's own copies of its pipes; stdin then reads the null device, stdout and
-    stderr write there (or to stderr, on request), so the user's code never sees them."""
+def _private_pipes() -> tuple[IO[bytes], int, int]:
+    """The worker's own copies of its pipes, and where the user's output goes (the null
+    device, or stderr on request): the user's code never sees the pipes."""
     reply = os.fdopen(os.dup(1), "wb")
     calls = os.dup(0)
     null = os.open(os.devnull, os.O_RDWR)
+    output = os.dup(2) if os.environ.get(SHOW_OUTPUT) else null
+    return reply, calls, output
+
+
+def _fresh_streams(output: int) -> None:
+    """Standard input from the null device, standard output and error to ``output``, and
+    Python's streams open on them: each call starts with them as the last one found them, or
+    as it left them (a factory that closed stdout runs again for a sweep's next point)."""
+    null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
-    os.dup2(2 if os.environ.get(SHOW_OUTPUT) else null, 1)
-    if not os.environ.get(SHOW_OUTPUT):
-        os.dup2(null, 2)
-    return reply, calls
+    os.close(null)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        stream = getattr(sys, name)
+        if stream is None or stream.closed:
+            setattr(sys, name, open(fd, "w", closefd=False))  # noqa: SIM115 - it lasts
 
 
 def _end_with_parent() -> None:
@@ -327,7 +339,8 @@ def serve(
     a model's state with ``setup(opening)``; ``("call", key, name, args, seconds, message)``
     answers ``handlers[name](state, progress, *args)``, inside ``limit(seconds, message)`` here
     (the parent kills the worker GRACE seconds later)."""
-    reply, calls = _private_pipes()
+    reply, calls, output = _private_pipes()
+    _fresh_streams(output)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _end_with_parent()
 
@@ -341,6 +354,7 @@ def serve(
         while True:
             kind, key, *rest = receive(calls)
             os.chdir(cwd)
+            _fresh_streams(output)
             if kind == "open":
                 send(reply, _opened(hosted, key, setup, rest[0]))
                 continue

@@ -71,3 +71,10 @@ def test_a_factory_closing_stdout_or_changing_directory_is_counted_beside_anothe
     doc = json.loads((tmp_path / "out.json").read_text())
     assert [m["params"] for m in doc["models"]] == [QUICK_PARAMS, QUICK_PARAMS]
     assert not (elsewhere / "out.json").exists() and os.getcwd() == str(tmp_path)
+
+
+def test_a_sweep_of_a_factory_that_closes_stdout_counts_every_point():
+    """The points share a worker; each call there starts with its streams open again."""
+    result = run("sweep", f"{DEFIANT}:closes_stdout", "--resolution", "16,24", "-f", "json")
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    assert [p["params"] for p in json.loads(result.stdout)["points"]] == [QUICK_PARAMS] * 2
