@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -112,24 +113,29 @@ def test_a_factory_raising_keyboard_interrupt_is_its_failure():
     assert_error(run("count", f"{GUESTS}:interrupts", *SMALL), f"{GUESTS}:interrupts")
 
 
-def test_a_hang_is_stopped_at_the_timeout_from_a_thread():
-    """SIGALRM reaches only the main thread; the parent's deadline reaches every one."""
+def _raised_in_a_thread(call: Callable[[], object]) -> tuple[BaseException, float]:
+    """What ``call`` raised in a thread of its own (not the main one), and the seconds it took."""
     found: list[BaseException] = []
 
-    def count() -> None:
+    def target() -> None:
         try:
-            cnnprof.count(f"{GUESTS}:never_returns", timeout=1)
-        except BaseException as exc:  # what the thread saw, checked below
+            call()
+        except BaseException as exc:  # what the thread saw, checked by the caller
             found.append(exc)
 
     start = time.monotonic()
-    thread = threading.Thread(target=count)
+    thread = threading.Thread(target=target)
     thread.start()
     thread.join(60)
-    assert not thread.is_alive()
-    assert len(found) == 1 and isinstance(found[0], OutOfTime), found
-    assert "1 s (--timeout)" in str(found[0])
-    assert time.monotonic() - start < 30  # the worker's start (torch's import) and 1 s + grace
+    assert not thread.is_alive() and len(found) == 1, found
+    return found[0], time.monotonic() - start
+
+
+def test_a_hang_is_stopped_at_the_timeout_from_a_thread():
+    """SIGALRM reaches only the main thread; the parent's deadline reaches every one."""
+    raised, took = _raised_in_a_thread(lambda: cnnprof.count(f"{GUESTS}:never_returns", timeout=1))
+    assert isinstance(raised, OutOfTime) and "1 s (--timeout)" in str(raised), raised
+    assert took < 30  # the worker's start (torch's import) and 1 s + grace
 
 
 def test_a_check_from_a_thread_stops_an_entry_at_its_timeout(tmp_path: Path):
@@ -138,22 +144,10 @@ def test_a_check_from_a_thread_stops_an_entry_at_its_timeout(tmp_path: Path):
     budget.write_text(
         f"models:\n  - model: '{GUESTS}:never_returns'\n    timeout: 1\n    max_params: 1K\n"
     )
-    found: list[BaseException] = []
-
-    def check() -> None:
-        try:
-            cnnprof.check(budget)
-        except BaseException as exc:  # what the thread saw, checked below
-            found.append(exc)
-
-    start = time.monotonic()
-    thread = threading.Thread(target=check)
-    thread.start()
-    thread.join(60)
-    assert not thread.is_alive()
-    assert len(found) == 1 and isinstance(found[0], LoadError), found
-    assert "did not finish within 1 s (--timeout)" in str(found[0])
-    assert time.monotonic() - start < 30
+    raised, took = _raised_in_a_thread(lambda: cnnprof.check(budget))
+    assert isinstance(raised, LoadError), raised
+    assert "did not finish within 1 s (--timeout)" in str(raised)
+    assert took < 30
 
 
 def test_the_timeout_is_the_models_not_each_attempts(tmp_path: Path):
