@@ -177,9 +177,8 @@ class Worker:
         with `OutOfTime(late)`. What the call raised is raised here."""
         with self._lock:
             began = time.perf_counter()
-            fresh = not (self._box and self._box[0].poll() is None)
-            if fresh or key not in self._opened:
-                self._started()
+            self._started()  # a fresh process has no model open
+            if key not in self._opened:
                 opened = f"{self.label}: its process did not start within {STARTUP_S:g} s"
                 self._answer(("open", key, opening), STARTUP_S, opened, None)
                 self._opened.add(key)
@@ -235,8 +234,8 @@ class Worker:
                 send(process.stdin, (sys.path, os.getcwd()))  # type: ignore[arg-type]
                 self._greeted = True
             send(process.stdin, message)  # type: ignore[arg-type]
+            alive = functools.partial(_alive, process)
             while True:
-                alive = functools.partial(_alive, process)
                 kind, *value = receive(process.stdout.fileno(), end, alive)  # type: ignore[union-attr]
                 if kind != "progress":
                     break

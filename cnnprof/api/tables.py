@@ -13,6 +13,7 @@ from typing import Any
 
 from cnnprof.analytic.roofline import estimate
 from cnnprof.api.count import training
+from cnnprof.api.kinds import Source
 from cnnprof.api.latency import named_profile, predicted_for
 from cnnprof.api.request import DEFAULT_TIMEOUT, Request, request
 from cnnprof.api.sources import resolve
@@ -50,11 +51,12 @@ Axis = str | Sequence[float] | None
 
 
 def column(
-    request: Request, timing: Timing | None = None, device: DeviceProfile | None = None
+    model: Request | Source, timing: Timing | None = None, device: DeviceProfile | None = None
 ) -> Column:
-    """A model's column: counted, with ``timing`` when measured, and predicted for ``device``
-    when given (no torch for a spec)."""
-    source = resolve(request)
+    """A model's column (a request, or its source already resolved): counted, with ``timing``
+    when measured, and predicted for ``device`` when given (no torch for a spec)."""
+    source = resolve(model) if isinstance(model, Request) else model
+    request = source.request
     profile = source.profile()
     cost = training(request, profile) if request.train else None
     predicted = None if device is None else predicted_for(profile, device, source=source)
@@ -128,26 +130,25 @@ def _counted(
     is counted is that model's failure (None in its place, its message under its reference),
     else it stops them all. The predictions for ``device`` come after, outside: a damaged
     profile is the command's failure, not one model's."""
-    for req in requests:
-        resolve(req)
+    sources = [resolve(req) for req in requests]
     done: list[Column | None] = []
     failed: dict[str, str] = {}
-    for req in requests:
+    for req, source in zip(requests, sources, strict=True):
         try:
-            done.append(column(req))
+            done.append(column(source))
         except CnnprofError as exc:
             if not partial:
                 raise
             done.append(None)
             failed[req.label] = _naming(req, exc)
     if device is not None:
-        done = [c and _predicted(c, r, device) for c, r in zip(done, requests, strict=True)]
+        done = [c and _predicted(c, s, device) for c, s in zip(done, sources, strict=True)]
     return done, failed
 
 
-def _predicted(counted: Column, req: Request, device: DeviceProfile) -> Column:
+def _predicted(counted: Column, source: Source, device: DeviceProfile) -> Column:
     """``counted`` with its latency predicted for ``device``."""
-    prediction = predicted_for(counted.profile, device, source=resolve(req))
+    prediction = predicted_for(counted.profile, device, source=source)
     return replace(counted, prediction=prediction)
 
 
@@ -262,7 +263,7 @@ def separable(
         else:
             refused[name] = why
     device = _device(device_profile, request.dtype)
-    written = column(request, None, device)  # the twins are made from it: its failure stops all
+    written = column(source, None, device)  # the twins are made from it: its failure stops all
     counted, failed = _counted(list(twins.values()), device, partial)
     made = {"written": written} | {n: c for n, c in zip(twins, counted, strict=True) if c}
     requests = {"written": request, **twins}
